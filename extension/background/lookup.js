@@ -77,7 +77,7 @@ export class LookupCache {
     const misses = [];
     for (const address of addresses) {
       const key = lookupKey(address);
-      if (waits.has(key)) continue;
+      if (waits.has(key) || misses.includes(key)) continue;
       const entry = this.entries.get(key);
       if (entry && entry.expires > now) {
         waits.set(key, Promise.resolve(entry.value));
