@@ -124,8 +124,14 @@ export function createCore(env) {
   /** Performs a read request; resolves to its data or throws the protocol error. */
   async function read(cfg, method, path, body) {
     const outcome = await call(cfg, method, path, body);
-    if (outcome.kind !== "ok") throw new ProtocolError(errors.fromOutcome(outcome));
+    if (outcome.kind !== "ok") throw new ProtocolError(errors.fromOutcome(noteRejection(outcome)));
     return outcome.data;
+  }
+
+  /** A 401 means the cached identity is stale: the next status asks /me again. */
+  function noteRejection(outcome) {
+    if (outcome.kind === "http" && outcome.status === 401) meCache = null;
+    return outcome;
   }
 
   // ----- caches ---------------------------------------------------------------------
@@ -167,7 +173,7 @@ export function createCore(env) {
     deliver: async (item) => {
       const cfg = await currentConfig();
       if (!cfg.configured) return { kind: "skip" };
-      return call(cfg, "POST", PATHS[item.kind], item.request, item.key);
+      return noteRejection(await call(cfg, "POST", PATHS[item.kind], item.request, item.key));
     },
     onDelivered: (item, data, awaited) => {
       // A new contact can change the status of other addresses (e.g. to ambiguous).

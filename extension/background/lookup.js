@@ -39,6 +39,8 @@ export class LookupCache {
    */
   load(fingerprint) {
     if (this.fingerprint !== fingerprint) {
+      // Another server or token: nothing cached for the previous one applies.
+      if (this.fingerprint !== null) this.invalidate();
       this.fingerprint = fingerprint;
       this.loaded = null;
     }

@@ -274,7 +274,12 @@ export class ActionQueue {
       } finally {
         this.inFlight.delete(key);
       }
-      if (outcome.kind === "skip") break;
+      if (outcome.kind === "skip") {
+        // Not configured: nothing can go out until the options change (which flushes).
+        this.deps.clearTimeout(this.timer);
+        this.timer = null;
+        return;
+      }
       await this.record(key, outcome);
     }
     this.scheduleTimer();

@@ -247,3 +247,19 @@ test("concurrent handlers never lose a queue update", async () => {
     stored.map((i) => i.request.title),
   );
 });
+
+test("items wait without a busy timer while the token is removed", async () => {
+  const w = await worker();
+  await w.server.down();
+  const queued = await ok(w.send({ type: "createTask", request: { title: "Wait" } }));
+  await w.server.up();
+  await w.chrome.storage.local.remove("apiToken");
+  w.advance(MAX_BACKOFF_MS);
+  const { items } = await ok(w.send({ type: "flush" }));
+  assert.deepEqual(items.map((i) => i.key), [queued.key]);
+  assert.equal(w.server.requestsTo("/api/v1/tasks").length, 0);
+  assert.deepEqual(w.timers.dueTimes().filter((at) => at <= w.clock.now), [], "no timer spinning on an undeliverable item");
+  await w.chrome.storage.local.set({ apiToken: GOOD_TOKEN });
+  await ok(w.send({ type: "flush" }));
+  assert.equal(w.server.tasks.length, 1);
+});
