@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Threadline's one build entry point. On a fresh machine it installs what it needs
+# (idempotently: every step checks first), then:
+#
+#   ./build.sh            build everything: WASM core + glue, dist/extension/, the zip, the server
+#   ./build.sh run        build, then start the server on 127.0.0.1 with an embedded database
+#   ./build.sh test       build, then run every test suite
+#   ./build.sh bench      build, then run the benchmarks (figures go to BENCHMARKS.md by hand)
+#
+# The WASM route follows ../shared/TOOLCHAIN.md: rustup cannot add the wasm32 target on
+# these machines, so Debian's rustc-web (whose LLVM has the wasm32 back end) compiles the
+# core with -Z build-std, linked by lld-19's wasm-ld. Where rustup already has the target
+# (a developer laptop), the plain cargo route is used instead.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+DIST="$ROOT/dist"
+EXT_DIST="$DIST/extension"
+WASM_TARGET_DIR="$ROOT/target/wasm"
+WASM_PROFILE="wasm-release"
+CRATE_LIB="threadline_extension"
+SERVER_PORT="${THREADLINE_PORT:-8787}"
+DATA_DIR="${THREADLINE_DATA_DIR:-$ROOT/.data}"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------------------------------
+# Toolchain bootstrap
+
+APT_UPDATED=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    log "apt-get update"
+    $sudo apt-get update -qq
+    APT_UPDATED=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+host_has_wasm_target() {
+  command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
+}
+
+# Sets WASM_CARGO and the environment for compiling to wasm32.
+setup_wasm_toolchain() {
+  if host_has_wasm_target; then
+    WASM_CARGO=(cargo)
+    WASM_BUILD_STD=()
+    return
+  fi
+  apt_install rustc-web cargo-web rust-web-src lld-19
+  export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-19/bin/wasm-ld
+  WASM_CARGO=(/usr/bin/cargo)
+  WASM_BUILD_STD=(-Z build-std=std,panic_abort)
+}
+
+wasm_bindgen_version() {
+  # The version Cargo.lock resolved; Cargo.toml pins it with '='.
+  awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock"
+}
+
+ensure_wasm_bindgen_cli() {
+  local want have=""
+  want="$(wasm_bindgen_version)"
+  [ -n "$want" ] || die "Cargo.lock has no wasm-bindgen entry; run cargo generate-lockfile"
+  if command -v wasm-bindgen >/dev/null; then have="$(wasm-bindgen --version | awk '{print $2}')"; fi
+  if [ "$have" != "$want" ]; then
+    log "installing wasm-bindgen-cli $want (had: ${have:-none})"
+    # No --locked: the registry mirror lacks a few versions the CLI's own lock pins.
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+ensure_chromium() {
+  apt_install chromium chromium-driver openssl zip
+}
+
+ensure_node_deps() {
+  command -v node >/dev/null || apt_install nodejs npm
+  local dir="$ROOT/tests/e2e"
+  [ -f "$dir/package.json" ] || return 0
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "npm ci (tests/e2e)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# --------------------------------------------------------------------------------------
+# Build steps
+
+build_wasm() {
+  setup_wasm_toolchain
+  ensure_wasm_bindgen_cli
+  log "compiling the WASM core"
+  CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${WASM_CARGO[@]}" build --lib -p threadline-extension \
+    --target wasm32-unknown-unknown --profile "$WASM_PROFILE" "${WASM_BUILD_STD[@]}"
+  local out="$EXT_DIST/wasm"
+  mkdir -p "$out"
+  # --target web: an ES module the content script loads with dynamic import().
+  wasm-bindgen --target web --no-typescript --out-dir "$out" \
+    "$WASM_TARGET_DIR/wasm32-unknown-unknown/$WASM_PROFILE/$CRATE_LIB.wasm"
+}
+
+assemble_extension() {
+  log "assembling dist/extension"
+  mkdir -p "$EXT_DIST"
+  # Copy everything but the wasm/ output, which build_wasm wrote already.
+  find "$EXT_DIST" -mindepth 1 -maxdepth 1 ! -name wasm -exec rm -rf {} +
+  cp -R "$ROOT/extension/." "$EXT_DIST/"
+  cp "$ROOT/manifest.json" "$EXT_DIST/manifest.json"
+  find "$EXT_DIST" -name '*.py' -delete
+  rm -f "$DIST/threadline-extension.zip"
+  (cd "$EXT_DIST" && zip -qr -X "$DIST/threadline-extension.zip" .)
+}
+
+build_server() {
+  log "building threadline-server"
+  cargo build --release -p threadline-server
+}
+
+build_all() {
+  ensure_chromium
+  build_wasm
+  assemble_extension
+  build_server
+}
+
+# --------------------------------------------------------------------------------------
+# Commands
+
+cmd_run() {
+  build_all
+  mkdir -p "$DATA_DIR"
+  cat >&2 <<EOF
+
+  Threadline is starting.
+  - The extension is built in: $EXT_DIST
+    Load it in Chrome/Chromium: chrome://extensions → Developer mode → Load unpacked → that folder.
+  - The server listens on http://127.0.0.1:$SERVER_PORT, data in $DATA_DIR.
+  - Open the extension's options, set the server URL above and paste the API token printed
+    below (it is printed once, on the first start; later: target/release/threadline-server
+    token create --email <you>).
+
+EOF
+  exec "$ROOT/target/release/threadline-server" serve --listen "127.0.0.1:$SERVER_PORT" --data-dir "$DATA_DIR"
+}
+
+test_rust() {
+  log "cargo test (domain, server, core on the host)"
+  cargo test --workspace
+}
+
+test_wasm_dom() {
+  # The DOM adapter's wasm-bindgen tests, in headless Chromium.
+  setup_wasm_toolchain
+  log "wasm-bindgen-test in headless Chromium"
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+  export CHROMEDRIVER=/usr/bin/chromedriver
+  CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${WASM_CARGO[@]}" test -p threadline-extension \
+    --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}" --tests
+}
+
+test_extension_unit() {
+  if [ -d "$ROOT/tests/extension" ]; then
+    log "extension unit tests (node --test)"
+    node --test "$ROOT"/tests/extension/
+  fi
+}
+
+test_e2e() {
+  ensure_node_deps
+  log "end-to-end tests (Playwright + Chromium + threadline-server)"
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
+    THREADLINE_EXTENSION_DIR="$EXT_DIST" npm test)
+}
+
+cmd_test() {
+  build_all
+  test_rust
+  test_wasm_dom
+  test_extension_unit
+  test_e2e
+  log "all test suites passed"
+}
+
+cmd_bench() {
+  build_all
+  ensure_node_deps
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
+    THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs)
+}
+
+case "${1:-build}" in
+  build) build_all ;;
+  run) cmd_run ;;
+  test) cmd_test ;;
+  bench) cmd_bench ;;
+  *) die "usage: $0 [build|run|test|bench]" ;;
+esac

@@ -1,0 +1,341 @@
+//! JSON wire types of the Threadline server's `/api/v1`, shared by server and extension.
+//!
+//! Every request type rejects unknown fields so that a typo in a client is a clear 4xx,
+//! not a silently ignored field.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Largest number of addresses one lookup may carry (a 100-message thread has far fewer
+/// distinct addresses; the extension batches above this).
+pub const MAX_LOOKUP_ADDRESSES: usize = 500;
+/// Largest number of message ids one tracked-state query may carry.
+pub const MAX_STATE_MESSAGES: usize = 500;
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_field`, `unauthorized`, `not_found`.
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+    /// The request field at fault, when there is one (`emails[1]`, `due_date`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Identity
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// `GET /api/v1/me`: the token's user, and the addresses that are the user's own (never
+/// offered as "add contact").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeResponse {
+    pub user: UserRef,
+    pub own_addresses: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Contacts and companies
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What the bar needs to show about a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactSummary {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    /// Primary address, normalised.
+    pub primary_email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<CompanyRef>,
+}
+
+impl ContactSummary {
+    /// "First Last", or the primary address when the contact has no name.
+    pub fn display_name(&self) -> String {
+        let name = format!("{} {}", self.first_name.trim(), self.last_name.trim());
+        let name = name.trim();
+        if name.is_empty() {
+            self.primary_email.clone()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    /// Normalised addresses, primary first.
+    pub emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<CompanyRef>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which company a new contact belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CompanyChoice {
+    Existing { id: Uuid },
+    /// Created unless a company with this domain (or, without a domain, this exact name)
+    /// already exists, in which case that one is used.
+    New {
+        name: String,
+        #[serde(default)]
+        domain: Option<String>,
+    },
+}
+
+/// `POST /api/v1/contacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    /// Primary first. At least one; each must be a valid address.
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub company: Option<CompanyChoice>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookup
+
+/// `POST /api/v1/lookup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupResponse {
+    /// One result per requested address, in request order.
+    pub results: Vec<AddressLookup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchStatus {
+    /// Exactly one contact has this address.
+    Known,
+    /// Several contacts share this address: shown, never guessed.
+    Ambiguous,
+    /// No contact has it; may be added.
+    Unknown,
+    /// One of the user's own addresses: never offered as "add contact".
+    Own,
+    /// Not an email address.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressLookup {
+    /// The address as the client sent it.
+    pub address: String,
+    /// Normalised form, absent when invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<String>,
+    pub status: MatchStatus,
+    /// The matched contacts: one when `known`, two or more when `ambiguous`.
+    #[serde(default)]
+    pub contacts: Vec<ContactSummary>,
+    /// Contacts that a looser rule would match (a `+tag`-stripped address on a domain where
+    /// tags are not known to be ignored). Offered to the user, never linked automatically.
+    #[serde(default)]
+    pub suggestions: Vec<ContactSummary>,
+    /// For `unknown`: the company a new contact would likely belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_company: Option<CompanySuggestion>,
+    /// For `invalid`: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanySuggestion {
+    /// The registrable domain the suggestion comes from (`acme.co.uk`).
+    pub domain: String,
+    /// An existing company with this domain, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<CompanyRef>,
+    /// The name to prefill: the existing company's, else one derived from the domain.
+    pub name: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Tracked emails
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/tracked-emails`. Idempotent: an email is identified by any of its message
+/// ids (Gmail legacy hex id, Gmail sync id such as `msg-a:r…`, RFC Message-ID); tracking it
+/// again links any new records and returns the existing entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackEmailRequest {
+    /// The best id known now (legacy hex when the page has it).
+    pub gmail_message_id: String,
+    /// Other ids of the same message (e.g. the `msg-a:r…` id of a just-sent message).
+    #[serde(default)]
+    pub alt_message_ids: Vec<String>,
+    #[serde(default)]
+    pub gmail_thread_id: Option<String>,
+    #[serde(default)]
+    pub rfc_message_id: Option<String>,
+    pub direction: Direction,
+    #[serde(default)]
+    pub from: Option<Party>,
+    #[serde(default)]
+    pub to: Vec<Party>,
+    #[serde(default)]
+    pub cc: Vec<Party>,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Plain-text body or snippet, as far as the page shows it.
+    #[serde(default)]
+    pub body_text: Option<String>,
+    /// Contacts whose timelines get the email; their companies get it too. At least one.
+    pub contact_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Contact,
+    Company,
+}
+
+/// One timeline entry: the email on a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineLink {
+    pub record_kind: RecordKind,
+    pub record_id: Uuid,
+    pub record_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedEmail {
+    pub id: Uuid,
+    pub gmail_message_id: String,
+    pub message_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gmail_thread_id: Option<String>,
+    pub direction: Direction,
+    pub subject: String,
+    pub links: Vec<TimelineLink>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackEmailResponse {
+    pub tracked_email: TrackedEmail,
+    /// False when the email was already tracked (the answer is the existing entry).
+    pub created: bool,
+}
+
+/// `POST /api/v1/tracked-emails/state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedStateRequest {
+    /// One entry per message on the page: all the ids the page knows for it.
+    pub messages: Vec<MessageIds>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageIds {
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedStateResponse {
+    /// In request order; `tracked_email` is absent for a message that is not tracked.
+    pub messages: Vec<MessageState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracked_email: Option<TrackedEmail>,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasks
+
+/// `POST /api/v1/tasks`. Send an `Idempotency-Key` header to make retries safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
+    /// The email the task was made from.
+    #[serde(default)]
+    pub source_message_id: Option<String>,
+    #[serde(default)]
+    pub gmail_thread_id: Option<String>,
+    /// A contact to link the task to.
+    #[serde(default)]
+    pub contact_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    pub assignee: UserRef,
+    pub done: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,20 @@
+//! Threadline's pure domain logic, shared by the extension's WASM core and the server.
+//!
+//! Nothing here touches a browser, a network or a disk: every function is a plain
+//! transformation that can be tested as a table.
+//!
+//! - [`address`]: parsing and normalising email addresses, match keys.
+//! - [`company`]: free-mail domains and company suggestions from a domain.
+//! - [`matching`]: turning looked-up candidates into a per-address verdict.
+//! - [`message`]: Gmail message and thread identities.
+//! - [`api`]: the JSON wire types of `/api/v1`.
+//! - [`lookup_cache`]: the extension's expiring cache of address verdicts.
+//! - [`send`]: deciding when an outgoing email was really sent.
+
+pub mod address;
+pub mod api;
+pub mod company;
+pub mod lookup_cache;
+pub mod matching;
+pub mod message;
+pub mod send;

@@ -1,0 +1,449 @@
+//! The content script's state and its reconciling scans: which messages and compose
+//! windows are on the page, which have bars, which verdicts are cached, which sends are
+//! in flight. Watchers (`watch.rs`) call [`App::scan_added`] / [`App::full_scan`]; bars call
+//! the action methods, which go through the background.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use threadline_domain::api::{
+    AddressLookup, Contact, MessageIds, NewContact, NewTask, Task, TrackEmailRequest, TrackEmailResponse,
+};
+use threadline_domain::lookup_cache::{LookupCache, DEFAULT_TTL_MS};
+use threadline_domain::send::{SendAction, SendEvent, SendTracker, STILL_OPEN_CHECK_MS};
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use crate::bridge::{self, t, t_with, BridgeError};
+use crate::gmail::{compose, thread};
+use crate::protocol::{
+    ActionReply, CancelReply, LookupReply, QueueDelivered, Status, ToBackground, TrackedStateReply,
+};
+use crate::selectors::MESSAGE;
+use crate::ui::compose_bar::ComposeBar;
+use crate::ui::dom::document;
+use crate::ui::message_bar::{MessageBar, TrackState};
+
+thread_local! {
+    static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+}
+
+/// The running app. Panics if called before [`App::install`] (a programming error).
+pub fn app() -> Rc<App> {
+    APP.with(|a| a.borrow().clone()).expect("Threadline app installed")
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A sentence for a person from a background error code.
+pub fn error_text(e: &BridgeError) -> String {
+    match e.code.as_str() {
+        "not_configured" => t("errorNotConfigured"),
+        "unauthorized" => t("errorUnauthorized"),
+        "server_error" => t_with("errorServer", &[&e.message]),
+        "offline" => t("errorOffline"),
+        _ => e.message.clone(),
+    }
+}
+
+pub struct App {
+    status: RefCell<Status>,
+    cache: RefCell<LookupCache>,
+    inflight: RefCell<HashSet<String>>,
+    lookup_error: RefCell<Option<BridgeError>>,
+    bars: RefCell<Vec<Rc<MessageBar>>>,
+    composes: RefCell<Vec<Rc<ComposeBar>>>,
+    sends: RefCell<SendTracker>,
+    next_bar_id: Cell<u32>,
+    /// Message list items whose `class` is watched for expand/collapse.
+    watched_items: js_sys::WeakSet,
+    item_observer: RefCell<Option<web_sys::MutationObserver>>,
+}
+
+impl App {
+    pub fn install() -> Rc<App> {
+        let app = Rc::new(App {
+            status: RefCell::new(Status::default()),
+            cache: RefCell::new(LookupCache::new(DEFAULT_TTL_MS)),
+            inflight: RefCell::new(HashSet::new()),
+            lookup_error: RefCell::new(None),
+            bars: RefCell::new(Vec::new()),
+            composes: RefCell::new(Vec::new()),
+            sends: RefCell::new(SendTracker::new()),
+            next_bar_id: Cell::new(1),
+            watched_items: js_sys::WeakSet::new(),
+            item_observer: RefCell::new(None),
+        });
+        APP.with(|a| *a.borrow_mut() = Some(app.clone()));
+        app
+    }
+
+    pub fn set_item_observer(&self, observer: web_sys::MutationObserver) {
+        *self.item_observer.borrow_mut() = Some(observer);
+    }
+
+    pub async fn load_status(self: &Rc<Self>) {
+        match bridge::request::<_, Status>(&ToBackground::Status).await {
+            Ok(status) => *self.status.borrow_mut() = status,
+            Err(e) => web_sys::console::warn_1(&format!("Threadline: status unavailable: {}", e.message).into()),
+        }
+        // Compose bars made before the status arrived take the user's default now.
+        for c in self.composes.borrow().iter() {
+            c.render();
+        }
+    }
+
+    // --- verdicts ----------------------------------------------------------------------
+
+    /// Runs `f` with a function that answers an address's fresh verdict from the cache.
+    pub fn with_verdicts<R>(&self, f: impl for<'c> FnOnce(&'c dyn Fn(&str) -> Option<&'c AddressLookup>) -> R) -> R {
+        let cache = self.cache.borrow();
+        let now = now_ms();
+        let verdict = |address: &str| cache.get(address, now);
+        f(&verdict)
+    }
+
+    pub fn lookup_error(&self) -> Option<BridgeError> {
+        self.lookup_error.borrow().clone()
+    }
+
+    /// One batched lookup for every address on the page without a fresh verdict.
+    pub fn request_lookups(self: &Rc<Self>) {
+        let now = now_ms();
+        let misses: Vec<String> = {
+            let bars = self.bars.borrow();
+            let composes = self.composes.borrow();
+            let mut all: Vec<String> = Vec::new();
+            for b in bars.iter() {
+                all.extend(b.people().iter().map(|p| p.address.clone()));
+            }
+            for c in composes.iter() {
+                all.extend(c.people().iter().map(|p| p.address.clone()));
+            }
+            let inflight = self.inflight.borrow();
+            self.cache
+                .borrow()
+                .misses(all.iter().map(String::as_str), now)
+                .into_iter()
+                .filter(|a| !inflight.contains(&threadline_domain::lookup_cache::cache_key(a)))
+                .collect()
+        };
+        if misses.is_empty() {
+            return;
+        }
+        {
+            let mut inflight = self.inflight.borrow_mut();
+            for a in &misses {
+                inflight.insert(threadline_domain::lookup_cache::cache_key(a));
+            }
+        }
+        let app = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = bridge::request::<_, LookupReply>(&ToBackground::Lookup { addresses: &misses }).await;
+            {
+                let mut inflight = app.inflight.borrow_mut();
+                for a in &misses {
+                    inflight.remove(&threadline_domain::lookup_cache::cache_key(a));
+                }
+            }
+            match reply {
+                Ok(reply) => {
+                    *app.lookup_error.borrow_mut() = None;
+                    let now = now_ms();
+                    let mut cache = app.cache.borrow_mut();
+                    for r in reply.results {
+                        cache.insert(r, now);
+                    }
+                }
+                Err(e) => *app.lookup_error.borrow_mut() = Some(e),
+            }
+            app.render_all();
+        });
+    }
+
+    fn render_all(&self) {
+        for b in self.bars.borrow().iter() {
+            b.render();
+        }
+        for c in self.composes.borrow().iter() {
+            c.render();
+        }
+    }
+
+    /// After a contact is added every verdict may change (another address may now be
+    /// ambiguous): drop them all and ask again.
+    fn invalidate_verdicts(self: &Rc<Self>) {
+        self.cache.borrow_mut().invalidate_all();
+        self.request_lookups();
+    }
+
+    // --- scans -------------------------------------------------------------------------
+
+    /// Reconciles the whole page: bars for every expanded message and compose window, none
+    /// for what is gone. The safety net behind the watchers.
+    pub fn full_scan(self: &Rc<Self>) {
+        if let Some(root) = document().document_element() {
+            self.scan_messages_in(&root);
+        }
+        self.bars.borrow_mut().retain(|b| b.host().is_connected() && b.message.is_connected());
+        self.cache.borrow_mut().prune(now_ms());
+        self.scan_composes();
+        self.request_lookups();
+    }
+
+    /// Handles the elements a mutation added (and whether compose windows may have
+    /// changed): cheaper than a full scan, run on every relevant mutation.
+    pub fn scan_added(self: &Rc<Self>, roots: &[Element], composes_changed: bool) {
+        for root in roots {
+            self.scan_messages_in(root);
+        }
+        if composes_changed {
+            self.scan_composes();
+        }
+        self.request_lookups();
+    }
+
+    fn scan_messages_in(self: &Rc<Self>, root: &Element) {
+        let mut found: Vec<Element> = Vec::new();
+        if MESSAGE.matches(root) {
+            found.push(root.clone());
+        }
+        if let Ok(list) = root.query_selector_all(&MESSAGE.joined()) {
+            for i in 0..list.length() {
+                if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    found.push(el);
+                }
+            }
+        }
+        let mut fresh: Vec<Rc<MessageBar>> = Vec::new();
+        for message in found {
+            self.watch_item(&message);
+            if !thread::is_expanded(&message) {
+                continue;
+            }
+            if let Some(bar) = self.bar_of(&message) {
+                if bar.refresh_identity() {
+                    self.on_message_seen(&bar);
+                    fresh.push(bar);
+                }
+                continue;
+            }
+            let Some(identity) = thread::identity(&message) else {
+                crate::selectors::report_failure("message id", &message);
+                continue;
+            };
+            let id = self.next_bar_id.get();
+            self.next_bar_id.set(id + 1);
+            let bar = MessageBar::new(id, message, identity);
+            self.bars.borrow_mut().push(bar.clone());
+            self.on_message_seen(&bar);
+            fresh.push(bar);
+        }
+        if !fresh.is_empty() {
+            self.request_states(fresh);
+        }
+    }
+
+    /// The live bar decorating `message`, if its host is still inside it.
+    fn bar_of(&self, message: &Element) -> Option<Rc<MessageBar>> {
+        let host = message.query_selector("[data-threadline=message-bar]").ok().flatten()?;
+        let id: u32 = host.get_attribute("data-tl-bar-id")?.parse().ok()?;
+        self.bars.borrow().iter().find(|b| b.id == id).cloned()
+    }
+
+    /// Watches the class of a message's list item, which flips between collapsed and
+    /// expanded without inserting anything once a message has been opened.
+    fn watch_item(&self, message: &Element) {
+        let Some(item) = crate::selectors::MESSAGE_ITEM.closest(message) else { return };
+        if self.watched_items.has(&item) {
+            return;
+        }
+        if let Some(observer) = self.item_observer.borrow().as_ref() {
+            let init = web_sys::MutationObserverInit::new();
+            init.set_attributes(true);
+            init.set_attribute_filter(&js_sys::Array::of1(&"class".into()));
+            if observer.observe_with_options(&item, &init).is_ok() {
+                self.watched_items.add(&item);
+            }
+        }
+    }
+
+    fn scan_composes(self: &Rc<Self>) {
+        let found = compose::find_all(&document());
+        // Gone windows: the send tracker learns it through its still-open check.
+        self.composes.borrow_mut().retain(|c| c.root.is_connected() && c.host().is_connected());
+        let mut changed = false;
+        for (root, kind) in found {
+            let existing = self.composes.borrow().iter().find(|c| c.root == root).cloned();
+            match existing {
+                Some(bar) => {
+                    if bar.refresh_recipients() {
+                        bar.render();
+                        changed = true;
+                    }
+                }
+                None => {
+                    let default = self.status.borrow().track_on_send_default;
+                    let bar = ComposeBar::new(root, kind, default);
+                    if let Some(draft) = bar.draft_id.borrow().clone() {
+                        self.handle_send_event(SendEvent::ComposeSeen { draft_id: draft });
+                    }
+                    self.composes.borrow_mut().push(bar);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.request_lookups();
+        }
+    }
+
+    /// True when some compose window is being watched (the watcher then looks at removals).
+    pub fn has_composes(&self) -> bool {
+        !self.composes.borrow().is_empty()
+    }
+
+    pub fn compose_roots(&self) -> Vec<Element> {
+        self.composes.borrow().iter().map(|c| c.root.clone()).collect()
+    }
+
+    // --- tracked state ----------------------------------------------------------------
+
+    fn request_states(self: &Rc<Self>, bars: Vec<Rc<MessageBar>>) {
+        let messages: Vec<MessageIds> = bars
+            .iter()
+            .map(|b| MessageIds { ids: b.identity.borrow().all.clone() })
+            .collect();
+        let app = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match bridge::request::<_, TrackedStateReply>(&ToBackground::TrackedState { messages: &messages }).await {
+                Ok(reply) => {
+                    for (bar, state) in bars.iter().zip(reply.messages) {
+                        bar.apply_state(state);
+                        bar.clone().add_alias_if_needed();
+                    }
+                    for pending in reply.pending.iter().filter(|p| p.kind == "track") {
+                        for bar in &bars {
+                            let ids = &bar.identity.borrow().all;
+                            if pending.message_ids.iter().any(|m| ids.contains(m))
+                                && !matches!(bar.track_state(), TrackState::Tracked(_))
+                            {
+                                bar.set_pending();
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("Threadline: tracked state unavailable: {}", e.message).into());
+                }
+            }
+            let _ = &app;
+        });
+    }
+
+    /// The background delivered a queued action: refresh what it concerns.
+    pub fn on_queue_delivered(self: &Rc<Self>, delivered: QueueDelivered) {
+        if delivered.kind == "contact" {
+            self.invalidate_verdicts();
+        }
+        let bars: Vec<Rc<MessageBar>> = self
+            .bars
+            .borrow()
+            .iter()
+            .filter(|b| {
+                let ids = &b.identity.borrow().all;
+                delivered.message_ids.iter().any(|m| ids.contains(m)) || b.track_state() == TrackState::Pending
+            })
+            .cloned()
+            .collect();
+        if !bars.is_empty() {
+            self.request_states(bars);
+        }
+        let _ = delivered.key;
+    }
+
+    // --- actions ----------------------------------------------------------------------
+
+    pub async fn track(&self, request: &TrackEmailRequest) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
+        bridge::request(&ToBackground::Track { request }).await
+    }
+
+    pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {
+        bridge::request(&ToBackground::CreateTask { request }).await
+    }
+
+    pub async fn create_contact(self: &Rc<Self>, request: &NewContact) -> Result<ActionReply<Contact>, BridgeError> {
+        let reply = bridge::request(&ToBackground::CreateContact { request }).await;
+        if matches!(reply, Ok(ActionReply::Done { .. })) {
+            self.invalidate_verdicts();
+        }
+        reply
+    }
+
+    // --- sending ----------------------------------------------------------------------
+
+    /// Send was pressed (click or Ctrl/Cmd+Enter) inside `root`.
+    pub fn on_send_pressed(self: &Rc<Self>, root: &Element) {
+        let Some(bar) = self.composes.borrow().iter().find(|c| &c.root == root).cloned() else { return };
+        let own = self.status.borrow().user.as_ref().map(|u| u.email.clone());
+        let Some((draft_id, request)) = bar.send_request(own.as_deref()) else { return };
+        if self.sends.borrow().is_pending(&draft_id) {
+            return;
+        }
+        let undo_ms = self.status.borrow().send_undo_seconds.saturating_mul(1000);
+        // Delivered after the undo window (plus slack) unless the message shows up sooner.
+        let deliver_after_ms = undo_ms + 2_000;
+        bridge::notify(&ToBackground::ScheduleSendTracking { key: &draft_id, deliver_after_ms, request: &request });
+        self.handle_send_event(SendEvent::SendPressed { draft_id, now_ms: now_ms() });
+    }
+
+    /// Discard or close was clicked inside `root`.
+    pub fn on_discard_or_close(self: &Rc<Self>, root: &Element) {
+        let draft = self.composes.borrow().iter().find(|c| &c.root == root).and_then(|c| c.draft_id.borrow().clone());
+        if let Some(draft_id) = draft {
+            self.handle_send_event(SendEvent::DiscardOrClose { draft_id });
+        }
+    }
+
+    fn on_message_seen(self: &Rc<Self>, bar: &Rc<MessageBar>) {
+        let ids = bar.identity.borrow().all.clone();
+        self.handle_send_event(SendEvent::MessageSeen { ids });
+    }
+
+    fn handle_send_event(self: &Rc<Self>, event: SendEvent) {
+        let alt_ids = match &event {
+            SendEvent::MessageSeen { ids } => ids.clone(),
+            _ => Vec::new(),
+        };
+        let actions = self.sends.borrow_mut().handle(event);
+        for action in actions {
+            match action {
+                // The request was queued with the background before the event was fed in.
+                SendAction::Schedule { .. } => {}
+                SendAction::CheckOpenLater { draft_id } => {
+                    let app = self.clone();
+                    gloo::timers::callback::Timeout::new(STILL_OPEN_CHECK_MS as u32, move || {
+                        let still_open = app.composes.borrow().iter().any(|c| c.still_open(&draft_id))
+                            || compose::find_all(&document())
+                                .iter()
+                                .any(|(r, _)| compose::draft_id(r).as_deref() == Some(draft_id.as_str()));
+                        app.handle_send_event(SendEvent::OpenCheck { draft_id, still_open });
+                    })
+                    .forget();
+                }
+                SendAction::Cancel { draft_id } => {
+                    let key = draft_id.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = bridge::request::<_, CancelReply>(&ToBackground::CancelSendTracking { key: &key }).await;
+                    });
+                }
+                SendAction::Confirm { draft_id } => {
+                    bridge::notify(&ToBackground::ConfirmSendTracking { key: &draft_id, alt_message_ids: &alt_ids });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The only door to the extension APIs: messages to the background service worker, which
+//! alone talks to the server and holds the token; i18n strings; and messages the
+//! background pushes to this tab.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = sendMessage, catch)]
+    fn send_message_raw(message: &JsValue) -> Result<js_sys::Promise, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "i18n"], js_name = getMessage, catch)]
+    fn get_message_raw(key: &str, substitutions: &JsValue) -> Result<String, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime", "onMessage"], js_name = addListener, catch)]
+    fn add_on_message_listener(listener: &Closure<dyn FnMut(JsValue)>) -> Result<(), JsValue>;
+}
+
+/// A failure as the background reports it (`{ok:false, error:{code, message, field}}`), or
+/// a transport failure (the extension was reloaded under the page, for example).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BridgeError {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+impl BridgeError {
+    fn transport(detail: String) -> Self {
+        BridgeError {
+            code: "extension_unavailable".into(),
+            message: format!("Threadline's background service is unavailable ({detail}). Reload the page."),
+            field: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    ok: bool,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
+    #[serde(default)]
+    error: Option<BridgeError>,
+}
+
+fn serializer() -> serde_wasm_bindgen::Serializer {
+    // Maps become plain objects, as chrome.runtime messages are JSON-like.
+    serde_wasm_bindgen::Serializer::json_compatible()
+}
+
+/// Sends `message` to the background and decodes its `data`.
+pub async fn request<Req: Serialize, Resp: DeserializeOwned>(message: &Req) -> Result<Resp, BridgeError> {
+    let value = message
+        .serialize(&serializer())
+        .map_err(|e| BridgeError::transport(e.to_string()))?;
+    let promise = send_message_raw(&value).map_err(|e| BridgeError::transport(js_error_text(&e)))?;
+    let reply = JsFuture::from(promise)
+        .await
+        .map_err(|e| BridgeError::transport(js_error_text(&e)))?;
+    if reply.is_undefined() || reply.is_null() {
+        return Err(BridgeError::transport("no answer".into()));
+    }
+    let envelope: Envelope<Resp> =
+        serde_wasm_bindgen::from_value(reply).map_err(|e| BridgeError::transport(e.to_string()))?;
+    match (envelope.ok, envelope.data, envelope.error) {
+        (true, Some(data), _) => Ok(data),
+        (false, _, Some(error)) => Err(error),
+        _ => Err(BridgeError::transport("malformed answer".into())),
+    }
+}
+
+/// Fire-and-forget message (flush, error reports).
+pub fn notify<Req: Serialize>(message: &Req) {
+    if let Ok(value) = message.serialize(&serializer()) {
+        if let Ok(promise) = send_message_raw(&value) {
+            // Await and drop a rejection: nothing to do about it, and it must not surface
+            // as an unhandled rejection on the page.
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = JsFuture::from(promise).await;
+            });
+        }
+    }
+}
+
+/// A localised UI string; falls back to the key so a missing translation is visible but
+/// harmless.
+pub fn t(key: &str) -> String {
+    t_with(key, &[])
+}
+
+pub fn t_with(key: &str, substitutions: &[&str]) -> String {
+    let subs = js_sys::Array::new();
+    for s in substitutions {
+        subs.push(&JsValue::from_str(s));
+    }
+    match get_message_raw(key, &subs) {
+        Ok(s) if !s.is_empty() => s,
+        _ => key.to_string(),
+    }
+}
+
+/// Calls `handler` with every message the background pushes to this tab.
+pub fn on_background_message(mut handler: impl FnMut(JsValue) + 'static) {
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |msg: JsValue| handler(msg));
+    if add_on_message_listener(&closure).is_ok() {
+        closure.forget();
+    }
+}
+
+pub fn js_error_text(value: &JsValue) -> String {
+    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    value.as_string().unwrap_or_else(|| "unknown error".into())
+}

@@ -1,0 +1,51 @@
+//! Threadline's content-script core, compiled to WebAssembly and injected into Gmail.
+//!
+//! This crate adapts Gmail's DOM and the extension APIs to `threadline-domain`, which holds
+//! the logic; see ARCHITECTURE.md. The JS loader (`extension/content.js`) calls [`start`].
+//!
+//! - `selectors`: every Gmail selector, as versioned fallback chains.
+//! - `gmail`: reading messages and compose windows.
+//! - `ui`: the bars, built with DOM calls in Shadow DOM.
+//! - `app`: the state and the reconciling scans; `watch`: observers and listeners.
+//! - `bridge` / `protocol`: messages to the background service worker.
+
+mod app;
+mod bridge;
+mod censor;
+mod gmail;
+mod protocol;
+mod selectors;
+mod ui;
+mod watch;
+
+use wasm_bindgen::prelude::*;
+
+/// Starts Threadline on the page. Errors are returned to the loader, which reports them
+/// without touching the page.
+#[wasm_bindgen]
+pub fn start() -> Result<(), JsValue> {
+    let app = app::App::install();
+    watch::install(&app)?;
+    app.full_scan();
+    let a = app.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        a.load_status().await;
+        a.full_scan();
+    });
+    Ok(())
+}
+
+/// The core's version, for the loader's diagnostics.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+// The DOM adapter's pieces are exercised by the wasm-bindgen tests in tests/dom_adapter.rs.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::censor::censored_outline;
+    pub use crate::gmail::compose::{find_all as find_composes, recipients as compose_recipients, ComposeKind};
+    pub use crate::gmail::thread::{identity as message_identity, is_expanded, people as message_people};
+    pub use crate::gmail::{Person, Role};
+}

@@ -1,0 +1,96 @@
+//! The messages this content script exchanges with the background service worker
+//! (extension/background.js). Field names are camelCase as in JavaScript; the server's
+//! wire types from `threadline_domain::api` travel inside them unchanged.
+
+use serde::{Deserialize, Serialize};
+use threadline_domain::api::{
+    AddressLookup, MessageIds, MessageState, NewContact, NewTask, TrackEmailRequest, UserRef,
+};
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ToBackground<'a> {
+    Status,
+    Lookup { addresses: &'a [String] },
+    TrackedState { messages: &'a [MessageIds] },
+    Track { request: &'a TrackEmailRequest },
+    CreateTask { request: &'a NewTask },
+    CreateContact { request: &'a NewContact },
+    #[serde(rename_all = "camelCase")]
+    ScheduleSendTracking { key: &'a str, deliver_after_ms: u32, request: &'a TrackEmailRequest },
+    CancelSendTracking { key: &'a str },
+    #[serde(rename_all = "camelCase")]
+    ConfirmSendTracking { key: &'a str, alt_message_ids: &'a [String] },
+    Flush,
+    ReportError { message: &'a str, detail: &'a str },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    #[serde(default)]
+    pub configured: bool,
+    #[serde(default)]
+    pub user: Option<UserRef>,
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+    #[serde(default = "yes")]
+    pub track_on_send_default: bool,
+    #[serde(default = "ten")]
+    pub send_undo_seconds: u32,
+    #[serde(default)]
+    pub error: Option<crate::bridge::BridgeError>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn ten() -> u32 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LookupReply {
+    pub results: Vec<AddressLookup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAction {
+    pub key: String,
+    pub kind: String,
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TrackedStateReply {
+    pub messages: Vec<MessageState>,
+    #[serde(default)]
+    pub pending: Vec<PendingAction>,
+}
+
+/// The answer to an action: delivered now (with the server's response) or queued until
+/// the server is reachable.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ActionReply<T> {
+    Done { result: T },
+    Queued { key: String },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CancelReply {
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+/// A push from the background: a queued action was delivered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueDelivered {
+    pub key: String,
+    pub kind: String,
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+}

@@ -1,0 +1,187 @@
+//! Every Gmail selector Threadline uses, in one place, as versioned fallback chains
+//! (primary first). The versions are the dates the sources in
+//! `../shared/research/gmail-dom.md` saw each form; when Gmail ramps a new DOM, add a row
+//! at the top of the chain and keep the old ones while both are live.
+//!
+//! When a chain that should match finds nothing, [`Chain::first_or_report`] logs the chain
+//! and a censored copy of the element it searched (see `censor.rs`), once per chain and
+//! page, so a Gmail change is visible in the console without leaking mail content.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use web_sys::Element;
+
+pub struct Chain {
+    pub name: &'static str,
+    /// (version, selector), newest first.
+    pub rows: &'static [(&'static str, &'static str)],
+}
+
+impl Chain {
+    /// The first element matched by the newest selector that matches anything.
+    pub fn first(&self, root: &Element) -> Option<Element> {
+        self.rows
+            .iter()
+            .find_map(|(_, sel)| root.query_selector(sel).ok().flatten())
+    }
+
+    /// Like [`Chain::first`], logging a censored copy of `root` when nothing matches.
+    pub fn first_or_report(&self, root: &Element) -> Option<Element> {
+        let found = self.first(root);
+        if found.is_none() {
+            report_failure(self.name, root);
+        }
+        found
+    }
+
+    /// The nearest ancestor (or self) matched by any row.
+    pub fn closest(&self, from: &Element) -> Option<Element> {
+        self.rows
+            .iter()
+            .find_map(|(_, sel)| from.closest(sel).ok().flatten())
+    }
+
+    /// True when `el` matches any row.
+    pub fn matches(&self, el: &Element) -> bool {
+        self.rows.iter().any(|(_, sel)| el.matches(sel).unwrap_or(false))
+    }
+
+    /// All rows joined into one selector list (for a single querySelectorAll).
+    pub fn joined(&self) -> String {
+        self.rows.iter().map(|(_, s)| *s).collect::<Vec<_>>().join(", ")
+    }
+}
+
+thread_local! {
+    static REPORTED: RefCell<HashSet<&'static str>> = RefCell::new(HashSet::new());
+}
+
+pub fn report_failure(chain: &'static str, root: &Element) {
+    let first_time = REPORTED.with(|r| r.borrow_mut().insert(chain));
+    if first_time {
+        let html = crate::censor::censored_outline(root);
+        web_sys::console::warn_2(
+            &format!("Threadline: no selector of chain '{chain}' matched; censored DOM:").into(),
+            &html.into(),
+        );
+    }
+}
+
+// --- Opened thread ------------------------------------------------------------------------
+
+/// The opened thread's container (also in the preview pane).
+pub const THREAD_ROOT: Chain = Chain {
+    name: "thread root",
+    rows: &[
+        ("2023_11_16", ".a98.iY"),
+        ("2018", "table.Bs > tr"),
+        ("2018_if", "div.if"),
+        ("preview_pane", "td.Bu"),
+        ("any", "[role=main]"),
+    ],
+};
+
+pub const THREAD_SUBJECT: Chain = Chain {
+    name: "thread subject",
+    rows: &[("2018", "h2.hP"), ("2016", ".ha h2")],
+};
+
+pub const THREAD_ID: Chain = Chain {
+    name: "thread id",
+    rows: &[("2025_11_25", "[data-legacy-thread-id]"), ("perm", "[data-thread-perm-id]")],
+};
+
+/// An expanded message's core element, the one carrying the message ids.
+pub const MESSAGE: Chain = Chain {
+    name: "message",
+    rows: &[
+        ("2016", "div.adn[data-legacy-message-id]"),
+        ("2019", "div.adn[data-message-id]"),
+    ],
+};
+
+/// The list item around a message; its class tells the state.
+pub const MESSAGE_ITEM: Chain = Chain {
+    name: "message item",
+    rows: &[("2016", "[role=listitem]"), ("2014", ".h7, .kv, .ky, .kQ, .kx")],
+};
+
+/// Classes of a message list item that is not expanded (collapsed `kv`/`ky`, or hidden in
+/// the "N older messages" fold `kQ`/`kx`).
+pub const NOT_EXPANDED_CLASSES: &[&str] = &["kv", "ky", "kQ", "kx"];
+
+pub const SENDER: Chain = Chain {
+    name: "sender",
+    rows: &[("2016", "span.gD[email]"), ("2014", "td.gF span[email]"), ("any", "h3 [email]")],
+};
+
+/// Recipients as the expanded message's summary line shows them.
+pub const RECIPIENTS_ALL: &str = "span.hb [email], span.g2[email]";
+
+pub const MESSAGE_DATE: Chain = Chain {
+    name: "message date",
+    rows: &[("2016", "span.g3[title]"), ("2014", ".gK .g3")],
+};
+
+pub const MESSAGE_BODY: Chain = Chain {
+    name: "message body",
+    rows: &[("2016", "div.a3s.aiL"), ("2016_alt", "div.a3s.aXjCH"), ("any", "div.ii.gt"), ("old", ".adP")],
+};
+
+/// Where the message bar goes: before the spacer `.hi`, else after the body `div.ii.gt`.
+pub const BAR_BEFORE: Chain = Chain { name: "bar anchor (.hi)", rows: &[("2016", "div.hi")] };
+pub const BAR_AFTER: Chain = Chain { name: "bar anchor (body)", rows: &[("2016", "div.ii.gt")] };
+
+// --- Compose -----------------------------------------------------------------------------
+
+/// Every compose form carries this hidden input, in all four kinds of compose window.
+pub const COMPOSE_ID_INPUT: &str = "input[name=composeid]";
+
+/// From a compose form up to the compose window's root.
+pub const COMPOSE_ROOT: Chain = Chain {
+    name: "compose root",
+    rows: &[
+        ("2025_09_17_inline", ".M9"),
+        ("2018_dialog", "[role=dialog]"),
+        ("standalone", "body.xE.xp [role=main]"),
+        ("inline_old", ".ip"),
+    ],
+};
+
+/// Where each kind of compose window lives (checked with `closest` from the root).
+pub const COMPOSE_KIND_POPUP: Chain = Chain { name: "popup compose", rows: &[("2018", "div.dw .no")] };
+pub const COMPOSE_KIND_FULLSCREEN: Chain = Chain { name: "fullscreen compose", rows: &[("2018", ".aSs .aSt")] };
+pub const COMPOSE_KIND_INLINE: Chain = Chain { name: "inline compose", rows: &[("2025", ".M9"), ("2018", ".ip.adB, .ip")] };
+
+pub const COMPOSE_DRAFT: &str = "input[name=draft]";
+pub const COMPOSE_THREAD: &str = "input[name=rt]";
+pub const COMPOSE_SUBJECT: &str = "input[name=subjectbox]";
+pub const COMPOSE_BODY: Chain = Chain {
+    name: "compose body",
+    rows: &[("2018", ".Am.Al.editable[g_editable=true]"), ("any", "[g_editable=true]"), ("role", "div[contenteditable=true][role=textbox]")],
+};
+
+/// Recipient chips, new (2021+ "peoplekit") UI: the field is the nearest `[name]` ancestor.
+pub const RECIPIENT_CHIPS_NEW: &str = "[role=option][data-hovercard-id]";
+/// Recipient chips, old UI: hidden inputs whose value is "Name <email>".
+pub const RECIPIENT_INPUTS_OLD: &str =
+    ".GS input[type=hidden][name=to], .GS input[type=hidden][name=cc], .GS input[type=hidden][name=bcc], .vR > input[type=hidden]";
+
+pub const SEND_BUTTON: Chain = Chain {
+    name: "send button",
+    rows: &[
+        ("2018", ".IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])"),
+        ("2016", "div.T-I.aoO.T-I-atl[role=button]"),
+        ("any", "div.T-I.T-I-atl:not([aria-haspopup=true])"),
+    ],
+};
+
+/// Discard and close controls: a compose that goes away through these was not sent.
+pub const DISCARD_OR_CLOSE: &str = ".og, .oh, .Ha, .Hm .Ha, [data-threadline-discard]";
+
+/// Slots for the compose bar, best first: the status area below the toolbar.
+pub const COMPOSE_BAR_SLOT: Chain = Chain {
+    name: "compose status area",
+    rows: &[("2018", ".aDg .aDj > .aDh"), ("inline", ".iN .aDj .aDh"), ("toolbar", "table.IZ")],
+};

@@ -1,0 +1,148 @@
+//! The compact bar at the bottom of a compose window: the recipients' verdicts as chips
+//! come and go, Add contact for an unknown one, and the Track-on-send toggle with the
+//! choice of contacts the mail is logged to.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use threadline_domain::api::{Direction, Party, TrackEmailRequest};
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlInputElement};
+
+use super::bar::{BarCore, BarOwner};
+use super::dom::{clear, h};
+use crate::bridge::t;
+use crate::gmail::compose::{self, ComposeKind};
+use crate::gmail::{Person, Role};
+use crate::selectors::COMPOSE_BAR_SLOT;
+
+pub struct ComposeBar {
+    pub root: Element,
+    pub kind: ComposeKind,
+    core: BarCore,
+    pub draft_id: RefCell<Option<String>>,
+    track_on_send: Cell<bool>,
+}
+
+impl BarOwner for ComposeBar {
+    fn core(&self) -> &BarCore {
+        &self.core
+    }
+
+    fn on_action(self: Rc<Self>, action: &str, el: &Element) {
+        if action == "track-on-send" {
+            let on = el.dyn_ref::<HtmlInputElement>().map(|i| i.checked()).unwrap_or(false);
+            self.track_on_send.set(on);
+        }
+    }
+
+    fn on_submit(self: Rc<Self>, _form: &str, _el: &Element) {}
+}
+
+impl ComposeBar {
+    pub fn new(root: Element, kind: ComposeKind, track_on_send: bool) -> Rc<ComposeBar> {
+        let core = BarCore::new("compose-bar", true);
+        let _ = core.host.set_attribute("data-compose-kind", kind.as_str());
+        if let Some(id) = compose::compose_id(&root) {
+            let _ = core.host.set_attribute("data-compose-id", &id);
+        }
+        let bar = Rc::new(ComposeBar {
+            draft_id: RefCell::new(compose::draft_id(&root)),
+            root,
+            kind,
+            core,
+            track_on_send: Cell::new(track_on_send),
+        });
+        BarCore::listen(&bar);
+        bar.place();
+        bar.refresh_recipients();
+        bar.render();
+        bar
+    }
+
+    fn place(&self) {
+        let host = &self.core.host;
+        match COMPOSE_BAR_SLOT.first_or_report(&self.root) {
+            Some(slot) => {
+                if let Some(parent) = slot.parent_node() {
+                    let _ = parent.insert_before(host, slot.next_sibling().as_ref());
+                }
+            }
+            None => {
+                let form = self.root.query_selector("form").ok().flatten();
+                let _ = form.as_ref().unwrap_or(&self.root).append_child(host);
+            }
+        }
+    }
+
+    pub fn host(&self) -> &Element {
+        &self.core.host
+    }
+
+    pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
+        self.core.people.borrow()
+    }
+
+    /// Re-reads the recipients and the draft id; true when the recipients changed.
+    pub fn refresh_recipients(&self) -> bool {
+        *self.draft_id.borrow_mut() = compose::draft_id(&self.root);
+        let fresh = compose::recipients(&self.root);
+        let changed = *self.core.people.borrow() != fresh;
+        if changed {
+            *self.core.people.borrow_mut() = fresh;
+        }
+        changed
+    }
+
+    pub fn render(&self) {
+        self.core.render_parties();
+        let actions = &self.core.actions;
+        clear(actions);
+        let toggle = h("input")
+            .attr("type", "checkbox")
+            .attr("data-tl", "track-on-send")
+            .attr_if(self.track_on_send.get(), "checked", "")
+            .build();
+        let label = h("label").class("toggle").child(toggle).child(h("span").text(&t("trackOnSend")));
+        let _ = actions.append_child(&label.build());
+    }
+
+    pub fn track_on_send(&self) -> bool {
+        self.track_on_send.get()
+    }
+
+    /// The tracking request for this compose as it is now, or None when nothing is to be
+    /// tracked (toggle off, no draft id, no picked contact).
+    pub fn send_request(&self, own_address: Option<&str>) -> Option<(String, TrackEmailRequest)> {
+        if !self.track_on_send.get() {
+            return None;
+        }
+        let draft_id = self.draft_id.borrow().clone()?;
+        let picked = self.core.picked();
+        if picked.is_empty() {
+            return None;
+        }
+        let people = self.core.people.borrow();
+        let party = |p: &Person| Party { address: p.address.clone(), name: p.name.clone() };
+        let request = TrackEmailRequest {
+            gmail_message_id: draft_id.clone(),
+            alt_message_ids: Vec::new(),
+            gmail_thread_id: compose::thread_id(&self.root),
+            rfc_message_id: None,
+            direction: Direction::Outgoing,
+            from: own_address.map(|a| Party { address: a.to_string(), name: None }),
+            to: people.iter().filter(|p| p.role == Role::To).map(party).collect(),
+            cc: people.iter().filter(|p| matches!(p.role, Role::Cc | Role::Bcc)).map(party).collect(),
+            subject: compose::subject(&self.root),
+            sent_at: None,
+            body_text: compose::body_text(&self.root),
+            contact_ids: picked.iter().map(|c| c.id).collect(),
+        };
+        Some((draft_id, request))
+    }
+
+    /// True while the compose window is on the page with the same draft.
+    pub fn still_open(&self, draft_id: &str) -> bool {
+        self.root.is_connected() && compose::draft_id(&self.root).as_deref() == Some(draft_id)
+    }
+}

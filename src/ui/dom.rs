@@ -1,0 +1,94 @@
+//! A small builder over `createElement` / `textContent` / `setAttribute`.
+//!
+//! This is the only way Threadline's UI is built: every string from an email is hostile,
+//! so nothing is ever parsed as HTML (no innerHTML, no insertAdjacentHTML).
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, HtmlElement, HtmlInputElement, Node};
+
+pub fn document() -> Document {
+    web_sys::window().and_then(|w| w.document()).expect("a document")
+}
+
+pub struct H(pub Element);
+
+pub fn h(tag: &str) -> H {
+    H(document().create_element(tag).expect("createElement"))
+}
+
+impl H {
+    pub fn class(self, class: &str) -> Self {
+        self.0.set_class_name(class);
+        self
+    }
+    /// Sets the text; the string is never interpreted as markup.
+    pub fn text(self, text: &str) -> Self {
+        self.0.set_text_content(Some(text));
+        self
+    }
+    pub fn attr(self, name: &str, value: &str) -> Self {
+        let _ = self.0.set_attribute(name, value);
+        self
+    }
+    pub fn attr_if(self, cond: bool, name: &str, value: &str) -> Self {
+        if cond {
+            self.attr(name, value)
+        } else {
+            self
+        }
+    }
+    pub fn child(self, child: impl AsRef<Node>) -> Self {
+        let _ = self.0.append_child(child.as_ref());
+        self
+    }
+    pub fn children(self, children: impl IntoIterator<Item = Element>) -> Self {
+        for c in children {
+            let _ = self.0.append_child(&c);
+        }
+        self
+    }
+    pub fn build(self) -> Element {
+        self.0
+    }
+}
+
+impl AsRef<Node> for H {
+    fn as_ref(&self) -> &Node {
+        self.0.as_ref()
+    }
+}
+
+/// A button that carries its action in `data-tl`, dispatched by the bar's one listener.
+pub fn button(action: &str, label: &str) -> H {
+    h("button").attr("type", "button").attr("data-tl", action).text(label)
+}
+
+pub fn clear(el: &Element) {
+    while let Some(child) = el.first_child() {
+        let _ = el.remove_child(&child);
+    }
+}
+
+pub fn input_value(root: &Element, selector: &str) -> String {
+    root.query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
+        .map(|i| i.value())
+        .unwrap_or_default()
+}
+
+pub fn focus(el: &Element) {
+    if let Some(h) = el.dyn_ref::<HtmlElement>() {
+        let _ = h.focus();
+    }
+}
+
+/// A labelled text input for the bar's forms.
+pub fn field(label: &str, name: &str, value: &str, kind: &str) -> Element {
+    let input = h("input").attr("type", kind).attr("name", name).attr("data-tl-field", name).build();
+    if let Some(i) = input.dyn_ref::<HtmlInputElement>() {
+        i.set_value(value);
+    }
+    h("label").class("field").child(h("span").text(label)).child(input).build()
+}

@@ -1,0 +1,280 @@
+//! The bar under an expanded incoming (or sent) message: who is on it and whether they are
+//! in the CRM; Track, Convert to task, Add contact.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use threadline_domain::api::{
+    Direction, MatchStatus, MessageState, Party, Task, TrackEmailRequest, TrackedEmail,
+};
+use threadline_domain::message::{task_title_from_subject, MessageIdentity};
+use web_sys::Element;
+
+use super::bar::{BarCore, BarOwner};
+use super::dom::{button, clear};
+use super::forms;
+use crate::app::app;
+use crate::bridge::{t, t_with};
+use crate::gmail::{thread, Person, Role};
+use crate::protocol::ActionReply;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackState {
+    /// Not asked the server yet.
+    Unknown,
+    NotTracked,
+    Tracked(TrackedEmail),
+    /// Queued in the background until the server is reachable.
+    Pending,
+}
+
+pub struct MessageBar {
+    pub id: u32,
+    /// The `.adn` element the bar decorates.
+    pub message: Element,
+    core: BarCore,
+    pub identity: RefCell<MessageIdentity>,
+    subject: String,
+    thread_id: Option<String>,
+    track: RefCell<TrackState>,
+    tasks: RefCell<Vec<Task>>,
+    busy: std::cell::Cell<bool>,
+}
+
+impl BarOwner for MessageBar {
+    fn core(&self) -> &BarCore {
+        &self.core
+    }
+
+    fn on_action(self: Rc<Self>, action: &str, _el: &Element) {
+        match action {
+            "track" => self.track(),
+            "task" => {
+                let title = task_title_from_subject(&self.subject);
+                self.core.open_panel(forms::task_form(&title));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_submit(self: Rc<Self>, form: &str, el: &Element) {
+        if form == "task-form" {
+            self.submit_task(el);
+        }
+    }
+}
+
+impl MessageBar {
+    pub fn new(id: u32, message: Element, identity: MessageIdentity) -> Rc<MessageBar> {
+        let (subject, thread_id) = thread::thread_of(&message);
+        let core = BarCore::new("message-bar", false);
+        let _ = core.host.set_attribute("data-message-id", &identity.primary);
+        let _ = core.host.set_attribute("data-tl-bar-id", &id.to_string());
+        *core.people.borrow_mut() = thread::people(&message);
+        let bar = Rc::new(MessageBar {
+            id,
+            message,
+            core,
+            identity: RefCell::new(identity),
+            subject,
+            thread_id,
+            track: RefCell::new(TrackState::Unknown),
+            tasks: RefCell::new(Vec::new()),
+            busy: std::cell::Cell::new(false),
+        });
+        BarCore::listen(&bar);
+        thread::insert_bar(&bar.message, &bar.core.host);
+        bar.render();
+        bar
+    }
+
+    pub fn host(&self) -> &Element {
+        &self.core.host
+    }
+
+    pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
+        self.core.people.borrow()
+    }
+
+    /// Re-reads the message's ids; true when they changed (a sent message got its id).
+    pub fn refresh_identity(&self) -> bool {
+        match thread::identity(&self.message) {
+            Some(fresh) if fresh != *self.identity.borrow() => {
+                let _ = self.core.host.set_attribute("data-message-id", &fresh.primary);
+                *self.identity.borrow_mut() = fresh;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn render(&self) {
+        self.core.render_parties();
+        self.render_actions();
+    }
+
+    fn render_actions(&self) {
+        let actions = &self.core.actions;
+        clear(actions);
+        let track = self.track.borrow();
+        let (label, state) = match &*track {
+            TrackState::Tracked(_) => (t("actionTracked"), "true"),
+            TrackState::Pending => (t("actionTrackPendingShort"), "pending"),
+            TrackState::Unknown | TrackState::NotTracked => (t("actionTrack"), "false"),
+        };
+        let track_button = button("track", &label)
+            .attr("data-tracked", state)
+            .attr_if(self.busy.get() || *track == TrackState::Pending, "disabled", "");
+        let track_button = match &*track {
+            TrackState::Tracked(email) => track_button.attr("title", &tracked_to(email)),
+            TrackState::Pending => track_button.attr("title", &t("actionTrackPending")),
+            _ => track_button,
+        };
+        let _ = actions.append_child(&track_button.build());
+        let tasks = self.tasks.borrow().len();
+        let task_button = button("task", &t("actionConvertToTask")).attr("data-tasks", &tasks.to_string());
+        let _ = actions.append_child(&task_button.build());
+    }
+
+    /// Applies the server's state for this message (tracked or not, tasks made from it).
+    pub fn apply_state(&self, state: MessageState) {
+        *self.track.borrow_mut() = match state.tracked_email {
+            Some(email) => TrackState::Tracked(email),
+            None => TrackState::NotTracked,
+        };
+        *self.tasks.borrow_mut() = state.tasks;
+        self.render_actions();
+    }
+
+    pub fn set_pending(&self) {
+        *self.track.borrow_mut() = TrackState::Pending;
+        self.render_actions();
+    }
+
+    pub fn track_state(&self) -> TrackState {
+        self.track.borrow().clone()
+    }
+
+    pub fn tracked_email(&self) -> Option<TrackedEmail> {
+        match &*self.track.borrow() {
+            TrackState::Tracked(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    fn build_track_request(&self, contact_ids: Vec<uuid::Uuid>) -> TrackEmailRequest {
+        let identity = self.identity.borrow();
+        let people = self.core.people.borrow();
+        let from = people.iter().find(|p| p.role == Role::From);
+        let outgoing = from
+            .and_then(|p| self.core.verdict(&p.address))
+            .is_some_and(|v| v.status == MatchStatus::Own);
+        let party = |p: &Person| Party { address: p.address.clone(), name: p.name.clone() };
+        TrackEmailRequest {
+            gmail_message_id: identity.primary.clone(),
+            alt_message_ids: identity.all.iter().filter(|i| **i != identity.primary).cloned().collect(),
+            gmail_thread_id: self.thread_id.clone(),
+            rfc_message_id: None,
+            direction: if outgoing { Direction::Outgoing } else { Direction::Incoming },
+            from: from.map(party),
+            to: people.iter().filter(|p| p.role != Role::From).map(party).collect(),
+            cc: Vec::new(),
+            subject: self.subject.clone(),
+            sent_at: None,
+            body_text: thread::body_text(&self.message),
+            contact_ids,
+        }
+    }
+
+    fn track(self: Rc<Self>) {
+        if self.busy.get() {
+            return;
+        }
+        let picked = self.core.picked();
+        if picked.is_empty() {
+            self.core.set_status(&t("errorNoContactPicked"), "error");
+            return;
+        }
+        let request = self.build_track_request(picked.iter().map(|c| c.id).collect());
+        self.busy.set(true);
+        self.render_actions();
+        let bar = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let reply = app().track(&request).await;
+            bar.busy.set(false);
+            match reply {
+                Ok(ActionReply::Done { result }) => {
+                    bar.core.set_status(&tracked_to(&result.tracked_email), "info");
+                    *bar.track.borrow_mut() = TrackState::Tracked(result.tracked_email);
+                }
+                Ok(ActionReply::Queued { .. }) => {
+                    *bar.track.borrow_mut() = TrackState::Pending;
+                    bar.core.set_status(&t("actionTrackPending"), "pending");
+                }
+                Err(e) => bar.core.set_error(&e),
+            }
+            bar.render_actions();
+        });
+    }
+
+    /// Adds an id the page learnt later (a sent message's legacy id) to the tracked email.
+    pub fn add_alias_if_needed(self: Rc<Self>) {
+        let Some(email) = self.tracked_email() else { return };
+        let identity = self.identity.borrow().clone();
+        if identity.is_local || email.message_ids.contains(&identity.primary) {
+            return;
+        }
+        let contact_ids: Vec<uuid::Uuid> = email
+            .links
+            .iter()
+            .filter(|l| l.record_kind == threadline_domain::api::RecordKind::Contact)
+            .map(|l| l.record_id)
+            .collect();
+        if contact_ids.is_empty() {
+            return;
+        }
+        let request = self.build_track_request(contact_ids);
+        let bar = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(ActionReply::Done { result }) = app().track(&request).await {
+                *bar.track.borrow_mut() = TrackState::Tracked(result.tracked_email);
+                bar.render_actions();
+            }
+        });
+    }
+
+    fn submit_task(self: Rc<Self>, form: &Element) {
+        let (title, due) = match forms::read_task_form(form) {
+            Ok(v) => v,
+            Err(message) => {
+                self.core.set_status(&message, "error");
+                return;
+            }
+        };
+        let identity = self.identity.borrow().clone();
+        let contact = self.core.picked().first().map(|c| c.id);
+        let request = forms::new_task(title, due, Some(identity.primary), self.thread_id.clone(), contact);
+        self.core.set_status(&t("saving"), "info");
+        let bar = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match app().create_task(&request).await {
+                Ok(ActionReply::Done { result }) => {
+                    bar.core.close_panel();
+                    bar.core.set_status(&t("taskCreated"), "info");
+                    bar.tasks.borrow_mut().push(result);
+                    bar.render_actions();
+                }
+                Ok(ActionReply::Queued { .. }) => {
+                    bar.core.close_panel();
+                    bar.core.set_status(&t("taskQueued"), "pending");
+                }
+                Err(e) => bar.core.set_error(&e),
+            }
+        });
+    }
+}
+
+fn tracked_to(email: &TrackedEmail) -> String {
+    let names: Vec<&str> = email.links.iter().map(|l| l.record_name.as_str()).collect();
+    t_with("trackedTo", &[&names.join(", ")])
+}

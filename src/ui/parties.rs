@@ -1,0 +1,154 @@
+//! The list of people on a message or in a compose, each with its CRM verdict, and the
+//! user's choice of which matched contacts an email is logged to.
+
+use std::collections::HashMap;
+
+use threadline_domain::api::{AddressLookup, ContactSummary, MatchStatus};
+use uuid::Uuid;
+use web_sys::Element;
+
+use super::dom::{button, h};
+use crate::bridge::t;
+use crate::gmail::Person;
+
+/// Which contacts the user wants the email logged to. Known contacts are picked unless
+/// the user unticks them; contacts of an ambiguous address or a loose suggestion are not
+/// picked unless the user ticks them (ambiguity is shown, never guessed).
+#[derive(Debug, Default)]
+pub struct Picks {
+    overrides: HashMap<Uuid, bool>,
+}
+
+impl Picks {
+    pub fn set(&mut self, id: Uuid, picked: bool) {
+        self.overrides.insert(id, picked);
+    }
+
+    pub fn is_picked(&self, id: Uuid, default: bool) -> bool {
+        self.overrides.get(&id).copied().unwrap_or(default)
+    }
+
+    /// The contacts picked among `people`, given their verdicts; no duplicates.
+    pub fn picked<'a>(
+        &self,
+        people: &[Person],
+        verdict: &dyn Fn(&str) -> Option<&'a AddressLookup>,
+    ) -> Vec<ContactSummary> {
+        let mut out: Vec<ContactSummary> = Vec::new();
+        for p in people {
+            let Some(v) = verdict(&p.address) else { continue };
+            let (default, candidates) = match v.status {
+                MatchStatus::Known => (true, &v.contacts),
+                MatchStatus::Ambiguous => (false, &v.contacts),
+                MatchStatus::Unknown => (false, &v.suggestions),
+                MatchStatus::Own | MatchStatus::Invalid => continue,
+            };
+            for c in candidates {
+                if self.is_picked(c.id, default) && !out.iter().any(|o| o.id == c.id) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Renders the people as chips (`li[data-tl-party]` with `data-address`, `data-status`).
+pub fn render<'a>(
+    people: &[Person],
+    verdict: &dyn Fn(&str) -> Option<&'a AddressLookup>,
+    picks: &Picks,
+) -> Element {
+    let list = h("ul").class("parties").build();
+    for p in people {
+        let _ = list.append_child(&chip(p, verdict(&p.address), picks));
+    }
+    list
+}
+
+fn status_name(status: Option<MatchStatus>) -> &'static str {
+    match status {
+        None => "pending",
+        Some(MatchStatus::Known) => "known",
+        Some(MatchStatus::Ambiguous) => "ambiguous",
+        Some(MatchStatus::Unknown) => "unknown",
+        Some(MatchStatus::Own) => "own",
+        Some(MatchStatus::Invalid) => "invalid",
+    }
+}
+
+fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
+    let li = h("li")
+        .class("party")
+        .attr("data-tl-party", "")
+        .attr("data-address", &p.address)
+        .attr("data-status", status_name(verdict.map(|v| v.status)))
+        .attr("title", &p.address)
+        .build();
+    let shown_name = p.name.clone().unwrap_or_else(|| p.address.clone());
+    match verdict {
+        None => {
+            let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+        }
+        Some(v) => match v.status {
+            MatchStatus::Known => {
+                if let Some(c) = v.contacts.first() {
+                    let _ = li.append_child(&contact_pick(c, picks.is_picked(c.id, true)));
+                }
+            }
+            MatchStatus::Ambiguous => {
+                let _ = li.append_child(&h("span").class("address").text(&p.address).build());
+                let _ = li.append_child(&h("span").class("notice").text(&t("statusAmbiguous")).build());
+                let candidates = h("span").class("candidates").build();
+                for c in &v.contacts {
+                    let _ = candidates.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
+                }
+                let _ = li.append_child(&candidates);
+            }
+            MatchStatus::Unknown => {
+                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+                if p.name.is_some() {
+                    let _ = li.append_child(&h("span").class("address").text(&p.address).build());
+                }
+                for c in &v.suggestions {
+                    let _ = li.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
+                }
+                let _ = li.append_child(
+                    &button("add-contact", &t("actionAddContact"))
+                        .class("link")
+                        .attr("data-address", &p.address)
+                        .build(),
+                );
+            }
+            MatchStatus::Own => {
+                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+                let _ = li.append_child(&h("span").class("address").text(&t("statusOwn")).build());
+            }
+            MatchStatus::Invalid => {
+                let _ = li.append_child(&h("span").class("address").text(&p.address).build());
+                let reason = v.error.clone().unwrap_or_else(|| t("statusInvalid"));
+                let _ = li.set_attribute("title", &reason);
+            }
+        },
+    }
+    li
+}
+
+/// A tick box for one contact, labelled with the name and company.
+fn contact_pick(c: &ContactSummary, picked: bool) -> Element {
+    let input = h("input")
+        .attr("type", "checkbox")
+        .attr("data-tl", "pick")
+        .attr("data-contact-id", &c.id.to_string())
+        .attr_if(picked, "checked", "")
+        .build();
+    let label = h("label")
+        .class("toggle")
+        .child(input)
+        .child(h("span").class("name").text(&c.display_name()));
+    let label = match &c.company {
+        Some(company) => label.child(h("span").class("company").text(&company.name)),
+        None => label,
+    };
+    label.build()
+}
