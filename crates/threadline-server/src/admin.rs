@@ -1,0 +1,240 @@
+//! Organisations, users and API tokens: what the CLI manages (and tests set up).
+
+use threadline_domain::address::EmailAddress;
+use uuid::Uuid;
+
+use crate::auth::{generate_token, hash_token};
+use crate::db::{self, id_text, parse_uuid, Conn, Pool};
+use crate::error::{is_unique_violation, ServerError};
+
+/// Name of the organisation created on first start.
+pub const DEFAULT_ORG_NAME: &str = "My organisation";
+/// Name of the first user.
+pub const OWNER_NAME: &str = "Owner";
+
+/// A token just created: `token` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// A user just created, with a first token.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// Normalised login address.
+    pub email: String,
+    pub token: NewToken,
+}
+
+/// Which organisation a new user joins.
+#[derive(Debug, Clone)]
+pub enum OrgChoice {
+    /// The only one (created when there is none; an error when there are several).
+    Default,
+    /// A new organisation of this name.
+    New(String),
+    Existing(Uuid),
+}
+
+fn parse_address(what: &str, raw: &str) -> Result<EmailAddress, ServerError> {
+    EmailAddress::parse(raw).map_err(|e| ServerError::Invalid(format!("{what} {raw:?} is not valid: {e}")))
+}
+
+pub async fn create_organisation(conn: &mut Conn, name: &str) -> Result<Uuid, ServerError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServerError::Invalid("the organisation needs a name".into()));
+    }
+    let id = db::new_id();
+    sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id_text(id))
+        .bind(name)
+        .bind(db::now())
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// A user of `org_id` whose own addresses are `email` then `aliases`. Returns the id and the
+/// normalised login address.
+pub async fn create_user(
+    conn: &mut Conn,
+    org_id: Uuid,
+    email: &str,
+    name: &str,
+    aliases: &[String],
+) -> Result<(Uuid, String), ServerError> {
+    let login = parse_address("the email address", email)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ServerError::Invalid("the user's name must be 1 to 200 characters".into()));
+    }
+    let mut addresses = vec![login.clone()];
+    for alias in aliases {
+        let alias = parse_address("the alias", alias)?;
+        if !addresses.iter().any(|a| a.match_key() == alias.match_key()) {
+            addresses.push(alias);
+        }
+    }
+    let id = db::new_id();
+    let inserted = sqlx::query("INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id_text(id))
+        .bind(id_text(org_id))
+        .bind(name)
+        .bind(login.to_string())
+        .bind(db::now())
+        .execute(&mut *conn)
+        .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(ServerError::Invalid(format!("a user with the address {login} already exists")))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for (position, address) in addresses.iter().enumerate() {
+        sqlx::query("INSERT INTO user_addresses (user_id, address, match_key, position) VALUES ($1, $2, $3, $4)")
+            .bind(id_text(id))
+            .bind(address.to_string())
+            .bind(address.match_key())
+            .bind(position as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok((id, login.to_string()))
+}
+
+/// A new token for `user_id`, labelled `label`.
+pub async fn create_token(conn: &mut Conn, user_id: Uuid, label: &str) -> Result<NewToken, ServerError> {
+    let token = generate_token()?;
+    let id = db::new_id();
+    sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id_text(id))
+        .bind(id_text(user_id))
+        .bind(label.trim())
+        .bind(hash_token(&token))
+        .bind(db::now())
+        .execute(&mut *conn)
+        .await?;
+    Ok(NewToken { id, token })
+}
+
+/// The id of the user whose login address is `email`.
+pub async fn user_id_by_email(conn: &mut Conn, email: &str) -> Result<Uuid, ServerError> {
+    let address = parse_address("the email address", email)?;
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(address.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let id = id.ok_or_else(|| ServerError::Invalid(format!("there is no user with the address {address}")))?;
+    Ok(parse_uuid(&id)?)
+}
+
+/// Revokes a token; an error when there is no such token or it is already revoked.
+pub async fn revoke_token(conn: &mut Conn, token_id: Uuid) -> Result<(), ServerError> {
+    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(db::now())
+        .bind(id_text(token_id))
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ServerError::Invalid(format!("there is no active token with id {token_id}")));
+    }
+    Ok(())
+}
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: String,
+    pub user_email: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Every token, or those of the user with login address `email`.
+pub async fn list_tokens(conn: &mut Conn, email: Option<&str>) -> Result<Vec<TokenInfo>, ServerError> {
+    let email = email.map(|e| parse_address("the email address", e)).transpose()?;
+    Ok(sqlx::query_as(
+        "SELECT t.id, u.email AS user_email, t.name, t.created_at, t.last_used_at, t.revoked_at
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE $1 IS NULL OR u.email = $1
+         ORDER BY u.email, t.created_at",
+    )
+    .bind(email.map(|e| e.to_string()))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Creates a user (and the organisation, as `org` says) with a first token, in one
+/// transaction.
+pub async fn add_user(
+    pool: &Pool,
+    org: OrgChoice,
+    email: &str,
+    name: &str,
+    aliases: &[String],
+) -> Result<NewUser, ServerError> {
+    let mut tx = db::begin_write(pool).await?;
+    let org_id = match org {
+        OrgChoice::New(name) => create_organisation(&mut tx, &name).await?,
+        OrgChoice::Existing(id) => {
+            let found: Option<String> = sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
+                .bind(id_text(id))
+                .fetch_optional(&mut *tx)
+                .await?;
+            found.ok_or_else(|| ServerError::Invalid(format!("there is no organisation with id {id}")))?;
+            id
+        }
+        OrgChoice::Default => {
+            let orgs: Vec<String> = sqlx::query_scalar("SELECT id FROM organisations ORDER BY created_at LIMIT 2")
+                .fetch_all(&mut *tx)
+                .await?;
+            match orgs.as_slice() {
+                [] => create_organisation(&mut tx, DEFAULT_ORG_NAME).await?,
+                [only] => parse_uuid(only)?,
+                _ => {
+                    return Err(ServerError::Invalid(
+                        "there are several organisations: choose one with --org-id (or --new-org)".into(),
+                    ))
+                }
+            }
+        }
+    };
+    let (id, email) = create_user(&mut tx, org_id, email, name, aliases).await?;
+    let token = create_token(&mut tx, id, "personal token").await?;
+    tx.commit().await?;
+    Ok(NewUser { id, org_id, email, token })
+}
+
+/// What the first start found.
+#[derive(Debug, Clone)]
+pub enum Bootstrap {
+    /// The database had no user: an organisation, an owner and a token were created.
+    Created(NewUser),
+    /// Users exist already.
+    AlreadySetUp { users: i64, active_tokens: i64 },
+}
+
+/// On an empty database, creates the default organisation and the owner with a token.
+pub async fn bootstrap(pool: &Pool, owner_email: &str) -> Result<Bootstrap, ServerError> {
+    let mut tx = db::begin_write(pool).await?;
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    if users > 0 {
+        let active_tokens: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+        return Ok(Bootstrap::AlreadySetUp { users, active_tokens });
+    }
+    let org_id = create_organisation(&mut tx, DEFAULT_ORG_NAME).await?;
+    let (id, email) = create_user(&mut tx, org_id, owner_email, OWNER_NAME, &[]).await?;
+    let token = create_token(&mut tx, id, "personal token").await?;
+    tx.commit().await?;
+    Ok(Bootstrap::Created(NewUser { id, org_id, email, token }))
+}

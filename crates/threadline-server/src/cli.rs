@@ -1,0 +1,248 @@
+//! The `threadline-server` command line.
+//!
+//! What scripts read is printed on stdout only; logs go to stderr. Tokens are printed on
+//! stdout when they are created and never logged.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::admin::{self, Bootstrap, NewUser, OrgChoice};
+use crate::db::{self, Pool};
+use crate::error::ServerError;
+use crate::idempotency;
+use crate::state::AppState;
+
+/// The Threadline server: the JSON API behind Threadline's Gmail tracking bar.
+///
+/// Every option can also be set by the environment variable shown with it.
+#[derive(Debug, Parser)]
+#[command(name = "threadline-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Directory of the server's data (the SQLite database `threadline.db`); created if missing.
+    #[arg(long, global = true, env = "THREADLINE_DATA_DIR", default_value = "./.data", value_name = "PATH")]
+    pub data_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API. On first start with an empty database, creates an organisation, its
+    /// owner and a personal API token, printed once on stdout (and as a line
+    /// `THREADLINE_TOKEN=<token>`); then prints `listening on http://ADDR`.
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage personal API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the real one is printed).
+    #[arg(long, env = "THREADLINE_LISTEN", default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Login address of the first user, created on first start with an empty database.
+    #[arg(long, env = "THREADLINE_OWNER_EMAIL", default_value = "owner@example.com", value_name = "EMAIL")]
+    pub owner_email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their first API token.
+    Create {
+        /// The user's login address (one of their own addresses).
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// The user's name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Another address of the user's own (repeatable): never offered as "add contact".
+        #[arg(long = "alias", value_name = "EMAIL")]
+        aliases: Vec<String>,
+        /// Put the user in a new organisation of this name.
+        #[arg(long, value_name = "NAME", conflicts_with = "org_id")]
+        new_org: Option<String>,
+        /// Put the user in this organisation (default: the only one there is).
+        #[arg(long, value_name = "ID")]
+        org_id: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (it is shown only once).
+    Create {
+        /// The user's login address.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// A label for the token, e.g. the browser it is for.
+        #[arg(long, value_name = "LABEL", default_value = "personal token")]
+        name: String,
+    },
+    /// Revoke an API token: requests with it are refused from now on.
+    Revoke {
+        /// The token's id (see `token list`).
+        #[arg(long, value_name = "ID")]
+        id: Uuid,
+    },
+    /// List API tokens (ids, labels, last use; never the tokens themselves).
+    List {
+        /// Only this user's tokens.
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+    },
+}
+
+/// Logs to stderr; `RUST_LOG` sets the filter (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs a parsed command line; errors are printed on stderr.
+pub async fn run(cli: Cli) -> ExitCode {
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<(), ServerError> {
+    let pool = db::open(&cli.data_dir).await?;
+    let result = match cli.command {
+        Command::Serve(args) => serve(pool.clone(), &cli.data_dir, args).await,
+        Command::Migrate => {
+            println!("the database {} is up to date", db::db_path(&cli.data_dir).display());
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, name, aliases, new_org, org_id }) => {
+            let org = match (new_org, org_id) {
+                (Some(name), _) => OrgChoice::New(name),
+                (None, Some(id)) => OrgChoice::Existing(id),
+                (None, None) => OrgChoice::Default,
+            };
+            let user = admin::add_user(&pool, org, &email, &name, &aliases).await?;
+            println!("created user {} (id {}) in organisation {}", user.email, user.id, user.org_id);
+            print_token_block(&format!("API token for {}", user.email), &user.token.token);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { email, name }) => {
+            let mut conn = pool.acquire().await?;
+            let user_id = admin::user_id_by_email(&mut conn, &email).await?;
+            let token = admin::create_token(&mut conn, user_id, &name).await?;
+            println!("created token {} ({name})", token.id);
+            print_token_block(&format!("API token for {email}"), &token.token);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            admin::revoke_token(&mut *pool.acquire().await?, id).await?;
+            println!("revoked token {id}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { email }) => {
+            let tokens = admin::list_tokens(&mut *pool.acquire().await?, email.as_deref()).await?;
+            for t in tokens {
+                let state = match (&t.revoked_at, &t.last_used_at) {
+                    (Some(at), _) => format!("revoked {at}"),
+                    (None, Some(at)) => format!("last used {at}"),
+                    (None, None) => "never used".to_string(),
+                };
+                println!("{}  {}  {:?}  created {}  {state}", t.id, t.user_email, t.name, t.created_at);
+            }
+            Ok(())
+        }
+    };
+    pool.close().await;
+    result
+}
+
+/// Prints a framed token block and a `THREADLINE_TOKEN=` line on stdout.
+fn print_token_block(title: &str, token: &str) {
+    let rule = "=".repeat(78);
+    println!("{rule}");
+    println!("  {title}");
+    println!("  Shown only once: copy it now (the server keeps only its hash).");
+    println!();
+    println!("      {token}");
+    println!();
+    println!("  Paste it into the Threadline extension's settings.");
+    println!("{rule}");
+    println!("THREADLINE_TOKEN={token}");
+}
+
+async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), ServerError> {
+    match admin::bootstrap(&pool, &args.owner_email).await? {
+        Bootstrap::Created(NewUser { email, token, org_id, .. }) => {
+            println!("first start: created organisation {org_id} and its owner {email}");
+            print_token_block(&format!("API token for {email}"), &token.token);
+        }
+        Bootstrap::AlreadySetUp { users, active_tokens } => {
+            println!(
+                "{users} user(s) and {active_tokens} active API token(s) exist; create another token \
+                 with: threadline-server token create --email <EMAIL> --data-dir {}",
+                data_dir.display()
+            );
+        }
+    }
+    match idempotency::purge_expired(&pool).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "purged expired idempotency keys"),
+        Err(e) => tracing::warn!(error = %e, "could not purge expired idempotency keys"),
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| ServerError::Invalid(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
+
+    let app = crate::app::router(AppState::new(pool));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

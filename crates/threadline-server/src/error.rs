@@ -1,0 +1,164 @@
+//! The one error type of the HTTP API, and the server's error for everything else.
+//!
+//! Every non-2xx answer is a JSON [`ErrorBody`] with a stable `code`:
+//!
+//! | status | code | when |
+//! | --- | --- | --- |
+//! | 400 | `invalid_json` | the body is not JSON (syntax error, truncated, not UTF-8) |
+//! | 400 | `invalid_header` | a header (e.g. `Idempotency-Key`) is malformed |
+//! | 401 | `unauthorized` | missing, malformed, unknown or revoked bearer token |
+//! | 404 | `not_found` | no such route |
+//! | 405 | `method_not_allowed` | the route exists, not with this method |
+//! | 409 | `idempotency_key_in_progress` | the same `Idempotency-Key` is being processed right now |
+//! | 413 | `payload_too_large` | the body is over the 1 MiB limit |
+//! | 415 | `unsupported_media_type` | a body without `Content-Type: application/json` |
+//! | 422 | `invalid_body` | JSON of the wrong shape: unknown or missing field, wrong type |
+//! | 422 | `invalid_field` | a field's value is not acceptable (`field` names it) |
+//! | 422 | `not_found` | a referenced record is not in the caller's organisation (`field` names it) |
+//! | 422 | `idempotency_key_reused` | an `Idempotency-Key` sent again with another request |
+//! | 503 | `unavailable` | the database is busy; retry |
+//! | 500 | `internal` | a bug or an I/O failure (details only in the server log) |
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use threadline_domain::api::{ErrorBody, ErrorDetail};
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The client's fault (or a condition the client can act on): shown as it is.
+    #[error("{message}")]
+    Request {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Request { status, code, message: message.into(), field: None }
+    }
+
+    /// Attaches the request field at fault.
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        match self {
+            ApiError::Request { status, code, message, .. } => {
+                ApiError::Request { status, code, message, field: Some(field.into()) }
+            }
+            other => other,
+        }
+    }
+
+    /// 422 `invalid_field`: the value of `field` is not acceptable.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
+    }
+
+    /// 422 `not_found`: `field` references a record that is not in the caller's organisation.
+    pub fn unknown_record(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "not_found", message).with_field(field)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Internal(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Request { status, .. } => *status,
+            ApiError::Database(e) if is_busy(e) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The wire body of this error.
+    pub fn body(&self) -> ErrorBody {
+        let (code, message, field) = match self {
+            ApiError::Request { code, message, field, .. } => {
+                ((*code).to_string(), message.clone(), field.clone())
+            }
+            ApiError::Database(e) if is_busy(e) => (
+                "unavailable".to_string(),
+                "the database is busy; retry in a moment".to_string(),
+                None,
+            ),
+            ApiError::Database(_) | ApiError::Internal(_) => (
+                "internal".to_string(),
+                "something went wrong on the server; the details are in its log".to_string(),
+                None,
+            ),
+        };
+        ErrorBody { error: ErrorDetail { code, message, field } }
+    }
+}
+
+/// True for SQLite's "database is locked/busy" (the busy timeout ran out).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "517")),
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// True when `e` is a UNIQUE (or primary key) violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Request { .. } => {}
+            ApiError::Database(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+            }
+        }
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// Errors of the server outside a request: start-up, the CLI's commands.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A bad argument or an impossible request, said for a person.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<ApiError> for ServerError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Database(e) => ServerError::Database(e),
+            other => ServerError::Invalid(other.to_string()),
+        }
+    }
+}

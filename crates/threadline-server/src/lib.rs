@@ -1,0 +1,29 @@
+//! The Threadline server: the `/api/v1` JSON API behind the Gmail tracking bar.
+//!
+//! - [`app`]: the router ([`app::router`]) and its shared [`state::AppState`].
+//! - [`routes`]: one module per resource.
+//! - [`auth`]: bearer tokens and the [`auth::AuthUser`] extractor.
+//! - [`extract`]: the JSON body extractor whose every rejection is an [`error::ApiError`].
+//! - [`idempotency`]: replaying POSTs sent again with the same `Idempotency-Key`.
+//! - [`db`], [`store`]: the database and the loaders shared by several routes.
+//! - [`ids`], [`validate`]: message ids and request checks.
+//! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
+//! - [`cli`]: the `threadline-server` command line.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod ids;
+pub mod validate;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+pub use app::router;
+pub use error::{ApiError, ServerError};
+pub use state::AppState;

@@ -1,0 +1,120 @@
+//! `POST /api/v1/lookup`: which contact each address of a thread belongs to.
+//!
+//! A fixed number of queries whatever the batch: the user's own keys, every candidate
+//! contact for every key at once (one query on `contact_emails (org_id, match_key)`), and
+//! the companies of every candidate domain at once. The verdicts come from
+//! [`threadline_domain::matching::resolve`].
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+use sqlx::QueryBuilder;
+use threadline_domain::address::EmailAddress;
+use threadline_domain::api::{CompanyRef, LookupRequest, LookupResponse, MAX_LOOKUP_ADDRESSES};
+use threadline_domain::company::{company_suggestion, derive_company};
+use threadline_domain::matching::{self, Candidate};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::{id_text, parse_uuid, push_in_list, Conn, Db};
+use crate::error::ApiResult;
+use crate::extract::Json;
+use crate::state::AppState;
+use crate::store::{ContactRow, CONTACT_COLUMNS, CONTACT_JOINS};
+use crate::validate;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/lookup", post(lookup))
+}
+
+async fn lookup(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Json(req): Json<LookupRequest>,
+) -> ApiResult<Json<LookupResponse>> {
+    validate::max_items("addresses", &req.addresses, MAX_LOOKUP_ADDRESSES)?;
+    if req.addresses.is_empty() {
+        return Ok(Json(LookupResponse { results: Vec::new() }));
+    }
+    let mut conn = state.pool().acquire().await?;
+    let own_keys: Vec<String> =
+        sqlx::query_scalar("SELECT match_key FROM user_addresses WHERE user_id = $1")
+            .bind(id_text(auth.user_id))
+            .fetch_all(&mut *conn)
+            .await?;
+    let keys = matching::lookup_keys(&req.addresses);
+    let candidates = candidates(&mut conn, auth.org_id, &keys).await?;
+    let domains: BTreeSet<String> = req
+        .addresses
+        .iter()
+        .filter_map(|a| EmailAddress::parse(a).ok())
+        .filter_map(|a| derive_company(a.domain()))
+        .map(|d| d.domain)
+        .collect();
+    let companies = companies_by_domain(&mut conn, auth.org_id, &domains).await?;
+    drop(conn);
+
+    // `resolve` asks with the registrable domain, which is how the map is keyed.
+    let company_for_domain =
+        |domain: &str| company_suggestion(domain, companies.get(domain).cloned());
+    let results = matching::resolve(&req.addresses, &candidates, &own_keys, &company_for_domain);
+    Ok(Json(LookupResponse { results }))
+}
+
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    match_key: String,
+    #[sqlx(flatten)]
+    contact: ContactRow,
+}
+
+/// Every contact address of `org` whose match key is one of `keys`: one query.
+async fn candidates(conn: &mut Conn, org: Uuid, keys: &[String]) -> ApiResult<Vec<Candidate>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::<Db>::new(format!(
+        "SELECT ce.match_key, {CONTACT_COLUMNS}
+         FROM contact_emails ce JOIN contacts c ON c.id = ce.contact_id {CONTACT_JOINS}
+         WHERE ce.org_id = "
+    ));
+    qb.push_bind(id_text(org)).push(" AND ce.match_key IN ");
+    push_in_list(&mut qb, keys);
+    let rows: Vec<CandidateRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    rows.into_iter()
+        .map(|r| Ok(Candidate { match_key: r.match_key, contact: r.contact.summary()? }))
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct CompanyRow {
+    id: String,
+    name: String,
+    domain: String,
+}
+
+/// The companies of `org` with one of `domains`, by domain (the oldest one when several
+/// share a domain): one query.
+async fn companies_by_domain(
+    conn: &mut Conn,
+    org: Uuid,
+    domains: &BTreeSet<String>,
+) -> ApiResult<HashMap<String, CompanyRef>> {
+    let mut out = HashMap::new();
+    if domains.is_empty() {
+        return Ok(out);
+    }
+    let mut qb = QueryBuilder::<Db>::new("SELECT id, name, domain FROM companies WHERE org_id = ");
+    qb.push_bind(id_text(org)).push(" AND domain IN ");
+    push_in_list(&mut qb, domains);
+    qb.push(" ORDER BY created_at, id");
+    let rows: Vec<CompanyRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    for row in rows {
+        if !out.contains_key(&row.domain) {
+            out.insert(row.domain, CompanyRef { id: parse_uuid(&row.id)?, name: row.name });
+        }
+    }
+    Ok(out)
+}

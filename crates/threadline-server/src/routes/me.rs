@@ -1,0 +1,25 @@
+//! `GET /api/v1/me`: the token's user and their own addresses.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use threadline_domain::api::MeResponse;
+
+use crate::auth::AuthUser;
+use crate::db::id_text;
+use crate::error::ApiResult;
+use crate::extract::Json;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", get(me))
+}
+
+async fn me(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<MeResponse>> {
+    let own_addresses: Vec<String> =
+        sqlx::query_scalar("SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position")
+            .bind(id_text(auth.user_id))
+            .fetch_all(state.pool())
+            .await?;
+    Ok(Json(MeResponse { user: auth.user_ref(), own_addresses }))
+}

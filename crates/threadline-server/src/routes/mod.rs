@@ -1,0 +1,22 @@
+//! One router per resource; [`api`] puts the `/api/v1` ones together.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub mod contacts;
+pub mod health;
+pub mod lookup;
+pub mod me;
+pub mod tasks;
+pub mod tracked_emails;
+
+/// The routes under `/api/v1` (all need a bearer token).
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .merge(me::router())
+        .merge(lookup::router())
+        .merge(contacts::router())
+        .merge(tracked_emails::router())
+        .merge(tasks::router())
+}

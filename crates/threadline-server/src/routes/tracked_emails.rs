@@ -1,0 +1,372 @@
+//! Tracked emails: putting an email on contacts' (and their companies') timelines.
+//!
+//! - `POST /api/v1/tracked-emails` ([`TrackEmailRequest`]): 201 `{created: true}` for a new
+//!   entry, 200 `{created: false}` with the existing entry when any of the email's ids is
+//!   already tracked. Tracking again adds the ids and links that are missing; it never
+//!   removes any. Two entries that turn out to be the same email (tracked once under a
+//!   `msg-a:` id and once under the legacy id, before the page knew both) are merged into
+//!   the older one.
+//! - `POST /api/v1/tracked-emails/state` ([`TrackedStateRequest`]): the tracked entry and the
+//!   tasks of each message on the page, in a fixed number of queries.
+//!
+//! Race safety: the change runs in one write transaction, and `tracked_email_ids` is UNIQUE
+//! per organisation and message id; an insert that loses a race (a unique violation) rolls
+//! back and the whole change is tried again, and then finds the winner's entry.
+//!
+//! Limits: `body_text` is truncated to [`MAX_BODY_TEXT_BYTES`] (at a character boundary) and
+//! `subject` to [`MAX_SUBJECT_CHARS`]: the timeline keeps a readable excerpt, and tracking
+//! never fails because a message is long. The request as a whole is still limited to 1 MiB.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use sqlx::QueryBuilder;
+use threadline_domain::api::{
+    Direction, MessageState, Party, RecordKind, TrackEmailRequest, TrackEmailResponse,
+    TrackedStateRequest, TrackedStateResponse, MAX_STATE_MESSAGES,
+};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::{self, id_text, parse_uuid, push_in_list, Conn, Db, Pool};
+use crate::error::{is_unique_violation, ApiError, ApiResult};
+use crate::extract::Json;
+use crate::ids::{self, is_local_id, normalize_message_id, MAX_IDS_PER_MESSAGE};
+use crate::state::AppState;
+use crate::store;
+use crate::validate;
+
+/// Longest kept `body_text`, in bytes.
+pub const MAX_BODY_TEXT_BYTES: usize = 256 * 1024;
+/// Longest kept subject, in characters (the RFC 5322 line limit).
+pub const MAX_SUBJECT_CHARS: usize = 998;
+/// Most contacts one email may be tracked on in one request.
+pub const MAX_CONTACTS_PER_EMAIL: usize = 100;
+/// Most recipients kept per `to` / `cc` list.
+pub const MAX_PARTIES: usize = 500;
+/// How many times a change that lost a race is tried again.
+const MAX_ATTEMPTS: usize = 4;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tracked-emails", post(track_email))
+        .route("/tracked-emails/state", post(tracked_state))
+}
+
+/// A track request after its checks.
+struct TrackInput {
+    /// Every id of the email, normalised, the primary first.
+    ids: Vec<String>,
+    gmail_thread_id: Option<String>,
+    rfc_message_id: Option<String>,
+    direction: Direction,
+    from: Option<Party>,
+    to: Vec<Party>,
+    cc: Vec<Party>,
+    subject: String,
+    sent_at: Option<String>,
+    body_text: Option<String>,
+    /// Distinct, in request order, with each one's index in the request.
+    contact_ids: Vec<(usize, Uuid)>,
+}
+
+fn truncate_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
+    let primary = normalize_message_id(&req.gmail_message_id)
+        .map_err(|e| ApiError::invalid("gmail_message_id", e))?;
+    validate::max_items("alt_message_ids", &req.alt_message_ids, MAX_IDS_PER_MESSAGE)?;
+    let mut all = vec![primary];
+    for id in ids::normalize_list("alt_message_ids", req.alt_message_ids.iter().map(String::as_str))? {
+        if !all.contains(&id) {
+            all.push(id);
+        }
+    }
+    let rfc_message_id = match req.rfc_message_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => {
+            Some(normalize_message_id(raw).map_err(|e| ApiError::invalid("rfc_message_id", e))?)
+        }
+    };
+    if let Some(rfc) = &rfc_message_id {
+        if !all.contains(rfc) {
+            all.push(rfc.clone());
+        }
+    }
+    let gmail_thread_id = validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?
+        .map(|t| t.trim_start_matches('#').to_string());
+
+    if req.contact_ids.is_empty() {
+        return Err(ApiError::invalid("contact_ids", "at least one contact id is needed"));
+    }
+    validate::max_items("contact_ids", &req.contact_ids, MAX_CONTACTS_PER_EMAIL)?;
+    let mut contact_ids: Vec<(usize, Uuid)> = Vec::new();
+    for (i, id) in req.contact_ids.iter().enumerate() {
+        if !contact_ids.iter().any(|(_, c)| c == id) {
+            contact_ids.push((i, *id));
+        }
+    }
+    validate::max_items("to", &req.to, MAX_PARTIES)?;
+    validate::max_items("cc", &req.cc, MAX_PARTIES)?;
+
+    let subject: String = req.subject.trim().chars().take(MAX_SUBJECT_CHARS).collect();
+    Ok(TrackInput {
+        ids: all,
+        gmail_thread_id,
+        rfc_message_id,
+        direction: req.direction,
+        from: req.from,
+        to: req.to,
+        cc: req.cc,
+        subject,
+        sent_at: req.sent_at.map(db::format_time),
+        body_text: req.body_text.map(|b| truncate_bytes(&b, MAX_BODY_TEXT_BYTES).to_string()),
+        contact_ids,
+    })
+}
+
+async fn track_email(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Json(req): Json<TrackEmailRequest>,
+) -> ApiResult<(StatusCode, Json<TrackEmailResponse>)> {
+    let input = validate_track(req)?;
+    let mut attempt = 1;
+    let response = loop {
+        match track_once(state.pool(), &auth, &input).await {
+            Err(ApiError::Database(e)) if is_unique_violation(&e) && attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, "tracking lost a race; trying again");
+                attempt += 1;
+            }
+            other => break other?,
+        }
+    };
+    let status = if response.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(response)))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(|e| ApiError::internal(format!("cannot serialise: {e}")))
+}
+
+/// One attempt at tracking, in one write transaction.
+async fn track_once(pool: &Pool, auth: &AuthUser, input: &TrackInput) -> ApiResult<TrackEmailResponse> {
+    let org = auth.org_id;
+    let mut tx = db::begin_write(pool).await?;
+
+    // Every contact must be in the caller's organisation.
+    let wanted: Vec<Uuid> = input.contact_ids.iter().map(|(_, id)| *id).collect();
+    let contacts = store::contacts_by_id(&mut tx, org, &wanted).await?;
+    if let Some((i, id)) = input.contact_ids.iter().find(|(_, id)| !contacts.contains_key(id)) {
+        return Err(ApiError::unknown_record(
+            format!("contact_ids[{i}]"),
+            format!("there is no contact with id {id}"),
+        ));
+    }
+
+    // The entry, found by any of the ids.
+    let found = store::tracked_email_ids_of(&mut tx, org, &input.ids).await?;
+    let found_emails: BTreeSet<Uuid> = found.values().copied().collect();
+    let (email_id, created) = match found_emails.len() {
+        0 => (insert_email(&mut tx, auth, input).await?, true),
+        1 => (*found_emails.first().expect("one entry"), false),
+        _ => (merge_emails(&mut tx, org, &found_emails).await?, false),
+    };
+    if !created {
+        complete_email(&mut tx, org, email_id, input).await?;
+    }
+
+    // Ids the entry does not have yet: a plain INSERT, so that losing a race to another
+    // request is a unique violation (and a retry), never a silently split email.
+    for id in input.ids.iter().filter(|id| !found.contains_key(*id)) {
+        sqlx::query("INSERT INTO tracked_email_ids (tracked_email_id, org_id, message_id) VALUES ($1, $2, $3)")
+            .bind(id_text(email_id))
+            .bind(id_text(org))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    // Links: each contact and each contact's company.
+    let mut links: Vec<(&str, String)> = Vec::new();
+    for (_, id) in &input.contact_ids {
+        let contact = &contacts[id];
+        links.push((store::record_kind_text(RecordKind::Contact), contact.id.clone()));
+        if let Some(company) = &contact.company_id {
+            links.push((store::record_kind_text(RecordKind::Company), company.clone()));
+        }
+    }
+    links.sort();
+    links.dedup();
+    let mut qb = QueryBuilder::<Db>::new("INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) ");
+    qb.push_values(&links, |mut row, (kind, record_id)| {
+        row.push_bind(id_text(email_id)).push_bind(*kind).push_bind(record_id);
+    });
+    qb.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
+    qb.build().execute(&mut *tx).await?;
+
+    let tracked_email = store::tracked_emails_by_id(&mut tx, org, &[email_id])
+        .await?
+        .remove(&email_id)
+        .ok_or_else(|| ApiError::internal("the tracked email vanished inside its transaction"))?;
+    tx.commit().await?;
+    Ok(TrackEmailResponse { tracked_email, created })
+}
+
+async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> ApiResult<Uuid> {
+    let id = db::new_id();
+    sqlx::query(
+        "INSERT INTO tracked_emails
+           (id, org_id, owner_user_id, gmail_message_id, direction, subject, from_party,
+            to_parties, cc_parties, sent_at, body_text, gmail_thread_id, rfc_message_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(auth.org_id))
+    .bind(id_text(auth.user_id))
+    .bind(&input.ids[0])
+    .bind(store::direction_text(input.direction))
+    .bind(&input.subject)
+    .bind(to_json(&input.from)?)
+    .bind(to_json(&input.to)?)
+    .bind(to_json(&input.cc)?)
+    .bind(&input.sent_at)
+    .bind(&input.body_text)
+    .bind(&input.gmail_thread_id)
+    .bind(&input.rfc_message_id)
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Fills what an existing entry lacks: a thread id, an RFC id, a date, a body, a subject;
+/// and a better primary id than a browser-local `msg-a:` one.
+async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput) -> ApiResult<()> {
+    let primary = &input.ids[0];
+    let better_primary = (!is_local_id(primary)).then_some(primary);
+    sqlx::query(
+        "UPDATE tracked_emails SET
+           gmail_thread_id = COALESCE(gmail_thread_id, $1),
+           rfc_message_id = COALESCE(rfc_message_id, $2),
+           sent_at = COALESCE(sent_at, $3),
+           body_text = COALESCE(body_text, $4),
+           subject = CASE WHEN subject = '' THEN $5 ELSE subject END,
+           gmail_message_id = CASE
+             WHEN $6 IS NOT NULL AND gmail_message_id LIKE 'msg-a:%' THEN $6
+             ELSE gmail_message_id END
+         WHERE org_id = $7 AND id = $8",
+    )
+    .bind(&input.gmail_thread_id)
+    .bind(&input.rfc_message_id)
+    .bind(&input.sent_at)
+    .bind(&input.body_text)
+    .bind(&input.subject)
+    .bind(better_primary)
+    .bind(id_text(org))
+    .bind(id_text(id))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Several entries are the same email: moves the ids and links of the newer ones onto the
+/// oldest and deletes the newer ones. Returns the oldest.
+async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> ApiResult<Uuid> {
+    let mut qb = QueryBuilder::<Db>::new("SELECT id FROM tracked_emails WHERE org_id = ");
+    qb.push_bind(id_text(org)).push(" AND id IN ");
+    push_in_list(&mut qb, emails.iter().map(|id| id_text(*id)));
+    qb.push(" ORDER BY created_at, id");
+    let ordered: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+    let (keep, others) = ordered
+        .split_first()
+        .ok_or_else(|| ApiError::internal("the entries to merge vanished"))?;
+    tracing::info!(keep = %keep, merged = others.len(), "merging tracked emails that are one email");
+
+    let mut qb = QueryBuilder::<Db>::new("UPDATE tracked_email_ids SET tracked_email_id = ");
+    qb.push_bind(keep).push(" WHERE org_id = ").push_bind(id_text(org)).push(" AND tracked_email_id IN ");
+    push_in_list(&mut qb, others);
+    qb.build().execute(&mut *conn).await?;
+
+    let mut qb = QueryBuilder::<Db>::new(
+        "INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) SELECT ",
+    );
+    qb.push_bind(keep)
+        .push(", record_kind, record_id FROM tracked_email_links WHERE tracked_email_id IN ");
+    push_in_list(&mut qb, others);
+    qb.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
+    qb.build().execute(&mut *conn).await?;
+
+    let mut qb = QueryBuilder::<Db>::new("DELETE FROM tracked_emails WHERE org_id = ");
+    qb.push_bind(id_text(org)).push(" AND id IN ");
+    push_in_list(&mut qb, others);
+    qb.build().execute(&mut *conn).await?;
+    parse_uuid(keep)
+}
+
+async fn tracked_state(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Json(req): Json<TrackedStateRequest>,
+) -> ApiResult<Json<TrackedStateResponse>> {
+    validate::max_items("messages", &req.messages, MAX_STATE_MESSAGES)?;
+    let mut messages: Vec<Vec<String>> = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.iter().enumerate() {
+        let field = format!("messages[{i}].ids");
+        validate::max_items(&field, &m.ids, MAX_IDS_PER_MESSAGE)?;
+        messages.push(ids::normalize_list(&field, m.ids.iter().map(String::as_str))?);
+    }
+    let all_ids: Vec<String> =
+        messages.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+
+    // A read transaction: one consistent snapshot for the batch.
+    let mut tx = state.pool().begin().await?;
+    let email_of = store::tracked_email_ids_of(&mut tx, auth.org_id, &all_ids).await?;
+    let email_ids: Vec<Uuid> =
+        email_of.values().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
+    // Tasks made from any id of the message, including the ids only the server knows.
+    let task_sources: BTreeSet<String> = all_ids
+        .iter()
+        .cloned()
+        .chain(emails.values().flat_map(|e| e.message_ids.iter().cloned()))
+        .collect();
+    let task_sources: Vec<String> = task_sources.into_iter().collect();
+    let tasks = store::tasks_by_source(&mut tx, auth.org_id, &task_sources).await?;
+    tx.commit().await?;
+
+    let mut tasks_by_source: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, task) in tasks.iter().enumerate() {
+        if let Some(source) = &task.source_message_id {
+            tasks_by_source.entry(source.as_str()).or_default().push(i);
+        }
+    }
+    let states = messages
+        .iter()
+        .map(|ids| {
+            let tracked_email = ids.iter().find_map(|id| email_of.get(id)).and_then(|e| emails.get(e)).cloned();
+            let mut known: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            if let Some(email) = &tracked_email {
+                known.extend(email.message_ids.iter().map(String::as_str));
+            }
+            let mut task_indexes: Vec<usize> =
+                known.iter().filter_map(|id| tasks_by_source.get(id)).flatten().copied().collect();
+            task_indexes.sort_unstable();
+            task_indexes.dedup();
+            MessageState { tracked_email, tasks: task_indexes.into_iter().map(|i| tasks[i].clone()).collect() }
+        })
+        .collect();
+    Ok(Json(TrackedStateResponse { messages: states }))
+}
