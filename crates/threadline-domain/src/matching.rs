@@ -1,0 +1,397 @@
+//! From candidates found by match key to a verdict per address.
+//!
+//! The server looks up candidates in its index (by [`EmailAddress::match_key`] and by the
+//! key of [`EmailAddress::tag_stripped`]), then calls [`resolve`]; the extension only shows
+//! the verdicts.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::address::EmailAddress;
+use crate::api::{AddressLookup, ContactSummary, MatchStatus};
+use crate::company::is_free_mail_normalized;
+
+/// One contact address found in the store: the contact and the match key of the address.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub match_key: String,
+    pub contact: ContactSummary,
+}
+
+/// The keys a store must be searched for, for a batch of raw addresses: every valid
+/// address's match key and the match key of its tag-stripped form. Deduplicated.
+///
+/// In first-seen order; invalid addresses contribute nothing.
+pub fn lookup_keys(addresses: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut keys = Vec::new();
+    for address in addresses.iter().filter_map(|a| EmailAddress::parse(a).ok()) {
+        let stripped = address.tag_stripped().map(|s| s.match_key());
+        for key in std::iter::once(address.match_key()).chain(stripped) {
+            if seen.insert(key.clone()) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// The verdict for each raw address, in order: `own` if its match key is one of
+/// `own_keys`; `known` / `ambiguous` by the number of distinct contacts whose key equals
+/// the address's match key; `unknown` otherwise (with tag-stripped `suggestions` and a
+/// `suggested_company` from `company_for_domain`, which the caller backs with its store);
+/// `invalid` with the reason for an unparsable address. Contacts are sorted by display
+/// name for a stable order.
+///
+/// Details:
+/// - `own_keys` may hold match keys or raw addresses (each is also compared by its match
+///   key). An own address has no contacts, suggestions or company.
+/// - Contacts are deduplicated by id. `suggestions` (for `known`, `ambiguous` and
+///   `unknown`) are the contacts whose key equals the match key of the tag-stripped address,
+///   minus those already in `contacts`.
+/// - `company_for_domain` is called only for `unknown` addresses whose domain is not
+///   free-mail and has a registrable part, with that registrable domain (`acme.co.uk` for
+///   `ann@mail.acme.co.uk`); [`crate::company::company_suggestion`] builds its answer.
+pub fn resolve(
+    addresses: &[String],
+    candidates: &[Candidate],
+    own_keys: &[String],
+    company_for_domain: &dyn Fn(&str) -> Option<crate::api::CompanySuggestion>,
+) -> Vec<AddressLookup> {
+    let mut by_key: HashMap<&str, Vec<&ContactSummary>> = HashMap::new();
+    for candidate in candidates {
+        let contacts = by_key.entry(candidate.match_key.as_str()).or_default();
+        if !contacts.iter().any(|c| c.id == candidate.contact.id) {
+            contacts.push(&candidate.contact);
+        }
+    }
+    let own: HashSet<String> = own_keys
+        .iter()
+        .flat_map(|key| {
+            let parsed = EmailAddress::parse(key).ok().map(|a| a.match_key());
+            std::iter::once(key.clone()).chain(parsed)
+        })
+        .collect();
+    let contacts_for = |key: &str| by_key.get(key).map_or(&[][..], Vec::as_slice);
+
+    addresses
+        .iter()
+        .map(|raw| {
+            let address = match EmailAddress::parse(raw) {
+                Ok(address) => address,
+                Err(error) => {
+                    return lookup(raw, None, MatchStatus::Invalid, Some(error.to_string()))
+                }
+            };
+            let normalized = Some(address.to_string());
+            let key = address.match_key();
+            if own.contains(&key) {
+                return lookup(raw, normalized, MatchStatus::Own, None);
+            }
+            let contacts = contacts_for(&key);
+            let suggestions: Vec<&ContactSummary> = match address.tag_stripped() {
+                Some(stripped) => contacts_for(&stripped.match_key())
+                    .iter()
+                    .filter(|s| !contacts.iter().any(|c| c.id == s.id))
+                    .copied()
+                    .collect(),
+                None => Vec::new(),
+            };
+            let status = match contacts.len() {
+                0 => MatchStatus::Unknown,
+                1 => MatchStatus::Known,
+                _ => MatchStatus::Ambiguous,
+            };
+            let suggested_company =
+                if status == MatchStatus::Unknown && !is_free_mail_normalized(address.domain()) {
+                    psl::domain_str(address.domain()).and_then(company_for_domain)
+                } else {
+                    None
+                };
+            AddressLookup {
+                contacts: sorted(contacts),
+                suggestions: sorted(&suggestions),
+                suggested_company,
+                ..lookup(raw, normalized, status, None)
+            }
+        })
+        .collect()
+}
+
+fn lookup(
+    raw: &str,
+    normalized: Option<String>,
+    status: MatchStatus,
+    error: Option<String>,
+) -> AddressLookup {
+    AddressLookup {
+        address: raw.to_string(),
+        normalized,
+        status,
+        contacts: Vec::new(),
+        suggestions: Vec::new(),
+        suggested_company: None,
+        error,
+    }
+}
+
+/// By display name (case-insensitively, then exactly), then primary address and id, so
+/// the order never depends on the store's.
+fn sorted(contacts: &[&ContactSummary]) -> Vec<ContactSummary> {
+    let mut keyed: Vec<(String, String, &ContactSummary)> = contacts
+        .iter()
+        .map(|c| {
+            let name = c.display_name();
+            (name.to_lowercase(), name, *c)
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        (&a.0, &a.1, &a.2.primary_email, a.2.id).cmp(&(&b.0, &b.1, &b.2.primary_email, b.2.id))
+    });
+    keyed.into_iter().map(|(_, _, c)| c.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CompanyRef, CompanySuggestion};
+    use crate::company::company_suggestion;
+    use std::cell::RefCell;
+    use uuid::Uuid;
+
+    fn contact(n: u128, first: &str, last: &str, email: &str) -> ContactSummary {
+        ContactSummary {
+            id: Uuid::from_u128(n),
+            first_name: first.into(),
+            last_name: last.into(),
+            primary_email: email.into(),
+            company: None,
+        }
+    }
+
+    /// The store: every address of every contact, indexed by match key, as the server does.
+    fn store() -> Vec<Candidate> {
+        let contacts = [
+            (
+                contact(1, "Ann", "Lee", "ann.lee@gmail.com"),
+                vec!["ann.lee@gmail.com", "ann@acme.com"],
+            ),
+            (
+                contact(2, "Bob", "Ray", "bob@initech.de"),
+                vec!["bob@initech.de", "sales@initech.de"],
+            ),
+            (
+                contact(3, "Alma", "Ray", "alma@initech.de"),
+                vec!["alma@initech.de", "sales@initech.de"],
+            ),
+            (
+                contact(4, "Cy", "Moe", "cy@acme.com"),
+                vec!["cy@acme.com", "cy+crm@acme.com"],
+            ),
+            (contact(5, "", "", "zed@bücher.de"), vec!["zed@bücher.de"]),
+            (contact(6, "Me", "Too", "me@acme.com"), vec!["me@acme.com"]),
+        ];
+        contacts
+            .into_iter()
+            .flat_map(|(contact, emails)| {
+                emails.into_iter().map(move |e| Candidate {
+                    match_key: EmailAddress::parse(e).unwrap().match_key(),
+                    contact: contact.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn own() -> Vec<String> {
+        vec!["me@acme.com".into(), "Me.Myself@googlemail.com".into()]
+    }
+
+    struct Row {
+        input: &'static str,
+        normalized: Option<&'static str>,
+        status: MatchStatus,
+        contacts: &'static [u128],
+        suggestions: &'static [u128],
+        company: Option<&'static str>,
+    }
+
+    fn ids(contacts: &[ContactSummary]) -> Vec<u128> {
+        contacts.iter().map(|c| c.id.as_u128()).collect()
+    }
+
+    #[test]
+    fn verdicts() {
+        use MatchStatus::*;
+        #[rustfmt::skip]
+        let rows = [
+            // Known, also through Gmail's dots, tags and googlemail.com, IDNA, Unicode dots.
+            Row { input: "ann.lee@gmail.com", normalized: Some("ann.lee@gmail.com"), status: Known, contacts: &[1], suggestions: &[], company: None },
+            Row { input: " AnnLee+crm@googlemail.com ", normalized: Some("annlee+crm@googlemail.com"), status: Known, contacts: &[1], suggestions: &[], company: None },
+            Row { input: "a.n.n.l.e.e@GMAIL.com", normalized: Some("a.n.n.l.e.e@gmail.com"), status: Known, contacts: &[1], suggestions: &[], company: None },
+            Row { input: "ann@acme.com", normalized: Some("ann@acme.com"), status: Known, contacts: &[1], suggestions: &[], company: None },
+            Row { input: "ann@acme。com", normalized: Some("ann@acme.com"), status: Known, contacts: &[1], suggestions: &[], company: None },
+            Row { input: "Zed@BÜCHER.de", normalized: Some("zed@xn--bcher-kva.de"), status: Known, contacts: &[5], suggestions: &[], company: None },
+            // Elsewhere dots and tags matter: a tag only suggests.
+            Row { input: "a.nn@acme.com", normalized: Some("a.nn@acme.com"), status: Unknown, contacts: &[], suggestions: &[], company: Some("acme.com") },
+            Row { input: "ann+news@acme.com", normalized: Some("ann+news@acme.com"), status: Unknown, contacts: &[], suggestions: &[1], company: Some("acme.com") },
+            Row { input: "cy+crm@acme.com", normalized: Some("cy+crm@acme.com"), status: Known, contacts: &[4], suggestions: &[], company: None },
+            Row { input: "cy+other@acme.com", normalized: Some("cy+other@acme.com"), status: Unknown, contacts: &[], suggestions: &[4], company: Some("acme.com") },
+            // Ambiguous: all contacts, by display name (Alma Ray before Bob Ray).
+            Row { input: "sales@initech.de", normalized: Some("sales@initech.de"), status: Ambiguous, contacts: &[3, 2], suggestions: &[], company: None },
+            Row { input: "sales+eu@initech.de", normalized: Some("sales+eu@initech.de"), status: Unknown, contacts: &[], suggestions: &[3, 2], company: Some("initech.de") },
+            // Own, by the address or its Gmail key; never anything to add.
+            Row { input: "me@acme.com", normalized: Some("me@acme.com"), status: Own, contacts: &[], suggestions: &[], company: None },
+            Row { input: "ME@ACME.COM", normalized: Some("me@acme.com"), status: Own, contacts: &[], suggestions: &[], company: None },
+            Row { input: "memyself+x@gmail.com", normalized: Some("memyself+x@gmail.com"), status: Own, contacts: &[], suggestions: &[], company: None },
+            Row { input: "me+x@acme.com", normalized: Some("me+x@acme.com"), status: Unknown, contacts: &[], suggestions: &[6], company: Some("acme.com") },
+            // Unknown: company from the registrable domain; none for free mail.
+            Row { input: "dan@mail.globex.co.uk", normalized: Some("dan@mail.globex.co.uk"), status: Unknown, contacts: &[], suggestions: &[], company: Some("globex.co.uk") },
+            Row { input: "dan@gmail.com", normalized: Some("dan@gmail.com"), status: Unknown, contacts: &[], suggestions: &[], company: None },
+            Row { input: "dan@mail.yahoo.co.uk", normalized: Some("dan@mail.yahoo.co.uk"), status: Unknown, contacts: &[], suggestions: &[], company: None },
+            Row { input: "dan@hotmail.fr", normalized: Some("dan@hotmail.fr"), status: Unknown, contacts: &[], suggestions: &[], company: None },
+            // Invalid.
+            Row { input: "", normalized: None, status: Invalid, contacts: &[], suggestions: &[], company: None },
+            Row { input: "ann", normalized: None, status: Invalid, contacts: &[], suggestions: &[], company: None },
+            Row { input: "ann@acme", normalized: None, status: Invalid, contacts: &[], suggestions: &[], company: None },
+            Row { input: "ann\u{202E}@acme.com", normalized: None, status: Invalid, contacts: &[], suggestions: &[], company: None },
+        ];
+        let addresses: Vec<String> = rows.iter().map(|r| r.input.to_string()).collect();
+        let asked = RefCell::new(Vec::new());
+        let company_for_domain = |domain: &str| {
+            asked.borrow_mut().push(domain.to_string());
+            company_suggestion(domain, None)
+        };
+        let results = resolve(&addresses, &store(), &own(), &company_for_domain);
+        assert_eq!(results.len(), rows.len());
+        for (row, result) in rows.iter().zip(&results) {
+            let input = row.input;
+            assert_eq!(result.address, input);
+            assert_eq!(result.normalized.as_deref(), row.normalized, "{input:?}");
+            assert_eq!(result.status, row.status, "{input:?}");
+            assert_eq!(ids(&result.contacts), row.contacts, "{input:?}");
+            assert_eq!(ids(&result.suggestions), row.suggestions, "{input:?}");
+            let company = result.suggested_company.as_ref().map(|c| c.domain.as_str());
+            assert_eq!(company, row.company, "{input:?}");
+            assert_eq!(result.error.is_some(), row.status == Invalid, "{input:?}");
+        }
+        // The store is asked only for unknown, non-free-mail addresses, by registrable domain.
+        assert_eq!(
+            *asked.borrow(),
+            [
+                "acme.com",
+                "acme.com",
+                "acme.com",
+                "initech.de",
+                "acme.com",
+                "globex.co.uk"
+            ]
+        );
+        // The reason for an invalid address is a sentence.
+        assert_eq!(results[21].error.as_deref(), Some("the address has no '@'"));
+    }
+
+    #[test]
+    fn existing_company_and_duplicates() {
+        let acme = CompanyRef {
+            id: Uuid::from_u128(9),
+            name: "ACME Inc.".into(),
+        };
+        let ann = contact(1, "Ann", "Lee", "ann@acme.com");
+        // The same contact found twice (two addresses with one key) is one contact.
+        let candidates = vec![
+            Candidate {
+                match_key: "ann@acme.com".into(),
+                contact: ann.clone(),
+            },
+            Candidate {
+                match_key: "ann@acme.com".into(),
+                contact: ann.clone(),
+            },
+        ];
+        let addresses = vec![
+            "ann@acme.com".to_string(),
+            "new@acme.com".to_string(),
+            "x@nowhere.example".to_string(),
+        ];
+        let company_for_domain = |domain: &str| -> Option<CompanySuggestion> {
+            let existing = (domain == "acme.com").then(|| acme.clone());
+            company_suggestion(domain, existing)
+        };
+        let results = resolve(&addresses, &candidates, &[], &company_for_domain);
+        assert_eq!(results[0].status, MatchStatus::Known);
+        assert_eq!(ids(&results[0].contacts), [1]);
+        let suggestion = results[1].suggested_company.clone().unwrap();
+        assert_eq!(
+            suggestion,
+            CompanySuggestion {
+                domain: "acme.com".into(),
+                existing: Some(acme.clone()),
+                name: "ACME Inc.".into()
+            }
+        );
+        let suggestion = results[2].suggested_company.clone().unwrap();
+        assert_eq!(
+            suggestion,
+            CompanySuggestion {
+                domain: "nowhere.example".into(),
+                existing: None,
+                name: "Nowhere".into()
+            }
+        );
+    }
+
+    #[test]
+    fn contact_order_is_stable() {
+        let key = "team@acme.com";
+        let people = [
+            contact(4, "bea", "", "b2@acme.com"),
+            contact(3, "", "", "zz@acme.com"),
+            contact(2, "Bea", "", "b1@acme.com"),
+            contact(1, "Al", "Zed", "al@acme.com"),
+            contact(5, "Bea", "", "b1@acme.com"),
+        ];
+        let expected = [1, 2, 5, 4, 3];
+        for rotation in 0..people.len() {
+            let mut rotated = people.to_vec();
+            rotated.rotate_left(rotation);
+            let candidates: Vec<Candidate> = rotated
+                .into_iter()
+                .map(|contact| Candidate {
+                    match_key: key.into(),
+                    contact,
+                })
+                .collect();
+            let results = resolve(&[key.to_string()], &candidates, &[], &|_| None);
+            assert_eq!(results[0].status, MatchStatus::Ambiguous);
+            assert_eq!(ids(&results[0].contacts), expected, "rotation {rotation}");
+        }
+    }
+
+    #[test]
+    fn keys_to_look_up() {
+        let rows: &[(&[&str], &[&str])] = &[
+            (&[], &[]),
+            (&["ann@acme.com"], &["ann@acme.com"]),
+            (
+                &["Ann+News@Acme.com"],
+                &["ann+news@acme.com", "ann@acme.com"],
+            ),
+            (
+                &["ann+news@acme.com", "ann@acme.com", "ANN@acme.com"],
+                &["ann+news@acme.com", "ann@acme.com"],
+            ),
+            (
+                &["Ann.Lee+x@gmail.com", "annlee@googlemail.com"],
+                &["annlee@gmail.com"],
+            ),
+            (
+                &["Zed@BÜCHER.de", "zed@bücher。de"],
+                &["zed@xn--bcher-kva.de"],
+            ),
+            (&["", "nope", "ann@acme", "b@acme.com"], &["b@acme.com"]),
+        ];
+        for &(addresses, expected) in rows {
+            let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+            assert_eq!(lookup_keys(&addresses), expected, "{addresses:?}");
+        }
+    }
+}
