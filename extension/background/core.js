@@ -22,7 +22,8 @@ const PATHS = {
 const MAX_STATE_MESSAGES = 500;
 const MAX_ADDRESSES_PER_MESSAGE = 5000;
 const MAX_SEND_DELAY_MS = 60 * 60 * 1000;
-const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** An Idempotency-Key as the server accepts it: 1 to 255 visible ASCII characters. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const GMAIL_ORIGIN = "https://mail.google.com/";
 
 /** A rejection of a message: thrown inside handlers, turned into `{ ok: false, error }`. */
@@ -299,7 +300,7 @@ export function createCore(env) {
 
   function requireKey(message) {
     if (typeof message.key !== "string" || !KEY_PATTERN.test(message.key)) {
-      throw new ProtocolError(errors.invalid("`key` must be 1–128 letters, digits or . _ : -", "key"));
+      throw new ProtocolError(errors.invalid("`key` must be 1 to 255 visible ASCII characters.", "key"));
     }
     return message.key;
   }
@@ -337,7 +338,9 @@ export function createCore(env) {
       throw new ProtocolError(errors.invalid("`altMessageIds` must be a list of strings.", "altMessageIds"));
     }
     const confirmed = await queue.confirm(key, (item) => {
-      if (!extra || item.kind !== "track") return;
+      // Once attempted, the request must stay as it was: the server refuses a key sent again
+      // with another body (422 idempotency_key_reused).
+      if (!extra || item.kind !== "track" || item.attempts > 0) return;
       const request = item.request;
       request.alt_message_ids = unique([...(request.alt_message_ids || []), ...extra]).filter(
         (id) => id !== request.gmail_message_id,

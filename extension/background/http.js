@@ -71,12 +71,17 @@ export function parseRetryAfter(value, nowMs) {
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
+/**
+ * Statuses after which the same request may succeed later: 408 timeout, 409 (the server is
+ * still processing this Idempotency-Key), 429 too many requests, and every 5xx.
+ */
+function isTransientStatus(status) {
+  return status >= 500 || status === 408 || status === 409 || status === 429;
+}
+
 /** Answers after which a request may succeed if simply sent again later. */
 export function isTransient(outcome) {
-  return (
-    outcome.kind === "network" ||
-    (outcome.kind === "http" && (outcome.status >= 500 || outcome.status === 429 || outcome.status === 408))
-  );
+  return outcome.kind === "network" || (outcome.kind === "http" && isTransientStatus(outcome.status));
 }
 
 /**
@@ -95,7 +100,7 @@ export function makeErrors(t) {
       if (outcome.kind === "network") return make("offline", t("errorOffline"));
       const status = outcome.status;
       if (status === 401) return make("unauthorized", t("errorUnauthorized"));
-      if (status >= 500 || status === 429 || status === 408) {
+      if (isTransientStatus(status)) {
         return make("server_error", t("errorServer", [`HTTP ${status}`]), { status });
       }
       const detail = outcome.body && outcome.body.error;

@@ -181,15 +181,18 @@ export class ActionQueue {
     return removed;
   }
 
-  /** Makes an item due now, merging extra message ids. Resolves to whether it exists. */
-  async confirm(key, mergeIds) {
+  /**
+   * Makes an item due now; `update(item)` may amend an item that is not being sent. Resolves
+   * to whether it exists.
+   */
+  async confirm(key, update) {
     const found = await this.change((state) => {
       const item = state.items.find((i) => i.key === key);
       if (!item) return false;
       const now = this.deps.now();
       item.notBefore = Math.min(item.notBefore, now);
       item.nextAttemptAt = Math.min(item.nextAttemptAt, now);
-      if (mergeIds) mergeIds(item);
+      if (update && !this.inFlight.has(key)) update(item);
       return true;
     });
     this.scheduleTimer();

@@ -126,6 +126,19 @@ test("5xx and 429 queue the action; Retry-After is honoured", async () => {
 
   w.server.failures.push({ status: 429, headers: { "Retry-After": "30" } });
   assert.equal((await ok(w.send({ type: "createTask", request: { title: "Busy" } }))).status, "queued");
+  const held = w.clock.now + 30000;
+  w.server.failures.push({ status: 409, body: { error: { code: "idempotency_key_in_progress", message: "In progress." } } });
+  // A 429 holds every item, a new one too, until its Retry-After.
+  assert.equal((await ok(w.send({ type: "createTask", request: { title: "Held" } }))).status, "queued");
+  assert.equal(w.server.requestsTo("/api/v1/tasks").length, 3, "the held item was not sent");
+  w.clock.now = held;
+  await ok(w.send({ type: "flush" }));
+  assert.deepEqual(w.server.tasks.map((t) => t.title), ["Later", "Held"], "Busy got the 409 and waits");
+  const [busy] = (await ok(w.send({ type: "queue" }))).items;
+  assert.equal(busy.lastError.status, 409);
+  w.advance(MAX_BACKOFF_MS);
+  await ok(w.send({ type: "flush" }));
+  assert.deepEqual(w.server.tasks.map((t) => t.title), ["Later", "Held", "Busy"]);
 });
 
 test("backoff grows exponentially with jitter from 1 s up to 5 min", () => {

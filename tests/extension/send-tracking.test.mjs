@@ -105,3 +105,22 @@ test("a scheduled item whose server is down stays queued and survives a restart"
   assert.equal(first.server.requestsTo(TRACK)[0].headers["idempotency-key"], "send-3");
   assert.deepEqual((await ok(second.send({ type: "queue" }))).items, []);
 });
+
+test("confirm after a lost answer keeps the request the server already recorded", async () => {
+  const w = await worker();
+  await ok(w.send({ type: "scheduleSendTracking", key: "msg-a:r-42", deliverAfterMs: 10000, request: sentRequest() }));
+  w.server.failures.push({ status: 502, afterEffect: true }); // tracked, but the answer is lost
+  w.advance(10000);
+  await ok(w.send({ type: "flush" }));
+  assert.equal(w.server.tracked.length, 1);
+  assert.deepEqual(await ok(w.send({ type: "confirmSendTracking", key: "msg-a:r-42", altMessageIds: ["18d00000000000bb"] })), {
+    confirmed: true,
+  });
+  const { items, failed } = await ok(w.send({ type: "flush" }));
+  assert.deepEqual(items, []);
+  assert.deepEqual(failed, [], "not refused as a reused key with another body");
+  const sent = w.server.requestsTo(TRACK);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1].body, sent[0].body);
+  assert.equal(w.server.tracked.length, 1);
+});

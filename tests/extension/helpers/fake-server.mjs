@@ -110,12 +110,16 @@ export class FakeThreadlineServer {
       return json(res, failure.status, failure.body || errorBody("failure", "Injected failure."), failure.headers);
     }
     const key = req.headers["idempotency-key"];
+    const fingerprint = `${req.method} ${req.url}\n${JSON.stringify(record.body)}`;
     if (key && this.replays.has(key)) {
       const replay = this.replays.get(key);
-      return json(res, replay.status, replay.body);
+      if (replay.fingerprint !== fingerprint) {
+        return json(res, 422, errorBody("idempotency_key_reused", "This Idempotency-Key was used for another request.", "Idempotency-Key"));
+      }
+      return json(res, replay.status, replay.body, { "Idempotent-Replayed": "true" });
     }
     const [status, body] = this.route(req.method, req.url, record.body);
-    if (key && status < 300) this.replays.set(key, { status, body });
+    if (key && status < 300) this.replays.set(key, { status, body, fingerprint });
     if (failure) {
       // The request took effect but its answer is lost.
       return json(res, failure.status, failure.body || errorBody("failure", "Injected failure."), failure.headers);
