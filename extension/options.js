@@ -144,8 +144,10 @@ async function onSave(ui, serverChecked) {
   const server = await serverChecked;
   if (!server) return;
   const token = ui.apiToken.value.trim();
-  const stored = await chrome.storage.local.get("apiToken");
-  if (!token && !stored.apiToken) {
+  const stored = normalizeSettings(await chrome.storage.local.get(OPTION_KEYS));
+  // A saved token stays with the server it was made for: another server needs its own.
+  const keepsToken = stored.apiToken && parseServerUrl(stored.serverUrl).origin === server.origin;
+  if (!token && !keepsToken) {
     showStatus(ui, msg("optionsErrorNoToken"), "error");
     markInvalid(ui, "apiToken");
     return;

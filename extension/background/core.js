@@ -97,6 +97,7 @@ export function createCore(env) {
   // ----- settings and the server ------------------------------------------------------
 
   let config = null; // Promise<{ settings, server, configured, fingerprint }>
+  let meCache = null; // Promise<{ user, ownAddresses }> of a successful /me
   function currentConfig() {
     if (!config) {
       config = (async () => {
@@ -136,8 +137,6 @@ export function createCore(env) {
   }
 
   // ----- caches ---------------------------------------------------------------------
-
-  let meCache = null; // Promise<{ user, ownAddresses }> of a successful /me
 
   const lookupCache = new LookupCache({
     session: (chrome.storage && chrome.storage.session) || null,
@@ -356,7 +355,11 @@ export function createCore(env) {
       throw new ProtocolError(errors.invalid(t("optionsErrorServerUrl") || "Invalid server address.", "serverUrl"));
     }
     let token = typeof message.apiToken === "string" ? message.apiToken.trim() : "";
-    if (!token) token = (await readSettings(chrome.storage.local)).apiToken;
+    if (!token) {
+      // The saved token, but only for the server it was saved for: never hand it to another.
+      const saved = await readSettings(chrome.storage.local);
+      if (parseServerUrl(saved.serverUrl).origin === server.origin) token = saved.apiToken;
+    }
     if (!token) throw new ProtocolError(errors.invalid(t("optionsErrorNoToken"), "apiToken"));
     const outcome = await apiRequest(deps, server.base, token, "GET", PATHS.me);
     if (outcome.kind !== "ok") throw new ProtocolError(errors.fromOutcome(outcome));

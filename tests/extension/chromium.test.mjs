@@ -157,6 +157,18 @@ test("options page: test connection, save, and the worker answers with the saved
   assert.ok(!html.includes(GOOD_TOKEN), "the token is not in the page after saving");
   assert.equal(await cdp.evaluate(page, "document.querySelector('#apiToken').value"), "");
 
+  // Another server (localhost is a different origin) does not inherit the saved token.
+  await cdp.evaluate(
+    page,
+    `(() => {
+      document.querySelector('#serverUrl').value = ${JSON.stringify(server.url.replace("127.0.0.1", "localhost"))};
+      document.querySelector('button[type=submit]').click();
+    })()`,
+  );
+  await waitFor(() => cdp.evaluate(page, "document.querySelector('.status.error')?.textContent"), "the refusal");
+  assert.equal(await cdp.evaluate(page, "document.querySelector('.status').textContent"), "Paste an API token first.");
+  assert.equal(await cdp.evaluate(page, "document.querySelector('#apiToken').getAttribute('aria-invalid')"), "true");
+
   const status = await waitFor(async () => {
     const answer = await send({ type: "status" });
     return answer.data.user ? answer : null;

@@ -119,8 +119,12 @@ test("testConnection reports the user, or the error with its field", async () =>
   const badUrl = await w.sendFromOptions({ type: "testConnection", serverUrl: "ftp://x", apiToken: GOOD_TOKEN });
   assert.equal(badUrl.error.field, "serverUrl");
 
-  // An empty token field means "the saved token".
+  // An empty token field means "the saved token", for the server it was saved for only.
   await w.chrome.storage.local.set({ apiToken: GOOD_TOKEN });
+  const otherServer = await w.sendFromOptions({ type: "testConnection", serverUrl: w.server.url });
+  assert.equal(otherServer.error.field, "apiToken", "the default server's token is not sent elsewhere");
+  assert.equal(w.server.requests.length, 2);
+  await w.chrome.storage.local.set({ serverUrl: w.server.url });
   assert.deepEqual((await ok(w.sendFromOptions({ type: "testConnection", serverUrl: w.server.url }))).user, USER);
 
   await w.server.down();
