@@ -4,6 +4,29 @@
 //
 // Every answer is `{ ok: true, data }` or `{ ok: false, error: { code, message, field? } }`.
 // The API token never leaves this worker except in the Authorization header to the server.
+//
+// Error codes: not_configured, unauthorized (401), server_error (5xx/408/409/429; `status`),
+// invalid (other 4xx: the server's message, `field`, `status`, `serverCode`; or a malformed
+// message), offline (no answer), forbidden (unknown sender), queue_full, internal.
+//
+// Messages (data shown after →):
+//   status                                   → { configured, serverOrigin, user|null, ownAddresses,
+//                                                trackOnSendDefault, sendUndoSeconds, error? }
+//   lookup { addresses }                     → { results: AddressLookup[] } (request order)
+//   trackedState { messages: [{ ids }] }     → { messages: MessageState[], pending: [{ key, kind,
+//                                                messageIds }] }; on failure error.pending too
+//   track|createTask|createContact { request } → { status: "done", result } | { status: "queued", key }
+//   scheduleSendTracking { key, deliverAfterMs?, request } → { status: "scheduled", key, notBefore }
+//   cancelSendTracking { key }               → { cancelled }
+//   confirmSendTracking { key, altMessageIds? } → { confirmed }
+//   queue / flush                            → { items: [{ key, kind, messageIds, createdAt, notBefore,
+//                                                attempts, nextAttemptAt, lastError, blocked }], failed }
+//   clearFailed { keys? }                    → as queue
+//   reportError { message, detail }          → {}
+//   openOptions                              → {}
+//   testConnection { serverUrl, apiToken? }  → { serverOrigin, user, ownAddresses } (options page only)
+// Pushed to the tab that queued an action: { type: "queueDelivered", key, kind, messageIds, result }
+// and { type: "queueFailed", key, kind, messageIds, error }.
 
 import { apiRequest, makeErrors } from "./http.js";
 import { LookupCache } from "./lookup.js";
