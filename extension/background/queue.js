@@ -10,6 +10,8 @@ export const MIN_BACKOFF_MS = 1000;
 export const MAX_BACKOFF_MS = 5 * 60 * 1000;
 export const MAX_ITEMS = 1000;
 export const MAX_FAILED = 50;
+/** Stays well inside chrome.storage.local's 10 MB quota (the extension has no unlimitedStorage). */
+export const MAX_QUEUE_CHARS = 4 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Exponential backoff with jitter for the `attempts`-th failure: 1 s … 5 min. */
@@ -110,8 +112,8 @@ export class ActionQueue {
     };
   }
 
-  static checkRoom(state) {
-    if (state.items.length >= MAX_ITEMS) {
+  static checkRoom(state, item) {
+    if (state.items.length >= MAX_ITEMS || JSON.stringify(state).length + JSON.stringify(item).length > MAX_QUEUE_CHARS) {
       throw { code: "queue_full", message: "Too many Threadline actions are waiting for the server." };
     }
   }
@@ -123,7 +125,7 @@ export class ActionQueue {
   async enqueue(fields, { awaited = false } = {}) {
     const item = this.newItem(fields);
     await this.change((state) => {
-      ActionQueue.checkRoom(state);
+      ActionQueue.checkRoom(state, item);
       state.items.push(item);
       return true;
     });
@@ -147,9 +149,10 @@ export class ActionQueue {
         Object.assign(existing, { request: fields.request, messageIds: fields.messageIds, notBefore: fields.notBefore });
         return true;
       }
-      ActionQueue.checkRoom(state);
-      stored = this.newItem(fields);
-      state.items.push(stored);
+      const item = this.newItem(fields);
+      ActionQueue.checkRoom(state, item);
+      stored = item;
+      state.items.push(item);
       return true;
     });
     this.scheduleTimer();

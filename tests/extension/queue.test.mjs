@@ -276,3 +276,14 @@ test("items wait without a busy timer while the token is removed", async () => {
   await ok(w.send({ type: "flush" }));
   assert.equal(w.server.tasks.length, 1);
 });
+
+test("a full queue refuses new actions instead of overflowing storage", async () => {
+  const w = await worker();
+  await w.server.down();
+  const big = "x".repeat(1024 * 1024);
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await w.send({ type: "createTask", request: { title: `Big ${i}`, description: big } }));
+  assert.deepEqual(answers.map((a) => a.ok && a.data.status), ["queued", "queued", "queued", false, false]);
+  assert.equal(answers[3].error.code, "queue_full");
+  assert.equal(w.backing.local.get(QUEUE_KEY).items.length, 3);
+});
