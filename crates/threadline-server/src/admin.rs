@@ -40,7 +40,8 @@ pub enum OrgChoice {
 }
 
 fn parse_address(what: &str, raw: &str) -> Result<EmailAddress, ServerError> {
-    EmailAddress::parse(raw).map_err(|e| ServerError::Invalid(format!("{what} {raw:?} is not valid: {e}")))
+    EmailAddress::parse(raw)
+        .map_err(|e| ServerError::Invalid(format!("{what} {raw:?} is not valid: {e}")))
 }
 
 pub async fn create_organisation(conn: &mut Conn, name: &str) -> Result<Uuid, ServerError> {
@@ -70,7 +71,9 @@ pub async fn create_user(
     let login = parse_address("the email address", email)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ServerError::Invalid("the user's name must be 1 to 200 characters".into()));
+        return Err(ServerError::Invalid(
+            "the user's name must be 1 to 200 characters".into(),
+        ));
     }
     let mut addresses = vec![login.clone()];
     for alias in aliases {
@@ -80,18 +83,22 @@ pub async fn create_user(
         }
     }
     let id = db::new_id();
-    let inserted = sqlx::query("INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id_text(id))
-        .bind(id_text(org_id))
-        .bind(name)
-        .bind(login.to_string())
-        .bind(db::now())
-        .execute(&mut *conn)
-        .await;
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(org_id))
+    .bind(name)
+    .bind(login.to_string())
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await;
     match inserted {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            return Err(ServerError::Invalid(format!("a user with the address {login} already exists")))
+            return Err(ServerError::Invalid(format!(
+                "a user with the address {login} already exists"
+            )))
         }
         Err(e) => return Err(e.into()),
     }
@@ -108,7 +115,11 @@ pub async fn create_user(
 }
 
 /// A new token for `user_id`, labelled `label`.
-pub async fn create_token(conn: &mut Conn, user_id: Uuid, label: &str) -> Result<NewToken, ServerError> {
+pub async fn create_token(
+    conn: &mut Conn,
+    user_id: Uuid,
+    label: &str,
+) -> Result<NewToken, ServerError> {
     let token = generate_token()?;
     let id = db::new_id();
     sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -129,19 +140,24 @@ pub async fn user_id_by_email(conn: &mut Conn, email: &str) -> Result<Uuid, Serv
         .bind(address.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    let id = id.ok_or_else(|| ServerError::Invalid(format!("there is no user with the address {address}")))?;
+    let id = id.ok_or_else(|| {
+        ServerError::Invalid(format!("there is no user with the address {address}"))
+    })?;
     Ok(parse_uuid(&id)?)
 }
 
 /// Revokes a token; an error when there is no such token or it is already revoked.
 pub async fn revoke_token(conn: &mut Conn, token_id: Uuid) -> Result<(), ServerError> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(db::now())
-        .bind(id_text(token_id))
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(db::now())
+            .bind(id_text(token_id))
+            .execute(&mut *conn)
+            .await?;
     if done.rows_affected() == 0 {
-        return Err(ServerError::Invalid(format!("there is no active token with id {token_id}")));
+        return Err(ServerError::Invalid(format!(
+            "there is no active token with id {token_id}"
+        )));
     }
     Ok(())
 }
@@ -158,8 +174,13 @@ pub struct TokenInfo {
 }
 
 /// Every token, or those of the user with login address `email`.
-pub async fn list_tokens(conn: &mut Conn, email: Option<&str>) -> Result<Vec<TokenInfo>, ServerError> {
-    let email = email.map(|e| parse_address("the email address", e)).transpose()?;
+pub async fn list_tokens(
+    conn: &mut Conn,
+    email: Option<&str>,
+) -> Result<Vec<TokenInfo>, ServerError> {
+    let email = email
+        .map(|e| parse_address("the email address", e))
+        .transpose()?;
     Ok(sqlx::query_as(
         "SELECT t.id, u.email AS user_email, t.name, t.created_at, t.last_used_at, t.revoked_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -181,35 +202,44 @@ pub async fn add_user(
     aliases: &[String],
 ) -> Result<NewUser, ServerError> {
     let mut tx = db::begin_write(pool).await?;
-    let org_id = match org {
-        OrgChoice::New(name) => create_organisation(&mut tx, &name).await?,
-        OrgChoice::Existing(id) => {
-            let found: Option<String> = sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
-                .bind(id_text(id))
-                .fetch_optional(&mut *tx)
-                .await?;
-            found.ok_or_else(|| ServerError::Invalid(format!("there is no organisation with id {id}")))?;
-            id
-        }
-        OrgChoice::Default => {
-            let orgs: Vec<String> = sqlx::query_scalar("SELECT id FROM organisations ORDER BY created_at LIMIT 2")
-                .fetch_all(&mut *tx)
-                .await?;
-            match orgs.as_slice() {
-                [] => create_organisation(&mut tx, DEFAULT_ORG_NAME).await?,
-                [only] => parse_uuid(only)?,
-                _ => {
-                    return Err(ServerError::Invalid(
-                        "there are several organisations: choose one with --org-id (or --new-org)".into(),
-                    ))
+    let org_id =
+        match org {
+            OrgChoice::New(name) => create_organisation(&mut tx, &name).await?,
+            OrgChoice::Existing(id) => {
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
+                        .bind(id_text(id))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                found.ok_or_else(|| {
+                    ServerError::Invalid(format!("there is no organisation with id {id}"))
+                })?;
+                id
+            }
+            OrgChoice::Default => {
+                let orgs: Vec<String> =
+                    sqlx::query_scalar("SELECT id FROM organisations ORDER BY created_at LIMIT 2")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                match orgs.as_slice() {
+                    [] => create_organisation(&mut tx, DEFAULT_ORG_NAME).await?,
+                    [only] => parse_uuid(only)?,
+                    _ => return Err(ServerError::Invalid(
+                        "there are several organisations: choose one with --org-id (or --new-org)"
+                            .into(),
+                    )),
                 }
             }
-        }
-    };
+        };
     let (id, email) = create_user(&mut tx, org_id, email, name, aliases).await?;
     let token = create_token(&mut tx, id, "personal token").await?;
     tx.commit().await?;
-    Ok(NewUser { id, org_id, email, token })
+    Ok(NewUser {
+        id,
+        org_id,
+        email,
+        token,
+    })
 }
 
 /// What the first start found.
@@ -224,17 +254,27 @@ pub enum Bootstrap {
 /// On an empty database, creates the default organisation and the owner with a token.
 pub async fn bootstrap(pool: &Pool, owner_email: &str) -> Result<Bootstrap, ServerError> {
     let mut tx = db::begin_write(pool).await?;
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
     if users > 0 {
         let active_tokens: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
                 .fetch_one(&mut *tx)
                 .await?;
-        return Ok(Bootstrap::AlreadySetUp { users, active_tokens });
+        return Ok(Bootstrap::AlreadySetUp {
+            users,
+            active_tokens,
+        });
     }
     let org_id = create_organisation(&mut tx, DEFAULT_ORG_NAME).await?;
     let (id, email) = create_user(&mut tx, org_id, owner_email, OWNER_NAME, &[]).await?;
     let token = create_token(&mut tx, id, "personal token").await?;
     tx.commit().await?;
-    Ok(Bootstrap::Created(NewUser { id, org_id, email, token }))
+    Ok(Bootstrap::Created(NewUser {
+        id,
+        org_id,
+        email,
+        token,
+    }))
 }

@@ -31,7 +31,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "there is no such route; the API is under /api/v1")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "there is no such route; the API is under /api/v1",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {

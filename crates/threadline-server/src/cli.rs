@@ -23,7 +23,13 @@ use crate::state::AppState;
 #[command(name = "threadline-server", version, about, long_about = None)]
 pub struct Cli {
     /// Directory of the server's data (the SQLite database `threadline.db`); created if missing.
-    #[arg(long, global = true, env = "THREADLINE_DATA_DIR", default_value = "./.data", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "THREADLINE_DATA_DIR",
+        default_value = "./.data",
+        value_name = "PATH"
+    )]
     pub data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -49,11 +55,21 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the real one is printed).
-    #[arg(long, env = "THREADLINE_LISTEN", default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "THREADLINE_LISTEN",
+        default_value = "127.0.0.1:8787",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
 
     /// Login address of the first user, created on first start with an empty database.
-    #[arg(long, env = "THREADLINE_OWNER_EMAIL", default_value = "owner@example.com", value_name = "EMAIL")]
+    #[arg(
+        long,
+        env = "THREADLINE_OWNER_EMAIL",
+        default_value = "owner@example.com",
+        value_name = "EMAIL"
+    )]
     pub owner_email: String,
 }
 
@@ -108,7 +124,10 @@ pub enum TokenCommand {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs a parsed command line; errors are printed on stderr.
@@ -127,17 +146,29 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
     let result = match cli.command {
         Command::Serve(args) => serve(pool.clone(), &cli.data_dir, args).await,
         Command::Migrate => {
-            println!("the database {} is up to date", db::db_path(&cli.data_dir).display());
+            println!(
+                "the database {} is up to date",
+                db::db_path(&cli.data_dir).display()
+            );
             Ok(())
         }
-        Command::User(UserCommand::Create { email, name, aliases, new_org, org_id }) => {
+        Command::User(UserCommand::Create {
+            email,
+            name,
+            aliases,
+            new_org,
+            org_id,
+        }) => {
             let org = match (new_org, org_id) {
                 (Some(name), _) => OrgChoice::New(name),
                 (None, Some(id)) => OrgChoice::Existing(id),
                 (None, None) => OrgChoice::Default,
             };
             let user = admin::add_user(&pool, org, &email, &name, &aliases).await?;
-            println!("created user {} (id {}) in organisation {}", user.email, user.id, user.org_id);
+            println!(
+                "created user {} (id {}) in organisation {}",
+                user.email, user.id, user.org_id
+            );
             print_token_block(&format!("API token for {}", user.email), &user.token.token);
             Ok(())
         }
@@ -162,7 +193,10 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     (None, Some(at)) => format!("last used {at}"),
                     (None, None) => "never used".to_string(),
                 };
-                println!("{}  {}  {:?}  created {}  {state}", t.id, t.user_email, t.name, t.created_at);
+                println!(
+                    "{}  {}  {:?}  created {}  {state}",
+                    t.id, t.user_email, t.name, t.created_at
+                );
             }
             Ok(())
         }
@@ -187,11 +221,19 @@ fn print_token_block(title: &str, token: &str) {
 
 async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), ServerError> {
     match admin::bootstrap(&pool, &args.owner_email).await? {
-        Bootstrap::Created(NewUser { email, token, org_id, .. }) => {
+        Bootstrap::Created(NewUser {
+            email,
+            token,
+            org_id,
+            ..
+        }) => {
             println!("first start: created organisation {org_id} and its owner {email}");
             print_token_block(&format!("API token for {email}"), &token.token);
         }
-        Bootstrap::AlreadySetUp { users, active_tokens } => {
+        Bootstrap::AlreadySetUp {
+            users,
+            active_tokens,
+        } => {
             println!(
                 "{users} user(s) and {active_tokens} active API token(s) exist; create another token \
                  with: threadline-server token create --email <EMAIL> --data-dir {}",
@@ -213,7 +255,9 @@ async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), Serve
     tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
 
     let app = crate::app::router(AppState::new(pool));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("shut down");
     Ok(())
 }

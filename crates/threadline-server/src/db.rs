@@ -38,7 +38,10 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
 pub async fn open(data_dir: &Path) -> Result<Pool, ServerError> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
-        ServerError::Invalid(format!("cannot create data directory {}: {e}", data_dir.display()))
+        ServerError::Invalid(format!(
+            "cannot create data directory {}: {e}",
+            data_dir.display()
+        ))
     })?;
     let options = SqliteConnectOptions::from_str("sqlite:")?
         .filename(db_path(data_dir))

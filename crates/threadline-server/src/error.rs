@@ -44,15 +44,28 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Request { status, code, message: message.into(), field: None }
+        ApiError::Request {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// Attaches the request field at fault.
     pub fn with_field(self, field: impl Into<String>) -> Self {
         match self {
-            ApiError::Request { status, code, message, .. } => {
-                ApiError::Request { status, code, message, field: Some(field.into()) }
-            }
+            ApiError::Request {
+                status,
+                code,
+                message,
+                ..
+            } => ApiError::Request {
+                status,
+                code,
+                message,
+                field: Some(field.into()),
+            },
             other => other,
         }
     }
@@ -86,9 +99,12 @@ impl ApiError {
     /// The wire body of this error.
     pub fn body(&self) -> ErrorBody {
         let (code, message, field) = match self {
-            ApiError::Request { code, message, field, .. } => {
-                ((*code).to_string(), message.clone(), field.clone())
-            }
+            ApiError::Request {
+                code,
+                message,
+                field,
+                ..
+            } => ((*code).to_string(), message.clone(), field.clone()),
             ApiError::Database(e) if is_busy(e) => (
                 "unavailable".to_string(),
                 "the database is busy; retry in a moment".to_string(),
@@ -100,7 +116,13 @@ impl ApiError {
                 None,
             ),
         };
-        ErrorBody { error: ErrorDetail { code, message, field } }
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+            },
+        }
     }
 }
 
@@ -134,7 +156,9 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

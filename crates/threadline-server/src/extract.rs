@@ -40,7 +40,10 @@ where
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_json",
-                    format!("the request body could not be read: {}", rejection.body_text()),
+                    format!(
+                        "the request body could not be read: {}",
+                        rejection.body_text()
+                    ),
                 )
             }
         })?;
@@ -53,7 +56,10 @@ pub fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the request body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+        format!(
+            "the request body is larger than {} KiB",
+            MAX_BODY_BYTES / 1024
+        ),
     )
 }
 
@@ -68,7 +74,12 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -116,7 +127,11 @@ fn field_at_fault(path: &str, message: &str) -> Option<String> {
     let parent = if path == "." { "" } else { path };
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some(name) = rest.split('`').next() {
-            return Some(if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") });
+            return Some(if parent.is_empty() {
+                name.to_string()
+            } else {
+                format!("{parent}.{name}")
+            });
         }
     }
     (!parent.is_empty()).then(|| parent.to_string())
@@ -152,17 +167,27 @@ mod tests {
     fn syntax_errors_are_400() {
         assert_eq!(err("{").0, StatusCode::BAD_REQUEST);
         assert_eq!(err("{\"name\": }").1, "invalid_json");
-        assert_eq!(err("{\"name\":\"a\",\"items\":[]} x").0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err("{\"name\":\"a\",\"items\":[]} x").0,
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]
     fn shape_errors_name_the_field() {
         assert_eq!(
             err(r#"{"name":"a","items":[{"n":1},{"n":"x"}]}"#),
-            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body".into(), Some("items[1].n".into()))
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body".into(),
+                Some("items[1].n".into())
+            )
         );
         assert_eq!(err(r#"{"name":"a"}"#).2, Some("items".into()));
-        assert_eq!(err(r#"{"name":"a","items":[{}]}"#).2, Some("items[0].n".into()));
+        assert_eq!(
+            err(r#"{"name":"a","items":[{}]}"#).2,
+            Some("items[0].n".into())
+        );
         let (status, _, field) = err(r#"{"name":"a","items":[],"extra":1}"#);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(field, Some("extra".into()));

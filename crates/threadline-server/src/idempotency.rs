@@ -121,13 +121,17 @@ pub async fn replay(
         .ok_or_else(|| ApiError::internal(format!("bad recorded status {}", recorded.status)))?;
     let mut response = (
         status,
-        [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         recorded.response_body,
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(REPLAYED_HEADER), HeaderValue::from_static("true"));
+    response.headers_mut().insert(
+        HeaderName::from_static(REPLAYED_HEADER),
+        HeaderValue::from_static("true"),
+    );
     Ok(Some(response))
 }
 
@@ -177,7 +181,10 @@ pub async fn respond<T: Serialize>(
     tx.commit().await?;
     Ok((
         status,
-        [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         json,
     )
         .into_response())

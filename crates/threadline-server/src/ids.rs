@@ -30,7 +30,9 @@ pub fn normalize_message_id(raw: &str) -> Result<String, String> {
     }
     let chars = s.chars().count();
     if chars > MAX_MESSAGE_ID_CHARS {
-        return Err(format!("the message id is too long ({chars} characters; at most {MAX_MESSAGE_ID_CHARS})"));
+        return Err(format!(
+            "the message id is too long ({chars} characters; at most {MAX_MESSAGE_ID_CHARS})"
+        ));
     }
     if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("the message id contains whitespace or a control character".to_string());
@@ -53,7 +55,8 @@ pub fn normalize_list<'a>(
 ) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for (i, raw) in ids.into_iter().enumerate() {
-        let id = normalize_message_id(raw).map_err(|e| ApiError::invalid(format!("{field}[{i}]"), e))?;
+        let id =
+            normalize_message_id(raw).map_err(|e| ApiError::invalid(format!("{field}[{i}]"), e))?;
         if !out.contains(&id) {
             out.push(id);
         }

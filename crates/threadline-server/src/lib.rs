@@ -19,10 +19,10 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
-pub mod validate;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod validate;
 
 pub use app::router;
 pub use error::{ApiError, ServerError};

@@ -24,7 +24,12 @@ struct Inner {
 
 impl AppState {
     pub fn new(pool: Pool) -> Self {
-        AppState { inner: Arc::new(Inner { pool, token_touches: Mutex::new(HashMap::new()) }) }
+        AppState {
+            inner: Arc::new(Inner {
+                pool,
+                token_touches: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -35,7 +40,11 @@ impl AppState {
     /// [`TOKEN_TOUCH_INTERVAL`]); records the write as done.
     pub fn should_touch_token(&self, token_id: Uuid) -> bool {
         let now = Instant::now();
-        let mut touches = self.inner.token_touches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut touches = self
+            .inner
+            .token_touches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match touches.get(&token_id) {
             Some(last) if now.duration_since(*last) < TOKEN_TOUCH_INTERVAL => false,
             _ => {

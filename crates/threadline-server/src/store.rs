@@ -49,7 +49,10 @@ impl ContactRow {
 
     pub fn company(&self) -> ApiResult<Option<CompanyRef>> {
         match (&self.company_id, &self.company_name) {
-            (Some(id), Some(name)) => Ok(Some(CompanyRef { id: parse_uuid(id)?, name: name.clone() })),
+            (Some(id), Some(name)) => Ok(Some(CompanyRef {
+                id: parse_uuid(id)?,
+                name: name.clone(),
+            })),
             _ => Ok(None),
         }
     }
@@ -59,7 +62,8 @@ impl ContactRow {
 /// [`CONTACT_JOINS`].
 pub const CONTACT_COLUMNS: &str = "c.id, c.first_name, c.last_name, pe.address AS primary_email, \
      co.id AS company_id, co.name AS company_name";
-pub const CONTACT_JOINS: &str = "JOIN contact_emails pe ON pe.contact_id = c.id AND pe.position = 0 \
+pub const CONTACT_JOINS: &str =
+    "JOIN contact_emails pe ON pe.contact_id = c.id AND pe.position = 0 \
      LEFT JOIN companies co ON co.id = c.company_id";
 
 /// The contacts of `org` among `ids` (missing ones are absent), by id.
@@ -77,7 +81,9 @@ pub async fn contacts_by_id(
     qb.push_bind(id_text(org)).push(" AND c.id IN ");
     push_in_list(&mut qb, ids.iter().map(|id| id_text(*id)));
     let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    rows.into_iter().map(|r| Ok((parse_uuid(&r.id)?, r))).collect()
+    rows.into_iter()
+        .map(|r| Ok((parse_uuid(&r.id)?, r)))
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -111,7 +117,9 @@ fn parse_direction(s: &str) -> ApiResult<Direction> {
     match s {
         "incoming" => Ok(Direction::Incoming),
         "outgoing" => Ok(Direction::Outgoing),
-        other => Err(ApiError::internal(format!("bad direction {other:?} in the database"))),
+        other => Err(ApiError::internal(format!(
+            "bad direction {other:?} in the database"
+        ))),
     }
 }
 
@@ -213,15 +221,24 @@ pub async fn tracked_emails_by_id(
             "company" => (RecordKind::Company, row.company_name.unwrap_or_default()),
             other => return Err(ApiError::internal(format!("bad record kind {other:?}"))),
         };
-        email.links.push(TimelineLink { record_kind, record_id: parse_uuid(&row.record_id)?, record_name });
+        email.links.push(TimelineLink {
+            record_kind,
+            record_id: parse_uuid(&row.record_id)?,
+            record_name,
+        });
     }
     for email in out.values_mut() {
         email.links.sort_by(|a, b| {
-            (a.record_kind == RecordKind::Company, &a.record_name, a.record_id).cmp(&(
-                b.record_kind == RecordKind::Company,
-                &b.record_name,
-                b.record_id,
-            ))
+            (
+                a.record_kind == RecordKind::Company,
+                &a.record_name,
+                a.record_id,
+            )
+                .cmp(&(
+                    b.record_kind == RecordKind::Company,
+                    &b.record_name,
+                    b.record_id,
+                ))
         });
     }
     Ok(out)
@@ -276,18 +293,25 @@ const TASK_SELECT: &str = "SELECT t.id, t.title, t.description, t.due_date, t.do
 /// One task of `org`.
 pub async fn task_by_id(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Task> {
     let mut qb = QueryBuilder::<Db>::new(TASK_SELECT);
-    qb.push_bind(id_text(org)).push(" AND t.id = ").push_bind(id_text(id));
+    qb.push_bind(id_text(org))
+        .push(" AND t.id = ")
+        .push_bind(id_text(id));
     let row: TaskRow = qb.build_query_as().fetch_one(&mut *conn).await?;
     row.into_task()
 }
 
 /// The tasks of `org` made from any of `message_ids`, oldest first.
-pub async fn tasks_by_source(conn: &mut Conn, org: Uuid, message_ids: &[String]) -> ApiResult<Vec<Task>> {
+pub async fn tasks_by_source(
+    conn: &mut Conn,
+    org: Uuid,
+    message_ids: &[String],
+) -> ApiResult<Vec<Task>> {
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut qb = QueryBuilder::<Db>::new(TASK_SELECT);
-    qb.push_bind(id_text(org)).push(" AND t.source_message_id IN ");
+    qb.push_bind(id_text(org))
+        .push(" AND t.source_message_id IN ");
     push_in_list(&mut qb, message_ids);
     qb.push(" ORDER BY t.created_at, t.id");
     let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
@@ -309,7 +333,9 @@ pub async fn tracked_email_ids_of(
     qb.push_bind(id_text(org)).push(" AND message_id IN ");
     push_in_list(&mut qb, message_ids);
     let rows: Vec<EmailIdRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    rows.into_iter().map(|r| Ok((r.message_id, parse_uuid(&r.tracked_email_id)?))).collect()
+    rows.into_iter()
+        .map(|r| Ok((r.message_id, parse_uuid(&r.tracked_email_id)?)))
+        .collect()
 }
 
 /// Stored form of a due date.

@@ -22,7 +22,10 @@ pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
 pub fn required_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let value = text(field, value, max)?;
     if value.is_empty() {
-        return Err(ApiError::invalid(field, format!("{field} must not be empty")));
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     Ok(value)
 }
@@ -40,7 +43,10 @@ pub fn max_items<T>(field: &str, items: &[T], max: usize) -> ApiResult<()> {
     if items.len() > max {
         return Err(ApiError::invalid(
             field,
-            format!("{field} has {} items; at most {max} are allowed", items.len()),
+            format!(
+                "{field} has {} items; at most {max} are allowed",
+                items.len()
+            ),
         ));
     }
     Ok(())

@@ -38,7 +38,10 @@ pub fn router() -> Router<AppState> {
 /// A company choice after its checks.
 enum Company {
     Existing(Uuid),
-    New { name: String, domain: Option<String> },
+    New {
+        name: String,
+        domain: Option<String>,
+    },
 }
 
 struct Valid {
@@ -52,15 +55,22 @@ fn validate(req: &NewContact) -> ApiResult<Valid> {
     let first_name = validate::text("first_name", &req.first_name, MAX_NAME_CHARS)?;
     let last_name = validate::text("last_name", &req.last_name, MAX_NAME_CHARS)?;
     if req.emails.is_empty() {
-        return Err(ApiError::invalid("emails", "a contact needs at least one email address"));
+        return Err(ApiError::invalid(
+            "emails",
+            "a contact needs at least one email address",
+        ));
     }
     validate::max_items("emails", &req.emails, MAX_CONTACT_EMAILS)?;
     let mut emails: Vec<EmailAddress> = Vec::with_capacity(req.emails.len());
     for (i, raw) in req.emails.iter().enumerate() {
         let field = format!("emails[{i}]");
-        let address = EmailAddress::parse(raw)
-            .map_err(|e| ApiError::invalid(&field, format!("{raw:?} is not a valid email address: {e}")))?;
-        if let Some(j) = emails.iter().position(|a| a.match_key() == address.match_key()) {
+        let address = EmailAddress::parse(raw).map_err(|e| {
+            ApiError::invalid(&field, format!("{raw:?} is not a valid email address: {e}"))
+        })?;
+        if let Some(j) = emails
+            .iter()
+            .position(|a| a.match_key() == address.match_key())
+        {
             return Err(ApiError::invalid(
                 field,
                 format!("{raw:?} is the same address as emails[{j}] ({})", emails[j]),
@@ -75,11 +85,19 @@ fn validate(req: &NewContact) -> ApiResult<Valid> {
             name: validate::required_text("company.name", name, MAX_NAME_CHARS)?,
             domain: match validate::optional_text("company.domain", domain.as_deref(), 253)? {
                 None => None,
-                Some(d) => Some(normalize_company_domain(&d).map_err(|e| ApiError::invalid("company.domain", e))?),
+                Some(d) => Some(
+                    normalize_company_domain(&d)
+                        .map_err(|e| ApiError::invalid("company.domain", e))?,
+                ),
             },
         }),
     };
-    Ok(Valid { first_name, last_name, emails, company })
+    Ok(Valid {
+        first_name,
+        last_name,
+        emails,
+        company,
+    })
 }
 
 /// `Acme.com`, `@acme.com`, `mail.acme.co.uk` → the lowercase ASCII registrable domain.
@@ -180,16 +198,24 @@ async fn find_or_create_company(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some((id, name)) = found {
-        return Ok(CompanyRef { id: parse_uuid(&id)?, name });
+        return Ok(CompanyRef {
+            id: parse_uuid(&id)?,
+            name,
+        });
     }
     let id = db::new_id();
-    sqlx::query("INSERT INTO companies (id, org_id, name, domain, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id_text(id))
-        .bind(id_text(org))
-        .bind(name)
-        .bind(domain)
-        .bind(db::now())
-        .execute(&mut *conn)
-        .await?;
-    Ok(CompanyRef { id, name: name.to_string() })
+    sqlx::query(
+        "INSERT INTO companies (id, org_id, name, domain, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(org))
+    .bind(name)
+    .bind(domain)
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(CompanyRef {
+        id,
+        name: name.to_string(),
+    })
 }

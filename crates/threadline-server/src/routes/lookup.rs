@@ -36,7 +36,9 @@ async fn lookup(
 ) -> ApiResult<Json<LookupResponse>> {
     validate::max_items("addresses", &req.addresses, MAX_LOOKUP_ADDRESSES)?;
     if req.addresses.is_empty() {
-        return Ok(Json(LookupResponse { results: Vec::new() }));
+        return Ok(Json(LookupResponse {
+            results: Vec::new(),
+        }));
     }
     let mut conn = state.pool().acquire().await?;
     let own_keys: Vec<String> =
@@ -84,7 +86,12 @@ async fn candidates(conn: &mut Conn, org: Uuid, keys: &[String]) -> ApiResult<Ve
     push_in_list(&mut qb, keys);
     let rows: Vec<CandidateRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
     rows.into_iter()
-        .map(|r| Ok(Candidate { match_key: r.match_key, contact: r.contact.summary()? }))
+        .map(|r| {
+            Ok(Candidate {
+                match_key: r.match_key,
+                contact: r.contact.summary()?,
+            })
+        })
         .collect()
 }
 
@@ -112,8 +119,11 @@ async fn companies_by_domain(
     qb.push(" ORDER BY created_at, id");
     let rows: Vec<CompanyRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
     for row in rows {
-        if !out.contains_key(&row.domain) {
-            out.insert(row.domain, CompanyRef { id: parse_uuid(&row.id)?, name: row.name });
+        if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(row.domain) {
+            slot.insert(CompanyRef {
+                id: parse_uuid(&row.id)?,
+                name: row.name,
+            });
         }
     }
     Ok(out)

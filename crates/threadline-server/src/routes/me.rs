@@ -16,10 +16,14 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn me(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<MeResponse>> {
-    let own_addresses: Vec<String> =
-        sqlx::query_scalar("SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position")
-            .bind(id_text(auth.user_id))
-            .fetch_all(state.pool())
-            .await?;
-    Ok(Json(MeResponse { user: auth.user_ref(), own_addresses }))
+    let own_addresses: Vec<String> = sqlx::query_scalar(
+        "SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position",
+    )
+    .bind(id_text(auth.user_id))
+    .fetch_all(state.pool())
+    .await?;
+    Ok(Json(MeResponse {
+        user: auth.user_ref(),
+        own_addresses,
+    }))
 }

@@ -37,13 +37,16 @@ async fn create_task(
 ) -> ApiResult<Response> {
     let key = IdempotencyKey::from_headers(&headers, "POST /api/v1/tasks", &req)?;
     let title = validate::required_text("title", &req.title, MAX_NAME_CHARS)?;
-    let description =
-        validate::optional_text("description", req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
+    let description = validate::optional_text(
+        "description",
+        req.description.as_deref(),
+        MAX_DESCRIPTION_CHARS,
+    )?;
     let source_message_id = match req.source_message_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(
-            normalize_message_id(raw).map_err(|e| ApiError::invalid("source_message_id", e))?,
-        ),
+        Some(raw) => {
+            Some(normalize_message_id(raw).map_err(|e| ApiError::invalid("source_message_id", e))?)
+        }
     };
     let gmail_thread_id =
         validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?

@@ -89,7 +89,10 @@ fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
         .map_err(|e| ApiError::invalid("gmail_message_id", e))?;
     validate::max_items("alt_message_ids", &req.alt_message_ids, MAX_IDS_PER_MESSAGE)?;
     let mut all = vec![primary];
-    for id in ids::normalize_list("alt_message_ids", req.alt_message_ids.iter().map(String::as_str))? {
+    for id in ids::normalize_list(
+        "alt_message_ids",
+        req.alt_message_ids.iter().map(String::as_str),
+    )? {
         if !all.contains(&id) {
             all.push(id);
         }
@@ -105,11 +108,15 @@ fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
             all.push(rfc.clone());
         }
     }
-    let gmail_thread_id = validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?
-        .map(|t| t.trim_start_matches('#').to_string());
+    let gmail_thread_id =
+        validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?
+            .map(|t| t.trim_start_matches('#').to_string());
 
     if req.contact_ids.is_empty() {
-        return Err(ApiError::invalid("contact_ids", "at least one contact id is needed"));
+        return Err(ApiError::invalid(
+            "contact_ids",
+            "at least one contact id is needed",
+        ));
     }
     validate::max_items("contact_ids", &req.contact_ids, MAX_CONTACTS_PER_EMAIL)?;
     let mut contact_ids: Vec<(usize, Uuid)> = Vec::new();
@@ -132,7 +139,9 @@ fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
         cc: req.cc,
         subject,
         sent_at: req.sent_at.map(db::format_time),
-        body_text: req.body_text.map(|b| truncate_bytes(&b, MAX_BODY_TEXT_BYTES).to_string()),
+        body_text: req
+            .body_text
+            .map(|b| truncate_bytes(&b, MAX_BODY_TEXT_BYTES).to_string()),
         contact_ids,
     })
 }
@@ -153,7 +162,11 @@ async fn track_email(
             other => break other?,
         }
     };
-    let status = if response.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if response.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(response)))
 }
 
@@ -162,14 +175,22 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
 }
 
 /// One attempt at tracking, in one write transaction.
-async fn track_once(pool: &Pool, auth: &AuthUser, input: &TrackInput) -> ApiResult<TrackEmailResponse> {
+async fn track_once(
+    pool: &Pool,
+    auth: &AuthUser,
+    input: &TrackInput,
+) -> ApiResult<TrackEmailResponse> {
     let org = auth.org_id;
     let mut tx = db::begin_write(pool).await?;
 
     // Every contact must be in the caller's organisation.
     let wanted: Vec<Uuid> = input.contact_ids.iter().map(|(_, id)| *id).collect();
     let contacts = store::contacts_by_id(&mut tx, org, &wanted).await?;
-    if let Some((i, id)) = input.contact_ids.iter().find(|(_, id)| !contacts.contains_key(id)) {
+    if let Some((i, id)) = input
+        .contact_ids
+        .iter()
+        .find(|(_, id)| !contacts.contains_key(id))
+    {
         return Err(ApiError::unknown_record(
             format!("contact_ids[{i}]"),
             format!("there is no contact with id {id}"),
@@ -203,16 +224,26 @@ async fn track_once(pool: &Pool, auth: &AuthUser, input: &TrackInput) -> ApiResu
     let mut links: Vec<(&str, String)> = Vec::new();
     for (_, id) in &input.contact_ids {
         let contact = &contacts[id];
-        links.push((store::record_kind_text(RecordKind::Contact), contact.id.clone()));
+        links.push((
+            store::record_kind_text(RecordKind::Contact),
+            contact.id.clone(),
+        ));
         if let Some(company) = &contact.company_id {
-            links.push((store::record_kind_text(RecordKind::Company), company.clone()));
+            links.push((
+                store::record_kind_text(RecordKind::Company),
+                company.clone(),
+            ));
         }
     }
     links.sort();
     links.dedup();
-    let mut qb = QueryBuilder::<Db>::new("INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) ");
+    let mut qb = QueryBuilder::<Db>::new(
+        "INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) ",
+    );
     qb.push_values(&links, |mut row, (kind, record_id)| {
-        row.push_bind(id_text(email_id)).push_bind(*kind).push_bind(record_id);
+        row.push_bind(id_text(email_id))
+            .push_bind(*kind)
+            .push_bind(record_id);
     });
     qb.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
     qb.build().execute(&mut *tx).await?;
@@ -222,7 +253,10 @@ async fn track_once(pool: &Pool, auth: &AuthUser, input: &TrackInput) -> ApiResu
         .remove(&email_id)
         .ok_or_else(|| ApiError::internal("the tracked email vanished inside its transaction"))?;
     tx.commit().await?;
-    Ok(TrackEmailResponse { tracked_email, created })
+    Ok(TrackEmailResponse {
+        tracked_email,
+        created,
+    })
 }
 
 async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> ApiResult<Uuid> {
@@ -296,7 +330,10 @@ async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> Ap
     tracing::info!(keep = %keep, merged = others.len(), "merging tracked emails that are one email");
 
     let mut qb = QueryBuilder::<Db>::new("UPDATE tracked_email_ids SET tracked_email_id = ");
-    qb.push_bind(keep).push(" WHERE org_id = ").push_bind(id_text(org)).push(" AND tracked_email_id IN ");
+    qb.push_bind(keep)
+        .push(" WHERE org_id = ")
+        .push_bind(id_text(org))
+        .push(" AND tracked_email_id IN ");
     push_in_list(&mut qb, others);
     qb.build().execute(&mut *conn).await?;
 
@@ -326,16 +363,28 @@ async fn tracked_state(
     for (i, m) in req.messages.iter().enumerate() {
         let field = format!("messages[{i}].ids");
         validate::max_items(&field, &m.ids, MAX_IDS_PER_MESSAGE)?;
-        messages.push(ids::normalize_list(&field, m.ids.iter().map(String::as_str))?);
+        messages.push(ids::normalize_list(
+            &field,
+            m.ids.iter().map(String::as_str),
+        )?);
     }
-    let all_ids: Vec<String> =
-        messages.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let all_ids: Vec<String> = messages
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
 
     // A read transaction: one consistent snapshot for the batch.
     let mut tx = state.pool().begin().await?;
     let email_of = store::tracked_email_ids_of(&mut tx, auth.org_id, &all_ids).await?;
-    let email_ids: Vec<Uuid> =
-        email_of.values().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let email_ids: Vec<Uuid> = email_of
+        .values()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
     // Tasks made from any id of the message, including the ids only the server knows.
     let task_sources: BTreeSet<String> = all_ids
@@ -356,16 +405,27 @@ async fn tracked_state(
     let states = messages
         .iter()
         .map(|ids| {
-            let tracked_email = ids.iter().find_map(|id| email_of.get(id)).and_then(|e| emails.get(e)).cloned();
+            let tracked_email = ids
+                .iter()
+                .find_map(|id| email_of.get(id))
+                .and_then(|e| emails.get(e))
+                .cloned();
             let mut known: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
             if let Some(email) = &tracked_email {
                 known.extend(email.message_ids.iter().map(String::as_str));
             }
-            let mut task_indexes: Vec<usize> =
-                known.iter().filter_map(|id| tasks_by_source.get(id)).flatten().copied().collect();
+            let mut task_indexes: Vec<usize> = known
+                .iter()
+                .filter_map(|id| tasks_by_source.get(id))
+                .flatten()
+                .copied()
+                .collect();
             task_indexes.sort_unstable();
             task_indexes.dedup();
-            MessageState { tracked_email, tasks: task_indexes.into_iter().map(|i| tasks[i].clone()).collect() }
+            MessageState {
+                tracked_email,
+                tasks: task_indexes.into_iter().map(|i| tasks[i].clone()).collect(),
+            }
         })
         .collect();
     Ok(Json(TrackedStateResponse { messages: states }))

@@ -1,0 +1,138 @@
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::common::{new_company, track_body, TestApp};
+
+/// A second organisation's token sees none of the first's records and cannot link them.
+#[tokio::test]
+async fn another_organisation_can_neither_see_nor_link_records() {
+    let app = TestApp::new().await;
+    let bob = app.bob_at_acme().await;
+    let tracked = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["abc0000000000001"], &[&bob]),
+        )
+        .await;
+    assert_eq!(tracked.status, StatusCode::CREATED);
+    let task = app
+        .post(
+            "/api/v1/tasks",
+            json!({ "title": "T", "source_message_id": "abc0000000000001" }),
+        )
+        .await;
+    assert_eq!(task.status, StatusCode::CREATED);
+
+    let other = app.user_in_new_org("mallory@other.org").await;
+    let me = app.get_as(&other, "/api/v1/me").await;
+    assert_eq!(me.body["user"]["email"], "mallory@other.org");
+
+    // Lookup: Bob is unknown there, and Acme is no existing company.
+    let lookup = app
+        .post_as(
+            &other,
+            "/api/v1/lookup",
+            json!({ "addresses": ["bob@acme.com"] }),
+        )
+        .await;
+    assert_eq!(
+        lookup.body["results"][0]["status"], "unknown",
+        "{}",
+        lookup.body
+    );
+    assert!(lookup.body["results"][0]["contacts"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(lookup.body["results"][0]["suggested_company"]
+        .get("existing")
+        .is_none());
+
+    // Linking the first organisation's records is refused as if they did not exist.
+    app.post_as(
+        &other,
+        "/api/v1/tracked-emails",
+        track_body(&["abc0000000000001"], &[&bob]),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("contact_ids[0]"),
+    );
+    app.post_as(
+        &other,
+        "/api/v1/tasks",
+        json!({ "title": "T", "contact_id": bob["id"] }),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("contact_id"),
+    );
+    app.post_as(
+        &other,
+        "/api/v1/contacts",
+        json!({ "emails": ["x@acme.com"], "company": { "kind": "existing", "id": bob["company"]["id"] } }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company.id"));
+
+    // The state of the same message: neither the entry nor the task.
+    let state = app
+        .post_as(
+            &other,
+            "/api/v1/tracked-emails/state",
+            json!({ "messages": [{ "ids": ["abc0000000000001"] }] }),
+        )
+        .await;
+    assert_eq!(state.status, StatusCode::OK);
+    assert_eq!(state.body["messages"][0], json!({ "tasks": [] }));
+
+    // The same message tracked in the other organisation is its own entry, on its own
+    // contact, and a new company of the same domain is its own too.
+    let their_bob = app
+        .contact_as(
+            &other,
+            "Bob",
+            "",
+            &["bob@acme.com"],
+            Some(new_company("Acme", Some("acme.com"))),
+        )
+        .await;
+    assert_ne!(their_bob["company"]["id"], bob["company"]["id"]);
+    let theirs = app
+        .post_as(
+            &other,
+            "/api/v1/tracked-emails",
+            track_body(&["abc0000000000001"], &[&their_bob]),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+    assert_ne!(
+        theirs.body["tracked_email"]["id"],
+        tracked.body["tracked_email"]["id"]
+    );
+
+    // And the first organisation still sees only its own.
+    let ours = app
+        .post("/api/v1/lookup", json!({ "addresses": ["bob@acme.com"] }))
+        .await;
+    assert_eq!(ours.body["results"][0]["status"], "known");
+    assert_eq!(ours.body["results"][0]["contacts"][0]["id"], bob["id"]);
+    let ours = app
+        .post(
+            "/api/v1/tracked-emails/state",
+            json!({ "messages": [{ "ids": ["abc0000000000001"] }] }),
+        )
+        .await;
+    assert_eq!(
+        ours.body["messages"][0]["tracked_email"],
+        tracked.body["tracked_email"]
+    );
+    assert_eq!(
+        ours.body["messages"][0]["tasks"],
+        json!([task.body.clone()])
+    );
+}

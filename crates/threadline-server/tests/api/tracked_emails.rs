@@ -1,0 +1,351 @@
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use threadline_domain::api::MAX_STATE_MESSAGES;
+use tower::ServiceExt;
+
+use crate::common::{track_body, TestApp};
+
+/// `msg-f:` + the decimal of the legacy hex id `163d03bfda277ec1`.
+const LEGACY: &str = "163d03bfda277ec1";
+const SYNC: &str = "#msg-f:1602441164947422913";
+const LOCAL: &str = "msg-a:r-123456789";
+
+fn links(email: &Value) -> BTreeSet<(String, String, String)> {
+    email["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["record_kind"].as_str().unwrap().to_string(),
+                l["record_id"].as_str().unwrap().to_string(),
+                l["record_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn link(kind: &str, record: &Value, name: &str) -> (String, String, String) {
+    (
+        kind.to_string(),
+        record["id"].as_str().unwrap().to_string(),
+        name.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn tracking_is_idempotent_and_adds_missing_links() {
+    let app = TestApp::new().await;
+    let bob = app.bob_at_acme().await;
+    let carol = app.contact("", "", &["carol@freelance.org"], None).await;
+
+    let mut body = track_body(&[SYNC, LOCAL], &[&bob]);
+    body["rfc_message_id"] = json!("<CAF=abc@mail.acme.com>");
+    let first = app.post("/api/v1/tracked-emails", body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["created"], true);
+    let email = &first.body["tracked_email"];
+    assert_eq!(
+        email["gmail_message_id"], LEGACY,
+        "a msg-f id is kept in its legacy hex form"
+    );
+    let ids: BTreeSet<&str> = email["message_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([LEGACY, LOCAL, "CAF=abc@mail.acme.com"])
+    );
+    assert_eq!(email["message_ids"][0], LEGACY, "primary first");
+    assert_eq!(email["subject"], "Quarterly numbers");
+    assert_eq!(email["direction"], "incoming");
+    assert_eq!(email["gmail_thread_id"], "thread-1");
+    // On the contact's timeline and on the contact's company's.
+    assert_eq!(
+        links(email),
+        BTreeSet::from([
+            link("contact", &bob, "Bob Baker"),
+            link("company", &bob["company"], "Acme")
+        ])
+    );
+
+    // The same again: the existing entry, nothing new.
+    let second = app.post("/api/v1/tracked-emails", body).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.body["created"], false);
+    assert_eq!(second.body["tracked_email"], first.body["tracked_email"]);
+
+    // Found by another of its ids only (the RFC id), with another contact: the link is added.
+    let third = app
+        .post(
+            "/api/v1/tracked-emails",
+            json!({
+                "gmail_message_id": "<CAF=abc@mail.acme.com>",
+                "direction": "incoming",
+                "contact_ids": [carol["id"], bob["id"]],
+            }),
+        )
+        .await;
+    assert_eq!(third.status, StatusCode::OK, "{}", third.body);
+    assert_eq!(third.body["created"], false);
+    let email3 = &third.body["tracked_email"];
+    assert_eq!(email3["id"], email["id"]);
+    assert_eq!(
+        email3["gmail_message_id"], LEGACY,
+        "the better primary id is kept"
+    );
+    assert_eq!(
+        links(email3),
+        BTreeSet::from([
+            link("contact", &bob, "Bob Baker"),
+            link("contact", &carol, "carol@freelance.org"),
+            link("company", &bob["company"], "Acme"),
+        ])
+    );
+    assert_eq!(app.count("tracked_emails").await, 1);
+    assert_eq!(app.count("tracked_email_ids").await, 3);
+    assert_eq!(app.count("tracked_email_links").await, 3);
+}
+
+#[tokio::test]
+async fn a_local_id_is_upgraded_and_split_entries_are_merged() {
+    let app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let carol = app.contact("Carol", "", &["carol@acme.com"], None).await;
+
+    // Just sent: only the browser-local id is known.
+    let sent = app
+        .post("/api/v1/tracked-emails", track_body(&[LOCAL], &[&bob]))
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED);
+    assert_eq!(sent.body["tracked_email"]["gmail_message_id"], LOCAL);
+    // Later the page knows both: same entry, primary upgraded.
+    let later = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&[LEGACY, LOCAL], &[&bob]),
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::OK, "{}", later.body);
+    assert_eq!(
+        later.body["tracked_email"]["id"],
+        sent.body["tracked_email"]["id"]
+    );
+    assert_eq!(later.body["tracked_email"]["gmail_message_id"], LEGACY);
+
+    // Two entries for what turns out to be one email are merged into the older one.
+    let a = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["aaaa000000000001"], &[&bob]),
+        )
+        .await;
+    let b = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["msg-a:r-77"], &[&carol]),
+        )
+        .await;
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    let merged = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["aaaa000000000001", "msg-a:r-77"], &[&bob]),
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    let email = &merged.body["tracked_email"];
+    assert_eq!(email["id"], a.body["tracked_email"]["id"]);
+    assert_eq!(
+        email["message_ids"],
+        json!(["aaaa000000000001", "msg-a:r-77"])
+    );
+    assert_eq!(
+        links(email),
+        BTreeSet::from([
+            link("contact", &bob, "Bob"),
+            link("contact", &carol, "Carol")
+        ])
+    );
+    assert_eq!(app.count("tracked_emails").await, 2);
+}
+
+#[tokio::test]
+async fn track_validation() {
+    let app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let mut body = track_body(&[LEGACY], &[]);
+    app.post("/api/v1/tracked-emails", body.clone())
+        .await
+        .assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("contact_ids"),
+        );
+
+    body["contact_ids"] = json!([bob["id"], "0190f5f0-0000-7000-8000-000000000000"]);
+    app.post("/api/v1/tracked-emails", body.clone())
+        .await
+        .assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_found",
+            Some("contact_ids[1]"),
+        );
+
+    body["contact_ids"] = json!([bob["id"]]);
+    body["gmail_message_id"] = json!("  ");
+    app.post("/api/v1/tracked-emails", body.clone())
+        .await
+        .assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("gmail_message_id"),
+        );
+    body["gmail_message_id"] = json!(LEGACY);
+    body["alt_message_ids"] = json!(["ok", "has space"]);
+    app.post("/api/v1/tracked-emails", body.clone())
+        .await
+        .assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("alt_message_ids[1]"),
+        );
+    assert_eq!(app.count("tracked_emails").await, 0);
+}
+
+#[tokio::test]
+async fn a_long_body_is_truncated_not_refused() {
+    let app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let mut body = track_body(&[LEGACY], &[&bob]);
+    // 300 KiB of two-byte characters: the cut must fall on a character boundary.
+    body["body_text"] = json!("é".repeat(150 * 1024));
+    let answer = app.post("/api/v1/tracked-emails", body).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let stored: String = sqlx::query_scalar("SELECT body_text FROM tracked_emails")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 256 * 1024);
+    assert!(stored.chars().all(|c| c == 'é'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_identical_requests_make_one_email() {
+    let app = TestApp::new().await;
+    let bob = app.bob_at_acme().await;
+    let body = track_body(&[LEGACY, LOCAL], &[&bob]).to_string();
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let router = app.router.clone();
+        let request = axum::http::Request::post("/api/v1/tracked-emails")
+            .header("authorization", format!("Bearer {}", app.token))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap();
+        handles.push(tokio::spawn(async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }));
+    }
+    let mut created = 0;
+    let mut ids = BTreeSet::new();
+    for handle in handles {
+        let (status, body) = handle.await.unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        if body["created"] == true {
+            assert_eq!(status, StatusCode::CREATED);
+            created += 1;
+        }
+        ids.insert(body["tracked_email"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(created, 1, "exactly one request created the entry");
+    assert_eq!(ids.len(), 1, "all answers are the same entry");
+    assert_eq!(app.count("tracked_emails").await, 1);
+    assert_eq!(app.count("tracked_email_ids").await, 2);
+    assert_eq!(app.count("tracked_email_links").await, 2);
+}
+
+#[tokio::test]
+async fn tracked_state_for_a_page_of_messages() {
+    let app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let tracked = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&[LEGACY, LOCAL], &[&bob]),
+        )
+        .await;
+    assert_eq!(tracked.status, StatusCode::CREATED);
+    // A task made from the message while only its local id was known.
+    let task = app
+        .post(
+            "/api/v1/tasks",
+            json!({ "title": "Answer Bob", "source_message_id": LOCAL }),
+        )
+        .await;
+    assert_eq!(task.status, StatusCode::CREATED, "{}", task.body);
+    // A task from a message that is not tracked.
+    let loose = app
+        .post(
+            "/api/v1/tasks",
+            json!({ "title": "Read this", "source_message_id": "#msg-f:255" }),
+        )
+        .await;
+    assert_eq!(loose.body["source_message_id"], "ff");
+
+    let answer = app
+        .post(
+            "/api/v1/tracked-emails/state",
+            json!({ "messages": [
+                { "ids": [LEGACY] },
+                { "ids": [SYNC] },
+                { "ids": ["ffff000000000000"] },
+                { "ids": ["FF", "msg-a:r-9"] },
+                { "ids": [] },
+            ]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let messages = answer.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 5);
+    for state in &messages[..2] {
+        assert_eq!(state["tracked_email"], tracked.body["tracked_email"]);
+        assert_eq!(
+            state["tasks"],
+            json!([task.body.clone()]),
+            "found through the email's other id"
+        );
+    }
+    assert!(messages[2].get("tracked_email").is_none());
+    assert_eq!(messages[2]["tasks"], json!([]));
+    assert!(messages[3].get("tracked_email").is_none());
+    assert_eq!(messages[3]["tasks"], json!([loose.body.clone()]));
+    assert_eq!(messages[4]["tasks"], json!([]));
+
+    let too_many: Vec<Value> = (0..=MAX_STATE_MESSAGES)
+        .map(|i| json!({ "ids": [format!("m{i}")] }))
+        .collect();
+    app.post(
+        "/api/v1/tracked-emails/state",
+        json!({ "messages": too_many }),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("messages"),
+    );
+}
