@@ -80,14 +80,17 @@ export async function launchWithExtension({
 }
 
 /**
- * Open a page of the Gmail simulator and wait until it has rendered.
+ * Open a page of the Gmail simulator and wait until it has rendered. Returns { page,
+ * response, errors } where errors collects the page's uncaught exceptions.
  * `path` is relative to https://mail.google.com, e.g. '/mail/u/0/#inbox' or
  * '/mail/u/0/?csp=strict#inbox/163d03bfda277ec1'.
  */
 export async function openGmail(context, pathAndHash = '/mail/u/0/#inbox') {
   const page = await context.newPage();
+  const errors = []; // uncaught exceptions of the page, from its very first script on
+  page.on('pageerror', (e) => errors.push(e));
   const response = await page.goto(`https://mail.google.com${pathAndHash}`);
   await page.waitForFunction(() => window.__gmailSim !== undefined);
   await page.evaluate(() => window.__gmailSim.ready);
-  return { page, response };
+  return { page, response, errors };
 }

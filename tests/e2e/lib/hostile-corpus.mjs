@@ -99,7 +99,7 @@ for (const v of [
   `<img src=x onerror='${PWN}'>`,
   `<img src=x onerror=\`${PWN}\`>`,
   `<img src=x ONERROR=${PWN}>`,
-  `<img/src=x/onerror=${PWN}>`,
+  `<img/src="x"/onerror=${PWN}>`,
   `<img src=x\nonerror=${PWN}>`,
   `<img src=x\tonerror=${PWN}>`,
   `<img src=x onerror\n=\n${PWN}>`,
