@@ -38,9 +38,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API. On first start with an empty database, creates an organisation, its
-    /// owner and a personal API token, printed once on stdout (and as a line
-    /// `THREADLINE_TOKEN=<token>`); then prints `listening on http://ADDR`.
+    /// Serve the API (until Ctrl-C or SIGTERM).
+    ///
+    /// On first start with an empty database, creates an organisation, its owner and a
+    /// personal API token, printed once on stdout (and as a line `THREADLINE_TOKEN=<token>`);
+    /// then prints `listening on http://ADDR`. Logs go to stderr (filter with RUST_LOG).
     Serve(ServeArgs),
     /// Create or update the database schema, then exit.
     Migrate,
@@ -127,6 +129,7 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -117,3 +117,13 @@ where
     }
     separated.push_unseparated(")");
 }
+
+/// SQLite's plan for `sql` (its `detail` lines), for tests that check a query is indexed.
+#[cfg(test)]
+pub async fn query_plan(pool: &Pool, sql: &str) -> Vec<String> {
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(pool)
+        .await
+        .expect("EXPLAIN QUERY PLAN");
+    rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+}

@@ -77,14 +77,10 @@ async fn candidates(conn: &mut Conn, org: Uuid, keys: &[String]) -> ApiResult<Ve
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Db>::new(format!(
-        "SELECT ce.match_key, {CONTACT_COLUMNS}
-         FROM contact_emails ce JOIN contacts c ON c.id = ce.contact_id {CONTACT_JOINS}
-         WHERE ce.org_id = "
-    ));
-    qb.push_bind(id_text(org)).push(" AND ce.match_key IN ");
-    push_in_list(&mut qb, keys);
-    let rows: Vec<CandidateRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<CandidateRow> = candidates_query(org, keys)
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await?;
     rows.into_iter()
         .map(|r| {
             Ok(Candidate {
@@ -93,6 +89,18 @@ async fn candidates(conn: &mut Conn, org: Uuid, keys: &[String]) -> ApiResult<Ve
             })
         })
         .collect()
+}
+
+/// The query of [`candidates`]: one search of `contact_emails (org_id, match_key)`.
+fn candidates_query(org: Uuid, keys: &[String]) -> QueryBuilder<'_, Db> {
+    let mut qb = QueryBuilder::<Db>::new(format!(
+        "SELECT ce.match_key, {CONTACT_COLUMNS}
+         FROM contact_emails ce JOIN contacts c ON c.id = ce.contact_id {CONTACT_JOINS}
+         WHERE ce.org_id = "
+    ));
+    qb.push_bind(id_text(org)).push(" AND ce.match_key IN ");
+    push_in_list(&mut qb, keys);
+    qb
 }
 
 #[derive(sqlx::FromRow)]
@@ -127,4 +135,26 @@ async fn companies_by_domain(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_candidate_query_searches_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open(dir.path()).await.unwrap();
+        let keys = vec!["a@acme.com".to_string(), "b@acme.com".to_string()];
+        let plan = crate::db::query_plan(&pool, candidates_query(Uuid::nil(), &keys).sql()).await;
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX contact_emails_lookup_idx")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{plan:#?}"
+        );
+    }
 }

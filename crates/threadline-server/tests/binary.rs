@@ -1,0 +1,289 @@
+//! The real `threadline-server` binary: first start prints a token and the port, the API
+//! answers over HTTP, SIGTERM shuts it down cleanly; and the admin commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_threadline-server");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The binary with a clean environment (no THREADLINE_* from the caller's shell).
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("THREADLINE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("THREADLINE_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("run threadline-server");
+    assert!(
+        output.status.success(),
+        "{:?} failed: {}\n{}",
+        cmd,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A running server and the stdout lines it printed up to `listening on`.
+struct Server {
+    child: Child,
+    lines: Vec<String>,
+    base: String,
+    _rest: Receiver<String>,
+}
+
+impl Server {
+    fn start(data_dir: &Path, owner: &str) -> Server {
+        let mut child = command(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("THREADLINE_OWNER_EMAIL", owner)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn threadline-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + WAIT;
+        let mut lines = Vec::new();
+        let base = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `listening on` line; stdout so far: {lines:#?}"));
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.to_string();
+            }
+            lines.push(line);
+        };
+        Server {
+            child,
+            lines,
+            base,
+            _rest: rx,
+        }
+    }
+
+    fn token(&self) -> Option<String> {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix("THREADLINE_TOKEN="))
+            .map(str::to_string)
+    }
+
+    /// SIGTERM, then the exit status within a minute.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_a_token_and_the_port_and_answers_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "Boss@Example.org");
+    let token = server
+        .token()
+        .expect("a THREADLINE_TOKEN= line on first start");
+    assert!(token.starts_with("tl_") && token.len() == 67, "{token}");
+    assert!(
+        server.lines.iter().any(|l| l.trim() == token),
+        "the framed block shows the token on its own line: {:#?}",
+        server.lines
+    );
+    assert!(
+        server.base.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let port: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0, "the real port is printed");
+
+    let client = reqwest::Client::new();
+    let me = client
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "boss@example.org");
+    assert_eq!(me["user"]["name"], "Owner");
+    assert_eq!(me["own_addresses"], serde_json::json!(["boss@example.org"]));
+
+    let anonymous = client
+        .get(format!("{}/api/v1/me", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    let status = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+
+    // A second start finds the user: no new token, a hint instead; the old token still works.
+    let again = Server::start(dir.path(), "someone@else.org");
+    assert_eq!(again.token(), None, "{:#?}", again.lines);
+    assert!(
+        again.lines.iter().any(|l| l.contains("token create")),
+        "says how to create another token: {:#?}",
+        again.lines
+    );
+    let me = client
+        .get(format!("{}/api/v1/me", again.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert!(again.terminate().success());
+}
+
+fn token_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("THREADLINE_TOKEN="))
+        .expect("a THREADLINE_TOKEN= line")
+        .to_string()
+}
+
+#[tokio::test]
+async fn admin_commands_manage_users_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    run(command(dir.path()).arg("migrate"));
+    let created = run(command(dir.path()).args([
+        "user",
+        "create",
+        "--email",
+        "Zoe@OurCo.com",
+        "--name",
+        "Zoe",
+        "--alias",
+        "zoe@home.net",
+    ]));
+    let zoe_token = token_of(&created);
+    let extra = run(command(dir.path()).args([
+        "token",
+        "create",
+        "--email",
+        "zoe@ourco.com",
+        "--name",
+        "laptop",
+    ]));
+    let laptop_token = token_of(&extra);
+    assert_ne!(zoe_token, laptop_token);
+
+    let listed = run(command(dir.path()).args(["token", "list", "--email", "zoe@ourco.com"]));
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(!listed.contains(&zoe_token), "tokens are never listed");
+    let laptop_id = listed
+        .lines()
+        .find(|l| l.contains("\"laptop\""))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the laptop token's id")
+        .to_string();
+    run(command(dir.path()).args(["token", "revoke", "--id", &laptop_id]));
+    // Revoking again fails with a message.
+    let twice = command(dir.path())
+        .args(["token", "revoke", "--id", &laptop_id])
+        .output()
+        .unwrap();
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("no active token"));
+
+    // The server started on that data dir knows Zoe's tokens.
+    let server = Server::start(dir.path(), "owner@example.com");
+    assert_eq!(server.token(), None, "users exist: no owner is created");
+    let client = reqwest::Client::new();
+    let me = |token: String| {
+        client
+            .get(format!("{}/api/v1/me", server.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let ok = me(zoe_token).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let ok: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(
+        ok["own_addresses"],
+        serde_json::json!(["zoe@ourco.com", "zoe@home.net"])
+    );
+    assert_eq!(me(laptop_token).await.unwrap().status(), 401);
+}
+
+#[test]
+fn help_documents_every_option_and_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = run(command(dir.path()).args(["serve", "--help"]));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for expected in [
+        "--listen",
+        "THREADLINE_LISTEN",
+        "--data-dir",
+        "THREADLINE_DATA_DIR",
+        "--owner-email",
+        "THREADLINE_OWNER_EMAIL",
+        "127.0.0.1:8787",
+        "./.data",
+    ] {
+        assert!(
+            help.contains(expected),
+            "`serve --help` lacks {expected}:\n{help}"
+        );
+    }
+    let top = run(command(dir.path()).arg("--help"));
+    let top = String::from_utf8_lossy(&top.stdout);
+    for expected in ["serve", "migrate", "user", "token"] {
+        assert!(top.contains(expected), "`--help` lacks {expected}:\n{top}");
+    }
+}
