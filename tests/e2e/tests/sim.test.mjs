@@ -422,7 +422,7 @@ test('compose: chips are added on Enter/comma/paste and removed by their button 
     ]);
     await input.evaluate((el) => {
       const data = new DataTransfer();
-      data.setData('text/plain', 'Ann Lee <ann.lee@acme.example>, jane.q.doe@gmail.com');
+      data.setData('text/plain', '"Lee, Ann" <ann.lee@acme.example>, jane.q.doe@gmail.com');
       el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
     });
     assert.equal(await chips.count(), 4);
@@ -487,6 +487,11 @@ test('compose: full-screen kind and the standalone pop-out window', async () => 
     assert.equal(await full.locator('.anm[name=to] [role=option]').getAttribute('data-hovercard-id'), 'bob@globex.example');
     assert.equal(await full.locator('input[name=subjectbox]').inputValue(), 'Hello');
     assert.equal(await full.locator('.aYF').textContent(), 'Hello');
+    const kind = () => page.evaluate(() => window.__gmailSim.composeInfo(document.querySelector('[role=dialog]')).kind);
+    assert.equal(await kind(), 'fullscreen');
+    await full.locator('.Hm .Hq').click();
+    assert.equal(await kind(), 'popup');
+    await assert.rejects(page.evaluate(() => window.__gmailSim.openCompose({ kind: 'standalone' })), /view=cm/);
   });
   await withGmail('/mail/?view=cm&fs=1&tf=1&to=ann.lee@acme.example&su=Standalone', async (page) => {
     assert.ok(await page.evaluate(() => document.body.classList.contains('xE') && document.body.classList.contains('xp')));
