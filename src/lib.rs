@@ -48,4 +48,9 @@ pub mod testing {
     pub use crate::gmail::compose::{find_all as find_composes, recipients as compose_recipients, ComposeKind};
     pub use crate::gmail::thread::{identity as message_identity, is_expanded, people as message_people};
     pub use crate::gmail::{Person, Role};
+
+    /// The people chips with no verdicts yet (what a bar shows before the lookup answers).
+    pub fn render_parties(people: &[Person]) -> web_sys::Element {
+        crate::ui::parties::render(people, &|_| None, &crate::ui::parties::Picks::default())
+    }
 }

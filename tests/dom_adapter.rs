@@ -1,0 +1,148 @@
+//! The DOM adapter in a real browser (wasm-bindgen-test, headless Chromium): reading Gmail's
+//! structure through the selector chains, and rendering hostile strings as inert text.
+#![cfg(target_arch = "wasm32")]
+
+use threadline_extension::testing::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Document, Element};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn doc() -> Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+/// Builds a fixture subtree from trusted test markup and attaches it to the body.
+fn mount(html: &str) -> Element {
+    let host = doc().create_element("div").unwrap();
+    host.set_inner_html(html);
+    doc().body().unwrap().append_child(&host).unwrap();
+    host
+}
+
+fn first(root: &Element, sel: &str) -> Element {
+    root.query_selector(sel).unwrap().unwrap_or_else(|| panic!("fixture has {sel}"))
+}
+
+const EXPANDED: &str = r##"
+<div role="list">
+ <div class="h7" role="listitem">
+  <div class="adn ads" data-message-id="#msg-f:1602441164947422913" data-legacy-message-id="163d03bfda277ec1">
+   <div class="gs"><div class="gE iv gt"><table class="cf gJ"><tbody><tr class="acZ">
+     <td class="gF gK"><h3 class="iw"><span class="qu"><span class="gD" email="Ann.Lee@Acme.example" name="Ann Lee" data-hovercard-id="ann.lee@acme.example">Ann Lee</span></span></h3></td>
+     <td class="gH"><span class="g3" title="Nov 21, 2026, 9:00 AM">9:00</span></td></tr>
+     <tr class="acZ xD"><td><span class="hb">to <span class="g2" email="owner@example.com" name="me">me</span>, <span class="g2" email="bob@globex.example" name="Bob">Bob</span>, <span class="g2" email="ann.lee@acme.example" name="Ann">Ann</span></span></td></tr>
+   </tbody></table></div>
+   <div class="ii gt"><div class="a3s aiL">Hello   there</div></div><div class="hi"></div></div>
+  </div>
+ </div>
+ <div class="kv" role="listitem">
+  <div class="adn ads" data-legacy-message-id="163d03bfda277ec2"><div class="ii gt"></div></div>
+ </div>
+</div>"##;
+
+#[wasm_bindgen_test]
+fn reads_an_expanded_message() {
+    let root = mount(EXPANDED);
+    let message = first(&root, ".h7 .adn");
+    let id = message_identity(&message).expect("ids");
+    assert_eq!(id.primary, "163d03bfda277ec1");
+    assert!(id.all.contains(&"msg-f:1602441164947422913".to_string()));
+    assert!(is_expanded(&message));
+    let people = message_people(&message);
+    // The sender first; the repeated address (other case) appears once.
+    let addresses: Vec<&str> = people.iter().map(|p| p.address.as_str()).collect();
+    assert_eq!(addresses, ["Ann.Lee@Acme.example", "owner@example.com", "bob@globex.example"]);
+    assert_eq!(people[0].role, Role::From);
+    assert_eq!(people[0].name.as_deref(), Some("Ann Lee"));
+    assert_eq!(people[2].role, Role::To);
+    root.remove();
+}
+
+#[wasm_bindgen_test]
+fn a_collapsed_message_is_not_expanded() {
+    let root = mount(EXPANDED);
+    let collapsed = first(&root, ".kv .adn");
+    assert!(!is_expanded(&collapsed));
+    root.remove();
+}
+
+const COMPOSES: &str = r##"
+<div class="dw"><div class="nH"><div class="nH"><div class="no">
+ <div class="nH"><div class="AD"><div role="dialog"><form>
+   <input type="hidden" name="composeid" value="c1"><input type="hidden" name="draft" value="#msg-a:r-111">
+   <div class="GS"><div class="anm" name="to"><div role="listbox">
+     <div role="option" data-hovercard-id="ann@acme.example" data-name="Ann">Ann</div>
+     <div role="option" data-hovercard-id="bob@globex.example" data-name="Bob">Bob</div></div></div>
+   <div class="anm" name="cc"><div role="listbox"><div role="option" data-hovercard-id="cc@acme.example" data-name="">cc</div></div></div></div>
+ </form></div></div></div>
+</div></div></div></div>
+<div class="aSs"><div class="aSt"><div role="dialog"><form>
+  <input type="hidden" name="composeid" value="c2"><input type="hidden" name="draft" value="#msg-a:r-222">
+  <table class="GS"><tbody><tr><td><div class="vR"><span class="vN">Lee, Ann</span><input type="hidden" name="to" value="&quot;Lee, Ann&quot; &lt;ann@acme.example&gt;"></div>
+  <textarea class="vO" name="to"></textarea></td></tr></tbody></table>
+</form></div></div></div>
+<div class="ip adB"><div class="M9"><form>
+  <input type="hidden" name="composeid" value="c3"><input type="hidden" name="draft" value="#msg-a:r-333">
+</form></div></div>"##;
+
+#[wasm_bindgen_test]
+fn finds_compose_windows_and_their_recipients() {
+    let root = mount(COMPOSES);
+    let composes = find_composes(&doc());
+    let kinds: Vec<ComposeKind> = composes.iter().map(|(_, k)| *k).collect();
+    assert_eq!(kinds, [ComposeKind::Popup, ComposeKind::Fullscreen, ComposeKind::Inline]);
+
+    let new_ui = compose_recipients(&composes[0].0);
+    let got: Vec<(&str, Role)> = new_ui.iter().map(|p| (p.address.as_str(), p.role)).collect();
+    assert_eq!(got, [("ann@acme.example", Role::To), ("bob@globex.example", Role::To), ("cc@acme.example", Role::Cc)]);
+    assert_eq!(new_ui[2].name, None);
+
+    let old_ui = compose_recipients(&composes[1].0);
+    assert_eq!(old_ui.len(), 1);
+    assert_eq!(old_ui[0].address, "ann@acme.example");
+    assert_eq!(old_ui[0].name.as_deref(), Some("Lee, Ann"));
+    root.remove();
+}
+
+#[wasm_bindgen_test]
+fn censored_outline_keeps_structure_not_content() {
+    let root = mount(EXPANDED);
+    let outline = censored_outline(&root);
+    assert!(outline.contains("class=\"adn ads\""), "{outline}");
+    assert!(outline.contains("email=\"…\""));
+    for secret in ["Ann.Lee@Acme.example", "Hello", "163d03bfda277ec1", "Nov 21"] {
+        assert!(!outline.contains(secret), "outline leaks {secret}: {outline}");
+    }
+    root.remove();
+}
+
+#[wasm_bindgen_test]
+fn hostile_names_render_as_text() {
+    let hostile = [
+        "<img src=x onerror=\"document.title='PWNED'\">",
+        "\"><svg onload=alert(1)>",
+        "javascript:alert(1)",
+        "\u{202E}moc.live@evil",
+        &"A".repeat(10_000),
+    ];
+    let people: Vec<Person> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Person { address: format!("p{i}@acme.example"), name: Some(name.to_string()), role: Role::To })
+        .collect();
+    let list = render_parties(&people);
+    doc().body().unwrap().append_child(&list).unwrap();
+    // No element other than the ones the renderer makes, and every name intact as text.
+    let imgs = list.query_selector_all("img, svg, script, a").unwrap().length();
+    assert_eq!(imgs, 0);
+    let names = list.query_selector_all(".name").unwrap();
+    assert_eq!(names.length() as usize, hostile.len());
+    for (i, name) in hostile.iter().enumerate() {
+        let el: Element = names.item(i as u32).unwrap().dyn_into().unwrap();
+        assert_eq!(el.text_content().unwrap(), *name);
+    }
+    assert_ne!(doc().title(), "PWNED");
+    list.remove();
+}
