@@ -24,6 +24,7 @@ use wasm_bindgen::prelude::*;
 /// without touching the page.
 #[wasm_bindgen]
 pub fn start() -> Result<(), JsValue> {
+    threadline_domain::address::set_domain_to_ascii(browser_domain_to_ascii);
     let app = app::App::install();
     watch::install(&app)?;
     app.full_scan();
@@ -33,6 +34,17 @@ pub fn start() -> Result<(), JsValue> {
         a.full_scan();
     });
     Ok(())
+}
+
+/// UTS 46 ToASCII by the browser's own URL parser (the WHATWG URL Standard's "domain to
+/// ASCII"), so the bundle carries no Unicode tables.
+fn browser_domain_to_ascii(domain: &str) -> Option<String> {
+    if domain.contains(['/', '?', '#', '@', ':', '\\', '[', ']']) {
+        return None;
+    }
+    let url = web_sys::Url::new(&format!("http://{domain}/")).ok()?;
+    let host = url.hostname();
+    (!host.is_empty() && host.is_ascii()).then_some(host)
 }
 
 /// The core's version, for the loader's diagnostics.
@@ -48,6 +60,11 @@ pub mod testing {
     pub use crate::gmail::compose::{find_all as find_composes, recipients as compose_recipients, ComposeKind};
     pub use crate::gmail::thread::{identity as message_identity, is_expanded, people as message_people};
     pub use crate::gmail::{Person, Role};
+
+    /// Lends the browser's UTS 46 to the domain crate, as `start` does.
+    pub fn install_browser_idna() {
+        threadline_domain::address::set_domain_to_ascii(super::browser_domain_to_ascii);
+    }
 
     /// The people chips with no verdicts yet (what a bar shows before the lookup answers).
     pub fn render_parties(people: &[Person]) -> web_sys::Element {

@@ -72,11 +72,33 @@ pub struct TrackedStateReply {
 
 /// The answer to an action: delivered now (with the server's response) or queued until
 /// the server is reachable.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug)]
 pub enum ActionReply<T> {
     Done { result: T },
     Queued { key: String },
+}
+
+/// The wire form of [`ActionReply`]: a plain struct, because serde's internally tagged
+/// enums buffer their input generically, which costs bundle size for every `T`.
+#[derive(Deserialize)]
+struct ActionReplyWire<T> {
+    status: String,
+    #[serde(default = "Option::default")]
+    result: Option<T>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ActionReply<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wire = ActionReplyWire::<T>::deserialize(d)?;
+        match (wire.status.as_str(), wire.result, wire.key) {
+            ("done", Some(result), _) => Ok(ActionReply::Done { result }),
+            ("queued", _, Some(key)) => Ok(ActionReply::Queued { key }),
+            (status, _, _) => Err(D::Error::custom(format!("unexpected action status {status:?}"))),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

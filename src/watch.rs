@@ -87,7 +87,7 @@ pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
     bridge::on_background_message(move |msg| {
         let kind = js_sys::Reflect::get(&msg, &"type".into()).ok().and_then(|v| v.as_string());
         if kind.as_deref() == Some("queueDelivered") {
-            if let Ok(delivered) = serde_wasm_bindgen::from_value::<QueueDelivered>(msg) {
+            if let Ok(delivered) = bridge::decode::<QueueDelivered>(&msg) {
                 a.on_queue_delivered(delivered);
             }
         }

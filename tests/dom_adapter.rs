@@ -146,3 +146,20 @@ fn hostile_names_render_as_text() {
     assert_ne!(doc().title(), "PWNED");
     list.remove();
 }
+
+#[wasm_bindgen_test]
+fn international_domains_use_the_browsers_uts46() {
+    install_browser_idna();
+    use threadline_domain::address::EmailAddress;
+    let cases = [
+        ("juergen@bücher.example", Some("juergen@xn--bcher-kva.example")),
+        ("Ann@BÜCHER.example", Some("ann@xn--bcher-kva.example")),
+        ("ann@acme。example", Some("ann@acme.example")),
+        ("ann@bü/cher.example", None),
+        ("ann@xn--bcher-kva.example", Some("ann@xn--bcher-kva.example")),
+    ];
+    for (input, expected) in cases {
+        let got = EmailAddress::parse(input).ok().map(|a| a.to_string());
+        assert_eq!(got.as_deref(), expected, "{input}");
+    }
+}

@@ -266,11 +266,36 @@ fn normalize_untrimmed_domain(input: &str) -> Result<String, AddressError> {
     let ascii = if mapped.is_ascii() && !mapped.split('.').any(is_punycode_label) {
         mapped.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii(&mapped)
-            .map_err(|_| invalid_domain("it is not a valid international domain name"))?
+        domain_to_ascii(&mapped)
+            .ok_or_else(|| invalid_domain("it is not a valid international domain name"))?
     };
     check_ascii_domain(&ascii)?;
     Ok(ascii)
+}
+
+/// UTS 46 ToASCII of a domain with non-ASCII or Punycode labels.
+#[cfg(feature = "unicode-idna")]
+fn domain_to_ascii(domain: &str) -> Option<String> {
+    idna::domain_to_ascii(domain).ok()
+}
+
+/// With the Unicode tables built in, a lent implementation is not needed and is ignored.
+#[cfg(feature = "unicode-idna")]
+pub fn set_domain_to_ascii(_f: fn(&str) -> Option<String>) {}
+
+#[cfg(not(feature = "unicode-idna"))]
+static DOMAIN_TO_ASCII: std::sync::OnceLock<fn(&str) -> Option<String>> = std::sync::OnceLock::new();
+
+/// Without the `unicode-idna` feature, the embedder provides UTS 46 ToASCII (the WASM core
+/// uses the browser's URL parser). Until it does, international domains are rejected.
+#[cfg(not(feature = "unicode-idna"))]
+pub fn set_domain_to_ascii(f: fn(&str) -> Option<String>) {
+    let _ = DOMAIN_TO_ASCII.set(f);
+}
+
+#[cfg(not(feature = "unicode-idna"))]
+fn domain_to_ascii(domain: &str) -> Option<String> {
+    DOMAIN_TO_ASCII.get().and_then(|f| f(domain))
 }
 
 fn is_punycode_label(label: &str) -> bool {

@@ -200,17 +200,28 @@ pub(crate) fn is_free_mail_normalized(domain: &str) -> bool {
         && FREE_MAIL_BRANDS.binary_search(&label).is_ok()
 }
 
-/// `acme-corp` → `Acme Corp`; a Punycode label is named in its Unicode form
-/// (`xn--mller-kva` → `Müller`).
-fn company_name(label: &str) -> Option<String> {
-    let unicode = if label.starts_with("xn--") {
+#[cfg(feature = "unicode-idna")]
+fn punycode_to_unicode(label: &str) -> Cow<'_, str> {
+    if label.starts_with("xn--") {
         match idna::domain_to_unicode(label) {
             (unicode, Ok(())) => Cow::Owned(unicode),
             (_, Err(_)) => Cow::Borrowed(label),
         }
     } else {
         Cow::Borrowed(label)
-    };
+    }
+}
+
+/// Without the Unicode tables a Punycode label is named as it is.
+#[cfg(not(feature = "unicode-idna"))]
+fn punycode_to_unicode(label: &str) -> Cow<'_, str> {
+    Cow::Borrowed(label)
+}
+
+/// `acme-corp` → `Acme Corp`; a Punycode label is named in its Unicode form
+/// (`xn--mller-kva` → `Müller`).
+fn company_name(label: &str) -> Option<String> {
+    let unicode = punycode_to_unicode(label);
     let words: Vec<String> = unicode
         .split(|c: char| c == '-' || c == '_' || c.is_whitespace())
         .filter(|word| !word.is_empty())
