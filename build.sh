@@ -6,6 +6,8 @@
 #   ./build.sh run        build, then start the server on 127.0.0.1 with an embedded database
 #   ./build.sh test       build, then run every test suite
 #   ./build.sh bench      build, then run the benchmarks (figures go to BENCHMARKS.md by hand)
+#   ./build.sh extension  only the WASM core and dist/extension (quick iteration)
+# THREADLINE_DIST moves dist/ elsewhere (parallel work on one checkout).
 #
 # The WASM route follows ../shared/TOOLCHAIN.md: rustup cannot add the wasm32 target on
 # these machines, so Debian's rustc-web (whose LLVM has the wasm32 back end) compiles the
@@ -16,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
-DIST="$ROOT/dist"
+DIST="${THREADLINE_DIST:-$ROOT/dist}"
 EXT_DIST="$DIST/extension"
 WASM_TARGET_DIR="$ROOT/target/wasm"
 WASM_PROFILE="wasm-release"
@@ -209,6 +211,7 @@ cmd_bench() {
 
 case "${1:-build}" in
   build) build_all ;;
+  extension) ensure_chromium; build_wasm; assemble_extension ;;
   run) cmd_run ;;
   test) cmd_test ;;
   bench) cmd_bench ;;
