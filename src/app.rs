@@ -280,6 +280,7 @@ impl App {
             let existing = self.composes.borrow().iter().find(|c| c.root == root).cloned();
             match existing {
                 Some(bar) => {
+                    bar.set_kind(kind);
                     if bar.refresh_recipients() {
                         bar.render();
                         changed = true;

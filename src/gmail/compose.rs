@@ -38,7 +38,7 @@ pub fn find_all(doc: &web_sys::Document) -> Vec<(Element, ComposeKind)> {
     let Ok(inputs) = doc.query_selector_all(COMPOSE_ID_INPUT) else { return out };
     for i in 0..inputs.length() {
         let Some(input) = inputs.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
-        let root = COMPOSE_ROOT.closest(&input).or_else(|| {
+        let root = root_of(&input).or_else(|| {
             crate::selectors::report_failure(COMPOSE_ROOT.name, &input.closest("form").ok().flatten().unwrap_or(input.clone()));
             input.closest("form").ok().flatten().and_then(|f| f.parent_element())
         });
@@ -50,6 +50,24 @@ pub fn find_all(doc: &web_sys::Document) -> Vec<(Element, ComposeKind)> {
         }
     }
     out
+}
+
+/// The compose window around a form's `composeid` input. Not simply the first row of
+/// [`COMPOSE_ROOT`] that matches: a pop-up, full-screen or standalone window wraps its form
+/// in a `.M9` too (as the real 2020 capture does), which would make every window look like an
+/// inline reply. The window is the outermost ancestor a row matches; the last row (`.ip`, the
+/// reply area of an old inline reply) counts only when no other row does.
+fn root_of(input: &Element) -> Option<Element> {
+    let ((_, fallback), rows) = COMPOSE_ROOT.rows.split_last()?;
+    let mut root: Option<Element> = None;
+    for (_, selector) in rows {
+        if let Some(found) = input.closest(selector).ok().flatten() {
+            if root.as_ref().is_none_or(|inner| found.contains(Some(inner))) {
+                root = Some(found);
+            }
+        }
+    }
+    root.or_else(|| input.closest(fallback).ok().flatten())
 }
 
 fn kind_of(root: &Element) -> ComposeKind {

@@ -18,7 +18,9 @@ use crate::selectors::COMPOSE_BAR_SLOT;
 
 pub struct ComposeBar {
     pub root: Element,
-    pub kind: ComposeKind,
+    /// Changes when Gmail moves the window (the full-screen button moves the same element
+    /// between the pop-up dock and the full-screen container).
+    kind: Cell<ComposeKind>,
     core: BarCore,
     pub draft_id: RefCell<Option<String>>,
     track_on_send: Cell<bool>,
@@ -49,7 +51,7 @@ impl ComposeBar {
         let bar = Rc::new(ComposeBar {
             draft_id: RefCell::new(compose::draft_id(&root)),
             root,
-            kind,
+            kind: Cell::new(kind),
             core,
             track_on_send: Cell::new(track_on_send),
         });
@@ -77,6 +79,15 @@ impl ComposeBar {
 
     pub fn host(&self) -> &Element {
         &self.core.host
+    }
+
+    /// Records where the window is now; true when that changed.
+    pub fn set_kind(&self, kind: ComposeKind) -> bool {
+        if self.kind.replace(kind) == kind {
+            return false;
+        }
+        let _ = self.core.host.set_attribute("data-compose-kind", kind.as_str());
+        true
     }
 
     pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
