@@ -87,6 +87,10 @@ export async function startServer({ binary = serverBinary(), dataDir, port = 0, 
     token: run.token ?? knownToken,
     dataDir: dir,
     log: () => run.log.join(''),
+    /** Stops the process and keeps the data: the server is "down" until restart(). */
+    async halt() {
+      await stopChild(run.child);
+    },
     async restart() {
       await stopChild(run.child);
       run = await spawnServer(binary, dir, server.port, env, timeout);

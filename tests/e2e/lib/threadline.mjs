@@ -2,11 +2,12 @@
 // threadline-server on a temporary database with seeded contacts, and Chromium with the
 // unpacked extension from dist/extension configured (server URL + token) like a user would.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startFixtureServer } from '../fixture-server.mjs';
-import { launchWithExtension, openGmail } from './browser.mjs';
+import { launchWithExtension, openGmail, makeProfileDir } from './browser.mjs';
 import { startServer, api } from './threadline-server.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -30,7 +31,9 @@ export async function seedContacts(client) {
   return made;
 }
 
-export async function startWorld({ profileDir, seed = true } = {}) {
+export async function startWorld({ seed = true } = {}) {
+  // Our own profile, kept across relaunches (a browser restart) and removed at close.
+  const profileDir = makeProfileDir();
   const fixtures = await startFixtureServer({ port: 0 });
   const server = await startServer();
   const client = api(server.url, server.token);
@@ -40,14 +43,14 @@ export async function startWorld({ profileDir, seed = true } = {}) {
   const world = {
     fixtures, server, client, contacts, browser,
     async open(route, query = '') {
-      const { page, errors } = await openGmail(browser.context, `/mail/u/0/${query}${route}`);
+      const { page, errors } = await openGmail(world.browser.context, `/mail/u/0/${query}${route}`);
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       await page.evaluate(() => window.__gmailSim?.ready);
       return { page, errors };
     },
     async relaunch() {
-      await browser.close();
-      const again = await launchWithExtension({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR, profileDir: browser.profileDir });
+      await world.browser.close();
+      const again = await launchWithExtension({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR, profileDir });
       world.browser = again;
       return again;
     },
@@ -55,6 +58,7 @@ export async function startWorld({ profileDir, seed = true } = {}) {
       await world.browser.close().catch(() => {});
       await server.stop().catch(() => {});
       await fixtures.close().catch(() => {});
+      fs.rmSync(profileDir, { recursive: true, force: true });
     },
   };
   return world;
