@@ -38,14 +38,17 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// A sentence for a person from a background error code.
+/// A sentence for a person. The background already words (and localises) its errors; the
+/// code picks a fallback only when a message is missing.
 pub fn error_text(e: &BridgeError) -> String {
+    if !e.message.trim().is_empty() {
+        return e.message.clone();
+    }
     match e.code.as_str() {
         "not_configured" => t("errorNotConfigured"),
         "unauthorized" => t("errorUnauthorized"),
-        "server_error" => t_with("errorServer", &[&e.message]),
         "offline" => t("errorOffline"),
-        _ => e.message.clone(),
+        code => t_with("errorServer", &[code]),
     }
 }
 
