@@ -31,11 +31,12 @@ export async function seedContacts(client) {
   return made;
 }
 
-export async function startWorld({ seed = true } = {}) {
+/** `serverEnv`: extra environment of the server (e.g. `{ RUST_LOG: 'info' }` logs every request). */
+export async function startWorld({ seed = true, serverEnv = {} } = {}) {
   // Our own profile, kept across relaunches (a browser restart) and removed at close.
   const profileDir = makeProfileDir();
   const fixtures = await startFixtureServer({ port: 0 });
-  const server = await startServer();
+  const server = await startServer({ env: serverEnv });
   const client = api(server.url, server.token);
   const contacts = seed ? await seedContacts(client) : {};
   const browser = await launchWithExtension({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR, profileDir });
