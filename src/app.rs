@@ -393,10 +393,16 @@ impl App {
     pub fn on_send_pressed(self: &Rc<Self>, root: &Element) {
         let Some(bar) = self.composes.borrow().iter().find(|c| &c.root == root).cloned() else { return };
         let own = self.status.borrow().user.as_ref().map(|u| u.email.clone());
-        let Some((draft_id, request)) = bar.send_request(own.as_deref()) else { return };
-        if self.sends.borrow().is_pending(&draft_id) {
+        let Some((draft_id, request)) = bar.send_request(own.as_deref()) else {
+            // Nothing to track (toggle off, no contact picked): a send of this draft still in
+            // flight (Undo, then Send again) is withdrawn.
+            let draft = bar.draft_id.borrow().clone();
+            if let Some(draft_id) = draft {
+                self.handle_send_event(SendEvent::SendPressedUntracked { draft_id });
+            }
             return;
-        }
+        };
+        // Pressed again while a send is in flight: the same key replaces the waiting request.
         let undo_ms = self.status.borrow().send_undo_seconds.saturating_mul(1000);
         // Delivered after the undo window (plus slack) unless the message shows up sooner.
         let deliver_after_ms = undo_ms + 2_000;

@@ -16,8 +16,11 @@ pub const STILL_OPEN_CHECK_MS: f64 = 2_500.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendEvent {
-    /// Send was pressed in the compose holding `draft_id`.
+    /// Send was pressed in the compose holding `draft_id`, with something to track.
     SendPressed { draft_id: String, now_ms: f64 },
+    /// Send was pressed in the compose holding `draft_id` with nothing to track (Track on
+    /// send turned off, no contact picked).
+    SendPressedUntracked { draft_id: String },
     /// The still-open check for `draft_id` ran: is the compose still on the page?
     OpenCheck { draft_id: String, still_open: bool },
     /// A compose window for `draft_id` was found on the page.
@@ -30,7 +33,8 @@ pub enum SendEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendAction {
-    /// Queue the tracking of `draft_id`, to be delivered after the undo window.
+    /// Queue the tracking of `draft_id`, to be delivered after the undo window. Queued again
+    /// under the same key, it replaces the request still waiting (the mail as sent last).
     Schedule { draft_id: String },
     /// Check, [`STILL_OPEN_CHECK_MS`] from now, whether the compose is still open.
     CheckOpenLater { draft_id: String },
@@ -66,15 +70,23 @@ impl SendTracker {
     pub fn handle(&mut self, event: SendEvent) -> Vec<SendAction> {
         match event {
             SendEvent::SendPressed { draft_id, now_ms: _ } => {
-                if self.sends.contains_key(&draft_id) {
-                    // A double click, or Ctrl+Enter then a click: one send.
-                    return vec![];
-                }
+                // Pressed again while a send is in flight (a double click; Ctrl+Enter then a
+                // click; Undo then Send again before the still-open check): scheduled again
+                // under the same key, which replaces the waiting request, so the mail is
+                // still logged once, as it was sent last. Every press is checked.
                 self.sends.insert(draft_id.clone(), Phase::Pressed);
                 vec![
                     SendAction::Schedule { draft_id: draft_id.clone() },
                     SendAction::CheckOpenLater { draft_id },
                 ]
+            }
+            SendEvent::SendPressedUntracked { draft_id } => {
+                // Undo, Track on send turned off, Send again: the first send is withdrawn.
+                if self.sends.remove(&draft_id).is_some() {
+                    vec![SendAction::Cancel { draft_id }]
+                } else {
+                    vec![]
+                }
             }
             SendEvent::OpenCheck { draft_id, still_open } => match self.sends.get(&draft_id) {
                 Some(Phase::Pressed) if still_open => {
@@ -144,11 +156,38 @@ mod tests {
                 ],
             ),
             (
-                "double send is one send",
+                "double send is one send: the same key, scheduled again; the later check is moot",
                 vec![
                     (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (SendPressed { draft_id: d("x"), now_ms: 5.0 }, vec![]),
+                    (SendPressed { draft_id: d("x"), now_ms: 5.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (MessageSeen { ids: vec![d("x")] }, vec![Confirm { draft_id: d("x") }]),
                 ],
+            ),
+            (
+                "undo then send again before the still-open check: scheduled again, delivered",
+                vec![
+                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (ComposeSeen { draft_id: d("x") }, vec![]),
+                    (SendPressed { draft_id: d("x"), now_ms: 900.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                ],
+            ),
+            (
+                "undo, tracking turned off, send again: the first send is withdrawn",
+                vec![
+                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (ComposeSeen { draft_id: d("x") }, vec![]),
+                    (SendPressedUntracked { draft_id: d("x") }, vec![Cancel { draft_id: d("x") }]),
+                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (MessageSeen { ids: vec![d("x")] }, vec![]),
+                ],
+            ),
+            (
+                "a send without tracking and nothing in flight does nothing",
+                vec![(SendPressedUntracked { draft_id: d("x") }, vec![])],
             ),
             (
                 "Gmail refused the send: compose still open",

@@ -18,10 +18,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-import { startWorld, configure, readBars, waitFor } from '../lib/threadline.mjs';
+import { startWorld, configure, readBars, waitForBars, waitFor } from '../lib/threadline.mjs';
 import { openGmail } from '../lib/browser.mjs';
 
 /** sendUndoSeconds in the options, and the simulator's undo window: the same, and small. */
@@ -52,7 +49,7 @@ function freshDraftId() {
 const bare = (draftId) => draftId.replace(/^#/, '');
 
 before(async () => {
-  world = await startWorld();
+  world = await startWorld({ serverEnv: { RUST_LOG: 'info' } });
   await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: true });
 });
 
@@ -149,13 +146,20 @@ function waitTracked(id, timeout = DELIVERY_TIMEOUT) {
   return waitFor(() => trackedEntry(id), { timeout, interval: 200, what: `${id} tracked on the server` });
 }
 
-/** Rows of the server's idempotency record: every keyed POST /tracked-emails it answered. */
-function trackPostsFor(trackedEmailId) {
-  const db = path.join(world.server.dataDir, 'threadline.db');
-  const out = execFileSync('sqlite3', ['-readonly', '-json', db,
-    `SELECT idem_key AS key, status FROM idempotency_keys WHERE method_path LIKE '%tracked-emails' AND response_body LIKE '%${trackedEmailId}%' ORDER BY created_at`,
-  ], { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
+/**
+ * Statuses of every POST /api/v1/tracked-emails the server answered, in order, from its
+ * request log (RUST_LOG=info): 201 a new entry, 200 an entry that existed. Only the
+ * extension posts there (this file's client only reads), one page at a time.
+ */
+function trackPosts() {
+  return [...world.server.log().matchAll(/request\{method=POST path=\/api\/v1\/tracked-emails\}[^\n]*status=(\d+)/g)]
+    .map((m) => Number(m[1]));
+}
+
+/** Waits for the track POSTs since `mark` to reach `expected.length`, then asserts them. */
+async function expectPosts(mark, expected, what) {
+  await waitFor(() => trackPosts().length - mark >= expected.length, { what: `${expected.length} track POSTs (${what})` });
+  assert.deepEqual(trackPosts().slice(mark), expected, `track POSTs: ${what}`);
 }
 
 /** Contact ids an entry is linked to, sorted. */
@@ -253,4 +257,350 @@ test('the old recipients UI through openCompose({kind: "old"})', async () => {
     assert.equal(bar.kind, 'popup');
     assert.deepEqual(errors, []);
   });
+});
+
+// ----- recipients' verdicts -----------------------------------------------------------------
+
+for (const ui of ['chips', 'classic']) {
+  test(`recipients' verdicts follow the chips as they are added and removed (${ui})`, async () => {
+    await withPage(() => openPage(), async (page, errors) => {
+      const compose = await openCompose(page, { kind: 'popup', ui });
+      await waitForStatuses(page, compose, {});
+      const add = (address, field = 'to') => page.evaluate(({ el, address, field }) => window.__gmailSim.addRecipient(el, address, field), { el: compose.root, address, field });
+      const remove = (address, field = 'to') => page.evaluate(({ el, address, field }) => window.__gmailSim.removeRecipient(el, address, field), { el: compose.root, address, field });
+
+      await add(ANN);
+      await waitForStatuses(page, compose, { [ANN]: 'known' });
+      await add(SIOBHAN, 'cc');
+      await add('Nobody Yet <nobody.yet@initech.example>');
+      await add(OWNER, 'bcc');
+      await add(JANE); // stored as janeqdoe@gmail.com: Gmail ignores the dots
+      await add('broken@@example');
+      const bar = await waitForStatuses(page, compose, {
+        [ANN]: 'known', 'nobody.yet@initech.example': 'unknown', [JANE]: 'known', 'broken@@example': 'invalid',
+        [SIOBHAN]: 'ambiguous', [OWNER]: 'own',
+      });
+      const party = (address) => bar.parties.find((p) => p.address === address);
+      // Known contacts are picked; the two contacts of the ambiguous address are offered, not picked.
+      assert.deepEqual(party(ANN).picks, [{ id: world.contacts.ann.id, checked: true }]);
+      assert.deepEqual(party(SIOBHAN).picks.map((p) => p.checked), [false, false]);
+      assert.deepEqual(party(SIOBHAN).picks.map((p) => p.id).sort(), [world.contacts.siobhan1.id, world.contacts.siobhan2.id].sort());
+      assert.equal(await page.locator(barHost(compose)).locator('[data-address="nobody.yet@initech.example"] [data-tl=add-contact]').count(), 1);
+
+      assert.equal(await remove(ANN), true);
+      assert.equal(await remove(SIOBHAN, 'cc'), true);
+      await waitForStatuses(page, compose, {
+        'nobody.yet@initech.example': 'unknown', [JANE]: 'known', 'broken@@example': 'invalid', [OWNER]: 'own',
+      });
+      assert.deepEqual(errors, []);
+    });
+  });
+}
+
+test('Add contact from the compose bar creates the contact and the chip turns known', async () => {
+  const address = `new.person.${Date.now()}@initech.example`;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', to: [`Nina Novak <${address}>`, ANN] });
+    await waitForStatuses(page, compose, { [address]: 'unknown', [ANN]: 'known' });
+    const bar = page.locator(barHost(compose));
+    await bar.locator(`[data-tl-party][data-address="${address}"] [data-tl=add-contact]`).click();
+    const form = bar.locator('[data-tl=contact-form]');
+    // Prefilled from the chip's name and address.
+    assert.equal(await form.locator('[data-tl-field=first_name]').inputValue(), 'Nina');
+    assert.equal(await form.locator('[data-tl-field=last_name]').inputValue(), 'Novak');
+    assert.equal(await form.locator('[data-tl-field=email]').inputValue(), address);
+    await form.locator('[data-tl-field=company]').fill('Initech');
+    await form.locator('[data-tl=submit-contact]').click();
+
+    const after = await waitForStatuses(page, compose, { [address]: 'known', [ANN]: 'known' });
+    const server = await world.client.lookup([address]);
+    assert.equal(server.status, 200);
+    const [verdict] = server.body.results;
+    assert.equal(verdict.status, 'known');
+    assert.equal(verdict.contacts.length, 1);
+    const contact = verdict.contacts[0];
+    assert.deepEqual([contact.first_name, contact.last_name, contact.primary_email, contact.company?.name], ['Nina', 'Novak', address, 'Initech']);
+    // The new contact is picked for track on send, like any known one.
+    assert.deepEqual(after.parties.find((p) => p.address === address).picks, [{ id: contact.id, checked: true }]);
+    assert.equal(await bar.locator('[data-tl=contact-form]').count(), 0, 'the form closes');
+    assert.deepEqual(errors, []);
+  });
+});
+
+// ----- track on send ------------------------------------------------------------------------
+
+/** Asserts what the server holds for a sent draft; returns the entry. */
+async function assertTracked(draftId, { contacts, subject }, { timeout = DELIVERY_TIMEOUT } = {}) {
+  const entry = await waitTracked(draftId, timeout);
+  assert.deepEqual(linkedContacts(entry), contacts.map((c) => c.id).sort(), 'linked to exactly the picked contacts');
+  assert.equal(entry.direction, 'outgoing');
+  assert.ok(entry.message_ids.includes(draftId), `${JSON.stringify(entry.message_ids)} has the draft id`);
+  if (subject !== undefined) assert.equal(entry.subject, subject);
+  assert.ok(!(await queuedKeys()).includes(draftId), 'no longer queued once delivered');
+  return entry;
+}
+
+async function setTrackOnSend(page, compose, on) {
+  const toggle = page.locator(barHost(compose)).locator('input[data-tl=track-on-send]');
+  if (on) await toggle.check(); else await toggle.uncheck();
+  await waitForComposeBar(page, compose, (b) => b.trackOnSend === on);
+}
+
+async function clickUndo(page) {
+  const undo = page.locator('#link_undo');
+  await undo.waitFor({ state: 'visible', timeout: 5_000 });
+  await undo.click();
+}
+
+/** The compose the simulator re-opened for `draftId` (after Undo). */
+async function reopened(page, draftId) {
+  const root = await waitFor(async () => {
+    const handle = await page.evaluateHandle((id) => window.__gmailSim.composes()
+      .find((el) => window.__gmailSim.composeInfo(el).draftId === id) ?? null, `#${draftId}`);
+    return (await handle.evaluate((el) => el !== null)) ? handle : null;
+  }, { what: `the re-opened compose of ${draftId}` });
+  const info = await page.evaluate((el) => window.__gmailSim.composeInfo(el), root);
+  return { root, draftId, composeId: info.composeId };
+}
+
+const sentDrafts = (page) => page.evaluate(() => window.__gmailSim.sent().map((s) => [s.draftId.replace(/^#/, ''), s.undone]));
+
+test('sending a pop-up compose tracks it once, to the picked contacts', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', to: [ANN], cc: [BOB], subject: 'Quote for Q3', body: 'Here it is.' });
+    const bar = await waitForStatuses(page, compose, { [ANN]: 'known', [BOB]: 'known' });
+    assert.equal(bar.trackOnSend, true);
+    await clickSend(page, compose);
+    assert.deepEqual(await sentDrafts(page), [[compose.draftId, false]], 'the simulator sent it');
+    const entry = await assertTracked(compose.draftId, { contacts: [world.contacts.ann, world.contacts.bob], subject: 'Quote for Q3' });
+    assert.deepEqual(entry.links.filter((l) => l.record_kind === 'company').map((l) => l.record_name).sort(), ['Acme', 'Globex']);
+    await expectPosts(mark, [201], 'one send, one POST');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('unticked contacts are left out, a ticked candidate of an ambiguous address is in', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', to: [ANN, BOB], cc: [SIOBHAN], subject: 'Picks' });
+    await waitForStatuses(page, compose, { [ANN]: 'known', [BOB]: 'known', [SIOBHAN]: 'ambiguous' });
+    const bar = page.locator(barHost(compose));
+    await bar.locator(`input[data-tl=pick][data-contact-id="${world.contacts.bob.id}"]`).uncheck();
+    await bar.locator(`input[data-tl=pick][data-contact-id="${world.contacts.siobhan1.id}"]`).check();
+    await clickSend(page, compose);
+    await assertTracked(compose.draftId, { contacts: [world.contacts.ann, world.contacts.siobhan1], subject: 'Picks' });
+    await expectPosts(mark, [201], 'one send, one POST');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('Ctrl+Enter sends and tracks like the Send button', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', to: [BOB], subject: 'Keyboard' });
+    await waitForStatuses(page, compose, { [BOB]: 'known' });
+    await (await compose.root.$('[g_editable=true]')).click();
+    await page.keyboard.type('Sent from the keyboard.');
+    await page.keyboard.press('Control+Enter');
+    assert.deepEqual(await sentDrafts(page), [[compose.draftId, false]]);
+    await assertTracked(compose.draftId, { contacts: [world.contacts.bob], subject: 'Keyboard' });
+    await expectPosts(mark, [201], 'one send, one POST');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('Track on send off: nothing tracked; the option sets the default of new composes', async () => {
+  let mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const off = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Not logged' });
+    await waitForStatuses(page, off, { [ANN]: 'known' });
+    await setTrackOnSend(page, off, false);
+    await clickSend(page, off);
+    assert.deepEqual(await sentDrafts(page), [[off.draftId, false]]);
+    await assertNothingTracked(page, mark, off.draftId);
+    assert.deepEqual(errors, []);
+  });
+  await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: false });
+  try {
+    mark = trackPosts().length;
+    await withPage(() => openPage(), async (page, errors) => {
+      const compose = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Default off' });
+      const bar = await waitForStatuses(page, compose, { [ANN]: 'known' });
+      assert.equal(bar.trackOnSend, false, 'trackOnSendDefault: false');
+      // Ticking it for this one mail tracks this one mail.
+      await setTrackOnSend(page, compose, true);
+      await clickSend(page, compose);
+      await assertTracked(compose.draftId, { contacts: [world.contacts.ann], subject: 'Default off' });
+      await expectPosts(mark, [201], 'one send, one POST');
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: true });
+  }
+});
+
+test('Discard, Close (save & close) and Minimise track nothing', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const discarded = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Discarded' });
+    const closed = await openCompose(page, { kind: 'fullscreen', to: [ANN], subject: 'Closed' });
+    const minimised = await openCompose(page, { kind: 'popup', to: [BOB], subject: 'Minimised' });
+    for (const c of [discarded, closed]) await waitForStatuses(page, c, { [ANN]: 'known' });
+    await waitForStatuses(page, minimised, { [BOB]: 'known' });
+    // The simulator's helpers click Gmail's own buttons (.gU .oh, .Hm .Ha, .Hm .Hl).
+    await page.evaluate((el) => window.__gmailSim.discard(el), discarded.root);
+    await page.evaluate((el) => window.__gmailSim.close(el), closed.root);
+    await page.evaluate((el) => window.__gmailSim.minimize(el), minimised.root);
+    assert.equal(await page.evaluate((el) => el.isConnected, minimised.root), true);
+    assert.equal(await page.evaluate((el) => el.isConnected, discarded.root), false);
+    assert.deepEqual(await sentDrafts(page), [], 'nothing was sent');
+    await assertNothingTracked(page, mark, discarded.draftId, closed.draftId, minimised.draftId);
+    // The minimised window keeps its one bar.
+    await waitForStatuses(page, minimised, { [BOB]: 'known' });
+    assert.deepEqual(errors, []);
+  });
+});
+
+/**
+ * Opens a pop-up compose to Ann, sends it and clicks Undo: at once, or (late) once the
+ * content script's still-open check has seen the compose gone, still inside the undo window.
+ * Resolves to the draft id and the compose the simulator re-opened for it.
+ */
+async function sendThenUndo(page, subject, { late = false } = {}) {
+  const compose = await openCompose(page, { kind: 'popup', to: [ANN], subject });
+  await waitForStatuses(page, compose, { [ANN]: 'known' });
+  await clickSend(page, compose);
+  if (late) {
+    // The scenario's timing (when the user clicks), not a wait for the extension.
+    assert.ok(STILL_OPEN_CHECK_MS + 500 < UNDO_S * 1000 - 500);
+    await page.waitForTimeout(STILL_OPEN_CHECK_MS + 500);
+  }
+  await clickUndo(page);
+  const again = await reopened(page, compose.draftId);
+  await waitForStatuses(page, again, { [ANN]: 'known' });
+  return { draftId: compose.draftId, again };
+}
+
+/** The negative tests' ending: a sentinel, then none of `draftIds` tracked or queued. */
+async function assertNothingTracked(page, mark, ...draftIds) {
+  await sentinelSend(page);
+  await assertNotTracked(...draftIds);
+  await expectPosts(mark, [201], 'the sentinel only');
+}
+
+for (const late of [false, true]) {
+  const when = late ? 'late in the undo window' : 'right after Send';
+  test(`Undo ${when}, not sent again: nothing tracked`, async () => {
+    const mark = trackPosts().length;
+    await withPage(() => openPage(), async (page, errors) => {
+      const { draftId } = await sendThenUndo(page, `Undone ${when}`, { late });
+      await assertNothingTracked(page, mark, draftId);
+      assert.deepEqual((await sentDrafts(page))[0], [draftId, true]);
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test(`Undo ${when}, then Send again: tracked once, as finally sent`, async () => {
+    const mark = trackPosts().length;
+    await withPage(() => openPage(), async (page, errors) => {
+      const { draftId, again } = await sendThenUndo(page, 'Second thoughts', { late });
+      await page.evaluate(({ el, bob }) => window.__gmailSim.addRecipient(el, bob, 'cc'), { el: again.root, bob: BOB });
+      await waitForStatuses(page, again, { [ANN]: 'known', [BOB]: 'known' });
+      await clickSend(page, again);
+      assert.deepEqual(await sentDrafts(page), [[draftId, true], [draftId, false]]);
+      await assertTracked(draftId, { contacts: [world.contacts.ann, world.contacts.bob], subject: 'Second thoughts' });
+      await expectPosts(mark, [201], 'one send, one POST');
+      assert.deepEqual(errors, []);
+    });
+  });
+}
+
+test('Undo, Track on send turned off, Send again: nothing tracked', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const { draftId, again } = await sendThenUndo(page, 'Changed my mind');
+    await setTrackOnSend(page, again, false);
+    await clickSend(page, again);
+    assert.deepEqual(await sentDrafts(page), [[draftId, true], [draftId, false]]);
+    await assertNothingTracked(page, mark, draftId);
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('Gmail refusing the send (no recipients): error dialog, nothing tracked; fixed and sent: tracked once', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', subject: 'Nobody to send to' });
+    await waitForStatuses(page, compose, {});
+    await clickSend(page, compose);
+    await page.locator('[role=alertdialog]').waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate((el) => el.isConnected, compose.root), true, 'the compose stays open');
+    assert.deepEqual(await sentDrafts(page), []);
+    await page.locator('[role=alertdialog] button[name=ok]').click();
+    // The user adds the recipient Gmail asked for and sends again.
+    await page.evaluate(({ el, ann }) => window.__gmailSim.addRecipient(el, ann), { el: compose.root, ann: ANN });
+    await waitForStatuses(page, compose, { [ANN]: 'known' });
+    await clickSend(page, compose);
+    await assertTracked(compose.draftId, { contacts: [world.contacts.ann], subject: 'Nobody to send to' });
+    await expectPosts(mark, [201], 'one send, one POST');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('Gmail keeping the compose open after Send (send refused) tracks nothing', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Still uploading' });
+    await waitForStatuses(page, compose, { [ANN]: 'known' });
+    // Gmail declines to send (an attachment still uploading, say): the click reaches the
+    // extension's capture listener, but Gmail's handler does nothing and the window stays.
+    await page.evaluate(({ el, selector }) => {
+      el.querySelector(selector).addEventListener('click', (e) => e.preventDefault(), { once: true });
+    }, { el: compose.root, selector: SEND_BUTTON });
+    await clickSend(page, compose);
+    assert.deepEqual(await sentDrafts(page), []);
+    await assertNothingTracked(page, mark, compose.draftId);
+    assert.equal(await page.evaluate((el) => el.isConnected, compose.root), true);
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('an inline reply, sent: its message gets a tracked bar, and the server learns the legacy id', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage('#inbox/163d03bfda277ec1'), async (page, errors) => {
+    const compose = await openCompose(page, { kind: 'inline', mode: 'replyAll', body: 'July works for us.' });
+    await waitForStatuses(page, compose, { [ANN]: 'known', [BOB]: 'known' });
+    await clickSend(page, compose);
+    // The reply appears under its draft id (a bar at once), then Gmail resolves its legacy
+    // id (~1 s). Being in the thread, it is tracked without waiting for the undo window.
+    const bars = await waitForBars(page, (all) => all.some((b) => b.messageId === compose.draftId));
+    assert.equal(bars.filter((b) => b.messageId === compose.draftId).length, 1);
+    const entry = await assertTracked(compose.draftId, {
+      contacts: [world.contacts.ann, world.contacts.bob], subject: 'Re: Proposal for Q3 rollout',
+    }, { timeout: UNDO_S * 1000 });
+    const record = await waitFor(async () => {
+      const [r] = await page.evaluate(() => window.__gmailSim.sent());
+      return r.legacyId ? r : null;
+    }, { what: 'the legacy id of the sent reply' });
+    // The slow finder (every 5 s) sees the new id at the latest.
+    await waitForBars(page, (all) => all.some((b) => b.messageId === record.legacyId && b.tracked === 'true'), { timeout: 12_000 });
+    const byLegacy = await waitFor(async () => {
+      const e = await trackedEntry(record.legacyId);
+      return e?.id === entry.id ? e : null;
+    }, { what: 'the legacy id added to the tracked entry' });
+    assert.ok(byLegacy.message_ids.includes(compose.draftId));
+    assert.equal((await readBars(page)).filter((b) => b.messageId === record.legacyId).length, 1, 'one bar on the sent reply');
+    // The send (201), then the legacy id added to the same entry (200).
+    await expectPosts(mark, [201, 200], 'the send, then the alias');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('no track POST comes late (behind one more sentinel)', async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page) => {
+    await sentinelSend(page);
+  });
+  await expectPosts(mark, [201], 'the sentinel only');
 });
