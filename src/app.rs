@@ -290,8 +290,7 @@ impl App {
                     }
                 }
                 None => {
-                    let default = self.status.borrow().track_on_send_default;
-                    let bar = ComposeBar::new(root, kind, default);
+                    let bar = ComposeBar::new(root, kind);
                     if let Some(draft) = bar.draft_id.borrow().clone() {
                         self.handle_send_event(SendEvent::ComposeSeen { draft_id: draft });
                     }
@@ -388,6 +387,11 @@ impl App {
     }
 
     // --- sending ----------------------------------------------------------------------
+
+    /// The option "track on send" (false until the background has answered `status`).
+    pub fn track_on_send_default(&self) -> bool {
+        self.status.borrow().track_on_send_default
+    }
 
     /// Send was pressed (click or Ctrl/Cmd+Enter) inside `root`.
     pub fn on_send_pressed(self: &Rc<Self>, root: &Element) {

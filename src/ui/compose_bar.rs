@@ -23,7 +23,8 @@ pub struct ComposeBar {
     kind: Cell<ComposeKind>,
     core: BarCore,
     pub draft_id: RefCell<Option<String>>,
-    track_on_send: Cell<bool>,
+    /// The user's choice in this bar; None follows the option.
+    track_on_send: Cell<Option<bool>>,
 }
 
 impl BarOwner for ComposeBar {
@@ -34,7 +35,7 @@ impl BarOwner for ComposeBar {
     fn on_action(self: Rc<Self>, action: &str, el: &Element) {
         if action == "track-on-send" {
             let on = el.dyn_ref::<HtmlInputElement>().map(|i| i.checked()).unwrap_or(false);
-            self.track_on_send.set(on);
+            self.track_on_send.set(Some(on));
         }
     }
 
@@ -42,7 +43,7 @@ impl BarOwner for ComposeBar {
 }
 
 impl ComposeBar {
-    pub fn new(root: Element, kind: ComposeKind, track_on_send: bool) -> Rc<ComposeBar> {
+    pub fn new(root: Element, kind: ComposeKind) -> Rc<ComposeBar> {
         let core = BarCore::new("compose-bar", true);
         let _ = core.host.set_attribute("data-compose-kind", kind.as_str());
         if let Some(id) = compose::compose_id(&root) {
@@ -53,7 +54,7 @@ impl ComposeBar {
             root,
             kind: Cell::new(kind),
             core,
-            track_on_send: Cell::new(track_on_send),
+            track_on_send: Cell::new(None),
         });
         BarCore::listen(&bar);
         bar.place();
@@ -112,20 +113,24 @@ impl ComposeBar {
         let toggle = h("input")
             .attr("type", "checkbox")
             .attr("data-tl", "track-on-send")
-            .attr_if(self.track_on_send.get(), "checked", "")
+            .attr_if(self.track_on_send(), "checked", "")
             .build();
         let label = h("label").class("toggle").child(toggle).child(h("span").text(&t("trackOnSend")));
         let _ = actions.append_child(&label.build());
     }
 
+    /// Track on send for this mail: the user's choice in this bar, else the option (which
+    /// can arrive from the background after the bar was made: load_status renders again).
     pub fn track_on_send(&self) -> bool {
-        self.track_on_send.get()
+        self.track_on_send
+            .get()
+            .unwrap_or_else(|| crate::app::app().track_on_send_default())
     }
 
     /// The tracking request for this compose as it is now, or None when nothing is to be
     /// tracked (toggle off, no draft id, no picked contact).
     pub fn send_request(&self, own_address: Option<&str>) -> Option<(String, TrackEmailRequest)> {
-        if !self.track_on_send.get() {
+        if !self.track_on_send() {
             return None;
         }
         let draft_id = self.draft_id.borrow().clone()?;

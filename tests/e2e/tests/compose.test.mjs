@@ -18,6 +18,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startWorld, configure, readBars, waitForBars, waitFor } from '../lib/threadline.mjs';
 import { openGmail } from '../lib/browser.mjs';
 
@@ -437,6 +438,50 @@ test('Track on send off: nothing tracked; the option sets the default of new com
     });
   } finally {
     await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: true });
+  }
+});
+
+/**
+ * A pass-through to the server that holds GET /api/v1/me back for `delayMs`: the background
+ * answers the content script's `status` (the options) only once /me has answered.
+ */
+async function slowMeProxy(target, delayMs) {
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    if (req.url.endsWith('/api/v1/me')) await new Promise((r) => setTimeout(r, delayMs));
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)));
+    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(k))));
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('a compose on the page before the options arrive follows them (pop-out window)', async () => {
+  const STATUS_DELAY_MS = 2_000;
+  const proxy = await slowMeProxy(world.server.url, STATUS_DELAY_MS);
+  // The defaults (track on send: on), through a server whose /me is slow.
+  await configure(world.browser, { url: proxy.url, token: world.server.token }, { sendUndoSeconds: UNDO_S, trackOnSendDefault: true });
+  try {
+    const mark = trackPosts().length;
+    await withPage(() => openStandalone(`&to=${ANN}&su=Early`), async (page, errors) => {
+      const root = await page.evaluateHandle(() => window.__gmailSim.composes()[0]);
+      const info = await page.evaluate((el) => window.__gmailSim.composeInfo(el), root);
+      const compose = { root, draftId: bare(info.draftId), composeId: info.composeId };
+      // The bar and its verdicts are there well before the options (/me is held back) ...
+      await waitForStatuses(page, compose, { [ANN]: 'known' }, { timeout: STATUS_DELAY_MS });
+      // ... and once they arrive, the toggle shows the user's default.
+      await waitForComposeBar(page, compose, (b) => b.trackOnSend === true, { timeout: STATUS_DELAY_MS + 5_000 });
+      await clickSend(page, compose);
+      await assertTracked(compose.draftId, { contacts: [world.contacts.ann], subject: 'Early' });
+      await expectPosts(mark, [201], 'one send, one POST');
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: true });
+    await proxy.close();
   }
 });
 
