@@ -97,13 +97,21 @@ impl ComposeBar {
 
     /// Re-reads the recipients and the draft id; true when the recipients changed.
     pub fn refresh_recipients(&self) -> bool {
-        *self.draft_id.borrow_mut() = compose::draft_id(&self.root);
+        self.refresh_draft_id();
         let fresh = compose::recipients(&self.root);
         let changed = *self.core.people.borrow() != fresh;
         if changed {
             *self.core.people.borrow_mut() = fresh;
         }
         changed
+    }
+
+    /// Re-reads the draft id. Gmail writes it into the form when it first saves the draft:
+    /// an attribute change, which no scan is woken by.
+    fn refresh_draft_id(&self) -> Option<String> {
+        let id = compose::draft_id(&self.root);
+        *self.draft_id.borrow_mut() = id.clone();
+        id
     }
 
     pub fn render(&self) {
@@ -130,10 +138,10 @@ impl ComposeBar {
     /// The tracking request for this compose as it is now, or None when nothing is to be
     /// tracked (toggle off, no draft id, no picked contact).
     pub fn send_request(&self, own_address: Option<&str>) -> Option<(String, TrackEmailRequest)> {
+        let draft_id = self.refresh_draft_id()?;
         if !self.track_on_send() {
             return None;
         }
-        let draft_id = self.draft_id.borrow().clone()?;
         let picked = self.core.picked();
         if picked.is_empty() {
             return None;

@@ -411,29 +411,68 @@ test('Ctrl+Enter sends and tracks like the Send button', async () => {
   });
 });
 
-test('Track on send off: nothing tracked; the option sets the default of new composes', async () => {
-  let mark = trackPosts().length;
+test('full-screen and old-UI composes are tracked on send too', async () => {
+  const mark = trackPosts().length;
   await withPage(() => openPage(), async (page, errors) => {
-    const off = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Not logged' });
-    await waitForStatuses(page, off, { [ANN]: 'known' });
-    await setTrackOnSend(page, off, false);
-    await clickSend(page, off);
-    assert.deepEqual(await sentDrafts(page), [[off.draftId, false]]);
-    await assertNothingTracked(page, mark, off.draftId);
+    const full = await openCompose(page, { kind: 'fullscreen', to: [BOB], subject: 'Full screen' });
+    const old = await openCompose(page, { kind: 'old', to: [`Ann Lee <${ANN}>`], cc: [JANE], subject: 'Old UI' });
+    await waitForStatuses(page, full, { [BOB]: 'known' });
+    await waitForStatuses(page, old, { [ANN]: 'known', [JANE]: 'known' });
+    await clickSend(page, full);
+    await clickSend(page, old);
+    assert.deepEqual((await sentDrafts(page)).map(([id]) => id), [full.draftId, old.draftId]);
+    await assertTracked(full.draftId, { contacts: [world.contacts.bob], subject: 'Full screen' });
+    await assertTracked(old.draftId, { contacts: [world.contacts.ann, world.contacts.jane], subject: 'Old UI' });
+    await expectPosts(mark, [201, 201], 'two sends, two POSTs');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test("a draft id Gmail assigns after the compose opened (its first save) is the one tracked", async () => {
+  const mark = trackPosts().length;
+  await withPage(() => openPage(), async (page, errors) => {
+    // Before its first save a new compose's draft input holds "undefined", as Gmail's does.
+    const root = await page.evaluateHandle((to) => window.__gmailSim.openCompose({ kind: 'popup', to: [to], subject: 'First save', draftId: 'undefined' }), ANN);
+    const info = await page.evaluate((el) => window.__gmailSim.composeInfo(el), root);
+    const compose = { root, composeId: info.composeId, draftId: bare(freshDraftId()) };
+    await waitForStatuses(page, compose, { [ANN]: 'known' });
+    // The save writes the id into the input (an attribute change, no element added), and
+    // the user sends at once.
+    await page.evaluate(({ el, id }) => { el.querySelector('input[name=draft]').value = `#${id}`; }, { el: root, id: compose.draftId });
+    await clickSend(page, compose);
+    await assertTracked(compose.draftId, { contacts: [world.contacts.ann], subject: 'First save' });
+    await expectPosts(mark, [201], 'one send, one POST');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('Track on send off: nothing tracked; the option sets the default of new composes', async () => {
+  const mark = trackPosts().length;
+  let unticked;
+  await withPage(() => openPage(), async (page, errors) => {
+    unticked = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Not logged' });
+    await waitForStatuses(page, unticked, { [ANN]: 'known' });
+    await setTrackOnSend(page, unticked, false);
+    await clickSend(page, unticked);
+    assert.deepEqual(await sentDrafts(page), [[unticked.draftId, false]]);
     assert.deepEqual(errors, []);
   });
   await configure(world.browser, world.server, { sendUndoSeconds: UNDO_S, trackOnSendDefault: false });
   try {
-    mark = trackPosts().length;
     await withPage(() => openPage(), async (page, errors) => {
-      const compose = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Default off' });
-      const bar = await waitForStatuses(page, compose, { [ANN]: 'known' });
-      assert.equal(bar.trackOnSend, false, 'trackOnSendDefault: false');
-      // Ticking it for this one mail tracks this one mail.
-      await setTrackOnSend(page, compose, true);
-      await clickSend(page, compose);
-      await assertTracked(compose.draftId, { contacts: [world.contacts.ann], subject: 'Default off' });
-      await expectPosts(mark, [201], 'one send, one POST');
+      const byDefault = await openCompose(page, { kind: 'popup', to: [ANN], subject: 'Default off' });
+      const ticked = await openCompose(page, { kind: 'popup', to: [BOB], subject: 'Ticked' });
+      for (const [c, address] of [[byDefault, ANN], [ticked, BOB]]) {
+        const bar = await waitForStatuses(page, c, { [address]: 'known' });
+        assert.equal(bar.trackOnSend, false, 'trackOnSendDefault: false');
+      }
+      await clickSend(page, byDefault);
+      // Ticking it for one mail tracks that mail; sent last, it is the others' sentinel.
+      await setTrackOnSend(page, ticked, true);
+      await clickSend(page, ticked);
+      await assertTracked(ticked.draftId, { contacts: [world.contacts.bob], subject: 'Ticked' });
+      await assertNotTracked(unticked.draftId, byDefault.draftId);
+      await expectPosts(mark, [201], 'the ticked one only');
       assert.deepEqual(errors, []);
     });
   } finally {
