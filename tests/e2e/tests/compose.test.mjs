@@ -12,9 +12,10 @@
 // per page load, so two pages would otherwise reuse ids against the one server).
 //
 // "Nothing tracked" is asserted behind a barrier, not a sleep: each negative test also sends
-// a sentinel compose *after* its scenario and waits until the server has it. The background
-// delivers scheduled sends in order of their due time, so anything the scenario had wrongly
-// scheduled would be on the server by then.
+// a sentinel compose *after* its scenario and waits until the server has it. Anything the
+// scenario had wrongly scheduled was due earlier than the sentinel, so it would be on the
+// server by then. "Once" is counted in the server's request log (RUST_LOG=info): every
+// POST /api/v1/tracked-emails answered during a test, 201 (new entry) or 200 (existing).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -668,7 +669,8 @@ test('an inline reply, sent: its message gets a tracked bar, and the server lear
       return r.legacyId ? r : null;
     }, { what: 'the legacy id of the sent reply' });
     // The slow finder (every 5 s) sees the new id at the latest.
-    await waitForBars(page, (all) => all.some((b) => b.messageId === record.legacyId && b.tracked === 'true'), { timeout: 12_000 });
+    await waitForBars(page, (all) => all.some((b) => b.messageId === record.legacyId && b.tracked === 'true'), { timeout: 12_000 })
+      .catch((e) => { throw new Error(`the sent reply's bar, under its legacy id ${record.legacyId}, never showed it tracked: ${e.message}`); });
     const byLegacy = await waitFor(async () => {
       const e = await trackedEntry(record.legacyId);
       return e?.id === entry.id ? e : null;
