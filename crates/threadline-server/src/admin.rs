@@ -4,7 +4,7 @@ use threadline_domain::address::EmailAddress;
 use uuid::Uuid;
 
 use crate::auth::{generate_token, hash_token};
-use crate::db::{self, id_text, parse_uuid, Conn, Pool};
+use crate::db::{self, id_text, parse_uuid, Conn, Db};
 use crate::error::{is_unique_violation, ServerError};
 
 /// Name of the organisation created on first start.
@@ -195,51 +195,55 @@ pub async fn list_tokens(
 /// Creates a user (and the organisation, as `org` says) with a first token, in one
 /// transaction.
 pub async fn add_user(
-    pool: &Pool,
+    db: &Db,
     org: OrgChoice,
     email: &str,
     name: &str,
     aliases: &[String],
 ) -> Result<NewUser, ServerError> {
-    let mut tx = db::begin_write(pool).await?;
-    let org_id =
-        match org {
-            OrgChoice::New(name) => create_organisation(&mut tx, &name).await?,
-            OrgChoice::Existing(id) => {
-                let found: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
-                        .bind(id_text(id))
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                found.ok_or_else(|| {
-                    ServerError::Invalid(format!("there is no organisation with id {id}"))
-                })?;
-                id
-            }
-            OrgChoice::Default => {
-                let orgs: Vec<String> =
-                    sqlx::query_scalar("SELECT id FROM organisations ORDER BY created_at LIMIT 2")
-                        .fetch_all(&mut *tx)
-                        .await?;
-                match orgs.as_slice() {
-                    [] => create_organisation(&mut tx, DEFAULT_ORG_NAME).await?,
-                    [only] => parse_uuid(only)?,
-                    _ => return Err(ServerError::Invalid(
-                        "there are several organisations: choose one with --org-id (or --new-org)"
-                            .into(),
-                    )),
-                }
-            }
-        };
-    let (id, email) = create_user(&mut tx, org_id, email, name, aliases).await?;
-    let token = create_token(&mut tx, id, "personal token").await?;
-    tx.commit().await?;
-    Ok(NewUser {
-        id,
-        org_id,
-        email,
-        token,
+    let org = &org;
+    db.write(|tx| {
+        Box::pin(async move {
+            let org_id = match org {
+                OrgChoice::New(name) => create_organisation(tx, name).await?,
+                OrgChoice::Existing(id) => existing_organisation(tx, *id).await?,
+                OrgChoice::Default => default_organisation(tx).await?,
+            };
+            let (id, email) = create_user(tx, org_id, email, name, aliases).await?;
+            let token = create_token(tx, id, "personal token").await?;
+            Ok(NewUser {
+                id,
+                org_id,
+                email,
+                token,
+            })
+        })
     })
+    .await
+}
+
+async fn existing_organisation(conn: &mut Conn, id: Uuid) -> Result<Uuid, ServerError> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
+        .bind(id_text(id))
+        .fetch_optional(&mut *conn)
+        .await?;
+    found.ok_or_else(|| ServerError::Invalid(format!("there is no organisation with id {id}")))?;
+    Ok(id)
+}
+
+/// The only organisation, created if there is none.
+async fn default_organisation(conn: &mut Conn) -> Result<Uuid, ServerError> {
+    let orgs: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM organisations ORDER BY created_at LIMIT 2")
+            .fetch_all(&mut *conn)
+            .await?;
+    match orgs.as_slice() {
+        [] => create_organisation(conn, DEFAULT_ORG_NAME).await,
+        [only] => Ok(parse_uuid(only)?),
+        _ => Err(ServerError::Invalid(
+            "there are several organisations: choose one with --org-id (or --new-org)".into(),
+        )),
+    }
 }
 
 /// What the first start found.
@@ -252,29 +256,32 @@ pub enum Bootstrap {
 }
 
 /// On an empty database, creates the default organisation and the owner with a token.
-pub async fn bootstrap(pool: &Pool, owner_email: &str) -> Result<Bootstrap, ServerError> {
-    let mut tx = db::begin_write(pool).await?;
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut *tx)
-        .await?;
-    if users > 0 {
-        let active_tokens: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
-                .fetch_one(&mut *tx)
+pub async fn bootstrap(db: &Db, owner_email: &str) -> Result<Bootstrap, ServerError> {
+    db.write(|tx| {
+        Box::pin(async move {
+            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(&mut **tx)
                 .await?;
-        return Ok(Bootstrap::AlreadySetUp {
-            users,
-            active_tokens,
-        });
-    }
-    let org_id = create_organisation(&mut tx, DEFAULT_ORG_NAME).await?;
-    let (id, email) = create_user(&mut tx, org_id, owner_email, OWNER_NAME, &[]).await?;
-    let token = create_token(&mut tx, id, "personal token").await?;
-    tx.commit().await?;
-    Ok(Bootstrap::Created(NewUser {
-        id,
-        org_id,
-        email,
-        token,
-    }))
+            if users > 0 {
+                let active_tokens: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL")
+                        .fetch_one(&mut **tx)
+                        .await?;
+                return Ok(Bootstrap::AlreadySetUp {
+                    users,
+                    active_tokens,
+                });
+            }
+            let org_id = create_organisation(tx, DEFAULT_ORG_NAME).await?;
+            let (id, email) = create_user(tx, org_id, owner_email, OWNER_NAME, &[]).await?;
+            let token = create_token(tx, id, "personal token").await?;
+            Ok(Bootstrap::Created(NewUser {
+                id,
+                org_id,
+                email,
+                token,
+            }))
+        })
+    })
+    .await
 }

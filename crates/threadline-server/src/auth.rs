@@ -109,7 +109,7 @@ impl FromRequestParts<AppState> for AuthUser {
              WHERE t.token_hash = $1",
         )
         .bind(hash_token(token))
-        .fetch_optional(state.pool())
+        .fetch_optional(state.db().pool())
         .await?;
         let row = row.ok_or_else(|| {
             ApiError::unauthorized(format!("the API token is not valid; {HOW_TO_GET_A_TOKEN}"))
@@ -131,7 +131,7 @@ impl FromRequestParts<AppState> for AuthUser {
             let touched = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(db::now())
                 .bind(&row.token_id)
-                .execute(state.pool())
+                .execute(state.db().pool())
                 .await;
             if let Err(e) = touched {
                 tracing::warn!(error = %e, "could not record the token's last use");

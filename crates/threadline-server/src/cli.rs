@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::admin::{self, Bootstrap, NewUser, OrgChoice};
-use crate::db::{self, Pool};
+use crate::db::{Db, Engine, Location};
 use crate::error::ServerError;
 use crate::idempotency;
 use crate::state::AppState;
@@ -31,6 +31,17 @@ pub struct Cli {
         value_name = "PATH"
     )]
     pub data_dir: PathBuf,
+
+    /// Use this PostgreSQL database instead of SQLite (`postgres://user:password@host/db`;
+    /// UTF8, LOCALE 'C'). Unset: the SQLite file in the data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -145,14 +156,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<(), ServerError> {
-    let pool = db::open(&cli.data_dir).await?;
+    let location = Location::choose(&cli.data_dir, cli.database_url.as_deref())?;
+    let db = Db::open(&location).await?;
     let result = match cli.command {
-        Command::Serve(args) => serve(pool.clone(), &cli.data_dir, args).await,
+        Command::Serve(args) => serve(db.clone(), &location, &cli.data_dir, args).await,
         Command::Migrate => {
-            println!(
-                "the database {} is up to date",
-                db::db_path(&cli.data_dir).display()
-            );
+            println!("the database {location} is up to date");
             Ok(())
         }
         Command::User(UserCommand::Create {
@@ -167,7 +176,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 (None, Some(id)) => OrgChoice::Existing(id),
                 (None, None) => OrgChoice::Default,
             };
-            let user = admin::add_user(&pool, org, &email, &name, &aliases).await?;
+            let user = admin::add_user(&db, org, &email, &name, &aliases).await?;
             println!(
                 "created user {} (id {}) in organisation {}",
                 user.email, user.id, user.org_id
@@ -176,7 +185,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Token(TokenCommand::Create { email, name }) => {
-            let mut conn = pool.acquire().await?;
+            let mut conn = db.pool().acquire().await?;
             let user_id = admin::user_id_by_email(&mut conn, &email).await?;
             let token = admin::create_token(&mut conn, user_id, &name).await?;
             println!("created token {} ({name})", token.id);
@@ -184,12 +193,13 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            admin::revoke_token(&mut *pool.acquire().await?, id).await?;
+            admin::revoke_token(&mut *db.pool().acquire().await?, id).await?;
             println!("revoked token {id}");
             Ok(())
         }
         Command::Token(TokenCommand::List { email }) => {
-            let tokens = admin::list_tokens(&mut *pool.acquire().await?, email.as_deref()).await?;
+            let tokens =
+                admin::list_tokens(&mut *db.pool().acquire().await?, email.as_deref()).await?;
             for t in tokens {
                 let state = match (&t.revoked_at, &t.last_used_at) {
                     (Some(at), _) => format!("revoked {at}"),
@@ -204,7 +214,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
     };
-    pool.close().await;
+    db.close().await;
     result
 }
 
@@ -222,8 +232,13 @@ fn print_token_block(title: &str, token: &str) {
     println!("THREADLINE_TOKEN={token}");
 }
 
-async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), ServerError> {
-    match admin::bootstrap(&pool, &args.owner_email).await? {
+async fn serve(
+    db: Db,
+    location: &Location,
+    data_dir: &Path,
+    args: ServeArgs,
+) -> Result<(), ServerError> {
+    match admin::bootstrap(&db, &args.owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
             token,
@@ -237,14 +252,18 @@ async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), Serve
             users,
             active_tokens,
         } => {
+            // Never the database URL: it may hold a password.
+            let same_database = match location.engine() {
+                Engine::Sqlite => format!("--data-dir {}", data_dir.display()),
+                Engine::Postgres => "(with the same DATABASE_URL)".to_string(),
+            };
             println!(
                 "{users} user(s) and {active_tokens} active API token(s) exist; create another token \
-                 with: threadline-server token create --email <EMAIL> --data-dir {}",
-                data_dir.display()
+                 with: threadline-server token create --email <EMAIL> {same_database}"
             );
         }
     }
-    match idempotency::purge_expired(&pool).await {
+    match idempotency::purge_expired(&db).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(purged = n, "purged expired idempotency keys"),
         Err(e) => tracing::warn!(error = %e, "could not purge expired idempotency keys"),
@@ -255,9 +274,9 @@ async fn serve(pool: Pool, data_dir: &Path, args: ServeArgs) -> Result<(), Serve
         .map_err(|e| ServerError::Invalid(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
-    tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
+    tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(AppState::new(pool));
+    let app = crate::app::router(AppState::new(db));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

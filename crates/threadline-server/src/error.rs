@@ -16,7 +16,7 @@
 //! | 422 | `invalid_field` | a field's value is not acceptable (`field` names it) |
 //! | 422 | `not_found` | a referenced record is not in the caller's organisation (`field` names it) |
 //! | 422 | `idempotency_key_reused` | an `Idempotency-Key` sent again with another request |
-//! | 503 | `unavailable` | the database is busy; retry |
+//! | 503 | `unavailable` | the database is busy (write conflicts retried in vain, no free connection); retry |
 //! | 500 | `internal` | a bug or an I/O failure (details only in the server log) |
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -91,7 +91,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Request { status, .. } => *status,
-            ApiError::Database(e) if is_busy(e) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,7 +105,7 @@ impl ApiError {
                 field,
                 ..
             } => ((*code).to_string(), message.clone(), field.clone()),
-            ApiError::Database(e) if is_busy(e) => (
+            ApiError::Database(e) if is_unavailable(e) => (
                 "unavailable".to_string(),
                 "the database is busy; retry in a moment".to_string(),
                 None,
@@ -126,18 +126,66 @@ impl ApiError {
     }
 }
 
-/// True for SQLite's "database is locked/busy" (the busy timeout ran out).
-fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "517")),
-        sqlx::Error::PoolTimedOut => true,
-        _ => false,
+/// True when the database could not serve the request now but may in a moment: a
+/// transient conflict, or no free connection.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    is_transient(e) || matches!(e, sqlx::Error::PoolTimedOut)
+}
+
+/// True for a conflict with concurrent transactions that trying again may resolve:
+/// PostgreSQL's serialization failure (40001) and deadlock (40P01); SQLite's busy and locked
+/// (after its busy timeout, or a snapshot that cannot be upgraded).
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return matches!(pg.code(), "40001" | "40P01");
+    }
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // The primary result code is the low byte of the extended one.
+        let primary = db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff);
+        return matches!(primary, Some(5 | 6)); // SQLITE_BUSY, SQLITE_LOCKED
+    }
+    false
+}
+
+/// True when `e` is a UNIQUE (or primary key) violation, on either engine.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// The database error behind an error, if that is what it is: lets [`crate::db::Db::write`]
+/// tell a transient conflict from any other failure, whatever the caller's error type.
+pub trait DbFailure {
+    fn database_error(&self) -> Option<&sqlx::Error>;
+}
+
+impl DbFailure for sqlx::Error {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        Some(self)
     }
 }
 
-/// True when `e` is a UNIQUE (or primary key) violation.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+impl DbFailure for ApiError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            ApiError::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl DbFailure for ServerError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            ServerError::Database(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

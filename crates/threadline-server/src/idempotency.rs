@@ -1,12 +1,11 @@
 //! `Idempotency-Key`: a POST sent again with the same key gets the first answer again.
 //!
-//! A handler that supports it does, in one write transaction:
-//! 1. [`IdempotencyKey::from_headers`] (before the transaction: reads the header and hashes
-//!    the parsed request);
-//! 2. [`replay`]: when the key was seen, the recorded answer (same status, same body) if the
-//!    request is the same, else 422 `idempotency_key_reused`;
-//! 3. the change itself;
-//! 4. [`respond`]: records the answer with the change and commits.
+//! A handler that supports it reads the key with [`IdempotencyKey::from_headers`] (which
+//! hashes the parsed request), then makes its change with [`write`], which in one write
+//! transaction:
+//! 1. replays the recorded answer (same status, same body) when the key was seen with the
+//!    same request, or answers 422 `idempotency_key_reused` when it was seen with another;
+//! 2. else makes the change and records its answer with it.
 //!
 //! Only successful answers are recorded (an error writes nothing, so a retry is evaluated
 //! again). Keys are per user; records older than [`RETENTION_DAYS`] are purged at start-up.
@@ -18,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::{sha256_hex, AuthUser};
-use crate::db::{self, Pool, Tx};
+use crate::db::{self, BoxFuture, Conn, Db, WriteTx};
 use crate::error::{is_unique_violation, ApiError, ApiResult};
 
 pub const HEADER: &str = "idempotency-key";
@@ -83,9 +82,36 @@ struct Recorded {
     response_body: String,
 }
 
+/// Runs `work` (the change, returning the answer's body) in a write transaction, unless the
+/// key was seen: then the recorded answer is replayed. A new answer is recorded under the key
+/// in the same transaction. Like [`Db::write`]'s, `work` may run more than once.
+pub async fn write<'env, T, F>(
+    db: &Db,
+    auth: &'env AuthUser,
+    key: Option<&'env IdempotencyKey>,
+    status: StatusCode,
+    work: &'env F,
+) -> ApiResult<Response>
+where
+    T: Serialize,
+    F: for<'t> Fn(&'t mut WriteTx<'env>) -> BoxFuture<'t, ApiResult<T>> + Sync,
+{
+    db.write(|tx| {
+        Box::pin(async move {
+            if let Some(replayed) = replay(tx, auth, key).await? {
+                return Ok(replayed);
+            }
+            let body = serde_json::to_string(&work(tx).await?)
+                .map_err(|e| ApiError::internal(format!("cannot serialise the response: {e}")))?;
+            record(tx, auth, key, status, body).await
+        })
+    })
+    .await
+}
+
 /// The recorded answer for `key`, if the key was already used by this user.
-pub async fn replay(
-    tx: &mut Tx,
+async fn replay(
+    conn: &mut Conn,
     auth: &AuthUser,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<Option<Response>> {
@@ -98,7 +124,7 @@ pub async fn replay(
     )
     .bind(db::id_text(auth.user_id))
     .bind(&key.key)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(recorded) = recorded else {
         return Ok(None);
@@ -135,16 +161,14 @@ pub async fn replay(
     Ok(Some(response))
 }
 
-/// Records the answer under `key` (when there is one), commits `tx`, and answers.
-pub async fn respond<T: Serialize>(
-    mut tx: Tx,
+/// Records the answer (`json`, the body) under `key` (when there is one), and answers.
+async fn record(
+    conn: &mut Conn,
     auth: &AuthUser,
     key: Option<&IdempotencyKey>,
     status: StatusCode,
-    body: &T,
+    json: String,
 ) -> ApiResult<Response> {
-    let json = serde_json::to_string(body)
-        .map_err(|e| ApiError::internal(format!("cannot serialise the response: {e}")))?;
     if let Some(key) = key {
         let recorded = sqlx::query(
             "INSERT INTO idempotency_keys
@@ -160,12 +184,14 @@ pub async fn respond<T: Serialize>(
         .bind(i64::from(status.as_u16()))
         .bind(&json)
         .bind(db::now())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await;
         match recorded {
             Ok(_) => {}
-            // Another request with this key committed first (possible only where writers do
-            // not queue, e.g. PostgreSQL): this one is rolled back.
+            // Another request with this key committed first. Write transactions behave as if
+            // one ran after the other, so the replay above normally answers it (PostgreSQL
+            // reports the clash as a serialization failure, and the write is run again); this
+            // is the fallback: the change is rolled back.
             Err(e) if is_unique_violation(&e) => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -178,7 +204,6 @@ pub async fn respond<T: Serialize>(
             Err(e) => return Err(e.into()),
         }
     }
-    tx.commit().await?;
     Ok((
         status,
         [(
@@ -191,11 +216,11 @@ pub async fn respond<T: Serialize>(
 }
 
 /// Deletes records older than [`RETENTION_DAYS`].
-pub async fn purge_expired(pool: &Pool) -> Result<u64, sqlx::Error> {
+pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
     let cutoff = db::format_time(chrono::Utc::now() - chrono::Duration::days(RETENTION_DAYS));
     let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(cutoff)
-        .execute(pool)
+        .execute(db.pool())
         .await?;
     Ok(done.rows_affected())
 }

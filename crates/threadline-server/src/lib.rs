@@ -5,10 +5,12 @@
 //! - [`auth`]: bearer tokens and the [`auth::AuthUser`] extractor.
 //! - [`extract`]: the JSON body extractor whose every rejection is an [`error::ApiError`].
 //! - [`idempotency`]: replaying POSTs sent again with the same `Idempotency-Key`.
-//! - [`db`], [`store`]: the database and the loaders shared by several routes.
+//! - [`db`], [`store`]: the database (SQLite or PostgreSQL, one set of queries) and the
+//!   loaders shared by several routes.
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`cli`]: the `threadline-server` command line.
+//! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
 pub mod admin;
 pub mod app;
@@ -22,6 +24,7 @@ pub mod ids;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod testing;
 pub mod validate;
 
 pub use app::router;

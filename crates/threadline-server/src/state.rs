@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::db::Pool;
+use crate::db::Db;
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -17,23 +17,23 @@ pub struct AppState {
 }
 
 struct Inner {
-    pool: Pool,
+    db: Db,
     /// When each token's `last_used_at` was last written by this process.
     token_touches: Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl AppState {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(db: Db) -> Self {
         AppState {
             inner: Arc::new(Inner {
-                pool,
+                db,
                 token_touches: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    pub fn pool(&self) -> &Pool {
-        &self.inner.pool
+    pub fn db(&self) -> &Db {
+        &self.inner.db
     }
 
     /// True when `token_id`'s `last_used_at` should be written now (at most once per

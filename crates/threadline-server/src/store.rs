@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sqlx::QueryBuilder;
 use threadline_domain::api::{
     CompanyRef, ContactSummary, Direction, RecordKind, Task, TimelineLink, TrackedEmail, UserRef,
 };
 use uuid::Uuid;
 
-use crate::db::{id_text, parse_time, parse_uuid, push_in_list, Conn, Db};
+use crate::db::{id_text, parse_time, parse_uuid, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// "First Last", or the primary address when the contact has no name.
@@ -75,12 +74,13 @@ pub async fn contacts_by_id(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut qb = QueryBuilder::<Db>::new(format!(
+    let mut sql = Sql::new(format!(
         "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.org_id = "
     ));
-    qb.push_bind(id_text(org)).push(" AND c.id IN ");
-    push_in_list(&mut qb, ids.iter().map(|id| id_text(*id)));
-    let rows: Vec<ContactRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    sql.push_bind(id_text(org))
+        .push(" AND c.id IN ")
+        .push_list(ids.iter().map(|id| id_text(*id)));
+    let rows: Vec<ContactRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     rows.into_iter()
         .map(|r| Ok((parse_uuid(&r.id)?, r)))
         .collect()
@@ -151,23 +151,24 @@ pub async fn tracked_emails_by_id(
     let org_text = id_text(org);
     let id_texts: Vec<String> = ids.iter().map(|id| id_text(*id)).collect();
 
-    let mut qb = QueryBuilder::<Db>::new(
+    let mut sql = Sql::new(
         "SELECT id, gmail_message_id, gmail_thread_id, direction, subject, created_at
          FROM tracked_emails WHERE org_id = ",
     );
-    qb.push_bind(&org_text).push(" AND id IN ");
-    push_in_list(&mut qb, &id_texts);
-    let emails: Vec<EmailRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    sql.push_bind(&org_text)
+        .push(" AND id IN ")
+        .push_list(&id_texts);
+    let emails: Vec<EmailRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
 
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT tracked_email_id, message_id FROM tracked_email_ids WHERE org_id = ",
-    );
-    qb.push_bind(&org_text).push(" AND tracked_email_id IN ");
-    push_in_list(&mut qb, &id_texts);
-    qb.push(" ORDER BY message_id");
-    let email_ids: Vec<EmailIdRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut sql =
+        Sql::new("SELECT tracked_email_id, message_id FROM tracked_email_ids WHERE org_id = ");
+    sql.push_bind(&org_text)
+        .push(" AND tracked_email_id IN ")
+        .push_list(&id_texts)
+        .push(" ORDER BY message_id");
+    let email_ids: Vec<EmailIdRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
 
-    let mut qb = QueryBuilder::<Db>::new(
+    let mut sql = Sql::new(
         "SELECT l.tracked_email_id, l.record_kind, l.record_id,
                 c.first_name, c.last_name, pe.address AS primary_email, co.name AS company_name
          FROM tracked_email_links l
@@ -177,9 +178,10 @@ pub async fn tracked_emails_by_id(
          LEFT JOIN companies co ON l.record_kind = 'company' AND co.id = l.record_id
          WHERE te.org_id = ",
     );
-    qb.push_bind(&org_text).push(" AND l.tracked_email_id IN ");
-    push_in_list(&mut qb, &id_texts);
-    let links: Vec<LinkRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    sql.push_bind(&org_text)
+        .push(" AND l.tracked_email_id IN ")
+        .push_list(&id_texts);
+    let links: Vec<LinkRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
 
     let mut out: HashMap<Uuid, TrackedEmail> = HashMap::with_capacity(emails.len());
     for e in emails {
@@ -292,11 +294,11 @@ const TASK_SELECT: &str = "SELECT t.id, t.title, t.description, t.due_date, t.do
 
 /// One task of `org`.
 pub async fn task_by_id(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Task> {
-    let mut qb = QueryBuilder::<Db>::new(TASK_SELECT);
-    qb.push_bind(id_text(org))
+    let mut sql = Sql::new(TASK_SELECT);
+    sql.push_bind(id_text(org))
         .push(" AND t.id = ")
         .push_bind(id_text(id));
-    let row: TaskRow = qb.build_query_as().fetch_one(&mut *conn).await?;
+    let row: TaskRow = sql.build_query_as().fetch_one(&mut *conn).await?;
     row.into_task()
 }
 
@@ -309,12 +311,12 @@ pub async fn tasks_by_source(
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Db>::new(TASK_SELECT);
-    qb.push_bind(id_text(org))
-        .push(" AND t.source_message_id IN ");
-    push_in_list(&mut qb, message_ids);
-    qb.push(" ORDER BY t.created_at, t.id");
-    let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut sql = Sql::new(TASK_SELECT);
+    sql.push_bind(id_text(org))
+        .push(" AND t.source_message_id IN ")
+        .push_list(message_ids)
+        .push(" ORDER BY t.created_at, t.id");
+    let rows: Vec<TaskRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     rows.into_iter().map(TaskRow::into_task).collect()
 }
 
@@ -327,12 +329,12 @@ pub async fn tracked_email_ids_of(
     if message_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut qb = QueryBuilder::<Db>::new(
-        "SELECT tracked_email_id, message_id FROM tracked_email_ids WHERE org_id = ",
-    );
-    qb.push_bind(id_text(org)).push(" AND message_id IN ");
-    push_in_list(&mut qb, message_ids);
-    let rows: Vec<EmailIdRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut sql =
+        Sql::new("SELECT tracked_email_id, message_id FROM tracked_email_ids WHERE org_id = ");
+    sql.push_bind(id_text(org))
+        .push(" AND message_id IN ")
+        .push_list(message_ids);
+    let rows: Vec<EmailIdRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     rows.into_iter()
         .map(|r| Ok((r.message_id, parse_uuid(&r.tracked_email_id)?)))
         .collect()

@@ -1,25 +1,32 @@
 //! The real `threadline-server` binary: first start prints a token and the port, the API
-//! answers over HTTP, SIGTERM shuts it down cleanly; and the admin commands.
+//! answers over HTTP, SIGTERM shuts it down cleanly; and the admin commands. On the engine
+//! the tests run on (`threadline_server::testing`): a data directory, plus `DATABASE_URL`
+//! on PostgreSQL.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use threadline_server::testing::TestDatabase;
+
 const BIN: &str = env!("CARGO_BIN_EXE_threadline-server");
 const WAIT: Duration = Duration::from_secs(60);
 
-/// The binary with a clean environment (no THREADLINE_* from the caller's shell).
-fn command(data_dir: &Path) -> Command {
+/// The binary on `db`, with a clean environment (no THREADLINE_* nor DATABASE_URL from the
+/// caller's shell).
+fn command(db: &TestDatabase) -> Command {
     let mut cmd = Command::new(BIN);
     for (name, _) in std::env::vars() {
-        if name.starts_with("THREADLINE_") {
+        if name.starts_with("THREADLINE_") || name == "DATABASE_URL" {
             cmd.env_remove(name);
         }
     }
-    cmd.env("THREADLINE_DATA_DIR", data_dir)
+    cmd.env("THREADLINE_DATA_DIR", db.data_dir())
         .env("RUST_LOG", "warn");
+    if let Some(url) = db.database_url() {
+        cmd.env("DATABASE_URL", url);
+    }
     cmd
 }
 
@@ -44,8 +51,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path, owner: &str) -> Server {
-        let mut child = command(data_dir)
+    fn start(db: &TestDatabase, owner: &str) -> Server {
+        let mut child = command(db)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("THREADLINE_OWNER_EMAIL", owner)
             .stdout(Stdio::piped())
@@ -118,8 +125,8 @@ impl Drop for Server {
 
 #[tokio::test]
 async fn serve_prints_a_token_and_the_port_and_answers_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "Boss@Example.org");
+    let db = TestDatabase::create();
+    let server = Server::start(&db, "Boss@Example.org");
     let token = server
         .token()
         .expect("a THREADLINE_TOKEN= line on first start");
@@ -167,17 +174,32 @@ async fn serve_prints_a_token_and_the_port_and_answers_over_http() {
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
 
+    let server_lines = server.lines.clone();
     let status = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 
     // A second start finds the user: no new token, a hint instead; the old token still works.
-    let again = Server::start(dir.path(), "someone@else.org");
+    let again = Server::start(&db, "someone@else.org");
     assert_eq!(again.token(), None, "{:#?}", again.lines);
     assert!(
         again.lines.iter().any(|l| l.contains("token create")),
         "says how to create another token: {:#?}",
         again.lines
     );
+    let password = db
+        .database_url()
+        .and_then(|u| url::Url::parse(u).ok()?.password().map(str::to_string));
+    if let Some(password) = password {
+        assert!(
+            !again
+                .lines
+                .iter()
+                .chain(&server_lines)
+                .any(|l| l.contains(&password)),
+            "the database password is never printed: {:#?}",
+            again.lines
+        );
+    }
     let me = client
         .get(format!("{}/api/v1/me", again.base))
         .bearer_auth(&token)
@@ -186,6 +208,26 @@ async fn serve_prints_a_token_and_the_port_and_answers_over_http() {
         .unwrap();
     assert_eq!(me.status(), 200);
     assert!(again.terminate().success());
+}
+
+#[tokio::test]
+async fn a_database_url_must_be_postgres() {
+    let db = TestDatabase::create();
+    let refused = command(&db)
+        .args([
+            "migrate",
+            "--database-url",
+            "mysql://admin:hunter2@db.example/crm",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("not a postgres:// URL"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is never printed: {stderr}"
+    );
 }
 
 fn token_of(output: &Output) -> String {
@@ -198,9 +240,13 @@ fn token_of(output: &Output) -> String {
 
 #[tokio::test]
 async fn admin_commands_manage_users_and_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    run(command(dir.path()).arg("migrate"));
-    let created = run(command(dir.path()).args([
+    let db = TestDatabase::create();
+    let migrated = run(command(&db).arg("migrate"));
+    assert_eq!(
+        String::from_utf8_lossy(&migrated.stdout).trim(),
+        format!("the database {} is up to date", db.location())
+    );
+    let created = run(command(&db).args([
         "user",
         "create",
         "--email",
@@ -211,7 +257,7 @@ async fn admin_commands_manage_users_and_tokens() {
         "zoe@home.net",
     ]));
     let zoe_token = token_of(&created);
-    let extra = run(command(dir.path()).args([
+    let extra = run(command(&db).args([
         "token",
         "create",
         "--email",
@@ -222,7 +268,7 @@ async fn admin_commands_manage_users_and_tokens() {
     let laptop_token = token_of(&extra);
     assert_ne!(zoe_token, laptop_token);
 
-    let listed = run(command(dir.path()).args(["token", "list", "--email", "zoe@ourco.com"]));
+    let listed = run(command(&db).args(["token", "list", "--email", "zoe@ourco.com"]));
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(!listed.contains(&zoe_token), "tokens are never listed");
@@ -232,9 +278,9 @@ async fn admin_commands_manage_users_and_tokens() {
         .and_then(|l| l.split_whitespace().next())
         .expect("the laptop token's id")
         .to_string();
-    run(command(dir.path()).args(["token", "revoke", "--id", &laptop_id]));
+    run(command(&db).args(["token", "revoke", "--id", &laptop_id]));
     // Revoking again fails with a message.
-    let twice = command(dir.path())
+    let twice = command(&db)
         .args(["token", "revoke", "--id", &laptop_id])
         .output()
         .unwrap();
@@ -242,7 +288,7 @@ async fn admin_commands_manage_users_and_tokens() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("no active token"));
 
     // The server started on that data dir knows Zoe's tokens.
-    let server = Server::start(dir.path(), "owner@example.com");
+    let server = Server::start(&db, "owner@example.com");
     assert_eq!(server.token(), None, "users exist: no owner is created");
     let client = reqwest::Client::new();
     let me = |token: String| {
@@ -263,8 +309,8 @@ async fn admin_commands_manage_users_and_tokens() {
 
 #[test]
 fn help_documents_every_option_and_its_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let help = run(command(dir.path()).args(["serve", "--help"]));
+    let db = TestDatabase::create();
+    let help = run(command(&db).args(["serve", "--help"]));
     let help = String::from_utf8_lossy(&help.stdout);
     for expected in [
         "--listen",
@@ -275,13 +321,15 @@ fn help_documents_every_option_and_its_variable() {
         "THREADLINE_OWNER_EMAIL",
         "127.0.0.1:8787",
         "./.data",
+        "--database-url",
+        "DATABASE_URL",
     ] {
         assert!(
             help.contains(expected),
             "`serve --help` lacks {expected}:\n{help}"
         );
     }
-    let top = run(command(dir.path()).arg("--help"));
+    let top = run(command(&db).arg("--help"));
     let top = String::from_utf8_lossy(&top.stdout);
     for expected in ["serve", "migrate", "user", "token"] {
         assert!(top.contains(expected), "`--help` lacks {expected}:\n{top}");

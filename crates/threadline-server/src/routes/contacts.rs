@@ -116,15 +116,22 @@ async fn create_contact(
 ) -> ApiResult<Response> {
     let key = IdempotencyKey::from_headers(&headers, "POST /api/v1/contacts", &req)?;
     let valid = validate(&req)?;
-    let mut tx = db::begin_write(state.pool()).await?;
-    if let Some(replayed) = idempotency::replay(&mut tx, &auth, key.as_ref()).await? {
-        return Ok(replayed);
-    }
-    let company = match valid.company {
+    idempotency::write(
+        state.db(),
+        &auth,
+        key.as_ref(),
+        StatusCode::CREATED,
+        &|tx| Box::pin(insert_contact(tx, auth.org_id, &valid)),
+    )
+    .await
+}
+
+async fn insert_contact(conn: &mut Conn, org: Uuid, valid: &Valid) -> ApiResult<Contact> {
+    let company = match &valid.company {
         None => None,
-        Some(Company::Existing(id)) => Some(existing_company(&mut tx, auth.org_id, id).await?),
+        Some(Company::Existing(id)) => Some(existing_company(conn, org, *id).await?),
         Some(Company::New { name, domain }) => {
-            Some(find_or_create_company(&mut tx, auth.org_id, &name, domain.as_deref()).await?)
+            Some(find_or_create_company(conn, org, name, domain.as_deref()).await?)
         }
     };
     let id = db::new_id();
@@ -134,12 +141,12 @@ async fn create_contact(
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
     .bind(id_text(id))
-    .bind(id_text(auth.org_id))
+    .bind(id_text(org))
     .bind(&valid.first_name)
     .bind(&valid.last_name)
     .bind(company.as_ref().map(|c| id_text(c.id)))
     .bind(&now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     for (position, address) in valid.emails.iter().enumerate() {
         sqlx::query(
@@ -147,22 +154,21 @@ async fn create_contact(
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id_text(id))
-        .bind(id_text(auth.org_id))
+        .bind(id_text(org))
         .bind(position as i64)
         .bind(address.to_string())
         .bind(address.match_key())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    let contact = Contact {
+    Ok(Contact {
         id,
-        first_name: valid.first_name,
-        last_name: valid.last_name,
+        first_name: valid.first_name.clone(),
+        last_name: valid.last_name.clone(),
         emails: valid.emails.iter().map(ToString::to_string).collect(),
         company,
         created_at: parse_time(&now)?,
-    };
-    idempotency::respond(tx, &auth, key.as_ref(), StatusCode::CREATED, &contact).await
+    })
 }
 
 async fn existing_company(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<CompanyRef> {

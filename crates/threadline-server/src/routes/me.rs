@@ -20,7 +20,7 @@ async fn me(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<MeR
         "SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position",
     )
     .bind(id_text(auth.user_id))
-    .fetch_all(state.pool())
+    .fetch_all(state.db().pool())
     .await?;
     Ok(Json(MeResponse {
         user: auth.user_ref(),

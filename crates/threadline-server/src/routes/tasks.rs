@@ -10,10 +10,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use threadline_domain::api::NewTask;
+use threadline_domain::api::{NewTask, Task};
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{self, id_text};
+use crate::db::{self, id_text, Conn};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
@@ -52,12 +53,37 @@ async fn create_task(
         validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?
             .map(|t| t.trim_start_matches('#').to_string());
 
-    let mut tx = db::begin_write(state.pool()).await?;
-    if let Some(replayed) = idempotency::replay(&mut tx, &auth, key.as_ref()).await? {
-        return Ok(replayed);
-    }
-    if let Some(contact_id) = req.contact_id {
-        let found = store::contacts_by_id(&mut tx, auth.org_id, &[contact_id]).await?;
+    let new_task = ValidTask {
+        title,
+        description,
+        due_date: req.due_date.map(store::date_text),
+        source_message_id,
+        gmail_thread_id,
+        contact_id: req.contact_id,
+    };
+    idempotency::write(
+        state.db(),
+        &auth,
+        key.as_ref(),
+        StatusCode::CREATED,
+        &|tx| Box::pin(insert_task(tx, &auth, &new_task)),
+    )
+    .await
+}
+
+/// A task request after its checks.
+struct ValidTask {
+    title: String,
+    description: Option<String>,
+    due_date: Option<String>,
+    source_message_id: Option<String>,
+    gmail_thread_id: Option<String>,
+    contact_id: Option<Uuid>,
+}
+
+async fn insert_task(conn: &mut Conn, auth: &AuthUser, task: &ValidTask) -> ApiResult<Task> {
+    if let Some(contact_id) = task.contact_id {
+        let found = store::contacts_by_id(conn, auth.org_id, &[contact_id]).await?;
         if found.is_empty() {
             return Err(ApiError::unknown_record(
                 "contact_id",
@@ -74,16 +100,15 @@ async fn create_task(
     )
     .bind(id_text(id))
     .bind(id_text(auth.org_id))
-    .bind(&title)
-    .bind(&description)
-    .bind(req.due_date.map(store::date_text))
+    .bind(&task.title)
+    .bind(&task.description)
+    .bind(&task.due_date)
     .bind(id_text(auth.user_id))
-    .bind(&source_message_id)
-    .bind(&gmail_thread_id)
-    .bind(req.contact_id.map(id_text))
+    .bind(&task.source_message_id)
+    .bind(&task.gmail_thread_id)
+    .bind(task.contact_id.map(id_text))
     .bind(db::now())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    let task = store::task_by_id(&mut tx, auth.org_id, id).await?;
-    idempotency::respond(tx, &auth, key.as_ref(), StatusCode::CREATED, &task).await
+    store::task_by_id(conn, auth.org_id, id).await
 }

@@ -9,9 +9,10 @@
 //! - `POST /api/v1/tracked-emails/state` ([`TrackedStateRequest`]): the tracked entry and the
 //!   tasks of each message on the page, in a fixed number of queries.
 //!
-//! Race safety: the change runs in one write transaction, and `tracked_email_ids` is UNIQUE
-//! per organisation and message id; an insert that loses a race (a unique violation) rolls
-//! back and the whole change is tried again, and then finds the winner's entry.
+//! Race safety: the change runs in one write transaction ([`crate::db::Db::write`]: as if
+//! alone, on both engines), and `tracked_email_ids` is UNIQUE per organisation and message
+//! id; should an insert still lose a race (a unique violation), the whole change is tried
+//! again, and then finds the winner's entry.
 //!
 //! Limits: `body_text` is truncated to [`MAX_BODY_TEXT_BYTES`] (at a character boundary) and
 //! `subject` to [`MAX_SUBJECT_CHARS`]: the timeline keeps a readable excerpt, and tracking
@@ -23,7 +24,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use sqlx::QueryBuilder;
 use threadline_domain::api::{
     Direction, MessageState, Party, RecordKind, TrackEmailRequest, TrackEmailResponse,
     TrackedStateRequest, TrackedStateResponse, MAX_STATE_MESSAGES,
@@ -31,7 +31,7 @@ use threadline_domain::api::{
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, push_in_list, Conn, Db, Pool};
+use crate::db::{self, id_text, parse_uuid, Conn, Sql};
 use crate::error::{is_unique_violation, ApiError, ApiResult};
 use crate::extract::Json;
 use crate::ids::{self, is_local_id, normalize_message_id, MAX_IDS_PER_MESSAGE};
@@ -47,7 +47,7 @@ pub const MAX_SUBJECT_CHARS: usize = 998;
 pub const MAX_CONTACTS_PER_EMAIL: usize = 100;
 /// Most recipients kept per `to` / `cc` list.
 pub const MAX_PARTIES: usize = 500;
-/// How many times a change that lost a race is tried again.
+/// How many times a change that lost a race to a unique constraint is tried.
 const MAX_ATTEMPTS: usize = 4;
 
 pub fn router() -> Router<AppState> {
@@ -154,7 +154,11 @@ async fn track_email(
     let input = validate_track(req)?;
     let mut attempt = 1;
     let response = loop {
-        match track_once(state.pool(), &auth, &input).await {
+        let tracked = state
+            .db()
+            .write(|tx| Box::pin(track_once(tx, &auth, &input)))
+            .await;
+        match tracked {
             Err(ApiError::Database(e)) if is_unique_violation(&e) && attempt < MAX_ATTEMPTS => {
                 tracing::debug!(attempt, "tracking lost a race; trying again");
                 attempt += 1;
@@ -174,18 +178,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
     serde_json::to_string(value).map_err(|e| ApiError::internal(format!("cannot serialise: {e}")))
 }
 
-/// One attempt at tracking, in one write transaction.
+/// One attempt at tracking, in a write transaction.
 async fn track_once(
-    pool: &Pool,
+    conn: &mut Conn,
     auth: &AuthUser,
     input: &TrackInput,
 ) -> ApiResult<TrackEmailResponse> {
     let org = auth.org_id;
-    let mut tx = db::begin_write(pool).await?;
 
     // Every contact must be in the caller's organisation.
     let wanted: Vec<Uuid> = input.contact_ids.iter().map(|(_, id)| *id).collect();
-    let contacts = store::contacts_by_id(&mut tx, org, &wanted).await?;
+    let contacts = store::contacts_by_id(conn, org, &wanted).await?;
     if let Some((i, id)) = input
         .contact_ids
         .iter()
@@ -198,15 +201,15 @@ async fn track_once(
     }
 
     // The entry, found by any of the ids.
-    let found = store::tracked_email_ids_of(&mut tx, org, &input.ids).await?;
+    let found = store::tracked_email_ids_of(conn, org, &input.ids).await?;
     let found_emails: BTreeSet<Uuid> = found.values().copied().collect();
     let (email_id, created) = match found_emails.len() {
-        0 => (insert_email(&mut tx, auth, input).await?, true),
+        0 => (insert_email(conn, auth, input).await?, true),
         1 => (*found_emails.first().expect("one entry"), false),
-        _ => (merge_emails(&mut tx, org, &found_emails).await?, false),
+        _ => (merge_emails(conn, org, &found_emails).await?, false),
     };
     if !created {
-        complete_email(&mut tx, org, email_id, input).await?;
+        complete_email(conn, org, email_id, input).await?;
     }
 
     // Ids the entry does not have yet: a plain INSERT, so that losing a race to another
@@ -216,7 +219,7 @@ async fn track_once(
             .bind(id_text(email_id))
             .bind(id_text(org))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
 
@@ -237,22 +240,23 @@ async fn track_once(
     }
     links.sort();
     links.dedup();
-    let mut qb = QueryBuilder::<Db>::new(
-        "INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) ",
+    let email_text = id_text(email_id);
+    let mut sql = Sql::new(
+        "INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) VALUES ",
     );
-    qb.push_values(&links, |mut row, (kind, record_id)| {
-        row.push_bind(id_text(email_id))
-            .push_bind(*kind)
-            .push_bind(record_id);
-    });
-    qb.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
-    qb.build().execute(&mut *tx).await?;
+    for (i, (kind, record_id)) in links.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push_list([email_text.as_str(), kind, record_id.as_str()]);
+    }
+    sql.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
+    sql.build().execute(&mut *conn).await?;
 
-    let tracked_email = store::tracked_emails_by_id(&mut tx, org, &[email_id])
+    let tracked_email = store::tracked_emails_by_id(conn, org, &[email_id])
         .await?
         .remove(&email_id)
         .ok_or_else(|| ApiError::internal("the tracked email vanished inside its transaction"))?;
-    tx.commit().await?;
     Ok(TrackEmailResponse {
         tracked_email,
         created,
@@ -299,7 +303,7 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
            body_text = COALESCE(body_text, $4),
            subject = CASE WHEN subject = '' THEN $5 ELSE subject END,
            gmail_message_id = CASE
-             WHEN $6 IS NOT NULL AND gmail_message_id LIKE 'msg-a:%' THEN $6
+             WHEN $6 IS NOT NULL AND substr(gmail_message_id, 1, 6) = 'msg-a:' THEN $6
              ELSE gmail_message_id END
          WHERE org_id = $7 AND id = $8",
     )
@@ -319,37 +323,39 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
 /// Several entries are the same email: moves the ids and links of the newer ones onto the
 /// oldest and deletes the newer ones. Returns the oldest.
 async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> ApiResult<Uuid> {
-    let mut qb = QueryBuilder::<Db>::new("SELECT id FROM tracked_emails WHERE org_id = ");
-    qb.push_bind(id_text(org)).push(" AND id IN ");
-    push_in_list(&mut qb, emails.iter().map(|id| id_text(*id)));
-    qb.push(" ORDER BY created_at, id");
-    let ordered: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+    let mut sql = Sql::new("SELECT id FROM tracked_emails WHERE org_id = ");
+    sql.push_bind(id_text(org))
+        .push(" AND id IN ")
+        .push_list(emails.iter().map(|id| id_text(*id)))
+        .push(" ORDER BY created_at, id");
+    let ordered: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
     let (keep, others) = ordered
         .split_first()
         .ok_or_else(|| ApiError::internal("the entries to merge vanished"))?;
     tracing::info!(keep = %keep, merged = others.len(), "merging tracked emails that are one email");
 
-    let mut qb = QueryBuilder::<Db>::new("UPDATE tracked_email_ids SET tracked_email_id = ");
-    qb.push_bind(keep)
+    let mut sql = Sql::new("UPDATE tracked_email_ids SET tracked_email_id = ");
+    sql.push_bind(keep)
         .push(" WHERE org_id = ")
         .push_bind(id_text(org))
-        .push(" AND tracked_email_id IN ");
-    push_in_list(&mut qb, others);
-    qb.build().execute(&mut *conn).await?;
+        .push(" AND tracked_email_id IN ")
+        .push_list(others);
+    sql.build().execute(&mut *conn).await?;
 
-    let mut qb = QueryBuilder::<Db>::new(
+    let mut sql = Sql::new(
         "INSERT INTO tracked_email_links (tracked_email_id, record_kind, record_id) SELECT ",
     );
-    qb.push_bind(keep)
-        .push(", record_kind, record_id FROM tracked_email_links WHERE tracked_email_id IN ");
-    push_in_list(&mut qb, others);
-    qb.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
-    qb.build().execute(&mut *conn).await?;
+    sql.push_bind(keep)
+        .push(", record_kind, record_id FROM tracked_email_links WHERE tracked_email_id IN ")
+        .push_list(others)
+        .push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
+    sql.build().execute(&mut *conn).await?;
 
-    let mut qb = QueryBuilder::<Db>::new("DELETE FROM tracked_emails WHERE org_id = ");
-    qb.push_bind(id_text(org)).push(" AND id IN ");
-    push_in_list(&mut qb, others);
-    qb.build().execute(&mut *conn).await?;
+    let mut sql = Sql::new("DELETE FROM tracked_emails WHERE org_id = ");
+    sql.push_bind(id_text(org))
+        .push(" AND id IN ")
+        .push_list(others);
+    sql.build().execute(&mut *conn).await?;
     parse_uuid(keep)
 }
 
@@ -377,7 +383,7 @@ async fn tracked_state(
         .collect();
 
     // A read transaction: one consistent snapshot for the batch.
-    let mut tx = state.pool().begin().await?;
+    let mut tx = state.db().begin_read().await?;
     let email_of = store::tracked_email_ids_of(&mut tx, auth.org_id, &all_ids).await?;
     let email_ids: Vec<Uuid> = email_of
         .values()

@@ -65,7 +65,7 @@ async fn malformed_and_unknown_tokens_are_401() {
 #[tokio::test]
 async fn revoked_token_is_401() {
     let app = TestApp::new().await;
-    let mut conn = app.pool.acquire().await.unwrap();
+    let mut conn = app.pool().acquire().await.unwrap();
     let extra = admin::create_token(&mut conn, app.user_id, "laptop")
         .await
         .unwrap();
@@ -102,7 +102,7 @@ async fn last_used_at_is_written_at_most_once_a_minute() {
     let app = TestApp::new().await;
     let last_used = || async {
         let value: Option<String> = sqlx::query_scalar("SELECT last_used_at FROM api_tokens")
-            .fetch_one(&app.pool)
+            .fetch_one(app.pool())
             .await
             .unwrap();
         value

@@ -1,12 +1,14 @@
-//! A router on a fresh SQLite database in a temporary directory, called in-process.
+//! A router on a fresh database, called in-process: SQLite in a temporary directory, or a
+//! new PostgreSQL database when THREADLINE_TEST_DATABASE_URL is set (see
+//! `threadline_server::testing`).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use threadline_server::admin::{self, OrgChoice};
-use threadline_server::db::{self, Pool};
+use threadline_server::db::{Db, Pool};
+use threadline_server::testing::TestDatabase;
 use threadline_server::AppState;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -16,13 +18,14 @@ pub const OWNER_EMAIL: &str = "ann@ourco.com";
 pub const OWNER_ALIAS: &str = "Ann.Work@OurCo.IO";
 
 pub struct TestApp {
-    _dir: TempDir,
-    pub pool: Pool,
+    pub db: Db,
     pub router: Router,
     pub org_id: Uuid,
     pub user_id: Uuid,
     /// The first user's token.
     pub token: String,
+    // Last: the database is removed after everything that uses it is dropped.
+    _database: TestDatabase,
 }
 
 /// An answer: status, headers and the body as JSON (`Value::String` when it is not JSON).
@@ -64,10 +67,10 @@ impl Answer {
 impl TestApp {
     /// Organisation "Ours" with the owner Ann (`ann@ourco.com`, alias `ann.work@ourco.io`).
     pub async fn new() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let pool = db::open(dir.path()).await.expect("open database");
+        let database = TestDatabase::create();
+        let db = database.open().await;
         let owner = admin::add_user(
-            &pool,
+            &db,
             OrgChoice::New("Ours".into()),
             OWNER_EMAIL,
             "Ann Owner",
@@ -75,21 +78,26 @@ impl TestApp {
         )
         .await
         .expect("owner");
-        let router = threadline_server::router(AppState::new(pool.clone()));
+        let router = threadline_server::router(AppState::new(db.clone()));
         TestApp {
-            _dir: dir,
-            pool,
+            db,
             router,
             org_id: owner.org_id,
             user_id: owner.id,
             token: owner.token.token,
+            _database: database,
         }
+    }
+
+    /// The pool, for checks of what is stored.
+    pub fn pool(&self) -> &Pool {
+        self.db.pool()
     }
 
     /// A user in a new organisation; returns their token.
     pub async fn user_in_new_org(&self, email: &str) -> String {
         admin::add_user(
-            &self.pool,
+            &self.db,
             OrgChoice::New("Theirs".into()),
             email,
             "Other",
@@ -104,7 +112,7 @@ impl TestApp {
     /// A second user in the first organisation; returns their token.
     pub async fn colleague(&self, email: &str) -> String {
         admin::add_user(
-            &self.pool,
+            &self.db,
             OrgChoice::Existing(self.org_id),
             email,
             "Colleague",
@@ -118,24 +126,41 @@ impl TestApp {
 
     /// Sends a built request.
     pub async fn call(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
-            .await
-            .expect("body");
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Answer {
-            status,
-            headers,
-            body,
+        answer(self.router.clone(), request).await
+    }
+
+    /// POSTs `body` to `path` `n` times at once (with `extra_headers`); the answers in the
+    /// order sent. The test needs a multi-thread runtime for the requests to overlap.
+    pub async fn post_concurrently(
+        &self,
+        n: usize,
+        path: &str,
+        body: &Value,
+        extra_headers: &[(&str, &str)],
+    ) -> Vec<Answer> {
+        // Open the connections first, so that the requests overlap instead of queueing for
+        // new connections one after the other.
+        let mut warm = Vec::with_capacity(n);
+        for _ in 0..n {
+            warm.push(self.pool().acquire().await.expect("a connection"));
         }
+        drop(warm);
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut builder = Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(header::CONTENT_TYPE, "application/json");
+            for (name, value) in extra_headers {
+                builder = builder.header(*name, *value);
+            }
+            let request = builder.body(Body::from(body.to_string())).expect("request");
+            handles.push(tokio::spawn(answer(self.router.clone(), request)));
+        }
+        let mut answers = Vec::with_capacity(n);
+        for handle in handles {
+            answers.push(handle.await.expect("the request task"));
+        }
+        answers
     }
 
     /// A request with `token` (if any) and a raw body sent as JSON.
@@ -247,9 +272,26 @@ impl TestApp {
     /// `SELECT COUNT(*) FROM <table>`.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool())
             .await
             .expect("count")
+    }
+}
+
+/// Sends `request` to `router`.
+async fn answer(router: Router, request: Request<Body>) -> Answer {
+    let response = router.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+        .await
+        .expect("body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
     }
 }
 

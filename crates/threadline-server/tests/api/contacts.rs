@@ -32,7 +32,7 @@ async fn creates_a_contact_with_normalised_addresses_and_a_new_company() {
 
     // Stored: the company under its registrable domain, addresses in order with keys.
     let domain: Option<String> = sqlx::query_scalar("SELECT domain FROM companies")
-        .fetch_one(&app.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
     assert_eq!(domain.as_deref(), Some("acme.com"));
@@ -40,7 +40,7 @@ async fn creates_a_contact_with_normalised_addresses_and_a_new_company() {
         "SELECT position, address FROM contact_emails WHERE contact_id = $1 ORDER BY position",
     )
     .bind(contact["id"].as_str().unwrap())
-    .fetch_all(&app.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(
@@ -204,4 +204,26 @@ async fn an_address_already_on_another_contact_is_allowed() {
         .post("/api/v1/lookup", json!({ "addresses": ["info@acme.com"] }))
         .await;
     assert_eq!(answer.body["results"][0]["status"], "ambiguous");
+}
+
+/// Write transactions behave as if one ran after the other, on both engines: requests that
+/// each create "the company of acme.com" at once make one company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_contacts_of_a_new_company_make_one_company() {
+    let app = TestApp::new().await;
+    let body = json!({
+        "first_name": "Bob",
+        "emails": ["bob@acme.com"],
+        "company": new_company("Acme", Some("acme.com")),
+    });
+    let answers = app
+        .post_concurrently(8, "/api/v1/contacts", &body, &[])
+        .await;
+    let company = &answers[0].body["company"];
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        assert_eq!(&answer.body["company"], company);
+    }
+    assert_eq!(app.count("contacts").await, 8);
+    assert_eq!(app.count("companies").await, 1);
 }

@@ -105,3 +105,26 @@ async fn a_malformed_key_is_400() {
     }
     assert_eq!(app.count("tasks").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_with_one_key_make_one_task() {
+    let app = TestApp::new().await;
+    let body = json!({ "title": "Call back", "due_date": "2025-02-01" });
+    let answers = app
+        .post_concurrently(8, "/api/v1/tasks", &body, &[("idempotency-key", KEY)])
+        .await;
+    let first = &answers[0].body;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        assert_eq!(&answer.body, first, "every answer is the one task");
+    }
+    let replayed = answers
+        .iter()
+        .filter(|a| a.headers.get("idempotent-replayed").is_some())
+        .count();
+    assert_eq!(
+        replayed, 7,
+        "one request made the task, the others replayed it"
+    );
+    assert_eq!(app.count("tasks").await, 1);
+}

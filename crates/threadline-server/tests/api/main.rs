@@ -1,5 +1,6 @@
-//! Integration tests of the HTTP API: the real router on a temporary SQLite database,
-//! called in-process with `tower::ServiceExt::oneshot`.
+//! Integration tests of the HTTP API: the real router on a throwaway database (SQLite, or
+//! PostgreSQL with THREADLINE_TEST_DATABASE_URL), called in-process with
+//! `tower::ServiceExt::oneshot`; and the rules of portable SQL on that engine.
 
 mod common;
 
@@ -9,5 +10,6 @@ mod idempotency;
 mod isolation;
 mod json_errors;
 mod lookup;
+mod portable_sql;
 mod tasks;
 mod tracked_emails;

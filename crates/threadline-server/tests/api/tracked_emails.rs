@@ -3,7 +3,6 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use threadline_domain::api::MAX_STATE_MESSAGES;
-use tower::ServiceExt;
 
 use crate::common::{track_body, TestApp};
 
@@ -231,7 +230,7 @@ async fn a_long_body_is_truncated_not_refused() {
     let answer = app.post("/api/v1/tracked-emails", body).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let stored: String = sqlx::query_scalar("SELECT body_text FROM tracked_emails")
-        .fetch_one(&app.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
     assert_eq!(stored.len(), 256 * 1024);
@@ -242,28 +241,14 @@ async fn a_long_body_is_truncated_not_refused() {
 async fn concurrent_identical_requests_make_one_email() {
     let app = TestApp::new().await;
     let bob = app.bob_at_acme().await;
-    let body = track_body(&[LEGACY, LOCAL], &[&bob]).to_string();
-    let mut handles = Vec::new();
-    for _ in 0..8 {
-        let router = app.router.clone();
-        let request = axum::http::Request::post("/api/v1/tracked-emails")
-            .header("authorization", format!("Bearer {}", app.token))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body.clone()))
-            .unwrap();
-        handles.push(tokio::spawn(async move {
-            let response = router.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-        }));
-    }
+    let body = track_body(&[LEGACY, LOCAL], &[&bob]);
     let mut created = 0;
     let mut ids = BTreeSet::new();
-    for handle in handles {
-        let (status, body) = handle.await.unwrap();
+    for answer in app
+        .post_concurrently(8, "/api/v1/tracked-emails", &body, &[])
+        .await
+    {
+        let (status, body) = (answer.status, answer.body);
         assert!(status.is_success(), "{status}: {body}");
         if body["created"] == true {
             assert_eq!(status, StatusCode::CREATED);
