@@ -8,17 +8,18 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use threadline_domain::api::{
-    AddressLookup, Contact, MessageIds, NewContact, NewTask, Task, TrackEmailRequest, TrackEmailResponse,
+    AddressLookup, Contact, MessageIds, NewContact, NewTask, Task, TrackEmailRequest,
+    TrackEmailResponse,
 };
 use threadline_domain::lookup_cache::{LookupCache, DEFAULT_TTL_MS};
 use threadline_domain::send::{SendAction, SendEvent, SendTracker, STILL_OPEN_CHECK_MS};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
 use crate::protocol::{
-    ActionReply, CancelReply, LookupReply, QueueDelivered, Status, ToBackground, TrackedStateReply,
+    ActionReply, LookupReply, QueueDelivered, Status, ToBackground, TrackedStateReply,
 };
 use crate::selectors::MESSAGE;
 use crate::ui::compose_bar::ComposeBar;
@@ -31,7 +32,8 @@ thread_local! {
 
 /// The running app. Panics if called before [`App::install`] (a programming error).
 pub fn app() -> Rc<App> {
-    APP.with(|a| a.borrow().clone()).expect("Threadline app installed")
+    APP.with(|a| a.borrow().clone())
+        .expect("Threadline app installed")
 }
 
 pub fn now_ms() -> f64 {
@@ -91,7 +93,9 @@ impl App {
     pub async fn load_status(self: &Rc<Self>) {
         match bridge::request::<_, Status>(&ToBackground::Status).await {
             Ok(status) => *self.status.borrow_mut() = status,
-            Err(e) => web_sys::console::warn_1(&format!("Threadline: status unavailable: {}", e.message).into()),
+            Err(e) => web_sys::console::warn_1(
+                &format!("Threadline: status unavailable: {}", e.message).into(),
+            ),
         }
         // Compose bars made before the status arrived take the user's default now.
         for c in self.composes.borrow().iter() {
@@ -102,7 +106,10 @@ impl App {
     // --- verdicts ----------------------------------------------------------------------
 
     /// Runs `f` with a function that answers an address's fresh verdict from the cache.
-    pub fn with_verdicts<R>(&self, f: impl for<'c> FnOnce(&'c dyn Fn(&str) -> Option<&'c AddressLookup>) -> R) -> R {
+    pub fn with_verdicts<R>(
+        &self,
+        f: impl for<'c> FnOnce(&'c dyn Fn(&str) -> Option<&'c AddressLookup>) -> R,
+    ) -> R {
         let cache = self.cache.borrow();
         let now = now_ms();
         let verdict = |address: &str| cache.get(address, now);
@@ -145,7 +152,9 @@ impl App {
         }
         let app = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let reply = bridge::request::<_, LookupReply>(&ToBackground::Lookup { addresses: &misses }).await;
+            let reply =
+                bridge::request::<_, LookupReply>(&ToBackground::Lookup { addresses: &misses })
+                    .await;
             {
                 let mut inflight = app.inflight.borrow_mut();
                 for a in &misses {
@@ -191,7 +200,9 @@ impl App {
         if let Some(root) = document().document_element() {
             self.scan_messages_in(&root);
         }
-        self.bars.borrow_mut().retain(|b| b.host().is_connected() && b.message.is_connected());
+        self.bars
+            .borrow_mut()
+            .retain(|b| b.host().is_connected() && b.message.is_connected());
         self.cache.borrow_mut().prune(now_ms());
         self.scan_composes();
         self.request_lookups();
@@ -252,35 +263,55 @@ impl App {
 
     /// The live bar decorating `message`, if its host is still inside it.
     fn bar_of(&self, message: &Element) -> Option<Rc<MessageBar>> {
-        let host = message.query_selector("[data-threadline=message-bar]").ok().flatten()?;
+        let host = message
+            .query_selector("[data-threadline=message-bar]")
+            .ok()
+            .flatten()?;
         let id: u32 = host.get_attribute("data-tl-bar-id")?.parse().ok()?;
         self.bars.borrow().iter().find(|b| b.id == id).cloned()
     }
 
     /// Watches the class of a message's list item, which flips between collapsed and
     /// expanded without inserting anything once a message has been opened.
+    /// Also watches the message's id attributes, which Gmail fills in when it resolves a
+    /// just-sent message's `msg-a:r…` id.
     fn watch_item(&self, message: &Element) {
-        let Some(item) = crate::selectors::MESSAGE_ITEM.closest(message) else { return };
-        if self.watched_items.has(&item) {
+        let observer = self.item_observer.borrow();
+        let Some(observer) = observer.as_ref() else {
             return;
-        }
-        if let Some(observer) = self.item_observer.borrow().as_ref() {
+        };
+        let watch = |el: &Element, attributes: &[&str]| {
+            if self.watched_items.has(el) {
+                return;
+            }
             let init = web_sys::MutationObserverInit::new();
             init.set_attributes(true);
-            init.set_attribute_filter(&js_sys::Array::of1(&"class".into()));
-            if observer.observe_with_options(&item, &init).is_ok() {
-                self.watched_items.add(&item);
+            let filter: js_sys::Array = attributes.iter().map(|a| JsValue::from_str(a)).collect();
+            init.set_attribute_filter(&filter);
+            if observer.observe_with_options(el, &init).is_ok() {
+                self.watched_items.add(el);
             }
+        };
+        if let Some(item) = crate::selectors::MESSAGE_ITEM.closest(message) {
+            watch(&item, &["class"]);
         }
+        watch(message, &["data-legacy-message-id", "data-message-id"]);
     }
 
     fn scan_composes(self: &Rc<Self>) {
         let found = compose::find_all(&document());
         // Gone windows: the send tracker learns it through its still-open check.
-        self.composes.borrow_mut().retain(|c| c.root.is_connected() && c.host().is_connected());
+        self.composes
+            .borrow_mut()
+            .retain(|c| c.root.is_connected() && c.host().is_connected());
         let mut changed = false;
         for (root, kind) in found {
-            let existing = self.composes.borrow().iter().find(|c| c.root == root).cloned();
+            let existing = self
+                .composes
+                .borrow()
+                .iter()
+                .find(|c| c.root == root)
+                .cloned();
             match existing {
                 Some(bar) => {
                     bar.set_kind(kind);
@@ -310,7 +341,11 @@ impl App {
     }
 
     pub fn compose_roots(&self) -> Vec<Element> {
-        self.composes.borrow().iter().map(|c| c.root.clone()).collect()
+        self.composes
+            .borrow()
+            .iter()
+            .map(|c| c.root.clone())
+            .collect()
     }
 
     // --- tracked state ----------------------------------------------------------------
@@ -318,11 +353,17 @@ impl App {
     fn request_states(self: &Rc<Self>, bars: Vec<Rc<MessageBar>>) {
         let messages: Vec<MessageIds> = bars
             .iter()
-            .map(|b| MessageIds { ids: b.identity.borrow().all.clone() })
+            .map(|b| MessageIds {
+                ids: b.identity.borrow().all.clone(),
+            })
             .collect();
         let app = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match bridge::request::<_, TrackedStateReply>(&ToBackground::TrackedState { messages: &messages }).await {
+            match bridge::request::<_, TrackedStateReply>(&ToBackground::TrackedState {
+                messages: &messages,
+            })
+            .await
+            {
                 Ok(reply) => {
                     for (bar, state) in bars.iter().zip(reply.messages) {
                         bar.apply_state(state);
@@ -340,7 +381,9 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    web_sys::console::warn_1(&format!("Threadline: tracked state unavailable: {}", e.message).into());
+                    web_sys::console::warn_1(
+                        &format!("Threadline: tracked state unavailable: {}", e.message).into(),
+                    );
                 }
             }
             let _ = &app;
@@ -358,7 +401,8 @@ impl App {
             .iter()
             .filter(|b| {
                 let ids = &b.identity.borrow().all;
-                delivered.message_ids.iter().any(|m| ids.contains(m)) || b.track_state() == TrackState::Pending
+                delivered.message_ids.iter().any(|m| ids.contains(m))
+                    || b.track_state() == TrackState::Pending
             })
             .cloned()
             .collect();
@@ -370,7 +414,10 @@ impl App {
 
     // --- actions ----------------------------------------------------------------------
 
-    pub async fn track(&self, request: &TrackEmailRequest) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
+    pub async fn track(
+        &self,
+        request: &TrackEmailRequest,
+    ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
         bridge::request(&ToBackground::Track { request }).await
     }
 
@@ -378,7 +425,10 @@ impl App {
         bridge::request(&ToBackground::CreateTask { request }).await
     }
 
-    pub async fn create_contact(self: &Rc<Self>, request: &NewContact) -> Result<ActionReply<Contact>, BridgeError> {
+    pub async fn create_contact(
+        self: &Rc<Self>,
+        request: &NewContact,
+    ) -> Result<ActionReply<Contact>, BridgeError> {
         let reply = bridge::request(&ToBackground::CreateContact { request }).await;
         if matches!(reply, Ok(ActionReply::Done { .. })) {
             self.invalidate_verdicts();
@@ -395,7 +445,15 @@ impl App {
 
     /// Send was pressed (click or Ctrl/Cmd+Enter) inside `root`.
     pub fn on_send_pressed(self: &Rc<Self>, root: &Element) {
-        let Some(bar) = self.composes.borrow().iter().find(|c| &c.root == root).cloned() else { return };
+        let Some(bar) = self
+            .composes
+            .borrow()
+            .iter()
+            .find(|c| &c.root == root)
+            .cloned()
+        else {
+            return;
+        };
         let own = self.status.borrow().user.as_ref().map(|u| u.email.clone());
         let Some((draft_id, request)) = bar.send_request(own.as_deref()) else {
             // Nothing to track (toggle off, no contact picked): a send of this draft still in
@@ -410,13 +468,25 @@ impl App {
         let undo_ms = self.status.borrow().send_undo_seconds.saturating_mul(1000);
         // Delivered after the undo window (plus slack) unless the message shows up sooner.
         let deliver_after_ms = undo_ms + 2_000;
-        bridge::notify(&ToBackground::ScheduleSendTracking { key: &draft_id, deliver_after_ms, request: &request });
-        self.handle_send_event(SendEvent::SendPressed { draft_id, now_ms: now_ms() });
+        bridge::notify(&ToBackground::ScheduleSendTracking {
+            key: &draft_id,
+            deliver_after_ms,
+            request: &request,
+        });
+        self.handle_send_event(SendEvent::SendPressed {
+            draft_id,
+            now_ms: now_ms(),
+        });
     }
 
     /// Discard or close was clicked inside `root`.
     pub fn on_discard_or_close(self: &Rc<Self>, root: &Element) {
-        let draft = self.composes.borrow().iter().find(|c| &c.root == root).and_then(|c| c.draft_id.borrow().clone());
+        let draft = self
+            .composes
+            .borrow()
+            .iter()
+            .find(|c| &c.root == root)
+            .and_then(|c| c.draft_id.borrow().clone());
         if let Some(draft_id) = draft {
             self.handle_send_event(SendEvent::DiscardOrClose { draft_id });
         }
@@ -440,22 +510,35 @@ impl App {
                 SendAction::CheckOpenLater { draft_id } => {
                     let app = self.clone();
                     gloo::timers::callback::Timeout::new(STILL_OPEN_CHECK_MS as u32, move || {
-                        let still_open = app.composes.borrow().iter().any(|c| c.still_open(&draft_id))
-                            || compose::find_all(&document())
-                                .iter()
-                                .any(|(r, _)| compose::draft_id(r).as_deref() == Some(draft_id.as_str()));
-                        app.handle_send_event(SendEvent::OpenCheck { draft_id, still_open });
+                        let still_open = app
+                            .composes
+                            .borrow()
+                            .iter()
+                            .any(|c| c.still_open(&draft_id))
+                            || compose::find_all(&document()).iter().any(|(r, _)| {
+                                compose::draft_id(r).as_deref() == Some(draft_id.as_str())
+                            });
+                        app.handle_send_event(SendEvent::OpenCheck {
+                            draft_id,
+                            still_open,
+                        });
                     })
                     .forget();
                 }
                 SendAction::Cancel { draft_id } => {
                     let key = draft_id.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        let _ = bridge::request::<_, CancelReply>(&ToBackground::CancelSendTracking { key: &key }).await;
+                        let _ = bridge::request::<_, serde::de::IgnoredAny>(
+                            &ToBackground::CancelSendTracking { key: &key },
+                        )
+                        .await;
                     });
                 }
                 SendAction::Confirm { draft_id } => {
-                    bridge::notify(&ToBackground::ConfirmSendTracking { key: &draft_id, alt_message_ids: &alt_ids });
+                    bridge::notify(&ToBackground::ConfirmSendTracking {
+                        key: &draft_id,
+                        alt_message_ids: &alt_ids,
+                    });
                 }
             }
         }

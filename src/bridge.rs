@@ -33,7 +33,9 @@ impl BridgeError {
     fn transport(detail: String) -> Self {
         BridgeError {
             code: "extension_unavailable".into(),
-            message: format!("Threadline's background service is unavailable ({detail}). Reload the page."),
+            message: format!(
+                "Threadline's background service is unavailable ({detail}). Reload the page."
+            ),
             field: None,
         }
     }
@@ -54,11 +56,14 @@ fn serializer() -> serde_wasm_bindgen::Serializer {
 }
 
 /// Sends `message` to the background and decodes its `data`.
-pub async fn request<Req: Serialize, Resp: DeserializeOwned>(message: &Req) -> Result<Resp, BridgeError> {
+pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
+    message: &Req,
+) -> Result<Resp, BridgeError> {
     let value = message
         .serialize(&serializer())
         .map_err(|e| BridgeError::transport(e.to_string()))?;
-    let promise = send_message_raw(&value).map_err(|e| BridgeError::transport(js_error_text(&e)))?;
+    let promise =
+        send_message_raw(&value).map_err(|e| BridgeError::transport(js_error_text(&e)))?;
     let reply = JsFuture::from(promise)
         .await
         .map_err(|e| BridgeError::transport(js_error_text(&e)))?;

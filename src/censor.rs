@@ -5,9 +5,23 @@
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-const KEPT_ATTRIBUTES: &[&str] = &["class", "role", "name", "g_editable", "gh", "type", "contenteditable"];
+const KEPT_ATTRIBUTES: &[&str] = &[
+    "class",
+    "role",
+    "name",
+    "g_editable",
+    "gh",
+    "type",
+    "contenteditable",
+];
 /// Attributes whose presence matters but whose value is personal.
-const MASKED_ATTRIBUTES: &[&str] = &["email", "data-hovercard-id", "data-message-id", "data-legacy-message-id", "data-legacy-thread-id"];
+const MASKED_ATTRIBUTES: &[&str] = &[
+    "email",
+    "data-hovercard-id",
+    "data-message-id",
+    "data-legacy-message-id",
+    "data-legacy-thread-id",
+];
 const MAX_NODES: usize = 300;
 const MAX_DEPTH: usize = 12;
 

@@ -57,8 +57,12 @@ pub fn version() -> String {
 #[doc(hidden)]
 pub mod testing {
     pub use crate::censor::censored_outline;
-    pub use crate::gmail::compose::{find_all as find_composes, recipients as compose_recipients, ComposeKind};
-    pub use crate::gmail::thread::{identity as message_identity, is_expanded, people as message_people};
+    pub use crate::gmail::compose::{
+        find_all as find_composes, recipients as compose_recipients, ComposeKind,
+    };
+    pub use crate::gmail::thread::{
+        identity as message_identity, is_expanded, people as message_people,
+    };
     pub use crate::gmail::{Person, Role};
 
     /// Lends the browser's UTS 46 to the domain crate, as `start` does.

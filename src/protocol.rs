@@ -11,35 +11,63 @@ use threadline_domain::api::{
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ToBackground<'a> {
     Status,
-    Lookup { addresses: &'a [String] },
-    TrackedState { messages: &'a [MessageIds] },
-    Track { request: &'a TrackEmailRequest },
-    CreateTask { request: &'a NewTask },
-    CreateContact { request: &'a NewContact },
+    Lookup {
+        addresses: &'a [String],
+    },
+    TrackedState {
+        messages: &'a [MessageIds],
+    },
+    Track {
+        request: &'a TrackEmailRequest,
+    },
+    CreateTask {
+        request: &'a NewTask,
+    },
+    CreateContact {
+        request: &'a NewContact,
+    },
     #[serde(rename_all = "camelCase")]
-    ScheduleSendTracking { key: &'a str, deliver_after_ms: u32, request: &'a TrackEmailRequest },
-    CancelSendTracking { key: &'a str },
+    ScheduleSendTracking {
+        key: &'a str,
+        deliver_after_ms: u32,
+        request: &'a TrackEmailRequest,
+    },
+    CancelSendTracking {
+        key: &'a str,
+    },
     #[serde(rename_all = "camelCase")]
-    ConfirmSendTracking { key: &'a str, alt_message_ids: &'a [String] },
+    ConfirmSendTracking {
+        key: &'a str,
+        alt_message_ids: &'a [String],
+    },
     Flush,
-    ReportError { message: &'a str, detail: &'a str },
+    ReportError {
+        message: &'a str,
+        detail: &'a str,
+    },
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// What the core needs of the background's `status` (it sends more).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     #[serde(default)]
-    pub configured: bool,
-    #[serde(default)]
     pub user: Option<UserRef>,
-    #[serde(default)]
-    pub own_addresses: Vec<String>,
     #[serde(default = "yes")]
     pub track_on_send_default: bool,
     #[serde(default = "ten")]
     pub send_undo_seconds: u32,
-    #[serde(default)]
-    pub error: Option<crate::bridge::BridgeError>,
+}
+
+/// Until the background answers: the options page's defaults.
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            user: None,
+            track_on_send_default: yes(),
+            send_undo_seconds: ten(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -57,7 +85,6 @@ pub struct LookupReply {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingAction {
-    pub key: String,
     pub kind: String,
     #[serde(default)]
     pub message_ids: Vec<String>,
@@ -75,7 +102,7 @@ pub struct TrackedStateReply {
 #[derive(Debug)]
 pub enum ActionReply<T> {
     Done { result: T },
-    Queued { key: String },
+    Queued,
 }
 
 /// The wire form of [`ActionReply`]: a plain struct, because serde's internally tagged
@@ -95,16 +122,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ActionReply<T> {
         let wire = ActionReplyWire::<T>::deserialize(d)?;
         match (wire.status.as_str(), wire.result, wire.key) {
             ("done", Some(result), _) => Ok(ActionReply::Done { result }),
-            ("queued", _, Some(key)) => Ok(ActionReply::Queued { key }),
-            (status, _, _) => Err(D::Error::custom(format!("unexpected action status {status:?}"))),
+            ("queued", _, Some(_key)) => Ok(ActionReply::Queued),
+            (status, _, _) => Err(D::Error::custom(format!(
+                "unexpected action status {status:?}"
+            ))),
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CancelReply {
-    #[serde(default)]
-    pub cancelled: bool,
 }
 
 /// A push from the background: a queued action was delivered.

@@ -44,12 +44,18 @@ impl Chain {
 
     /// True when `el` matches any row.
     pub fn matches(&self, el: &Element) -> bool {
-        self.rows.iter().any(|(_, sel)| el.matches(sel).unwrap_or(false))
+        self.rows
+            .iter()
+            .any(|(_, sel)| el.matches(sel).unwrap_or(false))
     }
 
     /// All rows joined into one selector list (for a single querySelectorAll).
     pub fn joined(&self) -> String {
-        self.rows.iter().map(|(_, s)| *s).collect::<Vec<_>>().join(", ")
+        self.rows
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -61,10 +67,16 @@ pub fn report_failure(chain: &'static str, root: &Element) {
     let first_time = REPORTED.with(|r| r.borrow_mut().insert(chain));
     if first_time {
         let html = crate::censor::censored_outline(root);
+        let message = format!("no selector of chain '{chain}' matched");
         web_sys::console::warn_2(
-            &format!("Threadline: no selector of chain '{chain}' matched; censored DOM:").into(),
-            &html.into(),
+            &format!("Threadline: {message}; censored DOM:").into(),
+            &html.as_str().into(),
         );
+        // The background keeps a log of these, so a Gmail change shows without a console.
+        crate::bridge::notify(&crate::protocol::ToBackground::ReportError {
+            message: &message,
+            detail: &html,
+        });
     }
 }
 
@@ -89,7 +101,10 @@ pub const THREAD_SUBJECT: Chain = Chain {
 
 pub const THREAD_ID: Chain = Chain {
     name: "thread id",
-    rows: &[("2025_11_25", "[data-legacy-thread-id]"), ("perm", "[data-thread-perm-id]")],
+    rows: &[
+        ("2025_11_25", "[data-legacy-thread-id]"),
+        ("perm", "[data-thread-perm-id]"),
+    ],
 };
 
 /// An expanded message's core element, the one carrying the message ids.
@@ -104,7 +119,10 @@ pub const MESSAGE: Chain = Chain {
 /// The list item around a message; its class tells the state.
 pub const MESSAGE_ITEM: Chain = Chain {
     name: "message item",
-    rows: &[("2016", "[role=listitem]"), ("2014", ".h7, .kv, .ky, .kQ, .kx")],
+    rows: &[
+        ("2016", "[role=listitem]"),
+        ("2014", ".h7, .kv, .ky, .kQ, .kx"),
+    ],
 };
 
 /// Classes of a message list item that is not expanded (collapsed `kv`/`ky`, or hidden in
@@ -113,25 +131,35 @@ pub const NOT_EXPANDED_CLASSES: &[&str] = &["kv", "ky", "kQ", "kx"];
 
 pub const SENDER: Chain = Chain {
     name: "sender",
-    rows: &[("2016", "span.gD[email]"), ("2014", "td.gF span[email]"), ("any", "h3 [email]")],
+    rows: &[
+        ("2016", "span.gD[email]"),
+        ("2014", "td.gF span[email]"),
+        ("any", "h3 [email]"),
+    ],
 };
 
 /// Recipients as the expanded message's summary line shows them.
 pub const RECIPIENTS_ALL: &str = "span.hb [email], span.g2[email]";
 
-pub const MESSAGE_DATE: Chain = Chain {
-    name: "message date",
-    rows: &[("2016", "span.g3[title]"), ("2014", ".gK .g3")],
-};
-
 pub const MESSAGE_BODY: Chain = Chain {
     name: "message body",
-    rows: &[("2016", "div.a3s.aiL"), ("2016_alt", "div.a3s.aXjCH"), ("any", "div.ii.gt"), ("old", ".adP")],
+    rows: &[
+        ("2016", "div.a3s.aiL"),
+        ("2016_alt", "div.a3s.aXjCH"),
+        ("any", "div.ii.gt"),
+        ("old", ".adP"),
+    ],
 };
 
 /// Where the message bar goes: before the spacer `.hi`, else after the body `div.ii.gt`.
-pub const BAR_BEFORE: Chain = Chain { name: "bar anchor (.hi)", rows: &[("2016", "div.hi")] };
-pub const BAR_AFTER: Chain = Chain { name: "bar anchor (body)", rows: &[("2016", "div.ii.gt")] };
+pub const BAR_BEFORE: Chain = Chain {
+    name: "bar anchor (.hi)",
+    rows: &[("2016", "div.hi")],
+};
+pub const BAR_AFTER: Chain = Chain {
+    name: "bar anchor (body)",
+    rows: &[("2016", "div.ii.gt")],
+};
 
 // --- Compose -----------------------------------------------------------------------------
 
@@ -150,16 +178,29 @@ pub const COMPOSE_ROOT: Chain = Chain {
 };
 
 /// Where each kind of compose window lives (checked with `closest` from the root).
-pub const COMPOSE_KIND_POPUP: Chain = Chain { name: "popup compose", rows: &[("2018", "div.dw .no")] };
-pub const COMPOSE_KIND_FULLSCREEN: Chain = Chain { name: "fullscreen compose", rows: &[("2018", ".aSs .aSt")] };
-pub const COMPOSE_KIND_INLINE: Chain = Chain { name: "inline compose", rows: &[("2025", ".M9"), ("2018", ".ip.adB, .ip")] };
+pub const COMPOSE_KIND_POPUP: Chain = Chain {
+    name: "popup compose",
+    rows: &[("2018", "div.dw .no")],
+};
+pub const COMPOSE_KIND_FULLSCREEN: Chain = Chain {
+    name: "fullscreen compose",
+    rows: &[("2018", ".aSs .aSt")],
+};
+pub const COMPOSE_KIND_INLINE: Chain = Chain {
+    name: "inline compose",
+    rows: &[("2025", ".M9"), ("2018", ".ip.adB, .ip")],
+};
 
 pub const COMPOSE_DRAFT: &str = "input[name=draft]";
 pub const COMPOSE_THREAD: &str = "input[name=rt]";
 pub const COMPOSE_SUBJECT: &str = "input[name=subjectbox]";
 pub const COMPOSE_BODY: Chain = Chain {
     name: "compose body",
-    rows: &[("2018", ".Am.Al.editable[g_editable=true]"), ("any", "[g_editable=true]"), ("role", "div[contenteditable=true][role=textbox]")],
+    rows: &[
+        ("2018", ".Am.Al.editable[g_editable=true]"),
+        ("any", "[g_editable=true]"),
+        ("role", "div[contenteditable=true][role=textbox]"),
+    ],
 };
 
 /// Recipient chips, new (2021+ "peoplekit") UI: the field is the nearest `[name]` ancestor.
@@ -171,7 +212,10 @@ pub const RECIPIENT_INPUTS_OLD: &str =
 pub const SEND_BUTTON: Chain = Chain {
     name: "send button",
     rows: &[
-        ("2018", ".IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])"),
+        (
+            "2018",
+            ".IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])",
+        ),
         ("2016", "div.T-I.aoO.T-I-atl[role=button]"),
         ("any", "div.T-I.T-I-atl:not([aria-haspopup=true])"),
     ],
@@ -183,5 +227,9 @@ pub const DISCARD_OR_CLOSE: &str = ".og, .oh, .Ha, .Hm .Ha, [data-threadline-dis
 /// Slots for the compose bar, best first: the status area below the toolbar.
 pub const COMPOSE_BAR_SLOT: Chain = Chain {
     name: "compose status area",
-    rows: &[("2018", ".aDg .aDj > .aDh"), ("inline", ".iN .aDj .aDh"), ("toolbar", "table.IZ")],
+    rows: &[
+        ("2018", ".aDg .aDj > .aDh"),
+        ("inline", ".iN .aDj .aDh"),
+        ("toolbar", "table.IZ"),
+    ],
 };

@@ -15,7 +15,9 @@ use gloo::events::{EventListener, EventListenerOptions};
 use gloo::timers::callback::Interval;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, KeyboardEvent, MutationObserver, MutationObserverInit, MutationRecord, Node};
+use web_sys::{
+    Element, KeyboardEvent, MutationObserver, MutationObserverInit, MutationRecord, Node,
+};
 
 use crate::app::App;
 use crate::bridge;
@@ -85,7 +87,9 @@ pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
     // Pushes from the background.
     let a = app.clone();
     bridge::on_background_message(move |msg| {
-        let kind = js_sys::Reflect::get(&msg, &"type".into()).ok().and_then(|v| v.as_string());
+        let kind = js_sys::Reflect::get(&msg, &"type".into())
+            .ok()
+            .and_then(|v| v.as_string());
         if kind.as_deref() == Some("queueDelivered") {
             if let Ok(delivered) = bridge::decode::<QueueDelivered>(&msg) {
                 a.on_queue_delivered(delivered);
@@ -99,28 +103,47 @@ fn on_body_mutations(app: &Rc<App>, records: &js_sys::Array) {
     let mut roots: Vec<Element> = Vec::new();
     let mut composes_changed = false;
     let watching_composes = app.has_composes();
-    let compose_roots = if watching_composes { app.compose_roots() } else { Vec::new() };
+    let compose_roots = if watching_composes {
+        app.compose_roots()
+    } else {
+        Vec::new()
+    };
     for record in records.iter() {
         let record: MutationRecord = record.unchecked_into();
         let added = record.added_nodes();
         for i in 0..added.length() {
-            let Some(el) = added.item(i).and_then(as_element) else { continue };
+            let Some(el) = added.item(i).and_then(as_element) else {
+                continue;
+            };
             if is_ours(&el) {
                 continue;
             }
             if el.matches(ADDED_RELEVANT).unwrap_or(false)
-                || (el.child_element_count() > 0 && el.query_selector(ADDED_RELEVANT).ok().flatten().is_some())
+                || (el.child_element_count() > 0
+                    && el.query_selector(ADDED_RELEVANT).ok().flatten().is_some())
             {
-                composes_changed |= el.matches("input[name=composeid], [role=option][data-hovercard-id], .vR").unwrap_or(false)
-                    || el.query_selector("input[name=composeid], [role=option][data-hovercard-id], .vR").ok().flatten().is_some();
+                composes_changed |= el
+                    .matches("input[name=composeid], [role=option][data-hovercard-id], .vR")
+                    .unwrap_or(false)
+                    || el
+                        .query_selector(
+                            "input[name=composeid], [role=option][data-hovercard-id], .vR",
+                        )
+                        .ok()
+                        .flatten()
+                        .is_some();
                 roots.push(el);
             }
         }
         if watching_composes {
             let removed = record.removed_nodes();
             for i in 0..removed.length() {
-                let Some(el) = removed.item(i).and_then(as_element) else { continue };
-                if el.matches(REMOVED_RELEVANT).unwrap_or(false) || compose_roots.iter().any(|r| el.contains(Some(r))) {
+                let Some(el) = removed.item(i).and_then(as_element) else {
+                    continue;
+                };
+                if el.matches(REMOVED_RELEVANT).unwrap_or(false)
+                    || compose_roots.iter().any(|r| el.contains(Some(r)))
+                {
                     composes_changed = true;
                 }
             }
@@ -141,15 +164,22 @@ fn is_ours(el: &Element) -> bool {
 }
 
 fn compose_root_of(app: &Rc<App>, target: &Element) -> Option<Element> {
-    app.compose_roots().into_iter().find(|r| r.contains(Some(target)))
+    app.compose_roots()
+        .into_iter()
+        .find(|r| r.contains(Some(target)))
 }
 
 fn on_click(app: &Rc<App>, target: &Element) {
     if !app.has_composes() {
         return;
     }
-    let Some(root) = compose_root_of(app, target) else { return };
-    if SEND_BUTTON.closest(target).is_some_and(|b| root.contains(Some(&b))) {
+    let Some(root) = compose_root_of(app, target) else {
+        return;
+    };
+    if SEND_BUTTON
+        .closest(target)
+        .is_some_and(|b| root.contains(Some(&b)))
+    {
         app.on_send_pressed(&root);
     } else if target.closest(DISCARD_OR_CLOSE).ok().flatten().is_some() {
         app.on_discard_or_close(&root);
@@ -160,8 +190,12 @@ fn on_keydown(app: &Rc<App>, event: &KeyboardEvent) {
     if !app.has_composes() {
         return;
     }
-    let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
-    let Some(root) = compose_root_of(app, &target) else { return };
+    let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+        return;
+    };
+    let Some(root) = compose_root_of(app, &target) else {
+        return;
+    };
     let key = event.key();
     let send_shortcut = key == "Enter" && (event.ctrl_key() || event.meta_key());
     let on_send_button = (key == "Enter" || key == " ") && SEND_BUTTON.closest(&target).is_some();

@@ -35,12 +35,27 @@ impl ComposeKind {
 /// The compose roots on the page, each with its kind.
 pub fn find_all(doc: &web_sys::Document) -> Vec<(Element, ComposeKind)> {
     let mut out: Vec<(Element, ComposeKind)> = Vec::new();
-    let Ok(inputs) = doc.query_selector_all(COMPOSE_ID_INPUT) else { return out };
+    let Ok(inputs) = doc.query_selector_all(COMPOSE_ID_INPUT) else {
+        return out;
+    };
     for i in 0..inputs.length() {
-        let Some(input) = inputs.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(input) = inputs.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         let root = root_of(&input).or_else(|| {
-            crate::selectors::report_failure(COMPOSE_ROOT.name, &input.closest("form").ok().flatten().unwrap_or(input.clone()));
-            input.closest("form").ok().flatten().and_then(|f| f.parent_element())
+            crate::selectors::report_failure(
+                COMPOSE_ROOT.name,
+                &input
+                    .closest("form")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(input.clone()),
+            );
+            input
+                .closest("form")
+                .ok()
+                .flatten()
+                .and_then(|f| f.parent_element())
         });
         if let Some(root) = root {
             if !out.iter().any(|(r, _)| r == &root) {
@@ -62,7 +77,10 @@ fn root_of(input: &Element) -> Option<Element> {
     let mut root: Option<Element> = None;
     for (_, selector) in rows {
         if let Some(found) = input.closest(selector).ok().flatten() {
-            if root.as_ref().is_none_or(|inner| found.contains(Some(inner))) {
+            if root
+                .as_ref()
+                .is_none_or(|inner| found.contains(Some(inner)))
+            {
                 root = Some(found);
             }
         }
@@ -77,10 +95,14 @@ fn kind_of(root: &Element) -> ComposeKind {
         ComposeKind::Fullscreen
     } else if COMPOSE_KIND_POPUP.closest(root).is_some() {
         ComposeKind::Popup
-    } else if root.owner_document().and_then(|d| d.body()).is_some_and(|b| {
-        let c = b.class_list();
-        c.contains("xE") && c.contains("xp")
-    }) {
+    } else if root
+        .owner_document()
+        .and_then(|d| d.body())
+        .is_some_and(|b| {
+            let c = b.class_list();
+            c.contains("xE") && c.contains("xp")
+        })
+    {
         ComposeKind::Standalone
     } else {
         ComposeKind::Popup
@@ -132,19 +154,37 @@ pub fn recipients(root: &Element) -> Vec<Person> {
     let mut people = Vec::new();
     if let Ok(chips) = root.query_selector_all(RECIPIENT_CHIPS_NEW) {
         for i in 0..chips.length() {
-            let Some(chip) = chips.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
-            let Some(address) = chip.get_attribute("data-hovercard-id").filter(|a| a.contains('@')) else { continue };
-            let name = chip.get_attribute("data-name").filter(|n| !n.trim().is_empty());
+            let Some(chip) = chips.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let Some(address) = chip
+                .get_attribute("data-hovercard-id")
+                .filter(|a| a.contains('@'))
+            else {
+                continue;
+            };
+            let name = chip
+                .get_attribute("data-name")
+                .filter(|n| !n.trim().is_empty());
             let field = chip
                 .parent_element()
                 .and_then(|p| p.closest("[name]").ok().flatten())
                 .and_then(|f| f.get_attribute("name"));
-            people.push(Person { address, name, role: role_of(field.as_deref()) });
+            people.push(Person {
+                address,
+                name,
+                role: role_of(field.as_deref()),
+            });
         }
     }
     if let Ok(inputs) = root.query_selector_all(RECIPIENT_INPUTS_OLD) {
         for i in 0..inputs.length() {
-            let Some(input) = inputs.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) else { continue };
+            let Some(input) = inputs
+                .item(i)
+                .and_then(|n| n.dyn_into::<HtmlInputElement>().ok())
+            else {
+                continue;
+            };
             let value = input.value();
             if value.trim().is_empty() {
                 continue;
@@ -157,7 +197,11 @@ pub fn recipients(root: &Element) -> Vec<Person> {
                     role: role_of(field.as_deref()),
                 }),
                 // Keep what the user typed so the bar can say it is not an address.
-                Err(_) => people.push(Person { address: value, name: None, role: role_of(field.as_deref()) }),
+                Err(_) => people.push(Person {
+                    address: value,
+                    name: None,
+                    role: role_of(field.as_deref()),
+                }),
             }
         }
     }

@@ -38,7 +38,10 @@ pub fn people(message: &Element) -> Vec<Person> {
     }
     if let Ok(list) = message.query_selector_all(RECIPIENTS_ALL) {
         for i in 0..list.length() {
-            if let Some(el) = list.item(i).and_then(|n| wasm_bindgen::JsCast::dyn_into::<Element>(n).ok()) {
+            if let Some(el) = list
+                .item(i)
+                .and_then(|n| wasm_bindgen::JsCast::dyn_into::<Element>(n).ok())
+            {
                 if let Some(p) = person(&el, Role::To) {
                     people.push(p);
                 }
@@ -51,17 +54,25 @@ pub fn people(message: &Element) -> Vec<Person> {
 fn person(el: &Element, role: Role) -> Option<Person> {
     let address = el.get_attribute("email").filter(|a| !a.trim().is_empty())?;
     let name = el.get_attribute("name").filter(|n| !n.trim().is_empty());
-    Some(Person { address, name, role })
+    Some(Person {
+        address,
+        name,
+        role,
+    })
 }
 
 /// The opened thread around a message: (subject, thread id).
 pub fn thread_of(message: &Element) -> (String, Option<String>) {
-    let root = THREAD_ROOT.closest(message).or_else(|| {
-        crate::ui::dom::document().document_element()
-    });
-    let Some(root) = root else { return (String::new(), None) };
+    let root = THREAD_ROOT
+        .closest(message)
+        .or_else(|| crate::ui::dom::document().document_element());
+    let Some(root) = root else {
+        return (String::new(), None);
+    };
     let subject_el = THREAD_SUBJECT.first(&root).or_else(|| {
-        crate::ui::dom::document().document_element().and_then(|d| THREAD_SUBJECT.first(&d))
+        crate::ui::dom::document()
+            .document_element()
+            .and_then(|d| THREAD_SUBJECT.first(&d))
     });
     let subject = subject_el.map(|s| text_of(&s, 1000)).unwrap_or_default();
     let thread_id = subject_el_thread_id(&root);
@@ -93,8 +104,16 @@ pub fn insert_bar(message: &Element, host: &Element) {
 }
 
 fn place(message: &Element, chain: &Chain, host: &Element, before: bool) -> bool {
-    let Some(anchor) = chain.first(message) else { return false };
-    let Some(parent) = anchor.parent_node() else { return false };
-    let reference = if before { Some(anchor.into()) } else { anchor.next_sibling() };
+    let Some(anchor) = chain.first(message) else {
+        return false;
+    };
+    let Some(parent) = anchor.parent_node() else {
+        return false;
+    };
+    let reference = if before {
+        Some(anchor.into())
+    } else {
+        anchor.next_sibling()
+    };
     parent.insert_before(host, reference.as_ref()).is_ok()
 }

@@ -51,7 +51,12 @@ impl BarCore {
         let brand = h("span").class("brand").text(&t("barTitle")).build();
         let parties_slot = h("div").class("parties-slot").build();
         let actions = h("div").class("actions").build();
-        let status = h("div").class("status").attr("data-tl", "status").attr("role", "status").attr("aria-live", "polite").build();
+        let status = h("div")
+            .class("status")
+            .attr("data-tl", "status")
+            .attr("role", "status")
+            .attr("aria-live", "polite")
+            .build();
         let panel = h("div").class("panel").attr("data-tl", "panel").build();
         for el in [&brand, &parties_slot, &actions, &status, &panel] {
             let _ = container.append_child(el);
@@ -79,22 +84,31 @@ impl BarCore {
         let weak: Weak<O> = Rc::downgrade(owner);
         let click = EventListener::new(target, "click", move |event| {
             let Some(owner) = weak.upgrade() else { return };
-            let Some((el, action)) = super::action_target(event) else { return };
+            let Some((el, action)) = super::action_target(event) else {
+                return;
+            };
             match action.as_str() {
                 // Submit buttons are handled by the form's submit event.
                 "submit-contact" | "submit-task" => {}
                 "pick" => owner.core().on_pick(&el),
-                "add-contact" => BarCore::open_add_contact(&owner, el.get_attribute("data-address")),
+                "add-contact" => {
+                    BarCore::open_add_contact(&owner, el.get_attribute("data-address"))
+                }
                 "cancel" => owner.core().close_panel(),
                 _ => owner.on_action(&action, &el),
             }
         });
         let weak: Weak<O> = Rc::downgrade(owner);
-        let options = EventListenerOptions { phase: EventListenerPhase::Bubble, passive: false };
+        let options = EventListenerOptions {
+            phase: EventListenerPhase::Bubble,
+            passive: false,
+        };
         let submit = EventListener::new_with_options(target, "submit", options, move |event| {
             event.prevent_default();
             let Some(owner) = weak.upgrade() else { return };
-            let Some(form) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+            let Some(form) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+                return;
+            };
             let kind = form.get_attribute("data-tl").unwrap_or_default();
             if kind == "contact-form" {
                 BarCore::submit_contact(&owner, &form);
@@ -104,14 +118,24 @@ impl BarCore {
         });
         let mut listeners = vec![click, submit];
         for kind in ["keydown", "keyup", "keypress"] {
-            listeners.push(EventListener::new(target, kind, |event| event.stop_propagation()));
+            listeners.push(EventListener::new(target, kind, |event| {
+                event.stop_propagation()
+            }));
         }
         *core.listeners.borrow_mut() = listeners;
     }
 
     fn on_pick(&self, el: &Element) {
-        let Some(id) = el.get_attribute("data-contact-id").and_then(|s| Uuid::parse_str(&s).ok()) else { return };
-        let checked = el.dyn_ref::<HtmlInputElement>().map(|i| i.checked()).unwrap_or(false);
+        let Some(id) = el
+            .get_attribute("data-contact-id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+        else {
+            return;
+        };
+        let checked = el
+            .dyn_ref::<HtmlInputElement>()
+            .map(|i| i.checked())
+            .unwrap_or(false);
         self.picks.borrow_mut().set(id, checked);
     }
 
@@ -127,9 +151,16 @@ impl BarCore {
         });
         clear(&self.parties_slot);
         let _ = self.parties_slot.append_child(&list);
-        let state = if complete { "ready" } else if app.lookup_error().is_some() { "error" } else { "loading" };
+        let state = if complete {
+            "ready"
+        } else if app.lookup_error().is_some() {
+            "error"
+        } else {
+            "loading"
+        };
         let _ = self.container.set_attribute("data-state", state);
-        let lookup_error_shown = self.status.get_attribute("data-source").as_deref() == Some("lookup");
+        let lookup_error_shown =
+            self.status.get_attribute("data-source").as_deref() == Some("lookup");
         if state == "error" {
             if let Some(e) = app.lookup_error() {
                 self.show_error(&e, "lookup");
@@ -166,6 +197,15 @@ impl BarCore {
         let _ = self.status.set_attribute("data-kind", "error");
         let _ = self.status.set_attribute("data-code", &e.code);
         let _ = self.status.set_attribute("data-source", source);
+        // The server names the field at fault (e.g. `emails[0]`); tests and styles read it.
+        match &e.field {
+            Some(field) => {
+                let _ = self.status.set_attribute("data-field", field);
+            }
+            None => {
+                let _ = self.status.remove_attribute("data-field");
+            }
+        }
     }
 
     pub fn open_panel(&self, content: Element) {
@@ -184,7 +224,12 @@ impl BarCore {
     fn open_add_contact<O: BarOwner>(owner: &Rc<O>, address: Option<String>) {
         let core = owner.core();
         let Some(address) = address else { return };
-        let person = core.people.borrow().iter().find(|p| p.address == address).cloned();
+        let person = core
+            .people
+            .borrow()
+            .iter()
+            .find(|p| p.address == address)
+            .cloned();
         let Some(person) = person else { return };
         let verdict = core.verdict(&address);
         core.open_panel(forms::contact_form(&person, verdict.as_ref()));
@@ -212,7 +257,7 @@ impl BarCore {
                     core.close_panel();
                     core.set_status(&t("contactAdded"), "info");
                 }
-                Ok(ActionReply::Queued { .. }) => {
+                Ok(ActionReply::Queued) => {
                     core.close_panel();
                     core.set_status(&t("contactQueued"), "pending");
                 }

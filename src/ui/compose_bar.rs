@@ -34,7 +34,10 @@ impl BarOwner for ComposeBar {
 
     fn on_action(self: Rc<Self>, action: &str, el: &Element) {
         if action == "track-on-send" {
-            let on = el.dyn_ref::<HtmlInputElement>().map(|i| i.checked()).unwrap_or(false);
+            let on = el
+                .dyn_ref::<HtmlInputElement>()
+                .map(|i| i.checked())
+                .unwrap_or(false);
             self.track_on_send.set(Some(on));
         }
     }
@@ -87,7 +90,10 @@ impl ComposeBar {
         if self.kind.replace(kind) == kind {
             return false;
         }
-        let _ = self.core.host.set_attribute("data-compose-kind", kind.as_str());
+        let _ = self
+            .core
+            .host
+            .set_attribute("data-compose-kind", kind.as_str());
         true
     }
 
@@ -123,7 +129,10 @@ impl ComposeBar {
             .attr("data-tl", "track-on-send")
             .attr_if(self.track_on_send(), "checked", "")
             .build();
-        let label = h("label").class("toggle").child(toggle).child(h("span").text(&t("trackOnSend")));
+        let label = h("label")
+            .class("toggle")
+            .child(toggle)
+            .child(h("span").text(&t("trackOnSend")));
         let _ = actions.append_child(&label.build());
     }
 
@@ -147,16 +156,30 @@ impl ComposeBar {
             return None;
         }
         let people = self.core.people.borrow();
-        let party = |p: &Person| Party { address: p.address.clone(), name: p.name.clone() };
+        let party = |p: &Person| Party {
+            address: p.address.clone(),
+            name: p.name.clone(),
+        };
         let request = TrackEmailRequest {
             gmail_message_id: draft_id.clone(),
             alt_message_ids: Vec::new(),
             gmail_thread_id: compose::thread_id(&self.root),
             rfc_message_id: None,
             direction: Direction::Outgoing,
-            from: own_address.map(|a| Party { address: a.to_string(), name: None }),
-            to: people.iter().filter(|p| p.role == Role::To).map(party).collect(),
-            cc: people.iter().filter(|p| matches!(p.role, Role::Cc | Role::Bcc)).map(party).collect(),
+            from: own_address.map(|a| Party {
+                address: a.to_string(),
+                name: None,
+            }),
+            to: people
+                .iter()
+                .filter(|p| p.role == Role::To)
+                .map(party)
+                .collect(),
+            cc: people
+                .iter()
+                .filter(|p| matches!(p.role, Role::Cc | Role::Bcc))
+                .map(party)
+                .collect(),
             subject: compose::subject(&self.root),
             sent_at: None,
             body_text: compose::body_text(&self.root),

@@ -7,7 +7,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement, Node};
 
 pub fn document() -> Document {
-    web_sys::window().and_then(|w| w.document()).expect("a document")
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document")
 }
 
 pub struct H(pub Element);
@@ -41,12 +43,6 @@ impl H {
         let _ = self.0.append_child(child.as_ref());
         self
     }
-    pub fn children(self, children: impl IntoIterator<Item = Element>) -> Self {
-        for c in children {
-            let _ = self.0.append_child(&c);
-        }
-        self
-    }
     pub fn build(self) -> Element {
         self.0
     }
@@ -60,7 +56,10 @@ impl AsRef<Node> for H {
 
 /// A button that carries its action in `data-tl`, dispatched by the bar's one listener.
 pub fn button(action: &str, label: &str) -> H {
-    h("button").attr("type", "button").attr("data-tl", action).text(label)
+    h("button")
+        .attr("type", "button")
+        .attr("data-tl", action)
+        .text(label)
 }
 
 pub fn clear(el: &Element) {
@@ -86,9 +85,17 @@ pub fn focus(el: &Element) {
 
 /// A labelled text input for the bar's forms.
 pub fn field(label: &str, name: &str, value: &str, kind: &str) -> Element {
-    let input = h("input").attr("type", kind).attr("name", name).attr("data-tl-field", name).build();
+    let input = h("input")
+        .attr("type", kind)
+        .attr("name", name)
+        .attr("data-tl-field", name)
+        .build();
     if let Some(i) = input.dyn_ref::<HtmlInputElement>() {
         i.set_value(value);
     }
-    h("label").class("field").child(h("span").text(label)).child(input).build()
+    h("label")
+        .class("field")
+        .child(h("span").text(label))
+        .child(input)
+        .build()
 }

@@ -43,11 +43,16 @@ pub fn contact_form(person: &Person, verdict: Option<&AddressLookup>) -> Element
 
 /// Reads the contact form. The company is the suggested existing one when the user kept
 /// its name, a new one otherwise (the server reuses a company with the same domain).
-pub fn read_contact_form(form: &Element, verdict: Option<&AddressLookup>) -> Result<NewContact, String> {
+pub fn read_contact_form(
+    form: &Element,
+    verdict: Option<&AddressLookup>,
+) -> Result<NewContact, String> {
     let email = input_value(form, "[data-tl-field=email]");
-    let address = EmailAddress::parse(&email)
-        .map_err(|e| format!("{} {}", t("errorInvalidAddress"), e))?;
-    let company_name = input_value(form, "[data-tl-field=company]").trim().to_string();
+    let address =
+        EmailAddress::parse(&email).map_err(|e| format!("{} {}", t("errorInvalidAddress"), e))?;
+    let company_name = input_value(form, "[data-tl-field=company]")
+        .trim()
+        .to_string();
     let suggestion = verdict.and_then(|v| v.suggested_company.as_ref());
     let company = if company_name.is_empty() {
         None
@@ -55,14 +60,24 @@ pub fn read_contact_form(form: &Element, verdict: Option<&AddressLookup>) -> Res
         match suggestion {
             Some(s) if s.name == company_name => match &s.existing {
                 Some(existing) => Some(CompanyChoice::Existing { id: existing.id }),
-                None => Some(CompanyChoice::New { name: company_name, domain: Some(s.domain.clone()) }),
+                None => Some(CompanyChoice::New {
+                    name: company_name,
+                    domain: Some(s.domain.clone()),
+                }),
             },
-            _ => Some(CompanyChoice::New { name: company_name, domain: None }),
+            _ => Some(CompanyChoice::New {
+                name: company_name,
+                domain: None,
+            }),
         }
     };
     Ok(NewContact {
-        first_name: input_value(form, "[data-tl-field=first_name]").trim().to_string(),
-        last_name: input_value(form, "[data-tl-field=last_name]").trim().to_string(),
+        first_name: input_value(form, "[data-tl-field=first_name]")
+            .trim()
+            .to_string(),
+        last_name: input_value(form, "[data-tl-field=last_name]")
+            .trim()
+            .to_string(),
         emails: vec![address.to_string()],
         company,
     })
@@ -80,7 +95,9 @@ pub fn task_form(title: &str) -> Element {
 }
 
 pub fn read_task_form(form: &Element) -> Result<(String, Option<NaiveDate>), String> {
-    let title = input_value(form, "[data-tl-field=title]").trim().to_string();
+    let title = input_value(form, "[data-tl-field=title]")
+        .trim()
+        .to_string();
     if title.is_empty() {
         return Err(t_with("errorFieldRequired", &[&t("formTaskTitle")]));
     }
@@ -103,7 +120,14 @@ pub fn new_task(
     gmail_thread_id: Option<String>,
     contact_id: Option<uuid::Uuid>,
 ) -> NewTask {
-    NewTask { title, description: None, due_date, source_message_id, gmail_thread_id, contact_id }
+    NewTask {
+        title,
+        description: None,
+        due_date,
+        source_message_id,
+        gmail_thread_id,
+        contact_id,
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +144,11 @@ mod tests {
             ("Cher", "Cher", ""),
             ("  ", "", ""),
         ] {
-            assert_eq!(split_name(input), (first.to_string(), last.to_string()), "{input}");
+            assert_eq!(
+                split_name(input),
+                (first.to_string(), last.to_string()),
+                "{input}"
+            );
         }
     }
 }

@@ -68,7 +68,9 @@ impl MessageBar {
     pub fn new(id: u32, message: Element, identity: MessageIdentity) -> Rc<MessageBar> {
         let (subject, thread_id) = thread::thread_of(&message);
         let core = BarCore::new("message-bar", false);
-        let _ = core.host.set_attribute("data-message-id", &identity.primary);
+        let _ = core
+            .host
+            .set_attribute("data-message-id", &identity.primary);
         let _ = core.host.set_attribute("data-tl-bar-id", &id.to_string());
         *core.people.borrow_mut() = thread::people(&message);
         let bar = Rc::new(MessageBar {
@@ -98,9 +100,22 @@ impl MessageBar {
 
     /// Re-reads the message's ids; true when they changed (a sent message got its id).
     pub fn refresh_identity(&self) -> bool {
-        match thread::identity(&self.message) {
+        // Keep the ids the message had: a sent reply is known to the server by its
+        // `msg-a:r…` id until the bar adds the legacy id Gmail shows later.
+        let merged = thread::identity(&self.message).map(|mut fresh| {
+            for id in &self.identity.borrow().all {
+                if !fresh.all.contains(id) {
+                    fresh.all.push(id.clone());
+                }
+            }
+            fresh
+        });
+        match merged {
             Some(fresh) if fresh != *self.identity.borrow() => {
-                let _ = self.core.host.set_attribute("data-message-id", &fresh.primary);
+                let _ = self
+                    .core
+                    .host
+                    .set_attribute("data-message-id", &fresh.primary);
                 *self.identity.borrow_mut() = fresh;
                 true
             }
@@ -122,9 +137,11 @@ impl MessageBar {
             TrackState::Pending => (t("actionTrackPendingShort"), "pending"),
             TrackState::Unknown | TrackState::NotTracked => (t("actionTrack"), "false"),
         };
-        let track_button = button("track", &label)
-            .attr("data-tracked", state)
-            .attr_if(self.busy.get() || *track == TrackState::Pending, "disabled", "");
+        let track_button = button("track", &label).attr("data-tracked", state).attr_if(
+            self.busy.get() || *track == TrackState::Pending,
+            "disabled",
+            "",
+        );
         let track_button = match &*track {
             TrackState::Tracked(email) => track_button.attr("title", &tracked_to(email)),
             TrackState::Pending => track_button.attr("title", &t("actionTrackPending")),
@@ -132,7 +149,8 @@ impl MessageBar {
         };
         let _ = actions.append_child(&track_button.build());
         let tasks = self.tasks.borrow().len();
-        let task_button = button("task", &t("actionConvertToTask")).attr("data-tasks", &tasks.to_string());
+        let task_button =
+            button("task", &t("actionConvertToTask")).attr("data-tasks", &tasks.to_string());
         let _ = actions.append_child(&task_button.build());
     }
 
@@ -169,15 +187,31 @@ impl MessageBar {
         let outgoing = from
             .and_then(|p| self.core.verdict(&p.address))
             .is_some_and(|v| v.status == MatchStatus::Own);
-        let party = |p: &Person| Party { address: p.address.clone(), name: p.name.clone() };
+        let party = |p: &Person| Party {
+            address: p.address.clone(),
+            name: p.name.clone(),
+        };
         TrackEmailRequest {
             gmail_message_id: identity.primary.clone(),
-            alt_message_ids: identity.all.iter().filter(|i| **i != identity.primary).cloned().collect(),
+            alt_message_ids: identity
+                .all
+                .iter()
+                .filter(|i| **i != identity.primary)
+                .cloned()
+                .collect(),
             gmail_thread_id: self.thread_id.clone(),
             rfc_message_id: None,
-            direction: if outgoing { Direction::Outgoing } else { Direction::Incoming },
+            direction: if outgoing {
+                Direction::Outgoing
+            } else {
+                Direction::Incoming
+            },
             from: from.map(party),
-            to: people.iter().filter(|p| p.role != Role::From).map(party).collect(),
+            to: people
+                .iter()
+                .filter(|p| p.role != Role::From)
+                .map(party)
+                .collect(),
             cc: Vec::new(),
             subject: self.subject.clone(),
             sent_at: None,
@@ -204,10 +238,11 @@ impl MessageBar {
             bar.busy.set(false);
             match reply {
                 Ok(ActionReply::Done { result }) => {
-                    bar.core.set_status(&tracked_to(&result.tracked_email), "info");
+                    bar.core
+                        .set_status(&tracked_to(&result.tracked_email), "info");
                     *bar.track.borrow_mut() = TrackState::Tracked(result.tracked_email);
                 }
-                Ok(ActionReply::Queued { .. }) => {
+                Ok(ActionReply::Queued) => {
                     *bar.track.borrow_mut() = TrackState::Pending;
                     bar.core.set_status(&t("actionTrackPending"), "pending");
                 }
@@ -219,7 +254,9 @@ impl MessageBar {
 
     /// Adds an id the page learnt later (a sent message's legacy id) to the tracked email.
     pub fn add_alias_if_needed(self: Rc<Self>) {
-        let Some(email) = self.tracked_email() else { return };
+        let Some(email) = self.tracked_email() else {
+            return;
+        };
         let identity = self.identity.borrow().clone();
         if identity.is_local || email.message_ids.contains(&identity.primary) {
             return;
@@ -253,7 +290,13 @@ impl MessageBar {
         };
         let identity = self.identity.borrow().clone();
         let contact = self.core.picked().first().map(|c| c.id);
-        let request = forms::new_task(title, due, Some(identity.primary), self.thread_id.clone(), contact);
+        let request = forms::new_task(
+            title,
+            due,
+            Some(identity.primary),
+            self.thread_id.clone(),
+            contact,
+        );
         self.core.set_status(&t("saving"), "info");
         let bar = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -264,7 +307,7 @@ impl MessageBar {
                     bar.tasks.borrow_mut().push(result);
                     bar.render_actions();
                 }
-                Ok(ActionReply::Queued { .. }) => {
+                Ok(ActionReply::Queued) => {
                     bar.core.close_panel();
                     bar.core.set_status(&t("taskQueued"), "pending");
                 }

@@ -19,13 +19,20 @@ const STYLE: &str = include_str!("../../extension/styles/bar.css");
 /// Creates a host element (`data-threadline=<kind>`) with an open shadow root holding the
 /// stylesheet and an empty `.bar` container; returns (host, shadow, container).
 pub fn shadow_host(kind: &str) -> (Element, ShadowRoot, Element) {
-    let host = h("div").class("threadline-host").attr("data-threadline", kind).build();
+    let host = h("div")
+        .class("threadline-host")
+        .attr("data-threadline", kind)
+        .build();
     let shadow = host
         .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
         .expect("attachShadow on a div");
     let style = h("style").text(STYLE).build();
     let _ = shadow.append_child(&style);
-    let container = h("div").class("bar").attr("data-tl", "bar").attr("data-state", "loading").build();
+    let container = h("div")
+        .class("bar")
+        .attr("data-tl", "bar")
+        .attr("data-state", "loading")
+        .build();
     let _ = shadow.append_child(&container);
     (host, shadow, container)
 }

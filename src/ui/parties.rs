@@ -36,7 +36,9 @@ impl Picks {
     ) -> Vec<ContactSummary> {
         let mut out: Vec<ContactSummary> = Vec::new();
         for p in people {
-            let Some(v) = verdict(&p.address) else { continue };
+            let Some(v) = verdict(&p.address) else {
+                continue;
+            };
             let (default, candidates) = match v.status {
                 MatchStatus::Known => (true, &v.contacts),
                 MatchStatus::Ambiguous => (false, &v.contacts),
@@ -98,7 +100,12 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
             }
             MatchStatus::Ambiguous => {
                 let _ = li.append_child(&h("span").class("address").text(&p.address).build());
-                let _ = li.append_child(&h("span").class("notice").text(&t("statusAmbiguous")).build());
+                let _ = li.append_child(
+                    &h("span")
+                        .class("notice")
+                        .text(&t("statusAmbiguous"))
+                        .build(),
+                );
                 let candidates = h("span").class("candidates").build();
                 for c in &v.contacts {
                     let _ = candidates.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
