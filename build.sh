@@ -4,7 +4,8 @@
 #
 #   ./build.sh            build everything: WASM core + glue, dist/extension/, the zip, the server
 #   ./build.sh run        build, then start the server on 127.0.0.1 with an embedded database
-#   ./build.sh test       build, then run every test suite
+#   ./build.sh test       build, then run every test suite (the server's on SQLite and on
+#                         a throwaway PostgreSQL: tests/pg/throwaway-cluster.sh)
 #   ./build.sh bench      build, then run the benchmarks (figures go to BENCHMARKS.md by hand)
 #   ./build.sh extension  only the WASM core and dist/extension (quick iteration)
 # THREADLINE_DIST moves dist/ elsewhere (parallel work on one checkout).
@@ -165,8 +166,15 @@ EOF
 }
 
 test_rust() {
-  log "cargo test (domain, server, core on the host)"
+  log "cargo test (domain, server, core on the host; the server on SQLite)"
   cargo test --workspace
+  # Again with the server on PostgreSQL, in a throwaway cluster that the script removes
+  # afterwards (installing the postgresql package if needed). The same selection as above,
+  # so the same test binaries run, without a rebuild: `-p threadline-server` would unify
+  # other dependency features and rebuild most of the server's dependencies. Only the
+  # server's tests use the database; the others add a tenth of a second.
+  log "cargo test again, the server on a throwaway PostgreSQL"
+  "$ROOT/tests/pg/throwaway-cluster.sh" run cargo test --workspace
 }
 
 test_wasm_dom() {
