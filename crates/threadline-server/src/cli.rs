@@ -276,7 +276,7 @@ async fn serve(
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(AppState::new(db));
+    let app = crate::app::router(AppState::with_data_dir(db, data_dir));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

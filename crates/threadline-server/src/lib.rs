@@ -7,6 +7,7 @@
 //! - [`idempotency`]: replaying POSTs sent again with the same `Idempotency-Key`.
 //! - [`db`], [`store`]: the database (SQLite or PostgreSQL, one set of queries) and the
 //!   loaders shared by several routes.
+//! - [`documents`]: each record's folders and files (content on disk by SHA-256).
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`cli`]: the `threadline-server` command line.
@@ -17,6 +18,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod db;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::documents::blobs::BlobStore;
+use crate::error::ApiError;
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -18,15 +20,30 @@ pub struct AppState {
 
 struct Inner {
     db: Db,
+    /// Where document content is stored; `None` when the server was not given a data
+    /// directory (the document routes then answer 500).
+    blobs: Option<BlobStore>,
     /// When each token's `last_used_at` was last written by this process.
     token_touches: Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl AppState {
+    /// State without document storage (the document routes answer 500): see
+    /// [`AppState::with_data_dir`].
     pub fn new(db: Db) -> Self {
+        Self::build(db, None)
+    }
+
+    /// State whose documents are stored under `<data_dir>/blobs`.
+    pub fn with_data_dir(db: Db, data_dir: &std::path::Path) -> Self {
+        Self::build(db, Some(BlobStore::in_data_dir(data_dir)))
+    }
+
+    fn build(db: Db, blobs: Option<BlobStore>) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 db,
+                blobs,
                 token_touches: Mutex::new(HashMap::new()),
             }),
         }
@@ -34,6 +51,14 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The document content store.
+    pub fn blobs(&self) -> Result<&BlobStore, ApiError> {
+        self.inner
+            .blobs
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no data directory for document content"))
     }
 
     /// True when `token_id`'s `last_used_at` should be written now (at most once per

@@ -5,6 +5,7 @@ use axum::Router;
 use crate::state::AppState;
 
 pub mod contacts;
+pub mod documents;
 pub mod health;
 pub mod lookup;
 pub mod me;
@@ -19,4 +20,5 @@ pub fn api() -> Router<AppState> {
         .merge(contacts::router())
         .merge(tracked_emails::router())
         .merge(tasks::router())
+        .merge(documents::router())
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod contacts;
+mod documents;
 mod idempotency;
 mod isolation;
 mod json_errors;

@@ -1,0 +1,191 @@
+//! File and folder names: what a document tree accepts.
+//!
+//! A name must be usable as one path component on every system the trees are synced to
+//! (Google Drive, Dropbox, and the Windows, macOS and Linux machines their clients run on),
+//! so the rules are the strictest of them. [`check_name`] says why a name is refused, for a
+//! person to read.
+
+/// Longest name, in bytes of UTF-8 (ext4, APFS and Dropbox's limit).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Device names Windows reserves, with or without an extension (`con.txt` too).
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// Why a name is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    Empty,
+    DotOrDotDot,
+    Separator(char),
+    Control(char),
+    TrailingDotOrSpace,
+    TooLong(usize),
+    Reserved(String),
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameError::Empty => f.write_str("the name is empty: a file or folder needs one"),
+            NameError::DotOrDotDot => {
+                f.write_str("\".\" and \"..\" are not names: they mean this folder and its parent")
+            }
+            NameError::Separator(c) => write!(
+                f,
+                "the name contains {c:?}, a path separator: give one name, not a path"
+            ),
+            NameError::Control(c) => write!(
+                f,
+                "the name contains the control character U+{:04X}; names are printable text",
+                u32::from(*c)
+            ),
+            NameError::TrailingDotOrSpace => f.write_str(
+                "the name ends with a dot or a space, which Windows drops (so two files would \
+                 collide)",
+            ),
+            NameError::TooLong(n) => write!(
+                f,
+                "the name is {n} bytes long in UTF-8; at most {MAX_NAME_BYTES}"
+            ),
+            NameError::Reserved(base) => write!(
+                f,
+                "{base} is a device name reserved by Windows (with any extension); choose \
+                 another name"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks a file or folder name as given (nothing is trimmed: a leading space is part of the
+/// name, a trailing one is refused).
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name == "." || name == ".." {
+        return Err(NameError::DotOrDotDot);
+    }
+    for c in name.chars() {
+        if c == '/' || c == '\\' {
+            return Err(NameError::Separator(c));
+        }
+        // C0, DEL and C1 controls (NUL, newlines, tabs, escape sequences).
+        if c.is_control() {
+            return Err(NameError::Control(c));
+        }
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(NameError::TooLong(name.len()));
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Err(NameError::TrailingDotOrSpace);
+    }
+    // Windows takes `CON.txt` and `CON .txt` for the device too: compare the part before the
+    // first dot, trailing spaces dropped.
+    let base = name.split('.').next().unwrap_or("").trim_end_matches(' ');
+    if let Some(reserved) = RESERVED.iter().find(|r| r.eq_ignore_ascii_case(base)) {
+        return Err(NameError::Reserved((*reserved).to_string()));
+    }
+    Ok(())
+}
+
+/// The key two names of one folder must not share: names that differ only in letter case
+/// collide (Dropbox, Windows and macOS treat them as one file).
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_table() {
+        use NameError::*;
+        let long_ok = "a".repeat(255);
+        let long_bad = "a".repeat(256);
+        // 85 three-byte characters are 255 bytes; one more is too many.
+        let wide_ok = "€".repeat(85);
+        let wide_bad = "€".repeat(86);
+        let cases: Vec<(&str, Result<(), NameError>)> = vec![
+            ("report.pdf", Ok(())),
+            ("Offerte 2025 (v2).docx", Ok(())),
+            (".gitignore", Ok(())),
+            ("...and more", Ok(())),
+            (" leading space", Ok(())),
+            ("naïve café ☕.txt", Ok(())),
+            ("CONSOLE.txt", Ok(())),
+            ("COM10", Ok(())),
+            ("LPT0.txt", Ok(())),
+            ("a.con", Ok(())),
+            (&long_ok, Ok(())),
+            (&wide_ok, Ok(())),
+            ("", Err(Empty)),
+            (".", Err(DotOrDotDot)),
+            ("..", Err(DotOrDotDot)),
+            ("../etc/passwd", Err(Separator('/'))),
+            ("a/b", Err(Separator('/'))),
+            ("/", Err(Separator('/'))),
+            ("..\\windows", Err(Separator('\\'))),
+            ("C:\\x", Err(Separator('\\'))),
+            ("nul\0byte", Err(Control('\0'))),
+            ("line\nbreak", Err(Control('\n'))),
+            ("tab\there", Err(Control('\t'))),
+            ("esc\u{1b}[31m", Err(Control('\u{1b}'))),
+            ("del\u{7f}", Err(Control('\u{7f}'))),
+            ("c1\u{85}", Err(Control('\u{85}'))),
+            ("trailing.", Err(TrailingDotOrSpace)),
+            ("trailing ", Err(TrailingDotOrSpace)),
+            ("...", Err(TrailingDotOrSpace)),
+            (&long_bad, Err(TooLong(256))),
+            (&wide_bad, Err(TooLong(258))),
+            ("CON", Err(Reserved("CON".into()))),
+            ("con", Err(Reserved("CON".into()))),
+            ("Prn.txt", Err(Reserved("PRN".into()))),
+            ("aux.tar.gz", Err(Reserved("AUX".into()))),
+            ("NUL", Err(Reserved("NUL".into()))),
+            ("com1", Err(Reserved("COM1".into()))),
+            ("COM9.log", Err(Reserved("COM9".into()))),
+            ("lpt1", Err(Reserved("LPT1".into()))),
+            ("LPT9.x", Err(Reserved("LPT9".into()))),
+            ("CON .txt", Err(Reserved("CON".into()))),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(check_name(name), expected, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_says_why() {
+        for name in [
+            "",
+            "..",
+            "a/b",
+            "a\\b",
+            "a\0",
+            "a.",
+            &"x".repeat(300),
+            "aux",
+        ] {
+            let message = check_name(name).unwrap_err().to_string();
+            assert!(message.len() > 20, "{name:?}: {message}");
+        }
+        assert!(check_name("a/b").unwrap_err().to_string().contains("path"));
+        assert!(check_name("LPT3.txt")
+            .unwrap_err()
+            .to_string()
+            .contains("LPT3"));
+    }
+
+    #[test]
+    fn keys_ignore_case() {
+        assert_eq!(name_key("Report.PDF"), name_key("report.pdf"));
+        assert_eq!(name_key("ÉTÉ"), name_key("été"));
+        assert_ne!(name_key("a"), name_key("b"));
+    }
+}
