@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
+pub mod records;
 pub mod routes;
 pub mod state;
 pub mod store;

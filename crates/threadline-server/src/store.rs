@@ -78,7 +78,7 @@ pub async fn contacts_by_id(
         "SELECT {CONTACT_COLUMNS} FROM contacts c {CONTACT_JOINS} WHERE c.org_id = "
     ));
     sql.push_bind(id_text(org))
-        .push(" AND c.id IN ")
+        .push(" AND c.deleted_at IS NULL AND c.id IN ")
         .push_list(ids.iter().map(|id| id_text(*id)));
     let rows: Vec<ContactRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     rows.into_iter()

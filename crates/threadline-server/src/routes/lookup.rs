@@ -99,7 +99,8 @@ fn candidates_query(org: Uuid, keys: &[String]) -> Sql<'_> {
     ));
     sql.push_bind(id_text(org))
         .push(" AND ce.match_key IN ")
-        .push_list(keys);
+        .push_list(keys)
+        .push(" AND c.deleted_at IS NULL");
     sql
 }
 
@@ -121,11 +122,15 @@ async fn companies_by_domain(
     if domains.is_empty() {
         return Ok(out);
     }
-    let mut sql = Sql::new("SELECT id, name, domain FROM companies WHERE org_id = ");
+    // Any of a company's domains (`company_domains`), live companies only.
+    let mut sql = Sql::new(
+        "SELECT c.id, c.name, d.domain FROM company_domains d JOIN companies c ON c.id = d.company_id
+         WHERE d.org_id = ",
+    );
     sql.push_bind(id_text(org))
-        .push(" AND domain IN ")
+        .push(" AND d.domain IN ")
         .push_list(domains)
-        .push(" ORDER BY created_at, id");
+        .push(" AND c.deleted_at IS NULL ORDER BY c.created_at, c.id");
     let rows: Vec<CompanyRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
     for row in rows {
         if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(row.domain) {

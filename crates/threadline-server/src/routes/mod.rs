@@ -4,6 +4,8 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub mod changes;
+pub mod companies;
 pub mod contacts;
 pub mod documents;
 pub mod health;
@@ -20,5 +22,7 @@ pub fn api() -> Router<AppState> {
         .merge(contacts::router())
         .merge(tracked_emails::router())
         .merge(tasks::router())
+        .merge(companies::router())
+        .merge(changes::router())
         .merge(documents::router())
 }

@@ -12,5 +12,6 @@ mod isolation;
 mod json_errors;
 mod lookup;
 mod portable_sql;
+mod records;
 mod tasks;
 mod tracked_emails;

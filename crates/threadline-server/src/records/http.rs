@@ -1,0 +1,427 @@
+//! The HTTP side every record type shares: list (keyset pagination, search, tombstones),
+//! get (ETag, If-None-Match), create, replace (PUT), merge-patch (PATCH) and soft delete,
+//! written once over the [`Record`] and [`Editable`] traits.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    decode_cursor, encode_cursor, etag, if_match, not_found, not_modified, soft_delete, Kind,
+    Meta, Target, META_KEYS,
+};
+use crate::auth::AuthUser;
+use crate::db::{id_text, BoxFuture, Conn, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{parse_json, Json};
+use crate::state::AppState;
+
+/// Default and largest page size of a list.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// A record type as the API shows it.
+pub trait Record: Serialize + Sized + Send + Sync + 'static {
+    const KIND: Kind;
+    /// Keys of the answer, besides [`META_KEYS`], that are not part of the input (derived
+    /// or shown for convenience); PATCH drops them before merging.
+    const DERIVED: &'static [&'static str] = &[];
+
+    fn meta(&self) -> &Meta;
+
+    /// The records of `org` among `ids`, deleted ones included, in any order.
+    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid])
+        -> BoxFuture<'c, ApiResult<Vec<Self>>>;
+
+    /// Adds ` AND (…)` to a list query over `t` (the kind's table) for the search `q`.
+    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()>;
+
+    /// What `auth` may see of the record (all of it, but for private emails).
+    fn shown_to(self, _auth: &AuthUser) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// A record type the API creates and changes.
+pub trait Editable: Record {
+    /// The request body of POST and PUT (and what PATCH merges into).
+    type Input: DeserializeOwned + Send + Sync + 'static;
+    /// The input after its checks.
+    type Valid: Send + Sync + 'static;
+
+    fn validate(input: Self::Input) -> ApiResult<Self::Valid>;
+
+    /// Writes the record (row through [`super::save_row`], then its parts), checking what
+    /// it references, inside the write transaction.
+    fn save<'c>(
+        conn: &'c mut Conn,
+        auth: &'c AuthUser,
+        id: Uuid,
+        target: Target,
+        valid: &'c Self::Valid,
+    ) -> BoxFuture<'c, ApiResult<()>>;
+}
+
+/// `?limit=&cursor=&q=&include_deleted=` of a list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub q: Option<String>,
+    #[serde(default)]
+    pub include_deleted: bool,
+    /// Only for tracked emails: the record whose timeline to list (`contact:<id>`).
+    pub record: Option<String>,
+}
+
+/// `?include_deleted=` of a get.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// Give it back as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The query string, or 400 `invalid_query` naming the parameter.
+pub fn query<T: DeserializeOwned + Default>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<T> {
+    q.map(|Query(v)| v).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("the query string is not acceptable: {}", e.body_text()),
+        )
+    })
+}
+
+/// A path id, or 404 (no record has a malformed id).
+pub fn path_id(kind: Kind, raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no {kind} with id {raw:?}"),
+        )
+    })
+}
+
+/// Answer with the record, its ETag and `status`.
+pub fn answer<T: Record>(auth: &AuthUser, status: StatusCode, record: T) -> Response {
+    let tag = etag(record.meta().version);
+    let mut response = (status, Json(record.shown_to(auth))).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    response
+}
+
+/// One record (deleted ones only when asked), or 404.
+pub async fn load_one<T: Record>(
+    conn: &mut Conn,
+    org: Uuid,
+    id: Uuid,
+    include_deleted: bool,
+) -> ApiResult<T> {
+    let record = T::load(conn, org, &[id]).await?.pop();
+    match record {
+        Some(r) if include_deleted || r.meta().deleted_at.is_none() => Ok(r),
+        Some(_) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "the {} {id} was deleted (ask with ?include_deleted=true for its tombstone)",
+                T::KIND
+            ),
+        )),
+        None => Err(not_found(T::KIND, id)),
+    }
+}
+
+/// `GET /<records>/{id}`.
+pub async fn get<T: Record>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    params: Result<Query<GetQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let params = query(params)?;
+    let id = path_id(T::KIND, &raw)?;
+    let mut conn = state.db().pool().acquire().await?;
+    let record: T = load_one(&mut conn, auth.org_id, id, params.include_deleted).await?;
+    if not_modified(&headers, record.meta().version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(record.meta().version));
+        return Ok(response);
+    }
+    Ok(answer(&auth, StatusCode::OK, record))
+}
+
+/// `GET /<records>?limit=&cursor=&q=&include_deleted=`: by id (creation order), keyset.
+pub async fn list<T: Record>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    params: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page>> {
+    let params = query(params)?;
+    if params.record.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "record= is only for tracked emails",
+        )
+        .with_field("record"));
+    }
+    let mut tx = state.db().begin_read().await?;
+    let page = list_page::<T>(&mut tx, &auth, &params, |_| Ok(())).await?;
+    tx.commit().await?;
+    Ok(Json(page))
+}
+
+/// A page of `T` for `params`, `filter` adding conditions on `t`.
+pub async fn list_page<T: Record>(
+    conn: &mut Conn,
+    auth: &AuthUser,
+    params: &ListQuery,
+    filter: impl FnOnce(&mut Sql<'_>) -> ApiResult<()>,
+) -> ApiResult<Page> {
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("limit must be 1 to {MAX_LIMIT}"),
+            )
+            .with_field("limit"))
+        }
+    };
+    let mut sql = Sql::new(format!("SELECT t.id FROM {} t WHERE t.org_id = ", T::KIND.table()));
+    sql.push_bind(id_text(auth.org_id));
+    if !params.include_deleted {
+        sql.push(" AND t.deleted_at IS NULL");
+    }
+    if let Some(cursor) = &params.cursor {
+        let after = decode_cursor("cursor", T::KIND.as_str(), cursor)?;
+        sql.push(" AND t.id > ").push_bind(after);
+    }
+    if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        T::search(&mut sql, q)?;
+    }
+    filter(&mut sql)?;
+    sql.push(" ORDER BY t.id LIMIT ").push_bind(i64::from(limit) + 1);
+    let mut ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
+    let next_cursor = if ids.len() > limit as usize {
+        ids.truncate(limit as usize);
+        ids.last().map(|last| encode_cursor(T::KIND.as_str(), last))
+    } else {
+        None
+    };
+    let uuids = ids
+        .iter()
+        .map(|s| crate::db::parse_uuid(s))
+        .collect::<ApiResult<Vec<Uuid>>>()?;
+    let mut records = T::load(conn, auth.org_id, &uuids).await?;
+    records.sort_by_key(|r| uuids.iter().position(|u| Some(*u) == record_id(r)));
+    Ok(Page {
+        items: records.into_iter().map(|r| r.shown_to(auth)).collect(),
+        next_cursor,
+    })
+}
+
+fn record_id<T: Serialize>(r: &T) -> Option<Uuid> {
+    serde_json::to_value(r)
+        .ok()?
+        .get("id")?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// `POST /<records>`: 201 with the record, its ETag and Location.
+pub async fn create<T: Editable>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Json(input): Json<T::Input>,
+) -> ApiResult<Response> {
+    let valid = T::validate(input)?;
+    let record = create_valid::<T>(&state, &auth, &valid).await?;
+    let location = format!("/api/v1/{}/{}", collection(T::KIND), id_of(&record)?);
+    let mut response = answer(&auth, StatusCode::CREATED, record);
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+fn id_of<T: Serialize>(r: &T) -> ApiResult<Uuid> {
+    record_id(r).ok_or_else(|| ApiError::internal("a record without an id"))
+}
+
+/// Creates a record from a checked input, in one write transaction.
+pub async fn create_valid<T: Editable>(
+    state: &AppState,
+    auth: &AuthUser,
+    valid: &T::Valid,
+) -> ApiResult<T> {
+    let id = crate::db::new_id();
+    state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                T::save(tx, auth, id, Target::New, valid).await?;
+                load_one(tx, auth.org_id, id, false).await
+            })
+        })
+        .await
+}
+
+/// The path segment of a kind's collection: its table's name, `-` for `_`.
+pub fn collection(kind: Kind) -> String {
+    kind.table().replace('_', "-")
+}
+
+/// `PUT /<records>/{id}` with `If-Match`: the whole record replaced.
+pub async fn replace<T: Editable>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Json(input): Json<T::Input>,
+) -> ApiResult<Response> {
+    let id = path_id(T::KIND, &raw)?;
+    let expected_version = if_match(&headers)?;
+    let valid = T::validate(input)?;
+    update_valid::<T>(&state, &auth, id, expected_version, &valid).await
+}
+
+async fn update_valid<T: Editable>(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    expected_version: i64,
+    valid: &T::Valid,
+) -> ApiResult<Response> {
+    let record: T = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                T::save(tx, auth, id, Target::Existing { expected_version }, valid).await?;
+                load_one(tx, auth.org_id, id, false).await
+            })
+        })
+        .await?;
+    Ok(answer(auth, StatusCode::OK, record))
+}
+
+/// `PATCH /<records>/{id}` with `If-Match`: a JSON merge patch (RFC 7396) of the record's
+/// input fields; `null` clears a field.
+pub async fn patch<T: Editable>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Json(changes): Json<Value>,
+) -> ApiResult<Response> {
+    let id = path_id(T::KIND, &raw)?;
+    let expected_version = if_match(&headers)?;
+    if !changes.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "a PATCH body is a JSON object of the fields to change (null clears one)",
+        ));
+    }
+    let mut conn = state.db().pool().acquire().await?;
+    let current: T = load_one(&mut conn, auth.org_id, id, false).await?;
+    drop(conn);
+    // The stale check here is only early: the write checks the version again.
+    if current.meta().version != expected_version {
+        return Err(super::why_not_written_now(T::KIND, id, current.meta().version, expected_version));
+    }
+    let mut merged = serde_json::to_value(&current)
+        .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
+    if let Some(object) = merged.as_object_mut() {
+        for key in META_KEYS.iter().chain(T::DERIVED) {
+            object.remove(*key);
+        }
+    }
+    merge_patch(&mut merged, &changes);
+    let bytes = serde_json::to_vec(&merged)
+        .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
+    let input: T::Input = parse_json(&bytes)?;
+    let valid = T::validate(input)?;
+    update_valid::<T>(&state, &auth, id, expected_version, &valid).await
+}
+
+/// RFC 7396.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (key, value) in p {
+                if value.is_null() {
+                    t.remove(key);
+                } else {
+                    merge_patch(t.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+/// `DELETE /<records>/{id}` with `If-Match`: soft delete; 204 with the tombstone's ETag.
+pub async fn delete<T: Record>(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = path_id(T::KIND, &raw)?;
+    let expected_version = if_match(&headers)?;
+    let org = auth.org_id;
+    let version = state
+        .db()
+        .write(|tx| Box::pin(soft_delete(tx, T::KIND, org, id, expected_version)))
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+/// The routes of an editable record type: `/<collection>` and `/<collection>/{id}`.
+pub fn routes<T: Editable>() -> axum::Router<AppState> {
+    let collection = collection(T::KIND);
+    routes_but_create::<T>().route(&format!("/{collection}"), axum::routing::post(create::<T>))
+}
+
+/// [`routes`] without `POST /<collection>` (for a type whose creation is its own).
+pub fn routes_but_create<T: Editable>() -> axum::Router<AppState> {
+    use axum::routing::get as get_route;
+    let collection = collection(T::KIND);
+    axum::Router::new()
+        .route(&format!("/{collection}"), get_route(list::<T>))
+        .route(
+            &format!("/{collection}/{{id}}"),
+            get_route(get::<T>)
+                .put(replace::<T>)
+                .patch(patch::<T>)
+                .delete(delete::<T>),
+        )
+}

@@ -1,0 +1,71 @@
+//! What a list's `q=` means: a name (case-insensitive substring), an email address
+//! (matched by its normalised match key, like the lookup) or a domain (a company's domains;
+//! the domain of a contact's addresses, subdomains included).
+
+use threadline_domain::address::EmailAddress;
+
+use crate::routes::contacts::normalize_company_domain;
+
+/// A search, read once for all the conditions of a query.
+pub struct Terms {
+    /// `%q%` for `lower(col) LIKE lower($) ESCAPE '\'`.
+    pub like: String,
+    /// The match key, when `q` is an email address.
+    pub match_key: Option<String>,
+    /// The registrable domain of `q` (a domain, or an address's domain).
+    pub domain: Option<String>,
+}
+
+impl Terms {
+    pub fn parse(q: &str) -> Terms {
+        let q = q.trim();
+        let like = format!("%{}%", escape_like(q));
+        if q.contains('@') && !q.starts_with('@') {
+            if let Ok(address) = EmailAddress::parse(q) {
+                return Terms {
+                    like,
+                    domain: normalize_company_domain(address.domain()).ok(),
+                    match_key: Some(address.match_key()),
+                };
+            }
+        }
+        let domain = (q.contains('.') && !q.contains(char::is_whitespace))
+            .then(|| normalize_company_domain(q).ok())
+            .flatten();
+        Terms {
+            like,
+            match_key: None,
+            domain,
+        }
+    }
+}
+
+/// `s` with `\`, `%` and `_` escaped for `LIKE … ESCAPE '\'`.
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_a_name_an_address_or_a_domain() {
+        let t = Terms::parse("Ann_1%");
+        assert_eq!(t.like, "%Ann\\_1\\%%");
+        assert!(t.match_key.is_none() && t.domain.is_none());
+        let t = Terms::parse("Bob@Mail.ACME.com");
+        assert_eq!(t.domain.as_deref(), Some("acme.com"));
+        assert!(t.match_key.is_some());
+        let t = Terms::parse("@acme.co.uk");
+        assert_eq!(t.domain.as_deref(), Some("acme.co.uk"));
+        assert!(Terms::parse("Acme Inc.").domain.is_none());
+    }
+}

@@ -1,0 +1,100 @@
+//! `GET /api/v1/changes?since=<cursor>&limit=`: the records of the caller's organisation
+//! changed since `since` (from the start without it), oldest change first, one entry per
+//! record (its latest change): `{changes: [{kind, id, version, deleted}], next_cursor,
+//! has_more}`. `next_cursor` is always given: poll with it to get what changes next.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::{id_text, parse_uuid};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::records::http::{query, MAX_LIMIT};
+use crate::records::{decode_cursor, encode_cursor, Kind};
+use crate::state::AppState;
+
+/// Default page of the feed.
+pub const DEFAULT_CHANGES: u32 = 500;
+/// Largest page of the feed.
+pub const MAX_CHANGES: u32 = 5 * MAX_LIMIT;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/changes", get(changes))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct Change {
+    kind: Kind,
+    id: Uuid,
+    version: i64,
+    deleted: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ChangesPage {
+    changes: Vec<Change>,
+    next_cursor: String,
+    has_more: bool,
+}
+
+async fn changes(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    params: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<ChangesPage>> {
+    let params = query(params)?;
+    let since: i64 = match &params.since {
+        None => 0,
+        Some(c) => decode_cursor("since", "seq", c)?
+            .parse()
+            .map_err(|_| bad("since", "since is not a cursor this server gave out"))?,
+    };
+    let limit = match params.limit {
+        None => DEFAULT_CHANGES,
+        Some(n) if (1..=MAX_CHANGES).contains(&n) => n,
+        Some(_) => return Err(bad("limit", &format!("limit must be 1 to {MAX_CHANGES}"))),
+    };
+    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT seq, record_kind, record_id, version, deleted FROM changes
+         WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(id_text(auth.org_id))
+    .bind(since)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(state.db().pool())
+    .await?;
+    let has_more = rows.len() > limit as usize;
+    let mut last = since;
+    let mut out = Vec::with_capacity(rows.len().min(limit as usize));
+    for (seq, kind, id, version, deleted) in rows.into_iter().take(limit as usize) {
+        last = seq;
+        out.push(Change {
+            kind: Kind::parse(&kind)
+                .ok_or_else(|| ApiError::internal(format!("bad record kind {kind:?}")))?,
+            id: parse_uuid(&id)?,
+            version,
+            deleted: deleted != 0,
+        });
+    }
+    Ok(Json(ChangesPage {
+        changes: out,
+        next_cursor: encode_cursor("seq", &last.to_string()),
+        has_more,
+    }))
+}
+
+fn bad(field: &str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+}
