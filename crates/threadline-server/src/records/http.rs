@@ -322,6 +322,7 @@ async fn update_valid<T: Editable>(
         .db()
         .write(|tx| {
             Box::pin(async move {
+                super::expect_version(tx, T::KIND, auth.org_id, id, expected_version).await?;
                 T::save(tx, auth, id, Target::Existing { expected_version }, valid).await?;
                 load_one(tx, auth.org_id, id, false).await
             })

@@ -13,6 +13,8 @@ pub mod companies;
 pub mod contacts;
 pub mod fields;
 pub mod http;
+pub mod products;
+pub mod projects;
 pub mod search;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -296,6 +298,37 @@ pub async fn soft_delete(
     Ok(version)
 }
 
+/// Ok when the record is live at `expected_version`, else its 404 or 412: checked first
+/// by a change, so that a stale or missing record is said before its body's faults.
+pub async fn expect_version(
+    conn: &mut Conn,
+    kind: Kind,
+    org: Uuid,
+    id: Uuid,
+    expected_version: i64,
+) -> ApiResult<()> {
+    let found: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT version, deleted_at FROM {} WHERE org_id = $1 AND id = $2",
+        kind.table()
+    ))
+    .bind(id_text(org))
+    .bind(id_text(id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match found {
+        None => Err(not_found(kind, id)),
+        Some((_, Some(_))) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the {kind} {id} was deleted"),
+        )),
+        Some((version, None)) if version != expected_version => {
+            Err(why_not_written_now(kind, id, version, expected_version))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// The error for a versioned write that changed no row.
 async fn why_not_written(
     conn: &mut Conn,
@@ -304,23 +337,9 @@ async fn why_not_written(
     id: Uuid,
     expected_version: i64,
 ) -> ApiError {
-    let found: Result<Option<(i64, Option<String>)>, sqlx::Error> = sqlx::query_as(&format!(
-        "SELECT version, deleted_at FROM {} WHERE org_id = $1 AND id = $2",
-        kind.table()
-    ))
-    .bind(id_text(org))
-    .bind(id_text(id))
-    .fetch_optional(&mut *conn)
-    .await;
-    match found {
-        Err(e) => e.into(),
-        Ok(None) => not_found(kind, id),
-        Ok(Some((_, Some(_)))) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("the {kind} {id} was deleted"),
-        ),
-        Ok(Some((version, None))) => why_not_written_now(kind, id, version, expected_version),
+    match expect_version(conn, kind, org, id, expected_version).await {
+        Err(e) => e,
+        Ok(()) => ApiError::internal(format!("the {kind} {id} changed no row at its version")),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `Idempotency-Key` support.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
@@ -16,7 +16,7 @@ use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::records::contacts::{Contact, ContactInput};
 use crate::records::http::{load_one, routes_but_create, Editable};
-use crate::records::Target;
+use crate::records::{etag, Target};
 use crate::state::AppState;
 
 pub use crate::records::contacts::MAX_CONTACT_EMAILS;
@@ -42,7 +42,7 @@ async fn create_contact(
     let key = IdempotencyKey::from_headers(&headers, "POST /api/v1/contacts", &req)?;
     let valid = Contact::validate(req)?;
     let id = crate::db::new_id();
-    idempotency::write(
+    let mut response = idempotency::write(
         state.db(),
         &auth,
         key.as_ref(),
@@ -54,5 +54,16 @@ async fn create_contact(
             })
         },
     )
-    .await
+    .await?;
+    // A new contact is at version 1 (a replay answers what was answered then, as it was).
+    if response.status() == StatusCode::CREATED
+        && !response.headers().contains_key(idempotency::REPLAYED_HEADER)
+    {
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, etag(1));
+        if let Ok(location) = format!("/api/v1/contacts/{id}").parse() {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
 }

@@ -11,6 +11,8 @@ pub mod documents;
 pub mod health;
 pub mod lookup;
 pub mod me;
+pub mod products;
+pub mod projects;
 pub mod tasks;
 pub mod tracked_emails;
 
@@ -23,6 +25,8 @@ pub fn api() -> Router<AppState> {
         .merge(tracked_emails::router())
         .merge(tasks::router())
         .merge(companies::router())
+        .merge(projects::router())
+        .merge(products::router())
         .merge(changes::router())
         .merge(documents::router())
 }

@@ -136,3 +136,47 @@ async fn another_organisation_can_neither_see_nor_link_records() {
         json!([task.body.clone()])
     );
 }
+
+/// Every record type and verb: another organisation reads, lists, changes and deletes
+/// nothing of ours, and its feed shows none of our changes.
+#[tokio::test]
+async fn the_record_matrix_is_isolated() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let other = app.user_in_new_org("mallory@other.org").await;
+    let acme = crate::records::create(&app, "companies", json!({"name": "Acme"})).await;
+    let samples = [
+        ("companies", json!({"name": "Acme 2"})),
+        ("contacts", json!({"first_name": "Bob", "emails": ["bob@acme.com"], "company_id": acme["id"]})),
+        ("projects", json!({"name": "P", "company_id": acme["id"]})),
+        ("products", json!({"name": "W"})),
+    ];
+    for (collection, body) in &samples {
+        let ours = crate::records::create(&app, collection, body.clone()).await;
+        let path = format!("/api/v1/{collection}/{}", ours["id"].as_str().unwrap());
+        let tag = [("if-match", "\"1\"")];
+        app.get_as(&other, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        app.get_as(&other, &format!("{path}?include_deleted=true")).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        let listed = app.get_as(&other, &format!("/api/v1/{collection}?include_deleted=true")).await;
+        assert_eq!(listed.body["items"], json!([]), "{collection}");
+        for method in [Method::PUT, Method::PATCH] {
+            app.send_raw(method, &path, Some(&other), Some(body.to_string()), &tag)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        }
+        app.send_raw(Method::DELETE, &path, Some(&other), None, &tag)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        // Still ours, untouched.
+        assert_eq!(app.get(&path).await.body, ours);
+    }
+    // Their records cannot point at ours.
+    app.post_as(&other, "/api/v1/projects", json!({"name": "P", "company_id": acme["id"]}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
+    app.post_as(&other, "/api/v1/contacts", json!({"emails": ["x@y.org"], "company_id": acme["id"]}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
+    assert_eq!(app.get_as(&other, "/api/v1/changes").await.body["changes"], json!([]));
+    assert_eq!(app.get("/api/v1/changes").await.body["changes"].as_array().unwrap().len(), 5);
+}

@@ -252,3 +252,114 @@ async fn the_changes_feed_follows_writes_in_order() {
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("name"));
     assert_eq!(app.get(&format!("/api/v1/changes?since={}", page.body["next_cursor"].as_str().unwrap())).await.body["changes"], json!([]));
 }
+
+#[tokio::test]
+async fn products_keep_exact_prices_and_check_them() {
+    let app = TestApp::new().await;
+    let p = create(&app, "products", json!({"name": "Widget", "code": "W-1", "price": {"amount_minor": 1999, "currency": "EUR"}})).await;
+    assert_eq!(p["price"], json!({"amount_minor": 1999, "currency": "EUR"}));
+    for (body, field) in [
+        (json!({"name": "W", "price": {"amount_minor": -1, "currency": "EUR"}}), "price.amount_minor"),
+        (json!({"name": "W", "price": {"amount_minor": 1, "currency": "eur"}}), "price.currency"),
+        (json!({"name": ""}), "name"),
+    ] {
+        app.post("/api/v1/products", body).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field));
+    }
+    app.post("/api/v1/products", json!({"name": "W", "price": {"amount_minor": 1.5, "currency": "EUR"}}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("price.amount_minor"));
+    let found = all_pages(&app, "/api/v1/products?q=w-1", 10).await;
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn a_project_needs_a_live_company_and_a_write_racing_a_delete_loses_cleanly() {
+    let app = TestApp::new().await;
+    let acme = create(&app, "companies", json!({"name": "Acme"})).await;
+    let project = create(&app, "projects", json!({"name": "Launch", "company_id": acme["id"]})).await;
+    app.post("/api/v1/projects", json!({"name": "X", "company_id": Uuid::now_v7()}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
+    let acme_path = format!("/api/v1/companies/{}", acme["id"].as_str().unwrap());
+    assert_eq!(send_v(&app, Method::DELETE, &acme_path, None, Some(1)).await.status, StatusCode::NO_CONTENT);
+    // Pointing a project at the deleted company is refused; the project is unchanged.
+    let path = format!("/api/v1/projects/{}", project["id"].as_str().unwrap());
+    send_v(&app, Method::PATCH, &path, Some(json!({"name": "Renamed", "company_id": acme["id"]})), Some(1))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
+    assert_eq!(app.get(&path).await.body, project);
+
+    // Many writers at the version they read, and a delete among them: exactly one wins; the
+    // others get 412 or 404; the record is whole either way.
+    let c = create(&app, "contacts", json!({"first_name": "Ann", "emails": ["a@x.org", "b@x.org"]})).await;
+    let cpath = format!("/api/v1/contacts/{}", c["id"].as_str().unwrap());
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let (method, body) = if i == 3 {
+            (Method::DELETE, None)
+        } else {
+            (Method::PUT, Some(json!({"first_name": format!("N{i}"), "emails": [format!("n{i}@x.org"), "z@x.org"]})))
+        };
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(&cpath)
+            .header("authorization", format!("Bearer {}", app.token))
+            .header("content-type", "application/json")
+            .header("if-match", "\"1\"")
+            .body(body.map_or_else(axum::body::Body::empty, |b| axum::body::Body::from(b.to_string())))
+            .unwrap();
+        let router = app.router.clone();
+        handles.push(tokio::spawn(async move { tower::ServiceExt::oneshot(router, req).await.unwrap().status() }));
+    }
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.unwrap());
+    }
+    let wins = statuses.iter().filter(|s| s.is_success()).count();
+    assert_eq!(wins, 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| s.is_success() || *s == StatusCode::PRECONDITION_FAILED || *s == StatusCode::NOT_FOUND), "{statuses:?}");
+    let now = app.get(&format!("{cpath}?include_deleted=true")).await;
+    assert_eq!(now.body["version"], 2);
+    let emails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contact_emails WHERE contact_id = $1")
+        .bind(c["id"].as_str().unwrap())
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(emails, 2, "the addresses of exactly one version");
+}
+
+#[tokio::test]
+async fn contacts_have_one_primary_address_and_are_found_by_name_address_and_domain() {
+    let app = TestApp::new().await;
+    let c = create(&app, "contacts", json!({
+        "first_name": "Ann", "last_name": "Lee", "job_title": "CTO",
+        "emails": ["ann@old.org", {"address": "Ann.Lee@Gmail.com", "primary": true}],
+        "phones": [{"number": "+31 6 1234 5678", "label": "mobile"}]
+    })).await;
+    assert_eq!(c["emails"], json!(["ann.lee@gmail.com", "ann@old.org"]));
+    assert_eq!(c["primary_email"], "ann.lee@gmail.com");
+    for (body, field) in [
+        (json!({"emails": [{"address": "a@x.org", "primary": true}, {"address": "b@x.org", "primary": true}]}), "emails[1].primary"),
+        (json!({"emails": ["a@x.org", "A@X.org"]}), "emails[1]"),
+        (json!({"emails": ["a@x.org", {"address": "nope"}]}), "emails[1].address"),
+        (json!({"emails": ["a@x.org"], "phones": [{"number": "abc"}]}), "phones[0].number"),
+    ] {
+        app.post("/api/v1/contacts", body).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field));
+    }
+    create(&app, "contacts", json!({"first_name": "Bob", "emails": ["bob@mail.acme.com"]})).await;
+    let names = |items: Vec<Value>| items.iter().map(|i| i["first_name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(all_pages(&app, "/api/v1/contacts?q=ann%20l", 10).await), ["Ann"]);
+    assert_eq!(names(all_pages(&app, "/api/v1/contacts?q=annlee%40gmail.com", 10).await), ["Ann"]);
+    assert_eq!(names(all_pages(&app, "/api/v1/contacts?q=acme.com", 10).await), ["Bob"]);
+    assert_eq!(names(all_pages(&app, "/api/v1/contacts?q=old.org", 10).await), ["Ann"]);
+    // PATCH keeps the addresses (primary first) when they are not in the patch.
+    let path = format!("/api/v1/contacts/{}", c["id"].as_str().unwrap());
+    let p = send_v(&app, Method::PATCH, &path, Some(json!({"notes": "met at expo"})), Some(1)).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.body["emails"], c["emails"]);
+    assert_eq!(p.body["phones"], c["phones"]);
+    // A deleted contact is out of the bar's lookup.
+    assert_eq!(send_v(&app, Method::DELETE, &path, None, Some(2)).await.status, StatusCode::NO_CONTENT);
+    let lookup = app.post("/api/v1/lookup", json!({"addresses": ["ann.lee@gmail.com"]})).await;
+    assert_eq!(lookup.body["results"][0]["status"], "unknown", "{}", lookup.body);
+}

@@ -1,0 +1,159 @@
+//! Products: `/api/v1/products`. `price` is `{amount_minor, currency}`: an integer of the
+//! currency's minor units (cents) and its ISO 4217 code, because binary floating point
+//! cannot hold 0.10 exactly and sums of prices must be exact; the code says what the
+//! minor unit is. Checks: `name` 1 to 200 characters; `code` at most 64; `price.currency`
+//! three capital letters; `price.amount_minor` 0 or more.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::fields::opt_text;
+use super::http::{Editable, Record};
+use super::{load_rows, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
+use crate::auth::AuthUser;
+use crate::db::{BoxFuture, Conn, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{self, MAX_NAME_CHARS};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Product {
+    pub id: Uuid,
+    pub name: String,
+    pub code: Option<String>,
+    pub price: Option<Price>,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub name: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub price: Option<Price>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+pub struct ValidProduct {
+    name: String,
+    code: Option<String>,
+    price: Option<Price>,
+    description: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    name: String,
+    code: Option<String>,
+    price_minor: Option<i64>,
+    currency: Option<String>,
+    description: Option<String>,
+}
+
+impl Record for Product {
+    const KIND: Kind = Kind::Product;
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+        Box::pin(async move {
+            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+                "SELECT {META_COLUMNS}, t.name, t.code, t.price_minor, t.currency, t.description FROM products t"
+            ))
+            .await?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok(Product {
+                        id: r.meta.uuid()?,
+                        name: r.name,
+                        code: r.code,
+                        price: r.price_minor.zip(r.currency).map(|(amount_minor, currency)| Price { amount_minor, currency }),
+                        description: r.description,
+                        meta: r.meta.meta()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Name or code.
+    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+        name_search(sql, q, &["t.name", "t.code"]);
+        Ok(())
+    }
+}
+
+/// ` AND (lower(a) LIKE … OR lower(b) LIKE …)`: a case-insensitive substring of any column.
+pub fn name_search(sql: &mut Sql<'_>, q: &str, columns: &[&str]) {
+    let like = format!("%{}%", super::search::escape_like(q));
+    sql.push(" AND (");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push(&format!("lower({column}) LIKE lower("))
+            .push_bind(like.clone())
+            .push(") ESCAPE '\\'");
+    }
+    sql.push(")");
+}
+
+impl Editable for Product {
+    type Input = ProductInput;
+    type Valid = ValidProduct;
+
+    fn validate(input: ProductInput) -> ApiResult<ValidProduct> {
+        if let Some(price) = &input.price {
+            if price.amount_minor < 0 {
+                return Err(ApiError::invalid("price.amount_minor", "a price cannot be negative"));
+            }
+            if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::invalid(
+                    "price.currency",
+                    format!("{:?} is not an ISO 4217 currency code (EUR, USD, …)", price.currency),
+                ));
+            }
+        }
+        Ok(ValidProduct {
+            name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
+            code: opt_text("code", input.code.as_deref(), 64)?,
+            price: input.price,
+            description: opt_text("description", input.description.as_deref(), 20_000)?,
+        })
+    }
+
+    fn save<'c>(
+        conn: &'c mut Conn,
+        auth: &'c AuthUser,
+        id: Uuid,
+        target: Target,
+        valid: &'c ValidProduct,
+    ) -> BoxFuture<'c, ApiResult<()>> {
+        Box::pin(async move {
+            save_row(conn, Kind::Product, auth.org_id, id, target, &[
+                ("name", valid.name.clone().into()),
+                ("code", valid.code.clone().into()),
+                ("price_minor", valid.price.as_ref().map(|p| p.amount_minor).into()),
+                ("currency", valid.price.as_ref().map(|p| p.currency.clone()).into()),
+                ("description", valid.description.clone().into()),
+            ])
+            .await?;
+            Ok(())
+        })
+    }
+}

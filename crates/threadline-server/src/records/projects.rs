@@ -1,0 +1,115 @@
+//! Projects: `/api/v1/projects`. Checks: `name` 1 to 200 characters; `company_id` a live
+//! company of the organisation.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::fields::opt_text;
+use super::http::{Editable, Record};
+use super::products::name_search;
+use super::{load_rows, record_exists, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
+use crate::auth::AuthUser;
+use crate::db::{parse_uuid, BoxFuture, Conn, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{self, MAX_NAME_CHARS};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub company_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    name: String,
+    description: Option<String>,
+    company_id: Option<String>,
+}
+
+impl Record for Project {
+    const KIND: Kind = Kind::Project;
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+        Box::pin(async move {
+            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+                "SELECT {META_COLUMNS}, t.name, t.description, t.company_id FROM projects t"
+            ))
+            .await?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok(Project {
+                        id: r.meta.uuid()?,
+                        name: r.name,
+                        description: r.description,
+                        company_id: r.company_id.as_deref().map(parse_uuid).transpose()?,
+                        meta: r.meta.meta()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+        name_search(sql, q, &["t.name"]);
+        Ok(())
+    }
+}
+
+impl Editable for Project {
+    type Input = ProjectInput;
+    type Valid = ProjectInput;
+
+    fn validate(input: ProjectInput) -> ApiResult<ProjectInput> {
+        Ok(ProjectInput {
+            name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
+            description: opt_text("description", input.description.as_deref(), 100_000)?,
+            company_id: input.company_id,
+        })
+    }
+
+    fn save<'c>(
+        conn: &'c mut Conn,
+        auth: &'c AuthUser,
+        id: Uuid,
+        target: Target,
+        valid: &'c ProjectInput,
+    ) -> BoxFuture<'c, ApiResult<()>> {
+        Box::pin(async move {
+            if let Some(company) = valid.company_id {
+                if !record_exists(conn, auth.org_id, Kind::Company, company).await? {
+                    return Err(ApiError::unknown_record(
+                        "company_id",
+                        format!("there is no company with id {company}"),
+                    ));
+                }
+            }
+            save_row(conn, Kind::Project, auth.org_id, id, target, &[
+                ("name", valid.name.clone().into()),
+                ("description", valid.description.clone().into()),
+                ("company_id", valid.company_id.into()),
+            ])
+            .await?;
+            Ok(())
+        })
+    }
+}
