@@ -123,7 +123,7 @@ impl Scratch {
         let name = new_name();
         admin(server, Admin::Execute(format!("CREATE SCHEMA {name}")))
             .unwrap_or_else(|e| panic!("cannot create the test schema {name}: {e}"));
-        let mut url = url::Url::parse(server).expect("a valid URL");
+        let mut url = labelled_url(server, &name);
         url.query_pairs_mut()
             .append_pair("options", &format!("-c search_path={name}"));
         Scratch {
@@ -154,13 +154,18 @@ fn new_name() -> String {
     format!("t_{}", Uuid::now_v7().simple())
 }
 
+/// The server's URL with `application_name` = `name`: how the admin connection finds the
+/// test's connections, to end them before dropping what they use.
+fn labelled_url(server: &str, name: &str) -> url::Url {
+    let mut url = url::Url::parse(server).expect("a valid URL");
+    url.query_pairs_mut().append_pair("application_name", name);
+    url
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let server = server_url().expect("the server of a PostgreSQL test database");
-        let request = match self.kind {
-            Kind::Schema => Admin::Execute(format!("DROP SCHEMA {} CASCADE", self.name)),
-            Kind::Database => Admin::DropDatabase(self.name.clone()),
-        };
+        let request = Admin::Drop(self.kind, self.name.clone());
         if let Err(e) = admin(&server, request) {
             eprintln!("warning: could not drop the test {}: {e}", self.name);
         }
@@ -170,8 +175,8 @@ impl Drop for Scratch {
 /// What the admin connection does.
 enum Admin {
     Execute(String),
-    /// Drops the database, closing the connections still open to it.
-    DropDatabase(String),
+    /// Ends the connections of a test, then drops its schema or database.
+    Drop(Kind, String),
 }
 
 type AdminRequest = (Admin, std::sync::mpsc::Sender<Result<(), String>>);
@@ -234,22 +239,31 @@ async fn run(conn: &mut PgConnection, request: Admin) -> Result<(), sqlx::Error>
         Admin::Execute(sql) => {
             conn.execute(sql.as_str()).await?;
         }
-        Admin::DropDatabase(name) => {
-            // The test's pool has just been dropped and its connections are ending: wait a
-            // moment for them, since FORCE waits in steps of 100 ms for any still there.
-            for _ in 0..20 {
-                let open: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1")
-                        .bind(&name)
-                        .fetch_one(&mut *conn)
-                        .await?;
+        Admin::Drop(kind, name) => {
+            // The test is over, but its connections may still be open, and one may even hold
+            // a transaction whose rollback is queued on the test's runtime, which waits for
+            // this drop: end them (as DROP DATABASE … WITH (FORCE) would), and wait a moment
+            // for them to go.
+            let of_the_test = "FROM pg_stat_activity WHERE application_name = $1";
+            sqlx::query(&format!("SELECT pg_terminate_backend(pid) {of_the_test}"))
+                .bind(&name)
+                .execute(&mut *conn)
+                .await?;
+            for _ in 0..200 {
+                let open: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {of_the_test}"))
+                    .bind(&name)
+                    .fetch_one(&mut *conn)
+                    .await?;
                 if open == 0 {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await?;
+            let sql = match kind {
+                Kind::Schema => format!("DROP SCHEMA {name} CASCADE"),
+                Kind::Database => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            };
+            conn.execute(sql.as_str()).await?;
         }
     }
     Ok(())
