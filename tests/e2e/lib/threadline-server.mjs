@@ -26,11 +26,18 @@ export function serverBinary() {
   return null;
 }
 
+function withoutDatabaseUrl(environment) {
+  const { DATABASE_URL: _ignored, ...rest } = environment;
+  return rest;
+}
+
 /** Spawn once and resolve when the server listens; reject with its stderr if it dies first. */
 function spawnServer(binary, dataDir, port, env, timeout) {
   const child = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
+    // A DATABASE_URL in the developer's shell must not point the test server elsewhere:
+    // these tests always run on a temporary SQLite database (callers may still pass one).
+    env: { ...withoutDatabaseUrl(process.env), RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
   });
   const log = [];
   child.stderr.setEncoding('utf8').on('data', (d) => log.push(d));
