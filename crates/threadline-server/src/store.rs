@@ -302,7 +302,7 @@ pub async fn task_by_id(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Task>
     row.into_task()
 }
 
-/// The tasks of `org` made from any of `message_ids`, oldest first.
+/// The live tasks of `org` made from any of `message_ids`, oldest first.
 pub async fn tasks_by_source(
     conn: &mut Conn,
     org: Uuid,
@@ -313,7 +313,7 @@ pub async fn tasks_by_source(
     }
     let mut sql = Sql::new(TASK_SELECT);
     sql.push_bind(id_text(org))
-        .push(" AND t.source_message_id IN ")
+        .push(" AND t.deleted_at IS NULL AND t.source_message_id IN ")
         .push_list(message_ids)
         .push(" ORDER BY t.created_at, t.id");
     let rows: Vec<TaskRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
@@ -343,4 +343,47 @@ pub async fn tracked_email_ids_of(
 /// Stored form of a due date.
 pub fn date_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
+}
+
+/// Keeps of `emails` (of `org`) what `viewer` may see: deleted ones are dropped, and the
+/// private ones of other users keep only their id, direction, primary id and date (no
+/// subject, links, other ids or thread): the bar then shows that the message is tracked.
+pub async fn visible_to(
+    conn: &mut Conn,
+    org: Uuid,
+    viewer: Uuid,
+    emails: &mut HashMap<Uuid, TrackedEmail>,
+) -> ApiResult<()> {
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "SELECT id, owner_user_id, visibility, deleted_at FROM tracked_emails WHERE org_id = ",
+    );
+    sql.push_bind(id_text(org))
+        .push(" AND id IN ")
+        .push_list(emails.keys().map(|id| id_text(*id)));
+    let rows: Vec<(String, String, String, Option<String>)> =
+        sql.build_query_as().fetch_all(&mut *conn).await?;
+    let mut keep: HashMap<Uuid, bool> = HashMap::with_capacity(rows.len());
+    for (id, owner, visibility, deleted_at) in rows {
+        if deleted_at.is_none() {
+            let readable = crate::records::tracked_emails::readable(
+                crate::records::tracked_emails::parse_visibility(&visibility)?,
+                parse_uuid(&owner)?,
+                viewer,
+            );
+            keep.insert(parse_uuid(&id)?, readable);
+        }
+    }
+    emails.retain(|id, _| keep.contains_key(id));
+    for (id, email) in emails.iter_mut() {
+        if keep.get(id) == Some(&false) {
+            email.subject = String::new();
+            email.links.clear();
+            email.message_ids = vec![email.gmail_message_id.clone()];
+            email.gmail_thread_id = None;
+        }
+    }
+    Ok(())
 }

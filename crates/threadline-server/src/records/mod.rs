@@ -13,9 +13,12 @@ pub mod companies;
 pub mod contacts;
 pub mod fields;
 pub mod http;
+pub mod meetings;
 pub mod products;
 pub mod projects;
 pub mod search;
+pub mod tasks;
+pub mod tracked_emails;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

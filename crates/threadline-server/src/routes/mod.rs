@@ -11,6 +11,7 @@ pub mod documents;
 pub mod health;
 pub mod lookup;
 pub mod me;
+pub mod meetings;
 pub mod products;
 pub mod projects;
 pub mod tasks;
@@ -27,6 +28,7 @@ pub fn api() -> Router<AppState> {
         .merge(companies::router())
         .merge(projects::router())
         .merge(products::router())
+        .merge(meetings::router())
         .merge(changes::router())
         .merge(documents::router())
 }

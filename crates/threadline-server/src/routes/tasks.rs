@@ -1,114 +1,75 @@
-//! `POST /api/v1/tasks`: a task for the caller (201 [`Task`]). Supports `Idempotency-Key`.
-//!
-//! Checks: `title` 1 to 200 characters after trimming; `description` at most
-//! [`MAX_DESCRIPTION_CHARS`]; `source_message_id` a message id (stored normalised, like
-//! tracked emails' ids, so that the tracked-state query finds it); `contact_id` a contact of
-//! the caller's organisation.
+//! `/api/v1/tasks`: see [`crate::records::tasks`]. `POST /tasks` is still the bar's: its
+//! `NewTask` is a valid input (the record's other fields may be given too), it answers the
+//! bar's [`Task`] (201), and supports `Idempotency-Key`; the full record is at
+//! `GET /tasks/{id}` (`Location`, `ETag: "1"`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use threadline_domain::api::{NewTask, Task};
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{self, id_text, Conn};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
-use crate::ids::normalize_message_id;
+use crate::records::http::{routes_but_create, Editable};
+use crate::records::tasks::{self, TaskInput};
+use crate::records::{etag, Target};
 use crate::state::AppState;
 use crate::store;
-use crate::validate::{self, MAX_NAME_CHARS};
 
-/// Longest task description, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+pub use crate::records::tasks::MAX_DESCRIPTION_CHARS;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tasks", post(create_task))
+    routes_but_create::<tasks::Task>().route("/tasks", post(create_task))
 }
 
 async fn create_task(
     auth: AuthUser,
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<NewTask>,
+    Json(req): Json<TaskInput>,
 ) -> ApiResult<Response> {
-    let key = IdempotencyKey::from_headers(&headers, "POST /api/v1/tasks", &req)?;
-    let title = validate::required_text("title", &req.title, MAX_NAME_CHARS)?;
-    let description = validate::optional_text(
-        "description",
-        req.description.as_deref(),
-        MAX_DESCRIPTION_CHARS,
-    )?;
-    let source_message_id = match req.source_message_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            Some(normalize_message_id(raw).map_err(|e| ApiError::invalid("source_message_id", e))?)
-        }
+    // A bar's request is compared as the `NewTask` it is (as before the records API).
+    let key = if req.linked.is_none() && req.assignee_id.is_none() && !req.done {
+        let bar = NewTask {
+            title: req.title.clone(),
+            description: req.description.clone(),
+            due_date: req.due_date,
+            source_message_id: req.source_message_id.clone(),
+            gmail_thread_id: req.gmail_thread_id.clone(),
+            contact_id: req.contact_id,
+        };
+        IdempotencyKey::from_headers(&headers, "POST /api/v1/tasks", &bar)?
+    } else {
+        IdempotencyKey::from_headers(&headers, "POST /api/v1/tasks", &req)?
     };
-    let gmail_thread_id =
-        validate::optional_text("gmail_thread_id", req.gmail_thread_id.as_deref(), 512)?
-            .map(|t| t.trim_start_matches('#').to_string());
-
-    let new_task = ValidTask {
-        title,
-        description,
-        due_date: req.due_date.map(store::date_text),
-        source_message_id,
-        gmail_thread_id,
-        contact_id: req.contact_id,
-    };
-    idempotency::write(
+    let valid = tasks::Task::validate(req)?;
+    let id = crate::db::new_id();
+    let mut response = idempotency::write(
         state.db(),
         &auth,
         key.as_ref(),
         StatusCode::CREATED,
-        &|tx| Box::pin(insert_task(tx, &auth, &new_task)),
+        &|tx| {
+            Box::pin(async {
+                tasks::Task::save(tx, &auth, id, Target::New, &valid).await?;
+                let task: Task = store::task_by_id(tx, auth.org_id, id).await?;
+                Ok(task)
+            })
+        },
     )
-    .await
-}
-
-/// A task request after its checks.
-struct ValidTask {
-    title: String,
-    description: Option<String>,
-    due_date: Option<String>,
-    source_message_id: Option<String>,
-    gmail_thread_id: Option<String>,
-    contact_id: Option<Uuid>,
-}
-
-async fn insert_task(conn: &mut Conn, auth: &AuthUser, task: &ValidTask) -> ApiResult<Task> {
-    if let Some(contact_id) = task.contact_id {
-        let found = store::contacts_by_id(conn, auth.org_id, &[contact_id]).await?;
-        if found.is_empty() {
-            return Err(ApiError::unknown_record(
-                "contact_id",
-                format!("there is no contact with id {contact_id}"),
-            ));
+    .await?;
+    if response.status() == StatusCode::CREATED
+        && !response.headers().contains_key(idempotency::REPLAYED_HEADER)
+    {
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, etag(1));
+        if let Ok(location) = format!("/api/v1/tasks/{id}").parse() {
+            headers.insert(header::LOCATION, location);
         }
     }
-    let id = db::new_id();
-    sqlx::query(
-        "INSERT INTO tasks
-           (id, org_id, title, description, due_date, assignee_user_id, done, source_message_id,
-            gmail_thread_id, contact_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)",
-    )
-    .bind(id_text(id))
-    .bind(id_text(auth.org_id))
-    .bind(&task.title)
-    .bind(&task.description)
-    .bind(&task.due_date)
-    .bind(id_text(auth.user_id))
-    .bind(&task.source_message_id)
-    .bind(&task.gmail_thread_id)
-    .bind(task.contact_id.map(id_text))
-    .bind(db::now())
-    .execute(&mut *conn)
-    .await?;
-    store::task_by_id(conn, auth.org_id, id).await
+    Ok(response)
 }

@@ -20,10 +20,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
+use serde_json::Value;
 use threadline_domain::api::{
     Direction, MessageState, Party, RecordKind, TrackEmailRequest, TrackEmailResponse,
     TrackedStateRequest, TrackedStateResponse, MAX_STATE_MESSAGES,
@@ -33,12 +36,17 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::{self, id_text, parse_uuid, Conn, Sql};
 use crate::error::{is_unique_violation, ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extract::{parse_json, Json};
+use crate::records::http::{self as records_http, path_id, query, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::records::tracked_emails::{expect_owner, TrackedEmailRecord, Visibility};
+use crate::records::{decode_cursor, encode_cursor, etag, if_match, log_change, soft_delete, Kind};
 use crate::ids::{self, is_local_id, normalize_message_id, MAX_IDS_PER_MESSAGE};
 use crate::state::AppState;
 use crate::store;
 use crate::validate;
 
+/// Longest kept `html_body`, in bytes (the request is at most 1 MiB anyway).
+pub const MAX_HTML_BODY_BYTES: usize = 1024 * 1024;
 /// Longest kept `body_text`, in bytes.
 pub const MAX_BODY_TEXT_BYTES: usize = 256 * 1024;
 /// Longest kept subject, in characters (the RFC 5322 line limit).
@@ -52,8 +60,14 @@ const MAX_ATTEMPTS: usize = 4;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/tracked-emails", post(track_email))
+        .route("/tracked-emails", post(track_email).get(timeline))
         .route("/tracked-emails/state", post(tracked_state))
+        .route(
+            "/tracked-emails/{id}",
+            get(records_http::get::<TrackedEmailRecord>)
+                .patch(records_http::patch::<TrackedEmailRecord>)
+                .delete(delete_email),
+        )
 }
 
 /// A track request after its checks.
@@ -69,6 +83,8 @@ struct TrackInput {
     subject: String,
     sent_at: Option<String>,
     body_text: Option<String>,
+    html_body: Option<String>,
+    visibility: Visibility,
     /// Distinct, in request order, with each one's index in the request.
     contact_ids: Vec<(usize, Uuid)>,
 }
@@ -84,7 +100,18 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
+/// The server's additions to the bar's `TrackEmailRequest` (optional): `html_body` and
+/// `visibility` (`private` when absent).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrackExtras {
+    #[serde(default)]
+    html_body: Option<String>,
+    #[serde(default)]
+    visibility: Option<Visibility>,
+}
+
+fn validate_track(req: TrackEmailRequest, extras: TrackExtras) -> ApiResult<TrackInput> {
     let primary = normalize_message_id(&req.gmail_message_id)
         .map_err(|e| ApiError::invalid("gmail_message_id", e))?;
     validate::max_items("alt_message_ids", &req.alt_message_ids, MAX_IDS_PER_MESSAGE)?;
@@ -142,6 +169,11 @@ fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
         body_text: req
             .body_text
             .map(|b| truncate_bytes(&b, MAX_BODY_TEXT_BYTES).to_string()),
+        html_body: extras
+            .html_body
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| truncate_bytes(&h, MAX_HTML_BODY_BYTES).to_string()),
+        visibility: extras.visibility.unwrap_or(Visibility::Private),
         contact_ids,
     })
 }
@@ -149,9 +181,22 @@ fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
 async fn track_email(
     auth: AuthUser,
     State(state): State<AppState>,
-    Json(req): Json<TrackEmailRequest>,
+    Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<TrackEmailResponse>)> {
-    let input = validate_track(req)?;
+    // The bar's request, plus the server's optional fields.
+    let mut body = body;
+    let mut extras = serde_json::Map::new();
+    if let Some(object) = body.as_object_mut() {
+        for key in ["html_body", "visibility"] {
+            if let Some(v) = object.remove(key) {
+                extras.insert(key.to_string(), v);
+            }
+        }
+    }
+    let reparse = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::internal(e.to_string()));
+    let req: TrackEmailRequest = parse_json(&reparse(&body)?)?;
+    let extras: TrackExtras = parse_json(&reparse(&Value::Object(extras))?)?;
+    let input = validate_track(req, extras)?;
     let mut attempt = 1;
     let response = loop {
         let tracked = state
@@ -203,13 +248,17 @@ async fn track_once(
     // The entry, found by any of the ids.
     let found = store::tracked_email_ids_of(conn, org, &input.ids).await?;
     let found_emails: BTreeSet<Uuid> = found.values().copied().collect();
-    let (email_id, created) = match found_emails.len() {
+    let (email_id, mut created) = match found_emails.len() {
         0 => (insert_email(conn, auth, input).await?, true),
         1 => (*found_emails.first().expect("one entry"), false),
         _ => (merge_emails(conn, org, &found_emails).await?, false),
     };
     if !created {
-        complete_email(conn, org, email_id, input).await?;
+        // A deleted entry tracked again starts afresh: the tracker's, with this content.
+        created = restore_email(conn, auth, email_id, input).await?;
+        if !created {
+            complete_email(conn, org, email_id, input).await?;
+        }
     }
 
     // Ids the entry does not have yet: a plain INSERT, so that losing a race to another
@@ -253,8 +302,9 @@ async fn track_once(
     sql.push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
     sql.build().execute(&mut *conn).await?;
 
-    let tracked_email = store::tracked_emails_by_id(conn, org, &[email_id])
-        .await?
+    let mut answer = store::tracked_emails_by_id(conn, org, &[email_id]).await?;
+    store::visible_to(conn, org, auth.user_id, &mut answer).await?;
+    let tracked_email = answer
         .remove(&email_id)
         .ok_or_else(|| ApiError::internal("the tracked email vanished inside its transaction"))?;
     Ok(TrackEmailResponse {
@@ -265,11 +315,13 @@ async fn track_once(
 
 async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> ApiResult<Uuid> {
     let id = db::new_id();
+    let now = db::now();
     sqlx::query(
         "INSERT INTO tracked_emails
            (id, org_id, owner_user_id, gmail_message_id, direction, subject, from_party,
-            to_parties, cc_parties, sent_at, body_text, gmail_thread_id, rfc_message_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            to_parties, cc_parties, sent_at, body_text, gmail_thread_id, rfc_message_id, created_at,
+            html_body, visibility, version, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $14)",
     )
     .bind(id_text(id))
     .bind(id_text(auth.org_id))
@@ -284,10 +336,54 @@ async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> A
     .bind(&input.body_text)
     .bind(&input.gmail_thread_id)
     .bind(&input.rfc_message_id)
-    .bind(db::now())
+    .bind(&now)
+    .bind(&input.html_body)
+    .bind(input.visibility.as_str())
     .execute(&mut *conn)
     .await?;
+    log_change(conn, auth.org_id, Kind::TrackedEmail, id, 1, false, &now).await?;
     Ok(id)
+}
+
+/// When the entry `id` is deleted: makes it the caller's again, with the request's content
+/// and visibility and none of its old links (the ids stay: they are the email's). True
+/// when it was restored.
+async fn restore_email(conn: &mut Conn, auth: &AuthUser, id: Uuid, input: &TrackInput) -> ApiResult<bool> {
+    let now = db::now();
+    let version: Option<i64> = sqlx::query_scalar(
+        "UPDATE tracked_emails SET owner_user_id = $1, direction = $2, subject = $3,
+           from_party = $4, to_parties = $5, cc_parties = $6, sent_at = $7, body_text = $8,
+           html_body = $9, gmail_thread_id = $10, rfc_message_id = $11, visibility = $12,
+           deleted_at = NULL, updated_at = $13, version = version + 1
+         WHERE org_id = $14 AND id = $15 AND deleted_at IS NOT NULL
+         RETURNING version",
+    )
+    .bind(id_text(auth.user_id))
+    .bind(store::direction_text(input.direction))
+    .bind(&input.subject)
+    .bind(to_json(&input.from)?)
+    .bind(to_json(&input.to)?)
+    .bind(to_json(&input.cc)?)
+    .bind(&input.sent_at)
+    .bind(&input.body_text)
+    .bind(&input.html_body)
+    .bind(&input.gmail_thread_id)
+    .bind(&input.rfc_message_id)
+    .bind(input.visibility.as_str())
+    .bind(&now)
+    .bind(id_text(auth.org_id))
+    .bind(id_text(id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(version) = version else {
+        return Ok(false);
+    };
+    sqlx::query("DELETE FROM tracked_email_links WHERE tracked_email_id = $1")
+        .bind(id_text(id))
+        .execute(&mut *conn)
+        .await?;
+    log_change(conn, auth.org_id, Kind::TrackedEmail, id, version, false, &now).await?;
+    Ok(true)
 }
 
 /// Fills what an existing entry lacks: a thread id, an RFC id, a date, a body, a subject;
@@ -295,8 +391,11 @@ async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> A
 async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput) -> ApiResult<()> {
     let primary = &input.ids[0];
     let better_primary = (!is_local_id(primary)).then_some(primary);
-    sqlx::query(
+    let now = db::now();
+    let version: i64 = sqlx::query_scalar(
         "UPDATE tracked_emails SET
+           version = version + 1, updated_at = $9,
+           html_body = COALESCE(html_body, $10),
            gmail_thread_id = COALESCE(gmail_thread_id, $1),
            rfc_message_id = COALESCE(rfc_message_id, $2),
            sent_at = COALESCE(sent_at, $3),
@@ -305,7 +404,8 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
            gmail_message_id = CASE
              WHEN $6 IS NOT NULL AND substr(gmail_message_id, 1, 6) = 'msg-a:' THEN $6
              ELSE gmail_message_id END
-         WHERE org_id = $7 AND id = $8",
+         WHERE org_id = $7 AND id = $8
+         RETURNING version",
     )
     .bind(&input.gmail_thread_id)
     .bind(&input.rfc_message_id)
@@ -315,8 +415,11 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
     .bind(better_primary)
     .bind(id_text(org))
     .bind(id_text(id))
-    .execute(&mut *conn)
+    .bind(&now)
+    .bind(&input.html_body)
+    .fetch_one(&mut *conn)
     .await?;
+    log_change(conn, org, Kind::TrackedEmail, id, version, false, &now).await?;
     Ok(())
 }
 
@@ -354,8 +457,14 @@ async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> Ap
     let mut sql = Sql::new("DELETE FROM tracked_emails WHERE org_id = ");
     sql.push_bind(id_text(org))
         .push(" AND id IN ")
-        .push_list(others);
-    sql.build().execute(&mut *conn).await?;
+        .push_list(others)
+        .push(" RETURNING id, version");
+    let gone: Vec<(String, i64)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    // The merged entries leave the feed as deleted.
+    let now = db::now();
+    for (id, version) in gone {
+        log_change(conn, org, Kind::TrackedEmail, parse_uuid(&id)?, version + 1, true, &now).await?;
+    }
     parse_uuid(keep)
 }
 
@@ -391,7 +500,10 @@ async fn tracked_state(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
+    let mut emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
+    // Every id of each email (before what the caller may not see is dropped), for its tasks.
+    let full_ids: HashMap<Uuid, Vec<String>> =
+        emails.iter().map(|(id, e)| (*id, e.message_ids.clone())).collect();
     // Tasks made from any id of the message, including the ids only the server knows.
     let task_sources: BTreeSet<String> = all_ids
         .iter()
@@ -400,6 +512,7 @@ async fn tracked_state(
         .collect();
     let task_sources: Vec<String> = task_sources.into_iter().collect();
     let tasks = store::tasks_by_source(&mut tx, auth.org_id, &task_sources).await?;
+    store::visible_to(&mut tx, auth.org_id, auth.user_id, &mut emails).await?;
     tx.commit().await?;
 
     let mut tasks_by_source: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -411,14 +524,11 @@ async fn tracked_state(
     let states = messages
         .iter()
         .map(|ids| {
-            let tracked_email = ids
-                .iter()
-                .find_map(|id| email_of.get(id))
-                .and_then(|e| emails.get(e))
-                .cloned();
+            let email_id = ids.iter().find_map(|id| email_of.get(id));
+            let tracked_email = email_id.and_then(|e| emails.get(e)).cloned();
             let mut known: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-            if let Some(email) = &tracked_email {
-                known.extend(email.message_ids.iter().map(String::as_str));
+            if let Some(all) = email_id.and_then(|e| full_ids.get(e)) {
+                known.extend(all.iter().map(String::as_str));
             }
             let mut task_indexes: Vec<usize> = known
                 .iter()
@@ -435,4 +545,134 @@ async fn tracked_state(
         })
         .collect();
     Ok(Json(TrackedStateResponse { messages: states }))
+}
+
+/// `GET /tracked-emails?record_kind=&record_id=&limit=&cursor=&include_deleted=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimelineQuery {
+    record_kind: Option<String>,
+    record_id: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    #[serde(default)]
+    include_deleted: bool,
+}
+
+fn bad_query(field: &str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+}
+
+/// A record's timeline (or, without `record_kind`/`record_id`, every tracked email of the
+/// organisation): newest first by date (`sent_at`, else when it was tracked), keyset
+/// paginated on (date, id). Private emails of other users are shown redacted.
+async fn timeline(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    params: Result<Query<TimelineQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page>> {
+    let params = query(params)?;
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(bad_query("limit", format!("limit must be 1 to {MAX_LIMIT}"))),
+    };
+    let record = match (&params.record_kind, &params.record_id) {
+        (None, None) => None,
+        (Some(kind), Some(id)) => {
+            let kind = match Kind::parse(kind) {
+                Some(k @ (Kind::Contact | Kind::Company)) => k,
+                _ => {
+                    return Err(bad_query(
+                        "record_kind",
+                        format!("{kind:?}: emails are on the timelines of a contact or a company"),
+                    ))
+                }
+            };
+            Some((kind, path_id(kind, id)?))
+        }
+        (None, Some(_)) => return Err(bad_query("record_kind", "record_id needs record_kind".into())),
+        (Some(_), None) => return Err(bad_query("record_id", "record_kind needs record_id".into())),
+    };
+    let mut tx = state.db().begin_read().await?;
+    if let Some((kind, id)) = record {
+        if !crate::records::record_exists(&mut tx, auth.org_id, kind, id).await? {
+            return Err(crate::records::not_found(kind, id));
+        }
+    }
+    const DATE: &str = "COALESCE(t.sent_at, t.created_at)";
+    let mut sql = Sql::new(format!("SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "));
+    sql.push_bind(id_text(auth.org_id));
+    if !params.include_deleted {
+        sql.push(" AND t.deleted_at IS NULL");
+    }
+    if let Some((kind, id)) = record {
+        sql.push(" AND t.id IN (SELECT l.tracked_email_id FROM tracked_email_links l WHERE l.record_kind = ")
+            .push_bind(kind.as_str())
+            .push(" AND l.record_id = ")
+            .push_bind(id_text(id))
+            .push(")");
+    }
+    if let Some(cursor) = &params.cursor {
+        let after = decode_cursor("cursor", "te", cursor)?;
+        let (date, id) = after
+            .split_once('|')
+            .ok_or_else(|| bad_query("cursor", "cursor is not a cursor this server gave out".into()))?;
+        sql.push(&format!(" AND ({DATE} < "))
+            .push_bind(date.to_string())
+            .push(&format!(" OR ({DATE} = "))
+            .push_bind(date.to_string())
+            .push(" AND t.id < ")
+            .push_bind(id.to_string())
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
+        .push_bind(i64::from(limit) + 1);
+    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(id, date)| encode_cursor("te", &format!("{date}|{id}")))
+    } else {
+        None
+    };
+    let ids = rows
+        .iter()
+        .map(|(id, _)| parse_uuid(id))
+        .collect::<ApiResult<Vec<Uuid>>>()?;
+    let mut records = <TrackedEmailRecord as crate::records::http::Record>::load(&mut tx, auth.org_id, &ids).await?;
+    tx.commit().await?;
+    records.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(Json(Page {
+        items: records
+            .into_iter()
+            .map(|r| crate::records::http::Record::shown_to(r, &auth))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// `DELETE /tracked-emails/{id}` with `If-Match`: the owner only (403 for the others);
+/// soft. Tracking the email again brings it back (see [`restore_email`]).
+async fn delete_email(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = path_id(Kind::TrackedEmail, &raw)?;
+    let expected_version = if_match(&headers)?;
+    let auth = &auth;
+    let version = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                crate::records::expect_version(tx, Kind::TrackedEmail, auth.org_id, id, expected_version).await?;
+                expect_owner(tx, auth, id, "delete").await?;
+                soft_delete(tx, Kind::TrackedEmail, auth.org_id, id, expected_version).await
+            })
+        })
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
 }

@@ -150,10 +150,14 @@ async fn the_record_matrix_is_isolated() {
         ("contacts", json!({"first_name": "Bob", "emails": ["bob@acme.com"], "company_id": acme["id"]})),
         ("projects", json!({"name": "P", "company_id": acme["id"]})),
         ("products", json!({"name": "W"})),
+        ("tasks", json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}})),
+        ("meetings", json!({"title": "M", "all_day": true, "start_date": "2026-01-01", "end_date": "2026-01-02", "links": [{"kind": "company", "id": acme["id"]}]})),
     ];
     for (collection, body) in &samples {
         let ours = crate::records::create(&app, collection, body.clone()).await;
         let path = format!("/api/v1/{collection}/{}", ours["id"].as_str().unwrap());
+        // (POST /tasks answers the bar's task; the record is its GET.)
+        let ours = app.get(&path).await.body;
         let tag = [("if-match", "\"1\"")];
         app.get_as(&other, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
         app.get_as(&other, &format!("{path}?include_deleted=true")).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
@@ -178,5 +182,38 @@ async fn the_record_matrix_is_isolated() {
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
     assert_eq!(app.get_as(&other, "/api/v1/changes").await.body["changes"], json!([]));
-    assert_eq!(app.get("/api/v1/changes").await.body["changes"].as_array().unwrap().len(), 5);
+    app.post_as(&other, "/api/v1/tasks", json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("linked.id"));
+    app.post_as(&other, "/api/v1/meetings", json!({"title": "M", "all_day": true, "start_date": "2026-01-01", "end_date": "2026-01-02", "links": [{"kind": "company", "id": acme["id"]}]}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("links[0].id"));
+    assert_eq!(app.get("/api/v1/changes").await.body["changes"].as_array().unwrap().len(), 7);
+}
+
+/// Tracked emails in the matrix: another organisation neither reads, lists, changes nor
+/// deletes ours.
+#[tokio::test]
+async fn tracked_emails_are_isolated() {
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let other = app.user_in_new_org("mallory@other.org").await;
+    let bob = app.bob_at_acme().await;
+    let tracked = app.post("/api/v1/tracked-emails", track_body(&["abc0000000000001"], &[&bob])).await;
+    let id = tracked.body["tracked_email"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/tracked-emails/{id}");
+    let ours = app.get(&path).await.body;
+    app.get_as(&other, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    assert_eq!(app.get_as(&other, "/api/v1/tracked-emails?include_deleted=true").await.body["items"], json!([]));
+    let bob_timeline = format!("/api/v1/tracked-emails?record_kind=contact&record_id={}", bob["id"].as_str().unwrap());
+    app.get_as(&other, &bob_timeline).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    let tag = [("if-match", "\"1\"")];
+    app.send_raw(Method::PATCH, &path, Some(&other), Some(json!({"visibility": "shared"}).to_string()), &tag)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    app.send_raw(Method::DELETE, &path, Some(&other), None, &tag)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    assert_eq!(app.get(&path).await.body, ours);
+    assert_eq!(app.get_as(&other, "/api/v1/changes").await.body["changes"], json!([]));
 }

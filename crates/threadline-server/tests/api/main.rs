@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod json_errors;
 mod lookup;
+mod meetings;
 mod portable_sql;
 mod records;
 mod tasks;

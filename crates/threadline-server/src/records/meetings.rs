@@ -1,0 +1,412 @@
+//! Meetings: `/api/v1/meetings` (list, search by title, get, create, PUT, PATCH, delete).
+//!
+//! A meeting is either **timed** (`all_day: false`, the default): `start_at` and `end_at`
+//! RFC 3339 instants (stored and answered in UTC) and `time_zone`, the IANA name they are
+//! meant in (checked against jiff's bundled tz database), `end_at` ≥ `start_at`; or
+//! **all-day** (`all_day: true`): `start_date` and `end_date` (`YYYY-MM-DD`, the end
+//! exclusive, so it is after the start). The fields of the other form must be absent (or
+//! null). Attendees are `{address, name?, contact_id?}` (address valid and not twice;
+//! `contact_id` a live contact); `links` are `{kind, id}` of live records of the
+//! organisation (not twice). Every error names its field (`attendees[1].contact_id`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use threadline_domain::address::EmailAddress;
+use uuid::Uuid;
+
+use super::fields::opt_text;
+use super::http::{Editable, Record};
+use super::products::name_search;
+use super::{
+    load_rows, record_exists, replace_children, save_row, Col, Kind, Meta, MetaRow, Target,
+    META_COLUMNS,
+};
+use crate::auth::AuthUser;
+use crate::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{self, MAX_NAME_CHARS};
+
+/// Most attendees of one meeting.
+pub const MAX_ATTENDEES: usize = 500;
+/// Most linked records of one meeting.
+pub const MAX_LINKS: usize = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meeting {
+    pub id: Uuid,
+    pub title: String,
+    pub all_day: bool,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub time_zone: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub attendees: Vec<Attendee>,
+    pub links: Vec<Link>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attendee {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<Uuid>,
+}
+
+/// A linked record: `{kind, id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub kind: String,
+    pub id: Uuid,
+}
+
+/// POST and PUT body; what PATCH merges into.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingInput {
+    pub title: String,
+    #[serde(default)]
+    pub all_day: bool,
+    #[serde(default)]
+    pub start_at: Option<String>,
+    #[serde(default)]
+    pub end_at: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub attendees: Vec<Attendee>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// When, after the checks.
+pub enum When {
+    Timed {
+        start_at: String,
+        end_at: String,
+        time_zone: String,
+    },
+    AllDay {
+        start_date: String,
+        end_date: String,
+    },
+}
+
+pub struct ValidMeeting {
+    title: String,
+    when: When,
+    location: Option<String>,
+    description: Option<String>,
+    attendees: Vec<Attendee>,
+    links: Vec<(Kind, Uuid)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    title: String,
+    all_day: i64,
+    start_at: Option<String>,
+    end_at: Option<String>,
+    time_zone: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    location: Option<String>,
+    description: Option<String>,
+    attendees: String,
+}
+
+fn parse_date(s: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| ApiError::internal(format!("bad date {s:?} in the database: {e}")))
+}
+
+impl Record for Meeting {
+    const KIND: Kind = Kind::Meeting;
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+        Box::pin(async move {
+            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+                "SELECT {META_COLUMNS}, t.title, t.all_day, t.start_at, t.end_at, t.time_zone, \
+                 t.start_date, t.end_date, t.location, t.description, t.attendees FROM meetings t"
+            ))
+            .await?;
+            let mut links: std::collections::HashMap<String, Vec<Link>> = Default::default();
+            if !ids.is_empty() {
+                let mut sql = Sql::new(
+                    "SELECT meeting_id, record_kind, record_id FROM meeting_links WHERE org_id = ",
+                );
+                sql.push_bind(id_text(org))
+                    .push(" AND meeting_id IN ")
+                    .push_list(ids.iter().map(|id| id_text(*id)))
+                    .push(" ORDER BY meeting_id, position");
+                let found: Vec<(String, String, String)> =
+                    sql.build_query_as().fetch_all(&mut *conn).await?;
+                for (meeting, kind, id) in found {
+                    links.entry(meeting).or_default().push(Link { kind, id: parse_uuid(&id)? });
+                }
+            }
+            rows.into_iter()
+                .map(|r| {
+                    let attendees: Vec<Attendee> = serde_json::from_str(&r.attendees).map_err(|e| {
+                        ApiError::internal(format!("bad attendees in the database: {e}"))
+                    })?;
+                    Ok(Meeting {
+                        id: r.meta.uuid()?,
+                        title: r.title,
+                        all_day: r.all_day != 0,
+                        start_at: r.start_at.as_deref().map(db::parse_time).transpose()?,
+                        end_at: r.end_at.as_deref().map(db::parse_time).transpose()?,
+                        time_zone: r.time_zone,
+                        start_date: r.start_date.as_deref().map(parse_date).transpose()?,
+                        end_date: r.end_date.as_deref().map(parse_date).transpose()?,
+                        location: r.location,
+                        description: r.description,
+                        attendees,
+                        links: links.remove(&r.meta.id).unwrap_or_default(),
+                        meta: r.meta.meta()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+        name_search(sql, q, &["t.title"]);
+        Ok(())
+    }
+}
+
+fn instant(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
+    let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(ApiError::invalid(field, format!("a timed meeting needs {field}")));
+    };
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                format!("{raw:?} is not an RFC 3339 date and time (2026-03-01T09:30:00+01:00)"),
+            )
+        })
+}
+
+fn date(field: &str, value: Option<&str>) -> ApiResult<NaiveDate> {
+    let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(ApiError::invalid(field, format!("an all-day meeting needs {field}")));
+    };
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+        .ok_or_else(|| ApiError::invalid(field, format!("{raw:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// An IANA time zone name known to the bundled tz database.
+pub fn time_zone(field: &str, value: Option<&str>) -> ApiResult<String> {
+    let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(ApiError::invalid(
+            field,
+            "a timed meeting needs its IANA time zone (Europe/Amsterdam)",
+        ));
+    };
+    match jiff::tz::TimeZone::get(raw) {
+        Ok(_) => Ok(raw.to_string()),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            format!("{raw:?} is not an IANA time zone name (Europe/Amsterdam, America/New_York)"),
+        )),
+    }
+}
+
+fn absent(form: &str, fields: &[(&str, &Option<String>)]) -> ApiResult<()> {
+    for (field, value) in fields {
+        if value.is_some() {
+            return Err(ApiError::invalid(
+                *field,
+                format!("{field} is not part of {form} meeting (leave it out or null)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_when(input: &MeetingInput) -> ApiResult<When> {
+    if input.all_day {
+        absent(
+            "an all-day",
+            &[("start_at", &input.start_at), ("end_at", &input.end_at), ("time_zone", &input.time_zone)],
+        )?;
+        let start = date("start_date", input.start_date.as_deref())?;
+        let end = date("end_date", input.end_date.as_deref())?;
+        if end <= start {
+            return Err(ApiError::invalid(
+                "end_date",
+                "end_date is exclusive and must be after start_date (one day: the next day)",
+            ));
+        }
+        Ok(When::AllDay {
+            start_date: start.format("%Y-%m-%d").to_string(),
+            end_date: end.format("%Y-%m-%d").to_string(),
+        })
+    } else {
+        absent("a timed", &[("start_date", &input.start_date), ("end_date", &input.end_date)])?;
+        let start = instant("start_at", input.start_at.as_deref())?;
+        let end = instant("end_at", input.end_at.as_deref())?;
+        let time_zone = time_zone("time_zone", input.time_zone.as_deref())?;
+        if end < start {
+            return Err(ApiError::invalid("end_at", "end_at is before start_at"));
+        }
+        Ok(When::Timed {
+            start_at: db::format_time(start),
+            end_at: db::format_time(end),
+            time_zone,
+        })
+    }
+}
+
+fn validate_attendees(input: &[Attendee]) -> ApiResult<Vec<Attendee>> {
+    validate::max_items("attendees", input, MAX_ATTENDEES)?;
+    let mut out: Vec<Attendee> = Vec::with_capacity(input.len());
+    let mut keys: Vec<String> = Vec::with_capacity(input.len());
+    for (i, a) in input.iter().enumerate() {
+        let field = format!("attendees[{i}].address");
+        let address = EmailAddress::parse(&a.address).map_err(|e| {
+            ApiError::invalid(&field, format!("{:?} is not a valid email address: {e}", a.address))
+        })?;
+        if let Some(j) = keys.iter().position(|k| *k == address.match_key()) {
+            return Err(ApiError::invalid(field, format!("the same address as attendees[{j}]")));
+        }
+        keys.push(address.match_key());
+        out.push(Attendee {
+            address: address.to_string(),
+            name: opt_text(&format!("attendees[{i}].name"), a.name.as_deref(), MAX_NAME_CHARS)?,
+            contact_id: a.contact_id,
+        });
+    }
+    Ok(out)
+}
+
+/// `links[i]`: `{kind, id}` with a known kind, none twice.
+pub fn validate_links(input: &[Link]) -> ApiResult<Vec<(Kind, Uuid)>> {
+    validate::max_items("links", input, MAX_LINKS)?;
+    let mut out: Vec<(Kind, Uuid)> = Vec::with_capacity(input.len());
+    for (i, link) in input.iter().enumerate() {
+        let kind = Kind::parse(&link.kind).ok_or_else(|| {
+            ApiError::invalid(
+                format!("links[{i}].kind"),
+                format!("{:?} is not a kind of record (company, contact, project, …)", link.kind),
+            )
+        })?;
+        if out.contains(&(kind, link.id)) {
+            return Err(ApiError::invalid(format!("links[{i}]"), "the same record is linked twice"));
+        }
+        out.push((kind, link.id));
+    }
+    Ok(out)
+}
+
+impl Editable for Meeting {
+    type Input = MeetingInput;
+    type Valid = ValidMeeting;
+
+    fn validate(input: MeetingInput) -> ApiResult<ValidMeeting> {
+        Ok(ValidMeeting {
+            title: validate::required_text("title", &input.title, MAX_NAME_CHARS)?,
+            when: validate_when(&input)?,
+            location: opt_text("location", input.location.as_deref(), 1000)?,
+            description: opt_text("description", input.description.as_deref(), 100_000)?,
+            attendees: validate_attendees(&input.attendees)?,
+            links: validate_links(&input.links)?,
+        })
+    }
+
+    fn save<'c>(
+        conn: &'c mut Conn,
+        auth: &'c AuthUser,
+        id: Uuid,
+        target: Target,
+        valid: &'c ValidMeeting,
+    ) -> BoxFuture<'c, ApiResult<()>> {
+        Box::pin(async move {
+            let org = auth.org_id;
+            for (i, a) in valid.attendees.iter().enumerate() {
+                if let Some(contact) = a.contact_id {
+                    if !record_exists(conn, org, Kind::Contact, contact).await? {
+                        return Err(ApiError::unknown_record(
+                            format!("attendees[{i}].contact_id"),
+                            format!("there is no contact with id {contact}"),
+                        ));
+                    }
+                }
+            }
+            for (i, (kind, record)) in valid.links.iter().enumerate() {
+                if (*kind == Kind::Meeting && *record == id)
+                    || !record_exists(conn, org, *kind, *record).await?
+                {
+                    return Err(ApiError::unknown_record(
+                        format!("links[{i}].id"),
+                        format!("there is no {kind} with id {record}"),
+                    ));
+                }
+            }
+            let (all_day, start_at, end_at, time_zone, start_date, end_date) = match &valid.when {
+                When::Timed { start_at, end_at, time_zone } => {
+                    (false, Some(start_at.clone()), Some(end_at.clone()), Some(time_zone.clone()), None, None)
+                }
+                When::AllDay { start_date, end_date } => {
+                    (true, None, None, None, Some(start_date.clone()), Some(end_date.clone()))
+                }
+            };
+            let attendees = serde_json::to_string(&valid.attendees)
+                .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
+            save_row(conn, Kind::Meeting, org, id, target, &[
+                ("title", valid.title.clone().into()),
+                ("all_day", all_day.into()),
+                ("start_at", start_at.into()),
+                ("end_at", end_at.into()),
+                ("time_zone", time_zone.into()),
+                ("start_date", start_date.into()),
+                ("end_date", end_date.into()),
+                ("location", valid.location.clone().into()),
+                ("description", valid.description.clone().into()),
+                ("attendees", attendees.into()),
+            ])
+            .await?;
+            let rows = valid
+                .links
+                .iter()
+                .enumerate()
+                .map(|(i, (kind, record))| {
+                    vec![
+                        Col::from(i as i64),
+                        Col::from(kind.as_str().to_string()),
+                        Col::from(id_text(*record)),
+                    ]
+                })
+                .collect();
+            replace_children(conn, "meeting_links", "meeting_id", org, id, &["position", "record_kind", "record_id"], rows)
+                .await?;
+            Ok(())
+        })
+    }
+}

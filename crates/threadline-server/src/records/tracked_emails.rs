@@ -1,0 +1,239 @@
+//! Tracked emails as records: `GET /api/v1/tracked-emails` (a record's timeline, newest
+//! first), `GET /tracked-emails/{id}`, `PATCH` (the owner changes `visibility`, If-Match)
+//! and `DELETE` (the owner; soft). Tracking itself is the bar's `POST /tracked-emails`
+//! (`routes/tracked_emails.rs`).
+//!
+//! **Visibility.** `shared`: everyone in the organisation sees the whole email. `private`
+//! (the default of newly tracked emails): the others see only that it exists — id, date,
+//! direction, owner ([`redacted`]) — through every route (list, get, the bar's state and
+//! tracking answers; search only matches shared emails and the caller's own; the changes
+//! feed never carries content). Emails tracked before visibility existed stay `shared`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use threadline_domain::api::{Direction, Party, TimelineLink, UserRef};
+use uuid::Uuid;
+
+use super::http::{Editable, Record};
+use super::{load_rows, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
+use crate::auth::AuthUser;
+use crate::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Private,
+    Shared,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Shared => "shared",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackedEmailRecord {
+    pub id: Uuid,
+    pub owner: UserRef,
+    pub visibility: Visibility,
+    pub direction: Direction,
+    pub subject: String,
+    pub from: Option<Party>,
+    pub to: Vec<Party>,
+    pub cc: Vec<Party>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub body_text: Option<String>,
+    pub html_body: Option<String>,
+    pub gmail_message_id: String,
+    pub message_ids: Vec<String>,
+    pub gmail_thread_id: Option<String>,
+    pub rfc_message_id: Option<String>,
+    pub links: Vec<TimelineLink>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+/// What a user who may not read the email sees of it.
+pub fn redacted(id: Uuid, owner: &UserRef, direction: Direction, sent_at: Option<DateTime<Utc>>, meta: &Meta) -> Value {
+    let mut v = json!({
+        "id": id,
+        "owner": owner,
+        "visibility": Visibility::Private,
+        "direction": direction,
+        "sent_at": sent_at,
+        "redacted": true,
+    });
+    if let (Some(object), Ok(Value::Object(meta))) = (v.as_object_mut(), serde_json::to_value(meta)) {
+        object.extend(meta);
+    }
+    v
+}
+
+/// True when `viewer` may read the email's content.
+pub fn readable(visibility: Visibility, owner: Uuid, viewer: Uuid) -> bool {
+    visibility == Visibility::Shared || owner == viewer
+}
+
+/// The PATCH body: only the visibility changes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisibilityInput {
+    pub visibility: Visibility,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    owner_user_id: String,
+    owner_name: String,
+    owner_email: String,
+    visibility: String,
+    from_party: String,
+    to_parties: String,
+    cc_parties: String,
+    sent_at: Option<String>,
+    body_text: Option<String>,
+    html_body: Option<String>,
+    rfc_message_id: Option<String>,
+}
+
+pub fn parse_visibility(s: &str) -> ApiResult<Visibility> {
+    match s {
+        "private" => Ok(Visibility::Private),
+        "shared" => Ok(Visibility::Shared),
+        other => Err(ApiError::internal(format!("bad visibility {other:?} in the database"))),
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ApiResult<T> {
+    serde_json::from_str(s).map_err(|e| ApiError::internal(format!("bad parties in the database: {e}")))
+}
+
+async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<TrackedEmailRecord>> {
+    let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+        "SELECT {META_COLUMNS}, t.owner_user_id, u.name AS owner_name, u.email AS owner_email, \
+         t.visibility, t.from_party, t.to_parties, t.cc_parties, t.sent_at, t.body_text, \
+         t.html_body, t.rfc_message_id \
+         FROM tracked_emails t JOIN users u ON u.id = t.owner_user_id"
+    ))
+    .await?;
+    let mut base = store::tracked_emails_by_id(conn, org, ids).await?;
+    rows.into_iter()
+        .map(|r| {
+            let id = r.meta.uuid()?;
+            let e = base
+                .remove(&id)
+                .ok_or_else(|| ApiError::internal("a tracked email vanished while loading"))?;
+            Ok(TrackedEmailRecord {
+                id,
+                owner: UserRef {
+                    id: parse_uuid(&r.owner_user_id)?,
+                    name: r.owner_name,
+                    email: r.owner_email,
+                },
+                visibility: parse_visibility(&r.visibility)?,
+                direction: e.direction,
+                subject: e.subject,
+                from: from_json(&r.from_party)?,
+                to: from_json(&r.to_parties)?,
+                cc: from_json(&r.cc_parties)?,
+                sent_at: r.sent_at.as_deref().map(db::parse_time).transpose()?,
+                body_text: r.body_text,
+                html_body: r.html_body,
+                gmail_message_id: e.gmail_message_id,
+                message_ids: e.message_ids,
+                gmail_thread_id: e.gmail_thread_id,
+                rfc_message_id: r.rfc_message_id,
+                links: e.links,
+                meta: r.meta.meta()?,
+            })
+        })
+        .collect()
+}
+
+impl Record for TrackedEmailRecord {
+    const KIND: Kind = Kind::TrackedEmail;
+    const DERIVED: &'static [&'static str] = &[
+        "owner", "direction", "subject", "from", "to", "cc", "sent_at", "body_text", "html_body",
+        "gmail_message_id", "message_ids", "gmail_thread_id", "rfc_message_id", "links",
+    ];
+
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+        Box::pin(load(conn, org, ids))
+    }
+
+    /// Subjects of shared emails only (a viewer-aware search is the timeline's).
+    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+        sql.push(" AND t.visibility = 'shared'");
+        super::products::name_search(sql, q, &["t.subject"]);
+        Ok(())
+    }
+
+    fn shown_to(self, auth: &AuthUser) -> Value {
+        if readable(self.visibility, self.owner.id, auth.user_id) {
+            serde_json::to_value(self).unwrap_or(Value::Null)
+        } else {
+            redacted(self.id, &self.owner, self.direction, self.sent_at, &self.meta)
+        }
+    }
+}
+
+/// 403 unless `auth` owns the tracked email `id` (which exists: checked before).
+pub async fn expect_owner(conn: &mut Conn, auth: &AuthUser, id: Uuid, what: &str) -> ApiResult<()> {
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT owner_user_id FROM tracked_emails WHERE org_id = $1 AND id = $2")
+            .bind(id_text(auth.org_id))
+            .bind(id_text(id))
+            .fetch_optional(&mut *conn)
+            .await?;
+    if owner.as_deref() == Some(id_text(auth.user_id).as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("only the user who tracked the email may {what} it"),
+    ))
+}
+
+impl Editable for TrackedEmailRecord {
+    type Input = VisibilityInput;
+    type Valid = VisibilityInput;
+
+    fn validate(input: VisibilityInput) -> ApiResult<VisibilityInput> {
+        Ok(input)
+    }
+
+    fn save<'c>(
+        conn: &'c mut Conn,
+        auth: &'c AuthUser,
+        id: Uuid,
+        target: Target,
+        valid: &'c VisibilityInput,
+    ) -> BoxFuture<'c, ApiResult<()>> {
+        Box::pin(async move {
+            if matches!(target, Target::New) {
+                return Err(ApiError::internal("tracked emails are created by tracking them"));
+            }
+            expect_owner(conn, auth, id, "change").await?;
+            save_row(conn, Kind::TrackedEmail, auth.org_id, id, target, &[(
+                "visibility",
+                valid.visibility.as_str().to_string().into(),
+            )])
+            .await?;
+            Ok(())
+        })
+    }
+}
