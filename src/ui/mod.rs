@@ -9,12 +9,32 @@ pub mod message_bar;
 pub mod parties;
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
+use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 use dom::h;
 
 /// The bar's stylesheet, kept in extension/styles/ beside the other styles.
 const STYLE: &str = include_str!("../../extension/styles/bar.css");
+
+thread_local! {
+    /// One parsed stylesheet shared by every bar (constructable stylesheets), so that a
+    /// thread of 100 messages parses and copies the CSS once, not 100 times. None where the
+    /// browser cannot adopt a sheet made in the content script's world: `<style>` then.
+    static SHEET: Option<CssStyleSheet> = CssStyleSheet::new()
+        .ok()
+        .filter(|sheet| sheet.replace_sync(STYLE).is_ok());
+}
+
+fn style_shadow(shadow: &ShadowRoot) {
+    let adopted = SHEET.with(|sheet| {
+        let Some(sheet) = sheet else { return false };
+        shadow.set_adopted_style_sheets(&js_sys::Array::of1(sheet));
+        shadow.adopted_style_sheets().length() == 1
+    });
+    if !adopted {
+        let _ = shadow.append_child(&h("style").text(STYLE).build());
+    }
+}
 
 /// Creates a host element (`data-threadline=<kind>`) with an open shadow root holding the
 /// stylesheet and an empty `.bar` container; returns (host, shadow, container).
@@ -26,8 +46,7 @@ pub fn shadow_host(kind: &str) -> (Element, ShadowRoot, Element) {
     let shadow = host
         .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
         .expect("attachShadow on a div");
-    let style = h("style").text(STYLE).build();
-    let _ = shadow.append_child(&style);
+    style_shadow(&shadow);
     let container = h("div")
         .class("bar")
         .attr("data-tl", "bar")
