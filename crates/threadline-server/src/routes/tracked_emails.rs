@@ -600,34 +600,17 @@ async fn timeline(
             return Err(crate::records::not_found(kind, id));
         }
     }
-    const DATE: &str = "COALESCE(t.sent_at, t.created_at)";
-    let mut sql = Sql::new(format!("SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "));
-    sql.push_bind(id_text(auth.org_id));
-    if !params.include_deleted {
-        sql.push(" AND t.deleted_at IS NULL");
-    }
-    if let Some((kind, id)) = record {
-        sql.push(" AND t.id IN (SELECT l.tracked_email_id FROM tracked_email_links l WHERE l.record_kind = ")
-            .push_bind(kind.as_str())
-            .push(" AND l.record_id = ")
-            .push_bind(id_text(id))
-            .push(")");
-    }
-    if let Some(cursor) = &params.cursor {
-        let after = decode_cursor("cursor", "te", cursor)?;
-        let (date, id) = after
-            .split_once('|')
-            .ok_or_else(|| bad_query("cursor", "cursor is not a cursor this server gave out".into()))?;
-        sql.push(&format!(" AND ({DATE} < "))
-            .push_bind(date.to_string())
-            .push(&format!(" OR ({DATE} = "))
-            .push_bind(date.to_string())
-            .push(" AND t.id < ")
-            .push_bind(id.to_string())
-            .push("))");
-    }
-    sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
-        .push_bind(i64::from(limit) + 1);
+    let after = match &params.cursor {
+        None => None,
+        Some(cursor) => {
+            let after = decode_cursor("cursor", "te", cursor)?;
+            let (date, id) = after.split_once('|').ok_or_else(|| {
+                bad_query("cursor", "cursor is not a cursor this server gave out".into())
+            })?;
+            Some((date.to_string(), id.to_string()))
+        }
+    };
+    let mut sql = timeline_query(auth.org_id, record, after, params.include_deleted, limit);
     let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -649,6 +632,66 @@ async fn timeline(
             .collect(),
         next_cursor,
     }))
+}
+
+/// The date a timeline is ordered by: when the email was sent, else when it was tracked
+/// (`tracked_emails_org_date_idx` is on it).
+const DATE: &str = "COALESCE(t.sent_at, t.created_at)";
+
+/// The ids and dates of a timeline page (`limit + 1` rows), after the (date, id) `after`.
+fn timeline_query(
+    org: Uuid,
+    record: Option<(Kind, Uuid)>,
+    after: Option<(String, String)>,
+    include_deleted: bool,
+    limit: u32,
+) -> Sql<'static> {
+    let mut sql = Sql::new(format!("SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "));
+    sql.push_bind(id_text(org));
+    if !include_deleted {
+        sql.push(" AND t.deleted_at IS NULL");
+    }
+    if let Some((kind, id)) = record {
+        sql.push(" AND t.id IN (SELECT l.tracked_email_id FROM tracked_email_links l WHERE l.record_kind = ")
+            .push_bind(kind.as_str())
+            .push(" AND l.record_id = ")
+            .push_bind(id_text(id))
+            .push(")");
+    }
+    if let Some((date, id)) = after {
+        sql.push(&format!(" AND ({DATE} < "))
+            .push_bind(date.clone())
+            .push(&format!(" OR ({DATE} = "))
+            .push_bind(date)
+            .push(" AND t.id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
+        .push_bind(i64::from(limit) + 1);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Engine;
+
+    #[tokio::test]
+    async fn a_timeline_page_reads_the_date_index() {
+        let test_db = crate::testing::TestDatabase::create();
+        let db = test_db.open().await;
+        let after = Some(("2025-01-01T00:00:00.000000Z".to_string(), Uuid::nil().to_string()));
+        let plan = crate::db::query_plan(&db, timeline_query(Uuid::nil(), None, after, false, 50))
+            .await
+            .expect("the plan");
+        assert!(plan.iter().any(|step| step.contains("tracked_emails_org_date_idx")), "{plan:#?}");
+        let sorts = |step: &String| match db.engine() {
+            Engine::Sqlite => step.contains("TEMP B-TREE"),
+            Engine::Postgres => step.contains("Sort"),
+        };
+        assert!(!plan.iter().any(sorts), "{plan:#?}");
+    }
 }
 
 /// `DELETE /tracked-emails/{id}` with `If-Match`: the owner only (403 for the others);
