@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::{self, id_text, parse_uuid, Conn};
 use crate::error::{is_unique_violation, ApiError, ApiResult};
+use crate::records;
 
 use super::blobs::StoredBlob;
 use super::names::{check_name, name_key};
@@ -70,25 +71,22 @@ pub struct RecordRef {
     pub id: Uuid,
 }
 
-/// True when the record exists in the organisation.
-///
-/// TODO(records): use the records module's `record_exists` once it is there; until then
-/// companies and contacts are looked up here, and the kinds without a table yet (projects,
-/// meetings, products) exist for nobody.
+impl RecordKind {
+    /// The same kind among all records.
+    pub fn record_kind(self) -> records::Kind {
+        match self {
+            RecordKind::Company => records::Kind::Company,
+            RecordKind::Contact => records::Kind::Contact,
+            RecordKind::Project => records::Kind::Project,
+            RecordKind::Meeting => records::Kind::Meeting,
+            RecordKind::Product => records::Kind::Product,
+        }
+    }
+}
+
+/// True when the record exists (not deleted) in the organisation.
 pub async fn record_exists(conn: &mut Conn, org: Uuid, record: RecordRef) -> ApiResult<bool> {
-    let table = match record.kind {
-        RecordKind::Company => "companies",
-        RecordKind::Contact => "contacts",
-        RecordKind::Project | RecordKind::Meeting | RecordKind::Product => return Ok(false),
-    };
-    let found: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM {table} WHERE org_id = $1 AND id = $2"
-    ))
-    .bind(id_text(org))
-    .bind(id_text(record.id))
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(found.is_some())
+    records::record_exists(conn, org, record.kind.record_kind(), record.id).await
 }
 
 /// 404 unless the record exists in the caller's organisation.
@@ -487,10 +485,13 @@ pub enum Change {
 /// Records a change of a node in the organisation's changes feed, in the change's
 /// transaction.
 ///
-/// TODO(changes feed): the `changes` table (migrations/0002_records.sql, records work in
-/// progress) does not exist yet. When it does, insert one row here per change (the node id,
-/// record kind `document`, the node's new `version`, the action, the user) so that the sync
-/// runs and clients read document changes from the same feed as record changes.
+/// TODO(changes feed): the `changes` table and `records::log_change` exist, but the feed's
+/// reader (`GET /changes`) parses every row's kind into `records::Kind`, which has no
+/// document kind: a `document` row would make the feed answer 500. Once `records::Kind` has
+/// `Document` (its table `document_nodes`), this becomes
+/// `records::log_change(conn, auth.org_id, Kind::Document, node.id, node.version,
+/// !node.is_live(), &db::now())` — one row per node, in the change's transaction (a folder's
+/// trash/restore should log the nodes it carried along too).
 async fn note_change(
     _conn: &mut Conn,
     _auth: &AuthUser,

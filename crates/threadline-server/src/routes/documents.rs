@@ -80,6 +80,14 @@ fn node_response(status: StatusCode, node: Node) -> Response {
     response
 }
 
+/// Ends a read transaction, whatever its queries answered: a transaction only dropped is
+/// rolled back when its connection is next used, and until then (on PostgreSQL) it holds
+/// its locks.
+async fn end_read(tx: crate::db::Tx) -> ApiResult<()> {
+    tx.rollback().await?;
+    Ok(())
+}
+
 /// An id in the path: anything but a UUID is no such thing (404).
 fn path_id(raw: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| {
@@ -145,16 +153,24 @@ async fn list_tree(
     let params = query_params(query.as_deref());
     let parent = optional_uuid_param(&params, "parent_id")?;
     let mut tx = state.db().begin_read().await?;
-    tree::require_record(&mut tx, auth.org_id, record).await?;
-    let items = match parent {
-        None => tree::nest(tree::record_nodes(&mut tx, auth.org_id, record).await?),
-        Some(folder) => {
-            tree::check_parent(&mut tx, auth.org_id, record, Some(folder), "parent_id").await?;
-            tree::children(&mut tx, auth.org_id, folder).await?
+    let items = async {
+        tree::require_record(&mut tx, auth.org_id, record).await?;
+        match parent {
+            None => Ok(tree::nest(
+                tree::record_nodes(&mut tx, auth.org_id, record).await?,
+            )),
+            Some(folder) => {
+                tree::check_parent(&mut tx, auth.org_id, record, Some(folder), "parent_id").await?;
+                tree::children(&mut tx, auth.org_id, folder).await
+            }
         }
-    };
-    tx.commit().await?;
-    Ok(Json(Listing { record, items }))
+    }
+    .await;
+    end_read(tx).await?;
+    Ok(Json(Listing {
+        record,
+        items: items?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -241,13 +257,15 @@ async fn upload(
     refuse_declared_oversize(&headers)?;
     let blobs = state.blobs()?;
     // Refuse what will be refused before taking the upload (the write checks again).
-    {
-        let mut tx = state.db().begin_read().await?;
+    let mut tx = state.db().begin_read().await?;
+    let refused = async {
         tree::require_record(&mut tx, auth.org_id, record).await?;
         tree::check_parent(&mut tx, auth.org_id, record, parent, "parent_id").await?;
-        tree::check_name_free(&mut tx, auth.org_id, record, parent, name, None).await?;
-        tx.commit().await?;
+        tree::check_name_free(&mut tx, auth.org_id, record, parent, name, None).await
     }
+    .await;
+    end_read(tx).await?;
+    refused?;
     let content = NewContent {
         blob: blobs.store_body(body).await?,
         content_type: upload_content_type(&headers),
