@@ -287,6 +287,23 @@ impl Db {
             .await
     }
 
+    /// The versions of the migrations this build knows that the database has not applied
+    /// (successfully): empty when the schema is up to date. For the readiness check.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        // `success` is a BOOLEAN on PostgreSQL and 0/1 on SQLite: compare, never decode it.
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
     /// Closes every connection (waits for those in use).
     pub async fn close(&self) {
         self.pool.close().await;

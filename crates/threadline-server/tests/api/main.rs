@@ -13,6 +13,7 @@ mod json_errors;
 mod lookup;
 mod meetings;
 mod portable_sql;
+mod probes;
 mod records;
 mod tasks;
 mod tracked_emails;
