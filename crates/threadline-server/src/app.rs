@@ -1,13 +1,15 @@
-//! The HTTP application: routes, body limit, request logging, fallbacks.
+//! The HTTP application: routes, body limit, request logging and metrics, fallbacks.
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
-use axum::Router;
+use axum::routing::get;
+use axum::{middleware, Router};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
+use crate::metrics;
 use crate::routes;
 use crate::state::AppState;
 
@@ -15,9 +17,12 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
+        .route("/metrics", get(metrics::serve))
         .nest("/api/v1", routes::api())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // After every route: `Router::layer` wraps each route, where `MatchedPath` is known.
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http()

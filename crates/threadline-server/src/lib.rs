@@ -10,6 +10,7 @@
 //! - [`documents`]: each record's folders and files (content on disk by SHA-256).
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
+//! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
 //! - [`cli`]: the `threadline-server` command line.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
+pub mod metrics;
 pub mod records;
 pub mod routes;
 pub mod state;

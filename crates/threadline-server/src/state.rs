@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -25,6 +26,8 @@ struct Inner {
     blobs: Option<BlobStore>,
     /// When each token's `last_used_at` was last written by this process.
     token_touches: Mutex<HashMap<Uuid, Instant>>,
+    /// Request and pool metrics (`GET /metrics`).
+    metrics: Metrics,
 }
 
 impl AppState {
@@ -45,12 +48,18 @@ impl AppState {
                 db,
                 blobs,
                 token_touches: Mutex::new(HashMap::new()),
+                metrics: Metrics::new(),
             }),
         }
     }
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Request and pool metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The document content store.
