@@ -11,29 +11,42 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::admin::{self, Bootstrap, NewUser, OrgChoice};
+use crate::config::{self, FileConfig};
 use crate::db::{Db, Engine, Location};
 use crate::error::ServerError;
 use crate::idempotency;
 use crate::state::AppState;
 
+/// What `--help` adds after the options.
+const CONFIG_HELP: &str = "\
+Every option can also be set by the environment variable shown with it, or by the key of \
+the same name (with `_`: data_dir, database_url, listen, owner_email) in a TOML file given \
+with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: flag, then \
+environment, then file, then default. A key the file should not have is an error.";
+
 /// The Threadline server: the JSON API behind Threadline's Gmail tracking bar.
-///
-/// Every option can also be set by the environment variable shown with it.
 #[derive(Debug, Parser)]
-#[command(name = "threadline-server", version, about, long_about = None)]
+#[command(
+    name = "threadline-server",
+    version,
+    about,
+    long_about = None,
+    after_help = CONFIG_HELP
+)]
 pub struct Cli {
+    /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`
+    /// (flags and environment variables override it).
+    #[arg(long, global = true, env = "THREADLINE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
     /// Directory of the server's data (the SQLite database `threadline.db`); created if missing.
-    #[arg(
-        long,
-        global = true,
-        env = "THREADLINE_DATA_DIR",
-        default_value = "./.data",
-        value_name = "PATH"
-    )]
-    pub data_dir: PathBuf,
+    /// File key `data_dir`. [default: ./.data]
+    #[arg(long, global = true, env = "THREADLINE_DATA_DIR", value_name = "PATH")]
+    pub data_dir: Option<PathBuf>,
 
     /// Use this PostgreSQL database instead of SQLite (`postgres://user:password@host/db`;
-    /// UTF8, LOCALE 'C'). Unset: the SQLite file in the data directory.
+    /// UTF8, LOCALE 'C'). Unset: the SQLite file in the data directory. File key
+    /// `database_url`.
     #[arg(
         long,
         global = true,
@@ -54,6 +67,7 @@ pub enum Command {
     /// On first start with an empty database, creates an organisation, its owner and a
     /// personal API token, printed once on stdout (and as a line `THREADLINE_TOKEN=<token>`);
     /// then prints `listening on http://ADDR`. Logs go to stderr (filter with RUST_LOG).
+    #[command(after_help = CONFIG_HELP)]
     Serve(ServeArgs),
     /// Create or update the database schema, then exit.
     Migrate,
@@ -67,23 +81,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (the real one is printed).
-    #[arg(
-        long,
-        env = "THREADLINE_LISTEN",
-        default_value = "127.0.0.1:8787",
-        value_name = "ADDR"
-    )]
-    pub listen: SocketAddr,
+    /// Address to listen on; port 0 picks a free port (the real one is printed). `/metrics`
+    /// and the probes need no token: keep it on 127.0.0.1 unless a proxy guards `/metrics`.
+    /// File key `listen`. [default: 127.0.0.1:8787]
+    #[arg(long, env = "THREADLINE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
 
     /// Login address of the first user, created on first start with an empty database.
-    #[arg(
-        long,
-        env = "THREADLINE_OWNER_EMAIL",
-        default_value = "owner@example.com",
-        value_name = "EMAIL"
-    )]
-    pub owner_email: String,
+    /// File key `owner_email`. [default: owner@example.com]
+    #[arg(long, env = "THREADLINE_OWNER_EMAIL", value_name = "EMAIL")]
+    pub owner_email: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,10 +163,32 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<(), ServerError> {
-    let location = Location::choose(&cli.data_dir, cli.database_url.as_deref())?;
+    // Flag or environment (clap), then the file, then the default.
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let data_dir = cli
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let database_url = cli.database_url.or(file.database_url);
+    let location = Location::choose(&data_dir, database_url.as_deref())?;
     let db = Db::open(&location).await?;
     let result = match cli.command {
-        Command::Serve(args) => serve(db.clone(), &location, &cli.data_dir, args).await,
+        Command::Serve(args) => {
+            let listen = match args.listen.or(file.listen) {
+                Some(listen) => listen,
+                None => config::DEFAULT_LISTEN
+                    .parse()
+                    .map_err(|e| ServerError::Invalid(format!("default listen address: {e}")))?,
+            };
+            let owner_email = args
+                .owner_email
+                .or(file.owner_email)
+                .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
+            serve(db.clone(), &location, &data_dir, listen, &owner_email).await
+        }
         Command::Migrate => {
             println!("the database {location} is up to date");
             Ok(())
@@ -236,9 +265,10 @@ async fn serve(
     db: Db,
     location: &Location,
     data_dir: &Path,
-    args: ServeArgs,
+    listen: SocketAddr,
+    owner_email: &str,
 ) -> Result<(), ServerError> {
-    match admin::bootstrap(&db, &args.owner_email).await? {
+    match admin::bootstrap(&db, owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
             token,
@@ -269,9 +299,9 @@ async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not purge expired idempotency keys"),
     }
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| ServerError::Invalid(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| ServerError::Invalid(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");

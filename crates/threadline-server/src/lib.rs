@@ -11,13 +11,14 @@
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
-//! - [`cli`]: the `threadline-server` command line.
+//! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
 pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod documents;
 pub mod error;

@@ -52,9 +52,15 @@ struct Server {
 
 impl Server {
     fn start(db: &TestDatabase, owner: &str) -> Server {
-        let mut child = command(db)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("THREADLINE_OWNER_EMAIL", owner)
+        let mut cmd = command(db);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("THREADLINE_OWNER_EMAIL", owner);
+        Server::spawn(cmd)
+    }
+
+    /// Runs `cmd` (a `serve`) and reads its stdout up to `listening on`.
+    fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -323,6 +329,10 @@ fn help_documents_every_option_and_its_variable() {
         "./.data",
         "--database-url",
         "DATABASE_URL",
+        "--config",
+        "THREADLINE_CONFIG",
+        "owner@example.com",
+        "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
             help.contains(expected),
@@ -331,7 +341,104 @@ fn help_documents_every_option_and_its_variable() {
     }
     let top = run(command(&db).arg("--help"));
     let top = String::from_utf8_lossy(&top.stdout);
-    for expected in ["serve", "migrate", "user", "token"] {
+    for expected in ["serve", "migrate", "user", "token", "--config", "TOML"] {
         assert!(top.contains(expected), "`--help` lacks {expected}:\n{top}");
     }
+}
+
+/// The binary with no THREADLINE_* nor DATABASE_URL at all: SQLite, settings from the file.
+fn bare_command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("THREADLINE_") || name == "DATABASE_URL" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+fn migrated_location(cmd: &mut Command) -> String {
+    let out = run(cmd.arg("migrate"));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .strip_prefix("the database ")
+        .and_then(|l| l.strip_suffix(" is up to date"))
+        .expect("a `the database … is up to date` line")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_config_file_sets_options_that_env_and_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let [from_file, from_env, from_flag] =
+        ["file-data", "env-data", "flag-data"].map(|d| dir.path().join(d));
+    let config = dir.path().join("threadline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# a comment\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\nowner_email = \"From-File@Example.org\"\n",
+            from_file.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let db_file = |d: &std::path::Path| d.join("threadline.db").display().to_string();
+
+    // File, then environment, then flag.
+    let mut cmd = bare_command();
+    cmd.arg("--config").arg(&config);
+    assert_eq!(migrated_location(&mut cmd), db_file(&from_file));
+    let mut cmd = bare_command();
+    cmd.env("THREADLINE_CONFIG", &config)
+        .env("THREADLINE_DATA_DIR", &from_env);
+    assert_eq!(migrated_location(&mut cmd), db_file(&from_env));
+    let mut cmd = bare_command();
+    cmd.env("THREADLINE_CONFIG", &config)
+        .env("THREADLINE_DATA_DIR", &from_env)
+        .arg("--data-dir")
+        .arg(&from_flag);
+    assert_eq!(migrated_location(&mut cmd), db_file(&from_flag));
+
+    // `serve` takes listen and owner_email from the file too.
+    let mut cmd = bare_command();
+    cmd.arg("serve").arg("--config").arg(&config);
+    let server = Server::spawn(cmd);
+    let token = server.token().expect("first start on the file's data dir");
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["email"], "from-file@example.org");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_an_error_naming_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_address = \"0.0.0.0:80\"\n")
+        .unwrap();
+    let out = bare_command()
+        .arg("--config")
+        .arg(&config)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("listen_address"), "{stderr}");
+    assert!(stderr.contains(config.to_str().unwrap()), "{stderr}");
+
+    let missing = bare_command()
+        .args(["--config", "/nonexistent/threadline.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("/nonexistent/threadline.toml"), "{stderr}");
 }

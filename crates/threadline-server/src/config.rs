@@ -1,0 +1,85 @@
+//! The configuration file (`--config PATH`, `THREADLINE_CONFIG`): TOML, with the same
+//! settings as the command line's options. Each setting is taken from, in order: the
+//! command-line flag, its environment variable, the file, the default.
+//! `threadline.example.toml` (next to the crate's `Cargo.toml`) lists every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// Default of `--data-dir`.
+pub const DEFAULT_DATA_DIR: &str = "./.data";
+/// Default of `serve --listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// Default of `serve --owner-email`.
+pub const DEFAULT_OWNER_EMAIL: &str = "owner@example.com";
+
+/// What a configuration file may say; any other key is an error.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `--data-dir`: relative paths are relative to the working directory, as on the command
+    /// line.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `serve --listen`.
+    pub listen: Option<SocketAddr>,
+    /// `serve --owner-email`.
+    pub owner_email: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads and checks the file at `path`; errors name the file (and the key at fault).
+    pub fn load(path: &Path) -> Result<FileConfig, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ServerError::Invalid(format!(
+                "cannot read the configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(&text).map_err(|e| {
+            ServerError::Invalid(format!(
+                "the configuration file {} is not valid: {}",
+                path.display(),
+                e.trim_end()
+            ))
+        })
+    }
+
+    /// Parses a file's text (the error is `toml`'s: line, column and the key at fault).
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_the_example_file_is_known() {
+        let example = include_str!("../threadline.example.toml");
+        // The example has every key commented out: uncomment them all.
+        let uncommented: String = example
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config = FileConfig::parse(&uncommented).expect("the example parses");
+        assert!(config.data_dir.is_some());
+        assert!(config.database_url.is_some());
+        assert!(config.listen.is_some());
+        assert!(config.owner_email.is_some());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = FileConfig::parse("listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n")
+            .unwrap_err();
+        assert!(error.contains("listen_addr"), "{error}");
+    }
+}
