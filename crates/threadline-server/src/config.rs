@@ -66,7 +66,11 @@ mod tests {
         // The example has every key commented out: uncomment them all.
         let uncommented: String = example
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         let config = FileConfig::parse(&uncommented).expect("the example parses");
@@ -78,8 +82,8 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_named() {
-        let error = FileConfig::parse("listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n")
-            .unwrap_err();
+        let error =
+            FileConfig::parse("listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(error.contains("listen_addr"), "{error}");
     }
 }

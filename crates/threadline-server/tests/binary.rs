@@ -421,8 +421,11 @@ async fn a_config_file_sets_options_that_env_and_flags_override() {
 fn an_unknown_key_in_the_config_file_is_an_error_naming_key_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_address = \"0.0.0.0:80\"\n")
-        .unwrap();
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nlisten_address = \"0.0.0.0:80\"\n",
+    )
+    .unwrap();
     let out = bare_command()
         .arg("--config")
         .arg(&config)

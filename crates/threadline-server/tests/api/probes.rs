@@ -26,10 +26,12 @@ async fn readyz_is_503_naming_the_database_when_the_pool_is_closed() {
 #[tokio::test]
 async fn readyz_is_503_naming_migrations_that_are_not_applied() {
     let app = TestApp::new().await;
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
-        .execute(app.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
     let ready = app.send_raw(Method::GET, "/readyz", None, None, &[]).await;
     ready.assert_error(StatusCode::SERVICE_UNAVAILABLE, "not_ready", None);
     assert!(ready.message().starts_with("migrations"), "{}", ready.body);
@@ -72,7 +74,10 @@ async fn metrics_count_requests_by_route_template_never_by_raw_path() {
     );
     assert_eq!(count_of(r#"route="unmatched""#), Some(1), "{text}");
     assert!(!text.contains(&id), "no raw ids in labels: {text}");
-    assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
     assert!(text.contains("db_pool_max_connections "), "{text}");
     assert!(text.contains("db_pool_idle_connections "), "{text}");
 }
