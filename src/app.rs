@@ -198,7 +198,8 @@ impl App {
     /// for what is gone. The safety net behind the watchers.
     pub fn full_scan(self: &Rc<Self>) {
         if let Some(root) = document().document_element() {
-            self.scan_messages_in(&root);
+            let fresh = self.scan_messages_in(&root);
+            self.request_states(fresh);
         }
         self.bars
             .borrow_mut()
@@ -211,16 +212,22 @@ impl App {
     /// Handles the elements a mutation added (and whether compose windows may have
     /// changed): cheaper than a full scan, run on every relevant mutation.
     pub fn scan_added(self: &Rc<Self>, roots: &[Element], composes_changed: bool) {
+        // One tracked-state request for every bar the mutation batch made (a thread
+        // expanded at once is one request, not one per message).
+        let mut fresh = Vec::new();
         for root in roots {
-            self.scan_messages_in(root);
+            fresh.extend(self.scan_messages_in(root));
         }
+        self.request_states(fresh);
         if composes_changed {
             self.scan_composes();
         }
         self.request_lookups();
     }
 
-    fn scan_messages_in(self: &Rc<Self>, root: &Element) {
+    /// Makes bars for the expanded messages in `root`; returns the bars that are new or
+    /// whose message ids changed (their tracked state is to be asked).
+    fn scan_messages_in(self: &Rc<Self>, root: &Element) -> Vec<Rc<MessageBar>> {
         let mut found: Vec<Element> = Vec::new();
         if MESSAGE.matches(root) {
             found.push(root.clone());
@@ -256,9 +263,7 @@ impl App {
             self.on_message_seen(&bar);
             fresh.push(bar);
         }
-        if !fresh.is_empty() {
-            self.request_states(fresh);
-        }
+        fresh
     }
 
     /// The live bar decorating `message`, if its host is still inside it.
@@ -351,6 +356,9 @@ impl App {
     // --- tracked state ----------------------------------------------------------------
 
     fn request_states(self: &Rc<Self>, bars: Vec<Rc<MessageBar>>) {
+        if bars.is_empty() {
+            return;
+        }
         let messages: Vec<MessageIds> = bars
             .iter()
             .map(|b| MessageIds {

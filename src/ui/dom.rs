@@ -62,10 +62,9 @@ pub fn button(action: &str, label: &str) -> H {
         .text(label)
 }
 
+/// Removes every child in one call (setting the text content to nothing).
 pub fn clear(el: &Element) {
-    while let Some(child) = el.first_child() {
-        let _ = el.remove_child(&child);
-    }
+    el.set_text_content(None);
 }
 
 pub fn input_value(root: &Element, selector: &str) -> String {

@@ -156,12 +156,24 @@ impl MessageBar {
 
     /// Applies the server's state for this message (tracked or not, tasks made from it).
     pub fn apply_state(&self, state: MessageState) {
-        *self.track.borrow_mut() = match state.tracked_email {
+        let track = match state.tracked_email {
             Some(email) => TrackState::Tracked(email),
             None => TrackState::NotTracked,
         };
+        // "Not tracked, no tasks" looks exactly like a new bar: no re-render for it.
+        let unchanged = matches!(
+            (&*self.track.borrow(), &track),
+            (
+                TrackState::Unknown | TrackState::NotTracked,
+                TrackState::NotTracked
+            )
+        ) && self.tasks.borrow().is_empty()
+            && state.tasks.is_empty();
+        *self.track.borrow_mut() = track;
         *self.tasks.borrow_mut() = state.tasks;
-        self.render_actions();
+        if !unchanged {
+            self.render_actions();
+        }
     }
 
     pub fn set_pending(&self) {
