@@ -177,6 +177,13 @@ test_rust() {
   "$ROOT/tests/pg/throwaway-cluster.sh" run cargo test --workspace
 }
 
+test_openapi() {
+  # The API against its own OpenAPI document, property-based (Schemathesis; installed into
+  # .tools/ on first use). The debug build from test_rust: it refuses undocumented routes.
+  log "schemathesis: the API against /api/v1/openapi.json"
+  "$ROOT/tests/openapi/schemathesis.sh" "$ROOT/target/debug/threadline-server"
+}
+
 test_wasm_dom() {
   # The DOM adapter's wasm-bindgen tests, in headless Chromium.
   setup_wasm_toolchain
@@ -204,6 +211,7 @@ test_e2e() {
 cmd_test() {
   build_all
   test_rust
+  test_openapi
   test_wasm_dom
   test_extension_unit
   test_e2e

@@ -184,6 +184,8 @@ impl ComposeBar {
             sent_at: None,
             body_text: compose::body_text(&self.root),
             contact_ids: picked.iter().map(|c| c.id).collect(),
+            html_body: None,
+            visibility: None,
         };
         Some((draft_id, request))
     }

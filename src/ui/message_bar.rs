@@ -229,6 +229,8 @@ impl MessageBar {
             sent_at: None,
             body_text: thread::body_text(&self.message),
             contact_ids,
+            html_body: None,
+            visibility: None,
         }
     }
 

@@ -284,7 +284,8 @@ fn domain_to_ascii(domain: &str) -> Option<String> {
 pub fn set_domain_to_ascii(_f: fn(&str) -> Option<String>) {}
 
 #[cfg(not(feature = "unicode-idna"))]
-static DOMAIN_TO_ASCII: std::sync::OnceLock<fn(&str) -> Option<String>> = std::sync::OnceLock::new();
+static DOMAIN_TO_ASCII: std::sync::OnceLock<fn(&str) -> Option<String>> =
+    std::sync::OnceLock::new();
 
 /// Without the `unicode-idna` feature, the embedder provides UTS 46 ToASCII (the WASM core
 /// uses the browser's URL parser). Until it does, international domains are rejected.

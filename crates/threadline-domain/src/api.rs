@@ -15,11 +15,13 @@ pub const MAX_STATE_MESSAGES: usize = 500;
 
 /// The error body of every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `invalid_field`, `unauthorized`, `not_found`.
     pub code: String,
@@ -34,6 +36,7 @@ pub struct ErrorDetail {
 // Identity
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserRef {
     pub id: Uuid,
     pub name: String,
@@ -43,6 +46,7 @@ pub struct UserRef {
 /// `GET /api/v1/me`: the token's user, and the addresses that are the user's own (never
 /// offered as "add contact").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user: UserRef,
     pub own_addresses: Vec<String>,
@@ -52,6 +56,7 @@ pub struct MeResponse {
 // Contacts and companies
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompanyRef {
     pub id: Uuid,
     pub name: String,
@@ -59,6 +64,7 @@ pub struct CompanyRef {
 
 /// What the bar needs to show about a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactSummary {
     pub id: Uuid,
     pub first_name: String,
@@ -83,6 +89,7 @@ impl ContactSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ContactBrief))]
 pub struct Contact {
     pub id: Uuid,
     pub first_name: String,
@@ -96,9 +103,12 @@ pub struct Contact {
 
 /// Which company a new contact belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CompanyChoice {
-    Existing { id: Uuid },
+    Existing {
+        id: Uuid,
+    },
     /// Created unless a company with this domain (or, without a domain, this exact name)
     /// already exists, in which case that one is used.
     New {
@@ -110,6 +120,7 @@ pub enum CompanyChoice {
 
 /// `POST /api/v1/contacts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     #[serde(default)]
@@ -127,18 +138,21 @@ pub struct NewContact {
 
 /// `POST /api/v1/lookup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupResponse {
     /// One result per requested address, in request order.
     pub results: Vec<AddressLookup>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MatchStatus {
     /// Exactly one contact has this address.
@@ -154,6 +168,7 @@ pub enum MatchStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddressLookup {
     /// The address as the client sent it.
     pub address: String,
@@ -177,6 +192,7 @@ pub struct AddressLookup {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompanySuggestion {
     /// The registrable domain the suggestion comes from (`acme.co.uk`).
     pub domain: String,
@@ -191,6 +207,7 @@ pub struct CompanySuggestion {
 // Tracked emails
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Incoming,
@@ -198,6 +215,7 @@ pub enum Direction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     pub address: String,
@@ -209,6 +227,7 @@ pub struct Party {
 /// ids (Gmail legacy hex id, Gmail sync id such as `msg-a:r…`, RFC Message-ID); tracking it
 /// again links any new records and returns the existing entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrackEmailRequest {
     /// The best id known now (legacy hex when the page has it).
@@ -236,9 +255,35 @@ pub struct TrackEmailRequest {
     pub body_text: Option<String>,
     /// Contacts whose timelines get the email; their companies get it too. At least one.
     pub contact_ids: Vec<Uuid>,
+    /// The HTML body, when the client has it (kept up to 1 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_body: Option<String>,
+    /// Who sees the content: `private` (the default) shows it to the owner only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+/// Who sees a tracked email's content: `private` — its owner only (colleagues see that an
+/// email exists, not what it says) — or `shared` with the whole organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Private,
+    Shared,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Shared => "shared",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TimelineRecordKind))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Contact,
@@ -247,6 +292,7 @@ pub enum RecordKind {
 
 /// One timeline entry: the email on a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineLink {
     pub record_kind: RecordKind,
     pub record_id: Uuid,
@@ -254,6 +300,7 @@ pub struct TimelineLink {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrackedEmail {
     pub id: Uuid,
     pub gmail_message_id: String,
@@ -267,6 +314,7 @@ pub struct TrackedEmail {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrackEmailResponse {
     pub tracked_email: TrackedEmail,
     /// False when the email was already tracked (the answer is the existing entry).
@@ -275,6 +323,7 @@ pub struct TrackEmailResponse {
 
 /// `POST /api/v1/tracked-emails/state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrackedStateRequest {
     /// One entry per message on the page: all the ids the page knows for it.
@@ -282,18 +331,21 @@ pub struct TrackedStateRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MessageIds {
     pub ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrackedStateResponse {
     /// In request order; `tracked_email` is absent for a message that is not tracked.
     pub messages: Vec<MessageState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracked_email: Option<TrackedEmail>,
@@ -306,6 +358,7 @@ pub struct MessageState {
 
 /// `POST /api/v1/tasks`. Send an `Idempotency-Key` header to make retries safe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     pub title: String,
@@ -324,6 +377,7 @@ pub struct NewTask {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TaskBrief))]
 pub struct Task {
     pub id: Uuid,
     pub title: String,

@@ -22,7 +22,10 @@ pub fn cache_key(address: &str) -> String {
 
 impl LookupCache {
     pub fn new(ttl_ms: f64) -> Self {
-        LookupCache { ttl_ms, entries: HashMap::new() }
+        LookupCache {
+            ttl_ms,
+            entries: HashMap::new(),
+        }
     }
 
     pub fn get(&self, address: &str, now_ms: f64) -> Option<&AddressLookup> {
@@ -38,7 +41,11 @@ impl LookupCache {
     }
 
     /// The addresses among `addresses` with no fresh entry, deduplicated, in first-seen order.
-    pub fn misses<'a>(&self, addresses: impl IntoIterator<Item = &'a str>, now_ms: f64) -> Vec<String> {
+    pub fn misses<'a>(
+        &self,
+        addresses: impl IntoIterator<Item = &'a str>,
+        now_ms: f64,
+    ) -> Vec<String> {
         let mut seen = std::collections::HashSet::new();
         addresses
             .into_iter()
@@ -88,9 +95,19 @@ mod tests {
         let mut cache = LookupCache::new(1000.0);
         cache.insert(verdict("Ann@Acme.example", MatchStatus::Unknown), 0.0);
         // Keys ignore case and surrounding space, as the page shows addresses both ways.
-        assert_eq!(cache.get(" ann@acme.example ", 10.0).map(|v| v.status), Some(MatchStatus::Unknown));
         assert_eq!(
-            cache.misses(["ann@acme.example", "bob@globex.example", "BOB@globex.example"], 10.0),
+            cache.get(" ann@acme.example ", 10.0).map(|v| v.status),
+            Some(MatchStatus::Unknown)
+        );
+        assert_eq!(
+            cache.misses(
+                [
+                    "ann@acme.example",
+                    "bob@globex.example",
+                    "BOB@globex.example"
+                ],
+                10.0
+            ),
             vec!["bob@globex.example".to_string()]
         );
         // Expired at ttl.

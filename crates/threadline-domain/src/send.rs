@@ -69,14 +69,19 @@ impl SendTracker {
 
     pub fn handle(&mut self, event: SendEvent) -> Vec<SendAction> {
         match event {
-            SendEvent::SendPressed { draft_id, now_ms: _ } => {
+            SendEvent::SendPressed {
+                draft_id,
+                now_ms: _,
+            } => {
                 // Pressed again while a send is in flight (a double click; Ctrl+Enter then a
                 // click; Undo then Send again before the still-open check): scheduled again
                 // under the same key, which replaces the waiting request, so the mail is
                 // still logged once, as it was sent last. Every press is checked.
                 self.sends.insert(draft_id.clone(), Phase::Pressed);
                 vec![
-                    SendAction::Schedule { draft_id: draft_id.clone() },
+                    SendAction::Schedule {
+                        draft_id: draft_id.clone(),
+                    },
                     SendAction::CheckOpenLater { draft_id },
                 ]
             }
@@ -88,7 +93,10 @@ impl SendTracker {
                     vec![]
                 }
             }
-            SendEvent::OpenCheck { draft_id, still_open } => match self.sends.get(&draft_id) {
+            SendEvent::OpenCheck {
+                draft_id,
+                still_open,
+            } => match self.sends.get(&draft_id) {
                 Some(Phase::Pressed) if still_open => {
                     self.sends.remove(&draft_id);
                     vec![SendAction::Cancel { draft_id }]
@@ -149,39 +157,151 @@ mod tests {
             (
                 "send, compose goes away, message appears",
                 vec![
-                    (SendPressed { draft_id: d("msg-a:r-1"), now_ms: 0.0 }, vec![Schedule { draft_id: d("msg-a:r-1") }, CheckOpenLater { draft_id: d("msg-a:r-1") }]),
-                    (OpenCheck { draft_id: d("msg-a:r-1"), still_open: false }, vec![]),
-                    (MessageSeen { ids: vec![d("#msg-a:r-1")] }, vec![Confirm { draft_id: d("msg-a:r-1") }]),
-                    (MessageSeen { ids: vec![d("msg-a:r-1")] }, vec![]),
+                    (
+                        SendPressed {
+                            draft_id: d("msg-a:r-1"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule {
+                                draft_id: d("msg-a:r-1"),
+                            },
+                            CheckOpenLater {
+                                draft_id: d("msg-a:r-1"),
+                            },
+                        ],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("msg-a:r-1"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
+                    (
+                        MessageSeen {
+                            ids: vec![d("#msg-a:r-1")],
+                        },
+                        vec![Confirm {
+                            draft_id: d("msg-a:r-1"),
+                        }],
+                    ),
+                    (
+                        MessageSeen {
+                            ids: vec![d("msg-a:r-1")],
+                        },
+                        vec![],
+                    ),
                 ],
             ),
             (
                 "double send is one send: the same key, scheduled again; the later check is moot",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (SendPressed { draft_id: d("x"), now_ms: 5.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
-                    (MessageSeen { ids: vec![d("x")] }, vec![Confirm { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 5.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
+                    (
+                        MessageSeen { ids: vec![d("x")] },
+                        vec![Confirm { draft_id: d("x") }],
+                    ),
                 ],
             ),
             (
                 "undo then send again before the still-open check: scheduled again, delivered",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
                     (ComposeSeen { draft_id: d("x") }, vec![]),
-                    (SendPressed { draft_id: d("x"), now_ms: 900.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 900.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
                 ],
             ),
             (
                 "undo, tracking turned off, send again: the first send is withdrawn",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
                     (ComposeSeen { draft_id: d("x") }, vec![]),
-                    (SendPressedUntracked { draft_id: d("x") }, vec![Cancel { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (
+                        SendPressedUntracked { draft_id: d("x") },
+                        vec![Cancel { draft_id: d("x") }],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
                     (MessageSeen { ids: vec![d("x")] }, vec![]),
                 ],
             ),
@@ -192,33 +312,102 @@ mod tests {
             (
                 "Gmail refused the send: compose still open",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: true }, vec![Cancel { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: true,
+                        },
+                        vec![Cancel { draft_id: d("x") }],
+                    ),
                     (DiscardOrClose { draft_id: d("x") }, vec![]),
                 ],
             ),
             (
                 "undo brings the compose back",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
-                    (ComposeSeen { draft_id: d("x") }, vec![Cancel { draft_id: d("x") }]),
-                    (SendPressed { draft_id: d("x"), now_ms: 9.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
+                    (
+                        ComposeSeen { draft_id: d("x") },
+                        vec![Cancel { draft_id: d("x") }],
+                    ),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 9.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
                 ],
             ),
             (
                 "compose seen before the check is the same window, not an undo",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
                     (ComposeSeen { draft_id: d("x") }, vec![]),
                 ],
             ),
             (
                 "discard right after send withdraws it",
                 vec![
-                    (SendPressed { draft_id: d("x"), now_ms: 0.0 }, vec![Schedule { draft_id: d("x") }, CheckOpenLater { draft_id: d("x") }]),
-                    (DiscardOrClose { draft_id: d("x") }, vec![Cancel { draft_id: d("x") }]),
-                    (OpenCheck { draft_id: d("x"), still_open: false }, vec![]),
+                    (
+                        SendPressed {
+                            draft_id: d("x"),
+                            now_ms: 0.0,
+                        },
+                        vec![
+                            Schedule { draft_id: d("x") },
+                            CheckOpenLater { draft_id: d("x") },
+                        ],
+                    ),
+                    (
+                        DiscardOrClose { draft_id: d("x") },
+                        vec![Cancel { draft_id: d("x") }],
+                    ),
+                    (
+                        OpenCheck {
+                            draft_id: d("x"),
+                            still_open: false,
+                        },
+                        vec![],
+                    ),
                 ],
             ),
             (
@@ -226,7 +415,12 @@ mod tests {
                 vec![
                     (DiscardOrClose { draft_id: d("x") }, vec![]),
                     (ComposeSeen { draft_id: d("x") }, vec![]),
-                    (MessageSeen { ids: vec![d("163d03bfda277ec1")] }, vec![]),
+                    (
+                        MessageSeen {
+                            ids: vec![d("163d03bfda277ec1")],
+                        },
+                        vec![],
+                    ),
                 ],
             ),
         ];

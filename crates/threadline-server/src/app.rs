@@ -1,24 +1,38 @@
 //! The HTTP application: routes, body limit, request logging and metrics, fallbacks.
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use std::sync::Arc;
+
+use axum::http::{header, Request, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::openapi::path::HttpMethod;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::metrics;
+use crate::openapi;
 use crate::routes;
 use crate::state::AppState;
 
 /// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`).
 pub fn router(state: AppState) -> Router {
+    let (api, document) = api_and_document();
+    let document = Arc::new(document);
     Router::new()
         .merge(routes::health::router())
         .route("/metrics", get(metrics::serve))
-        .nest("/api/v1", routes::api())
+        .merge(api)
+        .route(
+            openapi::DOCUMENT_PATH,
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { ([(header::CONTENT_TYPE, "application/json")], document.as_ref().clone()) }
+            }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // After every route: `Router::layer` wraps each route, where `MatchedPath` is known.
@@ -33,6 +47,36 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The `/api/v1` routes and their OpenAPI document (JSON), from the same registrations.
+pub fn api_and_document() -> (Router<AppState>, String) {
+    let document_op = openapi::Op::new("openapi", "openapi", "This document")
+        .description("The OpenAPI 3.1 description of `/api/v1`. Needs no token.")
+        .content(
+            "200",
+            "The document.",
+            "application/json",
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Object),
+        );
+    let (api, mut document) = OpenApiRouter::new()
+        .nest("/api/v1", routes::api())
+        .split_for_parts();
+    // Served by `router`: its handler needs the finished document.
+    document
+        .paths
+        .merge(document_op.describe(openapi::DOCUMENT_PATH, HttpMethod::Get));
+    let document = openapi::finish(document);
+    let json = openapi::to_json(&document);
+    let api = if cfg!(debug_assertions) {
+        let documented = Arc::new(openapi::operations(&document));
+        api.route_layer(middleware::from_fn(move |request, next| {
+            openapi::require_documented(Arc::clone(&documented), request, next)
+        }))
+    } else {
+        api
+    };
+    (api, json)
 }
 
 async fn not_found() -> ApiError {

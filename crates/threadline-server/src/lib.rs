@@ -26,6 +26,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod metrics;
+pub mod openapi;
 pub mod records;
 pub mod routes;
 pub mod state;

@@ -15,7 +15,7 @@ use super::blobs::StoredBlob;
 use super::names::{check_name, name_key};
 
 /// The kinds of record that have a document tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Company,
@@ -65,7 +65,7 @@ impl RecordKind {
 }
 
 /// The record a tree belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecordRef {
     pub kind: RecordKind,
     pub id: Uuid,
@@ -102,7 +102,7 @@ pub async fn require_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> Ap
 }
 
 /// Folder or file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     Folder,
@@ -110,7 +110,7 @@ pub enum NodeKind {
 }
 
 /// A node as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Node {
     pub id: Uuid,
     pub kind: NodeKind,
@@ -136,6 +136,7 @@ pub struct Node {
     pub trash_id: Option<Uuid>,
     /// Whole-tree listings: a folder's children.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub children: Option<Vec<Node>>,
 }
 

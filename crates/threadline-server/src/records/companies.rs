@@ -21,7 +21,7 @@ use crate::validate::{self, MAX_NAME_CHARS};
 /// Most domains of one company.
 pub const MAX_DOMAINS: usize = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Company {
     pub id: Uuid,
     pub name: String,
@@ -36,7 +36,7 @@ pub struct Company {
 }
 
 /// POST and PUT body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyInput {
     pub name: String,
@@ -93,7 +93,11 @@ impl Record for Company {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
@@ -120,7 +124,8 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Company
         &format!("SELECT {META_COLUMNS}, t.name, t.address, t.phone, t.website, t.vat_number FROM companies t"),
     )
     .await?;
-    let mut domains = load_children(conn, "company_domains", "company_id", "domain", org, ids).await?;
+    let mut domains =
+        load_children(conn, "company_domains", "company_id", "domain", org, ids).await?;
     rows.into_iter()
         .map(|r| {
             Ok(Company {
@@ -190,7 +195,11 @@ impl Editable for Company {
                 ],
             )
             .await?;
-            let positions = valid.domains.iter().enumerate().map(|(i, d)| (i as i64, d.clone()));
+            let positions = valid
+                .domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i as i64, d.clone()));
             super::replace_children(
                 conn,
                 "company_domains",
@@ -198,7 +207,9 @@ impl Editable for Company {
                 org,
                 id,
                 &["position", "domain"],
-                positions.map(|(p, d)| vec![Col::from(p), Col::from(d)]).collect(),
+                positions
+                    .map(|(p, d)| vec![Col::from(p), Col::from(d)])
+                    .collect(),
             )
             .await
         })

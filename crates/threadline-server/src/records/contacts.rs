@@ -20,7 +20,10 @@ use super::companies::{Company, ValidCompany};
 use super::fields::{opt_text, phone};
 use super::http::{Editable, Record};
 use super::search::Terms;
-use super::{load_children, load_rows, record_exists, save_row, Col, Kind, Meta, MetaRow, Target, META_COLUMNS};
+use super::{
+    load_children, load_rows, record_exists, save_row, Col, Kind, Meta, MetaRow, Target,
+    META_COLUMNS,
+};
 use crate::auth::AuthUser;
 use crate::db::{id_text, parse_uuid, BoxFuture, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
@@ -32,7 +35,7 @@ pub const MAX_CONTACT_EMAILS: usize = 20;
 /// Most phone numbers of one contact.
 pub const MAX_PHONES: usize = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     pub id: Uuid,
     pub first_name: String,
@@ -50,7 +53,7 @@ pub struct Contact {
     pub meta: Meta,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Phone {
     pub number: String,
@@ -59,7 +62,7 @@ pub struct Phone {
 }
 
 /// An address of the input: `"a@b.c"` or `{"address": "a@b.c", "primary": true}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum EmailInput {
     Plain(String),
@@ -71,7 +74,7 @@ pub enum EmailInput {
 }
 
 /// POST and PUT body (the bar's `NewContact` is one).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     #[serde(default)]
@@ -96,7 +99,10 @@ pub enum CompanyLink {
     None,
     /// `company_id` or `{kind: existing}`: the field to blame if it is not there.
     Existing(Uuid, &'static str),
-    New { name: String, domain: Option<String> },
+    New {
+        name: String,
+        domain: Option<String>,
+    },
 }
 
 pub struct ValidContact {
@@ -131,7 +137,11 @@ impl Record for Contact {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
@@ -169,7 +179,8 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact
         ),
     )
     .await?;
-    let mut emails = load_children(conn, "contact_emails", "contact_id", "address", org, ids).await?;
+    let mut emails =
+        load_children(conn, "contact_emails", "contact_id", "address", org, ids).await?;
     rows.into_iter()
         .map(|r| {
             let addresses = emails.remove(&r.meta.id).unwrap_or_default();
@@ -184,7 +195,9 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact
                     .map_err(|e| ApiError::internal(format!("bad phones in the database: {e}")))?,
                 job_title: r.job_title,
                 notes: r.notes,
-                company: company_id.zip(r.company_name).map(|(id, name)| CompanyRef { id, name }),
+                company: company_id
+                    .zip(r.company_name)
+                    .map(|(id, name)| CompanyRef { id, name }),
                 company_id,
                 meta: r.meta.meta()?,
             })
@@ -194,7 +207,10 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact
 
 fn validate_emails(input: &[EmailInput]) -> ApiResult<Vec<EmailAddress>> {
     if input.is_empty() {
-        return Err(ApiError::invalid("emails", "a contact needs at least one email address"));
+        return Err(ApiError::invalid(
+            "emails",
+            "a contact needs at least one email address",
+        ));
     }
     validate::max_items("emails", input, MAX_CONTACT_EMAILS)?;
     let mut emails: Vec<EmailAddress> = Vec::with_capacity(input.len());
@@ -202,12 +218,17 @@ fn validate_emails(input: &[EmailInput]) -> ApiResult<Vec<EmailAddress>> {
     for (i, item) in input.iter().enumerate() {
         let (raw, is_primary, field) = match item {
             EmailInput::Plain(raw) => (raw, false, format!("emails[{i}]")),
-            EmailInput::Tagged { address, primary } => (address, *primary, format!("emails[{i}].address")),
+            EmailInput::Tagged { address, primary } => {
+                (address, *primary, format!("emails[{i}].address"))
+            }
         };
         let address = EmailAddress::parse(raw).map_err(|e| {
             ApiError::invalid(&field, format!("{raw:?} is not a valid email address: {e}"))
         })?;
-        if let Some(j) = emails.iter().position(|a| a.match_key() == address.match_key()) {
+        if let Some(j) = emails
+            .iter()
+            .position(|a| a.match_key() == address.match_key())
+        {
             return Err(ApiError::invalid(
                 field,
                 format!("{raw:?} is the same address as emails[{j}] ({})", emails[j]),
@@ -248,7 +269,9 @@ impl Editable for Contact {
             }
             (None, None) => CompanyLink::None,
             (None, Some(id)) => CompanyLink::Existing(id, "company_id"),
-            (Some(CompanyChoice::Existing { id }), None) => CompanyLink::Existing(*id, "company.id"),
+            (Some(CompanyChoice::Existing { id }), None) => {
+                CompanyLink::Existing(*id, "company.id")
+            }
             (Some(CompanyChoice::New { name, domain }), None) => CompanyLink::New {
                 name: validate::required_text("company.name", name, MAX_NAME_CHARS)?,
                 domain: match validate::optional_text("company.domain", domain.as_deref(), 253)? {
@@ -264,9 +287,9 @@ impl Editable for Contact {
         let mut phones = Vec::with_capacity(input.phones.len());
         for (i, p) in input.phones.iter().enumerate() {
             phones.push(Phone {
-                number: phone(&format!("phones[{i}].number"), Some(&p.number))?.ok_or_else(|| {
-                    ApiError::invalid(format!("phones[{i}].number"), "a phone number is needed")
-                })?,
+                number: phone(&format!("phones[{i}].number"), Some(&p.number))?.ok_or_else(
+                    || ApiError::invalid(format!("phones[{i}].number"), "a phone number is needed"),
+                )?,
                 label: opt_text(&format!("phones[{i}].label"), p.label.as_deref(), 50)?,
             });
         }
@@ -327,7 +350,13 @@ impl Editable for Contact {
                 .emails
                 .iter()
                 .enumerate()
-                .map(|(i, a)| vec![Col::from(i as i64), a.to_string().into(), a.match_key().into()])
+                .map(|(i, a)| {
+                    vec![
+                        Col::from(i as i64),
+                        a.to_string().into(),
+                        a.match_key().into(),
+                    ]
+                })
                 .collect();
             super::replace_children(
                 conn,

@@ -44,7 +44,10 @@ pub fn website(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
         format!("https://{v}")
     };
     match url::Url::parse(&with_scheme) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.')) => {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| h.contains('.')) =>
+        {
             Ok(Some(u.to_string()))
         }
         _ => Err(ApiError::invalid(
@@ -84,11 +87,24 @@ mod tests {
 
     #[test]
     fn fields() {
-        assert_eq!(phone("p", Some(" +31 (20) 555-0100 x12 ")).unwrap().as_deref(), Some("+31 (20) 555-0100 x12"));
+        assert_eq!(
+            phone("p", Some(" +31 (20) 555-0100 x12 "))
+                .unwrap()
+                .as_deref(),
+            Some("+31 (20) 555-0100 x12")
+        );
         assert!(phone("p", Some("call me")).is_err());
-        assert_eq!(website("w", Some("acme.com")).unwrap().as_deref(), Some("https://acme.com/"));
+        assert_eq!(
+            website("w", Some("acme.com")).unwrap().as_deref(),
+            Some("https://acme.com/")
+        );
         assert!(website("w", Some("ftp://acme.com")).is_err());
-        assert_eq!(vat_number("v", Some("nl 1234.567.89 b01")).unwrap().as_deref(), Some("NL123456789B01"));
+        assert_eq!(
+            vat_number("v", Some("nl 1234.567.89 b01"))
+                .unwrap()
+                .as_deref(),
+            Some("NL123456789B01")
+        );
         assert!(vat_number("v", Some("123")).is_err());
     }
 }

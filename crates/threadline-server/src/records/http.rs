@@ -11,8 +11,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    decode_cursor, encode_cursor, etag, if_match, not_found, not_modified, soft_delete, Kind,
-    Meta, Target, META_KEYS,
+    decode_cursor, encode_cursor, etag, if_match, not_found, not_modified, soft_delete, Kind, Meta,
+    Target, META_KEYS,
 };
 use crate::auth::AuthUser;
 use crate::db::{id_text, BoxFuture, Conn, Sql};
@@ -34,8 +34,11 @@ pub trait Record: Serialize + Sized + Send + Sync + 'static {
     fn meta(&self) -> &Meta;
 
     /// The records of `org` among `ids`, deleted ones included, in any order.
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid])
-        -> BoxFuture<'c, ApiResult<Vec<Self>>>;
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>>;
 
     /// Adds ` AND (…)` to a list query over `t` (the kind's table) for the search `q`.
     fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()>;
@@ -212,7 +215,10 @@ pub async fn list_page<T: Record>(
             .with_field("limit"))
         }
     };
-    let mut sql = Sql::new(format!("SELECT t.id FROM {} t WHERE t.org_id = ", T::KIND.table()));
+    let mut sql = Sql::new(format!(
+        "SELECT t.id FROM {} t WHERE t.org_id = ",
+        T::KIND.table()
+    ));
     sql.push_bind(id_text(auth.org_id));
     if !params.include_deleted {
         sql.push(" AND t.deleted_at IS NULL");
@@ -225,7 +231,8 @@ pub async fn list_page<T: Record>(
         T::search(&mut sql, q)?;
     }
     filter(&mut sql)?;
-    sql.push(" ORDER BY t.id LIMIT ").push_bind(i64::from(limit) + 1);
+    sql.push(" ORDER BY t.id LIMIT ")
+        .push_bind(i64::from(limit) + 1);
     let mut ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
     let next_cursor = if ids.len() > limit as usize {
         ids.truncate(limit as usize);
@@ -354,7 +361,12 @@ pub async fn patch<T: Editable>(
     drop(conn);
     // The stale check here is only early: the write checks the version again.
     if current.meta().version != expected_version {
-        return Err(super::why_not_written_now(T::KIND, id, current.meta().version, expected_version));
+        return Err(super::why_not_written_now(
+            T::KIND,
+            id,
+            current.meta().version,
+            expected_version,
+        ));
     }
     let mut merged = serde_json::to_value(&current)
         .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
@@ -404,25 +416,4 @@ pub async fn delete<T: Record>(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
-}
-
-/// The routes of an editable record type: `/<collection>` and `/<collection>/{id}`.
-pub fn routes<T: Editable>() -> axum::Router<AppState> {
-    let collection = collection(T::KIND);
-    routes_but_create::<T>().route(&format!("/{collection}"), axum::routing::post(create::<T>))
-}
-
-/// [`routes`] without `POST /<collection>` (for a type whose creation is its own).
-pub fn routes_but_create<T: Editable>() -> axum::Router<AppState> {
-    use axum::routing::get as get_route;
-    let collection = collection(T::KIND);
-    axum::Router::new()
-        .route(&format!("/{collection}"), get_route(list::<T>))
-        .route(
-            &format!("/{collection}/{{id}}"),
-            get_route(get::<T>)
-                .put(replace::<T>)
-                .patch(patch::<T>)
-                .delete(delete::<T>),
-        )
 }

@@ -31,7 +31,7 @@ pub const MAX_ATTENDEES: usize = 500;
 /// Most linked records of one meeting.
 pub const MAX_LINKS: usize = 100;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Meeting {
     pub id: Uuid,
     pub title: String,
@@ -49,7 +49,7 @@ pub struct Meeting {
     pub meta: Meta,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
     pub address: String,
@@ -60,7 +60,7 @@ pub struct Attendee {
 }
 
 /// A linked record: `{kind, id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub kind: String,
@@ -68,7 +68,7 @@ pub struct Link {
 }
 
 /// POST and PUT body; what PATCH merges into.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingInput {
     pub title: String,
@@ -144,12 +144,21 @@ impl Record for Meeting {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(async move {
-            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+            let rows: Vec<Row> = load_rows(
+                conn,
+                org,
+                ids,
+                &format!(
                 "SELECT {META_COLUMNS}, t.title, t.all_day, t.start_at, t.end_at, t.time_zone, \
                  t.start_date, t.end_date, t.location, t.description, t.attendees FROM meetings t"
-            ))
+            ),
+            )
             .await?;
             let mut links: std::collections::HashMap<String, Vec<Link>> = Default::default();
             if !ids.is_empty() {
@@ -163,14 +172,18 @@ impl Record for Meeting {
                 let found: Vec<(String, String, String)> =
                     sql.build_query_as().fetch_all(&mut *conn).await?;
                 for (meeting, kind, id) in found {
-                    links.entry(meeting).or_default().push(Link { kind, id: parse_uuid(&id)? });
+                    links.entry(meeting).or_default().push(Link {
+                        kind,
+                        id: parse_uuid(&id)?,
+                    });
                 }
             }
             rows.into_iter()
                 .map(|r| {
-                    let attendees: Vec<Attendee> = serde_json::from_str(&r.attendees).map_err(|e| {
-                        ApiError::internal(format!("bad attendees in the database: {e}"))
-                    })?;
+                    let attendees: Vec<Attendee> =
+                        serde_json::from_str(&r.attendees).map_err(|e| {
+                            ApiError::internal(format!("bad attendees in the database: {e}"))
+                        })?;
                     Ok(Meeting {
                         id: r.meta.uuid()?,
                         title: r.title,
@@ -199,7 +212,10 @@ impl Record for Meeting {
 
 fn instant(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
     let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Err(ApiError::invalid(field, format!("a timed meeting needs {field}")));
+        return Err(ApiError::invalid(
+            field,
+            format!("a timed meeting needs {field}"),
+        ));
     };
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
@@ -213,7 +229,10 @@ fn instant(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
 
 fn date(field: &str, value: Option<&str>) -> ApiResult<NaiveDate> {
     let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Err(ApiError::invalid(field, format!("an all-day meeting needs {field}")));
+        return Err(ApiError::invalid(
+            field,
+            format!("an all-day meeting needs {field}"),
+        ));
     };
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
@@ -254,7 +273,11 @@ fn validate_when(input: &MeetingInput) -> ApiResult<When> {
     if input.all_day {
         absent(
             "an all-day",
-            &[("start_at", &input.start_at), ("end_at", &input.end_at), ("time_zone", &input.time_zone)],
+            &[
+                ("start_at", &input.start_at),
+                ("end_at", &input.end_at),
+                ("time_zone", &input.time_zone),
+            ],
         )?;
         let start = date("start_date", input.start_date.as_deref())?;
         let end = date("end_date", input.end_date.as_deref())?;
@@ -269,7 +292,13 @@ fn validate_when(input: &MeetingInput) -> ApiResult<When> {
             end_date: end.format("%Y-%m-%d").to_string(),
         })
     } else {
-        absent("a timed", &[("start_date", &input.start_date), ("end_date", &input.end_date)])?;
+        absent(
+            "a timed",
+            &[
+                ("start_date", &input.start_date),
+                ("end_date", &input.end_date),
+            ],
+        )?;
         let start = instant("start_at", input.start_at.as_deref())?;
         let end = instant("end_at", input.end_at.as_deref())?;
         let time_zone = time_zone("time_zone", input.time_zone.as_deref())?;
@@ -291,15 +320,25 @@ fn validate_attendees(input: &[Attendee]) -> ApiResult<Vec<Attendee>> {
     for (i, a) in input.iter().enumerate() {
         let field = format!("attendees[{i}].address");
         let address = EmailAddress::parse(&a.address).map_err(|e| {
-            ApiError::invalid(&field, format!("{:?} is not a valid email address: {e}", a.address))
+            ApiError::invalid(
+                &field,
+                format!("{:?} is not a valid email address: {e}", a.address),
+            )
         })?;
         if let Some(j) = keys.iter().position(|k| *k == address.match_key()) {
-            return Err(ApiError::invalid(field, format!("the same address as attendees[{j}]")));
+            return Err(ApiError::invalid(
+                field,
+                format!("the same address as attendees[{j}]"),
+            ));
         }
         keys.push(address.match_key());
         out.push(Attendee {
             address: address.to_string(),
-            name: opt_text(&format!("attendees[{i}].name"), a.name.as_deref(), MAX_NAME_CHARS)?,
+            name: opt_text(
+                &format!("attendees[{i}].name"),
+                a.name.as_deref(),
+                MAX_NAME_CHARS,
+            )?,
             contact_id: a.contact_id,
         });
     }
@@ -314,11 +353,17 @@ pub fn validate_links(input: &[Link]) -> ApiResult<Vec<(Kind, Uuid)>> {
         let kind = Kind::parse(&link.kind).ok_or_else(|| {
             ApiError::invalid(
                 format!("links[{i}].kind"),
-                format!("{:?} is not a kind of record (company, contact, project, …)", link.kind),
+                format!(
+                    "{:?} is not a kind of record (company, contact, project, …)",
+                    link.kind
+                ),
             )
         })?;
         if out.contains(&(kind, link.id)) {
-            return Err(ApiError::invalid(format!("links[{i}]"), "the same record is linked twice"));
+            return Err(ApiError::invalid(
+                format!("links[{i}]"),
+                "the same record is linked twice",
+            ));
         }
         out.push((kind, link.id));
     }
@@ -370,27 +415,51 @@ impl Editable for Meeting {
                 }
             }
             let (all_day, start_at, end_at, time_zone, start_date, end_date) = match &valid.when {
-                When::Timed { start_at, end_at, time_zone } => {
-                    (false, Some(start_at.clone()), Some(end_at.clone()), Some(time_zone.clone()), None, None)
-                }
-                When::AllDay { start_date, end_date } => {
-                    (true, None, None, None, Some(start_date.clone()), Some(end_date.clone()))
-                }
+                When::Timed {
+                    start_at,
+                    end_at,
+                    time_zone,
+                } => (
+                    false,
+                    Some(start_at.clone()),
+                    Some(end_at.clone()),
+                    Some(time_zone.clone()),
+                    None,
+                    None,
+                ),
+                When::AllDay {
+                    start_date,
+                    end_date,
+                } => (
+                    true,
+                    None,
+                    None,
+                    None,
+                    Some(start_date.clone()),
+                    Some(end_date.clone()),
+                ),
             };
             let attendees = serde_json::to_string(&valid.attendees)
                 .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
-            save_row(conn, Kind::Meeting, org, id, target, &[
-                ("title", valid.title.clone().into()),
-                ("all_day", all_day.into()),
-                ("start_at", start_at.into()),
-                ("end_at", end_at.into()),
-                ("time_zone", time_zone.into()),
-                ("start_date", start_date.into()),
-                ("end_date", end_date.into()),
-                ("location", valid.location.clone().into()),
-                ("description", valid.description.clone().into()),
-                ("attendees", attendees.into()),
-            ])
+            save_row(
+                conn,
+                Kind::Meeting,
+                org,
+                id,
+                target,
+                &[
+                    ("title", valid.title.clone().into()),
+                    ("all_day", all_day.into()),
+                    ("start_at", start_at.into()),
+                    ("end_at", end_at.into()),
+                    ("time_zone", time_zone.into()),
+                    ("start_date", start_date.into()),
+                    ("end_date", end_date.into()),
+                    ("location", valid.location.clone().into()),
+                    ("description", valid.description.clone().into()),
+                    ("attendees", attendees.into()),
+                ],
+            )
             .await?;
             let rows = valid
                 .links
@@ -404,8 +473,16 @@ impl Editable for Meeting {
                     ]
                 })
                 .collect();
-            replace_children(conn, "meeting_links", "meeting_id", org, id, &["position", "record_kind", "record_id"], rows)
-                .await?;
+            replace_children(
+                conn,
+                "meeting_links",
+                "meeting_id",
+                org,
+                id,
+                &["position", "record_kind", "record_id"],
+                rows,
+            )
+            .await?;
             Ok(())
         })
     }

@@ -31,7 +31,19 @@ use crate::db::{self, id_text, parse_time, parse_uuid, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 
 /// The kinds of record, as written in URLs' bodies, links and the changes feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Company,
@@ -111,7 +123,7 @@ pub async fn record_exists(conn: &mut Conn, org: Uuid, kind: Kind, id: Uuid) -> 
 // Versions, writes and the changes feed
 
 /// What every record answer carries (flattened into it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Meta {
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -418,18 +430,14 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
         )
         .with_field("If-Match"));
     };
-    value
-        .to_str()
-        .ok()
-        .and_then(parse_etag)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_header",
-                "If-Match must be one strong ETag as answered by the server, e.g. \"3\"",
-            )
-            .with_field("If-Match")
-        })
+    value.to_str().ok().and_then(parse_etag).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "If-Match must be one strong ETag as answered by the server, e.g. \"3\"",
+        )
+        .with_field("If-Match")
+    })
 }
 
 fn parse_etag(s: &str) -> Option<i64> {
@@ -465,7 +473,11 @@ pub fn decode_cursor(field: &str, prefix: &str, cursor: &str) -> ApiResult<Strin
         .decode(cursor.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(prefix)?.strip_prefix(':').map(str::to_string))
+        .and_then(|s| {
+            s.strip_prefix(prefix)?
+                .strip_prefix(':')
+                .map(str::to_string)
+        })
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -521,7 +533,12 @@ pub async fn replace_children(
 
 /// The rows of `org` among `ids` of `select` (`SELECT {META_COLUMNS}, … FROM <table> t …`,
 /// without its WHERE).
-pub async fn load_rows<R>(conn: &mut Conn, org: Uuid, ids: &[Uuid], select: &str) -> ApiResult<Vec<R>>
+pub async fn load_rows<R>(
+    conn: &mut Conn,
+    org: Uuid,
+    ids: &[Uuid],
+    select: &str,
+) -> ApiResult<Vec<R>>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {

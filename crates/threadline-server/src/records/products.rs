@@ -15,14 +15,14 @@ use crate::db::{BoxFuture, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{self, MAX_NAME_CHARS};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     pub amount_minor: i64,
     pub currency: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: Uuid,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct Product {
     pub meta: Meta,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     pub name: String,
@@ -70,7 +70,11 @@ impl Record for Product {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(async move {
             let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
                 "SELECT {META_COLUMNS}, t.name, t.code, t.price_minor, t.currency, t.description FROM products t"
@@ -82,7 +86,13 @@ impl Record for Product {
                         id: r.meta.uuid()?,
                         name: r.name,
                         code: r.code,
-                        price: r.price_minor.zip(r.currency).map(|(amount_minor, currency)| Price { amount_minor, currency }),
+                        price: r
+                            .price_minor
+                            .zip(r.currency)
+                            .map(|(amount_minor, currency)| Price {
+                                amount_minor,
+                                currency,
+                            }),
                         description: r.description,
                         meta: r.meta.meta()?,
                     })
@@ -120,12 +130,19 @@ impl Editable for Product {
     fn validate(input: ProductInput) -> ApiResult<ValidProduct> {
         if let Some(price) = &input.price {
             if price.amount_minor < 0 {
-                return Err(ApiError::invalid("price.amount_minor", "a price cannot be negative"));
+                return Err(ApiError::invalid(
+                    "price.amount_minor",
+                    "a price cannot be negative",
+                ));
             }
-            if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase())
+            {
                 return Err(ApiError::invalid(
                     "price.currency",
-                    format!("{:?} is not an ISO 4217 currency code (EUR, USD, …)", price.currency),
+                    format!(
+                        "{:?} is not an ISO 4217 currency code (EUR, USD, …)",
+                        price.currency
+                    ),
                 ));
             }
         }
@@ -145,13 +162,26 @@ impl Editable for Product {
         valid: &'c ValidProduct,
     ) -> BoxFuture<'c, ApiResult<()>> {
         Box::pin(async move {
-            save_row(conn, Kind::Product, auth.org_id, id, target, &[
-                ("name", valid.name.clone().into()),
-                ("code", valid.code.clone().into()),
-                ("price_minor", valid.price.as_ref().map(|p| p.amount_minor).into()),
-                ("currency", valid.price.as_ref().map(|p| p.currency.clone()).into()),
-                ("description", valid.description.clone().into()),
-            ])
+            save_row(
+                conn,
+                Kind::Product,
+                auth.org_id,
+                id,
+                target,
+                &[
+                    ("name", valid.name.clone().into()),
+                    ("code", valid.code.clone().into()),
+                    (
+                        "price_minor",
+                        valid.price.as_ref().map(|p| p.amount_minor).into(),
+                    ),
+                    (
+                        "currency",
+                        valid.price.as_ref().map(|p| p.currency.clone()).into(),
+                    ),
+                    ("description", valid.description.clone().into()),
+                ],
+            )
             .await?;
             Ok(())
         })

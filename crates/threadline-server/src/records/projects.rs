@@ -13,7 +13,7 @@ use crate::db::{parse_uuid, BoxFuture, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{self, MAX_NAME_CHARS};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Project {
     pub id: Uuid,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct Project {
     pub meta: Meta,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     pub name: String,
@@ -49,11 +49,20 @@ impl Record for Project {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(async move {
-            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
-                "SELECT {META_COLUMNS}, t.name, t.description, t.company_id FROM projects t"
-            ))
+            let rows: Vec<Row> = load_rows(
+                conn,
+                org,
+                ids,
+                &format!(
+                    "SELECT {META_COLUMNS}, t.name, t.description, t.company_id FROM projects t"
+                ),
+            )
             .await?;
             rows.into_iter()
                 .map(|r| {
@@ -103,11 +112,18 @@ impl Editable for Project {
                     ));
                 }
             }
-            save_row(conn, Kind::Project, auth.org_id, id, target, &[
-                ("name", valid.name.clone().into()),
-                ("description", valid.description.clone().into()),
-                ("company_id", valid.company_id.into()),
-            ])
+            save_row(
+                conn,
+                Kind::Project,
+                auth.org_id,
+                id,
+                target,
+                &[
+                    ("name", valid.name.clone().into()),
+                    ("description", valid.description.clone().into()),
+                    ("company_id", valid.company_id.into()),
+                ],
+            )
             .await?;
             Ok(())
         })

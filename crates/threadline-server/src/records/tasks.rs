@@ -30,7 +30,7 @@ use crate::validate::{self, MAX_NAME_CHARS};
 /// Longest task description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: Uuid,
     pub title: String,
@@ -50,7 +50,7 @@ pub struct Task {
 }
 
 /// POST and PUT body; a superset of the bar's `NewTask`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
     pub title: String,
@@ -110,19 +110,31 @@ impl Record for Task {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(async move {
-            let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
-                "SELECT {META_COLUMNS}, t.title, t.description, t.due_date, t.done, \
+            let rows: Vec<Row> = load_rows(
+                conn,
+                org,
+                ids,
+                &format!(
+                    "SELECT {META_COLUMNS}, t.title, t.description, t.due_date, t.done, \
                  t.source_message_id, t.gmail_thread_id, t.linked_kind, t.linked_id, \
                  t.assignee_user_id, u.name AS assignee_name, u.email AS assignee_email \
                  FROM tasks t JOIN users u ON u.id = t.assignee_user_id"
-            ))
+                ),
+            )
             .await?;
             rows.into_iter()
                 .map(|r| {
                     let linked = match (r.linked_kind, r.linked_id) {
-                        (Some(kind), Some(id)) => Some(Link { kind, id: parse_uuid(&id)? }),
+                        (Some(kind), Some(id)) => Some(Link {
+                            kind,
+                            id: parse_uuid(&id)?,
+                        }),
                         _ => None,
                     };
                     let assignee_id = parse_uuid(&r.assignee_user_id)?;
@@ -135,7 +147,9 @@ impl Record for Task {
                             .as_deref()
                             .map(|d| {
                                 NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| {
-                                    ApiError::internal(format!("bad due date {d:?} in the database: {e}"))
+                                    ApiError::internal(format!(
+                                        "bad due date {d:?} in the database: {e}"
+                                    ))
                                 })
                             })
                             .transpose()?,
@@ -146,7 +160,10 @@ impl Record for Task {
                             email: r.assignee_email,
                         },
                         done: r.done != 0,
-                        contact_id: linked.as_ref().filter(|l| l.kind == "contact").map(|l| l.id),
+                        contact_id: linked
+                            .as_ref()
+                            .filter(|l| l.kind == "contact")
+                            .map(|l| l.id),
                         linked,
                         source_message_id: r.source_message_id,
                         gmail_thread_id: r.gmail_thread_id,
@@ -169,8 +186,11 @@ impl Editable for Task {
 
     fn validate(input: TaskInput) -> ApiResult<ValidTask> {
         let title = validate::required_text("title", &input.title, MAX_NAME_CHARS)?;
-        let description =
-            opt_text("description", input.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
+        let description = opt_text(
+            "description",
+            input.description.as_deref(),
+            MAX_DESCRIPTION_CHARS,
+        )?;
         let source_message_id = match input.source_message_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(
@@ -184,7 +204,10 @@ impl Editable for Task {
                 let kind = Kind::parse(&link.kind).ok_or_else(|| {
                     ApiError::invalid(
                         "linked.kind",
-                        format!("{:?} is not a kind of record (company, contact, project, …)", link.kind),
+                        format!(
+                            "{:?} is not a kind of record (company, contact, project, …)",
+                            link.kind
+                        ),
                     )
                 })?;
                 if contact.is_some_and(|c| kind != Kind::Contact || c != link.id) {
@@ -233,7 +256,9 @@ impl Editable for Task {
                 ));
             }
             if let Some((kind, record, field)) = valid.linked {
-                if (kind == Kind::Task && record == id) || !record_exists(conn, org, kind, record).await? {
+                if (kind == Kind::Task && record == id)
+                    || !record_exists(conn, org, kind, record).await?
+                {
                     return Err(ApiError::unknown_record(
                         field,
                         format!("there is no {kind} with id {record}"),
@@ -242,19 +267,29 @@ impl Editable for Task {
             }
             let linked_kind = valid.linked.map(|(k, _, _)| k.as_str().to_string());
             let linked_id = valid.linked.map(|(_, id, _)| id);
-            let contact_id = valid.linked.filter(|(k, _, _)| *k == Kind::Contact).map(|(_, id, _)| id);
-            save_row(conn, Kind::Task, org, id, target, &[
-                ("title", valid.title.clone().into()),
-                ("description", valid.description.clone().into()),
-                ("due_date", valid.due_date.clone().into()),
-                ("assignee_user_id", id_text(assignee).into()),
-                ("done", valid.done.into()),
-                ("source_message_id", valid.source_message_id.clone().into()),
-                ("gmail_thread_id", valid.gmail_thread_id.clone().into()),
-                ("linked_kind", linked_kind.into()),
-                ("linked_id", linked_id.into()),
-                ("contact_id", contact_id.into()),
-            ])
+            let contact_id = valid
+                .linked
+                .filter(|(k, _, _)| *k == Kind::Contact)
+                .map(|(_, id, _)| id);
+            save_row(
+                conn,
+                Kind::Task,
+                org,
+                id,
+                target,
+                &[
+                    ("title", valid.title.clone().into()),
+                    ("description", valid.description.clone().into()),
+                    ("due_date", valid.due_date.clone().into()),
+                    ("assignee_user_id", id_text(assignee).into()),
+                    ("done", valid.done.into()),
+                    ("source_message_id", valid.source_message_id.clone().into()),
+                    ("gmail_thread_id", valid.gmail_thread_id.clone().into()),
+                    ("linked_kind", linked_kind.into()),
+                    ("linked_id", linked_id.into()),
+                    ("contact_id", contact_id.into()),
+                ],
+            )
             .await?;
             Ok(())
         })

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use threadline_domain::api::{Direction, Party, TimelineLink, UserRef};
 use uuid::Uuid;
 
@@ -22,23 +22,9 @@ use crate::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::store;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    Private,
-    Shared,
-}
+pub use threadline_domain::api::Visibility;
 
-impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Private => "private",
-            Visibility::Shared => "shared",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrackedEmailRecord {
     pub id: Uuid,
     pub owner: UserRef,
@@ -60,20 +46,47 @@ pub struct TrackedEmailRecord {
     pub meta: Meta,
 }
 
-/// What a user who may not read the email sees of it.
-pub fn redacted(id: Uuid, owner: &UserRef, direction: Direction, sent_at: Option<DateTime<Utc>>, meta: &Meta) -> Value {
-    let mut v = json!({
-        "id": id,
-        "owner": owner,
-        "visibility": Visibility::Private,
-        "direction": direction,
-        "sent_at": sent_at,
-        "redacted": true,
-    });
-    if let (Some(object), Ok(Value::Object(meta))) = (v.as_object_mut(), serde_json::to_value(meta)) {
-        object.extend(meta);
-    }
-    v
+/// What a user who may not read the email sees of it: that it exists, not what it says.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RedactedTrackedEmail {
+    pub id: Uuid,
+    pub owner: UserRef,
+    /// Always `private`.
+    pub visibility: Visibility,
+    pub direction: Direction,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Always true: tells this shape from a whole [`TrackedEmailRecord`].
+    pub redacted: bool,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+/// A tracked email as one user sees it: whole, or redacted (`redacted: true`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // Describes the answers' two shapes; never built.
+pub enum TrackedEmailView {
+    Whole(TrackedEmailRecord),
+    Redacted(RedactedTrackedEmail),
+}
+
+pub fn redacted(
+    id: Uuid,
+    owner: &UserRef,
+    direction: Direction,
+    sent_at: Option<DateTime<Utc>>,
+    meta: &Meta,
+) -> Value {
+    let redacted = RedactedTrackedEmail {
+        id,
+        owner: owner.clone(),
+        visibility: Visibility::Private,
+        direction,
+        sent_at,
+        redacted: true,
+        meta: meta.clone(),
+    };
+    serde_json::to_value(redacted).unwrap_or(Value::Null)
 }
 
 /// True when `viewer` may read the email's content.
@@ -82,7 +95,7 @@ pub fn readable(visibility: Visibility, owner: Uuid, viewer: Uuid) -> bool {
 }
 
 /// The PATCH body: only the visibility changes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisibilityInput {
     pub visibility: Visibility,
@@ -109,21 +122,29 @@ pub fn parse_visibility(s: &str) -> ApiResult<Visibility> {
     match s {
         "private" => Ok(Visibility::Private),
         "shared" => Ok(Visibility::Shared),
-        other => Err(ApiError::internal(format!("bad visibility {other:?} in the database"))),
+        other => Err(ApiError::internal(format!(
+            "bad visibility {other:?} in the database"
+        ))),
     }
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ApiResult<T> {
-    serde_json::from_str(s).map_err(|e| ApiError::internal(format!("bad parties in the database: {e}")))
+    serde_json::from_str(s)
+        .map_err(|e| ApiError::internal(format!("bad parties in the database: {e}")))
 }
 
 async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<TrackedEmailRecord>> {
-    let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
+    let rows: Vec<Row> = load_rows(
+        conn,
+        org,
+        ids,
+        &format!(
         "SELECT {META_COLUMNS}, t.owner_user_id, u.name AS owner_name, u.email AS owner_email, \
          t.visibility, t.from_party, t.to_parties, t.cc_parties, t.sent_at, t.body_text, \
          t.html_body, t.rfc_message_id \
          FROM tracked_emails t JOIN users u ON u.id = t.owner_user_id"
-    ))
+    ),
+    )
     .await?;
     let mut base = store::tracked_emails_by_id(conn, org, ids).await?;
     rows.into_iter()
@@ -162,15 +183,31 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Tracked
 impl Record for TrackedEmailRecord {
     const KIND: Kind = Kind::TrackedEmail;
     const DERIVED: &'static [&'static str] = &[
-        "owner", "direction", "subject", "from", "to", "cc", "sent_at", "body_text", "html_body",
-        "gmail_message_id", "message_ids", "gmail_thread_id", "rfc_message_id", "links",
+        "owner",
+        "direction",
+        "subject",
+        "from",
+        "to",
+        "cc",
+        "sent_at",
+        "body_text",
+        "html_body",
+        "gmail_message_id",
+        "message_ids",
+        "gmail_thread_id",
+        "rfc_message_id",
+        "links",
     ];
 
     fn meta(&self) -> &Meta {
         &self.meta
     }
 
-    fn load<'c>(conn: &'c mut Conn, org: Uuid, ids: &'c [Uuid]) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    fn load<'c>(
+        conn: &'c mut Conn,
+        org: Uuid,
+        ids: &'c [Uuid],
+    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
@@ -185,19 +222,26 @@ impl Record for TrackedEmailRecord {
         if readable(self.visibility, self.owner.id, auth.user_id) {
             serde_json::to_value(self).unwrap_or(Value::Null)
         } else {
-            redacted(self.id, &self.owner, self.direction, self.sent_at, &self.meta)
+            redacted(
+                self.id,
+                &self.owner,
+                self.direction,
+                self.sent_at,
+                &self.meta,
+            )
         }
     }
 }
 
 /// 403 unless `auth` owns the tracked email `id` (which exists: checked before).
 pub async fn expect_owner(conn: &mut Conn, auth: &AuthUser, id: Uuid, what: &str) -> ApiResult<()> {
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT owner_user_id FROM tracked_emails WHERE org_id = $1 AND id = $2")
-            .bind(id_text(auth.org_id))
-            .bind(id_text(id))
-            .fetch_optional(&mut *conn)
-            .await?;
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT owner_user_id FROM tracked_emails WHERE org_id = $1 AND id = $2",
+    )
+    .bind(id_text(auth.org_id))
+    .bind(id_text(id))
+    .fetch_optional(&mut *conn)
+    .await?;
     if owner.as_deref() == Some(id_text(auth.user_id).as_str()) {
         return Ok(());
     }
@@ -225,13 +269,19 @@ impl Editable for TrackedEmailRecord {
     ) -> BoxFuture<'c, ApiResult<()>> {
         Box::pin(async move {
             if matches!(target, Target::New) {
-                return Err(ApiError::internal("tracked emails are created by tracking them"));
+                return Err(ApiError::internal(
+                    "tracked emails are created by tracking them",
+                ));
             }
             expect_owner(conn, auth, id, "change").await?;
-            save_row(conn, Kind::TrackedEmail, auth.org_id, id, target, &[(
-                "visibility",
-                valid.visibility.as_str().to_string().into(),
-            )])
+            save_row(
+                conn,
+                Kind::TrackedEmail,
+                auth.org_id,
+                id,
+                target,
+                &[("visibility", valid.visibility.as_str().to_string().into())],
+            )
             .await?;
             Ok(())
         })

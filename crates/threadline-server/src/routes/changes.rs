@@ -6,14 +6,16 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::HttpMethod;
+use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::{id_text, parse_uuid};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
 use crate::records::http::{query, MAX_LIMIT};
 use crate::records::{decode_cursor, encode_cursor, Kind};
 use crate::state::AppState;
@@ -23,8 +25,28 @@ pub const DEFAULT_CHANGES: u32 = 500;
 /// Largest page of the feed.
 pub const MAX_CHANGES: u32 = 5 * MAX_LIMIT;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/changes", get(changes))
+pub fn router() -> ApiRouter {
+    let op = Op::new("changes", "changes", "Records changed since a cursor")
+        .description(
+            "Oldest change first, one entry per record (its latest change). `next_cursor` is \
+             always given: poll with it to get what changes next.",
+        )
+        .query(
+            "since",
+            "The `next_cursor` of an earlier answer (from the start without it).",
+            String::schema(),
+        )
+        .query(
+            "limit",
+            &format!("Most entries, 1 to {MAX_CHANGES} (default {DEFAULT_CHANGES})."),
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(MAX_CHANGES)),
+        )
+        .json::<ChangesPage>("200", "The changes.")
+        .bad_query();
+    ApiRouter::new().routes(op.route("/changes", HttpMethod::Get, get(changes)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,7 +56,7 @@ struct ChangesQuery {
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Change {
     kind: Kind,
     id: Uuid,
@@ -42,7 +64,7 @@ struct Change {
     deleted: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ChangesPage {
     changes: Vec<Change>,
     next_cursor: String,

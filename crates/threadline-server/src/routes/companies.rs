@@ -1,11 +1,11 @@
 //! `/api/v1/companies`: see [`crate::records::companies`].
 
-use axum::Router;
-
+use crate::openapi::{record_routes, ApiRouter, RecordDoc};
 use crate::records::companies::Company;
-use crate::records::http::routes;
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    routes::<Company>()
+pub fn router() -> ApiRouter {
+    record_routes::<Company>(&RecordDoc {
+        noun: "company",
+        search: "Part of the name (case-insensitive), or a domain (`acme.com`).",
+    })
 }

@@ -6,23 +6,34 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 use threadline_domain::address::normalize_domain;
 use threadline_domain::company::registrable_domain;
+use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
+use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
 use crate::records::contacts::{Contact, ContactInput};
-use crate::records::http::{load_one, routes_but_create, Editable};
+use crate::records::http::{load_one, Editable};
 use crate::records::{etag, Target};
 use crate::state::AppState;
 
 pub use crate::records::contacts::MAX_CONTACT_EMAILS;
 
-pub fn router() -> Router<AppState> {
-    routes_but_create::<Contact>().route("/contacts", post(create_contact))
+pub fn router() -> ApiRouter {
+    let create = Op::new("contacts", "create_contact", "Create a contact")
+        .description("The tracking bar's *Add contact* sends a `NewContact`, which is a valid `ContactInput`.")
+        .idempotency_key()
+        .json_body::<ContactInput>("The new contact.")
+        .json_with_etag::<Contact>("201", "The contact as stored (`Location` is its URL).")
+        .links_to_record("201", "id", &record_links("contact"));
+    record_routes_but_create::<Contact>(&RecordDoc {
+        noun: "contact",
+        search: "Part of the name or of an address (case-insensitive), an address, or a domain.",
+    })
+    .routes(create.route("/contacts", HttpMethod::Post, post(create_contact)))
 }
 
 /// `Acme.com`, `@acme.com`, `mail.acme.co.uk` → the lowercase ASCII registrable domain.
@@ -57,7 +68,9 @@ async fn create_contact(
     .await?;
     // A new contact is at version 1 (a replay answers what was answered then, as it was).
     if response.status() == StatusCode::CREATED
-        && !response.headers().contains_key(idempotency::REPLAYED_HEADER)
+        && !response
+            .headers()
+            .contains_key(idempotency::REPLAYED_HEADER)
     {
         let headers = response.headers_mut();
         headers.insert(header::ETAG, etag(1));

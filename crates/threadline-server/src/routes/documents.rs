@@ -18,12 +18,16 @@
 //! with `ETag: "<version>"`; a file's content with `ETag: "<sha256>"`.
 
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Extension, Router};
+use axum::routing::{delete, get, patch, post, put};
+use axum::Extension;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::{ObjectBuilder, Type};
+use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -33,43 +37,185 @@ use crate::documents::tree::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
+use crate::openapi::{optional_uuid_param_schema, ApiRouter, Op};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    let mut router = Router::new()
-        .route("/documents/trash", get(list_trash))
-        .route(
-            "/documents/{node}",
-            get(get_node).patch(update_node).delete(delete_node),
+pub fn router() -> ApiRouter {
+    let tag = "documents";
+    let node = |op: Op| {
+        op.path_id("node", "The folder's or file's id.")
+            .not_found("document")
+    };
+    let binary = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream")
+    };
+    let trash = Op::new(tag, "list_document_trash", "The documents' trash")
+        .description("What deletes took (each with what it held), newest first.")
+        .json::<Trash>("200", "The trash.");
+    let get_op = node(Op::new(tag, "get_document", "Get a folder or file"))
+        .json_with_etag::<Node>("200", "The node.");
+    let change = node(Op::new(tag, "update_document", "Rename or move a folder or file"))
+        .if_match()
+        .json_body::<NodeChange>("`name` renames; `parent_id` moves (`null`: to the top of the record's tree).")
+        .json_with_etag::<Node>("200", "The node as stored.")
+        .error("409", "The name is taken in the target folder (`name_conflict`), or the move would put a folder inside itself.");
+    let delete_op = node(Op::new(
+        tag,
+        "delete_document",
+        "Move a folder or file to the trash",
+    ))
+    .if_match()
+    .json_with_etag::<Node>("200", "The node, in the trash with what it holds.");
+    let restore = node(Op::new(tag, "restore_document", "Restore a folder or file from the trash"))
+        .if_match()
+        .json_with_etag::<Node>("200", "The node, back where it was.")
+        .error("409", "Not in the trash (`not_in_trash`), its parent is (`parent_in_trash`), or its name is taken there now (`name_conflict`).");
+    let download_op = node(Op::new(tag, "download_document", "Download a file"))
+        .header(
+            "If-None-Match",
+            false,
+            "The content's ETag: 304 when unchanged.",
         )
-        .route(
+        .content(
+            "200",
+            "The file, streamed (ETag: its SHA-256).",
+            "application/octet-stream",
+            binary(),
+        )
+        .empty("304", "Not modified.", true)
+        .error("409", "The node is a folder (`not_a_file`).");
+    let replace_op = node(Op::new(
+        tag,
+        "replace_document_content",
+        "Upload a new version of a file",
+    ))
+    .description(&format!(
+        "Streamed; at most {MAX_FILE_BYTES} bytes. `Content-Type` is kept for downloads."
+    ))
+    .if_match()
+    .body(
+        "application/octet-stream",
+        "The file's new content.",
+        binary(),
+    )
+    .json_with_etag::<Node>("200", "The file's node, at its new version.")
+    .error(
+        "413",
+        "The file is over the size limit (`file_too_large`); nothing was kept.",
+    );
+    let mut router = ApiRouter::new()
+        .routes(trash.route("/documents/trash", HttpMethod::Get, get(list_trash)))
+        .routes(get_op.route("/documents/{node}", HttpMethod::Get, get(get_node)))
+        .routes(change.route("/documents/{node}", HttpMethod::Patch, patch(update_node)))
+        .routes(delete_op.route("/documents/{node}", HttpMethod::Delete, delete(delete_node)))
+        .routes(download_op.route("/documents/{node}/content", HttpMethod::Get, get(download)))
+        .routes(replace_op.route(
             "/documents/{node}/content",
-            get(download)
-                .put(replace)
-                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/documents/{node}/restore", post(restore_node));
+            HttpMethod::Put,
+            // Counted against MAX_FILE_BYTES while it streams, not against the 1 MiB limit of
+            // JSON bodies.
+            put(replace).layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable()),
+        ))
+        .routes(restore.route(
+            "/documents/{node}/restore",
+            HttpMethod::Post,
+            post(restore_node),
+        ));
     for kind in RecordKind::ALL {
-        let base = format!("/{}/{{id}}/documents", kind.plural());
-        router =
-            router
-                .route(&base, get(list_tree).layer(Extension(kind)))
-                .route(
-                    &format!("{base}/folders"),
-                    post(create_folder).layer(Extension(kind)),
+        let plural = kind.plural();
+        let noun = kind.as_str();
+        let base = format!("/{plural}/{{id}}/documents");
+        let record = |op: Op| {
+            op.path_id("id", &format!("The {noun}'s id."))
+                .not_found(&format!("{noun}, or parent folder"))
+                .error(
+                    "422",
+                    "A query parameter is not acceptable (`invalid_field`; `field` names it).",
                 )
-                .route(
+        };
+        let list = record(Op::new(
+            plural,
+            &format!("list_{noun}_documents"),
+            &format!("A {noun}'s documents"),
+        ))
+        .description(
+            "The whole tree (folders with `children`), or with `parent_id` one folder's children.",
+        )
+        .query(
+            "parent_id",
+            "A folder of the tree: list only its children.",
+            optional_uuid_param_schema(),
+        )
+        .json::<Listing>("200", "The documents.");
+        let folder = record(Op::new(
+            plural,
+            &format!("create_{noun}_folder"),
+            &format!("Create a folder in a {noun}'s documents"),
+        ))
+        .json_body::<NewFolder>("The folder's name, and its parent folder (the top without one).")
+        .json_with_etag::<Node>("201", "The folder.")
+        .links_to_record("201", "node", &node_links())
+        .error("409", "The name is taken in that folder (`name_conflict`).");
+        let upload_op = record(Op::new(
+            plural,
+            &format!("upload_{noun}_file"),
+            &format!("Upload a file to a {noun}'s documents"),
+        ))
+        .description(&format!(
+            "Streamed; at most {MAX_FILE_BYTES} bytes. `Content-Type` is kept for downloads."
+        ))
+        .query("name", "The file's name (required).", String::schema())
+        .query(
+            "parent_id",
+            "The folder to put it in (the top without one).",
+            optional_uuid_param_schema(),
+        )
+        .body("application/octet-stream", "The file's content.", binary())
+        .json_with_etag::<Node>("201", "The file's node.")
+        .links_to_record("201", "node", &node_links())
+        .error("409", "The name is taken in that folder (`name_conflict`).")
+        .error(
+            "413",
+            "The file is over the size limit (`file_too_large`); nothing was kept.",
+        );
+        router = router
+            .routes(list.route(
+                &base,
+                HttpMethod::Get,
+                get(list_tree).layer(Extension(kind)),
+            ))
+            .routes(folder.route(
+                &format!("{base}/folders"),
+                HttpMethod::Post,
+                post(create_folder).layer(Extension(kind)),
+            ))
+            .routes(
+                upload_op.route(
                     &format!("{base}/files"),
-                    // The upload is counted against MAX_FILE_BYTES while it streams, not against
-                    // the 1 MiB limit of JSON bodies.
+                    HttpMethod::Put,
                     put(upload)
-                        .layer::<_, std::convert::Infallible>(
-                            axum::extract::DefaultBodyLimit::disable(),
-                        )
+                        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable())
                         .layer(Extension(kind)),
-                );
+                ),
+            );
     }
     router
+}
+
+/// The operations a new node's id and ETag lead to.
+fn node_links() -> Vec<(String, bool)> {
+    [
+        ("get_document", false),
+        ("update_document", true),
+        ("delete_document", true),
+        ("download_document", false),
+        ("replace_document_content", true),
+    ]
+    .into_iter()
+    .map(|(id, with_if_match)| (id.to_string(), with_if_match))
+    .collect()
 }
 
 /// A node answered with its `ETag`.
@@ -133,7 +279,7 @@ fn optional_uuid_param(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Listing {
     record: RecordRef,
     items: Vec<Node>,
@@ -173,7 +319,7 @@ async fn list_tree(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewFolder {
     name: String,
@@ -413,7 +559,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NodeChange {
     #[serde(default)]
@@ -494,7 +640,7 @@ async fn trash_or_restore(
     Ok(node_response(StatusCode::OK, node))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Trash {
     items: Vec<Node>,
 }

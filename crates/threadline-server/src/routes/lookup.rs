@@ -9,23 +9,32 @@ use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::State;
 use axum::routing::post;
-use axum::Router;
 use threadline_domain::address::EmailAddress;
 use threadline_domain::api::{CompanyRef, LookupRequest, LookupResponse, MAX_LOOKUP_ADDRESSES};
 use threadline_domain::company::{company_suggestion, derive_company};
 use threadline_domain::matching::{self, Candidate};
+use utoipa::openapi::path::HttpMethod;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::{id_text, parse_uuid, Conn, Sql};
 use crate::error::ApiResult;
 use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
 use crate::state::AppState;
 use crate::store::{ContactRow, CONTACT_COLUMNS, CONTACT_JOINS};
 use crate::validate;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/lookup", post(lookup))
+pub fn router() -> ApiRouter {
+    let op = Op::new("lookup", "lookup", "Match addresses to contacts")
+        .description(&format!(
+            "For each address (at most {MAX_LOOKUP_ADDRESSES}), in request order: the matching \
+             contact(s), whether it is the caller's own, and the company to suggest for an \
+             unknown address."
+        ))
+        .json_body::<LookupRequest>("The addresses of a message or a thread.")
+        .json::<LookupResponse>("200", "One result per address.");
+    ApiRouter::new().routes(op.route("/lookup", HttpMethod::Post, post(lookup)))
 }
 
 async fn lookup(

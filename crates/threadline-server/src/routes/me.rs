@@ -2,17 +2,23 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::Router;
 use threadline_domain::api::MeResponse;
+use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
 use crate::db::id_text;
 use crate::error::ApiResult;
 use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
+pub fn router() -> ApiRouter {
+    let op = Op::new("me", "me", "The token's user")
+        .description(
+            "The user and the addresses that are their own (never offered as \"add contact\").",
+        )
+        .json::<MeResponse>("200", "The user.");
+    ApiRouter::new().routes(op.route("/me", HttpMethod::Get, get(me)))
 }
 
 async fn me(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<MeResponse>> {

@@ -1,11 +1,11 @@
 //! `/api/v1/meetings`: see [`crate::records::meetings`].
 
-use axum::Router;
-
-use crate::records::http::routes;
+use crate::openapi::{record_routes, ApiRouter, RecordDoc};
 use crate::records::meetings::Meeting;
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    routes::<Meeting>()
+pub fn router() -> ApiRouter {
+    record_routes::<Meeting>(&RecordDoc {
+        noun: "meeting",
+        search: "Part of the title (case-insensitive).",
+    })
 }

@@ -1,8 +1,6 @@
 //! One router per resource; [`api`] puts the `/api/v1` ones together.
 
-use axum::Router;
-
-use crate::state::AppState;
+use crate::openapi::ApiRouter;
 
 pub mod changes;
 pub mod companies;
@@ -17,9 +15,9 @@ pub mod projects;
 pub mod tasks;
 pub mod tracked_emails;
 
-/// The routes under `/api/v1` (all need a bearer token).
-pub fn api() -> Router<AppState> {
-    Router::new()
+/// The routes under `/api/v1` (all need a bearer token), with their description.
+pub fn api() -> ApiRouter {
+    ApiRouter::new()
         .merge(me::router())
         .merge(lookup::router())
         .merge(contacts::router())

@@ -1,11 +1,11 @@
 //! `/api/v1/products`: see [`crate::records::products`].
 
-use axum::Router;
-
-use crate::records::http::routes;
+use crate::openapi::{record_routes, ApiRouter, RecordDoc};
 use crate::records::products::Product;
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    routes::<Product>()
+pub fn router() -> ApiRouter {
+    record_routes::<Product>(&RecordDoc {
+        noun: "product",
+        search: "Part of the name or the code (case-insensitive).",
+    })
 }

@@ -1,11 +1,11 @@
 //! `/api/v1/projects`: see [`crate::records::projects`].
 
-use axum::Router;
-
-use crate::records::http::routes;
+use crate::openapi::{record_routes, ApiRouter, RecordDoc};
 use crate::records::projects::Project;
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    routes::<Project>()
+pub fn router() -> ApiRouter {
+    record_routes::<Project>(&RecordDoc {
+        noun: "project",
+        search: "Part of the name (case-insensitive).",
+    })
 }

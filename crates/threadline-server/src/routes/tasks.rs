@@ -7,14 +7,15 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 use threadline_domain::api::{NewTask, Task};
+use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
-use crate::records::http::{routes_but_create, Editable};
+use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
+use crate::records::http::Editable;
 use crate::records::tasks::{self, TaskInput};
 use crate::records::{etag, Target};
 use crate::state::AppState;
@@ -22,8 +23,21 @@ use crate::store;
 
 pub use crate::records::tasks::MAX_DESCRIPTION_CHARS;
 
-pub fn router() -> Router<AppState> {
-    routes_but_create::<tasks::Task>().route("/tasks", post(create_task))
+pub fn router() -> ApiRouter {
+    let create = Op::new("tasks", "create_task", "Create a task")
+        .description(
+            "The tracking bar's *Convert to task* sends a `NewTask`, which is a valid \
+             `TaskInput`. The answer is the task in brief; the full record is at `Location`.",
+        )
+        .idempotency_key()
+        .json_body::<TaskInput>("The new task.")
+        .json_with_etag::<Task>("201", "The task as stored, in brief.")
+        .links_to_record("201", "id", &record_links("task"));
+    record_routes_but_create::<tasks::Task>(&RecordDoc {
+        noun: "task",
+        search: "Part of the title (case-insensitive).",
+    })
+    .routes(create.route("/tasks", HttpMethod::Post, post(create_task)))
 }
 
 async fn create_task(
@@ -63,7 +77,9 @@ async fn create_task(
     )
     .await?;
     if response.status() == StatusCode::CREATED
-        && !response.headers().contains_key(idempotency::REPLAYED_HEADER)
+        && !response
+            .headers()
+            .contains_key(idempotency::REPLAYED_HEADER)
     {
         let headers = response.headers_mut();
         headers.insert(header::ETAG, etag(1));

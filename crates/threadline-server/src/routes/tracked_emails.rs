@@ -23,24 +23,27 @@ use std::collections::{BTreeSet, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
-use serde_json::Value;
 use threadline_domain::api::{
     Direction, MessageState, Party, RecordKind, TrackEmailRequest, TrackEmailResponse,
     TrackedStateRequest, TrackedStateResponse, MAX_STATE_MESSAGES,
 };
+use utoipa::openapi::path::HttpMethod;
+use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::{self, id_text, parse_uuid, Conn, Sql};
 use crate::error::{is_unique_violation, ApiError, ApiResult};
-use crate::extract::{parse_json, Json};
-use crate::records::http::{self as records_http, path_id, query, Page, DEFAULT_LIMIT, MAX_LIMIT};
-use crate::records::tracked_emails::{expect_owner, TrackedEmailRecord, Visibility};
-use crate::records::{decode_cursor, encode_cursor, etag, if_match, log_change, soft_delete, Kind};
+use crate::extract::Json;
 use crate::ids::{self, is_local_id, normalize_message_id, MAX_IDS_PER_MESSAGE};
+use crate::openapi::{uuid_schema, ApiRouter, Op};
+use crate::records::http::{self as records_http, path_id, query, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::records::tracked_emails::{
+    expect_owner, TrackedEmailRecord, TrackedEmailView, Visibility, VisibilityInput,
+};
+use crate::records::{decode_cursor, encode_cursor, etag, if_match, log_change, soft_delete, Kind};
 use crate::state::AppState;
 use crate::store;
 use crate::validate;
@@ -58,16 +61,104 @@ pub const MAX_PARTIES: usize = 500;
 /// How many times a change that lost a race to a unique constraint is tried.
 const MAX_ATTEMPTS: usize = 4;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tracked-emails", post(track_email).get(timeline))
-        .route("/tracked-emails/state", post(tracked_state))
-        .route(
-            "/tracked-emails/{id}",
-            get(records_http::get::<TrackedEmailRecord>)
-                .patch(records_http::patch::<TrackedEmailRecord>)
-                .delete(delete_email),
+pub fn router() -> ApiRouter {
+    let tag = "tracked-emails";
+    let id = |op: Op| op.path_id("id", "The tracked email's id.");
+    let track = Op::new(tag, "track_email", "Track an email")
+        .description(
+            "Puts the email on the timelines of the contacts given (and of their companies). \
+             Idempotent: an email is known by any of its ids; tracking it again adds the ids \
+             and links that are missing and answers the existing entry (200).",
         )
+        .json_body::<TrackEmailRequest>("The email and the contacts.")
+        .json::<TrackEmailResponse>("201", "Tracked now.")
+        .json::<TrackEmailResponse>("200", "Already tracked: the existing entry.");
+    let list = Op::new(tag, "list_tracked_emails", "A timeline")
+        .description(
+            "A contact's or a company's timeline (or, without `record_kind`/`record_id`, every \
+             tracked email of the organisation), newest first. Private emails of other users \
+             are redacted.",
+        )
+        .query(
+            "record_kind",
+            "`contact` or `company` (with `record_id`).",
+            String::schema(),
+        )
+        .query(
+            "record_id",
+            "The record's id (with `record_kind`).",
+            uuid_schema(),
+        )
+        .paginated()
+        .include_deleted()
+        .page_of::<TrackedEmailView>("A page.")
+        .bad_query()
+        .not_found("contact or company");
+    let state = Op::new(tag, "tracked_state", "Tracked state of messages")
+        .description(&format!(
+            "For each message (at most {MAX_STATE_MESSAGES}), by any of its ids: its tracked \
+             entry and the tasks made from it."
+        ))
+        .json_body::<TrackedStateRequest>("The messages on the page.")
+        .json::<TrackedStateResponse>("200", "In request order.");
+    let get_one = id(Op::new(tag, "get_tracked_email", "Get a tracked email"))
+        .include_deleted()
+        .header(
+            "If-None-Match",
+            false,
+            "An ETag: 304 when it is still at that version.",
+        )
+        .json_with_etag::<TrackedEmailView>(
+            "200",
+            "The email, redacted for users other than its owner when private.",
+        )
+        .empty("304", "Not modified since the If-None-Match version.", true)
+        .not_found("tracked email")
+        .bad_query();
+    let patch_op = id(Op::new(
+        tag,
+        "patch_tracked_email",
+        "Change a tracked email's visibility",
+    ))
+    .description("Its owner only (403 for the others).")
+    .if_match()
+    .json_body::<VisibilityInput>("The new visibility.")
+    .json_with_etag::<TrackedEmailView>("200", "The email as stored.")
+    .error("403", "Only the owner may change it (`forbidden`).")
+    .not_found("tracked email");
+    let delete_op = id(Op::new(
+        tag,
+        "delete_tracked_email",
+        "Delete a tracked email",
+    ))
+    .description("Its owner only (403 for the others). Soft: tracking it again brings it back.")
+    .if_match()
+    .empty("204", "Deleted; the ETag is the tombstone's version.", true)
+    .error("403", "Only the owner may delete it (`forbidden`).")
+    .not_found("tracked email");
+    ApiRouter::new()
+        .routes(track.route("/tracked-emails", HttpMethod::Post, post(track_email)))
+        .routes(list.route("/tracked-emails", HttpMethod::Get, get(timeline)))
+        .routes(state.route(
+            "/tracked-emails/state",
+            HttpMethod::Post,
+            post(tracked_state),
+        ))
+        .routes(get_one.route(
+            "/tracked-emails/{id}",
+            HttpMethod::Get,
+            get(records_http::get::<TrackedEmailRecord>),
+        ))
+        .routes(patch_op.route(
+            "/tracked-emails/{id}",
+            HttpMethod::Patch,
+            patch(records_http::patch::<TrackedEmailRecord>),
+        ))
+        .routes(delete_op.route(
+            "/tracked-emails/{id}",
+            HttpMethod::Delete,
+            delete(delete_email),
+        ))
 }
 
 /// A track request after its checks.
@@ -100,18 +191,7 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The server's additions to the bar's `TrackEmailRequest` (optional): `html_body` and
-/// `visibility` (`private` when absent).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrackExtras {
-    #[serde(default)]
-    html_body: Option<String>,
-    #[serde(default)]
-    visibility: Option<Visibility>,
-}
-
-fn validate_track(req: TrackEmailRequest, extras: TrackExtras) -> ApiResult<TrackInput> {
+fn validate_track(req: TrackEmailRequest) -> ApiResult<TrackInput> {
     let primary = normalize_message_id(&req.gmail_message_id)
         .map_err(|e| ApiError::invalid("gmail_message_id", e))?;
     validate::max_items("alt_message_ids", &req.alt_message_ids, MAX_IDS_PER_MESSAGE)?;
@@ -169,11 +249,11 @@ fn validate_track(req: TrackEmailRequest, extras: TrackExtras) -> ApiResult<Trac
         body_text: req
             .body_text
             .map(|b| truncate_bytes(&b, MAX_BODY_TEXT_BYTES).to_string()),
-        html_body: extras
+        html_body: req
             .html_body
             .filter(|h| !h.trim().is_empty())
             .map(|h| truncate_bytes(&h, MAX_HTML_BODY_BYTES).to_string()),
-        visibility: extras.visibility.unwrap_or(Visibility::Private),
+        visibility: req.visibility.unwrap_or(Visibility::Private),
         contact_ids,
     })
 }
@@ -181,22 +261,9 @@ fn validate_track(req: TrackEmailRequest, extras: TrackExtras) -> ApiResult<Trac
 async fn track_email(
     auth: AuthUser,
     State(state): State<AppState>,
-    Json(body): Json<Value>,
+    Json(req): Json<TrackEmailRequest>,
 ) -> ApiResult<(StatusCode, Json<TrackEmailResponse>)> {
-    // The bar's request, plus the server's optional fields.
-    let mut body = body;
-    let mut extras = serde_json::Map::new();
-    if let Some(object) = body.as_object_mut() {
-        for key in ["html_body", "visibility"] {
-            if let Some(v) = object.remove(key) {
-                extras.insert(key.to_string(), v);
-            }
-        }
-    }
-    let reparse = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::internal(e.to_string()));
-    let req: TrackEmailRequest = parse_json(&reparse(&body)?)?;
-    let extras: TrackExtras = parse_json(&reparse(&Value::Object(extras))?)?;
-    let input = validate_track(req, extras)?;
+    let input = validate_track(req)?;
     let mut attempt = 1;
     let response = loop {
         let tracked = state
@@ -348,7 +415,12 @@ async fn insert_email(conn: &mut Conn, auth: &AuthUser, input: &TrackInput) -> A
 /// When the entry `id` is deleted: makes it the caller's again, with the request's content
 /// and visibility and none of its old links (the ids stay: they are the email's). True
 /// when it was restored.
-async fn restore_email(conn: &mut Conn, auth: &AuthUser, id: Uuid, input: &TrackInput) -> ApiResult<bool> {
+async fn restore_email(
+    conn: &mut Conn,
+    auth: &AuthUser,
+    id: Uuid,
+    input: &TrackInput,
+) -> ApiResult<bool> {
     let now = db::now();
     let version: Option<i64> = sqlx::query_scalar(
         "UPDATE tracked_emails SET owner_user_id = $1, direction = $2, subject = $3,
@@ -382,7 +454,16 @@ async fn restore_email(conn: &mut Conn, auth: &AuthUser, id: Uuid, input: &Track
         .bind(id_text(id))
         .execute(&mut *conn)
         .await?;
-    log_change(conn, auth.org_id, Kind::TrackedEmail, id, version, false, &now).await?;
+    log_change(
+        conn,
+        auth.org_id,
+        Kind::TrackedEmail,
+        id,
+        version,
+        false,
+        &now,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -463,7 +544,16 @@ async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> Ap
     // The merged entries leave the feed as deleted.
     let now = db::now();
     for (id, version) in gone {
-        log_change(conn, org, Kind::TrackedEmail, parse_uuid(&id)?, version + 1, true, &now).await?;
+        log_change(
+            conn,
+            org,
+            Kind::TrackedEmail,
+            parse_uuid(&id)?,
+            version + 1,
+            true,
+            &now,
+        )
+        .await?;
     }
     parse_uuid(keep)
 }
@@ -502,8 +592,10 @@ async fn tracked_state(
         .collect();
     let mut emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
     // Every id of each email (before what the caller may not see is dropped), for its tasks.
-    let full_ids: HashMap<Uuid, Vec<String>> =
-        emails.iter().map(|(id, e)| (*id, e.message_ids.clone())).collect();
+    let full_ids: HashMap<Uuid, Vec<String>> = emails
+        .iter()
+        .map(|(id, e)| (*id, e.message_ids.clone()))
+        .collect();
     // Tasks made from any id of the message, including the ids only the server knows.
     let task_sources: BTreeSet<String> = all_ids
         .iter()
@@ -575,7 +667,12 @@ async fn timeline(
     let limit = match params.limit {
         None => DEFAULT_LIMIT,
         Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return Err(bad_query("limit", format!("limit must be 1 to {MAX_LIMIT}"))),
+        Some(_) => {
+            return Err(bad_query(
+                "limit",
+                format!("limit must be 1 to {MAX_LIMIT}"),
+            ))
+        }
     };
     let record = match (&params.record_kind, &params.record_id) {
         (None, None) => None,
@@ -591,8 +688,15 @@ async fn timeline(
             };
             Some((kind, path_id(kind, id)?))
         }
-        (None, Some(_)) => return Err(bad_query("record_kind", "record_id needs record_kind".into())),
-        (Some(_), None) => return Err(bad_query("record_id", "record_kind needs record_id".into())),
+        (None, Some(_)) => {
+            return Err(bad_query(
+                "record_kind",
+                "record_id needs record_kind".into(),
+            ))
+        }
+        (Some(_), None) => {
+            return Err(bad_query("record_id", "record_kind needs record_id".into()))
+        }
     };
     let mut tx = state.db().begin_read().await?;
     if let Some((kind, id)) = record {
@@ -605,7 +709,10 @@ async fn timeline(
         Some(cursor) => {
             let after = decode_cursor("cursor", "te", cursor)?;
             let (date, id) = after.split_once('|').ok_or_else(|| {
-                bad_query("cursor", "cursor is not a cursor this server gave out".into())
+                bad_query(
+                    "cursor",
+                    "cursor is not a cursor this server gave out".into(),
+                )
             })?;
             Some((date.to_string(), id.to_string()))
         }
@@ -614,7 +721,8 @@ async fn timeline(
     let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last().map(|(id, date)| encode_cursor("te", &format!("{date}|{id}")))
+        rows.last()
+            .map(|(id, date)| encode_cursor("te", &format!("{date}|{id}")))
     } else {
         None
     };
@@ -622,7 +730,9 @@ async fn timeline(
         .iter()
         .map(|(id, _)| parse_uuid(id))
         .collect::<ApiResult<Vec<Uuid>>>()?;
-    let mut records = <TrackedEmailRecord as crate::records::http::Record>::load(&mut tx, auth.org_id, &ids).await?;
+    let mut records =
+        <TrackedEmailRecord as crate::records::http::Record>::load(&mut tx, auth.org_id, &ids)
+            .await?;
     tx.commit().await?;
     records.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(Json(Page {
@@ -646,7 +756,9 @@ fn timeline_query(
     include_deleted: bool,
     limit: u32,
 ) -> Sql<'static> {
-    let mut sql = Sql::new(format!("SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "));
+    let mut sql = Sql::new(format!(
+        "SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "
+    ));
     sql.push_bind(id_text(org));
     if !include_deleted {
         sql.push(" AND t.deleted_at IS NULL");
@@ -672,28 +784,6 @@ fn timeline_query(
     sql
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::Engine;
-
-    #[tokio::test]
-    async fn a_timeline_page_reads_the_date_index() {
-        let test_db = crate::testing::TestDatabase::create();
-        let db = test_db.open().await;
-        let after = Some(("2025-01-01T00:00:00.000000Z".to_string(), Uuid::nil().to_string()));
-        let plan = crate::db::query_plan(&db, timeline_query(Uuid::nil(), None, after, false, 50))
-            .await
-            .expect("the plan");
-        assert!(plan.iter().any(|step| step.contains("tracked_emails_org_date_idx")), "{plan:#?}");
-        let sorts = |step: &String| match db.engine() {
-            Engine::Sqlite => step.contains("TEMP B-TREE"),
-            Engine::Postgres => step.contains("Sort"),
-        };
-        assert!(!plan.iter().any(sorts), "{plan:#?}");
-    }
-}
-
 /// `DELETE /tracked-emails/{id}` with `If-Match`: the owner only (403 for the others);
 /// soft. Tracking the email again brings it back (see [`restore_email`]).
 async fn delete_email(
@@ -709,7 +799,14 @@ async fn delete_email(
         .db()
         .write(|tx| {
             Box::pin(async move {
-                crate::records::expect_version(tx, Kind::TrackedEmail, auth.org_id, id, expected_version).await?;
+                crate::records::expect_version(
+                    tx,
+                    Kind::TrackedEmail,
+                    auth.org_id,
+                    id,
+                    expected_version,
+                )
+                .await?;
                 expect_owner(tx, auth, id, "delete").await?;
                 soft_delete(tx, Kind::TrackedEmail, auth.org_id, id, expected_version).await
             })
@@ -718,4 +815,33 @@ async fn delete_email(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Engine;
+
+    #[tokio::test]
+    async fn a_timeline_page_reads_the_date_index() {
+        let test_db = crate::testing::TestDatabase::create();
+        let db = test_db.open().await;
+        let after = Some((
+            "2025-01-01T00:00:00.000000Z".to_string(),
+            Uuid::nil().to_string(),
+        ));
+        let plan = crate::db::query_plan(&db, timeline_query(Uuid::nil(), None, after, false, 50))
+            .await
+            .expect("the plan");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("tracked_emails_org_date_idx")),
+            "{plan:#?}"
+        );
+        let sorts = |step: &String| match db.engine() {
+            Engine::Sqlite => step.contains("TEMP B-TREE"),
+            Engine::Postgres => step.contains("Sort"),
+        };
+        assert!(!plan.iter().any(sorts), "{plan:#?}");
+    }
 }

@@ -147,11 +147,20 @@ async fn the_record_matrix_is_isolated() {
     let acme = crate::records::create(&app, "companies", json!({"name": "Acme"})).await;
     let samples = [
         ("companies", json!({"name": "Acme 2"})),
-        ("contacts", json!({"first_name": "Bob", "emails": ["bob@acme.com"], "company_id": acme["id"]})),
+        (
+            "contacts",
+            json!({"first_name": "Bob", "emails": ["bob@acme.com"], "company_id": acme["id"]}),
+        ),
         ("projects", json!({"name": "P", "company_id": acme["id"]})),
         ("products", json!({"name": "W"})),
-        ("tasks", json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}})),
-        ("meetings", json!({"title": "M", "all_day": true, "start_date": "2026-01-01", "end_date": "2026-01-02", "links": [{"kind": "company", "id": acme["id"]}]})),
+        (
+            "tasks",
+            json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}}),
+        ),
+        (
+            "meetings",
+            json!({"title": "M", "all_day": true, "start_date": "2026-01-01", "end_date": "2026-01-02", "links": [{"kind": "company", "id": acme["id"]}]}),
+        ),
     ];
     for (collection, body) in &samples {
         let ours = crate::records::create(&app, collection, body.clone()).await;
@@ -159,9 +168,18 @@ async fn the_record_matrix_is_isolated() {
         // (POST /tasks answers the bar's task; the record is its GET.)
         let ours = app.get(&path).await.body;
         let tag = [("if-match", "\"1\"")];
-        app.get_as(&other, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
-        app.get_as(&other, &format!("{path}?include_deleted=true")).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
-        let listed = app.get_as(&other, &format!("/api/v1/{collection}?include_deleted=true")).await;
+        app.get_as(&other, &path)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        app.get_as(&other, &format!("{path}?include_deleted=true"))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        let listed = app
+            .get_as(
+                &other,
+                &format!("/api/v1/{collection}?include_deleted=true"),
+            )
+            .await;
         assert_eq!(listed.body["items"], json!([]), "{collection}");
         for method in [Method::PUT, Method::PATCH] {
             app.send_raw(method, &path, Some(&other), Some(body.to_string()), &tag)
@@ -175,20 +193,53 @@ async fn the_record_matrix_is_isolated() {
         assert_eq!(app.get(&path).await.body, ours);
     }
     // Their records cannot point at ours.
-    app.post_as(&other, "/api/v1/projects", json!({"name": "P", "company_id": acme["id"]}))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
-    app.post_as(&other, "/api/v1/contacts", json!({"emails": ["x@y.org"], "company_id": acme["id"]}))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("company_id"));
-    assert_eq!(app.get_as(&other, "/api/v1/changes").await.body["changes"], json!([]));
-    app.post_as(&other, "/api/v1/tasks", json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}}))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("linked.id"));
+    app.post_as(
+        &other,
+        "/api/v1/projects",
+        json!({"name": "P", "company_id": acme["id"]}),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("company_id"),
+    );
+    app.post_as(
+        &other,
+        "/api/v1/contacts",
+        json!({"emails": ["x@y.org"], "company_id": acme["id"]}),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("company_id"),
+    );
+    assert_eq!(
+        app.get_as(&other, "/api/v1/changes").await.body["changes"],
+        json!([])
+    );
+    app.post_as(
+        &other,
+        "/api/v1/tasks",
+        json!({"title": "T", "linked": {"kind": "company", "id": acme["id"]}}),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("linked.id"),
+    );
     app.post_as(&other, "/api/v1/meetings", json!({"title": "M", "all_day": true, "start_date": "2026-01-01", "end_date": "2026-01-02", "links": [{"kind": "company", "id": acme["id"]}]}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("links[0].id"));
-    assert_eq!(app.get("/api/v1/changes").await.body["changes"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        app.get("/api/v1/changes").await.body["changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
 }
 
 /// Tracked emails in the matrix: another organisation neither reads, lists, changes nor
@@ -199,21 +250,50 @@ async fn tracked_emails_are_isolated() {
     let app = TestApp::new().await;
     let other = app.user_in_new_org("mallory@other.org").await;
     let bob = app.bob_at_acme().await;
-    let tracked = app.post("/api/v1/tracked-emails", track_body(&["abc0000000000001"], &[&bob])).await;
-    let id = tracked.body["tracked_email"]["id"].as_str().unwrap().to_string();
+    let tracked = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["abc0000000000001"], &[&bob]),
+        )
+        .await;
+    let id = tracked.body["tracked_email"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/api/v1/tracked-emails/{id}");
     let ours = app.get(&path).await.body;
-    app.get_as(&other, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
-    assert_eq!(app.get_as(&other, "/api/v1/tracked-emails?include_deleted=true").await.body["items"], json!([]));
-    let bob_timeline = format!("/api/v1/tracked-emails?record_kind=contact&record_id={}", bob["id"].as_str().unwrap());
-    app.get_as(&other, &bob_timeline).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
-    let tag = [("if-match", "\"1\"")];
-    app.send_raw(Method::PATCH, &path, Some(&other), Some(json!({"visibility": "shared"}).to_string()), &tag)
+    app.get_as(&other, &path)
         .await
         .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    assert_eq!(
+        app.get_as(&other, "/api/v1/tracked-emails?include_deleted=true")
+            .await
+            .body["items"],
+        json!([])
+    );
+    let bob_timeline = format!(
+        "/api/v1/tracked-emails?record_kind=contact&record_id={}",
+        bob["id"].as_str().unwrap()
+    );
+    app.get_as(&other, &bob_timeline)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    let tag = [("if-match", "\"1\"")];
+    app.send_raw(
+        Method::PATCH,
+        &path,
+        Some(&other),
+        Some(json!({"visibility": "shared"}).to_string()),
+        &tag,
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     app.send_raw(Method::DELETE, &path, Some(&other), None, &tag)
         .await
         .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     assert_eq!(app.get(&path).await.body, ours);
-    assert_eq!(app.get_as(&other, "/api/v1/changes").await.body["changes"], json!([]));
+    assert_eq!(
+        app.get_as(&other, "/api/v1/changes").await.body["changes"],
+        json!([])
+    );
 }

@@ -12,6 +12,7 @@ mod isolation;
 mod json_errors;
 mod lookup;
 mod meetings;
+mod openapi;
 mod portable_sql;
 mod probes;
 mod records;

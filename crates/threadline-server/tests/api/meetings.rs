@@ -8,7 +8,12 @@ use crate::records::{all_pages, create, send_v};
 async fn a_timed_meeting_round_trip_with_links_attendees_and_versions() {
     let app = TestApp::new().await;
     let acme = create(&app, "companies", json!({"name": "Acme"})).await;
-    let bob = create(&app, "contacts", json!({"first_name": "Bob", "emails": ["bob@acme.com"]})).await;
+    let bob = create(
+        &app,
+        "contacts",
+        json!({"first_name": "Bob", "emails": ["bob@acme.com"]}),
+    )
+    .await;
     let m = create(
         &app,
         "meetings",
@@ -28,7 +33,10 @@ async fn a_timed_meeting_round_trip_with_links_attendees_and_versions() {
     assert_eq!(m["time_zone"], "Europe/Amsterdam");
     assert_eq!(m["attendees"][0]["address"], "bob@acme.com");
     assert_eq!(m["attendees"][0]["contact_id"], bob["id"]);
-    assert_eq!(m["links"], json!([{"kind": "company", "id": acme["id"]}, {"kind": "contact", "id": bob["id"]}]));
+    assert_eq!(
+        m["links"],
+        json!([{"kind": "company", "id": acme["id"]}, {"kind": "contact", "id": bob["id"]}])
+    );
     let path = format!("/api/v1/meetings/{}", m["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.body, m);
 
@@ -37,10 +45,18 @@ async fn a_timed_meeting_round_trip_with_links_attendees_and_versions() {
                        "start_date": "2026-03-01", "end_date": "2026-03-02", "links": []});
     send_v(&app, Method::PATCH, &path, Some(patch.clone()), None)
         .await
-        .assert_error(StatusCode::PRECONDITION_REQUIRED, "precondition_required", Some("If-Match"));
+        .assert_error(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            Some("If-Match"),
+        );
     send_v(&app, Method::PATCH, &path, Some(patch.clone()), Some(7))
         .await
-        .assert_error(StatusCode::PRECONDITION_FAILED, "precondition_failed", Some("If-Match"));
+        .assert_error(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            Some("If-Match"),
+        );
     let patched = send_v(&app, Method::PATCH, &path, Some(patch), Some(1)).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.headers["etag"], "\"2\"");
@@ -53,23 +69,39 @@ async fn a_timed_meeting_round_trip_with_links_attendees_and_versions() {
     // Search by title, delete, tombstone, feed.
     let found = app.get("/api/v1/meetings?q=kick").await;
     assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
-    assert_eq!(app.get("/api/v1/meetings?q=nothing").await.body["items"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/meetings?q=nothing").await.body["items"],
+        json!([])
+    );
     let deleted = send_v(&app, Method::DELETE, &path, None, Some(2)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    app.get(&path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    app.get(&path)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     assert_eq!(app.get("/api/v1/meetings").await.body["items"], json!([]));
     let tomb = app.get(&format!("{path}?include_deleted=true")).await;
     assert!(tomb.body["deleted_at"].is_string());
     let feed = app.get("/api/v1/changes").await;
-    let last = feed.body["changes"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last, json!({"kind": "meeting", "id": m["id"], "version": 3, "deleted": true}));
+    let last = feed.body["changes"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last,
+        json!({"kind": "meeting", "id": m["id"], "version": 3, "deleted": true})
+    );
 }
 
 #[tokio::test]
 async fn meeting_validation_names_the_field() {
     let app = TestApp::new().await;
     let timed = json!({"title": "M", "start_at": "2026-03-01T09:00:00Z", "end_at": "2026-03-01T10:00:00Z", "time_zone": "UTC"});
-    assert_eq!(app.post("/api/v1/meetings", timed.clone()).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.post("/api/v1/meetings", timed.clone()).await.status,
+        StatusCode::CREATED
+    );
     let cases = [
         (json!({"title": " "}), "title"),
         (json!({"start_at": "tomorrow"}), "start_at"),
@@ -78,11 +110,26 @@ async fn meeting_validation_names_the_field() {
         (json!({"time_zone": "Mars/Olympus"}), "time_zone"),
         (json!({"time_zone": null}), "time_zone"),
         (json!({"start_date": "2026-03-01"}), "start_date"),
-        (json!({"attendees": [{"address": "a@b.org"}, {"address": "nope"}]}), "attendees[1].address"),
-        (json!({"attendees": [{"address": "a@b.org"}, {"address": "A@B.org"}]}), "attendees[1].address"),
-        (json!({"attendees": [{"address": "a@b.org", "contact_id": uuid::Uuid::now_v7()}]}), "attendees[0].contact_id"),
-        (json!({"links": [{"kind": "planet", "id": uuid::Uuid::now_v7()}]}), "links[0].kind"),
-        (json!({"links": [{"kind": "company", "id": uuid::Uuid::now_v7()}]}), "links[0].id"),
+        (
+            json!({"attendees": [{"address": "a@b.org"}, {"address": "nope"}]}),
+            "attendees[1].address",
+        ),
+        (
+            json!({"attendees": [{"address": "a@b.org"}, {"address": "A@B.org"}]}),
+            "attendees[1].address",
+        ),
+        (
+            json!({"attendees": [{"address": "a@b.org", "contact_id": uuid::Uuid::now_v7()}]}),
+            "attendees[0].contact_id",
+        ),
+        (
+            json!({"links": [{"kind": "planet", "id": uuid::Uuid::now_v7()}]}),
+            "links[0].kind",
+        ),
+        (
+            json!({"links": [{"kind": "company", "id": uuid::Uuid::now_v7()}]}),
+            "links[0].id",
+        ),
         (json!({"all_day": true}), "start_at"),
     ];
     for (change, field) in cases {
@@ -91,7 +138,11 @@ async fn meeting_validation_names_the_field() {
             body[k] = v.clone();
         }
         let a = app.post("/api/v1/meetings", body.clone()).await;
-        let code = if field.ends_with("contact_id") || field == "links[0].id" { "not_found" } else { "invalid_field" };
+        let code = if field.ends_with("contact_id") || field == "links[0].id" {
+            "not_found"
+        } else {
+            "invalid_field"
+        };
         a.assert_error(StatusCode::UNPROCESSABLE_ENTITY, code, Some(field));
     }
     let all_day = json!({"title": "Offsite", "all_day": true, "start_date": "2026-03-01", "end_date": "2026-03-03"});
@@ -107,19 +158,28 @@ async fn meeting_validation_names_the_field() {
         for (k, v) in change.as_object().unwrap() {
             body[k] = v.clone();
         }
-        app.post("/api/v1/meetings", body)
-            .await
-            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field));
+        app.post("/api/v1/meetings", body).await.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some(field),
+        );
     }
     // A deleted record cannot be linked.
     let p = create(&app, "projects", json!({"name": "P"})).await;
     let pp = format!("/api/v1/projects/{}", p["id"].as_str().unwrap());
-    assert_eq!(send_v(&app, Method::DELETE, &pp, None, Some(1)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        send_v(&app, Method::DELETE, &pp, None, Some(1))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let mut body = timed.clone();
     body["links"] = json!([{"kind": "project", "id": p["id"]}]);
-    app.post("/api/v1/meetings", body)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("links[0].id"));
+    app.post("/api/v1/meetings", body).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("links[0].id"),
+    );
 }
 
 #[tokio::test]

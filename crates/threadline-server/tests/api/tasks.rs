@@ -134,10 +134,21 @@ async fn tasks_on_the_records_framework() {
     let path = made.headers["location"].to_str().unwrap().to_string();
     let task = app.get(&path).await;
     assert_eq!(task.status, StatusCode::OK);
-    assert_eq!(task.body["linked"], json!({"kind": "contact", "id": bob["id"]}));
+    assert_eq!(
+        task.body["linked"],
+        json!({"kind": "contact", "id": bob["id"]})
+    );
     assert_eq!(task.body["contact_id"], bob["id"]);
     assert_eq!(task.body["version"], 1);
-    for key in ["id", "title", "assignee", "done", "source_message_id", "contact_id", "created_at"] {
+    for key in [
+        "id",
+        "title",
+        "assignee",
+        "done",
+        "source_message_id",
+        "contact_id",
+        "created_at",
+    ] {
         assert_eq!(task.body[key], made.body[key], "{key}");
     }
 
@@ -146,10 +157,18 @@ async fn tasks_on_the_records_framework() {
     let patch = json!({"assignee_id": carol["id"], "linked": {"kind": "company", "id": acme["id"]}, "done": true});
     send_v(&app, Method::PATCH, &path, Some(patch.clone()), None)
         .await
-        .assert_error(StatusCode::PRECONDITION_REQUIRED, "precondition_required", Some("If-Match"));
+        .assert_error(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            Some("If-Match"),
+        );
     send_v(&app, Method::PATCH, &path, Some(patch.clone()), Some(2))
         .await
-        .assert_error(StatusCode::PRECONDITION_FAILED, "precondition_failed", Some("If-Match"));
+        .assert_error(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            Some("If-Match"),
+        );
     let patched = send_v(&app, Method::PATCH, &path, Some(patch), Some(1)).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.body["assignee"]["email"], "carol@example.com");
@@ -159,11 +178,27 @@ async fn tasks_on_the_records_framework() {
 
     // Field errors.
     for (body, code, field) in [
-        (json!({"assignee_id": uuid::Uuid::now_v7()}), "not_found", "assignee_id"),
-        (json!({"linked": {"kind": "planet", "id": acme["id"]}}), "invalid_field", "linked.kind"),
-        (json!({"linked": {"kind": "project", "id": acme["id"]}}), "not_found", "linked.id"),
+        (
+            json!({"assignee_id": uuid::Uuid::now_v7()}),
+            "not_found",
+            "assignee_id",
+        ),
+        (
+            json!({"linked": {"kind": "planet", "id": acme["id"]}}),
+            "invalid_field",
+            "linked.kind",
+        ),
+        (
+            json!({"linked": {"kind": "project", "id": acme["id"]}}),
+            "not_found",
+            "linked.id",
+        ),
         (json!({"title": ""}), "invalid_field", "title"),
-        (json!({"due_date": "2025-13-01"}), "invalid_body", "due_date"),
+        (
+            json!({"due_date": "2025-13-01"}),
+            "invalid_body",
+            "due_date",
+        ),
     ] {
         send_v(&app, Method::PATCH, &path, Some(body), Some(2))
             .await
@@ -171,33 +206,85 @@ async fn tasks_on_the_records_framework() {
     }
     let other = app.user_in_new_org("mallory@other.org").await;
     let mallory = app.get_as(&other, "/api/v1/me").await.body["user"]["id"].clone();
-    send_v(&app, Method::PATCH, &path, Some(json!({"assignee_id": mallory})), Some(2))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_found", Some("assignee_id"));
+    send_v(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"assignee_id": mallory})),
+        Some(2),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found",
+        Some("assignee_id"),
+    );
 
     // PUT replaces: no link, no assignee given means the caller.
-    let put = send_v(&app, Method::PUT, &path, Some(json!({"title": "Renamed"})), Some(2)).await;
+    let put = send_v(
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"title": "Renamed"})),
+        Some(2),
+    )
+    .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
     assert_eq!(put.body["linked"], json!(null));
     assert_eq!(put.body["assignee"]["id"], app.user_id.to_string());
     assert_eq!(put.body["source_message_id"], json!(null));
-    let put = send_v(&app, Method::PUT, &path, Some(json!({"title": "Renamed", "source_message_id": "163d03bfda277ec1"})), Some(3)).await;
+    let put = send_v(
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"title": "Renamed", "source_message_id": "163d03bfda277ec1"})),
+        Some(3),
+    )
+    .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
 
     // Deleted: gone from the list, the search and the bar's state; a tombstone in the feed.
-    assert_eq!(app.get("/api/v1/tasks?q=renamed").await.body["items"].as_array().unwrap().len(), 1);
-    let state = || app.post("/api/v1/tracked-emails/state", json!({"messages": [{"ids": ["163d03bfda277ec1"]}]}));
-    assert_eq!(state().await.body["messages"][0]["tasks"].as_array().unwrap().len(), 1);
-    assert_eq!(send_v(&app, Method::DELETE, &path, None, Some(4)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/tasks?q=renamed").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let state = || {
+        app.post(
+            "/api/v1/tracked-emails/state",
+            json!({"messages": [{"ids": ["163d03bfda277ec1"]}]}),
+        )
+    };
+    assert_eq!(
+        state().await.body["messages"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        send_v(&app, Method::DELETE, &path, None, Some(4))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(state().await.body["messages"][0]["tasks"], json!([]));
     assert_eq!(app.get("/api/v1/tasks").await.body["items"], json!([]));
-    app.get(&path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    app.get(&path)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     let feed = app.get("/api/v1/changes").await.body;
     let last = feed["changes"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last, json!({"kind": "task", "id": task.body["id"], "version": 5, "deleted": true}));
+    assert_eq!(
+        last,
+        json!({"kind": "task", "id": task.body["id"], "version": 5, "deleted": true})
+    );
 
     for i in 0..5 {
-        app.post("/api/v1/tasks", json!({"title": format!("T{i}")})).await;
+        app.post("/api/v1/tasks", json!({"title": format!("T{i}")}))
+            .await;
     }
     let titles: Vec<String> = all_pages(&app, "/api/v1/tasks", 2)
         .await

@@ -349,7 +349,10 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
     body["html_body"] = json!("<p>Hi <b>Ann</b>, here they are.</p>");
     let tracked = app.post("/api/v1/tracked-emails", body.clone()).await;
     assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.body);
-    let id = tracked.body["tracked_email"]["id"].as_str().unwrap().to_string();
+    let id = tracked.body["tracked_email"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/api/v1/tracked-emails/{id}");
     let bob_id = bob["id"].as_str().unwrap();
     let timeline = format!("/api/v1/tracked-emails?record_kind=contact&record_id={bob_id}");
@@ -360,12 +363,23 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.body["visibility"], "private");
     assert_eq!(mine.body["subject"], "Quarterly numbers");
-    assert_eq!(mine.body["html_body"], "<p>Hi <b>Ann</b>, here they are.</p>");
+    assert_eq!(
+        mine.body["html_body"],
+        "<p>Hi <b>Ann</b>, here they are.</p>"
+    );
     assert_eq!(mine.body["to"][0]["address"], OWNER_EMAIL);
     assert_eq!(app.get(&timeline).await.body["items"][0], mine.body);
 
     // Carol sees that it exists, by whom, when and which way; nothing else, anywhere.
-    let secrets = ["Quarterly", "Hi Ann", "<b>", "bob@acme.com", "Bob", "cafe@", "thread-1"];
+    let secrets = [
+        "Quarterly",
+        "Hi Ann",
+        "<b>",
+        "bob@acme.com",
+        "Bob",
+        "cafe@",
+        "thread-1",
+    ];
     let leaks = |v: &serde_json::Value| {
         let text = v.to_string();
         for s in secrets {
@@ -383,12 +397,21 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
     let listed = app.get_as(&carol, &timeline).await.body;
     assert_eq!(listed["items"][0], theirs.body);
     leaks(&listed);
-    let state = app.post_as(&carol, "/api/v1/tracked-emails/state", state_body.clone()).await.body;
+    let state = app
+        .post_as(&carol, "/api/v1/tracked-emails/state", state_body.clone())
+        .await
+        .body;
     assert_eq!(state["messages"][0]["tracked_email"]["id"], json!(id));
     assert_eq!(state["messages"][0]["tracked_email"]["subject"], "");
     leaks(&state);
     leaks(&app.get_as(&carol, "/api/v1/changes").await.body);
-    let again = app.post_as(&carol, "/api/v1/tracked-emails", track_body(&["abc0000000000001"], &[&bob])).await;
+    let again = app
+        .post_as(
+            &carol,
+            "/api/v1/tracked-emails",
+            track_body(&["abc0000000000001"], &[&bob]),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body["tracked_email"]["links"], json!([]));
     leaks(&again.body);
@@ -397,46 +420,99 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
     let tag = format!("\"{v}\"");
     for method in [Method::PATCH, Method::DELETE] {
         let body = (method == Method::PATCH).then(|| json!({"visibility": "shared"}).to_string());
-        app.send_raw(method, &path, Some(&carol), body, &[("if-match", tag.as_str())])
-            .await
-            .assert_error(StatusCode::FORBIDDEN, "forbidden", None);
+        app.send_raw(
+            method,
+            &path,
+            Some(&carol),
+            body,
+            &[("if-match", tag.as_str())],
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden", None);
     }
 
     // The owner shares it: If-Match required and checked; only `visibility` may change.
     let share = json!({"visibility": "shared"});
     send_v(&app, Method::PATCH, &path, Some(share.clone()), None)
         .await
-        .assert_error(StatusCode::PRECONDITION_REQUIRED, "precondition_required", Some("If-Match"));
+        .assert_error(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            Some("If-Match"),
+        );
     send_v(&app, Method::PATCH, &path, Some(share.clone()), Some(v + 1))
         .await
-        .assert_error(StatusCode::PRECONDITION_FAILED, "precondition_failed", Some("If-Match"));
-    send_v(&app, Method::PATCH, &path, Some(json!({"visibility": "public"})), Some(v))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("visibility"));
-    send_v(&app, Method::PATCH, &path, Some(json!({"subject": "x"})), Some(v))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("subject"));
+        .assert_error(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            Some("If-Match"),
+        );
+    send_v(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"visibility": "public"})),
+        Some(v),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        Some("visibility"),
+    );
+    send_v(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"subject": "x"})),
+        Some(v),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        Some("subject"),
+    );
     let shared = send_v(&app, Method::PATCH, &path, Some(share), Some(v)).await;
     assert_eq!(shared.status, StatusCode::OK, "{}", shared.body);
     assert_eq!(shared.body["visibility"], "shared");
     let theirs = app.get_as(&carol, &path).await.body;
     assert_eq!(theirs["subject"], "Quarterly numbers");
     assert_eq!(theirs, shared.body);
-    let state = app.post_as(&carol, "/api/v1/tracked-emails/state", state_body.clone()).await.body;
-    assert_eq!(state["messages"][0]["tracked_email"]["subject"], "Quarterly numbers");
+    let state = app
+        .post_as(&carol, "/api/v1/tracked-emails/state", state_body.clone())
+        .await
+        .body;
+    assert_eq!(
+        state["messages"][0]["tracked_email"]["subject"],
+        "Quarterly numbers"
+    );
 
     // Deleted: gone from the bar's state, the timeline and get; a tombstone in the feed.
     let v = shared.body["version"].as_i64().unwrap();
-    assert_eq!(send_v(&app, Method::DELETE, &path, None, Some(v)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        send_v(&app, Method::DELETE, &path, None, Some(v))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     for token in [app.token.clone(), carol.clone()] {
-        let state = app.post_as(&token, "/api/v1/tracked-emails/state", state_body.clone()).await.body;
+        let state = app
+            .post_as(&token, "/api/v1/tracked-emails/state", state_body.clone())
+            .await
+            .body;
         assert_eq!(state["messages"][0], json!({ "tasks": [] }));
         assert_eq!(app.get_as(&token, &timeline).await.body["items"], json!([]));
-        app.get_as(&token, &path).await.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+        app.get_as(&token, &path)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     }
     let feed = app.get("/api/v1/changes").await.body;
     let last = feed["changes"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last, json!({"kind": "tracked_email", "id": id, "version": v + 1, "deleted": true}));
+    assert_eq!(
+        last,
+        json!({"kind": "tracked_email", "id": id, "version": v + 1, "deleted": true})
+    );
 
     // Tracked again (by Carol): the same entry, hers now, private, with her content.
     let mut hers = track_body(&["<cafe@mail.acme.com>"], &[&bob]);
@@ -461,16 +537,29 @@ async fn timelines_are_newest_first_and_paginated() {
         let mut body = track_body(&[&format!("abc000000000001{i}")], &[&bob]);
         body["sent_at"] = json!(format!("2025-03-0{}T05:06:07Z", 5 - i % 3));
         body["visibility"] = json!("shared");
-        assert_eq!(app.post("/api/v1/tracked-emails", body).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.post("/api/v1/tracked-emails", body).await.status,
+            StatusCode::CREATED
+        );
     }
-    app.post("/api/v1/tracked-emails", track_body(&["abc0000000000099"], &[&ann])).await;
+    app.post(
+        "/api/v1/tracked-emails",
+        track_body(&["abc0000000000099"], &[&ann]),
+    )
+    .await;
     let company = bob["company"]["id"].as_str().unwrap();
     for path in [
-        format!("/api/v1/tracked-emails?record_kind=contact&record_id={}", bob["id"].as_str().unwrap()),
+        format!(
+            "/api/v1/tracked-emails?record_kind=contact&record_id={}",
+            bob["id"].as_str().unwrap()
+        ),
         format!("/api/v1/tracked-emails?record_kind=company&record_id={company}"),
     ] {
         let items = crate::records::all_pages(&app, &path, 2).await;
-        let dates: Vec<&str> = items.iter().map(|e| e["sent_at"].as_str().unwrap()).collect();
+        let dates: Vec<&str> = items
+            .iter()
+            .map(|e| e["sent_at"].as_str().unwrap())
+            .collect();
         assert_eq!(items.len(), 5);
         let mut sorted = dates.clone();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
@@ -479,19 +568,34 @@ async fn timelines_are_newest_first_and_paginated() {
         ids.dedup();
         assert_eq!(ids.len(), 5);
     }
-    assert_eq!(crate::records::all_pages(&app, "/api/v1/tracked-emails", 4).await.len(), 6);
-    app.get("/api/v1/tracked-emails?record_kind=project&record_id=0190f5f0-0000-7000-8000-000000000000")
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_query", Some("record_kind"));
+    assert_eq!(
+        crate::records::all_pages(&app, "/api/v1/tracked-emails", 4)
+            .await
+            .len(),
+        6
+    );
+    app.get(
+        "/api/v1/tracked-emails?record_kind=project&record_id=0190f5f0-0000-7000-8000-000000000000",
+    )
+    .await
+    .assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("record_kind"),
+    );
     app.get("/api/v1/tracked-emails?record_kind=contact")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_query", Some("record_id"));
-    app.get("/api/v1/tracked-emails?record_kind=contact&record_id=0190f5f0-0000-7000-8000-000000000000")
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    app.get(
+        "/api/v1/tracked-emails?record_kind=contact&record_id=0190f5f0-0000-7000-8000-000000000000",
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found", None);
     let mut body = track_body(&["abc0000000000077"], &[&bob]);
     body["visibility"] = json!("public");
-    app.post("/api/v1/tracked-emails", body)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("visibility"));
+    app.post("/api/v1/tracked-emails", body).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        Some("visibility"),
+    );
 }
