@@ -16,10 +16,10 @@ pub struct GoogleError {
     pub reason: &'static str,
     pub message: String,
     /// `("parameter", "syncToken")`, `("header", "If-Match")`, …
-    pub location: Option<(&'static str, String)>,
+    pub location: Option<Box<(&'static str, String)>>,
     /// The google.rpc status name, when Google's answer carries one.
     pub rpc_status: Option<&'static str>,
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
 }
 
 impl GoogleError {
@@ -41,7 +41,7 @@ impl GoogleError {
     }
 
     fn at(mut self, location_type: &'static str, location: impl Into<String>) -> Self {
-        self.location = Some((location_type, location.into()));
+        self.location = Some(Box::new((location_type, location.into())));
         self
     }
 
@@ -184,7 +184,7 @@ impl GoogleError {
     pub fn body(&self) -> Value {
         let mut item =
             json!({"domain": self.domain, "reason": self.reason, "message": self.message});
-        if let Some((kind, location)) = &self.location {
+        if let Some((kind, location)) = self.location.as_deref() {
             item["locationType"] = json!(kind);
             item["location"] = json!(location);
         }
@@ -226,7 +226,7 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
                 "rateLimitExceeded",
                 "Rate Limit Exceeded",
             );
-            e.retry_after = *retry_after;
+            e.retry_after = retry_after.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
             e
         }
         Fault::RateLimited403(reason) => {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -344,7 +344,8 @@ async fn authorization(State(shared): State<Arc<Shared>>, RawQuery(query): RawQu
                 query.append_pair("state", state);
             }
         }
-        Redirect::to(url.as_str()).into_response()
+        // 302, as Google's consent screen answers.
+        (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
     };
     let refuse = |error: &str, description: &str| {
         back(&[("error", error), ("error_description", description)])
