@@ -1,0 +1,252 @@
+//! Google's API error envelope (Calendar errors guide):
+//! `{"error":{"errors":[{"domain","reason","message","locationType"?,"location"?}],"code","message"}}`,
+//! plus `"status"` (google.rpc code name) on the answers Google's front end gives for
+//! authentication and scopes.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::faults::Fault;
+
+#[derive(Debug, Clone)]
+pub struct GoogleError {
+    pub status: StatusCode,
+    pub domain: &'static str,
+    pub reason: &'static str,
+    pub message: String,
+    /// `("parameter", "syncToken")`, `("header", "If-Match")`, …
+    pub location: Option<Box<(&'static str, String)>>,
+    /// The google.rpc status name, when Google's answer carries one.
+    pub rpc_status: Option<&'static str>,
+    pub retry_after: Option<u32>,
+}
+
+impl GoogleError {
+    pub fn new(
+        status: StatusCode,
+        domain: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        GoogleError {
+            status,
+            domain,
+            reason,
+            message: message.into(),
+            location: None,
+            rpc_status: None,
+            retry_after: None,
+        }
+    }
+
+    fn at(mut self, location_type: &'static str, location: impl Into<String>) -> Self {
+        self.location = Some(Box::new((location_type, location.into())));
+        self
+    }
+
+    /// 400 `global/invalid` about a query parameter, named in `location`.
+    pub fn bad_parameter(parameter: &str, message: impl Into<String>) -> Self {
+        GoogleError::new(StatusCode::BAD_REQUEST, "global", "invalid", message)
+            .at("parameter", parameter)
+    }
+
+    /// 400 `global/invalid` about the request body (message names the field).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        GoogleError::new(StatusCode::BAD_REQUEST, "global", "invalid", message)
+    }
+
+    /// 400 `global/required` for a missing body field.
+    pub fn required(field: &str) -> Self {
+        GoogleError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "required",
+            format!("Missing {field}."),
+        )
+    }
+
+    pub fn not_found() -> Self {
+        GoogleError::new(StatusCode::NOT_FOUND, "global", "notFound", "Not Found")
+    }
+
+    pub fn duplicate() -> Self {
+        GoogleError::new(
+            StatusCode::CONFLICT,
+            "global",
+            "duplicate",
+            "The requested identifier already exists.",
+        )
+    }
+
+    pub fn deleted() -> Self {
+        GoogleError::new(
+            StatusCode::GONE,
+            "global",
+            "deleted",
+            "Resource has been deleted",
+        )
+    }
+
+    pub fn condition_not_met() -> Self {
+        GoogleError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "global",
+            "conditionNotMet",
+            "Precondition Failed",
+        )
+        .at("header", "If-Match")
+    }
+
+    pub fn full_sync_required() -> Self {
+        GoogleError::new(
+            StatusCode::GONE,
+            "calendar",
+            "fullSyncRequired",
+            "Sync token is no longer valid, a full sync is required.",
+        )
+        .at("parameter", "syncToken")
+    }
+
+    pub fn sync_token_with_restrictions(parameter: &str) -> Self {
+        GoogleError::new(
+            StatusCode::BAD_REQUEST,
+            "calendar",
+            "syncTokenWithRequestRestrictions",
+            "Sync token cannot be used with other request restrictions.",
+        )
+        .at("parameter", parameter)
+    }
+
+    pub fn time_range_empty(location: &str) -> Self {
+        GoogleError::new(
+            StatusCode::BAD_REQUEST,
+            "calendar",
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+        )
+        .at("parameter", location)
+    }
+
+    /// 401: no, an unknown, an expired or a revoked access token.
+    pub fn auth_error() -> Self {
+        let mut e = GoogleError::new(
+            StatusCode::UNAUTHORIZED,
+            "global",
+            "authError",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+        )
+        .at("header", "Authorization");
+        e.rpc_status = Some("UNAUTHENTICATED");
+        e
+    }
+
+    /// 403: the token lacks every scope the method accepts.
+    pub fn insufficient_permissions() -> Self {
+        let mut e = GoogleError::new(
+            StatusCode::FORBIDDEN,
+            "global",
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        );
+        e.rpc_status = Some("PERMISSION_DENIED");
+        e
+    }
+
+    /// 403: the calendar is shared with the user read-only (or free/busy).
+    pub fn requires_writer() -> Self {
+        GoogleError::new(
+            StatusCode::FORBIDDEN,
+            "calendar",
+            "requiredAccessLevel",
+            "You need to have writer access to this calendar.",
+        )
+    }
+
+    pub fn backend_error() -> Self {
+        GoogleError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "global",
+            "backendError",
+            "Backend Error",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        GoogleError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "global",
+            "backendError",
+            "The service is currently unavailable.",
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        let mut item =
+            json!({"domain": self.domain, "reason": self.reason, "message": self.message});
+        if let Some((kind, location)) = self.location.as_deref() {
+            item["locationType"] = json!(kind);
+            item["location"] = json!(location);
+        }
+        let mut error =
+            json!({"errors": [item], "code": self.status.as_u16(), "message": self.message});
+        if let Some(status) = self.rpc_status {
+            error["status"] = json!(status);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for GoogleError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
+                ),
+            );
+        }
+        response
+    }
+}
+
+/// The answer to a fault that answers (not a delay nor a hang-up), in Google's shape.
+pub(crate) fn fault_response(fault: &Fault) -> Response {
+    let error = match fault {
+        Fault::TooManyRequests { retry_after } => {
+            let mut e = GoogleError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "usageLimits",
+                "rateLimitExceeded",
+                "Rate Limit Exceeded",
+            );
+            e.retry_after = retry_after.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
+            e
+        }
+        Fault::RateLimited403(reason) => {
+            let message = match reason {
+                crate::faults::RateLimitReason::RateLimitExceeded => "Rate Limit Exceeded",
+                crate::faults::RateLimitReason::UserRateLimitExceeded => "User Rate Limit Exceeded",
+            };
+            GoogleError::new(
+                StatusCode::FORBIDDEN,
+                "usageLimits",
+                reason.as_str(),
+                message,
+            )
+        }
+        Fault::BackendError => GoogleError::backend_error(),
+        Fault::Unavailable => GoogleError::unavailable(),
+        Fault::Unauthorized => GoogleError::auth_error(),
+        Fault::Delay(_) | Fault::DropResponseAfterCommit => {
+            unreachable!("delays and hang-ups are carried out by the fault layer")
+        }
+    };
+    error.into_response()
+}

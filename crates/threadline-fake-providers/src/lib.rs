@@ -1,0 +1,124 @@
+//! Local fakes of the providers Threadline syncs with, served over HTTP on 127.0.0.1.
+//!
+//! Today: Google's OAuth 2.0 endpoints (`google::oauth`) and the parts of Calendar API v3
+//! Threadline uses (`google::calendar`). People, Drive and Dropbox go beside them, one module
+//! per service, sharing the machinery here: the connection loop (`server`), the request log
+//! and counters (`log`) and fault injection (`faults`).
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use threadline_fake_providers::FakeProviders;
+//! let fake = FakeProviders::start().await;
+//! let google = fake.google();
+//! google.add_user("ann@example.com");
+//! let calendar = google.add_calendar("ann@example.com", "Work", "Europe/Brussels");
+//! let token = google.issue_token("ann@example.com", &["https://www.googleapis.com/auth/calendar"]);
+//! // GET {base_url}/calendar/v3/calendars/{calendar}/events with `Authorization: Bearer {token.access_token}`
+//! # let _ = (fake.base_url(), calendar, token);
+//! # }
+//! ```
+//!
+//! The state lives in memory behind one mutex per service; no lock is held across an await.
+
+pub mod faults;
+pub mod google;
+pub mod log;
+mod server;
+mod util;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+
+pub use faults::{Fault, FaultId, FaultRule, Faults, Times};
+pub use log::{LoggedRequest, RequestLog};
+
+/// What every service's handlers share: the log, the fault book and each service's state.
+pub(crate) struct Shared {
+    pub(crate) log: RequestLog,
+    pub(crate) faults: Faults,
+    pub(crate) google: google::GoogleFake,
+}
+
+/// A running fake, listening on 127.0.0.1. Dropping it stops the server.
+pub struct FakeProviders {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: server::Running,
+}
+
+impl FakeProviders {
+    /// Starts on an ephemeral port of 127.0.0.1.
+    pub async fn start() -> FakeProviders {
+        FakeProviders::start_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("binding 127.0.0.1:0")
+    }
+
+    /// Starts on the given address (port 0: any free port).
+    pub async fn start_on(listen: SocketAddr) -> std::io::Result<FakeProviders> {
+        let shared = Arc::new(Shared {
+            log: RequestLog::default(),
+            faults: Faults::default(),
+            google: google::GoogleFake::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        shared.google.set_base_url(format!("http://{addr}"));
+        let router = router(shared.clone());
+        let server = server::spawn(listener, router);
+        Ok(FakeProviders {
+            addr,
+            shared,
+            server,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash. Point every client's base URL here:
+    /// Google's `https://oauth2.googleapis.com/token` becomes `{base_url}/token`, and
+    /// `https://www.googleapis.com/calendar/v3/…` becomes `{base_url}/calendar/v3/…`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Google: users, OAuth clients and tokens, calendars and events.
+    pub fn google(&self) -> &google::GoogleFake {
+        &self.shared.google
+    }
+
+    /// Queued faults (429, 403 rate limits, 5xx, dropped responses, delays).
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Every request served, and counts per endpoint.
+    pub fn log(&self) -> &RequestLog {
+        &self.shared.log
+    }
+
+    /// Stops accepting connections and closes the open ones.
+    pub fn stop(self) {
+        drop(self.server);
+    }
+}
+
+/// Every service's routes, under the shared log and fault layers (the log is outermost, so a
+/// request answered by a fault is logged with that answer).
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(google::router())
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            faults::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            log::middleware,
+        ))
+        .with_state(shared)
+}

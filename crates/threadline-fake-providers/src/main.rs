@@ -1,0 +1,62 @@
+//! `threadline-fake-providers serve --listen 127.0.0.1:0`: the fake, for trying things by hand,
+//! seeded with one account, one OAuth client, a primary calendar and a token to use with curl.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::FakeProviders;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Local fakes of Google OAuth + Calendar v3, for tests and by hand"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve until Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8790")]
+        listen: SocketAddr,
+        /// The seeded Google account.
+        #[arg(long, default_value = "me@example.com")]
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let Command::Serve { listen, email } = Cli::parse().command;
+    let fake = FakeProviders::start_on(listen).await?;
+    let google = fake.google();
+    google.add_user(&email);
+    let client = OAuthClient {
+        client_id: "fake-client.apps.googleusercontent.com".into(),
+        client_secret: "fake-secret".into(),
+        redirect_uris: vec!["http://127.0.0.1:8787/oauth/google/callback".into()],
+    };
+    google.add_client(client.clone());
+    let calendar = google.primary_calendar(&email, "Europe/Brussels");
+    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar"]);
+    let base = fake.base_url();
+    println!("listening on {base}");
+    println!("account {email}, primary calendar {calendar}");
+    println!(
+        "OAuth client {} / {} (redirect URI {})",
+        client.client_id, client.client_secret, client.redirect_uris[0]
+    );
+    // A throwaway token of a fake server, printed so the fake can be tried with curl.
+    println!(
+        "try: curl -H 'Authorization: Bearer {}' {base}/calendar/v3/calendars/primary/events",
+        tokens.access_token
+    );
+    tokio::signal::ctrl_c().await?;
+    fake.stop();
+    Ok(())
+}
