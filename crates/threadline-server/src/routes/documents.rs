@@ -34,6 +34,7 @@ use crate::documents::tree::{
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::state::AppState;
+use crate::validate::path_id;
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new()
@@ -86,17 +87,6 @@ fn node_response(status: StatusCode, node: Node) -> Response {
 async fn end_read(tx: crate::db::Tx) -> ApiResult<()> {
     tx.rollback().await?;
     Ok(())
-}
-
-/// An id in the path: anything but a UUID is no such thing (404).
-fn path_id(raw: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
-        )
-    })
 }
 
 fn if_match(headers: &HeaderMap) -> ApiResult<IfMatch> {

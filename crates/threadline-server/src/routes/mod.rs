@@ -6,6 +6,7 @@ use crate::state::AppState;
 
 pub mod changes;
 pub mod companies;
+pub mod connections;
 pub mod contacts;
 pub mod documents;
 pub mod health;
@@ -15,7 +16,9 @@ pub mod meetings;
 pub mod products;
 pub mod projects;
 pub mod tasks;
+pub mod tokens;
 pub mod tracked_emails;
+pub mod users;
 
 /// The routes under `/api/v1` (all need a bearer token).
 pub fn api() -> Router<AppState> {
@@ -31,4 +34,7 @@ pub fn api() -> Router<AppState> {
         .merge(meetings::router())
         .merge(changes::router())
         .merge(documents::router())
+        .merge(tokens::router())
+        .merge(users::router())
+        .merge(connections::router())
 }
