@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod connections;
 mod contacts;
 mod documents;
 mod idempotency;
@@ -16,4 +17,5 @@ mod portable_sql;
 mod probes;
 mod records;
 mod tasks;
+mod tokens;
 mod tracked_emails;
