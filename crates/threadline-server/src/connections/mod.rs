@@ -491,7 +491,7 @@ fn open_pair(
 }
 
 /// Stores the tokens of a refresh that started from `expected_version` (see [`tokens`]);
-/// returns the new version. A row changed meanwhile (another refresh, a reconnect, a
+/// returns the new version. Both tokens are written with the current key. A row changed meanwhile (another refresh, a reconnect, a
 /// disconnect) is not written: [`Error::Conflict`] or [`Error::Disconnected`].
 pub async fn store_refreshed(
     conn: &mut Conn,
@@ -503,10 +503,22 @@ pub async fn store_refreshed(
     if refreshed.access_token.expose_secret().is_empty() {
         return Err(invalid("access_token", "the access token is empty"));
     }
-    let refresh = seal_optional(keys, id, REFRESH, refreshed.refresh_token.as_ref())?;
+    let refresh = match &refreshed.refresh_token {
+        Some(token) => Some(keys.seal(token, slot(id, REFRESH))?),
+        // The stored one, encrypted again with the current key: after a key rotation, every
+        // connection in use moves to the new key with its next refresh.
+        None => sealed_row(conn, id)
+            .await?
+            .refresh_token
+            .map(|stored| {
+                let token = keys.open(&stored, slot(id, REFRESH))?;
+                keys.seal(&token, slot(id, REFRESH))
+            })
+            .transpose()?,
+    };
     let done = sqlx::query(&format!(
         "UPDATE {TABLE} SET access_token = $1, access_token_expires_at = $2,
-             refresh_token = COALESCE($3, refresh_token), version = version + 1, updated_at = $4
+             refresh_token = $3, version = version + 1, updated_at = $4
          WHERE id = $5 AND version = $6 AND status <> 'disconnected'"
     ))
     .bind(keys.seal(&refreshed.access_token, slot(id, ACCESS))?)

@@ -192,17 +192,14 @@ async fn keys_rotate_and_a_missing_or_wrong_key_is_a_clear_error() {
     let old_line = new_key_line().unwrap();
     let new_line = new_key_line().unwrap();
     let old = keyring(&[&old_line]);
-    let id = connect(
-        &app,
-        &old,
-        owner(&app),
-        &grant(Provider::Google, "g-1", ACCESS, Some(REFRESH)),
-    )
-    .await
-    .connection
-    .id;
+    let id = google(&app, &old).await.id;
+    let dropbox_grant = grant(Provider::Dropbox, "dbid:1", "sl.a", Some("dropbox-refresh"));
+    let dropbox = connect(&app, &old, owner(&app), &dropbox_grant)
+        .await
+        .connection
+        .id;
 
-    // Rotated: old values still read; new writes use the new key.
+    // Rotated: old values still read; a refresh writes both tokens with the new key.
     let rotated = keyring(&[&old_line, &new_line]);
     let before = tokens(&app, &rotated, id).await.unwrap();
     assert_eq!(before.refresh_token.unwrap().expose_secret(), REFRESH);
@@ -214,33 +211,33 @@ async fn keys_rotate_and_a_missing_or_wrong_key_is_a_clear_error() {
     let version = app
         .db
         .write(|tx| {
+            let refreshed = &refreshed;
+            let rotated = &rotated;
             Box::pin(connections::store_refreshed(
                 tx,
-                &rotated,
+                rotated,
                 id,
                 before.version,
-                &refreshed,
+                refreshed,
             ))
         })
         .await
         .unwrap();
     assert_eq!(version, before.version + 1);
-    let new_id = rotated.current_key_id().to_string();
-    assert!(raw(&app, id, "access_token")
-        .await
-        .unwrap()
-        .starts_with(&format!("v1:{new_id}:")));
-    assert!(raw(&app, id, "refresh_token")
-        .await
-        .unwrap()
-        .starts_with(&format!("v1:{}:", old.current_key_id())));
-
-    // The old key dropped too early: the error names the key that is missing.
+    let new_prefix = format!("v1:{}:", rotated.current_key_id());
+    for column in ["access_token", "refresh_token"] {
+        let stored = raw(&app, id, column).await.unwrap();
+        assert!(stored.starts_with(&new_prefix), "{column}: {stored}");
+    }
     let only_new = keyring(&[&new_line]);
-    match tokens(&app, &only_new, id).await {
+    let after = tokens(&app, &only_new, id).await.unwrap();
+    assert_eq!(after.access_token.unwrap().expose_secret(), "ya29.fresh");
+    assert_eq!(after.refresh_token.unwrap().expose_secret(), REFRESH);
+
+    // The old key dropped while a value still needs it: the error names that key.
+    match tokens(&app, &only_new, dropbox).await {
         Err(Error::Secret(e @ SecretError::UnknownKey { .. })) => {
             assert!(e.to_string().contains(old.current_key_id()), "{e}");
-            assert!(e.to_string().contains("refresh_token"), "{e}");
         }
         other => panic!("expected UnknownKey, got {:?}", other.map(|t| t.version)),
     }
@@ -252,7 +249,7 @@ async fn keys_rotate_and_a_missing_or_wrong_key_is_a_clear_error() {
         new_line.split_once(':').unwrap().1
     );
     let wrong = keyring(&[&impostor, &new_line]);
-    match tokens(&app, &wrong, id).await {
+    match tokens(&app, &wrong, dropbox).await {
         Err(Error::Secret(e @ SecretError::Undecryptable { .. })) => {
             assert!(
                 e.to_string().contains("not the one it was written with"),
