@@ -541,3 +541,31 @@ async fn connections_are_isolated_between_users_and_organisations() {
         .refresh_token
         .is_some());
 }
+
+/// Concurrent grants for one user and provider (a double-submitted OAuth callback) make
+/// one connection, on both engines (PostgreSQL: a serialization failure, run again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_grants_make_one_connection() {
+    let app = TestApp::new().await;
+    let keys = std::sync::Arc::new(keyring(&[&new_key_line().unwrap()]));
+    let me = owner(&app);
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        let (db, keys) = (app.db.clone(), keys.clone());
+        tasks.push(tokio::spawn(async move {
+            let grant = grant(Provider::Google, "g-1", &format!("ya29.{n}"), Some(REFRESH));
+            db.write(|tx| Box::pin(connections::upsert(tx, &keys, me, &grant)))
+                .await
+                .map(|up| (up.connection.id, up.created))
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap().expect("every grant is stored"));
+    }
+    assert_eq!(app.count("connections").await, 1);
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+    assert!(results.iter().all(|(id, _)| *id == results[0].0));
+    let read = tokens(&app, &keys, results[0].0).await.unwrap();
+    assert_eq!(read.version, 4, "one write each, none lost");
+}
