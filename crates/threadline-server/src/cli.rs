@@ -15,14 +15,15 @@ use crate::config::{self, FileConfig};
 use crate::db::{Db, Engine, Location};
 use crate::error::ServerError;
 use crate::idempotency;
+use crate::secrets::{KeySource, Keyring};
 use crate::state::AppState;
 
 /// What `--help` adds after the options.
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
-the same name (with `_`: data_dir, database_url, listen, owner_email) in a TOML file given \
-with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: flag, then \
-environment, then file, then default. A key the file should not have is an error.";
+the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file) in a \
+TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
+flag, then environment, then file, then default. A key the file should not have is an error.";
 
 /// The Threadline server: the JSON API behind Threadline's Gmail tracking bar.
 #[derive(Debug, Parser)]
@@ -34,8 +35,8 @@ environment, then file, then default. A key the file should not have is an error
     after_help = CONFIG_HELP
 )]
 pub struct Cli {
-    /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`
-    /// (flags and environment variables override it).
+    /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`,
+    /// `secret_key_file` (flags and environment variables override it).
     #[arg(long, global = true, env = "THREADLINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -91,6 +92,13 @@ pub struct ServeArgs {
     /// File key `owner_email`. [default: owner@example.com]
     #[arg(long, env = "THREADLINE_OWNER_EMAIL", value_name = "EMAIL")]
     pub owner_email: Option<String>,
+
+    /// The keys that encrypt connected accounts' tokens: a file of lines
+    /// `<key id>:<base64 of 32 random bytes>`, the last one current (rotate by appending).
+    /// It must exist. File key `secret_key_file`. [default: <data dir>/secret.key, created
+    /// on first start]
+    #[arg(long, env = "THREADLINE_SECRET_KEY_FILE", value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,7 +195,16 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 .owner_email
                 .or(file.owner_email)
                 .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
-            serve(db.clone(), &location, &data_dir, listen, &owner_email).await
+            let secret_key_file = args.secret_key_file.or(file.secret_key_file);
+            serve(
+                db.clone(),
+                &location,
+                &data_dir,
+                listen,
+                &owner_email,
+                secret_key_file.as_deref(),
+            )
+            .await
         }
         Command::Migrate => {
             println!("the database {location} is up to date");
@@ -267,7 +284,9 @@ async fn serve(
     data_dir: &Path,
     listen: SocketAddr,
     owner_email: &str,
+    secret_key_file: Option<&Path>,
 ) -> Result<(), ServerError> {
+    let keyring = load_keyring(secret_key_file, data_dir)?;
     match admin::bootstrap(&db, owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
@@ -306,12 +325,33 @@ async fn serve(
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(AppState::with_data_dir(db, data_dir));
+    let app = crate::app::router(AppState::with_data_dir(db, data_dir).with_keyring(keyring));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The keys of secrets at rest: the configured file, or the data directory's (made on first
+/// start). Logs where they are, never a key.
+fn load_keyring(configured: Option<&Path>, data_dir: &Path) -> Result<Keyring, ServerError> {
+    let (keyring, source) = Keyring::load_or_create(configured, data_dir)
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    match source {
+        KeySource::Generated(path) => tracing::warn!(
+            file = %path.display(),
+            "generated a secret key (mode 0600) for connected accounts' tokens: back it up with \
+             the database; without it they cannot be decrypted. Several servers on one database \
+             need the same file (--secret-key-file)"
+        ),
+        KeySource::Configured(path) | KeySource::Default(path) => tracing::info!(
+            file = %path.display(),
+            current_key = keyring.current_key_id(),
+            "secret keys loaded"
+        ),
+    }
+    Ok(keyring)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

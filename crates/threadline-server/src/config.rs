@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// `serve --owner-email`.
     pub owner_email: Option<String>,
+    /// `serve --secret-key-file`.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -78,6 +80,7 @@ mod tests {
         assert!(config.database_url.is_some());
         assert!(config.listen.is_some());
         assert!(config.owner_email.is_some());
+        assert!(config.secret_key_file.is_some());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`documents`]: each record's folders and files (content on disk by SHA-256).
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
+//! - [`connections`]: each user's connections to outside services (tokens encrypted with
+//!   [`secrets`], the keys of the server's configuration).
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
@@ -19,6 +21,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod documents;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod records;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod testing;

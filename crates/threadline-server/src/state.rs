@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::secrets::Keyring;
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -17,6 +18,10 @@ pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The keys of secrets at rest (connections' tokens); `None` when not given (the routes
+    /// that need them answer 500). Outside `Inner` so that [`AppState::with_keyring`] can
+    /// add it to a built state.
+    keyring: Option<Arc<Keyring>>,
 }
 
 struct Inner {
@@ -50,7 +55,21 @@ impl AppState {
                 token_touches: Mutex::new(HashMap::new()),
                 metrics: Metrics::new(),
             }),
+            keyring: None,
         }
+    }
+
+    /// This state with the keys of secrets at rest.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(Arc::new(keyring));
+        self
+    }
+
+    /// The keys of secrets at rest.
+    pub fn keyring(&self) -> Result<&Keyring, ApiError> {
+        self.keyring
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("no secret keys configured"))
     }
 
     pub fn db(&self) -> &Db {

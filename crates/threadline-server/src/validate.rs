@@ -1,5 +1,8 @@
 //! Checks of request fields; each error names its field.
 
+use axum::http::StatusCode;
+use uuid::Uuid;
+
 use crate::error::{ApiError, ApiResult};
 
 /// Longest name (person, company, task title), in characters.
@@ -50,4 +53,16 @@ pub fn max_items<T>(field: &str, items: &[T], max: usize) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
+/// that names nothing of the caller's).
+pub fn path_id(raw: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
+        )
+    })
 }

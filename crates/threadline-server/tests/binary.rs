@@ -332,6 +332,8 @@ fn help_documents_every_option_and_its_variable() {
         "--config",
         "THREADLINE_CONFIG",
         "owner@example.com",
+        "--secret-key-file",
+        "THREADLINE_SECRET_KEY_FILE",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -444,4 +446,97 @@ fn an_unknown_key_in_the_config_file_is_an_error_naming_key_and_file() {
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("/nonexistent/threadline.toml"), "{stderr}");
+}
+
+/// `serve`'s secret key file: flag, then environment, then file; unset, the data
+/// directory's `secret.key`, made (mode 0600) on first start. A configured file must exist.
+#[tokio::test]
+async fn the_secret_key_file_comes_from_flag_env_file_else_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let [from_file, from_env, from_flag] =
+        ["file.key", "env.key", "flag.key"].map(|f| dir.path().join(f));
+    let write_config = |key_file: Option<&std::path::Path>| {
+        let config = dir.path().join("threadline.toml");
+        let mut text = format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n",
+            data.to_str().unwrap()
+        );
+        if let Some(key_file) = key_file {
+            text.push_str(&format!(
+                "secret_key_file = {:?}\n",
+                key_file.to_str().unwrap()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        config
+    };
+    // None of the configured files exists: `serve` stops, naming the one it took.
+    let refused = |cmd: &mut Command, expected: &std::path::Path| {
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("secret key file {}", expected.display())),
+            "{stderr}"
+        );
+    };
+    let config = write_config(Some(&from_file));
+    refused(
+        bare_command().args(["serve", "--config"]).arg(&config),
+        &from_file,
+    );
+    let mut cmd = bare_command();
+    cmd.env("THREADLINE_SECRET_KEY_FILE", &from_env)
+        .args(["serve", "--config"])
+        .arg(&config);
+    refused(&mut cmd, &from_env);
+    cmd.arg("--secret-key-file").arg(&from_flag);
+    refused(&mut cmd, &from_flag);
+    let default_key = data.join("secret.key");
+    assert!(
+        !default_key.exists(),
+        "no key is made up for a configured file"
+    );
+
+    // Unset: generated in the data directory, readable by the owner only, and kept.
+    let config = write_config(None);
+    let mut cmd = bare_command();
+    cmd.args(["serve", "--config"]).arg(&config);
+    let server = Server::spawn(cmd);
+    assert!(server.token().is_some());
+    served_then_stopped(server).await;
+    let generated = std::fs::read_to_string(&default_key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&default_key)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut cmd = bare_command();
+    cmd.args(["serve", "--config"]).arg(&config);
+    served_then_stopped(Server::spawn(cmd)).await;
+    assert_eq!(std::fs::read_to_string(&default_key).unwrap(), generated);
+
+    // A configured file that exists is used as it is.
+    std::fs::copy(&default_key, &from_flag).unwrap();
+    let mut cmd = bare_command();
+    cmd.args(["serve", "--config"])
+        .arg(&config)
+        .arg("--secret-key-file")
+        .arg(&from_flag);
+    served_then_stopped(Server::spawn(cmd)).await;
+}
+
+/// Asserts that `server` answers (so that it is past setting up its signal handlers), then
+/// stops it with SIGTERM.
+async fn served_then_stopped(server: Server) {
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(server.terminate().success());
 }

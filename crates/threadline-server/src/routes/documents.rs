@@ -39,6 +39,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{optional_uuid_param_schema, ApiRouter, Op};
 use crate::state::AppState;
+use crate::validate::path_id;
 
 pub fn router() -> ApiRouter {
     let tag = "documents";
@@ -232,17 +233,6 @@ fn node_response(status: StatusCode, node: Node) -> Response {
 async fn end_read(tx: crate::db::Tx) -> ApiResult<()> {
     tx.rollback().await?;
     Ok(())
-}
-
-/// An id in the path: anything but a UUID is no such thing (404).
-fn path_id(raw: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
-        )
-    })
 }
 
 fn if_match(headers: &HeaderMap) -> ApiResult<IfMatch> {

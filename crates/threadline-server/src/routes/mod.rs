@@ -4,6 +4,7 @@ use crate::openapi::ApiRouter;
 
 pub mod changes;
 pub mod companies;
+pub mod connections;
 pub mod contacts;
 pub mod documents;
 pub mod health;
@@ -13,7 +14,9 @@ pub mod meetings;
 pub mod products;
 pub mod projects;
 pub mod tasks;
+pub mod tokens;
 pub mod tracked_emails;
+pub mod users;
 
 /// The routes under `/api/v1` (all need a bearer token), with their description.
 pub fn api() -> ApiRouter {
@@ -29,4 +32,7 @@ pub fn api() -> ApiRouter {
         .merge(meetings::router())
         .merge(changes::router())
         .merge(documents::router())
+        .merge(tokens::router())
+        .merge(users::router())
+        .merge(connections::router())
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod connections;
 mod contacts;
 mod documents;
 mod idempotency;
@@ -17,4 +18,5 @@ mod portable_sql;
 mod probes;
 mod records;
 mod tasks;
+mod tokens;
 mod tracked_emails;

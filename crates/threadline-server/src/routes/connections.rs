@@ -1,0 +1,90 @@
+//! `/api/v1/connections`: the caller's own connections to outside services (see
+//! [`crate::connections`]); never a token. Connecting (the OAuth flow) comes with the sync
+//! engine.
+//!
+//! - `GET /connections` → [`ConnectionList`] (disconnected ones too, by provider).
+//! - `GET /connections/{id}` → [`Connection`].
+//! - `DELETE /connections/{id}` → the [`Connection`], disconnected: its tokens are deleted
+//!   and the provider asked to revoke them ([`connections::remote::revoke`]); the row stays
+//!   (status `disconnected`), so that connecting again finds what the sync kept. No
+//!   `If-Match`: a disconnect is what the user wants whatever changed meanwhile, and doing it
+//!   twice changes nothing. Another user's connection is 404, as a missing one.
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
+use utoipa::openapi::path::HttpMethod;
+use serde::Serialize;
+
+use crate::auth::AuthUser;
+use crate::connections::{self, Connection, Owner};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
+use crate::state::AppState;
+use crate::validate::path_id;
+
+pub fn router() -> ApiRouter {
+    let tag = "connections";
+    let list_op = Op::new(tag, "list_connections", "The caller's connections")
+        .description("To Google and Dropbox: account, granted scopes, status. Never a token.")
+        .json::<ConnectionList>("200", "The connections.");
+    let id = |op: Op| op.path_id("id", "The connection's id.").not_found("connection of the caller's");
+    let get_op = id(Op::new(tag, "get_connection", "A connection")).json::<Connection>("200", "The connection.");
+    let disconnect_op = id(Op::new(tag, "disconnect", "Disconnect"))
+        .description(
+            "Forgets the tokens (and asks the provider to revoke them); the data on both sides \
+             stays. Connecting again reuses the connection.",
+        )
+        .json::<Connection>("200", "The connection, `disconnected`.");
+    ApiRouter::new()
+        .routes(list_op.route("/connections", HttpMethod::Get, get(list)))
+        .routes(get_op.route("/connections/{id}", HttpMethod::Get, get(get_one)))
+        .routes(disconnect_op.route("/connections/{id}", HttpMethod::Delete, delete(disconnect)))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConnectionList {
+    pub items: Vec<Connection>,
+}
+
+async fn list(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<ConnectionList>> {
+    let mut conn = state.db().pool().acquire().await?;
+    let items = connections::list_for(&mut conn, Owner::from(&auth)).await?;
+    Ok(Json(ConnectionList { items }))
+}
+
+async fn get_one(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Connection>> {
+    let id = path_id(&raw, "connection")?;
+    let mut conn = state.db().pool().acquire().await?;
+    Ok(Json(
+        connections::get_for(&mut conn, Owner::from(&auth), id).await?,
+    ))
+}
+
+async fn disconnect(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Connection>> {
+    let id = path_id(&raw, "connection")?;
+    let owner = Owner::from(&auth);
+    let done = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                connections::get_for(tx, owner, id).await?;
+                connections::disconnect(tx, id).await
+            })
+        })
+        .await
+        .map_err(ApiError::from)?;
+    // After the commit: the provider is told only about a disconnect that happened.
+    if let Some(revocation) = done.revocation {
+        connections::remote::revoke(&state, revocation).await;
+    }
+    Ok(Json(done.connection))
+}

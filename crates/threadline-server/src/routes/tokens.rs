@@ -1,0 +1,186 @@
+//! `/api/v1/tokens`: the caller's own personal API tokens. A token is shown once, in the
+//! answer that creates it; lists show its id, name and times, never the token nor its hash.
+//!
+//! - `GET /tokens` → [`TokenList`] (revoked ones too, oldest first; `current` marks the
+//!   token of the request). `last_used_at` is written at most once a minute per token (see
+//!   `auth.rs`), so it may lag by up to a minute.
+//! - `POST /tokens` [`NewTokenRequest`] → 201 [`CreatedToken`].
+//! - `DELETE /tokens/{id}` → the [`TokenView`], revoked: requests with it are refused from
+//!   then on (also when it is the token of this request). Revoking a revoked token changes
+//!   nothing; another user's token is 404, as a missing one.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use utoipa::openapi::path::HttpMethod;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::admin;
+use crate::auth::AuthUser;
+use crate::db::{self, id_text, parse_uuid, Conn};
+use crate::error::{ApiError, ApiResult, ServerError};
+use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
+use crate::state::AppState;
+use crate::validate;
+
+/// Longest token name, in characters.
+pub const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+pub fn router() -> ApiRouter {
+    let tag = "tokens";
+    let list_op = Op::new(tag, "list_tokens", "The caller's API tokens")
+        .description("Never the tokens themselves; `current` marks the one this request uses.")
+        .json::<TokenList>("200", "The tokens, revoked ones included.");
+    let create_op = Op::new(tag, "create_token", "Create an API token")
+        .json_body::<NewTokenRequest>("A label for the token.")
+        .json::<CreatedToken>("201", "The token, shown this once only.");
+    let revoke_op = Op::new(tag, "revoke_token", "Revoke an API token")
+        .description("Requests with it are refused from then on (this one included, if it is the token revoked).")
+        .path_id("id", "The token's id.")
+        .json::<TokenView>("200", "The token, revoked.")
+        .not_found("token of the caller's");
+    ApiRouter::new()
+        .routes(list_op.route("/tokens", HttpMethod::Get, get(list)))
+        .routes(create_op.route("/tokens", HttpMethod::Post, post(create)))
+        .routes(revoke_op.route("/tokens/{id}", HttpMethod::Delete, delete(revoke)))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// A label, e.g. the browser the token is for (1 to 100 characters).
+    pub name: String,
+}
+
+/// A token as listed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The token this request was made with.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    pub items: Vec<TokenView>,
+}
+
+/// A token just created: `token` is shown this once (the server keeps only its hash).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: TokenView,
+    pub token: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    name: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+/// The caller's tokens, or the one of them with id `only`.
+async fn load(conn: &mut Conn, auth: &AuthUser, only: Option<Uuid>) -> ApiResult<Vec<TokenView>> {
+    let rows: Vec<TokenRow> = sqlx::query_as(
+        "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens
+         WHERE user_id = $1 AND ($2 IS NULL OR id = $2)
+         ORDER BY created_at, id",
+    )
+    .bind(id_text(auth.user_id))
+    .bind(only.map(id_text))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let id = parse_uuid(&row.id)?;
+            Ok(TokenView {
+                id,
+                name: row.name,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                revoked_at: row.revoked_at,
+                current: id == auth.token_id,
+            })
+        })
+        .collect()
+}
+
+async fn list(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<TokenList>> {
+    let mut conn = state.db().pool().acquire().await?;
+    Ok(Json(TokenList {
+        items: load(&mut conn, &auth, None).await?,
+    }))
+}
+
+async fn create(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Json(req): Json<NewTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let name = validate::required_text("name", &req.name, MAX_TOKEN_NAME_CHARS)?;
+    let auth = &auth;
+    let name = &name;
+    let created = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                let new = admin::create_token(tx, auth.user_id, name).await?;
+                let info = load(tx, auth, Some(new.id))
+                    .await
+                    .map_err(ServerError::from)?;
+                Ok::<_, ServerError>((info, new.token))
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            ServerError::Database(e) => ApiError::Database(e),
+            other => ApiError::internal(other.to_string()),
+        })?;
+    let (mut info, token) = created;
+    let info = info
+        .pop()
+        .ok_or_else(|| ApiError::internal("the new token was not found"))?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { info, token })))
+}
+
+async fn revoke(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<TokenView>> {
+    let id = validate::path_id(&raw, "token")?;
+    let auth = &auth;
+    let mut found = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1
+                     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(db::now())
+                .bind(id_text(id))
+                .bind(id_text(auth.user_id))
+                .execute(&mut **tx)
+                .await?;
+                load(tx, auth, Some(id)).await
+            })
+        })
+        .await?;
+    found.pop().map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("you have no token with id {id}"),
+        )
+    })
+}
