@@ -56,6 +56,8 @@ BASE="$(sed -n 's/^listening on //p' "$DATA_DIR/stdout")"
 TOKEN="$(sed -n 's/^THREADLINE_TOKEN=//p' "$DATA_DIR/stdout")"
 [ -n "$BASE" ] && [ -n "$TOKEN" ] || { echo "the server did not start" >&2; cat "$DATA_DIR/stderr" >&2; exit 1; }
 
+# Schemathesis keeps reports in the working directory: the throwaway one.
+cd "$DATA_DIR"
 echo "==> schemathesis against $BASE/api/v1/openapi.json (seed $SEED)" >&2
 status=0
 "$VENV/bin/st" --no-color run "$BASE/api/v1/openapi.json" \
