@@ -472,34 +472,41 @@ impl IfMatch {
     }
 }
 
-/// What happened to a node, for the changes feed.
-#[derive(Debug, Clone, Copy)]
-pub enum Change {
-    Created,
-    Renamed,
-    Moved,
-    ContentReplaced,
-    Trashed,
-    Restored,
+/// Records a change of a node in the organisation's changes feed (kind `document`), in
+/// the change's transaction: the node's version, and whether it is in the trash.
+async fn note_change(conn: &mut Conn, auth: &AuthUser, node: &Node) -> ApiResult<()> {
+    records::log_change_of(
+        conn,
+        auth.org_id,
+        records::DOCUMENT_CHANGE_KIND,
+        node.id,
+        node.version,
+        !node.is_live(),
+        &db::now(),
+    )
+    .await
 }
 
-/// Records a change of a node in the organisation's changes feed, in the change's
-/// transaction.
-///
-/// TODO(changes feed): the `changes` table and `records::log_change` exist, but the feed's
-/// reader (`GET /changes`) parses every row's kind into `records::Kind`, which has no
-/// document kind: a `document` row would make the feed answer 500. Once `records::Kind` has
-/// `Document` (its table `document_nodes`), this becomes
-/// `records::log_change(conn, auth.org_id, Kind::Document, node.id, node.version,
-/// !node.is_live(), &db::now())` — one row per node, in the change's transaction (a folder's
-/// trash/restore should log the nodes it carried along too).
-async fn note_change(
-    _conn: &mut Conn,
-    _auth: &AuthUser,
-    _node: &Node,
-    _change: Change,
-) -> ApiResult<()> {
+/// [`note_change`] for `nodes`: those that went to (or came back from) the trash together.
+async fn note_trash_change(conn: &mut Conn, auth: &AuthUser, nodes: &[Uuid]) -> ApiResult<()> {
+    for id in nodes {
+        let node = node(conn, auth.org_id, *id)
+            .await?
+            .ok_or_else(|| no_such_node(*id))?;
+        note_change(conn, auth, &node).await?;
+    }
     Ok(())
+}
+
+/// The nodes that went to the trash with `top` (itself included).
+async fn trashed_with(conn: &mut Conn, org: Uuid, top: Uuid) -> ApiResult<Vec<Uuid>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM document_nodes WHERE org_id = $1 AND trash_id = $2")
+            .bind(id_text(org))
+            .bind(id_text(top))
+            .fetch_all(&mut *conn)
+            .await?;
+    ids.iter().map(|s| parse_uuid(s)).collect()
 }
 
 /// A new folder.
@@ -572,7 +579,7 @@ async fn insert_node(
         insert_version(conn, auth, id, 1, content, &now).await?;
     }
     let node = live_node(conn, auth.org_id, id).await?;
-    note_change(conn, auth, &node, Change::Created).await?;
+    note_change(conn, auth, &node).await?;
     Ok(node)
 }
 
@@ -645,7 +652,7 @@ pub async fn replace_content(
     .await?;
     insert_version(conn, auth, id, version, content, &now).await?;
     let node = live_node(conn, auth.org_id, id).await?;
-    note_change(conn, auth, &node, Change::ContentReplaced).await?;
+    note_change(conn, auth, &node).await?;
     Ok(node)
 }
 
@@ -705,12 +712,7 @@ pub async fn update(
     .await
     .map_err(|e| conflict_on_unique(e, new_name))?;
     let node = live_node(conn, auth.org_id, id).await?;
-    if new_parent != current.parent_id {
-        note_change(conn, auth, &node, Change::Moved).await?;
-    }
-    if new_name != current.name {
-        note_change(conn, auth, &node, Change::Renamed).await?;
-    }
+    note_change(conn, auth, &node).await?;
     Ok(node)
 }
 
@@ -757,11 +759,11 @@ pub async fn move_to_trash(
     .bind(id_text(auth.user_id))
     .execute(&mut *conn)
     .await?;
-    let node = node(conn, auth.org_id, id)
+    let carried = trashed_with(conn, auth.org_id, id).await?;
+    note_trash_change(conn, auth, &carried).await?;
+    node(conn, auth.org_id, id)
         .await?
-        .ok_or_else(|| no_such_node(id))?;
-    note_change(conn, auth, &node, Change::Trashed).await?;
-    Ok(node)
+        .ok_or_else(|| no_such_node(id))
 }
 
 /// Brings back from the trash what deleting `id` took, where it was.
@@ -820,6 +822,7 @@ pub async fn restore(
         Some(id),
     )
     .await?;
+    let carried = trashed_with(conn, auth.org_id, id).await?;
     sqlx::query(
         "UPDATE document_nodes
          SET deleted_at = NULL, deleted_by = NULL, trash_id = NULL, version = version + 1,
@@ -833,9 +836,8 @@ pub async fn restore(
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_on_unique(e, &current.name))?;
-    let node = live_node(conn, auth.org_id, id).await?;
-    note_change(conn, auth, &node, Change::Restored).await?;
-    Ok(node)
+    note_trash_change(conn, auth, &carried).await?;
+    live_node(conn, auth.org_id, id).await
 }
 
 #[cfg(test)]

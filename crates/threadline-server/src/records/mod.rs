@@ -392,6 +392,23 @@ pub async fn log_change(
     deleted: bool,
     now: &str,
 ) -> ApiResult<()> {
+    log_change_of(conn, org, kind.as_str(), id, version, deleted, now).await
+}
+
+/// What the changes feed calls a folder or file of a record's document tree.
+pub const DOCUMENT_CHANGE_KIND: &str = "document";
+
+/// [`log_change`] for `kind` as the feed names it: a [`Kind`]'s name or
+/// [`DOCUMENT_CHANGE_KIND`].
+pub async fn log_change_of(
+    conn: &mut Conn,
+    org: Uuid,
+    kind: &str,
+    id: Uuid,
+    version: i64,
+    deleted: bool,
+    now: &str,
+) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO changes (org_id, seq, record_kind, record_id, version, deleted, changed_at)
          SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM changes WHERE org_id = $1
@@ -400,7 +417,7 @@ pub async fn log_change(
            changed_at = excluded.changed_at",
     )
     .bind(id_text(org))
-    .bind(kind.as_str())
+    .bind(kind)
     .bind(id_text(id))
     .bind(version)
     .bind(i64::from(deleted))

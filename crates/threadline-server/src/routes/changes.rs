@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::records::http::{query, MAX_LIMIT};
-use crate::records::{decode_cursor, encode_cursor, Kind};
+use crate::records::{decode_cursor, encode_cursor, Kind, DOCUMENT_CHANGE_KIND};
 use crate::state::AppState;
 
 /// Default page of the feed.
@@ -58,7 +58,11 @@ struct ChangesQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Change {
-    kind: Kind,
+    /// A record kind (`company`, `contact`, `project`, `meeting`, `product`, `task`,
+    /// `tracked_email`), or `document`: a folder or file of a record's document tree
+    /// (`deleted`: it is in the trash; `GET /documents/{id}` has the rest).
+    #[schema(example = "contact")]
+    kind: String,
     id: Uuid,
     version: i64,
     deleted: bool,
@@ -103,8 +107,13 @@ async fn changes(
     for (seq, kind, id, version, deleted) in rows.into_iter().take(limit as usize) {
         last = seq;
         out.push(Change {
-            kind: Kind::parse(&kind)
-                .ok_or_else(|| ApiError::internal(format!("bad record kind {kind:?}")))?,
+            kind: if kind == DOCUMENT_CHANGE_KIND || Kind::parse(&kind).is_some() {
+                kind
+            } else {
+                return Err(ApiError::internal(format!(
+                    "bad kind {kind:?} in the changes feed"
+                )));
+            },
             id: parse_uuid(&id)?,
             version,
             deleted: deleted != 0,

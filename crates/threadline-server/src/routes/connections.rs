@@ -12,8 +12,8 @@
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
-use utoipa::openapi::path::HttpMethod;
 use serde::Serialize;
+use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
 use crate::connections::{self, Connection, Owner};
@@ -28,8 +28,12 @@ pub fn router() -> ApiRouter {
     let list_op = Op::new(tag, "list_connections", "The caller's connections")
         .description("To Google and Dropbox: account, granted scopes, status. Never a token.")
         .json::<ConnectionList>("200", "The connections.");
-    let id = |op: Op| op.path_id("id", "The connection's id.").not_found("connection of the caller's");
-    let get_op = id(Op::new(tag, "get_connection", "A connection")).json::<Connection>("200", "The connection.");
+    let id = |op: Op| {
+        op.path_id("id", "The connection's id.")
+            .not_found("connection of the caller's")
+    };
+    let get_op = id(Op::new(tag, "get_connection", "A connection"))
+        .json::<Connection>("200", "The connection.");
     let disconnect_op = id(Op::new(tag, "disconnect", "Disconnect"))
         .description(
             "Forgets the tokens (and asks the provider to revoke them); the data on both sides \

@@ -12,8 +12,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use utoipa::openapi::path::HttpMethod;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::HttpMethod;
 use uuid::Uuid;
 
 use crate::admin;

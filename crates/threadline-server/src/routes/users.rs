@@ -4,9 +4,9 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use utoipa::openapi::path::HttpMethod;
 use serde::Serialize;
 use threadline_domain::api::UserRef;
+use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
 use crate::db::{id_text, parse_uuid};

@@ -789,3 +789,116 @@ async fn another_organisation_sees_nothing() {
     assert_eq!(mine.body["name"], "secret.txt");
     assert_eq!(mine.body["version"], 1);
 }
+
+/// Every change of a node is in the organisation's changes feed (kind `document`, the
+/// node's version, `deleted` while in the trash), in the change's transaction; a folder's
+/// trash and restore report every node it carried.
+#[tokio::test]
+async fn document_changes_are_in_the_changes_feed() {
+    let docs = Docs::new().await;
+    let start = docs.app.get("/api/v1/changes").await;
+    let cursor = start.body["next_cursor"].as_str().unwrap().to_string();
+    let documents_since = |body: &Value| -> Vec<(String, i64, bool)> {
+        body["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "document")
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["version"].as_i64().unwrap(),
+                    c["deleted"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+
+    let folder = docs.folder("Offers", None).await;
+    let file = docs.upload("offer.txt", Some(&folder), b"v1").await;
+    let feed = docs
+        .app
+        .get(&format!("/api/v1/changes?since={cursor}"))
+        .await;
+    assert_eq!(
+        documents_since(&feed.body),
+        vec![(id(&folder), 1, false), (id(&file), 1, false)]
+    );
+    let cursor = feed.body["next_cursor"].as_str().unwrap().to_string();
+
+    // A rename: one entry at the new version.
+    let renamed = docs
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/documents/{}", id(&file)),
+            Some("\"1\""),
+            Some(json!({ "name": "offer-v1.txt" })),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let feed = docs
+        .app
+        .get(&format!("/api/v1/changes?since={cursor}"))
+        .await;
+    assert_eq!(documents_since(&feed.body), vec![(id(&file), 2, false)]);
+    let cursor = feed.body["next_cursor"].as_str().unwrap().to_string();
+
+    // The folder to the trash: the folder and the file it holds are reported deleted.
+    let trashed = docs
+        .json(
+            Method::DELETE,
+            &format!("/api/v1/documents/{}", id(&folder)),
+            Some("\"1\""),
+            None,
+        )
+        .await;
+    assert_eq!(trashed.status, StatusCode::OK, "{}", trashed.body);
+    let feed = docs
+        .app
+        .get(&format!("/api/v1/changes?since={cursor}"))
+        .await;
+    let mut got = documents_since(&feed.body);
+    got.sort();
+    let mut want = vec![(id(&folder), 2, true), (id(&file), 3, true)];
+    want.sort();
+    assert_eq!(got, want);
+    let cursor = feed.body["next_cursor"].as_str().unwrap().to_string();
+
+    // Restored: both back.
+    let restored = docs
+        .json(
+            Method::POST,
+            &format!("/api/v1/documents/{}/restore", id(&folder)),
+            Some("\"2\""),
+            None,
+        )
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+    let feed = docs
+        .app
+        .get(&format!("/api/v1/changes?since={cursor}"))
+        .await;
+    let mut got = documents_since(&feed.body);
+    got.sort();
+    let mut want = vec![(id(&folder), 3, false), (id(&file), 4, false)];
+    want.sort();
+    assert_eq!(got, want);
+
+    // A refused change (stale If-Match) logs nothing.
+    let cursor = feed.body["next_cursor"].as_str().unwrap().to_string();
+    let stale = docs
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/documents/{}", id(&file)),
+            Some("\"1\""),
+            Some(json!({ "name": "x.txt" })),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    let feed = docs
+        .app
+        .get(&format!("/api/v1/changes?since={cursor}"))
+        .await;
+    assert!(documents_since(&feed.body).is_empty(), "{}", feed.body);
+}
