@@ -17,6 +17,8 @@
 //! | 422 | `not_found` | a referenced record is not in the caller's organisation (`field` names it) |
 //! | 422 | `idempotency_key_reused` | an `Idempotency-Key` sent again with another request |
 //! | 503 | `unavailable` | the database is busy (write conflicts retried in vain, no free connection); retry |
+//! | 503 | `read_only` | the database takes no writes (read-only file, standby); reads still work |
+//! | 507 | `storage_full` | the disk (or the database's limit) is full; nothing was changed |
 //! | 500 | `internal` | a bug or an I/O failure (details only in the server log) |
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -92,6 +94,11 @@ impl ApiError {
         match self {
             ApiError::Request { status, .. } => *status,
             ApiError::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Database(e) => match storage_condition(e) {
+                Some(StorageCondition::Full) => StatusCode::INSUFFICIENT_STORAGE,
+                Some(StorageCondition::ReadOnly) => StatusCode::SERVICE_UNAVAILABLE,
+                None => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +115,19 @@ impl ApiError {
             ApiError::Database(e) if is_unavailable(e) => (
                 "unavailable".to_string(),
                 "the database is busy; retry in a moment".to_string(),
+                None,
+            ),
+            ApiError::Database(e) if storage_condition(e) == Some(StorageCondition::Full) => (
+                "storage_full".to_string(),
+                "the server's storage is full: nothing was changed; retry once space is freed"
+                    .to_string(),
+                None,
+            ),
+            ApiError::Database(e) if storage_condition(e) == Some(StorageCondition::ReadOnly) => (
+                "read_only".to_string(),
+                "the database takes no changes right now (it is read-only): nothing was \
+                 changed; reading works, retry changes later"
+                    .to_string(),
                 None,
             ),
             ApiError::Database(_) | ApiError::Internal(_) => (
@@ -130,6 +150,40 @@ impl ApiError {
 /// transient conflict, or no free connection.
 fn is_unavailable(e: &sqlx::Error) -> bool {
     is_transient(e) || matches!(e, sqlx::Error::PoolTimedOut)
+}
+
+/// A database that cannot take writes now, whatever the request: full or read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageCondition {
+    /// SQLite's SQLITE_FULL (disk full, or the page limit), PostgreSQL's 53100 disk_full.
+    Full,
+    /// SQLite's SQLITE_READONLY, PostgreSQL's 25006 read_only_sql_transaction.
+    ReadOnly,
+}
+
+pub fn storage_condition(e: &sqlx::Error) -> Option<StorageCondition> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return match pg.code() {
+            "53100" => Some(StorageCondition::Full),
+            "25006" => Some(StorageCondition::ReadOnly),
+            _ => None,
+        };
+    }
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        let primary = db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff);
+        return match primary {
+            Some(13) => Some(StorageCondition::Full),    // SQLITE_FULL
+            Some(8) => Some(StorageCondition::ReadOnly), // SQLITE_READONLY
+            _ => None,
+        };
+    }
+    None
 }
 
 /// True for a conflict with concurrent transactions that trying again may resolve:

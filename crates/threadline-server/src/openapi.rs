@@ -123,7 +123,14 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
 
     for (path, item) in doc.paths.paths.iter_mut() {
         let public = path == DOCUMENT_PATH;
-        for op in operations_mut(item) {
+        for (method, op) in operations_mut(item) {
+            if method != "get" {
+                add_error(
+                    op,
+                    "507",
+                    "The server's storage is full (`storage_full`): nothing was changed.",
+                );
+            }
             if !public {
                 op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
                 add_error(
@@ -156,7 +163,12 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 "500",
                 "A bug or an I/O failure (`internal`); the details are in the server log.",
             );
-            add_error(op, "503", "The database is busy (`unavailable`); retry.");
+            add_error(
+                op,
+                "503",
+                "The database is busy (`unavailable`), or takes no changes right now \
+                 (`read_only`); retry (`Retry-After`).",
+            );
         }
     }
     doc
@@ -197,19 +209,19 @@ pub fn to_json(doc: &OpenApi) -> String {
     serde_json::to_string_pretty(&value).expect("JSON serialises")
 }
 
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+        ("trace", item.trace.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
 }
 
 /// Adds the error answer `status` to `op` unless it has one already.

@@ -111,6 +111,13 @@ pub enum Engine {
     Postgres,
 }
 
+/// A degraded database, for fault tests: see [`Db::open_degraded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Degraded {
+    ReadOnly,
+    Full,
+}
+
 /// Where the data is.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
@@ -192,6 +199,44 @@ impl Db {
         };
         MIGRATOR.run(&db.pool).await?;
         Ok(db)
+    }
+
+    /// The database of `location` (already migrated) in a degraded state, for the tests of
+    /// what the server does then: read-only, or (SQLite) full. The database itself refuses
+    /// the writes, with the errors a read-only file or a full disk give: SQLite through
+    /// per-connection pragmas (`query_only`; `max_page_count` at the file's current size →
+    /// SQLITE_FULL), PostgreSQL through the session setting `default_transaction_read_only`
+    /// (what a standby or an administrator's switch gives). `None` for a full PostgreSQL,
+    /// which has no such setting.
+    pub async fn open_degraded(
+        location: &Location,
+        degraded: Degraded,
+    ) -> Result<Option<Db>, ServerError> {
+        sqlx::any::install_default_drivers();
+        match (location, degraded) {
+            (Location::Sqlite(path), Degraded::ReadOnly) => {
+                open_sqlite_with(path, "PRAGMA query_only = ON;")
+                    .await
+                    .map(Some)
+            }
+            (Location::Sqlite(path), Degraded::Full) => {
+                let db = open_sqlite(path).await?;
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&db.pool)
+                    .await?;
+                db.close().await;
+                open_sqlite_with(path, &format!("PRAGMA max_page_count = {pages};"))
+                    .await
+                    .map(Some)
+            }
+            (Location::Postgres(url), Degraded::ReadOnly) => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                let url =
+                    format!("{url}{separator}options=-c%20default_transaction_read_only%3Don");
+                open_postgres(&url).await.map(Some)
+            }
+            (Location::Postgres(_), Degraded::Full) => Ok(None),
+        }
     }
 
     pub fn engine(&self) -> Engine {
@@ -318,6 +363,11 @@ fn retry_pause(attempt: u32) -> Duration {
 }
 
 async fn open_sqlite(path: &Path) -> Result<Db, ServerError> {
+    open_sqlite_with(path, "").await
+}
+
+/// [`open_sqlite`], with `extra_pragmas` run on every new connection after the usual ones.
+async fn open_sqlite_with(path: &Path, extra_pragmas: &str) -> Result<Db, ServerError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let cannot = |what: &str, e: std::io::Error| {
         ServerError::Invalid(format!(
@@ -337,7 +387,7 @@ async fn open_sqlite(path: &Path) -> Result<Db, ServerError> {
     // The busy timeout first: switching to WAL may itself wait for a lock.
     let pragmas = format!(
         "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON; {extra_pragmas}",
         SQLITE_BUSY_TIMEOUT.as_millis()
     );
     let pool = AnyPoolOptions::new()

@@ -89,6 +89,11 @@ impl TestApp {
         }
     }
 
+    /// Where the test database is.
+    pub fn location(&self) -> &threadline_server::db::Location {
+        self._database.location()
+    }
+
     /// The pool, for checks of what is stored.
     pub fn pool(&self) -> &Pool {
         self.db.pool()

@@ -8,6 +8,7 @@ mod auth;
 mod connections;
 mod contacts;
 mod documents;
+mod faults;
 mod idempotency;
 mod isolation;
 mod json_errors;
