@@ -210,12 +210,42 @@ impl PlanInput {
         Some(Found { run, event })
     }
 
-    /// Events of the export calendar that carry a meeting id and have no link: the meeting
-    /// ids the caller must load (as `crm` entries) before planning.
+    /// The meeting ids the caller must load (as `crm` entries) before planning: those that
+    /// unlinked events of the export calendar carry, and converted meetings whose event was
+    /// listed or deleted. A converted meeting may differ from its link's snapshot (Google's
+    /// state) with no change since the last sync — a CRM edit that is never sent — so
+    /// "not in the changes feed" does not tell its content.
     pub fn meetings_to_load(&self) -> Vec<Uuid> {
-        self.unlinked_marked()
+        let gone_series = self.gone_series();
+        let converted = self.links.iter().filter(|l| {
+            l.kind == LinkKind::Converted
+                && (self.find(&l.calendar_id, &l.remote_id).is_some()
+                    || matches!(
+                        self.unlisted(l, &gone_series),
+                        Unlisted::Deleted | Unlisted::Absent
+                    ))
+        });
+        let wanted: BTreeSet<Uuid> = self
+            .unlinked_marked()
             .into_keys()
+            .chain(converted.map(|l| l.crm_id))
+            .collect();
+        wanted
+            .into_iter()
             .filter(|id| !self.crm.contains_key(id))
+            .collect()
+    }
+
+    /// Series masters deleted in this run: their exceptions and instances go with them.
+    fn gone_series(&self) -> BTreeSet<(String, String)> {
+        self.runs
+            .iter()
+            .flat_map(|r| {
+                r.events
+                    .iter()
+                    .filter(|e| e.is_cancelled() && e.recurring_event_id.is_none())
+                    .filter_map(|e| Some((r.calendar_id.clone(), e.id.clone()?)))
+            })
             .collect()
     }
 
@@ -307,17 +337,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let export = input.export_calendar.as_deref();
     let no_names = BTreeMap::new();
 
-    // Series masters deleted in this run: their exceptions and instances go with them.
-    let gone_series: BTreeSet<(String, String)> = input
-        .runs
-        .iter()
-        .flat_map(|r| {
-            r.events
-                .iter()
-                .filter(|e| e.is_cancelled() && e.recurring_event_id.is_none())
-                .filter_map(|e| Some((r.calendar_id.clone(), e.id.clone()?)))
-        })
-        .collect();
+    let gone_series = input.gone_series();
     // Series masters changed in this run: an unmodified instance converted to a meeting
     // may have moved with its series, and is not listed itself.
     let changed_series: BTreeSet<(String, String)> = input
