@@ -477,7 +477,10 @@ fn decide_converted(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockRemote {
     /// Listed: a live event or a cancelled instance of a series.
-    Listed { block: Block, etag: Option<String> },
+    Listed {
+        block: Box<Block>,
+        etag: Option<String>,
+    },
     /// Deleted (cancelled, or absent from a complete listing, or its series was deleted).
     Deleted,
     /// Unchanged or unknown.
@@ -510,7 +513,7 @@ pub fn decide_block(block_id: Uuid, remote: &BlockRemote, link: Option<&Link>) -
             vec![
                 Action::UpsertBlock {
                     block_id,
-                    block: block.clone(),
+                    block: (**block).clone(),
                 },
                 Action::PutLink { link: new_link },
             ]
@@ -536,7 +539,7 @@ pub enum InsertConflict {
     /// It is our event, deleted in Google (an id can never be reused): PATCH it with this
     /// body (`status: confirmed` and every owned field) under `If-Match`, then store the link.
     Revive {
-        patch: Event,
+        patch: Box<Event>,
         if_match: Option<String>,
     },
     /// Someone else's event holds the id (not ours, or another meeting's): report it.
@@ -552,11 +555,18 @@ pub fn on_insert_conflict(meeting_id: Uuid, existing: &Event, body: &Event) -> I
         return InsertConflict::Adopt;
     }
     InsertConflict::Revive {
-        patch: Event {
+        // The cancelled event may still hold fields from before its delete: every owned
+        // field is sent, an absent text as "" (clears it), so the revived event says
+        // exactly what the body says.
+        patch: Box::new(Event {
             id: None,
             status: Some(EventStatus::Confirmed),
+            summary: Some(body.summary.clone().unwrap_or_default()),
+            location: Some(body.location.clone().unwrap_or_default()),
+            description: Some(body.description.clone().unwrap_or_default()),
+            attendees: Some(body.attendees.clone().unwrap_or_default()),
             ..body.clone()
-        },
+        }),
         if_match: existing.etag.clone(),
     }
 }

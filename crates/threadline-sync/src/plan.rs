@@ -478,7 +478,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             {
                 match Block::from_event(&calendar_id, event, run.time_zone.as_deref()) {
                     Ok(block) => BlockRemote::Listed {
-                        block,
+                        block: Box::new(block),
                         etag: event.etag.clone(),
                     },
                     Err(error) => {

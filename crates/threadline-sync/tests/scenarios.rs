@@ -609,3 +609,72 @@ fn applying_a_plan_twice_is_the_same_as_once() {
     twice.assert_consistent();
     let _ = Owned::hash; // the crate's API is what these tests exercise
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    CrmEdit(usize, u8),
+    CrmDelete(usize),
+    GoogleEdit(usize, u8),
+    GoogleDelete(usize),
+    Sync,
+    /// Plan, apply only this many steps, lose the rest.
+    Crash(usize),
+}
+
+fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..3usize, 0..3u8).prop_map(|(i, v)| Op::CrmEdit(i, v)),
+        (0..3usize).prop_map(Op::CrmDelete),
+        (0..3usize, 0..3u8).prop_map(|(i, v)| Op::GoogleEdit(i, v)),
+        (0..3usize).prop_map(Op::GoogleDelete),
+        Just(Op::Sync),
+        (0..12usize).prop_map(Op::Crash),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// Any interleaving of edits and deletes on both sides, syncs and crashes ends, after a
+    /// final sync, with both sides agreeing, no duplicate events, and a quiet rerun.
+    #[test]
+    fn random_histories_converge(ops in proptest::collection::vec(arb_op(), 1..14)) {
+        let mut w = World::new();
+        w.guards.allow_mass_delete = true;
+        let ids: Vec<_> = (0..3).map(|i| w.crm_create(timed(&format!("M{i}"), 8 + i as u32))).collect();
+        w.sync().unwrap();
+        for op in ops {
+            match op {
+                Op::CrmEdit(i, v) if !w.meetings[&ids[i]].deleted => {
+                    let mut f = w.meetings[&ids[i]].fields.clone();
+                    f.title = format!("crm {v}");
+                    w.crm_put(ids[i], f);
+                }
+                Op::CrmDelete(i) if !w.meetings[&ids[i]].deleted => w.crm_delete(ids[i]),
+                Op::GoogleEdit(i, v) => {
+                    let id = event_id_for(ids[i]);
+                    if w.google.get(EXPORT, &id).is_some_and(|e| !e.is_cancelled()) {
+                        w.google.edit(EXPORT, &id, |e| e.location = Some(format!("room {v}")));
+                    }
+                }
+                Op::GoogleDelete(i) => {
+                    let _ = w.google.delete(EXPORT, &event_id_for(ids[i]), &None);
+                }
+                Op::Sync => { w.sync().unwrap(); }
+                Op::Crash(k) => {
+                    let plan = w.plan().unwrap();
+                    w.apply(&plan, k);
+                    w.follow_ups.clear();
+                }
+                _ => {}
+            }
+        }
+        w.sync().unwrap();
+        w.assert_consistent();
+        let writes = w.google.next_etag;
+        let meetings = w.meetings.clone();
+        w.sync().unwrap();
+        proptest::prop_assert_eq!(w.google.next_etag, writes);
+        proptest::prop_assert_eq!(&w.meetings, &meetings);
+    }
+}
