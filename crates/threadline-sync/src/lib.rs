@@ -1,0 +1,95 @@
+//! Threadline's two-way sync core for Google Calendar: pure decision logic.
+//!
+//! No database, no network, no clock, no async. The caller (the server's sync job) reads
+//! the link table, the CRM meetings and the Calendar listings, calls [`plan::plan`], and
+//! executes the [`plan::Plan`] it gets back. Everything here is a function of its input, so
+//! every rule is tested as a table.
+//!
+//! - [`event`]: serde types for the parts of the Calendar Event resource we read and write.
+//! - [`owned`]: the fields Threadline owns, mapping both ways, the normalised content hash,
+//!   the three-way merge.
+//! - [`ids`]: client-generated event ids, the `extendedProperties.private` key, block ids.
+//! - [`link`]: the link table row, busy blocks, conversion of a block into a meeting.
+//! - [`decide`]: per-item decisions from (CRM side, remote side, link); what a 409 means.
+//! - [`plan`]: a whole run → ordered actions, and the mass-change guards.
+//!
+//! # Decisions, and why
+//!
+//! **Identity.** An exported event's id is derived from the meeting id
+//! ([`ids::event_id_for`]) and the meeting id is also in `extendedProperties.private`
+//! ([`ids::CRM_ID_PROPERTY`]). Insert is then idempotent (409 `duplicate` → GET → adopt,
+//! [`decide::on_insert_conflict`]), and a first sync or a 410 re-list finds our events
+//! without the link table: an event carrying a meeting id and no link is *adopted* (linked;
+//! updated if the CRM differs), never duplicated. A meeting id the CRM does not know
+//! (another installation's) makes the event an ordinary one.
+//!
+//! **Decisions come from (CRM side, remote side, link), never from clocks.** A side is
+//! "changed" when its owned-field hash differs from the link's; an etag equal to the one
+//! our own write answered is an echo and is skipped; a new etag with the same hash only
+//! refreshes the link. Both sides changed → three-way merge against the link's snapshot,
+//! field by field ([`owned::merge`]): different fields merge; the same field changed to
+//! different values takes the **CRM's value for exported meetings** (the CRM created them
+//! and is where they are managed) and **Google's for converted blocks** (the event is the
+//! organiser's). Attendees merge as a set. **An edit beats a delete** on both sides: a
+//! Google delete of a meeting edited in the CRM re-creates the event (reviving the
+//! cancelled id, since Google never frees one); a CRM delete of a meeting edited in Google
+//! restores the meeting.
+//!
+//! **Kinds of link** ([`link::LinkKind`]). *Exported*: a CRM meeting in the export
+//! calendar, two-way. *Block*: an event of an imported calendar, shown as a grey busy
+//! block, one-way. *Converted*: a block the user turned into a meeting; Google's edits and
+//! deletes reach the meeting, CRM edits stay in the CRM (the event belongs to an imported
+//! calendar, often someone else's invitation: rewriting it would fail with
+//! `forbiddenForNonOrganizer` or rewrite another person's event). Deleting a converted
+//! meeting in the CRM does not delete the event; it becomes a block again. If Google deletes
+//! the event after the CRM edited the meeting, the meeting stays and is exported.
+//!
+//! **Recurring events: Option A** (`singleEvents=false`): masters and exceptions. Option B
+//! expands every instance, and with a sync token no time window is allowed, so an endless
+//! series would list an unbounded number of instances and a change to the master would
+//! touch every one of them. With A a series is **one block** with its RRULE lines; every
+//! exception is its own block keyed by its event id with `recurringEventId` and
+//! `originalStartTime` (a moved instance with its fields, a cancelled one as a tombstone,
+//! kept for the master's lifetime as the API asks). The CRM expands for display. A master
+//! deleted (an id-only stub) removes its exceptions' blocks too. A **converted instance**
+//! is linked by its instance id (`<master>_<start>`, the id Google keeps when the instance
+//! becomes an exception), with the master as `series_id`: its own changes arrive as an
+//! exception; a change of the master asks for a `Refetch` of the instance; a deleted
+//! master or a cancelled instance deletes it (unless edited in the CRM).
+//!
+//! **Selection.** Deselecting a calendar removes its blocks and their links; converted
+//! meetings stay, *and keep their link* (dormant while unselected), so re-selecting (a full
+//! listing) reconciles them instead of making a block or a second meeting. Block ids are
+//! derived from (connection, calendar, event), so re-importing upserts the same rows.
+//! Our own exported events are never shown as blocks, even if the export calendar is also
+//! imported.
+//!
+//! **Listings.** Incremental (sync token): unlisted means unchanged, deletes are listed.
+//! Full (first sync, after 410, re-select): adopts by meeting id; an unlisted link means a
+//! delete **only if the listing completed**; an incomplete one infers nothing.
+//!
+//! **Guards** ([`plan::Guards`]). A plan deleting more than half of the linked items on
+//! either side (once it deletes at least 3), or a complete listing that is empty while
+//! links exist, is refused with reasons ([`plan::Refusal`]); the caller writes nothing and
+//! marks the connection for review. Both can be overridden explicitly.
+//!
+//! **Order** (see [`plan::Plan`]): remote writes first, each with its link; then one
+//! transaction with the CRM writes, the link writes and, last, the cursor. Every step is
+//! safe to repeat, so a crash between any two steps and a rerun converge.
+//!
+//! **Not here** (the caller's): HTTP, retries and backoff, the 412 loop bound, leases,
+//! choosing which meetings are "the user's", and a change of the export calendar (events
+//! in the old one are left as they are).
+
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod link;
+pub mod owned;
+pub mod plan;
+
+pub use decide::{Action, CrmSide, RemoteSide};
+pub use event::Event;
+pub use link::{Block, Link, LinkKind};
+pub use owned::{ContentHash, Owned, When};
+pub use plan::{plan, CalendarRun, CrmMeeting, Guards, Listing, Plan, PlanError, PlanInput};

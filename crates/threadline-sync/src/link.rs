@@ -1,0 +1,135 @@
+//! Link state: one row per (connection, calendar, remote event), and the busy blocks.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::Event;
+use crate::owned::{hash_of, read_time, ContentHash, MapError, Owned, Time};
+
+/// What a link ties together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// A CRM meeting Threadline created in the export calendar. Two-way.
+    Exported,
+    /// An event of an imported calendar shown as a grey busy block. One-way, Google → CRM.
+    Block,
+    /// A block the user turned into a CRM meeting. Google's edits and deletes flow in; CRM
+    /// edits stay in the CRM (the event belongs to an imported calendar, often someone
+    /// else's invitation, which we must not rewrite).
+    Converted,
+}
+
+/// The link table row. Key: (`calendar_id`, `remote_id`) within a connection; for meeting
+/// kinds also `crm_id`.
+///
+/// `hash` and `snapshot` are what both sides said at the last sync: for an exported meeting
+/// the agreed owned fields; for a converted one, the remote's owned fields (the merge base
+/// for Google's next edit); for a block, the block's hash and its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: LinkKind,
+    /// The meeting id (exported, converted) or the block id (block).
+    pub crm_id: Uuid,
+    pub calendar_id: String,
+    pub remote_id: String,
+    /// The event's etag at the last sync: our own write's, which is how echoes are skipped.
+    pub remote_etag: Option<String>,
+    pub hash: ContentHash,
+    /// `None` only for the block of a cancelled instance of a series.
+    pub snapshot: Option<Owned>,
+    /// For an instance or exception of a series: the master's event id.
+    pub series_id: Option<String>,
+}
+
+impl Link {
+    /// The same link with the etag a write answered (the executor fills it in).
+    pub fn with_etag(mut self, etag: Option<String>) -> Link {
+        self.remote_etag = etag;
+        self
+    }
+
+    /// Converting a block into a CRM meeting `meeting_id`: the link that replaces this one
+    /// and the owned fields the new meeting starts with. `None` for a link that is not a
+    /// block, or the block of a cancelled instance (nothing to meet at). The meeting keeps
+    /// the link to the event, so Google's later edits reach it; the block is removed by the
+    /// caller in the same transaction.
+    pub fn converted(&self, meeting_id: Uuid) -> Option<(Link, Owned)> {
+        if self.kind != LinkKind::Block {
+            return None;
+        }
+        let fields = self.snapshot.clone()?;
+        Some((
+            Link {
+                kind: LinkKind::Converted,
+                crm_id: meeting_id,
+                hash: fields.hash(),
+                snapshot: Some(fields.clone()),
+                ..self.clone()
+            },
+            fields,
+        ))
+    }
+}
+
+/// Where the series had put an instance (`originalStartTime`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "at", rename_all = "snake_case")]
+pub enum OriginalStart {
+    Date(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+/// A grey busy block: the CRM's copy of an event in an imported calendar.
+///
+/// A **series is one block** carrying its recurrence lines (Option A, see the crate docs);
+/// the CRM expands it for display. Every **exception** is its own block with `series_id`
+/// and `original_start`: a moved instance carries its own fields, a cancelled instance has
+/// `cancelled` and no fields. Display: expand the series, then drop each occurrence whose
+/// original start has an exception block, and show the moved ones where they went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub calendar_id: String,
+    pub event_id: String,
+    pub fields: Option<Owned>,
+    pub recurrence: Vec<String>,
+    pub series_id: Option<String>,
+    pub original_start: Option<OriginalStart>,
+    pub cancelled: bool,
+}
+
+impl Block {
+    /// The block for an event listed in `calendar_id`, live or a cancelled instance.
+    pub fn from_event(
+        calendar_id: &str,
+        event: &Event,
+        default_zone: Option<&str>,
+    ) -> Result<Block, MapError> {
+        let original_start = match &event.original_start_time {
+            Some(at) => Some(match read_time("originalStartTime", at, default_zone)? {
+                Time::Date(d) => OriginalStart::Date(d),
+                Time::Instant(at, _) => OriginalStart::Instant(at),
+            }),
+            None => None,
+        };
+        let cancelled = event.is_cancelled();
+        Ok(Block {
+            calendar_id: calendar_id.to_string(),
+            event_id: event.id.clone().ok_or(MapError::Missing("id"))?,
+            fields: if cancelled {
+                None
+            } else {
+                Some(Owned::from_event(event, default_zone)?)
+            },
+            recurrence: event.recurrence.clone().unwrap_or_default(),
+            series_id: event.recurring_event_id.clone(),
+            original_start,
+            cancelled,
+        })
+    }
+
+    pub fn hash(&self) -> ContentHash {
+        hash_of("threadline-block-v1", self)
+    }
+}
