@@ -202,7 +202,28 @@ pub fn file_too_large() -> ApiError {
 }
 
 fn io_error(e: std::io::Error) -> ApiError {
-    ApiError::internal(format!("document storage: {e}"))
+    match e.kind() {
+        // ENOSPC / EDQUOT: the client can act on it (later), and nothing was kept.
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            tracing::error!(error = %e, "document storage is full");
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the server's document storage is full: the file was not kept; retry once \
+                 space is freed",
+            )
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            tracing::error!(error = %e, "document storage is read-only");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "read_only",
+                "the server's document storage takes no files right now (read-only): the file \
+                 was not kept; retry later",
+            )
+        }
+        _ => ApiError::internal(format!("document storage: {e}")),
+    }
 }
 
 /// Makes a rename in `dir` durable.

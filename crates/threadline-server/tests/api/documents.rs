@@ -902,3 +902,55 @@ async fn document_changes_are_in_the_changes_feed() {
         .await;
     assert!(documents_since(&feed.body).is_empty(), "{}", feed.body);
 }
+
+/// A tmpfs of `bytes` mounted on `dir` for the test's life (root only; `None` where this
+/// machine does not allow mounting).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, bytes: u64) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The document storage on a full disk: the upload answers 507 `storage_full`, keeps
+/// nothing (no record, no partial file), and the server goes on: smaller files still fit.
+#[tokio::test]
+async fn a_full_disk_refuses_an_upload_clearly_and_keeps_nothing() {
+    let docs = Docs::new().await;
+    let Some(_disk) = SmallDisk::mount(&docs.data_dir.path().join("blobs"), 512 * 1024) else {
+        // Not root, or no mount in this container: the 507 mapping is then only covered by
+        // the database's full-disk test (tests/api/faults.rs).
+        eprintln!("cannot mount a small tmpfs here: skipping the full-disk upload test");
+        return;
+    };
+    let token = docs.app.token.clone();
+    let (body, _) = generated(2 * 1024 * 1024);
+    let refused = docs
+        .upload_as(&token, &docs.base(), "big.bin", None, body)
+        .await;
+    refused.assert_error(StatusCode::INSUFFICIENT_STORAGE, "storage_full", None);
+    assert!(
+        docs.blob_files().is_empty(),
+        "left behind: {:?}",
+        docs.blob_files()
+    );
+    let tree = docs.json(Method::GET, &docs.base(), None, None).await;
+    assert_eq!(tree.body["items"], json!([]), "{}", tree.body);
+
+    let small = docs.upload("small.txt", None, b"still fits").await;
+    assert_eq!(small["name"], "small.txt");
+}
