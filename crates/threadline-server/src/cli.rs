@@ -322,12 +322,15 @@ async fn serve(
         .await
         .map_err(|e| ServerError::Invalid(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
+    // Before saying it listens: a SIGTERM right after that line must shut down gracefully,
+    // not kill the process (the default action while no handler is registered).
+    let shutdown = shutdown_signal()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
     let app = crate::app::router(AppState::with_data_dir(db, data_dir).with_keyring(keyring));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("shut down");
     Ok(())
@@ -354,31 +357,27 @@ fn load_keyring(configured: Option<&Path>, data_dir: &Path) -> Result<Keyring, S
     Ok(keyring)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that resolves on Ctrl-C or SIGTERM; the handlers are registered now, not when
+/// the future is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServerError> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+    }
 }
