@@ -311,6 +311,13 @@ pub struct TrackedEmail {
     pub subject: String,
     pub links: Vec<TimelineLink>,
     pub created_at: DateTime<Utc>,
+    /// Who tracked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<UserRef>,
+    /// True when it is a colleague's private email: only that it is tracked, and by whom,
+    /// is shown (no subject, no links).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,6 +89,9 @@ pub async fn contacts_by_id(
 #[derive(sqlx::FromRow)]
 struct EmailRow {
     id: String,
+    owner_id: String,
+    owner_name: String,
+    owner_email: String,
     gmail_message_id: String,
     gmail_thread_id: Option<String>,
     direction: String,
@@ -152,11 +155,12 @@ pub async fn tracked_emails_by_id(
     let id_texts: Vec<String> = ids.iter().map(|id| id_text(*id)).collect();
 
     let mut sql = Sql::new(
-        "SELECT id, gmail_message_id, gmail_thread_id, direction, subject, created_at
-         FROM tracked_emails WHERE org_id = ",
+        "SELECT t.id, u.id AS owner_id, u.name AS owner_name, u.email AS owner_email,
+                t.gmail_message_id, t.gmail_thread_id, t.direction, t.subject, t.created_at
+         FROM tracked_emails t JOIN users u ON u.id = t.owner_user_id WHERE t.org_id = ",
     );
     sql.push_bind(&org_text)
-        .push(" AND id IN ")
+        .push(" AND t.id IN ")
         .push_list(&id_texts);
     let emails: Vec<EmailRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
 
@@ -197,6 +201,12 @@ pub async fn tracked_emails_by_id(
                 subject: e.subject,
                 links: Vec::new(),
                 created_at: parse_time(&e.created_at)?,
+                owner: Some(UserRef {
+                    id: parse_uuid(&e.owner_id)?,
+                    name: e.owner_name,
+                    email: e.owner_email,
+                }),
+                redacted: false,
             },
         );
     }
@@ -383,6 +393,7 @@ pub async fn visible_to(
             email.links.clear();
             email.message_ids = vec![email.gmail_message_id.clone()];
             email.gmail_thread_id = None;
+            email.redacted = true;
         }
     }
     Ok(())

@@ -403,7 +403,28 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
         .body;
     assert_eq!(state["messages"][0]["tracked_email"]["id"], json!(id));
     assert_eq!(state["messages"][0]["tracked_email"]["subject"], "");
+    // The bar says whose it is ("Tracked privately by Ann Owner").
+    assert_eq!(state["messages"][0]["tracked_email"]["redacted"], true);
+    assert_eq!(
+        state["messages"][0]["tracked_email"]["owner"]["name"],
+        "Ann Owner"
+    );
     leaks(&state);
+    // The owner's own answer is not redacted.
+    let own_state = app
+        .post("/api/v1/tracked-emails/state", state_body.clone())
+        .await
+        .body;
+    assert!(
+        own_state["messages"][0]["tracked_email"]
+            .get("redacted")
+            .is_none(),
+        "{own_state}"
+    );
+    assert_eq!(
+        own_state["messages"][0]["tracked_email"]["owner"]["email"],
+        OWNER_EMAIL
+    );
     leaks(&app.get_as(&carol, "/api/v1/changes").await.body);
     let again = app
         .post_as(
