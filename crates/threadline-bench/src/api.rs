@@ -48,12 +48,19 @@ impl Api {
             .await
             .map_err(|e| format!("GET {path}: {e}"))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| format!("GET {path}: {e}"))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
         Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
     }
 
     /// Streams a file's content; returns its length (hashing it when asked).
-    pub async fn download(&self, node: &str, mut hasher: Option<&mut Sha256>) -> Result<usize, String> {
+    pub async fn download(
+        &self,
+        node: &str,
+        mut hasher: Option<&mut Sha256>,
+    ) -> Result<usize, String> {
         let mut response = self
             .client
             .get(self.url(&format!("/documents/{node}/content")))

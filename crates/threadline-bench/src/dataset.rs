@@ -66,27 +66,85 @@ impl Contact {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "ann", "bob", "carla", "david", "emma", "farid", "greta", "hugo", "ines", "jan", "kim",
-    "lena", "marco", "nina", "oscar", "paula", "quentin", "rosa", "sven", "tara", "umar",
-    "vera", "wim", "xenia", "yusuf", "zoe", "amir", "bram", "chloe", "dirk", "elif", "finn",
-    "gina", "hanna", "ivan", "julia", "karim", "lotte", "milan", "noor", "olga", "pieter",
-    "ruth", "sara", "tom", "ulla", "victor", "wendy", "yara", "zeno",
+    "ann", "bob", "carla", "david", "emma", "farid", "greta", "hugo", "ines", "jan", "kim", "lena",
+    "marco", "nina", "oscar", "paula", "quentin", "rosa", "sven", "tara", "umar", "vera", "wim",
+    "xenia", "yusuf", "zoe", "amir", "bram", "chloe", "dirk", "elif", "finn", "gina", "hanna",
+    "ivan", "julia", "karim", "lotte", "milan", "noor", "olga", "pieter", "ruth", "sara", "tom",
+    "ulla", "victor", "wendy", "yara", "zeno",
 ];
 const LAST_NAMES: &[&str] = &[
-    "lee", "smith", "jansen", "devries", "muller", "schmidt", "rossi", "garcia", "martin",
-    "bernard", "dubois", "peeters", "nowak", "kowalski", "novak", "horvat", "silva", "santos",
-    "johnson", "brown", "wilson", "taylor", "clarke", "walker", "wright", "bakker", "visser",
-    "smit", "meyer", "weber", "wagner", "becker", "hoffmann", "koch", "richter", "klein",
-    "wolf", "neumann", "schwarz", "zimmermann", "lopez", "gonzalez", "perez", "sanchez",
-    "ramirez", "torres", "flores", "rivera", "gomez", "diaz",
+    "lee",
+    "smith",
+    "jansen",
+    "devries",
+    "muller",
+    "schmidt",
+    "rossi",
+    "garcia",
+    "martin",
+    "bernard",
+    "dubois",
+    "peeters",
+    "nowak",
+    "kowalski",
+    "novak",
+    "horvat",
+    "silva",
+    "santos",
+    "johnson",
+    "brown",
+    "wilson",
+    "taylor",
+    "clarke",
+    "walker",
+    "wright",
+    "bakker",
+    "visser",
+    "smit",
+    "meyer",
+    "weber",
+    "wagner",
+    "becker",
+    "hoffmann",
+    "koch",
+    "richter",
+    "klein",
+    "wolf",
+    "neumann",
+    "schwarz",
+    "zimmermann",
+    "lopez",
+    "gonzalez",
+    "perez",
+    "sanchez",
+    "ramirez",
+    "torres",
+    "flores",
+    "rivera",
+    "gomez",
+    "diaz",
 ];
 const NAME_PARTS: &[&str] = &[
     "north", "blue", "silver", "bright", "green", "nova", "delta", "summit", "river", "oak",
     "stone", "iron", "cloud", "harbor", "pine", "sun", "atlas", "orbit", "maple", "falcon",
 ];
 const NAME_KINDS: &[&str] = &[
-    "labs", "works", "logistics", "foods", "systems", "media", "partners", "energy", "health",
-    "robotics", "capital", "design", "legal", "motors", "textiles", "analytics",
+    "labs",
+    "works",
+    "logistics",
+    "foods",
+    "systems",
+    "media",
+    "partners",
+    "energy",
+    "health",
+    "robotics",
+    "capital",
+    "design",
+    "legal",
+    "motors",
+    "textiles",
+    "analytics",
 ];
 const LEGAL_FORMS: &[&str] = &["", " Ltd", " GmbH", " B.V.", " Inc.", " SAS", " NV"];
 /// Top-level parts of company domains, with their weight (of 100).
@@ -149,12 +207,15 @@ impl Dataset {
     /// A UUIDv7 for a record created at `at`, its random bits from `rng`.
     fn id(at: DateTime<Utc>, rng: &mut ChaCha8Rng) -> Uuid {
         let random: [u8; 10] = rng.gen();
-        uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis() as u64, &random)
-            .into_uuid()
+        uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis() as u64, &random).into_uuid()
     }
 
     pub fn company(&self, index: u64) -> Company {
-        assert!(index < self.companies, "company {index} of {}", self.companies);
+        assert!(
+            index < self.companies,
+            "company {index} of {}",
+            self.companies
+        );
         let mut rng = self.rng(Stream::Company, index);
         let created_at = epoch() + Duration::milliseconds(index as i64 * STEP_MS);
         let id = Self::id(created_at, &mut rng);
@@ -172,7 +233,12 @@ impl Dataset {
             .map_or("com", |(tld, _)| *tld);
         Company {
             id,
-            name: format!("{}{} {}{legal}", capitalise(part), kind, base36(index).to_uppercase()),
+            name: format!(
+                "{}{} {}{legal}",
+                capitalise(part),
+                kind,
+                base36(index).to_uppercase()
+            ),
             // The index makes the domain unique; the hyphen keeps it readable.
             domain: format!("{part}{kind}-{}.{tld}", base36(index)),
             created_at,
@@ -180,11 +246,14 @@ impl Dataset {
     }
 
     pub fn contact(&self, index: u64) -> Contact {
-        assert!(index < self.contacts, "contact {index} of {}", self.contacts);
+        assert!(
+            index < self.contacts,
+            "contact {index} of {}",
+            self.contacts
+        );
         let mut rng = self.rng(Stream::Contact, index);
-        let created_at = epoch()
-            + Duration::days(365)
-            + Duration::milliseconds(index as i64 * STEP_MS);
+        let created_at =
+            epoch() + Duration::days(365) + Duration::milliseconds(index as i64 * STEP_MS);
         let id = Self::id(created_at, &mut rng);
         let first = FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())];
         let last = LAST_NAMES[rng.gen_range(0..LAST_NAMES.len())];
@@ -247,7 +316,10 @@ impl Dataset {
 
 /// A made-up free-mail address no contact has.
 pub fn unknown_free_mail(nonce: u64) -> String {
-    format!("nobody.{nonce}@{}", FREE_MAIL[(nonce % FREE_MAIL.len() as u64) as usize])
+    format!(
+        "nobody.{nonce}@{}",
+        FREE_MAIL[(nonce % FREE_MAIL.len() as u64) as usize]
+    )
 }
 
 /// An address on a domain no company has (`.example` is reserved, so it is not anyone's).

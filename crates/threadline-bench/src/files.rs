@@ -70,7 +70,12 @@ fn mib_per_s(bytes: usize, took: Duration) -> f64 {
 }
 
 /// Runs the plan against the server at `base_url` (process `pid`, for its memory).
-pub async fn run(base_url: &str, token: &str, pid: Option<u32>, plan: FilePlan) -> Result<FileReport, String> {
+pub async fn run(
+    base_url: &str,
+    token: &str,
+    pid: Option<u32>,
+    plan: FilePlan,
+) -> Result<FileReport, String> {
     let api = Api::new(base_url, token);
     let company = api
         .json(
@@ -79,12 +84,20 @@ pub async fn run(base_url: &str, token: &str, pid: Option<u32>, plan: FilePlan) 
                 .json(&serde_json::json!({ "name": "Files bench" })),
         )
         .await?;
-    let company = company["id"].as_str().ok_or("a company without id")?.to_string();
-    let rss_mib = |field: &str| pid.and_then(|p| status_kb(p, field)).map(|kb| kb as f64 / 1024.0);
+    let company = company["id"]
+        .as_str()
+        .ok_or("a company without id")?
+        .to_string();
+    let rss_mib = |field: &str| {
+        pid.and_then(|p| status_kb(p, field))
+            .map(|kb| kb as f64 / 1024.0)
+    };
     let idle_rss_mib = rss_mib("VmRSS");
     let mut sizes = Vec::new();
     for (n, &size) in plan.sizes.iter().enumerate() {
-        let contents: Vec<Bytes> = (0..plan.reps).map(|rep| content(size, n * 100 + rep)).collect();
+        let contents: Vec<Bytes> = (0..plan.reps)
+            .map(|rep| content(size, n * 100 + rep))
+            .collect();
         let raw: Vec<f64> = {
             let mut figures = Vec::new();
             for data in &contents {
@@ -131,9 +144,16 @@ pub async fn run(base_url: &str, token: &str, pid: Option<u32>, plan: FilePlan) 
         // work, not the transfer's).
         let mut hasher = Sha256::new();
         api.download(&nodes[0], Some(&mut hasher)).await?;
-        let got: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let got: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         if got != sha256_hex(&contents[0]) {
-            return Err(format!("download of {}: not the uploaded content", nodes[0]));
+            return Err(format!(
+                "download of {}: not the uploaded content",
+                nodes[0]
+            ));
         }
         sizes.push(SizeReport {
             bytes: size,
@@ -156,7 +176,9 @@ pub async fn run(base_url: &str, token: &str, pid: Option<u32>, plan: FilePlan) 
 /// machine.
 pub async fn raw_copy(data: &Bytes) -> Result<Duration, String> {
     let io = |e: std::io::Error| format!("raw loopback copy: {e}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
     let reader = tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await?;
@@ -176,7 +198,10 @@ pub async fn raw_copy(data: &Bytes) -> Result<Duration, String> {
     let total = reader.await.map_err(|e| e.to_string())?.map_err(io)?;
     let took = started.elapsed();
     if total != data.len() {
-        return Err(format!("raw loopback copy: {total} bytes of {}", data.len()));
+        return Err(format!(
+            "raw loopback copy: {total} bytes of {}",
+            data.len()
+        ));
     }
     Ok(took)
 }

@@ -193,7 +193,10 @@ impl RawLookup {
                 .push(" AND c.deleted_at IS NULL");
             let rows: Vec<CandidateRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
             for row in rows {
-                by_key.entry(row.match_key).or_default().insert(row.contact.id);
+                by_key
+                    .entry(row.match_key)
+                    .or_default()
+                    .insert(row.contact.id);
             }
         }
         let mut companies = 0;
@@ -247,7 +250,10 @@ pub async fn check_same_answers(
                 MatchStatus::Unknown => verdicts.unknown += 1,
                 MatchStatus::Own => verdicts.own += 1,
                 MatchStatus::Invalid => {
-                    return Err(format!("batch {n}: {} is invalid: {result:?}", result.address))
+                    return Err(format!(
+                        "batch {n}: {} is invalid: {result:?}",
+                        result.address
+                    ))
                 }
             }
             if result

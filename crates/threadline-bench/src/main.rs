@@ -144,7 +144,9 @@ async fn seed(data: DataArgs, data_dir: PathBuf, url: Option<String>) -> Result<
 
 async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let quick = args.data.quick;
-    let pick = |given: Option<f64>, full: f64, smoke: f64| given.unwrap_or(if quick { smoke } else { full });
+    let pick = |given: Option<f64>, full: f64, smoke: f64| {
+        given.unwrap_or(if quick { smoke } else { full })
+    };
     let server_bin = args
         .server_bin
         .clone()

@@ -68,7 +68,11 @@ mod tests {
         assert_eq!(percentile(&v, 100.0), 100);
         assert_eq!(percentile(&[7], 99.0), 7);
         assert_eq!(percentile(&[], 50.0), 0);
-        let s = Summary::of(vec![3000, 1000, 2000], vec!["x".into()], Duration::from_secs(2));
+        let s = Summary::of(
+            vec![3000, 1000, 2000],
+            vec!["x".into()],
+            Duration::from_secs(2),
+        );
         assert_eq!((s.requests, s.errors, s.per_second), (3, 1, 1.5));
         assert_eq!((s.p50_ms, s.max_ms), (2.0, 3.0));
         assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), 2.5);

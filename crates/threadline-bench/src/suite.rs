@@ -81,15 +81,23 @@ fn load_average() -> f64 {
 pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineReport, String> {
     let load_before = load_average();
     let data_dir = cfg.work_dir.join("data");
-    let location = Location::choose(&data_dir, cfg.database_url.as_deref()).map_err(|e| e.to_string())?;
+    let location =
+        Location::choose(&data_dir, cfg.database_url.as_deref()).map_err(|e| e.to_string())?;
     let engine = location.engine();
-    progress(&format!("{engine:?}: seeding {:?} into {location}", cfg.data));
+    progress(&format!(
+        "{engine:?}: seeding {:?} into {location}",
+        cfg.data
+    ));
     let db = Db::open(&location).await.map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let seeded = seed::seed(&db, &cfg.data, progress).await.map_err(|e| e.to_string())?;
+    let seeded = seed::seed(&db, &cfg.data, progress)
+        .await
+        .map_err(|e| e.to_string())?;
     let seed_seconds = started.elapsed().as_secs_f64();
     let database_mib = database_mib(&db, &location).await;
-    progress(&format!("seeded in {seed_seconds:.1} s ({database_mib:?} MiB)"));
+    progress(&format!(
+        "seeded in {seed_seconds:.1} s ({database_mib:?} MiB)"
+    ));
 
     let server = ServerProcess::start(
         &cfg.server_bin,
@@ -99,7 +107,9 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
     )?;
     let api = Api::new(&server.base_url, &seeded.token);
     let records_checked_through_api = crate::verify::dataset_through_api(&api, &cfg.data).await?;
-    progress(&format!("{records_checked_through_api} records read back through the API as generated"));
+    progress(&format!(
+        "{records_checked_through_api} records read back through the API as generated"
+    ));
 
     let batches = Arc::new(workload::batches(
         &cfg.data,
@@ -107,11 +117,18 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         cfg.batches,
         cfg.batch_size,
     ));
-    let http = Arc::new(HttpLookup::new(&server.base_url, &seeded.token, cfg.load.clients));
+    let http = Arc::new(HttpLookup::new(
+        &server.base_url,
+        &seeded.token,
+        cfg.load.clients,
+    ));
     let raw = Arc::new(RawLookup::new(db.clone(), seeded.org_id, seeded.user_id));
     let checked = &batches[..batches.len().min(50)];
     let verdicts = lookup::check_same_answers(&http, &raw, checked).await?;
-    progress(&format!("raw queries and API agree on {} batches: {verdicts:?}", checked.len()));
+    progress(&format!(
+        "raw queries and API agree on {} batches: {verdicts:?}",
+        checked.len()
+    ));
     if let Location::Sqlite(file) = &location {
         // Into the page cache, as on a server that has been running: the first round
         // should not measure the disk.
@@ -147,7 +164,13 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         cfg.database_url.as_deref(),
         &cfg.work_dir.join("server-files.log"),
     )?;
-    let files = crate::files::run(&server.base_url, &seeded.token, Some(server.pid()), cfg.files).await?;
+    let files = crate::files::run(
+        &server.base_url,
+        &seeded.token,
+        Some(server.pid()),
+        cfg.files,
+    )
+    .await?;
     drop(server);
 
     let med = |f: &dyn Fn(&Round) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
@@ -194,10 +217,12 @@ fn read_through(file: &Path) -> Result<(), String> {
 async fn database_mib(db: &Db, location: &Location) -> Option<f64> {
     let bytes = match (db.engine(), location) {
         (Engine::Sqlite, Location::Sqlite(file)) => std::fs::metadata(file).ok()?.len() as i64,
-        _ => sqlx::query_scalar::<_, i64>("SELECT CAST(pg_database_size(current_database()) AS BIGINT)")
-            .fetch_one(db.pool())
-            .await
-            .ok()?,
+        _ => sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(pg_database_size(current_database()) AS BIGINT)",
+        )
+        .fetch_one(db.pool())
+        .await
+        .ok()?,
     };
     Some(bytes as f64 / 1024.0 / 1024.0)
 }

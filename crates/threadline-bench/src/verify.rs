@@ -63,7 +63,9 @@ pub async fn dataset_through_api(api: &Api, data: &Dataset) -> Result<usize, Str
             || body["name"] != expected.name.as_str()
             || body["domains"] != serde_json::json!([expected.domain])
         {
-            return Err(format!("company {i}: expected {expected:?}, got {status} {body}"));
+            return Err(format!(
+                "company {i}: expected {expected:?}, got {status} {body}"
+            ));
         }
         checked += 1;
     }
@@ -85,7 +87,9 @@ pub async fn dataset_through_api(api: &Api, data: &Dataset) -> Result<usize, Str
         let mut want = vec![data.contact(0).id, data.contact(1).id];
         want.sort();
         if result.status != MatchStatus::Ambiguous || ids != want {
-            return Err(format!("the lookup of {shared}: expected ambiguous {want:?}, got {result:?}"));
+            return Err(format!(
+                "the lookup of {shared}: expected ambiguous {want:?}, got {result:?}"
+            ));
         }
         checked += 1;
     }

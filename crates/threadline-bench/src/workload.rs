@@ -119,7 +119,10 @@ mod tests {
         assert_ne!(a[0].addresses, batches(&data, 6, 1, 20)[0].addresses);
         for batch in &a {
             assert_eq!(batch.addresses.len(), 20);
-            assert!(batch.addresses.iter().all(|x| EmailAddress::parse(x).is_ok()));
+            assert!(batch
+                .addresses
+                .iter()
+                .all(|x| EmailAddress::parse(x).is_ok()));
             // 4 existing companies' domains, 2 unknown ones, plus the hits' companies.
             assert!(batch.domains.len() >= 6, "{batch:?}");
             // One key per address, but a contact picked twice gives one key for two.
