@@ -9,9 +9,10 @@
 //! - [`files`]: 50 MiB uploads and downloads through the documents API against a raw
 //!   loopback copy, with the server's memory ([`server`] runs the binary and reads
 //!   `/proc`).
-//! - [`suite`]: all of it for one engine, and the report.
+//! - [`suite`]: all of it for one engine, and the report; [`cpu`]: where the CPU went.
 
 pub mod api;
+pub mod cpu;
 pub mod dataset;
 pub mod files;
 pub mod lookup;

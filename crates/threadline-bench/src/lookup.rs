@@ -32,8 +32,13 @@ pub struct Load {
     pub measure: Duration,
 }
 
-/// Runs `lookup` under `load`, cycling through `batches`.
-pub async fn run(lookup: Arc<dyn Lookup>, batches: Arc<Vec<Batch>>, load: Load) -> Summary {
+/// Runs `lookup` under `load`, cycling through `batches`. Also returns how many lookups
+/// were done in all, warm-up included (to share out CPU time measured over the whole run).
+pub async fn run(
+    lookup: Arc<dyn Lookup>,
+    batches: Arc<Vec<Batch>>,
+    load: Load,
+) -> (Summary, usize) {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let measure_from = start + load.warmup;
@@ -44,6 +49,7 @@ pub async fn run(lookup: Arc<dyn Lookup>, batches: Arc<Vec<Batch>>, load: Load) 
             tokio::spawn(async move {
                 let mut latencies_us = Vec::new();
                 let mut errors = Vec::new();
+                let mut all = 0usize;
                 loop {
                     let sent = Instant::now();
                     if sent >= end {
@@ -52,6 +58,7 @@ pub async fn run(lookup: Arc<dyn Lookup>, batches: Arc<Vec<Batch>>, load: Load) 
                     let batch = &batches[next.fetch_add(1, Ordering::Relaxed) % batches.len()];
                     let result = lookup.call(worker, batch).await;
                     let done = Instant::now();
+                    all += 1;
                     // Requests sent during the warm-up are not counted, nor those that end
                     // after the window.
                     if sent >= measure_from && done <= end {
@@ -61,18 +68,20 @@ pub async fn run(lookup: Arc<dyn Lookup>, batches: Arc<Vec<Batch>>, load: Load) 
                         }
                     }
                 }
-                (latencies_us, errors)
+                (latencies_us, errors, all)
             })
         })
         .collect();
     let mut latencies = Vec::new();
     let mut errors = Vec::new();
+    let mut all = 0;
     for task in tasks {
-        let (l, e) = task.await.expect("a load task panicked");
+        let (l, e, n) = task.await.expect("a load task panicked");
         latencies.extend(l);
         errors.extend(e);
+        all += n;
     }
-    Summary::of(latencies, errors, load.measure)
+    (Summary::of(latencies, errors, load.measure), all)
 }
 
 /// `POST /api/v1/lookup` over HTTP/1.1 keep-alive, one connection per client.

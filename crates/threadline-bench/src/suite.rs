@@ -10,9 +10,10 @@ use serde::Serialize;
 use threadline_server::db::{Db, Engine, Location};
 
 use crate::api::Api;
+use crate::cpu::{CpuPerLookup, Snapshot};
 use crate::dataset::Dataset;
 use crate::files::{FilePlan, FileReport};
-use crate::lookup::{self, HttpLookup, Load, RawLookup, Verdicts};
+use crate::lookup::{self, HttpLookup, Load, Lookup, RawLookup, Verdicts};
 use crate::seed;
 use crate::server::ServerProcess;
 use crate::stats::{median, Summary};
@@ -40,6 +41,8 @@ pub struct SuiteConfig {
 pub struct Round {
     pub raw: Summary,
     pub http: Summary,
+    pub raw_cpu: CpuPerLookup,
+    pub http_cpu: CpuPerLookup,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,10 +140,43 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
 
     let mut rounds = Vec::new();
     for round in 1..=cfg.rounds {
-        let raw_summary = lookup::run(raw.clone(), batches.clone(), cfg.load).await;
-        progress(&format!("round {round} raw:  {}", line(&raw_summary)));
-        let http_summary = lookup::run(http.clone(), batches.clone(), cfg.load).await;
-        progress(&format!("round {round} HTTP: {}", line(&http_summary)));
+        let measure = |side: Arc<dyn Lookup>| {
+            let (batches, db, server_pid) = (batches.clone(), db.clone(), server.pid());
+            async move {
+                let backends = database_backends(&db).await;
+                let before = [
+                    Snapshot::of([std::process::id()]),
+                    Snapshot::of([server_pid]),
+                    Snapshot::of(backends),
+                ];
+                let (summary, all) = lookup::run(side, batches, cfg.load).await;
+                let backends = database_backends(&db).await;
+                let after = [
+                    Snapshot::of([std::process::id()]),
+                    Snapshot::of([server_pid]),
+                    Snapshot::of(backends),
+                ];
+                let per_lookup = |i: usize| after[i].since(&before[i]) * 1e6 / all.max(1) as f64;
+                let cpu = CpuPerLookup {
+                    bench_us: per_lookup(0),
+                    server_us: per_lookup(1),
+                    database_us: per_lookup(2).max(0.0),
+                };
+                (summary, cpu)
+            }
+        };
+        let (raw_summary, raw_cpu) = measure(raw.clone()).await;
+        progress(&format!(
+            "round {round} raw:  {}; {}",
+            line(&raw_summary),
+            cpu_line(&raw_cpu)
+        ));
+        let (http_summary, http_cpu) = measure(http.clone()).await;
+        progress(&format!(
+            "round {round} HTTP: {}; {}",
+            line(&http_summary),
+            cpu_line(&http_cpu)
+        ));
         for (side, s) in [("raw", &raw_summary), ("HTTP", &http_summary)] {
             if s.errors > 0 || s.requests == 0 {
                 return Err(format!(
@@ -152,6 +188,8 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         rounds.push(Round {
             raw: raw_summary,
             http: http_summary,
+            raw_cpu,
+            http_cpu,
         });
     }
     drop(server);
@@ -198,6 +236,30 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         files,
         load_average: [load_before, load_average()],
     })
+}
+
+/// The PostgreSQL backends serving this database now (the server's and ours); none on
+/// SQLite, whose engine runs inside the process that queries it.
+async fn database_backends(db: &Db) -> Vec<u32> {
+    if db.engine() != Engine::Postgres {
+        return Vec::new();
+    }
+    sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE datname = current_database()",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .map(|pid| pid as u32)
+    .collect()
+}
+
+fn cpu_line(c: &CpuPerLookup) -> String {
+    format!(
+        "CPU per lookup: bench {:.0} µs, server {:.0} µs, PostgreSQL {:.0} µs",
+        c.bench_us, c.server_us, c.database_us
+    )
 }
 
 fn line(s: &Summary) -> String {
@@ -250,6 +312,27 @@ pub fn markdown(reports: &[EngineReport]) -> String {
             r.http_p50_ms,
             r.http_p99_ms,
         ));
+    }
+    out.push_str(
+        "\n| engine | side | CPU µs per lookup: threadline-bench | threadline-server | PostgreSQL backends | total |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for r in reports {
+        for (side, cpu) in [
+            ("raw", &r.rounds.last().map(|x| x.raw_cpu.clone())),
+            ("HTTP", &r.rounds.last().map(|x| x.http_cpu.clone())),
+        ] {
+            if let Some(c) = cpu {
+                out.push_str(&format!(
+                    "| {} | {side} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
+                    r.engine,
+                    c.bench_us,
+                    c.server_us,
+                    c.database_us,
+                    c.bench_us + c.server_us + c.database_us
+                ));
+            }
+        }
     }
     out.push_str(
         "\n| engine | file | upload | download | raw loopback copy | server RSS idle → peak (upload / download) | VmHWM |\n\
