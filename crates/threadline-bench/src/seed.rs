@@ -70,38 +70,14 @@ pub async fn seed(db: &Db, data: &Dataset, progress: &dyn Fn(&str)) -> Result<Se
     )
     .await?;
     let org = id_text(owner.org_id);
-    let started = Instant::now();
-
-    for first in (0..data.companies).step_by(CHUNK as usize) {
-        let last = (first + CHUNK).min(data.companies);
-        let rows = company_rows(data, &org, first..last);
-        db.write(|tx| Box::pin(insert_all(tx, db.engine(), &rows)))
-            .await?;
-    }
-    progress(&format!(
-        "{} companies in {:.1} s",
-        data.companies,
-        started.elapsed().as_secs_f64()
-    ));
-
-    let started = Instant::now();
-    for first in (0..data.contacts).step_by(CHUNK as usize) {
-        let last = (first + CHUNK).min(data.contacts);
-        let rows = contact_rows(data, &org, first..last);
-        db.write(|tx| Box::pin(insert_all(tx, db.engine(), &rows)))
-            .await?;
-        if last % (CHUNK * 20) == 0 {
-            progress(&format!(
-                "{last} contacts in {:.1} s",
-                started.elapsed().as_secs_f64()
-            ));
-        }
-    }
-    progress(&format!(
-        "{} contacts in {:.1} s",
-        data.contacts,
-        started.elapsed().as_secs_f64()
-    ));
+    insert_in_chunks(db, "companies", data.companies, progress, |range| {
+        company_rows(data, &org, range)
+    })
+    .await?;
+    insert_in_chunks(db, "contacts", data.contacts, progress, |range| {
+        contact_rows(data, &org, range)
+    })
+    .await?;
 
     let started = Instant::now();
     match db.engine() {
@@ -133,6 +109,28 @@ pub async fn seed(db: &Db, data: &Dataset, progress: &dyn Fn(&str)) -> Result<Se
         user_id: owner.id,
         token: owner.token.token,
     })
+}
+
+/// Inserts `count` records, [`CHUNK`] per transaction, `rows` making each chunk's rows.
+async fn insert_in_chunks(
+    db: &Db,
+    what: &str,
+    count: u64,
+    progress: &dyn Fn(&str),
+    rows: impl Fn(std::ops::Range<u64>) -> Rows,
+) -> Result<(), ServerError> {
+    let started = Instant::now();
+    for first in (0..count).step_by(CHUNK as usize) {
+        let last = (first + CHUNK).min(count);
+        let rows = rows(first..last);
+        db.write(|tx| Box::pin(insert_all(tx, db.engine(), &rows)))
+            .await?;
+        if last % (CHUNK * 20) == 0 || last == count {
+            let seconds = started.elapsed().as_secs_f64();
+            progress(&format!("{last} {what} in {seconds:.1} s"));
+        }
+    }
+    Ok(())
 }
 
 /// Rows for some tables: `(table, columns, rows)`.

@@ -102,12 +102,7 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         "seeded in {seed_seconds:.1} s ({database_mib:?} MiB)"
     ));
 
-    let server = ServerProcess::start(
-        &cfg.server_bin,
-        &data_dir,
-        cfg.database_url.as_deref(),
-        &cfg.work_dir.join("server-lookup.log"),
-    )?;
+    let server = start_server(cfg, "server-lookup.log")?;
     let api = Api::new(&server.base_url, &seeded.token);
     let records_checked_through_api = crate::verify::dataset_through_api(&api, &cfg.data).await?;
     progress(&format!(
@@ -196,12 +191,7 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
     db.close().await;
 
     // A fresh server: its peak memory is the file transfers', not the lookups'.
-    let server = ServerProcess::start(
-        &cfg.server_bin,
-        &data_dir,
-        cfg.database_url.as_deref(),
-        &cfg.work_dir.join("server-files.log"),
-    )?;
+    let server = start_server(cfg, "server-files.log")?;
     let files = crate::files::run(
         &server.base_url,
         &seeded.token,
@@ -236,6 +226,16 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         files,
         load_average: [load_before, load_average()],
     })
+}
+
+/// The release server on the suite's database, its log in `log` in the work directory.
+fn start_server(cfg: &SuiteConfig, log: &str) -> Result<ServerProcess, String> {
+    ServerProcess::start(
+        &cfg.server_bin,
+        &cfg.work_dir.join("data"),
+        cfg.database_url.as_deref(),
+        &cfg.work_dir.join(log),
+    )
 }
 
 /// The PostgreSQL backends serving this database now (the server's and ours); none on
