@@ -222,7 +222,9 @@ cmd_bench() {
   build_all
   ensure_node_deps
   (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
-    THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs)
+    THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs ${BENCH_QUICK:+--quick})
+  log "server benchmarks (crates/threadline-bench): lookup under load, file transfers, both engines"
+  "$ROOT/crates/threadline-bench/run.sh" ${BENCH_QUICK:+--quick}
 }
 
 case "${1:-build}" in
@@ -230,6 +232,7 @@ case "${1:-build}" in
   extension) ensure_chromium; build_wasm; assemble_extension ;;
   run) cmd_run ;;
   test) cmd_test ;;
-  bench) cmd_bench ;;
+  # `./build.sh bench --quick`: small data, for a smoke run.
+  bench) [ "${2:-}" = --quick ] && BENCH_QUICK=1; cmd_bench ;;
   *) die "usage: $0 [build|run|test|bench]" ;;
 esac
