@@ -12,7 +12,16 @@
 //! let google = fake.google();
 //! google.add_user("ann@example.com");
 //! let calendar = google.add_calendar("ann@example.com", "Work", "Europe/Brussels");
-//! let token = google.issue_token("ann@example.com", &["https://www.googleapis.com/auth/calendar"]);
+//! google.add_client(threadline_fake_providers::google::oauth::OAuthClient {
+//!     client_id: "threadline".into(),
+//!     client_secret: "secret".into(),
+//!     redirect_uris: vec!["http://127.0.0.1:8787/oauth/google/callback".into()],
+//! });
+//! let token = google.issue_tokens(
+//!     "threadline",
+//!     "ann@example.com",
+//!     &["https://www.googleapis.com/auth/calendar"],
+//! );
 //! // GET {base_url}/calendar/v3/calendars/{calendar}/events with `Authorization: Bearer {token.access_token}`
 //! # let _ = (fake.base_url(), calendar, token);
 //! # }
