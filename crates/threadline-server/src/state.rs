@@ -11,6 +11,7 @@ use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::secrets::Keyring;
+use crate::sync::calendar::CalendarSync;
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -22,6 +23,8 @@ pub struct AppState {
     /// that need them answer 500). Outside `Inner` so that [`AppState::with_keyring`] can
     /// add it to a built state.
     keyring: Option<Arc<Keyring>>,
+    /// The Google Calendar sync; `None` when not configured (its routes answer 500).
+    calendar: Option<Arc<CalendarSync>>,
 }
 
 struct Inner {
@@ -56,6 +59,7 @@ impl AppState {
                 metrics: Metrics::new(),
             }),
             keyring: None,
+            calendar: None,
         }
     }
 
@@ -63,6 +67,16 @@ impl AppState {
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(Arc::new(keyring));
         self
+    }
+
+    /// This state with the Google Calendar sync.
+    pub fn with_calendar_sync(mut self, sync: CalendarSync) -> Self {
+        self.calendar = Some(Arc::new(sync));
+        self
+    }
+
+    pub fn calendar_sync(&self) -> Option<&CalendarSync> {
+        self.calendar.as_deref()
     }
 
     /// The keys of secrets at rest.

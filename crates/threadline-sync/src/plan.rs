@@ -473,8 +473,13 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             .copied();
         let id = block_id(input.connection_id, &calendar_id, &event_id);
         let remote = match input.find(&calendar_id, &event_id) {
+            // A cancelled instance keeps its tombstone block, unless its series was deleted
+            // in this run (Google lists the master's exceptions cancelled with it).
             Some(Found { run, event })
-                if !event.is_cancelled() || event.recurring_event_id.is_some() =>
+                if !event.is_cancelled()
+                    || event.recurring_event_id.as_ref().is_some_and(|series| {
+                        !gone_series.contains(&(calendar_id.clone(), series.clone()))
+                    }) =>
             {
                 match Block::from_event(&calendar_id, event, run.time_zone.as_deref()) {
                     Ok(block) => BlockRemote::Listed {

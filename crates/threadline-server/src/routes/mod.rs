@@ -2,6 +2,7 @@
 
 use crate::openapi::ApiRouter;
 
+pub mod calendar;
 pub mod changes;
 pub mod companies;
 pub mod connections;
@@ -35,4 +36,5 @@ pub fn api() -> ApiRouter {
         .merge(tokens::router())
         .merge(users::router())
         .merge(connections::router())
+        .merge(calendar::router())
 }

@@ -1,0 +1,92 @@
+//! Google Calendar two-way sync: the executor of `threadline-sync`'s plans.
+//!
+//! - [`client`]: the Calendar v3 HTTP client (paging, sync tokens, If-Match, back-off).
+//! - [`store`]: the tables (migration 0008): selection, cursors, links, busy blocks; CRM
+//!   meetings as owned fields.
+//! - [`executor`]: one run — read both sides, plan, execute in the planner's order.
+//!
+//! **Which meetings are the user's** (exported to their export calendar): the CRM's
+//! meetings belong to the organisation and have no owner, so a meeting is the user's when
+//! one of the user's own addresses (login address or alias) is among its attendees — the
+//! same rule Google uses to put an event in someone's calendar. Meetings already linked to
+//! the connection (exported, or converted from one of the user's blocks) stay theirs: later
+//! changes keep flowing even if the user's address is removed from the attendees. Another
+//! user of the organisation attending the same meeting exports it to their own calendar.
+//!
+//! A run (`CalendarSync::run`) for one connection at a time per process (a second call waits
+//! for the first and then runs, cheaply: it finds nothing new). Across processes the
+//! scheduler's lease keeps runs apart; the run itself is also safe to repeat, since every
+//! step is (see `threadline-sync`'s order).
+
+pub mod client;
+pub mod executor;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use threadline_sync::Guards;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::sync::{AccessTokens, RunCounts, SyncError};
+use client::CalendarClient;
+
+/// The calendar sync of one server: database, Google client, token source.
+pub struct CalendarSync {
+    db: Db,
+    client: CalendarClient,
+    tokens: Arc<dyn AccessTokens>,
+    /// One run per connection at a time in this process.
+    running: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// What a run may do beyond the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// The mass-change guards; "apply anyway" after a review sets their `allow_*`.
+    pub guards: Guards,
+}
+
+impl CalendarSync {
+    pub fn new(db: Db, client: CalendarClient, tokens: Arc<dyn AccessTokens>) -> CalendarSync {
+        CalendarSync {
+            db,
+            client,
+            tokens,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn client(&self) -> &CalendarClient {
+        &self.client
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A valid access token of the connection.
+    pub async fn token(&self, connection_id: Uuid) -> Result<String, SyncError> {
+        use crate::secrets::ExposeSecret;
+        let token = self.tokens.access_token(connection_id).await?;
+        Ok(token.expose_secret().to_string())
+    }
+
+    /// One sync of the connection's calendars, both ways.
+    pub async fn run(
+        &self,
+        connection_id: Uuid,
+        options: RunOptions,
+    ) -> Result<RunCounts, SyncError> {
+        let lock = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(connection_id)
+            .or_default()
+            .clone();
+        let _running = lock.lock().await;
+        executor::run(self, connection_id, options).await
+    }
+}
