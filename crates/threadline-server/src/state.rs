@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::oauth::{OAuth, TokenSource};
 use crate::secrets::Keyring;
 
 /// How often at most a token's `last_used_at` is written.
@@ -22,6 +23,9 @@ pub struct AppState {
     /// that need them answer 500). Outside `Inner` so that [`AppState::with_keyring`] can
     /// add it to a built state.
     keyring: Option<Arc<Keyring>>,
+    /// The OAuth clients of the configured providers (none by default: connecting answers
+    /// `provider_not_configured`) and this process's token-refresh locks.
+    oauth: Arc<OAuth>,
 }
 
 struct Inner {
@@ -56,6 +60,7 @@ impl AppState {
                 metrics: Metrics::new(),
             }),
             keyring: None,
+            oauth: Arc::new(OAuth::none()),
         }
     }
 
@@ -63,6 +68,30 @@ impl AppState {
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(Arc::new(keyring));
         self
+    }
+
+    /// This state with these OAuth clients ([`OAuth::with_google`]).
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = Arc::new(oauth);
+        self
+    }
+
+    /// The OAuth clients.
+    pub fn oauth(&self) -> &OAuth {
+        &self.oauth
+    }
+
+    /// Valid access tokens of connections, for the sync engine.
+    pub fn token_source(&self) -> Result<TokenSource, ApiError> {
+        let keys = self
+            .keyring
+            .clone()
+            .ok_or_else(|| ApiError::internal("no secret keys configured"))?;
+        Ok(TokenSource::new(
+            self.db().clone(),
+            keys,
+            Arc::clone(&self.oauth),
+        ))
     }
 
     /// The keys of secrets at rest.

@@ -11,6 +11,7 @@ pub mod health;
 pub mod lookup;
 pub mod me;
 pub mod meetings;
+pub mod oauth;
 pub mod products;
 pub mod projects;
 pub mod tasks;
@@ -35,4 +36,5 @@ pub fn api() -> ApiRouter {
         .merge(tokens::router())
         .merge(users::router())
         .merge(connections::router())
+        .merge(oauth::router())
 }
