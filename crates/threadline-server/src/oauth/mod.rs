@@ -132,6 +132,16 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// True when a connection in `status` cannot be used until its user connects it again
+/// (`needs_reauth` after `invalid_grant`, `disconnected`): the scheduler skips its schedules
+/// (in SQL: `status NOT IN ('needs_reauth', 'disconnected')`). Connecting again sets `ok`.
+pub fn pauses_schedules(status: connections::Status) -> bool {
+    matches!(
+        status,
+        connections::Status::NeedsReauth | connections::Status::Disconnected
+    )
+}
+
 fn provider_name(provider: Provider) -> &'static str {
     match provider {
         Provider::Google => "Google",

@@ -128,15 +128,7 @@ pub async fn take(conn: &mut Conn, keys: &Keyring, state: &SecretString) -> Resu
         return Ok(Taken::Expired);
     }
     let id = db::parse_uuid(&row.id)?;
-    let provider = match row.provider.as_str() {
-        "google" => Provider::Google,
-        "dropbox" => Provider::Dropbox,
-        other => {
-            return Err(Error::Internal(format!(
-                "unknown provider {other:?} stored"
-            )))
-        }
-    };
+    let provider = Provider::parse(&row.provider)?;
     Ok(Taken::Found(Flow {
         owner: Owner {
             org_id: db::parse_uuid(&row.org_id)?,

@@ -529,6 +529,9 @@ async fn invalid_grant_marks_the_connection_for_reauthorization_and_keeps_everyt
     assert!(err.pauses_schedules() && !err.is_transient());
     let connection = s.connection(id).await;
     assert_eq!(connection.status, Status::NeedsReauth);
+    assert!(threadline_server::oauth::pauses_schedules(
+        connection.status
+    ));
     let reason = connection.status_reason.unwrap();
     assert!(reason.contains("invalid_grant"), "{reason}");
     // Nothing deleted: the tokens stay (the user reconnects; the data on both sides stays).
@@ -546,6 +549,7 @@ async fn invalid_grant_marks_the_connection_for_reauthorization_and_keeps_everyt
     let query = s.consent(&s.start().await).await;
     assert_eq!(s.callback(&query).await.status, StatusCode::OK);
     assert_eq!(s.connection(id).await.status, Status::Ok);
+    assert!(!threadline_server::oauth::pauses_schedules(Status::Ok));
     assert!(s.tokens().access_token(id).await.is_ok());
 }
 
