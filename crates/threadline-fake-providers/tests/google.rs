@@ -853,6 +853,51 @@ async fn pkce_code_exchange_refresh_and_invalid_grant() {
 }
 
 #[tokio::test]
+async fn userinfo_names_the_account_of_an_openid_token() {
+    let s = setup().await;
+    s.fake.google().add_user("bob@example.com");
+    let userinfo = |token: String| {
+        let request = s.http.get(s.url("/v1/userinfo")).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let google = s.fake.google();
+    let ann = google.issue_tokens(CLIENT_ID, ME, &["openid", "email", "calendar"]);
+    let (status, body) = userinfo(ann.access_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], ME);
+    assert_eq!(body["email_verified"], true);
+    let sub = body["sub"].as_str().unwrap();
+    assert_eq!(sub.len(), 21, "{sub}");
+    assert!(sub.bytes().all(|b| b.is_ascii_digit()), "{sub}");
+    assert_eq!(
+        sub,
+        threadline_fake_providers::google::oauth::account_id(ME)
+    );
+
+    // Stable per account, different between accounts.
+    let again = google.issue_tokens(CLIENT_ID, ME, &["openid"]);
+    assert_eq!(userinfo(again.access_token).await.1["sub"], sub);
+    let bob = google.issue_tokens(CLIENT_ID, "bob@example.com", &["email"]);
+    let (_, bob) = userinfo(bob.access_token).await;
+    assert_eq!(bob["email"], "bob@example.com");
+    assert_ne!(bob["sub"], sub);
+
+    // A token without an OpenID scope, or none at all, as every API route.
+    let (status, body) = userinfo(s.token.clone()).await;
+    assert_google_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "insufficientPermissions",
+    );
+    let (status, body) = userinfo("ya29.unknown".into()).await;
+    assert_google_error(status, &body, StatusCode::UNAUTHORIZED, "authError");
+}
+
+#[tokio::test]
 async fn each_fault_kind() {
     let s = setup().await;
     let path = s.events_path();

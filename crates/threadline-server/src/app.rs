@@ -24,6 +24,8 @@ pub fn router(state: AppState) -> Router {
     let document = Arc::new(document);
     Router::new()
         .merge(routes::health::router())
+        // OAuth callbacks: the browser comes back here without an API token.
+        .merge(routes::oauth::callbacks())
         .route("/metrics", get(metrics::serve))
         .merge(api)
         .route(

@@ -11,17 +11,21 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::admin::{self, Bootstrap, NewUser, OrgChoice};
+use crate::config::GoogleSettings;
 use crate::config::{self, FileConfig};
 use crate::db::{Db, Engine, Location};
 use crate::error::ServerError;
 use crate::idempotency;
-use crate::secrets::{KeySource, Keyring};
+use crate::oauth::google::GoogleConfig;
+use crate::oauth::OAuth;
+use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::state::AppState;
 
 /// What `--help` adds after the options.
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
-the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file) in a \
+the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file; the \
+google_* options as the table [google] with keys client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
 
@@ -99,6 +103,100 @@ pub struct ServeArgs {
     /// on first start]
     #[arg(long, env = "THREADLINE_SECRET_KEY_FILE", value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub google: GoogleArgs,
+}
+
+/// Google's OAuth client (file table `[google]`). Its secret comes from the environment
+/// variable THREADLINE_GOOGLE_CLIENT_SECRET or a file, never from a flag (flags show in `ps`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Google")]
+pub struct GoogleArgs {
+    /// The OAuth client id of a Google "Web application" client. Unset (with no secret):
+    /// connecting Google answers 409 provider_not_configured. File key `google.client_id`.
+    #[arg(long, env = "THREADLINE_GOOGLE_CLIENT_ID", value_name = "ID")]
+    pub google_client_id: Option<String>,
+    /// A file whose first line is the client's secret (or set THREADLINE_GOOGLE_CLIENT_SECRET).
+    /// File key `google.client_secret_file`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_CLIENT_SECRET_FILE",
+        value_name = "PATH"
+    )]
+    pub google_client_secret_file: Option<PathBuf>,
+    /// Where Google sends the browser back, as registered with the client. File key
+    /// `google.redirect_url`. [default: http://<listen address>/oauth/google/callback]
+    #[arg(long, env = "THREADLINE_GOOGLE_REDIRECT_URL", value_name = "URL")]
+    pub google_redirect_url: Option<String>,
+    /// Google's authorization endpoint (tests: a local fake). File key `google.auth_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_AUTH_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_auth_url: Option<String>,
+    /// Google's token endpoint. File key `google.token_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_TOKEN_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_token_url: Option<String>,
+    /// Google's revocation endpoint. File key `google.revoke_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_REVOKE_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_revoke_url: Option<String>,
+    /// Google's OpenID Connect userinfo endpoint. File key `google.userinfo_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_USERINFO_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_userinfo_url: Option<String>,
+    /// The Calendar API's root. File key `google.calendar_api_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_CALENDAR_API_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_calendar_api_url: Option<String>,
+}
+
+/// The environment variable of Google's client secret.
+pub const GOOGLE_CLIENT_SECRET_VAR: &str = "THREADLINE_GOOGLE_CLIENT_SECRET";
+
+impl GoogleArgs {
+    /// Flag or environment first, then the file's `[google]` table.
+    fn settings(self, file: Option<GoogleSettings>) -> GoogleSettings {
+        let file = file.unwrap_or_default();
+        GoogleSettings {
+            client_id: self.google_client_id.or(file.client_id),
+            client_secret_file: self.google_client_secret_file.or(file.client_secret_file),
+            redirect_url: self.google_redirect_url.or(file.redirect_url),
+            auth_url: self.google_auth_url.or(file.auth_url),
+            token_url: self.google_token_url.or(file.token_url),
+            revoke_url: self.google_revoke_url.or(file.revoke_url),
+            userinfo_url: self.google_userinfo_url.or(file.userinfo_url),
+            calendar_api_url: self.google_calendar_api_url.or(file.calendar_api_url),
+        }
+    }
+}
+
+/// `THREADLINE_GOOGLE_CLIENT_SECRET`, when set.
+fn google_client_secret() -> Option<SecretString> {
+    std::env::var(GOOGLE_CLIENT_SECRET_VAR)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +294,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 .or(file.owner_email)
                 .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
             let secret_key_file = args.secret_key_file.or(file.secret_key_file);
+            let google = args.google.settings(file.google);
             serve(
                 db.clone(),
                 &location,
@@ -203,6 +302,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 listen,
                 &owner_email,
                 secret_key_file.as_deref(),
+                google,
             )
             .await
         }
@@ -285,8 +385,12 @@ async fn serve(
     listen: SocketAddr,
     owner_email: &str,
     secret_key_file: Option<&Path>,
+    google: GoogleSettings,
 ) -> Result<(), ServerError> {
     let keyring = load_keyring(secret_key_file, data_dir)?;
+    // Checked before anything is created; the default redirect URL needs the port, which
+    // `--listen …:0` only knows once bound (resolved again below).
+    GoogleConfig::resolve(&google, google_client_secret(), listen)?;
     match admin::bootstrap(&db, owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
@@ -325,10 +429,31 @@ async fn serve(
     // Before saying it listens: a SIGTERM right after that line must shut down gracefully,
     // not kill the process (the default action while no handler is registered).
     let shutdown = shutdown_signal()?;
+    let oauth = match GoogleConfig::resolve(&google, google_client_secret(), addr)? {
+        Some(config) => {
+            tracing::info!(
+                client_id = %config.client_id,
+                redirect_url = %config.redirect_url,
+                "Google OAuth client configured"
+            );
+            OAuth::with_google(config)?
+        }
+        None => {
+            tracing::info!(
+                "no Google OAuth client configured: connecting Google answers \
+                 provider_not_configured (see --google-client-id)"
+            );
+            OAuth::none()
+        }
+    };
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(AppState::with_data_dir(db, data_dir).with_keyring(keyring));
+    let app = crate::app::router(
+        AppState::with_data_dir(db, data_dir)
+            .with_keyring(keyring)
+            .with_oauth(oauth),
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -32,6 +32,26 @@ pub struct FileConfig {
     pub owner_email: Option<String>,
     /// `serve --secret-key-file`.
     pub secret_key_file: Option<PathBuf>,
+    /// `[google]`: the Google OAuth client (`serve --google-…`).
+    pub google: Option<GoogleSettings>,
+}
+
+/// The `[google]` table, and Google's settings gathered from flags, environment and file
+/// (first found wins, per setting): the OAuth client and endpoints.
+/// `crate::oauth::google::GoogleConfig::resolve` checks them. The client secret is not a
+/// key: it comes from `THREADLINE_GOOGLE_CLIENT_SECRET` or the file `client_secret_file`
+/// names.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSettings {
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub redirect_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revoke_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub calendar_api_url: Option<String>,
 }
 
 impl FileConfig {
@@ -65,12 +85,12 @@ mod tests {
     #[test]
     fn every_key_of_the_example_file_is_known() {
         let example = include_str!("../threadline.example.toml");
-        // The example has every key commented out: uncomment them all.
+        // The example has every key and table commented out: uncomment them all.
         let uncommented: String = example
             .lines()
             .map(|l| {
                 l.strip_prefix("# ")
-                    .filter(|l| l.contains(" = "))
+                    .filter(|l| l.contains(" = ") || (l.starts_with('[') && l.ends_with(']')))
                     .unwrap_or(l)
             })
             .map(|l| format!("{l}\n"))
@@ -81,6 +101,21 @@ mod tests {
         assert!(config.listen.is_some());
         assert!(config.owner_email.is_some());
         assert!(config.secret_key_file.is_some());
+        let google = config.google.expect("the [google] table");
+        assert!(google.client_id.is_some());
+        assert!(google.client_secret_file.is_some());
+        assert!(google.redirect_url.is_some());
+        assert!(google.auth_url.is_some());
+        assert!(google.token_url.is_some());
+        assert!(google.revoke_url.is_some());
+        assert!(google.userinfo_url.is_some());
+        assert!(google.calendar_api_url.is_some());
+    }
+
+    #[test]
+    fn an_unknown_google_key_is_named() {
+        let error = FileConfig::parse("[google]\nclient_secret = \"x\"\n").unwrap_err();
+        assert!(error.contains("client_secret"), "{error}");
     }
 
     #[test]

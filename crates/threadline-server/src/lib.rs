@@ -13,6 +13,8 @@
 //! - [`connections`]: each user's connections to outside services (tokens encrypted with
 //!   [`secrets`], the keys of the server's configuration).
 //! - [`sync`]: the sync engine's integrations: Google Calendar two-way ([`sync::calendar`]).
+//! - [`oauth`]: connecting a Google account (authorization code with PKCE) and the sync
+//!   engine's valid access tokens (refresh ahead of expiry, one refresh at a time).
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
@@ -30,6 +32,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod records;
 pub mod routes;

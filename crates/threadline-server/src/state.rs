@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::oauth::{OAuth, TokenSource};
 use crate::secrets::Keyring;
 use crate::sync::calendar::CalendarSync;
 
@@ -25,6 +26,9 @@ pub struct AppState {
     keyring: Option<Arc<Keyring>>,
     /// The Google Calendar sync; `None` when not configured (its routes answer 500).
     calendar: Option<Arc<CalendarSync>>,
+    /// The OAuth clients of the configured providers (none by default: connecting answers
+    /// `provider_not_configured`) and this process's token-refresh locks.
+    oauth: Arc<OAuth>,
 }
 
 struct Inner {
@@ -60,6 +64,7 @@ impl AppState {
             }),
             keyring: None,
             calendar: None,
+            oauth: Arc::new(OAuth::none()),
         }
     }
 
@@ -77,6 +82,30 @@ impl AppState {
 
     pub fn calendar_sync(&self) -> Option<&CalendarSync> {
         self.calendar.as_deref()
+    }
+
+    /// This state with these OAuth clients ([`OAuth::with_google`]).
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = Arc::new(oauth);
+        self
+    }
+
+    /// The OAuth clients.
+    pub fn oauth(&self) -> &OAuth {
+        &self.oauth
+    }
+
+    /// Valid access tokens of connections, for the sync engine.
+    pub fn token_source(&self) -> Result<TokenSource, ApiError> {
+        let keys = self
+            .keyring
+            .clone()
+            .ok_or_else(|| ApiError::internal("no secret keys configured"))?;
+        Ok(TokenSource::new(
+            self.db().clone(),
+            keys,
+            Arc::clone(&self.oauth),
+        ))
     }
 
     /// The keys of secrets at rest.

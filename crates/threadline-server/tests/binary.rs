@@ -334,6 +334,13 @@ fn help_documents_every_option_and_its_variable() {
         "owner@example.com",
         "--secret-key-file",
         "THREADLINE_SECRET_KEY_FILE",
+        "--google-client-id",
+        "THREADLINE_GOOGLE_CLIENT_ID",
+        "THREADLINE_GOOGLE_CLIENT_SECRET",
+        "--google-client-secret-file",
+        "--google-redirect-url",
+        "--google-token-url",
+        "--google-calendar-api-url",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -538,5 +545,80 @@ async fn served_then_stopped(server: Server) {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    assert!(server.terminate().success());
+}
+
+/// `serve` with a `[google]` table pointing at a local fake Google, the secret from the
+/// environment: the whole connect flow over real HTTP, the browser played by reqwest; the
+/// default redirect URL is the callback at the port the server got.
+#[tokio::test]
+async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
+    use threadline_fake_providers::google::OAuthClient;
+    use threadline_fake_providers::FakeProviders;
+
+    let fake = FakeProviders::start().await;
+    fake.google().add_user("ann.google@example.com");
+    let db = TestDatabase::create();
+    let config = db.data_dir().join("threadline.toml");
+    let urls = ["auth_url", "token_url", "revoke_url", "userinfo_url"]
+        .into_iter()
+        .zip(["/o/oauth2/v2/auth", "/token", "/revoke", "/v1/userinfo"])
+        .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
+        .collect::<String>();
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\n[google]\nclient_id = \"cid\"\n{urls}"),
+    )
+    .unwrap();
+
+    // Half a client stops the server with a clear error.
+    let half = command(&db)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!half.status.success());
+    let stderr = String::from_utf8_lossy(&half.stderr);
+    assert!(stderr.contains("no client secret"), "{stderr}");
+
+    let mut cmd = command(&db);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("THREADLINE_GOOGLE_CLIENT_SECRET", "the-secret");
+    let server = Server::spawn(cmd);
+    let token = server.token().expect("first start");
+    let redirect = format!("{}/oauth/google/callback", server.base);
+    fake.google().add_client(OAuthClient {
+        client_id: "cid".into(),
+        client_secret: "the-secret".into(),
+        redirect_uris: vec![redirect.clone()],
+    });
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api = |request: reqwest::RequestBuilder| async {
+        let answer = request.bearer_auth(&token).send().await.unwrap();
+        answer.json::<serde_json::Value>().await.unwrap()
+    };
+    let started = api(browser.post(format!("{}/api/v1/connections/google", server.base))).await;
+    let consent = started["authorization_url"].as_str().expect("a URL");
+    assert!(consent.starts_with(&fake.base_url()), "{consent}");
+    let back = browser.get(consent).send().await.unwrap();
+    assert_eq!(back.status(), reqwest::StatusCode::FOUND);
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    assert!(callback.starts_with(&redirect), "{callback}");
+    let page = browser.get(&callback).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("connected to ann.google@example.com"),
+        "{text}"
+    );
+
+    let connections = api(browser.get(format!("{}/api/v1/connections", server.base))).await;
+    assert_eq!(connections["items"][0]["status"], "ok");
     assert!(server.terminate().success());
 }

@@ -2,6 +2,7 @@
 //! - `GET /o/oauth2/v2/auth` (accounts.google.com): approves at once and redirects back;
 //! - `POST /token` (oauth2.googleapis.com): `authorization_code` and `refresh_token` grants;
 //! - `POST /revoke` (oauth2.googleapis.com);
+//! - `GET /v1/userinfo` (openidconnect.googleapis.com): the OpenID Connect account of a token;
 //!
 //! and the bearer check every API route makes ([`authorize`]). Answers and errors follow
 //! Google's (`{"error":"invalid_grant","error_description":"Token has been expired or
@@ -136,17 +137,22 @@ pub(crate) fn authorize(
     })
 }
 
-/// `calendar` → `https://www.googleapis.com/auth/calendar`.
+/// `calendar` → `https://www.googleapis.com/auth/calendar`; the OpenID Connect scopes
+/// (`openid`, `email`, `profile`) are short at Google too.
 pub(crate) fn scope_url(short: &str) -> String {
-    if short.starts_with("https://") {
+    if short.starts_with("https://") || is_openid_scope(short) {
         short.to_string()
     } else {
         format!("https://www.googleapis.com/auth/{short}")
     }
 }
 
-fn known_scope(scope: &str) -> bool {
+fn is_openid_scope(scope: &str) -> bool {
     matches!(scope, "openid" | "email" | "profile")
+}
+
+fn known_scope(scope: &str) -> bool {
+    is_openid_scope(scope)
         || scope
             .strip_prefix("https://www.googleapis.com/auth/")
             .is_some_and(|rest| !rest.is_empty())
@@ -259,6 +265,37 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/o/oauth2/v2/auth", get(authorization))
         .route("/token", post(token))
         .route("/revoke", post(revoke))
+        .route("/v1/userinfo", get(userinfo))
+}
+
+/// Google's stable account id (`sub`) of `email`: 21 digits, derived from the address so
+/// that it stays the same for the fake's life and across fakes.
+pub fn account_id(email: &str) -> String {
+    let digest = Sha256::digest(email.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("1{:020}", u64::from_be_bytes(first))
+}
+
+/// OpenID Connect's userinfo endpoint: `{sub, email, email_verified}` of the token's account
+/// (with `openid` or `email` granted; 401 authError / 403 as every API route).
+async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let state = shared.google.lock();
+    let accepted = [
+        "openid",
+        "email",
+        "profile",
+        "https://www.googleapis.com/auth/userinfo.email",
+    ];
+    match authorize(&state, &headers, &accepted) {
+        Ok(caller) => Json(json!({
+            "sub": account_id(&caller.email),
+            "email": caller.email,
+            "email_verified": true,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// An OAuth error answer: `{"error": code, "error_description": …}`.

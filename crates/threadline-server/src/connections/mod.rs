@@ -11,9 +11,10 @@
 //! - [`set_status`]: `ok`, `syncing`, `needs_reauth` (on `invalid_grant`), `degraded`, with a
 //!   reason;
 //! - [`disconnect`]: drops the tokens, keeps the row (`disconnected`) and hands back what the
-//!   provider should be told to revoke ([`remote::revoke`], the seam for issue 4).
+//!   provider should be told to revoke ([`remote::revoke`]).
 //!
-//! HTTP (`routes/connections.rs`) shows a user their own connections, never a token.
+//! HTTP (`routes/connections.rs`) shows a user their own connections, never a token;
+//! connecting (the OAuth flow) and valid access tokens for the sync are [`crate::oauth`].
 
 pub mod remote;
 
@@ -49,7 +50,7 @@ impl Provider {
         }
     }
 
-    fn parse(s: &str) -> Result<Provider, Error> {
+    pub(crate) fn parse(s: &str) -> Result<Provider, Error> {
         match s {
             "google" => Ok(Provider::Google),
             "dropbox" => Ok(Provider::Dropbox),

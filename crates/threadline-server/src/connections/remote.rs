@@ -1,27 +1,51 @@
-//! Calls to the providers about a connection. Only the seam for now: issue 4 (the sync
-//! engine) brings the HTTP client, and with it the token endpoints.
+//! Calls to the providers about a connection.
 
-use super::Revocation;
+use super::{Provider, Revocation};
 use crate::state::AppState;
 
 /// Asks the provider to revoke the tokens a disconnect took off a connection, after that
 /// disconnect is committed (the tokens are already gone from the database: the user asked
 /// to disconnect, and a provider that cannot be reached must not keep them here).
 ///
-/// **Not implemented yet (issue 4)**: nothing is sent, the tokens are only forgotten here.
-/// The engine will open the tokens (`revocation.open(state.keyring()?)`) and call:
-/// - Google: `POST https://oauth2.googleapis.com/revoke` with `token=<refresh token>`
-///   (revoking the refresh token revokes the grant);
-/// - Dropbox: `POST https://api.dropboxapi.com/2/auth/token/revoke` with the access token
-///   as bearer (refresh it first if it has expired).
+/// Google: the configured revoke URL (`POST …/revoke`, `token=<refresh token>`; revoking
+/// the refresh token revokes the whole grant, the access token when there is no refresh
+/// token). Dropbox: not implemented yet (its issue brings `auth/token/revoke`).
 ///
-/// A failure is logged (never a token) and does not fail the disconnect.
+/// A failure is logged (never a token) and does not fail the disconnect: the data on both
+/// sides stays either way, and the user can also remove access in their Google account.
 pub async fn revoke(state: &AppState, revocation: Revocation) {
-    let _ = state;
-    tracing::info!(
-        connection = %revocation.connection_id,
-        provider = revocation.provider.as_str(),
-        "connection disconnected; its tokens were deleted here, not revoked at the provider \
-         (remote revocation comes with the sync engine)"
-    );
+    let connection = revocation.connection_id;
+    let provider = revocation.provider.as_str();
+    let opened = state
+        .keyring()
+        .map_err(|e| e.to_string())
+        .and_then(|keys| revocation.open(keys).map_err(|e| e.to_string()));
+    let (access, refresh) = match opened {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(%connection, provider, error = %e, "cannot read the tokens to revoke; they were deleted here only");
+            return;
+        }
+    };
+    let Some(token) = refresh.or(access) else {
+        return;
+    };
+    let outcome = match revocation.provider {
+        Provider::Google => match state.oauth().google() {
+            Ok(google) => google.revoke(&token).await,
+            Err(e) => Err(e),
+        },
+        Provider::Dropbox => {
+            tracing::info!(%connection, provider, "connection disconnected; Dropbox tokens are deleted here, not revoked yet");
+            return;
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            tracing::info!(%connection, provider, "connection disconnected; its grant was revoked at the provider")
+        }
+        Err(e) => {
+            tracing::warn!(%connection, provider, error = %e, "connection disconnected, but revoking its grant at the provider failed; the tokens were deleted here")
+        }
+    }
 }

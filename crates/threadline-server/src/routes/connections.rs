@@ -1,6 +1,5 @@
 //! `/api/v1/connections`: the caller's own connections to outside services (see
-//! [`crate::connections`]); never a token. Connecting (the OAuth flow) comes with the sync
-//! engine.
+//! [`crate::connections`]); never a token. Connecting (the OAuth flow) is `routes/oauth.rs`.
 //!
 //! - `GET /connections` → [`ConnectionList`] (disconnected ones too, by provider).
 //! - `GET /connections/{id}` → [`Connection`].

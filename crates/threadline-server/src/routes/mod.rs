@@ -12,6 +12,7 @@ pub mod health;
 pub mod lookup;
 pub mod me;
 pub mod meetings;
+pub mod oauth;
 pub mod products;
 pub mod projects;
 pub mod tasks;
@@ -37,4 +38,5 @@ pub fn api() -> ApiRouter {
         .merge(users::router())
         .merge(connections::router())
         .merge(calendar::router())
+        .merge(oauth::router())
 }

@@ -14,6 +14,7 @@ mod isolation;
 mod json_errors;
 mod lookup;
 mod meetings;
+mod oauth;
 mod openapi;
 mod portable_sql;
 mod probes;

@@ -1,0 +1,663 @@
+//! Google's OAuth 2.0 client for a web-server app (authorization code with PKCE, offline
+//! access), through the `oauth2` crate; the account comes from OpenID Connect's userinfo.
+//!
+//! Every URL is configurable ([`GoogleEndpoints`]): tests point them all at
+//! `threadline-fake-providers` ([`GoogleEndpoints::all_at`]).
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use chrono::Utc;
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
+};
+use serde::Deserialize;
+use url::Url;
+
+use super::{Error, HttpFailure, ProviderHttp};
+use crate::config::GoogleSettings;
+use crate::connections::{Grant, Provider, Refreshed};
+use crate::error::ServerError;
+use crate::secrets::{ExposeSecret, SecretString};
+
+pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
+pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
+/// Where Google sends the browser back (outside `/api/v1`: the browser has no API token).
+pub const CALLBACK_PATH: &str = "/oauth/google/callback";
+
+/// What Threadline uses a Google account for. Each brings its scopes; one connection per
+/// user serves them all. Contacts, Drive (and Gmail) join [`Feature::ALL`] with their issues:
+/// connecting again then asks for the new scopes too (`include_granted_scopes` keeps the
+/// old ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// Who the account is: its stable id (`sub`) and address.
+    Identity,
+    /// Calendar two-way sync: list calendars, read and write events.
+    Calendar,
+}
+
+impl Feature {
+    /// Every feature a connection asks for.
+    pub const ALL: &'static [Feature] = &[Feature::Identity, Feature::Calendar];
+
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Feature::Identity => &["openid", "email"],
+            Feature::Calendar => &["https://www.googleapis.com/auth/calendar"],
+        }
+    }
+
+    /// For people: "your calendars".
+    pub fn label(self) -> &'static str {
+        match self {
+            Feature::Identity => "your account's address",
+            Feature::Calendar => "your calendars",
+        }
+    }
+
+    /// True when `granted` (a connection's scopes) holds every scope of this feature. Google
+    /// lets the user untick scopes on the consent screen: the sync checks before it runs.
+    pub fn granted(self, granted: &[String]) -> bool {
+        self.scopes()
+            .iter()
+            .all(|scope| granted.iter().any(|g| g == scope))
+    }
+}
+
+/// The scopes a connect flow asks for: those of every feature.
+pub fn requested_scopes() -> Vec<String> {
+    Feature::ALL
+        .iter()
+        .flat_map(|f| f.scopes())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Google's URLs, each replaceable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleEndpoints {
+    pub auth_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Url,
+    pub userinfo_url: Url,
+    /// The Calendar API's root (`…/calendar/v3`), for the sync.
+    pub calendar_api_url: Url,
+}
+
+impl GoogleEndpoints {
+    /// Google's own.
+    pub fn google() -> GoogleEndpoints {
+        let parse = |s: &str| Url::parse(s).expect("a valid built-in URL");
+        GoogleEndpoints {
+            auth_url: parse(DEFAULT_AUTH_URL),
+            token_url: parse(DEFAULT_TOKEN_URL),
+            revoke_url: parse(DEFAULT_REVOKE_URL),
+            userinfo_url: parse(DEFAULT_USERINFO_URL),
+            calendar_api_url: parse(DEFAULT_CALENDAR_API_URL),
+        }
+    }
+
+    /// Every endpoint on one server, at Google's paths (as `threadline-fake-providers`
+    /// serves them): `{base}/o/oauth2/v2/auth`, `{base}/token`, `{base}/revoke`,
+    /// `{base}/v1/userinfo`, `{base}/calendar/v3`.
+    pub fn all_at(base: &str) -> Result<GoogleEndpoints, url::ParseError> {
+        let base = base.trim_end_matches('/');
+        let at = |path: &str| Url::parse(&format!("{base}{path}"));
+        Ok(GoogleEndpoints {
+            auth_url: at("/o/oauth2/v2/auth")?,
+            token_url: at("/token")?,
+            revoke_url: at("/revoke")?,
+            userinfo_url: at("/v1/userinfo")?,
+            calendar_api_url: at("/calendar/v3")?,
+        })
+    }
+}
+
+/// A configured Google OAuth client.
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    /// `Debug` shows `[REDACTED]`.
+    pub client_secret: SecretString,
+    /// Registered with the client at Google; ends with [`CALLBACK_PATH`] unless a proxy
+    /// rewrites it.
+    pub redirect_url: Url,
+    pub endpoints: GoogleEndpoints,
+}
+
+impl GoogleConfig {
+    /// The configuration from `settings` and the secret of `THREADLINE_GOOGLE_CLIENT_SECRET`;
+    /// `None` when no client is set (Google is then not offered), or an error naming the
+    /// setting at fault. `listen` is the address the server listens on: the default redirect
+    /// URL is `http://<it>/oauth/google/callback`.
+    pub fn resolve(
+        settings: &GoogleSettings,
+        env_secret: Option<SecretString>,
+        listen: SocketAddr,
+    ) -> Result<Option<GoogleConfig>, ServerError> {
+        let invalid = |message: String| ServerError::Invalid(message);
+        let client_id = settings.client_id.clone().filter(|s| !s.trim().is_empty());
+        let secret = match (env_secret, settings.client_secret_file.as_ref()) {
+            (Some(_), Some(file)) => {
+                return Err(invalid(format!(
+                    "the Google client secret is given twice: by THREADLINE_GOOGLE_CLIENT_SECRET \
+                     and by the file {} (google.client_secret_file / \
+                     --google-client-secret-file); keep one",
+                    file.display()
+                )))
+            }
+            (Some(secret), None) => Some(secret),
+            (None, Some(file)) => Some(read_secret_file(file)?),
+            (None, None) => None,
+        };
+        let (client_id, client_secret) = match (client_id, secret) {
+            (None, None) => return Ok(None),
+            (Some(id), Some(secret)) => (id.trim().to_string(), secret),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "a Google client secret is set but no client id: set --google-client-id \
+                     (THREADLINE_GOOGLE_CLIENT_ID, google.client_id)"
+                        .into(),
+                ))
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "a Google client id is set but no client secret: set \
+                     THREADLINE_GOOGLE_CLIENT_SECRET, or --google-client-secret-file \
+                     (THREADLINE_GOOGLE_CLIENT_SECRET_FILE, google.client_secret_file)"
+                        .into(),
+                ))
+            }
+        };
+        if client_secret.expose_secret().trim().is_empty() {
+            return Err(invalid("the Google client secret is empty".into()));
+        }
+        let url = |name: &str, given: Option<String>, default: &str| -> Result<Url, ServerError> {
+            let text = given.unwrap_or_else(|| default.to_string());
+            let parsed = Url::parse(text.trim())
+                .map_err(|e| invalid(format!("google.{name}: {text:?} is not a URL ({e})")))?;
+            // Secrets travel to these URLs (and codes come back to the redirect URL): in clear
+            // only to this machine, as Google allows for redirect URLs.
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(host)) => host == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            let ok = match parsed.scheme() {
+                "https" => parsed.host().is_some(),
+                "http" => loopback,
+                _ => false,
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "google.{name}: {text:?} must be an https:// URL (http:// only for \
+                     127.0.0.1, ::1 or localhost)"
+                )));
+            }
+            Ok(parsed)
+        };
+        let default_redirect = default_redirect_url(listen);
+        Ok(Some(GoogleConfig {
+            client_id,
+            client_secret,
+            redirect_url: url(
+                "redirect_url",
+                settings.redirect_url.clone(),
+                &default_redirect,
+            )?,
+            endpoints: GoogleEndpoints {
+                auth_url: url("auth_url", settings.auth_url.clone(), DEFAULT_AUTH_URL)?,
+                token_url: url("token_url", settings.token_url.clone(), DEFAULT_TOKEN_URL)?,
+                revoke_url: url(
+                    "revoke_url",
+                    settings.revoke_url.clone(),
+                    DEFAULT_REVOKE_URL,
+                )?,
+                userinfo_url: url(
+                    "userinfo_url",
+                    settings.userinfo_url.clone(),
+                    DEFAULT_USERINFO_URL,
+                )?,
+                calendar_api_url: url(
+                    "calendar_api_url",
+                    settings.calendar_api_url.clone(),
+                    DEFAULT_CALENDAR_API_URL,
+                )?,
+            },
+        }))
+    }
+}
+
+/// `http://<listen address>/oauth/google/callback`; an unspecified address (`0.0.0.0`,
+/// `::`) becomes the loopback one, which a browser on the same machine reaches (Google
+/// accepts `http` only for loopback redirect URIs: anything else needs `redirect_url`).
+pub fn default_redirect_url(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!(
+        "http://{}{CALLBACK_PATH}",
+        SocketAddr::new(ip, listen.port())
+    )
+}
+
+/// The first line of a secret file, trimmed.
+fn read_secret_file(path: &std::path::Path) -> Result<SecretString, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServerError::Invalid(format!(
+            "cannot read the Google client secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let secret = text.lines().next().unwrap_or_default().trim().to_string();
+    if secret.is_empty() {
+        return Err(ServerError::Invalid(format!(
+            "the Google client secret file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(SecretString::from(secret))
+}
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Google's OAuth client, ready to use.
+pub struct Google {
+    config: GoogleConfig,
+    client: Client,
+    http: ProviderHttp,
+}
+
+/// A started authorization: where to send the browser, and what to keep until it comes
+/// back (`Debug` shows no secret).
+#[derive(Debug)]
+pub struct Authorization {
+    pub url: Url,
+    pub state: SecretString,
+    pub pkce_verifier: SecretString,
+    pub scopes: Vec<String>,
+    pub redirect_url: String,
+}
+
+/// The account behind a token: OpenID Connect's userinfo.
+#[derive(Debug, Deserialize)]
+struct UserInfo {
+    sub: String,
+    email: Option<String>,
+}
+
+impl Google {
+    pub(super) fn new(config: GoogleConfig, http: ProviderHttp) -> Google {
+        let endpoints = &config.endpoints;
+        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                config.client_secret.expose_secret().to_string(),
+            ))
+            // Google documents the client credentials in the form body.
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(AuthUrl::from_url(endpoints.auth_url.clone()))
+            .set_token_uri(TokenUrl::from_url(endpoints.token_url.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(config.redirect_url.clone()));
+        Google {
+            config,
+            client,
+            http,
+        }
+    }
+
+    pub fn config(&self) -> &GoogleConfig {
+        &self.config
+    }
+
+    /// The HTTP client, for the sync's API calls (same TLS set-up and timeouts).
+    pub fn http(&self) -> &ProviderHttp {
+        &self.http
+    }
+
+    /// A new authorization request: random state, PKCE S256, offline access with a consent
+    /// screen (so that Google sends a refresh token again on a reconnect), every feature's
+    /// scopes. `login_hint` preselects the account.
+    pub fn authorization(&self, login_hint: Option<&str>) -> Authorization {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let scopes = requested_scopes();
+        let mut request = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("prompt", "consent")
+            .add_extra_param("include_granted_scopes", "true");
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint);
+        }
+        let (url, state) = request.url();
+        Authorization {
+            url,
+            state: SecretString::from(state.secret().clone()),
+            pkce_verifier: SecretString::from(verifier.secret().clone()),
+            scopes,
+            redirect_url: self.config.redirect_url.to_string(),
+        }
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier and the redirect URI the
+    /// authorization named), then asks who the account is.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        pkce_verifier: &SecretString,
+        redirect_url: &str,
+        asked_scopes: &[String],
+    ) -> Result<Grant, Error> {
+        let redirect = RedirectUrl::new(redirect_url.to_string())
+            .map_err(|e| Error::Refused(format!("the stored redirect URL is not valid: {e}")))?;
+        let answer = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                pkce_verifier.expose_secret().to_string(),
+            ))
+            .set_redirect_uri(Cow::Owned(redirect))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| token_error("the code exchange", e))?;
+        let access_token = SecretString::from(answer.access_token().secret().clone());
+        let scopes = match answer.scopes() {
+            Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
+            // RFC 6749 §5.1: absent means as asked.
+            None => asked_scopes.to_vec(),
+        };
+        let account = self.userinfo(&access_token).await?;
+        Ok(Grant {
+            provider: Provider::Google,
+            account_id: account.sub,
+            account_email: account.email,
+            scopes,
+            access_token,
+            refresh_token: answer
+                .refresh_token()
+                .map(|t| SecretString::from(t.secret().clone())),
+            access_token_expires_at: expiry(answer.expires_in()),
+        })
+    }
+
+    /// A new access token for `refresh_token`. `invalid_grant` is
+    /// [`Error::NeedsReauth`] with a nil id: the caller fills in the connection.
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<Refreshed, Error> {
+        let token = RefreshToken::new(refresh_token.expose_secret().to_string());
+        let answer = self
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| token_error("the token refresh", e))?;
+        Ok(Refreshed {
+            access_token: SecretString::from(answer.access_token().secret().clone()),
+            access_token_expires_at: expiry(answer.expires_in()),
+            // Google does not rotate refresh tokens, but would it send one, it is the one.
+            refresh_token: answer
+                .refresh_token()
+                .map(|t| SecretString::from(t.secret().clone())),
+        })
+    }
+
+    /// Revokes a grant at Google: a refresh token revokes the whole grant (an access token,
+    /// at Google, its grant too).
+    ///
+    /// A form POST of `token` to the revoke URL, as Google documents it, rather than the
+    /// `oauth2` crate's RFC 7009 request: that one refuses any `http://` URL, so a local test
+    /// server could not stand in for Google (the configuration allows `http://` for
+    /// loopback addresses only).
+    pub async fn revoke(&self, token: &SecretString) -> Result<(), Error> {
+        let url = &self.config.endpoints.revoke_url;
+        let response = self
+            .send(
+                url,
+                self.http
+                    .client()
+                    .post(url.clone())
+                    .form(&[("token", token.expose_secret())]),
+            )
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        #[derive(Deserialize)]
+        struct Refusal {
+            error: Option<String>,
+        }
+        let error = response
+            .json::<Refusal>()
+            .await
+            .ok()
+            .and_then(|r| r.error)
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(Error::Refused(format!(
+            "Google refused to revoke the grant ({error}): it may have been revoked already"
+        )))
+    }
+
+    /// Sends a request to `url`: 5xx and 429 answers, and failures to get an answer, are
+    /// [`Error::Transient`]; other answers are the caller's to read.
+    async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        let endpoint = super::endpoint_of(url);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| HttpFailure::network(&endpoint, &e).into_transient())?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(HttpFailure::Status {
+                endpoint,
+                status: status.as_u16(),
+                retry_after: super::retry_after(response.headers()),
+            }
+            .into_transient());
+        }
+        Ok(response)
+    }
+
+    async fn userinfo(&self, access_token: &SecretString) -> Result<UserInfo, Error> {
+        let url = &self.config.endpoints.userinfo_url;
+        let endpoint = super::endpoint_of(url);
+        let request = self
+            .http
+            .client()
+            .get(url.clone())
+            .bearer_auth(access_token.expose_secret());
+        let response = self.send(url, request).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::Refused(format!(
+                "{endpoint} answered HTTP {status}: the account's id and address could not be \
+                 read (was the `openid` scope granted?)"
+            )));
+        }
+        let info: UserInfo = response
+            .json()
+            .await
+            .map_err(|e| Error::Refused(format!("{endpoint} answered unreadable JSON: {e}")))?;
+        if info.sub.trim().is_empty() {
+            return Err(Error::Refused(format!(
+                "{endpoint} answered no account id (sub)"
+            )));
+        }
+        Ok(info)
+    }
+}
+
+fn expiry(expires_in: Option<Duration>) -> Option<chrono::DateTime<Utc>> {
+    expires_in
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| Utc::now() + d)
+}
+
+type TokenError =
+    RequestTokenError<HttpFailure, oauth2::StandardErrorResponse<BasicErrorResponseType>>;
+
+/// What a token endpoint failure means for the caller.
+fn token_error(what: &str, e: TokenError) -> Error {
+    match e {
+        RequestTokenError::Request(failure) => failure.into_transient(),
+        RequestTokenError::ServerResponse(answer) => {
+            let detail = answer
+                .error_description()
+                .map(|d| format!("{}: {d}", answer.error()))
+                .unwrap_or_else(|| answer.error().to_string());
+            match answer.error() {
+                BasicErrorResponseType::InvalidGrant => Error::NeedsReauth {
+                    id: uuid::Uuid::nil(),
+                    reason: format!("Google refused {what} ({detail})"),
+                },
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => Error::Refused(format!(
+                    "Google refused the server's OAuth client in {what} ({detail}): check the \
+                     Google client id and secret"
+                )),
+                _ => Error::Refused(format!("Google refused {what} ({detail})")),
+            }
+        }
+        RequestTokenError::Parse(_, _) => {
+            Error::Refused(format!("Google's answer to {what} could not be read"))
+        }
+        RequestTokenError::Other(message) => {
+            Error::Refused(format!("Google's answer to {what}: {message}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listen(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn settings() -> GoogleSettings {
+        GoogleSettings {
+            client_id: Some("cid.apps.googleusercontent.com".into()),
+            ..GoogleSettings::default()
+        }
+    }
+
+    fn secret() -> Option<SecretString> {
+        Some(SecretString::from("s3cret".to_string()))
+    }
+
+    fn resolve(
+        settings: GoogleSettings,
+        env_secret: Option<SecretString>,
+        at: &str,
+    ) -> Result<Option<GoogleConfig>, ServerError> {
+        GoogleConfig::resolve(&settings, env_secret, listen(at))
+    }
+
+    #[test]
+    fn no_client_is_not_configured_and_half_a_client_is_an_error() {
+        let none = resolve(GoogleSettings::default(), None, "127.0.0.1:8787");
+        assert!(none.unwrap().is_none());
+        let only_id = resolve(settings(), None, "127.0.0.1:8787").unwrap_err();
+        assert!(
+            only_id.to_string().contains("no client secret"),
+            "{only_id}"
+        );
+        let only_secret =
+            resolve(GoogleSettings::default(), secret(), "127.0.0.1:8787").unwrap_err();
+        assert!(
+            only_secret.to_string().contains("no client id"),
+            "{only_secret}"
+        );
+    }
+
+    #[test]
+    fn defaults_are_googles_and_the_redirect_follows_the_listen_address() {
+        let config = resolve(settings(), secret(), "0.0.0.0:9000")
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.endpoints, GoogleEndpoints::google());
+        assert_eq!(
+            config.redirect_url.as_str(),
+            "http://127.0.0.1:9000/oauth/google/callback"
+        );
+        let v6 = resolve(settings(), secret(), "[::]:80").unwrap().unwrap();
+        assert_eq!(
+            v6.redirect_url.as_str(),
+            "http://[::1]/oauth/google/callback"
+        );
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_bad_url_names_its_key_and_the_secret_file_is_read() {
+        let bad_token_url = GoogleSettings {
+            token_url: Some("not a url".into()),
+            ..settings()
+        };
+        let err = resolve(bad_token_url, secret(), "127.0.0.1:1").unwrap_err();
+        assert!(err.to_string().contains("google.token_url"), "{err}");
+        let bad_redirect = GoogleSettings {
+            redirect_url: Some("ftp://x/cb".into()),
+            ..settings()
+        };
+        let err = resolve(bad_redirect, secret(), "127.0.0.1:1").unwrap_err();
+        assert!(err.to_string().contains("google.redirect_url"), "{err}");
+        let in_clear = GoogleSettings {
+            token_url: Some("http://oauth.example.com/token".into()),
+            ..settings()
+        };
+        let err = resolve(in_clear, secret(), "127.0.0.1:1").unwrap_err();
+        assert!(err.to_string().contains("must be an https:// URL"), "{err}");
+        let local = GoogleSettings {
+            token_url: Some("http://localhost:9999/token".into()),
+            ..settings()
+        };
+        assert!(resolve(local, secret(), "127.0.0.1:1").is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("google.secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let from_file = GoogleSettings {
+            client_secret_file: Some(file),
+            ..settings()
+        };
+        let config = resolve(from_file.clone(), None, "127.0.0.1:1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.client_secret.expose_secret(), "from-file");
+        let twice = resolve(from_file, secret(), "127.0.0.1:1").unwrap_err();
+        assert!(twice.to_string().contains("given twice"), "{twice}");
+        let missing = GoogleSettings {
+            client_secret_file: Some(dir.path().join("typo")),
+            ..settings()
+        };
+        let err = resolve(missing, None, "127.0.0.1:1").unwrap_err();
+        assert!(err.to_string().contains("typo"), "{err}");
+    }
+
+    #[test]
+    fn scopes_grow_by_feature() {
+        let scopes = requested_scopes();
+        assert!(scopes.contains(&"openid".to_string()));
+        assert!(scopes.contains(&"https://www.googleapis.com/auth/calendar".to_string()));
+        assert!(Feature::Calendar.granted(&scopes));
+        assert!(!Feature::Calendar.granted(&["openid".to_string()]));
+    }
+}

@@ -1,0 +1,281 @@
+//! OAuth 2.0 with the providers: connecting an account and keeping its access token valid.
+//!
+//! - [`google`]: Google's client (the `oauth2` crate over `reqwest`): its configuration and
+//!   every endpoint URL (so that tests point at `threadline-fake-providers`), the scopes of
+//!   each [`google::Feature`], the authorization URL (PKCE S256, offline access), the code
+//!   exchange, the account (OpenID Connect userinfo), refresh and revoke.
+//! - [`pending`]: a started connect flow, stored until its callback (table `oauth_pending`,
+//!   migration 0006): bound to the user, 10 minutes, good once.
+//! - [`tokens`]: the sync engine's [`TokenSource`]: a valid access token for a connection,
+//!   refreshed ahead of expiry, one refresh at a time per connection across processes.
+//! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/google` and the callback
+//!   `GET /oauth/google/callback`.
+//!
+//! Never logged: tokens, codes, the state, the PKCE verifier, the client secret.
+
+pub mod google;
+pub mod pending;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use uuid::Uuid;
+
+use crate::connections::{self, Provider};
+use crate::error::ServerError;
+
+pub use tokens::{AccessToken, TokenSource};
+
+/// How long one call to a provider's OAuth endpoint may take in all.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The server's OAuth clients (one per configured provider) and what a token refresh shares
+/// within this process. One per process, in [`crate::AppState`].
+pub struct OAuth {
+    google: Option<google::Google>,
+    /// Per connection, the lock that lets one task of this process refresh while the others
+    /// wait for its result.
+    flights: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<tokens::Flight>>>>,
+    /// This process's name on a refresh lease: random, so that two processes on one database
+    /// never take each other's lease for their own.
+    lease_owner: String,
+}
+
+impl OAuth {
+    /// No provider configured: connecting answers `provider_not_configured`.
+    pub fn none() -> OAuth {
+        OAuth {
+            google: None,
+            flights: Mutex::new(HashMap::new()),
+            lease_owner: crate::db::new_id().simple().to_string(),
+        }
+    }
+
+    /// With Google's client.
+    pub fn with_google(config: google::GoogleConfig) -> Result<OAuth, ServerError> {
+        Ok(OAuth {
+            google: Some(google::Google::new(config, ProviderHttp::new()?)),
+            ..OAuth::none()
+        })
+    }
+
+    /// Google's client, or [`Error::NotConfigured`].
+    pub fn google(&self) -> Result<&google::Google, Error> {
+        self.google
+            .as_ref()
+            .ok_or(Error::NotConfigured(Provider::Google))
+    }
+}
+
+/// What went wrong with a provider or a connection's tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "{} is not configured on this server: set its OAuth client id and secret (see the \
+         server README, \"Connecting Google\")",
+        provider_name(*.0)
+    )]
+    NotConfigured(Provider),
+    #[error("there is no connection with id {0}")]
+    NotFound(Uuid),
+    #[error("the connection {0} is disconnected: connect the account again")]
+    Disconnected(Uuid),
+    /// The provider refused the grant (`invalid_grant`: revoked, expired, password changed):
+    /// the connection's status is `needs_reauth`; its schedules pause until the user
+    /// connects again. Nothing was deleted.
+    #[error("the connection {id} needs to be authorized again: {reason}")]
+    NeedsReauth { id: Uuid, reason: String },
+    /// Worth trying again later (5xx, 429, the network, another process's refresh that
+    /// took too long); the connection's status is untouched.
+    #[error("{reason}; try again later")]
+    Transient {
+        reason: String,
+        /// The provider's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The provider refused the request for another reason (`invalid_client`: the server's
+    /// client id or secret is wrong; an answer that cannot be read): trying again soon will
+    /// not help. The connection's status is untouched.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Storage(#[from] connections::Error),
+}
+
+impl Error {
+    /// True when the same call may succeed later without anyone doing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Transient { .. })
+            || matches!(self, Error::Storage(e) if crate::error::DbFailure::database_error(e)
+                .is_some_and(crate::error::is_transient))
+    }
+
+    /// True when the connection cannot be used until its user connects it again: the
+    /// scheduler pauses its schedules (its status says so too: `needs_reauth`,
+    /// `disconnected`).
+    pub fn pauses_schedules(&self) -> bool {
+        matches!(
+            self,
+            Error::NeedsReauth { .. } | Error::Disconnected(_) | Error::NotFound(_)
+        )
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Storage(connections::Error::Database(e))
+    }
+}
+
+/// True when a connection in `status` cannot be used until its user connects it again
+/// (`needs_reauth` after `invalid_grant`, `disconnected`): the scheduler skips its schedules
+/// (in SQL: `status NOT IN ('needs_reauth', 'disconnected')`). Connecting again sets `ok`.
+pub fn pauses_schedules(status: connections::Status) -> bool {
+    matches!(
+        status,
+        connections::Status::NeedsReauth | connections::Status::Disconnected
+    )
+}
+
+fn provider_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Google => "Google",
+        Provider::Dropbox => "Dropbox",
+    }
+}
+
+/// The HTTP client of OAuth calls: `reqwest` (rustls), no redirects followed (a token
+/// endpoint that redirects is misconfigured, and following would resend the secret), a
+/// timeout. It answers 5xx and 429 as [`HttpFailure::Status`], with `Retry-After`: the
+/// `oauth2` crate would otherwise report a Google error page as an unreadable body, and
+/// the caller could not tell a retryable failure from a refusal.
+#[derive(Clone)]
+pub struct ProviderHttp {
+    client: reqwest::Client,
+}
+
+impl ProviderHttp {
+    pub fn new() -> Result<ProviderHttp, ServerError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("threadline-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ServerError::Invalid(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(ProviderHttp { client })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// Why an HTTP call to a provider got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpFailure {
+    #[error("{endpoint} answered HTTP {status}")]
+    Status {
+        endpoint: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The provider could not be reached or the answer did not arrive whole. The message
+    /// names the endpoint (never a query: OAuth parameters travel in bodies).
+    #[error("{0}")]
+    Network(String),
+}
+
+impl HttpFailure {
+    fn network(endpoint: &str, e: &reqwest::Error) -> HttpFailure {
+        let what = if e.is_timeout() {
+            "took too long to answer"
+        } else if e.is_connect() {
+            "cannot be reached"
+        } else {
+            "failed to answer"
+        };
+        // reqwest's own message may name the URL with its query: left out.
+        HttpFailure::Network(format!("{endpoint} {what}"))
+    }
+
+    /// As the retryable [`Error::Transient`].
+    pub fn into_transient(self) -> Error {
+        let retry_after = match &self {
+            HttpFailure::Status { retry_after, .. } => *retry_after,
+            HttpFailure::Network(_) => None,
+        };
+        Error::Transient {
+            reason: self.to_string(),
+            retry_after,
+        }
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare at Google and ignored).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// The endpoint as named in messages: scheme, host, port and path.
+fn endpoint_of(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+impl<'c> AsyncHttpClient<'c> for ProviderHttp {
+    type Error = HttpFailure;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<HttpResponse, HttpFailure>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let endpoint = request
+                .uri()
+                .to_string()
+                .parse::<url::Url>()
+                .map(|u| endpoint_of(&u))
+                .unwrap_or_else(|_| "the provider".to_string());
+            let request = reqwest::Request::try_from(request)
+                .map_err(|_| HttpFailure::Network(format!("{endpoint}: a malformed request")))?;
+            let response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(|e| HttpFailure::network(&endpoint, &e))?;
+            let status = response.status();
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(HttpFailure::Status {
+                    endpoint,
+                    status: status.as_u16(),
+                    retry_after: retry_after(response.headers()),
+                });
+            }
+            let mut builder = oauth2::http::Response::builder().status(status.as_u16());
+            for (name, value) in response.headers() {
+                builder = builder.header(name.as_str(), value.as_bytes());
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| HttpFailure::network(&endpoint, &e))?;
+            builder
+                .body(body.to_vec())
+                .map_err(|_| HttpFailure::Network(format!("{endpoint}: an unreadable answer")))
+        })
+    }
+}

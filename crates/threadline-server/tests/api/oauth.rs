@@ -1,0 +1,636 @@
+//! Connecting Google and keeping its token valid, against the local fake Google
+//! (`threadline-fake-providers`) over real HTTP: the server's router in-process, the fake on
+//! 127.0.0.1, the browser's part played by reqwest (the fake's consent screen approves at
+//! once and redirects to the callback).
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+use threadline_fake_providers::google::oauth::account_id;
+use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
+use threadline_server::connections::{self, Status};
+use threadline_server::oauth::google::{GoogleConfig, GoogleEndpoints};
+use threadline_server::oauth::{Error, OAuth, TokenSource};
+use threadline_server::secrets::{new_key_line, ExposeSecret, Keyring, SecretString, Slot};
+use threadline_server::AppState;
+use uuid::Uuid;
+
+use crate::common::{Answer, TestApp};
+
+const GOOGLE_USER: &str = "ann.google@example.com";
+const CLIENT_ID: &str = "threadline-test.apps.googleusercontent.com";
+const CLIENT_SECRET: &str = "test-client-secret";
+const REDIRECT: &str = "http://127.0.0.1:8787/oauth/google/callback";
+
+struct Setup {
+    app: TestApp,
+    fake: FakeProviders,
+    state: AppState,
+    key_line: String,
+    browser: reqwest::Client,
+}
+
+fn google_config(fake: &FakeProviders) -> GoogleConfig {
+    GoogleConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: SecretString::from(CLIENT_SECRET.to_string()),
+        redirect_url: REDIRECT.parse().unwrap(),
+        endpoints: GoogleEndpoints::all_at(&fake.base_url()).unwrap(),
+    }
+}
+
+/// A server state on `app`'s database with its own OAuth (as another server process has).
+fn server_state(app: &TestApp, fake: &FakeProviders, key_line: &str) -> AppState {
+    AppState::new(app.db.clone())
+        .with_keyring(Keyring::parse(key_line, "test keys").unwrap())
+        .with_oauth(OAuth::with_google(google_config(fake)).unwrap())
+}
+
+async fn setup() -> Setup {
+    let fake = FakeProviders::start().await;
+    fake.google().add_user(GOOGLE_USER);
+    fake.google().add_client(OAuthClient {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![REDIRECT.into()],
+    });
+    let mut app = TestApp::new().await;
+    let key_line = new_key_line().unwrap();
+    let state = server_state(&app, &fake, &key_line);
+    app.router = threadline_server::router(state.clone());
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        app,
+        fake,
+        state,
+        key_line,
+        browser,
+    }
+}
+
+impl Setup {
+    /// `POST /api/v1/connections/google`: the authorization URL.
+    async fn start(&self) -> url::Url {
+        let answer = self
+            .app
+            .post("/api/v1/connections/google", Value::Null)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            answer.body["expires_at"].as_str().is_some(),
+            "{}",
+            answer.body
+        );
+        answer.body["authorization_url"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// The browser at Google's consent screen: where it is sent back (the callback's query).
+    async fn consent(&self, authorization_url: &url::Url) -> String {
+        let response = self
+            .browser
+            .get(authorization_url.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+        let location: url::Url = response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(location.as_str().starts_with(REDIRECT), "{location}");
+        location.query().unwrap_or_default().to_string()
+    }
+
+    /// The browser back at the server's callback.
+    async fn callback(&self, query: &str) -> Answer {
+        self.app
+            .send_raw(
+                Method::GET,
+                &format!("/oauth/google/callback?{query}"),
+                None,
+                None,
+                &[],
+            )
+            .await
+    }
+
+    /// The whole flow; returns the connection's id.
+    async fn connect(&self) -> Uuid {
+        let query = self.consent(&self.start().await).await;
+        let page = self.callback(&query).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let list = self.app.get("/api/v1/connections").await;
+        list.body["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn keys(&self) -> Keyring {
+        Keyring::parse(&self.key_line, "test keys").unwrap()
+    }
+
+    fn tokens(&self) -> TokenSource {
+        self.state.token_source().unwrap()
+    }
+
+    async fn stored(&self, id: Uuid) -> connections::Tokens {
+        let mut conn = self.app.pool().acquire().await.unwrap();
+        connections::tokens(&mut conn, &self.keys(), id)
+            .await
+            .unwrap()
+    }
+
+    async fn connection(&self, id: Uuid) -> connections::Connection {
+        let mut conn = self.app.pool().acquire().await.unwrap();
+        connections::get(&mut conn, id).await.unwrap()
+    }
+
+    /// Makes the stored access token due for a refresh (it expires in a minute).
+    async fn make_due(&self, id: Uuid) {
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(60);
+        sqlx::query("UPDATE connections SET access_token_expires_at = $1 WHERE id = $2")
+            .bind(threadline_server::db::format_time(soon))
+            .bind(id.to_string())
+            .execute(self.app.pool())
+            .await
+            .unwrap();
+    }
+
+    /// `DELETE /api/v1/connections/{id}`, which must succeed.
+    async fn disconnect(&self, id: Uuid) {
+        let answer = self
+            .app
+            .send_raw(
+                Method::DELETE,
+                &format!("/api/v1/connections/{id}"),
+                Some(&self.app.token.clone()),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["status"], "disconnected");
+    }
+
+    /// Token requests the fake has served (code exchanges and refreshes).
+    fn token_calls(&self) -> usize {
+        self.fake.log().count("POST", "/token")
+    }
+}
+
+fn page_text(answer: &Answer) -> &str {
+    answer.body.as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_connect_flow_stores_an_encrypted_connection() {
+    let s = setup().await;
+    let url = s.start().await;
+    let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert!(url
+        .as_str()
+        .starts_with(&format!("{}/o/oauth2/v2/auth?", s.fake.base_url())));
+    assert_eq!(params["client_id"], CLIENT_ID);
+    assert_eq!(params["redirect_uri"], REDIRECT);
+    assert_eq!(params["response_type"], "code");
+    assert_eq!(params["access_type"], "offline");
+    assert_eq!(params["prompt"], "consent");
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["code_challenge"].len(), 43, "SHA-256, base64url");
+    assert!(params["state"].len() >= 16);
+    let scopes: Vec<&str> = params["scope"].split(' ').collect();
+    for scope in [
+        "openid",
+        "email",
+        "https://www.googleapis.com/auth/calendar",
+    ] {
+        assert!(scopes.contains(&scope), "{scopes:?}");
+    }
+    // The pending flow holds neither the state nor the verifier in clear.
+    let (hash, verifier): (String, String) =
+        sqlx::query_as("SELECT state_hash, pkce_verifier FROM oauth_pending")
+            .fetch_one(s.app.pool())
+            .await
+            .unwrap();
+    assert_ne!(hash, params["state"]);
+    assert!(verifier.starts_with("v1:"), "{verifier}");
+
+    let page = s.callback(&s.consent(&url).await).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page_text(&page).contains("connected to ann.google@example.com"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.headers["content-type"].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(s.app.count("oauth_pending").await, 0, "a flow is used once");
+
+    let list = s.app.get("/api/v1/connections").await;
+    let connection = &list.body["items"][0];
+    assert_eq!(connection["provider"], "google");
+    assert_eq!(connection["status"], "ok");
+    assert_eq!(connection["account_email"], GOOGLE_USER);
+    assert_eq!(connection["account_id"], account_id(GOOGLE_USER));
+    assert!(connection["scopes"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("https://www.googleapis.com/auth/calendar")));
+    assert!(!list.body.to_string().contains("ya29"), "no token is shown");
+    let id: Uuid = connection["id"].as_str().unwrap().parse().unwrap();
+    let (access, refresh): (String, String) =
+        sqlx::query_as("SELECT access_token, refresh_token FROM connections WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(s.app.pool())
+            .await
+            .unwrap();
+    for stored in [&access, &refresh] {
+        assert!(stored.starts_with("v1:"), "encrypted at rest: {stored}");
+        assert!(!stored.contains("fake-"), "{stored}");
+    }
+    let tokens = s.stored(id).await;
+    assert!(tokens
+        .access_token
+        .unwrap()
+        .expose_secret()
+        .starts_with("ya29.fake-"));
+    assert!(tokens
+        .refresh_token
+        .unwrap()
+        .expose_secret()
+        .starts_with("1//fake-"));
+
+    // The stored token is good for an hour: the token source answers it without a request.
+    let before = s.token_calls();
+    let token = s.tokens().access_token(id).await.unwrap();
+    assert!(token.token.expose_secret().starts_with("ya29.fake-"));
+    assert_eq!(s.token_calls(), before);
+}
+
+#[tokio::test]
+async fn bad_expired_and_replayed_states_store_nothing() {
+    let s = setup().await;
+    let assert_refused = |page: &Answer, words: &str| {
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+        assert!(page_text(page).contains(words), "{}", page.body);
+        assert!(page_text(page).contains("othing was connected") || words == "no state");
+    };
+
+    // No state, an unknown one.
+    assert_refused(&s.callback("code=4/x").await, "no state");
+    assert_refused(&s.callback("code=4/x&state=made-up").await, "already used");
+
+    // Expired: the consent took over 10 minutes.
+    let query = s.consent(&s.start().await).await;
+    sqlx::query("UPDATE oauth_pending SET expires_at = $1")
+        .bind("2000-01-01T00:00:00.000000Z")
+        .execute(s.app.pool())
+        .await
+        .unwrap();
+    assert_refused(&s.callback(&query).await, "expired");
+    assert_eq!(s.app.count("connections").await, 0);
+
+    // The user said no (Google sends the error with the state); a remote string is escaped.
+    let url = s.start().await;
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let denied = s
+        .callback(&format!("error=access_denied&state={state}"))
+        .await;
+    assert_refused(&denied, "did not allow");
+    let url = s.start().await;
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let odd = s
+        .callback(&format!(
+            "error=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}"
+        ))
+        .await;
+    assert!(
+        page_text(&odd).contains("&lt;script&gt;alert(1)"),
+        "{}",
+        odd.body
+    );
+    assert!(!page_text(&odd).contains("<script>"), "{}", odd.body);
+    assert_eq!(s.app.count("connections").await, 0);
+
+    // Replayed: the second callback with the same state finds nothing.
+    let query = s.consent(&s.start().await).await;
+    assert_eq!(s.callback(&query).await.status, StatusCode::OK);
+    let exchanges = s.token_calls();
+    assert_refused(&s.callback(&query).await, "already used");
+    assert_eq!(s.token_calls(), exchanges, "a replay never reaches Google");
+    assert_eq!(s.app.count("connections").await, 1);
+}
+
+#[tokio::test]
+async fn a_pkce_mismatch_is_refused_by_google_and_stores_nothing() {
+    let s = setup().await;
+    let query = s.consent(&s.start().await).await;
+    // Another verifier than the challenge was made from (as if the state were stolen and
+    // replayed with an attacker's flow).
+    let id: String = sqlx::query_scalar("SELECT id FROM oauth_pending")
+        .fetch_one(s.app.pool())
+        .await
+        .unwrap();
+    let forged = s
+        .keys()
+        .seal(
+            &SecretString::from("x".repeat(43)),
+            Slot {
+                table: "oauth_pending",
+                row_id: id.parse().unwrap(),
+                field: "pkce_verifier",
+            },
+        )
+        .unwrap();
+    sqlx::query("UPDATE oauth_pending SET pkce_verifier = $1")
+        .bind(forged)
+        .execute(s.app.pool())
+        .await
+        .unwrap();
+    let page = s.callback(&query).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    assert!(page_text(&page).contains("invalid_grant"), "{}", page.body);
+    assert!(page_text(&page).contains("Nothing was connected"));
+    assert_eq!(s.app.count("connections").await, 0);
+    assert_eq!(s.app.count("oauth_pending").await, 0);
+}
+
+#[tokio::test]
+async fn connecting_without_a_configured_client_is_a_clear_error() {
+    let app = TestApp::new().await;
+    let answer = app.post("/api/v1/connections/google", Value::Null).await;
+    answer.assert_error(StatusCode::CONFLICT, "provider_not_configured", None);
+    assert!(answer.message().contains("client id"), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_token_is_refreshed_ahead_of_expiry_then_used_until_due() {
+    let s = setup().await;
+    // Google's tokens live 4 minutes now: less than the 5-minute margin.
+    s.fake
+        .google()
+        .set_access_token_lifetime(Duration::from_secs(240));
+    let id = s.connect().await;
+    let first = s.stored(id).await.access_token.unwrap();
+    s.fake
+        .google()
+        .set_access_token_lifetime(Duration::from_secs(3599));
+
+    let before = s.token_calls();
+    let token = s.tokens().access_token(id).await.unwrap();
+    assert_ne!(
+        token.token.expose_secret(),
+        first.expose_secret(),
+        "refreshed"
+    );
+    assert_eq!(s.token_calls(), before + 1);
+    let stored = s.stored(id).await;
+    assert_eq!(
+        stored.access_token.unwrap().expose_secret(),
+        token.token.expose_secret()
+    );
+    assert!(token.expires_at.unwrap() > chrono::Utc::now() + chrono::Duration::minutes(55));
+    // The refresh token was kept (Google sends none on a refresh).
+    assert!(stored.refresh_token.is_some());
+    // Fresh now: used as it is.
+    let again = s.tokens().access_token(id).await.unwrap();
+    assert_eq!(again.token.expose_secret(), token.token.expose_secret());
+    assert_eq!(s.token_calls(), before + 1);
+
+    // The API refused it (401): another token, once.
+    let replaced = s.tokens().replace_rejected(id, &token.token).await.unwrap();
+    assert_ne!(replaced.token.expose_secret(), token.token.expose_secret());
+    assert_eq!(s.token_calls(), before + 2);
+    assert_eq!(s.app.count("oauth_refresh_leases").await, 0);
+}
+
+/// N callers at once, on one state and on two states (two server processes) over one
+/// database: exactly one refresh reaches Google; everyone gets the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_make_one_refresh_also_across_processes() {
+    let s = setup().await;
+    let id = s.connect().await;
+    // A slow token endpoint keeps the race open.
+    s.fake.faults().inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .on("POST", "/token")
+            .times(Times::Always),
+    );
+    let other_process = server_state(&s.app, &s.fake, &s.key_line);
+
+    for sources in [
+        vec![s.tokens()],
+        vec![s.tokens(), other_process.token_source().unwrap()],
+    ] {
+        s.make_due(id).await;
+        let before = s.token_calls();
+        let issued = s.fake.google().access_tokens_issued();
+        let mut calls = Vec::new();
+        for i in 0..16 {
+            let source = sources[i % sources.len()].clone();
+            calls.push(tokio::spawn(async move { source.access_token(id).await }));
+        }
+        let mut tokens = Vec::new();
+        for call in calls {
+            tokens.push(
+                call.await
+                    .unwrap()
+                    .unwrap()
+                    .token
+                    .expose_secret()
+                    .to_string(),
+            );
+        }
+        assert_eq!(s.token_calls(), before + 1, "{} sources", sources.len());
+        assert_eq!(s.fake.google().access_tokens_issued(), issued + 1);
+        assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+        assert_eq!(
+            s.stored(id).await.access_token.unwrap().expose_secret(),
+            tokens[0]
+        );
+        assert_eq!(s.app.count("oauth_refresh_leases").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_dead_process_is_taken_over_once_expired() {
+    let s = setup().await;
+    let id = s.connect().await;
+    s.make_due(id).await;
+    let until = chrono::Utc::now() + chrono::Duration::milliseconds(800);
+    sqlx::query(
+        "INSERT INTO oauth_refresh_leases (connection_id, owner, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(id.to_string())
+    .bind("a-process-that-died")
+    .bind(threadline_server::db::format_time(until))
+    .execute(s.app.pool())
+    .await
+    .unwrap();
+    let before = s.token_calls();
+    let started = std::time::Instant::now();
+    let token = s.tokens().access_token(id).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "waited for the lease"
+    );
+    assert_eq!(s.token_calls(), before + 1);
+    assert_eq!(
+        s.stored(id).await.access_token.unwrap().expose_secret(),
+        token.token.expose_secret()
+    );
+    assert_eq!(s.app.count("oauth_refresh_leases").await, 0);
+}
+
+#[tokio::test]
+async fn invalid_grant_marks_the_connection_for_reauthorization_and_keeps_everything() {
+    let s = setup().await;
+    let id = s.connect().await;
+    let refresh = s.stored(id).await.refresh_token.unwrap();
+    s.fake
+        .google()
+        .invalidate_refresh_token(refresh.expose_secret());
+    s.make_due(id).await;
+
+    let err = s.tokens().access_token(id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NeedsReauth { id: e, .. } if e == id),
+        "{err}"
+    );
+    assert!(err.pauses_schedules() && !err.is_transient());
+    let connection = s.connection(id).await;
+    assert_eq!(connection.status, Status::NeedsReauth);
+    assert!(threadline_server::oauth::pauses_schedules(
+        connection.status
+    ));
+    let reason = connection.status_reason.unwrap();
+    assert!(reason.contains("invalid_grant"), "{reason}");
+    // Nothing deleted: the tokens stay (the user reconnects; the data on both sides stays).
+    let stored = s.stored(id).await;
+    assert!(stored.refresh_token.is_some() && stored.access_token.is_some());
+    assert_eq!(s.app.count("oauth_refresh_leases").await, 0);
+
+    // Later calls do not ask Google again.
+    let before = s.token_calls();
+    let again = s.tokens().access_token(id).await.unwrap_err();
+    assert!(matches!(again, Error::NeedsReauth { .. }), "{again}");
+    assert_eq!(s.token_calls(), before);
+
+    // Connecting again makes it usable.
+    let query = s.consent(&s.start().await).await;
+    assert_eq!(s.callback(&query).await.status, StatusCode::OK);
+    assert_eq!(s.connection(id).await.status, Status::Ok);
+    assert!(!threadline_server::oauth::pauses_schedules(Status::Ok));
+    assert!(s.tokens().access_token(id).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_failing_token_endpoint_is_retryable_and_leaves_the_status() {
+    let s = setup().await;
+    let id = s.connect().await;
+    s.make_due(id).await;
+    let version = s.connection(id).await.version;
+
+    s.fake.faults().inject(
+        FaultRule::new(Fault::Unavailable)
+            .on("POST", "/token")
+            .times(Times::Once),
+    );
+    let err = s.tokens().access_token(id).await.unwrap_err();
+    assert!(err.is_transient() && !err.pauses_schedules(), "{err}");
+    assert!(err.to_string().contains("503"), "{err}");
+    let connection = s.connection(id).await;
+    assert_eq!(connection.status, Status::Ok);
+    assert_eq!(connection.version, version, "nothing written");
+    assert_eq!(s.app.count("oauth_refresh_leases").await, 0, "lease let go");
+
+    s.fake.faults().inject(
+        FaultRule::new(Fault::TooManyRequests {
+            retry_after: Some(7),
+        })
+        .on("POST", "/token")
+        .times(Times::Once),
+    );
+    match s.tokens().access_token(id).await.unwrap_err() {
+        Error::Transient { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("{other}"),
+    }
+
+    // Google is back: the next call refreshes.
+    assert!(s.tokens().access_token(id).await.is_ok());
+    assert_eq!(s.connection(id).await.status, Status::Ok);
+}
+
+#[tokio::test]
+async fn disconnecting_revokes_the_grant_at_google() {
+    let s = setup().await;
+    let id = s.connect().await;
+    let refresh = s.stored(id).await.refresh_token.unwrap();
+    s.disconnect(id).await;
+    assert_eq!(s.fake.log().count("POST", "/revoke"), 1);
+    // The grant is gone at Google: its refresh token no longer works.
+    let refused = s
+        .browser
+        .post(format!("{}/token", s.fake.base_url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose_secret()),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    // The token source says so without asking Google.
+    let err = s.tokens().access_token(id).await.unwrap_err();
+    assert!(matches!(err, Error::Disconnected(_)), "{err}");
+
+    // A revoke that fails does not fail the disconnect.
+    let id = s.connect().await;
+    s.fake.faults().inject(
+        FaultRule::new(Fault::BackendError)
+            .on("POST", "/revoke")
+            .times(Times::Once),
+    );
+    s.disconnect(id).await;
+}
+
+#[tokio::test]
+async fn the_token_source_names_a_missing_connection() {
+    let s = setup().await;
+    let missing = Uuid::now_v7();
+    let err = s.tokens().access_token(missing).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(id) if id == missing), "{err}");
+}
