@@ -12,6 +12,8 @@
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`connections`]: each user's connections to outside services (tokens encrypted with
 //!   [`secrets`], the keys of the server's configuration).
+//! - [`sync`]: the sync engine's durable schedules, leases, runs and the runner that `serve`
+//!   starts.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
@@ -35,6 +37,7 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod testing;
 pub mod validate;
 
