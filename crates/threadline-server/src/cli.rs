@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
@@ -17,11 +18,13 @@ use crate::error::ServerError;
 use crate::idempotency;
 use crate::secrets::{KeySource, Keyring};
 use crate::state::AppState;
+use crate::sync::{Runner, RunnerConfig};
 
 /// What `--help` adds after the options.
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
-the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file) in a \
+the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
+sync_concurrency, sync_poll_seconds) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
 
@@ -36,7 +39,8 @@ flag, then environment, then file, then default. A key the file should not have 
 )]
 pub struct Cli {
     /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`,
-    /// `secret_key_file` (flags and environment variables override it).
+    /// `secret_key_file`, `sync_concurrency`, `sync_poll_seconds` (flags and environment
+    /// variables override it).
     #[arg(long, global = true, env = "THREADLINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -99,6 +103,19 @@ pub struct ServeArgs {
     /// on first start]
     #[arg(long, env = "THREADLINE_SECRET_KEY_FILE", value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
+
+    /// Sync runs this process runs at once (background syncs of connected accounts).
+    /// File key `sync_concurrency`. [default: 4]
+    #[arg(long, env = "THREADLINE_SYNC_CONCURRENCY", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub sync_concurrency: Option<u16>,
+
+    /// The longest the sync runner sleeps between two looks at the schedules, in seconds (it
+    /// sleeps until the next one is due, at most this; other server processes' changes are
+    /// seen within it). File key `sync_poll_seconds`. [default: 30]
+    #[arg(long, env = "THREADLINE_SYNC_POLL_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub sync_poll_seconds: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +213,18 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 .or(file.owner_email)
                 .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
             let secret_key_file = args.secret_key_file.or(file.secret_key_file);
+            let defaults = RunnerConfig::default();
+            let runner = RunnerConfig {
+                concurrency: args
+                    .sync_concurrency
+                    .or(file.sync_concurrency)
+                    .map_or(defaults.concurrency, usize::from),
+                poll_interval: args
+                    .sync_poll_seconds
+                    .or(file.sync_poll_seconds)
+                    .map_or(defaults.poll_interval, |s| Duration::from_secs(s.into())),
+                ..defaults
+            };
             serve(
                 db.clone(),
                 &location,
@@ -203,6 +232,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 listen,
                 &owner_email,
                 secret_key_file.as_deref(),
+                runner,
             )
             .await
         }
@@ -285,6 +315,7 @@ async fn serve(
     listen: SocketAddr,
     owner_email: &str,
     secret_key_file: Option<&Path>,
+    runner: RunnerConfig,
 ) -> Result<(), ServerError> {
     let keyring = load_keyring(secret_key_file, data_dir)?;
     match admin::bootstrap(&db, owner_email).await? {
@@ -325,10 +356,17 @@ async fn serve(
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(AppState::with_data_dir(db, data_dir).with_keyring(keyring));
-    axum::serve(listener, app)
+    let state = AppState::with_data_dir(db.clone(), data_dir).with_keyring(keyring);
+    // The integrations' jobs are added here as they come (`Runner::with_job`); without
+    // any, the runner only waits.
+    let runner = Runner::new(db, runner, state.sync_wake()).spawn();
+    let app = crate::app::router(state);
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        .await;
+    // After the requests: running syncs are asked to stop and their leases released.
+    runner.shutdown().await;
+    served?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -32,6 +32,10 @@ pub struct FileConfig {
     pub owner_email: Option<String>,
     /// `serve --secret-key-file`.
     pub secret_key_file: Option<PathBuf>,
+    /// `serve --sync-concurrency`.
+    pub sync_concurrency: Option<u16>,
+    /// `serve --sync-poll-seconds`.
+    pub sync_poll_seconds: Option<u32>,
 }
 
 impl FileConfig {
@@ -81,6 +85,8 @@ mod tests {
         assert!(config.listen.is_some());
         assert!(config.owner_email.is_some());
         assert!(config.secret_key_file.is_some());
+        assert!(config.sync_concurrency.is_some());
+        assert!(config.sync_poll_seconds.is_some());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod me;
 pub mod meetings;
 pub mod products;
 pub mod projects;
+pub mod sync;
 pub mod tasks;
 pub mod tokens;
 pub mod tracked_emails;
@@ -35,4 +36,5 @@ pub fn api() -> ApiRouter {
         .merge(tokens::router())
         .merge(users::router())
         .merge(connections::router())
+        .merge(sync::router())
 }

@@ -162,7 +162,10 @@ impl Runner {
         }
         tasks.abort_all();
         while let Some(done) = tasks.join_next_with_id().await {
-            forget_task(&mut running, done);
+            // Those that ended meanwhile released their leases; the others are released below.
+            if let Ok((id, ())) = done {
+                running.remove(&id);
+            }
         }
         for claimed in running.into_values() {
             let outcome = Outcome::Interrupted(
