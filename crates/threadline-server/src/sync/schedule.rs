@@ -407,19 +407,31 @@ pub async fn finish(
     counts: Counts,
 ) -> Result<Option<Run>, connections::Error> {
     let run_id = id_text(claimed.run_id);
-    let schedule: Option<(i64, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Held {
+        interval_seconds: i64,
+        jitter_seconds: i64,
+        failures: i64,
+        lease_owner: Option<String>,
+        current_run_id: Option<String>,
+    }
+    let schedule: Option<Held> = sqlx::query_as(
         "SELECT interval_seconds, jitter_seconds, failures, lease_owner, current_run_id
          FROM sync_schedules WHERE id = $1",
     )
     .bind(id_text(claimed.schedule_id))
     .fetch_optional(&mut *conn)
     .await?;
-    let held = schedule
-        .as_ref()
-        .is_some_and(|(_, _, _, lease_owner, current)| {
-            lease_owner.as_deref() == Some(owner) && current.as_deref() == Some(run_id.as_str())
-        });
-    let Some((interval, jitter, failures, _, _)) = schedule.filter(|_| held) else {
+    let held = schedule.as_ref().is_some_and(|s| {
+        s.lease_owner.as_deref() == Some(owner) && s.current_run_id.as_deref() == Some(&run_id)
+    });
+    let Some(Held {
+        interval_seconds: interval,
+        jitter_seconds: jitter,
+        failures,
+        ..
+    }) = schedule.filter(|_| held)
+    else {
         runs::end(
             conn,
             &run_id,
@@ -677,16 +689,18 @@ impl crate::error::DbFailure for SyncNowError {
 /// queued `manual` run, unless a run is already queued or going, which is answered instead
 /// (a second run is never started). Returns the runs, by integration.
 pub async fn sync_now(conn: &mut Conn, connection_id: Uuid) -> Result<Vec<Run>, SyncNowError> {
-    let rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        integration: String,
+        paused: Option<String>,
+        paused_reason: Option<String>,
+        current_run_id: Option<String>,
+        lease_expires_at: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, integration, paused, paused_reason, current_run_id, lease_expires_at
-             FROM sync_schedules WHERE connection_id = $1 ORDER BY integration",
+         FROM sync_schedules WHERE connection_id = $1 ORDER BY integration",
     )
     .bind(id_text(connection_id))
     .fetch_all(&mut *conn)
@@ -694,7 +708,15 @@ pub async fn sync_now(conn: &mut Conn, connection_id: Uuid) -> Result<Vec<Run>, 
     let now = db::now();
     let mut answered = Vec::new();
     let mut paused_first = None;
-    for (schedule, integration, paused, paused_reason, current, lease_expires_at) in rows {
+    for row in rows {
+        let Row {
+            id: schedule,
+            integration,
+            paused,
+            paused_reason,
+            current_run_id: current,
+            lease_expires_at,
+        } = row;
         if let Some(paused) = paused {
             paused_first.get_or_insert((Paused::parse(&paused)?, paused_reason));
             continue;
