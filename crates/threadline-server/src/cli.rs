@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -116,6 +117,12 @@ pub struct ServeArgs {
     #[arg(long, env = "THREADLINE_SYNC_POLL_SECONDS", value_name = "SECONDS",
           value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub sync_poll_seconds: Option<u32>,
+
+    /// For tests of several server processes on one database only: run every
+    /// `google_calendar` schedule with a job that waits this many milliseconds and does
+    /// nothing else (`testing::SleepJob`).
+    #[arg(long, env = "THREADLINE_SYNC_TEST_JOB_MS", value_name = "MS", hide = true)]
+    pub sync_test_job_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,7 +239,10 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 listen,
                 &owner_email,
                 secret_key_file.as_deref(),
-                runner,
+                SyncSettings {
+                    runner,
+                    test_job: args.sync_test_job_ms.map(Duration::from_millis),
+                },
             )
             .await
         }
@@ -308,6 +318,13 @@ fn print_token_block(title: &str, token: &str) {
     println!("THREADLINE_TOKEN={token}");
 }
 
+/// The sync runner's settings for `serve`.
+struct SyncSettings {
+    runner: RunnerConfig,
+    /// The hidden test job's wait (`THREADLINE_SYNC_TEST_JOB_MS`).
+    test_job: Option<Duration>,
+}
+
 async fn serve(
     db: Db,
     location: &Location,
@@ -315,7 +332,7 @@ async fn serve(
     listen: SocketAddr,
     owner_email: &str,
     secret_key_file: Option<&Path>,
-    runner: RunnerConfig,
+    sync: SyncSettings,
 ) -> Result<(), ServerError> {
     let keyring = load_keyring(secret_key_file, data_dir)?;
     match admin::bootstrap(&db, owner_email).await? {
@@ -359,7 +376,12 @@ async fn serve(
     let state = AppState::with_data_dir(db.clone(), data_dir).with_keyring(keyring);
     // The integrations' jobs are added here as they come (`Runner::with_job`); without
     // any, the runner only waits.
-    let runner = Runner::new(db, runner, state.sync_wake()).spawn();
+    let mut runner = Runner::new(db, sync.runner, state.sync_wake());
+    if let Some(pause) = sync.test_job {
+        tracing::warn!("the sync runs a test job (THREADLINE_SYNC_TEST_JOB_MS): for tests only");
+        runner = runner.with_job(Arc::new(crate::testing::SleepJob(pause)));
+    }
+    let runner = runner.spawn();
     let app = crate::app::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

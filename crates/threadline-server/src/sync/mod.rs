@@ -31,7 +31,8 @@
 //! UPDATE (lease free or expired) in `Db::write`, which serialises it on both engines
 //! (`BEGIN IMMEDIATE` on SQLite; SERIALIZABLE with retries on PostgreSQL, where two processes
 //! claiming the same row conflict and the loser, run again, sees the lease taken). The
-//! whole scheduler is some hundreds of lines, tested on both engines (`tests/api/sync.rs`).
+//! whole scheduler is some hundreds of lines, tested on both engines (`tests/api/sync.rs`,
+//! and two real server processes in `tests/binary.rs`).
 //!
 //! # Guarantees
 //! - A schedule is run by at most one process at a time *while leases are honoured*: a job
