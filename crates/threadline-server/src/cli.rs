@@ -121,7 +121,12 @@ pub struct ServeArgs {
     /// For tests of several server processes on one database only: run every
     /// `google_calendar` schedule with a job that waits this many milliseconds and does
     /// nothing else (`testing::SleepJob`).
-    #[arg(long, env = "THREADLINE_SYNC_TEST_JOB_MS", value_name = "MS", hide = true)]
+    #[arg(
+        long,
+        env = "THREADLINE_SYNC_TEST_JOB_MS",
+        value_name = "MS",
+        hide = true
+    )]
     pub sync_test_job_ms: Option<u64>,
 }
 
