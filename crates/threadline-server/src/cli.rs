@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
@@ -20,12 +22,14 @@ use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
 use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::state::AppState;
+use crate::sync::{Runner, RunnerConfig};
 
 /// What `--help` adds after the options.
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
-the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file; the \
-google_* options as the table [google] with keys client_id, client_secret_file, redirect_url, …) in a \
+the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
+sync_concurrency, sync_poll_seconds; the google_* options as the table [google] with keys \
+client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
 
@@ -40,7 +44,8 @@ flag, then environment, then file, then default. A key the file should not have 
 )]
 pub struct Cli {
     /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`,
-    /// `secret_key_file` (flags and environment variables override it).
+    /// `secret_key_file`, `sync_concurrency`, `sync_poll_seconds` (flags and environment
+    /// variables override it).
     #[arg(long, global = true, env = "THREADLINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -104,6 +109,29 @@ pub struct ServeArgs {
     #[arg(long, env = "THREADLINE_SECRET_KEY_FILE", value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
 
+    /// Sync runs this process runs at once (background syncs of connected accounts).
+    /// File key `sync_concurrency`. [default: 4]
+    #[arg(long, env = "THREADLINE_SYNC_CONCURRENCY", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub sync_concurrency: Option<u16>,
+
+    /// The longest the sync runner sleeps between two looks at the schedules, in seconds (it
+    /// sleeps until the next one is due, at most this; other server processes' changes are
+    /// seen within it). File key `sync_poll_seconds`. [default: 30]
+    #[arg(long, env = "THREADLINE_SYNC_POLL_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub sync_poll_seconds: Option<u32>,
+
+    /// For tests of several server processes on one database only: run every
+    /// `google_calendar` schedule with a job that waits this many milliseconds and does
+    /// nothing else (`testing::SleepJob`).
+    #[arg(
+        long,
+        env = "THREADLINE_SYNC_TEST_JOB_MS",
+        value_name = "MS",
+        hide = true
+    )]
+    pub sync_test_job_ms: Option<u64>,
     #[command(flatten)]
     pub google: GoogleArgs,
 }
@@ -295,6 +323,18 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
             let secret_key_file = args.secret_key_file.or(file.secret_key_file);
             let google = args.google.settings(file.google);
+            let defaults = RunnerConfig::default();
+            let runner = RunnerConfig {
+                concurrency: args
+                    .sync_concurrency
+                    .or(file.sync_concurrency)
+                    .map_or(defaults.concurrency, usize::from),
+                poll_interval: args
+                    .sync_poll_seconds
+                    .or(file.sync_poll_seconds)
+                    .map_or(defaults.poll_interval, |s| Duration::from_secs(s.into())),
+                ..defaults
+            };
             serve(
                 db.clone(),
                 &location,
@@ -303,6 +343,10 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 &owner_email,
                 secret_key_file.as_deref(),
                 google,
+                SyncSettings {
+                    runner,
+                    test_job: args.sync_test_job_ms.map(Duration::from_millis),
+                },
             )
             .await
         }
@@ -378,6 +422,13 @@ fn print_token_block(title: &str, token: &str) {
     println!("THREADLINE_TOKEN={token}");
 }
 
+/// The sync runner's settings for `serve`.
+struct SyncSettings {
+    runner: RunnerConfig,
+    /// The hidden test job's wait (`THREADLINE_SYNC_TEST_JOB_MS`).
+    test_job: Option<Duration>,
+}
+
 async fn serve(
     db: Db,
     location: &Location,
@@ -386,6 +437,7 @@ async fn serve(
     owner_email: &str,
     secret_key_file: Option<&Path>,
     google: GoogleSettings,
+    sync: SyncSettings,
 ) -> Result<(), ServerError> {
     let keyring = load_keyring(secret_key_file, data_dir)?;
     // Checked before anything is created; the default redirect URL needs the port, which
@@ -449,14 +501,24 @@ async fn serve(
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 
-    let app = crate::app::router(
-        AppState::with_data_dir(db, data_dir)
-            .with_keyring(keyring)
-            .with_oauth(oauth),
-    );
-    axum::serve(listener, app)
+    let state = AppState::with_data_dir(db.clone(), data_dir)
+        .with_keyring(keyring)
+        .with_oauth(oauth);
+    // The integrations' jobs are added here as they come (`Runner::with_job`); without
+    // any, the runner only waits.
+    let mut runner = Runner::new(db, sync.runner, state.sync_wake());
+    if let Some(pause) = sync.test_job {
+        tracing::warn!("the sync runs a test job (THREADLINE_SYNC_TEST_JOB_MS): for tests only");
+        runner = runner.with_job(Arc::new(crate::testing::SleepJob(pause)));
+    }
+    let runner = runner.spawn();
+    let app = crate::app::router(state);
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    // After the requests: running syncs are asked to stop and their leases released.
+    runner.shutdown().await;
+    served?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -34,6 +34,10 @@ pub struct FileConfig {
     pub secret_key_file: Option<PathBuf>,
     /// `[google]`: the Google OAuth client (`serve --google-…`).
     pub google: Option<GoogleSettings>,
+    /// `serve --sync-concurrency`.
+    pub sync_concurrency: Option<u16>,
+    /// `serve --sync-poll-seconds`.
+    pub sync_poll_seconds: Option<u32>,
 }
 
 /// The `[google]` table, and Google's settings gathered from flags, environment and file
@@ -116,6 +120,8 @@ mod tests {
     fn an_unknown_google_key_is_named() {
         let error = FileConfig::parse("[google]\nclient_secret = \"x\"\n").unwrap_err();
         assert!(error.contains("client_secret"), "{error}");
+        assert!(config.sync_concurrency.is_some());
+        assert!(config.sync_poll_seconds.is_some());
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`connections`]: each user's connections to outside services (tokens encrypted with
 //!   [`secrets`], the keys of the server's configuration).
-//! - [`sync`]: the sync engine's integrations: Google Calendar two-way ([`sync::calendar`]).
+//! - [`sync`]: the sync engine: durable schedules, leases, runs and the runner that `serve`
+//!   starts, and the integrations — Google Calendar, both ways ([`sync::calendar`]).
 //! - [`oauth`]: connecting a Google account (authorization code with PKCE) and the sync
 //!   engine's valid access tokens (refresh ahead of expiry, one refresh at a time).
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -40,6 +41,8 @@ struct Inner {
     token_touches: Mutex<HashMap<Uuid, Instant>>,
     /// Request and pool metrics (`GET /metrics`).
     metrics: Metrics,
+    /// Wakes this process's sync runner early ("sync now", a new schedule).
+    sync_wake: Arc<Notify>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
                 blobs,
                 token_touches: Mutex::new(HashMap::new()),
                 metrics: Metrics::new(),
+                sync_wake: Arc::new(Notify::new()),
             }),
             keyring: None,
             calendar: None,
@@ -117,6 +121,12 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// What wakes this process's sync runner ([`crate::sync::Runner::new`]): notified when
+    /// a schedule is made due now, so that it starts without waiting for its next look.
+    pub fn sync_wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.inner.sync_wake)
     }
 
     /// Request and pool metrics.

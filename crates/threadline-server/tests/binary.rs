@@ -341,6 +341,10 @@ fn help_documents_every_option_and_its_variable() {
         "--google-redirect-url",
         "--google-token-url",
         "--google-calendar-api-url",
+        "--sync-concurrency",
+        "THREADLINE_SYNC_CONCURRENCY",
+        "--sync-poll-seconds",
+        "THREADLINE_SYNC_POLL_SECONDS",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -621,4 +625,98 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
     let connections = api(browser.get(format!("{}/api/v1/connections", server.base))).await;
     assert_eq!(connections["items"][0]["status"], "ok");
     assert!(server.terminate().success());
+}
+
+/// Two server processes on one database, each with a sync runner (the hidden test job: a
+/// 50 ms wait), six schedules due again one second after each run: both processes run
+/// schedules, and no two runs of one schedule overlap in time (as `sync_runs` records them).
+#[tokio::test]
+async fn two_server_processes_never_run_one_schedule_at_once() {
+    let db = TestDatabase::create();
+    let owner = "owner@example.com";
+    let first = {
+        let mut cmd = command(&db);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("THREADLINE_OWNER_EMAIL", owner);
+        Server::spawn(cmd)
+    };
+    // The first start made the schema and the owner; six connections with a schedule each.
+    let pool = db.open().await;
+    let org: String = sqlx::query_scalar("SELECT org_id FROM users WHERE email = $1")
+        .bind(owner)
+        .fetch_one(pool.pool())
+        .await
+        .unwrap();
+    let now = threadline_server::db::now();
+    for n in 0..6 {
+        let (user, connection) = (
+            uuid::Uuid::now_v7().to_string(),
+            uuid::Uuid::now_v7().to_string(),
+        );
+        for sql in [
+            "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, 'U', $3, $4)",
+            "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
+                 version, created_at, updated_at, connected_at)
+             VALUES ($5, $2, $1, 'google', $3, 'openid', 'ok', 1, $4, $4, $4)",
+            "INSERT INTO sync_schedules (id, connection_id, integration, interval_seconds,
+                 jitter_seconds, next_run_at, failures, created_at, updated_at)
+             VALUES ($6, $5, 'google_calendar', 1, 0, $4, 0, $4, $4)",
+        ] {
+            sqlx::query(sql)
+                .bind(&user)
+                .bind(&org)
+                .bind(format!("user{n}@example.com"))
+                .bind(&now)
+                .bind(&connection)
+                .bind(uuid::Uuid::now_v7().to_string())
+                .execute(pool.pool())
+                .await
+                .unwrap();
+        }
+    }
+    // The first process started without the test job; both run it from now on.
+    served_then_stopped(first).await;
+    let spawn = || {
+        let mut cmd = command(&db);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("THREADLINE_SYNC_TEST_JOB_MS", "50")
+            .env("THREADLINE_SYNC_POLL_SECONDS", "1");
+        Server::spawn(cmd)
+    };
+    let (a, b) = (spawn(), spawn());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+
+    let runs: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT schedule_id, runner, started_at, finished_at FROM sync_runs
+         WHERE status = 'ok' ORDER BY schedule_id, started_at",
+    )
+    .fetch_all(pool.pool())
+    .await
+    .unwrap();
+    let runners: std::collections::HashSet<&str> = runs.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        runners.len(),
+        2,
+        "both processes ran schedules: {runners:?}"
+    );
+    for pair in runs.windows(2) {
+        let (earlier, later) = (&pair[0], &pair[1]);
+        if earlier.0 == later.0 {
+            assert!(
+                later.2 >= earlier.3,
+                "two runs of schedule {} overlap: {earlier:?} and {later:?}",
+                earlier.0
+            );
+        }
+    }
+    let schedules: std::collections::HashSet<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(schedules.len(), 6);
+    assert!(
+        runs.len() >= 6 * 3,
+        "each schedule ran about every second: {} runs",
+        runs.len()
+    );
+    pool.close().await;
 }

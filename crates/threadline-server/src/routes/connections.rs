@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::state::AppState;
+use crate::sync::schedule::{self, Paused};
 use crate::validate::path_id;
 
 pub fn router() -> ApiRouter {
@@ -80,6 +81,9 @@ async fn disconnect(
         .write(|tx| {
             Box::pin(async move {
                 connections::get_for(tx, owner, id).await?;
+                // Its schedules stop with it (and resume when it is connected again).
+                let why = Some("disconnected by the user");
+                schedule::pause_connection(tx, id, Paused::Disconnected, why).await?;
                 connections::disconnect(tx, id).await
             })
         })

@@ -15,6 +15,7 @@ pub mod meetings;
 pub mod oauth;
 pub mod products;
 pub mod projects;
+pub mod sync;
 pub mod tasks;
 pub mod tokens;
 pub mod tracked_emails;
@@ -39,4 +40,5 @@ pub fn api() -> ApiRouter {
         .merge(connections::router())
         .merge(calendar::router())
         .merge(oauth::router())
+        .merge(sync::router())
 }

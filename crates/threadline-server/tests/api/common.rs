@@ -20,6 +20,8 @@ pub const OWNER_ALIAS: &str = "Ann.Work@OurCo.IO";
 pub struct TestApp {
     pub db: Db,
     pub router: Router,
+    /// The router's state (e.g. its sync runner's wake-up).
+    pub state: AppState,
     pub org_id: Uuid,
     pub user_id: Uuid,
     /// The first user's token.
@@ -78,10 +80,12 @@ impl TestApp {
         )
         .await
         .expect("owner");
-        let router = threadline_server::router(AppState::new(db.clone()));
+        let state = AppState::new(db.clone());
+        let router = threadline_server::router(state.clone());
         TestApp {
             db,
             router,
+            state,
             org_id: owner.org_id,
             user_id: owner.id,
             token: owner.token.token,
@@ -92,6 +96,11 @@ impl TestApp {
     /// Where the test database is.
     pub fn location(&self) -> &threadline_server::db::Location {
         self._database.location()
+    }
+
+    /// The same database opened again: a pool of its own, as another server process has.
+    pub async fn reopen(&self) -> Db {
+        self._database.open().await
     }
 
     /// The pool, for checks of what is stored.

@@ -19,6 +19,7 @@ mod openapi;
 mod portable_sql;
 mod probes;
 mod records;
+mod sync;
 mod tasks;
 mod tokens;
 mod tracked_emails;

@@ -1,0 +1,173 @@
+//! A connection's sync (see [`crate::sync`]): "sync now", the history of runs, the state.
+//!
+//! - `POST /connections/{id}/sync` → 202 [`SyncNowAnswer`]: each active schedule of the
+//!   connection is made due now with a queued `manual` run, or, when a run is already queued
+//!   or going, that run is answered (a second one is never started). 409 `conflict` when
+//!   every schedule is paused (needs re-authorization, disconnected, waiting for a review) or
+//!   there is none. The runner of this process is woken at once.
+//! - `GET /connections/{id}/runs?limit=&cursor=` → a page of [`Run`]s, newest first.
+//! - `GET /connections/{id}/sync` → [`SyncState`]: ok / syncing / needs_reauth / degraded
+//!   (with the reason) / disconnected, and each schedule's next run, current and last run.
+//!
+//! Another user's connection is 404, as a missing one.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::HttpMethod;
+
+use crate::auth::AuthUser;
+use crate::connections::{self, Connection, Owner};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::openapi::{ApiRouter, Op};
+use crate::records::http::{query, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::records::{decode_cursor, encode_cursor};
+use crate::state::AppState;
+use crate::sync::runs::{self, Run};
+use crate::sync::schedule::{self, SyncNowError, SyncState};
+use crate::validate::path_id;
+
+const CURSOR_PREFIX: &str = "run";
+
+pub fn router() -> ApiRouter {
+    let tag = "sync";
+    let id = |op: Op| {
+        op.path_id("id", "The connection's id.")
+            .not_found("connection of the caller's")
+    };
+    let sync_now_op = id(Op::new(tag, "sync_now", "Sync now"))
+        .description(
+            "Makes each of the connection's active schedules due now and answers its run: a \
+             new queued `manual` run, or the run already queued or going (never a second).",
+        )
+        .json::<SyncNowAnswer>("202", "The runs, one per integration.")
+        .error(
+            "409",
+            "Nothing to run (`conflict`): every schedule is paused (the connection needs \
+             re-authorization, was disconnected, or waits for a review), or there is none.",
+        );
+    let runs_op = id(Op::new(tag, "list_sync_runs", "The connection's sync runs"))
+        .description("Newest first, with what each did.")
+        .paginated()
+        .bad_query()
+        .page_of::<Run>("A page of runs.");
+    let state_op = id(Op::new(
+        tag,
+        "get_sync_state",
+        "The connection's sync state",
+    ))
+    .description(
+        "ok, syncing, needs_reauth, degraded (with the reason) or disconnected; each \
+             schedule's next run, current run and last run.",
+    )
+    .json::<SyncState>("200", "The state.");
+    ApiRouter::new()
+        .routes(sync_now_op.route("/connections/{id}/sync", HttpMethod::Post, post(sync_now)))
+        .routes(state_op.route("/connections/{id}/sync", HttpMethod::Get, get(state)))
+        .routes(runs_op.route("/connections/{id}/runs", HttpMethod::Get, get(list_runs)))
+}
+
+/// The answer of "sync now".
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncNowAnswer {
+    /// One run per active schedule (integration), queued or already going.
+    pub items: Vec<Run>,
+}
+
+/// `?limit=&cursor=` of the runs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The caller's connection `raw`, or 404.
+async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResult<Connection> {
+    let id = path_id(raw, "connection")?;
+    let mut conn = state.db().pool().acquire().await?;
+    Ok(connections::get_for(&mut conn, Owner::from(auth), id).await?)
+}
+
+async fn sync_now(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
+    let connection = own_connection(&state, &auth, &raw).await?;
+    let items = state
+        .db()
+        .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
+        .await
+        .map_err(|e| match e {
+            SyncNowError::Database(e) => ApiError::Database(e),
+            refused => ApiError::new(StatusCode::CONFLICT, "conflict", refused.to_string()),
+        })?;
+    state.sync_wake().notify_one();
+    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+}
+
+async fn state(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<SyncState>> {
+    let connection = own_connection(&state, &auth, &raw).await?;
+    let mut tx = state.db().begin_read().await?;
+    let answer = schedule::state(&mut tx, &connection).await;
+    tx.rollback().await?;
+    Ok(Json(answer?))
+}
+
+async fn list_runs(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    params: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page>> {
+    let connection = own_connection(&state, &auth, &raw).await?;
+    let params = query(params)?;
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("limit must be 1 to {MAX_LIMIT}"),
+            )
+            .with_field("limit"))
+        }
+    };
+    let before = match &params.cursor {
+        Some(cursor) => {
+            let id = decode_cursor("cursor", CURSOR_PREFIX, cursor)?;
+            Some(uuid::Uuid::parse_str(&id).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "cursor is not a cursor this server gave out",
+                )
+                .with_field("cursor")
+            })?)
+        }
+        None => None,
+    };
+    let mut conn = state.db().pool().acquire().await?;
+    let mut items = runs::list(&mut conn, connection.id, before, limit + 1).await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|run| encode_cursor(CURSOR_PREFIX, &run.id.to_string()))
+    } else {
+        None
+    };
+    let items = items
+        .into_iter()
+        .map(|run| serde_json::to_value(run).map_err(|e| ApiError::internal(e.to_string())))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(Page { items, next_cursor }))
+}

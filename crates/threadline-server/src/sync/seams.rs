@@ -1,0 +1,160 @@
+//! What an integration needs from the rest of the engine, kept to two seams:
+//! - [`AccessTokens`]: a valid access token for a connection. [`StoredTokens`] reads the one
+//!   stored (encrypted) on the connection; [`crate::oauth`]'s token source refreshes ahead of
+//!   expiry, one refresh at a time per connection.
+//! - A pass of an integration is a plain async call (`CalendarSync::run`) answering
+//!   [`RunCounts`] or a [`SyncError`] whose kind tells the scheduler what to do next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::connections::{self, Status};
+use crate::db::{BoxFuture, Db};
+use crate::secrets::{ExposeSecret, Keyring, SecretString};
+
+/// Why no token could be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// The grant is gone (`invalid_grant`, disconnected, never connected): the user must
+    /// connect again.
+    #[error("the connection needs to be authorised again: {0}")]
+    NeedsReauth(String),
+    /// A passing failure (the token endpoint is down, a refresh is under way elsewhere).
+    #[error("no access token for now: {0}")]
+    Unavailable(String),
+}
+
+/// "Give me a valid access token for this connection."
+pub trait AccessTokens: Send + Sync {
+    fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>>;
+}
+
+/// The access token stored on the connection, as it is (no refresh): the seam's first
+/// implementation, until the OAuth token source lands.
+pub struct StoredTokens {
+    db: Db,
+    keys: Arc<Keyring>,
+}
+
+impl StoredTokens {
+    pub fn new(db: Db, keys: Arc<Keyring>) -> StoredTokens {
+        StoredTokens { db, keys }
+    }
+}
+
+impl AccessTokens for StoredTokens {
+    fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+        Box::pin(async move {
+            let unavailable = |e: &dyn std::fmt::Display| TokenError::Unavailable(e.to_string());
+            let mut conn = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let tokens = connections::tokens(&mut conn, &self.keys, connection_id)
+                .await
+                .map_err(|e| match e {
+                    connections::Error::NotFound(_) => TokenError::NeedsReauth(e.to_string()),
+                    other => unavailable(&other),
+                })?;
+            if matches!(tokens.status, Status::NeedsReauth | Status::Disconnected) {
+                return Err(TokenError::NeedsReauth(format!(
+                    "connection {connection_id} is {}",
+                    tokens.status.as_str()
+                )));
+            }
+            tokens
+                .access_token
+                .filter(|t| !t.expose_secret().is_empty())
+                .ok_or_else(|| {
+                    TokenError::NeedsReauth(format!("connection {connection_id} has no token"))
+                })
+        })
+    }
+}
+
+/// One token for every connection: for tests against a local fake, which issued it.
+pub struct FixedToken(pub SecretString);
+
+impl AccessTokens for FixedToken {
+    fn access_token(&self, _: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+        let token = self.0.clone();
+        Box::pin(async move { Ok(token) })
+    }
+}
+
+/// What a run did, for the connection's history of runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RunCounts {
+    /// Events created in Google, meetings and busy blocks created in the CRM.
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    /// Meetings both sides changed in the same field (resolved by the documented rule).
+    pub conflicts: u64,
+    /// Events that could not be read (left as they are).
+    pub skipped: u64,
+    /// Items whose write failed and that the next run tries again.
+    pub errors: u64,
+}
+
+/// Why a run stopped, by what the scheduler does next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    /// Try again later (throttled, a provider or database fault); `retry_after` when the
+    /// provider said when. Nothing half-done is lost: the cursors were not saved.
+    #[error("the sync will be tried again later: {reason}")]
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// The connection must be authorised again; its schedule pauses, nothing is deleted.
+    #[error("the connection needs to be authorised again: {0}")]
+    NeedsReauth(String),
+    /// A guard refused the plan (mass delete, empty calendar): nothing was written; a person
+    /// reviews it and may apply it anyway.
+    #[error("refused for review: {}", .0.join("; "))]
+    RefusedForReview(Vec<String>),
+    /// A fault that trying again will not mend (a bug, data that cannot be read).
+    #[error("the sync failed: {0}")]
+    Fatal(String),
+}
+
+impl SyncError {
+    pub fn retryable(reason: impl Into<String>) -> SyncError {
+        SyncError::Retryable {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<TokenError> for SyncError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::NeedsReauth(m) => SyncError::NeedsReauth(m),
+            TokenError::Unavailable(m) => SyncError::retryable(m),
+        }
+    }
+}
+
+impl From<crate::error::ApiError> for SyncError {
+    fn from(e: crate::error::ApiError) -> Self {
+        match e {
+            crate::error::ApiError::Database(db) if crate::error::is_transient(&db) => {
+                SyncError::retryable(format!("database busy: {db}"))
+            }
+            other => SyncError::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for SyncError {
+    fn from(e: sqlx::Error) -> Self {
+        SyncError::from(crate::error::ApiError::Database(e))
+    }
+}
