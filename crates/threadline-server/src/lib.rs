@@ -11,6 +11,7 @@
 //! - [`ids`], [`validate`]: message ids and request checks.
 //! - [`admin`]: organisations, users and tokens, for the CLI and for tests.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
+//! - [`import`]: `import contacts --csv FILE` (streamed, batched, through the API's checks).
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
+pub mod import;
 pub mod metrics;
 pub mod records;
 pub mod routes;
