@@ -142,6 +142,7 @@ pub async fn run_command(db: &Db, command: ImportCommand) -> Result<(), ServerEr
     };
     import.progress.finish_and_clear();
     if let Some(rejects) = &mut import.rejects {
+        // Already flushed unless interrupted: keep what was written.
         rejects.flush()?;
     }
     match outcome {
@@ -443,6 +444,9 @@ impl Import {
         }
         drop(receiver);
         let _ = parser.join();
+        if let Some(rejects) = &mut self.rejects {
+            rejects.flush()?;
+        }
         result
     }
 
@@ -464,6 +468,8 @@ impl Import {
 /// `--rejects FILE`: `row`, `reason`, then the file's own columns.
 struct RejectsFile {
     writer: csv::Writer<Box<dyn Write + Send>>,
+    /// Fields of the header line.
+    width: usize,
 }
 
 impl RejectsFile {
@@ -481,7 +487,10 @@ impl RejectsFile {
         let mut record = csv::ByteRecord::from(vec!["row", "reason"]);
         record.extend(header.iter());
         writer.write_byte_record(&record).map_err(csv_error)?;
-        Ok(RejectsFile { writer })
+        Ok(RejectsFile {
+            writer,
+            width: record.len(),
+        })
     }
 
     fn write(
@@ -494,6 +503,11 @@ impl RejectsFile {
         record.push_field(row.to_string().as_bytes());
         record.push_field(format!("{}: {}", reason.group, reason.detail).as_bytes());
         record.extend(raw.iter());
+        // Short rows are padded, so that the file has one width for the tools that want it
+        // (only a row rejected for having too many fields is wider).
+        while record.len() < self.width {
+            record.push_field(b"");
+        }
         self.writer.write_byte_record(&record).map_err(csv_error)
     }
 

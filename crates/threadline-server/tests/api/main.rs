@@ -8,6 +8,7 @@ mod auth;
 mod contacts;
 mod documents;
 mod idempotency;
+mod import;
 mod isolation;
 mod json_errors;
 mod lookup;
