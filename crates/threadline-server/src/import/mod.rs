@@ -118,14 +118,16 @@ pub async fn run_command(db: &Db, command: ImportCommand) -> Result<(), ServerEr
         if args.dry_run { " (dry run)" } else { "" }
     );
     println!("columns used: {}", import.map.describe().join(", "));
-    if !import.map.ignored.is_empty() {
-        let ignored: Vec<String> = import
-            .map
-            .ignored
-            .iter()
-            .map(|(h, why)| format!("{h:?} ({why})"))
-            .collect();
-        println!("columns ignored: {}", ignored.join(", "));
+    // Grouped by why, in the order met: `columns ignored (not a contact field): "A", "B"`.
+    let mut why_ignored: Vec<(&str, Vec<String>)> = Vec::new();
+    for (header, why) in &import.map.ignored {
+        match why_ignored.iter_mut().find(|(w, _)| w == why) {
+            Some((_, headers)) => headers.push(format!("{header:?}")),
+            None => why_ignored.push((why, vec![format!("{header:?}")])),
+        }
+    }
+    for (why, headers) in why_ignored {
+        println!("columns ignored ({why}): {}", headers.join(", "));
     }
     if let Some(path) = &args.rejects {
         import.rejects = Some(RejectsFile::create(path, &import.header_record)?);
