@@ -500,3 +500,33 @@ async fn the_importer_is_the_organisations_first_user_or_the_one_named() {
         "{mismatch}"
     );
 }
+
+/// Each contact or company saved replaces its child rows (`replace_children`); that DELETE
+/// must find them by parent, not scan the organisation's (an import is quadratic otherwise).
+#[tokio::test]
+async fn replacing_a_records_child_rows_reads_them_by_parent() {
+    let app = TestApp::new().await;
+    for (table, parent) in [
+        ("contact_emails", "contact_id"),
+        ("company_domains", "company_id"),
+        ("meeting_links", "meeting_id"),
+    ] {
+        let mut sql =
+            threadline_server::db::Sql::new(format!("DELETE FROM {table} WHERE org_id = "));
+        sql.push_bind("o".to_string())
+            .push(&format!(" AND {parent} = "))
+            .push_bind("p".to_string());
+        let plan = threadline_server::db::query_plan(&app.db, sql)
+            .await
+            .expect("the plan");
+        let by_parent = plan
+            .iter()
+            .any(|step| match threadline_server::testing::engine() {
+                threadline_server::db::Engine::Sqlite => {
+                    step.contains(&format!("org_id=? AND {parent}=?"))
+                }
+                threadline_server::db::Engine::Postgres => step.contains(&format!("{parent} = ")),
+            });
+        assert!(by_parent, "{table}: {plan:#?}");
+    }
+}
