@@ -225,6 +225,8 @@ cmd_bench() {
     THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs ${BENCH_QUICK:+--quick})
   log "server benchmarks (crates/threadline-bench): lookup under load, file transfers, both engines"
   "$ROOT/crates/threadline-bench/run.sh" ${BENCH_QUICK:+--quick}
+  log "server benchmark: import of 100,000 contacts from CSV, both engines"
+  "$ROOT/crates/threadline-server/bench/import-contacts.sh"
 }
 
 case "${1:-build}" in

@@ -87,6 +87,9 @@ pub enum Command {
     /// Manage personal API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import records from files (`import contacts --csv FILE`).
+    #[command(subcommand)]
+    Import(crate::import::ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +406,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
             }
             Ok(())
         }
+        Command::Import(command) => crate::import::run_command(&db, command).await,
     };
     db.close().await;
     result

@@ -17,6 +17,7 @@
 //! - [`oauth`]: connecting a Google account (authorization code with PKCE) and the sync
 //!   engine's valid access tokens (refresh ahead of expiry, one refresh at a time).
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
+//! - [`import`]: `import contacts --csv FILE` (streamed, batched, through the API's checks).
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
@@ -32,6 +33,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
+pub mod import;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

@@ -720,3 +720,92 @@ async fn two_server_processes_never_run_one_schedule_at_once() {
     );
     pool.close().await;
 }
+
+#[test]
+fn import_contacts_prints_a_summary_and_fails_only_on_an_unreadable_file() {
+    let db = TestDatabase::create();
+    run(command(&db).args([
+        "user",
+        "create",
+        "--email",
+        "ann@ourco.com",
+        "--name",
+        "Ann",
+    ]));
+    let google = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/import/google-contacts.csv"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let import = |extra: &[&str]| {
+        let mut cmd = command(&db);
+        cmd.args(["import", "contacts", "--csv", google, "--rejects"])
+            .arg(&rejects)
+            .args(extra);
+        // Rows were rejected, and still the exit code is 0.
+        String::from_utf8_lossy(&run(&mut cmd).stdout).to_string()
+    };
+
+    let dry = import(&["--dry-run"]);
+    assert!(dry.contains("dry run: nothing was written"), "{dry}");
+    assert!(
+        dry.contains("imported: 6 contacts would be created"),
+        "{dry}"
+    );
+
+    let out = import(&[]);
+    for expected in [
+        "as ann@ourco.com",
+        "columns used: \"First Name\" → first name,",
+        "\"E-mail 2 - Value\" → email 2",
+        "columns ignored (not a contact field): \"Middle Name\", \"Phonetic First Name\",",
+        "rows read: 12\n",
+        "imported: 6 contacts created\n",
+        "companies created: 3\n",
+        "skipped: 2 rows\n",
+        "  2 repeat the address of an earlier row (the first one is kept): row 8 (as row 2), row 12 (as row 2)\n",
+        "rejected: 3 rows\n",
+        "  1 × invalid \"E-mail 1 - Value\"\n      row 6: \"eve@\" is not a valid email address",
+        "  1 × no email address\n      row 7: ",
+        "blank rows ignored: 1\n",
+        "rejected rows written to ",
+    ] {
+        assert!(out.contains(expected), "the summary lacks {expected:?}:\n{out}");
+    }
+    let written = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(
+        written
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["row", "reason", "First Name"]
+    );
+
+    let again = import(&[]);
+    assert!(again.contains("imported: 0 contacts created\n"), "{again}");
+    assert!(again.contains("  6 already in the CRM"), "{again}");
+
+    // A file without an email column: nothing can be imported, exit code 1.
+    let names_only = dir.path().join("names.csv");
+    std::fs::write(&names_only, "First Name,Last Name\nAnn,Lee\n").unwrap();
+    let refused = command(&db)
+        .args(["import", "contacts", "--csv"])
+        .arg(&names_only)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no email column"), "{stderr}");
+    let missing = command(&db)
+        .args(["import", "contacts", "--csv", "/nonexistent/contacts.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/contacts.csv")
+    );
+}

@@ -116,6 +116,13 @@ pub struct ValidContact {
     notes: Option<String>,
 }
 
+impl ValidContact {
+    /// The addresses, normalised, the primary first.
+    pub fn emails(&self) -> &[EmailAddress] {
+        &self.emails
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     #[sqlx(flatten)]

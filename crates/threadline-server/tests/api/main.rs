@@ -10,6 +10,7 @@ mod contacts;
 mod documents;
 mod faults;
 mod idempotency;
+mod import;
 mod isolation;
 mod json_errors;
 mod lookup;
