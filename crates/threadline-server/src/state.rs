@@ -88,6 +88,11 @@ impl AppState {
         self.calendar.as_deref()
     }
 
+    /// The Calendar sync, shared (for the scheduler's job).
+    pub fn calendar_sync_shared(&self) -> Option<Arc<CalendarSync>> {
+        self.calendar.clone()
+    }
+
     /// This state with these OAuth clients ([`OAuth::with_google`]).
     pub fn with_oauth(mut self, oauth: OAuth) -> Self {
         self.oauth = Arc::new(oauth);

@@ -562,13 +562,41 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
 
     let fake = FakeProviders::start().await;
     fake.google().add_user("ann.google@example.com");
+    // Something on Ann's Google calendar before she connects: it must become a grey busy
+    // block in the CRM without her doing anything else (first run: the primary calendar is
+    // imported by default, and the schedule is due at once).
+    let primary = fake
+        .google()
+        .primary_calendar("ann.google@example.com", "Europe/Brussels");
+    fake.google()
+        .insert_event(
+            &primary,
+            serde_json::json!({
+                "summary": "Dentist",
+                "start": { "dateTime": "2026-12-01T09:00:00+01:00", "timeZone": "Europe/Brussels" },
+                "end": { "dateTime": "2026-12-01T10:00:00+01:00", "timeZone": "Europe/Brussels" }
+            }),
+        )
+        .unwrap();
     let db = TestDatabase::create();
     let config = db.data_dir().join("threadline.toml");
-    let urls = ["auth_url", "token_url", "revoke_url", "userinfo_url"]
-        .into_iter()
-        .zip(["/o/oauth2/v2/auth", "/token", "/revoke", "/v1/userinfo"])
-        .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
-        .collect::<String>();
+    let urls = [
+        "auth_url",
+        "token_url",
+        "revoke_url",
+        "userinfo_url",
+        "calendar_api_url",
+    ]
+    .into_iter()
+    .zip([
+        "/o/oauth2/v2/auth",
+        "/token",
+        "/revoke",
+        "/v1/userinfo",
+        "/calendar/v3",
+    ])
+    .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
+    .collect::<String>();
     std::fs::write(
         &config,
         format!("listen = \"127.0.0.1:0\"\n[google]\nclient_id = \"cid\"\n{urls}"),
@@ -624,6 +652,31 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
 
     let connections = api(browser.get(format!("{}/api/v1/connections", server.base))).await;
     assert_eq!(connections["items"][0]["status"], "ok");
+
+    // The background sync: scheduled by the connect, run by the server's runner.
+    let id = connections["items"][0]["id"].as_str().unwrap().to_string();
+    let runs_url = format!("{}/api/v1/connections/{id}/runs", server.base);
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        last = api(browser.get(&runs_url)).await;
+        if last["items"][0]["status"] == "ok" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["items"][0]["status"], "ok", "{last}");
+    assert_eq!(last["items"][0]["counts"]["created"], 1, "{last}");
+    let blocks = api(browser.get(format!(
+        "{}/api/v1/busy-blocks?from=2026-11-30T00:00:00Z&to=2026-12-03T00:00:00Z",
+        server.base
+    )))
+    .await;
+    assert_eq!(
+        blocks["items"].as_array().map(Vec::len),
+        Some(1),
+        "{blocks}"
+    );
+    assert_eq!(blocks["items"][0]["title"], "Dentist", "{blocks}");
     assert!(server.terminate().success());
 }
 

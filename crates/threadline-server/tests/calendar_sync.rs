@@ -90,7 +90,7 @@ impl Harness {
             .connection
             .id;
         let client = CalendarClient::new(
-            &fake.base_url(),
+            &format!("{}/calendar/v3", fake.base_url()),
             RetryPolicy {
                 max_attempts: 4,
                 base_delay: Duration::from_millis(20),

@@ -30,6 +30,7 @@ use crate::oauth::Error;
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
 use crate::state::AppState;
+use crate::sync::{integration, schedule, DEFAULT_INTERVAL, DEFAULT_JITTER};
 
 /// The `/api/v1` route.
 pub fn router() -> ApiRouter {
@@ -219,6 +220,36 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
         }
     };
     let connection = &upserted.connection;
+    // The connection's Calendar sync: scheduled (or resumed, after a re-authorization) and
+    // due now, so that the user sees their calendars without waiting half an hour.
+    if Feature::Calendar.granted(&connection.scopes) {
+        let id = connection.id;
+        let scheduled = state
+            .db()
+            .write(|tx| {
+                Box::pin(async move {
+                    schedule::ensure(
+                        tx,
+                        id,
+                        integration::GOOGLE_CALENDAR,
+                        DEFAULT_INTERVAL,
+                        DEFAULT_JITTER,
+                    )
+                    .await
+                    .map_err(crate::error::ApiError::from)?;
+                    schedule::resume_connection(tx, id).await?;
+                    Ok::<_, crate::error::ApiError>(())
+                })
+            })
+            .await;
+        match scheduled {
+            Ok(()) => state.sync_wake().notify_one(),
+            // Connected all the same; the next "sync now" or reconnect schedules it.
+            Err(e) => {
+                tracing::error!(error = %e, connection = %id, "could not schedule the Calendar sync")
+            }
+        }
+    }
     tracing::info!(
         connection = %connection.id,
         user = %connection.user_id,

@@ -167,13 +167,15 @@ pub struct CalendarClient {
 }
 
 impl CalendarClient {
-    /// A client of `base_url` (`https://www.googleapis.com`, or a local fake).
+    /// A client of the Calendar API at `base_url` (Google's documented root
+    /// `https://www.googleapis.com/calendar/v3`, the server's `calendar_api_url`; or a local
+    /// fake's).
     pub fn new(base_url: &str, retry: RetryPolicy) -> Result<CalendarClient, String> {
         let base = url::Url::parse(base_url.trim_end_matches('/'))
-            .map_err(|e| format!("the Google API base URL {base_url:?} is not a URL: {e}"))?;
+            .map_err(|e| format!("the Calendar API URL {base_url:?} is not a URL: {e}"))?;
         if base.cannot_be_a_base() {
             return Err(format!(
-                "the Google API base URL {base_url:?} cannot be a base"
+                "the Calendar API URL {base_url:?} cannot be a base"
             ));
         }
         let http = reqwest::Client::builder()
@@ -188,7 +190,6 @@ impl CalendarClient {
         url.path_segments_mut()
             .expect("checked in new")
             .pop_if_empty()
-            .extend(["calendar", "v3"])
             .extend(segments);
         url
     }

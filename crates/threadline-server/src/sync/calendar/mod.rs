@@ -20,6 +20,7 @@
 
 pub mod client;
 pub mod executor;
+pub mod job;
 pub mod store;
 
 use std::collections::HashMap;
@@ -87,6 +88,44 @@ impl CalendarSync {
             .or_default()
             .clone();
         let _running = lock.lock().await;
+        self.choose_defaults(connection_id).await?;
         executor::run(self, connection_id, options).await
+    }
+
+    /// On a connection's first run, before its user chose anything: the account's primary
+    /// calendar, imported, and the one meetings are exported to (when it is writable) — what
+    /// someone who just connected expects to see. A choice made since, even "none", stays.
+    async fn choose_defaults(&self, connection_id: Uuid) -> Result<(), SyncError> {
+        {
+            let mut conn = self.db.pool().acquire().await?;
+            if store::has_settings(&mut conn, connection_id).await? {
+                return Ok(());
+            }
+        }
+        let token = self.token(connection_id).await?;
+        let calendars = self
+            .client
+            .calendar_list(&token)
+            .await
+            .map_err(|e| SyncError::retryable(format!("reading the calendar list: {e}")))?;
+        let Some(primary) = calendars.iter().find(|c| c.primary == Some(true)) else {
+            return Ok(());
+        };
+        let imports = std::collections::BTreeSet::from([primary.id.clone()]);
+        let export = matches!(primary.access_role.as_deref(), Some("writer" | "owner"))
+            .then_some(primary.id.as_str());
+        let (imports, export) = (&imports, export);
+        self.db
+            .write(|tx| {
+                Box::pin(async move {
+                    // Another process may have chosen meanwhile.
+                    if !store::has_settings(tx, connection_id).await? {
+                        store::set_selection(tx, connection_id, imports, export).await?;
+                    }
+                    Ok::<_, crate::error::ApiError>(())
+                })
+            })
+            .await?;
+        Ok(())
     }
 }

@@ -30,6 +30,16 @@ pub struct Settings {
     pub crm_cursor: i64,
 }
 
+/// True once a selection was stored for the connection (even an empty one: "none").
+pub async fn has_settings(conn: &mut Conn, connection: Uuid) -> ApiResult<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM calendar_settings WHERE connection_id = $1")
+            .bind(id_text(connection))
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 pub async fn settings(conn: &mut Conn, connection: Uuid) -> ApiResult<Settings> {
     let row: Option<(Option<String>, i64)> = sqlx::query_as(
         "SELECT export_calendar_id, crm_cursor FROM calendar_settings WHERE connection_id = $1",

@@ -1,0 +1,78 @@
+//! The Google Calendar sync as the scheduler's job ([`SyncJob`]), and the OAuth token
+//! source as its access tokens: what `serve` plugs together when a Google client is
+//! configured.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{CalendarSync, RunOptions};
+use crate::db::BoxFuture;
+use crate::oauth::{self, TokenSource};
+use crate::secrets::SecretString;
+use crate::sync::{
+    integration, AccessTokens, JobContext, JobError, SyncError, SyncJob, TokenError,
+};
+
+/// Runs a connection's Calendar sync when its `google_calendar` schedule is due.
+pub struct CalendarJob(pub Arc<CalendarSync>);
+
+impl SyncJob for CalendarJob {
+    fn integration(&self) -> &'static str {
+        integration::GOOGLE_CALENDAR
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            ctx.lease.ensure()?;
+            let counts = self
+                .0
+                .run(ctx.connection_id, RunOptions::default())
+                .await
+                .map_err(job_error)?;
+            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            ctx.tally.created(n(counts.created));
+            ctx.tally.updated(n(counts.updated));
+            ctx.tally.deleted(n(counts.deleted));
+            ctx.tally.conflicts(n(counts.conflicts));
+            ctx.tally.skipped(n(counts.skipped));
+            ctx.tally.errors(n(counts.errors));
+            Ok(())
+        })
+    }
+}
+
+/// What the scheduler does after a failed pass: the kinds map one to one.
+fn job_error(e: SyncError) -> JobError {
+    match e {
+        SyncError::Retryable {
+            reason,
+            retry_after,
+        } => JobError::Retryable {
+            message: reason,
+            retry_after,
+        },
+        SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
+        SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
+        SyncError::Fatal(reason) => JobError::Fatal(reason),
+    }
+}
+
+impl AccessTokens for TokenSource {
+    fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+        Box::pin(async move {
+            match TokenSource::access_token(self, connection_id).await {
+                Ok(token) => Ok(token.token),
+                Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
+                // Transient, or refused for a reason of the server's (`invalid_client`): the
+                // pass is tried again later, with back-off; the status says why meanwhile.
+                Err(
+                    e @ (oauth::Error::Transient { .. }
+                    | oauth::Error::Refused(_)
+                    | oauth::Error::Storage(_)),
+                ) => Err(TokenError::Unavailable(e.to_string())),
+                Err(e) => Err(TokenError::Unavailable(e.to_string())),
+            }
+        })
+    }
+}
