@@ -345,13 +345,15 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 db.clone(),
                 &location,
                 &data_dir,
-                listen,
-                &owner_email,
-                secret_key_file.as_deref(),
-                google,
-                SyncSettings {
-                    runner,
-                    test_job: args.sync_test_job_ms.map(Duration::from_millis),
+                ServeSettings {
+                    listen,
+                    owner_email: &owner_email,
+                    secret_key_file: secret_key_file.as_deref(),
+                    google,
+                    sync: SyncSettings {
+                        runner,
+                        test_job: args.sync_test_job_ms.map(Duration::from_millis),
+                    },
                 },
             )
             .await
@@ -436,16 +438,28 @@ struct SyncSettings {
     test_job: Option<Duration>,
 }
 
+/// `serve`'s settings, each from its flag, environment variable, file key or default.
+struct ServeSettings<'a> {
+    listen: SocketAddr,
+    owner_email: &'a str,
+    secret_key_file: Option<&'a Path>,
+    google: GoogleSettings,
+    sync: SyncSettings,
+}
+
 async fn serve(
     db: Db,
     location: &Location,
     data_dir: &Path,
-    listen: SocketAddr,
-    owner_email: &str,
-    secret_key_file: Option<&Path>,
-    google: GoogleSettings,
-    sync: SyncSettings,
+    settings: ServeSettings<'_>,
 ) -> Result<(), ServerError> {
+    let ServeSettings {
+        listen,
+        owner_email,
+        secret_key_file,
+        google,
+        sync,
+    } = settings;
     let keyring = load_keyring(secret_key_file, data_dir)?;
     // Checked before anything is created; the default redirect URL needs the port, which
     // `--listen …:0` only knows once bound (resolved again below).
