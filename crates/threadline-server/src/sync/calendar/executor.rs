@@ -602,6 +602,8 @@ impl Run<'_> {
     }
 
     async fn put_link(&self, link: Link) -> Result<(), SyncError> {
+        // After a remote write, before its link: the next run must adopt the event.
+        kill_point("after-remote-write");
         let connection = self.connection;
         self.sync
             .db
@@ -633,6 +635,9 @@ impl Run<'_> {
                     if let Some(seq) = crm_cursor {
                         store::save_crm_cursor(tx, owner.connection_id, seq).await?;
                     }
+                    // Changes applied, cursors saved, not committed: the next run must read
+                    // the same changes again and converge.
+                    kill_point("before-local-commit");
                     ApiResult::Ok(counts)
                 })
             })
@@ -707,4 +712,20 @@ async fn apply(
         | Action::Refetch { .. } => {}
     }
     Ok(())
+}
+
+/// For the crash tests only (`tests/calendar_sync.rs`): when `THREADLINE_TEST_KILL_AT` names
+/// `point`, the process sends itself SIGKILL there — no unwinding, no destructors, no
+/// commit, as a power cut or the OOM killer would stop it.
+fn kill_point(point: &str) {
+    if std::env::var("THREADLINE_TEST_KILL_AT").as_deref() == Ok(point) {
+        tracing::warn!(point, "THREADLINE_TEST_KILL_AT: killing this process");
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        // The signal is on its way; never go on.
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
 }
