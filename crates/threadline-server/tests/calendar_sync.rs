@@ -341,22 +341,6 @@ async fn first_import_then_export_then_a_quiet_run_costs_one_request_per_calenda
     assert_eq!(counts, RunCounts::default());
     assert_eq!(h.fake.log().total(), 1, "{:?}", h.fake.log().requests());
     assert_eq!(h.count("GET", EVENTS), 1);
-
-    // "Sync now" over HTTP: the same run, its counts answered.
-    let (status, body) = h
-        .api(
-            Method::POST,
-            &format!("/connections/{}/calendar-sync", h.connection),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"created": 0, "updated": 0, "deleted": 0, "conflicts": 0,
-        "skipped": 0, "errors": 0})
-    );
 }
 
 #[tokio::test]

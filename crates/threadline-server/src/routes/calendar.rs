@@ -6,8 +6,8 @@
 //! - `PUT /connections/{id}/calendar-selection` → which calendars are imported as busy blocks
 //!   and the one CRM meetings are exported to (checked against the calendarList). A
 //!   deselected calendar's blocks go at once; meetings converted from them stay.
-//! - `POST /connections/{id}/calendar-sync` → "sync now": runs the sync and answers its
-//!   counts (a run already going for the connection is waited for first).
+//! - "Sync now" is the scheduler's `POST /connections/{id}/sync` (`routes/sync.rs`): a run
+//!   goes through the schedule's lease, so that one process at a time runs a connection.
 //! - `GET /busy-blocks?from&to` → the caller's grey busy blocks in a time range.
 //! - `POST /busy-blocks/{id}/convert` → turns a block into a CRM meeting that keeps the link
 //!   to its Google event (Google's later edits reach it).
@@ -33,8 +33,8 @@ use crate::records::meetings::Meeting;
 use crate::state::AppState;
 use crate::sync::calendar::client::CalendarEntry;
 use crate::sync::calendar::store::{self, BusyBlock};
-use crate::sync::calendar::{CalendarSync, RunOptions};
-use crate::sync::{RunCounts, SyncError};
+use crate::sync::calendar::CalendarSync;
+use crate::sync::SyncError;
 use crate::validate::path_id;
 
 /// The longest time range of one busy-blocks query.
@@ -75,17 +75,6 @@ pub fn router() -> ApiRouter {
         .error(
             "422",
             "A calendar is not in the account, or cannot be imported or written (`invalid_field`).",
-        );
-    let sync_op = connection(Op::new(tag, "sync_calendar", "Sync now"))
-        .description(
-            "Runs the calendar sync of the connection now and answers what it did. A run \
-             refused by a safety guard (it would delete most linked items) writes nothing and \
-             answers 409 `needs_review`.",
-        )
-        .json::<RunCounts>("200", "What the run did.")
-        .error(
-            "409",
-            "Needs to be authorised again (`needs_reauth`) or reviewed (`needs_review`).",
         );
     let blocks_op = Op::new(tag, "list_busy_blocks", "Busy blocks in a time range")
         .description(
@@ -128,11 +117,6 @@ pub fn router() -> ApiRouter {
             "/connections/{id}/calendar-selection",
             HttpMethod::Put,
             put(set_selection),
-        ))
-        .routes(sync_op.route(
-            "/connections/{id}/calendar-sync",
-            HttpMethod::Post,
-            post(sync_now),
         ))
         .routes(blocks_op.route("/busy-blocks", HttpMethod::Get, get(list_blocks)))
         .routes(convert_op.route("/busy-blocks/{id}/convert", HttpMethod::Post, post(convert)))
@@ -333,20 +317,6 @@ async fn set_selection(
         import: stored.imports.into_iter().collect(),
         export: stored.export,
     }))
-}
-
-async fn sync_now(
-    auth: AuthUser,
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> ApiResult<Json<RunCounts>> {
-    let id = own_connection(&state, &auth, &raw).await?;
-    let sync = calendar_sync(&state)?;
-    let counts = sync
-        .run(id, RunOptions::default())
-        .await
-        .map_err(sync_error)?;
-    Ok(Json(counts))
 }
 
 fn range_bound(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
