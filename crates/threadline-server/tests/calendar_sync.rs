@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
+use threadline_fake_providers::faults::RateLimitReason;
 use threadline_fake_providers::google::OAuthClient;
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 use threadline_server::admin::{self, OrgChoice};
@@ -939,4 +940,102 @@ async fn a_run_killed_mid_way_converges_without_duplicates() {
         );
         assert_eq!(h.synced().await, RunCounts::default(), "{point}: converged");
     }
+}
+
+/// 403 `rateLimitExceeded` is a rate limit like 429: retried after a pause, not an error.
+#[tokio::test]
+async fn a_403_rate_limit_is_retried_like_a_429() {
+    let h = Harness::new().await;
+    h.insert(timed(
+        "Busy",
+        "2026-03-02T09:00:00+01:00",
+        "2026-03-02T10:00:00+01:00",
+    ));
+    for reason in [
+        RateLimitReason::RateLimitExceeded,
+        RateLimitReason::UserRateLimitExceeded,
+    ] {
+        h.fake.faults().inject(
+            FaultRule::new(Fault::RateLimited403(reason))
+                .on("GET", "/calendar/v3/calendars/*/events")
+                .times(Times::Once),
+        );
+    }
+    let counts = h.synced().await;
+    assert_eq!(counts.created, 1);
+    assert_eq!(h.count("GET", EVENTS), 3, "two refusals, then the listing");
+}
+
+/// The event changes in Google between the run's listing and its update: the update's
+/// If-Match is stale (412), so the run reads the event again, merges both sides' changes
+/// field by field (the CRM's title, Google's description) and writes again.
+#[tokio::test]
+async fn a_stale_update_is_412_then_merged_and_written_again() {
+    let h = Harness::new().await;
+    let meeting = h
+        .meeting(
+            "Kick-off",
+            "2026-03-03T14:00:00+01:00",
+            "2026-03-03T15:00:00+01:00",
+        )
+        .await;
+    h.synced().await;
+    let id = meeting["id"].as_str().unwrap().to_string();
+    h.patch_meeting(&id, json!({ "title": "Kick-off v2" }))
+        .await;
+
+    // Hold the run's PATCH at the fake; meanwhile someone edits the event in Google.
+    let held = h.fake.faults().inject(
+        FaultRule::new(Fault::Delay(Duration::from_secs(2)))
+            .on("PATCH", "/calendar/v3/calendars/*/events/*")
+            .times(Times::Once),
+    );
+    let edit_in_google = async {
+        while h.fake.faults().fired(held) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        h.google(
+            reqwest::Method::PATCH,
+            &h.event_path(&event_id_of(&meeting)),
+            Some(json!({ "description": "Agenda: budget" })),
+        )
+        .await
+    };
+    let (run, _) = tokio::join!(h.sync(), edit_in_google);
+    let counts = run.expect("the run succeeds after the 412");
+
+    let patches = h
+        .fake
+        .log()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.endpoint.as_deref() == Some(EVENT))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert!(
+        patches.contains(&Some(412)),
+        "a stale If-Match was refused: {patches:?}"
+    );
+    assert!(h.count("GET", EVENT) >= 1, "the event was read again");
+    let event = h
+        .fake
+        .google()
+        .event(&h.primary, &event_id_of(&meeting))
+        .unwrap();
+    assert_eq!(
+        event["summary"], "Kick-off v2",
+        "the CRM's change is in Google"
+    );
+    assert_eq!(
+        event["description"], "Agenda: budget",
+        "Google's change is kept"
+    );
+    assert!(counts.updated >= 1, "{counts:?}");
+
+    // Google's description reaches the CRM, and then all is quiet.
+    h.synced().await;
+    let stored = h.get_meeting(&id).await;
+    assert_eq!(stored["title"], "Kick-off v2");
+    assert_eq!(stored["description"], "Agenda: budget");
+    assert_eq!(h.synced().await, RunCounts::default());
 }
