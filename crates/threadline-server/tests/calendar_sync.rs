@@ -1039,3 +1039,48 @@ async fn a_stale_update_is_412_then_merged_and_written_again() {
     assert_eq!(stored["description"], "Agenda: budget");
     assert_eq!(h.synced().await, RunCounts::default());
 }
+
+/// An event its owner marked private (or confidential) in Google is a busy block with its
+/// time only: no title, place, description or attendees are stored, and an edit of them in
+/// Google does not bring them in.
+#[tokio::test]
+async fn a_private_event_is_a_block_with_its_time_only() {
+    let h = Harness::new().await;
+    for (visibility, title) in [("private", "Therapy"), ("confidential", "Layoffs")] {
+        let mut body = timed(
+            title,
+            "2026-03-02T09:00:00+01:00",
+            "2026-03-02T10:00:00+01:00",
+        );
+        body["visibility"] = json!(visibility);
+        body["location"] = json!("Room 4");
+        body["description"] = json!("Do not share");
+        body["attendees"] = json!([{ "email": "someone@else.example" }]);
+        h.insert(body);
+    }
+    h.synced().await;
+    let blocks = h.blocks().await;
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    for block in &blocks {
+        assert_eq!(block["private"], true, "{block}");
+        assert_eq!(block["start_at"], "2026-03-02T08:00:00Z");
+        assert_eq!(block["end_at"], "2026-03-02T09:00:00Z");
+        let text = block.to_string();
+        for secret in [
+            "Therapy",
+            "Layoffs",
+            "Room 4",
+            "Do not share",
+            "someone@else",
+        ] {
+            assert!(!text.contains(secret), "{secret:?} stored: {text}");
+        }
+    }
+    // Nothing of it in the database either (not only hidden in the answer).
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT title, location, description FROM busy_blocks")
+            .fetch_all(h.state.db().pool())
+            .await
+            .unwrap();
+    assert!(rows.iter().all(|r| *r == (None, None, None)), "{rows:?}");
+}
