@@ -546,6 +546,23 @@ async fn main() {
         seeding.elapsed().as_secs_f64()
     );
 
+    // Where the first import's time goes, roughly: the full listing alone (HTTP, the fake's
+    // JSON, the client's parsing), the rest being planning and the database.
+    let listing = Instant::now();
+    let listed = bench
+        .sync
+        .client()
+        .list_events(&bench.google_token, &bench.primary, None)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .expect("a full listing");
+    let listing = listing.elapsed();
+    println!(
+        "a full listing alone: {} events in {:.2} s",
+        listed.events.len(),
+        listing.as_secs_f64()
+    );
+
     // 1. First import.
     let (counts, first_time, first) = bench.run().await;
     report("first run", &counts, first_time, &first);
