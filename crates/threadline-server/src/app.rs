@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`).
 pub fn router(state: AppState) -> Router {
     let (api, document) = api_and_document();
-    let document = Arc::new(document);
+    let document = axum::body::Bytes::from(document);
     Router::new()
         .merge(routes::health::router())
         // OAuth callbacks: the browser comes back here without an API token.
@@ -30,9 +30,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route(
             openapi::DOCUMENT_PATH,
+            // Bytes: each answer shares the one serialised document.
             get(move || {
-                let document = Arc::clone(&document);
-                async move { ([(header::CONTENT_TYPE, "application/json")], document.as_ref().clone()) }
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
         .fallback(not_found)

@@ -174,18 +174,11 @@ pub fn storage_condition(e: &sqlx::Error) -> Option<StorageCondition> {
             _ => None,
         };
     }
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let primary = db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff);
-        return match primary {
-            Some(13) => Some(StorageCondition::Full),    // SQLITE_FULL
-            Some(8) => Some(StorageCondition::ReadOnly), // SQLITE_READONLY
-            _ => None,
-        };
+    match sqlite_primary_code(db.as_ref()) {
+        Some(13) => Some(StorageCondition::Full),    // SQLITE_FULL
+        Some(8) => Some(StorageCondition::ReadOnly), // SQLITE_READONLY
+        _ => None,
     }
-    None
 }
 
 /// True for a conflict with concurrent transactions that trying again may resolve:
@@ -198,15 +191,15 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         return matches!(pg.code(), "40001" | "40P01");
     }
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // The primary result code is the low byte of the extended one.
-        let primary = db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff);
-        return matches!(primary, Some(5 | 6)); // SQLITE_BUSY, SQLITE_LOCKED
-    }
-    false
+    matches!(sqlite_primary_code(db.as_ref()), Some(5 | 6)) // SQLITE_BUSY, SQLITE_LOCKED
+}
+
+/// SQLite's primary result code, for an SQLite error (the low byte of the extended one).
+fn sqlite_primary_code(db: &dyn sqlx::error::DatabaseError) -> Option<i32> {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .map(|c| c & 0xff)
 }
 
 /// True when `e` is a UNIQUE (or primary key) violation, on either engine.

@@ -38,20 +38,8 @@ pub fn operations(doc: &OpenApi) -> std::collections::HashSet<(String, String)> 
     let mut out = std::collections::HashSet::new();
     for (path, item) in doc.paths.paths.iter() {
         let mut item = item.clone();
-        let methods = [
-            ("GET", item.get.take()),
-            ("PUT", item.put.take()),
-            ("POST", item.post.take()),
-            ("DELETE", item.delete.take()),
-            ("OPTIONS", item.options.take()),
-            ("HEAD", item.head.take()),
-            ("PATCH", item.patch.take()),
-            ("TRACE", item.trace.take()),
-        ];
-        for (method, op) in methods {
-            if op.is_some() {
-                out.insert((method.to_string(), path.clone()));
-            }
+        for (method, _) in operations_mut(&mut item) {
+            out.insert((method.to_uppercase(), path.clone()));
         }
     }
     out

@@ -487,13 +487,31 @@ async fn note_change(conn: &mut Conn, auth: &AuthUser, node: &Node) -> ApiResult
     .await
 }
 
-/// [`note_change`] for `nodes`: those that went to (or came back from) the trash together.
+/// [`note_change`] for `nodes`, those that went to (or came back from) the trash together:
+/// their versions and states read in one query.
 async fn note_trash_change(conn: &mut Conn, auth: &AuthUser, nodes: &[Uuid]) -> ApiResult<()> {
-    for id in nodes {
-        let node = node(conn, auth.org_id, *id)
-            .await?
-            .ok_or_else(|| no_such_node(*id))?;
-        note_change(conn, auth, &node).await?;
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        db::Sql::new("SELECT id, version, deleted_at FROM document_nodes WHERE org_id = ");
+    sql.push_bind(id_text(auth.org_id))
+        .push(" AND id IN ")
+        .push_list(nodes.iter().map(|id| id_text(*id)));
+    let rows: Vec<(String, i64, Option<String>)> =
+        sql.build_query_as().fetch_all(&mut *conn).await?;
+    let now = db::now();
+    for (id, version, deleted_at) in rows {
+        records::log_change_of(
+            conn,
+            auth.org_id,
+            records::DOCUMENT_CHANGE_KIND,
+            parse_uuid(&id)?,
+            version,
+            deleted_at.is_some(),
+            &now,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{CalendarSync, RunOptions};
 use crate::db::BoxFuture;
-use crate::oauth::{self, TokenSource};
+use crate::oauth::TokenSource;
 use crate::secrets::SecretString;
 use crate::sync::{
     integration, AccessTokens, JobContext, JobError, SyncError, SyncJob, TokenError,
@@ -66,11 +66,6 @@ impl AccessTokens for TokenSource {
                 Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
                 // Transient, or refused for a reason of the server's (`invalid_client`): the
                 // pass is tried again later, with back-off; the status says why meanwhile.
-                Err(
-                    e @ (oauth::Error::Transient { .. }
-                    | oauth::Error::Refused(_)
-                    | oauth::Error::Storage(_)),
-                ) => Err(TokenError::Unavailable(e.to_string())),
                 Err(e) => Err(TokenError::Unavailable(e.to_string())),
             }
         })
