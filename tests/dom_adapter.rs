@@ -22,7 +22,9 @@ fn mount(html: &str) -> Element {
 }
 
 fn first(root: &Element, sel: &str) -> Element {
-    root.query_selector(sel).unwrap().unwrap_or_else(|| panic!("fixture has {sel}"))
+    root.query_selector(sel)
+        .unwrap()
+        .unwrap_or_else(|| panic!("fixture has {sel}"))
 }
 
 const EXPANDED: &str = r##"
@@ -53,7 +55,14 @@ fn reads_an_expanded_message() {
     let people = message_people(&message);
     // The sender first; the repeated address (other case) appears once.
     let addresses: Vec<&str> = people.iter().map(|p| p.address.as_str()).collect();
-    assert_eq!(addresses, ["Ann.Lee@Acme.example", "owner@example.com", "bob@globex.example"]);
+    assert_eq!(
+        addresses,
+        [
+            "Ann.Lee@Acme.example",
+            "owner@example.com",
+            "bob@globex.example"
+        ]
+    );
     assert_eq!(people[0].role, Role::From);
     assert_eq!(people[0].name.as_deref(), Some("Ann Lee"));
     assert_eq!(people[2].role, Role::To);
@@ -92,11 +101,28 @@ fn finds_compose_windows_and_their_recipients() {
     let root = mount(COMPOSES);
     let composes = find_composes(&doc());
     let kinds: Vec<ComposeKind> = composes.iter().map(|(_, k)| *k).collect();
-    assert_eq!(kinds, [ComposeKind::Popup, ComposeKind::Fullscreen, ComposeKind::Inline]);
+    assert_eq!(
+        kinds,
+        [
+            ComposeKind::Popup,
+            ComposeKind::Fullscreen,
+            ComposeKind::Inline
+        ]
+    );
 
     let new_ui = compose_recipients(&composes[0].0);
-    let got: Vec<(&str, Role)> = new_ui.iter().map(|p| (p.address.as_str(), p.role)).collect();
-    assert_eq!(got, [("ann@acme.example", Role::To), ("bob@globex.example", Role::To), ("cc@acme.example", Role::Cc)]);
+    let got: Vec<(&str, Role)> = new_ui
+        .iter()
+        .map(|p| (p.address.as_str(), p.role))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ann@acme.example", Role::To),
+            ("bob@globex.example", Role::To),
+            ("cc@acme.example", Role::Cc)
+        ]
+    );
     assert_eq!(new_ui[2].name, None);
 
     let old_ui = compose_recipients(&composes[1].0);
@@ -112,8 +138,16 @@ fn censored_outline_keeps_structure_not_content() {
     let outline = censored_outline(&root);
     assert!(outline.contains("class=\"adn ads\""), "{outline}");
     assert!(outline.contains("email=\"…\""));
-    for secret in ["Ann.Lee@Acme.example", "Hello", "163d03bfda277ec1", "Nov 21"] {
-        assert!(!outline.contains(secret), "outline leaks {secret}: {outline}");
+    for secret in [
+        "Ann.Lee@Acme.example",
+        "Hello",
+        "163d03bfda277ec1",
+        "Nov 21",
+    ] {
+        assert!(
+            !outline.contains(secret),
+            "outline leaks {secret}: {outline}"
+        );
     }
     root.remove();
 }
@@ -130,12 +164,19 @@ fn hostile_names_render_as_text() {
     let people: Vec<Person> = hostile
         .iter()
         .enumerate()
-        .map(|(i, name)| Person { address: format!("p{i}@acme.example"), name: Some(name.to_string()), role: Role::To })
+        .map(|(i, name)| Person {
+            address: format!("p{i}@acme.example"),
+            name: Some(name.to_string()),
+            role: Role::To,
+        })
         .collect();
     let list = render_parties(&people);
     doc().body().unwrap().append_child(&list).unwrap();
     // No element other than the ones the renderer makes, and every name intact as text.
-    let imgs = list.query_selector_all("img, svg, script, a").unwrap().length();
+    let imgs = list
+        .query_selector_all("img, svg, script, a")
+        .unwrap()
+        .length();
     assert_eq!(imgs, 0);
     let names = list.query_selector_all(".name").unwrap();
     assert_eq!(names.length() as usize, hostile.len());
@@ -152,11 +193,17 @@ fn international_domains_use_the_browsers_uts46() {
     install_browser_idna();
     use threadline_domain::address::EmailAddress;
     let cases = [
-        ("juergen@bücher.example", Some("juergen@xn--bcher-kva.example")),
+        (
+            "juergen@bücher.example",
+            Some("juergen@xn--bcher-kva.example"),
+        ),
         ("Ann@BÜCHER.example", Some("ann@xn--bcher-kva.example")),
         ("ann@acme。example", Some("ann@acme.example")),
         ("ann@bü/cher.example", None),
-        ("ann@xn--bcher-kva.example", Some("ann@xn--bcher-kva.example")),
+        (
+            "ann@xn--bcher-kva.example",
+            Some("ann@xn--bcher-kva.example"),
+        ),
     ];
     for (input, expected) in cases {
         let got = EmailAddress::parse(input).ok().map(|a| a.to_string());

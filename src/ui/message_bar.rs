@@ -334,7 +334,11 @@ impl MessageBar {
 fn tracked_to(email: &TrackedEmail) -> String {
     if email.redacted {
         // A colleague's private email: that it is tracked, and by whom; not where.
-        let owner = email.owner.as_ref().map(|o| o.name.as_str()).unwrap_or_default();
+        let owner = email
+            .owner
+            .as_ref()
+            .map(|o| o.name.as_str())
+            .unwrap_or_default();
         return t_with("trackedPrivatelyBy", &[owner]);
     }
     let names: Vec<&str> = email.links.iter().map(|l| l.record_name.as_str()).collect();

@@ -17,8 +17,11 @@ use threadline_server::connections::{self, Grant, Owner, Provider};
 
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
 use threadline_server::sync::calendar::client::{CalendarClient, RetryPolicy};
+use threadline_server::sync::calendar::job::CalendarJob;
 use threadline_server::sync::calendar::{CalendarSync, RunOptions};
-use threadline_server::sync::{RunCounts, StoredTokens, SyncError};
+use threadline_server::sync::{
+    integration, schedule, RunCounts, Runner, RunnerConfig, RunnerHandle, StoredTokens, SyncError,
+};
 use threadline_server::testing::TestDatabase;
 use threadline_server::AppState;
 use tower::ServiceExt;
@@ -1083,4 +1086,229 @@ async fn a_private_event_is_a_block_with_its_time_only() {
             .await
             .unwrap();
     assert!(rows.iter().all(|r| *r == (None, None, None)), "{rows:?}");
+}
+
+// --- Under the scheduler: the runner runs the Calendar job, as `serve` does. ---
+
+impl Harness {
+    /// Ann's calendar schedule, due at once, and a runner of this process running it.
+    async fn runner(&self, lease: Duration) -> RunnerHandle {
+        let connection = self.connection;
+        self.state
+            .db()
+            .write(|tx| {
+                Box::pin(schedule::ensure(
+                    tx,
+                    connection,
+                    integration::GOOGLE_CALENDAR,
+                    Duration::from_secs(1800),
+                    Duration::ZERO,
+                ))
+            })
+            .await
+            .unwrap();
+        let config = RunnerConfig {
+            poll_interval: Duration::from_millis(100),
+            lease,
+            shutdown_grace: Duration::from_secs(2),
+            ..RunnerConfig::default()
+        };
+        Runner::new(self.state.db().clone(), config, self.state.sync_wake())
+            .with_job(Arc::new(CalendarJob(
+                self.state.calendar_sync_shared().unwrap(),
+            )))
+            .spawn()
+    }
+
+    /// The connection's runs, newest first.
+    async fn runs(&self) -> Vec<Value> {
+        let (status, body) = self
+            .api(
+                Method::GET,
+                &format!("/connections/{}/runs", self.connection),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the connection has `n` runs and the newest has ended; returns it.
+    async fn ended_run(&self, n: usize) -> Value {
+        for _ in 0..1000 {
+            let runs = self.runs().await;
+            if runs.len() >= n
+                && !["queued", "running"].contains(&runs[0]["status"].as_str().unwrap())
+            {
+                assert_eq!(runs.len(), n, "{runs:#?}");
+                return runs[0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("run {n} did not end: {:#?}", self.runs().await);
+    }
+
+    async fn sync_state(&self) -> Value {
+        let path = format!("/connections/{}/sync", self.connection);
+        self.api(Method::GET, &path, None, None).await.1
+    }
+
+    async fn review(&self, decision: Value) -> (StatusCode, Value) {
+        self.api(
+            Method::POST,
+            &format!("/connections/{}/review", self.connection),
+            Some(decision),
+            None,
+        )
+        .await
+    }
+
+    async fn links(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM calendar_links WHERE connection_id = $1")
+            .bind(self.connection.to_string())
+            .fetch_one(self.state.db().pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_run_is_reviewed_through_the_api_checked_again_then_applied_anyway() {
+    let h = Harness::new().await;
+    let mut meetings = Vec::new();
+    for i in 0..4 {
+        let m = h
+            .meeting(
+                &format!("M{i}"),
+                "2026-03-03T14:00:00+01:00",
+                "2026-03-03T15:00:00+01:00",
+            )
+            .await;
+        meetings.push(m["id"].as_str().unwrap().to_string());
+    }
+    h.synced().await;
+    for m in &meetings {
+        let id = threadline_sync::ids::event_id_for(Uuid::parse_str(m).unwrap());
+        h.google(reqwest::Method::DELETE, &h.event_path(&id), None)
+            .await;
+    }
+    let (status, body) = h.review(json!({"decision": "apply_anyway"})).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "nothing to review yet: {body}"
+    );
+
+    let runner = h.runner(Duration::from_secs(30)).await;
+    let run = h.ended_run(1).await;
+    assert_eq!(run["status"], "refused_for_review", "{run}");
+    let state = h.sync_state().await;
+    assert_eq!(state["state"], "degraded", "{state}");
+    assert!(
+        state["reason"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for a review"),
+        "{state}"
+    );
+    let (status, _) = h
+        .api(
+            Method::POST,
+            &format!("/connections/{}/sync", h.connection),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "sync now does not pass a review"
+    );
+    let (status, body) = h.review(json!({"decision": "delete_everything"})).await;
+    assert!(
+        status.is_client_error() && status != StatusCode::CONFLICT,
+        "{status} {body}"
+    );
+
+    // Checked again with the guards in place: refused again, nothing written.
+    let (status, body) = h.review(json!({"decision": "check_again"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["items"][0]["triggered_by"], "manual", "{body}");
+    assert_eq!(h.ended_run(2).await["status"], "refused_for_review");
+    for m in &meetings {
+        assert!(
+            h.get_meeting(m).await["deleted_at"].is_null(),
+            "kept while refused"
+        );
+    }
+
+    // Applied anyway: the deletions go through, once.
+    let (status, body) = h.review(json!({"decision": "apply_anyway"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = h.ended_run(3).await;
+    assert_eq!(run["status"], "ok", "{run}");
+    assert_eq!(run["counts"]["deleted"], 4, "{run}");
+    for m in &meetings {
+        assert!(
+            !h.get_meeting(m).await["deleted_at"].is_null(),
+            "deleted as Google did"
+        );
+    }
+    let state = h.sync_state().await;
+    assert_eq!(state["state"], "ok", "{state}");
+    let spent: i64 = sqlx::query_scalar("SELECT apply_anyway FROM sync_schedules")
+        .fetch_one(h.state.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(spent, 0, "the guards hold again for the next run");
+    let (status, _) = h.review(json!({"decision": "apply_anyway"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided already");
+    runner.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_lost_its_lease_writes_nothing_more_and_the_next_run_converges() {
+    let h = Harness::new().await;
+    h.meeting(
+        "Lease",
+        "2026-03-03T14:00:00+01:00",
+        "2026-03-03T15:00:00+01:00",
+    )
+    .await;
+    // The export's insert is held at Google; meanwhile another process takes the schedule
+    // (as when this one paused longer than its lease). The lease is long, so no heartbeat
+    // notices before the run's own fence does.
+    let held = h.fake.faults().inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(1500)))
+            .on("POST", "/calendar/v3/calendars/*/events")
+            .times(Times::Once),
+    );
+    let runner = h.runner(Duration::from_secs(60)).await;
+    for _ in 0..500 {
+        if h.fake.faults().fired(held) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.fake.faults().fired(held), 1, "the insert is in flight");
+    sqlx::query("UPDATE sync_schedules SET lease_owner = 'another-process'")
+        .execute(h.state.db().pool())
+        .await
+        .unwrap();
+    let run = h.ended_run(1).await;
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert_eq!(h.live_events().len(), 1, "Google had committed the insert");
+    assert_eq!(h.links().await, 0, "the link write was fenced off");
+    let cursors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calendar_cursors")
+        .fetch_one(h.state.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(cursors, 0, "no cursor saved by a run without its lease");
+    runner.shutdown().await;
+
+    // The next run adopts the event it finds with the meeting's id: no duplicate.
+    h.synced().await;
+    assert_eq!(h.live_events().len(), 1);
+    assert_eq!(h.links().await, 1);
 }

@@ -190,7 +190,8 @@ async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResu
 
 fn sync_error(e: SyncError) -> ApiError {
     match e {
-        SyncError::Retryable { .. } => ApiError::new(
+        // Routes take no lease; kept exhaustive so a new kind is mapped on purpose.
+        SyncError::Retryable { .. } | SyncError::LeaseLost => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             e.to_string(),

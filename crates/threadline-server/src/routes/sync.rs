@@ -5,6 +5,11 @@
 //!   or going, that run is answered (a second one is never started). 409 `conflict` when
 //!   every schedule is paused (needs re-authorization, disconnected, waiting for a review) or
 //!   there is none. The runner of this process is woken at once.
+//! - `POST /connections/{id}/review` `{"decision": "apply_anyway" | "check_again"}` → 202
+//!   [`SyncNowAnswer`]: a run a guard refused (a mass deletion, a calendar suddenly empty)
+//!   paused its schedule; the user's decision resumes it with a queued `manual` run, which
+//!   with `apply_anyway` (once) passes the guards. 409 `conflict` when nothing waits for a
+//!   review.
 //! - `GET /connections/{id}/runs?limit=&cursor=` → a page of [`Run`]s, newest first.
 //! - `GET /connections/{id}/sync` → [`SyncState`]: ok / syncing / needs_reauth / degraded
 //!   (with the reason) / disconnected, and each schedule's next run, current and last run.
@@ -26,7 +31,7 @@ use crate::records::http::{query, Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::records::{decode_cursor, encode_cursor};
 use crate::state::AppState;
 use crate::sync::runs::{self, Run};
-use crate::sync::schedule::{self, SyncNowError, SyncState};
+use crate::sync::schedule::{self, ReviewDecision, SyncNowError, SyncState};
 use crate::validate::path_id;
 
 const CURSOR_PREFIX: &str = "run";
@@ -48,6 +53,25 @@ pub fn router() -> ApiRouter {
             "Nothing to run (`conflict`): every schedule is paused (the connection needs \
              re-authorization, was disconnected, or waits for a review), or there is none.",
         );
+    let review_op = id(Op::new(
+        tag,
+        "review_sync",
+        "Decide about a refused sync run",
+    ))
+    .description(
+        "A run that a guard refused (it would delete more than half of the linked items, \
+             or a calendar suddenly listed empty) wrote nothing and paused its schedule until \
+             a person decides. `check_again`: resume with the guards in place (after mending \
+             the cause at its source). `apply_anyway`: resume, and let the next run (only \
+             that one) pass the guards. Either way a `manual` run is queued at once.",
+    )
+    .json_body::<ReviewRequest>("The decision.")
+    .json::<SyncNowAnswer>("202", "The runs queued, one per integration.")
+    .error(
+        "409",
+        "Nothing waits for a review (`conflict`): no run of this connection was refused, \
+             or it was decided already.",
+    );
     let runs_op = id(Op::new(tag, "list_sync_runs", "The connection's sync runs"))
         .description("Newest first, with what each did.")
         .paginated()
@@ -66,6 +90,7 @@ pub fn router() -> ApiRouter {
     ApiRouter::new()
         .routes(sync_now_op.route("/connections/{id}/sync", HttpMethod::Post, post(sync_now)))
         .routes(state_op.route("/connections/{id}/sync", HttpMethod::Get, get(state)))
+        .routes(review_op.route("/connections/{id}/review", HttpMethod::Post, post(review)))
         .routes(runs_op.route("/connections/{id}/runs", HttpMethod::Get, get(list_runs)))
 }
 
@@ -74,6 +99,13 @@ pub fn router() -> ApiRouter {
 pub struct SyncNowAnswer {
     /// One run per active schedule (integration), queued or already going.
     pub items: Vec<Run>,
+}
+
+/// The body of `POST /connections/{id}/review`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub decision: ReviewDecision,
 }
 
 /// `?limit=&cursor=` of the runs.
@@ -101,12 +133,35 @@ async fn sync_now(
         .db()
         .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
         .await
-        .map_err(|e| match e {
-            SyncNowError::Database(e) => ApiError::Database(e),
-            refused => ApiError::new(StatusCode::CONFLICT, "conflict", refused.to_string()),
-        })?;
+        .map_err(refused)?;
     state.sync_wake().notify_one();
     Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+}
+
+async fn review(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Json(request): Json<ReviewRequest>,
+) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
+    let connection = own_connection(&state, &auth, &raw).await?;
+    let decision = request.decision;
+    let items = state
+        .db()
+        .write(|tx| Box::pin(schedule::review(tx, connection.id, decision)))
+        .await
+        .map_err(refused)?;
+    tracing::info!(connection = %connection.id, ?decision, "a refused sync run was reviewed");
+    state.sync_wake().notify_one();
+    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+}
+
+/// "Sync now" or a review that started nothing: 409 with why.
+fn refused(e: SyncNowError) -> ApiError {
+    match e {
+        SyncNowError::Database(e) => ApiError::Database(e),
+        refused => ApiError::new(StatusCode::CONFLICT, "conflict", refused.to_string()),
+    }
 }
 
 async fn state(

@@ -182,6 +182,9 @@ pub struct JobContext {
     pub lease: Lease,
     /// Add what the run does here.
     pub tally: Arc<Tally>,
+    /// A person reviewed a refused run and chose to apply it anyway: this run may pass the
+    /// mass-change guards (once; see [`schedule::review`]).
+    pub apply_anyway: bool,
     stopping: Arc<AtomicBool>,
 }
 
@@ -216,6 +219,49 @@ pub enum FenceError {
     LeaseLost,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// The error of a job's write transaction that puts [`Lease::fence`] first: the lease was
+/// lost (nothing of the transaction commits), or the work itself failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FencedError {
+    #[error("the lease on this schedule was lost")]
+    LeaseLost,
+    #[error(transparent)]
+    Api(#[from] crate::error::ApiError),
+}
+
+impl From<FenceError> for FencedError {
+    fn from(e: FenceError) -> Self {
+        match e {
+            FenceError::LeaseLost => FencedError::LeaseLost,
+            FenceError::Database(e) => FencedError::Api(e.into()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for FencedError {
+    fn from(e: sqlx::Error) -> Self {
+        FencedError::Api(e.into())
+    }
+}
+
+impl crate::error::DbFailure for FencedError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            FencedError::Api(e) => e.database_error(),
+            FencedError::LeaseLost => None,
+        }
+    }
+}
+
+/// [`Lease::fence`] when the job runs under one (the scheduler's runs); nothing otherwise (a
+/// run called directly, as tests and benchmarks do, has no lease to lose).
+pub async fn fence(lease: Option<&Lease>, conn: &mut crate::db::Conn) -> Result<(), FencedError> {
+    match lease {
+        Some(lease) => Ok(lease.fence(conn).await?),
+        None => Ok(()),
+    }
 }
 
 impl crate::error::DbFailure for FenceError {

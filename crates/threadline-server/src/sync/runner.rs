@@ -287,6 +287,7 @@ async fn run_one(db: Db, job: Arc<dyn SyncJob>, lease: Lease, stopping: Arc<Atom
         run_id: claimed.run_id,
         lease: lease.clone(),
         tally: Arc::clone(&tally),
+        apply_anyway: claimed.apply_anyway,
         stopping,
     };
     let beat = lease.inner.duration / 3;

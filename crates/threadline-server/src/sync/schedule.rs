@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::runs::{self, NewRun, Run, RunStatus, Trigger};
@@ -165,20 +165,43 @@ pub async fn resume_connection(conn: &mut Conn, connection_id: Uuid) -> Result<u
     Ok(done.rows_affected())
 }
 
-/// Resumes schedule `schedule_id` after a person reviewed why its run was refused: due at
-/// once. False when it was not waiting for a review.
-pub async fn resume_after_review(conn: &mut Conn, schedule_id: Uuid) -> Result<bool, sqlx::Error> {
+/// What a person decided about a run that a guard refused (`POST /connections/{id}/review`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Run again with the guards in place: the cause was mended at its source (the events
+    /// restored in Google, the calendar shared again), or to see whether it still holds. A
+    /// run that would still make the same mass change is refused again.
+    CheckAgain,
+    /// Run once past the guards: the deletions were meant. Only the next run passes; the
+    /// guards hold again after it.
+    ApplyAnyway,
+}
+
+/// Ends the review of connection `connection_id`: every schedule of it waiting for a review
+/// is resumed with `decision`, then, as "sync now" ([`sync_now`]), made due at once with a
+/// queued `manual` run. Returns the runs; [`SyncNowError::NotInReview`] when no schedule
+/// waits for a review (nothing changes then).
+pub async fn review(
+    conn: &mut Conn,
+    connection_id: Uuid,
+    decision: ReviewDecision,
+) -> Result<Vec<Run>, SyncNowError> {
     let now = db::now();
-    let done = sqlx::query(
-        "UPDATE sync_schedules SET paused = NULL, paused_reason = NULL, next_run_at = $1,
-             updated_at = $1
-         WHERE id = $2 AND paused = 'review'",
+    let resumed = sqlx::query(
+        "UPDATE sync_schedules SET paused = NULL, paused_reason = NULL, apply_anyway = $1,
+             updated_at = $2
+         WHERE connection_id = $3 AND paused = 'review'",
     )
+    .bind(i64::from(decision == ReviewDecision::ApplyAnyway))
     .bind(&now)
-    .bind(id_text(schedule_id))
+    .bind(id_text(connection_id))
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if resumed.rows_affected() == 0 {
+        return Err(SyncNowError::NotInReview);
+    }
+    sync_now(conn, connection_id).await
 }
 
 /// A schedule this process has taken, with the run it starts.
@@ -191,6 +214,9 @@ pub struct Claimed {
     pub trigger: Trigger,
     /// When the lease ends unless renewed.
     pub lease_until: DateTime<Utc>,
+    /// A person reviewed a refused run and chose to apply it ([`review`]): this run may pass
+    /// the integration's mass-change guards.
+    pub apply_anyway: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,6 +226,7 @@ struct DueRow {
     integration: String,
     next_run_at: String,
     current_run_id: Option<String>,
+    apply_anyway: i64,
 }
 
 /// Takes up to `limit` due schedules of `integrations` for process `owner` with a lease of
@@ -222,8 +249,8 @@ pub async fn claim_due(
     let now = Utc::now();
     let now_text = format_time(now);
     let mut sql = Sql::new(
-        "SELECT id, connection_id, integration, next_run_at, current_run_id FROM sync_schedules
-         WHERE paused IS NULL AND next_run_at <= ",
+        "SELECT id, connection_id, integration, next_run_at, current_run_id, apply_anyway
+         FROM sync_schedules WHERE paused IS NULL AND next_run_at <= ",
     );
     sql.push_bind(now_text.clone())
         .push(" AND integration IN ")
@@ -300,6 +327,7 @@ pub async fn claim_due(
             run_id,
             trigger,
             lease_until,
+            apply_anyway: row.apply_anyway != 0,
         });
     }
     Ok(claimed)
@@ -477,11 +505,17 @@ pub async fn finish(
         Outcome::RefusedForReview(reason) => (Some(Paused::Review), Some(reason.as_str())),
         _ => (None, None),
     };
+    // "Apply anyway" covers the run that follows the review: kept over a passing fault (the
+    // retry is that run), spent by any other end, so a later mass change is refused again.
+    let apply_anyway = match outcome {
+        Outcome::Retry { .. } | Outcome::Interrupted(_) => i64::from(claimed.apply_anyway),
+        _ => 0,
+    };
     sqlx::query(
         "UPDATE sync_schedules SET lease_owner = NULL, lease_expires_at = NULL,
              current_run_id = NULL, last_run_id = $1, next_run_at = $2, failures = $3,
              paused = COALESCE($4, paused), paused_reason = COALESCE($5, paused_reason),
-             updated_at = $6
+             updated_at = $6, apply_anyway = $8
          WHERE id = $7",
     )
     .bind(&run_id)
@@ -491,6 +525,7 @@ pub async fn finish(
     .bind(paused_reason)
     .bind(format_time(now))
     .bind(id_text(claimed.schedule_id))
+    .bind(apply_anyway)
     .execute(&mut *conn)
     .await?;
     if let Outcome::NeedsReauth(reason) = outcome {
@@ -665,13 +700,15 @@ fn health(
     (SyncHealth::Ok, None)
 }
 
-/// Why "sync now" started nothing.
+/// Why "sync now" (or a review) started nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncNowError {
     #[error("this connection has nothing to sync: no integration is enabled for it")]
     NothingToSync,
     #[error("the sync of this connection is paused ({}): {}", .0.as_str(), .1)]
     Paused(Paused, String),
+    #[error("no sync of this connection waits for a review")]
+    NotInReview,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

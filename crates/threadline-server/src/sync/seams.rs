@@ -122,6 +122,10 @@ pub enum SyncError {
     /// A fault that trying again will not mend (a bug, data that cannot be read).
     #[error("the sync failed: {0}")]
     Fatal(String),
+    /// The run's lease on its schedule was lost (the process paused longer than the lease):
+    /// it stopped without writing more; another process may be running the schedule.
+    #[error("the lease on this schedule was lost; stopped without writing more")]
+    LeaseLost,
 }
 
 impl SyncError {
@@ -149,6 +153,15 @@ impl From<crate::error::ApiError> for SyncError {
                 SyncError::retryable(format!("database busy: {db}"))
             }
             other => SyncError::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<super::FencedError> for SyncError {
+    fn from(e: super::FencedError) -> Self {
+        match e {
+            super::FencedError::LeaseLost => SyncError::LeaseLost,
+            super::FencedError::Api(e) => e.into(),
         }
     }
 }

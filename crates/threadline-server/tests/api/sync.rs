@@ -48,6 +48,8 @@ struct Probe {
     most_at_once: AtomicUsize,
     started_signal: Notify,
     fence: Mutex<Vec<Result<(), String>>>,
+    /// `JobContext::apply_anyway` of each run, in order.
+    apply_anyway: Mutex<Vec<bool>>,
 }
 
 struct FakeJob {
@@ -69,6 +71,7 @@ impl SyncJob for FakeJob {
                 *n += 1;
                 probe.most_at_once.fetch_max(*n, Ordering::SeqCst);
             }
+            probe.apply_anyway.lock().unwrap().push(ctx.apply_anyway);
             probe.started.fetch_add(1, Ordering::SeqCst);
             probe.started_signal.notify_waiters();
             ctx.tally.created(2);
@@ -615,21 +618,26 @@ fn backoff_doubles_with_jitter_up_to_a_cap() {
     }
 }
 
+/// A connection of the test user whose first run a guard refused: (connection, schedule).
+async fn refused_once(app: &TestApp, probe: &Arc<Probe>) -> (Uuid, Uuid) {
+    let (connection, schedule_id) = connect_user(app, app.user_id, Duration::from_secs(1800)).await;
+    let act = Act::Fail(JobError::RefusedForReview(
+        "would delete 80 % of the linked events".into(),
+    ));
+    let runner = start(&app.db, app, probe, act, Duration::from_secs(5));
+    until("the run was refused", || async {
+        statuses(app, connection).await == ["refused_for_review"]
+    })
+    .await;
+    runner.shutdown().await;
+    (connection, schedule_id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_run_waits_for_a_review_and_repeated_failures_show_degraded() {
     let app = TestApp::new().await;
     let probe = Arc::new(Probe::default());
-    let (connection, schedule_id) =
-        connect_user(&app, app.user_id, Duration::from_secs(1800)).await;
-    let act = Act::Fail(JobError::RefusedForReview(
-        "would delete 80 % of the linked events".into(),
-    ));
-    let runner = start(&app.db, &app, &probe, act, Duration::from_secs(5));
-    until("the run was refused", || async {
-        statuses(&app, connection).await == ["refused_for_review"]
-    })
-    .await;
-    runner.shutdown().await;
+    let (connection, schedule_id) = refused_once(&app, &probe).await;
     assert_eq!(
         schedule_row(&app, schedule_id).await.paused.as_deref(),
         Some("review")
@@ -645,11 +653,12 @@ async fn a_refused_run_waits_for_a_review_and_repeated_failures_show_degraded() 
 
     // Reviewed; then three fatal failures in a row: degraded, with the last error.
     let reviewed = app
-        .db
-        .write(|tx| Box::pin(schedule::resume_after_review(tx, schedule_id)))
-        .await
-        .unwrap();
-    assert!(reviewed);
+        .post(
+            &format!("/api/v1/connections/{connection}/review"),
+            serde_json::json!({"decision": "check_again"}),
+        )
+        .await;
+    assert_eq!(reviewed.status, StatusCode::ACCEPTED, "{}", reviewed.body);
     sqlx::query("UPDATE sync_schedules SET failures = 2")
         .execute(app.pool())
         .await
@@ -856,4 +865,67 @@ async fn run_history_is_newest_first_paginated_and_private() {
         )
         .await;
     answer.assert_error(StatusCode::NOT_FOUND, "not_found", None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_anyway_reaches_the_next_run_only() {
+    let app = TestApp::new().await;
+    let probe = Arc::new(Probe::default());
+    let (connection, schedule_id) = refused_once(&app, &probe).await;
+
+    let review = format!("/api/v1/connections/{connection}/review");
+    let answer = app
+        .post(&review, serde_json::json!({"decision": "apply_anyway"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.body["items"][0]["status"], "queued");
+    let row = schedule_row(&app, schedule_id).await;
+    assert_eq!(row.paused, None);
+    // A passing fault keeps the approval for the retry; the run after that spends it.
+    let act = Act::Fail(JobError::retryable("Google answered 503"));
+    let runner = start(&app.db, &app, &probe, act, Duration::from_secs(5));
+    until("the run failed", || async {
+        statuses(&app, connection).await.first().map(String::as_str) == Some("failed")
+    })
+    .await;
+    runner.shutdown().await;
+    app.post(
+        &format!("/api/v1/connections/{connection}/sync"),
+        Value::Null,
+    )
+    .await;
+    let runner = start(
+        &app.db,
+        &app,
+        &probe,
+        Act::Succeed(Duration::ZERO),
+        Duration::from_secs(5),
+    );
+    until("the retry ran", || async {
+        statuses(&app, connection).await.first().map(String::as_str) == Some("ok")
+    })
+    .await;
+    app.post(
+        &format!("/api/v1/connections/{connection}/sync"),
+        Value::Null,
+    )
+    .await;
+    until("a later run ran", || async {
+        statuses(&app, connection).await.len() == 4 && statuses(&app, connection).await[0] == "ok"
+    })
+    .await;
+    runner.shutdown().await;
+    assert_eq!(
+        *probe.apply_anyway.lock().unwrap(),
+        [false, true, true, false],
+        "refused; approved, failed passingly; its retry; a later run"
+    );
+    let again = app
+        .post(&review, serde_json::json!({"decision": "apply_anyway"}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    let bad = app
+        .post(&review, serde_json::json!({"decision": "yes"}))
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.body);
 }

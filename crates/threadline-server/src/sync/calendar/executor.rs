@@ -17,6 +17,12 @@
 //!    the CRM cursor, last. A crash before its commit leaves every cursor where it was: the
 //!    next run reads the same changes again and converges from the links written so far.
 //! 6. Refetches (GET, planned again as an incremental listing of that one event).
+//!
+//! Under the scheduler, every write is behind the run's lease ([`RunOptions::lease`]): each
+//! Google write is preceded by a local check, and each transaction starts with the fence
+//! (the database must still say this process holds the schedule), so a process that paused
+//! past its lease, while another took the schedule, stops with [`SyncError::LeaseLost`]
+//! instead of writing beside the other run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -32,7 +38,7 @@ use super::{CalendarSync, RunOptions};
 use crate::connections::{self, Status};
 use crate::db::Conn;
 use crate::error::ApiResult;
-use crate::sync::{RunCounts, SyncError};
+use crate::sync::{fence, FencedError, Lease, RunCounts, SyncError};
 
 /// How many times one item is planned again after a 412/409 within a run.
 const MAX_REPLANS: u32 = 3;
@@ -52,6 +58,8 @@ struct Run<'a> {
     zones: HashMap<String, Option<String>>,
     /// Why a calendar was left out, for the connection's status.
     problems: Vec<String>,
+    /// The scheduler's lease, when run by it.
+    lease: Option<Lease>,
 }
 
 /// One sync of `connection_id` (see the module docs).
@@ -88,6 +96,7 @@ pub async fn run(
         private: HashSet::new(),
         zones: HashMap::new(),
         problems: Vec::new(),
+        lease: options.lease.clone(),
     };
     let settings = store::settings(&mut conn, connection_id).await?;
     let cursors = store::cursors(&mut conn, connection_id).await?;
@@ -308,18 +317,28 @@ impl Run<'_> {
 
     async fn set_status(&self, status: Status, reason: Option<&str>) -> Result<(), SyncError> {
         let id = self.connection;
-        let reason = reason.map(str::to_string);
+        let lease = self.lease.as_ref();
         self.sync
             .db
             .write(|tx| {
-                let reason = reason.clone();
                 Box::pin(async move {
-                    connections::set_status(tx, id, None, status, reason.as_deref()).await
+                    fence(lease, tx).await?;
+                    connections::set_status(tx, id, None, status, reason)
+                        .await
+                        .map_err(|e| FencedError::Api(e.into()))
                 })
             })
-            .await
-            .map_err(|e| SyncError::Fatal(e.to_string()))?;
+            .await?;
         Ok(())
+    }
+
+    /// Before a Google write: stop if the lease is gone (the database writes are fenced, a
+    /// Google write can only be held back).
+    fn ensure_lease(&self) -> Result<(), SyncError> {
+        match &self.lease {
+            Some(lease) if !lease.is_held() => Err(SyncError::LeaseLost),
+            _ => Ok(()),
+        }
     }
 
     async fn mark_for_review(&self, reasons: &[String]) -> Result<(), SyncError> {
@@ -393,6 +412,12 @@ impl Run<'_> {
         action: &Action,
         depth: u32,
     ) -> Result<(), SyncError> {
+        if matches!(
+            action,
+            Action::CreateRemote { .. } | Action::UpdateRemote { .. } | Action::DeleteRemote { .. }
+        ) {
+            self.ensure_lease()?;
+        }
         let client = self.sync.client().clone();
         let token = self.token.clone();
         match action {
@@ -478,14 +503,14 @@ impl Run<'_> {
                 .await
             {
                 Ok(()) => {
-                    let (connection, calendar, event) =
-                        (self.connection, calendar_id.clone(), event_id.clone());
+                    let (connection, lease) = (self.connection, self.lease.as_ref());
                     self.sync
                         .db
                         .write(|tx| {
-                            let (calendar, event) = (calendar.clone(), event.clone());
                             Box::pin(async move {
-                                store::delete_link(tx, connection, &calendar, &event).await
+                                fence(lease, tx).await?;
+                                store::delete_link(tx, connection, calendar_id, event_id).await?;
+                                Ok::<_, FencedError>(())
                             })
                         })
                         .await?;
@@ -604,12 +629,15 @@ impl Run<'_> {
     async fn put_link(&self, link: Link) -> Result<(), SyncError> {
         // After a remote write, before its link: the next run must adopt the event.
         kill_point("after-remote-write");
-        let connection = self.connection;
+        let (connection, lease, link) = (self.connection, self.lease.as_ref(), &link);
         self.sync
             .db
             .write(|tx| {
-                let link = link.clone();
-                Box::pin(async move { store::put_link(tx, connection, &link).await })
+                Box::pin(async move {
+                    fence(lease, tx).await?;
+                    store::put_link(tx, connection, link).await?;
+                    Ok::<_, FencedError>(())
+                })
             })
             .await?;
         Ok(())
@@ -623,11 +651,13 @@ impl Run<'_> {
     ) -> Result<(), SyncError> {
         let owner = self.owner;
         let private = &self.private;
+        let lease = self.lease.as_ref();
         let counts = self
             .sync
             .db
             .write(|tx| {
                 Box::pin(async move {
+                    fence(lease, tx).await?;
                     let mut counts = RunCounts::default();
                     for action in actions {
                         apply(tx, owner, private, action, &mut counts).await?;
@@ -638,7 +668,7 @@ impl Run<'_> {
                     // Changes applied, cursors saved, not committed: the next run must read
                     // the same changes again and converge.
                     kill_point("before-local-commit");
-                    ApiResult::Ok(counts)
+                    Ok::<_, FencedError>(counts)
                 })
             })
             .await?;

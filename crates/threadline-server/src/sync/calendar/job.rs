@@ -25,9 +25,18 @@ impl SyncJob for CalendarJob {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             ctx.lease.ensure()?;
+            let mut options = RunOptions {
+                lease: Some(ctx.lease.clone()),
+                ..RunOptions::default()
+            };
+            if ctx.apply_anyway {
+                // A person reviewed the refused run and chose to apply it.
+                options.guards.allow_mass_delete = true;
+                options.guards.allow_empty_calendar = true;
+            }
             let counts = self
                 .0
-                .run(ctx.connection_id, RunOptions::default())
+                .run(ctx.connection_id, options)
                 .await
                 .map_err(job_error)?;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -55,6 +64,7 @@ fn job_error(e: SyncError) -> JobError {
         SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
         SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
         SyncError::Fatal(reason) => JobError::Fatal(reason),
+        SyncError::LeaseLost => JobError::LeaseLost,
     }
 }
 

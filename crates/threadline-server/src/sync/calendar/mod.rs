@@ -30,7 +30,7 @@ use threadline_sync::Guards;
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::sync::{AccessTokens, RunCounts, SyncError};
+use crate::sync::{fence, AccessTokens, Lease, RunCounts, SyncError};
 use client::CalendarClient;
 
 /// The calendar sync of one server: database, Google client, token source.
@@ -42,11 +42,16 @@ pub struct CalendarSync {
     running: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// What a run may do beyond the defaults.
-#[derive(Debug, Clone, Copy, Default)]
+/// How a run is made.
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// The mass-change guards; "apply anyway" after a review sets their `allow_*`.
     pub guards: Guards,
+    /// The scheduler's lease on the schedule ([`crate::sync::JobContext::lease`]): checked
+    /// before each Google write, and fencing each database write, so that a run that lost
+    /// its lease (another process may run the schedule now) writes nothing more. `None` for
+    /// a run called directly (tests, benchmarks).
+    pub lease: Option<Lease>,
 }
 
 impl CalendarSync {
@@ -88,14 +93,19 @@ impl CalendarSync {
             .or_default()
             .clone();
         let _running = lock.lock().await;
-        self.choose_defaults(connection_id).await?;
+        self.choose_defaults(connection_id, options.lease.as_ref())
+            .await?;
         executor::run(self, connection_id, options).await
     }
 
     /// On a connection's first run, before its user chose anything: the account's primary
     /// calendar, imported, and the one meetings are exported to (when it is writable) — what
     /// someone who just connected expects to see. A choice made since, even "none", stays.
-    async fn choose_defaults(&self, connection_id: Uuid) -> Result<(), SyncError> {
+    async fn choose_defaults(
+        &self,
+        connection_id: Uuid,
+        lease: Option<&Lease>,
+    ) -> Result<(), SyncError> {
         {
             let mut conn = self.db.pool().acquire().await?;
             if store::has_settings(&mut conn, connection_id).await? {
@@ -118,11 +128,12 @@ impl CalendarSync {
         self.db
             .write(|tx| {
                 Box::pin(async move {
+                    fence(lease, tx).await?;
                     // Another process may have chosen meanwhile.
                     if !store::has_settings(tx, connection_id).await? {
                         store::set_selection(tx, connection_id, imports, export).await?;
                     }
-                    Ok::<_, crate::error::ApiError>(())
+                    Ok::<_, crate::sync::FencedError>(())
                 })
             })
             .await?;
