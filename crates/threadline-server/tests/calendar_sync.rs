@@ -15,6 +15,8 @@ use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 use threadline_server::admin::{self, OrgChoice};
 use threadline_server::connections::{self, Grant, Owner, Provider};
 
+use threadline_server::oauth::google::{GoogleConfig, GoogleEndpoints};
+use threadline_server::oauth::{OAuth, TokenSource};
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
 use threadline_server::sync::calendar::client::{CalendarClient, RetryPolicy};
 use threadline_server::sync::calendar::job::CalendarJob;
@@ -104,8 +106,19 @@ impl Harness {
             },
         )
         .unwrap();
-        let tokens_source =
-            StoredTokens::new(db.clone(), Arc::new(Keyring::parse(&key, "test").unwrap()));
+        // The production token source, refreshing against the fake's token endpoint.
+        let oauth = OAuth::with_google(GoogleConfig {
+            client_id: "threadline".into(),
+            client_secret: SecretString::from("secret".to_string()),
+            redirect_url: "http://localhost/cb".parse().unwrap(),
+            endpoints: GoogleEndpoints::all_at(&fake.base_url()).unwrap(),
+        })
+        .unwrap();
+        let tokens_source = TokenSource::new(
+            db.clone(),
+            Arc::new(Keyring::parse(&key, "test").unwrap()),
+            Arc::new(oauth),
+        );
         let state = AppState::new(db.clone())
             .with_keyring(keys)
             .with_calendar_sync(CalendarSync::new(
@@ -1311,4 +1324,52 @@ async fn a_run_that_lost_its_lease_writes_nothing_more_and_the_next_run_converge
     h.synced().await;
     assert_eq!(h.live_events().len(), 1);
     assert_eq!(h.links().await, 1);
+}
+
+/// Google refuses the access token mid-run (401: revoked, or cut short before its expiry):
+/// the run replaces it once, through the token source's refresh, and goes on; refused again
+/// after that, the run stops to be tried later, without a second refresh.
+#[tokio::test]
+async fn a_token_refused_mid_run_is_replaced_once_and_the_run_goes_on() {
+    let h = Harness::new().await;
+    h.meeting(
+        "Token",
+        "2026-03-03T14:00:00+01:00",
+        "2026-03-03T15:00:00+01:00",
+    )
+    .await;
+    let refused = h.fake.faults().inject(
+        FaultRule::new(Fault::Unauthorized)
+            .on("POST", "/calendar/v3/calendars/*/events")
+            .times(Times::Once),
+    );
+    let counts = h.synced().await;
+    assert_eq!(h.fake.faults().fired(refused), 1);
+    assert_eq!(counts.created, 1, "{counts:?}");
+    assert_eq!(h.live_events().len(), 1);
+    assert_eq!(h.fake.log().count("POST", "/token"), 1, "one refresh");
+
+    h.meeting(
+        "Token 2",
+        "2026-03-04T14:00:00+01:00",
+        "2026-03-04T15:00:00+01:00",
+    )
+    .await;
+    h.fake.faults().inject(
+        FaultRule::new(Fault::Unauthorized)
+            .on("POST", "/calendar/v3/calendars/*/events")
+            .times(Times::N(2)),
+    );
+    match h.sync().await {
+        Err(SyncError::TokenRejected(_)) => {}
+        other => panic!("expected the token refused twice, got {other:?}"),
+    }
+    assert_eq!(
+        h.fake.log().count("POST", "/token"),
+        2,
+        "one more refresh, not a loop"
+    );
+    assert_eq!(h.live_events().len(), 1, "nothing half-written");
+    h.synced().await;
+    assert_eq!(h.live_events().len(), 2);
 }

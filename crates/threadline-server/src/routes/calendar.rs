@@ -191,11 +191,13 @@ async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResu
 fn sync_error(e: SyncError) -> ApiError {
     match e {
         // Routes take no lease; kept exhaustive so a new kind is mapped on purpose.
-        SyncError::Retryable { .. } | SyncError::LeaseLost => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        ),
+        SyncError::Retryable { .. } | SyncError::LeaseLost | SyncError::TokenRejected(_) => {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        }
         SyncError::NeedsReauth(_) => {
             ApiError::new(StatusCode::CONFLICT, "needs_reauth", e.to_string())
         }

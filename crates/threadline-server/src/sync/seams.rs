@@ -30,6 +30,14 @@ pub enum TokenError {
 /// "Give me a valid access token for this connection."
 pub trait AccessTokens: Send + Sync {
     fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>>;
+
+    /// The provider answered 401 to `rejected` (revoked, or expired before the time it was
+    /// given): another token — one refreshed meanwhile, or a new refresh — or why none.
+    fn replace_rejected<'a>(
+        &'a self,
+        connection_id: Uuid,
+        rejected: &'a SecretString,
+    ) -> BoxFuture<'a, Result<SecretString, TokenError>>;
 }
 
 /// The access token stored on the connection, as it is (no refresh): the seam's first
@@ -46,6 +54,23 @@ impl StoredTokens {
 }
 
 impl AccessTokens for StoredTokens {
+    /// No refresh here: the stored token if it is another one (stored meanwhile).
+    fn replace_rejected<'a>(
+        &'a self,
+        connection_id: Uuid,
+        rejected: &'a SecretString,
+    ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
+        Box::pin(async move {
+            let stored = self.access_token(connection_id).await?;
+            if stored.expose_secret() == rejected.expose_secret() {
+                return Err(TokenError::Unavailable(
+                    "the provider refused the stored access token".into(),
+                ));
+            }
+            Ok(stored)
+        })
+    }
+
     fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
         Box::pin(async move {
             let unavailable = |e: &dyn std::fmt::Display| TokenError::Unavailable(e.to_string());
@@ -85,6 +110,18 @@ impl AccessTokens for FixedToken {
         let token = self.0.clone();
         Box::pin(async move { Ok(token) })
     }
+
+    fn replace_rejected<'a>(
+        &'a self,
+        _: Uuid,
+        _: &'a SecretString,
+    ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
+        Box::pin(async {
+            Err(TokenError::Unavailable(
+                "the fixed token was refused".into(),
+            ))
+        })
+    }
 }
 
 /// What a run did, for the connection's history of runs.
@@ -119,6 +156,11 @@ pub enum SyncError {
     /// reviews it and may apply it anyway.
     #[error("refused for review: {}", .0.join("; "))]
     RefusedForReview(Vec<String>),
+    /// The provider refused the access token (401) although it was fresh by its expiry:
+    /// revoked, or cut short. The run replaces it once and runs again
+    /// ([`AccessTokens::replace_rejected`]); a second refusal is retried later.
+    #[error("the provider refused the access token: {0}")]
+    TokenRejected(String),
     /// A fault that trying again will not mend (a bug, data that cannot be read).
     #[error("the sync failed: {0}")]
     Fatal(String),

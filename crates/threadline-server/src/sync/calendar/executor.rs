@@ -67,6 +67,7 @@ pub async fn run(
     sync: &CalendarSync,
     connection_id: Uuid,
     options: RunOptions,
+    token: String,
 ) -> Result<RunCounts, SyncError> {
     let mut conn = sync.db.pool().acquire().await?;
     let connection = connections::get(&mut conn, connection_id)
@@ -82,7 +83,6 @@ pub async fn run(
         )));
     }
     let org_id = org_of(&mut conn, connection.user_id).await?;
-    let token = sync.token(connection_id).await?;
     let mut run = Run {
         sync,
         connection: connection_id,
@@ -185,13 +185,11 @@ async fn org_of(conn: &mut Conn, user: Uuid) -> Result<Uuid, SyncError> {
 }
 
 /// A failed call as the run's error: passing ones are tried again later.
-fn call_failed(what: &str, e: CallError) -> SyncError {
+pub(super) fn call_failed(what: &str, e: CallError) -> SyncError {
     match &e {
-        CallError::Status { status: 401, .. } => {
-            // The token source refreshes ahead of expiry; a 401 anyway is an expired or
-            // revoked token, which the next run's token source finds out about.
-            SyncError::retryable(format!("{what}: {e}"))
-        }
+        // The token source refreshes ahead of expiry; a 401 anyway is a revoked or cut-short
+        // token: the run replaces it and runs again (`CalendarSync::run`).
+        CallError::Status { status: 401, .. } => SyncError::TokenRejected(format!("{what}: {e}")),
         CallError::Status { retry_after, .. } if e.is_transient() => SyncError::Retryable {
             reason: format!("{what}: {e}"),
             retry_after: *retry_after,

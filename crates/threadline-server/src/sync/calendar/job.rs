@@ -61,6 +61,9 @@ fn job_error(e: SyncError) -> JobError {
             message: reason,
             retry_after,
         },
+        // Refused again after a replacement: the token source knows more next time (a
+        // refresh failing with invalid_grant pauses the schedules then).
+        SyncError::TokenRejected(reason) => JobError::retryable(reason),
         SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
         SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
         SyncError::Fatal(reason) => JobError::Fatal(reason),
@@ -70,14 +73,28 @@ fn job_error(e: SyncError) -> JobError {
 
 impl AccessTokens for TokenSource {
     fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+        Box::pin(async move { token_answer(TokenSource::access_token(self, connection_id).await) })
+    }
+
+    fn replace_rejected<'a>(
+        &'a self,
+        connection_id: Uuid,
+        rejected: &'a SecretString,
+    ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
         Box::pin(async move {
-            match TokenSource::access_token(self, connection_id).await {
-                Ok(token) => Ok(token.token),
-                Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
-                // Transient, or refused for a reason of the server's (`invalid_client`): the
-                // pass is tried again later, with back-off; the status says why meanwhile.
-                Err(e) => Err(TokenError::Unavailable(e.to_string())),
-            }
+            token_answer(TokenSource::replace_rejected(self, connection_id, rejected).await)
         })
+    }
+}
+
+fn token_answer(
+    answer: Result<crate::oauth::AccessToken, crate::oauth::Error>,
+) -> Result<SecretString, TokenError> {
+    match answer {
+        Ok(token) => Ok(token.token),
+        Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
+        // Transient, or refused for a reason of the server's (`invalid_client`): the pass is
+        // tried again later, with back-off; the status says why meanwhile.
+        Err(e) => Err(TokenError::Unavailable(e.to_string())),
     }
 }

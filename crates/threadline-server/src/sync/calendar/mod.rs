@@ -30,6 +30,7 @@ use threadline_sync::Guards;
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::secrets::{ExposeSecret, SecretString};
 use crate::sync::{fence, AccessTokens, Lease, RunCounts, SyncError};
 use client::CalendarClient;
 
@@ -74,7 +75,6 @@ impl CalendarSync {
 
     /// A valid access token of the connection.
     pub async fn token(&self, connection_id: Uuid) -> Result<String, SyncError> {
-        use crate::secrets::ExposeSecret;
         let token = self.tokens.access_token(connection_id).await?;
         Ok(token.expose_secret().to_string())
     }
@@ -93,9 +93,34 @@ impl CalendarSync {
             .or_default()
             .clone();
         let _running = lock.lock().await;
-        self.choose_defaults(connection_id, options.lease.as_ref())
+        let token = self.token(connection_id).await?;
+        match self.attempt(connection_id, &options, &token).await {
+            // Every step of a run is safe to repeat, so after a 401 the whole run goes again
+            // with a new token (once; the token source refreshes, or finds the token another
+            // process refreshed).
+            Err(SyncError::TokenRejected(reason)) => {
+                tracing::info!(connection = %connection_id, %reason, "Google refused the access token; replacing it and running again");
+                let rejected = SecretString::from(token);
+                let token = self
+                    .tokens
+                    .replace_rejected(connection_id, &rejected)
+                    .await?;
+                let token = token.expose_secret().to_string();
+                self.attempt(connection_id, &options, &token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        connection_id: Uuid,
+        options: &RunOptions,
+        token: &str,
+    ) -> Result<RunCounts, SyncError> {
+        self.choose_defaults(connection_id, token, options.lease.as_ref())
             .await?;
-        executor::run(self, connection_id, options).await
+        executor::run(self, connection_id, options.clone(), token.to_string()).await
     }
 
     /// On a connection's first run, before its user chose anything: the account's primary
@@ -104,6 +129,7 @@ impl CalendarSync {
     async fn choose_defaults(
         &self,
         connection_id: Uuid,
+        token: &str,
         lease: Option<&Lease>,
     ) -> Result<(), SyncError> {
         {
@@ -112,12 +138,11 @@ impl CalendarSync {
                 return Ok(());
             }
         }
-        let token = self.token(connection_id).await?;
         let calendars = self
             .client
-            .calendar_list(&token)
+            .calendar_list(token)
             .await
-            .map_err(|e| SyncError::retryable(format!("reading the calendar list: {e}")))?;
+            .map_err(|e| executor::call_failed("reading the calendar list", e))?;
         let Some(primary) = calendars.iter().find(|c| c.primary == Some(true)) else {
             return Ok(());
         };
