@@ -1373,3 +1373,136 @@ async fn a_token_refused_mid_run_is_replaced_once_and_the_run_goes_on() {
     h.synced().await;
     assert_eq!(h.live_events().len(), 2);
 }
+
+/// A first sync where the same meetings already exist on both sides: the link table is
+/// gone (the connection was made anew, or its sync state lost) while Google still holds the
+/// events exported before, carrying their meeting ids. The full listing adopts them: no
+/// duplicate event, no busy block for our own events, the CRM's version written where the
+/// two differ (without a common base, the CRM is where exported meetings are managed).
+#[tokio::test]
+async fn a_first_sync_with_the_meetings_already_in_google_adopts_them() {
+    let h = Harness::new().await;
+    let mut meetings = Vec::new();
+    for i in 0..3 {
+        meetings.push(
+            h.meeting(
+                &format!("Adopt {i}"),
+                "2026-03-05T09:00:00+01:00",
+                "2026-03-05T10:00:00+01:00",
+            )
+            .await,
+        );
+    }
+    h.synced().await;
+    assert_eq!(h.live_events().len(), 3);
+    let pool = h.state.db().pool();
+    for table in ["calendar_links", "calendar_cursors"] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE calendar_settings SET crm_cursor = 0")
+        .execute(pool)
+        .await
+        .unwrap();
+    let first = meetings[0]["id"].as_str().unwrap();
+    h.patch_meeting(first, json!({"title": "Adopt 0, renamed in the CRM"}))
+        .await;
+    let inserts = h.count("POST", EVENTS);
+
+    h.synced().await;
+    assert_eq!(h.count("POST", EVENTS), inserts, "no insert: adopted");
+    let events = h.live_events();
+    assert_eq!(events.len(), 3, "no duplicate: {events:#?}");
+    assert!(
+        h.blocks().await.is_empty(),
+        "our own events are not busy blocks"
+    );
+    assert_eq!(h.links().await, 3);
+    let renamed = events
+        .iter()
+        .find(|e| e["id"] == event_id_of(&meetings[0]))
+        .unwrap();
+    assert_eq!(renamed["summary"], "Adopt 0, renamed in the CRM");
+    // Linked again: a quiet run writes nothing.
+    let writes = h.count("POST", EVENTS) + h.count("PATCH", EVENT);
+    h.synced().await;
+    assert_eq!(h.count("POST", EVENTS) + h.count("PATCH", EVENT), writes);
+}
+
+/// The export calendar becomes read-only for the user (a colleague's calendar, shared as
+/// "see all details" after "make changes"): the writes are refused (403), counted as
+/// errors, and the connection says which calendar and why; nothing else of the run is
+/// lost, and once write access is back the waiting changes are written.
+#[tokio::test]
+async fn an_export_calendar_that_became_read_only_is_reported_and_caught_up_later() {
+    use threadline_fake_providers::google::AccessRole;
+    let h = Harness::without_selection().await;
+    let google = h.fake.google();
+    let team = google.add_calendar("bob@other.com", "Team", "Europe/Brussels");
+    google.share_calendar(&team, ANN, AccessRole::Writer);
+    let primary = h.primary.clone();
+    h.select(&[&primary], Some(&team)).await;
+    let first = h
+        .meeting(
+            "Exported",
+            "2026-03-06T09:00:00+01:00",
+            "2026-03-06T10:00:00+01:00",
+        )
+        .await;
+    h.synced().await;
+    assert_eq!(google.events(&team).len(), 1);
+
+    google.share_calendar(&team, ANN, AccessRole::Reader);
+    let id = first["id"].as_str().unwrap();
+    h.patch_meeting(id, json!({"title": "Exported, renamed"}))
+        .await;
+    h.meeting(
+        "Second",
+        "2026-03-07T09:00:00+01:00",
+        "2026-03-07T10:00:00+01:00",
+    )
+    .await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 2, "{counts:?}");
+    let events = google.events(&team);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["summary"], "Exported");
+    let (_, connection) = h
+        .api(
+            Method::GET,
+            &format!("/connections/{}", h.connection),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(connection["status"], "degraded", "{connection}");
+    let reason = connection["status_reason"].as_str().unwrap();
+    assert!(reason.contains(&team) && reason.contains("403"), "{reason}");
+    assert_eq!(
+        h.get_meeting(id).await["title"],
+        "Exported, renamed",
+        "the CRM keeps its edit"
+    );
+
+    google.share_calendar(&team, ANN, AccessRole::Writer);
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    let mut titles: Vec<String> = google
+        .events(&team)
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Exported, renamed", "Second"]);
+    let (_, connection) = h
+        .api(
+            Method::GET,
+            &format!("/connections/{}", h.connection),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(connection["status"], "ok", "{connection}");
+}

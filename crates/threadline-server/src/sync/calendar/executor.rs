@@ -433,7 +433,9 @@ impl Run<'_> {
                 Err(e) if e.status() == Some(409) => {
                     let existing = match client.get_event(&token, calendar_id, event_id).await {
                         Ok(existing) => existing,
-                        Err(e) => return self.item_failed("reading an event after 409", e),
+                        Err(e) => {
+                            return self.item_failed(calendar_id, "reading an event after 409", e)
+                        }
                     };
                     match on_insert_conflict(*meeting_id, &existing, body) {
                         // Ours, from an insert whose answer was lost: adopt it.
@@ -455,7 +457,9 @@ impl Run<'_> {
                                     self.put_link(link.clone().with_etag(written.etag)).await?;
                                     self.counts.created += 1;
                                 }
-                                Err(e) => return self.item_failed("reviving an event", e),
+                                Err(e) => {
+                                    return self.item_failed(calendar_id, "reviving an event", e)
+                                }
                             }
                         }
                         InsertConflict::Foreign => {
@@ -469,7 +473,7 @@ impl Run<'_> {
                         }
                     }
                 }
-                Err(e) => return self.item_failed("creating an event", e),
+                Err(e) => return self.item_failed(calendar_id, "creating an event", e),
             },
             Action::UpdateRemote {
                 calendar_id,
@@ -490,7 +494,7 @@ impl Run<'_> {
                     self.refresh_item(input, calendar_id, event_id, depth)
                         .await?
                 }
-                Err(e) => return self.item_failed("updating an event", e),
+                Err(e) => return self.item_failed(calendar_id, "updating an event", e),
             },
             Action::DeleteRemote {
                 calendar_id,
@@ -519,7 +523,7 @@ impl Run<'_> {
                     self.refresh_item(input, calendar_id, event_id, depth)
                         .await?
                 }
-                Err(e) => return self.item_failed("deleting an event", e),
+                Err(e) => return self.item_failed(calendar_id, "deleting an event", e),
             },
             _ => {}
         }
@@ -528,13 +532,24 @@ impl Run<'_> {
 
     /// A write of one item failed: a passing failure ends the run (tried again later, the
     /// cursors unsaved); a lasting one is counted and the run goes on (the item is planned
-    /// again next run).
-    fn item_failed(&mut self, what: &str, e: CallError) -> Result<(), SyncError> {
+    /// again next run), and the connection shows why (`degraded`), once per calendar and
+    /// kind of answer: a calendar that became read-only must not fail silently.
+    fn item_failed(&mut self, calendar: &str, what: &str, e: CallError) -> Result<(), SyncError> {
         if e.is_transient() || e.status() == Some(401) {
             return Err(call_failed(what, e));
         }
-        tracing::warn!(connection = %self.connection, error = %e, "{what} failed; the next run tries again");
+        tracing::warn!(connection = %self.connection, calendar, error = %e, "{what} failed; the next run tries again");
         self.counts.errors += 1;
+        let answer = match &e {
+            CallError::Status { status, reason, .. } => {
+                format!("Google answered {status} {reason}")
+            }
+            other => other.to_string(),
+        };
+        let problem = format!("calendar {calendar}: {what} failed ({answer})");
+        if !self.problems.contains(&problem) {
+            self.problems.push(problem);
+        }
         Ok(())
     }
 
@@ -562,7 +577,7 @@ impl Run<'_> {
                 };
                 self.replan(input, calendar_id, stub, depth).await
             }
-            Err(e) => self.item_failed("reading an event again", e),
+            Err(e) => self.item_failed(calendar_id, "reading an event again", e),
         }
     }
 
