@@ -1506,3 +1506,72 @@ async fn an_export_calendar_that_became_read_only_is_reported_and_caught_up_late
         .await;
     assert_eq!(connection["status"], "ok", "{connection}");
 }
+
+/// Time zones both ways: an event in another zone than its calendar keeps its own zone and
+/// instant as a block; a meeting just after the spring-forward gap (Brussels, 29 March 2026,
+/// 02:00 → 03:00) is written at the right instant with its zone and read back equal (the
+/// next run writes nothing); moved in Google to the hour before the jump, given in UTC, it
+/// comes back at that instant, its zone kept.
+#[tokio::test]
+async fn time_zones_and_the_dst_gap_keep_their_instants_both_ways() {
+    let h = Harness::new().await;
+    h.insert(json!({"summary": "New York call",
+        "start": {"dateTime": "2026-03-28T21:30:00-04:00", "timeZone": "America/New_York"},
+        "end": {"dateTime": "2026-03-28T22:30:00-04:00", "timeZone": "America/New_York"}}));
+    let meeting = h
+        .meeting(
+            "After the jump",
+            "2026-03-29T03:30:00+02:00",
+            "2026-03-29T04:30:00+02:00",
+        )
+        .await;
+    h.synced().await;
+
+    let blocks = h.blocks().await;
+    assert_eq!(blocks.len(), 1, "{blocks:#?}");
+    assert_eq!(blocks[0]["time_zone"], "America/New_York");
+    assert_eq!(blocks[0]["start_at"], "2026-03-29T01:30:00Z");
+    assert_eq!(blocks[0]["end_at"], "2026-03-29T02:30:00Z");
+
+    let event = h
+        .fake
+        .google()
+        .event(&h.primary, &event_id_of(&meeting))
+        .expect("exported");
+    assert_eq!(event["start"]["timeZone"], "Europe/Brussels");
+    let start =
+        chrono::DateTime::parse_from_rfc3339(event["start"]["dateTime"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        start.with_timezone(&chrono::Utc).to_rfc3339(),
+        "2026-03-29T01:30:00+00:00"
+    );
+    let writes = h.count("POST", EVENTS) + h.count("PATCH", EVENT);
+    h.synced().await;
+    assert_eq!(
+        h.count("POST", EVENTS) + h.count("PATCH", EVENT),
+        writes,
+        "read back equal"
+    );
+
+    // Moved in Google to the hour before the jump, given as a UTC instant.
+    h.google(
+        reqwest::Method::PATCH,
+        &h.event_path(&event_id_of(&meeting)),
+        Some(
+            json!({"start": {"dateTime": "2026-03-29T00:30:00Z", "timeZone": "Europe/Brussels"},
+                    "end": {"dateTime": "2026-03-29T01:30:00Z", "timeZone": "Europe/Brussels"}}),
+        ),
+    )
+    .await;
+    h.synced().await;
+    let moved = h.get_meeting(meeting["id"].as_str().unwrap()).await;
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(moved[field].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339()
+    };
+    assert_eq!(at("start_at"), "2026-03-29T00:30:00+00:00", "{moved}");
+    assert_eq!(at("end_at"), "2026-03-29T01:30:00+00:00", "{moved}");
+    assert_eq!(moved["time_zone"], "Europe/Brussels");
+}
