@@ -642,6 +642,95 @@ async fn recurring_series_with_exdate_a_moved_and_a_cancelled_instance() {
     assert_google_error(status, &body, StatusCode::BAD_REQUEST, "invalid");
 }
 
+/// `events.get` of an instance id answers the instance whether or not it is an exception
+/// (with `recurringEventId` and `originalStartTime`, no `recurrence`), and a change of the
+/// master reaches its exceptions where they did not change that field themselves — without
+/// listing them again in an incremental sync, so a client reads them by id.
+#[tokio::test]
+async fn an_instance_is_read_by_its_id_and_follows_its_series() {
+    let s = &setup().await;
+    let mut master = timed(
+        "series0002",
+        "Weekly",
+        "2026-03-02T09:00:00",
+        "2026-03-02T10:00:00",
+    );
+    master["location"] = json!("Room 1");
+    master["recurrence"] = json!(["RRULE:FREQ=WEEKLY;COUNT=4"]);
+    s.insert(master).await;
+    let get = |id: &str| {
+        let path = format!("{}/{id}", s.events_path());
+        async move { s.call(reqwest::Method::GET, &path, &[], None, None).await }
+    };
+
+    // Not an exception: made from the series.
+    let (status, _, plain) = get("series0002_20260316T080000Z").await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    assert_eq!(plain["id"], "series0002_20260316T080000Z");
+    assert_eq!(plain["recurringEventId"], "series0002");
+    assert_eq!(
+        plain["originalStartTime"]["dateTime"],
+        "2026-03-16T09:00:00+01:00"
+    );
+    assert_eq!(plain["start"], plain["originalStartTime"]);
+    assert_eq!(plain["summary"], "Weekly");
+    assert!(plain.get("recurrence").is_none(), "{plain}");
+    // No instance there (a Tuesday; after the last one): 404.
+    for id in ["series0002_20260317T080000Z", "series0002_20260330T070000Z"] {
+        let (status, _, body) = get(id).await;
+        assert_google_error(status, &body, StatusCode::NOT_FOUND, "notFound");
+    }
+
+    // Two exceptions: one moved, one with its own place.
+    let moved = format!("{}/series0002_20260309T080000Z", s.events_path());
+    let (status, _, body) = s.call(reqwest::Method::PATCH, &moved, &[], Some(json!({"start": {"dateTime": "2026-03-09T11:00:00+01:00", "timeZone": "Europe/Brussels"}, "end": {"dateTime": "2026-03-09T12:00:00+01:00", "timeZone": "Europe/Brussels"}})), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let placed = format!("{}/series0002_20260323T080000Z", s.events_path());
+    let (status, _, _) = s
+        .call(
+            reqwest::Method::PATCH,
+            &placed,
+            &[],
+            Some(json!({"location": "Room 9"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, before) = get("series0002_20260309T080000Z").await;
+    let (_, sync, _) = s.list_all(&[]).await;
+
+    // The series is renamed and moves to Room 2.
+    let (status, _, _) = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{}/series0002", s.events_path()),
+            &[],
+            Some(json!({"summary": "Weekly v2", "location": "Room 2"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, plain) = get("series0002_20260316T080000Z").await;
+    assert_eq!(
+        (&plain["summary"], &plain["location"]),
+        (&json!("Weekly v2"), &json!("Room 2"))
+    );
+    let (_, _, after) = get("series0002_20260309T080000Z").await;
+    assert_eq!(
+        (&after["summary"], &after["location"]),
+        (&json!("Weekly v2"), &json!("Room 2"))
+    );
+    assert_eq!(after["start"], before["start"], "still where it was moved");
+    assert_ne!(after["etag"], before["etag"], "a new etag for new content");
+    let (_, _, own) = get("series0002_20260323T080000Z").await;
+    assert_eq!(own["summary"], "Weekly v2");
+    assert_eq!(own["location"], "Room 9", "its own place stays");
+
+    // An incremental listing names the master only.
+    let (items, _, _) = s.list_all(&[("syncToken", &sync)]).await;
+    assert_eq!(ids(&items), ["series0002"]);
+}
+
 fn pkce() -> (String, String) {
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_string();
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD

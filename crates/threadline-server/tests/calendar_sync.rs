@@ -301,6 +301,141 @@ impl Harness {
     fn count(&self, method: &str, endpoint: &str) -> usize {
         self.fake.log().count(method, endpoint)
     }
+
+    /// The answers to each request with this method that matched this route pattern.
+    fn answers(&self, method: &str, endpoint: &str) -> Vec<Option<u16>> {
+        self.fake
+            .log()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.endpoint.as_deref() == Some(endpoint))
+            .map(|r| r.status)
+            .collect()
+    }
+
+    /// The answers to each request for event `id` of the primary calendar, by method.
+    fn statuses_of(&self, method: &str, id: &str) -> Vec<Option<u16>> {
+        let path = format!("/calendar/v3{}", self.event_path(id));
+        self.fake
+            .log()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .map(|r| r.status)
+            .collect()
+    }
+
+    /// The block mirroring event `event_id`.
+    async fn block_of(&self, event_id: &str) -> Value {
+        let blocks = self.blocks().await;
+        blocks
+            .iter()
+            .find(|b| b["event_id"] == event_id)
+            .unwrap_or_else(|| panic!("no block of {event_id}: {blocks:#?}"))
+            .clone()
+    }
+
+    /// `POST /busy-blocks/{id}/convert`: the new meeting.
+    async fn convert(&self, block: &Value) -> Value {
+        let (status, meeting) = self
+            .api(
+                Method::POST,
+                &format!("/busy-blocks/{}/convert", block["id"].as_str().unwrap()),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{meeting}");
+        meeting
+    }
+
+    /// The live meetings of the organisation.
+    async fn meetings(&self) -> Vec<Value> {
+        let (status, body) = self.api(Method::GET, "/meetings", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    /// "Sync now" (`POST /connections/{id}/sync`) run by a runner of this process, as a
+    /// server runs it: the run is recorded with its counts. Answers the run once it is over.
+    async fn sync_now(&self) -> Value {
+        let connection = self.connection;
+        self.state
+            .db()
+            .write(|tx| {
+                Box::pin(schedule::ensure(
+                    tx,
+                    connection,
+                    integration::GOOGLE_CALENDAR,
+                    Duration::from_secs(1800),
+                    Duration::ZERO,
+                ))
+            })
+            .await
+            .unwrap();
+        let (status, answer) = self
+            .api(
+                Method::POST,
+                &format!("/connections/{connection}/sync"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let run_id = answer["items"][0]["id"].clone();
+        let runner = Runner::new(
+            self.state.db().clone(),
+            RunnerConfig {
+                poll_interval: Duration::from_millis(50),
+                ..RunnerConfig::default()
+            },
+            self.state.sync_wake(),
+        )
+        .with_job(Arc::new(CalendarJob(
+            self.state.calendar_sync_shared().unwrap(),
+        )))
+        .spawn();
+        // The runner says nothing when a run ends: its record does (at most 10 s).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let run = loop {
+            let (status, runs) = self
+                .api(
+                    Method::GET,
+                    &format!("/connections/{connection}/runs"),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{runs}");
+            let run = runs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == run_id)
+                .cloned()
+                .unwrap();
+            if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+                break run;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still going: {run}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        runner.shutdown().await;
+        run
+    }
+
+    /// The kinds of the connection's links to event `remote_id`, or to CRM record `crm_id`.
+    async fn link_kinds(&self, column: &str, value: &str) -> Vec<String> {
+        assert!(matches!(column, "remote_id" | "crm_id"));
+        sqlx::query_scalar(&format!(
+            "SELECT kind FROM calendar_links WHERE connection_id = $1 AND {column} = $2"
+        ))
+        .bind(self.connection.to_string())
+        .bind(value)
+        .fetch_all(self.state.db().pool())
+        .await
+        .unwrap()
+    }
 }
 
 fn timed(summary: &str, start: &str, end: &str) -> Value {
@@ -465,10 +600,16 @@ async fn an_edit_beats_a_delete_on_either_side() {
     .await;
     h.delete_meeting(b["id"].as_str().unwrap()).await;
 
+    h.fake.log().clear();
     h.synced().await;
     let event_a = h.fake.google().event(&h.primary, &event_id_of(&a)).unwrap();
     assert_eq!(event_a["status"], "confirmed", "{event_a}");
     assert_eq!(event_a["summary"], "Still on");
+    // Revived, not re-made: Google keeps a deleted event's id, so the insert answers 409
+    // and the cancelled event is patched back to confirmed under its id.
+    assert_eq!(h.answers("POST", EVENTS), [Some(409)]);
+    assert_eq!(h.statuses_of("PATCH", &event_id_of(&a)), [Some(200)]);
+    assert_eq!(h.live_events().len(), 2, "no second event for a");
     let meeting_b = h.get_meeting(b["id"].as_str().unwrap()).await;
     assert!(meeting_b["deleted_at"].is_null(), "{meeting_b}");
     assert_eq!(meeting_b["title"], "Moved on");
@@ -543,6 +684,77 @@ async fn an_insert_whose_answer_was_lost_is_adopted_not_duplicated() {
     h.fake.log().clear();
     assert_eq!(h.synced().await, RunCounts::default());
     assert_eq!(h.fake.log().total(), 1);
+}
+
+/// Someone else's event already holds the id our meeting's event would get (it says it is
+/// another installation's meeting): the insert answers 409, the event is read and found
+/// foreign. It is left exactly as it was (an ordinary busy block to us), nothing is linked,
+/// no event with another id is made, the run counts an error, and the meeting is untouched.
+/// The next run does the same again, writing nothing.
+#[tokio::test]
+async fn a_foreign_event_holding_our_id_is_left_alone_and_counted_as_an_error() {
+    let h = Harness::new().await;
+    let meeting = h
+        .meeting(
+            "Kick-off",
+            "2026-03-03T14:00:00+01:00",
+            "2026-03-03T15:00:00+01:00",
+        )
+        .await;
+    let id = meeting["id"].as_str().unwrap();
+    let event_id = event_id_of(&meeting);
+    let mut body = timed(
+        "Not ours",
+        "2026-03-04T09:00:00+01:00",
+        "2026-03-04T10:00:00+01:00",
+    );
+    body["id"] = json!(event_id);
+    body["extendedProperties"] = json!({"private": {
+        threadline_sync::ids::CRM_ID_PROPERTY: Uuid::now_v7().to_string()}});
+    let foreign = h.insert(body);
+    let meeting = h.get_meeting(id).await;
+
+    for run in 1..=2 {
+        h.fake.log().clear();
+        let recorded = h.sync_now().await;
+        assert_eq!(recorded["status"], "ok", "run {run}: {recorded}");
+        assert!(
+            recorded["counts"]["errors"].as_i64().unwrap() >= 1,
+            "run {run}: {recorded}"
+        );
+        assert_eq!(
+            h.answers("POST", EVENTS),
+            [Some(409)],
+            "run {run}: one insert, refused"
+        );
+        assert_eq!(h.statuses_of("GET", &event_id), [Some(200)], "run {run}");
+        assert_eq!(
+            h.count("PATCH", EVENT) + h.count("PUT", EVENT) + h.count("DELETE", EVENT),
+            0,
+            "run {run}: nothing written"
+        );
+        assert_eq!(
+            h.fake.google().event(&h.primary, &event_id).unwrap(),
+            foreign,
+            "run {run}: the foreign event is as it was"
+        );
+        assert_eq!(
+            h.live_events().len(),
+            1,
+            "run {run}: no event with another id"
+        );
+        assert!(h.link_kinds("crm_id", id).await.is_empty(), "run {run}");
+        assert_eq!(
+            h.link_kinds("remote_id", &event_id).await,
+            ["block"],
+            "run {run}: someone else's event is busy time to us"
+        );
+        assert_eq!(
+            h.get_meeting(id).await,
+            meeting,
+            "run {run}: the meeting is untouched"
+        );
+    }
 }
 
 #[tokio::test]
@@ -810,15 +1022,7 @@ async fn a_converted_block_is_a_meeting_that_follows_google() {
     ));
     h.synced().await;
     let block = h.blocks().await.remove(0);
-    let (status, meeting) = h
-        .api(
-            Method::POST,
-            &format!("/busy-blocks/{}/convert", block["id"].as_str().unwrap()),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{meeting}");
+    let meeting = h.convert(&block).await;
     assert_eq!(meeting["title"], "Customer call");
     assert_eq!(meeting["start_at"], "2026-03-02T08:00:00Z");
     assert!(h.blocks().await.is_empty());
@@ -839,6 +1043,209 @@ async fn a_converted_block_is_a_meeting_that_follows_google() {
     assert!(h.blocks().await.is_empty());
     assert_eq!(h.live_events().len(), 1);
     assert_eq!(h.count("PATCH", EVENT) + h.count("POST", EVENTS), 0);
+}
+
+/// A weekly series of six in Google ("Weekly review", Room 1, Mondays 09:00 Brussels from 2
+/// March) with the instances at `starts` (UTC id suffixes) each moved an hour later, synced:
+/// the series is one block, each moved instance (an exception) one more, which is what the
+/// user can convert — an instance the series has not changed has no block of its own.
+/// Answers the series id and the instances' ids.
+async fn series_with_moved_instances(h: &Harness, starts: &[&str]) -> (String, Vec<String>) {
+    let master = h.insert(json!({
+        "summary": "Weekly review",
+        "location": "Room 1",
+        "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Europe/Brussels"},
+        "end": {"dateTime": "2026-03-02T10:00:00", "timeZone": "Europe/Brussels"},
+        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=6"]
+    }));
+    let series = master["id"].as_str().unwrap().to_string();
+    let of_series = || async {
+        let blocks = h.blocks().await;
+        blocks
+            .into_iter()
+            .filter(|b| b["event_id"].as_str().unwrap().starts_with(&series))
+            .count()
+    };
+    h.synced().await;
+    assert_eq!(of_series().await, 1, "one block for the whole series");
+    let mut instances = Vec::new();
+    for start in starts {
+        let at = chrono::NaiveDateTime::parse_from_str(start, "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc();
+        let hour = |h: i64| (at + chrono::Duration::hours(h)).to_rfc3339();
+        let id = format!("{series}_{start}");
+        h.google(
+            reqwest::Method::PATCH,
+            &h.event_path(&id),
+            Some(
+                json!({"start": {"dateTime": hour(1), "timeZone": "Europe/Brussels"},
+                        "end": {"dateTime": hour(2), "timeZone": "Europe/Brussels"}}),
+            ),
+        )
+        .await;
+        instances.push(id);
+    }
+    h.synced().await;
+    assert_eq!(of_series().await, 1 + starts.len());
+    (series, instances)
+}
+
+/// A converted instance of a series (linked by its instance id, the master as its series):
+/// a change of the master reaches it although Google lists only the master — the run reads
+/// the instance by its id (the planner's `Refetch`) — and cancelling the instance in Google
+/// removes the meeting and leaves what a first import would show: the series and the
+/// cancelled occurrence. No second meeting or block at any step, nothing written to Google.
+#[tokio::test]
+async fn a_converted_instance_follows_its_series_and_goes_when_cancelled() {
+    let h = Harness::new().await;
+    let (series, moved) = series_with_moved_instances(&h, &["20260309T080000Z"]).await;
+    let instance = &moved[0];
+    let meeting = h.convert(&h.block_of(instance).await).await;
+    assert_eq!(meeting["title"], "Weekly review");
+    assert_eq!(meeting["start_at"], "2026-03-09T09:00:00Z");
+    let id = meeting["id"].as_str().unwrap();
+    assert_eq!(
+        h.blocks().await.len(),
+        1,
+        "the instance's block became the meeting"
+    );
+
+    // The series moves to Room 2. The instance was moved, not re-placed, so it is in Room 2
+    // too; an incremental listing names only the master.
+    h.google(
+        reqwest::Method::PATCH,
+        &h.event_path(&series),
+        Some(json!({"location": "Room 2"})),
+    )
+    .await;
+    h.fake.log().clear();
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(
+        h.statuses_of("GET", instance),
+        [Some(200)],
+        "the instance was read by its id: {:#?}",
+        h.fake.log().requests()
+    );
+    let stored = h.get_meeting(id).await;
+    assert_eq!(stored["location"], "Room 2", "{stored}");
+    assert_eq!(
+        stored["start_at"], "2026-03-09T09:00:00Z",
+        "where it was moved"
+    );
+    assert_eq!(stored["title"], "Weekly review");
+    assert_eq!(
+        h.count("PATCH", EVENT) + h.count("POST", EVENTS) + h.count("DELETE", EVENT),
+        0,
+        "a converted meeting is never written to Google"
+    );
+    let blocks = h.blocks().await;
+    assert_eq!(blocks.len(), 1, "the series only: {blocks:#?}");
+    assert_eq!(blocks[0]["location"], "Room 2");
+    assert_eq!(h.meetings().await.len(), 1);
+    h.fake.log().clear();
+    assert_eq!(h.synced().await, RunCounts::default(), "converged");
+    assert_eq!(h.fake.log().total(), 1);
+
+    // The instance is cancelled in Google: the meeting goes.
+    h.google(reqwest::Method::DELETE, &h.event_path(instance), None)
+        .await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert!(h.get_meeting(id).await["deleted_at"].is_string());
+    assert!(h.meetings().await.is_empty());
+    assert!(h.link_kinds("crm_id", id).await.is_empty());
+    let blocks = h.blocks().await;
+    assert_eq!(
+        blocks.len(),
+        2,
+        "the series and its cancelled occurrence: {blocks:#?}"
+    );
+    let cancelled = h.block_of(instance).await;
+    assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+    assert_eq!(cancelled["series_id"], series.as_str());
+    assert_eq!(h.synced().await, RunCounts::default(), "converged");
+}
+
+/// An edit in the CRM beats Google's delete for a converted instance too: cancelled in
+/// Google after the CRM changed it, the meeting stays (exported to the export calendar, as
+/// the crate docs say); an unedited converted instance goes with its series when the master
+/// is deleted. No duplicates at any step.
+#[tokio::test]
+async fn a_converted_instance_edited_in_the_crm_outlives_its_cancellation() {
+    let h = Harness::new().await;
+    // Other events in the calendar: deleting one series is not a mass delete.
+    for (day, title) in [("03", "Dentist"), ("04", "Lunch"), ("05", "Gym")] {
+        h.insert(timed(
+            title,
+            &format!("2026-03-{day}T12:00:00+01:00"),
+            &format!("2026-03-{day}T13:00:00+01:00"),
+        ));
+    }
+    let (series, moved) =
+        series_with_moved_instances(&h, &["20260309T080000Z", "20260316T080000Z"]).await;
+    let edited = h.convert(&h.block_of(&moved[0]).await).await;
+    let plain = h.convert(&h.block_of(&moved[1]).await).await;
+    let (edited_id, plain_id) = (
+        edited["id"].as_str().unwrap(),
+        plain["id"].as_str().unwrap(),
+    );
+    h.patch_meeting(edited_id, json!({"title": "Weekly review: budget"}))
+        .await;
+
+    h.google(reqwest::Method::DELETE, &h.event_path(&moved[0]), None)
+        .await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    let stored = h.get_meeting(edited_id).await;
+    assert!(stored["deleted_at"].is_null(), "{stored}");
+    assert_eq!(stored["title"], "Weekly review: budget");
+    let exported = h
+        .fake
+        .google()
+        .event(&h.primary, &event_id_of(&edited))
+        .expect("the meeting is exported now");
+    assert_eq!(exported["status"], "confirmed");
+    assert_eq!(exported["summary"], "Weekly review: budget");
+    assert_eq!(h.link_kinds("crm_id", edited_id).await, ["exported"]);
+    assert!(h.get_meeting(plain_id).await["deleted_at"].is_null());
+    assert_eq!(h.meetings().await.len(), 2);
+    assert_eq!(
+        h.block_of(&moved[0]).await["cancelled"],
+        true,
+        "the cancelled occurrence is hidden"
+    );
+    assert_eq!(h.synced().await, RunCounts::default(), "converged");
+
+    // The series is deleted: the unedited instance's meeting goes with it; the edited one
+    // is no longer the series'.
+    h.google(reqwest::Method::DELETE, &h.event_path(&series), None)
+        .await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert!(h.get_meeting(plain_id).await["deleted_at"].is_string());
+    let meetings = h.meetings().await;
+    assert_eq!(meetings.len(), 1, "{meetings:#?}");
+    assert_eq!(meetings[0]["id"], edited["id"]);
+    let titles: Vec<Value> = h
+        .blocks()
+        .await
+        .iter()
+        .map(|b| b["title"].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Dentist", "Lunch", "Gym"],
+        "nothing of the series is left"
+    );
+    let live = h.live_events();
+    assert_eq!(
+        live.len(),
+        4,
+        "the three and the exported meeting: {live:#?}"
+    );
+    assert_eq!(h.synced().await, RunCounts::default(), "converged");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1020,14 +1427,7 @@ async fn a_stale_update_is_412_then_merged_and_written_again() {
     let (run, _) = tokio::join!(h.sync(), edit_in_google);
     let counts = run.expect("the run succeeds after the 412");
 
-    let patches = h
-        .fake
-        .log()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PATCH" && r.endpoint.as_deref() == Some(EVENT))
-        .map(|r| r.status)
-        .collect::<Vec<_>>();
+    let patches = h.answers("PATCH", EVENT);
     assert!(
         patches.contains(&Some(412)),
         "a stale If-Match was refused: {patches:?}"

@@ -55,7 +55,8 @@
 //! is linked by its instance id (`<master>_<start>`, the id Google keeps when the instance
 //! becomes an exception), with the master as `series_id`: its own changes arrive as an
 //! exception; a change of the master asks for a `Refetch` of the instance; a deleted
-//! master or a cancelled instance deletes it (unless edited in the CRM).
+//! master or a cancelled instance deletes it (unless edited in the CRM), and a cancelled
+//! instance then gets its cancelled block, as a first import would make it.
 //!
 //! **Selection.** Deselecting a calendar removes its blocks and their links; converted
 //! meetings stay, *and keep their link* (dormant while unselected), so re-selecting (a full

@@ -360,6 +360,9 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     }
     let marked = input.unlinked_marked();
     let mut foreign: BTreeSet<(String, String)> = BTreeSet::new();
+    // Events whose meeting link this plan deletes: no longer a meeting's, so planned as
+    // blocks below (a cancelled converted instance leaves its cancelled block).
+    let mut unlinked: BTreeSet<(String, String)> = BTreeSet::new();
     let meeting_ids: BTreeSet<Uuid> = meeting_links
         .keys()
         .chain(input.crm.keys())
@@ -413,10 +416,17 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         };
         let actions = decide_meeting(meeting_id, &crm, &remote, link, export, names);
         for action in &actions {
-            if let Action::UpdateMeeting { conflicts, .. } = action {
-                if !conflicts.is_empty() {
+            match action {
+                Action::UpdateMeeting { conflicts, .. } if !conflicts.is_empty() => {
                     out.conflicts.push((meeting_id, conflicts.clone()));
                 }
+                Action::DeleteLink {
+                    calendar_id,
+                    remote_id,
+                } => {
+                    unlinked.insert((calendar_id.clone(), remote_id.clone()));
+                }
+                _ => {}
             }
         }
         out.actions.extend(actions);
@@ -456,7 +466,10 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 continue;
             };
             let key = (run.calendar_id.clone(), id.clone());
-            if input.linked(&run.calendar_id, id) && !block_links.contains_key(&key) {
+            if input.linked(&run.calendar_id, id)
+                && !block_links.contains_key(&key)
+                && !unlinked.contains(&key)
+            {
                 continue; // a meeting's event
             }
             // Our own meetings are not shown twice as blocks (the export calendar may be

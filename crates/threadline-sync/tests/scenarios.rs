@@ -533,6 +533,45 @@ fn recurring_series_moved_cancelled_and_converted_instance() {
 }
 
 #[test]
+fn a_converted_instance_cancelled_in_google_leaves_its_cancelled_block() {
+    for edited in [false, true] {
+        let mut w = World::new();
+        w.selected.insert(TEAM.into());
+        let mut master = google_event("weekly02", &timed("Weekly", 9));
+        master.recurrence = Some(vec!["RRULE:FREQ=WEEKLY;COUNT=10".into()]);
+        w.google.insert(TEAM, &master).unwrap();
+        let mut moved = google_event("weekly02_20260309T080000Z", &timed("Weekly", 11));
+        moved.recurring_event_id = Some("weekly02".into());
+        moved.original_start_time = Some(date_time("2026-03-09T09:00:00+01:00", None));
+        w.google.insert(TEAM, &moved).unwrap();
+        w.sync().unwrap();
+        let key = (TEAM.to_string(), "weekly02_20260309T080000Z".to_string());
+        let link = w.links[&key].clone();
+        let meeting = uuid::Uuid::from_u128(0xC4);
+        let (converted, mut fields) = link.converted(meeting).unwrap();
+        w.blocks.remove(&link.crm_id);
+        w.links.insert(key.clone(), converted);
+        if edited {
+            fields.description = Some("prep".into());
+        }
+        w.crm_put(meeting, fields);
+        w.sync().unwrap();
+
+        w.google
+            .delete(TEAM, "weekly02_20260309T080000Z", &None)
+            .unwrap();
+        w.sync().unwrap();
+        assert_eq!(w.meetings[&meeting].deleted, !edited);
+        // Hidden in the series as a first import would hide it, whatever became of the
+        // meeting.
+        let block = &w.blocks[&link.crm_id];
+        assert!(block.cancelled && block.fields.is_none(), "{block:#?}");
+        assert_eq!(w.links[&key].kind, threadline_sync::LinkKind::Block);
+        w.assert_consistent();
+    }
+}
+
+#[test]
 fn all_day_meetings_keep_civil_dates_and_the_exclusive_end() {
     let mut w = World::new();
     let id = w.crm_create(all_day("Offsite", 5, 2));

@@ -7,7 +7,7 @@ mod event;
 mod list;
 mod recurrence;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -611,9 +611,93 @@ fn write_event(
             let old = stored_or_instance(calendar, event_id)?;
             check_if_match(headers, &old)?;
             let new = change(&old);
-            store_version(state, &id, &old, new).map(|b| Json(Value::Object(b)))
+            let new = store_version(state, &id, &old, new)?;
+            if is_recurring_master(&old) && !is_cancelled(&new) {
+                carry_to_exceptions(state, &id, &old, &new);
+            }
+            Ok(Json(Value::Object(new)))
         },
     )
+}
+
+/// Fields an exception keeps whatever its series says: its identity, its times and the
+/// server's bookkeeping.
+const EXCEPTION_OWN: &[&str] = &[
+    "kind",
+    "id",
+    "etag",
+    "status",
+    "htmlLink",
+    "created",
+    "updated",
+    "iCalUID",
+    "sequence",
+    "start",
+    "end",
+    "recurrence",
+    "recurringEventId",
+    "originalStartTime",
+];
+
+/// A change of a series master reaches its live exceptions, field by field, where the
+/// exception did not change that field itself (it still holds the master's old value): Google
+/// keeps an exception as that instance's differences from its series, so renaming a series
+/// renames a moved instance too (what Google Calendar shows; the API reference does not say).
+/// Times stay the exception's own. A changed exception gets a new etag and `updated` but no
+/// new log position: whether Google lists it again in an incremental sync is undocumented,
+/// and not listing it is the harder case for a client, which must then read it by its id.
+fn carry_to_exceptions(
+    state: &mut GoogleState,
+    calendar_id: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) {
+    let master_id = new.get("id").and_then(Value::as_str).unwrap_or_default();
+    let changed: BTreeSet<&String> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| !EXCEPTION_OWN.contains(&k.as_str()) && old.get(*k) != new.get(*k))
+        .collect();
+    let calendar = state
+        .calendar
+        .calendars
+        .get_mut(calendar_id)
+        .expect("checked");
+    let mut touched = Vec::new();
+    for (id, stored) in &mut calendar.events {
+        let body = &mut stored.body;
+        if body.get("recurringEventId").and_then(Value::as_str) != Some(master_id)
+            || is_cancelled(body)
+        {
+            continue;
+        }
+        let mut changes = false;
+        for &key in &changed {
+            if body.get(key) != old.get(key) {
+                continue; // the exception's own value
+            }
+            match new.get(key) {
+                Some(value) => body.insert(key.clone(), value.clone()),
+                None => body.remove(key),
+            };
+            changes = true;
+        }
+        if changes {
+            touched.push(id.clone());
+        }
+    }
+    for id in touched {
+        let etag = next_etag(state);
+        let now = timestamp(state.now());
+        let calendar = state
+            .calendar
+            .calendars
+            .get_mut(calendar_id)
+            .expect("checked");
+        let body = &mut calendar.events.get_mut(&id).expect("just seen").body;
+        body.insert("etag".into(), json!(etag));
+        body.insert("updated".into(), json!(now));
+    }
 }
 
 /// Deleting marks the event cancelled (it stays for incremental lists and `get`); a master
