@@ -692,7 +692,7 @@ async fn an_insert_whose_answer_was_lost_is_adopted_not_duplicated() {
 /// no event with another id is made, the run counts an error, and the meeting is untouched.
 /// The next run does the same again, writing nothing.
 #[tokio::test]
-async fn a_foreign_event_holding_our_id_is_left_alone_and_counted_as_an_error() {
+async fn a_foreign_event_holding_our_id_is_left_alone_counted_and_reported() {
     let h = Harness::new().await;
     let meeting = h
         .meeting(
@@ -753,6 +753,20 @@ async fn a_foreign_event_holding_our_id_is_left_alone_and_counted_as_an_error() 
             h.get_meeting(id).await,
             meeting,
             "run {run}: the meeting is untouched"
+        );
+        let (_, connection) = h
+            .api(
+                Method::GET,
+                &format!("/connections/{}", h.connection),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(connection["status"], "degraded", "run {run}: {connection}");
+        let reason = connection["status_reason"].as_str().unwrap();
+        assert!(
+            reason.contains(id) && reason.contains(&event_id),
+            "run {run}: the user is told which meeting and event: {reason}"
         );
     }
 }

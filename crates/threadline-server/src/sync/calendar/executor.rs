@@ -260,8 +260,7 @@ impl Run<'_> {
         }
         // Unshared, deleted, or no longer readable: nothing is inferred from it.
         tracing::warn!(connection = %self.connection, calendar, error = %e, "calendar left out of the run");
-        self.problems
-            .push(format!("calendar {calendar} could not be read: {e}"));
+        self.problem(format!("calendar {calendar} could not be read: {e}"));
         self.counts.errors += 1;
         Ok(None)
     }
@@ -469,7 +468,13 @@ impl Run<'_> {
                                 event = %event_id,
                                 "another event holds the id of a meeting's event; not exported"
                             );
+                            // Counted as an error, so the meeting is tried again each run
+                            // (it goes out once the id is free) and the connection says so.
                             self.counts.errors += 1;
+                            self.problem(format!(
+                                "calendar {calendar_id}: meeting {meeting_id} not exported: \
+                                 another event holds its event id {event_id}"
+                            ));
                         }
                     }
                 }
@@ -546,11 +551,15 @@ impl Run<'_> {
             }
             other => other.to_string(),
         };
-        let problem = format!("calendar {calendar}: {what} failed ({answer})");
+        self.problem(format!("calendar {calendar}: {what} failed ({answer})"));
+        Ok(())
+    }
+
+    /// A lasting problem the connection's status shows after the run (each said once).
+    fn problem(&mut self, problem: String) {
         if !self.problems.contains(&problem) {
             self.problems.push(problem);
         }
-        Ok(())
     }
 
     /// GET the event and plan its item again.
