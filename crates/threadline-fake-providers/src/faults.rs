@@ -22,6 +22,10 @@ pub enum Fault {
     /// 403 `usageLimits/rateLimitExceeded` or `userRateLimitExceeded` (Google answers rate
     /// limits with 403 or 429, to be handled alike).
     RateLimited403(RateLimitReason),
+    /// 403 `calendar/forbiddenForNonOrganizer`, as when the event's organiser changed
+    /// since it was read (the fake also answers it by rule: a non-organiser's change of a
+    /// shared property).
+    ForbiddenForNonOrganizer,
     /// 500 `global/backendError`.
     BackendError,
     /// 503 `global/backendError` ("The service is currently unavailable.").

@@ -506,6 +506,151 @@ async fn etags_if_match_ids_and_deletes() {
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
+/// `organizer` is the calendar an event was created in (read-only: a client's is ignored),
+/// `self` when it is that calendar; a non-organiser's change of a shared property is 403
+/// `forbiddenForNonOrganizer`, their own answer and private settings are not.
+#[tokio::test]
+async fn organizers_and_the_non_organizer_rule() {
+    let s = setup().await;
+    let google = s.fake.google();
+    let mut mine = timed(
+        "mine000001",
+        "Mine",
+        "2026-03-02T09:00:00+01:00",
+        "2026-03-02T10:00:00+01:00",
+    );
+    mine["organizer"] = json!({"email": "boss@example.com"});
+    let mine = s.insert(mine).await;
+    assert_eq!(mine["organizer"], json!({"email": ME, "self": true}));
+    let work = google.add_calendar(ME, "Work", "Europe/Brussels");
+    let in_work = google
+        .insert_event(
+            &work,
+            timed(
+                "plan000001",
+                "Planning",
+                "2026-03-02T09:00:00Z",
+                "2026-03-02T10:00:00Z",
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        in_work["organizer"],
+        json!({"email": work, "displayName": "Work", "self": true}),
+        "a secondary calendar organises its own events, under its name"
+    );
+
+    // An invitation from someone else (the Rust API keeps the organiser, as import does).
+    let mut invitation = timed(
+        "invite0001",
+        "Board meeting",
+        "2026-03-03T09:00:00+01:00",
+        "2026-03-03T10:00:00+01:00",
+    );
+    invitation["organizer"] = json!({"email": "boss@example.com", "displayName": "Boss"});
+    invitation["attendees"] = json!([
+        {"email": "boss@example.com", "organizer": true, "responseStatus": "accepted"},
+        {"email": ME, "responseStatus": "needsAction"},
+    ]);
+    let invitation = google.insert_event(&s.calendar, invitation).unwrap();
+    assert_eq!(
+        invitation["organizer"],
+        json!({"email": "boss@example.com", "displayName": "Boss"}),
+        "self is left out when false"
+    );
+    let path = format!("{}/invite0001", s.events_path());
+    let patch = |body: Value| s.call(reqwest::Method::PATCH, &path, &[], Some(body), None);
+    for shared in [
+        json!({"summary": "Renamed"}),
+        json!({"start": {"dateTime": "2026-03-03T11:00:00+01:00"},
+               "end": {"dateTime": "2026-03-03T12:00:00+01:00"}}),
+        json!({"attendees": [{"email": "boss@example.com"}, {"email": ME},
+                             {"email": "eve@example.com"}]}),
+        json!({"extendedProperties": {"shared": {"k": "v"}}}),
+    ] {
+        let (status, _, body) = patch(shared).await;
+        assert_google_error(
+            status,
+            &body,
+            StatusCode::FORBIDDEN,
+            "forbiddenForNonOrganizer",
+        );
+    }
+    let stored = google.event(&s.calendar, "invite0001").unwrap();
+    assert_eq!(stored["etag"], invitation["etag"], "nothing was written");
+    // The guest's own answer, reminders and private properties are theirs to change.
+    let (status, _, answered) = patch(json!({
+        "attendees": [
+            {"email": "boss@example.com", "organizer": true, "responseStatus": "accepted"},
+            {"email": ME, "responseStatus": "accepted"},
+        ],
+        "reminders": {"useDefault": false},
+        "extendedProperties": {"private": {"note": "bring slides"}},
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    assert_eq!(answered["organizer"]["email"], "boss@example.com");
+
+    // The organiser lets guests modify: then anyone may.
+    let mut open = timed(
+        "open000001",
+        "Potluck",
+        "2026-03-04T09:00:00Z",
+        "2026-03-04T10:00:00Z",
+    );
+    open["organizer"] = json!({"email": "boss@example.com"});
+    open["guestsCanModify"] = json!(true);
+    google.insert_event(&s.calendar, open).unwrap();
+    let (status, _, body) = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{}/open000001", s.events_path()),
+            &[],
+            Some(json!({"summary": "Potluck (bring a dish)"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Ownership moves to the user: a new version, and now they may change it.
+    let moved = google.set_organizer(&s.calendar, "invite0001", ME);
+    assert_eq!(moved["organizer"], json!({"email": ME, "self": true}));
+    assert_ne!(moved["etag"], answered["etag"]);
+    let (status, _, body) = patch(json!({"summary": "Renamed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["organizer"]["self"], true,
+        "a patch keeps the organiser"
+    );
+
+    // A PATCH cannot change the organiser either (read-only).
+    let (status, _, body) = patch(json!({"organizer": {"email": "eve@example.com"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["organizer"]["email"], ME);
+
+    // The same refusal by fault injection, whatever the event.
+    let id = s.fake.faults().inject(
+        FaultRule::new(Fault::ForbiddenForNonOrganizer)
+            .on("PATCH", "/calendar/v3/calendars/*/events/*"),
+    );
+    let (status, _, body) = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{}/mine000001", s.events_path()),
+            &[],
+            Some(json!({"summary": "x"})),
+            None,
+        )
+        .await;
+    assert_google_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "forbiddenForNonOrganizer",
+    );
+    assert_eq!(s.fake.faults().fired(id), 1);
+}
+
 #[tokio::test]
 async fn recurring_series_with_exdate_a_moved_and_a_cancelled_instance() {
     let s = setup().await;

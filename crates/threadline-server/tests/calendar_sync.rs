@@ -1989,3 +1989,203 @@ async fn time_zones_and_the_dst_gap_keep_their_instants_both_ways() {
     assert_eq!(at("end_at"), "2026-03-29T01:30:00+00:00", "{moved}");
     assert_eq!(moved["time_zone"], "Europe/Brussels");
 }
+
+// --- Converted meetings the user organises (writable) ---
+
+impl Harness {
+    /// Inserts `event` in the primary calendar, syncs, converts its block into a meeting:
+    /// the stored event and the meeting's id.
+    async fn insert_and_convert(&self, event: Value) -> (Value, String) {
+        let event = self.insert(event);
+        let meeting = self.convert_only_block().await;
+        (event, meeting["id"].as_str().unwrap().to_string())
+    }
+
+    /// Syncs, converts the (only) block into a meeting and answers the meeting.
+    async fn convert_only_block(&self) -> Value {
+        self.synced().await;
+        let blocks = self.blocks().await;
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        let (status, meeting) = self
+            .api(
+                Method::POST,
+                &format!("/busy-blocks/{}/convert", blocks[0]["id"].as_str().unwrap()),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{meeting}");
+        meeting
+    }
+
+    /// The primary calendar's stored event `id`.
+    fn event(&self, id: &str) -> Value {
+        self.fake.google().event(&self.primary, id).unwrap()
+    }
+}
+
+/// An event Ann made in her calendar ("Customer call"): she organises it.
+fn own_event() -> Value {
+    timed(
+        "Customer call",
+        "2026-03-02T09:00:00+01:00",
+        "2026-03-02T10:00:00+01:00",
+    )
+}
+
+/// An invitation to Ann from someone else ("Board meeting"), as Google shows it in her
+/// calendar.
+fn invitation() -> Value {
+    let mut event = timed(
+        "Board meeting",
+        "2026-03-03T09:00:00+01:00",
+        "2026-03-03T10:00:00+01:00",
+    );
+    event["organizer"] = json!({"email": "boss@theirco.com", "displayName": "Boss"});
+    event["attendees"] = json!([
+        {"email": "boss@theirco.com", "organizer": true, "responseStatus": "accepted"},
+        {"email": ANN, "responseStatus": "accepted"},
+    ]);
+    event
+}
+
+/// A converted meeting whose event Ann organises is two-way: her CRM edit (a PATCH with
+/// If-Match, through the API) is written to the event, and the next run finds its own
+/// write as an echo and writes nothing.
+#[tokio::test]
+async fn a_converted_meeting_the_user_organises_sends_crm_edits_to_google() {
+    let h = Harness::new().await;
+    let (event, id) = h.insert_and_convert(own_event()).await;
+    assert_eq!(event["organizer"]["self"], true, "{event}");
+    let (event_id, id) = (event["id"].as_str().unwrap(), id.as_str());
+    h.patch_meeting(
+        id,
+        json!({"title": "Customer call (agenda)", "location": "Room 4",
+               "description": "Pricing", "start_at": "2026-03-02T10:00:00+01:00",
+               "end_at": "2026-03-02T11:30:00+01:00",
+               "attendees": [{"address": ANN}, {"address": "bob@theirco.com"}]}),
+    )
+    .await;
+
+    h.fake.log().clear();
+    let counts = h.synced().await;
+    assert_eq!((counts.updated, counts.errors), (1, 0), "{counts:?}");
+    assert_eq!(h.count("PATCH", EVENT), 1);
+    assert_eq!(h.count("POST", EVENTS), 0, "written in place, not exported");
+    let written = h.event(event_id);
+    assert_eq!(written["summary"], "Customer call (agenda)");
+    assert_eq!(written["location"], "Room 4");
+    assert_eq!(written["description"], "Pricing");
+    assert_eq!(written["start"]["dateTime"], "2026-03-02T10:00:00+01:00");
+    assert_eq!(written["end"]["dateTime"], "2026-03-02T11:30:00+01:00");
+    let mut guests: Vec<&str> = written["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["email"].as_str().unwrap())
+        .collect();
+    guests.sort();
+    assert_eq!(guests, ["ann@ourco.com", "bob@theirco.com"]);
+    assert_eq!(h.live_events().len(), 1);
+    assert_eq!(h.get_meeting(id).await["title"], "Customer call (agenda)");
+
+    // Quiet: our own write comes back as an echo, nothing is written on either side.
+    h.fake.log().clear();
+    assert_eq!(h.synced().await, RunCounts::default());
+    assert_eq!(h.count("PATCH", EVENT) + h.count("POST", EVENTS), 0);
+    assert_eq!(h.event(event_id)["etag"], written["etag"]);
+}
+
+/// A converted invitation (someone else organises the event) keeps Ann's CRM edit in the
+/// CRM: Google is not written to, and the meeting keeps her edit.
+#[tokio::test]
+async fn a_converted_invitation_keeps_crm_edits_in_the_crm() {
+    let h = Harness::new().await;
+    let (event, id) = h.insert_and_convert(invitation()).await;
+    let (event_id, id) = (event["id"].as_str().unwrap(), id.as_str());
+    h.patch_meeting(id, json!({"title": "Board meeting: my notes"}))
+        .await;
+
+    h.fake.log().clear();
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(h.count("PATCH", EVENT) + h.count("POST", EVENTS), 0);
+    assert_eq!(h.event(event_id)["etag"], event["etag"], "Google untouched");
+    assert_eq!(h.event(event_id)["summary"], "Board meeting");
+    assert_eq!(h.get_meeting(id).await["title"], "Board meeting: my notes");
+}
+
+/// The organiser can change in Google (a new etag): the link follows what the listing
+/// says. Ann becomes the organiser → her CRM version is written; someone else again → her
+/// next edit stays in the CRM.
+#[tokio::test]
+async fn the_organiser_changing_in_google_turns_writing_on_and_off() {
+    let h = Harness::new().await;
+    let (event, id) = h.insert_and_convert(invitation()).await;
+    let (event_id, id) = (event["id"].as_str().unwrap(), id.as_str());
+    h.patch_meeting(id, json!({"description": "Agenda: budget"}))
+        .await;
+    h.synced().await;
+    assert_eq!(h.event(event_id).get("description"), None);
+
+    h.fake.google().set_organizer(&h.primary, event_id, ANN);
+    h.fake.log().clear();
+    h.synced().await;
+    assert_eq!(h.count("PATCH", EVENT), 1);
+    assert_eq!(h.event(event_id)["description"], "Agenda: budget");
+
+    h.fake
+        .google()
+        .set_organizer(&h.primary, event_id, "boss@theirco.com");
+    h.synced().await;
+    h.patch_meeting(id, json!({"title": "Board meeting: my notes"}))
+        .await;
+    h.fake.log().clear();
+    assert_eq!(h.synced().await.errors, 0);
+    assert_eq!(h.count("PATCH", EVENT), 0);
+    assert_eq!(h.event(event_id)["summary"], "Board meeting");
+}
+
+/// Google refuses the PATCH of a converted meeting's event (403 forbiddenForNonOrganizer,
+/// as when the organiser changed meanwhile): the run goes on (another meeting is still
+/// exported), the error is counted, and later runs do not try the PATCH again.
+#[tokio::test]
+async fn a_403_on_a_converted_meetings_patch_is_counted_and_not_tried_again() {
+    let h = Harness::new().await;
+    let (event, id) = h.insert_and_convert(own_event()).await;
+    let (event_id, id) = (event["id"].as_str().unwrap(), id.as_str());
+    h.patch_meeting(id, json!({"title": "Customer call (agenda)"}))
+        .await;
+    let other = h
+        .meeting(
+            "Kick-off",
+            "2026-03-04T14:00:00+01:00",
+            "2026-03-04T15:00:00+01:00",
+        )
+        .await;
+    let refused = h.fake.faults().inject(
+        FaultRule::new(Fault::ForbiddenForNonOrganizer)
+            .on("PATCH", "/calendar/v3/calendars/*/events/*")
+            .times(Times::Always),
+    );
+
+    h.fake.log().clear();
+    let counts = h.sync().await.expect("the run goes on");
+    assert_eq!((counts.errors, counts.created), (1, 1), "{counts:?}");
+    assert_eq!(h.fake.faults().fired(refused), 1, "not retried");
+    assert!(h
+        .fake
+        .google()
+        .event(&h.primary, &event_id_of(&other))
+        .is_some());
+
+    h.fake.log().clear();
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(h.count("PATCH", EVENT), 0);
+    assert_eq!(h.fake.faults().fired(refused), 1);
+    assert_eq!(h.event(event_id)["summary"], "Customer call");
+    assert_eq!(h.get_meeting(id).await["title"], "Customer call (agenda)");
+    // And the CRM cursor, held back by the error, has moved on: all quiet.
+    assert_eq!(h.synced().await, RunCounts::default());
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::event::{Event, EventStatus};
 use crate::ids::{event_id_for, meeting_id_of};
-use crate::link::{Block, Link, LinkKind};
+use crate::link::{writable, Block, Link, LinkKind};
 use crate::owned::{merge, normalise_address, Field, Owned, Side};
 
 /// The CRM side of a meeting, relative to its link.
@@ -202,6 +202,7 @@ fn meeting_link(
         hash: fields.hash(),
         snapshot: Some(fields.clone()),
         series_id,
+        writable: false,
     }
 }
 
@@ -350,6 +351,32 @@ fn decide_unlinked(
     }
 }
 
+/// Both sides changed a two-way meeting: merge against `base`, write the result to
+/// whichever side lacks it, and store it as the new base. `winner` takes a field both
+/// changed differently.
+fn merge_both_ways(
+    meeting_id: Uuid,
+    link: &Link,
+    base: &Owned,
+    crm: &Owned,
+    r: &RemoteEvent,
+    winner: Side,
+    names: &BTreeMap<String, String>,
+) -> Vec<Action> {
+    let merged = merge(base, crm, &r.owned, winner);
+    let m = merged.result;
+    let mut actions = Vec::new();
+    if m != r.owned {
+        actions.push(update_remote(link, &m, &r.owned, Some(r), names));
+    } else {
+        actions.push(put_link(link, &m, r.etag()));
+    }
+    if m != *crm {
+        actions.push(update_meeting(meeting_id, &m, r, merged.conflicts));
+    }
+    actions
+}
+
 /// An exported meeting: two-way. A field both sides changed keeps the CRM's value (the CRM
 /// made this meeting and is where the user manages it); see the crate docs.
 fn decide_exported(
@@ -375,18 +402,7 @@ fn decide_exported(
             vec![update_remote(link, &c, &r.owned, Some(r), names)]
         }
         (Crm::New(c), Remote::New(r)) => {
-            let merged = merge(base, &c, &r.owned, Side::Crm);
-            let m = merged.result;
-            let mut actions = Vec::new();
-            if m != r.owned {
-                actions.push(update_remote(link, &m, &r.owned, Some(r), names));
-            } else {
-                actions.push(put_link(link, &m, r.etag()));
-            }
-            if m != c {
-                actions.push(update_meeting(meeting_id, &m, r, merged.conflicts));
-            }
-            actions
+            merge_both_ways(meeting_id, link, base, &c, r, Side::Crm, names)
         }
         // Edit beats delete: the CRM edited a meeting Google deleted → it comes back.
         (Crm::New(c), Remote::Gone) => {
@@ -415,10 +431,28 @@ fn decide_exported(
     }
 }
 
-/// A converted block: Google → CRM with a field-level merge; never written to Google. A
-/// field both changed takes Google's value (the event is the organiser's). The snapshot
-/// stays Google's state, so a CRM-only edit stays a CRM edit until Google changes the same
-/// field.
+/// A converted block: Google → CRM with a field-level merge; CRM → Google only when the
+/// link is writable (the user organises the event, [`crate::link::writable`]).
+///
+/// Not writable: never written to Google. A field both changed takes Google's value (the
+/// event is the organiser's). The snapshot stays Google's state, so a CRM-only edit stays
+/// a CRM edit until Google changes the same field.
+///
+/// Writable: two-way like an exported meeting (the snapshot is then the agreed state), with
+/// one difference: a field both sides changed still takes **Google's** value. The event was
+/// born in Google and its guests have already been shown (and maybe notified of) Google's
+/// version, while the CRM's losing value is reported as a conflict; and a converted
+/// meeting resolves conflicts the same way whether or not its organiser is the user.
+///
+/// A listed event with a new etag says who organises it now (an organiser can change,
+/// always with a new etag), and the link keeps that; an unlisted or echoed one leaves the
+/// link's flag as it is, so a flag the executor cleared after Google refused a write stays
+/// cleared until Google changes the event.
+///
+/// Deleting the meeting in the CRM never deletes the event, writable or not: it becomes a
+/// block again. The event is also the guests' meeting, and a CRM delete is often tidying
+/// the CRM rather than cancelling the meeting; cancelling it is one click in Google, while
+/// a wrong cancellation notifies every guest and cannot be taken back.
 fn decide_converted(
     meeting_id: Uuid,
     crm: &CrmSide,
@@ -430,7 +464,25 @@ fn decide_converted(
     let Some(base) = link.snapshot.as_ref() else {
         return Vec::new();
     };
-    match classify(crm, remote, link) {
+    let (crm, remote) = classify(crm, remote, link);
+    let writable = match &remote {
+        Remote::SameContent(r) | Remote::New(r) => writable(&r.event),
+        Remote::Same | Remote::Gone => link.writable,
+    };
+    let link = &Link {
+        writable,
+        ..link.clone()
+    };
+    match (crm, remote) {
+        (Crm::New(c), Remote::Same) if writable => {
+            vec![update_remote(link, &c, base, None, names)]
+        }
+        (Crm::New(c), Remote::SameContent(r)) if writable => {
+            vec![update_remote(link, &c, &r.owned, Some(r), names)]
+        }
+        (Crm::New(c), Remote::New(r)) if writable => {
+            merge_both_ways(meeting_id, link, base, &c, r, Side::Remote, names)
+        }
         (Crm::Same | Crm::New(_), Remote::Same) => Vec::new(),
         (Crm::Same | Crm::New(_), Remote::SameContent(r)) => vec![put_link(link, base, r.etag())],
         (Crm::Same, Remote::New(r)) => vec![
@@ -460,8 +512,9 @@ fn decide_converted(
             }
             actions
         }
-        // Deleting a converted meeting does not delete the (someone else's) event: it is
-        // busy time again. Fetch it so that the next plan makes its block.
+        // Deleting a converted meeting does not delete the event, not even one the user
+        // organises (see above): it is busy time again. Fetch it so that the next plan makes
+        // its block.
         (Crm::Gone, Remote::Same | Remote::SameContent(_) | Remote::New(_)) => vec![
             delete_link(link),
             Action::Refetch {
@@ -480,6 +533,8 @@ pub enum BlockRemote {
     Listed {
         block: Box<Block>,
         etag: Option<String>,
+        /// [`crate::link::writable`] of the event, kept in the link for a later conversion.
+        writable: bool,
     },
     /// Deleted (cancelled, or absent from a complete listing, or its series was deleted).
     Deleted,
@@ -495,7 +550,14 @@ pub fn decide_block(block_id: Uuid, remote: &BlockRemote, link: Option<&Link>) -
         {
             Vec::new()
         }
-        (BlockRemote::Listed { block, etag }, link) => {
+        (
+            BlockRemote::Listed {
+                block,
+                etag,
+                writable,
+            },
+            link,
+        ) => {
             let hash = block.hash();
             let new_link = Link {
                 kind: LinkKind::Block,
@@ -506,6 +568,7 @@ pub fn decide_block(block_id: Uuid, remote: &BlockRemote, link: Option<&Link>) -
                 hash: hash.clone(),
                 snapshot: block.fields.clone(),
                 series_id: block.series_id.clone(),
+                writable: *writable,
             };
             if link.is_some_and(|l| l.hash == hash) {
                 return vec![Action::PutLink { link: new_link }];

@@ -43,6 +43,10 @@ pub struct Event {
     pub attendees: Option<Vec<EventAttendee>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_properties: Option<ExtendedProperties>,
+    /// Who organises the event. Read-only (never sent): Google sets it, and only
+    /// `events.move` or an ownership transfer changes it, always with a new etag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizer: Option<EventOrganizer>,
     /// Read-only, RFC 3339. Never used for decisions (no clock comparisons), only shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
@@ -92,6 +96,20 @@ pub struct EventAttendee {
     pub resource: Option<bool>,
 }
 
+/// `organizer`: `self` is true when the organiser is the calendar this copy of the event was
+/// read from (Google: "corresponds to the calendar on which this copy of the event appears"),
+/// i.e. the event is that calendar's own, not an invitation to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventOrganizer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    pub is_self: Option<bool>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtendedProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +127,12 @@ impl Event {
     /// A series master: it has recurrence lines.
     pub fn is_series(&self) -> bool {
         self.recurrence.as_ref().is_some_and(|r| !r.is_empty())
+    }
+
+    /// `organizer.self`: the calendar this copy was read from organises the event (Google's
+    /// default is false, so an event without `organizer` is not).
+    pub fn is_organised_here(&self) -> bool {
+        self.organizer.as_ref().and_then(|o| o.is_self) == Some(true)
     }
 
     /// The value of `extendedProperties.private[key]`.

@@ -29,8 +29,9 @@
 //! refreshes the link. Both sides changed → three-way merge against the link's snapshot,
 //! field by field ([`owned::merge`]): different fields merge; the same field changed to
 //! different values takes the **CRM's value for exported meetings** (the CRM created them
-//! and is where they are managed) and **Google's for converted blocks** (the event is the
-//! organiser's). Attendees merge as a set. **An edit beats a delete** on both sides: a
+//! and is where they are managed) and **Google's for converted blocks**, writable or not
+//! (the event was born in Google and its guests were shown Google's version). Attendees
+//! merge as a set. **An edit beats a delete** on both sides: a
 //! Google delete of a meeting edited in the CRM re-creates the event (reviving the
 //! cancelled id, since Google never frees one); a CRM delete of a meeting edited in Google
 //! restores the meeting.
@@ -38,11 +39,25 @@
 //! **Kinds of link** ([`link::LinkKind`]). *Exported*: a CRM meeting in the export
 //! calendar, two-way. *Block*: an event of an imported calendar, shown as a grey busy
 //! block, one-way. *Converted*: a block the user turned into a meeting; Google's edits and
-//! deletes reach the meeting, CRM edits stay in the CRM (the event belongs to an imported
-//! calendar, often someone else's invitation: rewriting it would fail with
-//! `forbiddenForNonOrganizer` or rewrite another person's event). Deleting a converted
-//! meeting in the CRM does not delete the event; it becomes a block again. If Google deletes
-//! the event after the CRM edited the meeting, the meeting stays and is exported.
+//! deletes reach the meeting. CRM edits reach Google **only when the user organises the
+//! event** ([`link::writable`]: `organizer.self`, and not a series master, whose one CRM
+//! time would move every occurrence): then the meeting is two-way like an exported one
+//! (`UpdateRemote` under `If-Match`, echoes skipped, three-way merge), except that a field
+//! both sides changed keeps Google's value. Otherwise CRM edits stay in the CRM: the event
+//! is someone else's invitation, and rewriting it would fail with
+//! `forbiddenForNonOrganizer` or rewrite another person's event (`guestsCanModify` is not
+//! enough, for that reason). The link remembers the answer ([`Link::writable`]), since a
+//! CRM edit is planned while Google is unchanged, with no event to look at; every listing
+//! of the event under a new etag refreshes it (an organiser can change), and a block's
+//! link keeps it so that converting the block knows it. `organizer.self` says the event
+//! belongs to the calendar it was read from, so in a calendar shared with the user it
+//! means the calendar's owner organises it: a write Google then refuses (403) is counted by
+//! the executor, which clears the flag until Google next changes the event. **Deleting a
+//! converted meeting in the CRM never deletes the event**, writable or not; it becomes a
+//! block again: the event is the guests' meeting too, a CRM delete is often tidying rather
+//! than cancelling, and a wrong cancellation notifies every guest and cannot be undone,
+//! while cancelling on purpose is one click in Google. If Google deletes the event after
+//! the CRM edited the meeting, the meeting stays and is exported.
 //!
 //! **Recurring events: Option A** (`singleEvents=false`): masters and exceptions. Option B
 //! expands every instance, and with a sync token no time window is allowed, so an endless

@@ -16,8 +16,9 @@ pub enum LinkKind {
     /// An event of an imported calendar shown as a grey busy block. One-way, Google → CRM.
     Block,
     /// A block the user turned into a CRM meeting. Google's edits and deletes flow in; CRM
-    /// edits stay in the CRM (the event belongs to an imported calendar, often someone
-    /// else's invitation, which we must not rewrite).
+    /// edits reach Google only when the link is [`Link::writable`] (the user organises the
+    /// event); otherwise they stay in the CRM (the event is someone else's invitation, which
+    /// we must not rewrite).
     Converted,
 }
 
@@ -41,6 +42,24 @@ pub struct Link {
     pub snapshot: Option<Owned>,
     /// For an instance or exception of a series: the master's event id.
     pub series_id: Option<String>,
+    /// Block and converted links: CRM edits may be written to the event ([`writable`] of
+    /// the event when it was last seen with a new etag). Kept in the link because a CRM
+    /// edit is planned while Google is unchanged, with no event to look at; a block link
+    /// keeps it so that converting the block knows it. False on exported links (unused:
+    /// they are always written) and on links stored before it existed (unknown, so not
+    /// written, until Google next changes the event).
+    #[serde(default)]
+    pub writable: bool,
+}
+
+/// Whether CRM edits of a converted meeting may be written to `event`: the user organises it
+/// (`organizer.self`: the event is the imported calendar's own, not an invitation to it)
+/// and it is not a series master (a meeting has one time; writing it would move every
+/// occurrence). `guestsCanModify` is deliberately not enough: it lets guests edit, but the
+/// event stays the organiser's, and a CRM note-taking edit must not rewrite what every
+/// guest sees.
+pub fn writable(event: &Event) -> bool {
+    event.is_organised_here() && !event.is_series()
 }
 
 impl Link {
@@ -54,7 +73,8 @@ impl Link {
     /// and the owned fields the new meeting starts with. `None` for a link that is not a
     /// block, or the block of a cancelled instance (nothing to meet at). The meeting keeps
     /// the link to the event, so Google's later edits reach it; the block is removed by the
-    /// caller in the same transaction.
+    /// caller in the same transaction. The block link's `writable` is kept: whether the
+    /// user organises the event is what the block's listing said.
     pub fn converted(&self, meeting_id: Uuid) -> Option<(Link, Owned)> {
         if self.kind != LinkKind::Block {
             return None;

@@ -11,7 +11,7 @@ use crate::decide::{
 };
 use crate::event::Event;
 use crate::ids::{block_id, event_id_for, meeting_id_of};
-use crate::link::{Block, Link, LinkKind};
+use crate::link::{writable, Block, Link, LinkKind};
 use crate::owned::{Field, MapError, Owned};
 
 /// How a calendar was read in this run.
@@ -213,8 +213,9 @@ impl PlanInput {
     /// The meeting ids the caller must load (as `crm` entries) before planning: those that
     /// unlinked events of the export calendar carry, and converted meetings whose event was
     /// listed or deleted. A converted meeting may differ from its link's snapshot (Google's
-    /// state) with no change since the last sync — a CRM edit that is never sent — so
-    /// "not in the changes feed" does not tell its content.
+    /// state) with no change since the last sync — a CRM edit that was not sent, because
+    /// the link was not writable then — so "not in the changes feed" does not tell its
+    /// content.
     pub fn meetings_to_load(&self) -> Vec<Uuid> {
         let gone_series = self.gone_series();
         let converted = self.links.iter().filter(|l| {
@@ -498,6 +499,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     Ok(block) => BlockRemote::Listed {
                         block: Box::new(block),
                         etag: event.etag.clone(),
+                        writable: writable(event),
                     },
                     Err(error) => {
                         out.problems.push(Problem {

@@ -163,6 +163,17 @@ impl GoogleError {
         )
     }
 
+    /// 403: a change of a shared property (title, times, guests…) of an event by someone
+    /// who does not organise it (Calendar errors guide: "forbiddenForNonOrganizer").
+    pub fn forbidden_for_non_organizer() -> Self {
+        GoogleError::new(
+            StatusCode::FORBIDDEN,
+            "calendar",
+            "forbiddenForNonOrganizer",
+            "Shared properties can only be changed by the organizer of the event.",
+        )
+    }
+
     pub fn backend_error() -> Self {
         GoogleError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -241,6 +252,7 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
                 message,
             )
         }
+        Fault::ForbiddenForNonOrganizer => GoogleError::forbidden_for_non_organizer(),
         Fault::BackendError => GoogleError::backend_error(),
         Fault::Unavailable => GoogleError::unavailable(),
         Fault::Unauthorized => GoogleError::auth_error(),

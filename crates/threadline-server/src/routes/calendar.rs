@@ -10,7 +10,8 @@
 //!   goes through the schedule's lease, so that one process at a time runs a connection.
 //! - `GET /busy-blocks?from&to` → the caller's grey busy blocks in a time range.
 //! - `POST /busy-blocks/{id}/convert` → turns a block into a CRM meeting that keeps the link
-//!   to its Google event (Google's later edits reach it).
+//!   to its Google event (Google's later edits reach it; the meeting's CRM edits reach the
+//!   event when the user organises it).
 
 use std::collections::BTreeSet;
 
@@ -98,7 +99,9 @@ pub fn router() -> ApiRouter {
         .description(
             "Creates a CRM meeting from the block (its title, time, place, description, \
              attendees) linked to the Google event, and removes the block. Google's later \
-             edits and deletes reach the meeting.",
+             edits and deletes reach the meeting; when the user organises the event, the \
+             meeting's edits reach Google too. Deleting the meeting never deletes the \
+             event: it becomes a block again.",
         )
         .path_id("id", "The busy block's id.")
         .not_found("busy block of the caller's")
@@ -388,7 +391,11 @@ async fn convert(
                     )
                 })?;
                 store::create_meeting(tx, org, meeting_id, &fields, &Default::default()).await?;
-                // Same (calendar, event) key: the converted link replaces the block's.
+                // Same (calendar, event) key: the converted link replaces the block's. It
+                // keeps the block link's `writable` (the user organises the event, as its
+                // last listing said), so the meeting's CRM edits reach Google only then.
+                // The block itself does not carry it: the link row already does, and the
+                // block is removed here anyway.
                 store::put_link(tx, block.connection_id, &converted).await?;
                 store::remove_block(tx, block_id).await?;
                 ApiResult::Ok(())

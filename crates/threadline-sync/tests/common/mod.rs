@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use threadline_sync::decide::{on_insert_conflict, InsertConflict};
-use threadline_sync::event::{EventAttendee, EventDateTime, EventStatus};
+use threadline_sync::event::{EventAttendee, EventDateTime, EventOrganizer, EventStatus};
 use threadline_sync::ids::meeting_id_of;
 use threadline_sync::plan::{plan, CalendarRun, CrmMeeting, Guards, Listing, PlanError, PlanInput};
 use threadline_sync::{Action, Block, Event, Link, Owned, Plan, When};
@@ -68,6 +68,24 @@ pub fn google_event(id: &str, fields: &Owned) -> Event {
         ),
         ..Event::default()
     }
+}
+
+/// `event` with `organizer`: `here` is `organizer.self` (the calendar it is read from
+/// organises it, as for the user's own meetings), else someone else's invitation.
+pub fn organised(mut event: Event, here: bool) -> Event {
+    event.organizer = Some(EventOrganizer {
+        email: Some(
+            if here {
+                "me@example.com"
+            } else {
+                "boss@example.com"
+            }
+            .into(),
+        ),
+        display_name: None,
+        is_self: Some(here),
+    });
+    event
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -152,7 +152,9 @@ impl GoogleFake {
     }
 
     /// Inserts as `events.insert` would (same validation, a new log position); returns the
-    /// stored resource.
+    /// stored resource. Unlike the API (where `organizer` is read-only), an `organizer`
+    /// with an `email` in the body is kept, as `events.import` keeps it: a test's
+    /// invitation from someone else (`self` is then false, see [`organizer_for`]).
     pub fn insert_event(&self, calendar_id: &str, body: Value) -> Result<Value, GoogleError> {
         let mut state = self.lock();
         let owner = state
@@ -166,7 +168,38 @@ impl GoogleFake {
         let Value::Object(body) = body else {
             return Err(GoogleError::invalid("an event is a JSON object"));
         };
-        insert(&mut state, calendar_id, &owner, body).map(Value::Object)
+        insert(&mut state, calendar_id, &owner, body, true).map(Value::Object)
+    }
+
+    /// Makes `email` the organiser of a stored event, as `events.move` or a transfer of
+    /// ownership in Google's UI would: a new version (etag, log position), every other
+    /// field as it was. Panics on an unknown event (a test's mistake).
+    pub fn set_organizer(&self, calendar_id: &str, event_id: &str, email: &str) -> Value {
+        let mut state = self.lock();
+        let calendar = state
+            .calendar
+            .calendars
+            .get(calendar_id)
+            .expect("a known calendar");
+        let old = calendar
+            .events
+            .get(event_id)
+            .expect("a stored event")
+            .body
+            .clone();
+        let organizer = organizer_for(calendar, Some(&json!({ "email": email })));
+        let mut body =
+            store_version(&mut state, calendar_id, &old, old.clone()).expect("valid as it was");
+        // `store_version` keeps the organiser (read-only to every write): set it on the
+        // version just stored.
+        body.insert("organizer".into(), organizer);
+        let calendar = state
+            .calendar
+            .calendars
+            .get_mut(calendar_id)
+            .expect("checked");
+        calendar.events.get_mut(event_id).expect("just stored").body = body.clone();
+        Value::Object(body)
     }
 
     /// The stored resource (deleted ones too, with `status: cancelled`).
@@ -336,11 +369,110 @@ fn stamp(state: &mut GoogleState, calendar_id: &str, body: &mut Map<String, Valu
     calendar.head
 }
 
+/// The `organizer` of an event stored in `calendar`: `given`'s email and name when there is
+/// one (only the Rust API passes one), else the calendar itself, which is what Google makes
+/// the organiser of an event created in it (a secondary calendar with its name). `self`:
+/// "whether the organizer corresponds to the calendar on which this copy of the event
+/// appears", so true when the organiser is this calendar (also for a reader of a calendar
+/// shared with them), and left out otherwise, as Google leaves out a false one.
+fn organizer_for(calendar: &Calendar, given: Option<&Value>) -> Value {
+    let mut organizer = Map::new();
+    match given.and_then(|g| g.get("email")).and_then(Value::as_str) {
+        Some(email) => {
+            organizer.insert("email".into(), json!(email));
+            if let Some(name) = given.and_then(|g| g.get("displayName")) {
+                organizer.insert("displayName".into(), name.clone());
+            }
+        }
+        None => {
+            organizer.insert("email".into(), json!(calendar.id));
+            if !calendar.members[0].primary {
+                organizer.insert("displayName".into(), json!(calendar.summary));
+            }
+        }
+    }
+    let here = organizer["email"]
+        .as_str()
+        .is_some_and(|e| e.eq_ignore_ascii_case(&calendar.id));
+    if here {
+        organizer.insert("self".into(), json!(true));
+    }
+    Value::Object(organizer)
+}
+
+/// Properties every guest sees, which only the organiser may change: anyone else's change
+/// is 403 `forbiddenForNonOrganizer`, unless the organiser let guests modify the event.
+/// A guest's own copy keeps the rest (reminders, colour, private properties, their answer).
+const SHARED_PROPERTIES: &[&str] = &[
+    "summary",
+    "description",
+    "location",
+    "start",
+    "end",
+    "recurrence",
+    "attendees",
+    "visibility",
+    "guestsCanModify",
+    "guestsCanInviteOthers",
+    "guestsCanSeeOtherGuests",
+    "conferenceData",
+    "attachments",
+];
+
+/// The rule behind `forbiddenForNonOrganizer`: `old` → `new` in `calendar_id` changes a
+/// shared property of an event that calendar does not organise.
+fn check_organizer(
+    calendar_id: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), GoogleError> {
+    let flag = |body: &Map<String, Value>, pointer: &str| {
+        Value::Object(body.clone())
+            .pointer(pointer)
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    if flag(old, "/organizer/self") || flag(old, "/guestsCanModify") {
+        return Ok(());
+    }
+    // The guest's answer to the invitation is their own: not a shared change.
+    let shared = |body: &Map<String, Value>, key: &str| -> Option<Value> {
+        let mut value = body.get(key).cloned()?;
+        if key == "attendees" {
+            for attendee in value.as_array_mut().into_iter().flatten() {
+                let own = attendee["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(calendar_id));
+                if let (true, Some(entry)) = (own, attendee.as_object_mut()) {
+                    for answer in ["responseStatus", "comment", "additionalGuests"] {
+                        entry.remove(answer);
+                    }
+                }
+            }
+        }
+        Some(value)
+    };
+    let shared_properties = |body: &Map<String, Value>| {
+        Value::Object(body.clone())
+            .pointer("/extendedProperties/shared")
+            .cloned()
+    };
+    let changed = SHARED_PROPERTIES
+        .iter()
+        .any(|key| shared(old, key) != shared(new, key))
+        || shared_properties(old) != shared_properties(new);
+    if changed {
+        return Err(GoogleError::forbidden_for_non_organizer());
+    }
+    Ok(())
+}
+
 fn insert(
     state: &mut GoogleState,
     calendar_id: &str,
     email: &str,
     mut body: Map<String, Value>,
+    keep_organizer: bool,
 ) -> Result<Map<String, Value>, GoogleError> {
     let id = match body.get("id") {
         Some(Value::String(id)) => {
@@ -363,6 +495,9 @@ fn insert(
         return Err(GoogleError::duplicate());
     }
     validate(&body)?;
+    // Read-only in the API: whatever a client sends, the calendar organises what it creates.
+    let given = body.remove("organizer").filter(|_| keep_organizer);
+    body.insert("organizer".into(), organizer_for(calendar, given.as_ref()));
     let now = timestamp(state.now());
     let defaults = json!({
         "kind": "calendar#event",
@@ -370,7 +505,6 @@ fn insert(
         "htmlLink": format!("{}/calendar/event?eid={id}", state.base_url),
         "created": now,
         "creator": {"email": email, "self": true},
-        "organizer": {"email": calendar_id, "self": true},
         "iCalUID": format!("{id}@google.com"),
         "sequence": 0,
         "reminders": {"useDefault": true},
@@ -537,7 +671,7 @@ async fn insert_event(
         &calendar_id,
         AccessRole::Writer,
         |state, caller, id, _| {
-            insert(state, &id, &caller.email, body).map(|b| Json(Value::Object(b)))
+            insert(state, &id, &caller.email, body, false).map(|b| Json(Value::Object(b)))
         },
     )
 }
@@ -611,6 +745,7 @@ fn write_event(
             let old = stored_or_instance(calendar, event_id)?;
             check_if_match(headers, &old)?;
             let new = change(&old);
+            check_organizer(&id, &old, &new)?;
             let new = store_version(state, &id, &old, new)?;
             if is_recurring_master(&old) && !is_cancelled(&new) {
                 carry_to_exceptions(state, &id, &old, &new);

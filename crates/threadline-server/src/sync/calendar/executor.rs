@@ -12,7 +12,9 @@
 //! 4. Remote writes, each followed at once by its own link write (a small transaction): a
 //!    crash between the write and the link leaves an event with our client id, which the
 //!    next run adopts (409 on insert, or the marked event in a listing), never a duplicate.
-//!    412 → GET and plan that item again; 409 → `on_insert_conflict`; bounded.
+//!    412 → GET and plan that item again; 409 → `on_insert_conflict`; bounded. A 403 on a
+//!    converted meeting's event (not its organiser) → counted, and its link stops being
+//!    writable.
 //! 5. One transaction: meeting and block writes, link writes, then the calendar cursors and
 //!    the CRM cursor, last. A crash before its commit leaves every cursor where it was: the
 //!    next run reads the same changes again and converges from the links written so far.
@@ -499,6 +501,13 @@ impl Run<'_> {
                     self.refresh_item(input, calendar_id, event_id, depth)
                         .await?
                 }
+                Err(e)
+                    if link.kind == LinkKind::Converted
+                        && e.status() == Some(403)
+                        && !e.is_transient() =>
+                {
+                    self.stop_writing(input, calendar_id, event_id, e).await?
+                }
                 Err(e) => return self.item_failed(calendar_id, "updating an event", e),
             },
             Action::DeleteRemote {
@@ -560,6 +569,34 @@ impl Run<'_> {
         if !self.problems.contains(&problem) {
             self.problems.push(problem);
         }
+    }
+
+    /// Google refused our change of a converted meeting's event (403: the user does not, or
+    /// no longer, organise it — `forbiddenForNonOrganizer` — or may only read its calendar).
+    /// Counted as this item's error; its link is stored as it was before the write, but not
+    /// writable, so that later runs keep the CRM's edits in the CRM instead of trying
+    /// again (until Google changes the event and says who organises it).
+    async fn stop_writing(
+        &mut self,
+        input: &PlanInput,
+        calendar_id: &str,
+        event_id: &str,
+        e: CallError,
+    ) -> Result<(), SyncError> {
+        tracing::warn!(connection = %self.connection, calendar = %calendar_id, event = %event_id, error = %e, "Google refused a converted meeting's edit; its CRM edits stay in the CRM");
+        self.counts.errors += 1;
+        let Some(link) = input
+            .links
+            .iter()
+            .find(|l| l.calendar_id == calendar_id && l.remote_id == event_id)
+        else {
+            return Ok(());
+        };
+        self.write_link(Link {
+            writable: false,
+            ..link.clone()
+        })
+        .await
     }
 
     /// GET the event and plan its item again.
@@ -651,6 +688,11 @@ impl Run<'_> {
     async fn put_link(&self, link: Link) -> Result<(), SyncError> {
         // After a remote write, before its link: the next run must adopt the event.
         kill_point("after-remote-write");
+        self.write_link(link).await
+    }
+
+    /// Stores `link` in a small transaction of its own (fenced by the lease).
+    async fn write_link(&self, link: Link) -> Result<(), SyncError> {
         let (connection, lease, link) = (self.connection, self.lease.as_ref(), &link);
         self.sync
             .db

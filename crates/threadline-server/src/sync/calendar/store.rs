@@ -1,7 +1,7 @@
-//! The calendar sync's tables (migration 0008): the selection, the cursors, the link table,
-//! the busy blocks; and how a CRM meeting reads and writes as `threadline-sync`'s owned
-//! fields. Every function runs on the caller's connection, so that a run's writes share one
-//! transaction.
+//! The calendar sync's tables (migration 0008; `calendar_links.writable` 0011): the
+//! selection, the cursors, the link table, the busy blocks; and how a CRM meeting reads and
+//! writes as `threadline-sync`'s owned fields. Every function runs on the caller's
+//! connection, so that a run's writes share one transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -242,13 +242,15 @@ type LinkRow = (
     String,
     Option<String>,
     Option<String>,
+    i64,
 );
 
 const LINK_COLUMNS: &str =
-    "calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id";
+    "calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id, writable";
 
 fn link_of(row: LinkRow) -> ApiResult<Link> {
-    let (calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id) = row;
+    let (calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id, writable) =
+        row;
     let snapshot = snapshot
         .map(|s| serde_json::from_str::<Owned>(&s))
         .transpose()
@@ -262,6 +264,7 @@ fn link_of(row: LinkRow) -> ApiResult<Link> {
         hash: ContentHash(hash),
         snapshot,
         series_id,
+        writable: writable != 0,
     })
 }
 
@@ -299,12 +302,12 @@ pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResu
         .map_err(|e| ApiError::internal(format!("cannot serialise a link snapshot: {e}")))?;
     sqlx::query(
         "INSERT INTO calendar_links (connection_id, calendar_id, remote_id, kind, crm_id,
-             remote_etag, hash, snapshot, series_id, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             remote_etag, hash, snapshot, series_id, writable, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (connection_id, calendar_id, remote_id) DO UPDATE SET
              kind = excluded.kind, crm_id = excluded.crm_id, remote_etag = excluded.remote_etag,
              hash = excluded.hash, snapshot = excluded.snapshot, series_id = excluded.series_id,
-             updated_at = excluded.updated_at",
+             writable = excluded.writable, updated_at = excluded.updated_at",
     )
     .bind(id_text(connection))
     .bind(&link.calendar_id)
@@ -315,6 +318,7 @@ pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResu
     .bind(&link.hash.0)
     .bind(snapshot)
     .bind(&link.series_id)
+    .bind(i64::from(link.writable))
     .bind(db::now())
     .execute(&mut *conn)
     .await?;
