@@ -2189,3 +2189,79 @@ async fn a_403_on_a_converted_meetings_patch_is_counted_and_not_tried_again() {
     // And the CRM cursor, held back by the error, has moved on: all quiet.
     assert_eq!(h.synced().await, RunCounts::default());
 }
+
+/// A colleague (another Threadline user attending the same CRM meeting) exported it and
+/// invited the user: Google put the invitation copy in the user's calendar under the same
+/// event id, organised by the colleague, without our private property. The user's sync
+/// links it as a converted meeting, not writable: no second event, no busy block, no
+/// write to the colleague's event when the user edits or deletes the meeting in the CRM
+/// (the CRM's changes go out through the organiser's export), and no error.
+#[tokio::test]
+async fn a_colleagues_invitation_holding_the_meetings_id_is_linked_never_rewritten() {
+    let h = Harness::new().await;
+    let meeting = h
+        .meeting(
+            "Team sync",
+            "2026-03-10T09:00:00+01:00",
+            "2026-03-10T10:00:00+01:00",
+        )
+        .await;
+    let id = meeting["id"].as_str().unwrap();
+    let event_id = event_id_of(&meeting);
+    let mut copy = timed(
+        "Team sync",
+        "2026-03-10T09:00:00+01:00",
+        "2026-03-10T10:00:00+01:00",
+    );
+    copy["id"] = json!(event_id);
+    copy["organizer"] = json!({"email": "bob@ourco.com", "displayName": "Bob"});
+    copy["attendees"] = json!([{"email": "bob@ourco.com", "organizer": true},
+                               {"email": ANN, "responseStatus": "accepted"}]);
+    let copy = h.insert(copy);
+    assert_eq!(
+        copy["organizer"]["self"],
+        Value::Null,
+        "an invitation: not organised here"
+    );
+
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    let writes = |h: &Harness| {
+        h.count("POST", EVENTS)
+            + h.count("PATCH", EVENT)
+            + h.count("PUT", EVENT)
+            + h.count("DELETE", EVENT)
+    };
+    assert_eq!(writes(&h), 0, "the copy is adopted, not inserted over");
+    assert_eq!(h.live_events().len(), 1);
+    assert!(
+        h.blocks().await.is_empty(),
+        "the meeting is not also a busy block"
+    );
+    assert_eq!(h.link_kinds("crm_id", id).await, ["converted"]);
+
+    h.patch_meeting(id, json!({"title": "Team sync (agenda)"}))
+        .await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(writes(&h), 0, "the colleague's event is not rewritten");
+    assert_eq!(h.get_meeting(id).await["title"], "Team sync (agenda)");
+    let (_, connection) = h
+        .api(
+            Method::GET,
+            &format!("/connections/{}", h.connection),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(connection["status"], "ok", "{connection}");
+
+    h.delete_meeting(id).await;
+    let counts = h.synced().await;
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(writes(&h), 0, "nor deleted");
+    assert_eq!(
+        h.live_events(),
+        [h.fake.google().event(&h.primary, &event_id).unwrap()]
+    );
+}

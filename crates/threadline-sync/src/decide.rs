@@ -319,6 +319,25 @@ fn decide_unlinked(
     names: &BTreeMap<String, String>,
 ) -> Vec<Action> {
     match (crm, remote) {
+        // Another calendar organises it: our id in an attendee's calendar is the invitation
+        // copy of a meeting exported by a colleague (Threadline user attending the same CRM
+        // meeting). It is linked as a converted meeting, not writable: Google's edits (the
+        // organiser's) reach the meeting, the CRM's go out through the organiser's export,
+        // and nothing here writes or deletes another person's event.
+        (CrmSide::Changed(_), RemoteSide::Changed(r)) if r.event.is_invitation() => {
+            vec![Action::PutLink {
+                link: meeting_link(
+                    LinkKind::Converted,
+                    meeting_id,
+                    &r.calendar_id,
+                    r.event.id.as_deref().unwrap_or_default(),
+                    r.etag(),
+                    &r.owned,
+                    None,
+                ),
+            }]
+        }
+        (CrmSide::Deleted, RemoteSide::Changed(r)) if r.event.is_invitation() => Vec::new(),
         (CrmSide::Changed(c), RemoteSide::Changed(r)) => {
             let link = meeting_link(
                 LinkKind::Exported,
@@ -607,6 +626,9 @@ pub enum InsertConflict {
     },
     /// Someone else's event holds the id (not ours, or another meeting's): report it.
     Foreign,
+    /// A cancelled invitation copy of this meeting, organised in a colleague's calendar:
+    /// leave it (reviving it is the organiser's export's to do, and Google refuses it here).
+    Invitation,
 }
 
 /// Decides a 409 on insert; `body` is the insert body that was refused.
@@ -616,6 +638,10 @@ pub fn on_insert_conflict(meeting_id: Uuid, existing: &Event, body: &Event) -> I
     }
     if !existing.is_cancelled() {
         return InsertConflict::Adopt;
+    }
+    if existing.is_invitation() {
+        // A colleague's export, cancelled by its organiser: theirs to bring back.
+        return InsertConflict::Invitation;
     }
     InsertConflict::Revive {
         // The cancelled event may still hold fields from before its delete: every owned

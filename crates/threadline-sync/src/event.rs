@@ -135,6 +135,14 @@ impl Event {
         self.organizer.as_ref().and_then(|o| o.is_self) == Some(true)
     }
 
+    /// An invitation: Google says who organises the event, and it is another calendar (this
+    /// is an attendee's copy, which shares the organiser's event id but not its private
+    /// properties). An event without `organizer` (as a listing may leave it out) is not
+    /// taken for one.
+    pub fn is_invitation(&self) -> bool {
+        self.organizer.is_some() && !self.is_organised_here()
+    }
+
     /// The value of `extendedProperties.private[key]`.
     pub fn private_property(&self, key: &str) -> Option<&str> {
         self.extended_properties

@@ -59,6 +59,15 @@
 //! while cancelling on purpose is one click in Google. If Google deletes the event after
 //! the CRM edited the meeting, the meeting stays and is exported.
 //!
+//! **Colleagues' invitations.** When two Threadline users attend one CRM meeting, each
+//! exports it; Google puts the organiser's event into the other's calendar as an
+//! invitation copy with the *same event id* (so it looks like ours) but organised
+//! elsewhere and without our private property ([`event::Event::is_invitation`]). Such an
+//! event is linked as a *converted* meeting, not writable (never an exported one): Google's
+//! edits, the organiser's, reach the meeting; the CRM's go out through the organiser's
+//! export; nothing rewrites, revives or deletes another person's event
+//! ([`decide::InsertConflict::Invitation`]).
+//!
 //! **Recurring events: Option A** (`singleEvents=false`): masters and exceptions. Option B
 //! expands every instance, and with a sync token no time window is allowed, so an endless
 //! series would list an unbounded number of instances and a change to the master would

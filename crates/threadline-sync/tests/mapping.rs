@@ -304,6 +304,31 @@ fn an_insert_conflict_adopts_revives_or_refuses() {
         on_insert_conflict(Uuid::from_u128(10), &live, &body),
         InsertConflict::Foreign
     );
+    // A colleague's invitation copy (same id, organised elsewhere, no property): adopted
+    // while live (the plan links it as a converted meeting), left alone once cancelled.
+    let bob = Some(threadline_sync::event::EventOrganizer {
+        email: Some("bob@x.org".into()),
+        display_name: None,
+        is_self: None,
+    });
+    let invitation = Event {
+        organizer: bob.clone(),
+        extended_properties: None,
+        ..live.clone()
+    };
+    assert!(invitation.is_invitation() && !live.is_invitation());
+    assert_eq!(
+        on_insert_conflict(id, &invitation, &body),
+        InsertConflict::Adopt
+    );
+    let cancelled = Event {
+        organizer: bob,
+        ..deleted.clone()
+    };
+    assert_eq!(
+        on_insert_conflict(id, &cancelled, &body),
+        InsertConflict::Invitation
+    );
 }
 
 fn arb_owned() -> impl Strategy<Value = Owned> {

@@ -421,7 +421,10 @@ impl World {
                                 .expect("revive");
                             self.put_link(link.clone().with_etag(event.etag));
                         }
-                        InsertConflict::Foreign => panic!("foreign id {event_id}"),
+                        // The simulated world has no invitations: not expected here.
+                        InsertConflict::Foreign | InsertConflict::Invitation => {
+                            panic!("foreign id {event_id}")
+                        }
                     }
                 }
                 Err(e) => panic!("insert: {e:?}"),

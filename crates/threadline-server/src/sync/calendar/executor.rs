@@ -463,6 +463,15 @@ impl Run<'_> {
                                 }
                             }
                         }
+                        InsertConflict::Invitation => {
+                            tracing::debug!(
+                                connection = %self.connection,
+                                calendar = %calendar_id,
+                                event = %event_id,
+                                "a colleague's cancelled invitation holds the meeting's id; left to its organiser"
+                            );
+                            self.counts.skipped += 1;
+                        }
                         InsertConflict::Foreign => {
                             tracing::warn!(
                                 connection = %self.connection,
