@@ -55,7 +55,8 @@ pub enum CrmMeeting {
 
 /// The mass-change guards. Defaults: refuse a plan that deletes more than half of the
 /// linked items on either side, once it deletes at least 3 (deleting one meeting of two is
-/// what people do); refuse a complete listing that is empty while links exist.
+/// what people do); refuse a complete listing that is empty while links exist. An item is
+/// an event, or a series with its exceptions (see `item_of`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Guards {
     pub max_delete_ratio: f64,
@@ -530,7 +531,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     }
     out.actions.sort_by_key(phase);
     out.stats = stats(&out.actions);
-    let refusals = guard(input, &out.stats);
+    let refusals = guard(input, &out.actions);
     if !refusals.is_empty() {
         return Err(PlanError::Refused(refusals));
     }
@@ -559,17 +560,76 @@ fn stats(actions: &[Action]) -> Stats {
     s
 }
 
-/// The mass-delete and empty-calendar guards. Removals because a calendar was deselected
-/// are the user's explicit choice and are not counted.
-fn guard(input: &PlanInput, stats: &Stats) -> Vec<Refusal> {
+/// What the mass-delete guard counts: an item as the user sees it, (calendar, event) — a
+/// series with its exceptions is one item. Deleting a series in Google lists every moved
+/// or cancelled occurrence cancelled with it; that is one deletion, not one per exception,
+/// which on a small calendar would trip the guard for an ordinary delete.
+fn item_of(link: &Link) -> (String, String) {
+    let root = link.series_id.as_deref().unwrap_or(&link.remote_id);
+    (link.calendar_id.clone(), root.to_string())
+}
+
+/// The items the plan deletes on each side (Google, CRM), as [`item_of`] counts them.
+/// Removals because a calendar was deselected are the user's explicit choice: not counted.
+fn deleted_items(input: &PlanInput, actions: &[Action]) -> [BTreeSet<(String, String)>; 2] {
+    let by_crm_id = |id: Uuid, block: bool| {
+        input
+            .links
+            .iter()
+            .find(|l| l.crm_id == id && (l.kind == LinkKind::Block) == block)
+            .map(item_of)
+            // Unlinked (cannot happen for a planned delete): its own item.
+            .unwrap_or_else(|| (String::new(), id.to_string()))
+    };
+    let (mut google, mut crm) = (BTreeSet::new(), BTreeSet::new());
+    for action in actions {
+        match action {
+            Action::DeleteRemote {
+                calendar_id,
+                event_id,
+                ..
+            } => {
+                let link = input
+                    .links
+                    .iter()
+                    .find(|l| &l.calendar_id == calendar_id && &l.remote_id == event_id);
+                google.insert(
+                    link.map(item_of)
+                        .unwrap_or_else(|| (calendar_id.clone(), event_id.clone())),
+                );
+            }
+            Action::DeleteMeeting { meeting_id } => {
+                crm.insert(by_crm_id(*meeting_id, false));
+            }
+            Action::RemoveBlock {
+                block_id,
+                deselected: false,
+            } => {
+                crm.insert(by_crm_id(*block_id, true));
+            }
+            _ => {}
+        }
+    }
+    [google, crm]
+}
+
+/// The mass-delete and empty-calendar guards.
+fn guard(input: &PlanInput, actions: &[Action]) -> Vec<Refusal> {
     let g = input.guards;
     let mut refusals = Vec::new();
     let counted = |l: &&Link| l.kind != LinkKind::Block || input.selected.contains(&l.calendar_id);
     if !g.allow_mass_delete {
-        let linked = input.links.iter().filter(counted).count();
+        let linked = input
+            .links
+            .iter()
+            .filter(counted)
+            .map(item_of)
+            .collect::<BTreeSet<_>>()
+            .len();
+        let [google, crm] = deleted_items(input, actions);
         for (side, deletes) in [
-            (GuardSide::Google, stats.remote_deletes),
-            (GuardSide::Crm, stats.crm_deletes),
+            (GuardSide::Google, google.len()),
+            (GuardSide::Crm, crm.len()),
         ] {
             if deletes >= g.min_deletes && deletes as f64 > g.max_delete_ratio * linked as f64 {
                 refusals.push(Refusal::MassDelete {
