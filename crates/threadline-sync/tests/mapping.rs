@@ -11,8 +11,7 @@ use threadline_sync::decide::{on_insert_conflict, InsertConflict};
 use threadline_sync::event::EventStatus;
 use threadline_sync::ids::{
     block_id, event_id_for, instance_id, instance_start, is_valid_event_id,
-    meeting_id_from_event_id, meeting_id_of,
-    CRM_ID_PROPERTY,
+    meeting_id_from_event_id, meeting_id_of, CRM_ID_PROPERTY,
 };
 use threadline_sync::owned::{merge, Field, MapError, Side};
 use threadline_sync::{Event, Owned, When};

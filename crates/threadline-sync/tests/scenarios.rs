@@ -588,9 +588,13 @@ fn a_converted_unchanged_instance_survives_a_full_listing() {
     instance.original_start_time = Some(date_time("2026-03-09T09:00:00+01:00", None));
     instance.etag = Some("\"i1\"".into());
     let meeting = uuid::Uuid::from_u128(0xC5);
-    let (link, fields) =
-        threadline_sync::Link::converted_instance(meeting, TEAM, &instance, Some("Europe/Amsterdam"))
-            .unwrap();
+    let (link, fields) = threadline_sync::Link::converted_instance(
+        meeting,
+        TEAM,
+        &instance,
+        Some("Europe/Amsterdam"),
+    )
+    .unwrap();
     assert_eq!(link.remote_id, "weekly03_20260309T080000Z");
     assert_eq!(link.series_id.as_deref(), Some("weekly03"));
     assert_eq!(link.remote_etag.as_deref(), Some("\"i1\""));
