@@ -27,28 +27,62 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !is_json_content_type(req.headers()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the request body must be JSON, sent with `Content-Type: application/json`",
-            ));
+            return Err(unsupported_media_type());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                payload_too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!(
-                        "the request body could not be read: {}",
-                        rejection.body_text()
-                    ),
-                )
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(Json)
     }
+}
+
+/// An optional JSON request body: `None` when the request has no body (with or without a
+/// `Content-Type`); otherwise read as [`Json`] reads one.
+#[derive(Debug, Clone, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = is_json_content_type(req.headers());
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// The whole request body (within the body limit).
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            payload_too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!(
+                    "the request body could not be read: {}",
+                    rejection.body_text()
+                ),
+            )
+        }
+    })
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the request body must be JSON, sent with `Content-Type: application/json`",
+    )
 }
 
 /// 413 `payload_too_large` for the request body limit.
@@ -191,6 +225,44 @@ mod tests {
         let (status, _, field) = err(r#"{"name":"a","items":[],"extra":1}"#);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(field, Some("extra".into()));
+    }
+
+    async fn optional(
+        content_type: Option<&str>,
+        body: &'static str,
+    ) -> Result<Option<Outer>, ApiError> {
+        let mut request = axum::http::Request::builder();
+        if let Some(t) = content_type {
+            request = request.header(CONTENT_TYPE, t);
+        }
+        let request = request.body(axum::body::Body::from(body)).unwrap();
+        OptionalJson::<Outer>::from_request(request, &())
+            .await
+            .map(|b| b.0)
+    }
+
+    #[tokio::test]
+    async fn an_optional_body_may_be_absent_and_is_json_when_present() {
+        assert!(optional(None, "").await.unwrap().is_none());
+        assert!(optional(Some("application/json"), "")
+            .await
+            .unwrap()
+            .is_none());
+        let given = optional(Some("application/json"), r#"{"name":"a","items":[]}"#).await;
+        assert_eq!(given.unwrap().unwrap().name, "a");
+        let status = |r: Result<Option<Outer>, ApiError>| r.unwrap_err().status();
+        assert_eq!(
+            status(optional(None, r#"{"name":"a","items":[]}"#).await),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            status(optional(Some("application/json"), "{").await),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(optional(Some("application/json"), r#"{"x":1}"#).await),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     #[test]

@@ -402,17 +402,38 @@ impl Op {
         self.body("application/json", description, schema_ref::<T>())
     }
 
+    /// An optional JSON request body of type `T` (the request may have no body at all).
+    pub fn optional_json_body<T: ToSchema>(mut self, description: &str) -> Op {
+        collect_schemas::<T>(&mut self.schemas);
+        self.request_body(
+            "application/json",
+            description,
+            schema_ref::<T>(),
+            Required::False,
+        )
+    }
+
     /// A request body of `content_type` with `schema`.
     pub fn body(
-        mut self,
+        self,
         content_type: &str,
         description: &str,
         schema: impl Into<RefOr<Schema>>,
     ) -> Op {
+        self.request_body(content_type, description, schema, Required::True)
+    }
+
+    fn request_body(
+        mut self,
+        content_type: &str,
+        description: &str,
+        schema: impl Into<RefOr<Schema>>,
+        required: Required,
+    ) -> Op {
         self.builder = self.builder.request_body(Some(
             RequestBodyBuilder::new()
                 .description(Some(description))
-                .required(Some(Required::True))
+                .required(Some(required))
                 .content(
                     content_type,
                     ContentBuilder::new().schema(Some(schema)).build(),

@@ -11,10 +11,12 @@
 //! and 42 characters is within 5–1024. The prefix keeps it apart from other clients that use
 //! bare UUIDs (Google recommends them).
 
+use chrono::{NaiveDate, NaiveDateTime};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::event::Event;
+use crate::link::OriginalStart;
 
 /// The private extended property that carries the CRM meeting id (hyphenated UUID).
 pub const CRM_ID_PROPERTY: &str = "threadlineMeetingId";
@@ -52,6 +54,35 @@ pub fn meeting_id_of(event: &Event) -> Option<Uuid> {
         }
     }
     event.id.as_deref().and_then(meeting_id_from_event_id)
+}
+
+/// The id Google gives the occurrence of series `series_id` that the series puts at `start`
+/// (its `originalStartTime`): `<series>_<YYYYMMDDTHHMMSSZ>` (the instant in UTC) for a timed
+/// series, `<series>_<YYYYMMDD>` for an all-day one. The occurrence keeps this id when it
+/// becomes an exception (moved, edited or cancelled), so `events.get` of it answers the
+/// occurrence whatever became of it.
+pub fn instance_id(series_id: &str, start: &OriginalStart) -> String {
+    match start {
+        OriginalStart::Date(date) => format!("{series_id}_{}", date.format("%Y%m%d")),
+        OriginalStart::Instant(at) => format!("{series_id}_{}", at.format("%Y%m%dT%H%M%SZ")),
+    }
+}
+
+/// The original start that an [`instance_id`] of `series_id` names; `None` for any other id
+/// (another series', a master's, one with a suffix in no form Google makes).
+pub fn instance_start(series_id: &str, event_id: &str) -> Option<OriginalStart> {
+    let suffix = event_id.strip_prefix(series_id)?.strip_prefix('_')?;
+    let start = match suffix.len() {
+        8 => OriginalStart::Date(NaiveDate::parse_from_str(suffix, "%Y%m%d").ok()?),
+        16 => OriginalStart::Instant(
+            NaiveDateTime::parse_from_str(suffix, "%Y%m%dT%H%M%SZ")
+                .ok()?
+                .and_utc(),
+        ),
+        _ => return None,
+    };
+    // Only Google's exact form (chrono would also take e.g. a sign or fewer digits).
+    (instance_id(series_id, &start) == event_id).then_some(start)
 }
 
 /// The id of the busy block that mirrors `event_id` of `calendar_id` for `connection_id`.

@@ -76,9 +76,13 @@
 //! `originalStartTime` (a moved instance with its fields, a cancelled one as a tombstone,
 //! kept for the master's lifetime as the API asks). The CRM expands for display. A master
 //! deleted (an id-only stub) removes its exceptions' blocks too. A **converted instance**
-//! is linked by its instance id (`<master>_<start>`, the id Google keeps when the instance
-//! becomes an exception), with the master as `series_id`: its own changes arrive as an
-//! exception; a change of the master asks for a `Refetch` of the instance; a deleted
+//! (one occurrence made a meeting: an exception's block, or any occurrence of a series
+//! block, read from Google by its id, [`link::Link::converted_instance`]) is linked by its
+//! instance id (`<master>_<start>`, [`ids::instance_id`], the id Google keeps when the
+//! instance becomes an exception), with the master as `series_id`; the series' block
+//! stays. Its own changes arrive as an exception; a change of the master asks for a
+//! `Refetch` of the instance, and so does a complete listing, which names only the master
+//! of an instance the series has not changed (its absence there is no delete); a deleted
 //! master or a cancelled instance deletes it (unless edited in the CRM), and a cancelled
 //! instance then gets its cancelled block, as a first import would make it.
 //!

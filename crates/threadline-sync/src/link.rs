@@ -91,6 +91,43 @@ impl Link {
             fields,
         ))
     }
+
+    /// Converting one occurrence of a series into CRM meeting `meeting_id`, from the live
+    /// occurrence as `events.get` of its [`crate::ids::instance_id`] answered it (an instance
+    /// the series has not changed, or an exception): the converted link and the owned fields
+    /// the meeting starts with. The link is the instance's (its id, etag and fields, the
+    /// master as `series_id`): a change of the master makes the planner fetch it again, and
+    /// its own changes arrive as an exception under the same id. `writable` as for any
+    /// event ([`writable`]; an instance is never a series). The series' block stays: its
+    /// other occurrences are still busy time. `default_zone` is the calendar's time zone,
+    /// for a time that names none (as the planner reads the event).
+    pub fn converted_instance(
+        meeting_id: Uuid,
+        calendar_id: &str,
+        event: &Event,
+        default_zone: Option<&str>,
+    ) -> Result<(Link, Owned), MapError> {
+        let remote_id = event.id.clone().ok_or(MapError::Missing("id"))?;
+        let series_id = event
+            .recurring_event_id
+            .clone()
+            .ok_or(MapError::Missing("recurringEventId"))?;
+        let fields = Owned::from_event(event, default_zone)?;
+        Ok((
+            Link {
+                kind: LinkKind::Converted,
+                crm_id: meeting_id,
+                calendar_id: calendar_id.to_string(),
+                remote_id,
+                remote_etag: event.etag.clone(),
+                hash: fields.hash(),
+                snapshot: Some(fields.clone()),
+                series_id: Some(series_id),
+                writable: writable(event),
+            },
+            fields,
+        ))
+    }
 }
 
 /// Where the series had put an instance (`originalStartTime`).
@@ -101,13 +138,30 @@ pub enum OriginalStart {
     Instant(DateTime<Utc>),
 }
 
+impl OriginalStart {
+    /// An instance's or exception's `originalStartTime`; `None` for any other event.
+    pub fn of(event: &Event, default_zone: Option<&str>) -> Result<Option<Self>, MapError> {
+        let Some(at) = &event.original_start_time else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match read_time("originalStartTime", at, default_zone)? {
+                Time::Date(d) => OriginalStart::Date(d),
+                Time::Instant(at, _) => OriginalStart::Instant(at),
+            },
+        ))
+    }
+}
+
 /// A grey busy block: the CRM's copy of an event in an imported calendar.
 ///
 /// A **series is one block** carrying its recurrence lines (Option A, see the crate docs);
 /// the CRM expands it for display. Every **exception** is its own block with `series_id`
 /// and `original_start`: a moved instance carries its own fields, a cancelled instance has
 /// `cancelled` and no fields. Display: expand the series, then drop each occurrence whose
-/// original start has an exception block, and show the moved ones where they went.
+/// original start has an exception block, and show the moved ones where they went; an
+/// occurrence converted into a CRM meeting has no block (its link is the meeting's), and
+/// the server lists it with the series so that it is dropped too (the meeting shows it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
     pub calendar_id: String,
@@ -126,13 +180,7 @@ impl Block {
         event: &Event,
         default_zone: Option<&str>,
     ) -> Result<Block, MapError> {
-        let original_start = match &event.original_start_time {
-            Some(at) => Some(match read_time("originalStartTime", at, default_zone)? {
-                Time::Date(d) => OriginalStart::Date(d),
-                Time::Instant(at, _) => OriginalStart::Instant(at),
-            }),
-            None => None,
-        };
+        let original_start = OriginalStart::of(event, default_zone)?;
         let cancelled = event.is_cancelled();
         Ok(Block {
             calendar_id: calendar_id.to_string(),

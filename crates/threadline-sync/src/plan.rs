@@ -289,6 +289,17 @@ impl PlanInput {
             if gone_series.contains(&(link.calendar_id.clone(), series.clone())) {
                 return Unlisted::Deleted;
             }
+            // A converted instance the series has not changed is never listed on its own,
+            // not even by a complete listing: only its master is. Its absence then says
+            // nothing; the plan fetches it by its id instead (the master is listed, so it
+            // counts as changed), and Google's answer decides.
+            if link.kind == LinkKind::Converted
+                && self
+                    .find(&link.calendar_id, series)
+                    .is_some_and(|f| !f.event.is_cancelled())
+            {
+                return Unlisted::NotSeen;
+            }
         }
         match self.run(&link.calendar_id).map(|r| r.listing) {
             Some(Listing::Incremental) => Unlisted::Unchanged,

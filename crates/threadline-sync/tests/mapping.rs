@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use threadline_sync::decide::{on_insert_conflict, InsertConflict};
 use threadline_sync::event::EventStatus;
 use threadline_sync::ids::{
-    block_id, event_id_for, is_valid_event_id, meeting_id_from_event_id, meeting_id_of,
-    CRM_ID_PROPERTY,
+    block_id, event_id_for, instance_id, instance_start, is_valid_event_id,
+    meeting_id_from_event_id, meeting_id_of, CRM_ID_PROPERTY,
 };
 use threadline_sync::owned::{merge, Field, MapError, Side};
 use threadline_sync::{Event, Owned, When};
@@ -277,6 +277,35 @@ fn ids_round_trip_and_follow_googles_rules() {
     assert_eq!(meeting_id_of(&e), Some(other));
     assert_ne!(block_id(id, "a", "bc"), block_id(id, "ab", "c"));
     assert_eq!(block_id(id, "a", "bc"), block_id(id, "a", "bc"));
+}
+
+/// Google's instance ids: `<series>_<start>`, the start in UTC to the second (timed) or the
+/// date (all-day); read back only in exactly that form, and only for that series.
+#[test]
+fn instance_ids_name_the_original_start_and_read_back() {
+    use threadline_sync::link::OriginalStart;
+    let timed = OriginalStart::Instant(Utc.with_ymd_and_hms(2026, 3, 16, 8, 0, 0).unwrap());
+    assert_eq!(instance_id("abc123", &timed), "abc123_20260316T080000Z");
+    let day = OriginalStart::Date(chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap());
+    assert_eq!(instance_id("abc123", &day), "abc123_20260310");
+    for start in [&timed, &day] {
+        let id = instance_id("abc123", start);
+        assert_eq!(instance_start("abc123", &id).as_ref(), Some(start), "{id}");
+        assert_eq!(instance_start("abc12", &id), None, "another series: {id}");
+    }
+    for other in [
+        "abc123",
+        "abc123_",
+        "abc123_2026031",
+        "abc123_20260316T0800Z",
+        "abc123_20260316T080000",
+        "abc123_20261316",
+        "abc123_+2026031",
+        "abc123x20260310",
+        "xyz_20260310",
+    ] {
+        assert_eq!(instance_start("abc123", other), None, "{other}");
+    }
 }
 
 #[test]

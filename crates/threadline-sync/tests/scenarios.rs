@@ -572,6 +572,59 @@ fn a_converted_instance_cancelled_in_google_leaves_its_cancelled_block() {
     }
 }
 
+/// An occurrence of a series converted while the series had not changed it: Google lists
+/// only the master, even in a complete listing (a 410, a re-selected calendar), so the
+/// instance's absence is no delete; it is fetched by its id, and the meeting stays.
+#[test]
+fn a_converted_unchanged_instance_survives_a_full_listing() {
+    let mut w = World::new();
+    w.selected.insert(TEAM.into());
+    let mut master = google_event("weekly03", &timed("Weekly", 9));
+    master.recurrence = Some(vec!["RRULE:FREQ=WEEKLY;COUNT=10".into()]);
+    w.google.insert(TEAM, &master).unwrap();
+    w.sync().unwrap();
+    // The occurrence of 9 March, as `events.get` of its instance id answers it.
+    let mut instance = google_event("weekly03_20260309T080000Z", &timed("Weekly", 9));
+    instance.recurring_event_id = Some("weekly03".into());
+    instance.original_start_time = Some(date_time("2026-03-09T09:00:00+01:00", None));
+    instance.etag = Some("\"i1\"".into());
+    let meeting = uuid::Uuid::from_u128(0xC5);
+    let (link, fields) = threadline_sync::Link::converted_instance(
+        meeting,
+        TEAM,
+        &instance,
+        Some("Europe/Amsterdam"),
+    )
+    .unwrap();
+    assert_eq!(link.remote_id, "weekly03_20260309T080000Z");
+    assert_eq!(link.series_id.as_deref(), Some("weekly03"));
+    assert_eq!(link.remote_etag.as_deref(), Some("\"i1\""));
+    w.links.insert((TEAM.into(), link.remote_id.clone()), link);
+    w.crm_put(meeting, fields);
+    w.sync().unwrap();
+
+    w.cursors.clear(); // 410 → full listing: the master only
+    let plan = w.plan().unwrap();
+    assert!(
+        plan.actions.contains(&Action::Refetch {
+            calendar_id: TEAM.into(),
+            event_id: "weekly03_20260309T080000Z".into()
+        }),
+        "{plan:#?}"
+    );
+    assert_eq!(
+        count(&plan, |a| matches!(
+            a,
+            Action::DeleteMeeting { .. } | Action::DeleteLink { .. }
+        )),
+        0,
+        "{plan:#?}"
+    );
+    w.sync().unwrap();
+    assert!(!w.meetings[&meeting].deleted);
+    assert_eq!(w.blocks.len(), 1, "the series only");
+}
+
 #[test]
 fn all_day_meetings_keep_civil_dates_and_the_exclusive_end() {
     let mut w = World::new();

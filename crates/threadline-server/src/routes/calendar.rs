@@ -11,28 +11,36 @@
 //! - `GET /busy-blocks?from&to` → the caller's grey busy blocks in a time range.
 //! - `POST /busy-blocks/{id}/convert` → turns a block into a CRM meeting that keeps the link
 //!   to its Google event (Google's later edits reach it; the meeting's CRM edits reach the
-//!   event when the user organises it).
+//!   event when the user organises it). A series block converts one occurrence, named by
+//!   its original start (`{"occurrence": …}`): the occurrence is read from Google by its
+//!   instance id and linked as a converted instance; the series block stays, listing it in
+//!   `converted_occurrences`.
 
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use threadline_sync::decide::display_names;
+use threadline_sync::ids::instance_id;
+use threadline_sync::link::OriginalStart;
+use threadline_sync::{Link, LinkKind};
 use utoipa::openapi::path::HttpMethod;
 use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::connections::{self, Owner, Provider};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extract::{Json, OptionalJson};
 use crate::openapi::{ApiRouter, Op};
 use crate::records::http::{query, Record};
 use crate::records::meetings::Meeting;
 use crate::state::AppState;
-use crate::sync::calendar::client::CalendarEntry;
+use crate::sync::calendar::client::{CalendarEntry, CallError};
 use crate::sync::calendar::store::{self, BusyBlock};
 use crate::sync::calendar::CalendarSync;
 use crate::sync::SyncError;
@@ -81,7 +89,9 @@ pub fn router() -> ApiRouter {
         .description(
             "The caller's grey busy blocks (events of imported calendars) overlapping \
              [from, to); series and their exceptions are included whole (expand their \
-             `recurrence` to show them).",
+             `recurrence` to show them, leaving out each occurrence that has an exception \
+             block, which shows it, or is in the series' `converted_occurrences`: a CRM \
+             meeting shows it).",
         )
         .query(
             "from",
@@ -101,14 +111,45 @@ pub fn router() -> ApiRouter {
              attendees) linked to the Google event, and removes the block. Google's later \
              edits and deletes reach the meeting; when the user organises the event, the \
              meeting's edits reach Google too. Deleting the meeting never deletes the \
-             event: it becomes a block again.",
+             event: it becomes a block again.\n\n\
+             A series block (one with `recurrence`) converts one occurrence, named by \
+             `occurrence` (required there, refused on any other block): the occurrence is \
+             read from Google and becomes the meeting, linked to it, so that changes of the \
+             series that reach the occurrence reach the meeting too, and moving or \
+             cancelling the occurrence in Google moves or removes the meeting (unless it \
+             was edited in the CRM). The series block stays, and lists the occurrence in \
+             `converted_occurrences`. An occurrence that has a block of its own (a moved \
+             exception) is converted the same way, and its block removed.",
         )
         .path_id("id", "The busy block's id.")
+        .optional_json_body::<ConvertInput>(
+            "Only for a series block: the occurrence to convert. Any other block takes no \
+             body, or one without `occurrence`.",
+        )
         .not_found("busy block of the caller's")
         .json::<Meeting>("201", "The new meeting.")
         .error(
             "409",
-            "A cancelled occurrence cannot be a meeting (`conflict`).",
+            "A cancelled occurrence cannot be a meeting, or the occurrence is a meeting \
+             already (`conflict`, the message names it); or the connection needs to be \
+             authorised again (`needs_reauth`).",
+        )
+        .error(
+            "422",
+            "`occurrence` (`field: occurrence`, `invalid_field`) is missing for a series \
+             block, given for another block, not in the series' form (RFC 3339 for a timed \
+             series, `YYYY-MM-DD` for an all-day one), or not an occurrence of the series; \
+             or the body has the wrong shape (`invalid_body`).",
+        )
+        .error(
+            "502",
+            "Google refused to answer for the occurrence or its calendar, or answered \
+             something unreadable (`provider_error`).",
+        )
+        .error(
+            "503",
+            "Google is throttling or failing, or the database is busy (`unavailable`): \
+             retry (`Retry-After`).",
         );
     ApiRouter::new()
         .routes(list_op.route(
@@ -161,6 +202,19 @@ pub struct Selection {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BusyBlockList {
     pub items: Vec<BusyBlock>,
+}
+
+/// The body of `POST /busy-blocks/{id}/convert`, optional.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertInput {
+    /// Required for a series block (one with `recurrence`), refused on any other: the
+    /// occurrence to convert, by its original start (where the series puts it, as
+    /// expanding `recurrence` gives it, or an exception's `original_start`): an RFC 3339
+    /// instant for a timed series (`2026-03-16T08:00:00Z`), `YYYY-MM-DD` for an all-day
+    /// one.
+    #[serde(default)]
+    pub occurrence: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,40 +410,110 @@ async fn list_blocks(
     Ok(Json(BusyBlockList { items }))
 }
 
+fn block_not_found(id: Uuid) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is no busy block with id {id}"),
+    )
+}
+
+fn cancelled_occurrence() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "a cancelled occurrence of a series cannot become a meeting",
+    )
+}
+
+fn occurrence_required() -> ApiError {
+    ApiError::invalid(
+        "occurrence",
+        "the block is a series: name the occurrence to convert in `occurrence`, by its \
+         original start (RFC 3339 for a timed series, YYYY-MM-DD for an all-day one)",
+    )
+}
+
+fn not_an_occurrence(raw: &str) -> ApiError {
+    ApiError::invalid(
+        "occurrence",
+        format!("{raw:?} is not an occurrence of this series"),
+    )
+}
+
+/// A failed Google call made for a request: throttling, a passing fault or a refused token
+/// is 503, to be retried (as the sync run would); a lasting refusal 502 `provider_error`.
+fn google_failed(what: &str, e: CallError) -> ApiError {
+    if e.is_transient() || e.status() == Some(401) {
+        sync_error(SyncError::retryable(format!("{what}: {e}")))
+    } else {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            format!("{what}: {e}"),
+        )
+    }
+}
+
 async fn convert(
     auth: AuthUser,
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    OptionalJson(input): OptionalJson<ConvertInput>,
 ) -> ApiResult<(StatusCode, Json<Meeting>)> {
     let block_id = path_id(&raw, "busy block")?;
     let (org, user) = (auth.org_id, auth.user_id);
+    let occurrence = input.and_then(|i| i.occurrence);
+    let block = {
+        let mut conn = state.db().pool().acquire().await?;
+        store::block(&mut conn, org, user, block_id).await?
+    }
+    .ok_or_else(|| block_not_found(block_id))?;
+    let meeting_id = match (occurrence, block.recurrence.is_empty()) {
+        (None, true) => convert_block(&state, org, user, block_id).await?,
+        (Some(_), true) => {
+            return Err(ApiError::invalid(
+                "occurrence",
+                "the block is not a series, it has no occurrences: convert it without \
+                 `occurrence`",
+            ))
+        }
+        (None, false) => return Err(occurrence_required()),
+        (Some(raw), false) => convert_occurrence(&state, org, user, &block, &raw).await?,
+    };
+    let mut conn = state.db().pool().acquire().await?;
+    let meeting = Meeting::load(&mut conn, org, &[meeting_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("the new meeting is gone"))?;
+    Ok((StatusCode::CREATED, Json(meeting)))
+}
+
+/// A block that is not a series made a meeting, from what its last listing said: one
+/// transaction. Answers the meeting's id.
+async fn convert_block(state: &AppState, org: Uuid, user: Uuid, block_id: Uuid) -> ApiResult<Uuid> {
     let meeting_id = crate::db::new_id();
     state
         .db()
         .write(|tx| {
             Box::pin(async move {
-                let not_found = || {
-                    ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "not_found",
-                        format!("there is no busy block with id {block_id}"),
-                    )
-                };
                 let block = store::block(tx, org, user, block_id)
                     .await?
-                    .ok_or_else(not_found)?;
+                    .ok_or_else(|| block_not_found(block_id))?;
+                // The event became a series since the caller looked: a series' first
+                // occurrence is not what was asked for.
+                if !block.recurrence.is_empty() {
+                    return Err(occurrence_required());
+                }
                 let link = store::links_of(tx, block.connection_id, block_id)
                     .await?
                     .into_iter()
-                    .find(|l| l.kind == threadline_sync::LinkKind::Block)
-                    .ok_or_else(not_found)?;
-                let (converted, fields) = link.converted(meeting_id).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::CONFLICT,
-                        "conflict",
-                        "a cancelled occurrence of a series cannot become a meeting",
-                    )
-                })?;
+                    .find(|l| l.kind == LinkKind::Block)
+                    .ok_or_else(|| block_not_found(block_id))?;
+                let (converted, fields) = link
+                    .converted(meeting_id)
+                    .ok_or_else(cancelled_occurrence)?;
                 store::create_meeting(tx, org, meeting_id, &fields, &Default::default()).await?;
                 // Same (calendar, event) key: the converted link replaces the block's. It
                 // keeps the block link's `writable` (the user organises the event, as its
@@ -402,11 +526,137 @@ async fn convert(
             })
         })
         .await?;
-    let mut conn = state.db().pool().acquire().await?;
-    let meeting = Meeting::load(&mut conn, org, &[meeting_id])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::internal("the new meeting is gone"))?;
-    Ok((StatusCode::CREATED, Json(meeting)))
+    Ok(meeting_id)
+}
+
+/// The original start `raw` names, in the series' form: a date for an all-day series, an
+/// instant for a timed one.
+fn occurrence_start(series: &BusyBlock, raw: &str) -> ApiResult<OriginalStart> {
+    if series.all_day {
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .ok()
+            .filter(|_| raw.len() == 10)
+            .map(OriginalStart::Date)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "occurrence",
+                    format!(
+                        "{raw:?} is not a date (YYYY-MM-DD): the series is all-day, so an \
+                         occurrence is named by its original date"
+                    ),
+                )
+            })
+    } else {
+        DateTime::parse_from_rfc3339(raw)
+            .map(|at| OriginalStart::Instant(at.with_timezone(&Utc)))
+            .map_err(|_| {
+                ApiError::invalid(
+                    "occurrence",
+                    format!(
+                        "{raw:?} is not an RFC 3339 date and time: the series is timed, so an \
+                         occurrence is named by its original start"
+                    ),
+                )
+            })
+    }
+}
+
+/// What occurrence `instance_id` is linked as now: nothing, or an exception's block (`Some`
+/// of its link: that block becomes the meeting, as converting it would make it); 409 when
+/// the occurrence is a meeting already.
+async fn occurrence_link(
+    conn: &mut Conn,
+    connection: Uuid,
+    calendar: &str,
+    instance_id: &str,
+) -> ApiResult<Option<Link>> {
+    match store::link_at(conn, connection, calendar, instance_id).await? {
+        Some(link) if link.kind == LinkKind::Block => Ok(Some(link)),
+        Some(link) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("this occurrence is meeting {} already", link.crm_id),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// One occurrence of `series` (named by its original start `raw`) made a meeting. Google is
+/// asked for the occurrence by its instance id, outside any transaction (it may be an
+/// instance the series never changed, which no listing names); then the meeting and its
+/// converted link are written in one transaction. The series block stays. Answers the
+/// meeting's id.
+async fn convert_occurrence(
+    state: &AppState,
+    org: Uuid,
+    user: Uuid,
+    series: &BusyBlock,
+    raw: &str,
+) -> ApiResult<Uuid> {
+    let start = occurrence_start(series, raw)?;
+    let instance = instance_id(&series.event_id, &start);
+    let (connection, calendar) = (series.connection_id, series.calendar_id.as_str());
+    {
+        // Answered before asking Google; checked again when writing.
+        let mut conn = state.db().pool().acquire().await?;
+        occurrence_link(&mut conn, connection, calendar, &instance).await?;
+    }
+    let sync = calendar_sync(state)?;
+    let token = sync.token(connection).await.map_err(sync_error)?;
+    let client = sync.client();
+    let event = match client.get_event(&token, calendar, &instance).await {
+        Ok(event) => event,
+        Err(e) if matches!(e.status(), Some(404 | 410)) => return Err(not_an_occurrence(raw)),
+        Err(e) => return Err(google_failed("reading the occurrence from Google", e)),
+    };
+    if event.is_cancelled() {
+        return Err(cancelled_occurrence());
+    }
+    // The calendar's zone reads a time that names none, as the sync's listing reads it (the
+    // listing's `timeZone` is the calendar's), so both see the same fields.
+    let zone = match client.calendar_entry(&token, calendar).await {
+        Ok(entry) => entry.time_zone,
+        // No longer in the account's list: the events name their zones (a series must).
+        Err(e) if e.status() == Some(404) => None,
+        Err(e) => return Err(google_failed("reading the calendar from Google", e)),
+    };
+    // What Google answered for that id must be that occurrence of this series (an id with
+    // a fraction of a second dropped, say, names another start).
+    let same_start = OriginalStart::of(&event, zone.as_deref()).ok().flatten() == Some(start);
+    if event.recurring_event_id.as_deref() != Some(series.event_id.as_str()) || !same_start {
+        return Err(not_an_occurrence(raw));
+    }
+    let meeting_id = crate::db::new_id();
+    let (link, fields) = Link::converted_instance(meeting_id, calendar, &event, zone.as_deref())
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+                format!("Google's occurrence could not be read: {e}"),
+            )
+        })?;
+    let names = display_names(&event);
+    let (series_id, link, fields, names) = (series.id, &link, &fields, &names);
+    state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                // The series may have gone meanwhile (a run saw it deleted).
+                store::block(tx, org, user, series_id)
+                    .await?
+                    .ok_or_else(|| block_not_found(series_id))?;
+                let exception =
+                    occurrence_link(tx, connection, &link.calendar_id, &link.remote_id).await?;
+                if let Some(exception) = exception {
+                    store::remove_block(tx, exception.crm_id).await?;
+                }
+                store::create_meeting(tx, org, meeting_id, fields, names).await?;
+                // Replaces an exception's block link (same key), as converting its block
+                // would.
+                store::put_link(tx, connection, link).await?;
+                ApiResult::Ok(())
+            })
+        })
+        .await?;
+    Ok(meeting_id)
 }

@@ -215,6 +215,18 @@ impl CalendarClient {
         }
     }
 
+    /// `calendarList.get`: one calendar of the account (its access role, its time zone).
+    pub async fn calendar_entry(
+        &self,
+        token: &str,
+        calendar_id: &str,
+    ) -> Result<CalendarEntry, CallError> {
+        let url = self.url(&["users", "me", "calendarList", calendar_id]);
+        self.call(token, Method::GET, url, None, None)
+            .await
+            .and_then(decode)
+    }
+
     /// `events.list` of `calendar_id` to its last page, incrementally from `sync_token` when
     /// given. A 410 on any page is [`ListError::SyncTokenExpired`]: the caller lists again
     /// without a token (nothing of this listing is used).

@@ -18,7 +18,8 @@
 //! 5. One transaction: meeting and block writes, link writes, then the calendar cursors and
 //!    the CRM cursor, last. A crash before its commit leaves every cursor where it was: the
 //!    next run reads the same changes again and converges from the links written so far.
-//! 6. Refetches (GET, planned again as an incremental listing of that one event).
+//! 6. Refetches (GET, planned again as an incremental listing of that one event; 404/410 as
+//!    a cancelled stub).
 //!
 //! Under the scheduler, every write is behind the run's lease ([`RunOptions::lease`]): each
 //! Google write is preceded by a local check, and each transaction starts with the fence
@@ -388,16 +389,11 @@ impl Run<'_> {
                     event_id,
                 } = action
                 {
-                    match self
-                        .sync
-                        .client()
-                        .get_event(&self.token, calendar_id, event_id)
-                        .await
-                    {
-                        Ok(event) => self.replan(input, calendar_id, event, depth).await?,
-                        Err(e) if matches!(e.status(), Some(404 | 410)) => {}
-                        Err(e) => return Err(call_failed("fetching an event again", e)),
-                    }
+                    // An event that is gone (404/410) is planned as deleted: a converted
+                    // instance whose occurrence the series no longer has (its times changed)
+                    // must not stay linked to nothing.
+                    self.refresh_item(input, calendar_id, event_id, depth)
+                        .await?
                 }
             }
             Ok(())

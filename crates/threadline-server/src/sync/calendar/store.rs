@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use threadline_sync::ids::instance_start;
 use threadline_sync::link::OriginalStart;
 use threadline_sync::owned::normalise_address;
 use threadline_sync::{Block, ContentHash, Link, LinkKind, Owned, When};
@@ -292,6 +293,25 @@ pub async fn links_of(conn: &mut Conn, connection: Uuid, crm_id: Uuid) -> ApiRes
     rows.into_iter().map(link_of).collect()
 }
 
+/// The link of (calendar, remote event), if there is one.
+pub async fn link_at(
+    conn: &mut Conn,
+    connection: Uuid,
+    calendar: &str,
+    remote_id: &str,
+) -> ApiResult<Option<Link>> {
+    let row: Option<LinkRow> = sqlx::query_as(&format!(
+        "SELECT {LINK_COLUMNS} FROM calendar_links
+         WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3"
+    ))
+    .bind(id_text(connection))
+    .bind(calendar)
+    .bind(remote_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(link_of).transpose()
+}
+
 /// Inserts or replaces the link of (calendar, remote event).
 pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResult<()> {
     let snapshot = link
@@ -382,6 +402,11 @@ pub struct BusyBlock {
     pub cancelled: bool,
     /// A private event: only its time is kept.
     pub private: bool,
+    /// A series: the original starts (as `original_start` gives them: RFC 3339 UTC, or
+    /// `YYYY-MM-DD` for an all-day series) of its occurrences that are CRM meetings now
+    /// (converted, from the series or from an exception's block). Hide them when expanding
+    /// `recurrence`: the meeting shows that occurrence, wherever it is now. Empty otherwise.
+    pub converted_occurrences: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -443,7 +468,16 @@ fn block_of(row: BlockRow) -> ApiResult<BusyBlock> {
         original_start: row.original_start,
         cancelled: row.cancelled != 0,
         private: row.private != 0,
+        converted_occurrences: Vec::new(),
     })
+}
+
+/// An original start as busy blocks store and answer it.
+fn original_start_text(start: &OriginalStart) -> String {
+    match start {
+        OriginalStart::Date(d) => d.format("%Y-%m-%d").to_string(),
+        OriginalStart::Instant(at) => db::format_time(*at),
+    }
 }
 
 /// Inserts or replaces block `id`; answers whether it was new. A private event keeps its
@@ -490,10 +524,7 @@ pub async fn upsert_block(
     } else {
         None
     };
-    let original_start = block.original_start.as_ref().map(|o| match o {
-        OriginalStart::Date(d) => d.format("%Y-%m-%d").to_string(),
-        OriginalStart::Instant(at) => db::format_time(*at),
-    });
+    let original_start = block.original_start.as_ref().map(original_start_text);
     let attendees: Vec<&String> = fields
         .map(|f| f.attendees.iter().collect())
         .unwrap_or_default();
@@ -588,7 +619,56 @@ pub async fn blocks_in_range(
     .bind(db::format_time(from))
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter().map(block_of).collect()
+    let mut blocks = rows
+        .into_iter()
+        .map(block_of)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let connections: BTreeSet<Uuid> = blocks
+        .iter()
+        .filter(|b| !b.recurrence.is_empty())
+        .map(|b| b.connection_id)
+        .collect();
+    for connection in connections {
+        let mut converted = converted_occurrences(conn, connection).await?;
+        for block in blocks
+            .iter_mut()
+            .filter(|b| b.connection_id == connection && !b.recurrence.is_empty())
+        {
+            block.converted_occurrences = converted
+                .remove(&(block.calendar_id.clone(), block.event_id.clone()))
+                .unwrap_or_default();
+        }
+    }
+    Ok(blocks)
+}
+
+/// The connection's occurrences of series that are live CRM meetings (converted links with a
+/// series), by (calendar, series): their original starts, read from the instance ids, in
+/// order. A meeting deleted in the CRM is left out: until the next run makes it a block
+/// again, the series itself shows that occurrence as busy.
+async fn converted_occurrences(
+    conn: &mut Conn,
+    connection: Uuid,
+) -> ApiResult<BTreeMap<(String, String), Vec<String>>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT l.calendar_id, l.series_id, l.remote_id FROM calendar_links l
+         JOIN meetings m ON m.id = l.crm_id
+         WHERE l.connection_id = $1 AND l.kind = 'converted' AND l.series_id IS NOT NULL
+           AND m.deleted_at IS NULL",
+    )
+    .bind(id_text(connection))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: BTreeMap<(String, String), BTreeSet<OriginalStart>> = BTreeMap::new();
+    for (calendar, series, remote_id) in rows {
+        if let Some(start) = instance_start(&series, &remote_id) {
+            out.entry((calendar, series)).or_default().insert(start);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(key, starts)| (key, starts.iter().map(original_start_text).collect()))
+        .collect())
 }
 
 /// The user's block `id`, or `None`.
