@@ -2732,3 +2732,68 @@ async fn a_colleagues_invitation_holding_the_meetings_id_is_linked_never_rewritt
         [h.fake.google().event(&h.primary, &event_id).unwrap()]
     );
 }
+
+/// A block converted while a run is under way (after the run read the links, before it
+/// committed): the run had planned that event as a block (it changed in Google), but the
+/// meeting stands — the run neither brings the block back nor replaces the meeting's link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_converted_during_a_run_stays_a_meeting() {
+    let h = Harness::new().await;
+    let event = h.insert(timed(
+        "Workshop",
+        "2026-03-11T09:00:00+01:00",
+        "2026-03-11T10:00:00+01:00",
+    ));
+    let event_id = event["id"].as_str().unwrap().to_string();
+    h.synced().await;
+    let block = h.blocks().await[0]["id"].as_str().unwrap().to_string();
+
+    // The next run sees the event changed (a block update) and has a meeting to export,
+    // whose insert is held at Google: the conversion happens meanwhile.
+    h.google(
+        reqwest::Method::PATCH,
+        &h.event_path(&event_id),
+        Some(json!({"location": "Room 3"})),
+    )
+    .await;
+    h.meeting(
+        "Export me",
+        "2026-03-12T09:00:00+01:00",
+        "2026-03-12T10:00:00+01:00",
+    )
+    .await;
+    let held = h.fake.faults().inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(1000)))
+            .on("POST", "/calendar/v3/calendars/*/events")
+            .times(Times::Once),
+    );
+    let sync = h.state.calendar_sync_shared().unwrap();
+    let connection = h.connection;
+    let run = tokio::spawn(async move { sync.run(connection, RunOptions::default()).await });
+    for _ in 0..500 {
+        if h.fake.faults().fired(held) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.fake.faults().fired(held), 1, "the run is under way");
+    let (status, meeting) = h
+        .api(
+            Method::POST,
+            &format!("/busy-blocks/{block}/convert"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{meeting}");
+    run.await.unwrap().expect("the run");
+
+    let meeting_id = meeting["id"].as_str().unwrap();
+    assert!(h.blocks().await.is_empty(), "no block came back");
+    assert_eq!(h.link_kinds("remote_id", &event_id).await, ["converted"]);
+    assert_eq!(h.link_kinds("crm_id", meeting_id).await, ["converted"]);
+    // And the next run takes Google's change into the meeting, as for any converted one.
+    h.synced().await;
+    assert_eq!(h.get_meeting(meeting_id).await["location"], "Room 3");
+    assert!(h.blocks().await.is_empty());
+}

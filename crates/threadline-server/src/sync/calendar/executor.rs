@@ -381,7 +381,7 @@ impl Run<'_> {
                 .into_iter()
                 .partition(|a| matches!(a, Action::Refetch { .. }));
             if !local.is_empty() || crm_cursor.is_some() {
-                self.apply_local(&local, crm_cursor).await?;
+                self.apply_local(input, &local, crm_cursor).await?;
             }
             for action in refetch {
                 if let Action::Refetch {
@@ -715,11 +715,21 @@ impl Run<'_> {
     /// The CRM writes, the link writes and, last, the cursors: one transaction.
     async fn apply_local(
         &mut self,
+        input: &PlanInput,
         actions: &[&Action],
         crm_cursor: Option<i64>,
     ) -> Result<(), SyncError> {
-        let owner = self.owner;
-        let private = &self.private;
+        let local = Local {
+            owner: self.owner,
+            private: &self.private,
+            planned_meetings: input
+                .links
+                .iter()
+                .filter(|l| l.kind != LinkKind::Block)
+                .map(|l| (l.calendar_id.as_str(), l.remote_id.as_str()))
+                .collect(),
+        };
+        let (owner, local) = (self.owner, &local);
         let lease = self.lease.as_ref();
         let counts = self
             .sync
@@ -728,8 +738,9 @@ impl Run<'_> {
                 Box::pin(async move {
                     fence(lease, tx).await?;
                     let mut counts = RunCounts::default();
+                    let mut held = HashSet::new();
                     for action in actions {
-                        apply(tx, owner, private, action, &mut counts).await?;
+                        apply(tx, local, action, &mut counts, &mut held).await?;
                     }
                     if let Some(seq) = crm_cursor {
                         store::save_crm_cursor(tx, owner.connection_id, seq).await?;
@@ -748,14 +759,40 @@ impl Run<'_> {
     }
 }
 
-/// One local action, inside the run's transaction.
+/// What the run's local actions need besides themselves.
+struct Local<'a> {
+    owner: BlockOwner,
+    private: &'a HashSet<(String, String)>,
+    /// The (calendar, event) keys linked to a meeting when the plan was made.
+    planned_meetings: HashSet<(&'a str, &'a str)>,
+}
+
+impl Local<'_> {
+    /// A meeting link on `(calendar, event)` that the plan did not know about: the block was
+    /// converted into a meeting while this run was under way (after it read the links). The
+    /// meeting stands; the run's block and block link for that event are not written over it.
+    async fn converted_meanwhile(
+        &self,
+        tx: &mut Conn,
+        calendar: &str,
+        event: &str,
+    ) -> ApiResult<bool> {
+        Ok(!self.planned_meetings.contains(&(calendar, event))
+            && store::meeting_linked(tx, self.owner.connection_id, calendar, event).await?)
+    }
+}
+
+/// One local action, inside the run's transaction. `held`: the calendars whose cursor must
+/// stay where it was, because a change they listed was not applied (converted meanwhile):
+/// the next run reads it again and takes it into the meeting.
 async fn apply(
     tx: &mut Conn,
-    owner: BlockOwner,
-    private: &HashSet<(String, String)>,
+    local: &Local<'_>,
     action: &Action,
     counts: &mut RunCounts,
+    held: &mut HashSet<String>,
 ) -> ApiResult<()> {
+    let (owner, private) = (local.owner, local.private);
     let org = owner.org_id;
     let connection = owner.connection_id;
     match action {
@@ -784,6 +821,13 @@ async fn apply(
             }
         }
         Action::UpsertBlock { block_id, block } => {
+            if local
+                .converted_meanwhile(tx, &block.calendar_id, &block.event_id)
+                .await?
+            {
+                held.insert(block.calendar_id.clone());
+                return Ok(());
+            }
             let is_private = private.contains(&(block.calendar_id.clone(), block.event_id.clone()));
             if store::upsert_block(tx, owner, *block_id, block, is_private).await? {
                 counts.created += 1;
@@ -796,11 +840,20 @@ async fn apply(
                 counts.deleted += 1;
             }
         }
+        Action::PutLink { link }
+            if link.kind == LinkKind::Block
+                && local
+                    .converted_meanwhile(tx, &link.calendar_id, &link.remote_id)
+                    .await? =>
+        {
+            held.insert(link.calendar_id.clone());
+        }
         Action::PutLink { link } => store::put_link(tx, connection, link).await?,
         Action::DeleteLink {
             calendar_id,
             remote_id,
         } => store::delete_link(tx, connection, calendar_id, remote_id).await?,
+        Action::SaveCursor { calendar_id, .. } if held.contains(calendar_id) => {}
         Action::SaveCursor {
             calendar_id,
             sync_token,
