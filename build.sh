@@ -148,9 +148,40 @@ build_all() {
 # --------------------------------------------------------------------------------------
 # Commands
 
+# THREADLINE_LOCAL_GOOGLE=1 ./build.sh run: the server is given the local Google
+# (crates/threadline-fake-providers) as its Google, to try connecting an account and the
+# Calendar sync on one machine, without a Google Cloud project.
+LOCAL_GOOGLE_PORT="${THREADLINE_LOCAL_GOOGLE_PORT:-8790}"
+start_local_google() {
+  log "building and starting the local Google on 127.0.0.1:$LOCAL_GOOGLE_PORT"
+  cargo build --release -p threadline-fake-providers
+  local base="http://127.0.0.1:$LOCAL_GOOGLE_PORT"
+  "$ROOT/target/release/threadline-fake-providers" serve --listen "127.0.0.1:$LOCAL_GOOGLE_PORT" \
+    --email "${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}" \
+    --redirect-uri "http://127.0.0.1:$SERVER_PORT/oauth/google/callback" &
+  LOCAL_GOOGLE_PID=$!
+  trap 'kill "$LOCAL_GOOGLE_PID" 2>/dev/null || true' EXIT
+  export THREADLINE_GOOGLE_CLIENT_ID=fake-client.apps.googleusercontent.com
+  export THREADLINE_GOOGLE_CLIENT_SECRET=fake-secret
+  export THREADLINE_GOOGLE_AUTH_URL="$base/o/oauth2/v2/auth"
+  export THREADLINE_GOOGLE_TOKEN_URL="$base/token"
+  export THREADLINE_GOOGLE_REVOKE_URL="$base/revoke"
+  export THREADLINE_GOOGLE_USERINFO_URL="$base/v1/userinfo"
+  export THREADLINE_GOOGLE_CALENDAR_API_URL="$base/calendar/v3"
+}
+
 cmd_run() {
   build_all
   mkdir -p "$DATA_DIR"
+  local local_google=""
+  if [ "${THREADLINE_LOCAL_GOOGLE:-0}" = 1 ]; then
+    start_local_google
+    local_google="
+  - Google is the local fake on http://127.0.0.1:$LOCAL_GOOGLE_PORT (account
+    ${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}): POST /api/v1/connections/google with your
+    token, open the authorization URL it answers, and the callback connects the account; its
+    calendar then syncs (POST /api/v1/connections/{id}/sync to sync now)."
+  fi
   cat >&2 <<EOF
 
   Threadline is starting.
@@ -159,10 +190,15 @@ cmd_run() {
   - The server listens on http://127.0.0.1:$SERVER_PORT, data in $DATA_DIR.
   - Open the extension's options, set the server URL above and paste the API token printed
     below (it is printed once, on the first start; later: target/release/threadline-server
-    token create --email <you>).
+    token create --email <you>).$local_google
 
 EOF
-  exec "$ROOT/target/release/threadline-server" serve --listen "127.0.0.1:$SERVER_PORT" --data-dir "$DATA_DIR"
+  if [ -n "$local_google" ]; then
+    # Not exec: the EXIT trap stops the local Google with the server.
+    "$ROOT/target/release/threadline-server" serve --listen "127.0.0.1:$SERVER_PORT" --data-dir "$DATA_DIR"
+  else
+    exec "$ROOT/target/release/threadline-server" serve --listen "127.0.0.1:$SERVER_PORT" --data-dir "$DATA_DIR"
+  fi
 }
 
 test_rust() {

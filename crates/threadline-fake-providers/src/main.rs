@@ -27,19 +27,27 @@ enum Command {
         /// The seeded Google account.
         #[arg(long, default_value = "me@example.com")]
         email: String,
+        /// Where the seeded OAuth client may send the browser back (the Threadline server's
+        /// callback).
+        #[arg(long, default_value = "http://127.0.0.1:8787/oauth/google/callback")]
+        redirect_uri: String,
     },
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let Command::Serve { listen, email } = Cli::parse().command;
+    let Command::Serve {
+        listen,
+        email,
+        redirect_uri,
+    } = Cli::parse().command;
     let fake = FakeProviders::start_on(listen).await?;
     let google = fake.google();
     google.add_user(&email);
     let client = OAuthClient {
         client_id: "fake-client.apps.googleusercontent.com".into(),
         client_secret: "fake-secret".into(),
-        redirect_uris: vec!["http://127.0.0.1:8787/oauth/google/callback".into()],
+        redirect_uris: vec![redirect_uri],
     };
     google.add_client(client.clone());
     let calendar = google.primary_calendar(&email, "Europe/Brussels");
