@@ -2291,6 +2291,21 @@ impl Harness {
         event
     }
 
+    /// A meeting with these attendees, exported: its id and its event's id.
+    async fn exported_meeting_with(&self, attendees: &[&str]) -> (String, String) {
+        let meeting = self
+            .meeting(
+                "Kick-off",
+                "2026-03-03T14:00:00+01:00",
+                "2026-03-03T15:00:00+01:00",
+            )
+            .await;
+        let id = meeting["id"].as_str().unwrap().to_string();
+        self.set_attendees(&id, attendees).await;
+        self.synced().await;
+        (id, event_id_of(&meeting))
+    }
+
     /// Sets the meeting's attendees in the CRM (Dave with his name).
     async fn set_attendees(&self, id: &str, addresses: &[&str]) {
         let attendees: Vec<Value> = addresses
@@ -2344,16 +2359,8 @@ impl Harness {
 #[tokio::test]
 async fn a_crm_attendee_change_keeps_the_guests_answers_of_an_exported_meeting() {
     let h = Harness::new().await;
-    let meeting = h
-        .meeting(
-            "Kick-off",
-            "2026-03-03T14:00:00+01:00",
-            "2026-03-03T15:00:00+01:00",
-        )
-        .await;
-    let (id, event_id) = (meeting["id"].as_str().unwrap(), event_id_of(&meeting));
-    h.set_attendees(id, &[ANN, BOB, CAROL]).await;
-    h.synced().await;
+    let (id, event_id) = h.exported_meeting_with(&[ANN, BOB, CAROL]).await;
+    let id = id.as_str();
     let answered = h.answer(
         &event_id,
         &[(ANN, "accepted"), (BOB, "accepted"), (CAROL, "declined")],
@@ -2430,16 +2437,8 @@ async fn a_crm_attendee_change_keeps_the_guests_answers_of_a_converted_meeting()
 #[tokio::test]
 async fn google_changing_the_event_between_the_plan_and_the_read_loses_nothing() {
     let h = Harness::new().await;
-    let meeting = h
-        .meeting(
-            "Kick-off",
-            "2026-03-03T14:00:00+01:00",
-            "2026-03-03T15:00:00+01:00",
-        )
-        .await;
-    let (id, event_id) = (meeting["id"].as_str().unwrap(), event_id_of(&meeting));
-    h.set_attendees(id, &[ANN, BOB]).await;
-    h.synced().await;
+    let (id, event_id) = h.exported_meeting_with(&[ANN, BOB]).await;
+    let id = id.as_str();
     h.set_attendees(id, &[ANN, BOB, DAVE]).await;
 
     // Hold the run's read of the event; meanwhile Bob answers and the event is edited.

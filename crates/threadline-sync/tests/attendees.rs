@@ -47,6 +47,14 @@ fn answered() -> Vec<EventAttendee> {
     ]))
 }
 
+/// (what it shows, Google's entries, the CRM's addresses, the list to send)
+type Case = (
+    &'static str,
+    Vec<EventAttendee>,
+    BTreeSet<String>,
+    Vec<EventAttendee>,
+);
+
 #[test]
 fn merge_table() {
     let names = BTreeMap::from([
@@ -60,13 +68,7 @@ fn merge_table() {
         display_name: name.map(Into::into),
         ..EventAttendee::default()
     };
-    // (case, Google's entries, the CRM's addresses, the list to send)
-    let table: Vec<(
-        &str,
-        Vec<EventAttendee>,
-        BTreeSet<String>,
-        Vec<EventAttendee>,
-    )> = vec![
+    let table: Vec<Case> = vec![
         (
             "the same addresses: every entry exactly as Google had it",
             google.clone(),
@@ -262,6 +264,22 @@ fn a_crm_only_attendee_edit_leaves_the_list_to_the_executor_and_other_edits_do_n
     assert_eq!(patch.summary.as_deref(), Some("Review v2"));
 }
 
+/// The list sent for [`answered`]'s event when the CRM wants Ann, Bob and Dave: the
+/// organiser, Bob as he was (his answer goes back), the room, and Dave new.
+#[track_caller]
+fn assert_sent_to_answered(sent: &[EventAttendee]) {
+    assert_eq!(
+        emails(sent),
+        [
+            "ann@ourco.com",
+            "Bob@TheirCo.com",
+            "room-4@resource.calendar.google.com",
+            "dave@theirco.com"
+        ]
+    );
+    assert_eq!(sent[1], answered()[1], "Bob's answer goes back as it was");
+}
+
 #[test]
 fn the_read_before_the_patch_merges_when_unchanged_and_replans_otherwise() {
     let wanted = WantedAttendees {
@@ -285,17 +303,7 @@ fn the_read_before_the_patch_merges_when_unchanged_and_replans_otherwise() {
         Some("Review v2"),
         "the rest as planned"
     );
-    let sent = merged.attendees.unwrap();
-    assert_eq!(
-        emails(&sent),
-        [
-            "ann@ourco.com",
-            "Bob@TheirCo.com",
-            "room-4@resource.calendar.google.com",
-            "dave@theirco.com"
-        ]
-    );
-    assert_eq!(sent[1], answered()[1], "Bob's answer goes back as it was");
+    assert_sent_to_answered(&merged.attendees.unwrap());
 
     // Changed since the plan: its patch may undo what it never saw; plan again instead.
     assert_eq!(
@@ -330,16 +338,7 @@ fn reviving_a_cancelled_event_keeps_the_answers_of_the_guests_still_wanted() {
     };
     assert_eq!(if_match.as_deref(), Some("\"e9\""));
     let sent = patch.attendees.unwrap();
-    assert_eq!(
-        emails(&sent),
-        [
-            "ann@ourco.com",
-            "Bob@TheirCo.com",
-            "room-4@resource.calendar.google.com",
-            "dave@theirco.com"
-        ]
-    );
-    assert_eq!(sent[1], answered()[1]);
+    assert_sent_to_answered(&sent);
     assert_eq!(sent[3].display_name.as_deref(), Some("Dave D."));
 }
 

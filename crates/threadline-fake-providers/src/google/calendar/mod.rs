@@ -238,20 +238,7 @@ impl GoogleFake {
             })
             .expect("a guest of the event");
         entry["responseStatus"] = json!(response_status);
-        let stamp = stamp(&mut state, calendar_id, &mut body);
-        let calendar = state
-            .calendar
-            .calendars
-            .get_mut(calendar_id)
-            .expect("checked");
-        calendar.events.insert(
-            event_id.to_string(),
-            Stored {
-                body: body.clone(),
-                stamp,
-            },
-        );
-        Value::Object(body)
+        Value::Object(stamp_and_store(&mut state, calendar_id, body))
     }
 
     /// The stored resource (deleted ones too, with `status: cancelled`).
@@ -419,6 +406,29 @@ fn stamp(state: &mut GoogleState, calendar_id: &str, body: &mut Map<String, Valu
         .expect("checked");
     calendar.head += 1;
     calendar.head
+}
+
+/// Stamps `body` (see [`stamp`]) and stores it under its `id` as the event's latest version.
+fn stamp_and_store(
+    state: &mut GoogleState,
+    calendar_id: &str,
+    mut body: Map<String, Value>,
+) -> Map<String, Value> {
+    let stamp = stamp(state, calendar_id, &mut body);
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    let calendar = state
+        .calendar
+        .calendars
+        .get_mut(calendar_id)
+        .expect("checked");
+    calendar.events.insert(
+        id,
+        Stored {
+            body: body.clone(),
+            stamp,
+        },
+    );
+    body
 }
 
 /// The `organizer` of an event stored in `calendar`: `given`'s email and name when there is
@@ -603,20 +613,7 @@ fn insert(
     body.insert("id".into(), json!(id));
     body.insert("kind".into(), json!("calendar#event"));
     body.insert("created".into(), json!(now));
-    let stamp = stamp(state, calendar_id, &mut body);
-    let calendar = state
-        .calendar
-        .calendars
-        .get_mut(calendar_id)
-        .expect("checked");
-    calendar.events.insert(
-        id,
-        Stored {
-            body: body.clone(),
-            stamp,
-        },
-    );
-    Ok(body)
+    Ok(stamp_and_store(state, calendar_id, body))
 }
 
 /// The stored event, or — for an instance id of a series with no exception stored yet — a new
@@ -712,21 +709,7 @@ fn store_version(
     validate(&body)?;
     let sequence = old.get("sequence").and_then(Value::as_i64).unwrap_or(0);
     body.insert("sequence".into(), json!(sequence + 1));
-    let stamp = stamp(state, calendar_id, &mut body);
-    let id = body["id"].as_str().unwrap_or_default().to_string();
-    let calendar = state
-        .calendar
-        .calendars
-        .get_mut(calendar_id)
-        .expect("checked");
-    calendar.events.insert(
-        id,
-        Stored {
-            body: body.clone(),
-            stamp,
-        },
-    );
-    Ok(body)
+    Ok(stamp_and_store(state, calendar_id, body))
 }
 
 /// Runs `f` with the caller's calendar, after the bearer and scope checks.
