@@ -651,6 +651,71 @@ async fn organizers_and_the_non_organizer_rule() {
     assert_eq!(s.fake.faults().fired(id), 1);
 }
 
+/// Attendees as Google keeps them: the organiser's and the calendar's own entries flagged
+/// (read-only), `needsAction` for a guest who has not answered, a guest's answer through
+/// the Rust API (a new version an incremental listing shows), and a PATCH replacing the
+/// whole list: an entry sent without its answer has lost it.
+#[tokio::test]
+async fn attendees_answers_and_a_patch_replacing_the_list() {
+    let s = setup().await;
+    let google = s.fake.google();
+    let mut body = timed(
+        "guests0001",
+        "Review",
+        "2026-03-02T09:00:00+01:00",
+        "2026-03-02T10:00:00+01:00",
+    );
+    body["attendees"] = json!([
+        {"email": ME, "organizer": false},
+        {"email": "bob@example.com", "self": true},
+        {"email": "carol@example.com", "responseStatus": "tentative", "comment": "Maybe"},
+    ]);
+    let event = s.insert(body).await;
+    assert_eq!(
+        event["attendees"],
+        json!([
+            {"email": ME, "organizer": true, "self": true, "responseStatus": "needsAction"},
+            {"email": "bob@example.com", "responseStatus": "needsAction"},
+            {"email": "carol@example.com", "responseStatus": "tentative", "comment": "Maybe"},
+        ]),
+        "flags are Google's, whatever the client sent"
+    );
+    let (_, token, _) = s.list_all(&[]).await;
+
+    let answered = google.set_response(&s.calendar, "guests0001", "BOB@example.com", "accepted");
+    assert_eq!(answered["attendees"][1]["responseStatus"], "accepted");
+    assert_ne!(answered["etag"], event["etag"]);
+    assert_eq!(
+        answered["sequence"], event["sequence"],
+        "an answer is no change"
+    );
+    let (items, _, _) = s.list_all(&[("syncToken", &token)]).await;
+    assert_eq!(ids(&items), ["guests0001"], "the answer is listed");
+
+    // PATCH replaces the array: Bob sent back whole keeps his answer, Carol sent bare has
+    // lost hers, whoever is left out is gone.
+    let path = format!("{}/guests0001", s.events_path());
+    let kept = answered["attendees"][1].clone();
+    let (status, _, patched) = s
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &[],
+            Some(json!({"attendees": [kept, {"email": "carol@example.com"}]})),
+            answered["etag"].as_str(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        patched["attendees"],
+        json!([
+            {"email": "bob@example.com", "responseStatus": "accepted"},
+            {"email": "carol@example.com", "responseStatus": "needsAction"},
+        ])
+    );
+    assert_eq!(google.event(&s.calendar, "guests0001").unwrap(), patched);
+}
+
 #[tokio::test]
 async fn recurring_series_with_exdate_a_moved_and_a_cancelled_instance() {
     let s = setup().await;

@@ -3,11 +3,12 @@
 //! The planner ([`crate::plan`]) classifies each item and calls these; they are public so
 //! that the tables can be read and tested on their own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::attendees::{merge_attendees, WantedAttendees};
 use crate::event::{Event, EventStatus};
 use crate::ids::{event_id_for, meeting_id_of};
 use crate::link::{writable, Block, Link, LinkKind};
@@ -69,12 +70,20 @@ pub enum Action {
     },
     /// `events.patch` with `If-Match`. On success store `link` with the answered etag.
     /// On 412: GET the event and plan this item again with it (three-way merge, bounded).
+    ///
+    /// `attendees`: set when the patch changes the attendees of an event this run did not
+    /// list (a CRM-only edit), so `patch` has none yet. GET the event first and follow
+    /// [`patch_with_attendees`]: the patch with the merged list, under the same
+    /// `If-Match`; or, when the event changed since `if_match`, plan the item again with
+    /// the event read, as after a 412. Only these patches cost that read.
     UpdateRemote {
         calendar_id: String,
         event_id: String,
         if_match: Option<String>,
         patch: Event,
         link: Link,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attendees: Option<WantedAttendees>,
     },
     /// `events.delete` with `If-Match`; 404 and 410 `deleted` are success. Then delete the
     /// link. On 412 (edited since): GET it and plan again — the edit wins over our delete.
@@ -231,6 +240,8 @@ fn create_remote(
 }
 
 /// Patch `believed` into `target`, with `If-Match`; store the link with `target`.
+/// `current`: the event as listed in this run; without it, changed attendees are left to
+/// the executor to merge after reading the event ([`Action::UpdateRemote`]).
 fn update_remote(
     link: &Link,
     target: &Owned,
@@ -238,6 +249,15 @@ fn update_remote(
     current: Option<&RemoteEvent>,
     names: &BTreeMap<String, String>,
 ) -> Action {
+    let attendees =
+        (current.is_none() && target.attendees != believed.attendees).then(|| WantedAttendees {
+            addresses: target.attendees.clone(),
+            names: names
+                .iter()
+                .filter(|(address, _)| target.attendees.contains(*address))
+                .map(|(address, name)| (address.clone(), name.clone()))
+                .collect(),
+        });
     Action::UpdateRemote {
         calendar_id: link.calendar_id.clone(),
         event_id: link.remote_id.clone(),
@@ -248,7 +268,31 @@ fn update_remote(
             snapshot: Some(target.clone()),
             ..link.clone()
         },
+        attendees,
     }
+}
+
+/// The executor read `current` before an [`Action::UpdateRemote`] carrying `wanted`
+/// attendees (the plan had not seen the event). `Some(patch)`: the event is the version
+/// the plan's `if_match` names, so `patch` with the attendee list merged into the event's
+/// entries ([`merge_attendees`]) is sent under that same `If-Match`. `None`: it changed
+/// meanwhile (another etag, or deleted; or there is no etag to tell), so the plan's patch
+/// may undo a change it never saw: plan the item again with `current`, as after a 412.
+pub fn patch_with_attendees(
+    patch: &Event,
+    if_match: Option<&str>,
+    wanted: &WantedAttendees,
+    current: &Event,
+) -> Option<Event> {
+    let unchanged = if_match.is_some() && current.etag.as_deref() == if_match;
+    if !unchanged || current.is_cancelled() {
+        return None;
+    }
+    let entries = current.attendees.as_deref().unwrap_or_default();
+    Some(Event {
+        attendees: Some(merge_attendees(entries, &wanted.addresses, &wanted.names)),
+        ..patch.clone()
+    })
 }
 
 fn put_link(link: &Link, fields: &Owned, etag: Option<String>) -> Action {
@@ -643,6 +687,15 @@ pub fn on_insert_conflict(meeting_id: Uuid, existing: &Event, body: &Event) -> I
         // A colleague's export, cancelled by its organiser: theirs to bring back.
         return InsertConflict::Invitation;
     }
+    // The cancelled event keeps its guests' entries from before the delete: those the body
+    // still wants go back as they were (with their answers), as in any PATCH.
+    let wanted: BTreeSet<String> = body
+        .attendees
+        .iter()
+        .flatten()
+        .filter_map(|a| a.email.as_deref().map(normalise_address))
+        .collect();
+    let entries = existing.attendees.as_deref().unwrap_or_default();
     InsertConflict::Revive {
         // The cancelled event may still hold fields from before its delete: every owned
         // field is sent, an absent text as "" (clears it), so the revived event says
@@ -653,7 +706,7 @@ pub fn on_insert_conflict(meeting_id: Uuid, existing: &Event, body: &Event) -> I
             summary: Some(body.summary.clone().unwrap_or_default()),
             location: Some(body.location.clone().unwrap_or_default()),
             description: Some(body.description.clone().unwrap_or_default()),
-            attendees: Some(body.attendees.clone().unwrap_or_default()),
+            attendees: Some(merge_attendees(entries, &wanted, &display_names(body))),
             ..body.clone()
         }),
         if_match: existing.etag.clone(),

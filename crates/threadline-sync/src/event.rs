@@ -94,6 +94,16 @@ pub struct EventAttendee {
     pub optional: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<bool>,
+    /// The guest's note with their answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// How many people the guest brings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_guests: Option<i64>,
+    /// Whatever else Google puts on an entry (the profile `id`, fields added later), kept
+    /// so that an entry sent back in a PATCH is the entry Google gave, not a part of it.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 /// `organizer`: `self` is true when the organiser is the calendar this copy of the event was

@@ -8,6 +8,8 @@
 //! - [`event`]: serde types for the parts of the Calendar Event resource we read and write.
 //! - [`owned`]: the fields Threadline owns, mapping both ways, the normalised content hash,
 //!   the three-way merge.
+//! - [`attendees`]: the attendee list a write sends: the CRM's addresses, Google's entries
+//!   (guests' answers, the organiser's entry, resources) kept as Google had them.
 //! - [`ids`]: client-generated event ids, the `extendedProperties.private` key, block ids.
 //! - [`link`]: the link table row, busy blocks, conversion of a block into a meeting.
 //! - [`decide`]: per-item decisions from (CRM side, remote side, link); what a 409 means.
@@ -35,6 +37,17 @@
 //! Google delete of a meeting edited in the CRM re-creates the event (reviving the
 //! cancelled id, since Google never frees one); a CRM delete of a meeting edited in Google
 //! restores the meeting.
+//!
+//! **Attendees: the CRM owns the addresses, Google owns the entries.** Google's PATCH
+//! replaces the whole `attendees` array, so a list rebuilt from addresses would wipe every
+//! guest's answer (`responseStatus`, `comment`, `additionalGuests`, `optional`) and the
+//! organiser's entry. A changed list is therefore merged into the event's current entries
+//! ([`attendees::merge_attendees`]): kept guests go back as Google had them, new ones are
+//! bare, removed ones go, and resources and the organiser's entry stay even when the CRM
+//! lacks them. When the plan has the event (listed in this run) it merges; when it does
+//! not (a CRM-only edit), the executor reads the event first and merges, or plans the item
+//! again if it changed since the plan's `If-Match` ([`decide::patch_with_attendees`]):
+//! only such a PATCH costs that extra read.
 //!
 //! **Kinds of link** ([`link::LinkKind`]). *Exported*: a CRM meeting in the export
 //! calendar, two-way. *Block*: an event of an imported calendar, shown as a grey busy
@@ -110,6 +123,7 @@
 //! choosing which meetings are "the user's", and a change of the export calendar (events
 //! in the old one are left as they are).
 
+pub mod attendees;
 pub mod decide;
 pub mod event;
 pub mod ids;

@@ -4,9 +4,11 @@
 //! **Owned** (compared, hashed, merged, written): title ↔ `summary`; when ↔ `start`/`end`;
 //! location; description; the attendee *addresses*. Everything else on the event (reminders,
 //! colour, conference data, attendees' response status and display names, recurrence of an
-//! event someone turned into a series in Google) is Google's, never compared and never sent,
-//! so a PATCH from us leaves it alone. Display names are not owned because Google fills them
-//! in from the user's contacts: owning them would make every such fill-in look like an edit.
+//! event someone turned into a series in Google) is Google's, never compared and never
+//! changed by a PATCH from us: when the addresses change, the whole attendee list must be
+//! sent, and every entry kept goes back as Google had it ([`crate::attendees`]). Display
+//! names are not owned because Google fills them in from the user's contacts: owning them
+//! would make every such fill-in look like an edit.
 //!
 //! **Normalised** so that both sides hash the same when they say the same thing:
 //! - a timed meeting is two instants (UTC, whole seconds: Google keeps seconds) and the IANA
@@ -26,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::event::{Event, EventAttendee, EventDateTime, ExtendedProperties};
+use crate::attendees::merge_attendees;
+use crate::event::{Event, EventDateTime, ExtendedProperties};
 use crate::ids::{event_id_for, CRM_ID_PROPERTY};
 
 /// When a meeting happens.
@@ -207,7 +210,7 @@ impl Owned {
             location: self.location.clone(),
             start: Some(start),
             end: Some(end),
-            attendees: Some(attendee_entries(&self.attendees, None, names)),
+            attendees: Some(merge_attendees(&[], &self.attendees, names)),
             extended_properties: Some(ExtendedProperties {
                 private: Some(private),
                 shared: None,
@@ -218,8 +221,14 @@ impl Owned {
 
     /// A PATCH body that turns `believed` (what the remote says, as far as we know) into
     /// `self`: only the owned fields that differ. A cleared text is sent as `""` (Google and
-    /// merge-patch both read that as empty). Attendees kept from `current` keep their entry
-    /// (response status, flags); new ones get the CRM's display name.
+    /// merge-patch both read that as empty).
+    ///
+    /// Attendees, when they differ, are merged into `current`'s entries
+    /// ([`merge_attendees`]: kept guests keep their answer, new ones get the CRM's display
+    /// name). Without `current` (the event was not read in this run) they are left out:
+    /// Google's PATCH replaces the whole list, and one rebuilt from addresses would wipe
+    /// every guest's answer, so the caller must read the event first
+    /// ([`crate::decide::patch_with_attendees`]).
     pub fn patch_from(
         &self,
         believed: &Owned,
@@ -241,8 +250,9 @@ impl Owned {
             patch.start = Some(start);
             patch.end = Some(end);
         }
-        if self.attendees != believed.attendees {
-            patch.attendees = Some(attendee_entries(&self.attendees, current, names));
+        if let (true, Some(current)) = (self.attendees != believed.attendees, current) {
+            let entries = current.attendees.as_deref().unwrap_or_default();
+            patch.attendees = Some(merge_attendees(entries, &self.attendees, names));
         }
         patch
     }
@@ -254,40 +264,6 @@ impl Owned {
             .filter(|f| !f.same(self, other))
             .collect()
     }
-}
-
-fn attendee_entries(
-    addresses: &BTreeSet<String>,
-    current: Option<&Event>,
-    names: &BTreeMap<String, String>,
-) -> Vec<EventAttendee> {
-    let existing: BTreeMap<String, &EventAttendee> = current
-        .and_then(|e| e.attendees.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|a| Some((normalise_address(a.email.as_deref()?), a)))
-        .collect();
-    let mut out: Vec<EventAttendee> = addresses
-        .iter()
-        .map(|address| match existing.get(address) {
-            Some(entry) => (*entry).clone(),
-            None => EventAttendee {
-                email: Some(address.clone()),
-                display_name: names.get(address).cloned(),
-                ..EventAttendee::default()
-            },
-        })
-        .collect();
-    // Resources are not owned; an attendees PATCH replaces the list, so keep them.
-    out.extend(
-        current
-            .and_then(|e| e.attendees.as_ref())
-            .into_iter()
-            .flatten()
-            .filter(|a| a.resource == Some(true))
-            .cloned(),
-    );
-    out
 }
 
 pub(crate) enum Time {

@@ -83,6 +83,7 @@ fn update_remote(actions: &[Action]) -> (Option<String>, Event, Link) {
                 if_match,
                 patch,
                 link,
+                ..
             } => {
                 assert_eq!((calendar_id.as_str(), event_id.as_str()), (TEAM, EVENT));
                 Some((if_match.clone(), patch.clone(), link.clone()))

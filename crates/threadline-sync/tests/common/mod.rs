@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use threadline_sync::decide::{on_insert_conflict, InsertConflict};
+use threadline_sync::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
 use threadline_sync::event::{EventAttendee, EventDateTime, EventOrganizer, EventStatus};
 use threadline_sync::ids::meeting_id_of;
 use threadline_sync::plan::{plan, CalendarRun, CrmMeeting, Guards, Listing, PlanError, PlanInput};
@@ -435,11 +435,24 @@ impl World {
                 if_match,
                 patch,
                 link,
-            } => match self.google.patch(calendar_id, event_id, if_match, patch) {
-                Ok(event) => self.put_link(link.clone().with_etag(event.etag)),
-                Err(GoogleError::PreconditionFailed) => self.follow(calendar_id, event_id),
-                Err(e) => panic!("patch: {e:?}"),
-            },
+                attendees,
+            } => {
+                // Attendees changed on an event the plan did not see: read it first.
+                let patch = match attendees {
+                    None => Some(patch.clone()),
+                    Some(wanted) => self.google.get(calendar_id, event_id).and_then(|current| {
+                        patch_with_attendees(patch, if_match.as_deref(), wanted, &current)
+                    }),
+                };
+                let Some(patch) = patch else {
+                    return self.follow(calendar_id, event_id);
+                };
+                match self.google.patch(calendar_id, event_id, if_match, &patch) {
+                    Ok(event) => self.put_link(link.clone().with_etag(event.etag)),
+                    Err(GoogleError::PreconditionFailed) => self.follow(calendar_id, event_id),
+                    Err(e) => panic!("patch: {e:?}"),
+                }
+            }
             Action::DeleteRemote {
                 calendar_id,
                 event_id,

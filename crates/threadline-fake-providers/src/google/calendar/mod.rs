@@ -193,6 +193,7 @@ impl GoogleFake {
         // `store_version` keeps the organiser (read-only to every write): set it on the
         // version just stored.
         body.insert("organizer".into(), organizer);
+        mark_attendees(calendar_id, &mut body);
         let calendar = state
             .calendar
             .calendars
@@ -200,6 +201,44 @@ impl GoogleFake {
             .expect("checked");
         calendar.events.get_mut(event_id).expect("just stored").body = body.clone();
         Value::Object(body)
+    }
+
+    /// A guest answers the invitation (`accepted`, `declined`, `tentative`, `needsAction`),
+    /// as their reply reaches the organiser's copy: the entry of `email` (any case) gets
+    /// that `responseStatus`; a new etag, `updated` and log position (an incremental listing
+    /// shows it), the same `sequence` (an answer does not change the event). Every other
+    /// field as it was. Panics on an unknown event or guest (a test's mistake).
+    pub fn set_response(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        email: &str,
+        response_status: &str,
+    ) -> Value {
+        let mut state = self.lock();
+        let mut body = state
+            .calendar
+            .calendars
+            .get(calendar_id)
+            .expect("a known calendar")
+            .events
+            .get(event_id)
+            .expect("a stored event")
+            .body
+            .clone();
+        let entry = body
+            .get_mut("attendees")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .find(|a| {
+                a["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .expect("a guest of the event");
+        entry["responseStatus"] = json!(response_status);
+        Value::Object(stamp_and_store(&mut state, calendar_id, body))
     }
 
     /// The stored resource (deleted ones too, with `status: cancelled`).
@@ -369,6 +408,29 @@ fn stamp(state: &mut GoogleState, calendar_id: &str, body: &mut Map<String, Valu
     calendar.head
 }
 
+/// Stamps `body` (see [`stamp`]) and stores it under its `id` as the event's latest version.
+fn stamp_and_store(
+    state: &mut GoogleState,
+    calendar_id: &str,
+    mut body: Map<String, Value>,
+) -> Map<String, Value> {
+    let stamp = stamp(state, calendar_id, &mut body);
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    let calendar = state
+        .calendar
+        .calendars
+        .get_mut(calendar_id)
+        .expect("checked");
+    calendar.events.insert(
+        id,
+        Stored {
+            body: body.clone(),
+            stamp,
+        },
+    );
+    body
+}
+
 /// The `organizer` of an event stored in `calendar`: `given`'s email and name when there is
 /// one (only the Rust API passes one), else the calendar itself, which is what Google makes
 /// the organiser of an event created in it (a secondary calendar with its name). `self`:
@@ -398,6 +460,40 @@ fn organizer_for(calendar: &Calendar, given: Option<&Value>) -> Value {
         organizer.insert("self".into(), json!(true));
     }
     Value::Object(organizer)
+}
+
+/// What Google sets on attendee entries, whatever a client sends: `organizer` on the
+/// organiser's entry and `self` on the entry of the calendar this copy is in (both
+/// read-only, left out when false), and `responseStatus` `needsAction` on a guest who has
+/// not answered (Google always answers with one).
+fn mark_attendees(calendar_id: &str, body: &mut Map<String, Value>) {
+    let organizer = body
+        .get("organizer")
+        .and_then(|o| o.get("email"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let entries = body.get_mut("attendees").and_then(Value::as_array_mut);
+    for entry in entries
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+    {
+        let email = entry.get("email").and_then(Value::as_str).unwrap_or("");
+        let is = |other: Option<&str>| other.is_some_and(|o| o.eq_ignore_ascii_case(email));
+        for (flag, on) in [
+            ("organizer", is(organizer.as_deref())),
+            ("self", is(Some(calendar_id))),
+        ] {
+            if on {
+                entry.insert(flag.into(), json!(true));
+            } else {
+                entry.remove(flag);
+            }
+        }
+        entry
+            .entry("responseStatus")
+            .or_insert_with(|| json!("needsAction"));
+    }
 }
 
 /// Properties every guest sees, which only the organiser may change: anyone else's change
@@ -498,6 +594,7 @@ fn insert(
     // Read-only in the API: whatever a client sends, the calendar organises what it creates.
     let given = body.remove("organizer").filter(|_| keep_organizer);
     body.insert("organizer".into(), organizer_for(calendar, given.as_ref()));
+    mark_attendees(calendar_id, &mut body);
     let now = timestamp(state.now());
     let defaults = json!({
         "kind": "calendar#event",
@@ -516,20 +613,7 @@ fn insert(
     body.insert("id".into(), json!(id));
     body.insert("kind".into(), json!("calendar#event"));
     body.insert("created".into(), json!(now));
-    let stamp = stamp(state, calendar_id, &mut body);
-    let calendar = state
-        .calendar
-        .calendars
-        .get_mut(calendar_id)
-        .expect("checked");
-    calendar.events.insert(
-        id,
-        Stored {
-            body: body.clone(),
-            stamp,
-        },
-    );
-    Ok(body)
+    Ok(stamp_and_store(state, calendar_id, body))
 }
 
 /// The stored event, or — for an instance id of a series with no exception stored yet — a new
@@ -621,24 +705,11 @@ fn store_version(
             None => body.remove(owned),
         };
     }
+    mark_attendees(calendar_id, &mut body);
     validate(&body)?;
     let sequence = old.get("sequence").and_then(Value::as_i64).unwrap_or(0);
     body.insert("sequence".into(), json!(sequence + 1));
-    let stamp = stamp(state, calendar_id, &mut body);
-    let id = body["id"].as_str().unwrap_or_default().to_string();
-    let calendar = state
-        .calendar
-        .calendars
-        .get_mut(calendar_id)
-        .expect("checked");
-    calendar.events.insert(
-        id,
-        Stored {
-            body: body.clone(),
-            stamp,
-        },
-    );
-    Ok(body)
+    Ok(stamp_and_store(state, calendar_id, body))
 }
 
 /// Runs `f` with the caller's calendar, after the bearer and scope checks.
@@ -744,7 +815,14 @@ fn write_event(
             let calendar = state.calendar.calendars.get_mut(&id).expect("checked");
             let old = stored_or_instance(calendar, event_id)?;
             check_if_match(headers, &old)?;
-            let new = change(&old);
+            let mut new = change(&old);
+            // As it will be stored (the organiser is read-only), so that flags Google sets
+            // are not taken for a guest's change.
+            match old.get("organizer") {
+                Some(organizer) => new.insert("organizer".into(), organizer.clone()),
+                None => new.remove("organizer"),
+            };
+            mark_attendees(&id, &mut new);
             check_organizer(&id, &old, &new)?;
             let new = store_version(state, &id, &old, new)?;
             if is_recurring_master(&old) && !is_cancelled(&new) {

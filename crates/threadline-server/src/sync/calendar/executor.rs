@@ -14,7 +14,9 @@
 //!    next run adopts (409 on insert, or the marked event in a listing), never a duplicate.
 //!    412 → GET and plan that item again; 409 → `on_insert_conflict`; bounded. A 403 on a
 //!    converted meeting's event (not its organiser) → counted, and its link stops being
-//!    writable.
+//!    writable. A PATCH changing the attendees of an event the run did not list is preceded
+//!    by a GET (`patch_with_attendees`: merge into Google's entries, or plan again if the
+//!    event changed since the plan's `If-Match`).
 //! 5. One transaction: meeting and block writes, link writes, then the calendar cursors and
 //!    the CRM cursor, last. A crash before its commit leaves every cursor where it was: the
 //!    next run reads the same changes again and converges from the links written so far.
@@ -29,7 +31,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use threadline_sync::decide::{on_insert_conflict, InsertConflict};
+use threadline_sync::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
 use threadline_sync::ids::meeting_id_of;
 use threadline_sync::plan::{plan, CalendarRun, CrmMeeting, Listing, PlanError, PlanInput};
 use threadline_sync::{Action, Event, Link, LinkKind};
@@ -493,28 +495,58 @@ impl Run<'_> {
                 if_match,
                 patch,
                 link,
-            } => match client
-                .patch_event(&token, calendar_id, event_id, patch, if_match.as_deref())
-                .await
-            {
-                Ok(written) => {
-                    self.put_link(link.clone().with_etag(written.etag)).await?;
-                    self.counts.updated += 1;
-                }
-                // Changed (or deleted) meanwhile: read it and plan the item again.
-                Err(e) if matches!(e.status(), Some(412 | 404 | 410)) => {
-                    self.refresh_item(input, calendar_id, event_id, depth)
-                        .await?
-                }
-                Err(e)
-                    if link.kind == LinkKind::Converted
-                        && e.status() == Some(403)
-                        && !e.is_transient() =>
+                attendees,
+            } => {
+                let read;
+                let patch = match attendees {
+                    None => patch,
+                    // The attendees change on an event this run did not list, and Google's
+                    // PATCH replaces the whole list: read the event and merge into its
+                    // entries, so that guests keep their answers.
+                    Some(wanted) => {
+                        let current = match client.get_event(&token, calendar_id, event_id).await {
+                            Ok(current) => current,
+                            // Deleted meanwhile: plan it again as such (an edit beats it).
+                            Err(e) if matches!(e.status(), Some(404 | 410)) => {
+                                return self
+                                    .replan(input, calendar_id, cancelled(event_id), depth)
+                                    .await
+                            }
+                            Err(e) => return self.item_failed(calendar_id, "reading an event", e),
+                        };
+                        match patch_with_attendees(patch, if_match.as_deref(), wanted, &current) {
+                            Some(with_attendees) => {
+                                read = with_attendees;
+                                &read
+                            }
+                            // Changed since the plan: as after a 412, with the event just read.
+                            None => return self.replan(input, calendar_id, current, depth).await,
+                        }
+                    }
+                };
+                match client
+                    .patch_event(&token, calendar_id, event_id, patch, if_match.as_deref())
+                    .await
                 {
-                    self.stop_writing(input, calendar_id, event_id, e).await?
+                    Ok(written) => {
+                        self.put_link(link.clone().with_etag(written.etag)).await?;
+                        self.counts.updated += 1;
+                    }
+                    // Changed (or deleted) meanwhile: read it and plan the item again.
+                    Err(e) if matches!(e.status(), Some(412 | 404 | 410)) => {
+                        self.refresh_item(input, calendar_id, event_id, depth)
+                            .await?
+                    }
+                    Err(e)
+                        if link.kind == LinkKind::Converted
+                            && e.status() == Some(403)
+                            && !e.is_transient() =>
+                    {
+                        self.stop_writing(input, calendar_id, event_id, e).await?
+                    }
+                    Err(e) => return self.item_failed(calendar_id, "updating an event", e),
                 }
-                Err(e) => return self.item_failed(calendar_id, "updating an event", e),
-            },
+            }
             Action::DeleteRemote {
                 calendar_id,
                 event_id,
@@ -619,14 +651,10 @@ impl Run<'_> {
             .await
         {
             Ok(event) => self.replan(input, calendar_id, event, depth).await,
+            // Gone for good: plan it as a cancelled stub.
             Err(e) if matches!(e.status(), Some(404 | 410)) => {
-                // Gone for good: plan it as a cancelled stub.
-                let stub = Event {
-                    id: Some(event_id.to_string()),
-                    status: Some(threadline_sync::event::EventStatus::Cancelled),
-                    ..Event::default()
-                };
-                self.replan(input, calendar_id, stub, depth).await
+                self.replan(input, calendar_id, cancelled(event_id), depth)
+                    .await
             }
             Err(e) => self.item_failed(calendar_id, "reading an event again", e),
         }
@@ -864,6 +892,15 @@ async fn apply(
         | Action::Refetch { .. } => {}
     }
     Ok(())
+}
+
+/// How an event that is gone for good (404/410 on a read) is planned: a cancelled stub.
+fn cancelled(event_id: &str) -> Event {
+    Event {
+        id: Some(event_id.to_string()),
+        status: Some(threadline_sync::event::EventStatus::Cancelled),
+        ..Event::default()
+    }
 }
 
 /// For the crash tests only (`tests/calendar_sync.rs`): when `THREADLINE_TEST_KILL_AT` names
