@@ -11,7 +11,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use threadline_fake_providers::faults::RateLimitReason;
 use threadline_fake_providers::google::OAuthClient;
-use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
+use threadline_fake_providers::{FakeProviders, Fault, FaultId, FaultRule, Times};
 use threadline_server::admin::{self, OrgChoice};
 use threadline_server::connections::{self, Grant, Owner, Provider};
 
@@ -296,6 +296,18 @@ impl Harness {
             .google()
             .insert_event(&self.primary, body)
             .unwrap()
+    }
+
+    /// Waits (at most 10 s, then fails) until the fault `id` has fired.
+    async fn until_fired(&self, id: FaultId, what: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.fake.faults().fired(id) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never happened: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     fn count(&self, method: &str, endpoint: &str) -> usize {
@@ -1895,9 +1907,7 @@ async fn a_stale_update_is_412_then_merged_and_written_again() {
             .times(Times::Once),
     );
     let edit_in_google = async {
-        while h.fake.faults().fired(held) == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        h.until_fired(held, "the run's PATCH is held").await;
         h.google(
             reqwest::Method::PATCH,
             &h.event_path(&event_id_of(&meeting)),
@@ -2179,13 +2189,7 @@ async fn a_run_that_lost_its_lease_writes_nothing_more_and_the_next_run_converge
             .times(Times::Once),
     );
     let runner = h.runner(Duration::from_secs(60)).await;
-    for _ in 0..500 {
-        if h.fake.faults().fired(held) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(h.fake.faults().fired(held), 1, "the insert is in flight");
+    h.until_fired(held, "the insert is in flight").await;
     sqlx::query("UPDATE sync_schedules SET lease_owner = 'another-process'")
         .execute(h.state.db().pool())
         .await
@@ -2770,13 +2774,7 @@ async fn a_block_converted_during_a_run_stays_a_meeting() {
     let sync = h.state.calendar_sync_shared().unwrap();
     let connection = h.connection;
     let run = tokio::spawn(async move { sync.run(connection, RunOptions::default()).await });
-    for _ in 0..500 {
-        if h.fake.faults().fired(held) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(h.fake.faults().fired(held), 1, "the run is under way");
+    h.until_fired(held, "the run is under way").await;
     let (status, meeting) = h
         .api(
             Method::POST,
@@ -2969,14 +2967,8 @@ async fn google_changing_the_event_between_the_plan_and_the_read_loses_nothing()
     );
     let change_in_google = async {
         // The held read is the moment between the plan and the PATCH (none: a failure).
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while h.fake.faults().fired(held) == 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the run never read the event before its PATCH"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        h.until_fired(held, "the run read the event before its PATCH")
+            .await;
         h.answer(&event_id, &[(BOB, "accepted")]);
         h.google(
             reqwest::Method::PATCH,
