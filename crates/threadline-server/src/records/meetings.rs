@@ -345,6 +345,56 @@ fn validate_attendees(input: &[Attendee]) -> ApiResult<Vec<Attendee>> {
     Ok(out)
 }
 
+/// The columns of a meeting's row that its fields set: one place for the API's saves and the
+/// calendar sync's (`sync/calendar/store.rs`).
+pub(crate) fn row_columns(
+    title: &str,
+    when: &When,
+    location: Option<&str>,
+    description: Option<&str>,
+    attendees: &[Attendee],
+) -> ApiResult<Vec<(&'static str, Col)>> {
+    let (all_day, start_at, end_at, time_zone, start_date, end_date) = match when {
+        When::Timed {
+            start_at,
+            end_at,
+            time_zone,
+        } => (
+            false,
+            Some(start_at.clone()),
+            Some(end_at.clone()),
+            Some(time_zone.clone()),
+            None,
+            None,
+        ),
+        When::AllDay {
+            start_date,
+            end_date,
+        } => (
+            true,
+            None,
+            None,
+            None,
+            Some(start_date.clone()),
+            Some(end_date.clone()),
+        ),
+    };
+    let attendees = serde_json::to_string(attendees)
+        .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
+    Ok(vec![
+        ("title", title.to_string().into()),
+        ("all_day", all_day.into()),
+        ("start_at", start_at.into()),
+        ("end_at", end_at.into()),
+        ("time_zone", time_zone.into()),
+        ("start_date", start_date.into()),
+        ("end_date", end_date.into()),
+        ("location", location.map(str::to_string).into()),
+        ("description", description.map(str::to_string).into()),
+        ("attendees", attendees.into()),
+    ])
+}
+
 /// `links[i]`: `{kind, id}` with a known kind, none twice.
 pub fn validate_links(input: &[Link]) -> ApiResult<Vec<(Kind, Uuid)>> {
     validate::max_items("links", input, MAX_LINKS)?;
@@ -414,51 +464,19 @@ impl Editable for Meeting {
                     ));
                 }
             }
-            let (all_day, start_at, end_at, time_zone, start_date, end_date) = match &valid.when {
-                When::Timed {
-                    start_at,
-                    end_at,
-                    time_zone,
-                } => (
-                    false,
-                    Some(start_at.clone()),
-                    Some(end_at.clone()),
-                    Some(time_zone.clone()),
-                    None,
-                    None,
-                ),
-                When::AllDay {
-                    start_date,
-                    end_date,
-                } => (
-                    true,
-                    None,
-                    None,
-                    None,
-                    Some(start_date.clone()),
-                    Some(end_date.clone()),
-                ),
-            };
-            let attendees = serde_json::to_string(&valid.attendees)
-                .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
             save_row(
                 conn,
                 Kind::Meeting,
                 org,
                 id,
                 target,
-                &[
-                    ("title", valid.title.clone().into()),
-                    ("all_day", all_day.into()),
-                    ("start_at", start_at.into()),
-                    ("end_at", end_at.into()),
-                    ("time_zone", time_zone.into()),
-                    ("start_date", start_date.into()),
-                    ("end_date", end_date.into()),
-                    ("location", valid.location.clone().into()),
-                    ("description", valid.description.clone().into()),
-                    ("attendees", attendees.into()),
-                ],
+                &row_columns(
+                    &valid.title,
+                    &valid.when,
+                    valid.location.as_deref(),
+                    valid.description.as_deref(),
+                    &valid.attendees,
+                )?,
             )
             .await?;
             let rows = valid

@@ -761,47 +761,33 @@ pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec
     Meeting::load(conn, org, ids).await
 }
 
-/// The columns of a meeting's row that the owned fields set.
+/// The columns of a meeting's row that the owned fields set (the records' own mapping).
 fn meeting_columns(
     fields: &Owned,
     attendees: &[Attendee],
 ) -> ApiResult<Vec<(&'static str, crate::records::Col)>> {
-    let (all_day, start_at, end_at, zone, start_date, end_date) = match &fields.when {
+    let when = match &fields.when {
         When::Timed {
             start,
             end,
             time_zone,
-        } => (
-            false,
-            Some(db::format_time(*start)),
-            Some(db::format_time(*end)),
-            Some(time_zone.clone()),
-            None,
-            None,
-        ),
-        When::AllDay { start, end } => (
-            true,
-            None,
-            None,
-            None,
-            Some(start.format("%Y-%m-%d").to_string()),
-            Some(end.format("%Y-%m-%d").to_string()),
-        ),
+        } => crate::records::meetings::When::Timed {
+            start_at: db::format_time(*start),
+            end_at: db::format_time(*end),
+            time_zone: time_zone.clone(),
+        },
+        When::AllDay { start, end } => crate::records::meetings::When::AllDay {
+            start_date: start.format("%Y-%m-%d").to_string(),
+            end_date: end.format("%Y-%m-%d").to_string(),
+        },
     };
-    let attendees = serde_json::to_string(attendees)
-        .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
-    Ok(vec![
-        ("title", fields.title.clone().into()),
-        ("all_day", all_day.into()),
-        ("start_at", start_at.into()),
-        ("end_at", end_at.into()),
-        ("time_zone", zone.into()),
-        ("start_date", start_date.into()),
-        ("end_date", end_date.into()),
-        ("location", fields.location.clone().into()),
-        ("description", fields.description.clone().into()),
-        ("attendees", attendees.into()),
-    ])
+    crate::records::meetings::row_columns(
+        &fields.title,
+        &when,
+        fields.location.as_deref(),
+        fields.description.as_deref(),
+        attendees,
+    )
 }
 
 /// The attendee list for `fields`: kept attendees keep their entry (name, contact), new ones
