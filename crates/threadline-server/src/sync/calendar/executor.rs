@@ -757,6 +757,11 @@ impl Run<'_> {
                 .map(|l| (l.calendar_id.as_str(), l.remote_id.as_str()))
                 .collect(),
         };
+        let writes_blocks = actions.iter().any(|a| match a {
+            Action::UpsertBlock { .. } => true,
+            Action::PutLink { link } => link.kind == LinkKind::Block,
+            _ => false,
+        });
         let (owner, local) = (self.owner, &local);
         let lease = self.lease.as_ref();
         let counts = self
@@ -766,9 +771,16 @@ impl Run<'_> {
                 Box::pin(async move {
                     fence(lease, tx).await?;
                     let mut counts = RunCounts::default();
-                    let mut held = HashSet::new();
+                    let mut meanwhile = Meanwhile::default();
+                    if writes_blocks {
+                        meanwhile.converted = store::meeting_link_keys(tx, owner.connection_id)
+                            .await?
+                            .into_iter()
+                            .filter(|(c, e)| !local.planned_meetings.contains(&(c, e)))
+                            .collect();
+                    }
                     for action in actions {
-                        apply(tx, local, action, &mut counts, &mut held).await?;
+                        apply(tx, local, action, &mut counts, &mut meanwhile).await?;
                     }
                     if let Some(seq) = crm_cursor {
                         store::save_crm_cursor(tx, owner.connection_id, seq).await?;
@@ -795,30 +807,38 @@ struct Local<'a> {
     planned_meetings: HashSet<(&'a str, &'a str)>,
 }
 
-impl Local<'_> {
-    /// A meeting link on `(calendar, event)` that the plan did not know about: the block was
-    /// converted into a meeting while this run was under way (after it read the links). The
-    /// meeting stands; the run's block and block link for that event are not written over it.
-    async fn converted_meanwhile(
-        &self,
-        tx: &mut Conn,
-        calendar: &str,
-        event: &str,
-    ) -> ApiResult<bool> {
-        Ok(!self.planned_meetings.contains(&(calendar, event))
-            && store::meeting_linked(tx, self.owner.connection_id, calendar, event).await?)
+/// One attempt of the run's transaction: what changed under the plan.
+#[derive(Default)]
+struct Meanwhile {
+    /// Events linked to a meeting now that the plan did not know of: blocks converted while
+    /// this run was under way (after it read the links). The meetings stand; the run's blocks
+    /// and block links for those events are not written over them.
+    converted: HashSet<(String, String)>,
+    /// The calendars whose cursor stays where it was, because a change they listed was not
+    /// applied: the next run reads it again and takes it into the meeting.
+    held: HashSet<String>,
+}
+
+impl Meanwhile {
+    /// Whether the block write for `(calendar, event)` is skipped (its cursor then held).
+    fn skips(&mut self, calendar: &str, event: &str) -> bool {
+        let skip = self
+            .converted
+            .contains(&(calendar.to_string(), event.to_string()));
+        if skip {
+            self.held.insert(calendar.to_string());
+        }
+        skip
     }
 }
 
-/// One local action, inside the run's transaction. `held`: the calendars whose cursor must
-/// stay where it was, because a change they listed was not applied (converted meanwhile):
-/// the next run reads it again and takes it into the meeting.
+/// One local action, inside the run's transaction.
 async fn apply(
     tx: &mut Conn,
     local: &Local<'_>,
     action: &Action,
     counts: &mut RunCounts,
-    held: &mut HashSet<String>,
+    meanwhile: &mut Meanwhile,
 ) -> ApiResult<()> {
     let (owner, private) = (local.owner, local.private);
     let org = owner.org_id;
@@ -849,11 +869,7 @@ async fn apply(
             }
         }
         Action::UpsertBlock { block_id, block } => {
-            if local
-                .converted_meanwhile(tx, &block.calendar_id, &block.event_id)
-                .await?
-            {
-                held.insert(block.calendar_id.clone());
+            if meanwhile.skips(&block.calendar_id, &block.event_id) {
                 return Ok(());
             }
             let is_private = private.contains(&(block.calendar_id.clone(), block.event_id.clone()));
@@ -870,18 +886,13 @@ async fn apply(
         }
         Action::PutLink { link }
             if link.kind == LinkKind::Block
-                && local
-                    .converted_meanwhile(tx, &link.calendar_id, &link.remote_id)
-                    .await? =>
-        {
-            held.insert(link.calendar_id.clone());
-        }
+                && meanwhile.skips(&link.calendar_id, &link.remote_id) => {}
         Action::PutLink { link } => store::put_link(tx, connection, link).await?,
         Action::DeleteLink {
             calendar_id,
             remote_id,
         } => store::delete_link(tx, connection, calendar_id, remote_id).await?,
-        Action::SaveCursor { calendar_id, .. } if held.contains(calendar_id) => {}
+        Action::SaveCursor { calendar_id, .. } if meanwhile.held.contains(calendar_id) => {}
         Action::SaveCursor {
             calendar_id,
             sync_token,

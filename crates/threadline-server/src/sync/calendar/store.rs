@@ -345,24 +345,20 @@ pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResu
     Ok(())
 }
 
-/// Whether `(calendar, remote_id)` is linked to a meeting (exported or converted) now: a
-/// run planned before a conversion must not bring the block back over it.
-pub async fn meeting_linked(
+/// The (calendar, event) keys of the connection linked to a meeting (exported or
+/// converted) now: a run planned before a conversion must not bring the block back over it.
+pub async fn meeting_link_keys(
     conn: &mut Conn,
     connection: Uuid,
-    calendar: &str,
-    remote_id: &str,
-) -> ApiResult<bool> {
-    let kind: Option<String> = sqlx::query_scalar(
-        "SELECT kind FROM calendar_links
-         WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3",
+) -> ApiResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT calendar_id, remote_id FROM calendar_links
+         WHERE connection_id = $1 AND kind <> $2",
     )
     .bind(id_text(connection))
-    .bind(calendar)
-    .bind(remote_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(kind.is_some_and(|k| k != kind_text(LinkKind::Block)))
+    .bind(kind_text(LinkKind::Block))
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 pub async fn delete_link(
