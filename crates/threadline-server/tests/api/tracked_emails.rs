@@ -335,6 +335,44 @@ async fn tracked_state_for_a_page_of_messages() {
     );
 }
 
+/// A legacy hex id with leading zeros (a page may write the attribute zero-padded) is the
+/// same message as the extension's form without them: the server keeps one form, the domain
+/// crate's, so an email tracked under one is found under the other.
+#[tokio::test]
+async fn a_zero_padded_legacy_id_is_the_same_message() {
+    let app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let tracked = app
+        .post(
+            "/api/v1/tracked-emails",
+            track_body(&["00163d03bfda277e"], &[&bob]),
+        )
+        .await;
+    assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.body);
+    assert_eq!(tracked.body["tracked_email"]["gmail_message_id"], "163d03bfda277e");
+    // What the extension sends for that message (`threadline_domain::message::message_identity`).
+    let identity =
+        threadline_domain::message::message_identity(Some("00163D03BFDA277E"), None).unwrap();
+    let answer = app
+        .post(
+            "/api/v1/tracked-emails/state",
+            json!({ "messages": [{ "ids": identity.all }] }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.body["messages"][0]["tracked_email"],
+        tracked.body["tracked_email"]
+    );
+    let task = app
+        .post(
+            "/api/v1/tasks",
+            json!({ "title": "Answer Bob", "source_message_id": "0000ff" }),
+        )
+        .await;
+    assert_eq!(task.body["source_message_id"], "ff");
+}
+
 /// Two users of one organisation: a private email (the default) shows its content to its
 /// owner only, through every route; the owner shares it (If-Match), deletes it (soft), and
 /// tracking it again brings it back as the tracker's.
