@@ -60,6 +60,42 @@ pub fn legacy_hex_from_sync(sync: &str) -> Option<String> {
     parse_decimal_u64(decimal).map(|n| format!("{n:x}"))
 }
 
+/// Longest message id the server keeps, in characters.
+pub const MAX_MESSAGE_ID_CHARS: usize = 512;
+
+/// The one stored form of any id of a message, shared by the extension and the server so
+/// that both sides meet: surrounding whitespace, a leading `#` and the angle brackets of an
+/// RFC `Message-ID` are dropped; a `msg-f:` id becomes its legacy hex form; a legacy hex id
+/// (1–16 hex digits) is lowercased without leading zeros, as [`message_identity`] writes it.
+/// Other ids (`msg-a:r…`, RFC Message-IDs, which are case-sensitive) are kept as they are.
+/// The error says why `raw` is not an id.
+pub fn normalize_message_id(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let s = s.strip_prefix('#').unwrap_or(s);
+    let s = match s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+        Some(inner) => inner.trim(),
+        None => s,
+    };
+    if s.is_empty() {
+        return Err("the message id is empty".to_string());
+    }
+    let chars = s.chars().count();
+    if chars > MAX_MESSAGE_ID_CHARS {
+        return Err(format!(
+            "the message id is too long ({chars} characters; at most {MAX_MESSAGE_ID_CHARS})"
+        ));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the message id contains whitespace or a control character".to_string());
+    }
+    if s.starts_with("msg-f:") {
+        if let Some(hex) = legacy_hex_from_sync(s) {
+            return Ok(hex);
+        }
+    }
+    Ok(canonical_legacy_hex(s).unwrap_or_else(|| s.to_string()))
+}
+
 /// Longest task title, in characters, including the closing "…" of a cut title.
 pub const MAX_TASK_TITLE_CHARS: usize = 200;
 
@@ -231,6 +267,46 @@ mod tests {
             message_identity(Some(&long), Some(&format!("#msg-a:r{long}"))),
             None
         );
+    }
+
+    #[test]
+    fn the_stored_form_is_the_extensions_form() {
+        // Every id the extension sends for a message is stored as one of that message's ids
+        // (a `msg-f:` id as its legacy hex; the others as they are).
+        for (legacy, sync) in [
+            (Some("00163D03BFDA277E"), None),
+            (Some("0000ab"), Some("#msg-f:171")),
+            (None, Some("#msg-f:0042")),
+            (Some("163d03bfda277ec1"), Some("#msg-a:r123")),
+        ] {
+            let identity = message_identity(legacy, sync).unwrap();
+            for id in &identity.all {
+                let stored = normalize_message_id(id).unwrap();
+                assert!(identity.all.contains(&stored), "{id} → {stored}");
+                if !id.starts_with("msg-f:") {
+                    assert_eq!(&stored, id);
+                }
+            }
+        }
+        let rows = [
+            ("00163d03bfda277e", "163d03bfda277e"),
+            ("#00AB", "ab"),
+            ("0", "0"),
+            ("0000", "0"),
+            ("#msg-f:1602441164947422913", "163d03bfda277ec1"),
+            ("msg-f:0042", "2a"),
+            ("<CAF=abc@mail.acme.com>", "CAF=abc@mail.acme.com"),
+            (" < x@Y > ", "x@Y"),
+            ("msg-a:r-9", "msg-a:r-9"),
+            // Longer than 16 hex digits: not a legacy id, kept as it is.
+            ("00163d03bfda277ec1", "00163d03bfda277ec1"),
+        ];
+        for (raw, stored) in rows {
+            assert_eq!(normalize_message_id(raw).as_deref(), Ok(stored), "{raw:?}");
+        }
+        for bad in ["", "#", "<>", "a b", "a\u{0}b", &"x".repeat(MAX_MESSAGE_ID_CHARS + 1)] {
+            assert!(normalize_message_id(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
