@@ -130,7 +130,7 @@ pub struct ServeArgs {
 
     /// For tests of several server processes on one database only: run every
     /// `google_calendar` schedule with a job that waits this many milliseconds and does
-    /// nothing else (`testing::SleepJob`).
+    /// nothing else (`sync::SleepJob`).
     #[arg(
         long,
         env = "THREADLINE_SYNC_TEST_JOB_MS",
@@ -540,7 +540,7 @@ async fn serve(
     }
     if let Some(pause) = sync.test_job {
         tracing::warn!("the sync runs a test job (THREADLINE_SYNC_TEST_JOB_MS): for tests only");
-        runner = runner.with_job(Arc::new(crate::testing::SleepJob(pause)));
+        runner = runner.with_job(Arc::new(crate::sync::SleepJob(pause)));
     }
     let runner = runner.spawn();
     let app = crate::app::router(state);

@@ -27,7 +27,6 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connections;
-pub mod db;
 pub mod documents;
 pub mod error;
 pub mod extract;
@@ -39,12 +38,12 @@ pub mod oauth;
 pub mod openapi;
 pub mod records;
 pub mod routes;
-pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod sync;
-pub mod testing;
 pub mod validate;
+
+pub use threadline_storage::{db, secrets, testing};
 
 pub use app::router;
 pub use error::{ApiError, ServerError};

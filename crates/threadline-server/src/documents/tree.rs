@@ -524,7 +524,7 @@ async fn trashed_with(conn: &mut Conn, org: Uuid, top: Uuid) -> ApiResult<Vec<Uu
             .bind(id_text(top))
             .fetch_all(&mut *conn)
             .await?;
-    ids.iter().map(|s| parse_uuid(s)).collect()
+    ids.iter().map(|s| Ok(parse_uuid(s)?)).collect()
 }
 
 /// A new folder.
@@ -747,7 +747,7 @@ async fn ancestors(conn: &mut Conn, folder: Uuid) -> ApiResult<Vec<Uuid>> {
     .bind(id_text(folder))
     .fetch_all(&mut *conn)
     .await?;
-    ids.iter().map(|s| parse_uuid(s)).collect()
+    ids.iter().map(|s| Ok(parse_uuid(s)?)).collect()
 }
 
 /// Moves a node and everything under it to the trash.

@@ -405,7 +405,7 @@ async fn find_or_create_company(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = found {
-        return parse_uuid(&id);
+        return Ok(parse_uuid(&id)?);
     }
     let id = crate::db::new_id();
     let valid = ValidCompany::named(name, domain);

@@ -242,7 +242,7 @@ pub async fn list_page<T: Record>(
     };
     let uuids = ids
         .iter()
-        .map(|s| crate::db::parse_uuid(s))
+        .map(|s| Ok(crate::db::parse_uuid(s)?))
         .collect::<ApiResult<Vec<Uuid>>>()?;
     let mut records = T::load(conn, auth.org_id, &uuids).await?;
     records.sort_by_key(|r| uuids.iter().position(|u| Some(*u) == record_id(r)));

@@ -163,7 +163,7 @@ impl MetaRow {
     }
 
     pub fn uuid(&self) -> ApiResult<Uuid> {
-        parse_uuid(&self.id)
+        Ok(parse_uuid(&self.id)?)
     }
 }
 

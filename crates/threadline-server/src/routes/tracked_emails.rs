@@ -555,7 +555,7 @@ async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> Ap
         )
         .await?;
     }
-    parse_uuid(keep)
+    Ok(parse_uuid(keep)?)
 }
 
 async fn tracked_state(
@@ -728,7 +728,7 @@ async fn timeline(
     };
     let ids = rows
         .iter()
-        .map(|(id, _)| parse_uuid(id))
+        .map(|(id, _)| Ok(parse_uuid(id)?))
         .collect::<ApiResult<Vec<Uuid>>>()?;
     let mut records =
         <TrackedEmailRecord as crate::records::http::Record>::load(&mut tx, auth.org_id, &ids)

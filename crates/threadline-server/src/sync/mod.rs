@@ -272,3 +272,23 @@ impl crate::error::DbFailure for FenceError {
         }
     }
 }
+
+/// A sync job for tests of the scheduler across processes (`serve` with the hidden
+/// `THREADLINE_SYNC_TEST_JOB_MS`): runs `google_calendar` schedules by waiting this long,
+/// checking its lease before and after. Runs that overlap show in `sync_runs`.
+pub struct SleepJob(pub Duration);
+
+impl SyncJob for SleepJob {
+    fn integration(&self) -> &'static str {
+        integration::GOOGLE_CALENDAR
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            ctx.lease.ensure()?;
+            tokio::time::sleep(self.0).await;
+            ctx.tally.skipped(1);
+            ctx.lease.ensure()
+        })
+    }
+}

@@ -333,10 +333,6 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-fn decode(e: crate::error::ApiError) -> sqlx::Error {
-    sqlx::Error::Decode(e.to_string().into())
-}
-
 /// When the earliest active schedule of `integrations` is due (a leased one: when its lease
 /// expires), if there is one: the runner sleeps until then.
 pub async fn next_due(
@@ -351,7 +347,7 @@ pub async fn next_due(
     sql.push_list(integrations.iter().map(|i| i.to_string()))
         .push(" ORDER BY next_run_at LIMIT 1");
     let next: Option<String> = sql.build_query_scalar().fetch_optional(&mut *conn).await?;
-    next.map(|t| db::parse_time(&t).map_err(decode)).transpose()
+    next.map(|t| db::parse_time(&t)).transpose()
 }
 
 /// Extends the lease of `claimed` held by `owner` to `now + lease` and stores the run's

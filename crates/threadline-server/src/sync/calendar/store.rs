@@ -209,7 +209,7 @@ pub async fn changed_meetings(
     .bind(upto)
     .fetch_all(&mut *conn)
     .await?;
-    ids.iter().map(|s| parse_uuid(s)).collect()
+    ids.iter().map(|s| Ok(parse_uuid(s)?)).collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
 //! [`Db`] is the only place that knows which engine it is on. What differs is handled here:
 //! connection set-up, [`Db::write`] (one writer at a time on SQLite, SERIALIZABLE with retries
 //! on PostgreSQL: the same outcomes either way), [`Db::begin_read`] (one snapshot on both),
-//! and which errors are transient ([`crate::error::is_transient`]).
+//! and which errors are transient ([`crate::errors::is_transient`]).
 //!
 //! # Portable SQL: the rules
 //! The test suite runs on both engines (`./build.sh test`); `tests/api/portable_sql.rs` pins
@@ -51,7 +51,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 use uuid::Uuid;
 
-use crate::error::{is_transient, ApiError, DbFailure, ServerError};
+use crate::errors::{is_transient, DbFailure, Error as ServerError};
 
 pub use sql::Sql;
 
@@ -475,15 +475,20 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 }
 
 /// Parses a stored timestamp.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::internal(format!("bad timestamp {s:?} in the database: {e}")))
+        .map_err(|e| bad_value(format!("bad timestamp {s:?} in the database: {e}")))
 }
 
 /// Parses a stored UUID.
-pub fn parse_uuid(s: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(s).map_err(|e| ApiError::internal(format!("bad id {s:?} in the database: {e}")))
+pub fn parse_uuid(s: &str) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(s).map_err(|e| bad_value(format!("bad id {s:?} in the database: {e}")))
+}
+
+/// A stored value that does not read as what its column holds (a bug or a damaged row).
+fn bad_value(message: String) -> sqlx::Error {
+    sqlx::Error::Decode(message.into())
 }
 
 /// A new id: UUIDv7, so that ids created together sit together in indexes.

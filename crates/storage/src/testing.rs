@@ -18,8 +18,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use uuid::Uuid;
 
-use crate::db::{BoxFuture, Db, Engine, Location};
-use crate::sync::{integration, JobContext, JobError, SyncJob};
+use crate::db::{Db, Engine, Location};
 
 /// The environment variable that puts the tests on PostgreSQL.
 pub const TEST_DATABASE_URL_VAR: &str = "THREADLINE_TEST_DATABASE_URL";
@@ -268,24 +267,4 @@ async fn run(conn: &mut PgConnection, request: Admin) -> Result<(), sqlx::Error>
         }
     }
     Ok(())
-}
-
-/// A sync job for tests of the scheduler across processes (`serve` with the hidden
-/// `THREADLINE_SYNC_TEST_JOB_MS`): runs `google_calendar` schedules by waiting this long,
-/// checking its lease before and after. Runs that overlap show in `sync_runs`.
-pub struct SleepJob(pub Duration);
-
-impl SyncJob for SleepJob {
-    fn integration(&self) -> &'static str {
-        integration::GOOGLE_CALENDAR
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(async move {
-            ctx.lease.ensure()?;
-            tokio::time::sleep(self.0).await;
-            ctx.tally.skipped(1);
-            ctx.lease.ensure()
-        })
-    }
 }
