@@ -263,7 +263,7 @@ impl Db {
     /// Runs `work` in a write transaction and commits it: the one way to change data.
     ///
     /// ```no_run
-    /// # use threadline_server::db::{Conn, Db};
+    /// # use threadline_storage::db::{Conn, Db};
     /// async fn rename(conn: &mut Conn, org: &str, name: &str) -> Result<u64, sqlx::Error> {
     ///     let done = sqlx::query("UPDATE organisations SET name = $1 WHERE id = $2")
     ///         .bind(name)

@@ -13,7 +13,7 @@ use super::Any;
 /// SQLite takes them, PostgreSQL does not.
 ///
 /// ```
-/// # use threadline_server::db::Sql;
+/// # use threadline_storage::db::Sql;
 /// let mut sql = Sql::new("SELECT id FROM contacts WHERE org_id = ");
 /// sql.push_bind("org").push(" AND id IN ").push_list(["a", "b"]);
 /// assert_eq!(sql.sql(), "SELECT id FROM contacts WHERE org_id = $1 AND id IN ($2, $3)");
