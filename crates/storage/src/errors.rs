@@ -81,7 +81,6 @@ impl DbFailure for Error {
     }
 }
 
-
 /// Errors outside a request: opening and migrating the database, start-up, commands.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -95,4 +94,3 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 }
-

@@ -304,7 +304,14 @@ mod tests {
         for (raw, stored) in rows {
             assert_eq!(normalize_message_id(raw).as_deref(), Ok(stored), "{raw:?}");
         }
-        for bad in ["", "#", "<>", "a b", "a\u{0}b", &"x".repeat(MAX_MESSAGE_ID_CHARS + 1)] {
+        for bad in [
+            "",
+            "#",
+            "<>",
+            "a b",
+            "a\u{0}b",
+            &"x".repeat(MAX_MESSAGE_ID_CHARS + 1),
+        ] {
             assert!(normalize_message_id(bad).is_err(), "{bad:?}");
         }
     }

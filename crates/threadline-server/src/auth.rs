@@ -6,60 +6,27 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db;
-use crate::error::{ApiError, ServerError};
+use crate::error::ApiError;
 use crate::state::AppState;
+pub use threadline_crm::accounts::{generate_token, hash_token, sha256_hex, TOKEN_PREFIX};
+use threadline_crm::Actor;
 
-/// Every token starts with this.
-pub const TOKEN_PREFIX: &str = "tl_";
-
-/// A new random token.
-pub fn generate_token() -> Result<String, ServerError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ServerError::Invalid(format!("the system random source failed: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
-}
-
-/// The SHA-256 of a token, lowercase hex: what is stored.
-pub fn hash_token(token: &str) -> String {
-    sha256_hex(token.as_bytes())
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// The caller of an authenticated request: the token's user.
+/// The caller of an authenticated request: the token's user, as the CRM model's [`Actor`]
+/// (which it derefs to), and the token it came with.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user_id: Uuid,
-    pub org_id: Uuid,
-    pub name: String,
-    pub email: String,
+    pub actor: Actor,
     pub token_id: Uuid,
 }
 
-impl AuthUser {
-    pub fn user_ref(&self) -> threadline_domain::api::UserRef {
-        threadline_domain::api::UserRef {
-            id: self.user_id,
-            name: self.name.clone(),
-            email: self.email.clone(),
-        }
+impl std::ops::Deref for AuthUser {
+    type Target = Actor;
+
+    fn deref(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -120,10 +87,12 @@ impl FromRequestParts<AppState> for AuthUser {
             )));
         }
         let user = AuthUser {
-            user_id: db::parse_uuid(&row.user_id)?,
-            org_id: db::parse_uuid(&row.org_id)?,
-            name: row.name,
-            email: row.email,
+            actor: Actor {
+                user_id: db::parse_uuid(&row.user_id)?,
+                org_id: db::parse_uuid(&row.org_id)?,
+                name: row.name,
+                email: row.email,
+            },
             token_id: db::parse_uuid(&row.token_id)?,
         };
         if state.should_touch_token(user.token_id) {
@@ -138,28 +107,5 @@ impl FromRequestParts<AppState> for AuthUser {
             }
         }
         Ok(user)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_prefixed_random_hex() {
-        let a = generate_token().unwrap();
-        let b = generate_token().unwrap();
-        assert!(a.starts_with("tl_"));
-        assert_eq!(a.len(), 3 + 64);
-        assert!(a[3..].bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn hash_is_sha256_hex() {
-        assert_eq!(
-            hash_token("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::admin::{self, Bootstrap, NewUser, OrgChoice};
+use crate::accounts::{self, Bootstrap, NewUser, OrgChoice};
 use crate::config::GoogleSettings;
 use crate::config::{self, FileConfig};
 use crate::db::{Db, Engine, Location};
@@ -374,7 +374,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 (None, Some(id)) => OrgChoice::Existing(id),
                 (None, None) => OrgChoice::Default,
             };
-            let user = admin::add_user(&db, org, &email, &name, &aliases).await?;
+            let user = accounts::add_user(&db, org, &email, &name, &aliases).await?;
             println!(
                 "created user {} (id {}) in organisation {}",
                 user.email, user.id, user.org_id
@@ -384,20 +384,20 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
         }
         Command::Token(TokenCommand::Create { email, name }) => {
             let mut conn = db.pool().acquire().await?;
-            let user_id = admin::user_id_by_email(&mut conn, &email).await?;
-            let token = admin::create_token(&mut conn, user_id, &name).await?;
+            let user_id = accounts::user_id_by_email(&mut conn, &email).await?;
+            let token = accounts::create_token(&mut conn, user_id, &name).await?;
             println!("created token {} ({name})", token.id);
             print_token_block(&format!("API token for {email}"), &token.token);
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            admin::revoke_token(&mut *db.pool().acquire().await?, id).await?;
+            accounts::revoke_token(&mut *db.pool().acquire().await?, id).await?;
             println!("revoked token {id}");
             Ok(())
         }
         Command::Token(TokenCommand::List { email }) => {
             let tokens =
-                admin::list_tokens(&mut *db.pool().acquire().await?, email.as_deref()).await?;
+                accounts::list_tokens(&mut *db.pool().acquire().await?, email.as_deref()).await?;
             for t in tokens {
                 let state = match (&t.revoked_at, &t.last_used_at) {
                     (Some(at), _) => format!("revoked {at}"),
@@ -464,7 +464,7 @@ async fn serve(
     // Checked before anything is created; the default redirect URL needs the port, which
     // `--listen …:0` only knows once bound (resolved again below).
     GoogleConfig::resolve(&google, google_client_secret(), listen)?;
-    match admin::bootstrap(&db, owner_email).await? {
+    match accounts::bootstrap(&db, owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
             token,

@@ -25,6 +25,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use threadline_crm::error::{CrmError, Reason};
 use threadline_domain::api::{ErrorBody, ErrorDetail};
 
 /// An error answered to an HTTP client.
@@ -185,6 +186,42 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+/// The CRM model's refusals as HTTP answers: the one place a [`Reason`] becomes a status.
+impl From<CrmError> for ApiError {
+    fn from(e: CrmError) -> Self {
+        match e {
+            CrmError::Request {
+                reason,
+                code,
+                message,
+                field,
+            } => ApiError::Request {
+                status: status_of(reason),
+                code,
+                message,
+                field,
+            },
+            CrmError::Database(e) => ApiError::Database(e),
+            CrmError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+fn status_of(reason: Reason) -> StatusCode {
+    match reason {
+        Reason::BadInput => StatusCode::BAD_REQUEST,
+        Reason::Unacceptable => StatusCode::UNPROCESSABLE_ENTITY,
+        Reason::Forbidden => StatusCode::FORBIDDEN,
+        Reason::NotFound => StatusCode::NOT_FOUND,
+        Reason::Conflict => StatusCode::CONFLICT,
+        Reason::StaleVersion => StatusCode::PRECONDITION_FAILED,
+        Reason::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
+        Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Reason::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+        Reason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -21,29 +21,25 @@
 //! - [`cli`], [`config`]: the `threadline-server` command line and its TOML configuration file.
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
 
-pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connections;
-pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
-pub mod ids;
-pub mod import;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
-pub mod records;
 pub mod routes;
 pub mod state;
-pub mod store;
 pub mod sync;
-pub mod validate;
 
 pub use threadline_storage::{db, secrets, testing};
+// The CRM model (`threadline-crm`), under the names the server's modules and tests use.
+pub use threadline_crm::accounts as admin;
+pub use threadline_crm::{accounts, documents, ids, import, records, store, validate};
 
 pub use app::router;
 pub use error::{ApiError, ServerError};

@@ -30,7 +30,7 @@ use utoipa::openapi::{
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
-use crate::records::http::{self as record_http, collection, Editable, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::records::{self as record_http, collection, Editable, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 
 /// The (method, path template) of every operation of `doc`, e.g. `("GET", "/api/v1/me")`.
@@ -611,7 +611,7 @@ pub struct RecordDoc {
     pub search: &'static str,
 }
 
-/// The operations of a record type's generic handlers ([`crate::records::http`]) but
+/// The operations of a record type's generic handlers ([`crate::routes::records`]) but
 /// create: list, get, PUT, PATCH and DELETE.
 pub fn record_routes_but_create<T>(doc: &RecordDoc) -> ApiRouter
 where

@@ -16,8 +16,8 @@ use crate::db::{id_text, parse_uuid};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
-use crate::records::http::{query, MAX_LIMIT};
 use crate::records::{decode_cursor, encode_cursor, Kind, DOCUMENT_CHANGE_KIND};
+use crate::routes::records::{query, MAX_LIMIT};
 use crate::state::AppState;
 
 /// Default page of the feed.

@@ -6,8 +6,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use threadline_domain::address::normalize_domain;
-use threadline_domain::company::registrable_domain;
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
@@ -16,10 +14,12 @@ use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
 use crate::records::contacts::{Contact, ContactInput};
-use crate::records::http::{load_one, Editable};
-use crate::records::{etag, Target};
+use crate::records::Target;
+use crate::routes::records::etag;
+use crate::routes::records::{load_one, Editable};
 use crate::state::AppState;
 
+pub use crate::records::companies::normalize_company_domain;
 pub use crate::records::contacts::MAX_CONTACT_EMAILS;
 
 pub fn router() -> ApiRouter {
@@ -34,14 +34,6 @@ pub fn router() -> ApiRouter {
         search: "Part of the name or of an address (case-insensitive), an address, or a domain.",
     })
     .routes(create.route("/contacts", HttpMethod::Post, post(create_contact)))
-}
-
-/// `Acme.com`, `@acme.com`, `mail.acme.co.uk` → the lowercase ASCII registrable domain.
-pub fn normalize_company_domain(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim().trim_start_matches('@');
-    let domain = normalize_domain(trimmed.strip_suffix('.').unwrap_or(trimmed))
-        .map_err(|e| format!("{raw:?} is not a valid domain: {e}"))?;
-    Ok(registrable_domain(&domain).unwrap_or(domain))
 }
 
 async fn create_contact(

@@ -247,7 +247,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<IfMatch> {
             .with_field("If-Match")
         })?),
     };
-    IfMatch::parse(value)
+    Ok(IfMatch::parse(value)?)
 }
 
 /// The query's parameters, by name (the last of a repeated one).
@@ -351,7 +351,7 @@ fn refuse_declared_oversize(headers: &HeaderMap) -> ApiResult<()> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
-        Some(n) if n > MAX_FILE_BYTES => Err(file_too_large()),
+        Some(n) if n > MAX_FILE_BYTES => Err(file_too_large().into()),
         _ => Ok(()),
     }
 }
@@ -403,7 +403,7 @@ async fn upload(
     end_read(tx).await?;
     refused?;
     let content = NewContent {
-        blob: blobs.store_body(body).await?,
+        blob: blobs.store_stream(body.into_data_stream()).await?,
         content_type: upload_content_type(&headers),
     };
     let node = state
@@ -431,7 +431,7 @@ async fn replace(
         if_match.check(&[current.etag.clone(), content_etag(sha)])?;
     }
     let content = NewContent {
-        blob: blobs.store_body(body).await?,
+        blob: blobs.store_stream(body.into_data_stream()).await?,
         content_type: upload_content_type(&headers),
     };
     let node = state

@@ -15,6 +15,7 @@ pub mod meetings;
 pub mod oauth;
 pub mod products;
 pub mod projects;
+pub mod records;
 pub mod sync;
 pub mod tasks;
 pub mod tokens;

@@ -15,9 +15,10 @@ use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
-use crate::records::http::Editable;
 use crate::records::tasks::{self, TaskInput};
-use crate::records::{etag, Target};
+use crate::records::Target;
+use crate::routes::records::etag;
+use crate::routes::records::Editable;
 use crate::state::AppState;
 use crate::store;
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::HttpMethod;
 use uuid::Uuid;
 
-use crate::admin;
+use crate::accounts;
 use crate::auth::AuthUser;
 use crate::db::{self, id_text, parse_uuid, Conn};
 use crate::error::{ApiError, ApiResult, ServerError};
@@ -133,7 +133,7 @@ async fn create(
         .db()
         .write(|tx| {
             Box::pin(async move {
-                let new = admin::create_token(tx, auth.user_id, name).await?;
+                let new = accounts::create_token(tx, auth.user_id, name).await?;
                 let info = load(tx, auth, Some(new.id))
                     .await
                     .map_err(ServerError::from)?;

@@ -349,7 +349,10 @@ async fn a_zero_padded_legacy_id_is_the_same_message() {
         )
         .await;
     assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.body);
-    assert_eq!(tracked.body["tracked_email"]["gmail_message_id"], "163d03bfda277e");
+    assert_eq!(
+        tracked.body["tracked_email"]["gmail_message_id"],
+        "163d03bfda277e"
+    );
     // What the extension sends for that message (`threadline_domain::message::message_identity`).
     let identity =
         threadline_domain::message::message_identity(Some("00163D03BFDA277E"), None).unwrap();

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::db::{self, id_text, parse_uuid, Conn};
 use crate::error::{ApiError, ApiResult};
-use crate::records::http::Record;
 use crate::records::meetings::{Attendee, Meeting};
 use crate::records::{save_row, soft_delete, Kind, Target};
+use crate::routes::records::Record;
 
 // ---------------------------------------------------------------------------------------
 // Selection and cursors
@@ -754,7 +754,7 @@ pub fn owned_of(meeting: &Meeting) -> ApiResult<(Owned, BTreeMap<String, String>
 
 /// Meetings of `org` by id, tombstones included.
 pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Meeting>> {
-    Meeting::load(conn, org, ids).await
+    Ok(Meeting::load(conn, org, ids).await?)
 }
 
 /// The columns of a meeting's row that the owned fields set (the records' own mapping).
@@ -777,13 +777,13 @@ fn meeting_columns(
             end_date: end.format("%Y-%m-%d").to_string(),
         },
     };
-    crate::records::meetings::row_columns(
+    Ok(crate::records::meetings::row_columns(
         &fields.title,
         &when,
         fields.location.as_deref(),
         fields.description.as_deref(),
         attendees,
-    )
+    )?)
 }
 
 /// The attendee list for `fields`: kept attendees keep their entry (name, contact), new ones

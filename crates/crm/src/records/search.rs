@@ -4,7 +4,7 @@
 
 use threadline_domain::address::EmailAddress;
 
-use crate::routes::contacts::normalize_company_domain;
+use crate::records::companies::normalize_company_domain;
 
 /// A search, read once for all the conditions of a query.
 pub struct Terms {

@@ -17,15 +17,15 @@ use threadline_domain::api::UserRef;
 use uuid::Uuid;
 
 use super::fields::opt_text;
-use super::http::{Editable, Record};
 use super::meetings::Link;
 use super::products::name_search;
 use super::{load_rows, record_exists, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
-use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid, BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
 use crate::ids::normalize_message_id;
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_storage::db::{id_text, parse_uuid, BoxFuture, Conn, Sql};
 
 /// Longest task description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
@@ -114,7 +114,7 @@ impl Record for Task {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(async move {
             let rows: Vec<Row> = load_rows(
                 conn,
@@ -147,7 +147,7 @@ impl Record for Task {
                             .as_deref()
                             .map(|d| {
                                 NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| {
-                                    ApiError::internal(format!(
+                                    CrmError::internal(format!(
                                         "bad due date {d:?} in the database: {e}"
                                     ))
                                 })
@@ -174,7 +174,7 @@ impl Record for Task {
         })
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.title"]);
         Ok(())
     }
@@ -184,7 +184,7 @@ impl Editable for Task {
     type Input = TaskInput;
     type Valid = ValidTask;
 
-    fn validate(input: TaskInput) -> ApiResult<ValidTask> {
+    fn validate(input: TaskInput) -> CrmResult<ValidTask> {
         let title = validate::required_text("title", &input.title, MAX_NAME_CHARS)?;
         let description = opt_text(
             "description",
@@ -194,7 +194,7 @@ impl Editable for Task {
         let source_message_id = match input.source_message_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(
-                normalize_message_id(raw).map_err(|e| ApiError::invalid("source_message_id", e))?,
+                normalize_message_id(raw).map_err(|e| CrmError::invalid("source_message_id", e))?,
             ),
         };
         let gmail_thread_id = opt_text("gmail_thread_id", input.gmail_thread_id.as_deref(), 512)?
@@ -202,7 +202,7 @@ impl Editable for Task {
         let linked = match (&input.linked, input.contact_id) {
             (Some(link), contact) => {
                 let kind = Kind::parse(&link.kind).ok_or_else(|| {
-                    ApiError::invalid(
+                    CrmError::invalid(
                         "linked.kind",
                         format!(
                             "{:?} is not a kind of record (company, contact, project, …)",
@@ -211,7 +211,7 @@ impl Editable for Task {
                     )
                 })?;
                 if contact.is_some_and(|c| kind != Kind::Contact || c != link.id) {
-                    return Err(ApiError::invalid(
+                    return Err(CrmError::invalid(
                         "contact_id",
                         "contact_id and linked name different records: give one of them",
                     ));
@@ -235,11 +235,11 @@ impl Editable for Task {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ValidTask,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             let org = auth.org_id;
             let assignee = valid.assignee_id.unwrap_or(auth.user_id);
@@ -250,7 +250,7 @@ impl Editable for Task {
                     .fetch_optional(&mut *conn)
                     .await?;
             if member.is_none() {
-                return Err(ApiError::unknown_record(
+                return Err(CrmError::unknown_record(
                     "assignee_id",
                     format!("there is no user with id {assignee} in your organisation"),
                 ));
@@ -259,7 +259,7 @@ impl Editable for Task {
                 if (kind == Kind::Task && record == id)
                     || !record_exists(conn, org, kind, record).await?
                 {
-                    return Err(ApiError::unknown_record(
+                    return Err(CrmError::unknown_record(
                         field,
                         format!("there is no {kind} with id {record}"),
                     ));

@@ -9,18 +9,20 @@
 //! tracking answers; search only matches shared emails and the caller's own; the changes
 //! feed never carries content). Emails tracked before visibility existed stay `shared`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use threadline_domain::api::{Direction, Party, TimelineLink, UserRef};
+use threadline_domain::api::{Direction, Party, TimelineLink, TrackedEmail, UserRef};
 use uuid::Uuid;
 
-use super::http::{Editable, Record};
 use super::{load_rows, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
-use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult, Reason};
 use crate::store;
+use threadline_storage::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
 
 pub use threadline_domain::api::Visibility;
 
@@ -118,22 +120,22 @@ struct Row {
     rfc_message_id: Option<String>,
 }
 
-pub fn parse_visibility(s: &str) -> ApiResult<Visibility> {
+pub fn parse_visibility(s: &str) -> CrmResult<Visibility> {
     match s {
         "private" => Ok(Visibility::Private),
         "shared" => Ok(Visibility::Shared),
-        other => Err(ApiError::internal(format!(
+        other => Err(CrmError::internal(format!(
             "bad visibility {other:?} in the database"
         ))),
     }
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ApiResult<T> {
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> CrmResult<T> {
     serde_json::from_str(s)
-        .map_err(|e| ApiError::internal(format!("bad parties in the database: {e}")))
+        .map_err(|e| CrmError::internal(format!("bad parties in the database: {e}")))
 }
 
-async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<TrackedEmailRecord>> {
+async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<TrackedEmailRecord>> {
     let rows: Vec<Row> = load_rows(
         conn,
         org,
@@ -152,7 +154,7 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Tracked
             let id = r.meta.uuid()?;
             let e = base
                 .remove(&id)
-                .ok_or_else(|| ApiError::internal("a tracked email vanished while loading"))?;
+                .ok_or_else(|| CrmError::internal("a tracked email vanished while loading"))?;
             Ok(TrackedEmailRecord {
                 id,
                 owner: UserRef {
@@ -207,18 +209,18 @@ impl Record for TrackedEmailRecord {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
     /// Subjects of shared emails only (a viewer-aware search is the timeline's).
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         sql.push(" AND t.visibility = 'shared'");
         super::products::name_search(sql, q, &["t.subject"]);
         Ok(())
     }
 
-    fn shown_to(self, auth: &AuthUser) -> Value {
+    fn shown_to(self, auth: &Actor) -> Value {
         if readable(self.visibility, self.owner.id, auth.user_id) {
             serde_json::to_value(self).unwrap_or(Value::Null)
         } else {
@@ -234,7 +236,7 @@ impl Record for TrackedEmailRecord {
 }
 
 /// 403 unless `auth` owns the tracked email `id` (which exists: checked before).
-pub async fn expect_owner(conn: &mut Conn, auth: &AuthUser, id: Uuid, what: &str) -> ApiResult<()> {
+pub async fn expect_owner(conn: &mut Conn, auth: &Actor, id: Uuid, what: &str) -> CrmResult<()> {
     let owner: Option<String> = sqlx::query_scalar(
         "SELECT owner_user_id FROM tracked_emails WHERE org_id = $1 AND id = $2",
     )
@@ -245,8 +247,8 @@ pub async fn expect_owner(conn: &mut Conn, auth: &AuthUser, id: Uuid, what: &str
     if owner.as_deref() == Some(id_text(auth.user_id).as_str()) {
         return Ok(());
     }
-    Err(ApiError::new(
-        axum::http::StatusCode::FORBIDDEN,
+    Err(CrmError::new(
+        Reason::Forbidden,
         "forbidden",
         format!("only the user who tracked the email may {what} it"),
     ))
@@ -256,20 +258,20 @@ impl Editable for TrackedEmailRecord {
     type Input = VisibilityInput;
     type Valid = VisibilityInput;
 
-    fn validate(input: VisibilityInput) -> ApiResult<VisibilityInput> {
+    fn validate(input: VisibilityInput) -> CrmResult<VisibilityInput> {
         Ok(input)
     }
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c VisibilityInput,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             if matches!(target, Target::New) {
-                return Err(ApiError::internal(
+                return Err(CrmError::internal(
                     "tracked emails are created by tracking them",
                 ));
             }
@@ -286,4 +288,44 @@ impl Editable for TrackedEmailRecord {
             Ok(())
         })
     }
+}
+
+/// Keeps of `emails` (of `org`) what `viewer` may see: deleted ones are dropped, and the
+/// private ones of other users keep only their id, direction, primary id and date (no
+/// subject, links, other ids or thread): the bar then shows that the message is tracked.
+pub async fn visible_to(
+    conn: &mut Conn,
+    org: Uuid,
+    viewer: Uuid,
+    emails: &mut HashMap<Uuid, TrackedEmail>,
+) -> CrmResult<()> {
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "SELECT id, owner_user_id, visibility, deleted_at FROM tracked_emails WHERE org_id = ",
+    );
+    sql.push_bind(id_text(org))
+        .push(" AND id IN ")
+        .push_list(emails.keys().map(|id| id_text(*id)));
+    let rows: Vec<(String, String, String, Option<String>)> =
+        sql.build_query_as().fetch_all(&mut *conn).await?;
+    let mut keep: HashMap<Uuid, bool> = HashMap::with_capacity(rows.len());
+    for (id, owner, visibility, deleted_at) in rows {
+        if deleted_at.is_none() {
+            let readable = readable(parse_visibility(&visibility)?, parse_uuid(&owner)?, viewer);
+            keep.insert(parse_uuid(&id)?, readable);
+        }
+    }
+    emails.retain(|id, _| keep.contains_key(id));
+    for (id, email) in emails.iter_mut() {
+        if keep.get(id) == Some(&false) {
+            email.subject = String::new();
+            email.links.clear();
+            email.message_ids = vec![email.gmail_message_id.clone()];
+            email.gmail_thread_id = None;
+            email.redacted = true;
+        }
+    }
+    Ok(())
 }

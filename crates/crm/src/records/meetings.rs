@@ -15,16 +15,16 @@ use threadline_domain::address::EmailAddress;
 use uuid::Uuid;
 
 use super::fields::opt_text;
-use super::http::{Editable, Record};
 use super::products::name_search;
 use super::{
     load_rows, record_exists, replace_children, save_row, Col, Kind, Meta, MetaRow, Target,
     META_COLUMNS,
 };
-use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_storage::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
 
 /// Most attendees of one meeting.
 pub const MAX_ATTENDEES: usize = 500;
@@ -132,9 +132,9 @@ struct Row {
     attendees: String,
 }
 
-fn parse_date(s: &str) -> ApiResult<NaiveDate> {
+fn parse_date(s: &str) -> CrmResult<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| ApiError::internal(format!("bad date {s:?} in the database: {e}")))
+        .map_err(|e| CrmError::internal(format!("bad date {s:?} in the database: {e}")))
 }
 
 impl Record for Meeting {
@@ -148,7 +148,7 @@ impl Record for Meeting {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(async move {
             let rows: Vec<Row> = load_rows(
                 conn,
@@ -182,7 +182,7 @@ impl Record for Meeting {
                 .map(|r| {
                     let attendees: Vec<Attendee> =
                         serde_json::from_str(&r.attendees).map_err(|e| {
-                            ApiError::internal(format!("bad attendees in the database: {e}"))
+                            CrmError::internal(format!("bad attendees in the database: {e}"))
                         })?;
                     Ok(Meeting {
                         id: r.meta.uuid()?,
@@ -204,15 +204,15 @@ impl Record for Meeting {
         })
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.title"]);
         Ok(())
     }
 }
 
-fn instant(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
+fn instant(field: &str, value: Option<&str>) -> CrmResult<DateTime<Utc>> {
     let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("a timed meeting needs {field}"),
         ));
@@ -220,16 +220,16 @@ fn instant(field: &str, value: Option<&str>) -> ApiResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            ApiError::invalid(
+            CrmError::invalid(
                 field,
                 format!("{raw:?} is not an RFC 3339 date and time (2026-03-01T09:30:00+01:00)"),
             )
         })
 }
 
-fn date(field: &str, value: Option<&str>) -> ApiResult<NaiveDate> {
+fn date(field: &str, value: Option<&str>) -> CrmResult<NaiveDate> {
     let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("an all-day meeting needs {field}"),
         ));
@@ -237,30 +237,30 @@ fn date(field: &str, value: Option<&str>) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .filter(|_| raw.len() == 10)
-        .ok_or_else(|| ApiError::invalid(field, format!("{raw:?} is not a date (YYYY-MM-DD)")))
+        .ok_or_else(|| CrmError::invalid(field, format!("{raw:?} is not a date (YYYY-MM-DD)")))
 }
 
 /// An IANA time zone name known to the bundled tz database.
-pub fn time_zone(field: &str, value: Option<&str>) -> ApiResult<String> {
+pub fn time_zone(field: &str, value: Option<&str>) -> CrmResult<String> {
     let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             "a timed meeting needs its IANA time zone (Europe/Amsterdam)",
         ));
     };
     match jiff::tz::TimeZone::get(raw) {
         Ok(_) => Ok(raw.to_string()),
-        Err(_) => Err(ApiError::invalid(
+        Err(_) => Err(CrmError::invalid(
             field,
             format!("{raw:?} is not an IANA time zone name (Europe/Amsterdam, America/New_York)"),
         )),
     }
 }
 
-fn absent(form: &str, fields: &[(&str, &Option<String>)]) -> ApiResult<()> {
+fn absent(form: &str, fields: &[(&str, &Option<String>)]) -> CrmResult<()> {
     for (field, value) in fields {
         if value.is_some() {
-            return Err(ApiError::invalid(
+            return Err(CrmError::invalid(
                 *field,
                 format!("{field} is not part of {form} meeting (leave it out or null)"),
             ));
@@ -269,7 +269,7 @@ fn absent(form: &str, fields: &[(&str, &Option<String>)]) -> ApiResult<()> {
     Ok(())
 }
 
-fn validate_when(input: &MeetingInput) -> ApiResult<When> {
+fn validate_when(input: &MeetingInput) -> CrmResult<When> {
     if input.all_day {
         absent(
             "an all-day",
@@ -282,7 +282,7 @@ fn validate_when(input: &MeetingInput) -> ApiResult<When> {
         let start = date("start_date", input.start_date.as_deref())?;
         let end = date("end_date", input.end_date.as_deref())?;
         if end <= start {
-            return Err(ApiError::invalid(
+            return Err(CrmError::invalid(
                 "end_date",
                 "end_date is exclusive and must be after start_date (one day: the next day)",
             ));
@@ -303,7 +303,7 @@ fn validate_when(input: &MeetingInput) -> ApiResult<When> {
         let end = instant("end_at", input.end_at.as_deref())?;
         let time_zone = time_zone("time_zone", input.time_zone.as_deref())?;
         if end < start {
-            return Err(ApiError::invalid("end_at", "end_at is before start_at"));
+            return Err(CrmError::invalid("end_at", "end_at is before start_at"));
         }
         Ok(When::Timed {
             start_at: db::format_time(start),
@@ -313,20 +313,20 @@ fn validate_when(input: &MeetingInput) -> ApiResult<When> {
     }
 }
 
-fn validate_attendees(input: &[Attendee]) -> ApiResult<Vec<Attendee>> {
+fn validate_attendees(input: &[Attendee]) -> CrmResult<Vec<Attendee>> {
     validate::max_items("attendees", input, MAX_ATTENDEES)?;
     let mut out: Vec<Attendee> = Vec::with_capacity(input.len());
     let mut keys: Vec<String> = Vec::with_capacity(input.len());
     for (i, a) in input.iter().enumerate() {
         let field = format!("attendees[{i}].address");
         let address = EmailAddress::parse(&a.address).map_err(|e| {
-            ApiError::invalid(
+            CrmError::invalid(
                 &field,
                 format!("{:?} is not a valid email address: {e}", a.address),
             )
         })?;
         if let Some(j) = keys.iter().position(|k| *k == address.match_key()) {
-            return Err(ApiError::invalid(
+            return Err(CrmError::invalid(
                 field,
                 format!("the same address as attendees[{j}]"),
             ));
@@ -347,13 +347,13 @@ fn validate_attendees(input: &[Attendee]) -> ApiResult<Vec<Attendee>> {
 
 /// The columns of a meeting's row that its fields set: one place for the API's saves and the
 /// calendar sync's (`sync/calendar/store.rs`).
-pub(crate) fn row_columns(
+pub fn row_columns(
     title: &str,
     when: &When,
     location: Option<&str>,
     description: Option<&str>,
     attendees: &[Attendee],
-) -> ApiResult<Vec<(&'static str, Col)>> {
+) -> CrmResult<Vec<(&'static str, Col)>> {
     let (all_day, start_at, end_at, time_zone, start_date, end_date) = match when {
         When::Timed {
             start_at,
@@ -380,7 +380,7 @@ pub(crate) fn row_columns(
         ),
     };
     let attendees = serde_json::to_string(attendees)
-        .map_err(|e| ApiError::internal(format!("cannot serialise attendees: {e}")))?;
+        .map_err(|e| CrmError::internal(format!("cannot serialise attendees: {e}")))?;
     Ok(vec![
         ("title", title.to_string().into()),
         ("all_day", all_day.into()),
@@ -396,12 +396,12 @@ pub(crate) fn row_columns(
 }
 
 /// `links[i]`: `{kind, id}` with a known kind, none twice.
-pub fn validate_links(input: &[Link]) -> ApiResult<Vec<(Kind, Uuid)>> {
+pub fn validate_links(input: &[Link]) -> CrmResult<Vec<(Kind, Uuid)>> {
     validate::max_items("links", input, MAX_LINKS)?;
     let mut out: Vec<(Kind, Uuid)> = Vec::with_capacity(input.len());
     for (i, link) in input.iter().enumerate() {
         let kind = Kind::parse(&link.kind).ok_or_else(|| {
-            ApiError::invalid(
+            CrmError::invalid(
                 format!("links[{i}].kind"),
                 format!(
                     "{:?} is not a kind of record (company, contact, project, …)",
@@ -410,7 +410,7 @@ pub fn validate_links(input: &[Link]) -> ApiResult<Vec<(Kind, Uuid)>> {
             )
         })?;
         if out.contains(&(kind, link.id)) {
-            return Err(ApiError::invalid(
+            return Err(CrmError::invalid(
                 format!("links[{i}]"),
                 "the same record is linked twice",
             ));
@@ -424,7 +424,7 @@ impl Editable for Meeting {
     type Input = MeetingInput;
     type Valid = ValidMeeting;
 
-    fn validate(input: MeetingInput) -> ApiResult<ValidMeeting> {
+    fn validate(input: MeetingInput) -> CrmResult<ValidMeeting> {
         Ok(ValidMeeting {
             title: validate::required_text("title", &input.title, MAX_NAME_CHARS)?,
             when: validate_when(&input)?,
@@ -437,17 +437,17 @@ impl Editable for Meeting {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ValidMeeting,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             let org = auth.org_id;
             for (i, a) in valid.attendees.iter().enumerate() {
                 if let Some(contact) = a.contact_id {
                     if !record_exists(conn, org, Kind::Contact, contact).await? {
-                        return Err(ApiError::unknown_record(
+                        return Err(CrmError::unknown_record(
                             format!("attendees[{i}].contact_id"),
                             format!("there is no contact with id {contact}"),
                         ));
@@ -458,7 +458,7 @@ impl Editable for Meeting {
                 if (*kind == Kind::Meeting && *record == id)
                     || !record_exists(conn, org, *kind, *record).await?
                 {
-                    return Err(ApiError::unknown_record(
+                    return Err(CrmError::unknown_record(
                         format!("links[{i}].id"),
                         format!("there is no {kind} with id {record}"),
                     ));

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::fields::opt_text;
-use super::http::{Editable, Record};
 use super::products::name_search;
 use super::{load_rows, record_exists, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
-use crate::auth::AuthUser;
-use crate::db::{parse_uuid, BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_storage::db::{parse_uuid, BoxFuture, Conn, Sql};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Project {
@@ -53,7 +53,7 @@ impl Record for Project {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(async move {
             let rows: Vec<Row> = load_rows(
                 conn,
@@ -78,7 +78,7 @@ impl Record for Project {
         })
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.name"]);
         Ok(())
     }
@@ -88,7 +88,7 @@ impl Editable for Project {
     type Input = ProjectInput;
     type Valid = ProjectInput;
 
-    fn validate(input: ProjectInput) -> ApiResult<ProjectInput> {
+    fn validate(input: ProjectInput) -> CrmResult<ProjectInput> {
         Ok(ProjectInput {
             name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
             description: opt_text("description", input.description.as_deref(), 100_000)?,
@@ -98,15 +98,15 @@ impl Editable for Project {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ProjectInput,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             if let Some(company) = valid.company_id {
                 if !record_exists(conn, auth.org_id, Kind::Company, company).await? {
-                    return Err(ApiError::unknown_record(
+                    return Err(CrmError::unknown_record(
                         "company_id",
                         format!("there is no company with id {company}"),
                     ));

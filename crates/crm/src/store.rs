@@ -9,8 +9,8 @@ use threadline_domain::api::{
 };
 use uuid::Uuid;
 
-use crate::db::{id_text, parse_time, parse_uuid, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{CrmError, CrmResult};
+use threadline_storage::db::{id_text, parse_time, parse_uuid, Conn, Sql};
 
 /// "First Last", or the primary address when the contact has no name.
 pub fn contact_display_name(first: &str, last: &str, primary_email: &str) -> String {
@@ -36,7 +36,7 @@ pub struct ContactRow {
 }
 
 impl ContactRow {
-    pub fn summary(&self) -> ApiResult<ContactSummary> {
+    pub fn summary(&self) -> CrmResult<ContactSummary> {
         Ok(ContactSummary {
             id: parse_uuid(&self.id)?,
             first_name: self.first_name.clone(),
@@ -46,7 +46,7 @@ impl ContactRow {
         })
     }
 
-    pub fn company(&self) -> ApiResult<Option<CompanyRef>> {
+    pub fn company(&self) -> CrmResult<Option<CompanyRef>> {
         match (&self.company_id, &self.company_name) {
             (Some(id), Some(name)) => Ok(Some(CompanyRef {
                 id: parse_uuid(id)?,
@@ -70,7 +70,7 @@ pub async fn contacts_by_id(
     conn: &mut Conn,
     org: Uuid,
     ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, ContactRow>> {
+) -> CrmResult<HashMap<Uuid, ContactRow>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -116,11 +116,11 @@ struct LinkRow {
     company_name: Option<String>,
 }
 
-fn parse_direction(s: &str) -> ApiResult<Direction> {
+fn parse_direction(s: &str) -> CrmResult<Direction> {
     match s {
         "incoming" => Ok(Direction::Incoming),
         "outgoing" => Ok(Direction::Outgoing),
-        other => Err(ApiError::internal(format!(
+        other => Err(CrmError::internal(format!(
             "bad direction {other:?} in the database"
         ))),
     }
@@ -147,7 +147,7 @@ pub async fn tracked_emails_by_id(
     conn: &mut Conn,
     org: Uuid,
     ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, TrackedEmail>> {
+) -> CrmResult<HashMap<Uuid, TrackedEmail>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -231,7 +231,7 @@ pub async fn tracked_emails_by_id(
                 ),
             ),
             "company" => (RecordKind::Company, row.company_name.unwrap_or_default()),
-            other => return Err(ApiError::internal(format!("bad record kind {other:?}"))),
+            other => return Err(CrmError::internal(format!("bad record kind {other:?}"))),
         };
         email.links.push(TimelineLink {
             record_kind,
@@ -272,11 +272,11 @@ struct TaskRow {
 }
 
 impl TaskRow {
-    fn into_task(self) -> ApiResult<Task> {
+    fn into_task(self) -> CrmResult<Task> {
         let due_date = match self.due_date {
             None => None,
             Some(d) => Some(NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|e| {
-                ApiError::internal(format!("bad due date {d:?} in the database: {e}"))
+                CrmError::internal(format!("bad due date {d:?} in the database: {e}"))
             })?),
         };
         Ok(Task {
@@ -303,7 +303,7 @@ const TASK_SELECT: &str = "SELECT t.id, t.title, t.description, t.due_date, t.do
      FROM tasks t JOIN users u ON u.id = t.assignee_user_id WHERE t.org_id = ";
 
 /// One task of `org`.
-pub async fn task_by_id(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Task> {
+pub async fn task_by_id(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<Task> {
     let mut sql = Sql::new(TASK_SELECT);
     sql.push_bind(id_text(org))
         .push(" AND t.id = ")
@@ -317,7 +317,7 @@ pub async fn tasks_by_source(
     conn: &mut Conn,
     org: Uuid,
     message_ids: &[String],
-) -> ApiResult<Vec<Task>> {
+) -> CrmResult<Vec<Task>> {
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -335,7 +335,7 @@ pub async fn tracked_email_ids_of(
     conn: &mut Conn,
     org: Uuid,
     message_ids: &[String],
-) -> ApiResult<HashMap<String, Uuid>> {
+) -> CrmResult<HashMap<String, Uuid>> {
     if message_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -353,48 +353,4 @@ pub async fn tracked_email_ids_of(
 /// Stored form of a due date.
 pub fn date_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
-}
-
-/// Keeps of `emails` (of `org`) what `viewer` may see: deleted ones are dropped, and the
-/// private ones of other users keep only their id, direction, primary id and date (no
-/// subject, links, other ids or thread): the bar then shows that the message is tracked.
-pub async fn visible_to(
-    conn: &mut Conn,
-    org: Uuid,
-    viewer: Uuid,
-    emails: &mut HashMap<Uuid, TrackedEmail>,
-) -> ApiResult<()> {
-    if emails.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new(
-        "SELECT id, owner_user_id, visibility, deleted_at FROM tracked_emails WHERE org_id = ",
-    );
-    sql.push_bind(id_text(org))
-        .push(" AND id IN ")
-        .push_list(emails.keys().map(|id| id_text(*id)));
-    let rows: Vec<(String, String, String, Option<String>)> =
-        sql.build_query_as().fetch_all(&mut *conn).await?;
-    let mut keep: HashMap<Uuid, bool> = HashMap::with_capacity(rows.len());
-    for (id, owner, visibility, deleted_at) in rows {
-        if deleted_at.is_none() {
-            let readable = crate::records::tracked_emails::readable(
-                crate::records::tracked_emails::parse_visibility(&visibility)?,
-                parse_uuid(&owner)?,
-                viewer,
-            );
-            keep.insert(parse_uuid(&id)?, readable);
-        }
-    }
-    emails.retain(|id, _| keep.contains_key(id));
-    for (id, email) in emails.iter_mut() {
-        if keep.get(id) == Some(&false) {
-            email.subject = String::new();
-            email.links.clear();
-            email.message_ids = vec![email.gmail_message_id.clone()];
-            email.gmail_thread_id = None;
-            email.redacted = true;
-        }
-    }
-    Ok(())
 }

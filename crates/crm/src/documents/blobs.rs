@@ -17,14 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::error::ApiError;
+use crate::error::{CrmError, Reason};
 
 /// Largest file, in bytes: 50 MB (Dropbox's per-file limit for the sync, in MiB).
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
@@ -67,13 +65,13 @@ impl BlobStore {
     }
 
     /// The path of the content with this hash (which must be 64 lowercase hex digits).
-    pub fn path_of(&self, sha256: &str) -> Result<PathBuf, ApiError> {
+    pub fn path_of(&self, sha256: &str) -> Result<PathBuf, CrmError> {
         if sha256.len() != 64
             || !sha256
                 .bytes()
                 .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         {
-            return Err(ApiError::internal(format!("bad content hash {sha256:?}")));
+            return Err(CrmError::internal(format!("bad content hash {sha256:?}")));
         }
         Ok(self
             .root
@@ -82,14 +80,10 @@ impl BlobStore {
             .join(sha256))
     }
 
-    /// Stores a request body, at most [`MAX_FILE_BYTES`] (413 `payload_too_large` past it,
-    /// counted while streaming whatever `Content-Length` said).
-    pub async fn store_body(&self, body: Body) -> Result<StoredBlob, ApiError> {
-        self.store_stream(body.into_data_stream()).await
-    }
-
-    /// Stores a stream of chunks (see [`BlobStore::store_body`]).
-    pub async fn store_stream<S, E>(&self, stream: S) -> Result<StoredBlob, ApiError>
+    /// Stores a stream of chunks (an upload's body), at most [`MAX_FILE_BYTES`]
+    /// (`payload_too_large` past it, counted while streaming whatever its announced length
+    /// said).
+    pub async fn store_stream<S, E>(&self, stream: S) -> Result<StoredBlob, CrmError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
@@ -99,7 +93,10 @@ impl BlobStore {
             .await
             .map_err(io_error)?;
         let temp = TempFile {
-            path: tmp_dir.join(format!("{}.part", crate::db::new_id().simple())),
+            path: tmp_dir.join(format!(
+                "{}.part",
+                threadline_storage::db::new_id().simple()
+            )),
         };
         let file = tokio::fs::OpenOptions::new()
             .write(true)
@@ -113,8 +110,8 @@ impl BlobStore {
         let mut stream = std::pin::pin!(stream);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
+                CrmError::new(
+                    Reason::BadInput,
                     "invalid_body",
                     format!("the upload could not be read to its end: {e}"),
                 )
@@ -160,10 +157,10 @@ impl BlobStore {
     pub async fn open(
         &self,
         sha256: &str,
-    ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, CrmError> {
         let path = self.path_of(sha256)?;
         let file = tokio::fs::File::open(&path).await.map_err(|e| {
-            ApiError::internal(format!("cannot open the stored content {sha256}: {e}"))
+            CrmError::internal(format!("cannot open the stored content {sha256}: {e}"))
         })?;
         Ok(read_chunks(file))
     }
@@ -191,9 +188,9 @@ fn read_chunks(file: tokio::fs::File) -> impl Stream<Item = std::io::Result<Byte
 }
 
 /// 413 `payload_too_large` for a file over [`MAX_FILE_BYTES`].
-pub fn file_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+pub fn file_too_large() -> CrmError {
+    CrmError::new(
+        Reason::TooLarge,
         "payload_too_large",
         format!(
             "the file is larger than 50 MB ({MAX_FILE_BYTES} bytes), the most a document may be"
@@ -201,13 +198,13 @@ pub fn file_too_large() -> ApiError {
     )
 }
 
-fn io_error(e: std::io::Error) -> ApiError {
+fn io_error(e: std::io::Error) -> CrmError {
     match e.kind() {
         // ENOSPC / EDQUOT: the client can act on it (later), and nothing was kept.
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
             tracing::error!(error = %e, "document storage is full");
-            ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
+            CrmError::new(
+                Reason::StorageFull,
                 "storage_full",
                 "the server's document storage is full: the file was not kept; retry once \
                  space is freed",
@@ -215,22 +212,22 @@ fn io_error(e: std::io::Error) -> ApiError {
         }
         std::io::ErrorKind::ReadOnlyFilesystem => {
             tracing::error!(error = %e, "document storage is read-only");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            CrmError::new(
+                Reason::Unavailable,
                 "read_only",
                 "the server's document storage takes no files right now (read-only): the file \
                  was not kept; retry later",
             )
         }
-        _ => ApiError::internal(format!("document storage: {e}")),
+        _ => CrmError::internal(format!("document storage: {e}")),
     }
 }
 
 /// Makes a rename in `dir` durable.
-async fn sync_dir(dir: PathBuf) -> Result<(), ApiError> {
+async fn sync_dir(dir: PathBuf) -> Result<(), CrmError> {
     tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
         .await
-        .map_err(|e| ApiError::internal(format!("document storage: {e}")))?
+        .map_err(|e| CrmError::internal(format!("document storage: {e}")))?
         .map_err(io_error)
 }
 
@@ -324,7 +321,7 @@ mod tests {
         let mut parts = vec![chunk; 50];
         parts.push(vec![1]);
         let e = store.store_stream(chunks(parts)).await.unwrap_err();
-        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.reason(), Some(Reason::TooLarge));
         assert!(e.to_string().contains("50 MB"), "{e}");
         assert!(files_under(store.root()).is_empty());
     }
@@ -338,7 +335,7 @@ mod tests {
             Err(std::io::Error::other("connection reset")),
         ]);
         let e = store.store_stream(stream).await.unwrap_err();
-        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.reason(), Some(Reason::BadInput));
         assert!(files_under(store.root()).is_empty());
     }
 

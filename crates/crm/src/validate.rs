@@ -1,19 +1,18 @@
 //! Checks of request fields; each error names its field.
 
-use axum::http::StatusCode;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{CrmError, CrmResult, Reason};
 
 /// Longest name (person, company, task title), in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// `value` trimmed, at most `max` characters (empty allowed).
-pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+pub fn text(field: &str, value: &str, max: usize) -> CrmResult<String> {
     let value = value.trim();
     let chars = value.chars().count();
     if chars > max {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("{field} is too long ({chars} characters; at most {max})"),
         ));
@@ -22,10 +21,10 @@ pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
 }
 
 /// `value` trimmed, 1 to `max` characters.
-pub fn required_text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+pub fn required_text(field: &str, value: &str, max: usize) -> CrmResult<String> {
     let value = text(field, value, max)?;
     if value.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("{field} must not be empty"),
         ));
@@ -34,7 +33,7 @@ pub fn required_text(field: &str, value: &str, max: usize) -> ApiResult<String> 
 }
 
 /// `value` trimmed, at most `max` characters; empty or absent is `None`.
-pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> CrmResult<Option<String>> {
     match value {
         None => Ok(None),
         Some(v) => text(field, v, max).map(|v| (!v.is_empty()).then_some(v)),
@@ -42,9 +41,9 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<
 }
 
 /// At most `max` items in the list named `field`.
-pub fn max_items<T>(field: &str, items: &[T], max: usize) -> ApiResult<()> {
+pub fn max_items<T>(field: &str, items: &[T], max: usize) -> CrmResult<()> {
     if items.len() > max {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!(
                 "{field} has {} items; at most {max} are allowed",
@@ -57,10 +56,10 @@ pub fn max_items<T>(field: &str, items: &[T], max: usize) -> ApiResult<()> {
 
 /// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
 /// that names nothing of the caller's).
-pub fn path_id(raw: &str, what: &str) -> ApiResult<Uuid> {
+pub fn path_id(raw: &str, what: &str) -> CrmResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
+        CrmError::new(
+            Reason::NotFound,
             "not_found",
             format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
         )

@@ -2,14 +2,13 @@
 //! the trash. Every query filters on the caller's organisation; a node of another
 //! organisation is answered exactly like a missing one.
 
-use axum::http::StatusCode;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, Conn};
-use crate::error::{is_unique_violation, ApiError, ApiResult};
+use crate::actor::Actor;
+use crate::error::{is_unique_violation, CrmError, CrmResult, Reason};
 use crate::records;
+use threadline_storage::db::{self, id_text, parse_uuid, Conn};
 
 use super::blobs::StoredBlob;
 use super::names::{check_name, name_key};
@@ -56,11 +55,11 @@ impl RecordKind {
         }
     }
 
-    fn parse(s: &str) -> ApiResult<RecordKind> {
+    fn parse(s: &str) -> CrmResult<RecordKind> {
         RecordKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| ApiError::internal(format!("bad record kind {s:?} in the database")))
+            .ok_or_else(|| CrmError::internal(format!("bad record kind {s:?} in the database")))
     }
 }
 
@@ -85,17 +84,17 @@ impl RecordKind {
 }
 
 /// True when the record exists (not deleted) in the organisation.
-pub async fn record_exists(conn: &mut Conn, org: Uuid, record: RecordRef) -> ApiResult<bool> {
+pub async fn record_exists(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmResult<bool> {
     records::record_exists(conn, org, record.kind.record_kind(), record.id).await
 }
 
 /// 404 unless the record exists in the caller's organisation.
-pub async fn require_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> ApiResult<()> {
+pub async fn require_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmResult<()> {
     if record_exists(conn, org, record).await? {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
+    Err(CrmError::new(
+        Reason::NotFound,
         "not_found",
         format!("there is no {} with id {}", record.kind.as_str(), record.id),
     ))
@@ -178,14 +177,14 @@ const NODE_COLUMNS: &str = "id, record_kind, record_id, parent_id, kind, name, v
                             size, content_type, created_at, updated_at, deleted_at, trash_id";
 
 impl NodeRow {
-    fn into_node(self) -> ApiResult<Node> {
+    fn into_node(self) -> CrmResult<Node> {
         Ok(Node {
             id: parse_uuid(&self.id)?,
             kind: match self.kind.as_str() {
                 "folder" => NodeKind::Folder,
                 "file" => NodeKind::File,
                 other => {
-                    return Err(ApiError::internal(format!(
+                    return Err(CrmError::internal(format!(
                         "bad node kind {other:?} in the database"
                     )))
                 }
@@ -210,12 +209,12 @@ impl NodeRow {
     }
 }
 
-fn into_nodes(rows: Vec<NodeRow>) -> ApiResult<Vec<Node>> {
+fn into_nodes(rows: Vec<NodeRow>) -> CrmResult<Vec<Node>> {
     rows.into_iter().map(NodeRow::into_node).collect()
 }
 
 /// The node, live or in the trash; `None` when the organisation has no such node.
-pub async fn node(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Option<Node>> {
+pub async fn node(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<Option<Node>> {
     let row: Option<NodeRow> = sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM document_nodes WHERE org_id = $1 AND id = $2"
     ))
@@ -226,16 +225,16 @@ pub async fn node(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Option<Node
     row.map(NodeRow::into_node).transpose()
 }
 
-fn no_such_node(id: Uuid) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
+fn no_such_node(id: Uuid) -> CrmError {
+    CrmError::new(
+        Reason::NotFound,
         "not_found",
         format!("there is no document with id {id}"),
     )
 }
 
 /// The node if it is live (not in the trash); 404 otherwise.
-pub async fn live_node(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Node> {
+pub async fn live_node(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<Node> {
     match node(conn, org, id).await? {
         Some(n) if n.is_live() => Ok(n),
         _ => Err(no_such_node(id)),
@@ -243,7 +242,7 @@ pub async fn live_node(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<Node> 
 }
 
 /// The live nodes of a record's tree, folders first, then by name.
-pub async fn record_nodes(conn: &mut Conn, org: Uuid, record: RecordRef) -> ApiResult<Vec<Node>> {
+pub async fn record_nodes(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmResult<Vec<Node>> {
     let rows: Vec<NodeRow> = sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM document_nodes
          WHERE org_id = $1 AND record_kind = $2 AND record_id = $3 AND deleted_at IS NULL
@@ -277,7 +276,7 @@ pub fn nest(nodes: Vec<Node>) -> Vec<Node> {
 }
 
 /// The live children of a folder, folders first, then by name.
-pub async fn children(conn: &mut Conn, org: Uuid, folder: Uuid) -> ApiResult<Vec<Node>> {
+pub async fn children(conn: &mut Conn, org: Uuid, folder: Uuid) -> CrmResult<Vec<Node>> {
     let rows: Vec<NodeRow> = sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM document_nodes
          WHERE org_id = $1 AND parent_id = $2 AND deleted_at IS NULL
@@ -291,7 +290,7 @@ pub async fn children(conn: &mut Conn, org: Uuid, folder: Uuid) -> ApiResult<Vec
 }
 
 /// The trash: each node a delete was asked for (not what went with a folder), newest first.
-pub async fn trash(conn: &mut Conn, org: Uuid) -> ApiResult<Vec<Node>> {
+pub async fn trash(conn: &mut Conn, org: Uuid) -> CrmResult<Vec<Node>> {
     let rows: Vec<NodeRow> = sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM document_nodes
          WHERE org_id = $1 AND trash_id = id
@@ -310,14 +309,14 @@ pub async fn check_parent(
     record: RecordRef,
     parent: Option<Uuid>,
     field: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     let Some(parent) = parent else {
         return Ok(());
     };
     let found = match node(conn, org, parent).await? {
         Some(n) if n.is_live() && n.record == record => n,
         _ => {
-            return Err(ApiError::unknown_record(
+            return Err(CrmError::unknown_record(
                 field,
                 format!(
                     "there is no folder with id {parent} in the documents of this {}",
@@ -327,7 +326,7 @@ pub async fn check_parent(
         }
     };
     if found.kind != NodeKind::Folder {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("{parent} is a file, not a folder: files cannot hold others"),
         ));
@@ -343,7 +342,7 @@ pub async fn check_name_free(
     parent: Option<Uuid>,
     name: &str,
     except: Option<Uuid>,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     let key = name_key(name);
     let taken: Option<(String, String, String)> = match parent {
         Some(parent) => {
@@ -378,9 +377,9 @@ pub async fn check_name_free(
     }
 }
 
-fn name_conflict(kind: &str, existing: &str, id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn name_conflict(kind: &str, existing: &str, id: &str) -> CrmError {
+    CrmError::new(
+        Reason::Conflict,
         "name_conflict",
         format!(
             "this folder already has a {kind} named {existing:?} (id {id}); names of one folder \
@@ -391,22 +390,22 @@ fn name_conflict(kind: &str, existing: &str, id: &str) -> ApiError {
 }
 
 /// A unique violation on the name indexes (a concurrent create) is the same 409.
-fn conflict_on_unique(e: sqlx::Error, name: &str) -> ApiError {
+fn conflict_on_unique(e: sqlx::Error, name: &str) -> CrmError {
     if is_unique_violation(&e) {
-        ApiError::new(
-            StatusCode::CONFLICT,
+        CrmError::new(
+            Reason::Conflict,
             "name_conflict",
             format!("this folder already has something named {name:?}"),
         )
         .with_field("name")
     } else {
-        ApiError::Database(e)
+        CrmError::Database(e)
     }
 }
 
 /// 422 `invalid_field` unless `name` is acceptable.
-pub fn valid_name(field: &str, name: &str) -> ApiResult<()> {
-    check_name(name).map_err(|e| ApiError::invalid(field, format!("{field} is refused: {e}")))
+pub fn valid_name(field: &str, name: &str) -> CrmResult<()> {
+    check_name(name).map_err(|e| CrmError::invalid(field, format!("{field} is refused: {e}")))
 }
 
 /// The ETags an `If-Match` header lists. Required on every change of an existing node (as on
@@ -417,10 +416,10 @@ pub struct IfMatch(Vec<String>);
 
 impl IfMatch {
     /// Parses the header's value (`"3"`, or a list `"3", "4"`; a weak tag never matches).
-    pub fn parse(value: Option<&str>) -> ApiResult<IfMatch> {
+    pub fn parse(value: Option<&str>) -> CrmResult<IfMatch> {
         let Some(value) = value.map(str::trim) else {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_REQUIRED,
+            return Err(CrmError::new(
+                Reason::VersionRequired,
                 "precondition_required",
                 "send If-Match with the ETag of the document you are changing (from its GET or \
                  listing)",
@@ -428,8 +427,8 @@ impl IfMatch {
             .with_field("If-Match"));
         };
         let bad = |tag: &str| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
+            CrmError::new(
+                Reason::BadInput,
                 "invalid_header",
                 format!(
                     "If-Match must be ETags as the server answered them, e.g. \"3\" (quotes \
@@ -455,12 +454,12 @@ impl IfMatch {
 
     /// 412 `precondition_failed` unless one of the tags is one of `current` (the node's tags
     /// now; the first is the one told back).
-    pub fn check(&self, current: &[String]) -> ApiResult<()> {
+    pub fn check(&self, current: &[String]) -> CrmResult<()> {
         if self.0.iter().any(|t| current.contains(t)) {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
+        Err(CrmError::new(
+            Reason::StaleVersion,
             "precondition_failed",
             format!(
                 "the document changed since that ETag was read (it is now {}); read it again \
@@ -474,7 +473,7 @@ impl IfMatch {
 
 /// Records a change of a node in the organisation's changes feed (kind `document`), in
 /// the change's transaction: the node's version, and whether it is in the trash.
-async fn note_change(conn: &mut Conn, auth: &AuthUser, node: &Node) -> ApiResult<()> {
+async fn note_change(conn: &mut Conn, auth: &Actor, node: &Node) -> CrmResult<()> {
     records::log_change_of(
         conn,
         auth.org_id,
@@ -489,7 +488,7 @@ async fn note_change(conn: &mut Conn, auth: &AuthUser, node: &Node) -> ApiResult
 
 /// [`note_change`] for `nodes`, those that went to (or came back from) the trash together:
 /// their versions and states read in one query.
-async fn note_trash_change(conn: &mut Conn, auth: &AuthUser, nodes: &[Uuid]) -> ApiResult<()> {
+async fn note_trash_change(conn: &mut Conn, auth: &Actor, nodes: &[Uuid]) -> CrmResult<()> {
     if nodes.is_empty() {
         return Ok(());
     }
@@ -517,7 +516,7 @@ async fn note_trash_change(conn: &mut Conn, auth: &AuthUser, nodes: &[Uuid]) -> 
 }
 
 /// The nodes that went to the trash with `top` (itself included).
-async fn trashed_with(conn: &mut Conn, org: Uuid, top: Uuid) -> ApiResult<Vec<Uuid>> {
+async fn trashed_with(conn: &mut Conn, org: Uuid, top: Uuid) -> CrmResult<Vec<Uuid>> {
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM document_nodes WHERE org_id = $1 AND trash_id = $2")
             .bind(id_text(org))
@@ -530,23 +529,23 @@ async fn trashed_with(conn: &mut Conn, org: Uuid, top: Uuid) -> ApiResult<Vec<Uu
 /// A new folder.
 pub async fn create_folder(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     record: RecordRef,
     parent: Option<Uuid>,
     name: &str,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     insert_node(conn, auth, record, parent, name, None).await
 }
 
 /// A new file with stored content.
 pub async fn create_file(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     record: RecordRef,
     parent: Option<Uuid>,
     name: &str,
     content: &NewContent,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     insert_node(conn, auth, record, parent, name, Some(content)).await
 }
 
@@ -559,12 +558,12 @@ pub struct NewContent {
 
 async fn insert_node(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     record: RecordRef,
     parent: Option<Uuid>,
     name: &str,
     content: Option<&NewContent>,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     require_record(conn, auth.org_id, record).await?;
     check_parent(conn, auth.org_id, record, parent, "parent_id").await?;
     check_name_free(conn, auth.org_id, record, parent, name, None).await?;
@@ -607,12 +606,12 @@ fn size_i64(blob: &StoredBlob) -> i64 {
 
 async fn insert_version(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     node: Uuid,
     node_version: i64,
     content: &NewContent,
     now: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     sqlx::query(
         "INSERT INTO document_file_versions
            (id, node_id, org_id, node_version, sha256, size, content_type, created_at, created_by)
@@ -635,17 +634,17 @@ async fn insert_version(
 /// New content for a file (If-Match: the node's ETag or the current content's).
 pub async fn replace_content(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     id: Uuid,
     if_match: &IfMatch,
     content: &NewContent,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     let current = live_node(conn, auth.org_id, id).await?;
     let sha = current.sha256.as_deref().unwrap_or_default();
     if_match.check(&[current.etag.clone(), content_etag(sha)])?;
     if current.kind != NodeKind::File {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(CrmError::new(
+            Reason::Conflict,
             "not_a_file",
             format!("{id} is a folder: only a file has content"),
         ));
@@ -677,12 +676,12 @@ pub async fn replace_content(
 /// A rename and/or a move. `parent`: `None` keeps the folder, `Some(None)` moves to the top.
 pub async fn update(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     id: Uuid,
     if_match: &IfMatch,
     name: Option<&str>,
     parent: Option<Option<Uuid>>,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     let current = live_node(conn, auth.org_id, id).await?;
     if_match.check(std::slice::from_ref(&current.etag))?;
     let new_name = name.unwrap_or(&current.name);
@@ -694,7 +693,7 @@ pub async fn update(
         check_parent(conn, auth.org_id, current.record, new_parent, "parent_id").await?;
         if let Some(target) = new_parent {
             if current.kind == NodeKind::Folder && ancestors(conn, target).await?.contains(&id) {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     "parent_id",
                     format!(
                         "cannot move the folder {:?} into itself or a folder inside it",
@@ -735,7 +734,7 @@ pub async fn update(
 }
 
 /// `folder` and the folders above it, up to the top.
-async fn ancestors(conn: &mut Conn, folder: Uuid) -> ApiResult<Vec<Uuid>> {
+async fn ancestors(conn: &mut Conn, folder: Uuid) -> CrmResult<Vec<Uuid>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "WITH RECURSIVE up (id, parent_id) AS (
              SELECT id, parent_id FROM document_nodes WHERE id = $1
@@ -753,10 +752,10 @@ async fn ancestors(conn: &mut Conn, folder: Uuid) -> ApiResult<Vec<Uuid>> {
 /// Moves a node and everything under it to the trash.
 pub async fn move_to_trash(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     id: Uuid,
     if_match: &IfMatch,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     let current = live_node(conn, auth.org_id, id).await?;
     if_match.check(std::slice::from_ref(&current.etag))?;
     sqlx::query(
@@ -787,25 +786,25 @@ pub async fn move_to_trash(
 /// Brings back from the trash what deleting `id` took, where it was.
 pub async fn restore(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     id: Uuid,
     if_match: &IfMatch,
-) -> ApiResult<Node> {
+) -> CrmResult<Node> {
     let current = node(conn, auth.org_id, id)
         .await?
         .ok_or_else(|| no_such_node(id))?;
     if_match.check(std::slice::from_ref(&current.etag))?;
     match current.trash_id {
         None => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(CrmError::new(
+                Reason::Conflict,
                 "not_in_trash",
                 format!("{id} is not in the trash"),
             ))
         }
         Some(top) if top != id => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(CrmError::new(
+                Reason::Conflict,
                 "not_in_trash",
                 format!(
                     "{id} went to the trash with the folder {top}: restore that folder instead"
@@ -819,8 +818,8 @@ pub async fn restore(
             .await?
             .is_some_and(|p| p.is_live());
         if !live {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(CrmError::new(
+                Reason::Conflict,
                 "parent_in_trash",
                 format!(
                     "the folder {parent} that held {:?} is in the trash: restore it first, or \
@@ -869,19 +868,19 @@ mod tests {
         assert!(parse("\"3\"").unwrap().check(&now).is_ok());
         assert!(parse("\"2\", \"3\"").unwrap().check(&now).is_ok());
         let stale = parse("\"2\"").unwrap().check(&now).unwrap_err();
-        assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(stale.reason(), Some(Reason::StaleVersion));
         assert!(stale.to_string().contains("\"3\""), "{stale}");
         assert!(parse("W/\"3\"").unwrap().check(&now).is_err());
         for bad in ["3", "*", "", " , "] {
             assert_eq!(
-                parse(bad).unwrap_err().status(),
-                StatusCode::BAD_REQUEST,
+                parse(bad).unwrap_err().reason(),
+                Some(Reason::BadInput),
                 "{bad}"
             );
         }
         assert_eq!(
-            IfMatch::parse(None).unwrap_err().status(),
-            StatusCode::PRECONDITION_REQUIRED
+            IfMatch::parse(None).unwrap_err().reason(),
+            Some(Reason::VersionRequired)
         );
     }
 }

@@ -40,12 +40,12 @@ use uuid::Uuid;
 use self::columns::{ColumnMap, HeaderError};
 use self::report::{Reason, Report};
 use self::row::RowInput;
-use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, Conn, Db, Sql};
-use crate::error::{is_transient, ApiError, DbFailure, ServerError};
+use crate::actor::Actor;
+use crate::error::{is_transient, CrmError, DbFailure, ServerError};
 use crate::records::contacts::{Contact, ValidContact};
-use crate::records::http::Editable;
+use crate::records::Editable;
 use crate::records::Target;
+use threadline_storage::db::{self, id_text, parse_uuid, Conn, Db, Sql};
 
 /// Rows per write transaction.
 pub const DEFAULT_BATCH_SIZE: usize = 500;
@@ -192,10 +192,10 @@ pub async fn importer(
     db: &Db,
     as_user: Option<&str>,
     org_id: Option<Uuid>,
-) -> Result<AuthUser, ServerError> {
+) -> Result<Actor, ServerError> {
     let mut conn = db.pool().acquire().await?;
     let user_id = match (as_user, org_id) {
-        (Some(email), _) => Some(crate::admin::user_id_by_email(&mut conn, email).await?),
+        (Some(email), _) => Some(crate::accounts::user_id_by_email(&mut conn, email).await?),
         (None, _) => None,
     };
     let org_id = match org_id {
@@ -236,13 +236,11 @@ pub async fn importer(
             _ => format!("the organisation {org_id} has no user (or does not exist); create one with `threadline-server user create --org-id {org_id}`"),
         }));
     };
-    Ok(AuthUser {
+    Ok(Actor {
         user_id: parse_uuid(&id)?,
         org_id: parse_uuid(&org)?,
         name,
         email,
-        // The CLI acts as the user directly, with no API token.
-        token_id: Uuid::nil(),
     })
 }
 
@@ -370,7 +368,7 @@ impl Import {
     pub async fn run(
         &mut self,
         db: &Db,
-        auth: &AuthUser,
+        auth: &Actor,
         options: Options,
         report: &mut Report,
     ) -> Result<(), ServerError> {
@@ -666,7 +664,7 @@ fn check_row(
     let no_address = input.emails.is_empty();
     let valid = match Contact::validate(input) {
         Ok(valid) => valid,
-        Err(ApiError::Request { message, field, .. }) => {
+        Err(CrmError::Request { message, field, .. }) => {
             let field = field.unwrap_or_default();
             if no_address && field == "emails" {
                 return rejected(
@@ -728,21 +726,21 @@ enum BatchError {
     /// The save refused row `index` of the batch: reject it, run the batch again without it.
     Row {
         index: usize,
-        error: ApiError,
+        error: CrmError,
     },
     /// A dry run's batch, done and to be rolled back.
     DryRun(BatchOutcome),
-    Failed(ApiError),
+    Failed(CrmError),
 }
 
 impl From<sqlx::Error> for BatchError {
     fn from(e: sqlx::Error) -> Self {
-        BatchError::Failed(ApiError::Database(e))
+        BatchError::Failed(CrmError::Database(e))
     }
 }
 
-impl From<ApiError> for BatchError {
-    fn from(e: ApiError) -> Self {
+impl From<CrmError> for BatchError {
+    fn from(e: CrmError) -> Self {
         BatchError::Failed(e)
     }
 }
@@ -760,7 +758,7 @@ impl DbFailure for BatchError {
 /// leave the batch, and a batch that keeps meeting conflicts is tried [`BATCH_TRIES`] times.
 async fn write_with_retries(
     db: &Db,
-    auth: &AuthUser,
+    auth: &Actor,
     rows: &mut Vec<Prepared>,
     dry_run: bool,
     mut reject: impl FnMut(u64, &Reason, &csv::ByteRecord) -> Result<(), ServerError>,
@@ -784,7 +782,7 @@ async fn write_with_retries(
                 };
                 reject(refused.row, &reason, &refused.raw)?;
             }
-            Err(BatchError::Failed(ApiError::Database(e)))
+            Err(BatchError::Failed(CrmError::Database(e)))
                 if is_transient(&e) && tries + 1 < BATCH_TRIES =>
             {
                 tries += 1;
@@ -803,7 +801,7 @@ async fn write_with_retries(
 /// saves the others as `POST /contacts` does, and says which companies that created.
 async fn write_batch(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     rows: &[Prepared],
     dry_run: bool,
 ) -> Result<BatchOutcome, BatchError> {
@@ -836,7 +834,7 @@ async fn write_batch(
         }
         match Contact::save(conn, auth, db::new_id(), Target::New, &row.valid).await {
             Ok(()) => outcome.imported += 1,
-            Err(error @ ApiError::Request { .. }) => return Err(BatchError::Row { index, error }),
+            Err(error @ CrmError::Request { .. }) => return Err(BatchError::Row { index, error }),
             Err(e) => return Err(e.into()),
         }
     }

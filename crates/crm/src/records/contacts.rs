@@ -18,17 +18,17 @@ use uuid::Uuid;
 
 use super::companies::{Company, ValidCompany};
 use super::fields::{opt_text, phone};
-use super::http::{Editable, Record};
 use super::search::Terms;
 use super::{
     load_children, load_rows, record_exists, save_row, Col, Kind, Meta, MetaRow, Target,
     META_COLUMNS,
 };
-use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid, BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
-use crate::routes::contacts::normalize_company_domain;
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
+use crate::records::companies::normalize_company_domain;
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_storage::db::{id_text, parse_uuid, BoxFuture, Conn, Sql};
 
 /// Most addresses of one contact.
 pub const MAX_CONTACT_EMAILS: usize = 20;
@@ -148,11 +148,11 @@ impl Record for Contact {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         let terms = Terms::parse(q);
         sql.push(" AND (lower(t.first_name || ' ' || t.last_name) LIKE lower(")
             .push_bind(terms.like.clone())
@@ -174,7 +174,7 @@ impl Record for Contact {
     }
 }
 
-async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact>> {
+async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Contact>> {
     let rows: Vec<Row> = load_rows(
         conn,
         org,
@@ -199,7 +199,7 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact
                 primary_email: addresses.first().cloned().unwrap_or_default(),
                 emails: addresses,
                 phones: serde_json::from_str(&r.phones)
-                    .map_err(|e| ApiError::internal(format!("bad phones in the database: {e}")))?,
+                    .map_err(|e| CrmError::internal(format!("bad phones in the database: {e}")))?,
                 job_title: r.job_title,
                 notes: r.notes,
                 company: company_id
@@ -212,9 +212,9 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Contact
         .collect()
 }
 
-fn validate_emails(input: &[EmailInput]) -> ApiResult<Vec<EmailAddress>> {
+fn validate_emails(input: &[EmailInput]) -> CrmResult<Vec<EmailAddress>> {
     if input.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             "emails",
             "a contact needs at least one email address",
         ));
@@ -230,20 +230,20 @@ fn validate_emails(input: &[EmailInput]) -> ApiResult<Vec<EmailAddress>> {
             }
         };
         let address = EmailAddress::parse(raw).map_err(|e| {
-            ApiError::invalid(&field, format!("{raw:?} is not a valid email address: {e}"))
+            CrmError::invalid(&field, format!("{raw:?} is not a valid email address: {e}"))
         })?;
         if let Some(j) = emails
             .iter()
             .position(|a| a.match_key() == address.match_key())
         {
-            return Err(ApiError::invalid(
+            return Err(CrmError::invalid(
                 field,
                 format!("{raw:?} is the same address as emails[{j}] ({})", emails[j]),
             ));
         }
         if is_primary {
             if let Some(j) = primary {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     format!("emails[{i}].primary"),
                     format!("only one address can be primary, and emails[{j}] already is"),
                 ));
@@ -263,13 +263,13 @@ impl Editable for Contact {
     type Input = ContactInput;
     type Valid = ValidContact;
 
-    fn validate(input: ContactInput) -> ApiResult<ValidContact> {
+    fn validate(input: ContactInput) -> CrmResult<ValidContact> {
         let first_name = validate::text("first_name", &input.first_name, MAX_NAME_CHARS)?;
         let last_name = validate::text("last_name", &input.last_name, MAX_NAME_CHARS)?;
         let emails = validate_emails(&input.emails)?;
         let company = match (&input.company, input.company_id) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     "company_id",
                     "give company_id or company, not both",
                 ))
@@ -285,7 +285,7 @@ impl Editable for Contact {
                     None => None,
                     Some(d) => Some(
                         normalize_company_domain(&d)
-                            .map_err(|e| ApiError::invalid("company.domain", e))?,
+                            .map_err(|e| CrmError::invalid("company.domain", e))?,
                     ),
                 },
             },
@@ -295,7 +295,7 @@ impl Editable for Contact {
         for (i, p) in input.phones.iter().enumerate() {
             phones.push(Phone {
                 number: phone(&format!("phones[{i}].number"), Some(&p.number))?.ok_or_else(
-                    || ApiError::invalid(format!("phones[{i}].number"), "a phone number is needed"),
+                    || CrmError::invalid(format!("phones[{i}].number"), "a phone number is needed"),
                 )?,
                 label: opt_text(&format!("phones[{i}].label"), p.label.as_deref(), 50)?,
             });
@@ -313,18 +313,18 @@ impl Editable for Contact {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ValidContact,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             let org = auth.org_id;
             let company_id = match &valid.company {
                 CompanyLink::None => None,
                 CompanyLink::Existing(company, field) => {
                     if !record_exists(conn, org, Kind::Company, *company).await? {
-                        return Err(ApiError::unknown_record(
+                        return Err(CrmError::unknown_record(
                             *field,
                             format!("there is no company with id {company}"),
                         ));
@@ -336,7 +336,7 @@ impl Editable for Contact {
                 }
             };
             let phones = serde_json::to_string(&valid.phones)
-                .map_err(|e| ApiError::internal(format!("cannot serialise phones: {e}")))?;
+                .map_err(|e| CrmError::internal(format!("cannot serialise phones: {e}")))?;
             save_row(
                 conn,
                 Kind::Contact,
@@ -383,10 +383,10 @@ impl Editable for Contact {
 /// one (made like any company: its domains, its change).
 async fn find_or_create_company(
     conn: &mut Conn,
-    auth: &AuthUser,
+    auth: &Actor,
     name: &str,
     domain: Option<&str>,
-) -> ApiResult<Uuid> {
+) -> CrmResult<Uuid> {
     let found: Option<String> = match domain {
         Some(domain) => sqlx::query_scalar(
             "SELECT c.id FROM company_domains d JOIN companies c ON c.id = d.company_id
@@ -407,7 +407,7 @@ async fn find_or_create_company(
     if let Some(id) = found {
         return Ok(parse_uuid(&id)?);
     }
-    let id = crate::db::new_id();
+    let id = threadline_storage::db::new_id();
     let valid = ValidCompany::named(name, domain);
     Company::save(conn, auth, id, Target::New, &valid).await?;
     Ok(id)

@@ -1,16 +1,16 @@
 //! Checks of the fields several record types share; each error names its field.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{CrmError, CrmResult};
 use crate::validate;
 
 /// Trimmed text of at most `max` characters; empty or absent is `None`.
-pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> CrmResult<Option<String>> {
     validate::optional_text(field, value, max)
 }
 
 /// A phone number: digits with `+ - ( ) . /` and spaces, an optional extension
 /// (`x123`, `ext. 123`); 3 to 20 digits; kept as written (trimmed).
-pub fn phone(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+pub fn phone(field: &str, value: Option<&str>) -> CrmResult<Option<String>> {
     let Some(v) = opt_text(field, value, 50)? else {
         return Ok(None);
     };
@@ -25,7 +25,7 @@ pub fn phone(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
         .chars()
         .all(|c| c.is_ascii_digit() || " +-()./".contains(c));
     if !allowed || !(3..=20).contains(&digits) {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("{v:?} is not a phone number (digits, spaces and + - ( ) . / only)"),
         ));
@@ -34,7 +34,7 @@ pub fn phone(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
 }
 
 /// An http(s) URL; a bare host (`acme.com`) gets `https://`.
-pub fn website(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+pub fn website(field: &str, value: Option<&str>) -> CrmResult<Option<String>> {
     let Some(v) = opt_text(field, value, 2000)? else {
         return Ok(None);
     };
@@ -50,7 +50,7 @@ pub fn website(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
         {
             Ok(Some(u.to_string()))
         }
-        _ => Err(ApiError::invalid(
+        _ => Err(CrmError::invalid(
             field,
             format!("{v:?} is not a web address (https://…)"),
         )),
@@ -59,7 +59,7 @@ pub fn website(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
 
 /// A VAT number: spaces, dots and dashes dropped, uppercased; a two-letter country prefix
 /// and 2 to 13 letters or digits (`NL123456789B01`).
-pub fn vat_number(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+pub fn vat_number(field: &str, value: Option<&str>) -> CrmResult<Option<String>> {
     let Some(v) = opt_text(field, value, 40)? else {
         return Ok(None);
     };
@@ -73,7 +73,7 @@ pub fn vat_number(field: &str, value: Option<&str>) -> ApiResult<Option<String>>
         && compact[..2].bytes().all(|b| b.is_ascii_uppercase())
         && compact[2..].bytes().all(|b| b.is_ascii_alphanumeric());
     if !ok {
-        return Err(ApiError::invalid(
+        return Err(CrmError::invalid(
             field,
             format!("{v:?} is not a VAT number (country code and number, e.g. NL123456789B01)"),
         ));

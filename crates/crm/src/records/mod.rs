@@ -12,23 +12,24 @@
 pub mod companies;
 pub mod contacts;
 pub mod fields;
-pub mod http;
 pub mod meetings;
 pub mod products;
 pub mod projects;
+mod record;
 pub mod search;
 pub mod tasks;
 pub mod tracked_emails;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+pub use record::{Editable, Record};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{self, id_text, parse_time, parse_uuid, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{CrmError, CrmResult, Reason};
+use threadline_storage::db::{self, id_text, parse_time, parse_uuid, Conn, Sql};
 
 /// The kinds of record, as written in URLs' bodies, links and the changes feed.
 #[derive(
@@ -106,8 +107,8 @@ impl std::fmt::Display for Kind {
 
 /// True when `id` is a record of `kind` in `org` that is not deleted. Use it (inside the
 /// write transaction) to check a reference before storing it; answer a missing one with
-/// [`crate::error::ApiError::unknown_record`].
-pub async fn record_exists(conn: &mut Conn, org: Uuid, kind: Kind, id: Uuid) -> ApiResult<bool> {
+/// [`crate::error::CrmError::unknown_record`].
+pub async fn record_exists(conn: &mut Conn, org: Uuid, kind: Kind, id: Uuid) -> CrmResult<bool> {
     let found: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT 1 FROM {} WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
         kind.table()
@@ -149,7 +150,7 @@ pub struct MetaRow {
 pub const META_COLUMNS: &str = "t.id, t.version, t.created_at, t.updated_at, t.deleted_at";
 
 impl MetaRow {
-    pub fn meta(&self) -> ApiResult<Meta> {
+    pub fn meta(&self) -> CrmResult<Meta> {
         let created_at = parse_time(&self.created_at)?;
         Ok(Meta {
             version: self.version,
@@ -162,7 +163,7 @@ impl MetaRow {
         })
     }
 
-    pub fn uuid(&self) -> ApiResult<Uuid> {
+    pub fn uuid(&self) -> CrmResult<Uuid> {
         Ok(parse_uuid(&self.id)?)
     }
 }
@@ -230,7 +231,7 @@ pub async fn save_row(
     id: Uuid,
     target: Target,
     fields: &[(&str, Col)],
-) -> ApiResult<i64> {
+) -> CrmResult<i64> {
     let now = db::now();
     let version = match target {
         Target::New => {
@@ -292,7 +293,7 @@ pub async fn soft_delete(
     org: Uuid,
     id: Uuid,
     expected_version: i64,
-) -> ApiResult<i64> {
+) -> CrmResult<i64> {
     let now = db::now();
     let version: Option<i64> = sqlx::query_scalar(&format!(
         "UPDATE {} SET version = version + 1, updated_at = $1, deleted_at = $1
@@ -321,7 +322,7 @@ pub async fn expect_version(
     org: Uuid,
     id: Uuid,
     expected_version: i64,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     let found: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
         "SELECT version, deleted_at FROM {} WHERE org_id = $1 AND id = $2",
         kind.table()
@@ -332,8 +333,8 @@ pub async fn expect_version(
     .await?;
     match found {
         None => Err(not_found(kind, id)),
-        Some((_, Some(_))) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+        Some((_, Some(_))) => Err(CrmError::new(
+            Reason::NotFound,
             "not_found",
             format!("the {kind} {id} was deleted"),
         )),
@@ -351,17 +352,17 @@ async fn why_not_written(
     org: Uuid,
     id: Uuid,
     expected_version: i64,
-) -> ApiError {
+) -> CrmError {
     match expect_version(conn, kind, org, id, expected_version).await {
         Err(e) => e,
-        Ok(()) => ApiError::internal(format!("the {kind} {id} changed no row at its version")),
+        Ok(()) => CrmError::internal(format!("the {kind} {id} changed no row at its version")),
     }
 }
 
 /// 412 `precondition_failed`: the record is at `version`, the request was for another.
-pub fn why_not_written_now(kind: Kind, id: Uuid, version: i64, expected_version: i64) -> ApiError {
-    ApiError::new(
-        StatusCode::PRECONDITION_FAILED,
+pub fn why_not_written_now(kind: Kind, id: Uuid, version: i64, expected_version: i64) -> CrmError {
+    CrmError::new(
+        Reason::StaleVersion,
         "precondition_failed",
         format!(
             "the {kind} {id} was changed meanwhile: it is at version {version}, the request \
@@ -372,9 +373,9 @@ pub fn why_not_written_now(kind: Kind, id: Uuid, version: i64, expected_version:
 }
 
 /// 404 `not_found` for a record in the path.
-pub fn not_found(kind: Kind, id: Uuid) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
+pub fn not_found(kind: Kind, id: Uuid) -> CrmError {
+    CrmError::new(
+        Reason::NotFound,
         "not_found",
         format!("there is no {kind} with id {id}"),
     )
@@ -391,7 +392,7 @@ pub async fn log_change(
     version: i64,
     deleted: bool,
     now: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     log_change_of(conn, org, kind.as_str(), id, version, deleted, now).await
 }
 
@@ -408,7 +409,7 @@ pub async fn log_change_of(
     version: i64,
     deleted: bool,
     now: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     sqlx::query(
         "INSERT INTO changes (org_id, seq, record_kind, record_id, version, deleted, changed_at)
          SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM changes WHERE org_id = $1
@@ -428,55 +429,6 @@ pub async fn log_change_of(
 }
 
 // ---------------------------------------------------------------------------------------
-// ETags
-
-/// The strong ETag of a version: `"<version>"`.
-pub fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes")
-}
-
-/// The version an `If-Match` header asks for. Required on every change of an existing
-/// record: without it 428 `precondition_required`; `*` is refused too (a blind overwrite is
-/// what the header is there to prevent).
-pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
-            "send If-Match with the ETag of the version you are changing (from its GET)",
-        )
-        .with_field("If-Match"));
-    };
-    value.to_str().ok().and_then(parse_etag).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_header",
-            "If-Match must be one strong ETag as answered by the server, e.g. \"3\"",
-        )
-        .with_field("If-Match")
-    })
-}
-
-fn parse_etag(s: &str) -> Option<i64> {
-    let digits = s.trim().strip_prefix('"')?.strip_suffix('"')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// True when `If-None-Match` lists `version`'s ETag (or is `*`): answer 304.
-pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || parse_etag(t) == Some(version))
-}
-
-// ---------------------------------------------------------------------------------------
 // Cursors
 
 /// An opaque cursor: base64url of `<prefix>:<value>`.
@@ -485,7 +437,7 @@ pub fn encode_cursor(prefix: &str, value: &str) -> String {
 }
 
 /// The value of a cursor made by [`encode_cursor`] with `prefix`; else 400 naming `field`.
-pub fn decode_cursor(field: &str, prefix: &str, cursor: &str) -> ApiResult<String> {
+pub fn decode_cursor(field: &str, prefix: &str, cursor: &str) -> CrmResult<String> {
     URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .ok()
@@ -496,8 +448,8 @@ pub fn decode_cursor(field: &str, prefix: &str, cursor: &str) -> ApiResult<Strin
                 .map(str::to_string)
         })
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
+            CrmError::new(
+                Reason::BadInput,
                 "invalid_query",
                 format!("{field} is not a cursor this server gave out"),
             )
@@ -515,7 +467,7 @@ pub async fn replace_children(
     parent: Uuid,
     columns: &[&str],
     rows: Vec<Vec<Col>>,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     sqlx::query(&format!(
         "DELETE FROM {table} WHERE org_id = $1 AND {parent_column} = $2"
     ))
@@ -555,7 +507,7 @@ pub async fn load_rows<R>(
     org: Uuid,
     ids: &[Uuid],
     select: &str,
-) -> ApiResult<Vec<R>>
+) -> CrmResult<Vec<R>>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
@@ -578,7 +530,7 @@ pub async fn load_children(
     value_column: &str,
     org: Uuid,
     ids: &[Uuid],
-) -> ApiResult<std::collections::HashMap<String, Vec<String>>> {
+) -> CrmResult<std::collections::HashMap<String, Vec<String>>> {
     let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
     if ids.is_empty() {
         return Ok(out);

@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::fields::{opt_text, phone, vat_number, website};
-use super::http::{Editable, Record};
 use super::search::Terms;
 use super::{load_children, load_rows, save_row, Col, Kind, Meta, MetaRow, Target, META_COLUMNS};
-use crate::auth::AuthUser;
-use crate::db::{BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
-use crate::routes::contacts::normalize_company_domain;
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_domain::address::normalize_domain;
+use threadline_domain::company::registrable_domain;
+use threadline_storage::db::{BoxFuture, Conn, Sql};
 
 /// Most domains of one company.
 pub const MAX_DOMAINS: usize = 20;
@@ -97,11 +98,11 @@ impl Record for Company {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(load(conn, org, ids))
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         let terms = Terms::parse(q);
         sql.push(" AND (lower(t.name) LIKE lower(")
             .push_bind(terms.like)
@@ -116,7 +117,7 @@ impl Record for Company {
     }
 }
 
-async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Company>> {
+async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Company>> {
     let rows: Vec<Row> = load_rows(
         conn,
         org,
@@ -146,14 +147,14 @@ impl Editable for Company {
     type Input = CompanyInput;
     type Valid = ValidCompany;
 
-    fn validate(input: CompanyInput) -> ApiResult<ValidCompany> {
+    fn validate(input: CompanyInput) -> CrmResult<ValidCompany> {
         validate::max_items("domains", &input.domains, MAX_DOMAINS)?;
         let mut domains: Vec<String> = Vec::with_capacity(input.domains.len());
         for (i, raw) in input.domains.iter().enumerate() {
             let field = format!("domains[{i}]");
-            let domain = normalize_company_domain(raw).map_err(|e| ApiError::invalid(&field, e))?;
+            let domain = normalize_company_domain(raw).map_err(|e| CrmError::invalid(&field, e))?;
             if let Some(j) = domains.iter().position(|d| *d == domain) {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     field,
                     format!("{raw:?} is the same domain as domains[{j}] ({domain})"),
                 ));
@@ -172,11 +173,11 @@ impl Editable for Company {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ValidCompany,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             let org = auth.org_id;
             save_row(
@@ -214,4 +215,12 @@ impl Editable for Company {
             .await
         })
     }
+}
+
+/// `Acme.com`, `@acme.com`, `mail.acme.co.uk` → the lowercase ASCII registrable domain.
+pub fn normalize_company_domain(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_start_matches('@');
+    let domain = normalize_domain(trimmed.strip_suffix('.').unwrap_or(trimmed))
+        .map_err(|e| format!("{raw:?} is not a valid domain: {e}"))?;
+    Ok(registrable_domain(&domain).unwrap_or(domain))
 }

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::fields::opt_text;
-use super::http::{Editable, Record};
 use super::{load_rows, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
-use crate::auth::AuthUser;
-use crate::db::{BoxFuture, Conn, Sql};
-use crate::error::{ApiError, ApiResult};
+use super::{Editable, Record};
+use crate::actor::Actor;
+use crate::error::{CrmError, CrmResult};
 use crate::validate::{self, MAX_NAME_CHARS};
+use threadline_storage::db::{BoxFuture, Conn, Sql};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +74,7 @@ impl Record for Product {
         conn: &'c mut Conn,
         org: Uuid,
         ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>> {
+    ) -> BoxFuture<'c, CrmResult<Vec<Self>>> {
         Box::pin(async move {
             let rows: Vec<Row> = load_rows(conn, org, ids, &format!(
                 "SELECT {META_COLUMNS}, t.name, t.code, t.price_minor, t.currency, t.description FROM products t"
@@ -102,7 +102,7 @@ impl Record for Product {
     }
 
     /// Name or code.
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()> {
+    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.name", "t.code"]);
         Ok(())
     }
@@ -127,17 +127,17 @@ impl Editable for Product {
     type Input = ProductInput;
     type Valid = ValidProduct;
 
-    fn validate(input: ProductInput) -> ApiResult<ValidProduct> {
+    fn validate(input: ProductInput) -> CrmResult<ValidProduct> {
         if let Some(price) = &input.price {
             if price.amount_minor < 0 {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     "price.amount_minor",
                     "a price cannot be negative",
                 ));
             }
             if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase())
             {
-                return Err(ApiError::invalid(
+                return Err(CrmError::invalid(
                     "price.currency",
                     format!(
                         "{:?} is not an ISO 4217 currency code (EUR, USD, …)",
@@ -156,11 +156,11 @@ impl Editable for Product {
 
     fn save<'c>(
         conn: &'c mut Conn,
-        auth: &'c AuthUser,
+        auth: &'c Actor,
         id: Uuid,
         target: Target,
         valid: &'c ValidProduct,
-    ) -> BoxFuture<'c, ApiResult<()>> {
+    ) -> BoxFuture<'c, CrmResult<()>> {
         Box::pin(async move {
             save_row(
                 conn,

@@ -3,9 +3,39 @@
 use threadline_domain::address::EmailAddress;
 use uuid::Uuid;
 
-use crate::auth::{generate_token, hash_token};
-use crate::db::{self, id_text, parse_uuid, Conn, Db};
 use crate::error::{is_unique_violation, ServerError};
+use sha2::{Digest, Sha256};
+use threadline_storage::db::{self, id_text, parse_uuid, Conn, Db};
+
+/// Every token starts with this.
+pub const TOKEN_PREFIX: &str = "tl_";
+
+/// A new random token.
+pub fn generate_token() -> Result<String, ServerError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServerError::Invalid(format!("the system random source failed: {e}")))?;
+    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+}
+
+/// The SHA-256 of a token, lowercase hex: what is stored.
+pub fn hash_token(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
 
 /// Name of the organisation created on first start.
 pub const DEFAULT_ORG_NAME: &str = "My organisation";
@@ -284,4 +314,27 @@ pub async fn bootstrap(db: &Db, owner_email: &str) -> Result<Bootstrap, ServerEr
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_random_hex() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert!(a.starts_with("tl_"));
+        assert_eq!(a.len(), 3 + 64);
+        assert!(a[3..].bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -10,64 +10,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{
-    decode_cursor, encode_cursor, etag, if_match, not_found, not_modified, soft_delete, Kind, Meta,
-    Target, META_KEYS,
-};
 use crate::auth::AuthUser;
-use crate::db::{id_text, BoxFuture, Conn, Sql};
+use crate::db::{id_text, Conn, Sql};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, Json};
 use crate::state::AppState;
+use axum::http::HeaderValue;
+use threadline_crm::records::{
+    decode_cursor, encode_cursor, expect_version, not_found, soft_delete, why_not_written_now,
+    Kind, Target, META_KEYS,
+};
+pub use threadline_crm::records::{Editable, Record};
 
 /// Default and largest page size of a list.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
-
-/// A record type as the API shows it.
-pub trait Record: Serialize + Sized + Send + Sync + 'static {
-    const KIND: Kind;
-    /// Keys of the answer, besides [`META_KEYS`], that are not part of the input (derived
-    /// or shown for convenience); PATCH drops them before merging.
-    const DERIVED: &'static [&'static str] = &[];
-
-    fn meta(&self) -> &Meta;
-
-    /// The records of `org` among `ids`, deleted ones included, in any order.
-    fn load<'c>(
-        conn: &'c mut Conn,
-        org: Uuid,
-        ids: &'c [Uuid],
-    ) -> BoxFuture<'c, ApiResult<Vec<Self>>>;
-
-    /// Adds ` AND (…)` to a list query over `t` (the kind's table) for the search `q`.
-    fn search(sql: &mut Sql<'_>, q: &str) -> ApiResult<()>;
-
-    /// What `auth` may see of the record (all of it, but for private emails).
-    fn shown_to(self, _auth: &AuthUser) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// A record type the API creates and changes.
-pub trait Editable: Record {
-    /// The request body of POST and PUT (and what PATCH merges into).
-    type Input: DeserializeOwned + Send + Sync + 'static;
-    /// The input after its checks.
-    type Valid: Send + Sync + 'static;
-
-    fn validate(input: Self::Input) -> ApiResult<Self::Valid>;
-
-    /// Writes the record (row through [`super::save_row`], then its parts), checking what
-    /// it references, inside the write transaction.
-    fn save<'c>(
-        conn: &'c mut Conn,
-        auth: &'c AuthUser,
-        id: Uuid,
-        target: Target,
-        valid: &'c Self::Valid,
-    ) -> BoxFuture<'c, ApiResult<()>>;
-}
 
 /// `?limit=&cursor=&q=&include_deleted=` of a list.
 #[derive(Debug, Default, Deserialize)]
@@ -149,7 +106,7 @@ pub async fn load_one<T: Record>(
                 T::KIND
             ),
         )),
-        None => Err(not_found(T::KIND, id)),
+        None => Err(not_found(T::KIND, id).into()),
     }
 }
 
@@ -329,7 +286,7 @@ async fn update_valid<T: Editable>(
         .db()
         .write(|tx| {
             Box::pin(async move {
-                super::expect_version(tx, T::KIND, auth.org_id, id, expected_version).await?;
+                expect_version(tx, T::KIND, auth.org_id, id, expected_version).await?;
                 T::save(tx, auth, id, Target::Existing { expected_version }, valid).await?;
                 load_one(tx, auth.org_id, id, false).await
             })
@@ -361,12 +318,9 @@ pub async fn patch<T: Editable>(
     drop(conn);
     // The stale check here is only early: the write checks the version again.
     if current.meta().version != expected_version {
-        return Err(super::why_not_written_now(
-            T::KIND,
-            id,
-            current.meta().version,
-            expected_version,
-        ));
+        return Err(
+            why_not_written_now(T::KIND, id, current.meta().version, expected_version).into(),
+        );
     }
     let mut merged = serde_json::to_value(&current)
         .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
@@ -416,4 +370,53 @@ pub async fn delete<T: Record>(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------
+// ETags
+
+/// The strong ETag of a version: `"<version>"`.
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes")
+}
+
+/// The version an `If-Match` header asks for. Required on every change of an existing
+/// record: without it 428 `precondition_required`; `*` is refused too (a blind overwrite is
+/// what the header is there to prevent).
+pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "send If-Match with the ETag of the version you are changing (from its GET)",
+        )
+        .with_field("If-Match"));
+    };
+    value.to_str().ok().and_then(parse_etag).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "If-Match must be one strong ETag as answered by the server, e.g. \"3\"",
+        )
+        .with_field("If-Match")
+    })
+}
+
+fn parse_etag(s: &str) -> Option<i64> {
+    let digits = s.trim().strip_prefix('"')?.strip_suffix('"')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// True when `If-None-Match` lists `version`'s ETag (or is `*`): answer 304.
+pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || parse_etag(t) == Some(version))
 }

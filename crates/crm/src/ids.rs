@@ -12,7 +12,7 @@
 
 pub use threadline_domain::message::{normalize_message_id, MAX_MESSAGE_ID_CHARS};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{CrmError, CrmResult};
 
 /// Most ids one message may be sent with.
 pub const MAX_IDS_PER_MESSAGE: usize = 20;
@@ -21,11 +21,11 @@ pub const MAX_IDS_PER_MESSAGE: usize = 20;
 pub fn normalize_list<'a>(
     field: &str,
     ids: impl IntoIterator<Item = &'a str>,
-) -> ApiResult<Vec<String>> {
+) -> CrmResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for (i, raw) in ids.into_iter().enumerate() {
         let id =
-            normalize_message_id(raw).map_err(|e| ApiError::invalid(format!("{field}[{i}]"), e))?;
+            normalize_message_id(raw).map_err(|e| CrmError::invalid(format!("{field}[{i}]"), e))?;
         if !out.contains(&id) {
             out.push(id);
         }
