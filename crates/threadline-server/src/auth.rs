@@ -30,6 +30,12 @@ impl std::ops::Deref for AuthUser {
     }
 }
 
+impl From<&AuthUser> for threadline_connections::Owner {
+    fn from(auth: &AuthUser) -> Self {
+        threadline_connections::Owner::from(&auth.actor)
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     token_id: String,

@@ -40,23 +40,7 @@ pub struct FileConfig {
     pub sync_poll_seconds: Option<u32>,
 }
 
-/// The `[google]` table, and Google's settings gathered from flags, environment and file
-/// (first found wins, per setting): the OAuth client and endpoints.
-/// `crate::oauth::google::GoogleConfig::resolve` checks them. The client secret is not a
-/// key: it comes from `THREADLINE_GOOGLE_CLIENT_SECRET` or the file `client_secret_file`
-/// names.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GoogleSettings {
-    pub client_id: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    pub redirect_url: Option<String>,
-    pub auth_url: Option<String>,
-    pub token_url: Option<String>,
-    pub revoke_url: Option<String>,
-    pub userinfo_url: Option<String>,
-    pub calendar_api_url: Option<String>,
-}
+pub use threadline_connections::oauth::google::GoogleSettings;
 
 impl FileConfig {
     /// Reads and checks the file at `path`; errors name the file (and the key at fault).

@@ -25,6 +25,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use threadline_connections::Error as ConnectionError;
 use threadline_crm::error::{CrmError, Reason};
 use threadline_domain::api::{ErrorBody, ErrorDetail};
 
@@ -222,6 +223,26 @@ fn status_of(reason: Reason) -> StatusCode {
         Reason::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Reason::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         Reason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// A connection's errors as HTTP answers.
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> Self {
+        use axum::http::StatusCode;
+        match e {
+            ConnectionError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            ConnectionError::Conflict { .. } | ConnectionError::Disconnected(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            ConnectionError::Invalid { field, message } => ApiError::invalid(field, message),
+            ConnectionError::Database(e) => ApiError::Database(e),
+            ConnectionError::Secret(_) | ConnectionError::Internal(_) => {
+                ApiError::internal(e.to_string())
+            }
+        }
     }
 }
 

@@ -25,12 +25,10 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
-pub mod oauth;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -40,6 +38,8 @@ pub use threadline_storage::{db, secrets, testing};
 // The CRM model (`threadline-crm`), under the names the server's modules and tests use.
 pub use threadline_crm::accounts as admin;
 pub use threadline_crm::{accounts, documents, ids, import, records, store, validate};
+// Connections and OAuth (`threadline-connections`).
+pub use threadline_connections::{self as connections, oauth};
 
 pub use app::router;
 pub use error::{ApiError, ServerError};

@@ -91,7 +91,7 @@ async fn disconnect(
         .map_err(ApiError::from)?;
     // After the commit: the provider is told only about a disconnect that happened.
     if let Some(revocation) = done.revocation {
-        connections::remote::revoke(&state, revocation).await;
+        connections::remote::revoke(state.keyring().ok(), state.oauth(), revocation).await;
     }
     Ok(Json(done.connection))
 }

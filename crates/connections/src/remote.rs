@@ -1,7 +1,8 @@
 //! Calls to the providers about a connection.
 
 use super::{Provider, Revocation};
-use crate::state::AppState;
+use crate::oauth::OAuth;
+use threadline_storage::secrets::Keyring;
 
 /// Asks the provider to revoke the tokens a disconnect took off a connection, after that
 /// disconnect is committed (the tokens are already gone from the database: the user asked
@@ -13,12 +14,11 @@ use crate::state::AppState;
 ///
 /// A failure is logged (never a token) and does not fail the disconnect: the data on both
 /// sides stays either way, and the user can also remove access in their Google account.
-pub async fn revoke(state: &AppState, revocation: Revocation) {
+pub async fn revoke(keys: Option<&Keyring>, oauth: &OAuth, revocation: Revocation) {
     let connection = revocation.connection_id;
     let provider = revocation.provider.as_str();
-    let opened = state
-        .keyring()
-        .map_err(|e| e.to_string())
+    let opened = keys
+        .ok_or_else(|| "no secret keys configured".to_string())
         .and_then(|keys| revocation.open(keys).map_err(|e| e.to_string()));
     let (access, refresh) = match opened {
         Ok(pair) => pair,
@@ -31,7 +31,7 @@ pub async fn revoke(state: &AppState, revocation: Revocation) {
         return;
     };
     let outcome = match revocation.provider {
-        Provider::Google => match state.oauth().google() {
+        Provider::Google => match oauth.google() {
             Ok(google) => google.revoke(&token).await,
             Err(e) => Err(e),
         },

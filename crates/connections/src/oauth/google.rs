@@ -19,10 +19,27 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{Error, HttpFailure, ProviderHttp};
-use crate::config::GoogleSettings;
-use crate::connections::{Grant, Provider, Refreshed};
-use crate::error::ServerError;
-use crate::secrets::{ExposeSecret, SecretString};
+use crate::{Grant, Provider, Refreshed};
+use threadline_storage::secrets::{ExposeSecret, SecretString};
+use threadline_storage::Error as ServerError;
+
+/// The `[google]` table, and Google's settings gathered from flags, environment and file
+/// (first found wins, per setting): the OAuth client and endpoints.
+/// [`GoogleConfig::resolve`] checks them. The client secret is not a
+/// key: it comes from `THREADLINE_GOOGLE_CLIENT_SECRET` or the file `client_secret_file`
+/// names.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSettings {
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<std::path::PathBuf>,
+    pub redirect_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revoke_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub calendar_api_url: Option<String>,
+}
 
 pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";

@@ -8,10 +8,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::auth::sha256_hex;
-use crate::connections::{Error, Owner, Provider};
-use crate::db::{self, id_text, Conn};
-use crate::secrets::{Keyring, SecretString, Slot};
+use crate::{Error, Owner, Provider};
+use threadline_crm::accounts::sha256_hex;
+use threadline_storage::db::{self, id_text, Conn};
+use threadline_storage::secrets::{Keyring, SecretString, Slot};
 
 /// How long a started flow may take (Google's codes live 10 minutes too).
 pub const LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
@@ -143,6 +143,6 @@ pub async fn take(conn: &mut Conn, keys: &Keyring, state: &SecretString) -> Resu
 
 /// What is stored of a state: its SHA-256 (hex).
 fn state_hash(state: &SecretString) -> String {
-    use crate::secrets::ExposeSecret;
+    use threadline_storage::secrets::ExposeSecret;
     sha256_hex(state.expose_secret().as_bytes())
 }

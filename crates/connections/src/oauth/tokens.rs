@@ -23,9 +23,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Error, OAuth};
-use crate::connections::{self, Provider, Status};
-use crate::db::{self, id_text, Conn, Db};
-use crate::secrets::{ExposeSecret, Keyring, SecretString};
+use crate::{self as connections, Provider, Status};
+use threadline_storage::db::{self, id_text, Conn, Db};
+use threadline_storage::secrets::{ExposeSecret, Keyring, SecretString};
 
 /// A token with less than this to live is refreshed first.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);

@@ -1,8 +1,8 @@
 //! Connections: each user's link to an outside service (table `connections`, migration
-//! 0005). One per (user, provider); tokens encrypted at rest ([`crate::secrets`]).
+//! 0005). One per (user, provider); tokens encrypted at rest ([`threadline_storage::secrets`]).
 //!
 //! The Rust API the sync engine (issue 4) builds on; every function runs on the caller's
-//! connection, so that it can be part of the caller's [`crate::db::Db::write`]:
+//! connection, so that it can be part of the caller's [`threadline_storage::db::Db::write`]:
 //! - [`upsert`]: after an OAuth code exchange, stores the grant (creates the row or connects
 //!   it again, status `ok`);
 //! - [`tokens`]: the decrypted tokens and the row's version;
@@ -16,16 +16,17 @@
 //! HTTP (`routes/connections.rs`) shows a user their own connections, never a token;
 //! connecting (the OAuth flow) and valid access tokens for the sync are [`crate::oauth`].
 
+pub mod oauth;
 pub mod remote;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::db::{self, id_text, Conn};
-use crate::error::{ApiError, DbFailure};
-use crate::secrets::{ExposeSecret, Keyring, SecretError, SecretString, Slot};
+use threadline_crm::Actor;
+use threadline_storage::db::{self, id_text, Conn};
+use threadline_storage::errors::DbFailure;
+use threadline_storage::secrets::{ExposeSecret, Keyring, SecretError, SecretString, Slot};
 
 /// The table, also part of each token's associated data.
 const TABLE: &str = "connections";
@@ -50,7 +51,7 @@ impl Provider {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Provider, Error> {
+    pub fn parse(s: &str) -> Result<Provider, Error> {
         match s {
             "google" => Ok(Provider::Google),
             "dropbox" => Ok(Provider::Dropbox),
@@ -131,8 +132,8 @@ pub struct Owner {
     pub user_id: Uuid,
 }
 
-impl From<&AuthUser> for Owner {
-    fn from(auth: &AuthUser) -> Self {
+impl From<&Actor> for Owner {
+    fn from(auth: &Actor) -> Self {
         Owner {
             org_id: auth.org_id,
             user_id: auth.user_id,
@@ -220,30 +221,6 @@ impl DbFailure for Error {
         match self {
             Error::Database(e) => Some(e),
             _ => None,
-        }
-    }
-}
-
-impl From<ApiError> for Error {
-    fn from(e: ApiError) -> Self {
-        match e {
-            ApiError::Database(e) => Error::Database(e),
-            other => Error::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        use axum::http::StatusCode;
-        match e {
-            Error::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            Error::Conflict { .. } | Error::Disconnected(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            Error::Invalid { field, message } => ApiError::invalid(field, message),
-            Error::Database(e) => ApiError::Database(e),
-            Error::Secret(_) | Error::Internal(_) => ApiError::internal(e.to_string()),
         }
     }
 }

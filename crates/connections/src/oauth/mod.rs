@@ -26,8 +26,8 @@ use std::time::Duration;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
-use crate::connections::{self, Provider};
-use crate::error::ServerError;
+use crate::{self as connections, Provider};
+use threadline_storage::Error as ServerError;
 
 pub use tokens::{AccessToken, TokenSource};
 
@@ -52,7 +52,7 @@ impl OAuth {
         OAuth {
             google: None,
             flights: Mutex::new(HashMap::new()),
-            lease_owner: crate::db::new_id().simple().to_string(),
+            lease_owner: threadline_storage::db::new_id().simple().to_string(),
         }
     }
 
@@ -111,8 +111,8 @@ impl Error {
     /// True when the same call may succeed later without anyone doing anything.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Transient { .. })
-            || matches!(self, Error::Storage(e) if crate::error::DbFailure::database_error(e)
-                .is_some_and(crate::error::is_transient))
+            || matches!(self, Error::Storage(e) if threadline_storage::errors::DbFailure::database_error(e)
+                .is_some_and(threadline_storage::errors::is_transient))
     }
 
     /// True when the connection cannot be used until its user connects it again: the
