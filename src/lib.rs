@@ -64,6 +64,7 @@ pub mod testing {
         identity as message_identity, is_expanded, people as message_people,
     };
     pub use crate::gmail::{Person, Role};
+    pub use crate::selectors::all as all_gmail_selectors;
 
     /// Lends the browser's UTS 46 to the domain crate, as `start` does.
     pub fn install_browser_idna() {

@@ -116,6 +116,10 @@ pub const MESSAGE: Chain = Chain {
     ],
 };
 
+/// A message's core element, with or without its ids yet: the class that [`MESSAGE`]'s rows
+/// narrow down (the watcher's cue that a message may have appeared).
+pub const MESSAGE_CORE: &str = ".adn";
+
 /// The list item around a message; its class tells the state.
 pub const MESSAGE_ITEM: Chain = Chain {
     name: "message item",
@@ -166,6 +170,10 @@ pub const BAR_AFTER: Chain = Chain {
 /// Every compose form carries this hidden input, in all four kinds of compose window.
 pub const COMPOSE_ID_INPUT: &str = "input[name=composeid]";
 
+/// The compose form around [`COMPOSE_ID_INPUT`]; its parent stands in for the window's root
+/// when no row of [`COMPOSE_ROOT`] matches.
+pub const COMPOSE_FORM: &str = "form";
+
 /// From a compose form up to the compose window's root.
 pub const COMPOSE_ROOT: Chain = Chain {
     name: "compose root",
@@ -190,6 +198,9 @@ pub const COMPOSE_KIND_INLINE: Chain = Chain {
     name: "inline compose",
     rows: &[("2025", ".M9"), ("2018", ".ip.adB, .ip")],
 };
+/// Classes of the body of a standalone (popped-out) compose window, all present: the kind
+/// when none of the chains above matches (as in [`COMPOSE_ROOT`]'s `body.xE.xp` row).
+pub const STANDALONE_BODY_CLASSES: &[&str] = &["xE", "xp"];
 
 pub const COMPOSE_DRAFT: &str = "input[name=draft]";
 pub const COMPOSE_THREAD: &str = "input[name=rt]";
@@ -203,8 +214,13 @@ pub const COMPOSE_BODY: Chain = Chain {
     ],
 };
 
-/// Recipient chips, new (2021+ "peoplekit") UI: the field is the nearest `[name]` ancestor.
+/// Recipient chips, new (2021+ "peoplekit") UI: the field is the nearest
+/// [`RECIPIENT_FIELD`] ancestor.
 pub const RECIPIENT_CHIPS_NEW: &str = "[role=option][data-hovercard-id]";
+/// From a new-UI chip's parent up to its field, whose `name` says to, cc or bcc.
+pub const RECIPIENT_FIELD: &str = "[name]";
+/// A recipient chip of the old UI, around one of [`RECIPIENT_INPUTS_OLD`]'s hidden inputs.
+pub const RECIPIENT_CHIP_OLD: &str = ".vR";
 /// Recipient chips, old UI: hidden inputs whose value is "Name <email>".
 pub const RECIPIENT_INPUTS_OLD: &str =
     ".GS input[type=hidden][name=to], .GS input[type=hidden][name=cc], .GS input[type=hidden][name=bcc], .vR > input[type=hidden]";
@@ -233,3 +249,140 @@ pub const COMPOSE_BAR_SLOT: Chain = Chain {
         ("toolbar", "table.IZ"),
     ],
 };
+
+// --- Watcher -----------------------------------------------------------------------------
+//
+// The body observer (`watch.rs`) tests each added or removed element against one selector
+// list, so these are single strings: selectors above, joined. The test
+// `watcher_lists_are_the_selectors_joined` keeps them in step.
+
+/// Recipient chips of either UI ([`RECIPIENT_CHIPS_NEW`], [`RECIPIENT_CHIP_OLD`]): removing
+/// one changes a compose window's recipients.
+pub const WATCH_RECIPIENTS: &str = "[role=option][data-hovercard-id], .vR";
+
+/// Added elements that change the compose windows: a compose form ([`COMPOSE_ID_INPUT`]) or
+/// a recipient chip ([`WATCH_RECIPIENTS`]).
+pub const WATCH_COMPOSE: &str = "input[name=composeid], [role=option][data-hovercard-id], .vR";
+
+/// Added elements worth a look: messages ([`MESSAGE_CORE`]) and what [`WATCH_COMPOSE`]
+/// matches.
+pub const WATCH_ADDED: &str = ".adn, input[name=composeid], [role=option][data-hovercard-id], .vR";
+
+/// Every chain in this file.
+const CHAINS: &[&Chain] = &[
+    &THREAD_ROOT,
+    &THREAD_SUBJECT,
+    &THREAD_ID,
+    &MESSAGE,
+    &MESSAGE_ITEM,
+    &SENDER,
+    &MESSAGE_BODY,
+    &BAR_BEFORE,
+    &BAR_AFTER,
+    &COMPOSE_ROOT,
+    &COMPOSE_KIND_POPUP,
+    &COMPOSE_KIND_FULLSCREEN,
+    &COMPOSE_KIND_INLINE,
+    &COMPOSE_BODY,
+    &SEND_BUTTON,
+    &COMPOSE_BAR_SLOT,
+];
+
+/// Every selector in this file, each with the name of its chain or constant (for the test
+/// that each one parses in a browser).
+pub fn all() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&'static str, &'static str)> = CHAINS
+        .iter()
+        .flat_map(|c| c.rows.iter().map(move |(_, s)| (c.name, *s)))
+        .collect();
+    out.extend([
+        ("RECIPIENTS_ALL", RECIPIENTS_ALL),
+        ("COMPOSE_ID_INPUT", COMPOSE_ID_INPUT),
+        ("COMPOSE_FORM", COMPOSE_FORM),
+        ("COMPOSE_DRAFT", COMPOSE_DRAFT),
+        ("COMPOSE_THREAD", COMPOSE_THREAD),
+        ("COMPOSE_SUBJECT", COMPOSE_SUBJECT),
+        ("RECIPIENT_CHIPS_NEW", RECIPIENT_CHIPS_NEW),
+        ("RECIPIENT_FIELD", RECIPIENT_FIELD),
+        ("RECIPIENT_CHIP_OLD", RECIPIENT_CHIP_OLD),
+        ("RECIPIENT_INPUTS_OLD", RECIPIENT_INPUTS_OLD),
+        ("DISCARD_OR_CLOSE", DISCARD_OR_CLOSE),
+        ("MESSAGE_CORE", MESSAGE_CORE),
+        ("WATCH_RECIPIENTS", WATCH_RECIPIENTS),
+        ("WATCH_COMPOSE", WATCH_COMPOSE),
+        ("WATCH_ADDED", WATCH_ADDED),
+    ]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watcher_lists_are_the_selectors_joined() {
+        assert_eq!(
+            WATCH_RECIPIENTS,
+            [RECIPIENT_CHIPS_NEW, RECIPIENT_CHIP_OLD].join(", ")
+        );
+        assert_eq!(
+            WATCH_COMPOSE,
+            [COMPOSE_ID_INPUT, WATCH_RECIPIENTS].join(", ")
+        );
+        assert_eq!(WATCH_ADDED, [MESSAGE_CORE, WATCH_COMPOSE].join(", "));
+    }
+
+    #[test]
+    fn a_message_core_is_what_the_message_rows_narrow_down() {
+        for (_, row) in MESSAGE.rows {
+            assert!(
+                row.strip_prefix("div")
+                    .unwrap_or(row)
+                    .starts_with(MESSAGE_CORE),
+                "{row}"
+            );
+        }
+    }
+
+    #[test]
+    fn old_recipient_inputs_sit_in_old_chips() {
+        assert!(RECIPIENT_INPUTS_OLD.contains(&format!("{RECIPIENT_CHIP_OLD} > input")));
+    }
+
+    #[test]
+    fn standalone_body_classes_are_the_compose_root_row() {
+        let body = format!("body.{} ", STANDALONE_BODY_CLASSES.join("."));
+        assert!(COMPOSE_ROOT
+            .rows
+            .iter()
+            .any(|(version, row)| *version == "standalone" && row.starts_with(&body)));
+    }
+
+    /// `all()` lists every chain and every selector constant of this file, so the browser
+    /// test that each one parses misses none.
+    #[test]
+    fn all_lists_every_selector_of_this_file() {
+        let source = include_str!("selectors.rs");
+        let declared = |kind: &str| -> Vec<&str> {
+            source
+                .lines()
+                .filter_map(|l| l.strip_prefix("pub const "))
+                .filter_map(|l| l.split_once(": "))
+                .filter(|(_, rest)| rest.starts_with(kind))
+                .map(|(name, _)| name)
+                .collect()
+        };
+        let listed = all();
+        for name in declared("&str =") {
+            assert!(
+                listed.iter().any(|(n, _)| *n == name),
+                "{name} is not in all()"
+            );
+        }
+        assert_eq!(
+            declared("Chain =").len(),
+            CHAINS.len(),
+            "every chain is in CHAINS"
+        );
+    }
+}

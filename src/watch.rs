@@ -22,13 +22,10 @@ use web_sys::{
 use crate::app::App;
 use crate::bridge;
 use crate::protocol::{QueueDelivered, ToBackground};
-use crate::selectors::{DISCARD_OR_CLOSE, SEND_BUTTON};
+use crate::selectors::{
+    DISCARD_OR_CLOSE, SEND_BUTTON, WATCH_ADDED, WATCH_COMPOSE, WATCH_RECIPIENTS,
+};
 use crate::ui::dom::document;
-
-/// Added elements worth a look: messages, compose forms, recipient chips.
-const ADDED_RELEVANT: &str = ".adn, input[name=composeid], [role=option][data-hovercard-id], .vR";
-/// Removed elements that change a compose window's recipients.
-const REMOVED_RELEVANT: &str = "[role=option][data-hovercard-id], .vR";
 
 const SLOW_FINDER_MS: u32 = 5_000;
 const FLUSH_MS: u32 = 30_000;
@@ -118,20 +115,12 @@ fn on_body_mutations(app: &Rc<App>, records: &js_sys::Array) {
             if is_ours(&el) {
                 continue;
             }
-            if el.matches(ADDED_RELEVANT).unwrap_or(false)
+            if el.matches(WATCH_ADDED).unwrap_or(false)
                 || (el.child_element_count() > 0
-                    && el.query_selector(ADDED_RELEVANT).ok().flatten().is_some())
+                    && el.query_selector(WATCH_ADDED).ok().flatten().is_some())
             {
-                composes_changed |= el
-                    .matches("input[name=composeid], [role=option][data-hovercard-id], .vR")
-                    .unwrap_or(false)
-                    || el
-                        .query_selector(
-                            "input[name=composeid], [role=option][data-hovercard-id], .vR",
-                        )
-                        .ok()
-                        .flatten()
-                        .is_some();
+                composes_changed |= el.matches(WATCH_COMPOSE).unwrap_or(false)
+                    || el.query_selector(WATCH_COMPOSE).ok().flatten().is_some();
                 roots.push(el);
             }
         }
@@ -141,7 +130,7 @@ fn on_body_mutations(app: &Rc<App>, records: &js_sys::Array) {
                 let Some(el) = removed.item(i).and_then(as_element) else {
                     continue;
                 };
-                if el.matches(REMOVED_RELEVANT).unwrap_or(false)
+                if el.matches(WATCH_RECIPIENTS).unwrap_or(false)
                     || compose_roots.iter().any(|r| el.contains(Some(r)))
                 {
                     composes_changed = true;

@@ -210,3 +210,15 @@ fn international_domains_use_the_browsers_uts46() {
         assert_eq!(got.as_deref(), expected, "{input}");
     }
 }
+
+#[wasm_bindgen_test]
+fn every_gmail_selector_parses() {
+    // An invalid selector makes querySelector throw; a chain would then skip its row
+    // silently and the watcher would see nothing.
+    for (name, selector) in all_gmail_selectors() {
+        assert!(
+            doc().query_selector(selector).is_ok(),
+            "{name}: {selector:?} does not parse"
+        );
+    }
+}

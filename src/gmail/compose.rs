@@ -8,9 +8,9 @@ use web_sys::{Element, HtmlInputElement};
 
 use super::{dedupe, text_of, Person, Role};
 use crate::selectors::{
-    COMPOSE_BODY, COMPOSE_DRAFT, COMPOSE_ID_INPUT, COMPOSE_KIND_FULLSCREEN, COMPOSE_KIND_INLINE,
-    COMPOSE_KIND_POPUP, COMPOSE_ROOT, COMPOSE_SUBJECT, COMPOSE_THREAD, RECIPIENT_CHIPS_NEW,
-    RECIPIENT_INPUTS_OLD,
+    COMPOSE_BODY, COMPOSE_DRAFT, COMPOSE_FORM, COMPOSE_ID_INPUT, COMPOSE_KIND_FULLSCREEN,
+    COMPOSE_KIND_INLINE, COMPOSE_KIND_POPUP, COMPOSE_ROOT, COMPOSE_SUBJECT, COMPOSE_THREAD,
+    RECIPIENT_CHIPS_NEW, RECIPIENT_FIELD, RECIPIENT_INPUTS_OLD, STANDALONE_BODY_CLASSES,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +46,13 @@ pub fn find_all(doc: &web_sys::Document) -> Vec<(Element, ComposeKind)> {
             crate::selectors::report_failure(
                 COMPOSE_ROOT.name,
                 &input
-                    .closest("form")
+                    .closest(COMPOSE_FORM)
                     .ok()
                     .flatten()
                     .unwrap_or(input.clone()),
             );
             input
-                .closest("form")
+                .closest(COMPOSE_FORM)
                 .ok()
                 .flatten()
                 .and_then(|f| f.parent_element())
@@ -99,8 +99,8 @@ fn kind_of(root: &Element) -> ComposeKind {
         .owner_document()
         .and_then(|d| d.body())
         .is_some_and(|b| {
-            let c = b.class_list();
-            c.contains("xE") && c.contains("xp")
+            let classes = b.class_list();
+            STANDALONE_BODY_CLASSES.iter().all(|c| classes.contains(c))
         })
     {
         ComposeKind::Standalone
@@ -148,8 +148,8 @@ pub fn body_text(root: &Element) -> Option<String> {
     COMPOSE_BODY.first(root).map(|b| text_of(&b, 100_000))
 }
 
-/// Recipients from both chip UIs: new chips (`[role=option][data-hovercard-id]`, field from
-/// the nearest `[name]`) and old hidden inputs ("Name <email>").
+/// Recipients from both chip UIs: new chips ([`RECIPIENT_CHIPS_NEW`], field from the nearest
+/// [`RECIPIENT_FIELD`]) and old hidden inputs ("Name <email>").
 pub fn recipients(root: &Element) -> Vec<Person> {
     let mut people = Vec::new();
     if let Ok(chips) = root.query_selector_all(RECIPIENT_CHIPS_NEW) {
@@ -168,7 +168,7 @@ pub fn recipients(root: &Element) -> Vec<Person> {
                 .filter(|n| !n.trim().is_empty());
             let field = chip
                 .parent_element()
-                .and_then(|p| p.closest("[name]").ok().flatten())
+                .and_then(|p| p.closest(RECIPIENT_FIELD).ok().flatten())
                 .and_then(|f| f.get_attribute("name"));
             people.push(Person {
                 address,

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { stopBrowserGroup } from "../lib/chromium-process.mjs";
 import { FakeThreadlineServer, GOOD_TOKEN, USER } from "./helpers/fake-server.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -83,6 +84,7 @@ before(async () => {
   cpSync(join(ROOT, "manifest.json"), join(ext, "manifest.json"));
   if (!existsSync(join(ext, "content.js"))) writeFileSync(join(ext, "content.js"), "// stand-in\n");
   mkdirSync(join(ext, "wasm"), { recursive: true });
+  // Its own process group, so that teardown can wait for every process it starts.
   chromium = spawn(
     CHROMIUM,
     [
@@ -95,7 +97,7 @@ before(async () => {
       `--user-data-dir=${join(workDir, "profile")}`,
       "about:blank",
     ],
-    { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"], detached: true },
   );
   cdp = new Cdp(chromium);
   ({ id: extensionId } = await cdp.send("Extensions.loadUnpacked", { path: ext }));
@@ -103,8 +105,9 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
-  chromium.kill();
-  await new Promise((resolve) => chromium.once("exit", resolve));
+  // The profile goes only once no process of the browser is left to write into it: its
+  // main process exits before some of its helpers do.
+  if (chromium) await stopBrowserGroup(chromium);
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
 });

@@ -4,11 +4,20 @@
 // from flooding the closed network), plus the two that make https://mail.google.com/ resolve to
 // the local fixture server (fixture-server.mjs) and accept its self-signed certificate.
 // A persistent context is required: Chromium only loads extensions into one.
+//
+// close() returns once no process of the browser is left, not just its main process (which
+// exits before some of its helpers: ../../lib/chromium-process.mjs); only then is the profile
+// removed, or reused by the next launch. Playwright's context.close() waits for the main
+// process's stdout/stderr pipes to close, which every helper inherits, so in practice it
+// waits for them too (measured: none left in 8 closes); the group check makes that a
+// guarantee rather than a side effect of inherited descriptors, for a /proc scan.
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import { chromiumPid, reapGroup } from '../../lib/chromium-process.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
@@ -60,6 +69,15 @@ export async function launchWithExtension({
       ...args,
     ],
   });
+  // Playwright gives no pid for a persistent context; the profile's lock names it. Playwright
+  // launched it detached, so it leads a process group that its helpers share.
+  let pid;
+  try {
+    pid = chromiumPid(dir);
+  } catch (error) {
+    await context.close();
+    throw error;
+  }
 
   let serviceWorker = null;
   let extensionId = null;
@@ -74,6 +92,7 @@ export async function launchWithExtension({
 
   const close = async () => {
     await context.close();
+    await reapGroup(pid);
     if (ownProfile) fs.rmSync(dir, { recursive: true, force: true });
   };
   return { context, serviceWorker, extensionId, profileDir: dir, close };
