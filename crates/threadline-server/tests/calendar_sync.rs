@@ -1,6 +1,6 @@
 //! Google Calendar two-way sync against the local fake Google over real HTTP, on SQLite (or
 //! PostgreSQL with THREADLINE_TEST_DATABASE_URL): the server's executor of
-//! `threadline-sync`'s plans, its tables and its routes.
+//! `threadline-calendar-core`'s plans, its tables and its routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -511,7 +511,7 @@ fn timed(summary: &str, start: &str, end: &str) -> Value {
 
 fn event_id_of(meeting: &Value) -> String {
     let id = Uuid::parse_str(meeting["id"].as_str().unwrap()).unwrap();
-    threadline_sync::ids::event_id_for(id)
+    threadline_calendar_core::ids::event_id_for(id)
 }
 
 #[tokio::test]
@@ -776,7 +776,7 @@ async fn a_foreign_event_holding_our_id_is_left_alone_counted_and_reported() {
     );
     body["id"] = json!(event_id);
     body["extendedProperties"] = json!({"private": {
-        threadline_sync::ids::CRM_ID_PROPERTY: Uuid::now_v7().to_string()}});
+        threadline_calendar_core::ids::CRM_ID_PROPERTY: Uuid::now_v7().to_string()}});
     let foreign = h.insert(body);
     let meeting = h.get_meeting(id).await;
 
@@ -2093,7 +2093,7 @@ async fn a_refused_run_is_reviewed_through_the_api_checked_again_then_applied_an
     }
     h.synced().await;
     for m in &meetings {
-        let id = threadline_sync::ids::event_id_for(Uuid::parse_str(m).unwrap());
+        let id = threadline_calendar_core::ids::event_id_for(Uuid::parse_str(m).unwrap());
         h.google(reqwest::Method::DELETE, &h.event_path(&id), None)
             .await;
     }

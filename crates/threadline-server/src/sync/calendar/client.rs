@@ -4,7 +4,7 @@
 //! - Every URL is built on a configurable base (`https://www.googleapis.com` in production,
 //!   the local fake in tests); ids are path segments, percent-encoded by `url`.
 //! - `events.list` always with `singleEvents=false` (series as masters plus exceptions, see
-//!   `threadline-sync`) and the same `maxResults`, since Google wants the same parameters on
+//!   `threadline-calendar-core`) and the same `maxResults`, since Google wants the same parameters on
 //!   every call of one sync. Pages are followed to the end, including empty pages that carry
 //!   a `nextPageToken`; the sync token is on the last page only.
 //! - Retried, with back-off: 429, 403 `rateLimitExceeded`/`userRateLimitExceeded`, 5xx, and a
@@ -22,7 +22,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use threadline_sync::Event;
+use threadline_calendar_core::Event;
 
 /// Google's production base URL of the Calendar API.
 pub const GOOGLE_API_BASE: &str = "https://www.googleapis.com";

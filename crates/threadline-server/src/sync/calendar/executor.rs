@@ -1,4 +1,4 @@
-//! One run of the calendar sync: read both sides, ask `threadline-sync` for a plan, execute
+//! One run of the calendar sync: read both sides, ask `threadline-calendar-core` for a plan, execute
 //! it in the crate's documented order.
 //!
 //! 1. Read every calendar of the run (the imported ones and the export calendar) with its
@@ -31,10 +31,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use threadline_sync::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
-use threadline_sync::ids::meeting_id_of;
-use threadline_sync::plan::{plan, CalendarRun, CrmMeeting, Listing, PlanError, PlanInput};
-use threadline_sync::{Action, Event, Link, LinkKind};
+use threadline_calendar_core::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
+use threadline_calendar_core::ids::meeting_id_of;
+use threadline_calendar_core::plan::{
+    plan, CalendarRun, CrmMeeting, Listing, PlanError, PlanInput,
+};
+use threadline_calendar_core::{Action, Event, Link, LinkKind};
 use uuid::Uuid;
 
 use super::client::{CallError, ListError};
@@ -142,7 +144,9 @@ pub async fn run(
     for meeting in store::meetings(&mut conn, org_id, &changed).await? {
         let is_users = linked.contains(&meeting.id)
             || meeting.attendees.iter().any(|a| {
-                addresses.contains(&threadline_sync::owned::normalise_address(&a.address))
+                addresses.contains(&threadline_calendar_core::owned::normalise_address(
+                    &a.address,
+                ))
             });
         if !is_users {
             continue;
@@ -289,7 +293,7 @@ impl Run<'_> {
     async fn plan(
         &mut self,
         input: &mut PlanInput,
-    ) -> Result<Result<threadline_sync::Plan, Vec<String>>, SyncError> {
+    ) -> Result<Result<threadline_calendar_core::Plan, Vec<String>>, SyncError> {
         for _ in 0..=MAX_LOADS {
             match plan(input) {
                 Ok(plan) => return Ok(Ok(plan)),
@@ -909,7 +913,7 @@ async fn apply(
 fn cancelled(event_id: &str) -> Event {
     Event {
         id: Some(event_id.to_string()),
-        status: Some(threadline_sync::event::EventStatus::Cancelled),
+        status: Some(threadline_calendar_core::event::EventStatus::Cancelled),
         ..Event::default()
     }
 }

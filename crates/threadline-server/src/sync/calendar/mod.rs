@@ -1,4 +1,4 @@
-//! Google Calendar two-way sync: the executor of `threadline-sync`'s plans.
+//! Google Calendar two-way sync: the executor of `threadline-calendar-core`'s plans.
 //!
 //! - [`client`]: the Calendar v3 HTTP client (paging, sync tokens, If-Match, back-off).
 //! - [`store`]: the tables (migration 0008): selection, cursors, links, busy blocks; CRM
@@ -16,7 +16,7 @@
 //! A run (`CalendarSync::run`) for one connection at a time per process (a second call waits
 //! for the first and then runs, cheaply: it finds nothing new). Across processes the
 //! scheduler's lease keeps runs apart; the run itself is also safe to repeat, since every
-//! step is (see `threadline-sync`'s order).
+//! step is (see `threadline-calendar-core`'s order).
 
 pub mod client;
 pub mod executor;
@@ -26,7 +26,7 @@ pub mod store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use threadline_sync::Guards;
+use threadline_calendar_core::Guards;
 use uuid::Uuid;
 
 use crate::db::Db;

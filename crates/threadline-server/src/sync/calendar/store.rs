@@ -1,16 +1,16 @@
 //! The calendar sync's tables (migration 0008; `calendar_links.writable` 0011): the
 //! selection, the cursors, the link table, the busy blocks; and how a CRM meeting reads and
-//! writes as `threadline-sync`'s owned fields. Every function runs on the caller's
+//! writes as `threadline-calendar-core`'s owned fields. Every function runs on the caller's
 //! connection, so that a run's writes share one transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use threadline_sync::ids::instance_start;
-use threadline_sync::link::OriginalStart;
-use threadline_sync::owned::normalise_address;
-use threadline_sync::{Block, ContentHash, Link, LinkKind, Owned, When};
+use threadline_calendar_core::ids::instance_start;
+use threadline_calendar_core::link::OriginalStart;
+use threadline_calendar_core::owned::normalise_address;
+use threadline_calendar_core::{Block, ContentHash, Link, LinkKind, Owned, When};
 use uuid::Uuid;
 
 use crate::db::{self, id_text, parse_uuid, Conn};

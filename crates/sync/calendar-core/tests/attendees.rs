@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use serde_json::{json, Value};
-use threadline_sync::attendees::{merge_attendees, WantedAttendees};
-use threadline_sync::decide::{
+use threadline_calendar_core::attendees::{merge_attendees, WantedAttendees};
+use threadline_calendar_core::decide::{
     decide_meeting, on_insert_conflict, patch_with_attendees, InsertConflict, RemoteEvent,
 };
-use threadline_sync::event::{EventAttendee, EventStatus};
-use threadline_sync::ids::event_id_for;
-use threadline_sync::{Action, CrmSide, Event, Link, LinkKind, Owned, RemoteSide};
+use threadline_calendar_core::event::{EventAttendee, EventStatus};
+use threadline_calendar_core::ids::event_id_for;
+use threadline_calendar_core::{Action, CrmSide, Event, Link, LinkKind, Owned, RemoteSide};
 use uuid::Uuid;
 
 /// Attendee entries as Google's JSON gives them.

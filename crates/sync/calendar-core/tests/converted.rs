@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use threadline_sync::decide::{decide_block, decide_meeting, BlockRemote, RemoteEvent};
-use threadline_sync::link::writable;
-use threadline_sync::owned::Field;
-use threadline_sync::{Action, Block, CrmSide, Event, Link, LinkKind, Owned, RemoteSide};
+use threadline_calendar_core::decide::{decide_block, decide_meeting, BlockRemote, RemoteEvent};
+use threadline_calendar_core::link::writable;
+use threadline_calendar_core::owned::Field;
+use threadline_calendar_core::{Action, Block, CrmSide, Event, Link, LinkKind, Owned, RemoteSide};
 use uuid::Uuid;
 
 const MEETING: Uuid = Uuid::from_u128(0xC0);

@@ -9,11 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use threadline_sync::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
-use threadline_sync::event::{EventAttendee, EventDateTime, EventOrganizer, EventStatus};
-use threadline_sync::ids::meeting_id_of;
-use threadline_sync::plan::{plan, CalendarRun, CrmMeeting, Guards, Listing, PlanError, PlanInput};
-use threadline_sync::{Action, Block, Event, Link, Owned, Plan, When};
+use threadline_calendar_core::decide::{on_insert_conflict, patch_with_attendees, InsertConflict};
+use threadline_calendar_core::event::{EventAttendee, EventDateTime, EventOrganizer, EventStatus};
+use threadline_calendar_core::ids::meeting_id_of;
+use threadline_calendar_core::plan::{
+    plan, CalendarRun, CrmMeeting, Guards, Listing, PlanError, PlanInput,
+};
+use threadline_calendar_core::{Action, Block, Event, Link, Owned, Plan, When};
 use uuid::Uuid;
 
 pub const EXPORT: &str = "work@example.com";
@@ -532,10 +534,9 @@ impl World {
     /// fields, and every exported link points at a live event.
     pub fn assert_consistent(&self) {
         for (id, m) in &self.meetings {
-            let converted = self
-                .links
-                .values()
-                .any(|l| l.crm_id == *id && l.kind == threadline_sync::LinkKind::Converted);
+            let converted = self.links.values().any(|l| {
+                l.crm_id == *id && l.kind == threadline_calendar_core::LinkKind::Converted
+            });
             let events = self.google.live_for(EXPORT, *id);
             if m.deleted || converted {
                 assert!(

@@ -4,12 +4,12 @@
 mod common;
 
 use common::*;
-use threadline_sync::event::EventStatus;
-use threadline_sync::ids::{block_id, event_id_for, CRM_ID_PROPERTY};
-use threadline_sync::plan::{GuardSide, Listing, PlanError, Refusal};
-use threadline_sync::{Action, Owned};
+use threadline_calendar_core::event::EventStatus;
+use threadline_calendar_core::ids::{block_id, event_id_for, CRM_ID_PROPERTY};
+use threadline_calendar_core::plan::{GuardSide, Listing, PlanError, Refusal};
+use threadline_calendar_core::{Action, Owned};
 
-fn count(plan: &threadline_sync::Plan, f: impl Fn(&Action) -> bool) -> usize {
+fn count(plan: &threadline_calendar_core::Plan, f: impl Fn(&Action) -> bool) -> usize {
     plan.actions.iter().filter(|a| f(a)).count()
 }
 
@@ -126,12 +126,12 @@ fn both_sides_edited_merge_by_field_and_the_crm_wins_the_same_field() {
     w.google.edit(EXPORT, &event_id_for(id), |e| {
         e.location = Some("Room 4".into());
         e.summary = Some("Google title".into());
-        e.attendees
-            .get_or_insert_with(Vec::new)
-            .push(threadline_sync::event::EventAttendee {
+        e.attendees.get_or_insert_with(Vec::new).push(
+            threadline_calendar_core::event::EventAttendee {
                 email: Some("bob@example.com".into()),
                 ..Default::default()
-            });
+            },
+        );
     });
     let mut f = w.meetings[&id].fields.clone();
     f.title = "CRM title".into();
@@ -141,7 +141,7 @@ fn both_sides_edited_merge_by_field_and_the_crm_wins_the_same_field() {
     let plan = w.plan().unwrap();
     assert_eq!(
         plan.conflicts,
-        vec![(id, vec![threadline_sync::owned::Field::Title])]
+        vec![(id, vec![threadline_calendar_core::owned::Field::Title])]
     );
     w.sync().unwrap();
     let m = &w.meetings[&id].fields;
@@ -204,7 +204,7 @@ fn plain_deletes_reach_the_other_side() {
 
 #[test]
 fn deleted_events_carrying_only_an_id_parse_and_delete() {
-    let stub: threadline_sync::Event = serde_json::from_str(
+    let stub: threadline_calendar_core::Event = serde_json::from_str(
         r#"{"kind":"calendar#event","id":"abc123","status":"cancelled","etag":"\"9\""}"#,
     )
     .unwrap();
@@ -330,7 +330,7 @@ fn an_incomplete_listing_infers_no_deletes() {
     input.runs[0].listing = Listing::Full { complete: false };
     input.runs[0].events.clear();
     input.runs[0].next_sync_token = None;
-    let plan = threadline_sync::plan(&input).unwrap();
+    let plan = threadline_calendar_core::plan(&input).unwrap();
     assert!(plan.is_empty(), "{plan:#?}");
     assert!(!w.meetings[&id].deleted);
 }
@@ -526,7 +526,7 @@ fn recurring_series_moved_cancelled_and_converted_instance() {
     // converted instance's meeting with it. Three links, one item (the series): not a
     // mass deletion for the guard, with its defaults.
     w.google.delete(TEAM, "weekly01", &None).unwrap();
-    assert_eq!(w.guards, threadline_sync::Guards::default());
+    assert_eq!(w.guards, threadline_calendar_core::Guards::default());
     w.sync().unwrap();
     assert!(w.blocks.is_empty(), "{:#?}", w.blocks);
     assert!(w.meetings[&meeting].deleted);
@@ -567,7 +567,10 @@ fn a_converted_instance_cancelled_in_google_leaves_its_cancelled_block() {
         // meeting.
         let block = &w.blocks[&link.crm_id];
         assert!(block.cancelled && block.fields.is_none(), "{block:#?}");
-        assert_eq!(w.links[&key].kind, threadline_sync::LinkKind::Block);
+        assert_eq!(
+            w.links[&key].kind,
+            threadline_calendar_core::LinkKind::Block
+        );
         w.assert_consistent();
     }
 }
@@ -589,7 +592,7 @@ fn a_converted_unchanged_instance_survives_a_full_listing() {
     instance.original_start_time = Some(date_time("2026-03-09T09:00:00+01:00", None));
     instance.etag = Some("\"i1\"".into());
     let meeting = uuid::Uuid::from_u128(0xC5);
-    let (link, fields) = threadline_sync::Link::converted_instance(
+    let (link, fields) = threadline_calendar_core::Link::converted_instance(
         meeting,
         TEAM,
         &instance,

@@ -7,19 +7,19 @@ use std::collections::BTreeMap;
 use chrono::{TimeZone, Utc};
 use common::{date, date_time, google_event, timed};
 use proptest::prelude::*;
-use threadline_sync::decide::{on_insert_conflict, InsertConflict};
-use threadline_sync::event::EventStatus;
-use threadline_sync::ids::{
+use threadline_calendar_core::decide::{on_insert_conflict, InsertConflict};
+use threadline_calendar_core::event::EventStatus;
+use threadline_calendar_core::ids::{
     block_id, event_id_for, instance_id, instance_start, is_valid_event_id,
     meeting_id_from_event_id, meeting_id_of, CRM_ID_PROPERTY,
 };
-use threadline_sync::owned::{merge, Field, MapError, Side};
-use threadline_sync::{Event, Owned, When};
+use threadline_calendar_core::owned::{merge, Field, MapError, Side};
+use threadline_calendar_core::{Event, Owned, When};
 use uuid::Uuid;
 
 fn with_times(
-    start: threadline_sync::event::EventDateTime,
-    end: threadline_sync::event::EventDateTime,
+    start: threadline_calendar_core::event::EventDateTime,
+    end: threadline_calendar_core::event::EventDateTime,
 ) -> Event {
     Event {
         id: Some("abcde".into()),
@@ -267,7 +267,7 @@ fn ids_round_trip_and_follow_googles_rules() {
     };
     assert_eq!(meeting_id_of(&e), Some(id));
     let other = Uuid::from_u128(5);
-    e.extended_properties = Some(threadline_sync::event::ExtendedProperties {
+    e.extended_properties = Some(threadline_calendar_core::event::ExtendedProperties {
         private: Some(BTreeMap::from([(
             CRM_ID_PROPERTY.to_string(),
             other.to_string(),
@@ -283,7 +283,7 @@ fn ids_round_trip_and_follow_googles_rules() {
 /// date (all-day); read back only in exactly that form, and only for that series.
 #[test]
 fn instance_ids_name_the_original_start_and_read_back() {
-    use threadline_sync::link::OriginalStart;
+    use threadline_calendar_core::link::OriginalStart;
     let timed = OriginalStart::Instant(Utc.with_ymd_and_hms(2026, 3, 16, 8, 0, 0).unwrap());
     assert_eq!(instance_id("abc123", &timed), "abc123_20260316T080000Z");
     let day = OriginalStart::Date(chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap());
@@ -335,7 +335,7 @@ fn an_insert_conflict_adopts_revives_or_refuses() {
     );
     // A colleague's invitation copy (same id, organised elsewhere, no property): adopted
     // while live (the plan links it as a converted meeting), left alone once cancelled.
-    let bob = Some(threadline_sync::event::EventOrganizer {
+    let bob = Some(threadline_calendar_core::event::EventOrganizer {
         email: Some("bob@x.org".into()),
         display_name: None,
         is_self: None,
