@@ -125,6 +125,22 @@ pub struct Connection {
     pub disconnected_at: Option<String>,
 }
 
+/// A connection's errors in the CRM model's terms (how the API answers them).
+impl From<Error> for threadline_crm::CrmError {
+    fn from(e: Error) -> Self {
+        use threadline_crm::{CrmError, Reason};
+        match e {
+            Error::NotFound(_) => CrmError::new(Reason::NotFound, "not_found", e.to_string()),
+            Error::Conflict { .. } | Error::Disconnected(_) => {
+                CrmError::new(Reason::Conflict, "conflict", e.to_string())
+            }
+            Error::Invalid { field, message } => CrmError::invalid(field, message),
+            Error::Database(e) => CrmError::Database(e),
+            Error::Secret(_) | Error::Internal(_) => CrmError::internal(e.to_string()),
+        }
+    }
+}
+
 /// Whose connection: the organisation and the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Owner {

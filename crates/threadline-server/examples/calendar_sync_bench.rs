@@ -1,4 +1,4 @@
-//! Benchmark of the Google Calendar sync (`threadline_server::sync::calendar`) against the
+//! Benchmark of the Google Calendar sync (`threadline_google_calendar`) against the
 //! local fake Google (`threadline-fake-providers`), counting the requests it serves.
 //!
 //! One user whose primary calendar (imported, and the export calendar) holds 10,000 events:
@@ -32,12 +32,12 @@ use jiff::{ToSpan, Zoned};
 use serde_json::{json, Value};
 use threadline_fake_providers::google::OAuthClient;
 use threadline_fake_providers::FakeProviders;
+use threadline_google_calendar::client::{CalendarClient, RetryPolicy};
+use threadline_google_calendar::{CalendarSync, RunOptions};
 use threadline_server::admin::{self, OrgChoice};
 use threadline_server::connections::{self, Grant, Owner, Provider};
 use threadline_server::db::{self, Db};
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
-use threadline_server::sync::calendar::client::{CalendarClient, RetryPolicy};
-use threadline_server::sync::calendar::{CalendarSync, RunOptions};
 use threadline_server::sync::{RunCounts, StoredTokens};
 use threadline_server::testing::{self, TestDatabase};
 use threadline_server::AppState;

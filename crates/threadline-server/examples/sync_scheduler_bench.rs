@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use threadline_server::db::{self, BoxFuture, Db, Location, Sql};
-use threadline_server::sync::{integration, JobContext, JobError, Runner, RunnerConfig, SyncJob};
+use threadline_server::sync::{JobContext, JobError, Runner, RunnerConfig, SyncJob};
 use tokio::sync::Notify;
 
 struct NoOp;
 
 impl SyncJob for NoOp {
     fn integration(&self) -> &'static str {
-        integration::GOOGLE_CALENDAR
+        threadline_google_calendar::NAME
     }
 
     fn run<'a>(&'a self, _ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {

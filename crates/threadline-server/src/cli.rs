@@ -22,9 +22,7 @@ use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
 use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::state::AppState;
-use crate::sync::calendar::client::{CalendarClient, RetryPolicy};
-use crate::sync::calendar::job::CalendarJob;
-use crate::sync::calendar::CalendarSync;
+use crate::sync::integration::BuildContext;
 use crate::sync::{Runner, RunnerConfig};
 
 /// What `--help` adds after the options.
@@ -502,7 +500,6 @@ async fn serve(
     // Before saying it listens: a SIGTERM right after that line must shut down gracefully,
     // not kill the process (the default action while no handler is registered).
     let shutdown = shutdown_signal()?;
-    let mut calendar_api = None;
     let oauth = match GoogleConfig::resolve(&google, google_client_secret(), addr)? {
         Some(config) => {
             tracing::info!(
@@ -510,7 +507,6 @@ async fn serve(
                 redirect_url = %config.redirect_url,
                 "Google OAuth client configured"
             );
-            calendar_api = Some(config.endpoints.calendar_api_url.clone());
             OAuth::with_google(config)?
         }
         None => {
@@ -527,23 +523,29 @@ async fn serve(
     let mut state = AppState::with_data_dir(db.clone(), data_dir)
         .with_keyring(keyring)
         .with_oauth(oauth);
-    // The integrations: each its routes' state and its job in the runner.
-    if let Some(api) = calendar_api {
-        let client = CalendarClient::new(api.as_str(), RetryPolicy::default())
-            .map_err(|e| ServerError::Invalid(format!("the Calendar API URL {api}: {e}")))?;
-        let tokens = state.token_source().map_err(ServerError::from)?;
-        state = state.with_calendar_sync(CalendarSync::new(db.clone(), client, Arc::new(tokens)));
-    }
+    // The integrations (the registry's): their state for their routes, their jobs in the
+    // runner.
+    let oauth = Arc::clone(state.oauth_shared());
+    let tokens = state.token_source().map_err(ServerError::from)?;
+    let integrations = crate::registry::build(&BuildContext {
+        db: db.clone(),
+        tokens: Arc::new(tokens),
+        oauth,
+    })
+    .map_err(ServerError::Invalid)?;
+    state = state.with_integrations(integrations.clone());
     let mut runner = Runner::new(db, sync.runner, state.sync_wake());
-    if let Some(calendar) = state.calendar_sync_shared() {
-        runner = runner.with_job(Arc::new(CalendarJob(calendar)));
+    for integration in integrations.iter() {
+        runner = runner.with_job(integration.job());
     }
     if let Some(pause) = sync.test_job {
         tracing::warn!("the sync runs a test job (THREADLINE_SYNC_TEST_JOB_MS): for tests only");
-        runner = runner.with_job(Arc::new(crate::sync::SleepJob(pause)));
+        for entry in crate::registry::INTEGRATIONS {
+            runner = runner.with_job(Arc::new(crate::sync::SleepJob(entry.name, pause)));
+        }
     }
     let runner = runner.spawn();
-    let app = crate::app::router(state);
+    let app = crate::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -15,14 +15,14 @@ use threadline_fake_providers::{FakeProviders, Fault, FaultId, FaultRule, Times}
 use threadline_server::admin::{self, OrgChoice};
 use threadline_server::connections::{self, Grant, Owner, Provider};
 
+use threadline_google_calendar::client::{CalendarClient, RetryPolicy};
+use threadline_google_calendar::{CalendarSync, GoogleCalendar, RunOptions};
 use threadline_server::oauth::google::{GoogleConfig, GoogleEndpoints};
 use threadline_server::oauth::{OAuth, TokenSource};
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
-use threadline_server::sync::calendar::client::{CalendarClient, RetryPolicy};
-use threadline_server::sync::calendar::job::CalendarJob;
-use threadline_server::sync::calendar::{CalendarSync, RunOptions};
+use threadline_server::sync::Integration;
 use threadline_server::sync::{
-    integration, schedule, RunCounts, Runner, RunnerConfig, RunnerHandle, StoredTokens, SyncError,
+    schedule, RunCounts, Runner, RunnerConfig, RunnerHandle, StoredTokens, SyncError,
 };
 use threadline_server::testing::TestDatabase;
 use threadline_server::AppState;
@@ -121,11 +121,11 @@ impl Harness {
         );
         let state = AppState::new(db.clone())
             .with_keyring(keys)
-            .with_calendar_sync(CalendarSync::new(
+            .with_integration(GoogleCalendar::new(CalendarSync::new(
                 db.clone(),
                 client,
                 Arc::new(tokens_source),
-            ));
+            )));
         Harness {
             router: threadline_server::router(state.clone()),
             state,
@@ -185,7 +185,8 @@ impl Harness {
 
     async fn sync(&self) -> Result<RunCounts, SyncError> {
         self.state
-            .calendar_sync()
+            .integration::<GoogleCalendar>()
+            .map(GoogleCalendar::sync)
             .unwrap()
             .run(self.connection, RunOptions::default())
             .await
@@ -432,7 +433,7 @@ impl Harness {
                 Box::pin(schedule::ensure(
                     tx,
                     connection,
-                    integration::GOOGLE_CALENDAR,
+                    threadline_google_calendar::NAME,
                     Duration::from_secs(1800),
                     Duration::ZERO,
                 ))
@@ -457,9 +458,7 @@ impl Harness {
             },
             self.state.sync_wake(),
         )
-        .with_job(Arc::new(CalendarJob(
-            self.state.calendar_sync_shared().unwrap(),
-        )))
+        .with_job(self.state.integration::<GoogleCalendar>().unwrap().job())
         .spawn();
         // The runner says nothing when a run ends: its record does (at most 10 s).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -2004,7 +2003,7 @@ impl Harness {
                 Box::pin(schedule::ensure(
                     tx,
                     connection,
-                    integration::GOOGLE_CALENDAR,
+                    threadline_google_calendar::NAME,
                     Duration::from_secs(1800),
                     Duration::ZERO,
                 ))
@@ -2018,9 +2017,7 @@ impl Harness {
             ..RunnerConfig::default()
         };
         Runner::new(self.state.db().clone(), config, self.state.sync_wake())
-            .with_job(Arc::new(CalendarJob(
-                self.state.calendar_sync_shared().unwrap(),
-            )))
+            .with_job(self.state.integration::<GoogleCalendar>().unwrap().job())
             .spawn()
     }
 
@@ -2771,7 +2768,7 @@ async fn a_block_converted_during_a_run_stays_a_meeting() {
             .on("POST", "/calendar/v3/calendars/*/events")
             .times(Times::Once),
     );
-    let sync = h.state.calendar_sync_shared().unwrap();
+    let sync = h.state.integration::<GoogleCalendar>().unwrap().shared();
     let connection = h.connection;
     let run = tokio::spawn(async move { sync.run(connection, RunOptions::default()).await });
     h.until_fired(held, "the run is under way").await;

@@ -49,53 +49,32 @@ pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/
 /// Where Google sends the browser back (outside `/api/v1`: the browser has no API token).
 pub const CALLBACK_PATH: &str = "/oauth/google/callback";
 
-/// What Threadline uses a Google account for. Each brings its scopes; one connection per
-/// user serves them all. Contacts, Drive (and Gmail) join [`Feature::ALL`] with their issues:
-/// connecting again then asks for the new scopes too (`include_granted_scopes` keeps the
-/// old ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feature {
-    /// Who the account is: its stable id (`sub`) and address.
-    Identity,
-    /// Calendar two-way sync: list calendars, read and write events.
-    Calendar,
-}
+/// The scopes every Google connection asks for: who the account is (its stable id `sub`
+/// and address). The integrations add theirs (each declares its own on the sync engine's
+/// seam); one connection per user serves them all, and connecting again asks for new ones
+/// too (`include_granted_scopes` keeps the old).
+pub const IDENTITY_SCOPES: &[&str] = &["openid", "email"];
+/// What [`IDENTITY_SCOPES`] give, for people.
+pub const IDENTITY_LABEL: &str = "your account's address";
 
-impl Feature {
-    /// Every feature a connection asks for.
-    pub const ALL: &'static [Feature] = &[Feature::Identity, Feature::Calendar];
-
-    pub fn scopes(self) -> &'static [&'static str] {
-        match self {
-            Feature::Identity => &["openid", "email"],
-            Feature::Calendar => &["https://www.googleapis.com/auth/calendar"],
-        }
-    }
-
-    /// For people: "your calendars".
-    pub fn label(self) -> &'static str {
-        match self {
-            Feature::Identity => "your account's address",
-            Feature::Calendar => "your calendars",
-        }
-    }
-
-    /// True when `granted` (a connection's scopes) holds every scope of this feature. Google
-    /// lets the user untick scopes on the consent screen: the sync checks before it runs.
-    pub fn granted(self, granted: &[String]) -> bool {
-        self.scopes()
-            .iter()
-            .all(|scope| granted.iter().any(|g| g == scope))
-    }
-}
-
-/// The scopes a connect flow asks for: those of every feature.
-pub fn requested_scopes() -> Vec<String> {
-    Feature::ALL
+/// True when `granted` (a connection's scopes) holds every one of `scopes`. Google lets the
+/// user untick scopes on the consent screen.
+pub fn granted(scopes: &[&str], granted: &[String]) -> bool {
+    scopes
         .iter()
-        .flat_map(|f| f.scopes())
-        .map(|s| s.to_string())
-        .collect()
+        .all(|scope| granted.iter().any(|g| g == scope))
+}
+
+/// The scopes a connect flow asks for: the identity's, then `extra` (the integrations'),
+/// each once.
+pub fn requested_scopes(extra: &[&str]) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in IDENTITY_SCOPES.iter().chain(extra) {
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    scopes
 }
 
 /// Google's URLs, each replaceable.
@@ -315,6 +294,11 @@ struct UserInfo {
 }
 
 impl Google {
+    /// The endpoints it was configured with (the APIs' roots too).
+    pub fn endpoints(&self) -> &GoogleEndpoints {
+        &self.config.endpoints
+    }
+
     pub(super) fn new(config: GoogleConfig, http: ProviderHttp) -> Google {
         let endpoints = &config.endpoints;
         let client = BasicClient::new(ClientId::new(config.client_id.clone()))
@@ -343,11 +327,11 @@ impl Google {
     }
 
     /// A new authorization request: random state, PKCE S256, offline access with a consent
-    /// screen (so that Google sends a refresh token again on a reconnect), every feature's
-    /// scopes. `login_hint` preselects the account.
-    pub fn authorization(&self, login_hint: Option<&str>) -> Authorization {
+    /// screen (so that Google sends a refresh token again on a reconnect), the identity's
+    /// scopes and `scopes` (the integrations'). `login_hint` preselects the account.
+    pub fn authorization(&self, login_hint: Option<&str>, scopes: &[&str]) -> Authorization {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let scopes = requested_scopes();
+        let scopes = requested_scopes(scopes);
         let mut request = self
             .client
             .authorize_url(CsrfToken::new_random)
@@ -670,11 +654,18 @@ mod tests {
     }
 
     #[test]
-    fn scopes_grow_by_feature() {
-        let scopes = requested_scopes();
-        assert!(scopes.contains(&"openid".to_string()));
-        assert!(scopes.contains(&"https://www.googleapis.com/auth/calendar".to_string()));
-        assert!(Feature::Calendar.granted(&scopes));
-        assert!(!Feature::Calendar.granted(&["openid".to_string()]));
+    fn scopes_grow_by_integration() {
+        let calendar = ["https://www.googleapis.com/auth/calendar"];
+        let scopes = requested_scopes(&[calendar[0], "openid"]);
+        assert_eq!(
+            scopes,
+            [
+                "openid",
+                "email",
+                "https://www.googleapis.com/auth/calendar"
+            ]
+        );
+        assert!(granted(&calendar, &scopes));
+        assert!(!granted(&calendar, &["openid".to_string()]));
     }
 }

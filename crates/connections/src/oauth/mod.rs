@@ -2,7 +2,7 @@
 //!
 //! - [`google`]: Google's client (the `oauth2` crate over `reqwest`): its configuration and
 //!   every endpoint URL (so that tests point at `threadline-fake-providers`), the scopes of
-//!   each [`google::Feature`], the authorization URL (PKCE S256, offline access), the code
+//!   a connection asks for (the identity's and the integrations'), the authorization URL (PKCE S256, offline access), the code
 //!   exchange, the account (OpenID Connect userinfo), refresh and revoke.
 //! - [`pending`]: a started connect flow, stored until its callback (table `oauth_pending`,
 //!   migration 0006): bound to the user, 10 minutes, good once.

@@ -221,7 +221,7 @@ async fn every_documented_operation_is_routed() {
 /// (a route it did not know would have answered 500 in the test above).
 #[test]
 fn the_guard_lists_every_operation() {
-    let (_, json) = threadline_server::app::api_and_document();
+    let (_, json) = threadline_server::api_and_document();
     let doc: utoipa::openapi::OpenApi = serde_json::from_str(&json).expect("document");
     let listed = threadline_server::openapi::operations(&doc);
     assert!(listed.contains(&("GET".to_string(), "/api/v1/me".to_string())));

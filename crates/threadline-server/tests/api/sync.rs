@@ -16,7 +16,7 @@ use threadline_server::db::{BoxFuture, Db};
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
 use threadline_server::sync::schedule;
 use threadline_server::sync::{
-    integration, FenceError, JobContext, JobError, Runner, RunnerConfig, RunnerHandle, SyncJob,
+    FenceError, JobContext, JobError, Runner, RunnerConfig, RunnerHandle, SyncJob,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -59,7 +59,7 @@ struct FakeJob {
 
 impl SyncJob for FakeJob {
     fn integration(&self) -> &'static str {
-        integration::GOOGLE_CALENDAR
+        threadline_google_calendar::NAME
     }
 
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
@@ -186,7 +186,7 @@ async fn connect_user(app: &TestApp, user_id: Uuid, interval: Duration) -> (Uuid
                 let schedule = schedule::ensure(
                     tx,
                     connection.id,
-                    integration::GOOGLE_CALENDAR,
+                    threadline_google_calendar::NAME,
                     interval,
                     Duration::ZERO,
                 )
@@ -806,7 +806,7 @@ async fn run_history_is_newest_first_paginated_and_private() {
                     let claimed = schedule::claim_due(
                         tx,
                         "me",
-                        &[integration::GOOGLE_CALENDAR],
+                        &[threadline_google_calendar::NAME],
                         1,
                         Duration::from_secs(5),
                     )

@@ -1,4 +1,8 @@
-//! Google Calendar two-way sync: the executor of `threadline-calendar-core`'s plans.
+//! The Google Calendar integration, both ways: the executor of `threadline-calendar-core`'s
+//! plans, on the sync engine's seam ([`GoogleCalendar`] is its [`Integration`]; its routes
+//! are `threadline-google-calendar-http`).
+//!
+//! [`Integration`]: threadline_sync_engine::Integration
 //!
 //! - [`client`]: the Calendar v3 HTTP client (paging, sync tokens, If-Match, back-off).
 //! - [`store`]: the tables (migration 0008): selection, cursors, links, busy blocks; CRM
@@ -23,16 +27,20 @@ pub mod executor;
 pub mod job;
 pub mod store;
 
+mod integration;
+
+pub use integration::{GoogleCalendar, NAME, SCOPES};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use threadline_calendar_core::Guards;
 use uuid::Uuid;
 
-use crate::db::Db;
-use crate::secrets::{ExposeSecret, SecretString};
-use crate::sync::{fence, AccessTokens, Lease, RunCounts, SyncError};
 use client::CalendarClient;
+use threadline_storage::db::Db;
+use threadline_storage::secrets::{ExposeSecret, SecretString};
+use threadline_sync_engine::{fence, AccessTokens, Lease, RunCounts, SyncError};
 
 /// The calendar sync of one server: database, Google client, token source.
 pub struct CalendarSync {
@@ -48,7 +56,7 @@ pub struct CalendarSync {
 pub struct RunOptions {
     /// The mass-change guards; "apply anyway" after a review sets their `allow_*`.
     pub guards: Guards,
-    /// The scheduler's lease on the schedule ([`crate::sync::JobContext::lease`]): checked
+    /// The scheduler's lease on the schedule ([`threadline_sync_engine::JobContext::lease`]): checked
     /// before each Google write, and fencing each database write, so that a run that lost
     /// its lease (another process may run the schedule now) writes nothing more. `None` for
     /// a run called directly (tests, benchmarks).
@@ -158,7 +166,7 @@ impl CalendarSync {
                     if !store::has_settings(tx, connection_id).await? {
                         store::set_selection(tx, connection_id, imports, export).await?;
                     }
-                    Ok::<_, crate::sync::FencedError>(())
+                    Ok::<_, threadline_sync_engine::FencedError>(())
                 })
             })
             .await?;

@@ -1,12 +1,14 @@
-//! The sync engine's scheduling: durable schedules, leases, runs (tables `sync_schedules`,
-//! `sync_runs`, migration 0007). Integrations (Google Calendar first) implement [`SyncJob`];
-//! the [`runner::Runner`] runs them.
+//! The sync engine: durable schedules, leases, runs (tables `sync_schedules`, `sync_runs`,
+//! migration 0007), the runner, and the seam integrations plug into.
 //!
+//! - [`integration`]: [`Integration`], what an integration declares (provider, scopes,
+//!   schedule, job, what happens on connect and disconnect), and [`Integrations`], the
+//!   registered ones.
 //! - [`schedule`]: one schedule per (connection, integration): create, pause and resume,
 //!   claim (take the lease), heartbeat, finish, "sync now", the state shown to the user.
 //! - [`runs`]: the history of runs with their counts.
-//! - [`calendar`]: the Google Calendar integration, both ways; [`seams`]: what an
-//!   integration gets from the engine (access tokens) and answers (counts, error kinds).
+//! - [`seams`]: what an integration's job gets from the engine (access tokens) and answers
+//!   (counts, error kinds).
 //! - [`runner`]: the tokio task that `serve` starts: claims due schedules, runs their jobs
 //!   with a lease guard, heartbeats, backs off after failures, releases leases on shutdown.
 //!
@@ -14,7 +16,7 @@
 //! Evaluated (2026-11): **apalis** (apalis-sql 0.7, apalis-sqlite/-postgres 1.0 betas),
 //! **fang** 0.11, **sqlxmq**, **graphile-worker-rs**, **underway**. What we need: the same
 //! behaviour on SQLite and PostgreSQL through sqlx's `Any` driver (one schema, one set of
-//! queries, [`crate::db::Db::write`]); a *recurring* schedule per connection and
+//! queries, [`threadline_storage::db::Db::write`]); a *recurring* schedule per connection and
 //! integration, stored as a row, with jitter and back-off; leases that expire when a process
 //! dies; "sync now" that joins a run already going; run history with counts.
 //! - sqlxmq, graphile-worker-rs and underway are PostgreSQL only (they rely on
@@ -43,10 +45,13 @@
 //!   job's own write transaction, so a write commits only while the lease is held.
 //! - A process killed mid-run leaves its lease; when it expires the schedule is due again
 //!   and the interrupted run is recorded as `interrupted`.
+//! - Invariants of this crate: it names no integration and no provider API; it depends on
+//!   storage, the CRM model's error and connections only (never on HTTP or an
+//!   integration).
 //! - Runs are at-least-once: a job must converge when run again after an interruption (the
 //!   Calendar sync's link table and cursors are written so that it does).
 
-pub mod calendar;
+pub mod integration;
 pub mod runner;
 pub mod runs;
 pub mod schedule;
@@ -59,15 +64,11 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::db::{BoxFuture, Db};
+use threadline_storage::db::{BoxFuture, Db};
 
+pub use integration::{Integration, Integrations};
 pub use runner::{Lease, Runner, RunnerConfig, RunnerHandle};
 pub use seams::{AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError, TokenError};
-
-/// Names of the integrations (`sync_schedules.integration`).
-pub mod integration {
-    pub const GOOGLE_CALENDAR: &str = "google_calendar";
-}
 
 /// Default time between runs of a schedule.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
@@ -204,8 +205,8 @@ impl JobContext {
 /// what they link). Before each write it checks its lease ([`Lease::ensure`]), and puts
 /// [`Lease::fence`] in each write transaction.
 pub trait SyncJob: Send + Sync + 'static {
-    /// The integration it serves (`sync_schedules.integration`), e.g.
-    /// [`integration::GOOGLE_CALENDAR`].
+    /// The integration it serves (`sync_schedules.integration`): its
+    /// [`Integration::name`].
     fn integration(&self) -> &'static str;
 
     /// Runs one pass; adds what it did to `ctx.tally`.
@@ -228,28 +229,28 @@ pub enum FencedError {
     #[error("the lease on this schedule was lost")]
     LeaseLost,
     #[error(transparent)]
-    Api(#[from] crate::error::ApiError),
+    Failed(#[from] threadline_crm::CrmError),
 }
 
 impl From<FenceError> for FencedError {
     fn from(e: FenceError) -> Self {
         match e {
             FenceError::LeaseLost => FencedError::LeaseLost,
-            FenceError::Database(e) => FencedError::Api(e.into()),
+            FenceError::Database(e) => FencedError::Failed(e.into()),
         }
     }
 }
 
 impl From<sqlx::Error> for FencedError {
     fn from(e: sqlx::Error) -> Self {
-        FencedError::Api(e.into())
+        FencedError::Failed(e.into())
     }
 }
 
-impl crate::error::DbFailure for FencedError {
+impl threadline_storage::errors::DbFailure for FencedError {
     fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
-            FencedError::Api(e) => e.database_error(),
+            FencedError::Failed(e) => e.database_error(),
             FencedError::LeaseLost => None,
         }
     }
@@ -257,14 +258,17 @@ impl crate::error::DbFailure for FencedError {
 
 /// [`Lease::fence`] when the job runs under one (the scheduler's runs); nothing otherwise (a
 /// run called directly, as tests and benchmarks do, has no lease to lose).
-pub async fn fence(lease: Option<&Lease>, conn: &mut crate::db::Conn) -> Result<(), FencedError> {
+pub async fn fence(
+    lease: Option<&Lease>,
+    conn: &mut threadline_storage::db::Conn,
+) -> Result<(), FencedError> {
     match lease {
         Some(lease) => Ok(lease.fence(conn).await?),
         None => Ok(()),
     }
 }
 
-impl crate::error::DbFailure for FenceError {
+impl threadline_storage::errors::DbFailure for FenceError {
     fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
             FenceError::Database(e) => Some(e),
@@ -274,19 +278,20 @@ impl crate::error::DbFailure for FenceError {
 }
 
 /// A sync job for tests of the scheduler across processes (`serve` with the hidden
-/// `THREADLINE_SYNC_TEST_JOB_MS`): runs `google_calendar` schedules by waiting this long,
-/// checking its lease before and after. Runs that overlap show in `sync_runs`.
-pub struct SleepJob(pub Duration);
+/// `THREADLINE_SYNC_TEST_JOB_MS`): runs the schedules of the integration it names by
+/// waiting this long, checking its lease before and after. Runs that overlap show in
+/// `sync_runs`.
+pub struct SleepJob(pub &'static str, pub Duration);
 
 impl SyncJob for SleepJob {
     fn integration(&self) -> &'static str {
-        integration::GOOGLE_CALENDAR
+        self.0
     }
 
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             ctx.lease.ensure()?;
-            tokio::time::sleep(self.0).await;
+            tokio::time::sleep(self.1).await;
             ctx.tally.skipped(1);
             ctx.lease.ensure()
         })

@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::Counts;
-use crate::db::{self, id_text, Conn};
+use threadline_storage::db::{self, id_text, Conn};
 
 /// Runs kept per schedule (about four days at the default interval); older ones are deleted
 /// when a run finishes.
@@ -273,7 +273,7 @@ pub(crate) async fn end(
 ) -> Result<bool, sqlx::Error> {
     let error = error.map(|e| {
         e.chars()
-            .take(crate::connections::MAX_REASON_CHARS)
+            .take(threadline_connections::MAX_REASON_CHARS)
             .collect::<String>()
     });
     let done = sqlx::query(

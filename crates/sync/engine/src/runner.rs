@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::schedule::{self, Claimed, Outcome};
 use super::{FenceError, JobContext, JobError, SyncJob, Tally};
-use crate::db::{Conn, Db};
+use threadline_storage::db::{Conn, Db};
 
 /// How the runner behaves.
 #[derive(Debug, Clone)]

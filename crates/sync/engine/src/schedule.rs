@@ -1,5 +1,5 @@
 //! Schedules (`sync_schedules`): one per (connection, integration), each function on the
-//! caller's connection so that it can be part of a [`crate::db::Db::write`].
+//! caller's connection so that it can be part of a [`threadline_storage::db::Db::write`].
 //!
 //! Times come from this process's clock ([`Utc::now`]): several servers on one database need
 //! synchronised clocks (NTP), as leases compare times written by different processes.
@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::runs::{self, NewRun, Run, RunStatus, Trigger};
 use super::Counts;
-use crate::connections::{self, Status};
-use crate::db::{self, format_time, id_text, Conn, Sql};
+use threadline_connections::{self as connections, Status};
+use threadline_storage::db::{self, format_time, id_text, Conn, Sql};
 
 /// Failed runs in a row after which the connection shows `degraded`: one failure (a network
 /// blip) is retried quietly.
@@ -231,7 +231,7 @@ struct DueRow {
 
 /// Takes up to `limit` due schedules of `integrations` for process `owner` with a lease of
 /// `lease`, and starts a run of each (the run "sync now" queued, or a new one). Run it in
-/// [`crate::db::Db::write`]: there the conditional UPDATE is serialised with other
+/// [`threadline_storage::db::Db::write`]: there the conditional UPDATE is serialised with other
 /// processes' claims, so that each schedule goes to one of them.
 ///
 /// A due schedule whose run is still marked running lost its process (its lease expired:
@@ -709,7 +709,7 @@ pub enum SyncNowError {
     Database(#[from] sqlx::Error),
 }
 
-impl crate::error::DbFailure for SyncNowError {
+impl threadline_storage::errors::DbFailure for SyncNowError {
     fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
             SyncNowError::Database(e) => Some(e),

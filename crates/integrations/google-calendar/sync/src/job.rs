@@ -1,25 +1,17 @@
-//! The Google Calendar sync as the scheduler's job ([`SyncJob`]), and the OAuth token
-//! source as its access tokens: what `serve` plugs together when a Google client is
-//! configured.
+//! The Google Calendar sync as the scheduler's job ([`SyncJob`]).
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::{CalendarSync, RunOptions};
-use crate::db::BoxFuture;
-use crate::oauth::TokenSource;
-use crate::secrets::SecretString;
-use crate::sync::{
-    integration, AccessTokens, JobContext, JobError, SyncError, SyncJob, TokenError,
-};
+use threadline_storage::db::BoxFuture;
+use threadline_sync_engine::{JobContext, JobError, SyncError, SyncJob};
 
 /// Runs a connection's Calendar sync when its `google_calendar` schedule is due.
 pub struct CalendarJob(pub Arc<CalendarSync>);
 
 impl SyncJob for CalendarJob {
     fn integration(&self) -> &'static str {
-        integration::GOOGLE_CALENDAR
+        crate::NAME
     }
 
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
@@ -68,33 +60,5 @@ fn job_error(e: SyncError) -> JobError {
         SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
         SyncError::Fatal(reason) => JobError::Fatal(reason),
         SyncError::LeaseLost => JobError::LeaseLost,
-    }
-}
-
-impl AccessTokens for TokenSource {
-    fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
-        Box::pin(async move { token_answer(TokenSource::access_token(self, connection_id).await) })
-    }
-
-    fn replace_rejected<'a>(
-        &'a self,
-        connection_id: Uuid,
-        rejected: &'a SecretString,
-    ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
-        Box::pin(async move {
-            token_answer(TokenSource::replace_rejected(self, connection_id, rejected).await)
-        })
-    }
-}
-
-fn token_answer(
-    answer: Result<crate::oauth::AccessToken, crate::oauth::Error>,
-) -> Result<SecretString, TokenError> {
-    match answer {
-        Ok(token) => Ok(token.token),
-        Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
-        // Transient, or refused for a reason of the server's (`invalid_client`): the pass is
-        // tried again later, with back-off; the status says why meanwhile.
-        Err(e) => Err(TokenError::Unavailable(e.to_string())),
     }
 }

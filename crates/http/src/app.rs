@@ -15,12 +15,13 @@ use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::openapi;
-use crate::routes;
+use crate::routes::{self, IntegrationRoutes};
 use crate::state::AppState;
 
-/// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`).
-pub fn router(state: AppState) -> Router {
-    let (api, document) = api_and_document();
+/// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`),
+/// with the routes of the integrations the server's registry names.
+pub fn router(state: AppState, integrations: &[IntegrationRoutes]) -> Router {
+    let (api, document) = api_and_document(integrations);
     let document = axum::body::Bytes::from(document);
     Router::new()
         .merge(routes::health::router())
@@ -53,7 +54,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The `/api/v1` routes and their OpenAPI document (JSON), from the same registrations.
-pub fn api_and_document() -> (Router<AppState>, String) {
+pub fn api_and_document(integrations: &[IntegrationRoutes]) -> (Router<AppState>, String) {
     let document_op = openapi::Op::new("openapi", "openapi", "This document")
         .description("The OpenAPI 3.1 description of `/api/v1`. Needs no token.")
         .content(
@@ -63,7 +64,7 @@ pub fn api_and_document() -> (Router<AppState>, String) {
             utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Object),
         );
     let (api, mut document) = OpenApiRouter::new()
-        .nest("/api/v1", routes::api())
+        .nest("/api/v1", routes::api(integrations))
         .split_for_parts();
     // Served by `router`: its handler needs the finished document.
     document

@@ -13,11 +13,11 @@ use threadline_calendar_core::owned::normalise_address;
 use threadline_calendar_core::{Block, ContentHash, Link, LinkKind, Owned, When};
 use uuid::Uuid;
 
-use crate::db::{self, id_text, parse_uuid, Conn};
-use crate::error::{ApiError, ApiResult};
-use crate::records::meetings::{Attendee, Meeting};
-use crate::records::{save_row, soft_delete, Kind, Target};
-use crate::routes::records::Record;
+use threadline_crm::records::meetings::{Attendee, Meeting};
+use threadline_crm::records::Record;
+use threadline_crm::records::{save_row, soft_delete, Kind, Target};
+use threadline_crm::{CrmError, CrmResult};
+use threadline_storage::db::{self, id_text, parse_uuid, Conn};
 
 // ---------------------------------------------------------------------------------------
 // Selection and cursors
@@ -32,7 +32,7 @@ pub struct Settings {
 }
 
 /// True once a selection was stored for the connection (even an empty one: "none").
-pub async fn has_settings(conn: &mut Conn, connection: Uuid) -> ApiResult<bool> {
+pub async fn has_settings(conn: &mut Conn, connection: Uuid) -> CrmResult<bool> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM calendar_settings WHERE connection_id = $1")
             .bind(id_text(connection))
@@ -41,7 +41,7 @@ pub async fn has_settings(conn: &mut Conn, connection: Uuid) -> ApiResult<bool> 
     Ok(found.is_some())
 }
 
-pub async fn settings(conn: &mut Conn, connection: Uuid) -> ApiResult<Settings> {
+pub async fn settings(conn: &mut Conn, connection: Uuid) -> CrmResult<Settings> {
     let row: Option<(Option<String>, i64)> = sqlx::query_as(
         "SELECT export_calendar_id, crm_cursor FROM calendar_settings WHERE connection_id = $1",
     )
@@ -71,7 +71,7 @@ pub async fn set_selection(
     connection: Uuid,
     imports: &BTreeSet<String>,
     export: Option<&str>,
-) -> ApiResult<Settings> {
+) -> CrmResult<Settings> {
     let before = settings(conn, connection).await?;
     let now = db::now();
     sqlx::query(
@@ -129,7 +129,7 @@ pub async fn set_selection(
 }
 
 /// Saves the CRM cursor (creating the settings row if there is none).
-pub async fn save_crm_cursor(conn: &mut Conn, connection: Uuid, seq: i64) -> ApiResult<()> {
+pub async fn save_crm_cursor(conn: &mut Conn, connection: Uuid, seq: i64) -> CrmResult<()> {
     sqlx::query(
         "INSERT INTO calendar_settings (connection_id, export_calendar_id, crm_cursor, updated_at)
          VALUES ($1, NULL, $2, $3)
@@ -144,7 +144,7 @@ pub async fn save_crm_cursor(conn: &mut Conn, connection: Uuid, seq: i64) -> Api
     Ok(())
 }
 
-pub async fn cursors(conn: &mut Conn, connection: Uuid) -> ApiResult<HashMap<String, String>> {
+pub async fn cursors(conn: &mut Conn, connection: Uuid) -> CrmResult<HashMap<String, String>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT calendar_id, sync_token FROM calendar_cursors WHERE connection_id = $1",
     )
@@ -159,7 +159,7 @@ pub async fn save_cursor(
     connection: Uuid,
     calendar: &str,
     token: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     sqlx::query(
         "INSERT INTO calendar_cursors (connection_id, calendar_id, sync_token, updated_at)
          VALUES ($1, $2, $3, $4)
@@ -175,7 +175,7 @@ pub async fn save_cursor(
     Ok(())
 }
 
-pub async fn delete_cursor(conn: &mut Conn, connection: Uuid, calendar: &str) -> ApiResult<()> {
+pub async fn delete_cursor(conn: &mut Conn, connection: Uuid, calendar: &str) -> CrmResult<()> {
     sqlx::query("DELETE FROM calendar_cursors WHERE connection_id = $1 AND calendar_id = $2")
         .bind(id_text(connection))
         .bind(calendar)
@@ -185,7 +185,7 @@ pub async fn delete_cursor(conn: &mut Conn, connection: Uuid, calendar: &str) ->
 }
 
 /// The organisation's highest changes-feed `seq` now (0 when empty).
-pub async fn crm_head(conn: &mut Conn, org: Uuid) -> ApiResult<i64> {
+pub async fn crm_head(conn: &mut Conn, org: Uuid) -> CrmResult<i64> {
     let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes WHERE org_id = $1")
         .bind(id_text(org))
         .fetch_one(&mut *conn)
@@ -199,7 +199,7 @@ pub async fn changed_meetings(
     org: Uuid,
     after: i64,
     upto: i64,
-) -> ApiResult<Vec<Uuid>> {
+) -> CrmResult<Vec<Uuid>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT record_id FROM changes
          WHERE org_id = $1 AND record_kind = 'meeting' AND seq > $2 AND seq <= $3 ORDER BY seq",
@@ -223,12 +223,12 @@ fn kind_text(kind: LinkKind) -> &'static str {
     }
 }
 
-fn parse_kind(s: &str) -> ApiResult<LinkKind> {
+fn parse_kind(s: &str) -> CrmResult<LinkKind> {
     match s {
         "exported" => Ok(LinkKind::Exported),
         "block" => Ok(LinkKind::Block),
         "converted" => Ok(LinkKind::Converted),
-        other => Err(ApiError::internal(format!(
+        other => Err(CrmError::internal(format!(
             "unknown calendar link kind {other:?} stored"
         ))),
     }
@@ -249,13 +249,13 @@ type LinkRow = (
 const LINK_COLUMNS: &str =
     "calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id, writable";
 
-fn link_of(row: LinkRow) -> ApiResult<Link> {
+fn link_of(row: LinkRow) -> CrmResult<Link> {
     let (calendar_id, remote_id, kind, crm_id, remote_etag, hash, snapshot, series_id, writable) =
         row;
     let snapshot = snapshot
         .map(|s| serde_json::from_str::<Owned>(&s))
         .transpose()
-        .map_err(|e| ApiError::internal(format!("bad calendar link snapshot stored: {e}")))?;
+        .map_err(|e| CrmError::internal(format!("bad calendar link snapshot stored: {e}")))?;
     Ok(Link {
         kind: parse_kind(&kind)?,
         crm_id: parse_uuid(&crm_id)?,
@@ -270,7 +270,7 @@ fn link_of(row: LinkRow) -> ApiResult<Link> {
 }
 
 /// The connection's whole link table.
-pub async fn links(conn: &mut Conn, connection: Uuid) -> ApiResult<Vec<Link>> {
+pub async fn links(conn: &mut Conn, connection: Uuid) -> CrmResult<Vec<Link>> {
     let rows: Vec<LinkRow> = sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM calendar_links WHERE connection_id = $1
          ORDER BY calendar_id, remote_id"
@@ -282,7 +282,7 @@ pub async fn links(conn: &mut Conn, connection: Uuid) -> ApiResult<Vec<Link>> {
 }
 
 /// The links of one CRM id (a meeting's, or a block's).
-pub async fn links_of(conn: &mut Conn, connection: Uuid, crm_id: Uuid) -> ApiResult<Vec<Link>> {
+pub async fn links_of(conn: &mut Conn, connection: Uuid, crm_id: Uuid) -> CrmResult<Vec<Link>> {
     let rows: Vec<LinkRow> = sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM calendar_links WHERE connection_id = $1 AND crm_id = $2"
     ))
@@ -299,7 +299,7 @@ pub async fn link_at(
     connection: Uuid,
     calendar: &str,
     remote_id: &str,
-) -> ApiResult<Option<Link>> {
+) -> CrmResult<Option<Link>> {
     let row: Option<LinkRow> = sqlx::query_as(&format!(
         "SELECT {LINK_COLUMNS} FROM calendar_links
          WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3"
@@ -313,13 +313,13 @@ pub async fn link_at(
 }
 
 /// Inserts or replaces the link of (calendar, remote event).
-pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResult<()> {
+pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> CrmResult<()> {
     let snapshot = link
         .snapshot
         .as_ref()
         .map(serde_json::to_string)
         .transpose()
-        .map_err(|e| ApiError::internal(format!("cannot serialise a link snapshot: {e}")))?;
+        .map_err(|e| CrmError::internal(format!("cannot serialise a link snapshot: {e}")))?;
     sqlx::query(
         "INSERT INTO calendar_links (connection_id, calendar_id, remote_id, kind, crm_id,
              remote_etag, hash, snapshot, series_id, writable, updated_at)
@@ -350,7 +350,7 @@ pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> ApiResu
 pub async fn meeting_link_keys(
     conn: &mut Conn,
     connection: Uuid,
-) -> ApiResult<Vec<(String, String)>> {
+) -> CrmResult<Vec<(String, String)>> {
     Ok(sqlx::query_as(
         "SELECT calendar_id, remote_id FROM calendar_links
          WHERE connection_id = $1 AND kind <> $2",
@@ -366,7 +366,7 @@ pub async fn delete_link(
     connection: Uuid,
     calendar: &str,
     remote_id: &str,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     sqlx::query(
         "DELETE FROM calendar_links WHERE connection_id = $1 AND calendar_id = $2 AND remote_id = $3",
     )
@@ -452,15 +452,15 @@ const BLOCK_COLUMNS: &str = "id, connection_id, calendar_id, event_id, title, al
      end_at, time_zone, start_date, end_date, location, description, attendees, recurrence, \
      series_id, original_start, cancelled, private";
 
-fn block_of(row: BlockRow) -> ApiResult<BusyBlock> {
-    let json_list = |s: &str| -> ApiResult<Vec<String>> {
+fn block_of(row: BlockRow) -> CrmResult<BusyBlock> {
+    let json_list = |s: &str| -> CrmResult<Vec<String>> {
         serde_json::from_str(s)
-            .map_err(|e| ApiError::internal(format!("bad list in busy_blocks: {e}")))
+            .map_err(|e| CrmError::internal(format!("bad list in busy_blocks: {e}")))
     };
-    let date = |s: Option<String>| -> ApiResult<Option<NaiveDate>> {
+    let date = |s: Option<String>| -> CrmResult<Option<NaiveDate>> {
         s.map(|d| {
             NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|e| ApiError::internal(format!("bad date {d:?} in busy_blocks: {e}")))
+                .map_err(|e| CrmError::internal(format!("bad date {d:?} in busy_blocks: {e}")))
         })
         .transpose()
     };
@@ -504,7 +504,7 @@ pub async fn upsert_block(
     id: Uuid,
     block: &Block,
     private: bool,
-) -> ApiResult<bool> {
+) -> CrmResult<bool> {
     let fields = block.fields.as_ref().filter(|_| !private);
     let (all_day, start_at, end_at, zone, start_date, end_date, range_start, range_end) =
         match block.fields.as_ref().map(|f| &f.when) {
@@ -605,7 +605,7 @@ fn midnight(date: NaiveDate) -> String {
     )
 }
 
-pub async fn remove_block(conn: &mut Conn, id: Uuid) -> ApiResult<bool> {
+pub async fn remove_block(conn: &mut Conn, id: Uuid) -> CrmResult<bool> {
     let done = sqlx::query("DELETE FROM busy_blocks WHERE id = $1")
         .bind(id_text(id))
         .execute(&mut *conn)
@@ -621,7 +621,7 @@ pub async fn blocks_in_range(
     user: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> ApiResult<Vec<BusyBlock>> {
+) -> CrmResult<Vec<BusyBlock>> {
     let rows: Vec<BlockRow> = sqlx::query_as(&format!(
         "SELECT {BLOCK_COLUMNS} FROM busy_blocks
          WHERE org_id = $1 AND user_id = $2
@@ -638,7 +638,7 @@ pub async fn blocks_in_range(
     let mut blocks = rows
         .into_iter()
         .map(block_of)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<CrmResult<Vec<_>>>()?;
     let connections: BTreeSet<Uuid> = blocks
         .iter()
         .filter(|b| !b.recurrence.is_empty())
@@ -665,7 +665,7 @@ pub async fn blocks_in_range(
 async fn converted_occurrences(
     conn: &mut Conn,
     connection: Uuid,
-) -> ApiResult<BTreeMap<(String, String), Vec<String>>> {
+) -> CrmResult<BTreeMap<(String, String), Vec<String>>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT l.calendar_id, l.series_id, l.remote_id FROM calendar_links l
          JOIN meetings m ON m.id = l.crm_id
@@ -693,7 +693,7 @@ pub async fn block(
     org: Uuid,
     user: Uuid,
     id: Uuid,
-) -> ApiResult<Option<BusyBlock>> {
+) -> CrmResult<Option<BusyBlock>> {
     let row: Option<BlockRow> = sqlx::query_as(&format!(
         "SELECT {BLOCK_COLUMNS} FROM busy_blocks WHERE id = $1 AND org_id = $2 AND user_id = $3"
     ))
@@ -709,12 +709,12 @@ pub async fn block(
 // CRM meetings as owned fields
 
 /// A meeting's owned fields and its attendees' display names (by normalised address).
-pub fn owned_of(meeting: &Meeting) -> ApiResult<(Owned, BTreeMap<String, String>)> {
+pub fn owned_of(meeting: &Meeting) -> CrmResult<(Owned, BTreeMap<String, String>)> {
     let when = if meeting.all_day {
         match (meeting.start_date, meeting.end_date) {
             (Some(start), Some(end)) => When::AllDay { start, end },
             _ => {
-                return Err(ApiError::internal(format!(
+                return Err(CrmError::internal(format!(
                     "all-day meeting {} has no dates stored",
                     meeting.id
                 )))
@@ -728,7 +728,7 @@ pub fn owned_of(meeting: &Meeting) -> ApiResult<(Owned, BTreeMap<String, String>
                 time_zone: zone.clone(),
             },
             _ => {
-                return Err(ApiError::internal(format!(
+                return Err(CrmError::internal(format!(
                     "timed meeting {} has no times stored",
                     meeting.id
                 )))
@@ -753,7 +753,7 @@ pub fn owned_of(meeting: &Meeting) -> ApiResult<(Owned, BTreeMap<String, String>
 }
 
 /// Meetings of `org` by id, tombstones included.
-pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec<Meeting>> {
+pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Meeting>> {
     Ok(Meeting::load(conn, org, ids).await?)
 }
 
@@ -761,23 +761,23 @@ pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> ApiResult<Vec
 fn meeting_columns(
     fields: &Owned,
     attendees: &[Attendee],
-) -> ApiResult<Vec<(&'static str, crate::records::Col)>> {
+) -> CrmResult<Vec<(&'static str, threadline_crm::records::Col)>> {
     let when = match &fields.when {
         When::Timed {
             start,
             end,
             time_zone,
-        } => crate::records::meetings::When::Timed {
+        } => threadline_crm::records::meetings::When::Timed {
             start_at: db::format_time(*start),
             end_at: db::format_time(*end),
             time_zone: time_zone.clone(),
         },
-        When::AllDay { start, end } => crate::records::meetings::When::AllDay {
+        When::AllDay { start, end } => threadline_crm::records::meetings::When::AllDay {
             start_date: start.format("%Y-%m-%d").to_string(),
             end_date: end.format("%Y-%m-%d").to_string(),
         },
     };
-    Ok(crate::records::meetings::row_columns(
+    Ok(threadline_crm::records::meetings::row_columns(
         &fields.title,
         &when,
         fields.location.as_deref(),
@@ -820,7 +820,7 @@ pub async fn write_meeting(
     fields: &Owned,
     names: &BTreeMap<String, String>,
     restore: bool,
-) -> ApiResult<bool> {
+) -> CrmResult<bool> {
     let Some(current) = meetings(conn, org, &[id]).await?.into_iter().next() else {
         return Ok(false);
     };
@@ -856,7 +856,7 @@ pub async fn create_meeting(
     id: Uuid,
     fields: &Owned,
     names: &BTreeMap<String, String>,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     let attendees = attendees_for(fields, &[], names);
     save_row(
         conn,
@@ -871,7 +871,7 @@ pub async fn create_meeting(
 }
 
 /// Soft-deletes meeting `id` if it is live.
-pub async fn delete_meeting(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<bool> {
+pub async fn delete_meeting(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<bool> {
     let Some(current) = meetings(conn, org, &[id]).await?.into_iter().next() else {
         return Ok(false);
     };
@@ -884,7 +884,7 @@ pub async fn delete_meeting(conn: &mut Conn, org: Uuid, id: Uuid) -> ApiResult<b
 
 /// The user's own addresses (login and aliases), normalised: a meeting with one of them
 /// among its attendees is the user's, and is exported.
-pub async fn user_addresses(conn: &mut Conn, user: Uuid) -> ApiResult<BTreeSet<String>> {
+pub async fn user_addresses(conn: &mut Conn, user: Uuid) -> CrmResult<BTreeSet<String>> {
     let mut out: BTreeSet<String> =
         sqlx::query_scalar::<_, String>("SELECT address FROM user_addresses WHERE user_id = $1")
             .bind(id_text(user))

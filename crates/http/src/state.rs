@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::oauth::{OAuth, TokenSource};
 use crate::secrets::Keyring;
-use crate::sync::calendar::CalendarSync;
+use crate::sync::{Integration, Integrations};
 
 /// How often at most a token's `last_used_at` is written.
 pub const TOKEN_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -25,8 +25,9 @@ pub struct AppState {
     /// that need them answer 500). Outside `Inner` so that [`AppState::with_keyring`] can
     /// add it to a built state.
     keyring: Option<Arc<Keyring>>,
-    /// The Google Calendar sync; `None` when not configured (its routes answer 500).
-    calendar: Option<Arc<CalendarSync>>,
+    /// The integrations this server runs (the registry's, as configured); an integration's
+    /// routes find their own state here ([`AppState::integration`]).
+    integrations: Integrations,
     /// The OAuth clients of the configured providers (none by default: connecting answers
     /// `provider_not_configured`) and this process's token-refresh locks.
     oauth: Arc<OAuth>,
@@ -67,7 +68,7 @@ impl AppState {
                 sync_wake: Arc::new(Notify::new()),
             }),
             keyring: None,
-            calendar: None,
+            integrations: Integrations::default(),
             oauth: Arc::new(OAuth::none()),
         }
     }
@@ -78,19 +79,28 @@ impl AppState {
         self
     }
 
-    /// This state with the Google Calendar sync.
-    pub fn with_calendar_sync(mut self, sync: CalendarSync) -> Self {
-        self.calendar = Some(Arc::new(sync));
+    /// This state with these integrations.
+    pub fn with_integrations(mut self, integrations: Integrations) -> Self {
+        self.integrations = integrations;
         self
     }
 
-    pub fn calendar_sync(&self) -> Option<&CalendarSync> {
-        self.calendar.as_deref()
+    /// This state with one more integration.
+    pub fn with_integration(mut self, integration: impl Integration) -> Self {
+        let mut list: Vec<Arc<dyn Integration>> = self.integrations.iter().cloned().collect();
+        list.push(Arc::new(integration));
+        self.integrations = Integrations::new(list);
+        self
     }
 
-    /// The Calendar sync, shared (for the scheduler's job).
-    pub fn calendar_sync_shared(&self) -> Option<Arc<CalendarSync>> {
-        self.calendar.clone()
+    /// The integrations this server runs.
+    pub fn integrations(&self) -> &Integrations {
+        &self.integrations
+    }
+
+    /// The integration of type `T`, when this server runs it.
+    pub fn integration<T: Integration>(&self) -> Option<&T> {
+        self.integrations.get::<T>()
     }
 
     /// This state with these OAuth clients ([`OAuth::with_google`]).
@@ -101,6 +111,11 @@ impl AppState {
 
     /// The OAuth clients.
     pub fn oauth(&self) -> &OAuth {
+        &self.oauth
+    }
+
+    /// The OAuth clients, shared (for the integrations' construction).
+    pub fn oauth_shared(&self) -> &Arc<OAuth> {
         &self.oauth
     }
 

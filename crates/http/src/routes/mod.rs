@@ -2,7 +2,6 @@
 
 use crate::openapi::ApiRouter;
 
-pub mod calendar;
 pub mod changes;
 pub mod companies;
 pub mod connections;
@@ -22,9 +21,14 @@ pub mod tokens;
 pub mod tracked_emails;
 pub mod users;
 
-/// The routes under `/api/v1` (all need a bearer token), with their description.
-pub fn api() -> ApiRouter {
-    ApiRouter::new()
+/// An integration's routes (its `http` crate's `router`), as the server's registry names
+/// them.
+pub type IntegrationRoutes = fn() -> ApiRouter;
+
+/// The routes under `/api/v1` (all need a bearer token), with their description; the
+/// integrations' routes come after the connections'.
+pub fn api(integrations: &[IntegrationRoutes]) -> ApiRouter {
+    let api = ApiRouter::new()
         .merge(me::router())
         .merge(lookup::router())
         .merge(contacts::router())
@@ -38,8 +42,9 @@ pub fn api() -> ApiRouter {
         .merge(documents::router())
         .merge(tokens::router())
         .merge(users::router())
-        .merge(connections::router())
-        .merge(calendar::router())
-        .merge(oauth::router())
-        .merge(sync::router())
+        .merge(connections::router());
+    let api = integrations
+        .iter()
+        .fold(api, |api, routes| api.merge(routes()));
+    api.merge(oauth::router()).merge(sync::router())
 }

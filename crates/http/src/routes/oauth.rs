@@ -24,13 +24,12 @@ use crate::connections::{self, Owner, Provider};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::oauth::google::{Feature, CALLBACK_PATH};
+use crate::oauth::google::{granted, CALLBACK_PATH, IDENTITY_LABEL, IDENTITY_SCOPES};
 use crate::oauth::pending::{self, NewFlow, Taken};
 use crate::oauth::Error;
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
 use crate::state::AppState;
-use crate::sync::{integration, schedule, DEFAULT_INTERVAL, DEFAULT_JITTER};
 
 /// The `/api/v1` route.
 pub fn router() -> ApiRouter {
@@ -94,7 +93,8 @@ async fn connect_google(
     let google = state.oauth().google()?;
     let keys = state.keyring()?;
     // The Threadline address is usually the Google one (a Gmail extension): preselected.
-    let authorization = google.authorization(Some(&auth.email));
+    let scopes = state.integrations().scopes_of(Provider::Google);
+    let authorization = google.authorization(Some(&auth.email), &scopes);
     let owner = Owner::from(&auth);
     let flow = &authorization;
     let expires_at = state
@@ -220,33 +220,20 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
         }
     };
     let connection = &upserted.connection;
-    // The connection's Calendar sync: scheduled (or resumed, after a re-authorization) and
-    // due now, so that the user sees their calendars without waiting half an hour.
-    if Feature::Calendar.granted(&connection.scopes) {
+    // The integrations the grant covers: scheduled (or resumed, after a re-authorization)
+    // and due now, so that the user sees their data without waiting for the interval.
+    for integration in state.integrations().of(Provider::Google) {
         let id = connection.id;
         let scheduled = state
             .db()
-            .write(|tx| {
-                Box::pin(async move {
-                    schedule::ensure(
-                        tx,
-                        id,
-                        integration::GOOGLE_CALENDAR,
-                        DEFAULT_INTERVAL,
-                        DEFAULT_JITTER,
-                    )
-                    .await
-                    .map_err(crate::error::ApiError::from)?;
-                    schedule::resume_connection(tx, id).await?;
-                    Ok::<_, crate::error::ApiError>(())
-                })
-            })
+            .write(|tx| Box::pin(integration.on_connected(tx, connection)))
             .await;
         match scheduled {
-            Ok(()) => state.sync_wake().notify_one(),
+            Ok(true) => state.sync_wake().notify_one(),
+            Ok(false) => {}
             // Connected all the same; the next "sync now" or reconnect schedules it.
             Err(e) => {
-                tracing::error!(error = %e, connection = %id, "could not schedule the Calendar sync")
+                tracing::error!(error = %e, connection = %id, integration = integration.name(), "could not schedule the integration's sync")
             }
         }
     }
@@ -261,10 +248,16 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
         .account_email
         .clone()
         .unwrap_or_else(|| format!("account {}", connection.account_id));
-    let missing: Vec<&str> = Feature::ALL
-        .iter()
-        .filter(|f| !f.granted(&connection.scopes))
-        .map(|f| f.label())
+    let identity = (!granted(IDENTITY_SCOPES, &connection.scopes)).then_some(IDENTITY_LABEL);
+    let missing: Vec<&str> = identity
+        .into_iter()
+        .chain(
+            state
+                .integrations()
+                .of(Provider::Google)
+                .filter(|i| !i.granted(&connection.scopes))
+                .map(|i| i.scopes_label()),
+        )
         .collect();
     let next = if missing.is_empty() {
         "You can close this tab.".to_string()

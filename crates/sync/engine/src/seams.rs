@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::connections::{self, Status};
-use crate::db::{BoxFuture, Db};
-use crate::secrets::{ExposeSecret, Keyring, SecretString};
+use threadline_connections::{self as connections, Status};
+use threadline_storage::db::{BoxFuture, Db};
+use threadline_storage::secrets::{ExposeSecret, Keyring, SecretString};
 
 /// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -188,10 +188,12 @@ impl From<TokenError> for SyncError {
     }
 }
 
-impl From<crate::error::ApiError> for SyncError {
-    fn from(e: crate::error::ApiError) -> Self {
+impl From<threadline_crm::CrmError> for SyncError {
+    fn from(e: threadline_crm::CrmError) -> Self {
         match e {
-            crate::error::ApiError::Database(db) if crate::error::is_transient(&db) => {
+            threadline_crm::CrmError::Database(db)
+                if threadline_storage::errors::is_transient(&db) =>
+            {
                 SyncError::retryable(format!("database busy: {db}"))
             }
             other => SyncError::Fatal(other.to_string()),
@@ -203,13 +205,57 @@ impl From<super::FencedError> for SyncError {
     fn from(e: super::FencedError) -> Self {
         match e {
             super::FencedError::LeaseLost => SyncError::LeaseLost,
-            super::FencedError::Api(e) => e.into(),
+            super::FencedError::Failed(e) => e.into(),
         }
     }
 }
 
 impl From<sqlx::Error> for SyncError {
     fn from(e: sqlx::Error) -> Self {
-        SyncError::from(crate::error::ApiError::Database(e))
+        SyncError::from(threadline_crm::CrmError::Database(e))
+    }
+}
+
+/// The OAuth token source (refresh ahead of expiry, one refresh at a time per connection)
+/// as the engine's access tokens.
+impl AccessTokens for threadline_connections::oauth::TokenSource {
+    fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+        Box::pin(async move {
+            token_answer(
+                threadline_connections::oauth::TokenSource::access_token(self, connection_id).await,
+            )
+        })
+    }
+
+    fn replace_rejected<'a>(
+        &'a self,
+        connection_id: Uuid,
+        rejected: &'a SecretString,
+    ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
+        Box::pin(async move {
+            token_answer(
+                threadline_connections::oauth::TokenSource::replace_rejected(
+                    self,
+                    connection_id,
+                    rejected,
+                )
+                .await,
+            )
+        })
+    }
+}
+
+fn token_answer(
+    answer: Result<
+        threadline_connections::oauth::AccessToken,
+        threadline_connections::oauth::Error,
+    >,
+) -> Result<SecretString, TokenError> {
+    match answer {
+        Ok(token) => Ok(token.token),
+        Err(e) if e.pauses_schedules() => Err(TokenError::NeedsReauth(e.to_string())),
+        // Transient, or refused for a reason of the server's (`invalid_client`): the pass is
+        // tried again later, with back-off; the status says why meanwhile.
+        Err(e) => Err(TokenError::Unavailable(e.to_string())),
     }
 }

@@ -226,23 +226,10 @@ fn status_of(reason: Reason) -> StatusCode {
     }
 }
 
-/// A connection's errors as HTTP answers.
+/// A connection's errors as HTTP answers, through the CRM model's terms.
 impl From<ConnectionError> for ApiError {
     fn from(e: ConnectionError) -> Self {
-        use axum::http::StatusCode;
-        match e {
-            ConnectionError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            ConnectionError::Conflict { .. } | ConnectionError::Disconnected(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            ConnectionError::Invalid { field, message } => ApiError::invalid(field, message),
-            ConnectionError::Database(e) => ApiError::Database(e),
-            ConnectionError::Secret(_) | ConnectionError::Internal(_) => {
-                ApiError::internal(e.to_string())
-            }
-        }
+        ApiError::from(CrmError::from(e))
     }
 }
 

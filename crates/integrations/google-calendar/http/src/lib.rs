@@ -1,4 +1,4 @@
-//! Google Calendar sync, the user's side (see [`crate::sync::calendar`]):
+//! The Google Calendar integration's routes, the user's side of [`threadline_google_calendar`]:
 //!
 //! - `GET /connections/{id}/calendars` → the account's calendars (calendarList) with their
 //!   access role, whether each can be the export target (writer or owner) and the current
@@ -31,20 +31,20 @@ use utoipa::openapi::path::HttpMethod;
 use utoipa::PartialSchema;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::connections::{self, Owner, Provider};
-use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, OptionalJson};
-use crate::openapi::{ApiRouter, Op};
-use crate::records::meetings::Meeting;
-use crate::routes::records::{query, Record};
-use crate::state::AppState;
-use crate::sync::calendar::client::{CalendarEntry, CallError};
-use crate::sync::calendar::store::{self, BusyBlock};
-use crate::sync::calendar::CalendarSync;
-use crate::sync::SyncError;
-use crate::validate::path_id;
+use threadline_connections::{self as connections, Owner, Provider};
+use threadline_crm::records::meetings::Meeting;
+use threadline_crm::validate::path_id;
+use threadline_google_calendar::client::{CalendarEntry, CallError};
+use threadline_google_calendar::store::{self, BusyBlock};
+use threadline_google_calendar::{CalendarSync, GoogleCalendar};
+use threadline_http::auth::AuthUser;
+use threadline_http::error::{ApiError, ApiResult};
+use threadline_http::extract::{Json, OptionalJson};
+use threadline_http::openapi::{ApiRouter, Op};
+use threadline_http::routes::records::{query, Record};
+use threadline_http::state::AppState;
+use threadline_storage::db::Conn;
+use threadline_sync_engine::SyncError;
 
 /// The longest time range of one busy-blocks query.
 const MAX_RANGE_DAYS: i64 = 400;
@@ -226,7 +226,8 @@ struct RangeQuery {
 
 fn calendar_sync(state: &AppState) -> ApiResult<&CalendarSync> {
     state
-        .calendar_sync()
+        .integration::<GoogleCalendar>()
+        .map(GoogleCalendar::sync)
         .ok_or_else(|| ApiError::internal("the calendar sync is not configured"))
 }
 
@@ -493,7 +494,7 @@ async fn convert(
 /// A block that is not a series made a meeting, from what its last listing said: one
 /// transaction. Answers the meeting's id.
 async fn convert_block(state: &AppState, org: Uuid, user: Uuid, block_id: Uuid) -> ApiResult<Uuid> {
-    let meeting_id = crate::db::new_id();
+    let meeting_id = threadline_storage::db::new_id();
     state
         .db()
         .write(|tx| {
@@ -626,7 +627,7 @@ async fn convert_occurrence(
     if event.recurring_event_id.as_deref() != Some(series.event_id.as_str()) || !same_start {
         return Err(not_an_occurrence(raw));
     }
-    let meeting_id = crate::db::new_id();
+    let meeting_id = threadline_storage::db::new_id();
     let (link, fields) = Link::converted_instance(meeting_id, calendar, &event, zone.as_deref())
         .map_err(|e| {
             ApiError::new(

@@ -42,10 +42,10 @@ use uuid::Uuid;
 use super::client::{CallError, ListError};
 use super::store::{self, BlockOwner};
 use super::{CalendarSync, RunOptions};
-use crate::connections::{self, Status};
-use crate::db::Conn;
-use crate::error::ApiResult;
-use crate::sync::{fence, FencedError, Lease, RunCounts, SyncError};
+use threadline_connections::{self as connections, Status};
+use threadline_crm::CrmResult;
+use threadline_storage::db::Conn;
+use threadline_sync_engine::{fence, FencedError, Lease, RunCounts, SyncError};
 
 /// How many times one item is planned again after a 412/409 within a run.
 const MAX_REPLANS: u32 = 3;
@@ -187,10 +187,10 @@ pub async fn run(
 
 async fn org_of(conn: &mut Conn, user: Uuid) -> Result<Uuid, SyncError> {
     let org: String = sqlx::query_scalar("SELECT org_id FROM users WHERE id = $1")
-        .bind(crate::db::id_text(user))
+        .bind(threadline_storage::db::id_text(user))
         .fetch_one(&mut *conn)
         .await?;
-    Ok(crate::db::parse_uuid(&org)?)
+    Ok(threadline_storage::db::parse_uuid(&org)?)
 }
 
 /// A failed call as the run's error: passing ones are tried again later.
@@ -275,7 +275,10 @@ impl Run<'_> {
     }
 
     /// A meeting as the planner sees it; `None` (and counted) when it cannot be mapped.
-    fn crm_entry(&mut self, meeting: &crate::records::meetings::Meeting) -> Option<CrmMeeting> {
+    fn crm_entry(
+        &mut self,
+        meeting: &threadline_crm::records::meetings::Meeting,
+    ) -> Option<CrmMeeting> {
         if meeting.meta.deleted_at.is_some() {
             return Some(CrmMeeting::Deleted);
         }
@@ -331,7 +334,7 @@ impl Run<'_> {
                     fence(lease, tx).await?;
                     connections::set_status(tx, id, None, status, reason)
                         .await
-                        .map_err(|e| FencedError::Api(e.into()))
+                        .map_err(|e| FencedError::Failed(e.into()))
                 })
             })
             .await?;
@@ -367,7 +370,7 @@ impl Run<'_> {
         actions: &'s [Action],
         crm_cursor: Option<i64>,
         depth: u32,
-    ) -> crate::db::BoxFuture<'s, Result<(), SyncError>> {
+    ) -> threadline_storage::db::BoxFuture<'s, Result<(), SyncError>> {
         Box::pin(async move {
             let (remote, rest): (Vec<&Action>, Vec<&Action>) = actions.iter().partition(|a| {
                 matches!(
@@ -843,7 +846,7 @@ async fn apply(
     action: &Action,
     counts: &mut RunCounts,
     meanwhile: &mut Meanwhile,
-) -> ApiResult<()> {
+) -> CrmResult<()> {
     let (owner, private) = (local.owner, local.private);
     let org = owner.org_id;
     let connection = owner.connection_id;

@@ -1,0 +1,79 @@
+//! What the Google Calendar integration declares on the sync engine's seam.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use threadline_connections::Provider;
+use threadline_sync_engine::{Integration, SyncJob};
+
+use crate::client::{CalendarClient, RetryPolicy};
+use crate::job::CalendarJob;
+use crate::CalendarSync;
+use threadline_sync_engine::integration::BuildContext;
+
+/// Its name in `sync_schedules.integration`.
+pub const NAME: &str = "google_calendar";
+/// The scope it needs: read and write the user's calendars and events.
+pub const SCOPES: &[&str] = &["https://www.googleapis.com/auth/calendar"];
+
+/// Google Calendar, both ways, every 30 minutes and on demand.
+pub struct GoogleCalendar {
+    sync: Arc<CalendarSync>,
+}
+
+impl GoogleCalendar {
+    pub fn new(sync: CalendarSync) -> GoogleCalendar {
+        GoogleCalendar {
+            sync: Arc::new(sync),
+        }
+    }
+
+    /// The integration on this server, when a Google client is configured (`None` without:
+    /// there is no Google account to sync with).
+    pub fn build(ctx: &BuildContext) -> Result<Option<Arc<dyn Integration>>, String> {
+        let Ok(google) = ctx.oauth.google() else {
+            return Ok(None);
+        };
+        let api = &google.endpoints().calendar_api_url;
+        let client = CalendarClient::new(api.as_str(), RetryPolicy::default())
+            .map_err(|e| format!("the Calendar API URL {api}: {e}"))?;
+        let sync = CalendarSync::new(ctx.db.clone(), client, Arc::clone(&ctx.tokens));
+        Ok(Some(Arc::new(GoogleCalendar::new(sync))))
+    }
+
+    /// The sync itself: what the routes call.
+    pub fn sync(&self) -> &CalendarSync {
+        &self.sync
+    }
+
+    /// The sync, shared.
+    pub fn shared(&self) -> Arc<CalendarSync> {
+        Arc::clone(&self.sync)
+    }
+}
+
+impl Integration for GoogleCalendar {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Google
+    }
+
+    fn scopes(&self) -> &'static [&'static str] {
+        SCOPES
+    }
+
+    fn scopes_label(&self) -> &'static str {
+        "your calendars"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(30 * 60)
+    }
+
+    fn job(&self) -> Arc<dyn SyncJob> {
+        Arc::new(CalendarJob(Arc::clone(&self.sync)))
+    }
+}

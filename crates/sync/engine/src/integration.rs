@@ -1,0 +1,138 @@
+//! The seam every integration plugs into. An integration (Google Calendar today; Google
+//! Contacts, Google Drive and Dropbox next) declares, in its own crate under
+//! `crates/integrations/`, what the engine needs of it — its provider and scopes, its
+//! schedule, its job, what happens when an account is connected or disconnected — by
+//! implementing [`Integration`]; its HTTP routes are its own crate's too. The server's
+//! registry (`crates/server/src/registry.rs`) lists them, one line each; nothing else names
+//! an integration.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use threadline_connections::{self as connections, Connection, Provider};
+use threadline_storage::db::{BoxFuture, Conn};
+
+use crate::{schedule, SyncJob, DEFAULT_INTERVAL, DEFAULT_JITTER};
+
+/// One kind of sync that runs on a user's connection to a provider.
+pub trait Integration: Any + Send + Sync {
+    /// Its name in `sync_schedules.integration`: stored, so it never changes.
+    fn name(&self) -> &'static str;
+
+    /// The provider whose connection it runs on.
+    fn provider(&self) -> Provider;
+
+    /// The OAuth scopes it needs on that connection: asked for when a user connects (with
+    /// incremental authorization, the scopes granted before are kept).
+    fn scopes(&self) -> &'static [&'static str];
+
+    /// What those scopes give, for the person connecting: "your calendars".
+    fn scopes_label(&self) -> &'static str;
+
+    /// Time between runs of a schedule.
+    fn interval(&self) -> Duration {
+        DEFAULT_INTERVAL
+    }
+
+    /// A run starts up to this much earlier or later than [`Integration::interval`] says.
+    fn jitter(&self) -> Duration {
+        DEFAULT_JITTER
+    }
+
+    /// The job the runner runs when one of its schedules is due.
+    fn job(&self) -> Arc<dyn SyncJob>;
+
+    /// True when `scopes` (a connection's granted scopes) hold every scope it needs. Google
+    /// lets the user untick scopes on the consent screen.
+    fn granted(&self, scopes: &[String]) -> bool {
+        self.scopes()
+            .iter()
+            .all(|want| scopes.iter().any(|s| s == want))
+    }
+
+    /// After an account of its provider was connected, or connected again (inside the
+    /// write transaction that follows the callback). By default: when the grant covers its
+    /// scopes, its schedule is made (or resumed) and due now, so that the user sees their
+    /// data without waiting for the interval; answers whether it did.
+    fn on_connected<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        connection: &'a Connection,
+    ) -> BoxFuture<'a, Result<bool, connections::Error>> {
+        Box::pin(async move {
+            if !self.granted(&connection.scopes) {
+                return Ok(false);
+            }
+            schedule::ensure(
+                conn,
+                connection.id,
+                self.name(),
+                self.interval(),
+                self.jitter(),
+            )
+            .await?;
+            schedule::resume_connection(conn, connection.id).await?;
+            Ok(true)
+        })
+    }
+
+    /// After the account was disconnected (its tokens are gone, its schedules skip it). By
+    /// default nothing more: what was synced stays on both sides.
+    fn on_disconnected<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _connection_id: uuid::Uuid,
+    ) -> BoxFuture<'a, Result<(), connections::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What an integration is built from when the server starts.
+pub struct BuildContext {
+    pub db: threadline_storage::Db,
+    /// Valid access tokens of connections (the OAuth token source).
+    pub tokens: Arc<dyn crate::AccessTokens>,
+    /// The providers' OAuth clients and endpoints as configured.
+    pub oauth: Arc<threadline_connections::oauth::OAuth>,
+}
+
+/// The integrations this server runs, in the registry's order.
+#[derive(Clone, Default)]
+pub struct Integrations {
+    list: Vec<Arc<dyn Integration>>,
+}
+
+impl Integrations {
+    pub fn new(list: Vec<Arc<dyn Integration>>) -> Integrations {
+        Integrations { list }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Integration>> {
+        self.list.iter()
+    }
+
+    /// Those that run on `provider`'s connections.
+    pub fn of(&self, provider: Provider) -> impl Iterator<Item = &Arc<dyn Integration>> {
+        self.list.iter().filter(move |i| i.provider() == provider)
+    }
+
+    /// The integration of type `T`, if this server runs it: how an integration's routes
+    /// find their own state.
+    pub fn get<T: Integration>(&self) -> Option<&T> {
+        self.list
+            .iter()
+            .find_map(|i| (i.as_ref() as &dyn Any).downcast_ref::<T>())
+    }
+
+    /// Every scope the integrations of `provider` need, each once, in order.
+    pub fn scopes_of(&self, provider: Provider) -> Vec<&'static str> {
+        let mut scopes: Vec<&'static str> = Vec::new();
+        for scope in self.of(provider).flat_map(|i| i.scopes().iter().copied()) {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes
+    }
+}

@@ -1,0 +1,40 @@
+//! The integrations this server runs: one line each. An integration lives in its own folder
+//! under `crates/integrations/` — its sync side (an [`Integration`] on the sync engine's
+//! seam: provider, scopes, schedule, job, connect and disconnect) and its routes — and is
+//! added here, and nowhere else.
+
+use std::sync::Arc;
+
+use threadline_http::routes::IntegrationRoutes;
+use threadline_sync_engine::integration::BuildContext;
+use threadline_sync_engine::{Integration, Integrations};
+
+/// An integration as the server knows it: how it is built from the configuration (`None`
+/// when its provider is not configured), and its routes.
+pub struct Entry {
+    /// Its [`Integration::name`].
+    pub name: &'static str,
+    pub build: fn(&BuildContext) -> Result<Option<Arc<dyn Integration>>, String>,
+    pub routes: IntegrationRoutes,
+}
+
+/// Every integration, in the order their routes appear in the API.
+pub const INTEGRATIONS: &[Entry] = &[Entry {
+    name: threadline_google_calendar::NAME,
+    build: threadline_google_calendar::GoogleCalendar::build,
+    routes: threadline_google_calendar_http::router,
+}];
+
+/// The routes of every integration.
+pub fn routes() -> Vec<IntegrationRoutes> {
+    INTEGRATIONS.iter().map(|entry| entry.routes).collect()
+}
+
+/// The integrations that can run with this configuration.
+pub fn build(ctx: &BuildContext) -> Result<Integrations, String> {
+    let mut list = Vec::new();
+    for entry in INTEGRATIONS {
+        list.extend((entry.build)(ctx)?);
+    }
+    Ok(Integrations::new(list))
+}
