@@ -262,3 +262,99 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
     };
     error.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::RateLimitReason;
+
+    /// Status, the headers a client reads, and the body as sent.
+    async fn rendered(fault: &Fault) -> (u16, Vec<(String, String)>, String) {
+        let response = fault_response(fault);
+        let status = response.status().as_u16();
+        let headers = ["content-type", "retry-after", "www-authenticate"]
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.headers().get(name)?;
+                Some((name.to_string(), value.to_str().unwrap().to_string()))
+            })
+            .collect();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// Every fault that answers, exactly as the fake sends it: pinned so that reshaping the
+    /// fault layer cannot change a byte a client sees.
+    #[tokio::test]
+    async fn each_fault_in_googles_envelope_byte_for_byte() {
+        let json = ("content-type".to_string(), "application/json".to_string());
+        let cases: Vec<(Fault, u16, Vec<(String, String)>, &str)> = vec![
+            (
+                Fault::TooManyRequests {
+                    retry_after: Some(7),
+                },
+                429,
+                vec![json.clone(), ("retry-after".into(), "7".into())],
+                r#"{"error":{"code":429,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::TooManyRequests { retry_after: None },
+                429,
+                vec![json.clone()],
+                r#"{"error":{"code":429,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::RateLimited403(RateLimitReason::RateLimitExceeded),
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::RateLimited403(RateLimitReason::UserRateLimitExceeded),
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"User Rate Limit Exceeded","reason":"userRateLimitExceeded"}],"message":"User Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::ForbiddenForNonOrganizer,
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"calendar","message":"Shared properties can only be changed by the organizer of the event.","reason":"forbiddenForNonOrganizer"}],"message":"Shared properties can only be changed by the organizer of the event."}}"#,
+            ),
+            (
+                Fault::BackendError,
+                500,
+                vec![json.clone()],
+                r#"{"error":{"code":500,"errors":[{"domain":"global","message":"Backend Error","reason":"backendError"}],"message":"Backend Error"}}"#,
+            ),
+            (
+                Fault::Unavailable,
+                503,
+                vec![json.clone()],
+                r#"{"error":{"code":503,"errors":[{"domain":"global","message":"The service is currently unavailable.","reason":"backendError"}],"message":"The service is currently unavailable."}}"#,
+            ),
+            (
+                Fault::Unauthorized,
+                401,
+                vec![
+                    json.clone(),
+                    (
+                        "www-authenticate".into(),
+                        r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#
+                            .into(),
+                    ),
+                ],
+                r#"{"error":{"code":401,"errors":[{"domain":"global","location":"Authorization","locationType":"header","message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","reason":"authError"}],"message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","status":"UNAUTHENTICATED"}}"#,
+            ),
+        ];
+        for (fault, status, headers, body) in cases {
+            assert_eq!(
+                rendered(&fault).await,
+                (status, headers, body.to_string()),
+                "{fault:?}"
+            );
+        }
+    }
+}
