@@ -40,6 +40,8 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use faults::Provider;
+
 pub use faults::{Fault, FaultId, FaultRule, Faults, Times};
 pub use log::{LoggedRequest, RequestLog};
 
@@ -100,7 +102,8 @@ impl FakeProviders {
         &self.shared.google
     }
 
-    /// Queued faults (429, 403 rate limits, 5xx, dropped responses, delays).
+    /// Queued faults (rate limits, 4xx and 5xx answers, dropped responses, delays), each
+    /// answered in the envelope of the provider whose route the request matched.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
@@ -116,15 +119,12 @@ impl FakeProviders {
     }
 }
 
-/// Every service's routes, under the shared log and fault layers (the log is outermost, so a
-/// request answered by a fault is logged with that answer).
+/// Every service's routes: each provider's under the fault layer with that provider (so a
+/// fault is answered in its envelope), all under the log layer (outermost, so a request
+/// answered by a fault is logged with that answer).
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .merge(google::router())
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            faults::middleware,
-        ))
+        .merge(faults::layer(google::router(), &shared, Provider::Google))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             log::middleware,

@@ -227,7 +227,55 @@ impl IntoResponse for GoogleError {
     }
 }
 
-/// The answer to a fault that answers (not a delay nor a hang-up), in Google's shape.
+/// Conditions only Google has, injected as [`Fault::Google`]; a rule with one fires on
+/// Google's routes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoogleFault {
+    /// 403 `usageLimits/rateLimitExceeded` or `userRateLimitExceeded` (Google answers rate
+    /// limits with 403 or 429, to be handled alike).
+    RateLimited403(RateLimitReason),
+    /// 403 `calendar/forbiddenForNonOrganizer`, as when the event's organiser changed
+    /// since it was read (the fake also answers it by rule: a non-organiser's change of a
+    /// shared property).
+    ForbiddenForNonOrganizer,
+}
+
+/// The reason of a 403 rate limit: the project's rate or one user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitReason {
+    RateLimitExceeded,
+    UserRateLimitExceeded,
+}
+
+impl RateLimitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitReason::RateLimitExceeded => "rateLimitExceeded",
+            RateLimitReason::UserRateLimitExceeded => "userRateLimitExceeded",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            RateLimitReason::RateLimitExceeded => "Rate Limit Exceeded",
+            RateLimitReason::UserRateLimitExceeded => "User Rate Limit Exceeded",
+        }
+    }
+}
+
+impl GoogleError {
+    /// 403 `usageLimits/{reason}`.
+    pub fn rate_limited_403(reason: RateLimitReason) -> Self {
+        GoogleError::new(
+            StatusCode::FORBIDDEN,
+            "usageLimits",
+            reason.as_str(),
+            reason.message(),
+        )
+    }
+}
+
+/// The answer to a fault that answers (not a delay nor a hang-up), in Google's envelope.
 pub(crate) fn fault_response(fault: &Fault) -> Response {
     let error = match fault {
         Fault::TooManyRequests { retry_after } => {
@@ -240,22 +288,27 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
             e.retry_after = retry_after.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
             e
         }
-        Fault::RateLimited403(reason) => {
-            let message = match reason {
-                crate::faults::RateLimitReason::RateLimitExceeded => "Rate Limit Exceeded",
-                crate::faults::RateLimitReason::UserRateLimitExceeded => "User Rate Limit Exceeded",
-            };
-            GoogleError::new(
-                StatusCode::FORBIDDEN,
-                "usageLimits",
-                reason.as_str(),
-                message,
-            )
+        Fault::QuotaExceeded => GoogleError::rate_limited_403(RateLimitReason::RateLimitExceeded),
+        Fault::BadRequest => GoogleError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "badRequest",
+            "Bad Request",
+        ),
+        Fault::Unauthorized => GoogleError::auth_error(),
+        Fault::Forbidden => {
+            GoogleError::new(StatusCode::FORBIDDEN, "global", "forbidden", "Forbidden")
         }
-        Fault::ForbiddenForNonOrganizer => GoogleError::forbidden_for_non_organizer(),
+        Fault::NotFound => GoogleError::not_found(),
+        Fault::Conflict => GoogleError::duplicate(),
         Fault::BackendError => GoogleError::backend_error(),
         Fault::Unavailable => GoogleError::unavailable(),
-        Fault::Unauthorized => GoogleError::auth_error(),
+        Fault::Google(GoogleFault::RateLimited403(reason)) => {
+            GoogleError::rate_limited_403(*reason)
+        }
+        Fault::Google(GoogleFault::ForbiddenForNonOrganizer) => {
+            GoogleError::forbidden_for_non_organizer()
+        }
         Fault::Delay(_) | Fault::DropResponseAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
@@ -266,7 +319,6 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::RateLimitReason;
 
     /// Status, the headers a client reads, and the body as sent.
     async fn rendered(fault: &Fault) -> (u16, Vec<(String, String)>, String) {
@@ -306,19 +358,23 @@ mod tests {
                 r#"{"error":{"code":429,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
             ),
             (
-                Fault::RateLimited403(RateLimitReason::RateLimitExceeded),
+                Fault::Google(GoogleFault::RateLimited403(
+                    RateLimitReason::RateLimitExceeded,
+                )),
                 403,
                 vec![json.clone()],
                 r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
             ),
             (
-                Fault::RateLimited403(RateLimitReason::UserRateLimitExceeded),
+                Fault::Google(GoogleFault::RateLimited403(
+                    RateLimitReason::UserRateLimitExceeded,
+                )),
                 403,
                 vec![json.clone()],
                 r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"User Rate Limit Exceeded","reason":"userRateLimitExceeded"}],"message":"User Rate Limit Exceeded"}}"#,
             ),
             (
-                Fault::ForbiddenForNonOrganizer,
+                Fault::Google(GoogleFault::ForbiddenForNonOrganizer),
                 403,
                 vec![json.clone()],
                 r#"{"error":{"code":403,"errors":[{"domain":"calendar","message":"Shared properties can only be changed by the organizer of the event.","reason":"forbiddenForNonOrganizer"}],"message":"Shared properties can only be changed by the organizer of the event."}}"#,

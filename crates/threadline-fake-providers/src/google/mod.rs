@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Shared;
 pub use calendar::AccessRole;
-pub use error::GoogleError;
+pub use error::{GoogleError, GoogleFault, RateLimitReason};
 pub use oauth::{OAuthClient, Tokens};
 
 /// Google's part of the fake: its state and the test-facing controls.
