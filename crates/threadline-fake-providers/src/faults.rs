@@ -5,11 +5,13 @@
 //! wrong (too many requests, an expired token, not found, a server error, an answer lost after
 //! the write committed…); the provider whose route the request matched says *how*, in its own
 //! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}`
-//! (`google::error::fault_response`). This layer wraps each provider's router separately
+//! (`google::error::fault_response`), Dropbox's `{"error_summary","error":{".tag",…}}` or plain
+//! text (`dropbox::error::fault_response`). This layer wraps each provider's router separately
 //! ([`layer`]), so it knows the [`Provider`] without looking at the path.
 //!
 //! A condition only one provider has is that provider's own detail: [`Fault::Google`] carries
-//! a [`GoogleFault`] (403 `forbiddenForNonOrganizer`, the 403 rate limits). Such a rule fires
+//! a [`GoogleFault`] (403 `forbiddenForNonOrganizer`, the 403 rate limits), [`Fault::Dropbox`]
+//! a [`DropboxFault`] (429 `too_many_write_operations`, a route's own 409…). Such a rule fires
 //! on that provider's requests only; on another provider's it does not match (nor count).
 
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 
+use crate::dropbox::DropboxFault;
 use crate::google::GoogleFault;
 use crate::log::FaultNote;
 use crate::server::Hangup;
@@ -35,28 +38,34 @@ use crate::Shared;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// 429 Too Many Requests, with a `Retry-After: N` (seconds) header or without
-    /// (Google: `usageLimits/rateLimitExceeded`).
+    /// (Google: `usageLimits/rateLimitExceeded`; Dropbox: `too_many_requests`, `retry_after`
+    /// in the body too. Dropbox always sends one, so `None` there tests a client's fallback).
     TooManyRequests { retry_after: Option<u64> },
     /// A usage quota is spent, answered the way the provider answers a spent quota, which need
     /// not be a 429 (Google: 403 `usageLimits/rateLimitExceeded`, the same bytes as
-    /// `GoogleFault::RateLimited403(RateLimitReason::RateLimitExceeded)`). A client must take
-    /// it as "slow down", not as a refusal.
+    /// `GoogleFault::RateLimited403(RateLimitReason::RateLimitExceeded)`; Dropbox, which has
+    /// one answer to every rate limit: 429 `too_many_requests`, `retry_after` 1). A client must
+    /// take it as "slow down", not as a refusal.
     QuotaExceeded,
-    /// 400: the request is malformed; retrying it cannot help (Google: `global/badRequest`).
+    /// 400: the request is malformed; retrying it cannot help (Google: `global/badRequest`;
+    /// Dropbox: plain text, `Error in call to API function "…": …`).
     BadRequest,
     /// 401, as for an expired access token, whatever token was sent (Google:
-    /// `global/authError` with `WWW-Authenticate`).
+    /// `global/authError` with `WWW-Authenticate`; Dropbox: `expired_access_token`).
     Unauthorized,
-    /// 403: the account may not do this (Google: `global/forbidden`).
+    /// 403: the account may not do this (Google: `global/forbidden`; Dropbox: an
+    /// `AccessError`, `invalid_account_type/endpoint`).
     Forbidden,
-    /// The thing the request names does not exist (Google: 404 `global/notFound`).
+    /// The thing the request names does not exist (Google: 404 `global/notFound`; Dropbox:
+    /// 409 `path/not_found`).
     NotFound,
-    /// What the request would create is already there (Google: 409 `global/duplicate`).
+    /// What the request would create is already there (Google: 409 `global/duplicate`;
+    /// Dropbox: 409 `path/conflict/file`).
     Conflict,
-    /// 500, a server error (Google: `global/backendError`).
+    /// 500, a server error (Google: `global/backendError`; Dropbox: plain text).
     BackendError,
     /// 503, the service is unavailable for now (Google: `global/backendError`, "The service is
-    /// currently unavailable.").
+    /// currently unavailable."; Dropbox: plain text).
     Unavailable,
     /// The handler runs and commits its write; then the connection is closed without an
     /// answer, as when a response is lost after the server acted.
@@ -65,6 +74,8 @@ pub enum Fault {
     Delay(Duration),
     /// A condition only Google has, in Google's terms; fires on Google's routes only.
     Google(GoogleFault),
+    /// A condition only Dropbox has, in Dropbox's terms; fires on Dropbox's routes only.
+    Dropbox(DropboxFault),
 }
 
 impl Fault {
@@ -73,6 +84,7 @@ impl Fault {
     pub fn provider(&self) -> Option<Provider> {
         match self {
             Fault::Google(_) => Some(Provider::Google),
+            Fault::Dropbox(_) => Some(Provider::Dropbox),
             _ => None,
         }
     }
@@ -83,14 +95,16 @@ impl Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
     Google,
+    Dropbox,
 }
 
 impl Provider {
     /// The answer to a fault that answers (not a delay nor a hang-up), in this provider's
     /// envelope. `path` is the request's path (an envelope may name the endpoint).
-    fn fault_response(self, fault: &Fault, _path: &str) -> Response {
+    fn fault_response(self, fault: &Fault, path: &str) -> Response {
         match self {
             Provider::Google => crate::google::error::fault_response(fault),
+            Provider::Dropbox => crate::dropbox::error::fault_response(fault, path),
         }
     }
 }
@@ -338,5 +352,150 @@ mod tests {
         );
         assert_eq!(faults.take("GET", "/x", Provider::Google), None, "spent");
         assert_eq!(faults.fired(id), 2);
+    }
+
+    #[test]
+    fn a_providers_own_fault_fires_on_its_routes_only() {
+        let faults = Faults::default();
+        let google = Fault::Google(GoogleFault::ForbiddenForNonOrganizer);
+        let dropbox = Fault::Dropbox(DropboxFault::InvalidAccessToken);
+        let google_id = faults.inject(FaultRule::new(google.clone()));
+        let dropbox_id = faults.inject(FaultRule::new(dropbox.clone()));
+        faults.inject(FaultRule::new(Fault::Unavailable).times(Times::Always));
+
+        let to_dropbox = || faults.take("POST", "/2/files/list_folder", Provider::Dropbox);
+        let to_google = || {
+            faults.take(
+                "GET",
+                "/calendar/v3/users/me/calendarList",
+                Provider::Google,
+            )
+        };
+        assert_eq!(to_dropbox(), Some(dropbox), "Google's rule is passed over");
+        assert_eq!(
+            to_dropbox(),
+            Some(Fault::Unavailable),
+            "a neutral rule fires on any"
+        );
+        assert_eq!(
+            faults.fired(google_id),
+            0,
+            "not counted where it cannot fire"
+        );
+        assert_eq!(to_google(), Some(google));
+        assert_eq!(to_google(), Some(Fault::Unavailable));
+        assert_eq!((faults.fired(google_id), faults.fired(dropbox_id)), (1, 1));
+    }
+
+    /// Status, `Retry-After` and body of a fault as a provider answers it.
+    async fn answered(provider: Provider, fault: &Fault) -> (u16, Option<String>, String) {
+        let path = match provider {
+            Provider::Google => "/calendar/v3/calendars/primary/events",
+            Provider::Dropbox => "/2/files/list_folder",
+        };
+        let response = provider.fault_response(fault, path);
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            retry_after,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    /// Each neutral fault, answered by Google (its reason) and by Dropbox (its
+    /// `error_summary`, or the text of a plain-text answer): the same condition, each
+    /// provider's status and envelope.
+    #[tokio::test]
+    async fn the_same_neutral_fault_in_each_providers_envelope() {
+        type Answer = (u16, &'static str, Option<&'static str>);
+        let cases: [(Fault, Answer, Answer); 10] = [
+            (
+                Fault::TooManyRequests {
+                    retry_after: Some(7),
+                },
+                (429, "rateLimitExceeded", Some("7")),
+                (429, "too_many_requests/..", Some("7")),
+            ),
+            (
+                Fault::TooManyRequests { retry_after: None },
+                (429, "rateLimitExceeded", None),
+                (429, "too_many_requests/..", None),
+            ),
+            (
+                Fault::QuotaExceeded,
+                (403, "rateLimitExceeded", None),
+                (429, "too_many_requests/..", Some("1")),
+            ),
+            (
+                Fault::BadRequest,
+                (400, "badRequest", None),
+                (
+                    400,
+                    "Error in call to API function \"files/list_folder\": request body: could not decode input as JSON",
+                    None,
+                ),
+            ),
+            (
+                Fault::Unauthorized,
+                (401, "authError", None),
+                (401, "expired_access_token/..", None),
+            ),
+            (
+                Fault::Forbidden,
+                (403, "forbidden", None),
+                (403, "invalid_account_type/endpoint/..", None),
+            ),
+            (
+                Fault::NotFound,
+                (404, "notFound", None),
+                (409, "path/not_found/..", None),
+            ),
+            (
+                Fault::Conflict,
+                (409, "duplicate", None),
+                (409, "path/conflict/file/..", None),
+            ),
+            (
+                Fault::BackendError,
+                (500, "backendError", None),
+                (500, "Internal Server Error", None),
+            ),
+            (
+                Fault::Unavailable,
+                (503, "backendError", None),
+                (503, "Service Unavailable", None),
+            ),
+        ];
+        for (fault, google, dropbox) in cases {
+            let (status, retry_after, body) = answered(Provider::Google, &fault).await;
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(
+                (
+                    status,
+                    body["error"]["errors"][0]["reason"].as_str().unwrap(),
+                    retry_after.as_deref()
+                ),
+                google,
+                "Google, {fault:?}: {body}"
+            );
+            assert_eq!(body["error"]["code"], status, "{body}");
+            let (status, retry_after, body) = answered(Provider::Dropbox, &fault).await;
+            let summary = match serde_json::from_str::<serde_json::Value>(&body) {
+                Ok(envelope) => envelope["error_summary"].as_str().unwrap().to_string(),
+                Err(_) => body,
+            };
+            assert_eq!(
+                (status, summary.as_str(), retry_after.as_deref()),
+                dropbox,
+                "Dropbox, {fault:?}"
+            );
+        }
     }
 }

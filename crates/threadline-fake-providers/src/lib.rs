@@ -29,6 +29,7 @@
 //!
 //! The state lives in memory behind one mutex per service; no lock is held across an await.
 
+pub mod dropbox;
 pub mod faults;
 pub mod google;
 pub mod log;

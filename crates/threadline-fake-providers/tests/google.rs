@@ -6,6 +6,7 @@ use base64::Engine;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use threadline_fake_providers::dropbox::DropboxFault;
 use threadline_fake_providers::google::{GoogleFault, OAuthClient, RateLimitReason};
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 
@@ -1343,4 +1344,29 @@ async fn neutral_faults_in_googles_envelope() {
     }
     let (status, _, _) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
     assert_eq!(status, StatusCode::OK, "every rule spent");
+}
+
+/// A provider's own fault fires on that provider's routes only: a Dropbox rule on every path
+/// leaves Google's requests alone, and is not counted as fired.
+#[tokio::test]
+async fn another_providers_fault_does_not_fire_on_google() {
+    let s = setup().await;
+    let path = s.events_path();
+    let faults = s.fake.faults();
+    let dropbox = faults.inject(
+        FaultRule::new(Fault::Dropbox(DropboxFault::InvalidAccessToken)).times(Times::Always),
+    );
+    let google = faults.inject(FaultRule::new(Fault::Google(
+        GoogleFault::ForbiddenForNonOrganizer,
+    )));
+    let (status, _, body) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+    assert_google_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "forbiddenForNonOrganizer",
+    );
+    let (status, _, _) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((faults.fired(dropbox), faults.fired(google)), (0, 1));
 }

@@ -309,6 +309,9 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
         Fault::Google(GoogleFault::ForbiddenForNonOrganizer) => {
             GoogleError::forbidden_for_non_organizer()
         }
+        Fault::Dropbox(_) => {
+            unreachable!("another provider's fault never fires on Google's routes")
+        }
         Fault::Delay(_) | Fault::DropResponseAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
