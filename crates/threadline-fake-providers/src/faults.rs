@@ -7,7 +7,7 @@
 //! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}`
 //! (`google::error::fault_response`), Dropbox's `{"error_summary","error":{".tag",…}}` or plain
 //! text (`dropbox::error::fault_response`). This layer wraps each provider's router separately
-//! ([`layer`]), so it knows the [`Provider`] without looking at the path.
+//! (`layer`), so it knows the [`Provider`] without looking at the path.
 //!
 //! A condition only one provider has is that provider's own detail: [`Fault::Google`] carries
 //! a [`GoogleFault`] (403 `forbiddenForNonOrganizer`, the 403 rate limits), [`Fault::Dropbox`]

@@ -1,9 +1,11 @@
 //! Local fakes of the providers Threadline syncs with, served over HTTP on 127.0.0.1.
 //!
-//! Today: Google's OAuth 2.0 endpoints (`google::oauth`) and the parts of Calendar API v3
-//! Threadline uses (`google::calendar`). People, Drive and Dropbox go beside them, one module
-//! per service, sharing the machinery here: the connection loop (`server`), the request log
-//! and counters (`log`) and fault injection (`faults`).
+//! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3
+//! Threadline uses (`google::calendar`) and Dropbox API v2's error envelope (`dropbox::error`).
+//! One module per service: People and Drive go beside `google::calendar`, Dropbox's files and
+//! OAuth beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
+//! the request log and counters (`log`) and fault injection (`faults`), whose faults are
+//! provider-neutral and answered in the envelope of the provider whose route was called.
 //!
 //! ```no_run
 //! # async fn demo() {
