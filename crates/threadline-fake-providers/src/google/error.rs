@@ -323,8 +323,11 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
 mod tests {
     use super::*;
 
+    /// `(name, value)` of the headers a client reads.
+    type Headers = Vec<(String, String)>;
+
     /// Status, the headers a client reads, and the body as sent.
-    async fn rendered(fault: &Fault) -> (u16, Vec<(String, String)>, String) {
+    async fn rendered(fault: &Fault) -> (u16, Headers, String) {
         let response = fault_response(fault);
         let status = response.status().as_u16();
         let headers = ["content-type", "retry-after", "www-authenticate"]
@@ -345,7 +348,7 @@ mod tests {
     #[tokio::test]
     async fn each_fault_in_googles_envelope_byte_for_byte() {
         let json = ("content-type".to_string(), "application/json".to_string());
-        let cases: Vec<(Fault, u16, Vec<(String, String)>, &str)> = vec![
+        let cases: Vec<(Fault, u16, Headers, &str)> = vec![
             (
                 Fault::TooManyRequests {
                     retry_after: Some(7),
