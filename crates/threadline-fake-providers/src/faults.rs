@@ -34,7 +34,8 @@ use crate::Shared;
 /// without a catch-all, so a new one does not compile until each provider says how it answers
 /// it). A provider's own conditions are not neutral variants with a reason inside, because
 /// another provider could not answer a foreign reason faithfully; they are that provider's
-/// variant ([`Fault::Google`]), rendered by it alone and fired on its routes alone.
+/// variant ([`Fault::Google`], [`Fault::Dropbox`]), rendered by it alone and fired on its
+/// routes alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// 429 Too Many Requests, with a `Retry-After: N` (seconds) header or without
