@@ -1,9 +1,11 @@
 //! Local fakes of the providers Threadline syncs with, served over HTTP on 127.0.0.1.
 //!
-//! Today: Google's OAuth 2.0 endpoints (`google::oauth`) and the parts of Calendar API v3
-//! Threadline uses (`google::calendar`). People, Drive and Dropbox go beside them, one module
-//! per service, sharing the machinery here: the connection loop (`server`), the request log
-//! and counters (`log`) and fault injection (`faults`).
+//! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3
+//! Threadline uses (`google::calendar`) and Dropbox API v2's error envelope (`dropbox::error`).
+//! One module per service: People and Drive go beside `google::calendar`, Dropbox's files and
+//! OAuth beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
+//! the request log and counters (`log`) and fault injection (`faults`), whose faults are
+//! provider-neutral and answered in the envelope of the provider whose route was called.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -29,6 +31,7 @@
 //!
 //! The state lives in memory behind one mutex per service; no lock is held across an await.
 
+pub mod dropbox;
 pub mod faults;
 pub mod google;
 pub mod log;
@@ -39,6 +42,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+
+use faults::Provider;
 
 pub use faults::{Fault, FaultId, FaultRule, Faults, Times};
 pub use log::{LoggedRequest, RequestLog};
@@ -100,7 +105,8 @@ impl FakeProviders {
         &self.shared.google
     }
 
-    /// Queued faults (429, 403 rate limits, 5xx, dropped responses, delays).
+    /// Queued faults (rate limits, 4xx and 5xx answers, dropped responses, delays), each
+    /// answered in the envelope of the provider whose route the request matched.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
@@ -116,15 +122,12 @@ impl FakeProviders {
     }
 }
 
-/// Every service's routes, under the shared log and fault layers (the log is outermost, so a
-/// request answered by a fault is logged with that answer).
+/// Every service's routes: each provider's under the fault layer with that provider (so a
+/// fault is answered in its envelope), all under the log layer (outermost, so a request
+/// answered by a fault is logged with that answer).
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .merge(google::router())
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            faults::middleware,
-        ))
+        .merge(faults::layer(google::router(), &shared, Provider::Google))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             log::middleware,

@@ -6,8 +6,8 @@ use base64::Engine;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use threadline_fake_providers::faults::RateLimitReason;
-use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::dropbox::DropboxFault;
+use threadline_fake_providers::google::{GoogleFault, OAuthClient, RateLimitReason};
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 
 const ME: &str = "ann@example.com";
@@ -630,7 +630,7 @@ async fn organizers_and_the_non_organizer_rule() {
 
     // The same refusal by fault injection, whatever the event.
     let id = s.fake.faults().inject(
-        FaultRule::new(Fault::ForbiddenForNonOrganizer)
+        FaultRule::new(Fault::Google(GoogleFault::ForbiddenForNonOrganizer))
             .on("PATCH", "/calendar/v3/calendars/*/events/*"),
     );
     let (status, _, body) = s
@@ -1224,12 +1224,16 @@ async fn each_fault_kind() {
 
     for (fault, want, reason) in [
         (
-            Fault::RateLimited403(RateLimitReason::RateLimitExceeded),
+            Fault::Google(GoogleFault::RateLimited403(
+                RateLimitReason::RateLimitExceeded,
+            )),
             StatusCode::FORBIDDEN,
             "rateLimitExceeded",
         ),
         (
-            Fault::RateLimited403(RateLimitReason::UserRateLimitExceeded),
+            Fault::Google(GoogleFault::RateLimited403(
+                RateLimitReason::UserRateLimitExceeded,
+            )),
             StatusCode::FORBIDDEN,
             "userRateLimitExceeded",
         ),
@@ -1313,4 +1317,56 @@ async fn each_fault_kind() {
         .expect("logged without a status");
     assert_eq!(dropped.fault.as_deref(), Some("DropResponseAfterCommit"));
     assert_eq!(s.fake.log().count("POST", EVENTS), 2);
+}
+
+/// The neutral faults that are new to the fault layer, in Google's envelope over HTTP: a
+/// spent quota is Google's 403 rate limit, the others its usual reasons for the status.
+#[tokio::test]
+async fn neutral_faults_in_googles_envelope() {
+    let s = setup().await;
+    let path = s.events_path();
+    let faults = s.fake.faults();
+    for (fault, want, reason) in [
+        (
+            Fault::QuotaExceeded,
+            StatusCode::FORBIDDEN,
+            "rateLimitExceeded",
+        ),
+        (Fault::BadRequest, StatusCode::BAD_REQUEST, "badRequest"),
+        (Fault::Forbidden, StatusCode::FORBIDDEN, "forbidden"),
+        (Fault::NotFound, StatusCode::NOT_FOUND, "notFound"),
+        (Fault::Conflict, StatusCode::CONFLICT, "duplicate"),
+    ] {
+        let id = faults.inject(FaultRule::new(fault).on("GET", "/calendar/v3/calendars/*/events"));
+        let (status, _, body) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+        assert_google_error(status, &body, want, reason);
+        assert_eq!(faults.fired(id), 1);
+    }
+    let (status, _, _) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+    assert_eq!(status, StatusCode::OK, "every rule spent");
+}
+
+/// A provider's own fault fires on that provider's routes only: a Dropbox rule on every path
+/// leaves Google's requests alone, and is not counted as fired.
+#[tokio::test]
+async fn another_providers_fault_does_not_fire_on_google() {
+    let s = setup().await;
+    let path = s.events_path();
+    let faults = s.fake.faults();
+    let dropbox = faults.inject(
+        FaultRule::new(Fault::Dropbox(DropboxFault::InvalidAccessToken)).times(Times::Always),
+    );
+    let google = faults.inject(FaultRule::new(Fault::Google(
+        GoogleFault::ForbiddenForNonOrganizer,
+    )));
+    let (status, _, body) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+    assert_google_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "forbiddenForNonOrganizer",
+    );
+    let (status, _, _) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((faults.fired(dropbox), faults.fired(google)), (0, 1));
 }

@@ -227,7 +227,55 @@ impl IntoResponse for GoogleError {
     }
 }
 
-/// The answer to a fault that answers (not a delay nor a hang-up), in Google's shape.
+/// Conditions only Google has, injected as [`Fault::Google`]; a rule with one fires on
+/// Google's routes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoogleFault {
+    /// 403 `usageLimits/rateLimitExceeded` or `userRateLimitExceeded` (Google answers rate
+    /// limits with 403 or 429, to be handled alike).
+    RateLimited403(RateLimitReason),
+    /// 403 `calendar/forbiddenForNonOrganizer`, as when the event's organiser changed
+    /// since it was read (the fake also answers it by rule: a non-organiser's change of a
+    /// shared property).
+    ForbiddenForNonOrganizer,
+}
+
+/// The reason of a 403 rate limit: the project's rate or one user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitReason {
+    RateLimitExceeded,
+    UserRateLimitExceeded,
+}
+
+impl RateLimitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitReason::RateLimitExceeded => "rateLimitExceeded",
+            RateLimitReason::UserRateLimitExceeded => "userRateLimitExceeded",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            RateLimitReason::RateLimitExceeded => "Rate Limit Exceeded",
+            RateLimitReason::UserRateLimitExceeded => "User Rate Limit Exceeded",
+        }
+    }
+}
+
+impl GoogleError {
+    /// 403 `usageLimits/{reason}`.
+    pub fn rate_limited_403(reason: RateLimitReason) -> Self {
+        GoogleError::new(
+            StatusCode::FORBIDDEN,
+            "usageLimits",
+            reason.as_str(),
+            reason.message(),
+        )
+    }
+}
+
+/// The answer to a fault that answers (not a delay nor a hang-up), in Google's envelope.
 pub(crate) fn fault_response(fault: &Fault) -> Response {
     let error = match fault {
         Fault::TooManyRequests { retry_after } => {
@@ -240,25 +288,135 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
             e.retry_after = retry_after.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
             e
         }
-        Fault::RateLimited403(reason) => {
-            let message = match reason {
-                crate::faults::RateLimitReason::RateLimitExceeded => "Rate Limit Exceeded",
-                crate::faults::RateLimitReason::UserRateLimitExceeded => "User Rate Limit Exceeded",
-            };
-            GoogleError::new(
-                StatusCode::FORBIDDEN,
-                "usageLimits",
-                reason.as_str(),
-                message,
-            )
+        Fault::QuotaExceeded => GoogleError::rate_limited_403(RateLimitReason::RateLimitExceeded),
+        Fault::BadRequest => GoogleError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "badRequest",
+            "Bad Request",
+        ),
+        Fault::Unauthorized => GoogleError::auth_error(),
+        Fault::Forbidden => {
+            GoogleError::new(StatusCode::FORBIDDEN, "global", "forbidden", "Forbidden")
         }
-        Fault::ForbiddenForNonOrganizer => GoogleError::forbidden_for_non_organizer(),
+        Fault::NotFound => GoogleError::not_found(),
+        Fault::Conflict => GoogleError::duplicate(),
         Fault::BackendError => GoogleError::backend_error(),
         Fault::Unavailable => GoogleError::unavailable(),
-        Fault::Unauthorized => GoogleError::auth_error(),
+        Fault::Google(GoogleFault::RateLimited403(reason)) => {
+            GoogleError::rate_limited_403(*reason)
+        }
+        Fault::Google(GoogleFault::ForbiddenForNonOrganizer) => {
+            GoogleError::forbidden_for_non_organizer()
+        }
+        Fault::Dropbox(_) => {
+            unreachable!("another provider's fault never fires on Google's routes")
+        }
         Fault::Delay(_) | Fault::DropResponseAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
     };
     error.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(name, value)` of the headers a client reads.
+    type Headers = Vec<(String, String)>;
+
+    /// Status, the headers a client reads, and the body as sent.
+    async fn rendered(fault: &Fault) -> (u16, Headers, String) {
+        let response = fault_response(fault);
+        let status = response.status().as_u16();
+        let headers = ["content-type", "retry-after", "www-authenticate"]
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.headers().get(name)?;
+                Some((name.to_string(), value.to_str().unwrap().to_string()))
+            })
+            .collect();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// Every fault that answers, exactly as the fake sends it: pinned so that reshaping the
+    /// fault layer cannot change a byte a client sees.
+    #[tokio::test]
+    async fn each_fault_in_googles_envelope_byte_for_byte() {
+        let json = ("content-type".to_string(), "application/json".to_string());
+        let cases: Vec<(Fault, u16, Headers, &str)> = vec![
+            (
+                Fault::TooManyRequests {
+                    retry_after: Some(7),
+                },
+                429,
+                vec![json.clone(), ("retry-after".into(), "7".into())],
+                r#"{"error":{"code":429,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::TooManyRequests { retry_after: None },
+                429,
+                vec![json.clone()],
+                r#"{"error":{"code":429,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::Google(GoogleFault::RateLimited403(
+                    RateLimitReason::RateLimitExceeded,
+                )),
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"Rate Limit Exceeded","reason":"rateLimitExceeded"}],"message":"Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::Google(GoogleFault::RateLimited403(
+                    RateLimitReason::UserRateLimitExceeded,
+                )),
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"usageLimits","message":"User Rate Limit Exceeded","reason":"userRateLimitExceeded"}],"message":"User Rate Limit Exceeded"}}"#,
+            ),
+            (
+                Fault::Google(GoogleFault::ForbiddenForNonOrganizer),
+                403,
+                vec![json.clone()],
+                r#"{"error":{"code":403,"errors":[{"domain":"calendar","message":"Shared properties can only be changed by the organizer of the event.","reason":"forbiddenForNonOrganizer"}],"message":"Shared properties can only be changed by the organizer of the event."}}"#,
+            ),
+            (
+                Fault::BackendError,
+                500,
+                vec![json.clone()],
+                r#"{"error":{"code":500,"errors":[{"domain":"global","message":"Backend Error","reason":"backendError"}],"message":"Backend Error"}}"#,
+            ),
+            (
+                Fault::Unavailable,
+                503,
+                vec![json.clone()],
+                r#"{"error":{"code":503,"errors":[{"domain":"global","message":"The service is currently unavailable.","reason":"backendError"}],"message":"The service is currently unavailable."}}"#,
+            ),
+            (
+                Fault::Unauthorized,
+                401,
+                vec![
+                    json.clone(),
+                    (
+                        "www-authenticate".into(),
+                        r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#
+                            .into(),
+                    ),
+                ],
+                r#"{"error":{"code":401,"errors":[{"domain":"global","location":"Authorization","locationType":"header","message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","reason":"authError"}],"message":"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.","status":"UNAUTHENTICATED"}}"#,
+            ),
+        ];
+        for (fault, status, headers, body) in cases {
+            assert_eq!(
+                rendered(&fault).await,
+                (status, headers, body.to_string()),
+                "{fault:?}"
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Google: OAuth 2.0 (`oauth`) and Calendar v3 (`calendar`). People and Drive go beside
-//! `calendar`, sharing the users, tokens, bearer check and error envelope here.
+//! `calendar` (`people`, `drive`, their routers merged in `router()`), sharing the users,
+//! tokens, bearer check, and the error envelope and Google's own faults (`error`).
 
 pub mod calendar;
 pub mod error;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Shared;
 pub use calendar::AccessRole;
-pub use error::GoogleError;
+pub use error::{GoogleError, GoogleFault, RateLimitReason};
 pub use oauth::{OAuthClient, Tokens};
 
 /// Google's part of the fake: its state and the test-facing controls.
