@@ -9,8 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
-use threadline_fake_providers::faults::RateLimitReason;
-use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::google::{GoogleFault, OAuthClient, RateLimitReason};
 use threadline_fake_providers::{FakeProviders, Fault, FaultId, FaultRule, Times};
 use threadline_server::admin::{self, OrgChoice};
 use threadline_server::connections::{self, Grant, Owner, Provider};
@@ -1871,7 +1870,7 @@ async fn a_403_rate_limit_is_retried_like_a_429() {
         RateLimitReason::UserRateLimitExceeded,
     ] {
         h.fake.faults().inject(
-            FaultRule::new(Fault::RateLimited403(reason))
+            FaultRule::new(Fault::Google(GoogleFault::RateLimited403(reason)))
                 .on("GET", "/calendar/v3/calendars/*/events")
                 .times(Times::Once),
         );
@@ -2632,7 +2631,7 @@ async fn a_403_on_a_converted_meetings_patch_is_counted_and_not_tried_again() {
         )
         .await;
     let refused = h.fake.faults().inject(
-        FaultRule::new(Fault::ForbiddenForNonOrganizer)
+        FaultRule::new(Fault::Google(GoogleFault::ForbiddenForNonOrganizer))
             .on("PATCH", "/calendar/v3/calendars/*/events/*")
             .times(Times::Always),
     );
