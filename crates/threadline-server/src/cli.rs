@@ -22,7 +22,6 @@ use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
 use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::state::AppState;
-use crate::sync::integration::BuildContext;
 use crate::sync::{Runner, RunnerConfig};
 
 /// What `--help` adds after the options.
@@ -525,15 +524,8 @@ async fn serve(
         .with_oauth(oauth);
     // The integrations (the registry's): their state for their routes, their jobs in the
     // runner.
-    let oauth = Arc::clone(state.oauth_shared());
-    let tokens = state.token_source().map_err(ServerError::from)?;
-    let integrations = crate::registry::build(&BuildContext {
-        db: db.clone(),
-        tokens: Arc::new(tokens),
-        oauth,
-    })
-    .map_err(ServerError::Invalid)?;
-    state = state.with_integrations(integrations.clone());
+    state = crate::with_registered_integrations(state)?;
+    let integrations = state.integrations().clone();
     let mut runner = Runner::new(db, sync.runner, state.sync_wake());
     for integration in integrations.iter() {
         runner = runner.with_job(integration.job());

@@ -20,6 +20,19 @@ pub use threadline_http::{
 pub use threadline_storage::{db, secrets, testing};
 pub use threadline_sync_engine as sync;
 
+/// `state` with the integrations of the registry that can run with its configuration (its
+/// database, keys and OAuth clients): what `serve` runs.
+pub fn with_registered_integrations(state: AppState) -> Result<AppState, ServerError> {
+    let tokens = state.token_source().map_err(ServerError::from)?;
+    let integrations = registry::build(&sync::integration::BuildContext {
+        db: state.db().clone(),
+        tokens: std::sync::Arc::new(tokens),
+        oauth: std::sync::Arc::clone(state.oauth_shared()),
+    })
+    .map_err(ServerError::Invalid)?;
+    Ok(state.with_integrations(integrations))
+}
+
 /// The whole application with every registered integration's routes.
 pub fn router(state: AppState) -> axum::Router {
     threadline_http::router(state, &registry::routes())

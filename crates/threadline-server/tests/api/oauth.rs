@@ -42,10 +42,13 @@ fn google_config(fake: &FakeProviders) -> GoogleConfig {
 }
 
 /// A server state on `app`'s database with its own OAuth (as another server process has).
+/// The server's state as `serve` makes it: keys, Google's client, and the registry's
+/// integrations.
 fn server_state(app: &TestApp, fake: &FakeProviders, key_line: &str) -> AppState {
-    AppState::new(app.db.clone())
+    let state = AppState::new(app.db.clone())
         .with_keyring(Keyring::parse(key_line, "test keys").unwrap())
-        .with_oauth(OAuth::with_google(google_config(fake)).unwrap())
+        .with_oauth(OAuth::with_google(google_config(fake)).unwrap());
+    threadline_server::with_registered_integrations(state).unwrap()
 }
 
 async fn setup() -> Setup {
