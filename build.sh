@@ -149,7 +149,7 @@ build_all() {
 # Commands
 
 # THREADLINE_LOCAL_GOOGLE=1 ./build.sh run: the server is given the local Google
-# (crates/threadline-fake-providers) as its Google, to try connecting an account and the
+# (crates/fake-providers) as its Google, to try connecting an account and the
 # Calendar sync on one machine, without a Google Cloud project.
 LOCAL_GOOGLE_PORT="${THREADLINE_LOCAL_GOOGLE_PORT:-8790}"
 start_local_google() {
@@ -259,10 +259,10 @@ cmd_bench() {
   ensure_node_deps
   (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
     THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs ${BENCH_QUICK:+--quick})
-  log "server benchmarks (crates/threadline-bench): lookup under load, file transfers, both engines"
-  "$ROOT/crates/threadline-bench/run.sh" ${BENCH_QUICK:+--quick}
+  log "server benchmarks (crates/bench): lookup under load, file transfers, both engines"
+  "$ROOT/crates/bench/run.sh" ${BENCH_QUICK:+--quick}
   log "server benchmark: import of 100,000 contacts from CSV, both engines"
-  "$ROOT/crates/threadline-server/bench/import-contacts.sh"
+  "$ROOT/crates/server/bench/import-contacts.sh"
 }
 
 case "${1:-build}" in

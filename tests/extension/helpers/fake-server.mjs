@@ -1,5 +1,5 @@
 // A real HTTP server on 127.0.0.1 standing in for the Threadline server: it answers
-// /api/v1 with the shapes of crates/threadline-domain/src/api.rs, replays answers for a
+// /api/v1 with the shapes of crates/domain/src/api.rs, replays answers for a
 // repeated Idempotency-Key like the real server, records every request, and can be taken
 // down (the port refuses connections), brought back up, or made to fail.
 

@@ -1,5 +1,5 @@
 //! `threadline-bench`: the server benchmarks. `threadline-bench run --help` lists every knob;
-//! `crates/threadline-bench/run.sh` runs both engines.
+//! `crates/bench/run.sh` runs both engines.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -5,7 +5,7 @@
 # throwaway PostgreSQL cluster (tests/pg/throwaway-cluster.sh); then the same file again
 # (every row already there: skipped). Release build. Figures: BENCHMARKS.md.
 #
-#   crates/threadline-server/bench/import-contacts.sh [ROWS] [SEED]     (from the repository root)
+#   crates/server/bench/import-contacts.sh [ROWS] [SEED]     (from the repository root)
 #   THREADLINE_BENCH_ENGINES=sqlite ...                                  (only one engine)
 set -euo pipefail
 

@@ -4,10 +4,10 @@
 # cluster: tests/pg/throwaway-cluster.sh), prints the figures as Markdown and keeps them as
 # JSON in target/threadline-bench/. Figures go to BENCHMARKS.md ("Server") by hand.
 #
-#   crates/threadline-bench/run.sh            1,000,000 contacts, 200,000 companies (~20 min
+#   crates/bench/run.sh            1,000,000 contacts, 200,000 companies (~20 min
 #                                             on 2 busy cores, most of it seeding)
-#   crates/threadline-bench/run.sh --quick    20,000 / 4,000 and short windows: a smoke run
-#   crates/threadline-bench/run.sh --only=sqlite|postgres [other threadline-bench run options]
+#   crates/bench/run.sh --quick    20,000 / 4,000 and short windows: a smoke run
+#   crates/bench/run.sh --only=sqlite|postgres [other threadline-bench run options]
 #
 # Extra options go to `threadline-bench run` (see its --help).
 set -euo pipefail
