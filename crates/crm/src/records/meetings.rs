@@ -346,7 +346,7 @@ fn validate_attendees(input: &[Attendee]) -> CrmResult<Vec<Attendee>> {
 }
 
 /// The columns of a meeting's row that its fields set: one place for the API's saves and the
-/// calendar sync's (`sync/calendar/store.rs`).
+/// calendar sync's (`threadline-google-calendar`'s `store.rs`).
 pub fn row_columns(
     title: &str,
     when: &When,
