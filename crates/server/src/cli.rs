@@ -89,7 +89,7 @@ pub enum Command {
     Token(TokenCommand),
     /// Import records from files (`import contacts --csv FILE`).
     #[command(subcommand)]
-    Import(crate::import::ImportCommand),
+    Import(crate::import_command::ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -408,7 +408,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        Command::Import(command) => crate::import::run_command(&db, command).await,
+        Command::Import(command) => crate::import_command::run_command(&db, command).await,
     };
     db.close().await;
     result

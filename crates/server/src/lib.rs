@@ -1,5 +1,5 @@
-//! The Threadline server binary's library: the command line ([`cli`]), its configuration
-//! ([`config`]) and the registry of integrations ([`registry`]), on top of the layers (see
+//! The Threadline server binary's library: the command line ([`cli`], [`import_command`]),
+//! its configuration ([`config`]) and the registry of integrations ([`registry`]), on top of the layers (see
 //! ARCHITECTURE.md): `threadline-storage` → `threadline-crm` → `threadline-connections` →
 //! `threadline-sync-engine` → the integrations (`crates/integrations/*`) →
 //! `threadline-http`.
@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod import_command;
 pub mod registry;
 
 pub use threadline_connections::{self as connections, oauth};
