@@ -1,20 +1,18 @@
 //! The integrations this server runs: one line each. An integration lives in its own folder
-//! under `crates/integrations/` — its sync side (an [`Integration`] on the sync engine's
+//! under `crates/integrations/` — its sync side (an `Integration` on the sync engine's
 //! seam: provider, scopes, schedule, job, connect and disconnect) and its routes — and is
 //! added here, and nowhere else.
 
-use std::sync::Arc;
-
 use threadline_http::routes::IntegrationRoutes;
-use threadline_sync_engine::integration::BuildContext;
-use threadline_sync_engine::{Integration, Integrations};
+use threadline_sync_engine::integration::{Build, BuildContext};
+use threadline_sync_engine::Integrations;
 
 /// An integration as the server knows it: how it is built from the configuration (`None`
 /// when its provider is not configured), and its routes.
 pub struct Entry {
-    /// Its [`Integration::name`].
+    /// Its name (`Integration::name`).
     pub name: &'static str,
-    pub build: fn(&BuildContext) -> Result<Option<Arc<dyn Integration>>, String>,
+    pub build: Build,
     pub routes: IntegrationRoutes,
 }
 

@@ -88,6 +88,10 @@ pub trait Integration: Any + Send + Sync {
     }
 }
 
+/// How an integration is built from the configuration: `None` when its provider is not
+/// configured; the error says what is wrong with the configuration.
+pub type Build = fn(&BuildContext) -> Result<Option<Arc<dyn Integration>>, String>;
+
 /// What an integration is built from when the server starts.
 pub struct BuildContext {
     pub db: threadline_storage::Db,

@@ -754,7 +754,7 @@ pub fn owned_of(meeting: &Meeting) -> CrmResult<(Owned, BTreeMap<String, String>
 
 /// Meetings of `org` by id, tombstones included.
 pub async fn meetings(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Meeting>> {
-    Ok(Meeting::load(conn, org, ids).await?)
+    Meeting::load(conn, org, ids).await
 }
 
 /// The columns of a meeting's row that the owned fields set (the records' own mapping).
@@ -777,13 +777,13 @@ fn meeting_columns(
             end_date: end.format("%Y-%m-%d").to_string(),
         },
     };
-    Ok(threadline_crm::records::meetings::row_columns(
+    threadline_crm::records::meetings::row_columns(
         &fields.title,
         &when,
         fields.location.as_deref(),
         fields.description.as_deref(),
         attendees,
-    )?)
+    )
 }
 
 /// The attendee list for `fields`: kept attendees keep their entry (name, contact), new ones
