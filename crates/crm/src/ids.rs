@@ -1,14 +1,7 @@
-//! Message ids as the server keeps them.
-//!
-//! An email is known by several ids: Gmail's legacy hex id (`163d03bfda277ec1`), its sync
-//! id (`msg-f:1602441164947422913`, the same number in decimal; `msg-a:r123…` for a message
-//! just sent from this browser) and its RFC `Message-ID`. Each id is normalised so that one
-//! message's ids meet whatever form the page had: surrounding whitespace, a leading `#` and
-//! the angle brackets of an RFC Message-ID are dropped, a `msg-f:` id becomes its legacy hex
-//! form and a legacy hex id is lowercased. Other ids are kept as they are (RFC Message-IDs
-//! are case-sensitive). The normaliser is the domain crate's
-//! ([`threadline_domain::message::normalize_message_id`]), the one the extension's ids are
-//! written by.
+//! Message ids as the server keeps them. An email is known by several ids (Gmail's legacy
+//! hex id, its `msg-f:`/`msg-a:` sync ids, its RFC `Message-ID`); each is stored in the one
+//! form [`threadline_domain::message::normalize_message_id`] gives, the form the extension
+//! writes, so that one message's ids meet whatever form the page had.
 
 pub use threadline_domain::message::{normalize_message_id, MAX_MESSAGE_ID_CHARS};
 
