@@ -1,8 +1,6 @@
 //! Checks of request fields; each error names its field.
 
-use uuid::Uuid;
-
-use crate::error::{CrmError, CrmResult, Reason};
+use crate::error::{CrmError, CrmResult};
 
 /// Longest name (person, company, task title), in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -52,16 +50,4 @@ pub fn max_items<T>(field: &str, items: &[T], max: usize) -> CrmResult<()> {
         ));
     }
     Ok(())
-}
-
-/// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
-/// that names nothing of the caller's).
-pub fn path_id(raw: &str, what: &str) -> CrmResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| {
-        CrmError::new(
-            Reason::NotFound,
-            "not_found",
-            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
-        )
-    })
 }

@@ -25,9 +25,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use threadline_connections::oauth::Error as OAuthError;
 use threadline_connections::Error as ConnectionError;
 use threadline_crm::error::{CrmError, Reason};
 use threadline_domain::api::{ErrorBody, ErrorDetail};
+use threadline_sync_engine::schedule::SyncNowError;
+use threadline_sync_engine::SyncError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +233,62 @@ fn status_of(reason: Reason) -> StatusCode {
 impl From<ConnectionError> for ApiError {
     fn from(e: ConnectionError) -> Self {
         ApiError::from(CrmError::from(e))
+    }
+}
+
+/// OAuth's errors (connecting an account) as HTTP answers.
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::NotConfigured(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "provider_not_configured",
+                e.to_string(),
+            ),
+            OAuthError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            OAuthError::Disconnected(_) | OAuthError::NeedsReauth { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            OAuthError::Transient { .. } | OAuthError::Refused(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())
+            }
+            OAuthError::Storage(e) => ApiError::from(e),
+        }
+    }
+}
+
+/// A sync's errors, met by a route that calls the provider for the user, as HTTP answers.
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            // Routes take no lease; kept exhaustive so a new kind is mapped on purpose.
+            SyncError::Retryable { .. } | SyncError::LeaseLost | SyncError::TokenRejected(_) => {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                )
+            }
+            SyncError::NeedsReauth(_) => {
+                ApiError::new(StatusCode::CONFLICT, "needs_reauth", e.to_string())
+            }
+            SyncError::RefusedForReview(_) => {
+                ApiError::new(StatusCode::CONFLICT, "needs_review", e.to_string())
+            }
+            SyncError::Fatal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// "Sync now" or a review that started nothing: 409 with why.
+impl From<SyncNowError> for ApiError {
+    fn from(e: SyncNowError) -> Self {
+        match e {
+            SyncNowError::Database(e) => ApiError::Database(e),
+            refused => ApiError::new(StatusCode::CONFLICT, "conflict", refused.to_string()),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 /// Largest request body, in bytes; above it the answer is 413 `payload_too_large`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -270,4 +270,16 @@ mod tests {
         let v: Outer = parse_json(br#"{"name":"a","items":[{"n":1}]}"#).unwrap();
         assert_eq!(v.items.len(), 1);
     }
+}
+
+/// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
+/// that names nothing of the caller's).
+pub fn path_id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
+        )
+    })
 }

@@ -17,11 +17,11 @@ use utoipa::openapi::path::HttpMethod;
 use crate::auth::AuthUser;
 use crate::connections::{self, Connection, Owner};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::path_id;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::state::AppState;
 use crate::sync::schedule::{self, Paused};
-use crate::validate::path_id;
 
 pub fn router() -> ApiRouter {
     let tag = "connections";

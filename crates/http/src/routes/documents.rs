@@ -36,10 +36,10 @@ use crate::documents::tree::{
     self, content_etag, IfMatch, NewContent, Node, RecordKind, RecordRef,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::extract::path_id;
 use crate::extract::Json;
 use crate::openapi::{optional_uuid_param_schema, ApiRouter, Op};
 use crate::state::AppState;
-use crate::validate::path_id;
 
 pub fn router() -> ApiRouter {
     let tag = "documents";

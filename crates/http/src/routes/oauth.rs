@@ -26,7 +26,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::oauth::google::{granted, CALLBACK_PATH, IDENTITY_LABEL, IDENTITY_SCOPES};
 use crate::oauth::pending::{self, NewFlow, Taken};
-use crate::oauth::Error;
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
 use crate::state::AppState;
@@ -64,26 +63,6 @@ pub struct ConnectStarted {
     pub authorization_url: String,
     /// Until when the flow may be finished (RFC 3339).
     pub expires_at: String,
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::NotConfigured(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "provider_not_configured",
-                e.to_string(),
-            ),
-            Error::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            Error::Disconnected(_) | Error::NeedsReauth { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            Error::Transient { .. } | Error::Refused(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())
-            }
-            Error::Storage(e) => ApiError::from(e),
-        }
-    }
 }
 
 async fn connect_google(

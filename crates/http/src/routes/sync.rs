@@ -25,14 +25,14 @@ use utoipa::openapi::path::HttpMethod;
 use crate::auth::AuthUser;
 use crate::connections::{self, Connection, Owner};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::path_id;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::records::{decode_cursor, encode_cursor};
 use crate::routes::records::{query, Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 use crate::sync::runs::{self, Run};
-use crate::sync::schedule::{self, ReviewDecision, SyncNowError, SyncState};
-use crate::validate::path_id;
+use crate::sync::schedule::{self, ReviewDecision, SyncState};
 
 const CURSOR_PREFIX: &str = "run";
 
@@ -133,7 +133,7 @@ async fn sync_now(
         .db()
         .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
         .await
-        .map_err(refused)?;
+        .map_err(ApiError::from)?;
     state.sync_wake().notify_one();
     Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
 }
@@ -150,18 +150,10 @@ async fn review(
         .db()
         .write(|tx| Box::pin(schedule::review(tx, connection.id, decision)))
         .await
-        .map_err(refused)?;
+        .map_err(ApiError::from)?;
     tracing::info!(connection = %connection.id, ?decision, "a refused sync run was reviewed");
     state.sync_wake().notify_one();
     Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
-}
-
-/// "Sync now" or a review that started nothing: 409 with why.
-fn refused(e: SyncNowError) -> ApiError {
-    match e {
-        SyncNowError::Database(e) => ApiError::Database(e),
-        refused => ApiError::new(StatusCode::CONFLICT, "conflict", refused.to_string()),
-    }
 }
 
 async fn state(

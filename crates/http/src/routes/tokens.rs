@@ -157,7 +157,7 @@ async fn revoke(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<TokenView>> {
-    let id = validate::path_id(&raw, "token")?;
+    let id = crate::extract::path_id(&raw, "token")?;
     let auth = &auth;
     let mut found = state
         .db()

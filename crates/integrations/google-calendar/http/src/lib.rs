@@ -33,13 +33,12 @@ use uuid::Uuid;
 
 use threadline_connections::{self as connections, Owner, Provider};
 use threadline_crm::records::meetings::Meeting;
-use threadline_crm::validate::path_id;
 use threadline_google_calendar::client::{CalendarEntry, CallError};
 use threadline_google_calendar::store::{self, BusyBlock};
 use threadline_google_calendar::{CalendarSync, GoogleCalendar};
 use threadline_http::auth::AuthUser;
 use threadline_http::error::{ApiError, ApiResult};
-use threadline_http::extract::{Json, OptionalJson};
+use threadline_http::extract::{path_id, Json, OptionalJson};
 use threadline_http::openapi::{ApiRouter, Op};
 use threadline_http::routes::records::{query, Record};
 use threadline_http::state::AppState;
@@ -246,30 +245,10 @@ async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResu
     Ok(id)
 }
 
-fn sync_error(e: SyncError) -> ApiError {
-    match e {
-        // Routes take no lease; kept exhaustive so a new kind is mapped on purpose.
-        SyncError::Retryable { .. } | SyncError::LeaseLost | SyncError::TokenRejected(_) => {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        }
-        SyncError::NeedsReauth(_) => {
-            ApiError::new(StatusCode::CONFLICT, "needs_reauth", e.to_string())
-        }
-        SyncError::RefusedForReview(_) => {
-            ApiError::new(StatusCode::CONFLICT, "needs_review", e.to_string())
-        }
-        SyncError::Fatal(m) => ApiError::internal(m),
-    }
-}
-
 async fn calendars_of(sync: &CalendarSync, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {
-    let token = sync.token(id).await.map_err(sync_error)?;
+    let token = sync.token(id).await.map_err(ApiError::from)?;
     sync.client().calendar_list(&token).await.map_err(|e| {
-        sync_error(SyncError::retryable(format!(
+        ApiError::from(SyncError::retryable(format!(
             "reading the calendar list: {e}"
         )))
     })
@@ -446,7 +425,7 @@ fn not_an_occurrence(raw: &str) -> ApiError {
 /// is 503, to be retried (as the sync run would); a lasting refusal 502 `provider_error`.
 fn google_failed(what: &str, e: CallError) -> ApiError {
     if e.is_transient() || e.status() == Some(401) {
-        sync_error(SyncError::retryable(format!("{what}: {e}")))
+        ApiError::from(SyncError::retryable(format!("{what}: {e}")))
     } else {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -603,7 +582,7 @@ async fn convert_occurrence(
         occurrence_link(&mut conn, connection, calendar, &instance).await?;
     }
     let sync = calendar_sync(state)?;
-    let token = sync.token(connection).await.map_err(sync_error)?;
+    let token = sync.token(connection).await.map_err(ApiError::from)?;
     let client = sync.client();
     let event = match client.get_event(&token, calendar, &instance).await {
         Ok(event) => event,
