@@ -101,15 +101,22 @@ pub struct BuildContext {
     pub oauth: Arc<threadline_connections::oauth::OAuth>,
 }
 
-/// The integrations this server runs, in the registry's order.
-#[derive(Clone, Default)]
+/// The integrations this server runs, in the registry's order. Cheap to clone (the HTTP
+/// state, which holds it, is cloned for every request).
+#[derive(Clone)]
 pub struct Integrations {
-    list: Vec<Arc<dyn Integration>>,
+    list: Arc<[Arc<dyn Integration>]>,
+}
+
+impl Default for Integrations {
+    fn default() -> Self {
+        Integrations::new(Vec::new())
+    }
 }
 
 impl Integrations {
     pub fn new(list: Vec<Arc<dyn Integration>>) -> Integrations {
-        Integrations { list }
+        Integrations { list: list.into() }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Integration>> {
