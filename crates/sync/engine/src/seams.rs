@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
+use threadline_connections::oauth::{self, TokenSource};
 use threadline_connections::{self as connections, Status};
 use threadline_storage::db::{BoxFuture, Db};
 use threadline_storage::secrets::{ExposeSecret, Keyring, SecretString};
@@ -218,13 +219,9 @@ impl From<sqlx::Error> for SyncError {
 
 /// The OAuth token source (refresh ahead of expiry, one refresh at a time per connection)
 /// as the engine's access tokens.
-impl AccessTokens for threadline_connections::oauth::TokenSource {
+impl AccessTokens for TokenSource {
     fn access_token(&self, connection_id: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
-        Box::pin(async move {
-            token_answer(
-                threadline_connections::oauth::TokenSource::access_token(self, connection_id).await,
-            )
-        })
+        Box::pin(async move { token_answer(TokenSource::access_token(self, connection_id).await) })
     }
 
     fn replace_rejected<'a>(
@@ -233,23 +230,13 @@ impl AccessTokens for threadline_connections::oauth::TokenSource {
         rejected: &'a SecretString,
     ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
         Box::pin(async move {
-            token_answer(
-                threadline_connections::oauth::TokenSource::replace_rejected(
-                    self,
-                    connection_id,
-                    rejected,
-                )
-                .await,
-            )
+            token_answer(TokenSource::replace_rejected(self, connection_id, rejected).await)
         })
     }
 }
 
 fn token_answer(
-    answer: Result<
-        threadline_connections::oauth::AccessToken,
-        threadline_connections::oauth::Error,
-    >,
+    answer: Result<oauth::AccessToken, oauth::Error>,
 ) -> Result<SecretString, TokenError> {
     match answer {
         Ok(token) => Ok(token.token),
