@@ -330,10 +330,12 @@ pub async fn tasks_by_source(
     rows.into_iter().map(TaskRow::into_task).collect()
 }
 
-/// The tracked email (id) that each of `message_ids` belongs to, in `org`.
-pub async fn tracked_email_ids_of(
+/// The entry of `owner` (in `org`) that each of `message_ids` belongs to: a message id
+/// belongs to at most one entry of each user.
+pub async fn own_tracked_email_ids_of(
     conn: &mut Conn,
     org: Uuid,
+    owner: Uuid,
     message_ids: &[String],
 ) -> CrmResult<HashMap<String, Uuid>> {
     if message_ids.is_empty() {
@@ -342,6 +344,8 @@ pub async fn tracked_email_ids_of(
     let mut sql =
         Sql::new("SELECT tracked_email_id, message_id FROM tracked_email_ids WHERE org_id = ");
     sql.push_bind(id_text(org))
+        .push(" AND owner_user_id = ")
+        .push_bind(id_text(owner))
         .push(" AND message_id IN ")
         .push_list(message_ids);
     let rows: Vec<EmailIdRow> = sql.build_query_as().fetch_all(&mut *conn).await?;

@@ -1,15 +1,28 @@
-//! Tracking an email: the product's central write. An email becomes one entry, known by all
-//! its message ids (Gmail's legacy hex, sync and local ids, the RFC `Message-ID`), linked to
-//! the timelines of its contacts and their companies.
+//! Tracking an email: the product's central write. A user's tracking of an email is their
+//! own **entry**, known by all the email's message ids (Gmail's legacy hex, sync and local
+//! ids, the RFC `Message-ID`), linked to the timelines of its contacts and their companies.
+//!
+//! **One email, several users.** Each user who tracks an email has their own entry: their
+//! content, visibility, links and ids, written only by their own requests. A message id
+//! belongs to at most one entry per user (`tracked_email_ids` is UNIQUE per organisation,
+//! owner and message id); entries of different users that are the same email share an
+//! `email_id` (a new entry takes the `email_id` of the oldest entry, any user's, that has
+//! any of its ids). Reads show one entry per email — the reader's own, else a shared one,
+//! else a private one redacted (`records::tracked_emails::shown_entries`). So:
+//! - only an entry's owner writes its content or deletes it; tracking never reads or
+//!   writes a colleague's entry (only its `email_id` when making a new entry);
+//! - nothing is hard-deleted by tracking: two entries of the caller's own that turn out to
+//!   be one email are merged into the older, and the newer goes to the trash;
+//! - a private entry's content never reaches another user.
 //!
 //! - [`validate`]: the request's checks; ids normalised by the domain crate's one
 //!   normaliser, long bodies truncated (never refused).
 //! - [`track`]: one write transaction ([`threadline_storage::Db::write`]: as if alone, on
-//!   both engines). A new entry, or the existing one that has any of the email's ids:
-//!   missing ids and links are added, none removed; two entries that turn out to be the
-//!   same email (tracked once under a `msg-a:` id and once under the legacy id) are merged
-//!   into the older one. `tracked_email_ids` is UNIQUE per organisation and message id;
-//!   should an insert still lose a race, the whole change is tried again.
+//!   both engines). The caller's new entry, or their existing one that has any of the
+//!   email's ids: missing ids and links are added, none removed; the caller's own entries
+//!   that turn out to be one email (tracked once under a `msg-a:` id and once under the
+//!   legacy id) are merged; should an insert still lose a race, the whole change is tried
+//!   again.
 //!
 //! Limits: `body_text` is truncated to [`MAX_BODY_TEXT_BYTES`] (at a character boundary),
 //! `subject` to [`MAX_SUBJECT_CHARS`]: the timeline keeps a readable excerpt, and tracking
@@ -182,28 +195,30 @@ async fn track_once(
         ));
     }
 
-    // The entry, found by any of the ids.
-    let found = store::tracked_email_ids_of(conn, org, &input.ids).await?;
+    // The caller's own entry, found by any of the ids; the others' entries are never
+    // touched.
+    let found = store::own_tracked_email_ids_of(conn, org, auth.user_id, &input.ids).await?;
     let found_emails: BTreeSet<Uuid> = found.values().copied().collect();
     let (email_id, mut created) = match found_emails.len() {
         0 => (insert_email(conn, auth, input).await?, true),
         1 => (*found_emails.first().expect("one entry"), false),
-        _ => (merge_emails(conn, org, &found_emails).await?, false),
+        _ => (merge_own_entries(conn, auth, &found_emails).await?, false),
     };
     if !created {
-        // A deleted entry tracked again starts afresh: the tracker's, with this content.
+        // A deleted entry tracked again starts afresh, with this content.
         created = restore_email(conn, auth, email_id, input).await?;
         if !created {
-            complete_email(conn, org, email_id, input).await?;
+            complete_email(conn, auth, email_id, input).await?;
         }
     }
 
     // Ids the entry does not have yet: a plain INSERT, so that losing a race to another
     // request is a unique violation (and a retry), never a silently split email.
     for id in input.ids.iter().filter(|id| !found.contains_key(*id)) {
-        sqlx::query("INSERT INTO tracked_email_ids (tracked_email_id, org_id, message_id) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO tracked_email_ids (tracked_email_id, org_id, owner_user_id, message_id) VALUES ($1, $2, $3, $4)")
             .bind(id_text(email_id))
             .bind(id_text(org))
+            .bind(id_text(auth.user_id))
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -250,15 +265,27 @@ async fn track_once(
     })
 }
 
+/// A new entry of the caller's. It is an entry of the email of the oldest entry (any
+/// user's) that has any of its ids, or of a new email.
 async fn insert_email(conn: &mut Conn, auth: &Actor, input: &TrackInput) -> CrmResult<Uuid> {
     let id = db::new_id();
     let now = db::now();
+    let mut sql = Sql::new(
+        "SELECT t.email_id FROM tracked_email_ids i
+         JOIN tracked_emails t ON t.id = i.tracked_email_id WHERE i.org_id = ",
+    );
+    sql.push_bind(id_text(auth.org_id))
+        .push(" AND i.message_id IN ")
+        .push_list(&input.ids)
+        .push(" ORDER BY t.created_at, t.id LIMIT 1");
+    let email: Option<String> = sql.build_query_scalar().fetch_optional(&mut *conn).await?;
+    let email = email.unwrap_or_else(|| id_text(id));
     sqlx::query(
         "INSERT INTO tracked_emails
            (id, org_id, owner_user_id, gmail_message_id, direction, subject, from_party,
             to_parties, cc_parties, sent_at, body_text, gmail_thread_id, rfc_message_id, created_at,
-            html_body, visibility, version, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $14)",
+            html_body, visibility, version, updated_at, email_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $14, $17)",
     )
     .bind(id_text(id))
     .bind(id_text(auth.org_id))
@@ -276,15 +303,16 @@ async fn insert_email(conn: &mut Conn, auth: &Actor, input: &TrackInput) -> CrmR
     .bind(&now)
     .bind(&input.html_body)
     .bind(input.visibility.as_str())
+    .bind(email)
     .execute(&mut *conn)
     .await?;
     log_change(conn, auth.org_id, Kind::TrackedEmail, id, 1, false, &now).await?;
     Ok(id)
 }
 
-/// When the entry `id` is deleted: makes it the caller's again, with the request's content
-/// and visibility and none of its old links (the ids stay: they are the email's). True
-/// when it was restored.
+/// When the caller's entry `id` is deleted: brings it back with the request's content and
+/// visibility and none of its old links (the ids stay: they are the email's). True when
+/// it was restored.
 async fn restore_email(
     conn: &mut Conn,
     auth: &Actor,
@@ -293,11 +321,11 @@ async fn restore_email(
 ) -> CrmResult<bool> {
     let now = db::now();
     let version: Option<i64> = sqlx::query_scalar(
-        "UPDATE tracked_emails SET owner_user_id = $1, direction = $2, subject = $3,
+        "UPDATE tracked_emails SET direction = $2, subject = $3,
            from_party = $4, to_parties = $5, cc_parties = $6, sent_at = $7, body_text = $8,
            html_body = $9, gmail_thread_id = $10, rfc_message_id = $11, visibility = $12,
            deleted_at = NULL, updated_at = $13, version = version + 1
-         WHERE org_id = $14 AND id = $15 AND deleted_at IS NOT NULL
+         WHERE org_id = $14 AND id = $15 AND owner_user_id = $1 AND deleted_at IS NOT NULL
          RETURNING version",
     )
     .bind(id_text(auth.user_id))
@@ -337,9 +365,10 @@ async fn restore_email(
     Ok(true)
 }
 
-/// Fills what an existing entry lacks: a thread id, an RFC id, a date, a body, a subject;
-/// and a better primary id than a browser-local `msg-a:` one.
-async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput) -> CrmResult<()> {
+/// Fills what the caller's entry lacks, from the caller's request: a thread id, an RFC id,
+/// a date, a body, a subject; and a better primary id than a browser-local `msg-a:` one.
+async fn complete_email(conn: &mut Conn, auth: &Actor, id: Uuid, input: &TrackInput) -> CrmResult<()> {
+    let org = auth.org_id;
     let primary = &input.ids[0];
     let better_primary = (!is_local_id(primary)).then_some(primary);
     let now = db::now();
@@ -355,7 +384,7 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
            gmail_message_id = CASE
              WHEN $6 IS NOT NULL AND substr(gmail_message_id, 1, 6) = 'msg-a:' THEN $6
              ELSE gmail_message_id END
-         WHERE org_id = $7 AND id = $8
+         WHERE org_id = $7 AND id = $8 AND owner_user_id = $11
          RETURNING version",
     )
     .bind(&input.gmail_thread_id)
@@ -368,30 +397,43 @@ async fn complete_email(conn: &mut Conn, org: Uuid, id: Uuid, input: &TrackInput
     .bind(id_text(id))
     .bind(&now)
     .bind(&input.html_body)
+    .bind(id_text(auth.user_id))
     .fetch_one(&mut *conn)
     .await?;
     log_change(conn, org, Kind::TrackedEmail, id, version, false, &now).await?;
     Ok(())
 }
 
-/// Several entries are the same email: moves the ids and links of the newer ones onto the
-/// oldest and deletes the newer ones. Returns the oldest.
-async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> CrmResult<Uuid> {
+/// Several of the caller's own entries turn out to be one email (tracked once under a
+/// `msg-a:` id and once under the legacy id): the ids and links of the newer ones move to
+/// the oldest, and the newer ones go to the trash (soft-deleted, never erased; tracking
+/// cannot bring them back, as their ids are the oldest's now). Returns the oldest.
+async fn merge_own_entries(
+    conn: &mut Conn,
+    auth: &Actor,
+    entries: &BTreeSet<Uuid>,
+) -> CrmResult<Uuid> {
+    let org = auth.org_id;
+    let owner = id_text(auth.user_id);
     let mut sql = Sql::new("SELECT id FROM tracked_emails WHERE org_id = ");
     sql.push_bind(id_text(org))
+        .push(" AND owner_user_id = ")
+        .push_bind(&owner)
         .push(" AND id IN ")
-        .push_list(emails.iter().map(|id| id_text(*id)))
+        .push_list(entries.iter().map(|id| id_text(*id)))
         .push(" ORDER BY created_at, id");
     let ordered: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
     let (keep, others) = ordered
         .split_first()
         .ok_or_else(|| CrmError::internal("the entries to merge vanished"))?;
-    tracing::info!(keep = %keep, merged = others.len(), "merging tracked emails that are one email");
+    tracing::info!(keep = %keep, merged = others.len(), "merging a user's entries that are one email");
 
     let mut sql = Sql::new("UPDATE tracked_email_ids SET tracked_email_id = ");
     sql.push_bind(keep)
         .push(" WHERE org_id = ")
         .push_bind(id_text(org))
+        .push(" AND owner_user_id = ")
+        .push_bind(&owner)
         .push(" AND tracked_email_id IN ")
         .push_list(others);
     sql.build().execute(&mut *conn).await?;
@@ -405,25 +447,22 @@ async fn merge_emails(conn: &mut Conn, org: Uuid, emails: &BTreeSet<Uuid>) -> Cr
         .push(" ON CONFLICT (tracked_email_id, record_kind, record_id) DO NOTHING");
     sql.build().execute(&mut *conn).await?;
 
-    let mut sql = Sql::new("DELETE FROM tracked_emails WHERE org_id = ");
-    sql.push_bind(id_text(org))
+    let now = db::now();
+    let mut sql = Sql::new("UPDATE tracked_emails SET version = version + 1, updated_at = ");
+    sql.push_bind(&now)
+        .push(", deleted_at = COALESCE(deleted_at, ")
+        .push_bind(&now)
+        .push(") WHERE org_id = ")
+        .push_bind(id_text(org))
+        .push(" AND owner_user_id = ")
+        .push_bind(&owner)
         .push(" AND id IN ")
         .push_list(others)
         .push(" RETURNING id, version");
-    let gone: Vec<(String, i64)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let trashed: Vec<(String, i64)> = sql.build_query_as().fetch_all(&mut *conn).await?;
     // The merged entries leave the feed as deleted.
-    let now = db::now();
-    for (id, version) in gone {
-        log_change(
-            conn,
-            org,
-            Kind::TrackedEmail,
-            parse_uuid(&id)?,
-            version + 1,
-            true,
-            &now,
-        )
-        .await?;
+    for (id, version) in trashed {
+        log_change(conn, org, Kind::TrackedEmail, parse_uuid(&id)?, version, true, &now).await?;
     }
     Ok(parse_uuid(keep)?)
 }

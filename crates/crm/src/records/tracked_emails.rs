@@ -8,6 +8,11 @@
 //! direction, owner ([`redacted`]) — through every route (list, get, the bar's state and
 //! tracking answers; search only matches shared emails and the caller's own; the changes
 //! feed never carries content). Emails tracked before visibility existed stay `shared`.
+//!
+//! **Entries.** A tracked email here is one user's entry (see `crate::tracking`): several
+//! users who track one email have one entry each, with one `email_id`. The timeline and the
+//! bar's state show one entry per email, the best for the reader ([`shown_entries`],
+//! [`timeline_query`]); `GET /tracked-emails/{id}` shows the entry asked for.
 
 use std::collections::HashMap;
 
@@ -29,6 +34,9 @@ pub use threadline_domain::api::Visibility;
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrackedEmailRecord {
     pub id: Uuid,
+    /// The email this entry tracks: the entries of users who tracked the same email share it
+    /// (each user has their own entry: their content, visibility and links).
+    pub email_id: Uuid,
     pub owner: UserRef,
     pub visibility: Visibility,
     pub direction: Direction,
@@ -52,6 +60,8 @@ pub struct TrackedEmailRecord {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RedactedTrackedEmail {
     pub id: Uuid,
+    /// See [`TrackedEmailRecord::email_id`].
+    pub email_id: Uuid,
     pub owner: UserRef,
     /// Always `private`.
     pub visibility: Visibility,
@@ -74,6 +84,7 @@ pub enum TrackedEmailView {
 
 pub fn redacted(
     id: Uuid,
+    email_id: Uuid,
     owner: &UserRef,
     direction: Direction,
     sent_at: Option<DateTime<Utc>>,
@@ -81,6 +92,7 @@ pub fn redacted(
 ) -> Value {
     let redacted = RedactedTrackedEmail {
         id,
+        email_id,
         owner: owner.clone(),
         visibility: Visibility::Private,
         direction,
@@ -107,6 +119,7 @@ pub struct VisibilityInput {
 struct Row {
     #[sqlx(flatten)]
     meta: MetaRow,
+    email_id: String,
     owner_user_id: String,
     owner_name: String,
     owner_email: String,
@@ -141,7 +154,7 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Tracked
         org,
         ids,
         &format!(
-        "SELECT {META_COLUMNS}, t.owner_user_id, u.name AS owner_name, u.email AS owner_email, \
+        "SELECT {META_COLUMNS}, t.email_id, t.owner_user_id, u.name AS owner_name, u.email AS owner_email, \
          t.visibility, t.from_party, t.to_parties, t.cc_parties, t.sent_at, t.body_text, \
          t.html_body, t.rfc_message_id \
          FROM tracked_emails t JOIN users u ON u.id = t.owner_user_id"
@@ -157,6 +170,7 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Tracked
                 .ok_or_else(|| CrmError::internal("a tracked email vanished while loading"))?;
             Ok(TrackedEmailRecord {
                 id,
+                email_id: parse_uuid(&r.email_id)?,
                 owner: UserRef {
                     id: parse_uuid(&r.owner_user_id)?,
                     name: r.owner_name,
@@ -185,6 +199,7 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Tracked
 impl Record for TrackedEmailRecord {
     const KIND: Kind = Kind::TrackedEmail;
     const DERIVED: &'static [&'static str] = &[
+        "email_id",
         "owner",
         "direction",
         "subject",
@@ -226,6 +241,7 @@ impl Record for TrackedEmailRecord {
         } else {
             redacted(
                 self.id,
+                self.email_id,
                 &self.owner,
                 self.direction,
                 self.sent_at,
@@ -328,4 +344,208 @@ pub async fn visible_to(
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// One email, several entries: which entry a user is shown.
+//
+// Each user who tracks an email has their own entry (their content, visibility, links);
+// entries of one email share `email_id`. Where an email appears once — the bar's state of a
+// message, a timeline — a user is shown the best entry for them: their own, else a
+// colleague's shared one, else a colleague's private one (redacted); the oldest first
+// among equals. So colleagues read an email when at least one tracker shared it, and a
+// private tracker's choice never exposes it by itself.
+
+/// How good an entry is for `viewer` (smaller is better): [`rank_sql`] in SQL.
+fn rank(owner: Uuid, visibility: Visibility, viewer: Uuid) -> u8 {
+    if owner == viewer {
+        0
+    } else if visibility == Visibility::Shared {
+        1
+    } else {
+        2
+    }
+}
+
+/// [`rank`] of the entry aliased `alias`, for the viewer bound by `sql`.
+fn push_rank_sql(sql: &mut Sql<'_>, alias: &str, viewer: Uuid) {
+    sql.push(&format!("(CASE WHEN {alias}.owner_user_id = "))
+        .push_bind(id_text(viewer))
+        .push(&format!(
+            " THEN 0 WHEN {alias}.visibility = 'shared' THEN 1 ELSE 2 END)"
+        ));
+}
+
+/// For each message (all the ids a page knows for it), the live entry of `org` that
+/// `viewer` is shown, if the message is tracked: the best (see above) of the entries of
+/// every email that has any of the message's ids. Three queries at most.
+pub async fn shown_entries(
+    conn: &mut Conn,
+    org: Uuid,
+    viewer: Uuid,
+    messages: &[Vec<String>],
+) -> CrmResult<Vec<Option<Uuid>>> {
+    let all: Vec<&String> = {
+        let mut all: Vec<&String> = messages.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    if all.is_empty() {
+        return Ok(vec![None; messages.len()]);
+    }
+    let mut sql = Sql::new(
+        "SELECT DISTINCT i.message_id, t.email_id FROM tracked_email_ids i
+         JOIN tracked_emails t ON t.id = i.tracked_email_id WHERE i.org_id = ",
+    );
+    sql.push_bind(id_text(org))
+        .push(" AND i.message_id IN ")
+        .push_list(all.iter().map(|s| s.as_str()));
+    let found: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    if found.is_empty() {
+        return Ok(vec![None; messages.len()]);
+    }
+    let mut emails_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (message, email) in &found {
+        emails_of.entry(message).or_default().push(email);
+    }
+    let mut emails: Vec<&str> = found.iter().map(|(_, e)| e.as_str()).collect();
+    emails.sort_unstable();
+    emails.dedup();
+    let mut sql = Sql::new(
+        "SELECT id, email_id, owner_user_id, visibility, created_at FROM tracked_emails
+         WHERE deleted_at IS NULL AND org_id = ",
+    );
+    sql.push_bind(id_text(org))
+        .push(" AND email_id IN ")
+        .push_list(emails.iter().copied());
+    let entries: Vec<(String, String, String, String, String)> =
+        sql.build_query_as().fetch_all(&mut *conn).await?;
+    // The best entry of each email.
+    let mut best: HashMap<&str, ((u8, &str, &str), Uuid)> = HashMap::new();
+    for (id, email, owner, visibility, created_at) in &entries {
+        let key = (
+            rank(parse_uuid(owner)?, parse_visibility(visibility)?, viewer),
+            created_at.as_str(),
+            id.as_str(),
+        );
+        let better = best.get(email.as_str()).is_none_or(|(k, _)| key < *k);
+        if better {
+            best.insert(email, (key, parse_uuid(id)?));
+        }
+    }
+    Ok(messages
+        .iter()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| emails_of.get(id.as_str()))
+                .flatten()
+                .filter_map(|email| best.get(email))
+                .min_by_key(|(key, _)| *key)
+                .map(|(_, entry)| *entry)
+        })
+        .collect())
+}
+
+/// The date a timeline is ordered by: when the email was sent, else when it was tracked
+/// (`tracked_emails_org_date_idx` is on it).
+const DATE: &str = "COALESCE(t.sent_at, t.created_at)";
+
+/// A timeline page's query: the ids and dates (`limit + 1` rows) of the entries `viewer`
+/// is shown on the timeline of `record` (or of the whole organisation), newest first,
+/// after the (date, id) `after`: one per email (see [`shown_entries`]), among the
+/// entries on that timeline.
+pub fn timeline_query(
+    org: Uuid,
+    viewer: Uuid,
+    record: Option<(Kind, Uuid)>,
+    after: Option<(String, String)>,
+    include_deleted: bool,
+    limit: u32,
+) -> Sql<'static> {
+    let on_timeline = |sql: &mut Sql<'static>, alias: &str| {
+        if let Some((kind, id)) = record {
+            sql.push(&format!(
+                " AND {alias}.id IN (SELECT l.tracked_email_id FROM tracked_email_links l \
+                 WHERE l.record_kind = "
+            ))
+            .push_bind(kind.as_str())
+            .push(" AND l.record_id = ")
+            .push_bind(id_text(id))
+            .push(")");
+        }
+    };
+    let mut sql = Sql::new(format!(
+        "SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "
+    ));
+    sql.push_bind(id_text(org));
+    if !include_deleted {
+        sql.push(" AND t.deleted_at IS NULL");
+    }
+    on_timeline(&mut sql, "t");
+    // No better live entry of the same email on this timeline.
+    sql.push(
+        " AND NOT EXISTS (SELECT 1 FROM tracked_emails o WHERE o.org_id = t.org_id \
+         AND o.email_id = t.email_id AND o.id <> t.id AND o.deleted_at IS NULL",
+    );
+    on_timeline(&mut sql, "o");
+    sql.push(" AND (");
+    push_rank_sql(&mut sql, "o", viewer);
+    sql.push(" < ");
+    push_rank_sql(&mut sql, "t", viewer);
+    sql.push(" OR (");
+    push_rank_sql(&mut sql, "o", viewer);
+    sql.push(" = ");
+    push_rank_sql(&mut sql, "t", viewer);
+    sql.push(
+        " AND (o.created_at < t.created_at OR (o.created_at = t.created_at AND o.id < t.id)))))",
+    );
+    if let Some((date, id)) = after {
+        sql.push(&format!(" AND ({DATE} < "))
+            .push_bind(date.clone())
+            .push(&format!(" OR ({DATE} = "))
+            .push_bind(date)
+            .push(" AND t.id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
+        .push_bind(i64::from(limit) + 1);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use threadline_storage::db::{self, Engine};
+
+    #[test]
+    fn the_own_entry_beats_a_shared_one_which_beats_a_private_one() {
+        let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(rank(me, Visibility::Private, me), 0);
+        assert_eq!(rank(other, Visibility::Shared, me), 1);
+        assert_eq!(rank(other, Visibility::Private, me), 2);
+    }
+
+    #[tokio::test]
+    async fn a_timeline_page_reads_the_date_index() {
+        let test_db = threadline_storage::testing::TestDatabase::create();
+        let db = test_db.open().await;
+        let after = Some((
+            "2025-01-01T00:00:00.000000Z".to_string(),
+            Uuid::nil().to_string(),
+        ));
+        let query = timeline_query(Uuid::nil(), Uuid::nil(), None, after, false, 50);
+        let plan = db::query_plan(&db, query).await.expect("the plan");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("tracked_emails_org_date_idx")),
+            "{plan:#?}"
+        );
+        let sorts = |step: &String| match db.engine() {
+            Engine::Sqlite => step.contains("TEMP B-TREE"),
+            Engine::Postgres => step.contains("Sort"),
+        };
+        assert!(!plan.iter().any(sorts), "{plan:#?}");
+    }
 }

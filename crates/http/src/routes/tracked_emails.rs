@@ -1,11 +1,12 @@
 //! Tracked emails: putting an email on contacts' (and their companies') timelines.
 //!
 //! - `POST /api/v1/tracked-emails` ([`TrackEmailRequest`]): 201 `{created: true}` for a new
-//!   entry, 200 `{created: false}` with the existing entry when any of the email's ids is
-//!   already tracked. Tracking again adds the ids and links that are missing; it never
-//!   removes any. Two entries that turn out to be the same email (tracked once under a
-//!   `msg-a:` id and once under the legacy id, before the page knew both) are merged into
-//!   the older one.
+//!   entry of the caller's, 200 `{created: false}` with the caller's existing entry when
+//!   they already tracked any of the email's ids. Tracking again adds the ids and links
+//!   that are missing; it never removes any. Two of the caller's entries that turn out to
+//!   be the same email are merged into the older one (the newer goes to the trash). A
+//!   colleague's entry of the same email is never read or written: each user has their
+//!   own (see `threadline_crm::tracking`).
 //! - `POST /api/v1/tracked-emails/state` ([`TrackedStateRequest`]): the tracked entry and the
 //!   tasks of each message on the page, in a fixed number of queries.
 //!
@@ -29,13 +30,13 @@ use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid, Sql};
+use crate::db::parse_uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::ids::{self, MAX_IDS_PER_MESSAGE};
 use crate::openapi::{uuid_schema, ApiRouter, Op};
 use crate::records::tracked_emails::{
-    expect_owner, TrackedEmailRecord, TrackedEmailView, VisibilityInput,
+    self, expect_owner, TrackedEmailRecord, TrackedEmailView, VisibilityInput,
 };
 use crate::records::{decode_cursor, encode_cursor, soft_delete, Kind};
 use crate::routes::records::{
@@ -57,9 +58,12 @@ pub fn router() -> ApiRouter {
     let id = |op: Op| op.path_id("id", "The tracked email's id.");
     let track = Op::new(tag, "track_email", "Track an email")
         .description(
-            "Puts the email on the timelines of the contacts given (and of their companies). \
-             Idempotent: an email is known by any of its ids; tracking it again adds the ids \
-             and links that are missing and answers the existing entry (200).",
+            "Puts the email on the timelines of the contacts given (and of their companies), \
+             as the caller's own entry. Idempotent: an email is known by any of its ids; \
+             tracking it again adds the ids and links that are missing and answers the \
+             caller's existing entry (200). Colleagues who track the same email have entries \
+             of their own, with the same `email_id`; nobody's tracking changes another \
+             user's entry.",
         )
         .json_body::<TrackEmailRequest>("The email and the contacts.")
         .json::<TrackEmailResponse>("201", "Tracked now.")
@@ -67,8 +71,9 @@ pub fn router() -> ApiRouter {
     let list = Op::new(tag, "list_tracked_emails", "A timeline")
         .description(
             "A contact's or a company's timeline (or, without `record_kind`/`record_id`, every \
-             tracked email of the organisation), newest first. Private emails of other users \
-             are redacted.",
+             tracked email of the organisation), newest first. One entry per email: the \
+             caller's own, else a colleague's shared one, else a colleague's private one, \
+             redacted.",
         )
         .query(
             "record_kind",
@@ -192,15 +197,16 @@ async fn tracked_state(
 
     // A read transaction: one consistent snapshot for the batch.
     let mut tx = state.db().begin_read().await?;
-    let email_of = store::tracked_email_ids_of(&mut tx, auth.org_id, &all_ids).await?;
-    let email_ids: Vec<Uuid> = email_of
-        .values()
+    let shown = tracked_emails::shown_entries(&mut tx, auth.org_id, auth.user_id, &messages).await?;
+    let email_ids: Vec<Uuid> = shown
+        .iter()
+        .flatten()
         .copied()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let mut emails = store::tracked_emails_by_id(&mut tx, auth.org_id, &email_ids).await?;
-    // Every id of each email (before what the caller may not see is dropped), for its tasks.
+    // Every id of each entry (before what the caller may not see is dropped), for its tasks.
     let full_ids: HashMap<Uuid, Vec<String>> = emails
         .iter()
         .map(|(id, e)| (*id, e.message_ids.clone()))
@@ -213,8 +219,7 @@ async fn tracked_state(
         .collect();
     let task_sources: Vec<String> = task_sources.into_iter().collect();
     let tasks = store::tasks_by_source(&mut tx, auth.org_id, &task_sources).await?;
-    crate::records::tracked_emails::visible_to(&mut tx, auth.org_id, auth.user_id, &mut emails)
-        .await?;
+    tracked_emails::visible_to(&mut tx, auth.org_id, auth.user_id, &mut emails).await?;
     tx.commit().await?;
 
     let mut tasks_by_source: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -225,8 +230,9 @@ async fn tracked_state(
     }
     let states = messages
         .iter()
-        .map(|ids| {
-            let email_id = ids.iter().find_map(|id| email_of.get(id));
+        .zip(&shown)
+        .map(|(ids, email_id)| {
+            let email_id = email_id.as_ref();
             let tracked_email = email_id.and_then(|e| emails.get(e)).cloned();
             let mut known: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
             if let Some(all) = email_id.and_then(|e| full_ids.get(e)) {
@@ -267,7 +273,8 @@ fn bad_query(field: &str, message: String) -> ApiError {
 
 /// A record's timeline (or, without `record_kind`/`record_id`, every tracked email of the
 /// organisation): newest first by date (`sent_at`, else when it was tracked), keyset
-/// paginated on (date, id). Private emails of other users are shown redacted.
+/// paginated on (date, id). One entry per email, the best for the caller (the CRM model's
+/// `timeline_query`); private emails of other users are shown redacted.
 async fn timeline(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -327,7 +334,14 @@ async fn timeline(
             Some((date.to_string(), id.to_string()))
         }
     };
-    let mut sql = timeline_query(auth.org_id, record, after, params.include_deleted, limit);
+    let mut sql = tracked_emails::timeline_query(
+        auth.org_id,
+        auth.user_id,
+        record,
+        after,
+        params.include_deleted,
+        limit,
+    );
     let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -354,48 +368,8 @@ async fn timeline(
     }))
 }
 
-/// The date a timeline is ordered by: when the email was sent, else when it was tracked
-/// (`tracked_emails_org_date_idx` is on it).
-const DATE: &str = "COALESCE(t.sent_at, t.created_at)";
-
-/// The ids and dates of a timeline page (`limit + 1` rows), after the (date, id) `after`.
-fn timeline_query(
-    org: Uuid,
-    record: Option<(Kind, Uuid)>,
-    after: Option<(String, String)>,
-    include_deleted: bool,
-    limit: u32,
-) -> Sql<'static> {
-    let mut sql = Sql::new(format!(
-        "SELECT t.id, {DATE} FROM tracked_emails t WHERE t.org_id = "
-    ));
-    sql.push_bind(id_text(org));
-    if !include_deleted {
-        sql.push(" AND t.deleted_at IS NULL");
-    }
-    if let Some((kind, id)) = record {
-        sql.push(" AND t.id IN (SELECT l.tracked_email_id FROM tracked_email_links l WHERE l.record_kind = ")
-            .push_bind(kind.as_str())
-            .push(" AND l.record_id = ")
-            .push_bind(id_text(id))
-            .push(")");
-    }
-    if let Some((date, id)) = after {
-        sql.push(&format!(" AND ({DATE} < "))
-            .push_bind(date.clone())
-            .push(&format!(" OR ({DATE} = "))
-            .push_bind(date)
-            .push(" AND t.id < ")
-            .push_bind(id)
-            .push("))");
-    }
-    sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
-        .push_bind(i64::from(limit) + 1);
-    sql
-}
-
 /// `DELETE /tracked-emails/{id}` with `If-Match`: the owner only (403 for the others);
-/// soft. Tracking the email again brings it back (see [`restore_email`]).
+/// soft. Tracking the email again brings it back (the CRM model's `tracking`).
 async fn delete_email(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -425,33 +399,4 @@ async fn delete_email(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::Engine;
-
-    #[tokio::test]
-    async fn a_timeline_page_reads_the_date_index() {
-        let test_db = crate::testing::TestDatabase::create();
-        let db = test_db.open().await;
-        let after = Some((
-            "2025-01-01T00:00:00.000000Z".to_string(),
-            Uuid::nil().to_string(),
-        ));
-        let plan = crate::db::query_plan(&db, timeline_query(Uuid::nil(), None, after, false, 50))
-            .await
-            .expect("the plan");
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("tracked_emails_org_date_idx")),
-            "{plan:#?}"
-        );
-        let sorts = |step: &String| match db.engine() {
-            Engine::Sqlite => step.contains("TEMP B-TREE"),
-            Engine::Postgres => step.contains("Sort"),
-        };
-        assert!(!plan.iter().any(sorts), "{plan:#?}");
-    }
 }

@@ -174,7 +174,18 @@ async fn a_local_id_is_upgraded_and_split_entries_are_merged() {
             link("contact", &carol, "Carol")
         ])
     );
-    assert_eq!(app.count("tracked_emails").await, 2);
+    // The newer entry is in the trash (never erased), its ids the older one's now.
+    assert_eq!(app.count("tracked_emails").await, 3);
+    let newer = format!(
+        "/api/v1/tracked-emails/{}",
+        b.body["tracked_email"]["id"].as_str().unwrap()
+    );
+    app.get(&newer)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    let trashed = app.get(&format!("{newer}?include_deleted=true")).await;
+    assert_eq!(trashed.status, StatusCode::OK, "{}", trashed.body);
+    assert!(trashed.body["deleted_at"].is_string(), "{}", trashed.body);
 }
 
 #[tokio::test]
@@ -467,16 +478,6 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
         OWNER_EMAIL
     );
     leaks(&app.get_as(&carol, "/api/v1/changes").await.body);
-    let again = app
-        .post_as(
-            &carol,
-            "/api/v1/tracked-emails",
-            track_body(&["abc0000000000001"], &[&bob]),
-        )
-        .await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-    assert_eq!(again.body["tracked_email"]["links"], json!([]));
-    leaks(&again.body);
     // Only the owner changes or deletes it.
     let v = app.get(&path).await.body["version"].as_i64().unwrap();
     let tag = format!("\"{v}\"");
@@ -576,18 +577,34 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
         json!({"kind": "tracked_email", "id": id, "version": v + 1, "deleted": true})
     );
 
-    // Tracked again (by Carol): the same entry, hers now, private, with her content.
+    // Tracked again by Carol: an entry of her own, of the same email; Ann's stays Ann's, in
+    // the trash.
     let mut hers = track_body(&["<cafe@mail.acme.com>"], &[&bob]);
     hers["subject"] = json!("Numbers (Carol)");
     let back = app.post_as(&carol, "/api/v1/tracked-emails", hers).await;
     assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
-    assert_eq!(back.body["tracked_email"]["id"], json!(id));
-    let restored = app.get_as(&carol, &path).await.body;
-    assert_eq!(restored["owner"]["email"], "carol@example.com");
-    assert_eq!(restored["subject"], "Numbers (Carol)");
+    let carols = back.body["tracked_email"]["id"].as_str().unwrap().to_string();
+    assert_ne!(carols, id);
+    let theirs = app.get_as(&carol, &format!("/api/v1/tracked-emails/{carols}")).await.body;
+    assert_eq!(theirs["owner"]["email"], "carol@example.com");
+    assert_eq!(theirs["subject"], "Numbers (Carol)");
+    assert_eq!(theirs["email_id"], shared.body["email_id"], "the same email");
+    let anns = app.get(&format!("{path}?include_deleted=true")).await.body;
+    assert_eq!(anns["owner"]["email"], OWNER_EMAIL);
+    assert_eq!(anns["subject"], "Quarterly numbers");
+    assert!(anns["deleted_at"].is_string(), "{anns}");
+    // Ann tracks it again: her own entry comes back, with her new content.
+    let mut again = track_body(&["abc0000000000001"], &[&bob]);
+    again["subject"] = json!("Numbers, again");
+    let restored = app.post("/api/v1/tracked-emails", again).await;
+    assert_eq!(restored.status, StatusCode::CREATED, "{}", restored.body);
+    assert_eq!(restored.body["tracked_email"]["id"], json!(id));
+    let restored = app.get(&path).await.body;
+    assert_eq!(restored["owner"]["email"], OWNER_EMAIL);
+    assert_eq!(restored["subject"], "Numbers, again");
     assert_eq!(restored["html_body"], json!(null));
     assert!(restored.get("deleted_at").is_none());
-    assert_eq!(app.get(&path).await.body["redacted"], true);
+    assert_eq!(app.get_as(&carol, &path).await.body["redacted"], true);
 }
 
 #[tokio::test]
