@@ -24,3 +24,4 @@ mod sync;
 mod tasks;
 mod tokens;
 mod tracked_emails;
+mod tracked_emails_team;
