@@ -330,3 +330,34 @@ async fn colleagues_see_one_entry_per_email_shared_content_first() {
     assert_eq!(cleos["redacted"], true);
     assert_no_secret(&team.everything_seen_by(&cleo, &ids).await, 0);
 }
+
+/// Colleagues who track one new email at the same moment get an entry each, all of one
+/// email (on PostgreSQL the write transactions run side by side, SERIALIZABLE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn colleagues_tracking_one_email_at_once_make_one_email() {
+    let team = Team::new().await;
+    let cleo = team.app.colleague("cleo@ourco.com").await;
+    let dan = team.app.colleague("dan@ourco.com").await;
+    let body = track_body(&["ffff000000000001", "<same@example.test>"], &[&team.contact]);
+    let track = |token: String| {
+        let (app, body) = (&team.app, body.clone());
+        async move { app.post_as(&token, "/api/v1/tracked-emails", body).await }
+    };
+    let answers = tokio::join!(
+        track(team.ann.clone()),
+        track(team.ben.clone()),
+        track(cleo),
+        track(dan)
+    );
+    let answers = [answers.0, answers.1, answers.2, answers.3];
+    let mut entries = std::collections::BTreeSet::new();
+    let mut emails = std::collections::BTreeSet::new();
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        let id = answer.body["tracked_email"]["id"].clone();
+        entries.insert(id.to_string());
+        emails.insert(team.get(&team.ann, &id).await["email_id"].to_string());
+    }
+    assert_eq!(entries.len(), 4, "an entry each");
+    assert_eq!(emails.len(), 1, "one email: {emails:?}");
+}
