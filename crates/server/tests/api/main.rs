@@ -22,5 +22,6 @@ mod probes;
 mod records;
 mod sync;
 mod tasks;
+mod text;
 mod tokens;
 mod tracked_emails;
