@@ -179,3 +179,70 @@ async fn updates_apply_the_rule_and_old_data_is_kept_until_then() {
     assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.body);
     assert_eq!(fixed.body["name"], "Old name");
 }
+
+#[tokio::test]
+async fn a_search_with_a_control_character_is_400() {
+    let app = TestApp::new().await;
+    for collection in COLLECTIONS {
+        create(&app, collection, sample(collection)).await;
+        for q in [
+            "%00",
+            "a%00",
+            "%1B%5B2J",
+            "%C2%9B",
+            "%E2%80%AE",
+            "a%09b",
+            "a%0Ab",
+        ] {
+            let answer = app.get(&format!("/api/v1/{collection}?q={q}")).await;
+            answer.assert_error(StatusCode::BAD_REQUEST, "invalid_query", Some("q"));
+            assert!(
+                answer.message().starts_with("q contains U+"),
+                "{collection} {q}: {}",
+                answer.message()
+            );
+        }
+    }
+    // Surrounding whitespace is trimmed, as before: a pasted line still searches.
+    let found = app.get("/api/v1/companies?q=Acme%0A").await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn search_wildcards_are_literal() {
+    let app = TestApp::new().await;
+    let names = [
+        "50% off",
+        "50 percent",
+        "a_b",
+        "axb",
+        "back\\slash",
+        "backXslash",
+    ];
+    for collection in COLLECTIONS {
+        for (i, name) in names.into_iter().enumerate() {
+            let body = match collection {
+                "contacts" => json!({"first_name": name, "emails": [format!("p{i}@acme.example")]}),
+                "tasks" | "meetings" => with_field(sample(collection), "/title", name),
+                _ => with_field(sample(collection), "/name", name),
+            };
+            create(&app, collection, body).await;
+        }
+        let key = match collection {
+            "tasks" | "meetings" => "title",
+            "contacts" => "first_name",
+            _ => "name",
+        };
+        for (q, expected) in [
+            ("50%25", "50% off"),
+            ("a_b", "a_b"),
+            ("k%5Cs", "back\\slash"),
+        ] {
+            let items =
+                crate::records::all_pages(&app, &format!("/api/v1/{collection}?q={q}"), 50).await;
+            let found: Vec<&str> = items.iter().map(|i| i[key].as_str().unwrap()).collect();
+            assert_eq!(found, [expected], "{collection} q={q}");
+        }
+    }
+}
