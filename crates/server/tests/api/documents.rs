@@ -330,6 +330,65 @@ async fn names_refuse_bidi_controls_the_bom_and_what_windows_reserves() {
 }
 
 #[tokio::test]
+async fn an_upload_name_must_be_utf8_and_given_once() {
+    let docs = Docs::new().await;
+    let token = docs.app.token.clone();
+    let put = |query: &str| {
+        let path = format!("{}/files?{query}", docs.base());
+        let token = token.clone();
+        let docs = &docs;
+        async move {
+            docs.send(&token, Method::PUT, &path, &[], Body::from("x"))
+                .await
+        }
+    };
+    // Bytes that are not UTF-8 are refused, never read as U+FFFD: "%FF.txt" and "%FE.txt"
+    // would otherwise both be "\u{fffd}.txt".
+    for query in [
+        "name=%FF.txt",
+        "name=%FE.txt",
+        "name=caf%E9.txt",
+        "name=%C3",
+    ] {
+        let answer = put(query).await;
+        answer.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("name"),
+        );
+        assert!(
+            answer.message().contains("not UTF-8"),
+            "{query}: {}",
+            answer.message()
+        );
+    }
+    // A parameter given twice is refused, not the last one taken.
+    for (query, field) in [
+        ("name=a.txt&name=b.txt", "name"),
+        ("name=a.txt&name=a.txt", "name"),
+        ("name=a.txt&parent_id=&parent_id=", "parent_id"),
+    ] {
+        let answer = put(query).await;
+        answer.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some(field),
+        );
+        assert!(
+            answer.message().contains("more than once"),
+            "{query}: {}",
+            answer.message()
+        );
+    }
+    assert_eq!(docs.app.count("document_nodes").await, 0);
+    assert!(docs.blob_files().is_empty());
+    // Percent-encoded UTF-8 and `+` for a space are read as before.
+    let ok = put("name=caf%C3%A9+menu.txt").await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    assert_eq!(ok.body["name"], "café menu.txt");
+}
+
+#[tokio::test]
 async fn upload_and_download_round_trip() {
     let docs = Docs::new().await;
     let (body, sha) = generated(3 * 1024 * 1024 + 17);
