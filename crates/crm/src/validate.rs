@@ -1,13 +1,50 @@
 //! Checks of request fields; each error names its field.
 
+pub use threadline_domain::text::Lines;
+use threadline_domain::text::{describe, refused_char};
+
 use crate::error::{CrmError, CrmResult};
 
 /// Longest name (person, company, task title), in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// `value` trimmed, at most `max` characters (empty allowed).
+/// Refuses a `value` of `field` that holds a character no text may hold (the one rule of
+/// every text field: `threadline_domain::text`): 422 naming the character, e.g. `title
+/// contains U+202E (RIGHT-TO-LEFT OVERRIDE), which is not allowed`.
+pub fn chars(field: &str, value: &str, lines: Lines) -> CrmResult<()> {
+    match refused_char(value, lines) {
+        None => Ok(()),
+        Some(c) => Err(CrmError::invalid(field, char_message(field, c, lines))),
+    }
+}
+
+/// Why `c` is refused in `field`, for a person to read.
+pub fn char_message(field: &str, c: char, lines: Lines) -> String {
+    let why = match c {
+        '\n' | '\t' | '\r' if lines == Lines::Single => format!("{field} is one line"),
+        '\r' => "a line break is \\n or \\r\\n".to_string(),
+        _ => "control characters, bidirectional overrides and invisible marks are refused"
+            .to_string(),
+    };
+    format!(
+        "{field} contains {}, which is not allowed ({why})",
+        describe(c)
+    )
+}
+
+/// `value` trimmed, one line of at most `max` characters (empty allowed).
 pub fn text(field: &str, value: &str, max: usize) -> CrmResult<String> {
+    text_of(field, value, max, Lines::Single)
+}
+
+/// `value` trimmed, at most `max` characters that may span lines (`\n`, `\t`, `\r\n`).
+pub fn multiline_text(field: &str, value: &str, max: usize) -> CrmResult<String> {
+    text_of(field, value, max, Lines::Multi)
+}
+
+fn text_of(field: &str, value: &str, max: usize, lines: Lines) -> CrmResult<String> {
     let value = value.trim();
+    chars(field, value, lines)?;
     let chars = value.chars().count();
     if chars > max {
         return Err(CrmError::invalid(
@@ -30,11 +67,24 @@ pub fn required_text(field: &str, value: &str, max: usize) -> CrmResult<String> 
     Ok(value)
 }
 
-/// `value` trimmed, at most `max` characters; empty or absent is `None`.
+/// `value` trimmed, one line of at most `max` characters; empty or absent is `None`.
 pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> CrmResult<Option<String>> {
     match value {
         None => Ok(None),
         Some(v) => text(field, v, max).map(|v| (!v.is_empty()).then_some(v)),
+    }
+}
+
+/// `value` trimmed, at most `max` characters over any number of lines; empty or absent is
+/// `None`.
+pub fn optional_multiline_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> CrmResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => multiline_text(field, v, max).map(|v| (!v.is_empty()).then_some(v)),
     }
 }
 
@@ -50,4 +100,41 @@ pub fn max_items<T>(field: &str, items: &[T], max: usize) -> CrmResult<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_field_refuses_controls_and_overrides() {
+        let err = text("name", "Acme\u{202e}cod.exe", 200).unwrap_err();
+        assert_eq!(err.code(), Some("invalid_field"));
+        assert!(
+            err.to_string()
+                .starts_with("name contains U+202E (RIGHT-TO-LEFT OVERRIDE), which is not allowed"),
+            "{err}"
+        );
+        assert!(required_text("title", "a\0b", 200).is_err());
+        assert!(optional_text("job_title", Some("x\u{1b}[2J"), 200).is_err());
+        assert!(text("first_name", "Ann\nBob", 200)
+            .unwrap_err()
+            .to_string()
+            .contains("first_name is one line"));
+        // Surrounding whitespace is trimmed before the check: a pasted trailing newline is fine.
+        assert_eq!(text("name", " Acme\n", 200).unwrap(), "Acme");
+    }
+
+    #[test]
+    fn multi_line_text_keeps_its_line_breaks() {
+        assert_eq!(
+            optional_multiline_text("notes", Some("one\r\ntwo\n\tthree"), 100)
+                .unwrap()
+                .as_deref(),
+            Some("one\r\ntwo\n\tthree")
+        );
+        assert!(multiline_text("notes", "a\rb", 100).is_err());
+        assert!(multiline_text("notes", "a\u{7}b", 100).is_err());
+        assert!(multiline_text("notes", "a\u{2067}b", 100).is_err());
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`api`]: the JSON wire types of `/api/v1`.
 //! - [`lookup_cache`]: the extension's expiring cache of address verdicts.
 //! - [`send`]: deciding when an outgoing email was really sent.
+//! - [`text`]: which characters a stored text may hold (controls and bidi overrides refused).
 
 pub mod address;
 pub mod api;
@@ -18,3 +19,4 @@ pub mod lookup_cache;
 pub mod matching;
 pub mod message;
 pub mod send;
+pub mod text;

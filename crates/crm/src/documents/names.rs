@@ -4,6 +4,23 @@
 //! (Google Drive, Dropbox, and the Windows, macOS and Linux machines their clients run on),
 //! so the rules are the strictest of them. [`check_name`] says why a name is refused, for a
 //! person to read.
+//!
+//! On top of the character rule of every text (`threadline_domain::text`: no control
+//! character, bidi override or isolate, byte order mark, line separator; one line), a name
+//! may not hold:
+//!
+//! - `/` and `\`: path separators everywhere (Dropbox refuses them always);
+//! - `< > : " | ? *`: reserved by Windows, and on Dropbox's list of characters that break
+//!   the sync to Windows (help.dropbox.com "Naming Dropbox files and folders");
+//! - `U+FFFD`, the replacement character: it stands for bytes that were not text, so two
+//!   different broken names would read the same.
+//!
+//! The rule refuses; it never maps a character to another, so a name is stored and synced
+//! as given and two names never collide through a mapping.
+
+use threadline_domain::text::{describe, is_refused, Lines};
+
+use crate::validate::char_message;
 
 /// Longest name, in bytes of UTF-8 (ext4, APFS and Dropbox's limit).
 pub const MAX_NAME_BYTES: usize = 255;
@@ -20,7 +37,12 @@ pub enum NameError {
     Empty,
     DotOrDotDot,
     Separator(char),
-    Control(char),
+    /// A character no text may hold (`threadline_domain::text`).
+    Char(char),
+    /// A character Windows reserves (`< > : " | ? *`), which Dropbox cannot sync there.
+    NotPortable(char),
+    /// `U+FFFD`: bytes that were not text, replaced.
+    Replacement,
     TrailingDotOrSpace,
     TooLong(usize),
     Reserved(String),
@@ -37,10 +59,18 @@ impl std::fmt::Display for NameError {
                 f,
                 "the name contains {c:?}, a path separator: give one name, not a path"
             ),
-            NameError::Control(c) => write!(
+            NameError::Char(c) => f.write_str(&char_message("the name", *c, Lines::Single)),
+            NameError::NotPortable(c) => write!(
                 f,
-                "the name contains the control character U+{:04X}; names are printable text",
-                u32::from(*c)
+                "the name contains {}, which is not allowed: Windows reserves < > : \" | ? * \
+                 in file names, so Dropbox and Windows could not sync it",
+                describe(*c)
+            ),
+            NameError::Replacement => write!(
+                f,
+                "the name contains {}, which is not allowed: it stands for bytes that were not \
+                 UTF-8 text, so different names would read the same",
+                describe('\u{fffd}')
             ),
             NameError::TrailingDotOrSpace => f.write_str(
                 "the name ends with a dot or a space, which Windows drops (so two files would \
@@ -74,9 +104,15 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
         if c == '/' || c == '\\' {
             return Err(NameError::Separator(c));
         }
-        // C0, DEL and C1 controls (NUL, newlines, tabs, escape sequences).
-        if c.is_control() {
-            return Err(NameError::Control(c));
+        // Controls (NUL, newlines, tabs, escape sequences), bidi overrides, the BOM.
+        if is_refused(c) {
+            return Err(NameError::Char(c));
+        }
+        if matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') {
+            return Err(NameError::NotPortable(c));
+        }
+        if c == '\u{fffd}' {
+            return Err(NameError::Replacement);
         }
     }
     if name.len() > MAX_NAME_BYTES {
@@ -132,13 +168,29 @@ mod tests {
             ("a/b", Err(Separator('/'))),
             ("/", Err(Separator('/'))),
             ("..\\windows", Err(Separator('\\'))),
-            ("C:\\x", Err(Separator('\\'))),
-            ("nul\0byte", Err(Control('\0'))),
-            ("line\nbreak", Err(Control('\n'))),
-            ("tab\there", Err(Control('\t'))),
-            ("esc\u{1b}[31m", Err(Control('\u{1b}'))),
-            ("del\u{7f}", Err(Control('\u{7f}'))),
-            ("c1\u{85}", Err(Control('\u{85}'))),
+            ("C:\\x", Err(NotPortable(':'))),
+            ("x\\C:", Err(Separator('\\'))),
+            ("nul\0byte", Err(Char('\0'))),
+            ("line\nbreak", Err(Char('\n'))),
+            ("tab\there", Err(Char('\t'))),
+            ("crlf\r\n", Err(Char('\r'))),
+            ("esc\u{1b}[31m", Err(Char('\u{1b}'))),
+            ("del\u{7f}", Err(Char('\u{7f}'))),
+            ("c1\u{85}", Err(Char('\u{85}'))),
+            ("invoice\u{202e}fdp.exe", Err(Char('\u{202e}'))),
+            ("\u{2067}isolate", Err(Char('\u{2067}'))),
+            ("\u{feff}bom.txt", Err(Char('\u{feff}'))),
+            ("a<b", Err(NotPortable('<'))),
+            ("a>b", Err(NotPortable('>'))),
+            ("C:drive", Err(NotPortable(':'))),
+            ("say \"hi\"", Err(NotPortable('"'))),
+            ("a|b", Err(NotPortable('|'))),
+            ("why?", Err(NotPortable('?'))),
+            ("*.txt", Err(NotPortable('*'))),
+            ("broken\u{fffd}.txt", Err(Replacement)),
+            ("שלום \u{200f}.txt", Ok(())),
+            ("👨\u{200d}👩\u{200d}👧.png", Ok(())),
+            ("50% [draft] #2 & co, ok!.txt", Ok(())),
             ("trailing.", Err(TrailingDotOrSpace)),
             ("trailing ", Err(TrailingDotOrSpace)),
             ("...", Err(TrailingDotOrSpace)),
@@ -176,6 +228,15 @@ mod tests {
             assert!(message.len() > 20, "{name:?}: {message}");
         }
         assert!(check_name("a/b").unwrap_err().to_string().contains("path"));
+        assert_eq!(
+            check_name("a\u{202e}b").unwrap_err().to_string(),
+            "the name contains U+202E (RIGHT-TO-LEFT OVERRIDE), which is not allowed (control \
+             characters, bidirectional overrides and invisible marks are refused)"
+        );
+        assert!(check_name("a:b")
+            .unwrap_err()
+            .to_string()
+            .starts_with("the name contains U+003A (COLON), which is not allowed"));
         assert!(check_name("LPT3.txt")
             .unwrap_err()
             .to_string()

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::fields::{opt_text, phone, vat_number, website};
+use super::fields::{phone, vat_number, website};
 use super::search::Terms;
 use super::{load_children, load_rows, save_row, Col, Kind, Meta, MetaRow, Target, META_COLUMNS};
 use super::{Editable, Record};
@@ -164,7 +164,7 @@ impl Editable for Company {
         Ok(ValidCompany {
             name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
             domains,
-            address: opt_text("address", input.address.as_deref(), 1000)?,
+            address: validate::optional_multiline_text("address", input.address.as_deref(), 1000)?,
             phone: phone("phone", input.phone.as_deref())?,
             website: website("website", input.website.as_deref())?,
             vat_number: vat_number("vat_number", input.vat_number.as_deref())?,

@@ -307,7 +307,7 @@ impl Editable for Contact {
             company,
             phones,
             job_title: opt_text("job_title", input.job_title.as_deref(), MAX_NAME_CHARS)?,
-            notes: opt_text("notes", input.notes.as_deref(), 100_000)?,
+            notes: validate::optional_multiline_text("notes", input.notes.as_deref(), 100_000)?,
         })
     }
 

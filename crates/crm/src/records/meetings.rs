@@ -429,7 +429,11 @@ impl Editable for Meeting {
             title: validate::required_text("title", &input.title, MAX_NAME_CHARS)?,
             when: validate_when(&input)?,
             location: opt_text("location", input.location.as_deref(), 1000)?,
-            description: opt_text("description", input.description.as_deref(), 100_000)?,
+            description: validate::optional_multiline_text(
+                "description",
+                input.description.as_deref(),
+                100_000,
+            )?,
             attendees: validate_attendees(&input.attendees)?,
             links: validate_links(&input.links)?,
         })

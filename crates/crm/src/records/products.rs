@@ -150,7 +150,11 @@ impl Editable for Product {
             name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
             code: opt_text("code", input.code.as_deref(), 64)?,
             price: input.price,
-            description: opt_text("description", input.description.as_deref(), 20_000)?,
+            description: validate::optional_multiline_text(
+                "description",
+                input.description.as_deref(),
+                20_000,
+            )?,
         })
     }
 

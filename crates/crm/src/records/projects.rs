@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::fields::opt_text;
 use super::products::name_search;
 use super::{load_rows, record_exists, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
 use super::{Editable, Record};
@@ -91,7 +90,11 @@ impl Editable for Project {
     fn validate(input: ProjectInput) -> CrmResult<ProjectInput> {
         Ok(ProjectInput {
             name: validate::required_text("name", &input.name, MAX_NAME_CHARS)?,
-            description: opt_text("description", input.description.as_deref(), 100_000)?,
+            description: validate::optional_multiline_text(
+                "description",
+                input.description.as_deref(),
+                100_000,
+            )?,
             company_id: input.company_id,
         })
     }

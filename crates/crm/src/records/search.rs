@@ -4,7 +4,9 @@
 
 use threadline_domain::address::EmailAddress;
 
+use crate::error::{CrmError, CrmResult, Reason};
 use crate::records::companies::normalize_company_domain;
+use crate::validate::{char_message, Lines};
 
 /// A search, read once for all the conditions of a query.
 pub struct Terms {
@@ -40,6 +42,22 @@ impl Terms {
     }
 }
 
+/// Refuses a search `q` holding a character no stored text may hold (NUL, another control
+/// character, a bidi override: `threadline_domain::text`): 400 `invalid_query`, field `q`.
+/// Such a query could match nothing stored since the rule, and SQLite's `LIKE` stops at a
+/// NUL, so `q=%00` would match every row.
+pub fn check_query(q: &str) -> CrmResult<()> {
+    match threadline_domain::text::refused_char(q, Lines::Single) {
+        None => Ok(()),
+        Some(c) => Err(CrmError::new(
+            Reason::BadInput,
+            "invalid_query",
+            char_message("q", c, Lines::Single),
+        )
+        .with_field("q")),
+    }
+}
+
 /// `s` with `\`, `%` and `_` escaped for `LIKE … ESCAPE '\'`.
 pub fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -67,5 +85,15 @@ mod tests {
         let t = Terms::parse("@acme.co.uk");
         assert_eq!(t.domain.as_deref(), Some("acme.co.uk"));
         assert!(Terms::parse("Acme Inc.").domain.is_none());
+    }
+
+    #[test]
+    fn a_query_with_a_control_character_is_refused() {
+        for q in ["\0", "a\0", "x\u{1b}[0m", "\u{202e}", "a\tb"] {
+            let err = check_query(q).unwrap_err();
+            assert_eq!(err.code(), Some("invalid_query"), "{q:?}");
+            assert_eq!(err.reason(), Some(Reason::BadInput));
+        }
+        check_query("Ann_1% O'Brien — Zoë").unwrap();
     }
 }

@@ -186,7 +186,7 @@ impl Editable for Task {
 
     fn validate(input: TaskInput) -> CrmResult<ValidTask> {
         let title = validate::required_text("title", &input.title, MAX_NAME_CHARS)?;
-        let description = opt_text(
+        let description = validate::optional_multiline_text(
             "description",
             input.description.as_deref(),
             MAX_DESCRIPTION_CHARS,

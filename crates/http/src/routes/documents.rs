@@ -250,11 +250,36 @@ fn if_match(headers: &HeaderMap) -> ApiResult<IfMatch> {
     Ok(IfMatch::parse(value)?)
 }
 
-/// The query's parameters, by name (the last of a repeated one).
-fn query_params(raw: Option<&str>) -> std::collections::HashMap<String, String> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
+/// The query's parameters, by name, each percent-decoded (`+` is a space). A value whose
+/// bytes are not UTF-8 is refused (422 naming the parameter), never replaced by U+FFFD
+/// (different bad names would then be one); so is a parameter given twice (which one was
+/// meant?).
+fn query_params(raw: Option<&str>) -> ApiResult<std::collections::HashMap<String, String>> {
+    let decode = |s: &str| -> Vec<u8> {
+        percent_encoding::percent_decode_str(&s.replace('+', " ")).collect()
+    };
+    let mut params = std::collections::HashMap::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = String::from_utf8_lossy(&decode(key)).into_owned();
+        let value = String::from_utf8(decode(value)).map_err(|_| {
+            ApiError::invalid(
+                &key,
+                format!(
+                    "{key} is not UTF-8 text: percent-encode the UTF-8 bytes of its characters \
+                     (é is %C3%A9)"
+                ),
+            )
+        })?;
+        if params.contains_key(&key) {
+            return Err(ApiError::invalid(
+                &key,
+                format!("{key} is given more than once; give it once"),
+            ));
+        }
+        params.insert(key, value);
+    }
+    Ok(params)
 }
 
 fn optional_uuid_param(
@@ -286,7 +311,7 @@ async fn list_tree(
         kind,
         id: path_id(&id, kind.as_str())?,
     };
-    let params = query_params(query.as_deref());
+    let params = query_params(query.as_deref())?;
     let parent = optional_uuid_param(&params, "parent_id")?;
     let mut tx = state.db().begin_read().await?;
     let items = async {
@@ -381,7 +406,7 @@ async fn upload(
         kind,
         id: path_id(&id, kind.as_str())?,
     };
-    let params = query_params(query.as_deref());
+    let params = query_params(query.as_deref())?;
     let parent = optional_uuid_param(&params, "parent_id")?;
     let Some(name) = params.get("name") else {
         return Err(ApiError::invalid(
@@ -644,6 +669,35 @@ async fn list_trash(auth: AuthUser, State(state): State<AppState>) -> ApiResult<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters_are_utf8_and_given_once() {
+        let params = query_params(Some("name=caf%C3%A9+menu.txt&parent_id=")).unwrap();
+        assert_eq!(params["name"], "café menu.txt");
+        assert_eq!(params["parent_id"], "");
+        assert!(query_params(None).unwrap().is_empty());
+        for (raw, field) in [
+            ("name=%FF.txt", "name"),
+            ("name=%C3.txt", "name"),
+            ("name=a.txt&name=b.txt", "name"),
+            ("parent_id=&parent_id=", "parent_id"),
+        ] {
+            let Err(ApiError::Request {
+                status,
+                code,
+                field: Some(at),
+                ..
+            }) = query_params(Some(raw))
+            else {
+                panic!("{raw}: not refused with a field");
+            };
+            assert_eq!(
+                (status, code, at.as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", field),
+                "{raw}"
+            );
+        }
+    }
 
     #[test]
     fn content_disposition_has_both_forms() {

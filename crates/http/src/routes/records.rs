@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, Json};
 use crate::state::AppState;
 use axum::http::HeaderValue;
+use threadline_crm::records::search::check_query;
 use threadline_crm::records::{
     decode_cursor, encode_cursor, expect_version, not_found, soft_delete, why_not_written_now,
     Kind, Target, META_KEYS,
@@ -185,6 +186,7 @@ pub async fn list_page<T: Record>(
         sql.push(" AND t.id > ").push_bind(after);
     }
     if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        check_query(q)?;
         T::search(&mut sql, q)?;
     }
     filter(&mut sql)?;

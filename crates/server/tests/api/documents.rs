@@ -82,6 +82,13 @@ impl Docs {
         self.send(&token, method, path, &headers, body).await
     }
 
+    /// `POST …/folders {name}` at the top of the tree: the answer, whatever it is.
+    async fn post_folder(&self, name: &str) -> Answer {
+        let path = format!("{}/folders", self.base());
+        self.json(Method::POST, &path, None, Some(json!({ "name": name })))
+            .await
+    }
+
     async fn folder(&self, name: &str, parent: Option<&Value>) -> Value {
         let mut body = json!({ "name": name });
         if let Some(p) = parent {
@@ -211,22 +218,15 @@ async fn names_are_checked_and_say_why() {
         ("../../etc/passwd", "separator"),
         ("a/b", "separator"),
         ("..\\boot.ini", "separator"),
-        ("nul\u{0}x", "control"),
-        ("new\nline", "control"),
+        ("nul\u{0}x", "U+0000 (NULL)"),
+        ("new\nline", "U+000A (LINE FEED)"),
         ("dot.", "ends with a dot"),
         ("space ", "ends with a dot or a space"),
         ("CON", "reserved"),
         ("lpt9.txt", "reserved"),
         (&"x".repeat(256), "256 bytes"),
     ] {
-        let answer = docs
-            .json(
-                Method::POST,
-                &format!("{}/folders", docs.base()),
-                None,
-                Some(json!({ "name": name })),
-            )
-            .await;
+        let answer = docs.post_folder(name).await;
         answer.assert_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
@@ -268,11 +268,134 @@ async fn names_are_checked_and_say_why() {
 }
 
 #[tokio::test]
+async fn names_refuse_bidi_controls_the_bom_and_what_windows_reserves() {
+    let docs = Docs::new().await;
+    let token = docs.app.token.clone();
+    let file = docs.upload("kept.txt", None, b"x").await;
+    let rename = format!("/api/v1/documents/{}", file["id"].as_str().unwrap());
+    for (name, named) in [
+        ("invoice\u{202e}fdp.exe", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        (
+            "\u{2066}isolated\u{2069}.txt",
+            "U+2066 (LEFT-TO-RIGHT ISOLATE)",
+        ),
+        ("\u{feff}bom.txt", "U+FEFF (BYTE ORDER MARK)"),
+        ("esc\u{1b}[2J.txt", "U+001B (ESCAPE)"),
+        ("csi\u{9b}2J.txt", "U+009B (CONTROL SEQUENCE INTRODUCER)"),
+        ("a<b.txt", "U+003C (LESS-THAN SIGN)"),
+        ("a>b.txt", "U+003E (GREATER-THAN SIGN)"),
+        ("c:d.txt", "U+003A (COLON)"),
+        ("say \"hi\".txt", "U+0022 (QUOTATION MARK)"),
+        ("a|b.txt", "U+007C (VERTICAL LINE)"),
+        ("why?.txt", "U+003F (QUESTION MARK)"),
+        ("*.txt", "U+002A (ASTERISK)"),
+        ("broken\u{fffd}.txt", "U+FFFD (REPLACEMENT CHARACTER)"),
+    ] {
+        let expected = format!("name contains {named}, which is not allowed");
+        let folder = docs.post_folder(name).await;
+        let upload = docs
+            .upload_as(&token, &docs.base(), name, None, Body::from("x"))
+            .await;
+        let renamed = docs
+            .json(
+                Method::PATCH,
+                &rename,
+                Some("\"1\""),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        for answer in [folder, upload, renamed] {
+            answer.assert_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                Some("name"),
+            );
+            assert!(
+                answer.message().contains(&expected),
+                "{name:?}: {}",
+                answer.message()
+            );
+        }
+    }
+    // Right-to-left text with its marks, emoji sequences and punctuation that every target
+    // takes are names.
+    for name in [
+        "שלום\u{200f}.txt",
+        "👩\u{200d}💻 notes.md",
+        "50% [draft] #2 & co, ok!.txt",
+    ] {
+        docs.upload(name, None, b"x").await;
+    }
+    assert_eq!(docs.app.count("document_nodes").await, 4);
+}
+
+#[tokio::test]
+async fn an_upload_name_must_be_utf8_and_given_once() {
+    let docs = Docs::new().await;
+    let token = docs.app.token.clone();
+    let put = |query: &str| {
+        let path = format!("{}/files?{query}", docs.base());
+        let token = token.clone();
+        let docs = &docs;
+        async move {
+            docs.send(&token, Method::PUT, &path, &[], Body::from("x"))
+                .await
+        }
+    };
+    // Bytes that are not UTF-8 are refused, never read as U+FFFD: "%FF.txt" and "%FE.txt"
+    // would otherwise both be "\u{fffd}.txt".
+    for query in [
+        "name=%FF.txt",
+        "name=%FE.txt",
+        "name=caf%E9.txt",
+        "name=%C3",
+    ] {
+        let answer = put(query).await;
+        answer.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("name"),
+        );
+        assert!(
+            answer.message().contains("not UTF-8"),
+            "{query}: {}",
+            answer.message()
+        );
+    }
+    // A parameter given twice is refused, not the last one taken.
+    for (query, field) in [
+        ("name=a.txt&name=b.txt", "name"),
+        ("name=a.txt&name=a.txt", "name"),
+        ("name=a.txt&parent_id=&parent_id=", "parent_id"),
+    ] {
+        let answer = put(query).await;
+        answer.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some(field),
+        );
+        assert!(
+            answer.message().contains("more than once"),
+            "{query}: {}",
+            answer.message()
+        );
+    }
+    assert_eq!(docs.app.count("document_nodes").await, 0);
+    assert!(docs.blob_files().is_empty());
+    // Percent-encoded UTF-8 and `+` for a space are read as before.
+    let ok = put("name=caf%C3%A9+menu.txt").await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    assert_eq!(ok.body["name"], "café menu.txt");
+}
+
+#[tokio::test]
 async fn upload_and_download_round_trip() {
     let docs = Docs::new().await;
     let (body, sha) = generated(3 * 1024 * 1024 + 17);
     let token = docs.app.token.clone();
-    let name = "Offerte \"v2\" €.pdf";
+    // (`"` is not a name since Windows reserves it: the unit test of `content_disposition`
+    // covers names stored before that rule.)
+    let name = "Offerte 'v2' 50% €.pdf";
     let created = docs.upload_as(&token, &docs.base(), name, None, body).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let file = &created.body;
@@ -300,7 +423,7 @@ async fn upload_and_download_round_trip() {
     assert_eq!(headers[header::ETAG], format!("\"{sha}\"").as_str());
     assert_eq!(
         headers[header::CONTENT_DISPOSITION],
-        "attachment; filename=\"Offerte _v2_ _.pdf\"; filename*=UTF-8''Offerte%20%22v2%22%20%E2%82%AC.pdf"
+        "attachment; filename=\"Offerte 'v2' 50_ _.pdf\"; filename*=UTF-8''Offerte%20%27v2%27%2050%25%20%E2%82%AC.pdf"
     );
     // Stored once, under blobs/ab/cd/<sha256>.
     let stored = docs.blob_files();

@@ -22,6 +22,7 @@ mod probes;
 mod records;
 mod sync;
 mod tasks;
+mod text;
 mod tokens;
 mod tracked_emails;
 mod tracked_emails_team;
