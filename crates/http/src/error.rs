@@ -6,6 +6,7 @@
 //! | --- | --- | --- |
 //! | 400 | `invalid_json` | the body is not JSON (syntax error, truncated, not UTF-8) |
 //! | 400 | `invalid_header` | a header (e.g. `Idempotency-Key`) is malformed |
+//! | 400 | `invalid_path` | the path's percent-encoding is malformed or not UTF-8 |
 //! | 401 | `unauthorized` | missing, malformed, unknown or revoked bearer token |
 //! | 404 | `not_found` | no such route |
 //! | 405 | `method_not_allowed` | the route exists, not with this method |
