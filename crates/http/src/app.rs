@@ -154,7 +154,13 @@ mod tests {
         for ok in ["/api/v1/me", "/api/v1/contacts/caf%C3%A9", "/a%2Fb", "/"] {
             assert_eq!(check_path(ok), Ok(()), "{ok}");
         }
-        for bad in ["/api/v1/contacts/%FF", "/x/%E2%82", "/x/%ZZ", "/x/%4", "/x/%"] {
+        for bad in [
+            "/api/v1/contacts/%FF",
+            "/x/%E2%82",
+            "/x/%ZZ",
+            "/x/%4",
+            "/x/%",
+        ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
     }

@@ -12,6 +12,8 @@
 //! - [`idempotency`]: replaying POSTs sent again with the same `Idempotency-Key`.
 //! - [`openapi`]: the OpenAPI 3.1 document, built from the same registrations as the router.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
+//! - [`serve`]: the accept loop: connection cap, header/idle/body timeouts, shutdown
+//!   deadline.
 //!
 //! Invariants: the only layer that knows HTTP (axum, status codes, headers); no SQL of its
 //! own beyond reads that serve one route; names no integration.
@@ -24,6 +26,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod serve;
 pub mod state;
 
 // The layers below, under short names for this crate's modules.

@@ -12,7 +12,8 @@
 //! are generic (one set of handlers for every record type, one document tree per record
 //! kind), which the attribute cannot describe. What every operation shares is added once,
 //! by [`finish`]: the bearer-token requirement and the error answers every route can give
-//! (401, 500, 503 and, for those with a body, 400/413/415/422), all as [`ErrorBody`].
+//! (401, 500, 503 and, for those with a body, 400/408/413/415/422), all as
+//! [`ErrorBody`].
 
 use threadline_domain::api::ErrorBody;
 use utoipa::openapi::path::{
@@ -129,6 +130,12 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             }
             if op.request_body.is_some() {
                 add_error(op, "400", "The body is not JSON (`invalid_json`), or a header is malformed (`invalid_header`).");
+                add_error(
+                    op,
+                    "408",
+                    "The body stopped arriving before it was complete (`request_timeout`); \
+                     the connection is closed.",
+                );
                 add_error(
                     op,
                     "413",

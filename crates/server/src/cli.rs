@@ -21,6 +21,7 @@ use crate::idempotency;
 use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
 use crate::secrets::{KeySource, Keyring, SecretString};
+use crate::serve::ServeLimits;
 use crate::state::AppState;
 use crate::sync::{Runner, RunnerConfig};
 
@@ -28,7 +29,8 @@ use crate::sync::{Runner, RunnerConfig};
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
 the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
-sync_concurrency, sync_poll_seconds; the google_* options as the table [google] with keys \
+sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
+shutdown_timeout_seconds; the google_* options as the table [google] with keys \
 client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
@@ -136,7 +138,79 @@ pub struct ServeArgs {
     )]
     pub sync_test_job_ms: Option<u64>,
     #[command(flatten)]
+    pub limits: LimitsArgs,
+    #[command(flatten)]
     pub google: GoogleArgs,
+}
+
+/// What one client may hold or ask of the server (see the README, "Limits").
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitsArgs {
+    /// How long a client has to send a request's line and headers: from the connection's
+    /// accept, or on a kept-alive connection from the request's first byte; then the
+    /// connection is closed. File key `header_read_timeout_seconds`. [default: 10]
+    #[arg(long, env = "THREADLINE_HEADER_READ_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub header_read_timeout_seconds: Option<u32>,
+    /// How long a kept-alive connection may wait for its next request before it is closed.
+    /// File key `idle_timeout_seconds`. [default: 60]
+    #[arg(long, env = "THREADLINE_IDLE_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub idle_timeout_seconds: Option<u32>,
+    /// How long a request's body may stall (no byte) while it is read: then 408 and the
+    /// connection is closed. File key `body_timeout_seconds`. [default: 30]
+    #[arg(long, env = "THREADLINE_BODY_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub body_timeout_seconds: Option<u32>,
+    /// Connections open at once; more are closed at once (logged at most every 10 s).
+    /// Keep it well under the open-file limit (`ulimit -n`). File key `max_connections`.
+    /// [default: 512]
+    #[arg(long, env = "THREADLINE_MAX_CONNECTIONS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+    /// After Ctrl-C / SIGTERM, how long requests in flight may take to finish before their
+    /// connections are closed. File key `shutdown_timeout_seconds`. [default: 20]
+    #[arg(long, env = "THREADLINE_SHUTDOWN_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub shutdown_timeout_seconds: Option<u32>,
+}
+
+impl LimitsArgs {
+    /// Flag or environment first, then the file, then the default.
+    fn settings(self, file: &FileConfig) -> ServeLimits {
+        let seconds = |flag: Option<u32>, key: Option<u32>, default: Duration| {
+            flag.or(key)
+                .map_or(default, |s| Duration::from_secs(s.into()))
+        };
+        let serve = ServeLimits::default();
+        ServeLimits {
+            header_read_timeout: seconds(
+                self.header_read_timeout_seconds,
+                file.header_read_timeout_seconds,
+                serve.header_read_timeout,
+            ),
+            idle_timeout: seconds(
+                self.idle_timeout_seconds,
+                file.idle_timeout_seconds,
+                serve.idle_timeout,
+            ),
+            body_timeout: seconds(
+                self.body_timeout_seconds,
+                file.body_timeout_seconds,
+                serve.body_timeout,
+            ),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .map_or(serve.max_connections, |n| n as usize),
+            shutdown_timeout: seconds(
+                self.shutdown_timeout_seconds,
+                file.shutdown_timeout_seconds,
+                serve.shutdown_timeout,
+            ),
+        }
+    }
 }
 
 /// Google's OAuth client (file table `[google]`). Its secret comes from the environment
@@ -307,13 +381,14 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
     };
     let data_dir = cli
         .data_dir
-        .or(file.data_dir)
+        .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
-    let database_url = cli.database_url.or(file.database_url);
+    let database_url = cli.database_url.or_else(|| file.database_url.clone());
     let location = Location::choose(&data_dir, database_url.as_deref())?;
     let db = Db::open(&location).await?;
     let result = match cli.command {
         Command::Serve(args) => {
+            let limits = args.limits.settings(&file);
             let listen = match args.listen.or(file.listen) {
                 Some(listen) => listen,
                 None => config::DEFAULT_LISTEN
@@ -347,6 +422,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     owner_email: &owner_email,
                     secret_key_file: secret_key_file.as_deref(),
                     google,
+                    limits,
                     sync: SyncSettings {
                         runner,
                         test_job: args.sync_test_job_ms.map(Duration::from_millis),
@@ -441,6 +517,8 @@ struct ServeSettings<'a> {
     owner_email: &'a str,
     secret_key_file: Option<&'a Path>,
     google: GoogleSettings,
+    /// The connection cap, timeouts and shutdown deadline.
+    limits: ServeLimits,
     sync: SyncSettings,
 }
 
@@ -455,6 +533,7 @@ async fn serve(
         owner_email,
         secret_key_file,
         google,
+        limits,
         sync,
     } = settings;
     let keyring = load_keyring(secret_key_file, data_dir)?;
@@ -538,9 +617,7 @@ async fn serve(
     }
     let runner = runner.spawn();
     let app = crate::router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = crate::serve::serve(listener, app, limits, shutdown).await;
     // After the requests: running syncs are asked to stop and their leases released.
     runner.shutdown().await;
     served?;

@@ -15,7 +15,7 @@ pub use threadline_connections::{self as connections, oauth};
 pub use threadline_crm::accounts as admin;
 pub use threadline_crm::{accounts, documents, ids, import, records, store, validate};
 pub use threadline_http::{
-    auth, error, extract, idempotency, metrics, openapi, routes, state, ApiError, AppState,
+    auth, error, extract, idempotency, metrics, openapi, routes, serve, state, ApiError, AppState,
     ServerError,
 };
 pub use threadline_storage::{db, secrets, testing};

@@ -1,4 +1,5 @@
-//! What every answer carries, and paths the router cannot read.
+//! What every answer carries, and paths the router cannot read. (The connection limits
+//! and timeouts are tested with real sockets in `tests/binary.rs`.)
 
 use axum::http::{header, Method, StatusCode};
 
@@ -58,8 +59,9 @@ async fn a_path_that_is_not_percent_encoded_utf8_is_a_json_400() {
         anonymous.assert_error(StatusCode::BAD_REQUEST, "invalid_path", None);
     }
     // Well-formed escapes still reach the route.
-    app.get("/api/v1/contacts/caf%C3%A9")
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "not_found", None);
+    app.get("/api/v1/contacts/caf%C3%A9").await.assert_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
 }
-
