@@ -1,5 +1,5 @@
-//! The HTTP application: routes, body limit, request logging and metrics, the headers
-//! every answer carries, fallbacks.
+//! The HTTP application: routes, body limit, request logging and metrics, rate limits,
+//! the headers every answer carries, fallbacks.
 
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::openapi;
+use crate::rate_limit;
 use crate::routes::{self, IntegrationRoutes};
 use crate::state::AppState;
 
@@ -42,6 +43,8 @@ pub fn router(state: AppState, integrations: &[IntegrationRoutes]) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // After every route: `Router::layer` wraps each route, where `MatchedPath` is known.
+        // Innermost first: the rate limit's 429s are counted in the metrics.
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(valid_path))
         .layer(middleware::map_response(with_api_headers))

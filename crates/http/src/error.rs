@@ -19,6 +19,7 @@
 //! | 422 | `invalid_field` | a field's value is not acceptable (`field` names it) |
 //! | 422 | `not_found` | a referenced record is not in the caller's organisation (`field` names it) |
 //! | 422 | `idempotency_key_reused` | an `Idempotency-Key` sent again with another request |
+//! | 429 | `rate_limited` | over the token's (or address's) request rate (`rate_limit`); `Retry-After` says when to retry |
 //! | 502 | `provider_error` | a provider (Google) failed or refused a call made for the request |
 //! | 503 | `unavailable` | the database is busy (write conflicts retried in vain, no free connection), or the server has too many connections open; retry |
 //! | 503 | `read_only` | the database takes no writes (read-only file, standby); reads still work |

@@ -4,6 +4,7 @@
 //! stdout when they are created and never logged.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::error::ServerError;
 use crate::idempotency;
 use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
+use crate::rate_limit::RateLimits;
 use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::serve::ServeLimits;
 use crate::state::AppState;
@@ -30,7 +32,7 @@ const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
 the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
 sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
-shutdown_timeout_seconds; the google_* options as the table [google] with keys \
+rate_limit_burst; the google_* options as the table [google] with keys \
 client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
@@ -174,11 +176,22 @@ pub struct LimitsArgs {
     #[arg(long, env = "THREADLINE_SHUTDOWN_TIMEOUT_SECONDS", value_name = "SECONDS",
           value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub shutdown_timeout_seconds: Option<u32>,
+    /// Requests per second each API token (requests without a valid token: each client
+    /// address) may make on average; past that, 429 with Retry-After. File key
+    /// `rate_limit_per_second`. [default: 50]
+    #[arg(long, env = "THREADLINE_RATE_LIMIT_PER_SECOND", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a token (or address) may make at once beyond that average. File key
+    /// `rate_limit_burst`. [default: 500]
+    #[arg(long, env = "THREADLINE_RATE_LIMIT_BURST", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: Option<u32>,
 }
 
 impl LimitsArgs {
     /// Flag or environment first, then the file, then the default.
-    fn settings(self, file: &FileConfig) -> ServeLimits {
+    fn settings(&self, file: &FileConfig) -> ServeLimits {
         let seconds = |flag: Option<u32>, key: Option<u32>, default: Duration| {
             flag.or(key)
                 .map_or(default, |s| Duration::from_secs(s.into()))
@@ -209,6 +222,22 @@ impl LimitsArgs {
                 file.shutdown_timeout_seconds,
                 serve.shutdown_timeout,
             ),
+        }
+    }
+
+    /// The request budgets: flag or environment first, then the file, then the default.
+    fn rate_limits(&self, file: &FileConfig) -> RateLimits {
+        let defaults = RateLimits::default();
+        let count = |flag: Option<u32>, key: Option<u32>, default: NonZeroU32| {
+            flag.or(key).and_then(NonZeroU32::new).unwrap_or(default)
+        };
+        RateLimits {
+            per_second: count(
+                self.rate_limit_per_second,
+                file.rate_limit_per_second,
+                defaults.per_second,
+            ),
+            burst: count(self.rate_limit_burst, file.rate_limit_burst, defaults.burst),
         }
     }
 }
@@ -389,6 +418,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
     let result = match cli.command {
         Command::Serve(args) => {
             let limits = args.limits.settings(&file);
+            let rates = args.limits.rate_limits(&file);
             let listen = match args.listen.or(file.listen) {
                 Some(listen) => listen,
                 None => config::DEFAULT_LISTEN
@@ -423,6 +453,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     secret_key_file: secret_key_file.as_deref(),
                     google,
                     limits,
+                    rates,
                     sync: SyncSettings {
                         runner,
                         test_job: args.sync_test_job_ms.map(Duration::from_millis),
@@ -519,6 +550,8 @@ struct ServeSettings<'a> {
     google: GoogleSettings,
     /// The connection cap, timeouts and shutdown deadline.
     limits: ServeLimits,
+    /// Each token's request budget.
+    rates: RateLimits,
     sync: SyncSettings,
 }
 
@@ -534,6 +567,7 @@ async fn serve(
         secret_key_file,
         google,
         limits,
+        rates,
         sync,
     } = settings;
     let keyring = load_keyring(secret_key_file, data_dir)?;
@@ -600,7 +634,8 @@ async fn serve(
 
     let mut state = AppState::with_data_dir(db.clone(), data_dir)
         .with_keyring(keyring)
-        .with_oauth(oauth);
+        .with_oauth(oauth)
+        .with_rate_limits(rates);
     // The integrations (the registry's): their state for their routes, their jobs in the
     // runner.
     state = crate::with_registered_integrations(state)?;

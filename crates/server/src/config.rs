@@ -48,6 +48,10 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     /// `serve --shutdown-timeout-seconds`.
     pub shutdown_timeout_seconds: Option<u32>,
+    /// `serve --rate-limit-per-second`.
+    pub rate_limit_per_second: Option<u32>,
+    /// `serve --rate-limit-burst`.
+    pub rate_limit_burst: Option<u32>,
 }
 
 pub use threadline_connections::oauth::google::GoogleSettings;
@@ -106,6 +110,8 @@ mod tests {
         assert!(config.body_timeout_seconds.is_some());
         assert!(config.max_connections.is_some());
         assert!(config.shutdown_timeout_seconds.is_some());
+        assert!(config.rate_limit_per_second.is_some());
+        assert!(config.rate_limit_burst.is_some());
         let google = config.google.expect("the [google] table");
         assert!(google.client_id.is_some());
         assert!(google.client_secret_file.is_some());

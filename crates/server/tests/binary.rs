@@ -364,6 +364,9 @@ fn help_documents_every_option_and_its_variable() {
         "--max-connections",
         "THREADLINE_MAX_CONNECTIONS",
         "--shutdown-timeout-seconds",
+        "--rate-limit-per-second",
+        "THREADLINE_RATE_LIMIT_PER_SECOND",
+        "--rate-limit-burst",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(

@@ -1,9 +1,15 @@
-//! What every answer carries, and paths the router cannot read. (The connection limits
-//! and timeouts are tested with real sockets in `tests/binary.rs`.)
+//! What every answer carries, paths the router cannot read, and request rates. (The
+//! connection limits and timeouts are tested with real sockets in `tests/binary.rs`.)
 
-use axum::http::{header, Method, StatusCode};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request, StatusCode};
 
 use crate::common::TestApp;
+use threadline_server::rate_limit::RateLimits;
 
 #[tokio::test]
 async fn every_answer_is_nosniff_and_no_store() {
@@ -64,4 +70,72 @@ async fn a_path_that_is_not_percent_encoded_utf8_is_a_json_400() {
         "not_found",
         None,
     );
+}
+
+/// A request from `peer` (as the server's accept loop records it), with `token` if any.
+fn from_peer(path: &str, token: Option<&str>, peer: &str) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let mut request = builder.body(Body::empty()).unwrap();
+    let peer: SocketAddr = peer.parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
+/// With a small budget configured: a token over it gets 429 with `Retry-After` and a JSON
+/// error; another token (even from the same address) does not; requests without a valid
+/// token count against their address, made-up tokens included.
+#[tokio::test]
+async fn over_its_budget_a_token_gets_429_and_another_token_does_not() {
+    let mut app = TestApp::new().await;
+    let colleague = app.colleague("cole@ourco.com").await;
+    let limits = RateLimits {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(3).unwrap(),
+    };
+    app.router = threadline_server::router(app.state.clone().with_rate_limits(limits));
+    let token = app.token.clone();
+    let peer = "10.0.0.1:5000";
+
+    for _ in 0..3 {
+        let ok = app.call(from_peer("/api/v1/me", Some(&token), peer)).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    }
+    let limited = app.call(from_peer("/api/v1/me", Some(&token), peer)).await;
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
+    let retry: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(limited.headers[header::CONTENT_TYPE], "application/json");
+
+    // Another token, same address: its own budget.
+    for _ in 0..3 {
+        let ok = app
+            .call(from_peer("/api/v1/me", Some(&colleague), peer))
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    }
+
+    // Without a valid token: the address's budget, made-up tokens included.
+    let other_peer = "10.0.0.2:5000";
+    let bogus = format!("tl_{}", "0".repeat(64));
+    for token in [None, Some(bogus.as_str()), None] {
+        let refused = app.call(from_peer("/api/v1/me", token, other_peer)).await;
+        refused.assert_error(StatusCode::UNAUTHORIZED, "unauthorized", None);
+    }
+    app.call(from_peer("/api/v1/me", Some(&bogus), other_peer))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
+    app.call(from_peer("/healthz", None, other_peer))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
+    // Another address is not affected.
+    app.call(from_peer("/api/v1/me", None, "10.0.0.3:5000"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized", None);
 }
