@@ -1,9 +1,11 @@
-//! The HTTP application: routes, body limit, request logging and metrics, fallbacks.
+//! The HTTP application: routes, body limit, request logging and metrics, rate limits,
+//! the headers every answer carries, fallbacks.
 
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
 
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -15,6 +17,7 @@ use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::openapi;
+use crate::rate_limit;
 use crate::routes::{self, IntegrationRoutes};
 use crate::state::AppState;
 
@@ -40,7 +43,11 @@ pub fn router(state: AppState, integrations: &[IntegrationRoutes]) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // After every route: `Router::layer` wraps each route, where `MatchedPath` is known.
+        // Innermost first: the rate limit's 429s are counted in the metrics.
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(valid_path))
+        .layer(middleware::map_response(with_api_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http()
@@ -97,4 +104,67 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not accept this method",
     )
+}
+
+/// What every answer carries (unless its route set them otherwise): never sniffed as
+/// another type than it says, never stored by a cache (answers are private data).
+pub fn set_api_headers(headers: &mut HeaderMap) {
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+async fn with_api_headers(mut response: Response) -> Response {
+    set_api_headers(response.headers_mut());
+    response
+}
+
+/// 400 `invalid_path` for a path whose percent-encoding is malformed or decodes to bytes
+/// that are not UTF-8, before a route's path extractor answers it in plain text.
+async fn valid_path(request: axum::extract::Request, next: middleware::Next) -> Response {
+    if let Err(reason) = check_path(request.uri().path()) {
+        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", reason).into_response();
+    }
+    next.run(request).await
+}
+
+fn check_path(path: &str) -> Result<(), String> {
+    let bytes = path.as_bytes();
+    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'%') {
+        let escape = bytes.get(i + 1..i + 3);
+        if !escape.is_some_and(|e| e.iter().all(u8::is_ascii_hexdigit)) {
+            return Err(format!(
+                "the path has a malformed percent-escape at byte {i}: `%` must be followed by \
+                 two hexadecimal digits"
+            ));
+        }
+    }
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map(drop)
+        .map_err(|_| "the path, percent-decoded, is not UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_path;
+
+    #[test]
+    fn paths_must_be_well_escaped_utf8() {
+        for ok in ["/api/v1/me", "/api/v1/contacts/caf%C3%A9", "/a%2Fb", "/"] {
+            assert_eq!(check_path(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/api/v1/contacts/%FF",
+            "/x/%E2%82",
+            "/x/%ZZ",
+            "/x/%4",
+            "/x/%",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
 }

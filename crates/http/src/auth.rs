@@ -75,6 +75,10 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Already authenticated by the rate limit's layer (`rate_limit::limit`).
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
         let token = bearer_token(parts)?;
         let row: Option<TokenRow> = sqlx::query_as(
             "SELECT t.id AS token_id, t.revoked_at, u.id AS user_id, u.org_id, u.name, u.email

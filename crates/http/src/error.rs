@@ -6,9 +6,11 @@
 //! | --- | --- | --- |
 //! | 400 | `invalid_json` | the body is not JSON (syntax error, truncated, not UTF-8) |
 //! | 400 | `invalid_header` | a header (e.g. `Idempotency-Key`) is malformed |
+//! | 400 | `invalid_path` | the path's percent-encoding is malformed or not UTF-8 |
 //! | 401 | `unauthorized` | missing, malformed, unknown or revoked bearer token |
 //! | 404 | `not_found` | no such route |
 //! | 405 | `method_not_allowed` | the route exists, not with this method |
+//! | 408 | `request_timeout` | the request's body stalled (`serve`'s body timeout); the connection is closed |
 //! | 409 | `idempotency_key_in_progress` | the same `Idempotency-Key` is being processed right now |
 //! | 409 | `provider_not_configured` | connecting a provider the server has no OAuth client for |
 //! | 413 | `payload_too_large` | the body is over the 1 MiB limit |
@@ -17,8 +19,9 @@
 //! | 422 | `invalid_field` | a field's value is not acceptable (`field` names it) |
 //! | 422 | `not_found` | a referenced record is not in the caller's organisation (`field` names it) |
 //! | 422 | `idempotency_key_reused` | an `Idempotency-Key` sent again with another request |
+//! | 429 | `rate_limited` | over the token's (or address's) request rate (`rate_limit`); `Retry-After` says when to retry |
 //! | 502 | `provider_error` | a provider (Google) failed or refused a call made for the request |
-//! | 503 | `unavailable` | the database is busy (write conflicts retried in vain, no free connection); retry |
+//! | 503 | `unavailable` | the database is busy (write conflicts retried in vain, no free connection), or the server has too many connections open; retry |
 //! | 503 | `read_only` | the database takes no writes (read-only file, standby); reads still work |
 //! | 507 | `storage_full` | the disk (or the database's limit) is full; nothing was changed |
 //! | 500 | `internal` | a bug or an I/O failure (details only in the server log) |

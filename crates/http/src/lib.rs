@@ -12,6 +12,9 @@
 //! - [`idempotency`]: replaying POSTs sent again with the same `Idempotency-Key`.
 //! - [`openapi`]: the OpenAPI 3.1 document, built from the same registrations as the router.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
+//! - [`rate_limit`]: per-token (else per-address) request rates, answered 429 past them.
+//! - [`serve`]: the accept loop: connection cap, header/idle/body timeouts, shutdown
+//!   deadline.
 //!
 //! Invariants: the only layer that knows HTTP (axum, status codes, headers); no SQL of its
 //! own beyond reads that serve one route; names no integration.
@@ -23,7 +26,9 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
+pub mod serve;
 pub mod state;
 
 // The layers below, under short names for this crate's modules.

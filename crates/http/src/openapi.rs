@@ -12,7 +12,8 @@
 //! are generic (one set of handlers for every record type, one document tree per record
 //! kind), which the attribute cannot describe. What every operation shares is added once,
 //! by [`finish`]: the bearer-token requirement and the error answers every route can give
-//! (401, 500, 503 and, for those with a body, 400/413/415/422), all as [`ErrorBody`].
+//! (401, 429, 500, 503 and, for those with a body, 400/408/413/415/422), all as
+//! [`ErrorBody`].
 
 use threadline_domain::api::ErrorBody;
 use utoipa::openapi::path::{
@@ -131,6 +132,12 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 add_error(op, "400", "The body is not JSON (`invalid_json`), or a header is malformed (`invalid_header`).");
                 add_error(
                     op,
+                    "408",
+                    "The body stopped arriving before it was complete (`request_timeout`); \
+                     the connection is closed.",
+                );
+                add_error(
+                    op,
                     "413",
                     "The body is over the size limit (`payload_too_large`).",
                 );
@@ -151,6 +158,19 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 "500",
                 "A bug or an I/O failure (`internal`); the details are in the server log.",
             );
+            op.responses
+                .responses
+                .entry("429".to_string())
+                .or_insert_with(|| {
+                    let mut response = error_response(
+                        "Too many requests with this token, or from this address without one \
+                         (`rate_limited`); retry after `Retry-After` seconds.",
+                    );
+                    response
+                        .headers
+                        .insert("Retry-After".into(), retry_after_header());
+                    response.into()
+                });
             add_error(
                 op,
                 "503",
@@ -241,6 +261,17 @@ fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
 fn collect_schemas<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     schemas.push((T::name().into_owned(), T::schema()));
     T::schemas(schemas);
+}
+
+fn retry_after_header() -> Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]+$")),
+        )
+        .description(Some("Seconds to wait before the next request."))
+        .build()
 }
 
 fn etag_header() -> Header {

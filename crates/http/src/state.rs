@@ -12,6 +12,7 @@ use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::oauth::{OAuth, TokenSource};
+use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::secrets::Keyring;
 use crate::sync::{Integration, Integrations};
 
@@ -31,6 +32,8 @@ pub struct AppState {
     /// The OAuth clients of the configured providers (none by default: connecting answers
     /// `provider_not_configured`) and this process's token-refresh locks.
     oauth: Arc<OAuth>,
+    /// Each token's (else address's) request budget ([`AppState::with_rate_limits`]).
+    rate_limiter: Arc<RateLimiter>,
 }
 
 struct Inner {
@@ -70,7 +73,19 @@ impl AppState {
             keyring: None,
             integrations: Integrations::default(),
             oauth: Arc::new(OAuth::none()),
+            rate_limiter: Arc::new(RateLimiter::new(RateLimits::default())),
         }
+    }
+
+    /// This state with these request budgets (fresh: nobody has spent any yet).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limiter = Arc::new(RateLimiter::new(limits));
+        self
+    }
+
+    /// The request budgets.
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     /// This state with the keys of secrets at rest.

@@ -4,6 +4,7 @@
 //! stdout when they are created and never logged.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,7 +21,9 @@ use crate::error::ServerError;
 use crate::idempotency;
 use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
+use crate::rate_limit::RateLimits;
 use crate::secrets::{KeySource, Keyring, SecretString};
+use crate::serve::ServeLimits;
 use crate::state::AppState;
 use crate::sync::{Runner, RunnerConfig};
 
@@ -28,7 +31,8 @@ use crate::sync::{Runner, RunnerConfig};
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
 the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
-sync_concurrency, sync_poll_seconds; the google_* options as the table [google] with keys \
+sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
+rate_limit_burst; the google_* options as the table [google] with keys \
 client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
@@ -70,6 +74,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of `Serve`'s settings does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (until Ctrl-C or SIGTERM).
@@ -136,7 +142,106 @@ pub struct ServeArgs {
     )]
     pub sync_test_job_ms: Option<u64>,
     #[command(flatten)]
+    pub limits: LimitsArgs,
+    #[command(flatten)]
     pub google: GoogleArgs,
+}
+
+/// What one client may hold or ask of the server (see the README, "Limits").
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitsArgs {
+    /// How long a client has to send a request's line and headers: from the connection's
+    /// accept, or on a kept-alive connection from the request's first byte; then the
+    /// connection is closed. File key `header_read_timeout_seconds`. [default: 10]
+    #[arg(long, env = "THREADLINE_HEADER_READ_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub header_read_timeout_seconds: Option<u32>,
+    /// How long a kept-alive connection may wait for its next request before it is closed.
+    /// File key `idle_timeout_seconds`. [default: 60]
+    #[arg(long, env = "THREADLINE_IDLE_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub idle_timeout_seconds: Option<u32>,
+    /// How long a request's body may stall (no byte) while it is read: then 408 and the
+    /// connection is closed. File key `body_timeout_seconds`. [default: 30]
+    #[arg(long, env = "THREADLINE_BODY_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub body_timeout_seconds: Option<u32>,
+    /// Connections open at once; more are closed at once (logged at most every 10 s).
+    /// Keep it well under the open-file limit (`ulimit -n`). File key `max_connections`.
+    /// [default: 512]
+    #[arg(long, env = "THREADLINE_MAX_CONNECTIONS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+    /// After Ctrl-C / SIGTERM, how long requests in flight may take to finish before their
+    /// connections are closed. File key `shutdown_timeout_seconds`. [default: 20]
+    #[arg(long, env = "THREADLINE_SHUTDOWN_TIMEOUT_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub shutdown_timeout_seconds: Option<u32>,
+    /// Requests per second each API token (requests without a valid token: each client
+    /// address) may make on average; past that, 429 with Retry-After. File key
+    /// `rate_limit_per_second`. [default: 50]
+    #[arg(long, env = "THREADLINE_RATE_LIMIT_PER_SECOND", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a token (or address) may make at once beyond that average. File key
+    /// `rate_limit_burst`. [default: 500]
+    #[arg(long, env = "THREADLINE_RATE_LIMIT_BURST", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: Option<u32>,
+}
+
+impl LimitsArgs {
+    /// Flag or environment first, then the file, then the default.
+    fn settings(&self, file: &FileConfig) -> ServeLimits {
+        let seconds = |flag: Option<u32>, key: Option<u32>, default: Duration| {
+            flag.or(key)
+                .map_or(default, |s| Duration::from_secs(s.into()))
+        };
+        let serve = ServeLimits::default();
+        ServeLimits {
+            header_read_timeout: seconds(
+                self.header_read_timeout_seconds,
+                file.header_read_timeout_seconds,
+                serve.header_read_timeout,
+            ),
+            idle_timeout: seconds(
+                self.idle_timeout_seconds,
+                file.idle_timeout_seconds,
+                serve.idle_timeout,
+            ),
+            body_timeout: seconds(
+                self.body_timeout_seconds,
+                file.body_timeout_seconds,
+                serve.body_timeout,
+            ),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .map_or(serve.max_connections, |n| n as usize),
+            shutdown_timeout: seconds(
+                self.shutdown_timeout_seconds,
+                file.shutdown_timeout_seconds,
+                serve.shutdown_timeout,
+            ),
+        }
+    }
+
+    /// The request budgets: flag or environment first, then the file, then the default.
+    fn rate_limits(&self, file: &FileConfig) -> RateLimits {
+        let defaults = RateLimits::default();
+        let count = |flag: Option<u32>, key: Option<u32>, default: NonZeroU32| {
+            flag.or(key).and_then(NonZeroU32::new).unwrap_or(default)
+        };
+        RateLimits {
+            per_second: count(
+                self.rate_limit_per_second,
+                file.rate_limit_per_second,
+                defaults.per_second,
+            ),
+            burst: count(self.rate_limit_burst, file.rate_limit_burst, defaults.burst),
+        }
+    }
 }
 
 /// Google's OAuth client (file table `[google]`). Its secret comes from the environment
@@ -307,13 +412,15 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
     };
     let data_dir = cli
         .data_dir
-        .or(file.data_dir)
+        .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
-    let database_url = cli.database_url.or(file.database_url);
+    let database_url = cli.database_url.or_else(|| file.database_url.clone());
     let location = Location::choose(&data_dir, database_url.as_deref())?;
     let db = Db::open(&location).await?;
     let result = match cli.command {
         Command::Serve(args) => {
+            let limits = args.limits.settings(&file);
+            let rates = args.limits.rate_limits(&file);
             let listen = match args.listen.or(file.listen) {
                 Some(listen) => listen,
                 None => config::DEFAULT_LISTEN
@@ -347,6 +454,8 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     owner_email: &owner_email,
                     secret_key_file: secret_key_file.as_deref(),
                     google,
+                    limits,
+                    rates,
                     sync: SyncSettings {
                         runner,
                         test_job: args.sync_test_job_ms.map(Duration::from_millis),
@@ -441,6 +550,10 @@ struct ServeSettings<'a> {
     owner_email: &'a str,
     secret_key_file: Option<&'a Path>,
     google: GoogleSettings,
+    /// The connection cap, timeouts and shutdown deadline.
+    limits: ServeLimits,
+    /// Each token's request budget.
+    rates: RateLimits,
     sync: SyncSettings,
 }
 
@@ -455,6 +568,8 @@ async fn serve(
         owner_email,
         secret_key_file,
         google,
+        limits,
+        rates,
         sync,
     } = settings;
     let keyring = load_keyring(secret_key_file, data_dir)?;
@@ -521,7 +636,8 @@ async fn serve(
 
     let mut state = AppState::with_data_dir(db.clone(), data_dir)
         .with_keyring(keyring)
-        .with_oauth(oauth);
+        .with_oauth(oauth)
+        .with_rate_limits(rates);
     // The integrations (the registry's): their state for their routes, their jobs in the
     // runner.
     state = crate::with_registered_integrations(state)?;
@@ -538,9 +654,7 @@ async fn serve(
     }
     let runner = runner.spawn();
     let app = crate::router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = crate::serve::serve(listener, app, limits, shutdown).await;
     // After the requests: running syncs are asked to stop and their leases released.
     runner.shutdown().await;
     served?;

@@ -38,6 +38,20 @@ pub struct FileConfig {
     pub sync_concurrency: Option<u16>,
     /// `serve --sync-poll-seconds`.
     pub sync_poll_seconds: Option<u32>,
+    /// `serve --header-read-timeout-seconds`.
+    pub header_read_timeout_seconds: Option<u32>,
+    /// `serve --idle-timeout-seconds`.
+    pub idle_timeout_seconds: Option<u32>,
+    /// `serve --body-timeout-seconds`.
+    pub body_timeout_seconds: Option<u32>,
+    /// `serve --max-connections`.
+    pub max_connections: Option<u32>,
+    /// `serve --shutdown-timeout-seconds`.
+    pub shutdown_timeout_seconds: Option<u32>,
+    /// `serve --rate-limit-per-second`.
+    pub rate_limit_per_second: Option<u32>,
+    /// `serve --rate-limit-burst`.
+    pub rate_limit_burst: Option<u32>,
 }
 
 pub use threadline_connections::oauth::google::GoogleSettings;
@@ -91,6 +105,13 @@ mod tests {
         assert!(config.secret_key_file.is_some());
         assert!(config.sync_concurrency.is_some());
         assert!(config.sync_poll_seconds.is_some());
+        assert!(config.header_read_timeout_seconds.is_some());
+        assert!(config.idle_timeout_seconds.is_some());
+        assert!(config.body_timeout_seconds.is_some());
+        assert!(config.max_connections.is_some());
+        assert!(config.shutdown_timeout_seconds.is_some());
+        assert!(config.rate_limit_per_second.is_some());
+        assert!(config.rate_limit_burst.is_some());
         let google = config.google.expect("the [google] table");
         assert!(google.client_id.is_some());
         assert!(google.client_secret_file.is_some());

@@ -15,8 +15,8 @@ pub use threadline_connections::{self as connections, oauth};
 pub use threadline_crm::accounts as admin;
 pub use threadline_crm::{accounts, documents, ids, import, records, store, validate};
 pub use threadline_http::{
-    auth, error, extract, idempotency, metrics, openapi, routes, state, ApiError, AppState,
-    ServerError,
+    auth, error, extract, idempotency, metrics, openapi, rate_limit, routes, serve, state,
+    ApiError, AppState, ServerError,
 };
 pub use threadline_storage::{db, secrets, testing};
 pub use threadline_sync_engine as sync;

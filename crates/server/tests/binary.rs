@@ -3,7 +3,9 @@
 //! the tests run on (`threadline_server::testing`): a data directory, plus `DATABASE_URL`
 //! on PostgreSQL.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
@@ -59,10 +61,15 @@ impl Server {
     }
 
     /// Runs `cmd` (a `serve`) and reads its stdout up to `listening on`.
-    fn spawn(mut cmd: Command) -> Server {
+    fn spawn(cmd: Command) -> Server {
+        Server::spawn_with_stderr(cmd, Stdio::inherit())
+    }
+
+    /// [`Server::spawn`] with the server's stderr (its log) going to `stderr`.
+    fn spawn_with_stderr(mut cmd: Command, stderr: Stdio) -> Server {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn threadline-server");
         let stdout = child.stdout.take().expect("stdout");
@@ -102,13 +109,18 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status within a minute.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn terminate(self) -> std::process::ExitStatus {
+        self.terminate_within(WAIT)
+    }
+
+    /// SIGTERM, then the exit status within `wait`.
+    fn terminate_within(mut self, wait: Duration) -> std::process::ExitStatus {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(sent.success());
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
@@ -345,6 +357,16 @@ fn help_documents_every_option_and_its_variable() {
         "THREADLINE_SYNC_CONCURRENCY",
         "--sync-poll-seconds",
         "THREADLINE_SYNC_POLL_SECONDS",
+        "--header-read-timeout-seconds",
+        "THREADLINE_HEADER_READ_TIMEOUT_SECONDS",
+        "--idle-timeout-seconds",
+        "--body-timeout-seconds",
+        "--max-connections",
+        "THREADLINE_MAX_CONNECTIONS",
+        "--shutdown-timeout-seconds",
+        "--rate-limit-per-second",
+        "THREADLINE_RATE_LIMIT_PER_SECOND",
+        "--rate-limit-burst",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -861,4 +883,261 @@ fn import_contacts_prints_a_summary_and_fails_only_on_an_unreadable_file() {
     assert!(
         String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/contacts.csv")
     );
+}
+
+// The limits (README, "Limits"), with real slow sockets on loopback against the binary,
+// its timeouts shortened to a second or so. Each socket read is bounded.
+
+/// The server's `host:port`.
+fn address(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_string()
+}
+
+/// A `serve` on `db` with these limit variables, its log in `log` (when given).
+fn start_with_limits(db: &TestDatabase, limits: &[(&str, &str)], log: Option<&Path>) -> Server {
+    let mut cmd = command(db);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    for (name, value) in limits {
+        cmd.env(name, value);
+    }
+    match log {
+        Some(log) => {
+            cmd.env("RUST_LOG", "info");
+            Server::spawn_with_stderr(cmd, std::fs::File::create(log).unwrap().into())
+        }
+        None => Server::spawn(cmd),
+    }
+}
+
+/// Reads `stream` until the server closes it (EOF or reset) or `limit` passes; returns
+/// what was read and when the server closed it (None: still open at `limit`).
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
+    let started = Instant::now();
+    let mut read = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return (read, None);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => return (read, Some(started.elapsed())),
+            Ok(n) => read.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (read, None)
+            }
+            Err(_) => return (read, Some(started.elapsed())),
+        }
+    }
+}
+
+/// Reads one answer to a `GET /healthz` (its body is `ok`).
+fn read_health_answer(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\nok") {
+        let n = stream.read(&mut byte).expect("the answer");
+        assert_eq!(
+            n,
+            1,
+            "closed mid-answer: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.push(byte[0]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/// A connection on which a `POST /contacts` sent its head and 10 of its 100 bytes of body,
+/// and no more.
+fn stalled_post(addr: &str, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/v1/contacts HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"emails\": "
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+}
+
+/// Silent and slow clients are closed at the header deadline (1 s), an idle kept-alive
+/// connection at the idle deadline (3 s: it outlives the header deadline), a stalled body
+/// is answered 408 at the body deadline (1 s). All at once, on one server.
+#[test]
+fn slow_silent_idle_and_stalled_clients_are_closed_at_their_deadlines() {
+    let db = TestDatabase::create();
+    let server = start_with_limits(
+        &db,
+        &[
+            ("THREADLINE_HEADER_READ_TIMEOUT_SECONDS", "1"),
+            ("THREADLINE_IDLE_TIMEOUT_SECONDS", "3"),
+            ("THREADLINE_BODY_TIMEOUT_SECONDS", "1"),
+        ],
+        None,
+    );
+    let token = server.token().unwrap();
+    let addr = address(&server);
+    let bound = Duration::from_secs(8);
+
+    let silent = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            read_until_closed(&mut stream, bound)
+        })
+    };
+    let slow_head = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            stream.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            // A header line every 200 ms, for longer than the bound unless cut off.
+            std::thread::spawn(move || {
+                for n in 0..50 {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if writer
+                        .write_all(format!("X-Slow-{n}: 1\r\n").as_bytes())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            read_until_closed(&mut stream, bound)
+        })
+    };
+    let stalled_body = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = stalled_post(&addr, &token);
+            read_until_closed(&mut stream, bound)
+        })
+    };
+    let idle = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            stream.write_all(HEALTH).unwrap();
+            read_health_answer(&mut stream);
+            // Past the header deadline, the kept-alive connection still serves.
+            std::thread::sleep(Duration::from_millis(1500));
+            stream.write_all(HEALTH).unwrap();
+            read_health_answer(&mut stream);
+            read_until_closed(&mut stream, bound)
+        })
+    };
+
+    let close_to = |what: &str, closed: Option<Duration>, deadline: f64| {
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still open after {bound:?}"));
+        let secs = closed.as_secs_f64();
+        assert!(
+            secs > deadline - 0.3 && secs < deadline + 1.5,
+            "{what}: closed after {secs:.2} s, the deadline is {deadline} s"
+        );
+    };
+    let (read, closed) = silent.join().unwrap();
+    assert!(read.is_empty(), "{:?}", String::from_utf8_lossy(&read));
+    close_to("a silent connection", closed, 1.0);
+    let (read, closed) = slow_head.join().unwrap();
+    assert!(read.is_empty(), "{:?}", String::from_utf8_lossy(&read));
+    close_to("a slow request head", closed, 1.0);
+    let (_, closed) = idle.join().unwrap();
+    close_to("an idle kept-alive connection", closed, 3.0);
+
+    let (read, closed) = stalled_body.join().unwrap();
+    close_to("a stalled body", closed, 1.0);
+    let answer = String::from_utf8_lossy(&read).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("connection: close"), "{answer}");
+    assert!(lower.contains("content-type: application/json"), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout", "{answer}");
+    assert!(server.terminate().success());
+}
+
+/// Past the connection cap, new connections are closed at once (with a 503 when the
+/// socket takes it), the log says so once (not once per connection), and a slot freed
+/// serves again.
+#[test]
+fn connections_over_the_cap_are_closed_at_once_and_logged_once() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = start_with_limits(&db, &[("THREADLINE_MAX_CONNECTIONS", "3")], Some(&log));
+    let addr = address(&server);
+    let mut held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // The held ones are accepted (they hold the slots): one answers.
+    held[0].write_all(HEALTH).unwrap();
+    read_health_answer(&mut held[0]);
+
+    for n in 0..5 {
+        let mut over = TcpStream::connect(&addr).unwrap();
+        let (read, closed) = read_until_closed(&mut over, Duration::from_secs(3));
+        let closed = closed.unwrap_or_else(|| panic!("connection {n} over the cap is held open"));
+        assert!(closed < Duration::from_secs(1), "closed after {closed:?}");
+        let read = String::from_utf8_lossy(&read);
+        assert!(
+            read.is_empty() || read.starts_with("HTTP/1.1 503 "),
+            "{read}"
+        );
+    }
+
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.write_all(HEALTH).unwrap();
+        let (read, _) = read_until_closed(&mut stream, Duration::from_millis(500));
+        if String::from_utf8_lossy(&read).starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot was freed");
+    }
+    drop(held);
+    assert!(server.terminate().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("connection limit reached"))
+        .count();
+    assert_eq!(
+        lines, 1,
+        "one line per 10 s, not one per connection:\n{log}"
+    );
+}
+
+/// SIGTERM stops the server within the shutdown deadline even while a request's body
+/// stalls (its body deadline far later): the request is cut off, the exit code is 0.
+#[test]
+fn sigterm_stops_the_server_within_the_shutdown_deadline_despite_a_stalled_client() {
+    let db = TestDatabase::create();
+    let server = start_with_limits(
+        &db,
+        &[
+            ("THREADLINE_SHUTDOWN_TIMEOUT_SECONDS", "1"),
+            ("THREADLINE_BODY_TIMEOUT_SECONDS", "600"),
+            ("THREADLINE_HEADER_READ_TIMEOUT_SECONDS", "600"),
+        ],
+        None,
+    );
+    let token = server.token().unwrap();
+    let stalled = stalled_post(&address(&server), &token);
+    let silent = TcpStream::connect(address(&server)).unwrap();
+    // The request is in the handler, waiting for its body.
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let status = server.terminate_within(Duration::from_secs(10));
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(4), "stopped after {took:?}");
+    drop((stalled, silent));
 }

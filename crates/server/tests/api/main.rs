@@ -13,6 +13,7 @@ mod idempotency;
 mod import;
 mod isolation;
 mod json_errors;
+mod limits;
 mod lookup;
 mod meetings;
 mod oauth;
