@@ -8,8 +8,9 @@
 //!   is the token of the request.
 //! - `DELETE /tokens/{id}` → the [`TokenView`], revoked: requests with it are refused from
 //!   then on (also when it is the token of this request), and so are requests with every
-//!   token created with it, with those, and so on ([`accounts::revoke_token_tree`]).
-//!   Revoking a revoked token changes nothing; another user's token is 404, as a missing one.
+//!   token created with it, with those, and so on ([`accounts::revoke_token_tree`]); connect
+//!   flows any of them started stop too (`oauth::pending`). Revoking a revoked token changes
+//!   nothing; another user's token is 404, as a missing one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -42,7 +43,7 @@ pub fn router() -> ApiRouter {
         .description(
             "Requests with it are refused from then on (this one included, if it is the token \
              revoked); so are requests with the tokens created with it (`parent_id`), theirs, \
-             and so on.",
+             and so on, and connect flows any of them started do not finish.",
         )
         .path_id("id", "The token's id.")
         .json::<TokenView>("200", "The token, revoked.")
