@@ -1,6 +1,6 @@
 -- OAuth hardening (issue 10): a connect flow is bound to the browser that started it and to
--- the API token that asked for it; revoking a token revokes the tokens it created. Same
--- portable-SQL rules as 0001.
+-- the API token that asked for it; revoking a token revokes the tokens it created; a Google
+-- account is connected to one Threadline user at a time. Same portable-SQL rules as 0001.
 --
 -- `oauth_pending` is made again (a flow lives 10 minutes: one in progress during the upgrade
 -- is refused as unknown, and its user starts again). A flow now has two steps:
@@ -44,3 +44,6 @@ CREATE INDEX oauth_pending_token_idx ON oauth_pending (token_id);
 -- by the CLI, with a new user, or before 0012. Revoking a token revokes every token below it.
 ALTER TABLE api_tokens ADD COLUMN parent_token_id TEXT REFERENCES api_tokens (id);
 CREATE INDEX api_tokens_parent_idx ON api_tokens (parent_token_id);
+
+-- Which users a remote account is connected to (one at a time: `connections::upsert`).
+CREATE INDEX connections_account_idx ON connections (provider, account_id);

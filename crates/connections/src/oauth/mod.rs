@@ -79,7 +79,7 @@ pub enum Error {
     #[error(
         "{} is not configured on this server: set its OAuth client id and secret (see the \
          server README, \"Connecting Google\")",
-        provider_name(*.0)
+        .0.label()
     )]
     NotConfigured(Provider),
     #[error("there is no connection with id {0}")]
@@ -141,13 +141,6 @@ pub fn pauses_schedules(status: connections::Status) -> bool {
         status,
         connections::Status::NeedsReauth | connections::Status::Disconnected
     )
-}
-
-fn provider_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Google => "Google",
-        Provider::Dropbox => "Dropbox",
-    }
 }
 
 /// The HTTP client of OAuth calls: `reqwest` (rustls), no redirects followed (a token

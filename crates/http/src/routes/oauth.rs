@@ -11,7 +11,8 @@
 //!   page saying so.
 //! - `GET /oauth/google/callback?code&state` → a small HTML page for a person: connected, or
 //!   why not (refused; bad, expired or used state; another browser than the one that opened
-//!   the start link; the token revoked; a failed exchange), and nothing stored then. The state is spent by the first callback that
+//!   the start link; the token revoked; a failed exchange; the Google account connected to
+//!   another user), and nothing stored then. The state is spent by the first callback that
 //!   brings it, whatever follows; the cookie is cleared.
 
 use std::collections::HashMap;
@@ -44,8 +45,9 @@ pub fn router() -> ApiRouter {
              sends it to Google's consent screen; Google sends it back to the server's \
              callback, which stores the connection (one per user: connecting again replaces \
              its grant) and shows a page saying so. The callback refuses another browser than \
-             the one that opened `start_url` and a flow whose API token was revoked meanwhile. \
-             The whole flow must be finished within 10 minutes of opening `start_url`.",
+             the one that opened `start_url`, a flow whose API token was revoked meanwhile, and \
+             a Google account connected to another Threadline user. The whole flow must be \
+             finished within 10 minutes of opening `start_url`.",
         )
         .json::<ConnectStarted>("200", "Where to send the browser.")
         .error(
@@ -355,6 +357,24 @@ async fn finish_google(
         .await;
     let upserted = match stored {
         Ok(upserted) => upserted,
+        // Not revoked at Google: the grant is the other user's one too (Google keeps one
+        // grant per account and client), and revoking it would cut their connection.
+        Err(connections::Error::AccountTaken(_)) => {
+            tracing::warn!(user = %flow.owner.user_id, "refused a Google account connected to another user");
+            let account = grant
+                .account_email
+                .as_deref()
+                .unwrap_or("This Google account");
+            return Err(Page::failed(
+                StatusCode::CONFLICT,
+                &format!(
+                    "{account} is already connected to another Threadline user, so it was not \
+                     connected to yours. Nothing was connected."
+                ),
+                "To move it to this Threadline user, disconnect it from the other one first \
+                 (Settings → Connections), then connect again.",
+            ));
+        }
         Err(e) => {
             // Nothing keeps these tokens: give them back.
             if let Some(refresh) = &grant.refresh_token {

@@ -910,3 +910,60 @@ async fn revoking_a_token_stops_the_connect_flows_it_started() {
     assert_eq!(s.app.count("connections").await, 0);
     assert_eq!(s.app.count("oauth_pending").await, 0);
 }
+
+/// Policy: a Google account is connected to one Threadline user at a time. Connecting it to
+/// another user (of another organisation, or a colleague) is refused with a page that says
+/// so (without naming the other user); the other user's connection is untouched, its grant
+/// not revoked. Once disconnected there, it may be connected here.
+#[tokio::test]
+async fn a_google_account_connected_to_another_user_is_refused() {
+    let s = setup().await;
+    let ann = s.connect().await;
+    let before = s.connection(ann).await;
+    let mallory = s.app.user_in_new_org("mallory@theirs.com").await;
+    let cole = s.app.colleague("cole@ourco.com").await;
+    for other in [&mallory, &cole] {
+        let browser = Browser::default();
+        let url = s.open(&browser, &s.start_link(other).await).await;
+        let page = s.callback_in(&browser, &s.consent(&url).await).await;
+        assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+        let text = page_text(&page);
+        assert!(
+            text.contains("ann.google@example.com is already connected to another Threadline user"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("ann@ourco.com") && !text.contains("Ours"),
+            "{text}"
+        );
+        let theirs = s.app.get_as(other, "/api/v1/connections").await;
+        assert_eq!(
+            theirs.body["items"],
+            serde_json::json!([]),
+            "{}",
+            theirs.body
+        );
+    }
+    assert_eq!(s.app.count("connections").await, 1);
+    assert_eq!(
+        s.fake.log().count("POST", "/revoke"),
+        0,
+        "Ann's grant is kept"
+    );
+    let after = s.connection(ann).await;
+    assert_eq!(
+        after.version, before.version,
+        "Ann's connection is untouched"
+    );
+    assert_eq!(after.status, Status::Ok);
+    assert!(s.tokens().access_token(ann).await.is_ok());
+
+    // Disconnected from Ann: Mallory may connect it.
+    s.disconnect(ann).await;
+    let browser = Browser::default();
+    let url = s.open(&browser, &s.start_link(&mallory).await).await;
+    let page = s.callback_in(&browser, &s.consent(&url).await).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let theirs = s.app.get_as(&mallory, "/api/v1/connections").await;
+    assert_eq!(theirs.body["items"][0]["status"], "ok", "{}", theirs.body);
+}
