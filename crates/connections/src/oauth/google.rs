@@ -389,7 +389,11 @@ impl Google {
             .set_redirect_uri(Cow::Owned(redirect))
             .request_async(&self.http)
             .await
-            .map_err(|e| token_error("the code exchange", e))?;
+            .map_err(|e| match token_error("the code exchange", e) {
+                // A refused code is no connection's: nothing needs reauthorizing.
+                Error::NeedsReauth { reason, .. } => Error::Refused(reason),
+                other => other,
+            })?;
         let access_token = SecretString::from(answer.access_token().secret().clone());
         let scopes = match answer.scopes() {
             Some(granted) => granted.iter().map(|s| s.to_string()).collect(),

@@ -382,7 +382,19 @@ async fn finish_google(
                     tracing::warn!(error = %e, "could not revoke a grant that was not stored");
                 }
             }
-            return Err(Page::internal(&e));
+            return Err(match e {
+                // Google's answer, not the server, is at fault (an account id over 320
+                // characters): said as such, not as a server error.
+                connections::Error::Invalid { .. } => Page::failed(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "Google answered an account that Threadline cannot store ({e}). \
+                         Nothing was connected."
+                    ),
+                    "Try another Google account, or tell your Threadline administrator.",
+                ),
+                e => Page::internal(&e),
+            });
         }
     };
     let connection = &upserted.connection;

@@ -491,6 +491,17 @@ async fn a_pkce_mismatch_is_refused_by_google_and_stores_nothing() {
     assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
     assert!(page_text(&page).contains("invalid_grant"), "{}", page.body);
     assert!(page_text(&page).contains("Nothing was connected"));
+    // No connection is named: there is none (not the nil id).
+    assert!(
+        !page_text(&page).contains("authorized again"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page_text(&page).contains(&Uuid::nil().to_string()),
+        "{}",
+        page.body
+    );
     assert_eq!(s.app.count("connections").await, 0);
     assert_eq!(s.app.count("oauth_pending").await, 0);
 }
@@ -966,4 +977,21 @@ async fn a_google_account_connected_to_another_user_is_refused() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let theirs = s.app.get_as(&mallory, "/api/v1/connections").await;
     assert_eq!(theirs.body["items"][0]["status"], "ok", "{}", theirs.body);
+}
+
+#[tokio::test]
+async fn an_overlong_google_account_id_is_a_clear_page_not_a_server_error() {
+    let s = setup().await;
+    s.fake
+        .google()
+        .set_account_id(GOOGLE_USER, &"1".repeat(321));
+    let page = s.callback(&s.consent(&s.start().await).await).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    let text = page_text(&page);
+    assert!(text.contains("cannot store"), "{text}");
+    assert!(text.contains("320 characters"), "{text}");
+    assert!(text.contains("Nothing was connected"), "{text}");
+    assert_eq!(s.app.count("connections").await, 0);
+    // Nothing keeps the grant: given back to Google.
+    assert_eq!(s.fake.log().count("POST", "/revoke"), 1);
 }
