@@ -179,8 +179,9 @@ cmd_run() {
     local_google="
   - Google is the local fake on http://127.0.0.1:$LOCAL_GOOGLE_PORT (account
     ${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}): POST /api/v1/connections/google with your
-    token, open the authorization URL it answers, and the callback connects the account; its
-    calendar then syncs (POST /api/v1/connections/{id}/sync to sync now)."
+    token, open the start_url it answers in your browser (within 5 minutes), and the callback
+    connects the account; its calendar then syncs (POST /api/v1/connections/{id}/sync to sync
+    now)."
   fi
   cat >&2 <<EOF
 

@@ -51,6 +51,14 @@ impl Provider {
         }
     }
 
+    /// Its name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Google => "Google",
+            Provider::Dropbox => "Dropbox",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Provider, Error> {
         match s {
             "google" => Ok(Provider::Google),
@@ -131,7 +139,7 @@ impl From<Error> for threadline_crm::CrmError {
         use threadline_crm::{CrmError, Reason};
         match e {
             Error::NotFound(_) => CrmError::new(Reason::NotFound, "not_found", e.to_string()),
-            Error::Conflict { .. } | Error::Disconnected(_) => {
+            Error::Conflict { .. } | Error::Disconnected(_) | Error::AccountTaken(_) => {
                 CrmError::new(Reason::Conflict, "conflict", e.to_string())
             }
             Error::Invalid { field, message } => CrmError::invalid(field, message),
@@ -219,6 +227,14 @@ pub enum Error {
     },
     #[error("the connection {0} is disconnected: store a new grant to connect it again")]
     Disconnected(Uuid),
+    /// The remote account is connected to another user (of this organisation or another):
+    /// one user at a time, so that one person's calendar never feeds someone else's.
+    #[error(
+        "this {} account is already connected to another Threadline user; it must be \
+         disconnected there first",
+        .0.label()
+    )]
+    AccountTaken(Provider),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -335,6 +351,8 @@ pub async fn list_for(conn: &mut Conn, owner: Owner) -> Result<Vec<Connection>> 
 
 /// Stores a grant for `owner` after an OAuth code exchange: a new connection, or the
 /// existing one of that provider connected again (status `ok`, reason cleared).
+/// [`Error::AccountTaken`] when the remote account is connected to another user (a
+/// disconnected connection does not count): it must be disconnected there first.
 pub async fn upsert(
     conn: &mut Conn,
     keys: &Keyring,
@@ -351,6 +369,20 @@ pub async fn upsert(
         return Err(invalid("access_token", "the access token is empty"));
     }
     let expires = grant.access_token_expires_at.map(db::format_time);
+    // In the write transaction: of two users connecting one account at once, one gets it.
+    let elsewhere: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {TABLE}
+         WHERE provider = $1 AND account_id = $2 AND user_id <> $3 AND status <> 'disconnected'
+         LIMIT 1"
+    ))
+    .bind(grant.provider.as_str())
+    .bind(&account_id)
+    .bind(id_text(owner.user_id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if elsewhere.is_some() {
+        return Err(Error::AccountTaken(grant.provider));
+    }
     let now = db::now();
     let existing: Option<(String, String, Option<String>)> = sqlx::query_as(&format!(
         "SELECT id, account_id, refresh_token FROM {TABLE} WHERE user_id = $1 AND provider = $2"

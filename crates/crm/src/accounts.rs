@@ -144,23 +144,73 @@ pub async fn create_user(
     Ok((id, login.to_string()))
 }
 
-/// A new token for `user_id`, labelled `label`.
+/// A new token for `user_id`, labelled `label` (by the CLI or with a new user: no parent).
 pub async fn create_token(
     conn: &mut Conn,
     user_id: Uuid,
     label: &str,
 ) -> Result<NewToken, ServerError> {
+    insert_token(conn, user_id, label, None).await
+}
+
+/// A new token for `user_id` created with the token `parent` (over the API): revoking
+/// `parent` revokes it too ([`revoke_token_tree`]).
+pub async fn create_child_token(
+    conn: &mut Conn,
+    user_id: Uuid,
+    label: &str,
+    parent: Uuid,
+) -> Result<NewToken, ServerError> {
+    insert_token(conn, user_id, label, Some(parent)).await
+}
+
+async fn insert_token(
+    conn: &mut Conn,
+    user_id: Uuid,
+    label: &str,
+    parent: Option<Uuid>,
+) -> Result<NewToken, ServerError> {
     let token = generate_token()?;
     let id = db::new_id();
-    sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id_text(id))
-        .bind(id_text(user_id))
-        .bind(label.trim())
-        .bind(hash_token(&token))
-        .bind(db::now())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, parent_token_id)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id_text(id))
+    .bind(id_text(user_id))
+    .bind(label.trim())
+    .bind(hash_token(&token))
+    .bind(db::now())
+    .bind(parent.map(id_text))
+    .execute(&mut *conn)
+    .await?;
     Ok(NewToken { id, token })
+}
+
+/// Revokes the token `token_id` (if `user_id` is given: only when it is that user's) and
+/// every token created with it, with those, and so on (`parent_token_id`), those already
+/// revoked left as they are: a token cannot leave behind tokens that outlive it. Returns
+/// how many tokens it revoked now (0: none, or all already revoked).
+pub async fn revoke_token_tree(
+    conn: &mut Conn,
+    token_id: Uuid,
+    user_id: Option<Uuid>,
+) -> Result<u64, ServerError> {
+    let done = sqlx::query(
+        "WITH RECURSIVE tree (id) AS (
+             SELECT id FROM api_tokens WHERE id = $1 AND ($2 IS NULL OR user_id = $2)
+             UNION
+             SELECT t.id FROM api_tokens t JOIN tree ON t.parent_token_id = tree.id
+         )
+         UPDATE api_tokens SET revoked_at = $3
+         WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL",
+    )
+    .bind(id_text(token_id))
+    .bind(user_id.map(id_text))
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The id of the user whose login address is `email`.
@@ -176,15 +226,15 @@ pub async fn user_id_by_email(conn: &mut Conn, email: &str) -> Result<Uuid, Serv
     Ok(parse_uuid(&id)?)
 }
 
-/// Revokes a token; an error when there is no such token or it is already revoked.
+/// Revokes a token and the tokens created with it ([`revoke_token_tree`]); an error when
+/// there is no such token or it is already revoked.
 pub async fn revoke_token(conn: &mut Conn, token_id: Uuid) -> Result<(), ServerError> {
-    let done =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(db::now())
+    let active: Option<String> =
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
             .bind(id_text(token_id))
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-    if done.rows_affected() == 0 {
+    if active.is_none() || revoke_token_tree(conn, token_id, None).await? == 0 {
         return Err(ServerError::Invalid(format!(
             "there is no active token with id {token_id}"
         )));

@@ -295,6 +295,17 @@ impl From<SyncNowError> for ApiError {
     }
 }
 
+/// The storage layer's errors (an account's writes) as HTTP answers: a database failure
+/// as such, anything else is the server's fault.
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Database(e) => ApiError::Database(e),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
 impl From<ApiError> for ServerError {
     fn from(e: ApiError) -> Self {
         match e {

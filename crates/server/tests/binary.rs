@@ -658,13 +658,28 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
         answer.json::<serde_json::Value>().await.unwrap()
     };
     let started = api(browser.post(format!("{}/api/v1/connections/google", server.base))).await;
-    let consent = started["authorization_url"].as_str().expect("a URL");
+    // The start link, on the server: it sets the flow's cookie and sends the browser on.
+    let link = started["start_url"].as_str().expect("a URL");
+    assert!(
+        link.starts_with(&format!("{}/oauth/google/start?flow=", server.base)),
+        "{link}"
+    );
+    let opened = browser.get(link).send().await.unwrap();
+    assert_eq!(opened.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let consent = opened.headers()["location"].to_str().unwrap();
     assert!(consent.starts_with(&fake.base_url()), "{consent}");
     let back = browser.get(consent).send().await.unwrap();
     assert_eq!(back.status(), reqwest::StatusCode::FOUND);
     let callback = back.headers()["location"].to_str().unwrap().to_string();
     assert!(callback.starts_with(&redirect), "{callback}");
-    let page = browser.get(&callback).send().await.unwrap();
+    let page = browser
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), reqwest::StatusCode::OK);
     let text = page.text().await.unwrap();
     assert!(

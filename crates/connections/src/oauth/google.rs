@@ -48,6 +48,9 @@ pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 /// Where Google sends the browser back (outside `/api/v1`: the browser has no API token).
 pub const CALLBACK_PATH: &str = "/oauth/google/callback";
+/// Where the browser starts a connect flow (the one-time start link): beside the callback, so
+/// that the cookie it sets goes back with the callback.
+pub const START_PATH: &str = "/oauth/google/start";
 
 /// The scopes every Google connection asks for: who the account is (its stable id `sub`
 /// and address). The integrations add theirs (each declares its own on the sync engine's
@@ -321,6 +324,19 @@ impl Google {
         &self.config
     }
 
+    /// The one-time start link of a flow: the redirect URL's sibling `start` (`…/start` for
+    /// `…/callback`, behind a proxy too), with `flow=<secret>`.
+    pub fn start_url(&self, start_secret: &SecretString) -> Url {
+        let mut url = self
+            .config
+            .redirect_url
+            .join("start")
+            .expect("a relative path joins any http(s) URL");
+        url.query_pairs_mut()
+            .append_pair("flow", start_secret.expose_secret());
+        url
+    }
+
     /// The HTTP client, for the sync's API calls (same TLS set-up and timeouts).
     pub fn http(&self) -> &ProviderHttp {
         &self.http
@@ -373,7 +389,11 @@ impl Google {
             .set_redirect_uri(Cow::Owned(redirect))
             .request_async(&self.http)
             .await
-            .map_err(|e| token_error("the code exchange", e))?;
+            .map_err(|e| match token_error("the code exchange", e) {
+                // A refused code is no connection's: nothing needs reauthorizing.
+                Error::NeedsReauth { reason, .. } => Error::Refused(reason),
+                other => other,
+            })?;
         let access_token = SecretString::from(answer.access_token().secret().clone());
         let scopes = match answer.scopes() {
             Some(granted) => granted.iter().map(|s| s.to_string()).collect(),

@@ -5,11 +5,12 @@
 //!   a connection asks for (the identity's and the integrations'), the authorization URL (PKCE S256, offline access), the code
 //!   exchange, the account (OpenID Connect userinfo), refresh and revoke.
 //! - [`pending`]: a started connect flow, stored until its callback (table `oauth_pending`,
-//!   migration 0006): bound to the user, 10 minutes, good once.
+//!   migrations 0006, 0012): bound to the user and the API token that asked, opened once by
+//!   a one-time start link that binds it to that browser (a cookie), 10 minutes, good once.
 //! - [`tokens`]: the sync engine's [`TokenSource`]: a valid access token for a connection,
 //!   refreshed ahead of expiry, one refresh at a time per connection across processes.
-//! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/google` and the callback
-//!   `GET /oauth/google/callback`.
+//! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/google`, the start link
+//!   `GET /oauth/google/start` and the callback `GET /oauth/google/callback`.
 //!
 //! Never logged: tokens, codes, the state, the PKCE verifier, the client secret.
 
@@ -78,7 +79,7 @@ pub enum Error {
     #[error(
         "{} is not configured on this server: set its OAuth client id and secret (see the \
          server README, \"Connecting Google\")",
-        provider_name(*.0)
+        .0.label()
     )]
     NotConfigured(Provider),
     #[error("there is no connection with id {0}")]
@@ -140,13 +141,6 @@ pub fn pauses_schedules(status: connections::Status) -> bool {
         status,
         connections::Status::NeedsReauth | connections::Status::Disconnected
     )
-}
-
-fn provider_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Google => "Google",
-        Provider::Dropbox => "Dropbox",
-    }
 }
 
 /// The HTTP client of OAuth calls: `reqwest` (rustls), no redirects followed (a token

@@ -50,6 +50,8 @@ pub(crate) struct OAuthState {
     access_tokens: HashMap<String, AccessGrant>,
     access_lifetime: Duration,
     issued: usize,
+    /// Accounts whose `sub` is not [`account_id`] of their address.
+    account_ids: HashMap<String, String>,
 }
 
 impl Default for OAuthState {
@@ -62,6 +64,7 @@ impl Default for OAuthState {
             // Google answers expires_in 3599.
             access_lifetime: Duration::from_secs(3599),
             issued: 0,
+            account_ids: HashMap::new(),
         }
     }
 }
@@ -201,6 +204,15 @@ impl GoogleFake {
         self.lock().oauth.refresh_tokens.remove(refresh_token);
     }
 
+    /// The account's `sub` as userinfo answers it is `sub` from now on (instead of
+    /// [`account_id`] of its address): an odd id, as a client must be ready for.
+    pub fn set_account_id(&self, email: &str, sub: &str) {
+        self.lock()
+            .oauth
+            .account_ids
+            .insert(email.to_string(), sub.to_string());
+    }
+
     /// How many access tokens were ever issued (refreshes included): a test of single-flight
     /// refresh counts these.
     pub fn access_tokens_issued(&self) -> usize {
@@ -289,7 +301,12 @@ async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     ];
     match authorize(&state, &headers, &accepted) {
         Ok(caller) => Json(json!({
-            "sub": account_id(&caller.email),
+            "sub": state
+                .oauth
+                .account_ids
+                .get(&caller.email)
+                .cloned()
+                .unwrap_or_else(|| account_id(&caller.email)),
             "email": caller.email,
             "email_verified": true,
         }))

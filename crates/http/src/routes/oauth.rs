@@ -1,18 +1,24 @@
-//! Connecting a Google account (see [`crate::oauth`]):
+//! Connecting a Google account (see [`crate::oauth`] and [`pending`]):
 //!
-//! - `POST /api/v1/connections/google` (bearer) → [`ConnectStarted`]: the URL of Google's
-//!   consent screen to open in the browser (PKCE S256, offline access, a random `state`
-//!   stored for 10 minutes, bound to the caller). 409 `provider_not_configured` when the
-//!   server has no Google client.
-//! - `GET /oauth/google/callback?code&state` (no token: the browser lands here, outside
-//!   `/api/v1` and its OpenAPI document) → a small HTML page for a person: connected, or why
-//!   not (refused, bad or expired state, failed exchange), and nothing stored then. The state
-//!   is spent by the first callback that brings it, whatever follows.
+//! - `POST /api/v1/connections/google` (bearer) → [`ConnectStarted`]: a one-time start link
+//!   on this server, to open in the browser within 5 minutes (the flow is stored bound to the
+//!   caller and the token of the request). 409 `provider_not_configured` when the server has
+//!   no Google client.
+//! - `GET /oauth/google/start?flow` (no token: the browser, outside `/api/v1` and its OpenAPI
+//!   document) → 303 to Google's consent screen (PKCE S256, offline access, a random
+//!   `state`), setting an HttpOnly, SameSite=Lax cookie whose secret's hash the flow keeps:
+//!   the flow is now this browser's. Opened again, late, or after its token was revoked: a
+//!   page saying so.
+//! - `GET /oauth/google/callback?code&state` → a small HTML page for a person: connected, or
+//!   why not (refused; bad, expired or used state; another browser than the one that opened
+//!   the start link; the token revoked; a failed exchange; the Google account connected to
+//!   another user), and nothing stored then. The state is spent by the first callback that
+//!   brings it, whatever follows; the cookie is cleared.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -24,8 +30,8 @@ use crate::connections::{self, Owner, Provider};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::oauth::google::{granted, CALLBACK_PATH, IDENTITY_LABEL, IDENTITY_SCOPES};
-use crate::oauth::pending::{self, NewFlow, Taken};
+use crate::oauth::google::{granted, CALLBACK_PATH, IDENTITY_LABEL, IDENTITY_SCOPES, START_PATH};
+use crate::oauth::pending::{self, NewFlow, Opened, Taken};
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
 use crate::state::AppState;
@@ -34,10 +40,14 @@ use crate::state::AppState;
 pub fn router() -> ApiRouter {
     let connect_op = Op::new("connections", "connect_google", "Connect a Google account")
         .description(
-            "Starts Google's consent flow: open `authorization_url` in the browser. Google \
-             sends the browser back to the server's callback, which stores the connection (one \
-             per user: connecting again replaces its grant) and shows a page saying so. The URL \
-             is good for 10 minutes, once.",
+            "Starts Google's consent flow: open `start_url` in the browser within 5 minutes \
+             (it works once). That page ties the flow to the browser (an HttpOnly cookie) and \
+             sends it to Google's consent screen; Google sends it back to the server's \
+             callback, which stores the connection (one per user: connecting again replaces \
+             its grant) and shows a page saying so. The callback refuses another browser than \
+             the one that opened `start_url`, a flow whose API token was revoked meanwhile, and \
+             a Google account connected to another Threadline user. The whole flow must be \
+             finished within 10 minutes of opening `start_url`.",
         )
         .json::<ConnectStarted>("200", "Where to send the browser.")
         .error(
@@ -51,17 +61,19 @@ pub fn router() -> ApiRouter {
     ))
 }
 
-/// The callback, outside `/api/v1`.
+/// The browser's routes, outside `/api/v1`: the start link and the callback.
 pub fn callbacks() -> Router<AppState> {
-    Router::new().route(CALLBACK_PATH, get(google_callback))
+    Router::new()
+        .route(START_PATH, get(google_start))
+        .route(CALLBACK_PATH, get(google_callback))
 }
 
 /// The answer of `POST /connections/google`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectStarted {
-    /// Google's consent screen for this flow.
-    pub authorization_url: String,
-    /// Until when the flow may be finished (RFC 3339).
+    /// This server's one-time start link: open it in the browser that is to finish the flow.
+    pub start_url: String,
+    /// Until when `start_url` may be opened (RFC 3339).
     pub expires_at: String,
 }
 
@@ -75,8 +87,9 @@ async fn connect_google(
     let scopes = state.integrations().scopes_of(Provider::Google);
     let authorization = google.authorization(Some(&auth.email), &scopes);
     let owner = Owner::from(&auth);
+    let token_id = auth.token_id;
     let flow = &authorization;
-    let expires_at = state
+    let created = state
         .db()
         .write(|tx| {
             Box::pin(pending::create(
@@ -84,9 +97,11 @@ async fn connect_google(
                 keys,
                 NewFlow {
                     owner,
+                    token_id,
                     provider: Provider::Google,
                     state: &flow.state,
                     pkce_verifier: &flow.pkce_verifier,
+                    authorization_url: flow.url.as_str(),
                     scopes: &flow.scopes,
                     redirect_url: &flow.redirect_url,
                 },
@@ -95,34 +110,174 @@ async fn connect_google(
         .await
         .map_err(ApiError::from)?;
     Ok(Json(ConnectStarted {
-        authorization_url: authorization.url.to_string(),
-        expires_at: db::format_time(expires_at),
+        start_url: google.start_url(&created.start_secret).to_string(),
+        expires_at: db::format_time(created.expires_at),
     }))
+}
+
+/// What a page of a flow that did not finish tells the person to do.
+const START_AGAIN: &str = "Start again from Threadline: Settings → Connections → Connect Google.";
+
+/// The start link's cookie for flow `id`: one per flow (two flows in one browser do not
+/// replace each other's). `__Host-` (Secure, `Path=/`, no `Domain`: no other host can set or
+/// replace it) when the server is reached over https.
+fn cookie_name(https: bool, id: uuid::Uuid) -> String {
+    let prefix = if https { "__Host-" } else { "" };
+    format!("{prefix}threadline_oauth_{}", id.simple())
+}
+
+/// `Set-Cookie` for the flow's cookie: `value` for `max_age` seconds (0 clears it). HttpOnly
+/// (no script reads it); SameSite=Lax, not Strict: Google's redirect to the callback is a
+/// cross-site navigation, on which a Strict cookie would not be sent, while Lax still keeps
+/// it off cross-site subrequests and POSTs; Secure over https.
+fn set_cookie(https: bool, id: uuid::Uuid, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let text = format!(
+        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(https, id)
+    );
+    HeaderValue::from_str(&text).expect("a cookie of URL-safe characters")
+}
+
+/// The value of the request's cookie `name`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// True when the browser reaches the server over https (as the redirect URL says).
+fn https(state: &AppState) -> bool {
+    state
+        .oauth()
+        .google()
+        .is_ok_and(|google| google.config().redirect_url.scheme() == "https")
+}
+
+async fn google_start(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    match open_google(&state, &params).await {
+        Ok(redirect) => redirect,
+        Err(page) => page.into_response(),
+    }
+}
+
+/// The start link's work: the redirect to Google with the cookie, or a page saying why not.
+async fn open_google(state: &AppState, params: &HashMap<String, String>) -> Result<Response, Page> {
+    let Some(secret) = params.get("flow").filter(|v| !v.is_empty()) else {
+        return Err(Page::failed(
+            StatusCode::BAD_REQUEST,
+            "This link is not complete (it has no flow).",
+            START_AGAIN,
+        ));
+    };
+    let keys = state.keyring().map_err(|e| Page::internal(&e))?;
+    let secret = SecretString::from(secret.clone());
+    let opened = state
+        .db()
+        .write(|tx| Box::pin(pending::open(tx, keys, &secret)))
+        .await
+        .map_err(|e| Page::internal(&e))?;
+    let refused = |what: &str| Err(Page::failed(StatusCode::BAD_REQUEST, what, START_AGAIN));
+    match opened {
+        Opened::Started {
+            flow_id,
+            browser_secret,
+            authorization_url,
+            expires_at: _,
+        } => {
+            use crate::secrets::ExposeSecret;
+            let https = https(state);
+            let max_age = pending::LIFETIME.num_seconds();
+            let cookie = set_cookie(https, flow_id, browser_secret.expose_secret(), max_age);
+            let location = HeaderValue::from_str(authorization_url.expose_secret())
+                .map_err(|e| Page::internal(&e))?;
+            Ok((
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, location),
+                    (header::SET_COOKIE, cookie),
+                    // The URLs hold secrets: not sent on, not cached.
+                    (
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+            )
+                .into_response())
+        }
+        Opened::Used => refused(
+            "This link was already opened: a connect link works once, in one browser. Nothing \
+             was connected.",
+        ),
+        Opened::Expired => refused(
+            "This link has expired: it must be opened within 5 minutes. Nothing was connected.",
+        ),
+        Opened::Unknown => refused(
+            "This link is not one Threadline made, or it was finished long ago. Nothing was \
+             connected.",
+        ),
+        Opened::TokenRevoked => Err(token_revoked_page()),
+    }
+}
+
+/// The flow's API token was revoked after it asked.
+fn token_revoked_page() -> Page {
+    Page::failed(
+        StatusCode::FORBIDDEN,
+        "The Threadline API token that started this connection has been revoked since, so \
+         the connection was stopped. Nothing was connected.",
+        "Start again from Threadline with a token that is still valid: Settings → \
+         Connections → Connect Google.",
+    )
 }
 
 async fn google_callback(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
-    match finish_google(&state, &params).await {
-        Ok(page) | Err(page) => page.into_response(),
+    let mut flow_id = None;
+    let page = match finish_google(&state, &params, &headers, &mut flow_id).await {
+        Ok(page) | Err(page) => page,
+    };
+    let mut response = page.into_response();
+    // The flow is over, whatever the outcome: its cookie goes.
+    if let Some(id) = flow_id {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(https(&state), id, "", 0));
     }
+    response
 }
 
-/// The callback's work; both outcomes are pages.
-async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Result<Page, Page> {
+/// The callback's work; both outcomes are pages. `flow_id` is set once the state's flow is
+/// found.
+async fn finish_google(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    flow_id: &mut Option<uuid::Uuid>,
+) -> Result<Page, Page> {
     let param = |name: &str| {
         params
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     };
-    let start_again = "Start again from Threadline: Settings → Connections → Connect Google.";
     let Some(flow_state) = param("state") else {
         return Err(Page::failed(
             StatusCode::BAD_REQUEST,
             "This link is not a complete answer from Google (it has no state).",
-            start_again,
+            START_AGAIN,
         ));
     };
     let keys = state.keyring().map_err(|e| Page::internal(&e))?;
@@ -139,7 +294,7 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
                 StatusCode::BAD_REQUEST,
                 "This link was already used, or Threadline did not start it. Nothing was \
                  connected.",
-                start_again,
+                START_AGAIN,
             ))
         }
         Taken::Expired => {
@@ -147,10 +302,24 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
                 StatusCode::BAD_REQUEST,
                 "This link has expired: connecting must be finished within 10 minutes. \
                  Nothing was connected.",
-                start_again,
+                START_AGAIN,
             ))
         }
     };
+    *flow_id = Some(flow.id);
+    // The browser that opened the start link, and only it: an authorization URL taken from
+    // someone's flow and opened in another browser connects nothing.
+    if !flow.opened_by(cookie(headers, &cookie_name(https(state), flow.id))) {
+        return Err(Page::failed(
+            StatusCode::BAD_REQUEST,
+            "This connection was not started in this browser: it must be finished in the \
+             browser that opened Threadline's connect link. Nothing was connected.",
+            START_AGAIN,
+        ));
+    }
+    if flow.token_revoked {
+        return Err(token_revoked_page());
+    }
     if let Some(error) = param("error") {
         let text = if error == "access_denied" {
             "You did not allow Threadline to use your Google account, so nothing was connected."
@@ -160,13 +329,13 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
                 "Google answered with the error \u{201c}{error}\u{201d}. Nothing was connected."
             )
         };
-        return Err(Page::failed(StatusCode::BAD_REQUEST, &text, start_again));
+        return Err(Page::failed(StatusCode::BAD_REQUEST, &text, START_AGAIN));
     }
     let Some(code) = param("code") else {
         return Err(Page::failed(
             StatusCode::BAD_REQUEST,
             "Google's answer has no authorization code. Nothing was connected.",
-            start_again,
+            START_AGAIN,
         ));
     };
     let google = state.oauth().google().map_err(|e| Page::internal(&e))?;
@@ -178,7 +347,7 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
             Page::failed(
                 StatusCode::BAD_GATEWAY,
                 &format!("Google did not complete the connection: {e}. Nothing was connected."),
-                start_again,
+                START_AGAIN,
             )
         })?;
     let grant = &grant;
@@ -188,6 +357,24 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
         .await;
     let upserted = match stored {
         Ok(upserted) => upserted,
+        // Not revoked at Google: the grant is the other user's one too (Google keeps one
+        // grant per account and client), and revoking it would cut their connection.
+        Err(connections::Error::AccountTaken(_)) => {
+            tracing::warn!(user = %flow.owner.user_id, "refused a Google account connected to another user");
+            let account = grant
+                .account_email
+                .as_deref()
+                .unwrap_or("This Google account");
+            return Err(Page::failed(
+                StatusCode::CONFLICT,
+                &format!(
+                    "{account} is already connected to another Threadline user, so it was not \
+                     connected to yours. Nothing was connected."
+                ),
+                "To move it to this Threadline user, disconnect it from the other one first \
+                 (Settings → Connections), then connect again.",
+            ));
+        }
         Err(e) => {
             // Nothing keeps these tokens: give them back.
             if let Some(refresh) = &grant.refresh_token {
@@ -195,7 +382,19 @@ async fn finish_google(state: &AppState, params: &HashMap<String, String>) -> Re
                     tracing::warn!(error = %e, "could not revoke a grant that was not stored");
                 }
             }
-            return Err(Page::internal(&e));
+            return Err(match e {
+                // Google's answer, not the server, is at fault (an account id over 320
+                // characters): said as such, not as a server error.
+                connections::Error::Invalid { .. } => Page::failed(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "Google answered an account that Threadline cannot store ({e}). \
+                         Nothing was connected."
+                    ),
+                    "Try another Google account, or tell your Threadline administrator.",
+                ),
+                e => Page::internal(&e),
+            });
         }
     };
     let connection = &upserted.connection;

@@ -4,9 +4,12 @@
 //! - `GET /tokens` → [`TokenList`] (revoked ones too, oldest first; `current` marks the
 //!   token of the request). `last_used_at` is written at most once a minute per token (see
 //!   `auth.rs`), so it may lag by up to a minute.
-//! - `POST /tokens` [`NewTokenRequest`] → 201 [`CreatedToken`].
+//! - `POST /tokens` [`NewTokenRequest`] → 201 [`CreatedToken`]; the new token's `parent_id`
+//!   is the token of the request.
 //! - `DELETE /tokens/{id}` → the [`TokenView`], revoked: requests with it are refused from
-//!   then on (also when it is the token of this request). Revoking a revoked token changes
+//!   then on (also when it is the token of this request), and so are requests with every
+//!   token created with it, with those, and so on ([`accounts::revoke_token_tree`]); connect
+//!   flows any of them started stop too (`oauth::pending`). Revoking a revoked token changes
 //!   nothing; another user's token is 404, as a missing one.
 
 use axum::extract::{Path, State};
@@ -18,7 +21,7 @@ use uuid::Uuid;
 
 use crate::accounts;
 use crate::auth::AuthUser;
-use crate::db::{self, id_text, parse_uuid, Conn};
+use crate::db::{id_text, parse_uuid, Conn};
 use crate::error::{ApiError, ApiResult, ServerError};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
@@ -37,7 +40,11 @@ pub fn router() -> ApiRouter {
         .json_body::<NewTokenRequest>("A label for the token.")
         .json::<CreatedToken>("201", "The token, shown this once only.");
     let revoke_op = Op::new(tag, "revoke_token", "Revoke an API token")
-        .description("Requests with it are refused from then on (this one included, if it is the token revoked).")
+        .description(
+            "Requests with it are refused from then on (this one included, if it is the token \
+             revoked); so are requests with the tokens created with it (`parent_id`), theirs, \
+             and so on, and connect flows any of them started do not finish.",
+        )
         .path_id("id", "The token's id.")
         .json::<TokenView>("200", "The token, revoked.")
         .not_found("token of the caller's");
@@ -62,6 +69,9 @@ pub struct TokenView {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The token it was created with (over the API); revoking that one revokes this one too.
+    /// `null` for tokens made by the server's CLI.
+    pub parent_id: Option<Uuid>,
     /// The token this request was made with.
     pub current: bool,
 }
@@ -86,12 +96,13 @@ struct TokenRow {
     created_at: String,
     last_used_at: Option<String>,
     revoked_at: Option<String>,
+    parent_token_id: Option<String>,
 }
 
 /// The caller's tokens, or the one of them with id `only`.
 async fn load(conn: &mut Conn, auth: &AuthUser, only: Option<Uuid>) -> ApiResult<Vec<TokenView>> {
     let rows: Vec<TokenRow> = sqlx::query_as(
-        "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens
+        "SELECT id, name, created_at, last_used_at, revoked_at, parent_token_id FROM api_tokens
          WHERE user_id = $1 AND ($2 IS NULL OR id = $2)
          ORDER BY created_at, id",
     )
@@ -108,6 +119,7 @@ async fn load(conn: &mut Conn, auth: &AuthUser, only: Option<Uuid>) -> ApiResult
                 created_at: row.created_at,
                 last_used_at: row.last_used_at,
                 revoked_at: row.revoked_at,
+                parent_id: row.parent_token_id.as_deref().map(parse_uuid).transpose()?,
                 current: id == auth.token_id,
             })
         })
@@ -133,7 +145,8 @@ async fn create(
         .db()
         .write(|tx| {
             Box::pin(async move {
-                let new = accounts::create_token(tx, auth.user_id, name).await?;
+                let new =
+                    accounts::create_child_token(tx, auth.user_id, name, auth.token_id).await?;
                 let info = load(tx, auth, Some(new.id))
                     .await
                     .map_err(ServerError::from)?;
@@ -141,10 +154,7 @@ async fn create(
             })
         })
         .await
-        .map_err(|e| match e {
-            ServerError::Database(e) => ApiError::Database(e),
-            other => ApiError::internal(other.to_string()),
-        })?;
+        .map_err(ApiError::from)?;
     let (mut info, token) = created;
     let info = info
         .pop()
@@ -163,15 +173,7 @@ async fn revoke(
         .db()
         .write(|tx| {
             Box::pin(async move {
-                sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $1
-                     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-                )
-                .bind(db::now())
-                .bind(id_text(id))
-                .bind(id_text(auth.user_id))
-                .execute(&mut **tx)
-                .await?;
+                accounts::revoke_token_tree(tx, id, Some(auth.user_id)).await?;
                 load(tx, auth, Some(id)).await
             })
         })

@@ -1,11 +1,12 @@
 //! Connecting Google and keeping its token valid, against the local fake Google
 //! (`threadline-fake-providers`) over real HTTP: the server's router in-process, the fake on
-//! 127.0.0.1, the browser's part played by reqwest (the fake's consent screen approves at
-//! once and redirects to the callback).
+//! 127.0.0.1, the browser's part played by [`Browser`] (its cookies for the server) and
+//! reqwest (the fake's consent screen approves at once and redirects to the callback).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use serde_json::Value;
 use threadline_fake_providers::google::oauth::account_id;
 use threadline_fake_providers::google::OAuthClient;
@@ -23,13 +24,63 @@ const GOOGLE_USER: &str = "ann.google@example.com";
 const CLIENT_ID: &str = "threadline-test.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "test-client-secret";
 const REDIRECT: &str = "http://127.0.0.1:8787/oauth/google/callback";
+const START: &str = "http://127.0.0.1:8787/oauth/google/start?flow=";
 
 struct Setup {
     app: TestApp,
     fake: FakeProviders,
     state: AppState,
     key_line: String,
-    browser: reqwest::Client,
+    /// Ann's browser.
+    browser: Browser,
+    /// Requests to the fake Google (its consent screen, its token endpoint).
+    http: reqwest::Client,
+}
+
+/// A browser's cookies for the server: what the start link sets, sent with every request.
+#[derive(Default)]
+struct Browser {
+    cookies: Mutex<Vec<(String, String)>>,
+}
+
+impl Browser {
+    /// GET of a server URL (its path and query, to the in-process router), with the cookies;
+    /// keeps those the answer sets (and drops those it clears).
+    async fn get(&self, app: &TestApp, url: &str) -> Answer {
+        let url: url::Url = url.parse().unwrap();
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let cookies = self
+            .cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let headers: Vec<(&str, &str)> = if cookies.is_empty() {
+            vec![]
+        } else {
+            vec![("cookie", cookies.as_str())]
+        };
+        let answer = app.send_raw(Method::GET, &path, None, None, &headers).await;
+        for set in answer.headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            let mut cookies = self.cookies.lock().unwrap();
+            cookies.retain(|(n, _)| n != name);
+            if !set.contains("Max-Age=0") {
+                cookies.push((name.to_string(), value.to_string()));
+            }
+        }
+        answer
+    }
+
+    fn cookie_count(&self) -> usize {
+        self.cookies.lock().unwrap().len()
+    }
 }
 
 fn google_config(fake: &FakeProviders) -> GoogleConfig {
@@ -63,7 +114,7 @@ async fn setup() -> Setup {
     let key_line = new_key_line().unwrap();
     let state = server_state(&app, &fake, &key_line);
     app.router = threadline_server::router(state.clone());
-    let browser = reqwest::Client::builder()
+    let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -72,16 +123,17 @@ async fn setup() -> Setup {
         fake,
         state,
         key_line,
-        browser,
+        browser: Browser::default(),
+        http,
     }
 }
 
 impl Setup {
-    /// `POST /api/v1/connections/google`: the authorization URL.
-    async fn start(&self) -> url::Url {
+    /// `POST /api/v1/connections/google` with `token`: the start link.
+    async fn start_link(&self, token: &str) -> String {
         let answer = self
             .app
-            .post("/api/v1/connections/google", Value::Null)
+            .post_as(token, "/api/v1/connections/google", Value::Null)
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         assert!(
@@ -89,17 +141,32 @@ impl Setup {
             "{}",
             answer.body
         );
-        answer.body["authorization_url"]
-            .as_str()
+        let link = answer.body["start_url"].as_str().unwrap().to_string();
+        assert!(link.starts_with(START), "{link}");
+        link
+    }
+
+    /// `browser` opens the start link: Google's consent screen (the authorization URL).
+    async fn open(&self, browser: &Browser, link: &str) -> url::Url {
+        let answer = browser.get(&self.app, link).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        answer.headers["location"]
+            .to_str()
             .unwrap()
             .parse()
             .unwrap()
     }
 
+    /// Ann's flow, opened in her browser: the authorization URL.
+    async fn start(&self) -> url::Url {
+        let link = self.start_link(&self.app.token).await;
+        self.open(&self.browser, &link).await
+    }
+
     /// The browser at Google's consent screen: where it is sent back (the callback's query).
     async fn consent(&self, authorization_url: &url::Url) -> String {
         let response = self
-            .browser
+            .http
             .get(authorization_url.clone())
             .send()
             .await
@@ -114,17 +181,14 @@ impl Setup {
         location.query().unwrap_or_default().to_string()
     }
 
-    /// The browser back at the server's callback.
+    /// Ann's browser back at the server's callback.
     async fn callback(&self, query: &str) -> Answer {
-        self.app
-            .send_raw(
-                Method::GET,
-                &format!("/oauth/google/callback?{query}"),
-                None,
-                None,
-                &[],
-            )
-            .await
+        self.callback_in(&self.browser, query).await
+    }
+
+    /// `browser` at the server's callback.
+    async fn callback_in(&self, browser: &Browser, query: &str) -> Answer {
+        browser.get(&self.app, &format!("{REDIRECT}?{query}")).await
     }
 
     /// The whole flow; returns the connection's id.
@@ -200,7 +264,27 @@ fn page_text(answer: &Answer) -> &str {
 #[tokio::test]
 async fn the_connect_flow_stores_an_encrypted_connection() {
     let s = setup().await;
-    let url = s.start().await;
+    // The API answers a start link on this server; opening it sets the flow's cookie and
+    // sends the browser to Google.
+    let link = s.start_link(&s.app.token).await;
+    let opened = s.browser.get(&s.app, &link).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    assert_eq!(opened.headers["cache-control"], "no-store");
+    assert_eq!(opened.headers["referrer-policy"], "no-referrer");
+    let cookie = opened.headers["set-cookie"].to_str().unwrap();
+    for attribute in ["; Path=/", "; Max-Age=600", "; HttpOnly", "; SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(cookie.starts_with("threadline_oauth_"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http (loopback): {cookie}"
+    );
+    let url: url::Url = opened.headers["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert!(url
         .as_str()
@@ -221,14 +305,33 @@ async fn the_connect_flow_stores_an_encrypted_connection() {
     ] {
         assert!(scopes.contains(&scope), "{scopes:?}");
     }
-    // The pending flow holds neither the state nor the verifier in clear.
-    let (hash, verifier): (String, String) =
-        sqlx::query_as("SELECT state_hash, pkce_verifier FROM oauth_pending")
-            .fetch_one(s.app.pool())
-            .await
-            .unwrap();
-    assert_ne!(hash, params["state"]);
+    // The pending flow holds none of its secrets in clear: the start link's, the state, the
+    // cookie's (hashes), the verifier and the authorization URL (encrypted).
+    let row: (String, String, String, String, String, String) = sqlx::query_as(
+        "SELECT start_hash, state_hash, browser_hash, pkce_verifier, authorization_url,
+             token_id FROM oauth_pending",
+    )
+    .fetch_one(s.app.pool())
+    .await
+    .unwrap();
+    let (start_hash, state_hash, browser_hash, verifier, stored_url, token_id) = row;
+    let cookie_secret = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let link_secret = link.strip_prefix(START).unwrap();
+    for (stored, secret) in [
+        (&start_hash, link_secret),
+        (&state_hash, params["state"].as_str()),
+        (&browser_hash, cookie_secret),
+    ] {
+        assert_eq!(stored.len(), 64, "SHA-256 hex: {stored}");
+        assert_ne!(stored, secret);
+    }
     assert!(verifier.starts_with("v1:"), "{verifier}");
+    assert!(stored_url.starts_with("v1:"), "{stored_url}");
+    let first_token: String = sqlx::query_scalar("SELECT id FROM api_tokens")
+        .fetch_one(s.app.pool())
+        .await
+        .unwrap();
+    assert_eq!(token_id, first_token, "the flow knows the token that asked");
 
     let page = s.callback(&s.consent(&url).await).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -247,6 +350,11 @@ async fn the_connect_flow_stores_an_encrypted_connection() {
         .contains("default-src 'none'"));
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     assert_eq!(s.app.count("oauth_pending").await, 0, "a flow is used once");
+    assert_eq!(
+        s.browser.cookie_count(),
+        0,
+        "the callback clears the cookie"
+    );
 
     let list = s.app.get("/api/v1/connections").await;
     let connection = &list.body["items"][0];
@@ -383,6 +491,17 @@ async fn a_pkce_mismatch_is_refused_by_google_and_stores_nothing() {
     assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
     assert!(page_text(&page).contains("invalid_grant"), "{}", page.body);
     assert!(page_text(&page).contains("Nothing was connected"));
+    // No connection is named: there is none (not the nil id).
+    assert!(
+        !page_text(&page).contains("authorized again"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page_text(&page).contains(&Uuid::nil().to_string()),
+        "{}",
+        page.body
+    );
     assert_eq!(s.app.count("connections").await, 0);
     assert_eq!(s.app.count("oauth_pending").await, 0);
 }
@@ -604,7 +723,7 @@ async fn disconnecting_revokes_the_grant_at_google() {
     assert_eq!(s.fake.log().count("POST", "/revoke"), 1);
     // The grant is gone at Google: its refresh token no longer works.
     let refused = s
-        .browser
+        .http
         .post(format!("{}/token", s.fake.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),
@@ -636,4 +755,243 @@ async fn the_token_source_names_a_missing_connection() {
     let missing = Uuid::now_v7();
     let err = s.tokens().access_token(missing).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(id) if id == missing), "{err}");
+}
+
+/// The probe's account-linking CSRF: a user of another organisation starts a flow and gets
+/// a victim to open the authorization URL and approve. The victim's browser has not opened
+/// the start link (the attacker's has): the callback refuses before asking Google anything,
+/// and the flow is spent.
+#[tokio::test]
+async fn an_authorization_url_finished_in_another_browser_connects_nothing() {
+    let s = setup().await;
+    let mallory = s.app.user_in_new_org("mallory@theirs.com").await;
+    let attackers_browser = Browser::default();
+    let link = s.start_link(&mallory).await;
+    let url = s.open(&attackers_browser, &link).await;
+
+    // The victim approves the attacker's authorization URL: Google sends the victim's
+    // browser (no cookie) to the callback.
+    let query = s.consent(&url).await;
+    let exchanges = s.token_calls();
+    let victims_browser = Browser::default();
+    let page = s.callback_in(&victims_browser, &query).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(
+        page_text(&page).contains("not started in this browser"),
+        "{}",
+        page.body
+    );
+    assert_eq!(s.token_calls(), exchanges, "the code is never exchanged");
+    assert_eq!(s.app.count("connections").await, 0);
+    assert_eq!(s.app.count("oauth_pending").await, 0, "the flow is spent");
+    // Not even the attacker's browser can finish it now.
+    let replay = s.callback_in(&attackers_browser, &query).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
+    assert!(
+        page_text(&replay).contains("already used"),
+        "{}",
+        replay.body
+    );
+
+    // A cookie of the victim's own flow does not stand for another flow's: the victim has
+    // opened Ann's start link (their own flow), then finishes the attacker's URL.
+    let link = s.start_link(&mallory).await;
+    let url = s.open(&attackers_browser, &link).await;
+    s.open(&victims_browser, &s.start_link(&s.app.token).await)
+        .await;
+    let page = s
+        .callback_in(&victims_browser, &s.consent(&url).await)
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert_eq!(s.app.count("connections").await, 0);
+
+    // The start link sent to the victim instead: it works once, so a link the attacker has
+    // opened (to read where it leads) is spent.
+    let link = s.start_link(&mallory).await;
+    s.open(&attackers_browser, &link).await;
+    let again = victims_browser.get(&s.app, &link).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        page_text(&again).contains("already opened"),
+        "{}",
+        again.body
+    );
+    assert!(again.headers.get("location").is_none());
+}
+
+#[tokio::test]
+async fn a_start_link_works_once_within_five_minutes() {
+    let s = setup().await;
+    let refused = |page: &Answer, words: &str| {
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+        assert!(page_text(page).contains(words), "{}", page.body);
+        assert!(page.headers.get("set-cookie").is_none());
+        assert_eq!(
+            page.headers["content-type"].to_str().unwrap(),
+            "text/html; charset=utf-8"
+        );
+    };
+    refused(&s.browser.get(&s.app, START).await, "no flow");
+    refused(
+        &s.browser.get(&s.app, &format!("{START}made-up")).await,
+        "not one Threadline made",
+    );
+    let link = s.start_link(&s.app.token).await;
+    sqlx::query("UPDATE oauth_pending SET expires_at = $1")
+        .bind("2000-01-01T00:00:00.000000Z")
+        .execute(s.app.pool())
+        .await
+        .unwrap();
+    refused(&s.browser.get(&s.app, &link).await, "expired");
+    assert_eq!(s.app.count("oauth_pending").await, 0);
+
+    // Opened once: the flow goes on; opened again (even in the same browser): refused.
+    let link = s.start_link(&s.app.token).await;
+    let url = s.open(&s.browser, &link).await;
+    refused(&s.browser.get(&s.app, &link).await, "already opened");
+    let page = s.callback(&s.consent(&url).await).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}
+
+/// Revocation reaches connect flows: a flow remembers the API token that asked for it, and
+/// once that token is revoked (itself, or a token it was created with) neither its start
+/// link nor its callback goes on.
+#[tokio::test]
+async fn revoking_a_token_stops_the_connect_flows_it_started() {
+    let s = setup().await;
+    let create = |token: String, name: &'static str| {
+        let app = &s.app;
+        async move {
+            let created = app
+                .post_as(
+                    &token,
+                    "/api/v1/tokens",
+                    serde_json::json!({ "name": name }),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            (
+                created.body["id"].as_str().unwrap().to_string(),
+                created.body["token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let revoke = |id: String| {
+        let app = &s.app;
+        async move {
+            let path = format!("/api/v1/tokens/{id}");
+            let answer = app
+                .send_raw(Method::DELETE, &path, Some(&app.token.clone()), None, &[])
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        }
+    };
+    let assert_stopped = |page: &Answer| {
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(
+            page_text(page).contains("has been revoked"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page_text(page).contains("Nothing was connected"),
+            "{}",
+            page.body
+        );
+    };
+
+    // Revoked before its start link is opened.
+    let (id, extension) = create(s.app.token.clone(), "extension").await;
+    let link = s.start_link(&extension).await;
+    revoke(id).await;
+    let page = s.browser.get(&s.app, &link).await;
+    assert_stopped(&page);
+    assert!(page.headers.get("location").is_none());
+
+    // Revoked while the user is at Google's consent screen; here the token that created the
+    // flow's token: revoked with it.
+    let (parent_id, parent) = create(s.app.token.clone(), "laptop").await;
+    let (_, child) = create(parent, "extension on the laptop").await;
+    let url = s.open(&s.browser, &s.start_link(&child).await).await;
+    let query = s.consent(&url).await;
+    revoke(parent_id).await;
+    let exchanges = s.token_calls();
+    assert_stopped(&s.callback(&query).await);
+    assert_eq!(s.token_calls(), exchanges, "the code is never exchanged");
+    assert_eq!(s.app.count("connections").await, 0);
+    assert_eq!(s.app.count("oauth_pending").await, 0);
+}
+
+/// Policy: a Google account is connected to one Threadline user at a time. Connecting it to
+/// another user (of another organisation, or a colleague) is refused with a page that says
+/// so (without naming the other user); the other user's connection is untouched, its grant
+/// not revoked. Once disconnected there, it may be connected here.
+#[tokio::test]
+async fn a_google_account_connected_to_another_user_is_refused() {
+    let s = setup().await;
+    let ann = s.connect().await;
+    let before = s.connection(ann).await;
+    let mallory = s.app.user_in_new_org("mallory@theirs.com").await;
+    let cole = s.app.colleague("cole@ourco.com").await;
+    for other in [&mallory, &cole] {
+        let browser = Browser::default();
+        let url = s.open(&browser, &s.start_link(other).await).await;
+        let page = s.callback_in(&browser, &s.consent(&url).await).await;
+        assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+        let text = page_text(&page);
+        assert!(
+            text.contains("ann.google@example.com is already connected to another Threadline user"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("ann@ourco.com") && !text.contains("Ours"),
+            "{text}"
+        );
+        let theirs = s.app.get_as(other, "/api/v1/connections").await;
+        assert_eq!(
+            theirs.body["items"],
+            serde_json::json!([]),
+            "{}",
+            theirs.body
+        );
+    }
+    assert_eq!(s.app.count("connections").await, 1);
+    assert_eq!(
+        s.fake.log().count("POST", "/revoke"),
+        0,
+        "Ann's grant is kept"
+    );
+    let after = s.connection(ann).await;
+    assert_eq!(
+        after.version, before.version,
+        "Ann's connection is untouched"
+    );
+    assert_eq!(after.status, Status::Ok);
+    assert!(s.tokens().access_token(ann).await.is_ok());
+
+    // Disconnected from Ann: Mallory may connect it.
+    s.disconnect(ann).await;
+    let browser = Browser::default();
+    let url = s.open(&browser, &s.start_link(&mallory).await).await;
+    let page = s.callback_in(&browser, &s.consent(&url).await).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let theirs = s.app.get_as(&mallory, "/api/v1/connections").await;
+    assert_eq!(theirs.body["items"][0]["status"], "ok", "{}", theirs.body);
+}
+
+#[tokio::test]
+async fn an_overlong_google_account_id_is_a_clear_page_not_a_server_error() {
+    let s = setup().await;
+    s.fake
+        .google()
+        .set_account_id(GOOGLE_USER, &"1".repeat(321));
+    let page = s.callback(&s.consent(&s.start().await).await).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    let text = page_text(&page);
+    assert!(text.contains("cannot store"), "{text}");
+    assert!(text.contains("320 characters"), "{text}");
+    assert!(text.contains("Nothing was connected"), "{text}");
+    assert_eq!(s.app.count("connections").await, 0);
+    // Nothing keeps the grant: given back to Google.
+    assert_eq!(s.fake.log().count("POST", "/revoke"), 1);
 }

@@ -199,3 +199,37 @@ async fn users_lists_the_callers_organisation_only() {
         json!({"items": [{"id": theirs.body["items"][0]["id"], "name": "Other", "email": "mallory@other.org"}]})
     );
 }
+
+/// Revoking a token revokes the tokens it created, and theirs (the whole tree below it);
+/// the token that created it, and the user's other tokens, keep working.
+#[tokio::test]
+async fn revoking_a_token_revokes_the_tokens_it_created() {
+    let app = TestApp::new().await;
+    let create_as = |token: String, name: &'static str| {
+        let app = &app;
+        async move {
+            let created = app
+                .post_as(&token, "/api/v1/tokens", json!({ "name": name }))
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            (
+                created.body["id"].as_str().unwrap().to_string(),
+                created.body["token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (laptop_id, laptop) = create_as(app.token.clone(), "laptop").await;
+    let (_, minted) = create_as(laptop.clone(), "minted by the laptop").await;
+    let (_, grandchild) = create_as(minted.clone(), "minted by that one").await;
+    let (_, sibling) = create_as(app.token.clone(), "phone").await;
+    let revoked = delete_as(&app, &app.token, &format!("/api/v1/tokens/{laptop_id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    for gone in [&laptop, &minted, &grandchild] {
+        let refused = app.get_as(gone, "/api/v1/me").await;
+        refused.assert_error(StatusCode::UNAUTHORIZED, "unauthorized", None);
+        assert!(refused.message().contains("revoked"), "{}", refused.body);
+    }
+    for kept in [&app.token, &sibling] {
+        assert_eq!(app.get_as(kept, "/api/v1/me").await.status, StatusCode::OK);
+    }
+}
