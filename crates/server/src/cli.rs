@@ -311,6 +311,16 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let database_url = cli.database_url.or(file.database_url);
     let location = Location::choose(&data_dir, database_url.as_deref())?;
+    // The data directory holds the SQLite database, and for `serve` documents and the
+    // secret key: made 0700, or warned about when others may read it.
+    if location.engine() == Engine::Sqlite || matches!(cli.command, Command::Serve(_)) {
+        crate::files::prepare_data_dir(&data_dir).map_err(|e| {
+            ServerError::Invalid(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+    }
     let db = Db::open(&location).await?;
     let result = match cli.command {
         Command::Serve(args) => {

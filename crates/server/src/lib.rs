@@ -18,7 +18,7 @@ pub use threadline_http::{
     auth, error, extract, idempotency, metrics, openapi, routes, state, ApiError, AppState,
     ServerError,
 };
-pub use threadline_storage::{db, secrets, testing};
+pub use threadline_storage::{db, files, secrets, testing};
 pub use threadline_sync_engine as sync;
 
 /// `state` with the integrations of the registry that can run with its configuration (its

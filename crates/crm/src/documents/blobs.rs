@@ -9,7 +9,8 @@
 //! At the end the file is flushed and fsynced, then renamed to its hash's path (or dropped,
 //! when that content is already stored), and the directory is fsynced. The temporary file
 //! is deleted whatever ends the write early (an error, the client going away: the future is
-//! dropped, and [`TempFile`]'s `Drop` removes it).
+//! dropped, and [`TempFile`]'s `Drop` removes it). Folders are made 0700 and files 0600,
+//! whatever the umask (`threadline_storage::files`).
 //!
 //! Nothing here touches the database: a blob nobody references (an upload whose
 //! transaction failed) is left for a later sweep, which must only remove unreferenced blobs
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{CrmError, Reason};
+use threadline_storage::files;
 
 /// Largest file, in bytes: 50 MB (Dropbox's per-file limit for the sync, in MiB).
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
@@ -89,18 +91,14 @@ impl BlobStore {
         E: std::fmt::Display,
     {
         let tmp_dir = self.tmp_dir();
-        tokio::fs::create_dir_all(&tmp_dir)
-            .await
-            .map_err(io_error)?;
+        create_private_dir_all(&tmp_dir).await?;
         let temp = TempFile {
             path: tmp_dir.join(format!(
                 "{}.part",
                 threadline_storage::db::new_id().simple()
             )),
         };
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let file = tokio::fs::OpenOptions::from(files::create_new_private())
             .open(&temp.path)
             .await
             .map_err(io_error)?;
@@ -138,7 +136,7 @@ impl BlobStore {
                 .parent()
                 .expect("a blob path has folders")
                 .to_path_buf();
-            tokio::fs::create_dir_all(&dir).await.map_err(io_error)?;
+            create_private_dir_all(&dir).await?;
             tokio::fs::rename(&temp.path, &target)
                 .await
                 .map_err(io_error)?;
@@ -221,6 +219,15 @@ fn io_error(e: std::io::Error) -> CrmError {
         }
         _ => CrmError::internal(format!("document storage: {e}")),
     }
+}
+
+/// `dir` and its missing parents, made with mode 0700 ([`files`]).
+async fn create_private_dir_all(dir: &Path) -> Result<(), CrmError> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || files::create_private_dir_all(&dir))
+        .await
+        .map_err(|e| CrmError::internal(format!("document storage: {e}")))?
+        .map_err(io_error)
 }
 
 /// Makes a rename in `dir` durable.
@@ -337,6 +344,48 @@ mod tests {
         let e = store.store_stream(stream).await.unwrap_err();
         assert_eq!(e.reason(), Some(Reason::BadInput));
         assert!(files_under(store.root()).is_empty());
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Whatever the umask (the tests' is usually 022): content and temporary files 0600,
+    /// folders 0700.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn files_and_folders_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::in_data_dir(dir.path());
+        let tmp = store.tmp_dir();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen_in_stream = seen.clone();
+        // The second chunk looks at the temporary file the first was written to.
+        let stream = futures_util::stream::iter([1, 2]).then(move |i| {
+            let (tmp, seen) = (tmp.clone(), seen_in_stream.clone());
+            async move {
+                if i == 2 {
+                    for entry in std::fs::read_dir(&tmp).unwrap() {
+                        seen.lock().unwrap().push(mode(&entry.unwrap().path()));
+                    }
+                }
+                Ok::<_, std::io::Error>(Bytes::from(vec![i; 10]))
+            }
+        });
+        let blob = store.store_stream(stream).await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![0o600], "the temporary file");
+        let path = store.path_of(&blob.sha256).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        for folder in [
+            store.root(),
+            &store.tmp_dir(),
+            path.parent().unwrap(),
+            path.parent().unwrap().parent().unwrap(),
+        ] {
+            assert_eq!(mode(folder), 0o700, "{}", folder.display());
+        }
     }
 
     #[test]
