@@ -38,6 +38,12 @@ pub struct FileConfig {
     pub sync_concurrency: Option<u16>,
     /// `serve --sync-poll-seconds`.
     pub sync_poll_seconds: Option<u32>,
+    /// `serve --trash-retention-days`.
+    pub trash_retention_days: Option<u32>,
+    /// `serve --versions-kept`.
+    pub versions_kept: Option<u32>,
+    /// `serve --version-retention-days`.
+    pub version_retention_days: Option<u32>,
 }
 
 pub use threadline_connections::oauth::google::GoogleSettings;
@@ -91,6 +97,9 @@ mod tests {
         assert!(config.secret_key_file.is_some());
         assert!(config.sync_concurrency.is_some());
         assert!(config.sync_poll_seconds.is_some());
+        assert!(config.trash_retention_days.is_some());
+        assert!(config.versions_kept.is_some());
+        assert!(config.version_retention_days.is_some());
         let google = config.google.expect("the [google] table");
         assert!(google.client_id.is_some());
         assert!(google.client_secret_file.is_some());

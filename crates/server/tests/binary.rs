@@ -386,6 +386,12 @@ fn help_documents_every_option_and_its_variable() {
         "THREADLINE_SYNC_CONCURRENCY",
         "--sync-poll-seconds",
         "THREADLINE_SYNC_POLL_SECONDS",
+        "--trash-retention-days",
+        "THREADLINE_TRASH_RETENTION_DAYS",
+        "--versions-kept",
+        "THREADLINE_VERSIONS_KEPT",
+        "--version-retention-days",
+        "THREADLINE_VERSION_RETENTION_DAYS",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -1023,4 +1029,83 @@ async fn a_data_directory_others_may_read_is_warned_about() {
     let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755, "left as it was");
     assert!(server.terminate().success());
+}
+
+/// Issue 10, finding 8: at start the server collects document storage (then hourly) and
+/// logs what it removed: `blobs/tmp/*.part` files a crash left, but only those not written
+/// for an hour (an upload of another server process sharing the directory may be running),
+/// and content nothing references that is as old (a lost upload race left it).
+#[cfg(unix)]
+#[tokio::test]
+async fn at_start_the_server_collects_what_crashes_and_lost_races_left() {
+    use sha2::{Digest, Sha256};
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+    let write = |path: &std::path::Path, content: &[u8], old: bool| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        if old {
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        path.to_path_buf()
+    };
+    let db = TestDatabase::create();
+    let data_dir = db.data_dir().join("data");
+    let blobs = data_dir.join("blobs");
+    let content = |bytes: &[u8]| {
+        let sha: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        blobs.join(&sha[0..2]).join(&sha[2..4]).join(&sha)
+    };
+    let crashed = write(&blobs.join("tmp/crashed.part"), b"0123456789", true);
+    let uploading = write(&blobs.join("tmp/uploading.part"), b"01234", false);
+    let lost_long_ago = write(&content(b"lost"), b"lost", true);
+    let lost_just_now = write(&content(b"just now"), b"just now", false);
+
+    let server = serve_with_umask_022(&db, &data_dir);
+    let line = server.stderr_line(&["document storage collected"]);
+    assert!(
+        line.contains("1 unreferenced content(s) (4 bytes)")
+            && line.contains("1 abandoned upload(s) (10 bytes)"),
+        "{line}"
+    );
+    assert!(!crashed.exists());
+    assert!(uploading.exists(), "written within the hour: maybe running");
+    assert!(!lost_long_ago.exists());
+    assert!(lost_just_now.exists(), "within the grace period");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn retention_settings_are_checked() {
+    let db = TestDatabase::create();
+    let refused = command(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--versions-kept", "0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--versions-kept"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let config = db.data_dir().join("threadline.toml");
+    std::fs::write(&config, "trash_retention_days = 0\n").unwrap();
+    let refused = command(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("trash_retention_days = 0") && stderr.contains("1 to 36500"),
+        "{stderr}"
+    );
 }
