@@ -17,6 +17,8 @@ use crate::accounts::{self, Bootstrap, NewUser, OrgChoice};
 use crate::config::GoogleSettings;
 use crate::config::{self, FileConfig};
 use crate::db::{Db, Engine, Location};
+use crate::documents::blobs::BlobStore;
+use crate::documents::retention::{Collector, Retention, INTERVAL};
 use crate::error::ServerError;
 use crate::idempotency;
 use crate::oauth::google::GoogleConfig;
@@ -32,7 +34,8 @@ const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
 the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
 sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
-rate_limit_burst; the google_* options as the table [google] with keys \
+rate_limit_burst, trash_retention_days, versions_kept, version_retention_days; the google_* \
+options as the table [google] with keys \
 client_id, client_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
@@ -48,8 +51,9 @@ flag, then environment, then file, then default. A key the file should not have 
 )]
 pub struct Cli {
     /// A TOML configuration file: keys `data_dir`, `database_url`, `listen`, `owner_email`,
-    /// `secret_key_file`, `sync_concurrency`, `sync_poll_seconds` (flags and environment
-    /// variables override it).
+    /// `secret_key_file`, `sync_concurrency`, `sync_poll_seconds`, `trash_retention_days`,
+    /// `versions_kept`, `version_retention_days` (flags and environment variables override
+    /// it).
     #[arg(long, global = true, env = "THREADLINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -130,6 +134,24 @@ pub struct ServeArgs {
     #[arg(long, env = "THREADLINE_SYNC_POLL_SECONDS", value_name = "SECONDS",
           value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub sync_poll_seconds: Option<u32>,
+
+    /// Days a deleted document (and what went with it) stays in the trash, restorable,
+    /// before it is purged for good. File key `trash_retention_days`. [default: 30]
+    #[arg(long, env = "THREADLINE_TRASH_RETENTION_DAYS", value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(RETENTION_DAYS))]
+    pub trash_retention_days: Option<u32>,
+
+    /// Versions of each document file always kept, the current one included. File key
+    /// `versions_kept`. [default: 10]
+    #[arg(long, env = "THREADLINE_VERSIONS_KEPT", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(VERSIONS_KEPT))]
+    pub versions_kept: Option<u32>,
+
+    /// Days an older version of a document file (beyond the newest --versions-kept) is kept
+    /// after it was replaced. File key `version_retention_days`. [default: 30]
+    #[arg(long, env = "THREADLINE_VERSION_RETENTION_DAYS", value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(RETENTION_DAYS))]
+    pub version_retention_days: Option<u32>,
 
     /// For tests of several server processes on one database only: run every
     /// `google_calendar` schedule with a job that waits this many milliseconds and does
@@ -307,6 +329,27 @@ pub struct GoogleArgs {
     pub google_calendar_api_url: Option<String>,
 }
 
+/// The accepted retention in days (a day to a hundred years).
+const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=36_500;
+/// The accepted number of versions kept.
+const VERSIONS_KEPT: std::ops::RangeInclusive<i64> = 1..=10_000;
+
+/// `value` (from the configuration file) when within `range`; an error naming `key`.
+fn checked(
+    key: &str,
+    value: u32,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<u32, ServerError> {
+    if range.contains(&i64::from(value)) {
+        return Ok(value);
+    }
+    Err(ServerError::Invalid(format!(
+        "{key} = {value} in the configuration file: it must be from {} to {}",
+        range.start(),
+        range.end()
+    )))
+}
+
 /// The environment variable of Google's client secret.
 pub const GOOGLE_CLIENT_SECRET_VAR: &str = "THREADLINE_GOOGLE_CLIENT_SECRET";
 
@@ -416,6 +459,16 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let database_url = cli.database_url.or_else(|| file.database_url.clone());
     let location = Location::choose(&data_dir, database_url.as_deref())?;
+    // The data directory holds the SQLite database, and for `serve` documents and the
+    // secret key: made 0700, or warned about when others may read it.
+    if location.engine() == Engine::Sqlite || matches!(cli.command, Command::Serve(_)) {
+        crate::files::prepare_data_dir(&data_dir).map_err(|e| {
+            ServerError::Invalid(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+    }
     let db = Db::open(&location).await?;
     let result = match cli.command {
         Command::Serve(args) => {
@@ -445,6 +498,24 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     .map_or(defaults.poll_interval, |s| Duration::from_secs(s.into())),
                 ..defaults
             };
+            let defaults = Retention::default();
+            let retention = Retention {
+                trash_days: match (args.trash_retention_days, file.trash_retention_days) {
+                    (Some(days), _) => days,
+                    (None, Some(days)) => checked("trash_retention_days", days, RETENTION_DAYS)?,
+                    (None, None) => defaults.trash_days,
+                },
+                versions_kept: match (args.versions_kept, file.versions_kept) {
+                    (Some(n), _) => n,
+                    (None, Some(n)) => checked("versions_kept", n, VERSIONS_KEPT)?,
+                    (None, None) => defaults.versions_kept,
+                },
+                version_days: match (args.version_retention_days, file.version_retention_days) {
+                    (Some(days), _) => days,
+                    (None, Some(days)) => checked("version_retention_days", days, RETENTION_DAYS)?,
+                    (None, None) => defaults.version_days,
+                },
+            };
             serve(
                 db.clone(),
                 &location,
@@ -453,6 +524,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     listen,
                     owner_email: &owner_email,
                     secret_key_file: secret_key_file.as_deref(),
+                    retention,
                     google,
                     limits,
                     rates,
@@ -549,6 +621,8 @@ struct ServeSettings<'a> {
     listen: SocketAddr,
     owner_email: &'a str,
     secret_key_file: Option<&'a Path>,
+    /// How long the documents' trash and old versions are kept.
+    retention: Retention,
     google: GoogleSettings,
     /// The connection cap, timeouts and shutdown deadline.
     limits: ServeLimits,
@@ -567,6 +641,7 @@ async fn serve(
         listen,
         owner_email,
         secret_key_file,
+        retention,
         google,
         limits,
         rates,
@@ -653,9 +728,24 @@ async fn serve(
         }
     }
     let runner = runner.spawn();
+    // Document storage: collected now (abandoned uploads, unreferenced content, the trash
+    // and old versions past their retention) and hourly; logs what it removed.
+    tracing::info!(
+        trash_days = retention.trash_days,
+        versions_kept = retention.versions_kept,
+        version_days = retention.version_days,
+        "document retention"
+    );
+    let collector = Collector::new(
+        state.db().clone(),
+        BlobStore::in_data_dir(data_dir),
+        retention,
+    )
+    .spawn(INTERVAL);
     let app = crate::router(state);
     let served = crate::serve::serve(listener, app, limits, shutdown).await;
     // After the requests: running syncs are asked to stop and their leases released.
+    collector.abort();
     runner.shutdown().await;
     served?;
     tracing::info!("shut down");

@@ -52,6 +52,12 @@ pub struct FileConfig {
     pub rate_limit_per_second: Option<u32>,
     /// `serve --rate-limit-burst`.
     pub rate_limit_burst: Option<u32>,
+    /// `serve --trash-retention-days`.
+    pub trash_retention_days: Option<u32>,
+    /// `serve --versions-kept`.
+    pub versions_kept: Option<u32>,
+    /// `serve --version-retention-days`.
+    pub version_retention_days: Option<u32>,
 }
 
 pub use threadline_connections::oauth::google::GoogleSettings;
@@ -112,6 +118,9 @@ mod tests {
         assert!(config.shutdown_timeout_seconds.is_some());
         assert!(config.rate_limit_per_second.is_some());
         assert!(config.rate_limit_burst.is_some());
+        assert!(config.trash_retention_days.is_some());
+        assert!(config.versions_kept.is_some());
+        assert!(config.version_retention_days.is_some());
         let google = config.google.expect("the [google] table");
         assert!(google.client_id.is_some());
         assert!(google.client_secret_file.is_some());

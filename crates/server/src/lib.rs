@@ -13,12 +13,12 @@ pub mod registry;
 
 pub use threadline_connections::{self as connections, oauth};
 pub use threadline_crm::accounts as admin;
-pub use threadline_crm::{accounts, documents, ids, import, records, store, validate};
+pub use threadline_crm::{accounts, actor, documents, ids, import, records, store, validate};
 pub use threadline_http::{
     auth, error, extract, idempotency, metrics, openapi, rate_limit, routes, serve, state,
     ApiError, AppState, ServerError,
 };
-pub use threadline_storage::{db, secrets, testing};
+pub use threadline_storage::{db, files, secrets, testing};
 pub use threadline_sync_engine as sync;
 
 /// `state` with the integrations of the registry that can run with its configuration (its

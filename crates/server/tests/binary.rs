@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use threadline_server::testing::TestDatabase;
@@ -19,6 +20,12 @@ const WAIT: Duration = Duration::from_secs(60);
 /// caller's shell).
 fn command(db: &TestDatabase) -> Command {
     let mut cmd = Command::new(BIN);
+    configure(&mut cmd, db);
+    cmd
+}
+
+/// [`command`]'s environment, on another command (one that runs the binary).
+fn configure(cmd: &mut Command, db: &TestDatabase) {
     for (name, _) in std::env::vars() {
         if name.starts_with("THREADLINE_") || name == "DATABASE_URL" {
             cmd.env_remove(name);
@@ -29,7 +36,6 @@ fn command(db: &TestDatabase) -> Command {
     if let Some(url) = db.database_url() {
         cmd.env("DATABASE_URL", url);
     }
-    cmd
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -50,6 +56,8 @@ struct Server {
     lines: Vec<String>,
     base: String,
     _rest: Receiver<String>,
+    /// What it wrote on stderr so far (also passed on to the test's stderr).
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -62,16 +70,27 @@ impl Server {
 
     /// Runs `cmd` (a `serve`) and reads its stdout up to `listening on`.
     fn spawn(cmd: Command) -> Server {
-        Server::spawn_with_stderr(cmd, Stdio::inherit())
+        Server::spawn_with_stderr(cmd, Stdio::piped())
     }
 
-    /// [`Server::spawn`] with the server's stderr (its log) going to `stderr`.
+    /// [`Server::spawn`] with the server's stderr (its log) going to `stderr`; when piped,
+    /// it is kept (see [`Server::stderr_line`]) and passed on to the test's stderr.
     fn spawn_with_stderr(mut cmd: Command, stderr: Stdio) -> Server {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("spawn threadline-server");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        if let Some(errors) = child.stderr.take() {
+            let kept = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(errors).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    kept.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -98,6 +117,30 @@ impl Server {
             lines,
             base,
             _rest: rx,
+            stderr,
+        }
+    }
+
+    /// The first stderr line (within a minute) that contains every one of `parts`.
+    fn stderr_line(&self, parts: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stderr line with {parts:?}: {:#?}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -367,6 +410,12 @@ fn help_documents_every_option_and_its_variable() {
         "--rate-limit-per-second",
         "THREADLINE_RATE_LIMIT_PER_SECOND",
         "--rate-limit-burst",
+        "--trash-retention-days",
+        "THREADLINE_TRASH_RETENTION_DAYS",
+        "--versions-kept",
+        "THREADLINE_VERSIONS_KEPT",
+        "--version-retention-days",
+        "THREADLINE_VERSION_RETENTION_DAYS",
         "Precedence: flag, then environment, then file, then default",
     ] {
         assert!(
@@ -1155,4 +1204,204 @@ fn sigterm_stops_the_server_within_the_shutdown_deadline_despite_a_stalled_clien
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(4), "stopped after {took:?}");
     drop((stalled, silent));
+}
+
+/// `serve` on `db` with the data directory `data_dir`, run by a shell that sets the umask
+/// to 022 first (the usual default, which makes files 0644).
+#[cfg(unix)]
+fn serve_with_umask_022(db: &TestDatabase, data_dir: &std::path::Path) -> Server {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "umask 022 && exec \"$0\" \"$@\"",
+        BIN,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    configure(&mut cmd, db);
+    cmd.env("THREADLINE_DATA_DIR", data_dir)
+        .env("RUST_LOG", "info,sqlx=warn");
+    Server::spawn(cmd)
+}
+
+/// A company and a file in its documents, over HTTP; the file's node.
+async fn upload_a_document(server: &Server, token: &str, content: &[u8]) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let company: serde_json::Value = client
+        .post(format!("{}/api/v1/companies", server.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "name": "Acme" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = company["id"].as_str().expect("a company");
+    let node = client
+        .put(format!(
+            "{}/api/v1/companies/{id}/documents/files?name=notes.txt",
+            server.base
+        ))
+        .bearer_auth(token)
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(node.status(), 201);
+    node.json().await.unwrap()
+}
+
+/// Every folder and file under `dir` (itself included) with its permission bits.
+#[cfg(unix)]
+fn modes_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(dir).unwrap();
+    let mut found = vec![(
+        dir.to_path_buf(),
+        meta.is_dir(),
+        meta.permissions().mode() & 0o777,
+    )];
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            found.extend(modes_under(&entry.unwrap().path()));
+        }
+    }
+    found
+}
+
+/// Issue 10, finding 7: with umask 022 the data directory was 0755 and the database, its
+/// WAL and shared-memory files and the documents' content 0644. Now folders are 0700 and
+/// files 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private_under_umask_022() {
+    let db = TestDatabase::create();
+    let data_dir = db.data_dir().join("fresh");
+    let server = serve_with_umask_022(&db, &data_dir);
+    let token = server.token().expect("a token on first start");
+    let node = upload_a_document(&server, &token, b"for our eyes only").await;
+    let sha = node["sha256"].as_str().unwrap().to_string();
+
+    // While it runs (SQLite's WAL and shared-memory files exist only then).
+    let found = modes_under(&data_dir);
+    let names: Vec<String> = found
+        .iter()
+        .map(|(p, _, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut expected = vec!["secret.key", "blobs", "tmp", sha.as_str()];
+    if db.database_url().is_none() {
+        expected.extend(["threadline.db", "threadline.db-wal", "threadline.db-shm"]);
+    }
+    for name in expected {
+        assert!(names.iter().any(|n| n == name), "no {name} in {found:#?}");
+    }
+    for (path, is_dir, mode) in &found {
+        let wanted = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(
+            *mode,
+            wanted,
+            "{} is {mode:o}, not {wanted:o}",
+            path.display()
+        );
+    }
+    assert!(server.terminate().success());
+}
+
+/// An existing data directory that others may read is left as it is, and said so at start:
+/// a warning naming the directory and its mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_data_directory_others_may_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDatabase::create();
+    let data_dir = db.data_dir().join("shared");
+    std::fs::create_dir(&data_dir).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = serve_with_umask_022(&db, &data_dir);
+    let line = server.stderr_line(&["WARN", "data directory", "755"]);
+    assert!(line.contains(data_dir.to_str().unwrap()), "{line}");
+    let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "left as it was");
+    assert!(server.terminate().success());
+}
+
+/// Issue 10, finding 8: at start the server collects document storage (then hourly) and
+/// logs what it removed: `blobs/tmp/*.part` files a crash left, but only those not written
+/// for an hour (an upload of another server process sharing the directory may be running),
+/// and content nothing references that is as old (a lost upload race left it).
+#[cfg(unix)]
+#[tokio::test]
+async fn at_start_the_server_collects_what_crashes_and_lost_races_left() {
+    use sha2::{Digest, Sha256};
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+    let write = |path: &std::path::Path, content: &[u8], old: bool| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        if old {
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        path.to_path_buf()
+    };
+    let db = TestDatabase::create();
+    let data_dir = db.data_dir().join("data");
+    let blobs = data_dir.join("blobs");
+    let content = |bytes: &[u8]| {
+        let sha: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        blobs.join(&sha[0..2]).join(&sha[2..4]).join(&sha)
+    };
+    let crashed = write(&blobs.join("tmp/crashed.part"), b"0123456789", true);
+    let uploading = write(&blobs.join("tmp/uploading.part"), b"01234", false);
+    let lost_long_ago = write(&content(b"lost"), b"lost", true);
+    let lost_just_now = write(&content(b"just now"), b"just now", false);
+
+    let server = serve_with_umask_022(&db, &data_dir);
+    let line = server.stderr_line(&["document storage collected"]);
+    assert!(
+        line.contains("1 unreferenced content(s) (4 bytes)")
+            && line.contains("1 abandoned upload(s) (10 bytes)"),
+        "{line}"
+    );
+    assert!(!crashed.exists());
+    assert!(uploading.exists(), "written within the hour: maybe running");
+    assert!(!lost_long_ago.exists());
+    assert!(lost_just_now.exists(), "within the grace period");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn retention_settings_are_checked() {
+    let db = TestDatabase::create();
+    let refused = command(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--versions-kept", "0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--versions-kept"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let config = db.data_dir().join("threadline.toml");
+    std::fs::write(&config, "trash_retention_days = 0\n").unwrap();
+    let refused = command(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("trash_retention_days = 0") && stderr.contains("1 to 36500"),
+        "{stderr}"
+    );
 }

@@ -5,6 +5,7 @@
 //!   SERIALIZABLE with retries on PostgreSQL); the schema's migrations (`migrations/`).
 //! - [`errors`]: what a database error means on either engine (transient, full, read-only,
 //!   unique violation) and [`Error`], the error of opening and migrating.
+//! - [`files`]: the data directory's files are private (folders 0700, files 0600).
 //! - [`secrets`]: secrets at rest (XChaCha20-Poly1305, a key file with rotation; secrets
 //!   whose `Debug` is redacted).
 //! - [`testing`]: a throwaway database per test, on the engine the environment picks.
@@ -14,6 +15,7 @@
 
 pub mod db;
 pub mod errors;
+pub mod files;
 pub mod secrets;
 pub mod testing;
 

@@ -209,8 +209,8 @@ impl Keyring {
                 path.display()
             ))
         };
-        std::fs::create_dir_all(data_dir).map_err(cannot)?;
-        match create_private_file(&path) {
+        crate::files::create_private_dir_all(data_dir).map_err(cannot)?;
+        match crate::files::create_new_private().open(&path) {
             Ok(mut file) => {
                 let text = format!(
                     "# Threadline's secret keys: they encrypt the tokens of connected accounts.\n\
@@ -360,32 +360,14 @@ fn associated_data(key_id: &str, slot: Slot<'_>) -> String {
     )
 }
 
-/// A new file that only its owner may read (created atomically so, never widened later).
-fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    file = %path.display(),
-                    mode = format!("{mode:o}"),
-                    "the secret key file can be read by other users: chmod 600 it"
-                );
-            }
-        }
+    if let Some(mode) = crate::files::open_to_others(path) {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format!("{mode:o}"),
+            "the secret key file can be read by other users: chmod 600 it"
+        );
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 #[cfg(test)]

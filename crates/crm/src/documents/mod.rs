@@ -5,7 +5,12 @@
 //! - [`blobs`]: the content on disk, stored once by SHA-256, streamed in and out, 50 MB per
 //!   file.
 //! - [`tree`]: folders, files, versions and the trash in the database.
+//! - [`retention`]: how long the trash and old versions are kept, and the collection that
+//!   removes them and content nothing references any more.
+//! - [`usage`]: the storage an organisation's documents use.
 
 pub mod blobs;
 pub mod names;
+pub mod retention;
 pub mod tree;
+pub mod usage;

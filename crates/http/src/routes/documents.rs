@@ -12,6 +12,7 @@
 //! | `PATCH /documents/{node}` `{name?, parent_id?}`, If-Match | node (rename / move) |
 //! | `DELETE /documents/{node}`, If-Match | node, in the trash (with what it holds) |
 //! | `GET /documents/trash` | `{items}`: what deletes took, newest first |
+//! | `GET /documents/storage` | the organisation's storage use: current, old versions, trash |
 //! | `POST /documents/{node}/restore`, If-Match | node, back where it was |
 //!
 //! `{records}` is `companies`, `contacts`, `projects`, `meetings` or `products`. Nodes answer
@@ -35,6 +36,7 @@ use crate::documents::blobs::{file_too_large, MAX_FILE_BYTES};
 use crate::documents::tree::{
     self, content_etag, IfMatch, NewContent, Node, RecordKind, RecordRef,
 };
+use crate::documents::usage::{self, StorageUsage};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::path_id;
 use crate::extract::Json;
@@ -55,6 +57,14 @@ pub fn router() -> ApiRouter {
     let trash = Op::new(tag, "list_document_trash", "The documents' trash")
         .description("What deletes took (each with what it held), newest first.")
         .json::<Trash>("200", "The trash.");
+    let storage = Op::new(tag, "get_document_storage", "The documents' storage use")
+        .description(
+            "The organisation's documents: current files and folders, old versions of files, \
+             and the trash, with their bytes (contents as uploaded, counted per file version). \
+             The trash and old versions are removed after the server's retention (see its \
+             README, \"Storage\").",
+        )
+        .json::<StorageUsage>("200", "The storage use.");
     let get_op = node(Op::new(tag, "get_document", "Get a folder or file"))
         .json_with_etag::<Node>("200", "The node.");
     let change = node(Op::new(tag, "update_document", "Rename or move a folder or file"))
@@ -108,6 +118,7 @@ pub fn router() -> ApiRouter {
     );
     let mut router = ApiRouter::new()
         .routes(trash.route("/documents/trash", HttpMethod::Get, get(list_trash)))
+        .routes(storage.route("/documents/storage", HttpMethod::Get, get(storage_use)))
         .routes(get_op.route("/documents/{node}", HttpMethod::Get, get(get_node)))
         .routes(change.route("/documents/{node}", HttpMethod::Patch, patch(update_node)))
         .routes(delete_op.route("/documents/{node}", HttpMethod::Delete, delete(delete_node)))
@@ -664,6 +675,16 @@ async fn list_trash(auth: AuthUser, State(state): State<AppState>) -> ApiResult<
     let mut conn = state.db().pool().acquire().await?;
     let items = tree::trash(&mut conn, auth.org_id).await?;
     Ok(Json(Trash { items }))
+}
+
+async fn storage_use(
+    auth: AuthUser,
+    State(state): State<AppState>,
+) -> ApiResult<Json<StorageUsage>> {
+    let mut tx = state.db().begin_read().await?;
+    let found = usage::usage(&mut tx, auth.org_id).await;
+    end_read(tx).await?;
+    Ok(Json(found?))
 }
 
 #[cfg(test)]

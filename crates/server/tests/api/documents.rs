@@ -12,16 +12,16 @@ use tower::ServiceExt;
 
 use crate::common::{Answer, TestApp};
 
-/// The app with document storage in a temporary data directory.
-struct Docs {
-    app: TestApp,
-    data_dir: TempDir,
-    company: String,
+/// The app with document storage in a temporary data directory (also for `storage.rs`).
+pub(crate) struct Docs {
+    pub(crate) app: TestApp,
+    pub(crate) data_dir: TempDir,
+    pub(crate) company: String,
     contact: String,
 }
 
 impl Docs {
-    async fn new() -> Docs {
+    pub(crate) async fn new() -> Docs {
         let mut app = TestApp::new().await;
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         app.router =
@@ -38,11 +38,11 @@ impl Docs {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("/api/v1/companies/{}/documents", self.company)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         token: &str,
         method: Method,
@@ -60,7 +60,7 @@ impl Docs {
         self.app.call(builder.body(body).expect("request")).await
     }
 
-    async fn json(
+    pub(crate) async fn json(
         &self,
         method: Method,
         path: &str,
@@ -89,7 +89,7 @@ impl Docs {
             .await
     }
 
-    async fn folder(&self, name: &str, parent: Option<&Value>) -> Value {
+    pub(crate) async fn folder(&self, name: &str, parent: Option<&Value>) -> Value {
         let mut body = json!({ "name": name });
         if let Some(p) = parent {
             body["parent_id"] = p["id"].clone();
@@ -131,7 +131,12 @@ impl Docs {
         .await
     }
 
-    async fn upload(&self, name: &str, parent: Option<&Value>, content: &'static [u8]) -> Value {
+    pub(crate) async fn upload(
+        &self,
+        name: &str,
+        parent: Option<&Value>,
+        content: &'static [u8],
+    ) -> Value {
         let token = self.app.token.clone();
         let answer = self
             .upload_as(&token, &self.base(), name, parent, Body::from(content))
@@ -141,7 +146,7 @@ impl Docs {
     }
 
     /// Downloads a file, streaming: status, headers, SHA-256 and length of the body.
-    async fn download(
+    pub(crate) async fn download(
         &self,
         token: &str,
         id: &str,
@@ -165,7 +170,7 @@ impl Docs {
     }
 
     /// Every file under the blob directory (stored contents and temporary files).
-    fn blob_files(&self) -> Vec<std::path::PathBuf> {
+    pub(crate) fn blob_files(&self) -> Vec<std::path::PathBuf> {
         files_under(&self.data_dir.path().join("blobs"))
     }
 }

@@ -21,6 +21,7 @@ mod openapi;
 mod portable_sql;
 mod probes;
 mod records;
+mod storage;
 mod sync;
 mod tasks;
 mod text;

@@ -3,7 +3,8 @@
 //! Two engines, one schema (`migrations/`) and one set of queries, run through sqlx's `Any`
 //! driver:
 //! - **SQLite** (the default): one file, `<data dir>/threadline.db`, WAL mode, foreign keys on,
-//!   a busy timeout so that writers queue.
+//!   a busy timeout so that writers queue; the file (hence its WAL and shared-memory files)
+//!   is made 0600 and its folder 0700 ([`crate::files`]).
 //! - **PostgreSQL** when a `postgres://` URL is given (`--database-url`, `DATABASE_URL`). The
 //!   database must be UTF-8 with the C locale ([`Db::open`] checks), so that text sorts,
 //!   compares and changes case exactly as on SQLite.
@@ -375,9 +376,24 @@ async fn open_sqlite_with(path: &Path, extra_pragmas: &str) -> Result<Db, Server
             dir.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(|e| cannot("create", e))?;
+    crate::files::create_private_dir_all(dir).map_err(|e| cannot("create", e))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| cannot("find", e))?;
     let file = dir.join(path.file_name().unwrap_or(DB_FILE.as_ref()));
+    // Made here, empty (an empty file is an empty database), so that it is 0600 whatever the
+    // umask: SQLite would make it 0644, and gives its WAL and shared-memory files the
+    // database file's mode.
+    match crate::files::create_new_private().open(&file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::files::warn_if_open_to_others(&file, "database file");
+        }
+        Err(e) => {
+            return Err(ServerError::Invalid(format!(
+                "cannot create the database file {}: {e}",
+                file.display()
+            )))
+        }
+    }
     // Percent-encoded, so that any path survives the URL (the SQLite driver decodes it).
     let file_url = url::Url::from_file_path(&file).map_err(|()| {
         ServerError::Invalid(format!("cannot use {} as a database file", file.display()))
