@@ -4,6 +4,7 @@ use threadline_domain::address::EmailAddress;
 use uuid::Uuid;
 
 use crate::error::{is_unique_violation, ServerError};
+use crate::validate;
 use sha2::{Digest, Sha256};
 use threadline_storage::db::{self, id_text, parse_uuid, Conn, Db};
 
@@ -74,11 +75,25 @@ fn parse_address(what: &str, raw: &str) -> Result<EmailAddress, ServerError> {
         .map_err(|e| ServerError::Invalid(format!("{what} {raw:?} is not valid: {e}")))
 }
 
+/// The one text rule of every stored text (`threadline_domain::text`) for a name made by
+/// the command line: no control character, bidirectional override or invisible mark.
+fn one_line_name(field: &str, name: &str) -> Result<(), ServerError> {
+    match threadline_domain::text::refused_char(name, validate::Lines::Single) {
+        None => Ok(()),
+        Some(c) => Err(ServerError::Invalid(validate::char_message(
+            field,
+            c,
+            validate::Lines::Single,
+        ))),
+    }
+}
+
 pub async fn create_organisation(conn: &mut Conn, name: &str) -> Result<Uuid, ServerError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ServerError::Invalid("the organisation needs a name".into()));
     }
+    one_line_name("the organisation's name", name)?;
     let id = db::new_id();
     sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id_text(id))
@@ -105,6 +120,7 @@ pub async fn create_user(
             "the user's name must be 1 to 200 characters".into(),
         ));
     }
+    one_line_name("the user's name", name)?;
     let mut addresses = vec![login.clone()];
     for alias in aliases {
         let alias = parse_address("the alias", alias)?;
@@ -386,5 +402,26 @@ mod tests {
             hash_token("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[tokio::test]
+    async fn names_made_by_the_command_line_follow_the_text_rule() {
+        let test_db = threadline_storage::testing::TestDatabase::create();
+        let db = test_db.open().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        let refused = create_organisation(&mut conn, "Acme\u{202e}gpj.exe")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("U+202E"), "{refused}");
+        let org = create_organisation(&mut conn, "Acme").await.unwrap();
+        let refused = create_user(&mut conn, org, "ann@acme.com", "Ann\u{1b}[2J", &[])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("U+001B"), "{refused}");
+        create_user(&mut conn, org, "ann@acme.com", "Ann", &[])
+            .await
+            .unwrap();
     }
 }
