@@ -43,7 +43,15 @@ async fn the_tools_work_end_to_end_on_a_tiny_dataset() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = threadline_server::router(AppState::with_data_dir(db.clone(), database.data_dir()));
+    // The tools drive one token hard: the per-token rate limit is lifted (as the benchmarks'
+    // server processes do), so that they are checked, not the limiter.
+    let lifted = threadline_server::rate_limit::RateLimits {
+        per_second: std::num::NonZeroU32::new(1_000_000).unwrap(),
+        burst: std::num::NonZeroU32::new(1_000_000).unwrap(),
+    };
+    let app = threadline_server::router(
+        AppState::with_data_dir(db.clone(), database.data_dir()).with_rate_limits(lifted),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let api = Api::new(&base, &seeded.token);
