@@ -168,6 +168,7 @@ start_local_google() {
   export THREADLINE_GOOGLE_REVOKE_URL="$base/revoke"
   export THREADLINE_GOOGLE_USERINFO_URL="$base/v1/userinfo"
   export THREADLINE_GOOGLE_CALENDAR_API_URL="$base/calendar/v3"
+  export THREADLINE_GOOGLE_PEOPLE_API_URL="$base/v1"
 }
 
 cmd_run() {

@@ -327,6 +327,14 @@ pub struct GoogleArgs {
         hide_short_help = true
     )]
     pub google_calendar_api_url: Option<String>,
+    /// The People API's root (Contacts). File key `google.people_api_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_PEOPLE_API_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_people_api_url: Option<String>,
 }
 
 /// The accepted retention in days (a day to a hundred years).
@@ -366,6 +374,7 @@ impl GoogleArgs {
             revoke_url: self.google_revoke_url.or(file.revoke_url),
             userinfo_url: self.google_userinfo_url.or(file.userinfo_url),
             calendar_api_url: self.google_calendar_api_url.or(file.calendar_api_url),
+            people_api_url: self.google_people_api_url.or(file.people_api_url),
         }
     }
 }

@@ -130,6 +130,7 @@ mod tests {
         assert!(google.revoke_url.is_some());
         assert!(google.userinfo_url.is_some());
         assert!(google.calendar_api_url.is_some());
+        assert!(google.people_api_url.is_some());
     }
 
     #[test]

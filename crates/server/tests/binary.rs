@@ -657,6 +657,7 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
         "revoke_url",
         "userinfo_url",
         "calendar_api_url",
+        "people_api_url",
     ]
     .into_iter()
     .zip([
@@ -665,6 +666,7 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
         "/revoke",
         "/v1/userinfo",
         "/calendar/v3",
+        "/v1",
     ])
     .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
     .collect::<String>();

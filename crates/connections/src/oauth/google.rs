@@ -39,6 +39,7 @@ pub struct GoogleSettings {
     pub revoke_url: Option<String>,
     pub userinfo_url: Option<String>,
     pub calendar_api_url: Option<String>,
+    pub people_api_url: Option<String>,
 }
 
 pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -46,6 +47,7 @@ pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
+pub const DEFAULT_PEOPLE_API_URL: &str = "https://people.googleapis.com/v1";
 /// Where Google sends the browser back (outside `/api/v1`: the browser has no API token).
 pub const CALLBACK_PATH: &str = "/oauth/google/callback";
 /// Where the browser starts a connect flow (the one-time start link): beside the callback, so
@@ -89,6 +91,8 @@ pub struct GoogleEndpoints {
     pub userinfo_url: Url,
     /// The Calendar API's root (`…/calendar/v3`), for the sync.
     pub calendar_api_url: Url,
+    /// The People API's root (`…/v1`), for the contacts export.
+    pub people_api_url: Url,
 }
 
 impl GoogleEndpoints {
@@ -101,12 +105,13 @@ impl GoogleEndpoints {
             revoke_url: parse(DEFAULT_REVOKE_URL),
             userinfo_url: parse(DEFAULT_USERINFO_URL),
             calendar_api_url: parse(DEFAULT_CALENDAR_API_URL),
+            people_api_url: parse(DEFAULT_PEOPLE_API_URL),
         }
     }
 
     /// Every endpoint on one server, at Google's paths (as `threadline-fake-providers`
     /// serves them): `{base}/o/oauth2/v2/auth`, `{base}/token`, `{base}/revoke`,
-    /// `{base}/v1/userinfo`, `{base}/calendar/v3`.
+    /// `{base}/v1/userinfo`, `{base}/calendar/v3`, `{base}/v1` (People).
     pub fn all_at(base: &str) -> Result<GoogleEndpoints, url::ParseError> {
         let base = base.trim_end_matches('/');
         let at = |path: &str| Url::parse(&format!("{base}{path}"));
@@ -116,6 +121,7 @@ impl GoogleEndpoints {
             revoke_url: at("/revoke")?,
             userinfo_url: at("/v1/userinfo")?,
             calendar_api_url: at("/calendar/v3")?,
+            people_api_url: at("/v1")?,
         })
     }
 }
@@ -230,6 +236,11 @@ impl GoogleConfig {
                     "calendar_api_url",
                     settings.calendar_api_url.clone(),
                     DEFAULT_CALENDAR_API_URL,
+                )?,
+                people_api_url: url(
+                    "people_api_url",
+                    settings.people_api_url.clone(),
+                    DEFAULT_PEOPLE_API_URL,
                 )?,
             },
         }))
