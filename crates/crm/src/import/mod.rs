@@ -719,11 +719,7 @@ async fn write_batch(
         .collect();
     // Every record written from here has a change above this seq: how the companies the
     // saves created are found, without a second rule for finding companies.
-    let seq_before: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE org_id = $1")
-            .bind(&org)
-            .fetch_one(&mut *conn)
-            .await?;
+    let seq_before = crate::records::changes::last_seq(conn, auth.org_id).await?;
     let mut outcome = BatchOutcome::default();
     for (index, row) in rows.iter().enumerate() {
         if existing.contains(&row.primary_key) {

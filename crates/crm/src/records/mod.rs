@@ -9,6 +9,7 @@
 //! - Every change writes the record's row of `changes` in the same transaction
 //!   ([`log_change`]): the per-organisation feed that `GET /api/v1/changes` follows.
 
+pub mod changes;
 pub mod companies;
 pub mod contacts;
 pub mod fields;

@@ -12,11 +12,10 @@ use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
-use crate::records::{decode_cursor, encode_cursor, Kind, DOCUMENT_CHANGE_KIND};
+use crate::records::{changes, decode_cursor, encode_cursor};
 use crate::routes::records::{query, MAX_LIMIT};
 use crate::state::AppState;
 
@@ -92,33 +91,26 @@ async fn changes(
         Some(n) if (1..=MAX_CHANGES).contains(&n) => n,
         Some(_) => return Err(bad("limit", &format!("limit must be 1 to {MAX_CHANGES}"))),
     };
-    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT seq, record_kind, record_id, version, deleted FROM changes
-         WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    let mut rows = changes::since(
+        &mut *state.db().pool().acquire().await?,
+        auth.org_id,
+        since,
+        &[],
+        limit + 1,
     )
-    .bind(id_text(auth.org_id))
-    .bind(since)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(state.db().pool())
     .await?;
     let has_more = rows.len() > limit as usize;
-    let mut last = since;
-    let mut out = Vec::with_capacity(rows.len().min(limit as usize));
-    for (seq, kind, id, version, deleted) in rows.into_iter().take(limit as usize) {
-        last = seq;
-        out.push(Change {
-            kind: if kind == DOCUMENT_CHANGE_KIND || Kind::parse(&kind).is_some() {
-                kind
-            } else {
-                return Err(ApiError::internal(format!(
-                    "bad kind {kind:?} in the changes feed"
-                )));
-            },
-            id: parse_uuid(&id)?,
-            version,
-            deleted: deleted != 0,
-        });
-    }
+    rows.truncate(limit as usize);
+    let last = rows.last().map_or(since, |c| c.seq);
+    let out = rows
+        .into_iter()
+        .map(|c| Change {
+            kind: c.kind,
+            id: c.id,
+            version: c.version,
+            deleted: c.deleted,
+        })
+        .collect();
     Ok(Json(ChangesPage {
         changes: out,
         next_cursor: encode_cursor("seq", &last.to_string()),
