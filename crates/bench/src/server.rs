@@ -38,7 +38,12 @@ impl ServerProcess {
         // The benchmarks drive one token from many clients: the per-token rate limit is
         // lifted so that they measure the server's work, not the limiter's pauses.
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--rate-limit-per-second", "1000000", "--rate-limit-burst", "1000000"])
+            .args([
+                "--rate-limit-per-second",
+                "1000000",
+                "--rate-limit-burst",
+                "1000000",
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())

@@ -367,7 +367,12 @@ async fn restore_email(
 
 /// Fills what the caller's entry lacks, from the caller's request: a thread id, an RFC id,
 /// a date, a body, a subject; and a better primary id than a browser-local `msg-a:` one.
-async fn complete_email(conn: &mut Conn, auth: &Actor, id: Uuid, input: &TrackInput) -> CrmResult<()> {
+async fn complete_email(
+    conn: &mut Conn,
+    auth: &Actor,
+    id: Uuid,
+    input: &TrackInput,
+) -> CrmResult<()> {
     let org = auth.org_id;
     let primary = &input.ids[0];
     let better_primary = (!is_local_id(primary)).then_some(primary);
@@ -462,7 +467,16 @@ async fn merge_own_entries(
     let trashed: Vec<(String, i64)> = sql.build_query_as().fetch_all(&mut *conn).await?;
     // The merged entries leave the feed as deleted.
     for (id, version) in trashed {
-        log_change(conn, org, Kind::TrackedEmail, parse_uuid(&id)?, version, true, &now).await?;
+        log_change(
+            conn,
+            org,
+            Kind::TrackedEmail,
+            parse_uuid(&id)?,
+            version,
+            true,
+            &now,
+        )
+        .await?;
     }
     Ok(parse_uuid(keep)?)
 }

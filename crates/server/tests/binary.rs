@@ -845,8 +845,7 @@ async fn two_server_processes_never_run_one_schedule_at_once() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let runs = finished().await;
-        let runners: std::collections::HashSet<&str> =
-            runs.iter().map(|r| r.1.as_str()).collect();
+        let runners: std::collections::HashSet<&str> = runs.iter().map(|r| r.1.as_str()).collect();
         if (runners.len() == 2 && runs.len() >= 18) || Instant::now() > deadline {
             break;
         }

@@ -197,7 +197,8 @@ async fn tracked_state(
 
     // A read transaction: one consistent snapshot for the batch.
     let mut tx = state.db().begin_read().await?;
-    let shown = tracked_emails::shown_entries(&mut tx, auth.org_id, auth.user_id, &messages).await?;
+    let shown =
+        tracked_emails::shown_entries(&mut tx, auth.org_id, auth.user_id, &messages).await?;
     let email_ids: Vec<Uuid> = shown
         .iter()
         .flatten()

@@ -583,12 +583,21 @@ async fn private_emails_show_nothing_but_their_existence_to_colleagues() {
     hers["subject"] = json!("Numbers (Carol)");
     let back = app.post_as(&carol, "/api/v1/tracked-emails", hers).await;
     assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
-    let carols = back.body["tracked_email"]["id"].as_str().unwrap().to_string();
+    let carols = back.body["tracked_email"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(carols, id);
-    let theirs = app.get_as(&carol, &format!("/api/v1/tracked-emails/{carols}")).await.body;
+    let theirs = app
+        .get_as(&carol, &format!("/api/v1/tracked-emails/{carols}"))
+        .await
+        .body;
     assert_eq!(theirs["owner"]["email"], "carol@example.com");
     assert_eq!(theirs["subject"], "Numbers (Carol)");
-    assert_eq!(theirs["email_id"], shared.body["email_id"], "the same email");
+    assert_eq!(
+        theirs["email_id"], shared.body["email_id"],
+        "the same email"
+    );
     let anns = app.get(&format!("{path}?include_deleted=true")).await.body;
     assert_eq!(anns["owner"]["email"], OWNER_EMAIL);
     assert_eq!(anns["subject"], "Quarterly numbers");

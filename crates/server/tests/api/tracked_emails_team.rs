@@ -37,7 +37,10 @@ impl Team {
     }
 
     async fn track(&self, token: &str, body: Value) -> Value {
-        let answer = self.app.post_as(token, "/api/v1/tracked-emails", body).await;
+        let answer = self
+            .app
+            .post_as(token, "/api/v1/tracked-emails", body)
+            .await;
         assert!(answer.status.is_success(), "{}", answer.body);
         answer.body["tracked_email"].clone()
     }
@@ -73,7 +76,10 @@ impl Team {
             )
             .await;
         let feed = self.app.get_as(token, "/api/v1/changes").await;
-        format!("{} {} {} {}", timeline.body, all.body, state.body, feed.body)
+        format!(
+            "{} {} {} {}",
+            timeline.body, all.body, state.body, feed.body
+        )
     }
 }
 
@@ -184,7 +190,10 @@ async fn private_content_never_fills_a_colleagues_entry() {
         assert_eq!(bare_after["html_body"], Value::Null);
         assert_eq!(bare_after["gmail_thread_id"], Value::Null);
         assert_no_secret(&bare_after.to_string(), n);
-        assert_no_secret(&team.everything_seen_by(colleague, &[&rfc, &own_id]).await, n);
+        assert_no_secret(
+            &team.everything_seen_by(colleague, &[&rfc, &own_id]).await,
+            n,
+        );
         assert_eq!(team.get(colleague, &mine["id"]).await["redacted"], true);
 
         // The tracker reads, shares and deletes her own entry.
@@ -259,7 +268,9 @@ async fn a_colleagues_tracking_never_writes_into_a_private_entry() {
         assert_eq!(after["gmail_thread_id"], Value::Null);
         assert_eq!(after["body_text"], Value::Null);
         // The same email: one email id.
-        let theirs = team.get(colleague, &answer.body["tracked_email"]["id"]).await;
+        let theirs = team
+            .get(colleague, &answer.body["tracked_email"]["id"])
+            .await;
         assert_eq!(theirs["email_id"], after["email_id"]);
     }
 }
@@ -313,7 +324,11 @@ async fn colleagues_see_one_entry_per_email_shared_content_first() {
         .unwrap();
     let path = format!("/api/v1/tracked-emails/{}", bens["id"].as_str().unwrap());
     let gone = send_v(&team.app, Method::DELETE, &path, None, Some(v)).await;
-    assert_eq!(gone.status, StatusCode::FORBIDDEN, "Ann may not delete Ben's");
+    assert_eq!(
+        gone.status,
+        StatusCode::FORBIDDEN,
+        "Ann may not delete Ben's"
+    );
     let gone = team
         .app
         .send_raw(
@@ -338,7 +353,10 @@ async fn colleagues_tracking_one_email_at_once_make_one_email() {
     let team = Team::new().await;
     let cleo = team.app.colleague("cleo@ourco.com").await;
     let dan = team.app.colleague("dan@ourco.com").await;
-    let body = track_body(&["ffff000000000001", "<same@example.test>"], &[&team.contact]);
+    let body = track_body(
+        &["ffff000000000001", "<same@example.test>"],
+        &[&team.contact],
+    );
     let track = |token: String| {
         let (app, body) = (&team.app, body.clone());
         async move { app.post_as(&token, "/api/v1/tracked-emails", body).await }
