@@ -55,9 +55,7 @@ pub fn classify(status: u16, reason: Option<&str>) -> Failure {
     );
     match status {
         0 | 409 | 500..=599 => Failure::Transient,
-        400 if matches!(reason, "FAILED_PRECONDITION" | "failedPrecondition") => {
-            Failure::StaleEtag
-        }
+        400 if matches!(reason, "FAILED_PRECONDITION" | "failedPrecondition") => Failure::StaleEtag,
         401 => Failure::Unauthorized,
         403 if rate => Failure::RateLimited,
         404 => Failure::NotFound,

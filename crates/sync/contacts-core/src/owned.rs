@@ -57,8 +57,7 @@ use uuid::Uuid;
 
 use crate::contact::CrmContact;
 use crate::person::{
-    Address, Biography, ClientData, Membership, Name, Organization, Person, TypedValue,
-    MY_CONTACTS,
+    Address, Biography, ClientData, Membership, Name, Organization, Person, TypedValue, MY_CONTACTS,
 };
 
 /// `clientData` key of the CRM contact id.
@@ -161,8 +160,8 @@ pub fn phone_type(label: Option<&str>) -> String {
     };
     let key = label.to_lowercase();
     let standard = match key.as_str() {
-        "mobile" | "cell" | "cellphone" | "mobile phone" | "gsm" | "mobiel" | "handy"
-        | "mobil" | "portable" => "mobile",
+        "mobile" | "cell" | "cellphone" | "mobile phone" | "gsm" | "mobiel" | "handy" | "mobil"
+        | "portable" => "mobile",
         "work" | "office" | "business" | "direct" | "werk" | "kantoor" | "büro" | "buro"
         | "geschäftlich" | "bureau" | "travail" => "work",
         "home" | "private" | "personal" | "thuis" | "privé" | "prive" | "privat" | "zuhause"

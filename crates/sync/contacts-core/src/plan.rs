@@ -260,9 +260,21 @@ impl Plan {
 
     /// Every contact's outcome, for the run's history and counts.
     pub fn outcomes(&self) -> Vec<(Uuid, Outcome)> {
-        let creates = self.creates.iter().flatten().map(|c| (c.contact_id, c.outcome));
-        let updates = self.updates.iter().flatten().map(|u| (u.contact_id, u.outcome));
-        let deletes = self.deletes.iter().flatten().map(|d| (d.contact_id, d.outcome));
+        let creates = self
+            .creates
+            .iter()
+            .flatten()
+            .map(|c| (c.contact_id, c.outcome));
+        let updates = self
+            .updates
+            .iter()
+            .flatten()
+            .map(|u| (u.contact_id, u.outcome));
+        let deletes = self
+            .deletes
+            .iter()
+            .flatten()
+            .map(|d| (d.contact_id, d.outcome));
         creates
             .chain(updates)
             .chain(deletes)
@@ -272,7 +284,10 @@ impl Plan {
 
     /// How many contacts had `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.outcomes().iter().filter(|(_, o)| *o == outcome).count()
+        self.outcomes()
+            .iter()
+            .filter(|(_, o)| *o == outcome)
+            .count()
     }
 }
 
@@ -629,7 +644,8 @@ fn decide(
         return;
     }
     // A link whose hash is of this mapping version and differs: the CRM changed.
-    let crm_changed = |link: &Link, owned: &Owned| link.hash.is_current() && link.hash != owned.hash();
+    let crm_changed =
+        |link: &Link, owned: &Owned| link.hash.is_current() && link.hash != owned.hash();
 
     // Adoption: a person of ours with no (usable) link.
     if let Some(person) = adopt {
@@ -805,7 +821,12 @@ fn exported(
         }
         (_, Some(owned)) => {
             if owned.hash() != link.hash {
-                out.update(owned, (&name, link.etag.clone()), Outcome::Updated, crm_changed);
+                out.update(
+                    owned,
+                    (&name, link.etag.clone()),
+                    Outcome::Updated,
+                    crm_changed,
+                );
             } else if relinked || moved {
                 out.link_writes.push(LinkWrite::Put(current));
             }
