@@ -7,6 +7,9 @@ use threadline_contacts_core::person::{Person, MY_CONTACTS};
 use threadline_contacts_core::{CrmCompany, CrmContact};
 use uuid::Uuid;
 
+/// A named change to a contact.
+type Edit = (&'static str, Box<dyn Fn(&mut CrmContact)>);
+
 const ORG: Uuid = Uuid::from_u128(0x0a);
 const ID: Uuid = Uuid::from_u128(0x1);
 
@@ -249,7 +252,7 @@ const PINNED: &str = "v1:8eb23681b2e79be0917637a8944208915e7c1205160afafb494d4f9
 fn the_hash_changes_with_every_owned_field() {
     let base = full();
     let h = Owned::from_contact(&base, ORG).hash();
-    let edits: Vec<(&str, Box<dyn Fn(&mut CrmContact)>)> = vec![
+    let edits: Vec<Edit> = vec![
         ("first name", Box::new(|c| c.first_name = "Augusta".into())),
         ("last name", Box::new(|c| c.last_name = "King".into())),
         ("email", Box::new(|c| c.emails.push("new@x.com".into()))),
@@ -296,7 +299,7 @@ fn the_hash_changes_with_every_owned_field() {
 fn the_hash_ignores_what_is_not_owned_or_only_formatting() {
     let base = full();
     let h = Owned::from_contact(&base, ORG).hash();
-    let same: Vec<(&str, Box<dyn Fn(&mut CrmContact)>)> = vec![
+    let same: Vec<Edit> = vec![
         ("whitespace", Box::new(|c| c.first_name = "  Ada".into())),
         (
             "email case",
