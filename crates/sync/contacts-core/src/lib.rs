@@ -22,11 +22,13 @@
 //! and `clientData` ([`owned`] has the mapping and why each choice). Every update names
 //! exactly these in `updatePersonFields`, so Google keeps photos, birthdays, `userDefined`
 //! and anything else the user adds; no whole-resource read-modify-write is ever done, so
-//! unknown fields need not be kept on reading. An edit the user makes *to an owned field*
-//! in Google is written back the next time a listing shows it (outcome `Restored`): the
-//! CRM is where contacts are kept. Memberships are not in the mask (replacing them would
-//! drop the user's labels): our group and `myContacts` go in the create body and are
-//! re-added with `members:modify` when a listing shows the person outside them.
+//! unknown fields need not be kept on reading. **Changes made in Google are ignored** (the
+//! issue's rule: the CRM is the source): an edit the user makes to an owned field in
+//! Google stays until the contact next changes in the CRM, whose export then writes our
+//! fields again (outcome `EditedInGoogle` in the history meanwhile). Memberships are not
+//! in the mask (replacing them would drop the user's labels): our group and `myContacts`
+//! go in the create body and are re-added with `members:modify` when a listing shows the
+//! person outside them.
 //!
 //! **Identity.** Every person carries `clientData` `threadline.contact_id` and
 //! `threadline.organisation`; the link stores `resourceName` + etag. A person of our

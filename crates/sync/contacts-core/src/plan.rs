@@ -88,8 +88,10 @@ pub enum Outcome {
     /// Deleted in Google earlier, changed in the CRM since: created again.
     Recreated,
     Updated,
-    /// Edited in Google, unchanged in the CRM: the owned fields were written back.
-    Restored,
+    /// Edited in Google, unchanged in the CRM: left as the user made it (the CRM is the
+    /// source, but a change in Google is not undone until the contact changes in the CRM;
+    /// then its owned fields are written again).
+    EditedInGoogle,
     /// A person of ours found without a link (lost answer, export turned on again): linked,
     /// and updated if it differs.
     Adopted,
@@ -401,8 +403,9 @@ impl PlanInput {
     }
 
     /// The contact ids the caller must load before planning: those that unlinked persons of
-    /// ours carry, those of persons edited in Google (their owned fields are written back,
-    /// which needs the contact), and those of pending links.
+    /// ours carry, those of persons edited in Google (to tell an edit, which is ignored,
+    /// from Google agreeing with the CRM or the CRM's own change), and those of pending
+    /// links.
     pub fn contacts_to_load(&self) -> Vec<Uuid> {
         let remote = index(self);
         let crm = self.crm();
@@ -808,13 +811,24 @@ fn exported(
                             hash,
                             ..current
                         }));
+                    } else if crm_changed || !link.hash.is_current() || echo {
+                        out.update(
+                            owned,
+                            (&name, person.etag.clone()),
+                            Outcome::Updated,
+                            crm_changed,
+                        );
                     } else {
-                        let outcome = if crm_changed || !link.hash.is_current() || echo {
-                            Outcome::Updated
-                        } else {
-                            Outcome::Restored
-                        };
-                        out.update(owned, (&name, person.etag.clone()), outcome, crm_changed);
+                        // Edited in Google only: ignored. The link keeps the hash Google
+                        // was last given (so the CRM's next change is written) and takes
+                        // the new etag (so the edit is not seen again).
+                        out.note(
+                            Link {
+                                etag: person.etag.clone(),
+                                ..current
+                            },
+                            Some(Outcome::EditedInGoogle),
+                        );
                     }
                 }
             }

@@ -89,7 +89,7 @@ fn a_crm_change_to_nothing_owned_writes_nothing() {
 }
 
 #[test]
-fn a_google_edit_of_an_owned_field_is_restored_and_of_another_field_kept() {
+fn a_google_edit_is_ignored_until_the_contact_changes_in_the_crm() {
     let (mut w, ids) = world_with(2);
     w.sync().unwrap();
     let a = w.name_of(ids[0]);
@@ -104,14 +104,28 @@ fn a_google_edit_of_an_owned_field_is_restored_and_of_another_field_kept() {
         });
         p.client_data.pop();
     });
+    let mutations = w.google.mutations;
     let p = w.sync().unwrap();
-    assert_eq!(p.updates.len(), 1);
-    assert_eq!(p.updates[0][0].outcome, Outcome::Restored);
-    assert_eq!(p.updates[0][0].contact_id, ids[0]);
-    // b: a new etag with the same owned fields only refreshes the link.
-    assert_eq!(p.link_writes.len(), 1);
+    // a: the user's edit of an owned field stays; the history says so.
+    assert!(p.updates.is_empty(), "{p:#?}");
+    assert_eq!(p.count(Outcome::EditedInGoogle), 1);
+    assert_eq!(w.google.mutations, mutations, "nothing written to Google");
+    // Both: a new etag only refreshes the link.
+    assert_eq!(p.link_writes.len(), 2);
     w.assert_consistent();
     assert!(w.sync().unwrap().is_empty());
+    let given = |w: &common::World| w.google.people[&a].names[0].given_name.clone();
+    assert_eq!(given(&w).as_deref(), Some("Changed"));
+
+    // The contact changes in the CRM: its owned fields are written again.
+    let mut c = w.crm[&ids[0]].clone();
+    c.job_title = Some("Buyer".into());
+    w.crm_put(c);
+    let p = w.sync().unwrap();
+    assert_eq!(p.updates.len(), 1);
+    assert_eq!(p.updates[0][0].outcome, Outcome::Updated);
+    assert_ne!(given(&w).as_deref(), Some("Changed"));
+    w.assert_consistent();
 }
 
 #[test]
