@@ -104,7 +104,7 @@ impl Provider {
     /// envelope. `path` is the request's path (an envelope may name the endpoint).
     fn fault_response(self, fault: &Fault, path: &str) -> Response {
         match self {
-            Provider::Google => crate::google::error::fault_response(fault),
+            Provider::Google => crate::google::error::fault_response(fault, path),
             Provider::Dropbox => crate::dropbox::error::fault_response(fault, path),
         }
     }
@@ -300,6 +300,11 @@ async fn middleware(
                 }
                 None => response,
             }
+        }
+        Fault::Google(own) if own.after_commit() => {
+            // Served and committed; the answer is then replaced by the fault's.
+            drop(next.run(request).await);
+            provider.fault_response(&fault, &path)
         }
         answered => provider.fault_response(&answered, &path),
     }
