@@ -4,7 +4,8 @@
 //! the first live rule that matches a request decides its fate. A [`Fault`] says *what* goes
 //! wrong (too many requests, an expired token, not found, a server error, an answer lost after
 //! the write committed…); the provider whose route the request matched says *how*, in its own
-//! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}`
+//! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}` (Calendar) or
+//! `{"error":{"code","message","status","details"}}` (People), per API
 //! (`google::error::fault_response`), Dropbox's `{"error_summary","error":{".tag",…}}` or plain
 //! text (`dropbox::error::fault_response`). This layer wraps each provider's router separately
 //! (`layer`), so it knows the [`Provider`] without looking at the path.

@@ -690,4 +690,54 @@ mod tests {
             );
         }
     }
+
+    /// The faults on a People route, in the google.rpc shape, byte for byte.
+    #[tokio::test]
+    async fn faults_on_people_routes_in_the_rpc_shape() {
+        let people = "/v1/people/me/connections";
+        let body = |fault: &Fault| {
+            let response = fault_response(fault, people);
+            async move {
+                let status = response.status().as_u16();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(bytes.to_vec()).unwrap())
+            }
+        };
+        let cases: Vec<(Fault, u16, &str)> = vec![
+            (
+                Fault::TooManyRequests { retry_after: None },
+                429,
+                r#"{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"googleapis.com","metadata":{"consumer":"projects/000000000000","quota_limit":"CriticalReadsPerMinutePerProjectPerUser","quota_metric":"people.googleapis.com/critical_read_requests","service":"people.googleapis.com"},"reason":"RATE_LIMIT_EXCEEDED"}],"message":"Quota exceeded for quota metric 'Critical read requests (Contact and Profile Reads)' and limit 'Critical read requests (Contact and Profile Reads) per minute per user' of service 'people.googleapis.com' for consumer 'project_number:000000000000'.","status":"RESOURCE_EXHAUSTED"}}"#,
+            ),
+            (
+                Fault::Google(GoogleFault::StaleEtag),
+                400,
+                r#"{"error":{"code":400,"message":"Request person.etag is different than the current person.etag. Clear local cache and get the latest person.","status":"FAILED_PRECONDITION"}}"#,
+            ),
+            (
+                Fault::Google(GoogleFault::ExpiredSyncToken),
+                400,
+                r#"{"error":{"code":400,"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"people.googleapis.com","metadata":{},"reason":"EXPIRED_SYNC_TOKEN"}],"message":"Sync token is expired. Clear local cache and retry call without the sync token.","status":"FAILED_PRECONDITION"}}"#,
+            ),
+            (
+                Fault::BackendError,
+                500,
+                r#"{"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}"#,
+            ),
+            (
+                Fault::Unavailable,
+                503,
+                r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#,
+            ),
+        ];
+        for (fault, status, want) in cases {
+            assert_eq!(body(&fault).await, (status, want.to_string()), "{fault:?}");
+        }
+        assert!(is_one_platform("/v1/contactGroups/abc/members:modify"));
+        assert!(is_one_platform("/v1/people:batchCreateContacts"));
+        assert!(!is_one_platform("/v1/userinfo"));
+        assert!(!is_one_platform("/v1/peoplex"));
+    }
 }
