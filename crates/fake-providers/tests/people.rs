@@ -836,6 +836,28 @@ async fn contact_groups_and_their_members() {
     .await;
     assert_rpc(status, &body, 400, "FAILED_PRECONDITION", None);
 
+    // batchGet: a status per name.
+    let (status, got) = group_call(
+        Method::GET,
+        "/v1/contactGroups:batchGet".into(),
+        vec![
+            ("resourceNames", group_name.clone()),
+            ("resourceNames", "contactGroups/nope".into()),
+            ("groupFields", "name".into()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(
+        got["responses"][0]["contactGroup"]["name"],
+        "Threadline CRM"
+    );
+    assert_eq!(got["responses"][1]["status"]["code"], 5);
+    let (_, before_delete) =
+        group_call(Method::GET, "/v1/contactGroups".into(), vec![], None).await;
+    let groups_token = before_delete["nextSyncToken"].as_str().unwrap().to_string();
+
     // delete with deleteContacts removes its members.
     let (status, body) = group_call(
         Method::DELETE,
@@ -851,6 +873,19 @@ async fn contact_groups_and_their_members() {
     assert_eq!(status, StatusCode::OK, "a was in My Contacts too");
     let (status, body) = group_call(Method::GET, format!("/v1/{group_name}"), vec![], None).await;
     assert_rpc(status, &body, 404, "NOT_FOUND", None);
+
+    // An incremental group listing shows the deletion.
+    let (status, changed) = group_call(
+        Method::GET,
+        "/v1/contactGroups".into(),
+        vec![("syncToken", groups_token)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let deleted = &changed["contactGroups"].as_array().unwrap()[0];
+    assert_eq!(deleted["resourceName"], group_name.as_str());
+    assert_eq!(deleted["metadata"]["deleted"], true);
 }
 
 #[tokio::test]

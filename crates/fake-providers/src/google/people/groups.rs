@@ -380,6 +380,56 @@ fn read_group_page(token: &str, sync_token: Option<&str>) -> Result<(usize, u64)
     }
 }
 
+/// `GET /v1/contactGroups:batchGet?resourceNames=…&groupFields=&maxMembers=` →
+/// `{responses: [{contactGroup?, requestedResourceName, status}]}` (≤ 200 names).
+pub(super) async fn batch_get(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>, RpcError> {
+    const MAX_BATCH_GET: usize = 200;
+    with_book(&shared, &headers, READ_SCOPES, |book, _| {
+        let query = Query::parse(
+            query.as_deref(),
+            &["groupFields", "maxMembers", "resourceNames"],
+        )?;
+        let mask = group_mask("groupFields", query.get("groupFields"))?;
+        let max_members = max_members(&query)?;
+        let names = query.all("resourceNames");
+        if names.is_empty() || names.len() > MAX_BATCH_GET {
+            return Err(RpcError::invalid_argument(format!(
+                "Request must name between 1 and {MAX_BATCH_GET} contact groups, not {}.",
+                names.len()
+            )));
+        }
+        let responses: Vec<Value> = names
+            .into_iter()
+            .map(|name| {
+                let group = name
+                    .strip_prefix("contactGroups/")
+                    .and_then(|id| group_of(book, id).ok());
+                match group {
+                    Some(group) => json!({
+                        "contactGroup": render(book, group, &mask, max_members),
+                        "requestedResourceName": name,
+                        "status": {},
+                    }),
+                    None => json!({
+                        "requestedResourceName": name,
+                        "status": {"code": 5, "message": "Requested entity was not found."},
+                    }),
+                }
+            })
+            .collect();
+        Ok(Json(json!({ "responses": responses })))
+    })
+}
+
+fn max_members(query: &Query) -> Result<usize, RpcError> {
+    usize::try_from(query.int("maxMembers")?)
+        .map_err(|_| RpcError::invalid_argument("maxMembers must not be negative."))
+}
+
 /// `GET /v1/contactGroups/{id}?groupFields=&maxMembers=`.
 pub(super) async fn get_group(
     State(shared): State<Arc<Shared>>,
@@ -390,8 +440,7 @@ pub(super) async fn get_group(
     with_book(&shared, &headers, READ_SCOPES, |book, _| {
         let query = Query::parse(query.as_deref(), &["groupFields", "maxMembers"])?;
         let mask = group_mask("groupFields", query.get("groupFields"))?;
-        let max_members = usize::try_from(query.int("maxMembers")?)
-            .map_err(|_| RpcError::invalid_argument("maxMembers must not be negative."))?;
+        let max_members = max_members(&query)?;
         let group = group_of(book, &id)?;
         Ok(Json(render(book, group, &mask, max_members)))
     })

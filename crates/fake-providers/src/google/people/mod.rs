@@ -171,6 +171,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/v1/people/{person}/connections", get(connections::list))
         .route("/v1/contactGroups", get(groups::list).post(groups::create))
+        .route("/v1/contactGroups:batchGet", get(groups::batch_get))
         .route(
             "/v1/contactGroups/{group}",
             get(groups::get_group)
