@@ -260,7 +260,8 @@ pub enum GoogleFault {
     /// written.
     StaleEtag,
     /// The sync token sent is taken as expired. People: 400 `FAILED_PRECONDITION` with an
-    /// ErrorInfo reason `EXPIRED_SYNC_TOKEN`; Calendar: 410 `fullSyncRequired`.
+    /// ErrorInfo reason `EXPIRED_SYNC_TOKEN`; Calendar: 410 `fullSyncRequired`. The rule
+    /// fires on any matching request: aim it at a listing that sends a sync token.
     ExpiredSyncToken,
     /// The handler runs and commits its write, then the answer is replaced by a 500 (People:
     /// `INTERNAL`; Calendar: `backendError`), as when Google's front end fails after the

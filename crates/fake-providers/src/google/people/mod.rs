@@ -7,9 +7,13 @@
 //! `00fb49d82909e24ec394c9d5aaee4a88fb0b2246`): method paths and HTTP verbs, parameter names
 //! and which are required, the field names of `Person` and its parts, `ContactGroup`,
 //! `PersonResponse`, the batch requests and responses, the valid field-mask paths, the
-//! enums (`sortOrder`, `groupType`, `Source.type`) and the limits (batchCreate/batchUpdate
-//! 200, batchDelete 500, connections `pageSize` 1..1000 default 100, contactGroups `pageSize`
-//! 1..1000 default 30). The older revision `20210322` (googleapis/google-api-nodejs-client
+//! enums (`sortOrder`, `groupType`, `Source.type`, `ReadSourceType`) and the limits
+//! (batchCreate/batchUpdate 200, batchDelete 500, connections `pageSize` 1..1000 default 100,
+//! contactGroups `pageSize` 1..1000 default 30). `people:batchGet`'s 200 names is the text of
+//! a newer generated client ("You can include up to 200 resource names in one request") and
+//! the research (§1.2); members:modify's add + remove ≤ 1000 and contactGroups:batchGet's 200
+//! come from the research only (the part of the document that says so was not read). The
+//! older revision `20210322` (googleapis/google-api-nodejs-client
 //! `discovery/people-v1.json`, commit `01d85d937971b3db705739a69300eb9bac01a562`) said "410 if
 //! `sync_token` is … expired" and 50 names per `people:batchGet`; the 2024 text names an
 //! ErrorInfo reason `EXPIRED_SYNC_TOKEN` instead, and the research (§1.2) 200 names.
@@ -34,6 +38,10 @@
 //!   A sync token never passes a hidden write, so it is served later (at least once).
 //! - `nextSyncToken` is given on the last page when `requestSyncToken=true` or a `syncToken`
 //!   was sent.
+//! - A sync token is not tied to the other parameters of the listing that made it (the
+//!   document says they "must match"; what Google answers when they do not is unknown). A
+//!   page token is, and a mismatch is a 400.
+//! - `people/me` (the user's profile) is not served (404): Threadline reads contacts only.
 //! - `sortOrder` is checked against its enum, then ignored: the order is always
 //!   `LAST_MODIFIED_ASCENDING` (the default).
 //! - Output-only values the fake computes: `names[].displayName`/`displayNameLastFirst`/
