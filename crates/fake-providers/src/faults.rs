@@ -4,7 +4,8 @@
 //! the first live rule that matches a request decides its fate. A [`Fault`] says *what* goes
 //! wrong (too many requests, an expired token, not found, a server error, an answer lost after
 //! the write committed…); the provider whose route the request matched says *how*, in its own
-//! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}`
+//! wire envelope: Google's `{"error":{"errors":[…],"code","message"}}` (Calendar) or
+//! `{"error":{"code","message","status","details"}}` (People), per API
 //! (`google::error::fault_response`), Dropbox's `{"error_summary","error":{".tag",…}}` or plain
 //! text (`dropbox::error::fault_response`). This layer wraps each provider's router separately
 //! (`layer`), so it knows the [`Provider`] without looking at the path.
@@ -104,7 +105,7 @@ impl Provider {
     /// envelope. `path` is the request's path (an envelope may name the endpoint).
     fn fault_response(self, fault: &Fault, path: &str) -> Response {
         match self {
-            Provider::Google => crate::google::error::fault_response(fault),
+            Provider::Google => crate::google::error::fault_response(fault, path),
             Provider::Dropbox => crate::dropbox::error::fault_response(fault, path),
         }
     }
@@ -300,6 +301,11 @@ async fn middleware(
                 }
                 None => response,
             }
+        }
+        Fault::Google(own) if own.after_commit() => {
+            // Served and committed; the answer is then replaced by the fault's.
+            drop(next.run(request).await);
+            provider.fault_response(&fault, &path)
         }
         answered => provider.fault_response(&answered, &path),
     }

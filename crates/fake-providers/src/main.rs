@@ -10,7 +10,7 @@ use threadline_fake_providers::FakeProviders;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Local fakes of Google OAuth + Calendar v3, for tests and by hand"
+    about = "Local fakes of Google OAuth + Calendar v3 + People v1, for tests and by hand"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,7 +51,7 @@ async fn main() -> std::io::Result<()> {
     };
     google.add_client(client.clone());
     let calendar = google.primary_calendar(&email, "Europe/Brussels");
-    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar"]);
+    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar", "contacts"]);
     let base = fake.base_url();
     println!("listening on {base}");
     println!("account {email}, primary calendar {calendar}");
@@ -62,6 +62,10 @@ async fn main() -> std::io::Result<()> {
     // A throwaway token of a fake server, printed so the fake can be tried with curl.
     println!(
         "try: curl -H 'Authorization: Bearer {}' {base}/calendar/v3/calendars/primary/events",
+        tokens.access_token
+    );
+    println!(
+        "     curl -H 'Authorization: Bearer {}' '{base}/v1/people/me/connections?personFields=names,emailAddresses'",
         tokens.access_token
     );
     tokio::signal::ctrl_c().await?;

@@ -1,10 +1,11 @@
-//! Google: OAuth 2.0 (`oauth`) and Calendar v3 (`calendar`). People and Drive go beside
-//! `calendar` (`people`, `drive`, their routers merged in `router()`), sharing the users,
+//! Google: OAuth 2.0 (`oauth`), Calendar v3 (`calendar`) and People v1 (`people`). Drive goes
+//! beside them (`drive`, its router merged in `router()`), sharing the users,
 //! tokens, bearer check, and the error envelope and Google's own faults (`error`).
 
 pub mod calendar;
 pub mod error;
 pub mod oauth;
+pub mod people;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Shared;
 pub use calendar::AccessRole;
-pub use error::{GoogleError, GoogleFault, RateLimitReason};
+pub use error::{GoogleError, GoogleFault, RateLimitReason, RpcError};
 pub use oauth::{OAuthClient, Tokens};
 
 /// Google's part of the fake: its state and the test-facing controls.
@@ -33,6 +34,7 @@ pub(crate) struct GoogleState {
     pub(crate) users: BTreeSet<String>,
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) calendar: calendar::CalendarState,
+    pub(crate) people: people::PeopleState,
 }
 
 impl GoogleState {
@@ -45,6 +47,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .merge(oauth::router())
         .merge(calendar::router())
+        .merge(people::router())
 }
 
 impl GoogleFake {
