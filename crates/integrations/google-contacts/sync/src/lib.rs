@@ -1,0 +1,7 @@
+//! The Google Contacts export, one way (CRM → Google): the People API v1 client, its
+//! tables and the executor of `threadline-contacts-core`'s plans. The design, step by step,
+//! is `crates/integrations/google-contacts/README.md`.
+//!
+//! - [`client`]: the People API v1 HTTP client (paging, sync tokens, batches, back-off).
+
+pub mod client;
