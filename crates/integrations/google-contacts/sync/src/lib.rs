@@ -3,5 +3,7 @@
 //! is `crates/integrations/google-contacts/README.md`.
 //!
 //! - [`client`]: the People API v1 HTTP client (paging, sync tokens, batches, back-off).
+//! - [`store`]: the tables (migration 0015): the export row and the links.
 
 pub mod client;
+pub mod store;

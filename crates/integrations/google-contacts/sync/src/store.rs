@@ -1,0 +1,225 @@
+//! The export's tables (migration 0015): the export row per connection (on/off, our group,
+//! the CRM feed position, the People sync token) and the link table (the contacts core's
+//! [`Link`]). Every function runs on the caller's connection, so that a run's writes share
+//! one transaction.
+
+use threadline_contacts_core::{ContentHash, Link, LinkState};
+use threadline_crm::{CrmError, CrmResult};
+use threadline_storage::db::{self, id_text, parse_uuid, Conn};
+use uuid::Uuid;
+
+/// A connection's export row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Export {
+    pub enabled: bool,
+    /// Our `contactGroups/…`, once found or created.
+    pub group: Option<String>,
+    /// The CRM changes-feed position up to which changes were exported.
+    pub feed_seq: i64,
+    /// The core's `HASH_VERSION` of the last complete export.
+    pub mapping_version: Option<String>,
+    /// Read every CRM contact and list Google in full next time (first run, turned on
+    /// again).
+    pub needs_adoption: bool,
+    /// People's `nextSyncToken` of the last listing; `None`: list in full.
+    pub sync_token: Option<String>,
+    /// The last plan asked for a complete listing.
+    pub needs_full_listing: bool,
+}
+
+type ExportRow = (
+    i64,
+    Option<String>,
+    i64,
+    Option<String>,
+    i64,
+    Option<String>,
+    i64,
+);
+
+/// The connection's export row, if the export was ever turned on.
+pub async fn export(conn: &mut Conn, connection: Uuid) -> CrmResult<Option<Export>> {
+    let row: Option<ExportRow> = sqlx::query_as(
+        "SELECT enabled, group_resource_name, feed_seq, mapping_version, needs_adoption,
+                sync_token, needs_full_listing
+         FROM google_contacts_exports WHERE connection_id = $1",
+    )
+    .bind(id_text(connection))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(
+        |(enabled, group, feed_seq, mapping_version, needs_adoption, sync_token, full)| Export {
+            enabled: enabled != 0,
+            group,
+            feed_seq,
+            mapping_version,
+            needs_adoption: needs_adoption != 0,
+            sync_token,
+            needs_full_listing: full != 0,
+        },
+    ))
+}
+
+/// Turns the export on or off. Turning it on (first time or again) asks the next run for an
+/// adoption pass: every CRM contact, a full listing (what is already in Google is adopted by
+/// its `clientData`, never duplicated). Turning it off keeps the links and the group.
+pub async fn set_enabled(conn: &mut Conn, connection: Uuid, enabled: bool) -> CrmResult<()> {
+    let before = export(conn, connection).await?;
+    if before.as_ref().is_some_and(|e| e.enabled == enabled) {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO google_contacts_exports (connection_id, enabled, feed_seq, needs_adoption,
+             needs_full_listing, updated_at)
+         VALUES ($1, $2, 0, 1, 0, $3)
+         ON CONFLICT (connection_id) DO UPDATE SET enabled = excluded.enabled,
+             needs_adoption = CASE WHEN excluded.enabled = 1 THEN 1
+                                   ELSE google_contacts_exports.needs_adoption END,
+             sync_token = CASE WHEN excluded.enabled = 1 THEN NULL
+                               ELSE google_contacts_exports.sync_token END,
+             updated_at = excluded.updated_at",
+    )
+    .bind(id_text(connection))
+    .bind(i64::from(enabled))
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores our group (`None`: forget it, it was deleted in Google).
+pub async fn save_group(conn: &mut Conn, connection: Uuid, group: Option<&str>) -> CrmResult<()> {
+    sqlx::query(
+        "UPDATE google_contacts_exports SET group_resource_name = $2, updated_at = $3
+         WHERE connection_id = $1",
+    )
+    .bind(id_text(connection))
+    .bind(group)
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Where a completed run leaves the export: stored after every write of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position<'a> {
+    pub feed_seq: i64,
+    pub sync_token: Option<&'a str>,
+    pub needs_full_listing: bool,
+    /// The mapping version every exported contact now has (`HASH_VERSION`).
+    pub mapping_version: &'a str,
+}
+
+/// Moves the feed position and the sync token; the adoption pass is done.
+pub async fn save_position(
+    conn: &mut Conn,
+    connection: Uuid,
+    position: &Position<'_>,
+) -> CrmResult<()> {
+    sqlx::query(
+        "UPDATE google_contacts_exports SET feed_seq = $2, sync_token = $3,
+             needs_full_listing = $4, mapping_version = $5, needs_adoption = 0, updated_at = $6
+         WHERE connection_id = $1",
+    )
+    .bind(id_text(connection))
+    .bind(position.feed_seq)
+    .bind(position.sync_token)
+    .bind(i64::from(position.needs_full_listing))
+    .bind(position.mapping_version)
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the sync token (it expired): the next listing is a full one.
+pub async fn clear_sync_token(conn: &mut Conn, connection: Uuid) -> CrmResult<()> {
+    sqlx::query(
+        "UPDATE google_contacts_exports SET sync_token = NULL, updated_at = $2
+         WHERE connection_id = $1",
+    )
+    .bind(id_text(connection))
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Links
+
+type LinkRow = (String, Option<String>, Option<String>, String, String);
+
+fn state_text(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Exported => "exported",
+        LinkState::Pending => "pending_create",
+        LinkState::DeletedInGoogle => "deleted_in_google",
+    }
+}
+
+fn link_of((contact, resource_name, etag, hash, state): LinkRow) -> CrmResult<Link> {
+    let state = match state.as_str() {
+        "exported" => LinkState::Exported,
+        "pending_create" => LinkState::Pending,
+        "deleted_in_google" => LinkState::DeletedInGoogle,
+        other => {
+            return Err(CrmError::internal(format!(
+                "a Google Contacts link in an unknown state {other:?}"
+            )))
+        }
+    };
+    Ok(Link {
+        contact_id: parse_uuid(&contact)?,
+        resource_name,
+        etag,
+        hash: ContentHash(hash),
+        state,
+    })
+}
+
+/// Every link of the connection, by contact id.
+pub async fn links(conn: &mut Conn, connection: Uuid) -> CrmResult<Vec<Link>> {
+    let rows: Vec<LinkRow> = sqlx::query_as(
+        "SELECT contact_id, resource_name, etag, owned_hash, state FROM google_contacts_links
+         WHERE connection_id = $1 ORDER BY contact_id",
+    )
+    .bind(id_text(connection))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(link_of).collect()
+}
+
+/// Inserts or replaces the link of the contact.
+pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> CrmResult<()> {
+    sqlx::query(
+        "INSERT INTO google_contacts_links (connection_id, contact_id, resource_name, etag,
+             owned_hash, state, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (connection_id, contact_id) DO UPDATE SET
+             resource_name = excluded.resource_name, etag = excluded.etag,
+             owned_hash = excluded.owned_hash, state = excluded.state,
+             updated_at = excluded.updated_at",
+    )
+    .bind(id_text(connection))
+    .bind(id_text(link.contact_id))
+    .bind(link.resource_name.as_deref())
+    .bind(link.etag.as_deref())
+    .bind(&link.hash.0)
+    .bind(state_text(link.state))
+    .bind(db::now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops the link of the contact (its person was deleted).
+pub async fn delete_link(conn: &mut Conn, connection: Uuid, contact: Uuid) -> CrmResult<()> {
+    sqlx::query("DELETE FROM google_contacts_links WHERE connection_id = $1 AND contact_id = $2")
+        .bind(id_text(connection))
+        .bind(id_text(contact))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! The export's tables on a throwaway database (SQLite, or PostgreSQL under
+//! `tests/pg/throwaway-cluster.sh`).
+
+use threadline_contacts_core::{ContentHash, Link, LinkState};
+use threadline_google_contacts::store::{self, Export, Position};
+use threadline_storage::db::{self, id_text, Db};
+use threadline_storage::testing::TestDatabase;
+use uuid::Uuid;
+
+/// An organisation, a user and a Google connection; the connection's id.
+pub async fn connection(db: &Db) -> Uuid {
+    let (org, user, connection) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = db::now();
+    let mut conn = db.pool().acquire().await.unwrap();
+    for sql in [
+        "INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $4)",
+        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($2, $1, 'U', 'u@example.com', $4)",
+        "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
+             version, created_at, updated_at, connected_at)
+         VALUES ($3, $1, $2, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts', 'ok', 1, $4, $4, $4)",
+    ] {
+        sqlx::query(sql)
+            .bind(id_text(org))
+            .bind(id_text(user))
+            .bind(id_text(connection))
+            .bind(&now)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    connection
+}
+
+#[tokio::test]
+async fn export_row_on_off_position_and_links() {
+    let test = TestDatabase::create();
+    let db = test.open().await;
+    let id = connection(&db).await;
+    let mut conn = db.pool().acquire().await.unwrap();
+    assert_eq!(store::export(&mut conn, id).await.unwrap(), None);
+
+    store::set_enabled(&mut conn, id, true).await.unwrap();
+    let on = store::export(&mut conn, id).await.unwrap().unwrap();
+    assert_eq!(
+        on,
+        Export {
+            enabled: true,
+            needs_adoption: true,
+            ..Export::default()
+        }
+    );
+    store::save_group(&mut conn, id, Some("contactGroups/abc"))
+        .await
+        .unwrap();
+    store::save_position(
+        &mut conn,
+        id,
+        &Position {
+            feed_seq: 42,
+            sync_token: Some("tok"),
+            needs_full_listing: false,
+            mapping_version: "v1",
+        },
+    )
+    .await
+    .unwrap();
+    let after = store::export(&mut conn, id).await.unwrap().unwrap();
+    assert_eq!(after.feed_seq, 42);
+    assert_eq!(after.sync_token.as_deref(), Some("tok"));
+    assert_eq!(after.group.as_deref(), Some("contactGroups/abc"));
+    assert_eq!(after.mapping_version.as_deref(), Some("v1"));
+    assert!(!after.needs_adoption);
+
+    // Off keeps everything; on again asks for adoption and a full listing.
+    store::set_enabled(&mut conn, id, false).await.unwrap();
+    let off = store::export(&mut conn, id).await.unwrap().unwrap();
+    assert!(!off.enabled && !off.needs_adoption);
+    assert_eq!(off.group.as_deref(), Some("contactGroups/abc"));
+    store::set_enabled(&mut conn, id, true).await.unwrap();
+    let again = store::export(&mut conn, id).await.unwrap().unwrap();
+    assert!(again.enabled && again.needs_adoption);
+    assert_eq!(again.sync_token, None);
+    assert_eq!(again.feed_seq, 42);
+    assert_eq!(again.group.as_deref(), Some("contactGroups/abc"));
+    store::clear_sync_token(&mut conn, id).await.unwrap();
+
+    // Links: pending, then exported, then deleted in Google, then gone.
+    let contact = Uuid::now_v7();
+    let pending = Link {
+        contact_id: contact,
+        resource_name: None,
+        etag: None,
+        hash: ContentHash("v1:abc".into()),
+        state: LinkState::Pending,
+    };
+    store::put_link(&mut conn, id, &pending).await.unwrap();
+    assert_eq!(
+        store::links(&mut conn, id).await.unwrap(),
+        vec![pending.clone()]
+    );
+    let exported = Link::exported(
+        contact,
+        "people/c1",
+        Some("etag-1".into()),
+        ContentHash("v1:abc".into()),
+    );
+    store::put_link(&mut conn, id, &exported).await.unwrap();
+    assert_eq!(
+        store::links(&mut conn, id).await.unwrap(),
+        vec![exported.clone()]
+    );
+    store::put_link(&mut conn, id, &exported.deleted_in_google())
+        .await
+        .unwrap();
+    assert_eq!(
+        store::links(&mut conn, id).await.unwrap()[0].state,
+        LinkState::DeletedInGoogle
+    );
+    store::delete_link(&mut conn, id, contact).await.unwrap();
+    assert!(store::links(&mut conn, id).await.unwrap().is_empty());
+}
