@@ -4,6 +4,8 @@
 //!
 //! - [`client`]: the People API v1 HTTP client (paging, sync tokens, batches, back-off).
 //! - [`store`]: the tables (migration 0015): the export row and the links.
+//! - [`group`]: our contact group, found by its stamp, created, or adopted on a 409.
 
 pub mod client;
+pub mod group;
 pub mod store;
