@@ -1,0 +1,211 @@
+//! The export's run against the fake People API and a throwaway database whose contacts are
+//! made through the CRM model.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use threadline_crm::records::contacts::{Contact, ContactInput};
+use threadline_crm::records::{Editable, Target};
+use threadline_crm::Actor;
+use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::FakeProviders;
+use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
+use threadline_google_contacts::group::GROUP_NAME;
+use threadline_google_contacts::store;
+use threadline_google_contacts::{ContactsExport, RunCounts, RunOptions};
+use threadline_storage::db::{self, id_text, Db};
+use threadline_storage::secrets::SecretString;
+use threadline_storage::testing::TestDatabase;
+use threadline_sync_engine::FixedToken;
+use uuid::Uuid;
+
+const BATCH_CREATE: &str = "/v1/people:batchCreateContacts";
+const BATCH_UPDATE: &str = "/v1/people:batchUpdateContacts";
+
+struct World {
+    fake: FakeProviders,
+    _test: TestDatabase,
+    db: Db,
+    email: String,
+    actor: Actor,
+    connection: Uuid,
+    export: ContactsExport,
+}
+
+async fn world(email: &str) -> World {
+    let fake = FakeProviders::start().await;
+    let google = fake.google();
+    google.add_user(email);
+    google.add_client(OAuthClient {
+        client_id: "cid".into(),
+        client_secret: "s".into(),
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+    });
+    let token = google
+        .issue_tokens("cid", email, &["contacts"])
+        .access_token;
+    let client =
+        PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
+    let test = TestDatabase::create();
+    let db = test.open().await;
+    let (org, user, connection) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = db::now();
+    let mut conn = db.pool().acquire().await.unwrap();
+    for sql in [
+        "INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $4)",
+        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($2, $1, 'U', 'u@example.com', $4)",
+        "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
+             version, created_at, updated_at, connected_at)
+         VALUES ($3, $1, $2, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts', 'ok', 1, $4, $4, $4)",
+    ] {
+        sqlx::query(sql)
+            .bind(id_text(org))
+            .bind(id_text(user))
+            .bind(id_text(connection))
+            .bind(&now)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    store::set_enabled(&mut conn, connection, true)
+        .await
+        .unwrap();
+    let tokens = Arc::new(FixedToken(SecretString::from(token)));
+    let export = ContactsExport::new(db.clone(), client, tokens);
+    World {
+        fake,
+        _test: test,
+        db,
+        email: email.to_string(),
+        actor: Actor {
+            user_id: user,
+            org_id: org,
+            name: "U".into(),
+            email: "u@example.com".into(),
+        },
+        connection,
+        export,
+    }
+}
+
+impl World {
+    async fn save(&self, id: Uuid, target: Target, input: serde_json::Value) {
+        let input: ContactInput = serde_json::from_value(input).unwrap();
+        let valid = Contact::validate(input).unwrap();
+        let mut conn = self.db.pool().acquire().await.unwrap();
+        Contact::save(&mut conn, &self.actor, id, target, &valid)
+            .await
+            .unwrap();
+    }
+
+    /// A CRM contact, made through the CRM model.
+    async fn contact(&self, first: &str, last: &str, email: &str) -> Uuid {
+        let id = Uuid::now_v7();
+        self.save(
+            id,
+            Target::New,
+            json!({"first_name": first, "last_name": last, "emails": [email]}),
+        )
+        .await;
+        id
+    }
+
+    async fn run(&self) -> RunCounts {
+        self.export
+            .run(self.connection, RunOptions::default())
+            .await
+            .unwrap()
+    }
+
+    fn count(&self, method: &str, endpoint: &str) -> usize {
+        self.fake.log().count(method, endpoint)
+    }
+
+    /// The account's live contacts carrying `contact`'s id.
+    fn people_of(&self, contact: Uuid) -> Vec<serde_json::Value> {
+        let id = contact.to_string();
+        self.fake
+            .google()
+            .people_contacts(&self.email)
+            .into_iter()
+            .filter(|p| {
+                p["clientData"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|c| c["value"] == id.as_str()))
+            })
+            .collect()
+    }
+
+    async fn link_name(&self, contact: Uuid) -> String {
+        let mut conn = self.db.pool().acquire().await.unwrap();
+        store::links(&mut conn, self.connection)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|l| l.contact_id == contact)
+            .and_then(|l| l.resource_name)
+            .expect("a linked contact")
+    }
+}
+
+#[tokio::test]
+async fn first_export_creates_the_group_and_every_contact_in_batches() {
+    let w = world("ann@example.com").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            w.contact(
+                &format!("First{i}"),
+                "Last",
+                &format!("p{i}@client.example"),
+            )
+            .await,
+        );
+    }
+    let counts = w.run().await;
+    assert_eq!(counts.created, 5, "{counts:?}");
+    assert_eq!(w.count("POST", "/v1/contactGroups"), 1, "the group, once");
+    assert_eq!(w.count("POST", BATCH_CREATE), 1, "one batch");
+    assert_eq!(w.count("POST", BATCH_UPDATE), 0);
+    // No per-contact call: a group list, a group create, one listing page, one batch.
+    let calls: Vec<String> = w
+        .fake
+        .log()
+        .requests()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /v1/contactGroups",
+            "POST /v1/contactGroups",
+            "GET /v1/people/me/connections",
+            "POST /v1/people:batchCreateContacts",
+        ],
+        "{calls:#?}"
+    );
+    let groups = w.export.client().list_groups(&token(&w)).await.unwrap();
+    let ours: Vec<_> = groups.iter().filter(|g| g.name == GROUP_NAME).collect();
+    assert_eq!(ours.len(), 1);
+    for id in &ids {
+        let people = w.people_of(*id);
+        assert_eq!(people.len(), 1, "one person per contact");
+        let groups: Vec<String> = people[0]["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["contactGroupMembership"]["contactGroupResourceName"].as_str())
+            .map(str::to_string)
+            .collect();
+        assert!(groups.contains(&ours[0].resource_name), "{groups:?}");
+        w.link_name(*id).await;
+    }
+}
+
+fn token(w: &World) -> String {
+    w.fake
+        .google()
+        .issue_tokens("cid", &w.email, &["contacts"])
+        .access_token
+}
