@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
 use threadline_crm::records::contacts::{Contact, ContactInput};
 use threadline_crm::records::{Editable, Target};
 use threadline_crm::Actor;
@@ -251,4 +252,59 @@ async fn a_quiet_second_run_writes_nothing_with_at_most_one_request() {
     w.run().await;
     assert_eq!(mutations(&w), 0);
     assert!(w.fake.log().requests().len() <= 1);
+}
+
+#[tokio::test]
+async fn a_crm_change_updates_only_that_contact_and_keeps_what_google_added() {
+    let w = world("cat@example.com").await;
+    let changed = w.contact("Dora", "Old", "dora@client.example").await;
+    let other = w.contact("Eve", "Same", "eve@client.example").await;
+    w.run().await;
+    let name = w.link_name(changed).await;
+    // The user adds a photo and a birthday in Google: not ours.
+    let google = w.fake.google();
+    google.set_contact_photo(&w.email, &name, "https://photos.example/dora.jpg");
+    google.edit_contact(
+        &w.email,
+        &name,
+        json!({"birthdays": [{"date": {"year": 1990, "month": 4, "day": 2}}]}),
+    );
+    let other_before = w.people_of(other)[0]["etag"].clone();
+    w.save(
+        changed,
+        Target::Existing {
+            expected_version: 1,
+        },
+        json!({"first_name": "Dora", "last_name": "New", "emails": ["dora@client.example"],
+               "job_title": "Buyer"}),
+    )
+    .await;
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!((counts.updated, counts.created), (1, 0), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_UPDATE), 1);
+    assert_eq!(w.count("POST", BATCH_CREATE), 0);
+    let person = &w.people_of(changed)[0];
+    assert_eq!(person["names"][0]["familyName"], "New", "{person:#}");
+    assert_eq!(person["organizations"][0]["title"], "Buyer", "{person:#}");
+    assert_eq!(
+        person["photos"][0]["url"], "https://photos.example/dora.jpg",
+        "the photo set in Google is kept"
+    );
+    assert_eq!(person["birthdays"][0]["date"]["year"], 1990, "{person:#}");
+    assert_eq!(
+        w.people_of(other)[0]["etag"],
+        other_before,
+        "the other untouched"
+    );
+    // The mask names only our fields.
+    let mask: Vec<&str> = UPDATE_PERSON_FIELDS.split(',').collect();
+    for theirs in ["photos", "birthdays", "memberships", "userDefined"] {
+        assert!(!mask.contains(&theirs), "{mask:?}");
+    }
+    // And the next run is quiet again.
+    w.run().await;
+    w.fake.log().clear();
+    w.run().await;
+    assert_eq!(mutations(&w), 0);
 }
