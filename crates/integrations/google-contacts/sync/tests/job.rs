@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
 use threadline_crm::records::contacts::{Contact, ContactInput};
-use threadline_crm::records::{Editable, Target};
+use threadline_crm::records::{self, Editable, Kind, Target};
 use threadline_crm::Actor;
 use threadline_fake_providers::google::OAuthClient;
 use threadline_fake_providers::FakeProviders;
@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 const BATCH_CREATE: &str = "/v1/people:batchCreateContacts";
 const BATCH_UPDATE: &str = "/v1/people:batchUpdateContacts";
+const BATCH_DELETE: &str = "/v1/people:batchDeleteContacts";
 
 struct World {
     fake: FakeProviders,
@@ -109,6 +110,13 @@ impl World {
         )
         .await;
         id
+    }
+
+    async fn delete(&self, id: Uuid, version: i64) {
+        let mut conn = self.db.pool().acquire().await.unwrap();
+        records::soft_delete(&mut conn, Kind::Contact, self.actor.org_id, id, version)
+            .await
+            .unwrap();
     }
 
     async fn run(&self) -> RunCounts {
@@ -307,4 +315,32 @@ async fn a_crm_change_updates_only_that_contact_and_keeps_what_google_added() {
     w.fake.log().clear();
     w.run().await;
     assert_eq!(mutations(&w), 0);
+}
+
+#[tokio::test]
+async fn a_crm_delete_deletes_the_person_in_google() {
+    let w = world("dan@example.com").await;
+    let gone = w.contact("Fay", "Gone", "fay@client.example").await;
+    let kept = w.contact("Gil", "Kept", "gil@client.example").await;
+    w.run().await;
+    w.delete(gone, 1).await;
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!(counts.deleted, 1, "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_DELETE), 1);
+    assert!(w.people_of(gone).is_empty(), "deleted in Google");
+    assert_eq!(w.people_of(kept).len(), 1, "the other kept");
+    let mut conn = w.db.pool().acquire().await.unwrap();
+    let links = store::links(&mut conn, w.connection).await.unwrap();
+    assert_eq!(
+        links.iter().map(|l| l.contact_id).collect::<Vec<_>>(),
+        [kept],
+        "its link dropped"
+    );
+    drop(conn);
+    w.fake.log().clear();
+    w.run().await;
+    w.fake.log().clear();
+    w.run().await;
+    assert_eq!(mutations(&w), 0, "not deleted twice");
 }
