@@ -9,7 +9,7 @@ use threadline_crm::records::contacts::{Contact, ContactInput};
 use threadline_crm::records::{self, Editable, Kind, Target};
 use threadline_crm::Actor;
 use threadline_fake_providers::google::OAuthClient;
-use threadline_fake_providers::FakeProviders;
+use threadline_fake_providers::{FakeProviders, Fault, FaultRule};
 use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_google_contacts::group::GROUP_NAME;
 use threadline_google_contacts::store;
@@ -17,7 +17,7 @@ use threadline_google_contacts::{ContactsExport, RunCounts, RunOptions};
 use threadline_storage::db::{self, id_text, Db};
 use threadline_storage::secrets::SecretString;
 use threadline_storage::testing::TestDatabase;
-use threadline_sync_engine::FixedToken;
+use threadline_sync_engine::{FixedToken, SyncError};
 use uuid::Uuid;
 
 const BATCH_CREATE: &str = "/v1/people:batchCreateContacts";
@@ -343,4 +343,43 @@ async fn a_crm_delete_deletes_the_person_in_google() {
     w.fake.log().clear();
     w.run().await;
     assert_eq!(mutations(&w), 0, "not deleted twice");
+}
+
+#[tokio::test]
+async fn a_create_answer_lost_after_commit_is_adopted_not_duplicated() {
+    let w = world("eli@example.com").await;
+    let first = w.contact("Hal", "One", "hal@client.example").await;
+    let drop_create = || {
+        w.fake
+            .faults()
+            .inject(FaultRule::new(Fault::DropResponseAfterCommit).on("POST", BATCH_CREATE));
+    };
+    // On the first run: the batch is made in Google, its answer lost.
+    drop_create();
+    let lost = w.export.run(w.connection, RunOptions::default()).await;
+    assert!(matches!(lost, Err(SyncError::Retryable { .. })), "{lost:?}");
+    assert_eq!(w.people_of(first).len(), 1, "made in Google");
+    let counts = w.run().await;
+    assert_eq!((counts.adopted, counts.created), (1, 0), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_CREATE), 1, "never sent again");
+    assert_eq!(w.people_of(first).len(), 1, "no duplicate");
+    assert_eq!(
+        w.link_name(first).await,
+        w.people_of(first)[0]["resourceName"].as_str().unwrap()
+    );
+
+    // On a later run (incremental listing), the same.
+    let second = w.contact("Ida", "Two", "ida@client.example").await;
+    drop_create();
+    let lost = w.export.run(w.connection, RunOptions::default()).await;
+    assert!(matches!(lost, Err(SyncError::Retryable { .. })), "{lost:?}");
+    let counts = w.run().await;
+    assert_eq!((counts.adopted, counts.created), (1, 0), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_CREATE), 2);
+    assert_eq!(w.people_of(second).len(), 1, "no duplicate");
+    assert_eq!(w.people_of(first).len(), 1);
+    w.run().await;
+    w.fake.log().clear();
+    w.run().await;
+    assert_eq!(mutations(&w), 0);
 }
