@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
+use threadline_crm::records::companies::{Company, CompanyInput};
 use threadline_crm::records::contacts::{Contact, ContactInput};
 use threadline_crm::records::{self, Editable, Kind, Target};
 use threadline_crm::Actor;
-use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::google::{GoogleFault, OAuthClient};
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule};
 use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_google_contacts::group::GROUP_NAME;
@@ -382,4 +383,114 @@ async fn a_create_answer_lost_after_commit_is_adopted_not_duplicated() {
     w.fake.log().clear();
     w.run().await;
     assert_eq!(mutations(&w), 0);
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_read_again_and_the_update_retried_once() {
+    let w = world("fay@example.com").await;
+    let id = w.contact("Jo", "Before", "jo@client.example").await;
+    w.run().await;
+    let name = w.link_name(id).await;
+    w.fake
+        .google()
+        .set_contact_photo(&w.email, &name, "https://photos.example/jo.jpg");
+    w.save(
+        id,
+        Target::Existing {
+            expected_version: 1,
+        },
+        json!({"first_name": "Jo", "last_name": "After", "emails": ["jo@client.example"]}),
+    )
+    .await;
+    w.fake
+        .faults()
+        .inject(FaultRule::new(Fault::Google(GoogleFault::StaleEtag)).on("POST", BATCH_UPDATE));
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!((counts.updated, counts.errors), (1, 0), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_UPDATE), 2, "sent, then retried once");
+    assert_eq!(w.count("GET", "/v1/people:batchGet"), 1, "read again once");
+    let person = &w.people_of(id)[0];
+    assert_eq!(person["names"][0]["familyName"], "After");
+    assert_eq!(person["photos"][0]["url"], "https://photos.example/jo.jpg");
+}
+
+#[tokio::test]
+async fn a_company_change_updates_its_contacts() {
+    let w = world("gus@example.com").await;
+    let company = Uuid::now_v7();
+    let save_company = |target, name: &str| {
+        let input: CompanyInput = serde_json::from_value(json!({
+            "name": name, "domains": ["client.example"], "website": "https://client.example"
+        }))
+        .unwrap();
+        let valid = Company::validate(input).unwrap();
+        let db = w.db.clone();
+        let actor = w.actor.clone();
+        async move {
+            let mut conn = db.pool().acquire().await.unwrap();
+            Company::save(&mut conn, &actor, company, target, &valid)
+                .await
+                .unwrap();
+        }
+    };
+    save_company(Target::New, "Client Ltd").await;
+    let staff = Uuid::now_v7();
+    w.save(
+        staff,
+        Target::New,
+        json!({"first_name": "Kim", "last_name": "Staff", "emails": ["kim@client.example"],
+               "company_id": company}),
+    )
+    .await;
+    let outsider = w.contact("Lou", "Else", "lou@else.example").await;
+    w.run().await;
+    assert_eq!(
+        w.people_of(staff)[0]["organizations"][0]["name"],
+        "Client Ltd"
+    );
+    let before = w.people_of(outsider)[0]["etag"].clone();
+    save_company(
+        Target::Existing {
+            expected_version: 1,
+        },
+        "Client Group",
+    )
+    .await;
+    let counts = w.run().await;
+    assert_eq!(counts.updated, 1, "{counts:?}");
+    assert_eq!(
+        w.people_of(staff)[0]["organizations"][0]["name"],
+        "Client Group"
+    );
+    assert_eq!(w.people_of(outsider)[0]["etag"], before);
+}
+
+#[tokio::test]
+async fn no_scope_means_reconnect_and_an_export_turned_off_does_nothing() {
+    let w = world("hub@example.com").await;
+    w.contact("Max", "M", "max@client.example").await;
+    let mut conn = w.db.pool().acquire().await.unwrap();
+    store::set_enabled(&mut conn, w.connection, false)
+        .await
+        .unwrap();
+    let counts = w.run().await;
+    assert_eq!(counts, RunCounts::default());
+    assert_eq!(w.fake.log().requests().len(), 0, "no request when off");
+
+    store::set_enabled(&mut conn, w.connection, true)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE connections SET scopes = 'openid email' WHERE id = $1")
+        .bind(id_text(w.connection))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let run = w.export.run(w.connection, RunOptions::default()).await;
+    assert!(
+        matches!(&run, Err(SyncError::NeedsReauth(why)) if why.contains("contacts")),
+        "{run:?}"
+    );
+    assert_eq!(w.fake.log().requests().len(), 0);
 }
