@@ -602,12 +602,8 @@ fn call_failed(what: &str, e: CallError) -> SyncError {
             reason: format!("{what}: {e}"),
             retry_after: *retry_after,
         },
+        // No answer (a lost connection): a create's pending links say what may exist.
         _ if e.is_transient() => SyncError::retryable(format!("{what}: {e}")),
-        CallError::Status {
-            status: 400,
-            message,
-            ..
-        } if message.contains("invalid_grant") => SyncError::NeedsReauth(format!("{what}: {e}")),
         _ => SyncError::Fatal(format!("{what}: {e}")),
     }
 }
