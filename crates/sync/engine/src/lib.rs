@@ -9,6 +9,8 @@
 //! - [`runs`]: the history of runs with their counts.
 //! - [`seams`]: what an integration's job gets from the engine (access tokens) and answers
 //!   (counts, error kinds).
+//! - [`retry`]: retrying one provider call inside a run ([`retry::RetryPolicy`], back-off
+//!   with full jitter, `Retry-After`), provider-neutral: the integration classifies its errors.
 //! - [`runner`]: the tokio task that `serve` starts: claims due schedules, runs their jobs
 //!   with a lease guard, heartbeats, backs off after failures, releases leases on shutdown.
 //!
@@ -52,6 +54,7 @@
 //!   Calendar sync's link table and cursors are written so that it does).
 
 pub mod integration;
+pub mod retry;
 pub mod runner;
 pub mod runs;
 pub mod schedule;
