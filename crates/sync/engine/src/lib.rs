@@ -71,7 +71,10 @@ use threadline_storage::db::{BoxFuture, Db};
 
 pub use integration::{Integration, Integrations};
 pub use runner::{Lease, Runner, RunnerConfig, RunnerHandle};
-pub use seams::{AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError, TokenError};
+pub use seams::{
+    with_token_replacement, AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError,
+    TokenError,
+};
 
 /// Default time between runs of a schedule.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
