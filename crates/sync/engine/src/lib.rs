@@ -170,6 +170,28 @@ pub enum JobError {
     Stopped,
 }
 
+/// What the scheduler does after a failed pass: the kinds map one to one.
+impl From<SyncError> for JobError {
+    fn from(e: SyncError) -> JobError {
+        match e {
+            SyncError::Retryable {
+                reason,
+                retry_after,
+            } => JobError::Retryable {
+                message: reason,
+                retry_after,
+            },
+            // Refused again after a replacement: the token source knows more next time (a
+            // refresh failing with invalid_grant pauses the schedules then).
+            SyncError::TokenRejected(reason) => JobError::retryable(reason),
+            SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
+            SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
+            SyncError::Fatal(reason) => JobError::Fatal(reason),
+            SyncError::LeaseLost => JobError::LeaseLost,
+        }
+    }
+}
+
 impl JobError {
     pub fn retryable(message: impl Into<String>) -> JobError {
         JobError::Retryable {

@@ -621,7 +621,7 @@ impl SyncJob for ContactsJob {
                 .0
                 .run(ctx.connection_id, options)
                 .await
-                .map_err(job_error)?;
+                .map_err(JobError::from)?;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             ctx.tally.created(n(counts.created + counts.recreated));
             ctx.tally.updated(n(counts.updated + counts.adopted));
@@ -630,22 +630,5 @@ impl SyncJob for ContactsJob {
             ctx.tally.errors(n(counts.errors));
             Ok(())
         })
-    }
-}
-
-fn job_error(e: SyncError) -> JobError {
-    match e {
-        SyncError::Retryable {
-            reason,
-            retry_after,
-        } => JobError::Retryable {
-            message: reason,
-            retry_after,
-        },
-        SyncError::TokenRejected(reason) => JobError::retryable(reason),
-        SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
-        SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
-        SyncError::Fatal(reason) => JobError::Fatal(reason),
-        SyncError::LeaseLost => JobError::LeaseLost,
     }
 }
