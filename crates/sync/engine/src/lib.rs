@@ -9,6 +9,8 @@
 //! - [`runs`]: the history of runs with their counts.
 //! - [`seams`]: what an integration's job gets from the engine (access tokens) and answers
 //!   (counts, error kinds).
+//! - [`retry`]: retrying one provider call inside a run ([`retry::RetryPolicy`], back-off
+//!   with full jitter, `Retry-After`), provider-neutral: the integration classifies its errors.
 //! - [`runner`]: the tokio task that `serve` starts: claims due schedules, runs their jobs
 //!   with a lease guard, heartbeats, backs off after failures, releases leases on shutdown.
 //!
@@ -52,6 +54,7 @@
 //!   Calendar sync's link table and cursors are written so that it does).
 
 pub mod integration;
+pub mod retry;
 pub mod runner;
 pub mod runs;
 pub mod schedule;
@@ -68,7 +71,10 @@ use threadline_storage::db::{BoxFuture, Db};
 
 pub use integration::{Integration, Integrations};
 pub use runner::{Lease, Runner, RunnerConfig, RunnerHandle};
-pub use seams::{AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError, TokenError};
+pub use seams::{
+    with_token_replacement, AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError,
+    TokenError,
+};
 
 /// Default time between runs of a schedule.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
@@ -162,6 +168,28 @@ pub enum JobError {
     /// schedule is due again at once.
     #[error("stopped: the server is shutting down")]
     Stopped,
+}
+
+/// What the scheduler does after a failed pass: the kinds map one to one.
+impl From<SyncError> for JobError {
+    fn from(e: SyncError) -> JobError {
+        match e {
+            SyncError::Retryable {
+                reason,
+                retry_after,
+            } => JobError::Retryable {
+                message: reason,
+                retry_after,
+            },
+            // Refused again after a replacement: the token source knows more next time (a
+            // refresh failing with invalid_grant pauses the schedules then).
+            SyncError::TokenRejected(reason) => JobError::retryable(reason),
+            SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
+            SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
+            SyncError::Fatal(reason) => JobError::Fatal(reason),
+            SyncError::LeaseLost => JobError::LeaseLost,
+        }
+    }
 }
 
 impl JobError {

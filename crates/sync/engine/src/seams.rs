@@ -41,6 +41,34 @@ pub trait AccessTokens: Send + Sync {
     ) -> BoxFuture<'a, Result<SecretString, TokenError>>;
 }
 
+/// Runs `attempt` with the connection's access token. When it ends in
+/// [`SyncError::TokenRejected`] (the provider answered 401), the token is replaced once
+/// ([`AccessTokens::replace_rejected`]: the token source refreshes, or finds the token
+/// another process refreshed) and the whole attempt runs again with the new one: for jobs
+/// whose every step is safe to repeat. A second refusal goes back to the caller. `who` names
+/// the provider in the log line.
+pub async fn with_token_replacement<T, Fut>(
+    tokens: &dyn AccessTokens,
+    connection_id: Uuid,
+    who: &str,
+    mut attempt: impl FnMut(String) -> Fut,
+) -> Result<T, SyncError>
+where
+    Fut: std::future::Future<Output = Result<T, SyncError>>,
+{
+    let token = tokens.access_token(connection_id).await?;
+    let token = token.expose_secret().to_string();
+    match attempt(token.clone()).await {
+        Err(SyncError::TokenRejected(reason)) => {
+            tracing::info!(connection = %connection_id, %reason, "{who} refused the access token; replacing it and running again");
+            let rejected = SecretString::from(token);
+            let token = tokens.replace_rejected(connection_id, &rejected).await?;
+            attempt(token.expose_secret().to_string()).await
+        }
+        other => other,
+    }
+}
+
 /// The access token stored on the connection, as it is (no refresh): the seam's first
 /// implementation, until the OAuth token source lands.
 pub struct StoredTokens {
@@ -244,5 +272,60 @@ fn token_answer(
         // Transient, or refused for a reason of the server's (`invalid_client`): the pass is
         // tried again later, with back-off; the status says why meanwhile.
         Err(e) => Err(TokenError::Unavailable(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// "old" first; "new" once "old" was refused.
+    struct Rotating;
+
+    impl AccessTokens for Rotating {
+        fn access_token(&self, _: Uuid) -> BoxFuture<'_, Result<SecretString, TokenError>> {
+            Box::pin(async { Ok(SecretString::from("old".to_string())) })
+        }
+
+        fn replace_rejected<'a>(
+            &'a self,
+            _: Uuid,
+            rejected: &'a SecretString,
+        ) -> BoxFuture<'a, Result<SecretString, TokenError>> {
+            assert_eq!(rejected.expose_secret(), "old");
+            Box::pin(async { Ok(SecretString::from("new".to_string())) })
+        }
+    }
+
+    async fn run(
+        answers: fn(&str) -> Result<u32, SyncError>,
+    ) -> (Vec<String>, Result<u32, SyncError>) {
+        let seen = Mutex::new(Vec::new());
+        let result = with_token_replacement(&Rotating, Uuid::nil(), "Test", |token| {
+            seen.lock().unwrap().push(token.clone());
+            async move { answers(&token) }
+        })
+        .await;
+        (seen.into_inner().unwrap(), result)
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_replaced_once_and_the_attempt_runs_again() {
+        let (seen, result) = run(|t| match t {
+            "old" => Err(SyncError::TokenRejected("401".into())),
+            _ => Ok(7),
+        })
+        .await;
+        assert_eq!(seen, ["old", "new"]);
+        assert!(matches!(result, Ok(7)));
+
+        let (seen, result) = run(|_| Err(SyncError::TokenRejected("401".into()))).await;
+        assert_eq!(seen, ["old", "new"]);
+        assert!(matches!(result, Err(SyncError::TokenRejected(_))));
+
+        let (seen, result) = run(|_| Err(SyncError::Fatal("no".into()))).await;
+        assert_eq!(seen, ["old"]);
+        assert!(matches!(result, Err(SyncError::Fatal(_))));
     }
 }

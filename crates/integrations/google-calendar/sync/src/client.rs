@@ -30,26 +30,8 @@ pub const GOOGLE_API_BASE: &str = "https://www.googleapis.com";
 /// Page size of `events.list` (Google's largest).
 const PAGE_SIZE: &str = "2500";
 
-/// How failures that may pass are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Tries in all, the first included.
-    pub max_attempts: u32,
-    /// The first pause without `Retry-After` (then doubled each time, with full jitter).
-    pub base_delay: Duration,
-    /// The longest single pause; a `Retry-After` beyond it is given back to the caller.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+pub use threadline_sync_engine::retry::RetryPolicy;
+use threadline_sync_engine::retry::{parse_retry_after, with_retries, Retry};
 
 /// Why a call failed (after its retries).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -93,6 +75,19 @@ impl CallError {
             }
             CallError::Transport(_) => true,
             CallError::Decode(_) => false,
+        }
+    }
+
+    /// How the call that failed so may be tried again: a transient error after what
+    /// `Retry-After` asked for, else after the back-off.
+    fn retry(&self) -> Retry {
+        match self {
+            _ if !self.is_transient() => Retry::NoRetry,
+            CallError::Status {
+                retry_after: Some(asked),
+                ..
+            } => Retry::After(*asked),
+            _ => Retry::Backoff,
         }
     }
 }
@@ -340,63 +335,31 @@ impl CalendarClient {
         body: Option<Value>,
         if_match: Option<&str>,
     ) -> Result<Value, CallError> {
-        let mut attempt = 1;
-        loop {
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token);
-            if let Some(etag) = if_match {
-                request = request.header(reqwest::header::IF_MATCH, etag);
-            }
-            if let Some(b) = &body {
-                request = request.json(b);
-            }
-            let result = match request.send().await {
-                Ok(response) => read(response).await,
-                Err(e) => Err(CallError::Transport(e.without_url().to_string())),
-            };
-            let error = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            if !error.is_transient() || attempt >= self.retry.max_attempts {
-                return Err(error);
-            }
-            let pause = match &error {
-                CallError::Status {
-                    retry_after: Some(asked),
-                    ..
-                } => {
-                    if *asked > self.retry.max_delay {
-                        // Longer than we wait inside a run: the scheduler comes back later.
-                        return Err(error);
-                    }
-                    *asked
+        with_retries(
+            self.retry,
+            "Google Calendar",
+            || {
+                let mut request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(token);
+                if let Some(etag) = if_match {
+                    request = request.header(reqwest::header::IF_MATCH, etag);
                 }
-                _ => backoff(self.retry, attempt),
-            };
-            tracing::debug!(
-                attempt,
-                pause_ms = pause.as_millis() as u64,
-                error = %error,
-                "Google Calendar call failed; trying again"
-            );
-            tokio::time::sleep(pause).await;
-            attempt += 1;
-        }
+                if let Some(b) = &body {
+                    request = request.json(b);
+                }
+                async move {
+                    match request.send().await {
+                        Ok(response) => read(response).await,
+                        Err(e) => Err(CallError::Transport(e.without_url().to_string())),
+                    }
+                }
+            },
+            CallError::retry,
+        )
+        .await
     }
-}
-
-/// Exponential back-off with full jitter: a random pause in [0, base × 2^(attempt−1)],
-/// capped at the policy's longest pause.
-fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
-    let ceiling = policy
-        .base_delay
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(policy.max_delay);
-    let random = f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
-    ceiling.mul_f64(random)
 }
 
 async fn read(response: reqwest::Response) -> Result<Value, CallError> {
@@ -430,18 +393,6 @@ async fn read(response: reqwest::Response) -> Result<Value, CallError> {
             .to_string(),
         retry_after,
     })
-}
-
-/// `Retry-After`: delay-seconds, or an HTTP date (IMF-fixdate, which RFC 2822 parsing
-/// reads).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, CallError> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{CalendarSync, RunOptions};
 use threadline_storage::db::BoxFuture;
-use threadline_sync_engine::{JobContext, JobError, SyncError, SyncJob};
+use threadline_sync_engine::{JobContext, JobError, SyncJob};
 
 /// Runs a connection's Calendar sync when its `google_calendar` schedule is due.
 pub struct CalendarJob(pub Arc<CalendarSync>);
@@ -30,7 +30,7 @@ impl SyncJob for CalendarJob {
                 .0
                 .run(ctx.connection_id, options)
                 .await
-                .map_err(job_error)?;
+                .map_err(JobError::from)?;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             ctx.tally.created(n(counts.created));
             ctx.tally.updated(n(counts.updated));
@@ -40,25 +40,5 @@ impl SyncJob for CalendarJob {
             ctx.tally.errors(n(counts.errors));
             Ok(())
         })
-    }
-}
-
-/// What the scheduler does after a failed pass: the kinds map one to one.
-fn job_error(e: SyncError) -> JobError {
-    match e {
-        SyncError::Retryable {
-            reason,
-            retry_after,
-        } => JobError::Retryable {
-            message: reason,
-            retry_after,
-        },
-        // Refused again after a replacement: the token source knows more next time (a
-        // refresh failing with invalid_grant pauses the schedules then).
-        SyncError::TokenRejected(reason) => JobError::retryable(reason),
-        SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
-        SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
-        SyncError::Fatal(reason) => JobError::Fatal(reason),
-        SyncError::LeaseLost => JobError::LeaseLost,
     }
 }

@@ -39,8 +39,10 @@ use uuid::Uuid;
 
 use client::CalendarClient;
 use threadline_storage::db::Db;
-use threadline_storage::secrets::{ExposeSecret, SecretString};
-use threadline_sync_engine::{fence, AccessTokens, Lease, RunCounts, SyncError};
+use threadline_storage::secrets::ExposeSecret;
+use threadline_sync_engine::{
+    fence, with_token_replacement, AccessTokens, Lease, RunCounts, SyncError,
+};
 
 /// The calendar sync of one server: database, Google client, token source.
 pub struct CalendarSync {
@@ -101,23 +103,10 @@ impl CalendarSync {
             .or_default()
             .clone();
         let _running = lock.lock().await;
-        let token = self.token(connection_id).await?;
-        match self.attempt(connection_id, &options, &token).await {
-            // Every step of a run is safe to repeat, so after a 401 the whole run goes again
-            // with a new token (once; the token source refreshes, or finds the token another
-            // process refreshed).
-            Err(SyncError::TokenRejected(reason)) => {
-                tracing::info!(connection = %connection_id, %reason, "Google refused the access token; replacing it and running again");
-                let rejected = SecretString::from(token);
-                let token = self
-                    .tokens
-                    .replace_rejected(connection_id, &rejected)
-                    .await?;
-                let token = token.expose_secret().to_string();
-                self.attempt(connection_id, &options, &token).await
-            }
-            other => other,
-        }
+        // Every step of a run is safe to repeat: after a 401, once more with a new token.
+        let options = &options;
+        let run = |token: String| async move { self.attempt(connection_id, options, &token).await };
+        with_token_replacement(self.tokens.as_ref(), connection_id, "Google", run).await
     }
 
     async fn attempt(

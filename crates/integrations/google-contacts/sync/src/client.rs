@@ -45,36 +45,8 @@ pub const MAX_MEMBERS_MODIFY: usize = 1000;
 /// The group fields we read.
 const GROUP_FIELDS: &str = "clientData,groupType,metadata,name";
 
-/// How failures that may pass are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Tries in all, the first included.
-    pub max_attempts: u32,
-    /// The first pause without `Retry-After` (then doubled each time, with full jitter).
-    pub base_delay: Duration,
-    /// The longest single pause; a `Retry-After` beyond it is given back to the caller.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retry at all (tests that count requests).
-    pub fn none() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
-    }
-}
+pub use threadline_sync_engine::retry::RetryPolicy;
+use threadline_sync_engine::retry::{parse_retry_after, with_retries, Retry};
 
 /// Why a call failed (after its retries).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -137,6 +109,24 @@ impl CallError {
             CallError::Status { status, .. } => *status >= 500 || self.is_rate_limit(),
             CallError::Transport(_) => true,
             CallError::Decode(_) => false,
+        }
+    }
+
+    /// How a call of this kind that failed so may be tried again: a safe call after any
+    /// transient error, a create only after a throttle; after what `Retry-After` asked for,
+    /// else after the back-off.
+    fn retry(&self, repeat: Repeat) -> Retry {
+        let may_repeat = match repeat {
+            Repeat::Safe => self.is_transient(),
+            Repeat::OnlyThrottled => self.is_rate_limit(),
+        };
+        match self {
+            _ if !may_repeat => Retry::NoRetry,
+            CallError::Status {
+                retry_after: Some(asked),
+                ..
+            } => Retry::After(*asked),
+            _ => Retry::Backoff,
         }
     }
 
@@ -532,62 +522,28 @@ impl PeopleClient {
         body: Option<Value>,
         repeat: Repeat,
     ) -> Result<Value, CallError> {
-        let mut attempt = 1;
-        loop {
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token);
-            if let Some(b) = &body {
-                request = request.json(b);
-            }
-            let result = match request.send().await {
-                Ok(response) => read(response).await,
-                Err(e) => Err(CallError::Transport(e.without_url().to_string())),
-            };
-            let error = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            let may_repeat = match repeat {
-                Repeat::Safe => error.is_transient(),
-                Repeat::OnlyThrottled => error.is_rate_limit(),
-            };
-            if !may_repeat || attempt >= self.retry.max_attempts {
-                return Err(error);
-            }
-            let pause = match &error {
-                CallError::Status {
-                    retry_after: Some(asked),
-                    ..
-                } => {
-                    if *asked > self.retry.max_delay {
-                        return Err(error);
-                    }
-                    *asked
+        with_retries(
+            self.retry,
+            "People API",
+            || {
+                let mut request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(token);
+                if let Some(b) = &body {
+                    request = request.json(b);
                 }
-                _ => backoff(self.retry, attempt),
-            };
-            tracing::debug!(
-                attempt,
-                pause_ms = pause.as_millis() as u64,
-                error = %error,
-                "People API call failed; trying again"
-            );
-            tokio::time::sleep(pause).await;
-            attempt += 1;
-        }
+                async move {
+                    match request.send().await {
+                        Ok(response) => read(response).await,
+                        Err(e) => Err(CallError::Transport(e.without_url().to_string())),
+                    }
+                }
+            },
+            |error: &CallError| error.retry(repeat),
+        )
+        .await
     }
-}
-
-/// Exponential back-off with full jitter, capped at the policy's longest pause.
-fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
-    let ceiling = policy
-        .base_delay
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(policy.max_delay);
-    let random = f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
-    ceiling.mul_f64(random)
 }
 
 async fn read(response: reqwest::Response) -> Result<Value, CallError> {
@@ -638,17 +594,6 @@ fn error_of(status: StatusCode, parsed: &Value, retry_after: Option<Duration>) -
             .to_string(),
         retry_after,
     }
-}
-
-/// `Retry-After`: delay-seconds, or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, CallError> {

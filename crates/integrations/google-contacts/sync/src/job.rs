@@ -22,9 +22,10 @@ use threadline_crm::records::contacts::Contact;
 use threadline_crm::records::Kind;
 use threadline_crm::records::Record;
 use threadline_storage::db::{id_text, parse_uuid, BoxFuture, Conn};
-use threadline_storage::secrets::{ExposeSecret, SecretString};
 use threadline_storage::Db;
-use threadline_sync_engine::{AccessTokens, JobContext, JobError, Lease, SyncError, SyncJob};
+use threadline_sync_engine::{
+    with_token_replacement, AccessTokens, JobContext, JobError, Lease, SyncError, SyncJob,
+};
 use uuid::Uuid;
 
 use crate::client::{CallError, ListError, PeopleClient};
@@ -100,21 +101,10 @@ impl ContactsExport {
         connection_id: Uuid,
         options: RunOptions,
     ) -> Result<RunCounts, SyncError> {
-        let token = self.tokens.access_token(connection_id).await?;
-        let token = token.expose_secret().to_string();
-        match self.attempt(connection_id, &options, &token).await {
-            Err(SyncError::TokenRejected(reason)) => {
-                tracing::info!(connection = %connection_id, %reason, "Google refused the access token; replacing it and running again");
-                let rejected = SecretString::from(token);
-                let token = self
-                    .tokens
-                    .replace_rejected(connection_id, &rejected)
-                    .await?;
-                let token = token.expose_secret().to_string();
-                self.attempt(connection_id, &options, &token).await
-            }
-            other => other,
-        }
+        // Every step of a run is safe to repeat: after a 401, once more with a new token.
+        let options = &options;
+        let run = |token: String| async move { self.attempt(connection_id, options, &token).await };
+        with_token_replacement(self.tokens.as_ref(), connection_id, "Google", run).await
     }
 
     async fn attempt(
@@ -631,7 +621,7 @@ impl SyncJob for ContactsJob {
                 .0
                 .run(ctx.connection_id, options)
                 .await
-                .map_err(job_error)?;
+                .map_err(JobError::from)?;
             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             ctx.tally.created(n(counts.created + counts.recreated));
             ctx.tally.updated(n(counts.updated + counts.adopted));
@@ -640,22 +630,5 @@ impl SyncJob for ContactsJob {
             ctx.tally.errors(n(counts.errors));
             Ok(())
         })
-    }
-}
-
-fn job_error(e: SyncError) -> JobError {
-    match e {
-        SyncError::Retryable {
-            reason,
-            retry_after,
-        } => JobError::Retryable {
-            message: reason,
-            retry_after,
-        },
-        SyncError::TokenRejected(reason) => JobError::retryable(reason),
-        SyncError::NeedsReauth(reason) => JobError::NeedsReauth(reason),
-        SyncError::RefusedForReview(reasons) => JobError::RefusedForReview(reasons.join("; ")),
-        SyncError::Fatal(reason) => JobError::Fatal(reason),
-        SyncError::LeaseLost => JobError::LeaseLost,
     }
 }
