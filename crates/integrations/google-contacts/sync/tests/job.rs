@@ -1,6 +1,8 @@
 //! The export's run against the fake People API and a throwaway database whose contacts are
 //! made through the CRM model.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::json;
@@ -15,7 +17,7 @@ use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_google_contacts::group::GROUP_NAME;
 use threadline_google_contacts::store;
 use threadline_google_contacts::{ContactsExport, RunCounts, RunOptions};
-use threadline_storage::db::{self, id_text, Db};
+use threadline_storage::db::{id_text, Db};
 use threadline_storage::secrets::SecretString;
 use threadline_storage::testing::TestDatabase;
 use threadline_sync_engine::{FixedToken, SyncError};
@@ -51,25 +53,12 @@ async fn world(email: &str) -> World {
         PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
     let test = TestDatabase::create();
     let db = test.open().await;
-    let (org, user, connection) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let now = db::now();
+    let common::Rows {
+        org,
+        user,
+        connection,
+    } = common::connection_rows(&db).await;
     let mut conn = db.pool().acquire().await.unwrap();
-    for sql in [
-        "INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $4)",
-        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($2, $1, 'U', 'u@example.com', $4)",
-        "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
-             version, created_at, updated_at, connected_at)
-         VALUES ($3, $1, $2, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts', 'ok', 1, $4, $4, $4)",
-    ] {
-        sqlx::query(sql)
-            .bind(id_text(org))
-            .bind(id_text(user))
-            .bind(id_text(connection))
-            .bind(&now)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
     store::set_enabled(&mut conn, connection, true)
         .await
         .unwrap();

@@ -1,34 +1,17 @@
 //! The export's tables on a throwaway database (SQLite, or PostgreSQL under
 //! `tests/pg/throwaway-cluster.sh`).
 
+mod common;
+
 use threadline_contacts_core::{ContentHash, Link, LinkState};
 use threadline_google_contacts::store::{self, Export, Position};
-use threadline_storage::db::{self, id_text, Db};
+use threadline_storage::db::Db;
 use threadline_storage::testing::TestDatabase;
 use uuid::Uuid;
 
 /// An organisation, a user and a Google connection; the connection's id.
 pub async fn connection(db: &Db) -> Uuid {
-    let (org, user, connection) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let now = db::now();
-    let mut conn = db.pool().acquire().await.unwrap();
-    for sql in [
-        "INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $4)",
-        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($2, $1, 'U', 'u@example.com', $4)",
-        "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
-             version, created_at, updated_at, connected_at)
-         VALUES ($3, $1, $2, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts', 'ok', 1, $4, $4, $4)",
-    ] {
-        sqlx::query(sql)
-            .bind(id_text(org))
-            .bind(id_text(user))
-            .bind(id_text(connection))
-            .bind(&now)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
-    connection
+    common::connection_rows(db).await.connection
 }
 
 #[tokio::test]
