@@ -84,8 +84,14 @@ impl RateLimiter {
 
     /// Forgets callers whose budget is full again (they are as if never seen), at most
     /// once per [`SWEEP_EVERY`]: the map holds recent callers only.
+    /// Every request passes here: a request that finds another one looking does not wait
+    /// for it (the sweep is due at most once a minute anyway).
     fn sweep(&self) {
-        let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = match self.last_sweep.try_lock() {
+            Ok(last) => last,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         if last.elapsed() >= SWEEP_EVERY {
             *last = Instant::now();
             drop(last);
