@@ -40,15 +40,6 @@ impl GoogleContacts {
         let export = ContactsExport::new(ctx.db.clone(), client, Arc::clone(&ctx.tokens));
         Ok(Some(Arc::new(GoogleContacts::new(export))))
     }
-
-    /// The export itself: what the routes call.
-    pub fn export(&self) -> &ContactsExport {
-        &self.export
-    }
-
-    pub fn shared(&self) -> Arc<ContactsExport> {
-        Arc::clone(&self.export)
-    }
 }
 
 impl Integration for GoogleContacts {
