@@ -949,19 +949,32 @@ fn pkce() -> (String, String) {
 }
 
 async fn authorize(s: &Setup, challenge: &str) -> String {
+    authorize_for(
+        s,
+        challenge,
+        "https://www.googleapis.com/auth/calendar.events",
+        &[],
+    )
+    .await
+}
+
+/// The consent screen's code for `scope` (space-separated), with `more` query parameters.
+async fn authorize_for(s: &Setup, challenge: &str, scope: &str, more: &[(&str, &str)]) -> String {
+    let mut query = vec![
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", scope),
+        ("access_type", "offline"),
+        ("state", "xyz"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    query.extend_from_slice(more);
     let response = s
         .http
         .get(s.url("/o/oauth2/v2/auth"))
-        .query(&[
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", REDIRECT),
-            ("response_type", "code"),
-            ("scope", "https://www.googleapis.com/auth/calendar.events"),
-            ("access_type", "offline"),
-            ("state", "xyz"),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ])
+        .query(&query)
         .send()
         .await
         .unwrap();
@@ -982,6 +995,64 @@ async fn token_call(s: &Setup, form: &[(&str, &str)]) -> (StatusCode, Value) {
         .await
         .unwrap();
     (response.status(), response.json().await.unwrap())
+}
+
+/// Incremental authorization: `include_granted_scopes=true` adds what the account granted
+/// the client before; without it, or after the grant was revoked, only what is asked.
+#[tokio::test]
+async fn include_granted_scopes_keeps_earlier_grants_until_revoked() {
+    let s = setup().await;
+    let (verifier, challenge) = pkce();
+    const CALENDAR: &str = "https://www.googleapis.com/auth/calendar";
+    const CONTACTS: &str = "https://www.googleapis.com/auth/contacts";
+    let exchange = |code: String| {
+        let verifier = verifier.clone();
+        let s = &s;
+        async move {
+            let (status, body) = token_call(
+                s,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("client_id", CLIENT_ID),
+                    ("client_secret", SECRET),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let mut scopes: Vec<String> = body["scope"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .map(str::to_string)
+                .collect();
+            scopes.sort();
+            (scopes, body["refresh_token"].as_str().unwrap().to_string())
+        }
+    };
+    let incremental = [("include_granted_scopes", "true")];
+    let first = authorize_for(&s, &challenge, CALENDAR, &incremental).await;
+    assert_eq!(exchange(first).await.0, [CALENDAR]);
+    // Asking for Contacts alone, incrementally: the grant covers both.
+    let second = authorize_for(&s, &challenge, CONTACTS, &incremental).await;
+    let (scopes, refresh) = exchange(second).await;
+    assert_eq!(scopes, [CALENDAR, CONTACTS]);
+    // Without the parameter, only what is asked.
+    let plain = authorize_for(&s, &challenge, CONTACTS, &[]).await;
+    assert_eq!(exchange(plain).await.0, [CONTACTS]);
+    // Revoked: nothing granted before any more.
+    let response = s
+        .http
+        .post(s.url("/revoke"))
+        .form(&[("token", refresh.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let after = authorize_for(&s, &challenge, CONTACTS, &incremental).await;
+    assert_eq!(exchange(after).await.0, [CONTACTS]);
 }
 
 #[tokio::test]

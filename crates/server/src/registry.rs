@@ -17,11 +17,18 @@ pub struct Entry {
 }
 
 /// Every integration, in the order their routes appear in the API.
-pub const INTEGRATIONS: &[Entry] = &[Entry {
-    name: threadline_google_calendar::NAME,
-    build: threadline_google_calendar::GoogleCalendar::build,
-    routes: threadline_google_calendar_http::router,
-}];
+pub const INTEGRATIONS: &[Entry] = &[
+    Entry {
+        name: threadline_google_calendar::NAME,
+        build: threadline_google_calendar::GoogleCalendar::build,
+        routes: threadline_google_calendar_http::router,
+    },
+    Entry {
+        name: threadline_google_contacts::NAME,
+        build: threadline_google_contacts::GoogleContacts::build,
+        routes: threadline_google_contacts_http::router,
+    },
+];
 
 /// The routes of every integration.
 pub fn routes() -> Vec<IntegrationRoutes> {

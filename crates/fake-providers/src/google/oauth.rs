@@ -9,7 +9,7 @@
 //! revoked."}`, 400; `invalid_client` 401). Refresh tokens are not rotated: a refresh answer
 //! has no `refresh_token`, as at Google.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +52,9 @@ pub(crate) struct OAuthState {
     issued: usize,
     /// Accounts whose `sub` is not [`account_id`] of their address.
     account_ids: HashMap<String, String>,
+    /// What each account granted each client so far, by (client id, address): what
+    /// `include_granted_scopes=true` adds to a new grant, until the grant is revoked.
+    granted: HashMap<(String, String), BTreeSet<String>>,
 }
 
 impl Default for OAuthState {
@@ -65,6 +68,7 @@ impl Default for OAuthState {
             access_lifetime: Duration::from_secs(3599),
             issued: 0,
             account_ids: HashMap::new(),
+            granted: HashMap::new(),
         }
     }
 }
@@ -468,6 +472,20 @@ async fn authorization(State(shared): State<Arc<Shared>>, RawQuery(query): RawQu
             }
         },
     };
+    // Incremental authorization: with `include_granted_scopes=true` the new grant also
+    // covers what this account granted this client before (and the code's `scope` says so).
+    let mut scopes = scopes;
+    if param("include_granted_scopes") == Some("true") {
+        let before = state
+            .oauth
+            .granted
+            .get(&(client_id.to_string(), email.clone()));
+        for scope in before.into_iter().flatten() {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+    }
     let code = random_token("4/fake-");
     let expires_at = state.now() + chrono::Duration::minutes(10);
     state.oauth.codes.insert(
@@ -576,6 +594,12 @@ async fn token(
                 }
             }
             let scope = grant.scopes.join(" ");
+            state
+                .oauth
+                .granted
+                .entry((client_id.clone(), grant.email.clone()))
+                .or_default()
+                .extend(grant.scopes.iter().cloned());
             let (tokens, lifetime) = grant_tokens(
                 &mut state,
                 &client_id,
@@ -678,6 +702,11 @@ async fn revoke(
     };
     oauth.access_tokens.remove(&token);
     if let Some(refresh) = refresh {
+        // The account's whole grant to the client goes: a later consent starts afresh.
+        if let Some(grant) = oauth.refresh_tokens.get(&refresh) {
+            let key = (grant.client_id.clone(), grant.email.clone());
+            oauth.granted.remove(&key);
+        }
         oauth.refresh_tokens.remove(&refresh);
         oauth
             .access_tokens

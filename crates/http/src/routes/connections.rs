@@ -46,6 +46,27 @@ pub fn router() -> ApiRouter {
         .routes(disconnect_op.route("/connections/{id}", HttpMethod::Delete, delete(disconnect)))
 }
 
+/// The caller's connection `raw` (a path segment) to `provider`, for an integration's
+/// routes: 404 when it is missing, another user's, or to another provider.
+pub async fn own_of(
+    state: &AppState,
+    auth: &AuthUser,
+    raw: &str,
+    provider: connections::Provider,
+) -> ApiResult<Connection> {
+    let id = path_id(raw, "connection")?;
+    let mut conn = state.db().pool().acquire().await?;
+    let connection = connections::get_for(&mut conn, Owner::from(auth), id).await?;
+    if connection.provider != provider {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("connection {id} is not a {} connection", provider.label()),
+        ));
+    }
+    Ok(connection)
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectionList {
     pub items: Vec<Connection>,

@@ -81,12 +81,32 @@ async fn connect_google(
     auth: AuthUser,
     State(state): State<AppState>,
 ) -> ApiResult<Json<ConnectStarted>> {
+    // The Threadline address is usually the Google one (a Gmail extension): preselected.
+    Ok(Json(
+        start_google_flow(&state, &auth, &auth.email, &[]).await?,
+    ))
+}
+
+/// Starts a Google consent flow for the caller, as `POST /connections/google` does, asking
+/// for the scopes of the integrations asked at connect plus `more` (incremental
+/// authorization: an integration the user turns on asks for its own scopes then; Google
+/// keeps those granted before). `login_hint` preselects the account.
+pub async fn start_google_flow(
+    state: &AppState,
+    auth: &AuthUser,
+    login_hint: &str,
+    more: &[&str],
+) -> ApiResult<ConnectStarted> {
     let google = state.oauth().google()?;
     let keys = state.keyring()?;
-    // The Threadline address is usually the Google one (a Gmail extension): preselected.
-    let scopes = state.integrations().scopes_of(Provider::Google);
-    let authorization = google.authorization(Some(&auth.email), &scopes);
-    let owner = Owner::from(&auth);
+    let mut scopes = state.integrations().connect_scopes(Provider::Google);
+    for scope in more {
+        if !scopes.contains(scope) {
+            scopes.push(scope);
+        }
+    }
+    let authorization = google.authorization(Some(login_hint), &scopes);
+    let owner = Owner::from(auth);
     let token_id = auth.token_id;
     let flow = &authorization;
     let created = state
@@ -109,10 +129,10 @@ async fn connect_google(
         })
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(ConnectStarted {
+    Ok(ConnectStarted {
         start_url: google.start_url(&created.start_secret).to_string(),
         expires_at: db::format_time(created.expires_at),
-    }))
+    })
 }
 
 /// What a page of a flow that did not finish tells the person to do.
@@ -433,7 +453,8 @@ async fn finish_google(
             state
                 .integrations()
                 .of(Provider::Google)
-                .filter(|i| !i.granted(&connection.scopes))
+                // Those this flow asked for (one turned on by itself is asked for then).
+                .filter(|i| i.granted(&flow.scopes) && !i.granted(&connection.scopes))
                 .map(|i| i.scopes_label()),
         )
         .collect();

@@ -9,6 +9,8 @@ mod connections;
 mod contacts;
 mod documents;
 mod faults;
+mod google_account;
+mod google_contacts;
 mod idempotency;
 mod import;
 mod isolation;

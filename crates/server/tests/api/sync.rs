@@ -815,7 +815,8 @@ async fn run_history_is_newest_first_paginated_and_private() {
                         created: 1,
                         ..Default::default()
                     };
-                    schedule::finish(tx, &claimed[0], "me", &schedule::Outcome::Ok, counts).await?;
+                    schedule::finish(tx, &claimed[0], "me", &schedule::Outcome::Ok, &counts)
+                        .await?;
                     Ok::<_, connections::Error>(())
                 })
             })
@@ -928,4 +929,81 @@ async fn apply_anyway_reaches_the_next_run_only() {
         .post(&review, serde_json::json!({"decision": "yes"}))
         .await;
     assert!(bad.status.is_client_error(), "{}", bad.body);
+}
+
+/// A schedule turned off (an integration the user switched off) is never claimed, "sync now"
+/// leaves it alone and ends its queued run, reconnecting does not turn it on; turned on, it
+/// is due at once.
+#[tokio::test]
+async fn a_turned_off_schedule_never_runs_until_turned_on() {
+    let app = TestApp::new().await;
+    let (connection, schedule_id) =
+        connect_user(&app, app.user_id, Duration::from_secs(1800)).await;
+    let name = threadline_google_calendar::NAME;
+    let queued = sync_now(&app, connection).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    let turned = app
+        .db
+        .write(|tx| Box::pin(schedule::turn_off(tx, connection, name)))
+        .await
+        .unwrap();
+    assert!(turned);
+    assert_eq!(statuses(&app, connection).await, ["interrupted"]);
+    let names = [name];
+    let names = &names;
+    let claim = || async {
+        app.db
+            .write(|tx| {
+                Box::pin(schedule::claim_due(
+                    tx,
+                    "me",
+                    names,
+                    10,
+                    Duration::from_secs(5),
+                ))
+            })
+            .await
+            .unwrap()
+    };
+    assert!(
+        claim().await.is_empty(),
+        "a turned-off schedule was claimed"
+    );
+    let mut conn = app.pool().acquire().await.unwrap();
+    assert_eq!(schedule::next_due(&mut conn, &[name]).await.unwrap(), None);
+    drop(conn);
+    sync_now(&app, connection)
+        .await
+        .assert_error(StatusCode::CONFLICT, "conflict", None);
+    let state = app
+        .get(&format!("/api/v1/connections/{connection}/sync"))
+        .await;
+    assert_eq!(state.body["state"], "ok", "{}", state.body);
+    assert_eq!(state.body["schedules"][0]["turned_off"], true);
+    assert_eq!(state.body["schedules"][0]["next_run_at"], Value::Null);
+
+    // What a new grant does resumes paused schedules, not turned-off ones.
+    app.db
+        .write(|tx| Box::pin(schedule::resume_connection(tx, connection)))
+        .await
+        .unwrap();
+    assert!(claim().await.is_empty(), "reconnecting turned it on");
+
+    let id = app
+        .db
+        .write(|tx| {
+            Box::pin(schedule::turn_on(
+                tx,
+                connection,
+                name,
+                Duration::from_secs(1800),
+                Duration::ZERO,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(id, schedule_id);
+    let claimed = claim().await;
+    assert_eq!(claimed.len(), 1, "due at once when turned on");
+    assert_eq!(claimed[0].schedule_id, schedule_id);
 }

@@ -23,9 +23,18 @@ pub trait Integration: Any + Send + Sync {
     /// The provider whose connection it runs on.
     fn provider(&self) -> Provider;
 
-    /// The OAuth scopes it needs on that connection: asked for when a user connects (with
-    /// incremental authorization, the scopes granted before are kept).
+    /// The OAuth scopes it needs on that connection: asked for when a user connects, or, if
+    /// it is not [`Integration::asked_at_connect`], when the user turns it on (with
+    /// incremental authorization, the scopes granted before are kept either way).
     fn scopes(&self) -> &'static [&'static str];
+
+    /// True (the default) when every connect flow asks for its scopes: it runs as soon as
+    /// the account is connected. False for one the user turns on by itself (the Contacts
+    /// export): its scopes are asked for then, by incremental authorization, so that
+    /// connecting for the calendar does not ask for the user's contacts.
+    fn asked_at_connect(&self) -> bool {
+        true
+    }
 
     /// What those scopes give, for the person connecting: "your calendars".
     fn scopes_label(&self) -> &'static str;
@@ -136,10 +145,15 @@ impl Integrations {
             .find_map(|i| (i.as_ref() as &dyn Any).downcast_ref::<T>())
     }
 
-    /// Every scope the integrations of `provider` need, each once, in order.
-    pub fn scopes_of(&self, provider: Provider) -> Vec<&'static str> {
+    /// The scopes a connect flow for `provider` asks for: those of its integrations
+    /// [`Integration::asked_at_connect`], each once, in order.
+    pub fn connect_scopes(&self, provider: Provider) -> Vec<&'static str> {
         let mut scopes: Vec<&'static str> = Vec::new();
-        for scope in self.of(provider).flat_map(|i| i.scopes().iter().copied()) {
+        for scope in self
+            .of(provider)
+            .filter(|i| i.asked_at_connect())
+            .flat_map(|i| i.scopes().iter().copied())
+        {
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }

@@ -60,6 +60,7 @@ pub mod runs;
 pub mod schedule;
 pub mod seams;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +83,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_JITTER: Duration = Duration::from_secs(3 * 60);
 
 /// What a run did, by kind of change (`sync_runs` columns).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     pub created: i64,
     pub updated: i64,
@@ -90,6 +91,12 @@ pub struct Counts {
     pub conflicts: i64,
     pub skipped: i64,
     pub errors: i64,
+    /// Items looked at and left as they were.
+    pub unchanged: i64,
+    /// The integration's own counts by name, where the common ones say too little:
+    /// `recreated` (deleted on the provider's side, made again), `adopted` (found again
+    /// instead of made twice), `skipped: <reason>`. Empty when there are none.
+    pub details: BTreeMap<String, i64>,
 }
 
 /// Where a job adds up what it did as it goes: the counts survive a failure half-way (and
@@ -102,6 +109,8 @@ pub struct Tally {
     conflicts: AtomicI64,
     skipped: AtomicI64,
     errors: AtomicI64,
+    unchanged: AtomicI64,
+    details: std::sync::Mutex<BTreeMap<String, i64>>,
 }
 
 impl Tally {
@@ -123,6 +132,18 @@ impl Tally {
     pub fn errors(&self, n: i64) {
         self.errors.fetch_add(n, Ordering::Relaxed);
     }
+    pub fn unchanged(&self, n: i64) {
+        self.unchanged.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Adds `n` to the integration's own count `name` (see [`Counts::details`]); a zero is
+    /// not recorded.
+    pub fn detail(&self, name: &str, n: i64) {
+        if n == 0 {
+            return;
+        }
+        let mut details = self.details.lock().unwrap_or_else(|e| e.into_inner());
+        *details.entry(name.to_string()).or_default() += n;
+    }
 
     /// The counts so far.
     pub fn counts(&self) -> Counts {
@@ -134,6 +155,12 @@ impl Tally {
             conflicts: get(&self.conflicts),
             skipped: get(&self.skipped),
             errors: get(&self.errors),
+            unchanged: get(&self.unchanged),
+            details: self
+                .details
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

@@ -175,7 +175,7 @@ impl Runner {
             let owner = &config.owner;
             let ended = self
                 .db
-                .write(|tx| Box::pin(schedule::finish(tx, &claimed, owner, &outcome, counts)))
+                .write(|tx| Box::pin(schedule::finish(tx, &claimed, owner, &outcome, &counts)))
                 .await;
             if let Err(e) = ended {
                 tracing::warn!(error = %e, run = %claimed.run_id, "could not release a sync lease at shutdown; it expires by itself");
@@ -331,7 +331,7 @@ async fn run_one(db: Db, job: Arc<dyn SyncJob>, lease: Lease, stopping: Arc<Atom
     }
     let (owner, counts) = (&lease.inner.owner, tally.counts());
     let ended = db
-        .write(|tx| Box::pin(schedule::finish(tx, &claimed, owner, &outcome, counts)))
+        .write(|tx| Box::pin(schedule::finish(tx, &claimed, owner, &outcome, &counts)))
         .await;
     if let Err(e) = ended {
         tracing::error!(
@@ -424,7 +424,7 @@ impl Lease {
         let (claimed, owner, duration) =
             (&self.inner.claimed, &self.inner.owner, self.inner.duration);
         let renewed = db
-            .write(|tx| Box::pin(schedule::heartbeat(tx, claimed, owner, duration, counts)))
+            .write(|tx| Box::pin(schedule::heartbeat(tx, claimed, owner, duration, &counts)))
             .await?;
         match renewed {
             Some(_) => {

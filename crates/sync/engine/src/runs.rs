@@ -94,7 +94,8 @@ pub struct Run {
 }
 
 pub(crate) const COLUMNS: &str = "id, connection_id, integration, triggered_by, status, due_at, \
-     started_at, finished_at, created, updated, deleted, conflicts, skipped, errors, error";
+     started_at, finished_at, created, updated, deleted, conflicts, skipped, errors, unchanged, details, \
+     error";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Row {
@@ -112,6 +113,8 @@ pub(crate) struct Row {
     conflicts: i64,
     skipped: i64,
     errors: i64,
+    unchanged: i64,
+    details: Option<String>,
     error: Option<String>,
 }
 
@@ -148,6 +151,13 @@ impl TryFrom<Row> for Run {
                 conflicts: row.conflicts,
                 skipped: row.skipped,
                 errors: row.errors,
+                unchanged: row.unchanged,
+                details: match row.details.as_deref() {
+                    Some(text) => {
+                        serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+                    }
+                    None => Default::default(),
+                },
             },
             error: row.error,
         })
@@ -243,12 +253,12 @@ pub(crate) async fn start_queued(
 pub(crate) async fn store_counts(
     conn: &mut Conn,
     id: Uuid,
-    counts: Counts,
+    counts: &Counts,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sync_runs SET created = $1, updated = $2, deleted = $3, conflicts = $4,
-             skipped = $5, errors = $6
-         WHERE id = $7 AND status = 'running'",
+             skipped = $5, errors = $6, unchanged = $7, details = $8
+         WHERE id = $9 AND status = 'running'",
     )
     .bind(counts.created)
     .bind(counts.updated)
@@ -256,6 +266,8 @@ pub(crate) async fn store_counts(
     .bind(counts.conflicts)
     .bind(counts.skipped)
     .bind(counts.errors)
+    .bind(counts.unchanged)
+    .bind(details_text(counts))
     .bind(id_text(id))
     .execute(&mut *conn)
     .await?;
@@ -268,7 +280,7 @@ pub(crate) async fn end(
     conn: &mut Conn,
     id: &str,
     status: RunStatus,
-    counts: Option<Counts>,
+    counts: Option<&Counts>,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let error = error.map(|e| {
@@ -280,8 +292,9 @@ pub(crate) async fn end(
         "UPDATE sync_runs SET status = $1, finished_at = $2, error = $3,
              created = COALESCE($4, created), updated = COALESCE($5, updated),
              deleted = COALESCE($6, deleted), conflicts = COALESCE($7, conflicts),
-             skipped = COALESCE($8, skipped), errors = COALESCE($9, errors)
-         WHERE id = $10 AND status IN ('queued', 'running')",
+             skipped = COALESCE($8, skipped), errors = COALESCE($9, errors),
+             unchanged = COALESCE($10, unchanged), details = COALESCE($11, details)
+         WHERE id = $12 AND status IN ('queued', 'running')",
     )
     .bind(status.as_str())
     .bind(db::now())
@@ -292,6 +305,8 @@ pub(crate) async fn end(
     .bind(counts.map(|c| c.conflicts))
     .bind(counts.map(|c| c.skipped))
     .bind(counts.map(|c| c.errors))
+    .bind(counts.map(|c| c.unchanged))
+    .bind(counts.and_then(details_text))
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -311,4 +326,10 @@ pub(crate) async fn prune(conn: &mut Conn, schedule_id: Uuid) -> Result<(), sqlx
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// `details` as stored: a JSON object, or NULL when there are none.
+fn details_text(counts: &Counts) -> Option<String> {
+    (!counts.details.is_empty())
+        .then(|| serde_json::to_string(&counts.details).expect("a map of counts is JSON"))
 }

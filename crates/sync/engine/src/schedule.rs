@@ -126,6 +126,74 @@ pub async fn ensure(
     Ok(db::parse_uuid(&id)?)
 }
 
+/// Turns `integration` on for connection `connection_id` (an integration the user turns on
+/// and off, as the Contacts export): its schedule is made if there is none, or turned on
+/// again, due at once either way with its failures forgotten; a schedule that was on already
+/// is left as it is. Returns its id.
+pub async fn turn_on(
+    conn: &mut Conn,
+    connection_id: Uuid,
+    integration: &str,
+    interval: Duration,
+    jitter: Duration,
+) -> Result<Uuid, connections::Error> {
+    let id = ensure(conn, connection_id, integration, interval, jitter).await?;
+    let now = db::now();
+    sqlx::query(
+        "UPDATE sync_schedules SET turned_off = 0, failures = 0, next_run_at = $1, updated_at = $1
+         WHERE id = $2 AND turned_off = 1",
+    )
+    .bind(&now)
+    .bind(id_text(id))
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Turns `integration` off for connection `connection_id`: its schedule stays, with its
+/// history, but is never due and "sync now" leaves it alone. A run queued and not started is
+/// ended (`interrupted`, saying why); a run going finishes. A wait for a review ends (what
+/// waited is not to be done now; turned on again, the guards judge afresh). True when it was
+/// on.
+pub async fn turn_off(
+    conn: &mut Conn,
+    connection_id: Uuid,
+    integration: &str,
+) -> Result<bool, sqlx::Error> {
+    let queued: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT current_run_id FROM sync_schedules
+         WHERE connection_id = $1 AND integration = $2 AND turned_off = 0
+           AND lease_owner IS NULL",
+    )
+    .bind(id_text(connection_id))
+    .bind(integration)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(Some(run)) = &queued {
+        runs::end(
+            conn,
+            run,
+            RunStatus::Interrupted,
+            None,
+            Some("turned off before it started"),
+        )
+        .await?;
+    }
+    let done = sqlx::query(
+        "UPDATE sync_schedules SET turned_off = 1, apply_anyway = 0, updated_at = $1,
+             current_run_id = CASE WHEN lease_owner IS NULL THEN NULL ELSE current_run_id END,
+             paused = CASE WHEN paused = 'review' THEN NULL ELSE paused END,
+             paused_reason = CASE WHEN paused = 'review' THEN NULL ELSE paused_reason END
+         WHERE connection_id = $2 AND integration = $3 AND turned_off = 0",
+    )
+    .bind(db::now())
+    .bind(id_text(connection_id))
+    .bind(integration)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Pauses every schedule of connection `connection_id` with `why` (needs re-authorization,
 /// disconnected); a schedule waiting for a review keeps that. Returns how many changed. A run
 /// already going finishes (it fails without usable tokens) and does not resume it.
@@ -191,7 +259,7 @@ pub async fn review(
     let resumed = sqlx::query(
         "UPDATE sync_schedules SET paused = NULL, paused_reason = NULL, apply_anyway = $1,
              updated_at = $2
-         WHERE connection_id = $3 AND paused = 'review'",
+         WHERE connection_id = $3 AND paused = 'review' AND turned_off = 0",
     )
     .bind(i64::from(decision == ReviewDecision::ApplyAnyway))
     .bind(&now)
@@ -250,7 +318,7 @@ pub async fn claim_due(
     let now_text = format_time(now);
     let mut sql = Sql::new(
         "SELECT id, connection_id, integration, next_run_at, current_run_id, apply_anyway
-         FROM sync_schedules WHERE paused IS NULL AND next_run_at <= ",
+         FROM sync_schedules WHERE paused IS NULL AND turned_off = 0 AND next_run_at <= ",
     );
     sql.push_bind(now_text.clone())
         .push(" AND integration IN ")
@@ -268,7 +336,7 @@ pub async fn claim_due(
         let taken = sqlx::query(
             "UPDATE sync_schedules SET lease_owner = $1, lease_expires_at = $2, next_run_at = $2,
                  updated_at = $3
-             WHERE id = $4 AND paused IS NULL AND next_run_at <= $3
+             WHERE id = $4 AND paused IS NULL AND turned_off = 0 AND next_run_at <= $3
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3)",
         )
         .bind(owner)
@@ -343,7 +411,7 @@ pub async fn next_due(
         return Ok(None);
     }
     let mut sql =
-        Sql::new("SELECT next_run_at FROM sync_schedules WHERE paused IS NULL AND integration IN ");
+        Sql::new("SELECT next_run_at FROM sync_schedules WHERE paused IS NULL AND turned_off = 0 AND integration IN ");
     sql.push_list(integrations.iter().map(|i| i.to_string()))
         .push(" ORDER BY next_run_at LIMIT 1");
     let next: Option<String> = sql.build_query_scalar().fetch_optional(&mut *conn).await?;
@@ -357,7 +425,7 @@ pub async fn heartbeat(
     claimed: &Claimed,
     owner: &str,
     lease: Duration,
-    counts: Counts,
+    counts: &Counts,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let now = Utc::now();
     let until = after(now, lease);
@@ -428,7 +496,7 @@ pub async fn finish(
     claimed: &Claimed,
     owner: &str,
     outcome: &Outcome,
-    counts: Counts,
+    counts: &Counts,
 ) -> Result<Option<Run>, connections::Error> {
     let run_id = id_text(claimed.run_id);
     #[derive(sqlx::FromRow)]
@@ -561,6 +629,9 @@ pub struct ScheduleView {
     pub next_run_at: Option<String>,
     pub paused: Option<Paused>,
     pub paused_reason: Option<String>,
+    /// The user turned this integration off for the connection: it never runs (its history
+    /// stays) until turned on again.
+    pub turned_off: bool,
     /// Failed runs in a row.
     pub failures: i64,
     /// The run queued or going now.
@@ -598,6 +669,7 @@ struct ScheduleRow {
     paused: Option<String>,
     paused_reason: Option<String>,
     failures: i64,
+    turned_off: i64,
     current_run_id: Option<String>,
     last_run_id: Option<String>,
 }
@@ -609,7 +681,7 @@ pub async fn state(
 ) -> Result<SyncState, sqlx::Error> {
     let rows: Vec<ScheduleRow> = sqlx::query_as(
         "SELECT id, integration, interval_seconds, next_run_at, paused, paused_reason, failures,
-             current_run_id, last_run_id
+             turned_off, current_run_id, last_run_id
          FROM sync_schedules WHERE connection_id = $1 ORDER BY integration",
     )
     .bind(id_text(connection.id))
@@ -624,9 +696,10 @@ pub async fn state(
             id: parse_id(&row.id)?,
             integration: row.integration,
             interval_seconds: row.interval_seconds,
-            next_run_at: paused.is_none().then_some(row.next_run_at),
+            next_run_at: (paused.is_none() && row.turned_off == 0).then_some(row.next_run_at),
             paused,
             paused_reason: row.paused_reason,
+            turned_off: row.turned_off != 0,
             failures: row.failures,
             current_run,
             last_run,
@@ -660,6 +733,8 @@ fn health(
     schedules: &[ScheduleView],
 ) -> (SyncHealth, Option<String>) {
     let named = |s: &ScheduleView, why: &str| format!("{}: {why}", s.integration);
+    // What the user turned off says nothing about the connection's health.
+    let schedules: Vec<&ScheduleView> = schedules.iter().filter(|s| !s.turned_off).collect();
     match connection.status {
         Status::Disconnected => {
             return (SyncHealth::Disconnected, connection.status_reason.clone())
@@ -675,7 +750,7 @@ fn health(
         );
     }
     let running = |s: &&ScheduleView| s.current_run.as_ref().is_some_and(|r| r.status.is_going());
-    if schedules.iter().any(|s| running(&s)) {
+    if schedules.iter().any(running) {
         return (SyncHealth::Syncing, None);
     }
     if let Some(s) = schedules
@@ -731,9 +806,10 @@ pub async fn sync_now(conn: &mut Conn, connection_id: Uuid) -> Result<Vec<Run>, 
         current_run_id: Option<String>,
         lease_expires_at: Option<String>,
     }
+    // Turned off: not the connection's to sync now.
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, integration, paused, paused_reason, current_run_id, lease_expires_at
-         FROM sync_schedules WHERE connection_id = $1 ORDER BY integration",
+         FROM sync_schedules WHERE connection_id = $1 AND turned_off = 0 ORDER BY integration",
     )
     .bind(id_text(connection_id))
     .fetch_all(&mut *conn)

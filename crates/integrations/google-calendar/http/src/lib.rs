@@ -31,7 +31,7 @@ use utoipa::openapi::path::HttpMethod;
 use utoipa::PartialSchema;
 use uuid::Uuid;
 
-use threadline_connections::{self as connections, Owner, Provider};
+use threadline_connections::Provider;
 use threadline_crm::records::meetings::Meeting;
 use threadline_google_calendar::client::{CalendarEntry, CallError};
 use threadline_google_calendar::store::{self, BusyBlock};
@@ -40,6 +40,7 @@ use threadline_http::auth::AuthUser;
 use threadline_http::error::{ApiError, ApiResult};
 use threadline_http::extract::{path_id, Json, OptionalJson};
 use threadline_http::openapi::{ApiRouter, Op};
+use threadline_http::routes::connections::own_of;
 use threadline_http::routes::records::{query, Record};
 use threadline_http::state::AppState;
 use threadline_storage::db::Conn;
@@ -232,17 +233,7 @@ fn calendar_sync(state: &AppState) -> ApiResult<&CalendarSync> {
 
 /// The caller's Google connection `raw`, or 404.
 async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResult<Uuid> {
-    let id = path_id(raw, "connection")?;
-    let mut conn = state.db().pool().acquire().await?;
-    let connection = connections::get_for(&mut conn, Owner::from(auth), id).await?;
-    if connection.provider != Provider::Google {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("connection {id} is not a Google connection"),
-        ));
-    }
-    Ok(id)
+    Ok(own_of(state, auth, raw, Provider::Google).await?.id)
 }
 
 async fn calendars_of(sync: &CalendarSync, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {

@@ -598,6 +598,15 @@ fn call_failed(what: &str, e: CallError) -> SyncError {
     }
 }
 
+/// In a run's `details`: contacts the user had deleted in Google, created again because they
+/// changed in the CRM (also counted as created).
+pub const DETAIL_RECREATED: &str = "recreated";
+/// Contacts already in Google (ours by their `clientData`) linked again instead of created
+/// twice (also counted as updated).
+pub const DETAIL_ADOPTED: &str = "adopted";
+/// Contacts edited in Google and left so: the CRM decides once the contact changes there.
+pub const DETAIL_EDITED_IN_GOOGLE: &str = "edited_in_google";
+
 /// Runs a connection's export when its `google_contacts` schedule is due.
 pub struct ContactsJob(pub Arc<ContactsExport>);
 
@@ -628,6 +637,12 @@ impl SyncJob for ContactsJob {
             ctx.tally.deleted(n(counts.deleted));
             ctx.tally.skipped(n(counts.skipped));
             ctx.tally.errors(n(counts.errors));
+            ctx.tally.unchanged(n(counts.unchanged));
+            // The history says what the common counts hide.
+            ctx.tally.detail(DETAIL_RECREATED, n(counts.recreated));
+            ctx.tally.detail(DETAIL_ADOPTED, n(counts.adopted));
+            ctx.tally
+                .detail(DETAIL_EDITED_IN_GOOGLE, n(counts.edited_in_google));
             Ok(())
         })
     }

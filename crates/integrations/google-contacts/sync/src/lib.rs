@@ -15,5 +15,5 @@ pub mod integration;
 pub mod job;
 pub mod store;
 
-pub use integration::{GoogleContacts, NAME, SCOPES};
+pub use integration::{GoogleContacts, Switched, NAME, SCOPES};
 pub use job::{ContactsExport, RunCounts, RunOptions};

@@ -223,3 +223,38 @@ pub async fn delete_link(conn: &mut Conn, connection: Uuid, contact: Uuid) -> Cr
         .await?;
     Ok(())
 }
+
+/// How many of a connection's links are in each state: what the export's page shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounts {
+    /// Contacts in Google, ours.
+    pub exported: i64,
+    /// Created, the answer not read yet (found again by the next run).
+    pub pending: i64,
+    /// Deleted by the user in Google; made again when they change in the CRM.
+    pub deleted_in_google: i64,
+}
+
+pub async fn link_counts(conn: &mut Conn, connection: Uuid) -> CrmResult<LinkCounts> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT state, COUNT(*) FROM google_contacts_links WHERE connection_id = $1
+         GROUP BY state",
+    )
+    .bind(id_text(connection))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = LinkCounts::default();
+    for (state, n) in rows {
+        match state.as_str() {
+            "exported" => counts.exported = n,
+            "pending_create" => counts.pending = n,
+            "deleted_in_google" => counts.deleted_in_google = n,
+            other => {
+                return Err(CrmError::internal(format!(
+                    "unknown link state {other:?} stored"
+                )))
+            }
+        }
+    }
+    Ok(counts)
+}
