@@ -623,6 +623,83 @@ async fn served_then_stopped(server: Server) {
     assert!(server.terminate().success());
 }
 
+/// `threadline.toml` in `db`'s data directory: a `[google]` table with client `cid` and
+/// every Google URL at the local Google `fake` (the secret comes from the environment).
+fn local_google_config(
+    db: &TestDatabase,
+    fake: &threadline_fake_providers::FakeProviders,
+) -> std::path::PathBuf {
+    let config = db.data_dir().join("threadline.toml");
+    let urls = [
+        "auth_url",
+        "token_url",
+        "revoke_url",
+        "userinfo_url",
+        "calendar_api_url",
+        "people_api_url",
+    ]
+    .into_iter()
+    .zip([
+        "/o/oauth2/v2/auth",
+        "/token",
+        "/revoke",
+        "/v1/userinfo",
+        "/calendar/v3",
+        "/v1",
+    ])
+    .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
+    .collect::<String>();
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\n[google]\nclient_id = \"cid\"\n{urls}"),
+    )
+    .unwrap();
+    config
+}
+
+/// A browser for the connect flow: it follows no redirect by itself.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The browser through a connect flow: `link` (a `start_url` of `server`) sets the flow's
+/// cookie and sends it to the local Google's consent screen (which approves at once), which
+/// sends it back to the server's callback with the cookie. Answers the callback page's text
+/// (200 asserted). The fake's client must know the server's callback.
+async fn through_google(
+    browser: &reqwest::Client,
+    server: &Server,
+    fake: &threadline_fake_providers::FakeProviders,
+    link: &str,
+) -> String {
+    assert!(
+        link.starts_with(&format!("{}/oauth/google/start?flow=", server.base)),
+        "{link}"
+    );
+    let opened = browser.get(link).send().await.unwrap();
+    assert_eq!(opened.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let consent = opened.headers()["location"].to_str().unwrap();
+    assert!(consent.starts_with(&fake.base_url()), "{consent}");
+    let back = browser.get(consent).send().await.unwrap();
+    assert_eq!(back.status(), reqwest::StatusCode::FOUND);
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    let redirect = format!("{}/oauth/google/callback", server.base);
+    assert!(callback.starts_with(&redirect), "{callback}");
+    let page = browser
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    page.text().await.unwrap()
+}
+
 /// `serve` with a `[google]` table pointing at a local fake Google, the secret from the
 /// environment: the whole connect flow over real HTTP, the browser played by reqwest; the
 /// default redirect URL is the callback at the port the server got.
@@ -650,31 +727,7 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
         )
         .unwrap();
     let db = TestDatabase::create();
-    let config = db.data_dir().join("threadline.toml");
-    let urls = [
-        "auth_url",
-        "token_url",
-        "revoke_url",
-        "userinfo_url",
-        "calendar_api_url",
-        "people_api_url",
-    ]
-    .into_iter()
-    .zip([
-        "/o/oauth2/v2/auth",
-        "/token",
-        "/revoke",
-        "/v1/userinfo",
-        "/calendar/v3",
-        "/v1",
-    ])
-    .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
-    .collect::<String>();
-    std::fs::write(
-        &config,
-        format!("listen = \"127.0.0.1:0\"\n[google]\nclient_id = \"cid\"\n{urls}"),
-    )
-    .unwrap();
+    let config = local_google_config(&db, &fake);
 
     // Half a client stops the server with a clear error.
     let half = command(&db)
@@ -700,39 +753,14 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
         client_secret: "the-secret".into(),
         redirect_uris: vec![redirect.clone()],
     });
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
     let api = |request: reqwest::RequestBuilder| async {
         let answer = request.bearer_auth(&token).send().await.unwrap();
         answer.json::<serde_json::Value>().await.unwrap()
     };
     let started = api(browser.post(format!("{}/api/v1/connections/google", server.base))).await;
-    // The start link, on the server: it sets the flow's cookie and sends the browser on.
     let link = started["start_url"].as_str().expect("a URL");
-    assert!(
-        link.starts_with(&format!("{}/oauth/google/start?flow=", server.base)),
-        "{link}"
-    );
-    let opened = browser.get(link).send().await.unwrap();
-    assert_eq!(opened.status(), reqwest::StatusCode::SEE_OTHER);
-    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let consent = opened.headers()["location"].to_str().unwrap();
-    assert!(consent.starts_with(&fake.base_url()), "{consent}");
-    let back = browser.get(consent).send().await.unwrap();
-    assert_eq!(back.status(), reqwest::StatusCode::FOUND);
-    let callback = back.headers()["location"].to_str().unwrap().to_string();
-    assert!(callback.starts_with(&redirect), "{callback}");
-    let page = browser
-        .get(&callback)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), reqwest::StatusCode::OK);
-    let text = page.text().await.unwrap();
+    let text = through_google(&browser, &server, &fake, link).await;
     assert!(
         text.contains("connected to ann.google@example.com"),
         "{text}"
@@ -776,6 +804,223 @@ async fn google_is_configured_by_file_and_environment_and_connects_over_http() {
 ///
 /// (With a 50 ms job and 4 runs at once, the first process could hold every schedule by
 /// itself, and whether the second ever ran one was a race: it failed under load.)
+/// One user's Google Contacts export on two server processes sharing the database (the
+/// real job, the local Google): "sync now" sent to both at once makes one run, which one
+/// process runs; the export's runs never overlap; every CRM contact is in Google once,
+/// whichever process ran each run.
+#[tokio::test]
+async fn two_server_processes_export_one_users_contacts_once() {
+    use threadline_fake_providers::google::OAuthClient;
+    use threadline_fake_providers::FakeProviders;
+
+    let fake = FakeProviders::start().await;
+    let account = "ann.google@example.com";
+    fake.google().add_user(account);
+    let db = TestDatabase::create();
+    let config = local_google_config(&db, &fake);
+    // Each process runs what it is woken for: a long poll keeps it from picking up, on its
+    // own, what the other was asked.
+    let spawn = || {
+        let mut cmd = command(&db);
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("THREADLINE_GOOGLE_CLIENT_SECRET", "the-secret")
+            .env("THREADLINE_SYNC_POLL_SECONDS", "60");
+        Server::spawn(cmd)
+    };
+    let a = spawn();
+    let token = a.token().expect("first start");
+    fake.google().add_client(OAuthClient {
+        client_id: "cid".into(),
+        client_secret: "the-secret".into(),
+        redirect_uris: vec![format!("{}/oauth/google/callback", a.base)],
+    });
+    let http = browser();
+    let call = |method: reqwest::Method, url: String, body: Option<serde_json::Value>| {
+        let request = http.request(method, url).bearer_auth(&token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status();
+            (status, answer.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let mut made = 0;
+    let mut add_contacts = |n: usize, server: &Server| {
+        let base = server.base.clone();
+        let bodies: Vec<serde_json::Value> = (made..made + n)
+            .map(|i| {
+                serde_json::json!({
+                    "first_name": "Person",
+                    "last_name": format!("No{i}"),
+                    "emails": [format!("p{i}@example.com")]
+                })
+            })
+            .collect();
+        made += n;
+        let call = &call;
+        async move {
+            for body in bodies {
+                let (status, answer) = call(
+                    reqwest::Method::POST,
+                    format!("{base}/api/v1/contacts"),
+                    Some(body),
+                )
+                .await;
+                assert_eq!(status, reqwest::StatusCode::CREATED, "{answer}");
+            }
+        }
+    };
+    add_contacts(120, &a).await;
+
+    // Connect, then turn the export on: Google is asked for the Contacts scope then.
+    let (_, started) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/connections/google", a.base),
+        None,
+    )
+    .await;
+    through_google(&http, &a, &fake, started["start_url"].as_str().unwrap()).await;
+    let (_, list) = call(
+        reqwest::Method::GET,
+        format!("{}/api/v1/connections", a.base),
+        None,
+    )
+    .await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, on) = call(
+        reqwest::Method::PUT,
+        format!("{}/api/v1/connections/{id}/contacts-export", a.base),
+        Some(serde_json::json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{on}");
+    let link = on["authorization"]["start_url"]
+        .as_str()
+        .expect("a start link");
+    through_google(&http, &a, &fake, link).await;
+
+    // Contacts run `run` (the newest when `None`), once ended.
+    let ended = |server: &Server, run: Option<serde_json::Value>| {
+        let url = format!("{}/api/v1/connections/{id}/runs?limit=100", server.base);
+        let call = &call;
+        async move {
+            for _ in 0..300 {
+                let (_, runs) = call(reqwest::Method::GET, url.clone(), None).await;
+                let found = runs["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| {
+                        r["integration"] == "google_contacts"
+                            && run.as_ref().is_none_or(|id| r["id"] == *id)
+                    })
+                    .cloned();
+                if let Some(run) =
+                    found.filter(|r| !matches!(r["status"].as_str(), Some("queued" | "running")))
+                {
+                    return run;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("no Contacts run ended within 30 s");
+        }
+    };
+    let first = ended(&a, None).await;
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(first["counts"]["created"], 120, "{first}");
+
+    let b = spawn();
+    let sync = |server: &Server| {
+        call(
+            reqwest::Method::POST,
+            format!("{}/api/v1/connections/{id}/sync", server.base),
+            None,
+        )
+    };
+    let contacts_run = |answer: &serde_json::Value| {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["integration"] == "google_contacts")
+            .map(|r| r["id"].clone())
+            .expect("a Contacts run")
+    };
+    for round in 0..6 {
+        add_contacts(3, if round % 2 == 0 { &a } else { &b }).await;
+        // Both asked at once: the second joins the run the first queued, unless that run
+        // had already ended (a second is never started while one is queued or going).
+        let ((s1, one), (s2, two)) = tokio::join!(sync(&a), sync(&b));
+        assert_eq!(s1, reqwest::StatusCode::ACCEPTED, "{one}");
+        assert_eq!(s2, reqwest::StatusCode::ACCEPTED, "{two}");
+        let (one, two) = (contacts_run(&one), contacts_run(&two));
+        let first = ended(&a, Some(one.clone())).await;
+        assert_eq!(first["status"], "ok", "{first}");
+        let mut created = first["counts"]["created"].as_i64().unwrap();
+        if two != one {
+            let second = ended(&a, Some(two)).await;
+            assert_eq!(second["status"], "ok", "{second}");
+            let (earlier, later) = if first["due_at"].as_str() < second["due_at"].as_str() {
+                (&first, &second)
+            } else {
+                (&second, &first)
+            };
+            assert!(
+                earlier["finished_at"].as_str() <= later["due_at"].as_str(),
+                "a second run was queued while one was going: {earlier} {later}"
+            );
+            created += second["counts"]["created"].as_i64().unwrap();
+        }
+        assert_eq!(created, 3, "round {round}");
+    }
+    // Asked of b alone: b runs it.
+    let (_, asked) = sync(&b).await;
+    let run = ended(&b, Some(contacts_run(&asked))).await;
+    assert_eq!(run["status"], "ok", "{run}");
+
+    // Every contact once in Google.
+    let mut exported: Vec<String> =
+        fake.google()
+            .people_contacts(account)
+            .iter()
+            .filter_map(|p| {
+                p["clientData"].as_array()?.iter().find_map(|d| {
+                    (d["key"] == "threadline.contact_id").then(|| d["value"].to_string())
+                })
+            })
+            .collect();
+    let total = exported.len();
+    exported.sort();
+    exported.dedup();
+    assert_eq!(
+        (total, exported.len()),
+        (138, 138),
+        "one person per contact"
+    );
+    // The export's runs, as stored: never two at once.
+    let pool = db.open().await;
+    let runs: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT runner, started_at, finished_at FROM sync_runs
+         WHERE integration = 'google_contacts' ORDER BY started_at",
+    )
+    .fetch_all(pool.pool())
+    .await
+    .unwrap();
+    assert!(runs.len() >= 8, "{runs:#?}");
+    for pair in runs.windows(2) {
+        assert!(pair[0].2 <= pair[1].1, "overlapping runs: {pair:#?}");
+    }
+    let runners: std::collections::HashSet<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(runners.len(), 2, "both processes ran the export: {runs:#?}");
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
+
 #[tokio::test]
 async fn two_server_processes_never_run_one_schedule_at_once() {
     let db = TestDatabase::create();
