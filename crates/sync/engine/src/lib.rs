@@ -352,3 +352,20 @@ impl SyncJob for SleepJob {
         })
     }
 }
+
+/// For the crash tests only (the Calendar sync's `tests/calendar_sync/recovery.rs`, the
+/// Contacts export's binary test): when `THREADLINE_TEST_KILL_AT` names `point`, the process
+/// sends itself SIGKILL there — no unwinding, no destructors, no commit, as a power cut or
+/// the OOM killer would stop it. Jobs call it between a provider's write and the local one.
+pub fn kill_point(point: &str) {
+    if std::env::var("THREADLINE_TEST_KILL_AT").as_deref() == Ok(point) {
+        tracing::warn!(point, "THREADLINE_TEST_KILL_AT: killing this process");
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        // The signal is on its way; never go on.
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}

@@ -727,7 +727,7 @@ impl Run<'_> {
 
     async fn put_link(&self, link: Link) -> Result<(), SyncError> {
         // After a remote write, before its link: the next run must adopt the event.
-        kill_point("after-remote-write");
+        threadline_sync_engine::kill_point("after-remote-write");
         self.write_link(link).await
     }
 
@@ -794,7 +794,7 @@ impl Run<'_> {
                     }
                     // Changes applied, cursors saved, not committed: the next run must read
                     // the same changes again and converge.
-                    kill_point("before-local-commit");
+                    threadline_sync_engine::kill_point("before-local-commit");
                     Ok::<_, FencedError>(counts)
                 })
             })
@@ -918,21 +918,5 @@ fn cancelled(event_id: &str) -> Event {
         id: Some(event_id.to_string()),
         status: Some(threadline_calendar_core::event::EventStatus::Cancelled),
         ..Event::default()
-    }
-}
-
-/// For the crash tests only (`tests/calendar_sync.rs`): when `THREADLINE_TEST_KILL_AT` names
-/// `point`, the process sends itself SIGKILL there — no unwinding, no destructors, no
-/// commit, as a power cut or the OOM killer would stop it.
-fn kill_point(point: &str) {
-    if std::env::var("THREADLINE_TEST_KILL_AT").as_deref() == Ok(point) {
-        tracing::warn!(point, "THREADLINE_TEST_KILL_AT: killing this process");
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &std::process::id().to_string()])
-            .status();
-        // The signal is on its way; never go on.
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
     }
 }
