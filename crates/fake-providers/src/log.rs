@@ -2,6 +2,7 @@
 //! benchmarks can count requests per endpoint ("a full sync of 1,000 events costs 4 list
 //! calls"). Logs never hold a header or a body: no token ends up here.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -65,6 +66,17 @@ impl RequestLog {
                 r.method.eq_ignore_ascii_case(method) && r.endpoint.as_deref() == Some(endpoint)
             })
             .count()
+    }
+
+    /// Requests per `"METHOD endpoint"` (the route pattern; the path when no route matched),
+    /// as a benchmark reports them.
+    pub fn per_endpoint(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for r in self.entries.lock().unwrap().iter() {
+            let endpoint = r.endpoint.as_deref().unwrap_or(&r.path);
+            *out.entry(format!("{} {endpoint}", r.method)).or_default() += 1;
+        }
+        out
     }
 
     /// Every request served.

@@ -384,7 +384,7 @@ impl Run<'_> {
     }
 
     /// One create batch: pending links first (so that a lost answer is known), then the
-    /// links from the answer.
+    /// links from the answer; each set in a few statements, not one per contact.
     async fn create(
         &self,
         conn: &mut Conn,
@@ -392,9 +392,8 @@ impl Run<'_> {
         counts: &mut RunCounts,
     ) -> Result<(), SyncError> {
         self.ensure_lease()?;
-        for c in chunk {
-            store::put_link(conn, self.connection, &c.pending_link()).await?;
-        }
+        let pending: Vec<_> = chunk.iter().map(Create::pending_link).collect();
+        store::put_links(conn, self.connection, &pending).await?;
         let bodies: Vec<_> = chunk.iter().map(|c| c.body.clone()).collect();
         let created = self
             .export
@@ -404,6 +403,7 @@ impl Run<'_> {
             // The pending links stay: the next run adopts what was made.
             .map_err(|e| call_failed("creating contacts", e))?;
         let by_id: BTreeMap<Uuid, &Create> = chunk.iter().map(|c| (c.contact_id, c)).collect();
+        let mut links = Vec::with_capacity(created.len());
         for person in &created {
             let (Some(id), Some(name)) = (
                 contact_id_of(person, self.org),
@@ -412,10 +412,11 @@ impl Run<'_> {
                 continue;
             };
             if let Some(c) = by_id.get(&id) {
-                store::put_link(conn, self.connection, &c.link(name, person.etag.clone())).await?;
+                links.push(c.link(name, person.etag.clone()));
                 counts.count(c.outcome);
             }
         }
+        store::put_links(conn, self.connection, &links).await?;
         Ok(())
     }
 
@@ -443,11 +444,13 @@ impl Run<'_> {
                 .await
             {
                 Ok(updated) => {
+                    let mut links = Vec::with_capacity(pending.len());
                     for u in &pending {
                         let etag = updated.get(&u.resource_name).and_then(|p| p.etag.clone());
-                        store::put_link(conn, self.connection, &u.link(etag)).await?;
+                        links.push(u.link(etag));
                         counts.count(u.outcome);
                     }
+                    store::put_links(conn, self.connection, &links).await?;
                     return Ok(recreate);
                 }
                 Err(e) => e,

@@ -3,9 +3,11 @@
 //! [`Link`]). Every function runs on the caller's connection, so that a run's writes share
 //! one transaction.
 
+use std::collections::BTreeMap;
+
 use threadline_contacts_core::{ContentHash, Link, LinkState};
 use threadline_crm::{CrmError, CrmResult};
-use threadline_storage::db::{self, id_text, parse_uuid, Conn};
+use threadline_storage::db::{self, id_text, parse_uuid, Conn, Sql};
 use uuid::Uuid;
 
 /// A connection's export row.
@@ -193,24 +195,55 @@ pub async fn links(conn: &mut Conn, connection: Uuid) -> CrmResult<Vec<Link>> {
 
 /// Inserts or replaces the link of the contact.
 pub async fn put_link(conn: &mut Conn, connection: Uuid, link: &Link) -> CrmResult<()> {
-    sqlx::query(
-        "INSERT INTO google_contacts_links (connection_id, contact_id, resource_name, etag,
-             owned_hash, state, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (connection_id, contact_id) DO UPDATE SET
-             resource_name = excluded.resource_name, etag = excluded.etag,
-             owned_hash = excluded.owned_hash, state = excluded.state,
-             updated_at = excluded.updated_at",
-    )
-    .bind(id_text(connection))
-    .bind(id_text(link.contact_id))
-    .bind(link.resource_name.as_deref())
-    .bind(link.etag.as_deref())
-    .bind(&link.hash.0)
-    .bind(state_text(link.state))
-    .bind(db::now())
-    .execute(&mut *conn)
-    .await?;
+    put_links(conn, connection, std::slice::from_ref(link)).await
+}
+
+/// Most links per statement of [`put_links`]: 7 parameters each, far under both engines'
+/// limits and cheap to bind on SQLite (whose binding time grows with a statement's
+/// parameters, see `crates/bench/src/seed.rs`).
+const LINKS_PER_STATEMENT: usize = 100;
+
+/// Inserts or replaces the links of their contacts (a contact given twice: the last one),
+/// [`LINKS_PER_STATEMENT`] to a statement rather than a statement (and, outside a
+/// transaction, a commit) each.
+pub async fn put_links(conn: &mut Conn, connection: Uuid, links: &[Link]) -> CrmResult<()> {
+    // One row per contact: PostgreSQL refuses an upsert that touches a row twice.
+    let by_contact: BTreeMap<Uuid, &Link> = links.iter().map(|l| (l.contact_id, l)).collect();
+    let links: Vec<&Link> = by_contact.into_values().collect();
+    let now = db::now();
+    for chunk in links.chunks(LINKS_PER_STATEMENT) {
+        let mut sql = Sql::new(
+            "INSERT INTO google_contacts_links (connection_id, contact_id, resource_name, etag,
+                 owned_hash, state, updated_at) VALUES ",
+        );
+        for (i, link) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .push_bind(id_text(connection))
+                .push(", ")
+                .push_bind(id_text(link.contact_id))
+                .push(", ")
+                .push_bind(link.resource_name.clone())
+                .push(", ")
+                .push_bind(link.etag.clone())
+                .push(", ")
+                .push_bind(link.hash.0.clone())
+                .push(", ")
+                .push_bind(state_text(link.state))
+                .push(", ")
+                .push_bind(now.clone())
+                .push(")");
+        }
+        sql.push(
+            " ON CONFLICT (connection_id, contact_id) DO UPDATE SET
+                 resource_name = excluded.resource_name, etag = excluded.etag,
+                 owned_hash = excluded.owned_hash, state = excluded.state,
+                 updated_at = excluded.updated_at",
+        );
+        sql.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use threadline_crm::records::companies::{Company, CompanyInput};
 use threadline_crm::records::contacts::{Contact, ContactInput};
 use threadline_crm::records::{self, Editable, Kind, Target};
 use threadline_crm::Actor;
-use threadline_fake_providers::google::{GoogleFault, OAuthClient};
+use threadline_fake_providers::google::GoogleFault;
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule};
 use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_google_contacts::group::GROUP_NAME;
@@ -38,30 +38,12 @@ struct World {
 }
 
 async fn world(email: &str) -> World {
-    let fake = FakeProviders::start().await;
-    let google = fake.google();
-    google.add_user(email);
-    google.add_client(OAuthClient {
-        client_id: "cid".into(),
-        client_secret: "s".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-    });
-    let token = google
-        .issue_tokens("cid", email, &["contacts"])
-        .access_token;
+    let (fake, token) = common::google_account(email).await;
     let client =
         PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
     let test = TestDatabase::create();
     let db = test.open().await;
-    let common::Rows {
-        org,
-        user,
-        connection,
-    } = common::connection_rows(&db).await;
-    let mut conn = db.pool().acquire().await.unwrap();
-    store::set_enabled(&mut conn, connection, true)
-        .await
-        .unwrap();
+    let (rows, actor) = common::exporting_user(&db).await;
     let tokens = Arc::new(FixedToken(SecretString::from(token)));
     let export = ContactsExport::new(db.clone(), client, tokens);
     World {
@@ -69,13 +51,8 @@ async fn world(email: &str) -> World {
         _test: test,
         db,
         email: email.to_string(),
-        actor: Actor {
-            user_id: user,
-            org_id: org,
-            name: "U".into(),
-            email: "u@example.com".into(),
-        },
-        connection,
+        actor,
+        connection: rows.connection,
         export,
     }
 }

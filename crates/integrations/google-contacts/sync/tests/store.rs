@@ -102,3 +102,49 @@ async fn export_row_on_off_position_and_links() {
     store::delete_link(&mut conn, id, contact).await.unwrap();
     assert!(store::links(&mut conn, id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn links_put_many_at_once_replace_theirs_and_keep_the_last_of_a_contact_given_twice() {
+    let test = TestDatabase::create();
+    let db = test.open().await;
+    let id = connection(&db).await;
+    let mut conn = db.pool().acquire().await.unwrap();
+    let pending = |contact: Uuid| Link {
+        contact_id: contact,
+        resource_name: None,
+        etag: None,
+        hash: ContentHash("v1:abc".into()),
+        state: LinkState::Pending,
+    };
+    // More than one statement's worth.
+    let mut contacts: Vec<Uuid> = (0..250).map(|_| Uuid::now_v7()).collect();
+    // In the order `links` answers (by contact id).
+    contacts.sort();
+    let first: Vec<Link> = contacts.iter().map(|c| pending(*c)).collect();
+    store::put_links(&mut conn, id, &first).await.unwrap();
+    assert_eq!(store::links(&mut conn, id).await.unwrap(), first);
+
+    // Half of them exported; the first twice, the second time with a newer etag.
+    let exported = |i: usize, etag: &str| {
+        Link::exported(
+            contacts[i],
+            &format!("people/c{i}"),
+            Some(etag.into()),
+            ContentHash("v1:def".into()),
+        )
+    };
+    let mut second: Vec<Link> = (0..125).map(|i| exported(i, "e1")).collect();
+    second.push(exported(0, "e2"));
+    store::put_links(&mut conn, id, &second).await.unwrap();
+    let links = store::links(&mut conn, id).await.unwrap();
+    assert_eq!(links.len(), 250);
+    assert_eq!(
+        links[0],
+        exported(0, "e2"),
+        "the last of a contact given twice"
+    );
+    assert_eq!(links[1..125], second[1..125]);
+    assert_eq!(links[125..], first[125..], "the others kept");
+    store::put_links(&mut conn, id, &[]).await.unwrap();
+    assert_eq!(store::links(&mut conn, id).await.unwrap().len(), 250);
+}

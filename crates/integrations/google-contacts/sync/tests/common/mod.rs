@@ -1,8 +1,30 @@
-//! What the integration's test suites share (each uses its part).
+//! What the integration's test suites (and its benchmark, `examples/`) share; each uses its
+//! part.
 #![allow(dead_code)]
 
+use threadline_crm::Actor;
+use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::FakeProviders;
+use threadline_google_contacts::store;
 use threadline_storage::db::{self, id_text, Db};
 use uuid::Uuid;
+
+/// A local Google with the account `email` and an access token of it with the Contacts
+/// scope.
+pub async fn google_account(email: &str) -> (FakeProviders, String) {
+    let fake = FakeProviders::start().await;
+    let google = fake.google();
+    google.add_user(email);
+    google.add_client(OAuthClient {
+        client_id: "cid".into(),
+        client_secret: "s".into(),
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+    });
+    let token = google
+        .issue_tokens("cid", email, &["contacts"])
+        .access_token;
+    (fake, token)
+}
 
 /// Ids of the rows [`connection_rows`] made.
 pub struct Rows {
@@ -38,4 +60,20 @@ pub async fn connection_rows(db: &Db) -> Rows {
         user,
         connection,
     }
+}
+
+/// [`connection_rows`] with the export turned on, and the user as the CRM's actor.
+pub async fn exporting_user(db: &Db) -> (Rows, Actor) {
+    let rows = connection_rows(db).await;
+    let mut conn = db.pool().acquire().await.unwrap();
+    store::set_enabled(&mut conn, rows.connection, true)
+        .await
+        .unwrap();
+    let actor = Actor {
+        user_id: rows.user,
+        org_id: rows.org,
+        name: "U".into(),
+        email: "u@example.com".into(),
+    };
+    (rows, actor)
 }
