@@ -272,10 +272,17 @@ async fn turning_the_export_on_asks_for_contacts_then_exports_and_off_keeps_them
     assert_eq!(run["counts"]["unchanged"], 3, "{run}");
     assert_exported_once(&s.exported_people(), &contacts, &group);
 
-    // Disconnecting keeps them too.
+    // Disconnecting keeps them too, and the export's state says so.
     runner.shutdown().await;
     s.disconnect(connection).await;
     assert_exported_once(&s.exported_people(), &contacts, &group);
+    let state = s.export_state(connection).await;
+    let message = state["message"].as_str().unwrap();
+    assert!(message.contains("disconnected"), "{message}");
+    assert!(
+        message.contains("The 4 contacts exported so far stay"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -229,15 +229,16 @@ fn message(status: ExportStatus, connection: &Connection, exported: i64) -> Stri
              the export on again finds them instead of copying them twice."
         ),
     };
+    // A disconnected account keeps what was exported too, and says so.
     let paused = match connection.status {
-        Status::Disconnected => {
-            " The Google account is disconnected: connect it again to resume the export."
-        }
-        Status::NeedsReauth => {
+        Status::Disconnected => format!(
+            " The Google account is disconnected: connect it again to resume the export.{stay}"
+        ),
+        Status::NeedsReauth => format!(
             " Google no longer accepts this connection: connect the account again to resume \
-             the export."
-        }
-        _ => "",
+             the export.{stay}"
+        ),
+        _ => String::new(),
     };
     match status {
         ExportStatus::Off => format!("The export to Google Contacts is off.{stay}"),
