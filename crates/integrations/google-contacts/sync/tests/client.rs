@@ -118,7 +118,10 @@ async fn contacts_batches_listing_and_sync_tokens() {
     let name = created[0].resource_name.clone().unwrap();
     fake.google()
         .set_contact_photo(ME, &name, "https://lh3.example/photo.jpg");
-    let fresh = c.batch_get(&token, &[name.clone()]).await.unwrap();
+    let fresh = c
+        .batch_get(&token, std::slice::from_ref(&name))
+        .await
+        .unwrap();
     assert_eq!(fresh[0].status, 200);
     let etag = fresh[0].person.as_ref().unwrap().etag.clone();
     let mut changed = people[0].clone();
@@ -155,19 +158,24 @@ async fn contacts_batches_listing_and_sync_tokens() {
 
     // Out of the group, then back in.
     let second = created[1].resource_name.clone().unwrap();
-    c.add_members(&token, &group.resource_name, &[second.clone()])
+    c.add_members(&token, &group.resource_name, std::slice::from_ref(&second))
         .await
         .unwrap();
 
     // Delete one; the incremental listing shows the tombstone.
     let third = created[2].resource_name.clone().unwrap();
-    c.batch_delete(&token, &[third.clone()]).await.unwrap();
+    c.batch_delete(&token, std::slice::from_ref(&third))
+        .await
+        .unwrap();
     let after = c.list_connections(&token, Some(&sync)).await.unwrap();
     assert!(after
         .people
         .iter()
         .any(|p| p.answers_to(&third) && p.is_deleted()));
-    let gone = c.batch_get(&token, &[third.clone()]).await.unwrap();
+    let gone = c
+        .batch_get(&token, std::slice::from_ref(&third))
+        .await
+        .unwrap();
     assert_eq!(gone[0].status, 404);
     assert!(gone[0].person.is_none());
 
