@@ -1,31 +1,23 @@
 //! The People API client against the local fake over real HTTP.
 
+mod common;
+
 use std::time::Duration;
 
 use threadline_contacts_core::decide::Failure;
 use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
 use threadline_contacts_core::person::ClientData;
 use threadline_contacts_core::{CrmContact, Owned};
-use threadline_fake_providers::google::{GoogleFault, OAuthClient};
+use threadline_fake_providers::google::GoogleFault;
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 use threadline_google_contacts::client::{ListError, PeopleClient, RetryPolicy};
 use uuid::Uuid;
 
 const ME: &str = "ann@example.com";
-const CLIENT_ID: &str = "cid.apps.googleusercontent.com";
 
+/// The fake with Ann's account, and an access token of it.
 async fn setup() -> (FakeProviders, String) {
-    let fake = FakeProviders::start().await;
-    let google = fake.google();
-    google.add_user(ME);
-    google.add_client(OAuthClient {
-        client_id: CLIENT_ID.into(),
-        client_secret: "s3cret".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-    });
-    let token = google
-        .issue_tokens(CLIENT_ID, ME, &["contacts"])
-        .access_token;
+    let (fake, token, _) = common::fake_account(ME).await;
     (fake, token)
 }
 

@@ -1,27 +1,11 @@
 //! Our contact group against the fake People API: created once, found by its stamp after a
 //! rename, adopted and stamped on a 409.
 
-use threadline_fake_providers::google::OAuthClient;
-use threadline_fake_providers::FakeProviders;
-use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
+mod common;
+
 use threadline_google_contacts::group::{ensure_group, EXPORT_KEY, GROUP_NAME};
 
-async fn setup(email: &str) -> (FakeProviders, String, PeopleClient) {
-    let fake = FakeProviders::start().await;
-    let google = fake.google();
-    google.add_user(email);
-    google.add_client(OAuthClient {
-        client_id: "cid".into(),
-        client_secret: "s".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-    });
-    let token = google
-        .issue_tokens("cid", email, &["contacts"])
-        .access_token;
-    let client =
-        PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
-    (fake, token, client)
-}
+use common::fake_account as setup;
 
 #[tokio::test]
 async fn created_once_then_found_by_its_stamp() {

@@ -1,8 +1,35 @@
 //! What the integration's test suites share (each uses its part).
 #![allow(dead_code)]
 
+pub mod world;
+
+use threadline_fake_providers::google::OAuthClient;
+use threadline_fake_providers::FakeProviders;
+use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_storage::db::{self, id_text, Db};
 use uuid::Uuid;
+
+/// The OAuth client the fake issues the suites' tokens to.
+pub const CLIENT_ID: &str = "cid";
+
+/// The fake with `email`'s Google account: an access token of it with the Contacts scope,
+/// and a People client of the fake that does not retry.
+pub async fn fake_account(email: &str) -> (FakeProviders, String, PeopleClient) {
+    let fake = FakeProviders::start().await;
+    let google = fake.google();
+    google.add_user(email);
+    google.add_client(OAuthClient {
+        client_id: CLIENT_ID.into(),
+        client_secret: "s".into(),
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+    });
+    let token = google
+        .issue_tokens(CLIENT_ID, email, &["contacts"])
+        .access_token;
+    let client =
+        PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
+    (fake, token, client)
+}
 
 /// Ids of the rows [`connection_rows`] made.
 pub struct Rows {
