@@ -155,10 +155,7 @@ async fn a_crm_change_updates_only_that_contact_and_keeps_what_google_added() {
         assert!(!mask.contains(&theirs), "{mask:?}");
     }
     // And the next run is quiet again.
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(w.mutations(), 0);
+    w.settles().await;
 }
 
 #[tokio::test]
@@ -182,11 +179,8 @@ async fn a_crm_delete_deletes_the_person_in_google() {
         "its link dropped"
     );
     drop(conn);
-    w.fake.log().clear();
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(w.mutations(), 0, "not deleted twice");
+    // Not deleted twice.
+    w.settles().await;
 }
 
 #[tokio::test]
@@ -222,10 +216,7 @@ async fn a_create_answer_lost_after_commit_is_adopted_not_duplicated() {
     assert_eq!(w.count("POST", BATCH_CREATE), 2);
     assert_eq!(w.people_of(second).len(), 1, "no duplicate");
     assert_eq!(w.people_of(first).len(), 1);
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(w.mutations(), 0);
+    w.settles().await;
 }
 
 #[tokio::test]

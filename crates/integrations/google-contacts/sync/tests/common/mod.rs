@@ -18,6 +18,8 @@ pub async fn fake_account(email: &str) -> (FakeProviders, String, PeopleClient) 
     let fake = FakeProviders::start().await;
     let google = fake.google();
     google.add_user(email);
+    // Long enough for a test that moves the fake's clock by days (sync tokens expire).
+    google.set_access_token_lifetime(std::time::Duration::from_secs(30 * 86_400));
     google.add_client(OAuthClient {
         client_id: CLIENT_ID.into(),
         client_secret: "s".into(),

