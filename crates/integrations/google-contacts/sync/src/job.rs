@@ -7,6 +7,7 @@
 //! position, last.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use threadline_connections::{self as connections, Status};
@@ -107,11 +108,33 @@ impl ContactsExport {
         with_token_replacement(self.tokens.as_ref(), connection_id, "Google", run).await
     }
 
+    /// One attempt with a token; once more when our group turned out to be deleted in
+    /// Google (forgotten by then, with the sync token: the second pass finds or makes the
+    /// group again, and lists in full to put every contact back in it). The history counts
+    /// the second pass.
     async fn attempt(
         &self,
         connection_id: Uuid,
         options: &RunOptions,
         token: &str,
+    ) -> Result<RunCounts, SyncError> {
+        let group_gone = AtomicBool::new(false);
+        match self.pass(connection_id, options, token, &group_gone).await {
+            Err(e) if group_gone.load(Ordering::Relaxed) => {
+                tracing::info!(connection = %connection_id, error = %e, "our contact group was deleted in Google; finding or making it again");
+                let again = AtomicBool::new(false);
+                self.pass(connection_id, options, token, &again).await
+            }
+            other => other,
+        }
+    }
+
+    async fn pass(
+        &self,
+        connection_id: Uuid,
+        options: &RunOptions,
+        token: &str,
+        group_gone: &AtomicBool,
     ) -> Result<RunCounts, SyncError> {
         let mut conn = self.db.pool().acquire().await?;
         // 1. Preconditions.
@@ -139,13 +162,6 @@ impl ContactsExport {
             return Ok(RunCounts::default());
         }
         let org = org_of(&mut conn, connection.user_id).await?;
-        let run = Run {
-            export: self,
-            connection: connection_id,
-            org,
-            token,
-            lease: options.lease.clone(),
-        };
 
         // 2. The group.
         let stamp = connection_id.to_string();
@@ -155,6 +171,15 @@ impl ContactsExport {
         if export.group.as_deref() != Some(group.as_str()) {
             store::save_group(&mut conn, connection_id, Some(&group)).await?;
         }
+        let run = Run {
+            export: self,
+            connection: connection_id,
+            org,
+            token,
+            group: &group,
+            group_gone,
+            lease: options.lease.clone(),
+        };
 
         // 3. The CRM's side.
         let everything =
@@ -242,7 +267,7 @@ impl ContactsExport {
             run.create(&mut conn, chunk, &mut counts).await?;
         }
         for chunk in &plan.updates {
-            let recreate = run.update(&mut conn, chunk, &group, &mut counts).await?;
+            let recreate = run.update(&mut conn, chunk, &mut counts).await?;
             if !recreate.is_empty() {
                 run.create(&mut conn, &recreate, &mut counts).await?;
             }
@@ -264,10 +289,14 @@ impl ContactsExport {
         }
         for add in &plan.group_adds {
             run.ensure_lease()?;
-            self.client
+            if let Err(e) = self
+                .client
                 .add_members(token, &add.group, &add.resource_names)
                 .await
-                .map_err(|e| call_failed("adding contacts to the group", e))?;
+            {
+                let what = "adding contacts to the group";
+                return Err(run.group_write_failed(&mut conn, what, e).await);
+            }
         }
 
         // 8. Link writes, then the position: last.
@@ -301,6 +330,10 @@ struct Run<'a> {
     connection: Uuid,
     org: Uuid,
     token: &'a str,
+    /// Our group, as the pass found or made it.
+    group: &'a str,
+    /// Set when a write found our group deleted in Google.
+    group_gone: &'a AtomicBool,
     lease: Option<Lease>,
 }
 
@@ -310,6 +343,31 @@ impl Run<'_> {
             Some(lease) if !lease.is_held() => Err(SyncError::LeaseLost),
             _ => Ok(()),
         }
+    }
+
+    /// A write naming our group (a create's membership, `members:modify`) failed. A 404, or
+    /// the 400 a create naming an unknown group gets, may mean the user deleted the group
+    /// (between runs or during this one): if reading it answers 404, it is forgotten with
+    /// the sync token, and the pass says so ([`Run::group_gone`]). The write's error.
+    async fn group_write_failed(&self, conn: &mut Conn, what: &str, e: CallError) -> SyncError {
+        if matches!(e.status(), Some(400 | 404)) {
+            let client = &self.export.client;
+            match client.get_group(self.token, self.group).await {
+                Err(read) if read.status() == Some(404) => {
+                    let forgotten = async {
+                        store::save_group(conn, self.connection, None).await?;
+                        store::clear_sync_token(conn, self.connection).await
+                    };
+                    if let Err(db) = forgotten.await {
+                        return db.into();
+                    }
+                    self.group_gone.store(true, Ordering::Relaxed);
+                }
+                Err(read) => return call_failed("reading our contact group", read),
+                Ok(_) => {}
+            }
+        }
+        call_failed(what, e)
     }
 
     /// Loads `ids` with their companies into `input`: live ones as contacts, the others as
@@ -396,13 +454,11 @@ impl Run<'_> {
             store::put_link(conn, self.connection, &c.pending_link()).await?;
         }
         let bodies: Vec<_> = chunk.iter().map(|c| c.body.clone()).collect();
-        let created = self
-            .export
-            .client
-            .batch_create(self.token, &bodies)
-            .await
+        let created = match self.export.client.batch_create(self.token, &bodies).await {
+            Ok(created) => created,
             // The pending links stay: the next run adopts what was made.
-            .map_err(|e| call_failed("creating contacts", e))?;
+            Err(e) => return Err(self.group_write_failed(conn, "creating contacts", e).await),
+        };
         let by_id: BTreeMap<Uuid, &Create> = chunk.iter().map(|c| (c.contact_id, c)).collect();
         for person in &created {
             let (Some(id), Some(name)) = (
@@ -425,10 +481,10 @@ impl Run<'_> {
         &self,
         conn: &mut Conn,
         chunk: &[Update],
-        group: &str,
         counts: &mut RunCounts,
     ) -> Result<Vec<Create>, SyncError> {
         let client = &self.export.client;
+        let group = self.group;
         let mut recreate = Vec::new();
         let mut pending: Vec<Update> = chunk.to_vec();
         let mut attempt = 0;

@@ -57,6 +57,10 @@ async fn groups_create_list_conflict_and_stamp() {
     let group = c.create_group(&token, "Threadline", &stamp).await.unwrap();
     assert!(group.resource_name.starts_with("contactGroups/"));
     assert_eq!(group.client_data("threadline.export"), Some("conn-1"));
+    let read = c.get_group(&token, &group.resource_name).await.unwrap();
+    assert_eq!(read, group);
+    let unknown = c.get_group(&token, "contactGroups/0123456789abcdef").await;
+    assert_eq!(unknown.unwrap_err().status(), Some(404));
     let again = c
         .create_group(&token, "Threadline", &stamp)
         .await

@@ -17,6 +17,69 @@ use common::world::{World, BATCH_CREATE, BATCH_UPDATE};
 
 const LISTING: &str = "/v1/people/me/connections";
 const BATCH_GET: &str = "/v1/people:batchGet";
+const GROUPS: &str = "/v1/contactGroups";
+const GROUP: &str = "/v1/contactGroups/{group}";
+const MEMBERS: &str = "/v1/contactGroups/{group}/members:modify";
+
+/// The user deletes our group between runs (its contacts stay, out of it): the next run's
+/// `members:modify` putting them back gets 404; the group is found gone, made again, and
+/// every contact put in it, in that run; no person is made twice.
+#[tokio::test]
+async fn our_group_deleted_between_runs_is_made_again_with_every_contact_in_it() {
+    let (w, ids) = World::exported("gil@example.com", 3).await;
+    let before = w.export_row().await.group.unwrap();
+    w.delete_group_in_google(&before).await;
+
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!((counts.created, counts.errors), (0, 0), "{counts:?}");
+    let after = w.export_row().await.group.unwrap();
+    assert_ne!(after, before);
+    assert_eq!(
+        w.count("POST", MEMBERS),
+        2,
+        "the old group's 404, then the new one"
+    );
+    assert_eq!(w.count("GET", GROUP), 1, "the group read once: gone");
+    assert_eq!(w.count("POST", GROUPS), 1, "made again once");
+    assert_eq!(w.count("POST", BATCH_CREATE), 0);
+    w.assert_exported(&ids).await;
+    w.settles().await;
+}
+
+/// The user deletes our group while a run is under way: the run listed before the delete
+/// (Google's propagation delay hides its effects from the sync-token listing), so its
+/// create naming the group is refused; the group is found gone, made again, everything
+/// listed in full and put in it, the new contact created once, in the same run.
+#[tokio::test]
+async fn our_group_deleted_during_a_run_is_made_again_and_the_create_sent_once() {
+    let (w, mut ids) = World::exported("hal@example.com", 3).await;
+    let before = w.export_row().await.group.unwrap();
+    w.fake
+        .google()
+        .set_people_propagation_delay(Duration::from_secs(3600));
+    w.delete_group_in_google(&before).await;
+    ids.push(w.contact("New", "Comer", "new@client.example").await);
+
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!((counts.created, counts.errors), (1, 0), "{counts:?}");
+    assert_ne!(w.export_row().await.group.unwrap(), before);
+    let creates: Vec<Option<u16>> = w
+        .fake
+        .log()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == BATCH_CREATE)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(creates, [Some(400), Some(200)], "refused, then sent again");
+    assert_eq!(w.count("POST", GROUPS), 1, "made again once");
+    w.assert_exported(&ids).await;
+    w.fake.google().advance_clock(Duration::from_secs(2 * 3600));
+    w.settles().await;
+    w.assert_exported(&ids).await;
+}
 
 /// The user deletes a person; a run without a change of the contact in the CRM leaves it
 /// deleted (the listing's tombstone is noted, nothing is written); once the contact changes
