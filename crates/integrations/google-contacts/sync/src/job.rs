@@ -456,8 +456,17 @@ impl Run<'_> {
         let bodies: Vec<_> = chunk.iter().map(|c| c.body.clone()).collect();
         let created = match self.export.client.batch_create(self.token, &bodies).await {
             Ok(created) => created,
-            // The pending links stay: the next run adopts what was made.
-            Err(e) => return Err(self.group_write_failed(conn, "creating contacts", e).await),
+            Err(e) => {
+                if e.is_rate_limit() {
+                    // Refused whole, nothing made (as the client's retries assume): no
+                    // answer was lost, so no pending link waits for a complete listing.
+                    for c in chunk {
+                        store::delete_link(conn, self.connection, c.contact_id).await?;
+                    }
+                }
+                // Else the pending links stay: the next run adopts what was made.
+                return Err(self.group_write_failed(conn, "creating contacts", e).await);
+            }
         };
         let by_id: BTreeMap<Uuid, &Create> = chunk.iter().map(|c| (c.contact_id, c)).collect();
         for person in &created {

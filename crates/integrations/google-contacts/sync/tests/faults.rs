@@ -9,9 +9,11 @@ mod common;
 use std::time::Duration;
 
 use threadline_contacts_core::LinkState;
-use threadline_fake_providers::google::GoogleFault;
+use threadline_fake_providers::google::{GoogleFault, RateLimitReason};
 use threadline_fake_providers::{Fault, FaultRule};
 use threadline_google_contacts::RunCounts;
+use threadline_sync_engine::{JobError, SyncError};
+use uuid::Uuid;
 
 use common::world::{World, BATCH_CREATE, BATCH_UPDATE};
 
@@ -224,4 +226,183 @@ async fn expired_sync_tokens_of_the_account_list_in_full_and_write_nothing() {
 #[tokio::test]
 async fn a_sync_token_a_week_old_lists_in_full_and_writes_nothing() {
     an_expired_sync_token(Expiry::Clock).await;
+}
+
+/// When a fault strikes: on the first export (every CRM contact, a full listing), or on a
+/// later run (the changes feed, the sync-token listing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    First,
+    Later,
+}
+
+/// 450 new contacts to export (batches of 200, 200 and 50) and `fault` on the second
+/// batch: the run ends in error after two batches, the first one's contacts linked to
+/// their persons. `hidden`: the run's writes stay out of sync-token listings for an hour.
+/// The world, every contact, the run's error.
+async fn second_create_batch_fails(
+    stage: Stage,
+    fault: Fault,
+    hidden: bool,
+) -> (World, Vec<Uuid>, SyncError) {
+    let w = World::new("kim@example.com").await;
+    let mut ids = Vec::new();
+    if stage == Stage::Later {
+        ids = w.contacts(2, "Early").await;
+        w.settles().await;
+    }
+    let bulk = w.contacts(450, "Bulk").await;
+    ids.extend(&bulk);
+    if hidden {
+        let delay = Duration::from_secs(3600);
+        w.fake.google().set_people_propagation_delay(delay);
+    }
+    w.fake
+        .faults()
+        .inject(FaultRule::new(fault).on("POST", BATCH_CREATE).after(1));
+    w.fake.log().clear();
+    let error = w.try_run().await.unwrap_err();
+    assert_eq!(w.count("POST", BATCH_CREATE), 2, "the third batch not sent");
+    let persons = w.persons();
+    let linked: Vec<Uuid> = w
+        .links()
+        .await
+        .into_iter()
+        .filter(|l| l.state == LinkState::Exported)
+        .map(|l| {
+            let person = &persons[&l.contact_id];
+            assert_eq!(person.len(), 1);
+            assert_eq!(
+                l.resource_name.as_deref(),
+                person[0]["resourceName"].as_str()
+            );
+            l.contact_id
+        })
+        .collect();
+    let first_batch = &bulk[..200];
+    assert!(
+        first_batch.iter().all(|id| linked.contains(id)),
+        "what was written before is linked"
+    );
+    assert_eq!(linked.len(), ids.len() - 250, "and nothing else");
+    (w, ids, error)
+}
+
+/// A throttle or a server error on the middle batch of an export: the run ends to be
+/// tried later (with Google's `Retry-After` when it gave one), and the next run creates
+/// what was not made, none twice. A throttled batch was refused whole: its contacts are
+/// created by the next run whatever it lists. After a server error the batch may have been
+/// made: a later run's sync-token listing cannot tell, so its contacts wait for the
+/// complete listing the run asks of the next one.
+async fn a_refused_middle_batch(stage: Stage, fault: Fault, retry_after: Option<u64>) {
+    let (w, ids, error) = second_create_batch_fails(stage, fault.clone(), false).await;
+    let wanted = retry_after.map(Duration::from_secs);
+    match JobError::from(error) {
+        JobError::Retryable { retry_after, .. } => assert_eq!(retry_after, wanted, "{fault:?}"),
+        other => panic!("{fault:?}: {other:?}"),
+    }
+    let throttled = matches!(fault, Fault::TooManyRequests { .. } | Fault::Google(_));
+    w.fake.log().clear();
+    let counts = w.run().await;
+    if throttled || stage == Stage::First {
+        assert_eq!((counts.created, counts.adopted), (250, 0), "{counts:?}");
+        assert_eq!(w.count("POST", BATCH_CREATE), 2);
+    } else {
+        let awaiting = (counts.created, counts.skipped, counts.adopted);
+        assert_eq!(awaiting, (50, 200, 0), "{counts:?}");
+        w.fake.log().clear();
+        let counts = w.run().await;
+        assert_eq!((counts.created, counts.adopted), (200, 0), "{counts:?}");
+        let listing = &w.fake.log().requests()[0];
+        assert!(!listing.query.as_deref().unwrap().contains("syncToken="));
+    }
+    w.assert_exported(&ids).await;
+    w.settles().await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_on_the_middle_batch_ends_the_run_to_be_retried() {
+    let fault = Fault::TooManyRequests {
+        retry_after: Some(7),
+    };
+    a_refused_middle_batch(Stage::First, fault, Some(7)).await;
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_on_the_middle_batch_ends_the_run_to_be_retried() {
+    let fault = Fault::TooManyRequests { retry_after: None };
+    a_refused_middle_batch(Stage::Later, fault, None).await;
+}
+
+#[tokio::test]
+async fn a_403_rate_limit_exceeded_on_the_middle_batch_ends_the_run_to_be_retried() {
+    let fault = Fault::Google(GoogleFault::RateLimited403(
+        RateLimitReason::RateLimitExceeded,
+    ));
+    a_refused_middle_batch(Stage::First, fault, None).await;
+}
+
+#[tokio::test]
+async fn a_403_user_rate_limit_exceeded_on_the_middle_batch_ends_the_run_to_be_retried() {
+    let fault = Fault::Google(GoogleFault::RateLimited403(
+        RateLimitReason::UserRateLimitExceeded,
+    ));
+    a_refused_middle_batch(Stage::Later, fault, None).await;
+}
+
+#[tokio::test]
+async fn a_500_on_the_middle_batch_ends_the_run_to_be_retried() {
+    a_refused_middle_batch(Stage::First, Fault::BackendError, None).await;
+}
+
+#[tokio::test]
+async fn a_503_on_the_middle_batch_ends_the_run_to_be_retried() {
+    a_refused_middle_batch(Stage::Later, Fault::Unavailable, None).await;
+}
+
+/// The middle batch is made in Google but its answer is lost: the run ends to be tried
+/// later, and the next run adopts the batch's persons by their `clientData` (never sends
+/// them again) and creates the last batch. `hidden`: a later run's sync-token listing does
+/// not show them yet (Google's propagation delay), so the pending links keep them waiting
+/// for the complete listing the run asks of the next one, which adopts them.
+async fn a_lost_middle_batch_answer(stage: Stage, fault: Fault, hidden: bool) {
+    let (w, ids, error) = second_create_batch_fails(stage, fault.clone(), hidden).await;
+    assert!(matches!(error, SyncError::Retryable { .. }), "{error:?}");
+    w.fake.log().clear();
+    let counts = w.run().await;
+    if hidden {
+        let awaiting = (counts.created, counts.skipped, counts.adopted);
+        assert_eq!(awaiting, (50, 200, 0), "{counts:?}");
+        w.fake.log().clear();
+        let counts = w.run().await;
+        assert_eq!((counts.adopted, counts.created), (200, 0), "{counts:?}");
+        assert_eq!(w.count("POST", BATCH_CREATE), 0);
+    } else {
+        assert_eq!((counts.adopted, counts.created), (200, 50), "{counts:?}");
+        assert_eq!(w.count("POST", BATCH_CREATE), 1, "the last batch only");
+    }
+    w.assert_exported(&ids).await;
+    w.settles().await;
+}
+
+#[tokio::test]
+async fn a_middle_batch_dropped_after_commit_is_adopted_on_the_first_export() {
+    a_lost_middle_batch_answer(Stage::First, Fault::DropResponseAfterCommit, false).await;
+}
+
+#[tokio::test]
+async fn a_middle_batch_dropped_after_commit_is_adopted_on_a_later_run() {
+    a_lost_middle_batch_answer(Stage::Later, Fault::DropResponseAfterCommit, false).await;
+}
+
+#[tokio::test]
+async fn a_middle_batch_answered_500_after_commit_is_adopted_on_the_first_export() {
+    let fault = Fault::Google(GoogleFault::BackendErrorAfterCommit);
+    a_lost_middle_batch_answer(Stage::First, fault, false).await;
+}
+
+#[tokio::test]
+async fn a_middle_batch_answered_500_after_commit_and_not_listed_yet_is_adopted_later() {
+    let fault = Fault::Google(GoogleFault::BackendErrorAfterCommit);
+    a_lost_middle_batch_answer(Stage::Later, fault, true).await;
 }
