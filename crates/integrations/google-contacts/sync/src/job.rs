@@ -79,6 +79,16 @@ pub struct RunOptions {
     pub lease: Option<Lease>,
 }
 
+impl RunOptions {
+    /// After a person reviewed a refused run and chose to apply it anyway
+    /// ([`JobContext::apply_anyway`]): the guards let this run pass.
+    pub fn apply_anyway(mut self) -> RunOptions {
+        self.guards.allow_mass_delete = true;
+        self.guards.allow_empty = true;
+        self
+    }
+}
+
 /// The export of one server: its database, the People API client, the token source.
 pub struct ContactsExport {
     db: Db,
@@ -679,8 +689,7 @@ impl SyncJob for ContactsJob {
                 ..RunOptions::default()
             };
             if ctx.apply_anyway {
-                options.guards.allow_mass_delete = true;
-                options.guards.allow_empty = true;
+                options = options.apply_anyway();
             }
             let counts = self
                 .0
