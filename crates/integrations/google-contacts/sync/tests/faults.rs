@@ -8,14 +8,15 @@ mod common;
 
 use std::time::Duration;
 
+use threadline_connections::Status;
 use threadline_contacts_core::LinkState;
 use threadline_fake_providers::google::{GoogleFault, RateLimitReason};
 use threadline_fake_providers::{Fault, FaultRule};
-use threadline_google_contacts::RunCounts;
+use threadline_google_contacts::{RunCounts, RunOptions};
 use threadline_sync_engine::{JobError, SyncError};
 use uuid::Uuid;
 
-use common::world::{World, BATCH_CREATE, BATCH_UPDATE};
+use common::world::{World, BATCH_CREATE, BATCH_DELETE, BATCH_UPDATE};
 
 const LISTING: &str = "/v1/people/me/connections";
 const BATCH_GET: &str = "/v1/people:batchGet";
@@ -405,4 +406,151 @@ async fn a_middle_batch_answered_500_after_commit_is_adopted_on_the_first_export
 async fn a_middle_batch_answered_500_after_commit_and_not_listed_yet_is_adopted_later() {
     let fault = Fault::Google(GoogleFault::BackendErrorAfterCommit);
     a_lost_middle_batch_answer(Stage::Later, fault, true).await;
+}
+
+/// The run ended because the grant is refused: the engine's needs-reauthorization (the
+/// schedules pause), the connection says so, and the reason is Google's.
+async fn assert_needs_reauth(w: &World, error: SyncError) {
+    match JobError::from(error) {
+        JobError::NeedsReauth(why) => assert!(why.contains("invalid_grant"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let connection = w.connection_row(w.connection).await;
+    assert_eq!(connection.status, Status::NeedsReauth);
+    assert!(connection.status_reason.unwrap().contains("invalid_grant"));
+}
+
+/// The user takes Threadline's access away in Google between runs, with contacts deleted in
+/// the CRM meanwhile: the run's first call is refused, the token source's refresh gets
+/// `invalid_grant`, the run ends needing reauthorization and nothing is deleted in Google;
+/// the next run asks Google nothing; connected again, the deletes are made.
+#[tokio::test]
+async fn access_revoked_between_runs_needs_reauthorization_and_deletes_nothing() {
+    let (w, ids) = World::exported("lea@example.com", 6).await;
+    w.delete(ids[0], 1).await;
+    w.delete(ids[1], 1).await;
+    w.revoke(&w.account).await;
+
+    w.fake.log().clear();
+    let error = w.try_run().await.unwrap_err();
+    assert_needs_reauth(&w, error).await;
+    assert_eq!(w.mutations(), 0, "{:#?}", w.fake.log().requests());
+    assert!(
+        ids.iter().all(|id| w.people_of(*id).len() == 1),
+        "none deleted"
+    );
+    assert_eq!(w.links().await.len(), 6);
+    w.fake.log().clear();
+    let again = w.try_run().await.unwrap_err();
+    assert!(matches!(again, SyncError::NeedsReauth(_)), "{again:?}");
+    assert_eq!(w.fake.log().total(), 0, "nothing asked of Google");
+
+    w.reconnect(&w.account).await;
+    let counts = w.run().await;
+    assert_eq!(counts.deleted, 2, "{counts:?}");
+    w.assert_exported(&ids[2..]).await;
+}
+
+/// The grant is refused in the middle of a run (the access token expires before the
+/// deletes, and its refresh gets `invalid_grant`): the creates before stay linked, the
+/// run ends needing reauthorization before deleting anything; connected again, the next
+/// run deletes and creates nothing twice.
+#[tokio::test]
+async fn a_grant_refused_mid_run_stops_before_the_deletes() {
+    let (w, mut ids) = World::exported("max@example.com", 6).await;
+    let new = w.contact("New", "Person", "new@client.example").await;
+    w.delete(ids[0], 1).await;
+    w.delete(ids[1], 1).await;
+    w.fake
+        .google()
+        .invalidate_refresh_token(&w.account.refresh_token);
+    w.fake
+        .faults()
+        .inject(FaultRule::new(Fault::Unauthorized).on("POST", BATCH_DELETE));
+
+    w.fake.log().clear();
+    let error = w.try_run().await.unwrap_err();
+    assert_needs_reauth(&w, error).await;
+    assert_eq!(w.count("POST", BATCH_CREATE), 1);
+    assert_eq!(w.count("POST", BATCH_DELETE), 1, "refused: 401");
+    assert!(
+        ids.iter().all(|id| w.people_of(*id).len() == 1),
+        "none deleted"
+    );
+    assert_eq!(w.people_of(new).len(), 1);
+
+    w.reconnect(&w.account).await;
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!((counts.deleted, counts.created), (2, 0), "{counts:?}");
+    ids.drain(..2);
+    ids.push(new);
+    w.assert_exported(&ids).await;
+    w.settles().await;
+}
+
+/// More than half of the exported contacts (at least 5) deleted in the CRM: the run is
+/// refused for review (the engine pauses the schedule) and writes nothing to Google, again
+/// on the next run; the run a review's "apply anyway" makes deletes them.
+#[tokio::test]
+async fn a_mass_delete_is_refused_for_review_until_applied_anyway() {
+    let (w, ids) = World::exported("ned@example.com", 8).await;
+    let late = w.contact("Late", "Comer", "late@client.example").await;
+    for id in &ids[..5] {
+        w.delete(*id, 1).await;
+    }
+    for _ in 0..2 {
+        w.fake.log().clear();
+        let error = w.try_run().await.unwrap_err();
+        match JobError::from(error) {
+            JobError::RefusedForReview(why) => assert!(why.contains("delete 5 of 8"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(w.mutations(), 0, "{:#?}", w.fake.log().requests());
+        assert!(
+            ids.iter().all(|id| w.people_of(*id).len() == 1),
+            "none deleted"
+        );
+        assert!(w.people_of(late).is_empty(), "nothing written");
+    }
+
+    let anyway = RunOptions::default().apply_anyway();
+    let counts = w.run_with(w.connection, anyway).await.unwrap();
+    assert_eq!((counts.deleted, counts.created), (5, 1), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_DELETE), 1);
+    let mut kept = ids[5..].to_vec();
+    kept.push(late);
+    w.assert_exported(&kept).await;
+    w.settles().await;
+}
+
+/// Two users of one organisation export into their own Google accounts: each account gets
+/// every contact once, in a group of its own stamped with its connection; a CRM change and
+/// a delete reach both.
+#[tokio::test]
+async fn two_users_of_one_organisation_each_get_every_contact_once() {
+    let w = World::new("ona@example.com").await;
+    let pat = w.add_user("pat@example.com").await;
+    let mut ids = w.contacts(5, "Both").await;
+    for account in [&w.account, &pat] {
+        let counts = w.run_with(account.connection, RunOptions::default()).await;
+        assert_eq!(counts.unwrap().created, 5);
+    }
+    w.assert_exported(&ids).await;
+    w.assert_exported_to(&pat, &ids).await;
+    let groups = [w.export_row().await, w.export_row_of(pat.connection).await];
+    assert_ne!(groups[0].group, groups[1].group);
+
+    w.rename(ids[0], 1, "Changed").await;
+    w.delete(ids[1], 1).await;
+    for account in [&w.account, &pat] {
+        let counts = w.run_with(account.connection, RunOptions::default()).await;
+        let counts = counts.unwrap();
+        assert_eq!((counts.updated, counts.deleted), (1, 1), "{counts:?}");
+        let changed = &w.persons_in(&account.email)[&ids[0]][0];
+        assert_eq!(changed["names"][0]["familyName"], "Changed");
+    }
+    ids.remove(1);
+    w.assert_exported(&ids).await;
+    w.assert_exported_to(&pat, &ids).await;
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 /// The OAuth client the fake issues the suites' tokens to.
 pub const CLIENT_ID: &str = "cid";
+pub const CLIENT_SECRET: &str = "s";
+pub const REDIRECT_URL: &str = "http://127.0.0.1:9/cb";
 
 /// The fake with `email`'s Google account: an access token of it with the Contacts scope,
 /// and a People client of the fake that does not retry.
@@ -22,8 +24,8 @@ pub async fn fake_account(email: &str) -> (FakeProviders, String, PeopleClient) 
     google.set_access_token_lifetime(std::time::Duration::from_secs(30 * 86_400));
     google.add_client(OAuthClient {
         client_id: CLIENT_ID.into(),
-        client_secret: "s".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![REDIRECT_URL.into()],
     });
     let token = google
         .issue_tokens(CLIENT_ID, email, &["contacts"])
@@ -40,28 +42,53 @@ pub struct Rows {
     pub connection: Uuid,
 }
 
+/// An organisation (`Acme`).
+pub async fn org_row(db: &Db) -> Uuid {
+    let org = Uuid::now_v7();
+    sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $2)")
+        .bind(id_text(org))
+        .bind(db::now())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    org
+}
+
+/// A user of `org` who logs in with `email`.
+pub async fn user_row(db: &Db, org: Uuid, email: &str) -> Uuid {
+    let user = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, 'U', $3, $4)",
+    )
+    .bind(id_text(user))
+    .bind(id_text(org))
+    .bind(email)
+    .bind(db::now())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    user
+}
+
 /// An organisation, a user (`u@example.com`) and their Google connection with the Contacts
-/// scope.
+/// scope (no token).
 pub async fn connection_rows(db: &Db) -> Rows {
-    let (org, user, connection) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let now = db::now();
-    let mut conn = db.pool().acquire().await.unwrap();
-    for sql in [
-        "INSERT INTO organisations (id, name, created_at) VALUES ($1, 'Acme', $4)",
-        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($2, $1, 'U', 'u@example.com', $4)",
+    let org = org_row(db).await;
+    let user = user_row(db, org, "u@example.com").await;
+    let connection = Uuid::now_v7();
+    sqlx::query(
         "INSERT INTO connections (id, org_id, user_id, provider, account_id, scopes, status,
              version, created_at, updated_at, connected_at)
-         VALUES ($3, $1, $2, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts', 'ok', 1, $4, $4, $4)",
-    ] {
-        sqlx::query(sql)
-            .bind(id_text(org))
-            .bind(id_text(user))
-            .bind(id_text(connection))
-            .bind(&now)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
+         VALUES ($1, $2, $3, 'google', 'sub-1', 'https://www.googleapis.com/auth/contacts',
+             'ok', 1, $4, $4, $4)",
+    )
+    .bind(id_text(connection))
+    .bind(id_text(org))
+    .bind(id_text(user))
+    .bind(db::now())
+    .execute(db.pool())
+    .await
+    .unwrap();
     Rows {
         org,
         user,

@@ -1,11 +1,16 @@
-//! The export's world for the job's suites: the fake People API with a user's account, a
+//! The export's world for the job's suites: the fake Google with a user's account, a
 //! throwaway database whose contacts are made through the CRM model, the user's connection
-//! with the export on, and the export itself.
+//! (tokens encrypted at rest) with the export on, and the export with the production token
+//! source, refreshing against the fake's token endpoint. More users of the organisation
+//! connect their own accounts with [`World::add_user`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use threadline_connections::oauth::google::{GoogleConfig, GoogleEndpoints};
+use threadline_connections::oauth::{OAuth, TokenSource};
+use threadline_connections::{self as connections, Grant, Owner, Provider};
 use threadline_contacts_core::owned::CONTACT_ID_KEY;
 use threadline_contacts_core::{Link, LinkState};
 use threadline_crm::records::contacts::{Contact, ContactInput};
@@ -13,59 +18,97 @@ use threadline_crm::records::{self, Editable, Kind, Target};
 use threadline_crm::Actor;
 use threadline_fake_providers::FakeProviders;
 use threadline_google_contacts::group::{EXPORT_KEY, GROUP_NAME};
-use threadline_google_contacts::store;
+use threadline_google_contacts::{store, SCOPES};
 use threadline_google_contacts::{ContactsExport, RunCounts, RunOptions};
 use threadline_storage::db::Db;
-use threadline_storage::secrets::SecretString;
+use threadline_storage::secrets::{new_key_line, Keyring, SecretString};
 use threadline_storage::testing::TestDatabase;
-use threadline_sync_engine::{FixedToken, SyncError};
+use threadline_sync_engine::SyncError;
 use uuid::Uuid;
 
 pub const BATCH_CREATE: &str = "/v1/people:batchCreateContacts";
 pub const BATCH_UPDATE: &str = "/v1/people:batchUpdateContacts";
 pub const BATCH_DELETE: &str = "/v1/people:batchDeleteContacts";
 
+/// A user's Google account and connection.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub email: String,
+    pub connection: Uuid,
+    /// The refresh token stored on the connection (to revoke it, as the user may).
+    pub refresh_token: String,
+}
+
 pub struct World {
     pub fake: FakeProviders,
     _test: TestDatabase,
     pub db: Db,
+    keys: Arc<Keyring>,
+    /// The first user's address and connection.
     pub email: String,
-    pub actor: Actor,
     pub connection: Uuid,
+    pub account: Account,
+    pub actor: Actor,
     pub export: ContactsExport,
 }
 
 impl World {
     /// `email`'s Google account in the fake, and their connection with the export on.
     pub async fn new(email: &str) -> World {
-        let (fake, token, client) = super::fake_account(email).await;
+        let (fake, _, client) = super::fake_account(email).await;
         let test = TestDatabase::create();
         let db = test.open().await;
-        let super::Rows {
-            org,
-            user,
-            connection,
-        } = super::connection_rows(&db).await;
-        let mut conn = db.pool().acquire().await.unwrap();
-        store::set_enabled(&mut conn, connection, true)
-            .await
-            .unwrap();
-        let tokens = Arc::new(FixedToken(SecretString::from(token)));
-        let export = ContactsExport::new(db.clone(), client, tokens);
+        let keys = Arc::new(Keyring::parse(&new_key_line().unwrap(), "test").unwrap());
+        let org = super::org_row(&db).await;
+        let (user, account) = connect(&fake, &db, &keys, org, email).await;
+        let oauth = OAuth::with_google(GoogleConfig {
+            client_id: super::CLIENT_ID.into(),
+            client_secret: SecretString::from(super::CLIENT_SECRET.to_string()),
+            redirect_url: super::REDIRECT_URL.parse().unwrap(),
+            endpoints: GoogleEndpoints::all_at(&fake.base_url()).unwrap(),
+        })
+        .unwrap();
+        let tokens = TokenSource::new(db.clone(), Arc::clone(&keys), Arc::new(oauth));
+        let export = ContactsExport::new(db.clone(), client, Arc::new(tokens));
         World {
             fake,
             _test: test,
             db,
+            keys,
             email: email.to_string(),
+            connection: account.connection,
+            account,
             actor: Actor {
                 user_id: user,
                 org_id: org,
                 name: "U".into(),
-                email: "u@example.com".into(),
+                email: email.into(),
             },
-            connection,
             export,
         }
+    }
+
+    /// Another user of the organisation, who connects their own Google account (`email`)
+    /// and turns the export on.
+    pub async fn add_user(&self, email: &str) -> Account {
+        self.fake.google().add_user(email);
+        let (_, account) =
+            connect(&self.fake, &self.db, &self.keys, self.actor.org_id, email).await;
+        account
+    }
+
+    /// The user connects the account again (a new grant): the connection is `ok` again.
+    pub async fn reconnect(&self, account: &Account) -> Account {
+        let (_, again) = connect(
+            &self.fake,
+            &self.db,
+            &self.keys,
+            self.actor.org_id,
+            &account.email,
+        )
+        .await;
+        assert_eq!(again.connection, account.connection, "the same connection");
+        again
     }
 
     /// [`World::new`] with `n` contacts exported by a first run.
@@ -128,10 +171,7 @@ impl World {
     }
 
     pub async fn run(&self) -> RunCounts {
-        self.export
-            .run(self.connection, RunOptions::default())
-            .await
-            .unwrap()
+        self.try_run().await.unwrap()
     }
 
     /// A run that writes nothing to Google; its counts.
@@ -151,9 +191,16 @@ impl World {
 
     /// A run that may fail.
     pub async fn try_run(&self) -> Result<RunCounts, SyncError> {
-        self.export
-            .run(self.connection, RunOptions::default())
-            .await
+        self.run_with(self.connection, RunOptions::default()).await
+    }
+
+    /// A run of a connection's export with these options.
+    pub async fn run_with(
+        &self,
+        connection: Uuid,
+        options: RunOptions,
+    ) -> Result<RunCounts, SyncError> {
+        self.export.run(connection, options).await
     }
 
     pub fn count(&self, method: &str, endpoint: &str) -> usize {
@@ -161,25 +208,13 @@ impl World {
     }
 
     /// The account's live contacts carrying `contact`'s id.
-    pub fn people_of(&self, contact: Uuid) -> Vec<serde_json::Value> {
-        let id = contact.to_string();
-        self.fake
-            .google()
-            .people_contacts(&self.email)
-            .into_iter()
-            .filter(|p| {
-                p["clientData"]
-                    .as_array()
-                    .is_some_and(|d| d.iter().any(|c| c["value"] == id.as_str()))
-            })
-            .collect()
+    pub fn people_of(&self, contact: Uuid) -> Vec<Value> {
+        self.persons().remove(&contact).unwrap_or_default()
     }
 
     pub async fn link_name(&self, contact: Uuid) -> String {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::links(&mut conn, self.connection)
+        self.links()
             .await
-            .unwrap()
             .into_iter()
             .find(|l| l.contact_id == contact)
             .and_then(|l| l.resource_name)
@@ -188,14 +223,22 @@ impl World {
 
     /// The connection's links.
     pub async fn links(&self) -> Vec<Link> {
+        self.links_of(self.connection).await
+    }
+
+    pub async fn links_of(&self, connection: Uuid) -> Vec<Link> {
         let mut conn = self.db.pool().acquire().await.unwrap();
-        store::links(&mut conn, self.connection).await.unwrap()
+        store::links(&mut conn, connection).await.unwrap()
     }
 
     /// The connection's export row.
     pub async fn export_row(&self) -> store::Export {
+        self.export_row_of(self.connection).await
+    }
+
+    pub async fn export_row_of(&self, connection: Uuid) -> store::Export {
         let mut conn = self.db.pool().acquire().await.unwrap();
-        store::export(&mut conn, self.connection)
+        store::export(&mut conn, connection)
             .await
             .unwrap()
             .expect("the export row")
@@ -203,8 +246,12 @@ impl World {
 
     /// The account's live persons carrying a contact id, by that id.
     pub fn persons(&self) -> BTreeMap<Uuid, Vec<Value>> {
+        self.persons_in(&self.email)
+    }
+
+    pub fn persons_in(&self, email: &str) -> BTreeMap<Uuid, Vec<Value>> {
         let mut out: BTreeMap<Uuid, Vec<Value>> = BTreeMap::new();
-        for person in self.fake.google().people_contacts(&self.email) {
+        for person in self.fake.google().people_contacts(email) {
             let id = person["clientData"].as_array().and_then(|data| {
                 data.iter()
                     .find(|d| d["key"] == CONTACT_ID_KEY)
@@ -218,8 +265,8 @@ impl World {
     }
 
     /// The account's groups named Threadline (`resourceName`, our stamp's value).
-    pub async fn threadline_groups(&self) -> Vec<(String, Option<String>)> {
-        let token = self.token();
+    pub async fn threadline_groups(&self, email: &str) -> Vec<(String, Option<String>)> {
+        let token = self.token_of(email);
         let groups = self.export.client().list_groups(&token).await.unwrap();
         groups
             .into_iter()
@@ -235,16 +282,19 @@ impl World {
     /// our group (the one stored, the only group named Threadline, stamped with the
     /// connection), linked by an exported link that names it.
     pub async fn assert_exported(&self, ids: &[Uuid]) {
-        let group = self.export_row().await.group.expect("a group stored");
-        let groups = self.threadline_groups().await;
-        assert_eq!(
-            groups,
-            [(group.clone(), Some(self.connection.to_string()))],
-            "one group, ours"
-        );
-        let persons = self.persons();
+        self.assert_exported_to(&self.account, ids).await;
+    }
+
+    /// [`World::assert_exported`] of another user's account.
+    pub async fn assert_exported_to(&self, account: &Account, ids: &[Uuid]) {
+        let row = self.export_row_of(account.connection).await;
+        let group = row.group.expect("a group stored");
+        let groups = self.threadline_groups(&account.email).await;
+        let stamp = Some(account.connection.to_string());
+        assert_eq!(groups, [(group.clone(), stamp)], "one group, ours");
+        let persons = self.persons_in(&account.email);
         let links: BTreeMap<Uuid, Link> = self
-            .links()
+            .links_of(account.connection)
             .await
             .into_iter()
             .map(|l| (l.contact_id, l))
@@ -300,19 +350,96 @@ impl World {
 
     /// A new access token of the account (for calls the test makes itself).
     pub fn token(&self) -> String {
+        self.token_of(&self.email)
+    }
+
+    pub fn token_of(&self, email: &str) -> String {
         self.fake
             .google()
-            .issue_tokens(super::CLIENT_ID, &self.email, &["contacts"])
+            .issue_tokens(super::CLIENT_ID, email, &["contacts"])
             .access_token
     }
 
-    /// Mutating calls in the log.
+    /// Mutating calls to the People API in the log.
     pub fn mutations(&self) -> usize {
         self.fake
             .log()
             .requests()
             .iter()
-            .filter(|r| r.method != "GET")
+            .filter(|r| r.method != "GET" && r.path.starts_with("/v1/"))
             .count()
     }
+
+    /// The user takes Threadline's access away in their Google account: the refresh token
+    /// and every access token from it are revoked.
+    pub async fn revoke(&self, account: &Account) {
+        let url = format!("{}/revoke", self.fake.base_url());
+        let response = reqwest::Client::new()
+            .post(url)
+            .form(&[("token", account.refresh_token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{response:?}");
+    }
+
+    /// The connection as stored.
+    pub async fn connection_row(&self, connection: Uuid) -> connections::Connection {
+        let mut conn = self.db.pool().acquire().await.unwrap();
+        connections::get(&mut conn, connection).await.unwrap()
+    }
+}
+
+/// `email`'s user in `org` and their Google connection: a grant of the fake (the Contacts
+/// scope, a refresh token) stored as the OAuth callback stores it, then the export turned
+/// on. Again for a user who has one: connected again.
+async fn connect(
+    fake: &FakeProviders,
+    db: &Db,
+    keys: &Keyring,
+    org: Uuid,
+    email: &str,
+) -> (Uuid, Account) {
+    let known: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db.pool())
+        .await
+        .unwrap();
+    let user = match known {
+        Some(id) => id.parse().unwrap(),
+        None => super::user_row(db, org, email).await,
+    };
+    let tokens = fake
+        .google()
+        .issue_tokens(super::CLIENT_ID, email, &["contacts"]);
+    let refresh_token = tokens.refresh_token.expect("offline access");
+    let grant = Grant {
+        provider: Provider::Google,
+        account_id: format!("sub-{email}"),
+        account_email: Some(email.into()),
+        scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
+        access_token: SecretString::from(tokens.access_token),
+        refresh_token: Some(SecretString::from(refresh_token.clone())),
+        access_token_expires_at: None,
+    };
+    let owner = Owner {
+        org_id: org,
+        user_id: user,
+    };
+    let connection = db
+        .write(|tx| Box::pin(connections::upsert(tx, keys, owner, &grant)))
+        .await
+        .unwrap()
+        .connection
+        .id;
+    let mut conn = db.pool().acquire().await.unwrap();
+    store::set_enabled(&mut conn, connection, true)
+        .await
+        .unwrap();
+    let account = Account {
+        email: email.into(),
+        connection,
+        refresh_token,
+    };
+    (user, account)
 }
