@@ -3,8 +3,9 @@
 //!
 //! Preconditions (scope, export on) → our group → the CRM's side (all live contacts on an
 //! adoption pass or a mapping change, else the changes feed) → Google's listing (sync token,
-//! or in full) → load what the plan needs → plan → sequential writes → link writes and the
-//! position, last.
+//! or in full; in full again when the plan asks, a create's answer having been lost) → load
+//! what the plan needs → plan → sequential writes → link writes and the position, last. Our
+//! group found deleted by a write: forgotten, and the run goes once more.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +30,7 @@ use threadline_sync_engine::{
 };
 use uuid::Uuid;
 
-use crate::client::{CallError, ListError, PeopleClient};
+use crate::client::{CallError, Connections, ListError, PeopleClient};
 use crate::group::ensure_group;
 use crate::store::{self, Position};
 
@@ -221,48 +222,39 @@ impl ContactsExport {
         } else {
             export.sync_token.clone()
         };
-        let (listed, listing) = match self
-            .client
-            .list_connections(token, sync_token.as_deref())
-            .await
-        {
-            Ok(listed) if sync_token.is_some() => (listed, Listing::Incremental),
-            Ok(listed) => (listed, Listing::Full { complete: true }),
-            Err(ListError::SyncTokenExpired) => {
-                tracing::info!(connection = %connection_id, "People sync token expired; listing in full");
-                store::clear_sync_token(&mut conn, connection_id).await?;
-                match self.client.list_connections(token, None).await {
-                    Ok(listed) => (listed, Listing::Full { complete: true }),
-                    Err(ListError::SyncTokenExpired) => {
-                        return Err(SyncError::retryable(
-                            "the People API said a listing without a sync token expired",
-                        ))
-                    }
-                    Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
-                }
-            }
-            Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
-        };
-        input.listing = listing;
-        input.people = listed.people;
+        let mut listed = self
+            .list(&mut conn, connection_id, token, sync_token.as_deref())
+            .await?;
         input.links = store::links(&mut conn, connection_id).await?;
 
-        // 4. Load what the plan needs.
-        let more = input.contacts_to_load();
-        if !more.is_empty() {
-            run.load(&mut conn, &mut input, &more).await?;
-        }
+        let plan = loop {
+            input.listing = listed.1;
+            input.people = std::mem::take(&mut listed.0.people);
 
-        // 5. Plan.
-        let plan = match plan(&input) {
-            Ok(plan) => plan,
-            Err(PlanError::Refused(reasons)) => {
-                return Err(SyncError::RefusedForReview(
-                    reasons.iter().map(ToString::to_string).collect(),
-                ))
+            // 4. Load what the plan needs.
+            let more = input.contacts_to_load();
+            if !more.is_empty() {
+                run.load(&mut conn, &mut input, &more).await?;
             }
-            Err(e) => return Err(SyncError::Fatal(e.to_string())),
+
+            // 5. Plan.
+            match plan(&input) {
+                // A create's answer was lost (a pending link) and the sync-token listing
+                // does not show what it made: a complete listing tells, in this run.
+                Ok(plan) if plan.needs_full_listing && input.listing == Listing::Incremental => {
+                    tracing::info!(connection = %connection_id, "a create's answer was lost; listing in full");
+                    listed = self.list(&mut conn, connection_id, token, None).await?;
+                }
+                Ok(plan) => break plan,
+                Err(PlanError::Refused(reasons)) => {
+                    return Err(SyncError::RefusedForReview(
+                        reasons.iter().map(ToString::to_string).collect(),
+                    ))
+                }
+                Err(e) => return Err(SyncError::Fatal(e.to_string())),
+            }
         };
+        let listed = listed.0;
         let mut counts = RunCounts {
             unchanged: plan.unchanged as u64,
             skipped: plan.skipped.len() as u64,
@@ -331,6 +323,37 @@ impl ContactsExport {
         .await?;
         tx.commit().await?;
         Ok(counts)
+    }
+}
+
+impl ContactsExport {
+    /// The user's contacts: from `sync_token` (an incremental listing), else in full; an
+    /// expired token is forgotten and the listing made in full.
+    async fn list(
+        &self,
+        conn: &mut Conn,
+        connection_id: Uuid,
+        token: &str,
+        sync_token: Option<&str>,
+    ) -> Result<(Connections, Listing), SyncError> {
+        let mut sync_token = sync_token;
+        loop {
+            match self.client.list_connections(token, sync_token).await {
+                Ok(listed) if sync_token.is_some() => return Ok((listed, Listing::Incremental)),
+                Ok(listed) => return Ok((listed, Listing::Full { complete: true })),
+                Err(ListError::SyncTokenExpired) if sync_token.is_some() => {
+                    tracing::info!(connection = %connection_id, "People sync token expired; listing in full");
+                    store::clear_sync_token(conn, connection_id).await?;
+                    sync_token = None;
+                }
+                Err(ListError::SyncTokenExpired) => {
+                    return Err(SyncError::retryable(
+                        "the People API said a listing without a sync token expired",
+                    ))
+                }
+                Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
+            }
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use uuid::Uuid;
 use common::world::{World, BATCH_CREATE, BATCH_DELETE, BATCH_UPDATE};
 
 const LISTING: &str = "/v1/people/me/connections";
+/// Its route.
+const LISTED: &str = "/v1/people/{person}/connections";
 const BATCH_GET: &str = "/v1/people:batchGet";
 const GROUPS: &str = "/v1/contactGroups";
 const GROUP: &str = "/v1/contactGroups/{group}";
@@ -292,9 +294,9 @@ async fn second_create_batch_fails(
 /// A throttle or a server error on the middle batch of an export: the run ends to be
 /// tried later (with Google's `Retry-After` when it gave one), and the next run creates
 /// what was not made, none twice. A throttled batch was refused whole: its contacts are
-/// created by the next run whatever it lists. After a server error the batch may have been
-/// made: a later run's sync-token listing cannot tell, so its contacts wait for the
-/// complete listing the run asks of the next one.
+/// created whatever the next run lists. After a server error the batch may have been made:
+/// a later run's sync-token listing cannot tell, so that run lists in full before
+/// creating them.
 async fn a_refused_middle_batch(stage: Stage, fault: Fault, retry_after: Option<u64>) {
     let (w, ids, error) = second_create_batch_fails(stage, fault.clone(), false).await;
     let wanted = retry_after.map(Duration::from_secs);
@@ -305,20 +307,33 @@ async fn a_refused_middle_batch(stage: Stage, fault: Fault, retry_after: Option<
     let throttled = matches!(fault, Fault::TooManyRequests { .. } | Fault::Google(_));
     w.fake.log().clear();
     let counts = w.run().await;
-    if throttled || stage == Stage::First {
-        assert_eq!((counts.created, counts.adopted), (250, 0), "{counts:?}");
-        assert_eq!(w.count("POST", BATCH_CREATE), 2);
-    } else {
-        let awaiting = (counts.created, counts.skipped, counts.adopted);
-        assert_eq!(awaiting, (50, 200, 0), "{counts:?}");
-        w.fake.log().clear();
-        let counts = w.run().await;
-        assert_eq!((counts.created, counts.adopted), (200, 0), "{counts:?}");
-        let listing = &w.fake.log().requests()[0];
-        assert!(!listing.query.as_deref().unwrap().contains("syncToken="));
-    }
+    assert_eq!((counts.created, counts.adopted), (250, 0), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_CREATE), 2);
+    let in_full = stage == Stage::Later && !throttled;
+    assert_eq!(listings(&w), listed_in(stage, in_full));
     w.assert_exported(&ids).await;
     w.settles().await;
+}
+
+/// Whether each listing of the run had a sync token.
+fn listings(w: &World) -> Vec<bool> {
+    w.fake
+        .log()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == LISTING)
+        .map(|r| r.query.unwrap_or_default().contains("syncToken="))
+        .collect()
+}
+
+/// The listings (with a sync token or not) of the run after a failed one: in full after a
+/// first export; else with the sync token, then in full when `lost` creates must be told.
+fn listed_in(stage: Stage, lost: bool) -> Vec<bool> {
+    match (stage, lost) {
+        (Stage::First, _) => vec![false],
+        (Stage::Later, false) => vec![true],
+        (Stage::Later, true) => vec![true, false],
+    }
 }
 
 #[tokio::test]
@@ -364,24 +379,16 @@ async fn a_503_on_the_middle_batch_ends_the_run_to_be_retried() {
 /// The middle batch is made in Google but its answer is lost: the run ends to be tried
 /// later, and the next run adopts the batch's persons by their `clientData` (never sends
 /// them again) and creates the last batch. `hidden`: a later run's sync-token listing does
-/// not show them yet (Google's propagation delay), so the pending links keep them waiting
-/// for the complete listing the run asks of the next one, which adopts them.
+/// not show them yet (Google's propagation delay), so their pending links make the run
+/// list in full, which shows them.
 async fn a_lost_middle_batch_answer(stage: Stage, fault: Fault, hidden: bool) {
     let (w, ids, error) = second_create_batch_fails(stage, fault.clone(), hidden).await;
     assert!(matches!(error, SyncError::Retryable { .. }), "{error:?}");
     w.fake.log().clear();
     let counts = w.run().await;
-    if hidden {
-        let awaiting = (counts.created, counts.skipped, counts.adopted);
-        assert_eq!(awaiting, (50, 200, 0), "{counts:?}");
-        w.fake.log().clear();
-        let counts = w.run().await;
-        assert_eq!((counts.adopted, counts.created), (200, 0), "{counts:?}");
-        assert_eq!(w.count("POST", BATCH_CREATE), 0);
-    } else {
-        assert_eq!((counts.adopted, counts.created), (200, 50), "{counts:?}");
-        assert_eq!(w.count("POST", BATCH_CREATE), 1, "the last batch only");
-    }
+    assert_eq!((counts.adopted, counts.created), (200, 50), "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_CREATE), 1, "the last batch only");
+    assert_eq!(listings(&w), listed_in(stage, hidden));
     w.assert_exported(&ids).await;
     w.settles().await;
 }
@@ -553,4 +560,138 @@ async fn two_users_of_one_organisation_each_get_every_contact_once() {
     ids.remove(1);
     w.assert_exported(&ids).await;
     w.assert_exported_to(&pat, &ids).await;
+}
+
+/// What a run that is cut short is to export, and what the runs after must show.
+struct Scene {
+    w: World,
+    /// Every contact to be exported once, in the group, linked.
+    live: Vec<Uuid>,
+    /// Contacts whose last name changed in the CRM, with that name.
+    renamed: Vec<(Uuid, &'static str)>,
+}
+
+/// The requests of a run to the People API, in order (method and route).
+fn people_requests(w: &World) -> Vec<String> {
+    w.fake
+        .log()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/v1/"))
+        .map(|r| format!("{} {}", r.method, r.endpoint.unwrap_or(r.path)))
+        .collect()
+}
+
+/// Runs the export and drops the run, as a SIGKILL drops an in-process run (its database
+/// transaction rolls back), once the k-th request to the People API is held by `cut`:
+/// held unserved ([`Fault::Hang`]) or held after its write committed
+/// ([`Fault::HangAfterCommit`]). The requests served before it.
+async fn run_cut_at(w: &World, k: usize, cut: &Fault) -> Vec<String> {
+    let rule = FaultRule::new(cut.clone()).on("*", "/v1/**").after(k - 1);
+    w.fake.faults().inject(rule);
+    w.fake.log().clear();
+    tokio::select! {
+        run = w.try_run() => panic!("the run ended before its request {k}: {run:?}"),
+        () = w.fake.faults().until_held(1) => {}
+    }
+    w.fake.faults().clear();
+    // The held request is not logged: it has no answer.
+    people_requests(w)
+}
+
+/// A run of a fresh scene, then for each of its requests and both ways of holding one: a
+/// fresh scene whose run is cut short there, then one run to completion, after which every
+/// contact is exported exactly once (in the group, linked), the CRM's changes are in
+/// Google, and the next runs are quiet. The requests of the run, cut at one by one.
+async fn cut_at_every_request(prepare: impl AsyncFn() -> Scene) -> Vec<String> {
+    let whole = {
+        let Scene { w, .. } = prepare().await;
+        w.fake.log().clear();
+        w.run().await;
+        people_requests(&w)
+    };
+    for cut in [Fault::Hang, Fault::HangAfterCommit] {
+        for k in 1..=whole.len() {
+            let Scene { w, live, renamed } = prepare().await;
+            let before = run_cut_at(&w, k, &cut).await;
+            assert_eq!(before, whole[..k - 1], "{cut:?} at {k}");
+            w.run().await;
+            w.assert_exported(&live).await;
+            for (id, name) in &renamed {
+                assert_eq!(w.people_of(*id)[0]["names"][0]["familyName"], *name);
+            }
+            w.settles().await;
+        }
+    }
+    whole
+}
+
+/// A first export of 450 contacts cut short anywhere: at the group's list or create (made,
+/// its answer lost), at the listing, at each of the three create batches, unsent or made
+/// with its answer lost (so also between batches); the next run makes what is missing and
+/// adopts what was made, never twice.
+#[tokio::test]
+async fn a_first_export_cut_short_at_any_request_is_completed_by_the_next_run() {
+    let whole = cut_at_every_request(async || {
+        let w = World::new("quin@example.com").await;
+        let live = w.contacts(450, "Cut").await;
+        Scene {
+            w,
+            live,
+            renamed: Vec::new(),
+        }
+    })
+    .await;
+    let create = format!("POST {BATCH_CREATE}");
+    let expected = [
+        format!("GET {GROUPS}"),
+        format!("POST {GROUPS}"),
+        format!("GET {LISTED}"),
+        create.clone(),
+        create.clone(),
+        create,
+    ];
+    assert_eq!(whole, expected);
+}
+
+/// A later run cut short anywhere: at the listing, at either create batch, the update, the
+/// delete or the `members:modify` that puts back a contact the user took out of the group,
+/// unsent or made with its answer lost; the next run completes it, nothing made twice,
+/// nothing left out.
+#[tokio::test]
+async fn a_later_run_cut_short_at_any_request_is_completed_by_the_next_run() {
+    let whole = cut_at_every_request(async || {
+        let (w, mut live) = World::exported("rex@example.com", 6).await;
+        let group = w.export_row().await.group.unwrap();
+        let out = w.link_name(live[5]).await;
+        let body = format!("{{\"resourceNamesToRemove\": [\"{out}\"]}}");
+        w.as_the_user_with(
+            reqwest::Method::POST,
+            &format!("{group}/members:modify"),
+            &body,
+        )
+        .await;
+        w.rename(live[0], 1, "First").await;
+        w.rename(live[1], 1, "Second").await;
+        w.delete(live[2], 1).await;
+        w.delete(live[3], 1).await;
+        live.drain(2..4);
+        live.extend(w.contacts(250, "Later").await);
+        Scene {
+            renamed: vec![(live[0], "First"), (live[1], "Second")],
+            w,
+            live,
+        }
+    })
+    .await;
+    let create = format!("POST {BATCH_CREATE}");
+    let expected = [
+        format!("GET {LISTED}"),
+        create.clone(),
+        create,
+        format!("POST {BATCH_UPDATE}"),
+        format!("POST {BATCH_DELETE}"),
+        format!("POST {MEMBERS}"),
+    ];
+    assert_eq!(whole, expected);
 }

@@ -327,13 +327,21 @@ impl World {
 
     /// A call to the People API as the user would make it in Google Contacts.
     pub async fn as_the_user(&self, method: reqwest::Method, path: &str) {
+        self.as_the_user_with(method, path, "").await;
+    }
+
+    /// [`World::as_the_user`] with a JSON body (none when empty).
+    pub async fn as_the_user_with(&self, method: reqwest::Method, path: &str, body: &str) {
         let url = format!("{}/v1/{path}", self.fake.base_url());
-        let response = reqwest::Client::new()
+        let mut request = reqwest::Client::new()
             .request(method, url)
-            .bearer_auth(self.token())
-            .send()
-            .await
-            .unwrap();
+            .bearer_auth(self.token());
+        if !body.is_empty() {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
         assert!(response.status().is_success(), "{path}: {response:?}");
     }
 
