@@ -30,7 +30,7 @@ use threadline_sync_engine::{
 };
 use uuid::Uuid;
 
-use crate::client::{CallError, Connections, ListError, PeopleClient};
+use crate::client::{CallError, Connections, ListError, PeopleClient, MAX_BATCH_GET};
 use crate::group::ensure_group;
 use crate::store::{self, Position};
 
@@ -277,11 +277,7 @@ impl ContactsExport {
         for chunk in &plan.deletes {
             run.ensure_lease()?;
             let names: Vec<String> = chunk.iter().map(|d| d.resource_name.clone()).collect();
-            match self.client.batch_delete(token, &names).await {
-                Ok(()) => {}
-                Err(e) if decide::delete_succeeded(&e.failure()) => {}
-                Err(e) => return Err(call_failed("deleting contacts", e)),
-            }
+            run.delete(names).await?;
             for d in chunk {
                 if d.drop_link {
                     store::delete_link(&mut conn, connection_id, d.contact_id).await?;
@@ -401,6 +397,42 @@ impl Run<'_> {
             }
         }
         call_failed(what, e)
+    }
+
+    /// One delete batch. A 404 is success for one name; a batch of more is refused whole
+    /// for one of them already deleted (by the user, in Google) and deletes nothing, so the
+    /// persons still there are read and deleted again.
+    async fn delete(&self, names: Vec<String>) -> Result<(), SyncError> {
+        let client = &self.export.client;
+        match client.batch_delete(self.token, &names).await {
+            Ok(()) => return Ok(()),
+            Err(e) if decide::delete_succeeded(&e.failure()) && names.len() == 1 => return Ok(()),
+            Err(e) if decide::delete_succeeded(&e.failure()) => {}
+            Err(e) => return Err(call_failed("deleting contacts", e)),
+        }
+        let mut left = Vec::new();
+        for part in names.chunks(MAX_BATCH_GET) {
+            let fetched = client
+                .batch_get(self.token, part)
+                .await
+                .map_err(|e| call_failed("reading contacts to delete again", e))?;
+            let live = fetched
+                .into_iter()
+                .filter(|f| f.status == 200 && f.person.as_ref().is_some_and(|p| !p.is_deleted()));
+            left.extend(live.map(|f| f.requested));
+        }
+        if left.is_empty() {
+            return Ok(());
+        }
+        self.ensure_lease()?;
+        match client.batch_delete(self.token, &left).await {
+            Ok(()) => Ok(()),
+            // Another one deleted in Google meanwhile: the next run deletes the rest.
+            Err(e) if decide::delete_succeeded(&e.failure()) => Err(SyncError::retryable(format!(
+                "deleting contacts: {e}; some were deleted in Google meanwhile"
+            ))),
+            Err(e) => Err(call_failed("deleting contacts", e)),
+        }
     }
 
     /// Loads `ids` with their companies into `input`: live ones as contacts, the others as

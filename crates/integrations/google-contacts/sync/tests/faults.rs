@@ -156,6 +156,32 @@ async fn an_update_of_a_person_deleted_in_google_recreates_it() {
     w.assert_exported(&[gone, kept]).await;
 }
 
+/// Contacts deleted in the CRM, one of whose persons the user already deleted in Google
+/// (the listing does not show it yet): the delete batch naming it is refused (404) and
+/// deletes nothing, so the others are deleted again; none is left in Google, no link kept.
+#[tokio::test]
+async fn a_delete_batch_naming_a_person_deleted_in_google_deletes_the_others() {
+    let (w, ids) = World::exported("ivy@example.com", 4).await;
+    w.fake
+        .google()
+        .set_people_propagation_delay(Duration::from_secs(3600));
+    w.delete_in_google(&w.link_name(ids[0]).await).await;
+    for id in &ids[..3] {
+        w.delete(*id, 1).await;
+    }
+    w.fake.log().clear();
+    let counts = w.run().await;
+    assert_eq!(counts.deleted, 3, "{counts:?}");
+    assert_eq!(w.count("POST", BATCH_DELETE), 2, "refused, then the others");
+    assert_eq!(w.count("GET", BATCH_GET), 1, "read between");
+    assert!(w.people_of(ids[1]).is_empty(), "deleted");
+    assert!(w.people_of(ids[2]).is_empty(), "deleted");
+    w.assert_exported(&ids[3..]).await;
+    w.fake.google().advance_clock(Duration::from_secs(2 * 3600));
+    w.settles().await;
+    w.assert_exported(&ids[3..]).await;
+}
+
 /// How a sync token expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expiry {
