@@ -74,6 +74,14 @@ pub enum Fault {
     DropResponseAfterCommit,
     /// The request waits this long, then is served normally.
     Delay(Duration),
+    /// The request is held: neither served nor answered, its connection left open and
+    /// silent (a stalled server or network) until the client gives up or goes away.
+    /// [`Faults::until_held`] tells a test that a client is waiting there, e.g. to cancel
+    /// the client at that very point.
+    Hang,
+    /// The handler runs and commits its write; then the answer is held as [`Fault::Hang`]
+    /// holds a request: the client waits on a write that was made.
+    HangAfterCommit,
     /// A condition only Google has, in Google's terms; fires on Google's routes only.
     Google(GoogleFault),
     /// A condition only Dropbox has, in Dropbox's terms; fires on Dropbox's routes only.
@@ -126,6 +134,8 @@ pub struct FaultRule {
     method: Option<String>,
     path: String,
     times: Times,
+    /// Matching requests let through before it fires.
+    after: usize,
 }
 
 impl FaultRule {
@@ -137,6 +147,7 @@ impl FaultRule {
             method: None,
             path: "/**".to_string(),
             times: Times::Once,
+            after: 0,
         }
     }
 
@@ -151,6 +162,14 @@ impl FaultRule {
 
     pub fn times(mut self, times: Times) -> FaultRule {
         self.times = times;
+        self
+    }
+
+    /// Lets the first `n` requests it matches through, as if it were not queued (the next
+    /// rules or the handler answer them); it fires from the next one on. `after(k - 1)` aims
+    /// at the k-th matching request.
+    pub fn after(mut self, n: usize) -> FaultRule {
+        self.after = n;
         self
     }
 
@@ -197,6 +216,8 @@ pub struct FaultId(u64);
 struct Entry {
     id: FaultId,
     rule: FaultRule,
+    /// Matching requests let through (up to the rule's `after`).
+    passed: usize,
     fired: usize,
 }
 
@@ -215,6 +236,8 @@ impl Entry {
 pub struct Faults {
     entries: Mutex<Vec<Entry>>,
     next_id: Mutex<u64>,
+    /// How many requests a [`Fault::Hang`] or [`Fault::HangAfterCommit`] holds now or held.
+    held: tokio::sync::watch::Sender<usize>,
 }
 
 impl Faults {
@@ -223,10 +246,12 @@ impl Faults {
         let mut next = self.next_id.lock().unwrap();
         *next += 1;
         let id = FaultId(*next);
-        self.entries
-            .lock()
-            .unwrap()
-            .push(Entry { id, rule, fired: 0 });
+        self.entries.lock().unwrap().push(Entry {
+            id,
+            rule,
+            passed: 0,
+            fired: 0,
+        });
         id
     }
 
@@ -240,20 +265,42 @@ impl Faults {
             .map_or(0, |e| e.fired)
     }
 
+    /// Waits until `n` requests in all have been held by [`Fault::Hang`] or
+    /// [`Fault::HangAfterCommit`] (the latter once its write is committed): from then on the
+    /// n-th one's client is waiting on it, and its write, if any, is made.
+    pub async fn until_held(&self, n: usize) {
+        let mut held = self.held.subscribe();
+        held.wait_for(|count| *count >= n)
+            .await
+            .expect("the sender lives as long as the fake");
+    }
+
     /// Removes every rule, spent or not.
     pub fn clear(&self) {
         self.entries.lock().unwrap().clear();
     }
 
-    /// The fault for this request to this provider, if a live rule matches (and counts it as
-    /// fired).
+    /// The fault for this request to this provider, if a live rule matches and has let
+    /// through as many as it was told to (and counts it as fired).
     fn take(&self, method: &str, path: &str, provider: Provider) -> Option<Fault> {
         let mut entries = self.entries.lock().unwrap();
-        let entry = entries
+        for entry in entries
             .iter_mut()
-            .find(|e| e.live() && e.rule.matches(method, path, provider))?;
-        entry.fired += 1;
-        Some(entry.rule.fault.clone())
+            .filter(|e| e.live() && e.rule.matches(method, path, provider))
+        {
+            if entry.passed < entry.rule.after {
+                entry.passed += 1;
+                continue;
+            }
+            entry.fired += 1;
+            return Some(entry.rule.fault.clone());
+        }
+        None
+    }
+
+    /// A request is held from now on.
+    fn hold(&self) {
+        self.held.send_modify(|count| *count += 1);
     }
 }
 
@@ -302,6 +349,16 @@ async fn middleware(
                 None => response,
             }
         }
+        Fault::Hang => {
+            shared.faults.hold();
+            // The connection task drops this future with the connection.
+            std::future::pending().await
+        }
+        Fault::HangAfterCommit => {
+            drop(next.run(request).await);
+            shared.faults.hold();
+            std::future::pending().await
+        }
         Fault::Google(own) if own.after_commit() => {
             // Served and committed; the answer is then replaced by the fault's.
             drop(next.run(request).await);
@@ -339,26 +396,27 @@ mod tests {
     #[test]
     fn a_rule_fires_as_often_as_told() {
         let faults = Faults::default();
+        let take = |method| faults.take(method, "/x", Provider::Google);
         let id = faults.inject(
             FaultRule::new(Fault::BackendError)
                 .on("get", "/x")
                 .times(Times::N(2)),
         );
-        assert_eq!(
-            faults.take("POST", "/x", Provider::Google),
-            None,
-            "another method"
-        );
-        assert_eq!(
-            faults.take("GET", "/x", Provider::Google),
-            Some(Fault::BackendError)
-        );
-        assert_eq!(
-            faults.take("GET", "/x", Provider::Google),
-            Some(Fault::BackendError)
-        );
-        assert_eq!(faults.take("GET", "/x", Provider::Google), None, "spent");
+        assert_eq!(take("POST"), None, "another method");
+        assert_eq!(take("GET"), Some(Fault::BackendError));
+        assert_eq!(take("GET"), Some(Fault::BackendError));
+        assert_eq!(take("GET"), None, "spent");
         assert_eq!(faults.fired(id), 2);
+
+        // Let through twice (the next rule answers), then fired.
+        let late = faults.inject(FaultRule::new(Fault::Hang).on("POST", "/x").after(2));
+        let early = faults.inject(FaultRule::new(Fault::Unavailable).on("*", "/x"));
+        assert_eq!(take("POST"), Some(Fault::Unavailable));
+        assert_eq!(take("POST"), None);
+        assert_eq!(take("GET"), None, "not counted");
+        assert_eq!(take("POST"), Some(Fault::Hang), "the third");
+        assert_eq!(take("POST"), None, "spent");
+        assert_eq!((faults.fired(late), faults.fired(early)), (1, 1));
     }
 
     #[test]

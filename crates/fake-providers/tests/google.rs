@@ -1390,6 +1390,58 @@ async fn each_fault_kind() {
     assert_eq!(s.fake.log().count("POST", EVENTS), 2);
 }
 
+/// A held request: its client waits (and may be cancelled there) while nothing answers;
+/// held after its commit, the write is made; held before, it is not; other requests are
+/// served meanwhile, and the k-th matching request is the one held.
+#[tokio::test]
+async fn a_held_request_is_never_answered_and_committed_only_after_commit() {
+    let s = setup().await;
+    let path = s.events_path();
+    let faults = s.fake.faults();
+    let post = |id: &'static str| {
+        s.http
+            .post(s.url(&path))
+            .bearer_auth(&s.token)
+            .json(&timed(
+                id,
+                "x",
+                "2026-03-02T09:00:00Z",
+                "2026-03-02T10:00:00Z",
+            ))
+            .send()
+    };
+    for (fault, committed) in [(Fault::HangAfterCommit, true), (Fault::Hang, false)] {
+        faults.clear();
+        faults.inject(
+            FaultRule::new(fault.clone())
+                .on("POST", "/calendar/v3/calendars/*/events")
+                .after(1),
+        );
+        let (first, second) = match fault {
+            Fault::Hang => ("held000003", "held000004"),
+            _ => ("held000001", "held000002"),
+        };
+        // Not held (a bound, so that a fault held too early fails rather than hangs).
+        let answer = tokio::time::timeout(Duration::from_secs(10), post(first)).await;
+        assert_eq!(answer.unwrap().unwrap().status(), StatusCode::OK);
+        let held = post(second);
+        let holds = if committed { 1 } else { 2 };
+        tokio::select! {
+            answer = held => panic!("{fault:?} answered: {answer:?}"),
+            () = faults.until_held(holds) => {}
+        }
+        // The client went away (its future dropped); the rule is spent.
+        assert_eq!(
+            s.fake.google().event(&s.calendar, second).is_some(),
+            committed,
+            "{fault:?}"
+        );
+        assert!(s.fake.google().event(&s.calendar, first).is_some());
+        let listed = s.call(reqwest::Method::GET, &path, &[], None, None).await;
+        assert_eq!(listed.0, StatusCode::OK, "served meanwhile");
+    }
+}
+
 /// The neutral faults that are new to the fault layer, in Google's envelope over HTTP: a
 /// spent quota is Google's 403 rate limit, the others its usual reasons for the status.
 #[tokio::test]

@@ -278,7 +278,7 @@ pub(crate) fn fault_response(fault: &Fault, path: &str) -> Response {
         Fault::Google(_) => {
             unreachable!("another provider's fault never fires on Dropbox's routes")
         }
-        Fault::Delay(_) | Fault::DropResponseAfterCommit => {
+        Fault::Delay(_) | Fault::DropResponseAfterCommit | Fault::Hang | Fault::HangAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
     };

@@ -365,7 +365,7 @@ pub(crate) fn fault_response(fault: &Fault, path: &str) -> Response {
         Fault::Dropbox(_) => {
             unreachable!("another provider's fault never fires on Google's routes")
         }
-        Fault::Delay(_) | Fault::DropResponseAfterCommit => {
+        Fault::Delay(_) | Fault::DropResponseAfterCommit | Fault::Hang | Fault::HangAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
     };
@@ -410,7 +410,7 @@ fn rpc_fault(fault: &Fault) -> RpcError {
         Fault::Dropbox(_) => {
             unreachable!("another provider's fault never fires on Google's routes")
         }
-        Fault::Delay(_) | Fault::DropResponseAfterCommit => {
+        Fault::Delay(_) | Fault::DropResponseAfterCommit | Fault::Hang | Fault::HangAfterCommit => {
             unreachable!("delays and hang-ups are carried out by the fault layer")
         }
     }

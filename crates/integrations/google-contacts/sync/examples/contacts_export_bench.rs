@@ -615,7 +615,7 @@ struct Bench {
 
 impl Bench {
     async fn new(db: Db) -> Bench {
-        let (fake, token) = common::google_account(ANN).await;
+        let (fake, token, _) = common::fake_account(ANN).await;
         let (rows, actor) = common::exporting_user(&db).await;
         let client = PeopleClient::new(
             &format!("{}/v1", fake.base_url()),

@@ -312,6 +312,16 @@ impl PeopleClient {
         }
     }
 
+    /// `contactGroups.get` of `name` (`contactGroups/…`): 404 once the user deleted it.
+    pub async fn get_group(&self, token: &str, name: &str) -> Result<ContactGroup, CallError> {
+        let mut url = self.url(&[name]);
+        url.query_pairs_mut()
+            .append_pair("groupFields", GROUP_FIELDS);
+        self.call(token, Method::GET, url, None, Repeat::Safe)
+            .await
+            .and_then(decode)
+    }
+
     /// `contactGroups.create` (409 when a group of that name exists).
     pub async fn create_group(
         &self,

@@ -3,10 +3,12 @@
 //!
 //! Preconditions (scope, export on) → our group → the CRM's side (all live contacts on an
 //! adoption pass or a mapping change, else the changes feed) → Google's listing (sync token,
-//! or in full) → load what the plan needs → plan → sequential writes → link writes and the
-//! position, last.
+//! or in full; in full again when the plan asks, a create's answer having been lost) → load
+//! what the plan needs → plan → sequential writes → link writes and the position, last. Our
+//! group found deleted by a write: forgotten, and the run goes once more.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use threadline_connections::{self as connections, Status};
@@ -28,7 +30,7 @@ use threadline_sync_engine::{
 };
 use uuid::Uuid;
 
-use crate::client::{CallError, ListError, PeopleClient};
+use crate::client::{CallError, Connections, ListError, PeopleClient, MAX_BATCH_GET};
 use crate::group::ensure_group;
 use crate::store::{self, Position};
 
@@ -78,6 +80,16 @@ pub struct RunOptions {
     pub lease: Option<Lease>,
 }
 
+impl RunOptions {
+    /// After a person reviewed a refused run and chose to apply it anyway
+    /// ([`JobContext::apply_anyway`]): the guards let this run pass.
+    pub fn apply_anyway(mut self) -> RunOptions {
+        self.guards.allow_mass_delete = true;
+        self.guards.allow_empty = true;
+        self
+    }
+}
+
 /// The export of one server: its database, the People API client, the token source.
 pub struct ContactsExport {
     db: Db,
@@ -107,11 +119,33 @@ impl ContactsExport {
         with_token_replacement(self.tokens.as_ref(), connection_id, "Google", run).await
     }
 
+    /// One attempt with a token; once more when our group turned out to be deleted in
+    /// Google (forgotten by then, with the sync token: the second pass finds or makes the
+    /// group again, and lists in full to put every contact back in it). The history counts
+    /// the second pass.
     async fn attempt(
         &self,
         connection_id: Uuid,
         options: &RunOptions,
         token: &str,
+    ) -> Result<RunCounts, SyncError> {
+        let group_gone = AtomicBool::new(false);
+        match self.pass(connection_id, options, token, &group_gone).await {
+            Err(e) if group_gone.load(Ordering::Relaxed) => {
+                tracing::info!(connection = %connection_id, error = %e, "our contact group was deleted in Google; finding or making it again");
+                let again = AtomicBool::new(false);
+                self.pass(connection_id, options, token, &again).await
+            }
+            other => other,
+        }
+    }
+
+    async fn pass(
+        &self,
+        connection_id: Uuid,
+        options: &RunOptions,
+        token: &str,
+        group_gone: &AtomicBool,
     ) -> Result<RunCounts, SyncError> {
         let mut conn = self.db.pool().acquire().await?;
         // 1. Preconditions.
@@ -139,13 +173,6 @@ impl ContactsExport {
             return Ok(RunCounts::default());
         }
         let org = org_of(&mut conn, connection.user_id).await?;
-        let run = Run {
-            export: self,
-            connection: connection_id,
-            org,
-            token,
-            lease: options.lease.clone(),
-        };
 
         // 2. The group.
         let stamp = connection_id.to_string();
@@ -155,6 +182,15 @@ impl ContactsExport {
         if export.group.as_deref() != Some(group.as_str()) {
             store::save_group(&mut conn, connection_id, Some(&group)).await?;
         }
+        let run = Run {
+            export: self,
+            connection: connection_id,
+            org,
+            token,
+            group: &group,
+            group_gone,
+            lease: options.lease.clone(),
+        };
 
         // 3. The CRM's side.
         let everything =
@@ -186,48 +222,39 @@ impl ContactsExport {
         } else {
             export.sync_token.clone()
         };
-        let (listed, listing) = match self
-            .client
-            .list_connections(token, sync_token.as_deref())
-            .await
-        {
-            Ok(listed) if sync_token.is_some() => (listed, Listing::Incremental),
-            Ok(listed) => (listed, Listing::Full { complete: true }),
-            Err(ListError::SyncTokenExpired) => {
-                tracing::info!(connection = %connection_id, "People sync token expired; listing in full");
-                store::clear_sync_token(&mut conn, connection_id).await?;
-                match self.client.list_connections(token, None).await {
-                    Ok(listed) => (listed, Listing::Full { complete: true }),
-                    Err(ListError::SyncTokenExpired) => {
-                        return Err(SyncError::retryable(
-                            "the People API said a listing without a sync token expired",
-                        ))
-                    }
-                    Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
-                }
-            }
-            Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
-        };
-        input.listing = listing;
-        input.people = listed.people;
+        let mut listed = self
+            .list(&mut conn, connection_id, token, sync_token.as_deref())
+            .await?;
         input.links = store::links(&mut conn, connection_id).await?;
 
-        // 4. Load what the plan needs.
-        let more = input.contacts_to_load();
-        if !more.is_empty() {
-            run.load(&mut conn, &mut input, &more).await?;
-        }
+        let plan = loop {
+            input.listing = listed.1;
+            input.people = std::mem::take(&mut listed.0.people);
 
-        // 5. Plan.
-        let plan = match plan(&input) {
-            Ok(plan) => plan,
-            Err(PlanError::Refused(reasons)) => {
-                return Err(SyncError::RefusedForReview(
-                    reasons.iter().map(ToString::to_string).collect(),
-                ))
+            // 4. Load what the plan needs.
+            let more = input.contacts_to_load();
+            if !more.is_empty() {
+                run.load(&mut conn, &mut input, &more).await?;
             }
-            Err(e) => return Err(SyncError::Fatal(e.to_string())),
+
+            // 5. Plan.
+            match plan(&input) {
+                // A create's answer was lost (a pending link) and the sync-token listing
+                // does not show what it made: a complete listing tells, in this run.
+                Ok(plan) if plan.needs_full_listing && input.listing == Listing::Incremental => {
+                    tracing::info!(connection = %connection_id, "a create's answer was lost; listing in full");
+                    listed = self.list(&mut conn, connection_id, token, None).await?;
+                }
+                Ok(plan) => break plan,
+                Err(PlanError::Refused(reasons)) => {
+                    return Err(SyncError::RefusedForReview(
+                        reasons.iter().map(ToString::to_string).collect(),
+                    ))
+                }
+                Err(e) => return Err(SyncError::Fatal(e.to_string())),
+            }
         };
+        let listed = listed.0;
         let mut counts = RunCounts {
             unchanged: plan.unchanged as u64,
             skipped: plan.skipped.len() as u64,
@@ -242,7 +269,7 @@ impl ContactsExport {
             run.create(&mut conn, chunk, &mut counts).await?;
         }
         for chunk in &plan.updates {
-            let recreate = run.update(&mut conn, chunk, &group, &mut counts).await?;
+            let recreate = run.update(&mut conn, chunk, &mut counts).await?;
             if !recreate.is_empty() {
                 run.create(&mut conn, &recreate, &mut counts).await?;
             }
@@ -250,11 +277,7 @@ impl ContactsExport {
         for chunk in &plan.deletes {
             run.ensure_lease()?;
             let names: Vec<String> = chunk.iter().map(|d| d.resource_name.clone()).collect();
-            match self.client.batch_delete(token, &names).await {
-                Ok(()) => {}
-                Err(e) if decide::delete_succeeded(&e.failure()) => {}
-                Err(e) => return Err(call_failed("deleting contacts", e)),
-            }
+            run.delete(names).await?;
             for d in chunk {
                 if d.drop_link {
                     store::delete_link(&mut conn, connection_id, d.contact_id).await?;
@@ -264,10 +287,14 @@ impl ContactsExport {
         }
         for add in &plan.group_adds {
             run.ensure_lease()?;
-            self.client
+            if let Err(e) = self
+                .client
                 .add_members(token, &add.group, &add.resource_names)
                 .await
-                .map_err(|e| call_failed("adding contacts to the group", e))?;
+            {
+                let what = "adding contacts to the group";
+                return Err(run.group_write_failed(&mut conn, what, e).await);
+            }
         }
 
         // 8. Link writes, then the position: last.
@@ -295,12 +322,47 @@ impl ContactsExport {
     }
 }
 
+impl ContactsExport {
+    /// The user's contacts: from `sync_token` (an incremental listing), else in full; an
+    /// expired token is forgotten and the listing made in full.
+    async fn list(
+        &self,
+        conn: &mut Conn,
+        connection_id: Uuid,
+        token: &str,
+        sync_token: Option<&str>,
+    ) -> Result<(Connections, Listing), SyncError> {
+        let mut sync_token = sync_token;
+        loop {
+            match self.client.list_connections(token, sync_token).await {
+                Ok(listed) if sync_token.is_some() => return Ok((listed, Listing::Incremental)),
+                Ok(listed) => return Ok((listed, Listing::Full { complete: true })),
+                Err(ListError::SyncTokenExpired) if sync_token.is_some() => {
+                    tracing::info!(connection = %connection_id, "People sync token expired; listing in full");
+                    store::clear_sync_token(conn, connection_id).await?;
+                    sync_token = None;
+                }
+                Err(ListError::SyncTokenExpired) => {
+                    return Err(SyncError::retryable(
+                        "the People API said a listing without a sync token expired",
+                    ))
+                }
+                Err(ListError::Failed(e)) => return Err(call_failed("listing contacts", e)),
+            }
+        }
+    }
+}
+
 /// One run's fixed parts.
 struct Run<'a> {
     export: &'a ContactsExport,
     connection: Uuid,
     org: Uuid,
     token: &'a str,
+    /// Our group, as the pass found or made it.
+    group: &'a str,
+    /// Set when a write found our group deleted in Google.
+    group_gone: &'a AtomicBool,
     lease: Option<Lease>,
 }
 
@@ -309,6 +371,67 @@ impl Run<'_> {
         match &self.lease {
             Some(lease) if !lease.is_held() => Err(SyncError::LeaseLost),
             _ => Ok(()),
+        }
+    }
+
+    /// A write naming our group (a create's membership, `members:modify`) failed. A 404, or
+    /// the 400 a create naming an unknown group gets, may mean the user deleted the group
+    /// (between runs or during this one): if reading it answers 404, it is forgotten with
+    /// the sync token, and the pass says so ([`Run::group_gone`]). The write's error.
+    async fn group_write_failed(&self, conn: &mut Conn, what: &str, e: CallError) -> SyncError {
+        if matches!(e.status(), Some(400 | 404)) {
+            let client = &self.export.client;
+            match client.get_group(self.token, self.group).await {
+                Err(read) if read.status() == Some(404) => {
+                    let forgotten = async {
+                        store::save_group(conn, self.connection, None).await?;
+                        store::clear_sync_token(conn, self.connection).await
+                    };
+                    if let Err(db) = forgotten.await {
+                        return db.into();
+                    }
+                    self.group_gone.store(true, Ordering::Relaxed);
+                }
+                Err(read) => return call_failed("reading our contact group", read),
+                Ok(_) => {}
+            }
+        }
+        call_failed(what, e)
+    }
+
+    /// One delete batch. A 404 is success for one name; a batch of more is refused whole
+    /// for one of them already deleted (by the user, in Google) and deletes nothing, so the
+    /// persons still there are read and deleted again.
+    async fn delete(&self, names: Vec<String>) -> Result<(), SyncError> {
+        let client = &self.export.client;
+        match client.batch_delete(self.token, &names).await {
+            Ok(()) => return Ok(()),
+            Err(e) if decide::delete_succeeded(&e.failure()) && names.len() == 1 => return Ok(()),
+            Err(e) if decide::delete_succeeded(&e.failure()) => {}
+            Err(e) => return Err(call_failed("deleting contacts", e)),
+        }
+        let mut left = Vec::new();
+        for part in names.chunks(MAX_BATCH_GET) {
+            let fetched = client
+                .batch_get(self.token, part)
+                .await
+                .map_err(|e| call_failed("reading contacts to delete again", e))?;
+            let live = fetched
+                .into_iter()
+                .filter(|f| f.status == 200 && f.person.as_ref().is_some_and(|p| !p.is_deleted()));
+            left.extend(live.map(|f| f.requested));
+        }
+        if left.is_empty() {
+            return Ok(());
+        }
+        self.ensure_lease()?;
+        match client.batch_delete(self.token, &left).await {
+            Ok(()) => Ok(()),
+            // Another one deleted in Google meanwhile: the next run deletes the rest.
+            Err(e) if decide::delete_succeeded(&e.failure()) => Err(SyncError::retryable(format!(
+                "deleting contacts: {e}; some were deleted in Google meanwhile"
+            ))),
+            Err(e) => Err(call_failed("deleting contacts", e)),
         }
     }
 
@@ -395,13 +518,20 @@ impl Run<'_> {
         let pending: Vec<_> = chunk.iter().map(Create::pending_link).collect();
         store::put_links(conn, self.connection, &pending).await?;
         let bodies: Vec<_> = chunk.iter().map(|c| c.body.clone()).collect();
-        let created = self
-            .export
-            .client
-            .batch_create(self.token, &bodies)
-            .await
-            // The pending links stay: the next run adopts what was made.
-            .map_err(|e| call_failed("creating contacts", e))?;
+        let created = match self.export.client.batch_create(self.token, &bodies).await {
+            Ok(created) => created,
+            Err(e) => {
+                if e.is_rate_limit() {
+                    // Refused whole, nothing made (as the client's retries assume): no
+                    // answer was lost, so no pending link waits for a complete listing.
+                    for c in chunk {
+                        store::delete_link(conn, self.connection, c.contact_id).await?;
+                    }
+                }
+                // Else the pending links stay: the next run adopts what was made.
+                return Err(self.group_write_failed(conn, "creating contacts", e).await);
+            }
+        };
         let by_id: BTreeMap<Uuid, &Create> = chunk.iter().map(|c| (c.contact_id, c)).collect();
         let mut links = Vec::with_capacity(created.len());
         for person in &created {
@@ -426,10 +556,10 @@ impl Run<'_> {
         &self,
         conn: &mut Conn,
         chunk: &[Update],
-        group: &str,
         counts: &mut RunCounts,
     ) -> Result<Vec<Create>, SyncError> {
         let client = &self.export.client;
+        let group = self.group;
         let mut recreate = Vec::new();
         let mut pending: Vec<Update> = chunk.to_vec();
         let mut attempt = 0;
@@ -626,8 +756,7 @@ impl SyncJob for ContactsJob {
                 ..RunOptions::default()
             };
             if ctx.apply_anyway {
-                options.guards.allow_mass_delete = true;
-                options.guards.allow_empty = true;
+                options = options.apply_anyway();
             }
             let counts = self
                 .0

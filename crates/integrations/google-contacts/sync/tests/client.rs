@@ -1,8 +1,8 @@
 //! The People API client against the local fake over real HTTP.
 
-use std::time::Duration;
-
 mod common;
+
+use std::time::Duration;
 
 use threadline_contacts_core::decide::Failure;
 use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
@@ -15,8 +15,10 @@ use uuid::Uuid;
 
 const ME: &str = "ann@example.com";
 
+/// The fake with Ann's account, and an access token of it.
 async fn setup() -> (FakeProviders, String) {
-    common::google_account(ME).await
+    let (fake, token, _) = common::fake_account(ME).await;
+    (fake, token)
 }
 
 fn client(fake: &FakeProviders, retry: RetryPolicy) -> PeopleClient {
@@ -55,6 +57,10 @@ async fn groups_create_list_conflict_and_stamp() {
     let group = c.create_group(&token, "Threadline", &stamp).await.unwrap();
     assert!(group.resource_name.starts_with("contactGroups/"));
     assert_eq!(group.client_data("threadline.export"), Some("conn-1"));
+    let read = c.get_group(&token, &group.resource_name).await.unwrap();
+    assert_eq!(read, group);
+    let unknown = c.get_group(&token, "contactGroups/0123456789abcdef").await;
+    assert_eq!(unknown.unwrap_err().status(), Some(404));
     let again = c
         .create_group(&token, "Threadline", &stamp)
         .await
@@ -108,7 +114,10 @@ async fn contacts_batches_listing_and_sync_tokens() {
     let name = created[0].resource_name.clone().unwrap();
     fake.google()
         .set_contact_photo(ME, &name, "https://lh3.example/photo.jpg");
-    let fresh = c.batch_get(&token, &[name.clone()]).await.unwrap();
+    let fresh = c
+        .batch_get(&token, std::slice::from_ref(&name))
+        .await
+        .unwrap();
     assert_eq!(fresh[0].status, 200);
     let etag = fresh[0].person.as_ref().unwrap().etag.clone();
     let mut changed = people[0].clone();
@@ -145,19 +154,24 @@ async fn contacts_batches_listing_and_sync_tokens() {
 
     // Out of the group, then back in.
     let second = created[1].resource_name.clone().unwrap();
-    c.add_members(&token, &group.resource_name, &[second.clone()])
+    c.add_members(&token, &group.resource_name, std::slice::from_ref(&second))
         .await
         .unwrap();
 
     // Delete one; the incremental listing shows the tombstone.
     let third = created[2].resource_name.clone().unwrap();
-    c.batch_delete(&token, &[third.clone()]).await.unwrap();
+    c.batch_delete(&token, std::slice::from_ref(&third))
+        .await
+        .unwrap();
     let after = c.list_connections(&token, Some(&sync)).await.unwrap();
     assert!(after
         .people
         .iter()
         .any(|p| p.answers_to(&third) && p.is_deleted()));
-    let gone = c.batch_get(&token, &[third.clone()]).await.unwrap();
+    let gone = c
+        .batch_get(&token, std::slice::from_ref(&third))
+        .await
+        .unwrap();
     assert_eq!(gone[0].status, 404);
     assert!(gone[0].person.is_none());
 

@@ -3,16 +3,9 @@
 
 mod common;
 
-use threadline_fake_providers::FakeProviders;
-use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
 use threadline_google_contacts::group::{ensure_group, EXPORT_KEY, GROUP_NAME};
 
-async fn setup(email: &str) -> (FakeProviders, String, PeopleClient) {
-    let (fake, token) = common::google_account(email).await;
-    let client =
-        PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
-    (fake, token, client)
-}
+use common::fake_account as setup;
 
 #[tokio::test]
 async fn created_once_then_found_by_its_stamp() {

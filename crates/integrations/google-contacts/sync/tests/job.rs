@@ -3,130 +3,24 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::json;
 use threadline_contacts_core::owned::UPDATE_PERSON_FIELDS;
 use threadline_crm::records::companies::{Company, CompanyInput};
-use threadline_crm::records::contacts::{Contact, ContactInput};
-use threadline_crm::records::{self, Editable, Kind, Target};
-use threadline_crm::Actor;
+use threadline_crm::records::{Editable, Target};
 use threadline_fake_providers::google::GoogleFault;
-use threadline_fake_providers::{FakeProviders, Fault, FaultRule};
-use threadline_google_contacts::client::{PeopleClient, RetryPolicy};
+use threadline_fake_providers::{Fault, FaultRule};
 use threadline_google_contacts::group::GROUP_NAME;
 use threadline_google_contacts::store;
-use threadline_google_contacts::{ContactsExport, RunCounts, RunOptions};
-use threadline_storage::db::{id_text, Db};
-use threadline_storage::secrets::SecretString;
-use threadline_storage::testing::TestDatabase;
-use threadline_sync_engine::{FixedToken, SyncError};
+use threadline_google_contacts::{RunCounts, RunOptions};
+use threadline_storage::db::id_text;
+use threadline_sync_engine::SyncError;
 use uuid::Uuid;
 
-const BATCH_CREATE: &str = "/v1/people:batchCreateContacts";
-const BATCH_UPDATE: &str = "/v1/people:batchUpdateContacts";
-const BATCH_DELETE: &str = "/v1/people:batchDeleteContacts";
-
-struct World {
-    fake: FakeProviders,
-    _test: TestDatabase,
-    db: Db,
-    email: String,
-    actor: Actor,
-    connection: Uuid,
-    export: ContactsExport,
-}
-
-async fn world(email: &str) -> World {
-    let (fake, token) = common::google_account(email).await;
-    let client =
-        PeopleClient::new(&format!("{}/v1", fake.base_url()), RetryPolicy::none()).unwrap();
-    let test = TestDatabase::create();
-    let db = test.open().await;
-    let (rows, actor) = common::exporting_user(&db).await;
-    let tokens = Arc::new(FixedToken(SecretString::from(token)));
-    let export = ContactsExport::new(db.clone(), client, tokens);
-    World {
-        fake,
-        _test: test,
-        db,
-        email: email.to_string(),
-        actor,
-        connection: rows.connection,
-        export,
-    }
-}
-
-impl World {
-    async fn save(&self, id: Uuid, target: Target, input: serde_json::Value) {
-        let input: ContactInput = serde_json::from_value(input).unwrap();
-        let valid = Contact::validate(input).unwrap();
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        Contact::save(&mut conn, &self.actor, id, target, &valid)
-            .await
-            .unwrap();
-    }
-
-    /// A CRM contact, made through the CRM model.
-    async fn contact(&self, first: &str, last: &str, email: &str) -> Uuid {
-        let id = Uuid::now_v7();
-        self.save(
-            id,
-            Target::New,
-            json!({"first_name": first, "last_name": last, "emails": [email]}),
-        )
-        .await;
-        id
-    }
-
-    async fn delete(&self, id: Uuid, version: i64) {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        records::soft_delete(&mut conn, Kind::Contact, self.actor.org_id, id, version)
-            .await
-            .unwrap();
-    }
-
-    async fn run(&self) -> RunCounts {
-        self.export
-            .run(self.connection, RunOptions::default())
-            .await
-            .unwrap()
-    }
-
-    fn count(&self, method: &str, endpoint: &str) -> usize {
-        self.fake.log().count(method, endpoint)
-    }
-
-    /// The account's live contacts carrying `contact`'s id.
-    fn people_of(&self, contact: Uuid) -> Vec<serde_json::Value> {
-        let id = contact.to_string();
-        self.fake
-            .google()
-            .people_contacts(&self.email)
-            .into_iter()
-            .filter(|p| {
-                p["clientData"]
-                    .as_array()
-                    .is_some_and(|d| d.iter().any(|c| c["value"] == id.as_str()))
-            })
-            .collect()
-    }
-
-    async fn link_name(&self, contact: Uuid) -> String {
-        let mut conn = self.db.pool().acquire().await.unwrap();
-        store::links(&mut conn, self.connection)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|l| l.contact_id == contact)
-            .and_then(|l| l.resource_name)
-            .expect("a linked contact")
-    }
-}
+use common::world::{World, BATCH_CREATE, BATCH_DELETE, BATCH_UPDATE};
 
 #[tokio::test]
 async fn first_export_creates_the_group_and_every_contact_in_batches() {
-    let w = world("ann@example.com").await;
+    let w = World::new("ann@example.com").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
@@ -161,7 +55,7 @@ async fn first_export_creates_the_group_and_every_contact_in_batches() {
         ],
         "{calls:#?}"
     );
-    let groups = w.export.client().list_groups(&token(&w)).await.unwrap();
+    let groups = w.export.client().list_groups(&w.token()).await.unwrap();
     let ours: Vec<_> = groups.iter().filter(|g| g.name == GROUP_NAME).collect();
     assert_eq!(ours.len(), 1);
     for id in &ids {
@@ -179,26 +73,9 @@ async fn first_export_creates_the_group_and_every_contact_in_batches() {
     }
 }
 
-fn token(w: &World) -> String {
-    w.fake
-        .google()
-        .issue_tokens("cid", &w.email, &["contacts"])
-        .access_token
-}
-
-/// Mutating calls in the log.
-fn mutations(w: &World) -> usize {
-    w.fake
-        .log()
-        .requests()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .count()
-}
-
 #[tokio::test]
 async fn a_quiet_second_run_writes_nothing_with_at_most_one_request() {
-    let w = world("bob@example.com").await;
+    let w = World::new("bob@example.com").await;
     for i in 0..3 {
         w.contact(&format!("F{i}"), "L", &format!("q{i}@client.example"))
             .await;
@@ -207,7 +84,7 @@ async fn a_quiet_second_run_writes_nothing_with_at_most_one_request() {
     w.fake.log().clear();
     // The listing shows the first run's creates (its token predates them): our own echo.
     let counts = w.run().await;
-    assert_eq!(mutations(&w), 0, "{:#?}", w.fake.log().requests());
+    assert_eq!(w.mutations(), 0, "{:#?}", w.fake.log().requests());
     assert!(
         w.fake.log().requests().len() <= 1,
         "{:#?}",
@@ -225,13 +102,13 @@ async fn a_quiet_second_run_writes_nothing_with_at_most_one_request() {
     );
     w.fake.log().clear();
     w.run().await;
-    assert_eq!(mutations(&w), 0);
+    assert_eq!(w.mutations(), 0);
     assert!(w.fake.log().requests().len() <= 1);
 }
 
 #[tokio::test]
 async fn a_crm_change_updates_only_that_contact_and_keeps_what_google_added() {
-    let w = world("cat@example.com").await;
+    let w = World::new("cat@example.com").await;
     let changed = w.contact("Dora", "Old", "dora@client.example").await;
     let other = w.contact("Eve", "Same", "eve@client.example").await;
     w.run().await;
@@ -278,15 +155,12 @@ async fn a_crm_change_updates_only_that_contact_and_keeps_what_google_added() {
         assert!(!mask.contains(&theirs), "{mask:?}");
     }
     // And the next run is quiet again.
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(mutations(&w), 0);
+    w.settles().await;
 }
 
 #[tokio::test]
 async fn a_crm_delete_deletes_the_person_in_google() {
-    let w = world("dan@example.com").await;
+    let w = World::new("dan@example.com").await;
     let gone = w.contact("Fay", "Gone", "fay@client.example").await;
     let kept = w.contact("Gil", "Kept", "gil@client.example").await;
     w.run().await;
@@ -305,16 +179,13 @@ async fn a_crm_delete_deletes_the_person_in_google() {
         "its link dropped"
     );
     drop(conn);
-    w.fake.log().clear();
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(mutations(&w), 0, "not deleted twice");
+    // Not deleted twice.
+    w.settles().await;
 }
 
 #[tokio::test]
 async fn a_create_answer_lost_after_commit_is_adopted_not_duplicated() {
-    let w = world("eli@example.com").await;
+    let w = World::new("eli@example.com").await;
     let first = w.contact("Hal", "One", "hal@client.example").await;
     let drop_create = || {
         w.fake
@@ -345,15 +216,12 @@ async fn a_create_answer_lost_after_commit_is_adopted_not_duplicated() {
     assert_eq!(w.count("POST", BATCH_CREATE), 2);
     assert_eq!(w.people_of(second).len(), 1, "no duplicate");
     assert_eq!(w.people_of(first).len(), 1);
-    w.run().await;
-    w.fake.log().clear();
-    w.run().await;
-    assert_eq!(mutations(&w), 0);
+    w.settles().await;
 }
 
 #[tokio::test]
 async fn a_stale_etag_is_read_again_and_the_update_retried_once() {
-    let w = world("fay@example.com").await;
+    let w = World::new("fay@example.com").await;
     let id = w.contact("Jo", "Before", "jo@client.example").await;
     w.run().await;
     let name = w.link_name(id).await;
@@ -383,7 +251,7 @@ async fn a_stale_etag_is_read_again_and_the_update_retried_once() {
 
 #[tokio::test]
 async fn a_company_change_updates_its_contacts() {
-    let w = world("gus@example.com").await;
+    let w = World::new("gus@example.com").await;
     let company = Uuid::now_v7();
     let save_company = |target, name: &str| {
         let input: CompanyInput = serde_json::from_value(json!({
@@ -434,7 +302,7 @@ async fn a_company_change_updates_its_contacts() {
 
 #[tokio::test]
 async fn no_scope_means_reconnect_and_an_export_turned_off_does_nothing() {
-    let w = world("hub@example.com").await;
+    let w = World::new("hub@example.com").await;
     w.contact("Max", "M", "max@client.example").await;
     let mut conn = w.db.pool().acquire().await.unwrap();
     store::set_enabled(&mut conn, w.connection, false)
