@@ -207,6 +207,33 @@ pub enum SkipReason {
     NotOurs,
 }
 
+impl SkipReason {
+    /// Every reason, in the order counts by reason are kept.
+    pub const ALL: [SkipReason; 3] = [
+        SkipReason::Blank,
+        SkipReason::AwaitingFullListing,
+        SkipReason::NotOurs,
+    ];
+
+    /// Its name in a run's history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Blank => "blank",
+            SkipReason::AwaitingFullListing => "awaiting_full_listing",
+            SkipReason::NotOurs => "not_ours",
+        }
+    }
+
+    /// Its place in [`SkipReason::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            SkipReason::Blank => 0,
+            SkipReason::AwaitingFullListing => 1,
+            SkipReason::NotOurs => 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     pub contact_id: Uuid,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use threadline_connections::{self as connections, Status};
 use threadline_contacts_core::decide::{self, AfterReread, Failure, UpdateRecovery};
 use threadline_contacts_core::owned::{contact_id_of, HASH_VERSION, UPDATE_PERSON_FIELDS};
-use threadline_contacts_core::plan::{Create, LinkWrite, Update};
+use threadline_contacts_core::plan::{Create, LinkWrite, SkipReason, Update};
 use threadline_contacts_core::{
     plan, CrmCompany, CrmContact, Guards, Listing, Outcome, PlanError, PlanInput,
 };
@@ -50,6 +50,8 @@ pub struct RunCounts {
     pub deleted: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    /// `skipped` by reason, in the order of the core's `SkipReason::ALL`.
+    pub skipped_by_reason: [u64; SkipReason::ALL.len()],
     pub adopted: u64,
     pub recreated: u64,
     pub edited_in_google: u64,
@@ -260,6 +262,9 @@ impl ContactsExport {
             skipped: plan.skipped.len() as u64,
             ..RunCounts::default()
         };
+        for skipped in &plan.skipped {
+            counts.skipped_by_reason[skipped.reason.index()] += 1;
+        }
         for (_, outcome) in &plan.noted {
             counts.count(*outcome);
         }
@@ -775,6 +780,11 @@ impl SyncJob for ContactsJob {
             ctx.tally.detail(DETAIL_ADOPTED, n(counts.adopted));
             ctx.tally
                 .detail(DETAIL_EDITED_IN_GOOGLE, n(counts.edited_in_google));
+            for reason in SkipReason::ALL {
+                let skipped = counts.skipped_by_reason[reason.index()];
+                ctx.tally
+                    .detail(&format!("skipped: {}", reason.as_str()), n(skipped));
+            }
             Ok(())
         })
     }

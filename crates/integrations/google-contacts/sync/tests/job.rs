@@ -328,3 +328,34 @@ async fn no_scope_means_reconnect_and_an_export_turned_off_does_nothing() {
     );
     assert_eq!(w.fake.log().requests().len(), 0);
 }
+
+/// A contact deleted in the CRM whose person the user took over in Google (our `clientData`
+/// removed) is not deleted there: skipped, with its reason in the run's counts.
+#[tokio::test]
+async fn a_person_no_longer_ours_is_kept_and_the_skip_says_why() {
+    use threadline_contacts_core::plan::SkipReason;
+    let w = World::new("ann@example.com").await;
+    let taken = w.contact("Taken", "Over", "taken@client.example").await;
+    let kept = w.contact("Still", "Ours", "still@client.example").await;
+    assert_eq!(w.run().await.created, 2);
+    let name = w.link_name(taken).await;
+    w.fake
+        .google()
+        .edit_contact(&w.email, &name, json!({ "clientData": [] }));
+    w.delete(taken, 1).await;
+    let counts = w.run().await;
+    assert_eq!(counts.deleted, 0, "{counts:?}");
+    assert_eq!(counts.skipped, 1, "{counts:?}");
+    assert_eq!(
+        counts.skipped_by_reason[SkipReason::NotOurs.index()],
+        1,
+        "{counts:?}"
+    );
+    assert_eq!(w.count("POST", BATCH_DELETE), 0);
+    let people = w.fake.google().people_contacts(&w.email);
+    assert!(
+        people.iter().any(|p| p["resourceName"] == name.as_str()),
+        "the person the user took over stays"
+    );
+    assert_eq!(w.people_of(kept).len(), 1);
+}
