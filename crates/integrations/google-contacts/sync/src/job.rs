@@ -322,6 +322,8 @@ impl ContactsExport {
             },
         )
         .await?;
+        // Every write made, the position not stored: the next run reads the same changes.
+        threadline_sync_engine::kill_point("contacts-before-position");
         tx.commit().await?;
         Ok(counts)
     }
@@ -537,6 +539,8 @@ impl Run<'_> {
                 return Err(self.group_write_failed(conn, "creating contacts", e).await);
             }
         };
+        // Made in Google, not linked yet: a crash here leaves pending links, adopted next run.
+        threadline_sync_engine::kill_point("contacts-after-create");
         let by_id: BTreeMap<Uuid, &Create> = chunk.iter().map(|c| (c.contact_id, c)).collect();
         let mut links = Vec::with_capacity(created.len());
         for person in &created {
@@ -579,6 +583,9 @@ impl Run<'_> {
                 .await
             {
                 Ok(updated) => {
+                    // Written in Google, the links' hashes not yet: redone (as a no-op for
+                    // Google's content) by the next run.
+                    threadline_sync_engine::kill_point("contacts-after-update");
                     let mut links = Vec::with_capacity(pending.len());
                     for u in &pending {
                         let etag = updated.get(&u.resource_name).and_then(|p| p.etag.clone());

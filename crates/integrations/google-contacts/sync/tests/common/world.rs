@@ -53,6 +53,11 @@ pub struct World {
 }
 
 impl World {
+    /// Where its database is (for another process on it).
+    pub fn location(&self) -> &threadline_storage::db::Location {
+        self._test.location()
+    }
+
     /// `email`'s Google account in the fake, and their connection with the export on.
     pub async fn new(email: &str) -> World {
         let (fake, _, client) = super::fake_account(email).await;
