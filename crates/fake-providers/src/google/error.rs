@@ -49,7 +49,7 @@ impl GoogleError {
         }
     }
 
-    fn at(mut self, location_type: &'static str, location: impl Into<String>) -> Self {
+    pub(crate) fn at(mut self, location_type: &'static str, location: impl Into<String>) -> Self {
         self.location = Some(Box::new((location_type, location.into())));
         self
     }

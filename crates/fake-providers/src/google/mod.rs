@@ -1,8 +1,9 @@
-//! Google: OAuth 2.0 (`oauth`), Calendar v3 (`calendar`) and People v1 (`people`). Drive goes
-//! beside them (`drive`, its router merged in `router()`), sharing the users,
-//! tokens, bearer check, and the error envelope and Google's own faults (`error`).
+//! Google: OAuth 2.0 (`oauth`), Calendar v3 (`calendar`), People v1 (`people`) and Drive v3
+//! (`drive`), sharing the users, tokens, bearer check, and the error envelope and Google's
+//! own faults (`error`).
 
 pub mod calendar;
+pub mod drive;
 pub mod error;
 pub mod oauth;
 pub mod people;
@@ -35,6 +36,7 @@ pub(crate) struct GoogleState {
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) calendar: calendar::CalendarState,
     pub(crate) people: people::PeopleState,
+    pub(crate) drive: drive::DriveState,
 }
 
 impl GoogleState {
@@ -48,6 +50,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(oauth::router())
         .merge(calendar::router())
         .merge(people::router())
+        .merge(drive::router())
 }
 
 impl GoogleFake {
