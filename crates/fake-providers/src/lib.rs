@@ -1,10 +1,9 @@
 //! Local fakes of the providers Threadline syncs with, served over HTTP on 127.0.0.1.
 //!
-//! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3 and
-//! People API v1 Threadline uses (`google::calendar`, `google::people`) and Dropbox API v2's
-//! error envelope (`dropbox::error`). One module per service: Drive goes beside
-//! `google::calendar`, Dropbox's files and
-//! OAuth beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
+//! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3,
+//! People API v1 and Drive API v3 Threadline uses (`google::calendar`, `google::people`,
+//! `google::drive`) and Dropbox API v2's error envelope (`dropbox::error`). One module per
+//! service: Dropbox's files and OAuth go beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
 //! the request log and counters (`log`) and fault injection (`faults`), whose faults are
 //! provider-neutral and answered in the envelope of the provider whose route was called.
 //!
@@ -93,7 +92,9 @@ impl FakeProviders {
     /// `http://127.0.0.1:PORT`, without a trailing slash. Point every client's base URL here:
     /// Google's `https://oauth2.googleapis.com/token` becomes `{base_url}/token`, and
     /// `https://www.googleapis.com/calendar/v3/…` becomes `{base_url}/calendar/v3/…`, and
-    /// `https://people.googleapis.com/v1/…` becomes `{base_url}/v1/…`.
+    /// `https://people.googleapis.com/v1/…` becomes `{base_url}/v1/…`, and
+    /// `https://www.googleapis.com/drive/v3/…` (and `…/upload/drive/v3/…`) becomes
+    /// `{base_url}/drive/v3/…` (`{base_url}/upload/drive/v3/…`).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -102,7 +103,8 @@ impl FakeProviders {
         self.addr
     }
 
-    /// Google: users, OAuth clients and tokens, calendars and events, contacts and groups.
+    /// Google: users, OAuth clients and tokens, calendars and events, contacts and groups,
+    /// Drive files.
     pub fn google(&self) -> &google::GoogleFake {
         &self.shared.google
     }

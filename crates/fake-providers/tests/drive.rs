@@ -951,6 +951,18 @@ async fn faults_answer_in_googles_envelope_on_drive_routes() {
         .call(Method::GET, "/drive/v3/changes/startPageToken", &[], None)
         .await;
     assert_error(status, &body, 500, "backendError", None);
+    faults.inject(
+        FaultRule::new(Fault::Google(GoogleFault::ExpiredSyncToken)).on("GET", "/drive/v3/changes"),
+    );
+    let (status, body) = s
+        .call(
+            Method::GET,
+            "/drive/v3/changes",
+            &[("pageToken", "1")],
+            None,
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid", Some("pageToken"));
 
     // A create whose answer is lost was made: a retry must look before creating again.
     faults.inject(FaultRule::new(Fault::DropResponseAfterCommit).on("POST", "/drive/v3/files"));

@@ -260,7 +260,8 @@ pub enum GoogleFault {
     /// written.
     StaleEtag,
     /// The sync token sent is taken as expired. People: 400 `FAILED_PRECONDITION` with an
-    /// ErrorInfo reason `EXPIRED_SYNC_TOKEN`; Calendar: 410 `fullSyncRequired`. The rule
+    /// ErrorInfo reason `EXPIRED_SYNC_TOKEN`; Calendar: 410 `fullSyncRequired`; Drive (a
+    /// changes page token): 400 `invalid` (location `pageToken`). The rule
     /// fires on any matching request: aim it at a listing that sends a sync token.
     ExpiredSyncToken,
     /// The handler runs and commits its write, then the answer is replaced by a 500 (People:
@@ -361,6 +362,16 @@ pub(crate) fn fault_response(fault: &Fault, path: &str) -> Response {
             GoogleError::forbidden_for_non_organizer()
         }
         Fault::Google(GoogleFault::StaleEtag) => GoogleError::condition_not_met(),
+        // Drive's changes page tokens: a rejected one is a 400 about `pageToken`.
+        Fault::Google(GoogleFault::ExpiredSyncToken) if path.starts_with("/drive/") => {
+            GoogleError::new(
+                StatusCode::BAD_REQUEST,
+                "global",
+                "invalid",
+                "Invalid Value",
+            )
+            .at("parameter", "pageToken")
+        }
         Fault::Google(GoogleFault::ExpiredSyncToken) => GoogleError::full_sync_required(),
         Fault::Dropbox(_) => {
             unreachable!("another provider's fault never fires on Google's routes")
