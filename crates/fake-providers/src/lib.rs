@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     pub(crate) log: RequestLog,
     pub(crate) faults: Faults,
     pub(crate) google: google::GoogleFake,
+    pub(crate) dropbox: dropbox::DropboxFake,
 }
 
 /// A running fake, listening on 127.0.0.1. Dropping it stops the server.
@@ -77,6 +78,7 @@ impl FakeProviders {
             log: RequestLog::default(),
             faults: Faults::default(),
             google: google::GoogleFake::default(),
+            dropbox: dropbox::DropboxFake::default(),
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -107,6 +109,11 @@ impl FakeProviders {
         &self.shared.google
     }
 
+    /// Dropbox: accounts, apps and tokens, each account's files.
+    pub fn dropbox(&self) -> &dropbox::DropboxFake {
+        &self.shared.dropbox
+    }
+
     /// Queued faults (rate limits, 4xx and 5xx answers, dropped responses, delays), each
     /// answered in the envelope of the provider whose route the request matched.
     pub fn faults(&self) -> &Faults {
@@ -130,6 +137,7 @@ impl FakeProviders {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(faults::layer(google::router(), &shared, Provider::Google))
+        .merge(faults::layer(dropbox::router(), &shared, Provider::Dropbox))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             log::middleware,
