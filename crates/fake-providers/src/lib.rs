@@ -1,10 +1,10 @@
 //! Local fakes of the providers Threadline syncs with, served over HTTP on 127.0.0.1.
 //!
 //! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3 and
-//! People API v1 Threadline uses (`google::calendar`, `google::people`) and Dropbox API v2's
-//! error envelope (`dropbox::error`). One module per service: Drive goes beside
-//! `google::calendar`, Dropbox's files and
-//! OAuth beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
+//! People API v1 Threadline uses (`google::calendar`, `google::people`) and Dropbox API v2
+//! (`dropbox`: OAuth, the `files/*` RPC routes, uploads, upload sessions and downloads, for
+//! app-folder apps). One module per service: Drive goes beside `google::calendar`, sharing
+//! the machinery here: the connection loop (`server`),
 //! the request log and counters (`log`) and fault injection (`faults`), whose faults are
 //! provider-neutral and answered in the envelope of the provider whose route was called.
 //!
@@ -95,7 +95,10 @@ impl FakeProviders {
     /// `http://127.0.0.1:PORT`, without a trailing slash. Point every client's base URL here:
     /// Google's `https://oauth2.googleapis.com/token` becomes `{base_url}/token`, and
     /// `https://www.googleapis.com/calendar/v3/…` becomes `{base_url}/calendar/v3/…`, and
-    /// `https://people.googleapis.com/v1/…` becomes `{base_url}/v1/…`.
+    /// `https://people.googleapis.com/v1/…` becomes `{base_url}/v1/…`; Dropbox's
+    /// `https://api.dropboxapi.com/2/…` and `https://content.dropboxapi.com/2/…` become
+    /// `{base_url}/2/…`, `https://www.dropbox.com/oauth2/authorize` and
+    /// `https://api.dropboxapi.com/oauth2/token` `{base_url}/oauth2/…`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
