@@ -2,8 +2,9 @@
 //!
 //! Today: Google's OAuth 2.0 endpoints (`google::oauth`), the parts of Calendar API v3,
 //! People API v1 and Drive API v3 Threadline uses (`google::calendar`, `google::people`,
-//! `google::drive`) and Dropbox API v2's error envelope (`dropbox::error`). One module per
-//! service: Dropbox's files and OAuth go beside `dropbox::error`, sharing the machinery here: the connection loop (`server`),
+//! `google::drive`) and Dropbox API v2 (`dropbox`: OAuth, the `files/*` RPC routes, uploads,
+//! upload sessions and downloads, for app-folder apps). One module per service, sharing
+//! the machinery here: the connection loop (`server`),
 //! the request log and counters (`log`) and fault injection (`faults`), whose faults are
 //! provider-neutral and answered in the envelope of the provider whose route was called.
 //!
@@ -53,6 +54,7 @@ pub(crate) struct Shared {
     pub(crate) log: RequestLog,
     pub(crate) faults: Faults,
     pub(crate) google: google::GoogleFake,
+    pub(crate) dropbox: dropbox::DropboxFake,
 }
 
 /// A running fake, listening on 127.0.0.1. Dropping it stops the server.
@@ -76,6 +78,7 @@ impl FakeProviders {
             log: RequestLog::default(),
             faults: Faults::default(),
             google: google::GoogleFake::default(),
+            dropbox: dropbox::DropboxFake::default(),
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -94,7 +97,10 @@ impl FakeProviders {
     /// `https://www.googleapis.com/calendar/v3/…` becomes `{base_url}/calendar/v3/…`, and
     /// `https://people.googleapis.com/v1/…` becomes `{base_url}/v1/…`, and
     /// `https://www.googleapis.com/drive/v3/…` (and `…/upload/drive/v3/…`) becomes
-    /// `{base_url}/drive/v3/…` (`{base_url}/upload/drive/v3/…`).
+    /// `{base_url}/drive/v3/…` (`{base_url}/upload/drive/v3/…`); Dropbox's
+    /// `https://api.dropboxapi.com/2/…` and `https://content.dropboxapi.com/2/…` become
+    /// `{base_url}/2/…`, `https://www.dropbox.com/oauth2/authorize` and
+    /// `https://api.dropboxapi.com/oauth2/token` `{base_url}/oauth2/…`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -107,6 +113,11 @@ impl FakeProviders {
     /// Drive files.
     pub fn google(&self) -> &google::GoogleFake {
         &self.shared.google
+    }
+
+    /// Dropbox: accounts, apps and tokens, each account's files.
+    pub fn dropbox(&self) -> &dropbox::DropboxFake {
+        &self.shared.dropbox
     }
 
     /// Queued faults (rate limits, 4xx and 5xx answers, dropped responses, delays), each
@@ -132,6 +143,7 @@ impl FakeProviders {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(faults::layer(google::router(), &shared, Provider::Google))
+        .merge(faults::layer(dropbox::router(), &shared, Provider::Dropbox))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             log::middleware,

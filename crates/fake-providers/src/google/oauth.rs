@@ -24,7 +24,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{GoogleError, GoogleFake, GoogleState};
-use crate::util::{query_pairs, random_token};
+use crate::util::{basic_auth, query_pairs, random_token, valid_pkce_string};
 use crate::Shared;
 
 /// A registered OAuth client (a "Web application" client in Google's console).
@@ -503,12 +503,6 @@ async fn authorization(State(shared): State<Arc<Shared>>, RawQuery(query): RawQu
     back(&[("code", &code), ("scope", &scopes.join(" "))])
 }
 
-fn valid_pkce_string(s: &str) -> bool {
-    (43..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 async fn token(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -650,17 +644,6 @@ async fn token(
             format!("Invalid grant_type: {other}"),
         )),
     }
-}
-
-fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
 }
 
 /// Revokes a refresh token (and the access tokens minted from it) or an access token (and the
