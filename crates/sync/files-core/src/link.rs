@@ -124,7 +124,7 @@ pub struct CrmFile {
     pub sha256: String,
     pub size: u64,
     /// The provider's hash of this content when the caller computed it (the planner asks
-    /// for it with `PlanError::HashesNeeded` when it must compare).
+    /// for it with [`crate::plan::PlanError::HashesNeeded`] when it must compare).
     #[serde(default)]
     pub provider_hashes: Vec<RemoteHash>,
 }
