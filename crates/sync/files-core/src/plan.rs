@@ -627,12 +627,31 @@ impl<'a> Planner<'a> {
         if !self.caps.markers {
             return;
         }
-        let marked: Vec<(String, NodeKey)> = self
-            .view
-            .values()
-            .filter_map(|i| Some((i.id.clone(), i.marker?)))
-            .collect();
-        for (id, key) in marked {
+        // The item where the node is first (a twin the user moved elsewhere is theirs),
+        // then by id. An item in another record's folder is not this node's: the CRM
+        // cannot move a document between records (it is imported there instead).
+        let mut marked: Vec<(NodeKey, bool, String)> = Vec::new();
+        for item in self.view.values() {
+            let Some(key) = item.marker else { continue };
+            let parent_key = match key {
+                NodeKey::Node(_) => self.live_node(&key).map(|n| self.crm_parent(n)),
+                NodeKey::Record(r) => Some(NodeKey::Module(r.kind)),
+                NodeKey::Module(_) => Some(NodeKey::Root),
+                NodeKey::Root => None,
+            };
+            if let Some(node) = self.live_node(&key) {
+                if self
+                    .record_of_remote(item)
+                    .is_some_and(|r| r != node.record)
+                {
+                    continue;
+                }
+            }
+            let in_place = parent_key.and_then(|p| self.pairs.get(&p)) == item.parent.as_ref();
+            marked.push((key, !in_place, item.id.clone()));
+        }
+        marked.sort();
+        for (key, _, id) in marked {
             if self.by_remote.contains_key(&id) {
                 continue;
             }
@@ -651,14 +670,16 @@ impl<'a> Planner<'a> {
                 // Different content (the old file of a conflict, say): not ours to drop —
                 // it is taken as an unmarked item (imported, or adopted by its name).
                 let (a, b) = (&self.view[&id].kind, &self.view[other].kind);
-                let twin = match (a, b) {
-                    (RemoteKind::Folder, RemoteKind::Folder) => true,
-                    (
-                        RemoteKind::File { hash: Some(x), .. },
-                        RemoteKind::File { hash: Some(y), .. },
-                    ) => x == y,
-                    _ => false,
-                };
+                let beside = self.view[&id].parent == self.view[other].parent;
+                let twin = beside
+                    && match (a, b) {
+                        (RemoteKind::Folder, RemoteKind::Folder) => true,
+                        (
+                            RemoteKind::File { hash: Some(x), .. },
+                            RemoteKind::File { hash: Some(y), .. },
+                        ) => x == y,
+                        _ => false,
+                    };
                 if !twin {
                     continue;
                 }
@@ -983,6 +1004,19 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The derived id of a node to create from `remote_id`; when a node with that id exists
+    /// already (made from this item before, then trashed, or moved to another record),
+    /// another one, still derived. `salt` is updated to the one used.
+    fn fresh_id(&self, remote_id: &str, salt: &mut String) -> Uuid {
+        loop {
+            let id = derived_node_id(self.input.provider, &self.input.account, remote_id, salt);
+            if !self.nodes.contains_key(&id) {
+                return id;
+            }
+            salt.push_str("/again");
+        }
+    }
+
     fn import_one(&mut self, item: &RemoteItem, parent: Option<NodeKey>) {
         let skip = |reason: String| Skip {
             remote_id: Some(item.id.clone()),
@@ -1026,14 +1060,7 @@ impl<'a> Planner<'a> {
             .get(&item.id)
             .cloned()
             .unwrap_or_else(|| import_salt(item));
-        // A node made from this item before (it moved to another record since): another id.
-        let key = loop {
-            let id = derived_node_id(self.input.provider, &self.input.account, &item.id, &salt);
-            if !self.nodes.contains_key(&id) {
-                break NodeKey::Node(id);
-            }
-            salt.push_str("/again");
-        };
+        let key = NodeKey::Node(self.fresh_id(&item.id, &mut salt));
         self.imports.insert(item.id.clone(), salt);
         self.pair(key, item.id.clone());
     }
@@ -1376,12 +1403,7 @@ impl<'a> Planner<'a> {
             return;
         };
         let copy_name = conflict_name(&crm_name, self.caps.label, *modified, rev);
-        let copy = derived_node_id(
-            self.input.provider,
-            &self.input.account,
-            &item.id,
-            &format!("conflict:{rev}"),
-        );
+        let copy = self.fresh_id(&item.id, &mut format!("conflict:{rev}"));
         self.out.conflicts.push(ConflictCopy {
             node_id: node.id,
             copy,
@@ -1457,12 +1479,10 @@ impl<'a> Planner<'a> {
     fn record_of_remote(&self, item: &RemoteItem) -> Option<RecordRef> {
         let mut at = item.parent.clone();
         while let Some(id) = at {
-            match self.key_of(&id) {
-                Some(NodeKey::Record(r)) => return Some(r),
-                Some(NodeKey::Node(n)) if self.nodes.contains_key(&n) => {
-                    return self.nodes.get(&n).map(|n| n.record)
-                }
-                _ => {}
+            // By the remote tree itself: a folder moved to another record's folder took
+            // what is in it there, whatever record its CRM node is in.
+            if let Some(NodeKey::Record(r)) = self.key_of(&id) {
+                return Some(r);
             }
             at = self.view.get(&id).and_then(|i| i.parent.clone());
         }
@@ -1546,8 +1566,30 @@ impl<'a> Planner<'a> {
         }
         let mut steps = std::mem::take(&mut self.pre_steps);
         steps.extend(self.schedule_remote(remote_ops));
-        steps.extend(self.schedule_crm(crm_ops));
-        steps.extend(content_ops);
+        let (crm_steps, aside) = self.schedule_crm(crm_ops);
+        // A node moved aside first has one more version by the time its later steps run.
+        let mut later = crm_steps;
+        later.extend(content_ops);
+        for id in aside {
+            let mut seen_temp = false;
+            for step in later.iter_mut() {
+                match step {
+                    Step::MoveCrm {
+                        node_id,
+                        link: None,
+                        ..
+                    } if *node_id == id && !seen_temp => {
+                        seen_temp = true;
+                    }
+                    _ if seen_temp => bump_version(step, id),
+                    _ => {}
+                }
+            }
+            for step in link_ops.iter_mut() {
+                bump_version(step, id);
+            }
+        }
+        steps.extend(later);
         let deletes = self.deletes();
         let leftovers = self.leftover_links(&deletes);
         steps.extend(deletes);
@@ -1768,8 +1810,16 @@ impl<'a> Planner<'a> {
                     });
                 } else {
                     link.remote_parent = item.parent.clone();
-                    link.remote_name = item.name.clone();
-                    link.path = path.to_string();
+                    // Where case does not count (Dropbox), a listing's casing may be stale
+                    // (case-only renames are not listed): the link changes only with the key.
+                    let caps = self.caps;
+                    let same = |a: &str, b: &str| remote_key(&caps, a) == remote_key(&caps, b);
+                    if !(caps.case_insensitive && same(&link.remote_name, &item.name)) {
+                        link.remote_name = item.name.clone();
+                    }
+                    if !(caps.case_insensitive && same(&link.path, path)) {
+                        link.path = path.to_string();
+                    }
                 }
             }
         }
@@ -2073,7 +2123,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The same for the CRM's creates and moves (names are unique per folder, by lower case).
-    fn schedule_crm(&mut self, ops: Vec<Step>) -> Vec<Step> {
+    fn schedule_crm(&mut self, ops: Vec<Step>) -> (Vec<Step>, Vec<Uuid>) {
         let slot = |record: RecordRef, parent: Option<Uuid>, name: &str| {
             format!("{record:?}/{parent:?}/{}", crm_key(name))
         };
@@ -2119,6 +2169,7 @@ impl<'a> Planner<'a> {
             }
         };
         let mut temps = 0;
+        let mut moved_aside = Vec::new();
         let aside = |step: &mut Step, occupied: &mut BTreeMap<String, String>| {
             let Step::MoveCrm {
                 node_id,
@@ -2143,9 +2194,11 @@ impl<'a> Planner<'a> {
             };
             // The real move now expects one more version.
             *if_version += 1;
+            moved_aside.push(*node_id);
             Some(temp_step)
         };
-        schedule(ops, occupied, exists, need, aside)
+        let steps = schedule(ops, occupied, exists, need, aside);
+        (steps, moved_aside)
     }
 
     // ---- 7. Guards ----
@@ -2245,6 +2298,32 @@ impl<'a> Planner<'a> {
             }
         }
         refusals
+    }
+}
+
+/// One more CRM version in a step of node `id` (its link, a download's condition).
+fn bump_version(step: &mut Step, id: Uuid) {
+    let key = NodeKey::Node(id);
+    match step {
+        Step::Download {
+            node_id,
+            if_version,
+            link,
+            ..
+        } if *node_id == id => {
+            *if_version = if_version.map(|v| v + 1);
+            link.crm_version += 1;
+        }
+        Step::MoveCrm {
+            link: Some(link), ..
+        }
+        | Step::Upload { link, .. }
+        | Step::PutLink { link }
+            if link.key == key =>
+        {
+            link.crm_version += 1;
+        }
+        _ => {}
     }
 }
 

@@ -374,7 +374,7 @@ impl Remote {
         parts.iter().map(|p| format!("/{p}")).collect()
     }
 
-    fn subtree(&self, id: &str) -> Vec<String> {
+    pub fn subtree(&self, id: &str) -> Vec<String> {
         let mut out = vec![id.to_string()];
         let mut i = 0;
         while i < out.len() {
@@ -583,6 +583,8 @@ impl Remote {
                             }
                             match self.live(id) {
                                 Some(i) => run.items.push(self.item(i)),
+                                // Dropbox lists deletes by path only (DeletedMetadata).
+                                None if self.provider == Provider::Dropbox => {}
                                 None => run.deleted_ids.push(id.clone()),
                             }
                         }
@@ -1085,5 +1087,66 @@ pub fn brief(step: &Step) -> String {
         ),
         Step::DeleteLink { key } => format!("unlink {key:?}"),
         Step::SaveCursor { cursor } => format!("cursor {cursor}"),
+    }
+}
+
+impl World {
+    /// The remote tree under our root, one line per item (`/Companies/Acme/a.txt = v1`),
+    /// sorted: a golden listing.
+    pub fn remote_listing(&self) -> String {
+        let Some(root) = self.root_id() else {
+            return String::new();
+        };
+        let mut lines: Vec<String> = self
+            .remote
+            .subtree(&root)
+            .iter()
+            .filter(|id| **id != root)
+            .filter_map(|id| self.remote.live(id))
+            .map(|i| {
+                let path = self.remote.path(&i.id);
+                if i.folder {
+                    format!("{path}/")
+                } else {
+                    format!("{path} = {}", String::from_utf8_lossy(&i.content))
+                }
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+
+    /// The CRM's live trees, one line per node (`Acme/a.txt = v1`), sorted.
+    pub fn crm_listing(&self) -> String {
+        let mut lines: Vec<String> = self
+            .crm
+            .nodes
+            .values()
+            .filter(|n| !n.trashed)
+            .map(|n| {
+                let mut path = vec![n.name.clone()];
+                let mut at = n.parent;
+                while let Some(p) = at {
+                    path.push(self.crm.nodes[&p].name.clone());
+                    at = self.crm.nodes[&p].parent;
+                }
+                path.push(format!(
+                    "{}#{}",
+                    self.crm.records[&n.record],
+                    n.record.id.as_u128() & 0xff
+                ));
+                path.reverse();
+                match &n.content {
+                    Some(c) => format!("{} = {}", path.join("/"), String::from_utf8_lossy(c)),
+                    None => format!("{}/", path.join("/")),
+                }
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+
+    pub fn remote_subtree(&self, id: &str) -> Vec<String> {
+        self.remote.subtree(id)
     }
 }
