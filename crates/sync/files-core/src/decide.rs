@@ -1,5 +1,5 @@
 //! Per-item decisions, as tables: from (CRM side, remote side, link) to what happens.
-//! Never from clocks. The planner ([`crate::plan`]) classifies every item and calls these;
+//! Never from clocks. The planner ([`mod@crate::plan`]) classifies every item and calls these;
 //! they are public so that the tables can be read and tested on their own.
 
 use serde::{Deserialize, Serialize};

@@ -134,7 +134,8 @@ pub struct Place {
 /// the remote id in the link of `crm_parent`, where both sides agree), `remote_rev` and
 /// `remote_name` (and `path`'s last segment) as the answer's metadata gives them (Dropbox does not list a case-only
 /// rename made in its app, but answers it), a download's `sha256`, and `crm_version` as
-/// the CRM write answered it. See [`Plan`] for the order and the rules.
+/// the CRM write answered it. A later step's link leaves what only an answer knew empty
+/// (`sha256`, `remote_rev` of the same item: `None`): keep the stored values then. See [`Plan`] for the order and the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
@@ -256,10 +257,13 @@ pub struct Stats {
 
 /// The plan, in execution order:
 ///
-/// 1. **Remote folders, moves and new files**, scheduled so that a parent exists before
-///    its children and a name is free before it is taken (moves before the creates that
-///    need their names; a cycle of renames goes through a temporary name).
-/// 2. **CRM folders, moves and new files**, in the same order.
+/// 1. **CRM folders, moves and new files** (imports, conflict copies), scheduled so that a
+///    parent exists before its children and a name is free before it is taken (moves
+///    before the creates that need their names; a cycle of renames goes through a
+///    temporary name). First, so that an item whose link a later step takes over (a
+///    conflict's remote file, an item moved to another record) is already linked to its
+///    new node when that happens.
+/// 2. **Remote folders, moves and new files**, in the same order.
 /// 3. **New contents** both ways (uploads under `if_rev`, downloads under `if_version`).
 /// 4. **Remote deletes**, last: nothing is deleted before what replaces it exists.
 /// 5. **Link-only writes**, then the **cursor**.
@@ -1184,12 +1188,42 @@ impl<'a> Planner<'a> {
                 });
             }
         }
+        self.break_cycles();
         if !self.hashes_needed.is_empty() {
             return Err(PlanError::HashesNeeded(
                 self.hashes_needed.iter().copied().collect(),
             ));
         }
         Ok(())
+    }
+
+    /// A folder moved into a second one on one side while the second was moved into the
+    /// first on the other makes a cycle no order can apply: the CRM's places win there
+    /// (the entries of the cycle that would move in the CRM stay where the CRM has them).
+    fn break_cycles(&mut self) {
+        let keys: Vec<NodeKey> = self.entries.keys().copied().collect();
+        for start in keys {
+            let mut seen = vec![start];
+            let mut at = self.entries.get(&start).and_then(|e| e.parent);
+            while let Some(p) = at {
+                if let Some(i) = seen.iter().position(|k| *k == p) {
+                    for &k in &seen[i..] {
+                        let Some(node) = self.live_node(&k) else {
+                            continue;
+                        };
+                        let home = self.crm_parent(node);
+                        let e = self.entries.get_mut(&k).expect("entry");
+                        if e.parent != Some(home) {
+                            e.parent = Some(home);
+                            e.crm_name = node.name.clone();
+                        }
+                    }
+                    break;
+                }
+                seen.push(p);
+                at = self.entries.get(&p).and_then(|e| e.parent);
+            }
+        }
     }
 
     fn revive_chain(&mut self, mut key: NodeKey) {
@@ -1565,10 +1599,10 @@ impl<'a> Planner<'a> {
             );
         }
         let mut steps = std::mem::take(&mut self.pre_steps);
-        steps.extend(self.schedule_remote(remote_ops));
         let (crm_steps, aside) = self.schedule_crm(crm_ops);
         // A node moved aside first has one more version by the time its later steps run.
         let mut later = crm_steps;
+        later.extend(self.schedule_remote(remote_ops));
         later.extend(content_ops);
         for id in aside {
             let mut seen_temp = false;
@@ -1682,6 +1716,21 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The path of a remote item where it is now, from the root (`/Companies/Acme/a.pdf`).
+    fn current_path(&self, id: &str) -> String {
+        let mut parts = Vec::new();
+        let mut at = self.view.get(id);
+        while let Some(item) = at {
+            if Some(&item.id) == self.root_id.as_ref() {
+                break;
+            }
+            parts.push(item.name.clone());
+            at = item.parent.as_ref().and_then(|p| self.view.get(p));
+        }
+        parts.reverse();
+        parts.iter().map(|p| format!("/{p}")).collect()
+    }
+
     fn parent_remote_id(&self, parent: Option<NodeKey>) -> Option<String> {
         let p = parent?;
         self.entries
@@ -1752,6 +1801,81 @@ impl<'a> Planner<'a> {
                 link.crm_version = node.version;
             }
         }
+        // An import first: the CRM node exists, linked to the item where it is now, before
+        // any remote write that could take the item's link away (a crash in between then
+        // loses track of nothing).
+        let crm_parent_id = Self::parent_node_id(e.parent);
+        let mut imported = false;
+        if let (None, NodeKey::Node(id), Some(item)) = (&e.node, e.key, &e.remote) {
+            let record = e.record.expect("a node has a record");
+            imported = true;
+            link.crm_parent = e.parent;
+            link.crm_name = e.crm_name.clone();
+            link.crm_version = 1;
+            link.remote_id = item.id.clone();
+            link.remote_parent = item.parent.clone();
+            link.remote_name = item.name.clone();
+            link.path = self.current_path(&item.id);
+            written = Some(link.clone());
+            match &item.kind {
+                RemoteKind::File { rev, hash, .. } => {
+                    link.remote_rev = Some(rev.clone());
+                    link.remote_hash = hash.clone();
+                    // Our hash of what is downloaded: the executor fills it in.
+                    link.sha256 = None;
+                    written = Some(link.clone());
+                    crm_ops.push(Step::Download {
+                        node_id: id,
+                        record,
+                        parent: crm_parent_id,
+                        name: e.crm_name.clone(),
+                        remote_id: item.id.clone(),
+                        rev: rev.clone(),
+                        create: true,
+                        if_version: None,
+                        link: link.clone(),
+                    });
+                }
+                _ => crm_ops.push(Step::CreateCrmFolder {
+                    node_id: id,
+                    record,
+                    parent: crm_parent_id,
+                    name: e.crm_name.clone(),
+                    link: link.clone(),
+                }),
+            }
+        }
+        // CRM side: move.
+        match (&e.node, e.key) {
+            (None, NodeKey::Node(_)) => {} // imported above
+            (Some(node), _) => {
+                let now_parent = self.crm_parent(node);
+                if Some(now_parent) != e.parent || node.name != e.crm_name {
+                    crm_version += 1;
+                    link.crm_parent = e.parent;
+                    link.crm_name = e.crm_name.clone();
+                    link.crm_version = crm_version;
+                    crm_ops.push(Step::MoveCrm {
+                        node_id: node.id,
+                        parent: crm_parent_id,
+                        name: e.crm_name.clone(),
+                        if_version: node.version,
+                        link: (had_link && e.remote.is_some()).then(|| {
+                            written = Some(link.clone());
+                            link.clone()
+                        }),
+                    });
+                } else if e.remote.is_some() {
+                    link.crm_parent = Some(now_parent);
+                    link.crm_name = node.name.clone();
+                }
+            }
+            _ => {
+                // Structural: the CRM side is the record's name.
+                link.crm_parent = e.parent;
+                link.crm_name = e.crm_name.clone();
+            }
+        }
         // Remote side: create or move.
         match &e.remote {
             None => {
@@ -1803,7 +1927,7 @@ impl<'a> Planner<'a> {
                         remote_id: item.id.clone(),
                         at: at.clone(),
                         case_only,
-                        link: had_link.then(|| {
+                        link: (had_link || imported).then(|| {
                             written = Some(link.clone());
                             link.clone()
                         }),
@@ -1821,72 +1945,6 @@ impl<'a> Planner<'a> {
                         link.path = path.to_string();
                     }
                 }
-            }
-        }
-        // CRM side: create or move.
-        let crm_parent_id = Self::parent_node_id(e.parent);
-        match (&e.node, e.key) {
-            (None, NodeKey::Node(id)) => {
-                let item = e.remote.as_ref().expect("an import has its remote item");
-                let record = e.record.expect("a node has a record");
-                link.crm_parent = e.parent;
-                link.crm_name = e.crm_name.clone();
-                link.crm_version = 1;
-                link.remote_id = item.id.clone();
-                match &item.kind {
-                    RemoteKind::File { rev, hash, .. } => {
-                        link.remote_rev = Some(rev.clone());
-                        link.remote_hash = hash.clone();
-                        // Our hash of what is downloaded: the executor fills it in.
-                        link.sha256 = None;
-                        crm_ops.push(Step::Download {
-                            node_id: id,
-                            record,
-                            parent: crm_parent_id,
-                            name: e.crm_name.clone(),
-                            remote_id: item.id.clone(),
-                            rev: rev.clone(),
-                            create: true,
-                            if_version: None,
-                            link: link.clone(),
-                        });
-                    }
-                    _ => crm_ops.push(Step::CreateCrmFolder {
-                        node_id: id,
-                        record,
-                        parent: crm_parent_id,
-                        name: e.crm_name.clone(),
-                        link: link.clone(),
-                    }),
-                }
-                return;
-            }
-            (Some(node), _) => {
-                let now_parent = self.crm_parent(node);
-                if Some(now_parent) != e.parent || node.name != e.crm_name {
-                    crm_version += 1;
-                    link.crm_parent = e.parent;
-                    link.crm_name = e.crm_name.clone();
-                    link.crm_version = crm_version;
-                    crm_ops.push(Step::MoveCrm {
-                        node_id: node.id,
-                        parent: crm_parent_id,
-                        name: e.crm_name.clone(),
-                        if_version: node.version,
-                        link: (had_link && e.remote.is_some()).then(|| {
-                            written = Some(link.clone());
-                            link.clone()
-                        }),
-                    });
-                } else if e.remote.is_some() {
-                    link.crm_parent = Some(now_parent);
-                    link.crm_name = node.name.clone();
-                }
-            }
-            _ => {
-                // Structural: the CRM side is the record's name.
-                link.crm_parent = e.parent;
-                link.crm_name = e.crm_name.clone();
             }
         }
         let Some(item) = &e.remote else { return };
@@ -2317,6 +2375,10 @@ fn bump_version(step: &mut Step, id: Uuid) {
         Step::MoveCrm {
             link: Some(link), ..
         }
+        | Step::MoveRemote {
+            link: Some(link), ..
+        }
+        | Step::CreateRemoteFolder { link, .. }
         | Step::Upload { link, .. }
         | Step::PutLink { link }
             if link.key == key =>

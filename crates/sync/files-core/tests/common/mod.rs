@@ -745,6 +745,15 @@ impl World {
     }
 
     pub fn put_link(&mut self, mut link: Link) {
+        // What the plan could not know and an earlier step's answer told: kept.
+        if let Some(old) = self.links.get(&link.key) {
+            if link.sha256.is_none() {
+                link.sha256 = old.sha256.clone();
+            }
+            if link.remote_rev.is_none() && old.remote_id == link.remote_id {
+                link.remote_rev = old.remote_rev.clone();
+            }
+        }
         // A parent created in this run: its id is in its link.
         if link.remote_parent.is_none() && link.key != NodeKey::Root {
             link.remote_parent = link
