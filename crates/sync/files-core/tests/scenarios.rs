@@ -714,3 +714,73 @@ fn a_missing_or_emptied_record_folder_or_root_waits_for_review() {
     };
     assert!(r.contains(&Refusal::EmptyListing { links: 1 }), "{r:?}");
 }
+
+#[test]
+fn the_plan_is_ordered_parents_first_names_freed_first_deletes_last() {
+    for provider in BOTH {
+        let (mut w, offer, docs) = acme(provider);
+        let spec = w.crm.find(company(1), &["Docs", "spec.txt"]).unwrap().id;
+        let other = w
+            .crm
+            .create(company(1), None, "other.pdf", Some(b"other".to_vec()))
+            .unwrap();
+        w.sync().unwrap();
+        // A swap of two names (a cycle), a new folder with a file in it, a delete.
+        w.crm.rename_move(offer, None, "tmp.pdf", None).unwrap();
+        w.crm.rename_move(other, None, "offer.pdf", None).unwrap();
+        w.crm.rename_move(offer, None, "other.pdf", None).unwrap();
+        let sub = w.crm.create(company(1), Some(docs), "Sub", None).unwrap();
+        w.crm
+            .create(company(1), Some(sub), "deep.txt", Some(b"deep".to_vec()))
+            .unwrap();
+        w.crm.trash(spec).unwrap();
+        let p = w.plan().unwrap();
+        let kinds: Vec<&str> = p
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::CreateRemoteFolder { .. } => "mkdir",
+                Step::Upload { .. } => "upload",
+                Step::MoveRemote { link: None, .. } => "aside",
+                Step::MoveRemote { .. } => "move",
+                Step::DeleteRemote { .. } => "delete",
+                Step::SaveCursor { .. } => "cursor",
+                Step::PutLink { .. } | Step::DeleteLink { .. } => "link",
+                _ => "crm",
+            })
+            .collect();
+        let last = |k: &str| kinds.iter().rposition(|x| *x == k);
+        let first = |k: &str| kinds.iter().position(|x| *x == k);
+        assert_eq!(kinds.last(), Some(&"cursor"), "{kinds:?}");
+        assert!(
+            last("mkdir") < first("upload"),
+            "the folder before its file: {kinds:?}"
+        );
+        assert!(
+            last("upload") < first("delete") && last("move") < first("delete"),
+            "{kinds:?}"
+        );
+        if provider == Provider::Dropbox {
+            // Unique names: the swap goes through a temporary name.
+            assert_eq!(
+                kinds.iter().filter(|k| **k == "aside").count(),
+                1,
+                "{kinds:?}"
+            );
+        }
+        w.apply(&p, Fault::None).unwrap();
+        w.sync().unwrap();
+        assert!(w
+            .remote_listing()
+            .contains("/Companies/Acme/other.pdf = offer v1"));
+        assert!(w
+            .remote_listing()
+            .contains("/Companies/Acme/offer.pdf = other"));
+        assert!(w
+            .remote_listing()
+            .contains("/Companies/Acme/Docs/Sub/deep.txt = deep"));
+        assert!(!w.remote_listing().contains("spec.txt"));
+        w.check().unwrap();
+        quiet(&mut w);
+    }
+}
