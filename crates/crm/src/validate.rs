@@ -1,7 +1,7 @@
 //! Checks of request fields; each error names its field.
 
-pub use threadline_domain::text::Lines;
-use threadline_domain::text::{describe, refused_char};
+use threadline_domain::text::refused_char;
+pub use threadline_domain::text::{char_message, Lines};
 
 use crate::error::{CrmError, CrmResult};
 
@@ -16,20 +16,6 @@ pub fn chars(field: &str, value: &str, lines: Lines) -> CrmResult<()> {
         None => Ok(()),
         Some(c) => Err(CrmError::invalid(field, char_message(field, c, lines))),
     }
-}
-
-/// Why `c` is refused in `field`, for a person to read.
-pub fn char_message(field: &str, c: char, lines: Lines) -> String {
-    let why = match c {
-        '\n' | '\t' | '\r' if lines == Lines::Single => format!("{field} is one line"),
-        '\r' => "a line break is \\n or \\r\\n".to_string(),
-        _ => "control characters, bidirectional overrides and invisible marks are refused"
-            .to_string(),
-    };
-    format!(
-        "{field} contains {}, which is not allowed ({why})",
-        describe(c)
-    )
 }
 
 /// `value` trimmed, one line of at most `max` characters (empty allowed).

@@ -15,6 +15,7 @@
 pub mod address;
 pub mod api;
 pub mod company;
+pub mod file_name;
 pub mod lookup_cache;
 pub mod matching;
 pub mod message;

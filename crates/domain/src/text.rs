@@ -274,3 +274,17 @@ mod tests {
         }
     }
 }
+
+/// Why `c` is refused in `field`, for a person to read.
+pub fn char_message(field: &str, c: char, lines: Lines) -> String {
+    let why = match c {
+        '\n' | '\t' | '\r' if lines == Lines::Single => format!("{field} is one line"),
+        '\r' => "a line break is \\n or \\r\\n".to_string(),
+        _ => "control characters, bidirectional overrides and invisible marks are refused"
+            .to_string(),
+    };
+    format!(
+        "{field} contains {}, which is not allowed ({why})",
+        describe(c)
+    )
+}

@@ -1,7 +1,8 @@
 //! Documents: a tree of folders and files per record (company, contact, project, meeting,
 //! product), as in the CRM's UI; the routes are in `routes::documents`.
 //!
-//! - [`names`]: which file and folder names are accepted, and why not.
+//! - names: which file and folder names are accepted, and why not, is
+//!   `threadline_domain::file_name` (one rule for the CRM and the file-sync core).
 //! - [`blobs`]: the content on disk, stored once by SHA-256, streamed in and out, 50 MB per
 //!   file.
 //! - [`tree`]: folders, files, versions and the trash in the database.
@@ -10,7 +11,6 @@
 //! - [`usage`]: the storage an organisation's documents use.
 
 pub mod blobs;
-pub mod names;
 pub mod retention;
 pub mod tree;
 pub mod usage;

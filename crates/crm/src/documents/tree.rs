@@ -11,7 +11,7 @@ use crate::records;
 use threadline_storage::db::{self, id_text, parse_uuid, Conn};
 
 use super::blobs::StoredBlob;
-use super::names::{check_name, name_key};
+use threadline_domain::file_name::{check_name, name_key};
 
 /// The kinds of record that have a document tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -67,7 +67,7 @@
 //! one on each side, would make a cycle: the CRM's places win there. A user's rename of one of our structural
 //! folders is kept; a record folder moved elsewhere is moved back.
 //!
-//! **Names.** CRM names follow the CRM's validator (mirrored in [`names::crm_refuses`]); a
+//! **Names.** CRM names follow the CRM's rule (`threadline_domain::file_name`, through [`names::crm_refuses`]); a
 //! remote name with characters the CRM refuses (Drive accepts `/ \ < > : " | ? *`) is
 //! mapped to their full-width forms (`Q1: plan?` → `Q1： plan？`, rclone's and OneDrive's
 //! encoding), and mapped back on the way out where the provider accepts the original; a

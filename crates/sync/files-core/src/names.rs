@@ -1,5 +1,5 @@
-//! Names across the two sides: the CRM's rules (mirrored from `threadline-crm`'s
-//! `documents::names`, which this pure crate cannot depend on), the reversible mapping of
+//! Names across the two sides: the CRM's rules (`threadline_domain::file_name`, the one
+//! rule the CRM's documents apply), the reversible mapping of
 //! characters one side refuses, the keys two names of one folder must not share on each
 //! side, record folder names, and the conflict-copy and numbered names.
 
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::provider::Capabilities;
 
 /// Longest name, in bytes of UTF-8 (the CRM's, ext4's, APFS's and Dropbox's limit).
-pub const MAX_NAME_BYTES: usize = 255;
+pub use threadline_domain::file_name::MAX_NAME_BYTES;
 
 /// Characters the CRM refuses in a name and the full-width forms they are mapped to on the
 /// way in (the mapping rclone's encoder and OneDrive use): reversible, and the result looks
@@ -28,43 +28,15 @@ const FULL_WIDTH: [(char, char); 9] = [
     ('*', '＊'),
 ];
 
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
-
-/// Why the CRM would refuse `name` (its validator's rules), or `None` if it accepts it.
+/// Why the CRM would refuse `name` (its documents' rule), or `None` if it accepts it.
 pub fn crm_refuses(name: &str) -> Option<String> {
-    if name.is_empty() || name == "." || name == ".." {
-        return Some("an empty name, \".\" or \"..\"".into());
-    }
-    if let Some(c) = name.chars().find(|&c| {
-        threadline_domain::text::is_refused(c)
-            || c == '\u{fffd}'
-            || FULL_WIDTH.iter().any(|(a, _)| *a == c)
-    }) {
-        return Some(format!(
-            "the character {}",
-            threadline_domain::text::describe(c)
-        ));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Some(format!("{} bytes (at most {MAX_NAME_BYTES})", name.len()));
-    }
-    if name.ends_with('.') || name.ends_with(' ') {
-        return Some("a trailing dot or space".into());
-    }
-    let base = name.split('.').next().unwrap_or("").trim_end_matches(' ');
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
-        return Some(format!("the Windows device name {base}"));
-    }
-    None
+    threadline_domain::file_name::check_name(name)
+        .err()
+        .map(|e| e.to_string())
 }
 
-/// The key two live names of one CRM folder must not share (the CRM's `name_key`).
-pub fn crm_key(name: &str) -> String {
-    name.to_lowercase()
-}
+/// The key two live names of one CRM folder must not share.
+pub use threadline_domain::file_name::name_key as crm_key;
 
 /// The key two names of one remote folder must not share, and that says whether a remote
 /// name changed: NFC and lower case on Dropbox (its `path_lower`), the name itself on Drive.

@@ -1,4 +1,5 @@
-//! File and folder names: what a document tree accepts.
+//! File and folder names: what a document tree accepts (the CRM's documents, and the
+//! file-sync core, which maps the names of Drive and Dropbox onto it).
 //!
 //! A name must be usable as one path component on every system the trees are synced to
 //! (Google Drive, Dropbox, and the Windows, macOS and Linux machines their clients run on),
@@ -18,9 +19,7 @@
 //! The rule refuses; it never maps a character to another, so a name is stored and synced
 //! as given and two names never collide through a mapping.
 
-use threadline_domain::text::{describe, is_refused, Lines};
-
-use crate::validate::char_message;
+use crate::text::{char_message, describe, is_refused, Lines};
 
 /// Longest name, in bytes of UTF-8 (ext4, APFS and Dropbox's limit).
 pub const MAX_NAME_BYTES: usize = 255;
