@@ -158,7 +158,8 @@ start_local_google() {
   local base="http://127.0.0.1:$LOCAL_GOOGLE_PORT"
   "$ROOT/target/release/threadline-fake-providers" serve --listen "127.0.0.1:$LOCAL_GOOGLE_PORT" \
     --email "${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}" \
-    --redirect-uri "http://127.0.0.1:$SERVER_PORT/oauth/google/callback" &
+    --redirect-uri "http://127.0.0.1:$SERVER_PORT/oauth/google/callback" \
+    --dropbox-redirect-uri "http://127.0.0.1:$SERVER_PORT/oauth/dropbox/callback" &
   LOCAL_GOOGLE_PID=$!
   trap 'kill "$LOCAL_GOOGLE_PID" 2>/dev/null || true' EXIT
   export THREADLINE_GOOGLE_CLIENT_ID=fake-client.apps.googleusercontent.com
@@ -169,6 +170,13 @@ start_local_google() {
   export THREADLINE_GOOGLE_USERINFO_URL="$base/v1/userinfo"
   export THREADLINE_GOOGLE_CALENDAR_API_URL="$base/calendar/v3"
   export THREADLINE_GOOGLE_PEOPLE_API_URL="$base/v1"
+  # The local Dropbox, on the same port (its app "Threadline CRM", the same account).
+  export THREADLINE_DROPBOX_APP_KEY=fakedropboxappkey
+  export THREADLINE_DROPBOX_APP_SECRET=fake-dropbox-secret
+  export THREADLINE_DROPBOX_AUTH_URL="$base/oauth2/authorize"
+  export THREADLINE_DROPBOX_TOKEN_URL="$base/oauth2/token"
+  export THREADLINE_DROPBOX_API_URL="$base/2"
+  export THREADLINE_DROPBOX_CONTENT_URL="$base/2"
 }
 
 cmd_run() {
@@ -182,7 +190,9 @@ cmd_run() {
     ${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}): POST /api/v1/connections/google with your
     token, open the start_url it answers in your browser (within 5 minutes), and the callback
     connects the account; its calendar then syncs (POST /api/v1/connections/{id}/sync to sync
-    now)."
+    now).
+  - Dropbox is the local fake too, same port and account: POST /api/v1/connections/dropbox,
+    then open its start_url the same way."
   fi
   cat >&2 <<EOF
 

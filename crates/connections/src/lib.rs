@@ -59,6 +59,14 @@ impl Provider {
         }
     }
 
+    /// What the server's OAuth client of it is made of, for messages.
+    pub fn client_credentials(self) -> &'static str {
+        match self {
+            Provider::Google => "Google OAuth client id and secret",
+            Provider::Dropbox => "Dropbox app key and app secret",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Provider, Error> {
         match s {
             "google" => Ok(Provider::Google),

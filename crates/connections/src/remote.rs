@@ -10,10 +10,13 @@ use threadline_storage::secrets::Keyring;
 ///
 /// Google: the configured revoke URL (`POST …/revoke`, `token=<refresh token>`; revoking
 /// the refresh token revokes the whole grant, the access token when there is no refresh
-/// token). Dropbox: not implemented yet (its issue brings `auth/token/revoke`).
+/// token). Dropbox: `auth/token/revoke` with the access token, which disables its refresh
+/// token too (an expired access token is refreshed first: see
+/// [`crate::oauth::dropbox::Dropbox::revoke`]).
 ///
 /// A failure is logged (never a token) and does not fail the disconnect: the data on both
-/// sides stays either way, and the user can also remove access in their Google account.
+/// sides stays either way, and the user can also remove access in their Google account or
+/// Dropbox's "Connected apps".
 pub async fn revoke(keys: Option<&Keyring>, oauth: &OAuth, revocation: Revocation) {
     let connection = revocation.connection_id;
     let provider = revocation.provider.as_str();
@@ -27,18 +30,19 @@ pub async fn revoke(keys: Option<&Keyring>, oauth: &OAuth, revocation: Revocatio
             return;
         }
     };
-    let Some(token) = refresh.or(access) else {
+    if access.is_none() && refresh.is_none() {
         return;
-    };
+    }
     let outcome = match revocation.provider {
-        Provider::Google => match oauth.google() {
-            Ok(google) => google.revoke(&token).await,
+        Provider::Google => match (oauth.google(), refresh.or(access)) {
+            (Ok(google), Some(token)) => google.revoke(&token).await,
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => return,
+        },
+        Provider::Dropbox => match oauth.dropbox() {
+            Ok(dropbox) => dropbox.revoke(access.as_ref(), refresh.as_ref()).await,
             Err(e) => Err(e),
         },
-        Provider::Dropbox => {
-            tracing::info!(%connection, provider, "connection disconnected; Dropbox tokens are deleted here, not revoked yet");
-            return;
-        }
     };
     match outcome {
         Ok(()) => {

@@ -1,16 +1,23 @@
 //! `threadline-fake-providers serve --listen 127.0.0.1:0`: the fake, for trying things by hand,
-//! seeded with one account, one OAuth client, a primary calendar and a token to use with curl.
+//! seeded with one account, one OAuth client, a primary calendar and a token to use with curl;
+//! and on Dropbox's side the same account and an "App folder" app named "Threadline CRM".
 
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use threadline_fake_providers::dropbox::oauth::{
+    ACCOUNT_INFO_READ, FILES_CONTENT_READ, FILES_CONTENT_WRITE, FILES_METADATA_READ,
+    FILES_METADATA_WRITE,
+};
+use threadline_fake_providers::dropbox::DropboxApp;
 use threadline_fake_providers::google::OAuthClient;
 use threadline_fake_providers::FakeProviders;
 
 #[derive(Parser)]
 #[command(
     version,
-    about = "Local fakes of Google OAuth + Calendar v3 + People v1, for tests and by hand"
+    about = "Local fakes of Google (OAuth, Calendar v3, People v1, Drive v3) and Dropbox (OAuth, \
+             API v2), for tests and by hand"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,13 +31,16 @@ enum Command {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8790")]
         listen: SocketAddr,
-        /// The seeded Google account.
+        /// The seeded Google account, also the seeded Dropbox account.
         #[arg(long, default_value = "me@example.com")]
         email: String,
         /// Where the seeded OAuth client may send the browser back (the Threadline server's
         /// callback).
         #[arg(long, default_value = "http://127.0.0.1:8787/oauth/google/callback")]
         redirect_uri: String,
+        /// Where the seeded Dropbox app may send the browser back.
+        #[arg(long, default_value = "http://127.0.0.1:8787/oauth/dropbox/callback")]
+        dropbox_redirect_uri: String,
     },
 }
 
@@ -40,6 +50,7 @@ async fn main() -> std::io::Result<()> {
         listen,
         email,
         redirect_uri,
+        dropbox_redirect_uri,
     } = Cli::parse().command;
     let fake = FakeProviders::start_on(listen).await?;
     let google = fake.google();
@@ -67,6 +78,33 @@ async fn main() -> std::io::Result<()> {
     println!(
         "     curl -H 'Authorization: Bearer {}' '{base}/v1/people/me/connections?personFields=names,emailAddresses'",
         tokens.access_token
+    );
+    let dropbox = fake.dropbox();
+    dropbox.add_account(&email);
+    let app = DropboxApp {
+        app_key: "fakedropboxappkey".into(),
+        app_secret: "fake-dropbox-secret".into(),
+        name: "Threadline CRM".into(),
+        redirect_uris: vec![dropbox_redirect_uri],
+        scopes: [
+            ACCOUNT_INFO_READ,
+            FILES_METADATA_READ,
+            FILES_METADATA_WRITE,
+            FILES_CONTENT_READ,
+            FILES_CONTENT_WRITE,
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    dropbox.add_app(app.clone());
+    let dropbox_tokens = dropbox.issue_tokens(&app.app_key, &email);
+    println!(
+        "Dropbox account {email}, app \"{}\" {} / {} (redirect URI {})",
+        app.name, app.app_key, app.app_secret, app.redirect_uris[0]
+    );
+    println!(
+        "     curl -X POST -H 'Authorization: Bearer {}' {base}/2/users/get_current_account",
+        dropbox_tokens.access_token
     );
     tokio::signal::ctrl_c().await?;
     fake.stop();

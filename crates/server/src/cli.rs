@@ -14,13 +14,14 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::accounts::{self, Bootstrap, NewUser, OrgChoice};
-use crate::config::GoogleSettings;
 use crate::config::{self, FileConfig};
+use crate::config::{DropboxSettings, GoogleSettings};
 use crate::db::{Db, Engine, Location};
 use crate::documents::blobs::BlobStore;
 use crate::documents::retention::{Collector, Retention, INTERVAL};
 use crate::error::ServerError;
 use crate::idempotency;
+use crate::oauth::dropbox::DropboxConfig;
 use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
 use crate::rate_limit::RateLimits;
@@ -36,7 +37,8 @@ the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key
 sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
 rate_limit_burst, trash_retention_days, versions_kept, version_retention_days; the google_* \
 options as the table [google] with keys \
-client_id, client_secret_file, redirect_url, …) in a \
+client_id, client_secret_file, redirect_url, …; the dropbox_* options as the table [dropbox] \
+with keys app_key, app_secret_file, redirect_url, …) in a \
 TOML file given with --config / THREADLINE_CONFIG (see threadline.example.toml). Precedence: \
 flag, then environment, then file, then default. A key the file should not have is an error.";
 
@@ -167,6 +169,8 @@ pub struct ServeArgs {
     pub limits: LimitsArgs,
     #[command(flatten)]
     pub google: GoogleArgs,
+    #[command(flatten)]
+    pub dropbox: DropboxArgs,
 }
 
 /// What one client may hold or ask of the server (see the README, "Limits").
@@ -337,6 +341,78 @@ pub struct GoogleArgs {
     pub google_people_api_url: Option<String>,
 }
 
+/// Dropbox's app (file table `[dropbox]`). Its secret comes from the environment variable
+/// THREADLINE_DROPBOX_APP_SECRET or a file, never from a flag (flags show in `ps`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Dropbox")]
+pub struct DropboxArgs {
+    /// The app key of a Dropbox app with "App folder" access (App Console). Unset (with no
+    /// secret): connecting Dropbox answers 409 provider_not_configured. File key
+    /// `dropbox.app_key`.
+    #[arg(long, env = "THREADLINE_DROPBOX_APP_KEY", value_name = "KEY")]
+    pub dropbox_app_key: Option<String>,
+    /// A file whose first line is the app secret (or set THREADLINE_DROPBOX_APP_SECRET).
+    /// File key `dropbox.app_secret_file`.
+    #[arg(long, env = "THREADLINE_DROPBOX_APP_SECRET_FILE", value_name = "PATH")]
+    pub dropbox_app_secret_file: Option<PathBuf>,
+    /// Where Dropbox sends the browser back, as registered with the app. File key
+    /// `dropbox.redirect_url`. [default: http://<listen address>/oauth/dropbox/callback]
+    #[arg(long, env = "THREADLINE_DROPBOX_REDIRECT_URL", value_name = "URL")]
+    pub dropbox_redirect_url: Option<String>,
+    /// Dropbox's authorization page (tests: a local fake). File key `dropbox.auth_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_DROPBOX_AUTH_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub dropbox_auth_url: Option<String>,
+    /// Dropbox's token endpoint. File key `dropbox.token_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_DROPBOX_TOKEN_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub dropbox_token_url: Option<String>,
+    /// The root of Dropbox's RPC routes (api.dropboxapi.com/2). File key `dropbox.api_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_DROPBOX_API_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub dropbox_api_url: Option<String>,
+    /// The root of Dropbox's content routes (content.dropboxapi.com/2). File key
+    /// `dropbox.content_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_DROPBOX_CONTENT_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub dropbox_content_url: Option<String>,
+}
+
+/// The environment variable of Dropbox's app secret.
+pub const DROPBOX_APP_SECRET_VAR: &str = "THREADLINE_DROPBOX_APP_SECRET";
+
+impl DropboxArgs {
+    /// Flag or environment first, then the file's `[dropbox]` table.
+    fn settings(self, file: Option<DropboxSettings>) -> DropboxSettings {
+        let file = file.unwrap_or_default();
+        DropboxSettings {
+            app_key: self.dropbox_app_key.or(file.app_key),
+            app_secret_file: self.dropbox_app_secret_file.or(file.app_secret_file),
+            redirect_url: self.dropbox_redirect_url.or(file.redirect_url),
+            auth_url: self.dropbox_auth_url.or(file.auth_url),
+            token_url: self.dropbox_token_url.or(file.token_url),
+            api_url: self.dropbox_api_url.or(file.api_url),
+            content_url: self.dropbox_content_url.or(file.content_url),
+        }
+    }
+}
+
 /// The accepted retention in days (a day to a hundred years).
 const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=36_500;
 /// The accepted number of versions kept.
@@ -381,7 +457,16 @@ impl GoogleArgs {
 
 /// `THREADLINE_GOOGLE_CLIENT_SECRET`, when set.
 fn google_client_secret() -> Option<SecretString> {
-    std::env::var(GOOGLE_CLIENT_SECRET_VAR)
+    secret_var(GOOGLE_CLIENT_SECRET_VAR)
+}
+
+/// `THREADLINE_DROPBOX_APP_SECRET`, when set.
+fn dropbox_app_secret() -> Option<SecretString> {
+    secret_var(DROPBOX_APP_SECRET_VAR)
+}
+
+fn secret_var(name: &str) -> Option<SecretString> {
+    std::env::var(name)
         .ok()
         .filter(|s| !s.is_empty())
         .map(SecretString::from)
@@ -495,6 +580,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 .unwrap_or_else(|| config::DEFAULT_OWNER_EMAIL.to_string());
             let secret_key_file = args.secret_key_file.or(file.secret_key_file);
             let google = args.google.settings(file.google);
+            let dropbox = args.dropbox.settings(file.dropbox);
             let defaults = RunnerConfig::default();
             let runner = RunnerConfig {
                 concurrency: args
@@ -535,6 +621,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     secret_key_file: secret_key_file.as_deref(),
                     retention,
                     google,
+                    dropbox,
                     limits,
                     rates,
                     sync: SyncSettings {
@@ -633,6 +720,7 @@ struct ServeSettings<'a> {
     /// How long the documents' trash and old versions are kept.
     retention: Retention,
     google: GoogleSettings,
+    dropbox: DropboxSettings,
     /// The connection cap, timeouts and shutdown deadline.
     limits: ServeLimits,
     /// Each token's request budget.
@@ -652,6 +740,7 @@ async fn serve(
         secret_key_file,
         retention,
         google,
+        dropbox,
         limits,
         rates,
         sync,
@@ -660,6 +749,7 @@ async fn serve(
     // Checked before anything is created; the default redirect URL needs the port, which
     // `--listen …:0` only knows once bound (resolved again below).
     GoogleConfig::resolve(&google, google_client_secret(), listen)?;
+    DropboxConfig::resolve(&dropbox, dropbox_app_secret(), listen)?;
     match accounts::bootstrap(&db, owner_email).await? {
         Bootstrap::Created(NewUser {
             email,
@@ -698,23 +788,31 @@ async fn serve(
     // Before saying it listens: a SIGTERM right after that line must shut down gracefully,
     // not kill the process (the default action while no handler is registered).
     let shutdown = shutdown_signal()?;
-    let oauth = match GoogleConfig::resolve(&google, google_client_secret(), addr)? {
-        Some(config) => {
-            tracing::info!(
-                client_id = %config.client_id,
-                redirect_url = %config.redirect_url,
-                "Google OAuth client configured"
-            );
-            OAuth::with_google(config)?
-        }
-        None => {
-            tracing::info!(
-                "no Google OAuth client configured: connecting Google answers \
-                 provider_not_configured (see --google-client-id)"
-            );
-            OAuth::none()
-        }
-    };
+    let google = GoogleConfig::resolve(&google, google_client_secret(), addr)?;
+    match &google {
+        Some(config) => tracing::info!(
+            client_id = %config.client_id,
+            redirect_url = %config.redirect_url,
+            "Google OAuth client configured"
+        ),
+        None => tracing::info!(
+            "no Google OAuth client configured: connecting Google answers \
+             provider_not_configured (see --google-client-id)"
+        ),
+    }
+    let dropbox = DropboxConfig::resolve(&dropbox, dropbox_app_secret(), addr)?;
+    match &dropbox {
+        Some(config) => tracing::info!(
+            app_key = %config.app_key,
+            redirect_url = %config.redirect_url,
+            "Dropbox app configured"
+        ),
+        None => tracing::info!(
+            "no Dropbox app configured: connecting Dropbox answers provider_not_configured \
+             (see --dropbox-app-key)"
+        ),
+    }
+    let oauth = OAuth::with(google, dropbox)?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 

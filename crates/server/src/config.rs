@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub secret_key_file: Option<PathBuf>,
     /// `[google]`: the Google OAuth client (`serve --google-…`).
     pub google: Option<GoogleSettings>,
+    /// `[dropbox]`: the Dropbox app (`serve --dropbox-…`).
+    pub dropbox: Option<DropboxSettings>,
     /// `serve --sync-concurrency`.
     pub sync_concurrency: Option<u16>,
     /// `serve --sync-poll-seconds`.
@@ -60,6 +62,7 @@ pub struct FileConfig {
     pub version_retention_days: Option<u32>,
 }
 
+pub use threadline_connections::oauth::dropbox::DropboxSettings;
 pub use threadline_connections::oauth::google::GoogleSettings;
 
 impl FileConfig {
@@ -131,6 +134,20 @@ mod tests {
         assert!(google.userinfo_url.is_some());
         assert!(google.calendar_api_url.is_some());
         assert!(google.people_api_url.is_some());
+        let dropbox = config.dropbox.expect("the [dropbox] table");
+        assert!(dropbox.app_key.is_some());
+        assert!(dropbox.app_secret_file.is_some());
+        assert!(dropbox.redirect_url.is_some());
+        assert!(dropbox.auth_url.is_some());
+        assert!(dropbox.token_url.is_some());
+        assert!(dropbox.api_url.is_some());
+        assert!(dropbox.content_url.is_some());
+    }
+
+    #[test]
+    fn an_unknown_dropbox_key_is_named() {
+        let error = FileConfig::parse("[dropbox]\napp_secret = \"x\"\n").unwrap_err();
+        assert!(error.contains("app_secret"), "{error}");
     }
 
     #[test]

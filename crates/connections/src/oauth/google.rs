@@ -4,22 +4,16 @@
 //! Every URL is configurable ([`GoogleEndpoints`]): tests point them all at
 //! `threadline-fake-providers` ([`GoogleEndpoints::all_at`]).
 
-use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use chrono::Utc;
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    Scope, TokenResponse, TokenUrl,
-};
+use oauth2::EmptyExtraTokenFields;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Error, HttpFailure, ProviderHttp};
+use super::client::{self, CodeClient, Names};
+use super::{Error, ProviderHttp};
 use crate::{Grant, Provider, Refreshed};
+pub use client::Authorization;
 use threadline_storage::secrets::{ExposeSecret, SecretString};
 use threadline_storage::Error as ServerError;
 
@@ -73,13 +67,7 @@ pub fn granted(scopes: &[&str], granted: &[String]) -> bool {
 /// The scopes a connect flow asks for: the identity's, then `extra` (the integrations'),
 /// each once.
 pub fn requested_scopes(extra: &[&str]) -> Vec<String> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in IDENTITY_SCOPES.iter().chain(extra) {
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
-    scopes
+    client::requested_scopes(IDENTITY_SCOPES, extra)
 }
 
 /// Google's URLs, each replaceable.
@@ -148,98 +136,36 @@ impl GoogleConfig {
         env_secret: Option<SecretString>,
         listen: SocketAddr,
     ) -> Result<Option<GoogleConfig>, ServerError> {
-        let invalid = |message: String| ServerError::Invalid(message);
-        let client_id = settings.client_id.clone().filter(|s| !s.trim().is_empty());
-        let secret = match (env_secret, settings.client_secret_file.as_ref()) {
-            (Some(_), Some(file)) => {
-                return Err(invalid(format!(
-                    "the Google client secret is given twice: by THREADLINE_GOOGLE_CLIENT_SECRET \
-                     and by the file {} (google.client_secret_file / \
-                     --google-client-secret-file); keep one",
-                    file.display()
-                )))
-            }
-            (Some(secret), None) => Some(secret),
-            (None, Some(file)) => Some(read_secret_file(file)?),
-            (None, None) => None,
+        let names = &NAMES;
+        let Some((client_id, client_secret)) = names.credentials(
+            settings.client_id.as_ref(),
+            env_secret,
+            settings.client_secret_file.as_ref(),
+        )?
+        else {
+            return Ok(None);
         };
-        let (client_id, client_secret) = match (client_id, secret) {
-            (None, None) => return Ok(None),
-            (Some(id), Some(secret)) => (id.trim().to_string(), secret),
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "a Google client secret is set but no client id: set --google-client-id \
-                     (THREADLINE_GOOGLE_CLIENT_ID, google.client_id)"
-                        .into(),
-                ))
-            }
-            (Some(_), None) => {
-                return Err(invalid(
-                    "a Google client id is set but no client secret: set \
-                     THREADLINE_GOOGLE_CLIENT_SECRET, or --google-client-secret-file \
-                     (THREADLINE_GOOGLE_CLIENT_SECRET_FILE, google.client_secret_file)"
-                        .into(),
-                ))
-            }
-        };
-        if client_secret.expose_secret().trim().is_empty() {
-            return Err(invalid("the Google client secret is empty".into()));
-        }
-        let url = |name: &str, given: Option<String>, default: &str| -> Result<Url, ServerError> {
-            let text = given.unwrap_or_else(|| default.to_string());
-            let parsed = Url::parse(text.trim())
-                .map_err(|e| invalid(format!("google.{name}: {text:?} is not a URL ({e})")))?;
-            // Secrets travel to these URLs (and codes come back to the redirect URL): in clear
-            // only to this machine, as Google allows for redirect URLs.
-            let loopback = match parsed.host() {
-                Some(url::Host::Domain(host)) => host == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            let ok = match parsed.scheme() {
-                "https" => parsed.host().is_some(),
-                "http" => loopback,
-                _ => false,
-            };
-            if !ok {
-                return Err(invalid(format!(
-                    "google.{name}: {text:?} must be an https:// URL (http:// only for \
-                     127.0.0.1, ::1 or localhost)"
-                )));
-            }
-            Ok(parsed)
+        let url = |name: &str, given: &Option<String>, default: &str| {
+            names.url(name, given.as_ref(), default)
         };
         let default_redirect = default_redirect_url(listen);
         Ok(Some(GoogleConfig {
             client_id,
             client_secret,
-            redirect_url: url(
-                "redirect_url",
-                settings.redirect_url.clone(),
-                &default_redirect,
-            )?,
+            redirect_url: url("redirect_url", &settings.redirect_url, &default_redirect)?,
             endpoints: GoogleEndpoints {
-                auth_url: url("auth_url", settings.auth_url.clone(), DEFAULT_AUTH_URL)?,
-                token_url: url("token_url", settings.token_url.clone(), DEFAULT_TOKEN_URL)?,
-                revoke_url: url(
-                    "revoke_url",
-                    settings.revoke_url.clone(),
-                    DEFAULT_REVOKE_URL,
-                )?,
-                userinfo_url: url(
-                    "userinfo_url",
-                    settings.userinfo_url.clone(),
-                    DEFAULT_USERINFO_URL,
-                )?,
+                auth_url: url("auth_url", &settings.auth_url, DEFAULT_AUTH_URL)?,
+                token_url: url("token_url", &settings.token_url, DEFAULT_TOKEN_URL)?,
+                revoke_url: url("revoke_url", &settings.revoke_url, DEFAULT_REVOKE_URL)?,
+                userinfo_url: url("userinfo_url", &settings.userinfo_url, DEFAULT_USERINFO_URL)?,
                 calendar_api_url: url(
                     "calendar_api_url",
-                    settings.calendar_api_url.clone(),
+                    &settings.calendar_api_url,
                     DEFAULT_CALENDAR_API_URL,
                 )?,
                 people_api_url: url(
                     "people_api_url",
-                    settings.people_api_url.clone(),
+                    &settings.people_api_url,
                     DEFAULT_PEOPLE_API_URL,
                 )?,
             },
@@ -247,57 +173,29 @@ impl GoogleConfig {
     }
 }
 
+/// How Google's settings are named in messages.
+const NAMES: Names = Names {
+    table: "google",
+    label: "Google",
+    id: "client id",
+    secret: "client secret",
+    id_from: "--google-client-id (THREADLINE_GOOGLE_CLIENT_ID, google.client_id)",
+    secret_var: "THREADLINE_GOOGLE_CLIENT_SECRET",
+    secret_file_from: "--google-client-secret-file (THREADLINE_GOOGLE_CLIENT_SECRET_FILE, \
+                       google.client_secret_file)",
+};
+
 /// `http://<listen address>/oauth/google/callback`; an unspecified address (`0.0.0.0`,
 /// `::`) becomes the loopback one, which a browser on the same machine reaches (Google
 /// accepts `http` only for loopback redirect URIs: anything else needs `redirect_url`).
 pub fn default_redirect_url(listen: SocketAddr) -> String {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!(
-        "http://{}{CALLBACK_PATH}",
-        SocketAddr::new(ip, listen.port())
-    )
+    client::default_redirect_url(listen, CALLBACK_PATH)
 }
-
-/// The first line of a secret file, trimmed.
-fn read_secret_file(path: &std::path::Path) -> Result<SecretString, ServerError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ServerError::Invalid(format!(
-            "cannot read the Google client secret file {}: {e}",
-            path.display()
-        ))
-    })?;
-    let secret = text.lines().next().unwrap_or_default().trim().to_string();
-    if secret.is_empty() {
-        return Err(ServerError::Invalid(format!(
-            "the Google client secret file {} is empty",
-            path.display()
-        )));
-    }
-    Ok(SecretString::from(secret))
-}
-
-type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Google's OAuth client, ready to use.
 pub struct Google {
     config: GoogleConfig,
-    client: Client,
-    http: ProviderHttp,
-}
-
-/// A started authorization: where to send the browser, and what to keep until it comes
-/// back (`Debug` shows no secret).
-#[derive(Debug)]
-pub struct Authorization {
-    pub url: Url,
-    pub state: SecretString,
-    pub pkce_verifier: SecretString,
-    pub scopes: Vec<String>,
-    pub redirect_url: String,
+    client: CodeClient<EmptyExtraTokenFields>,
 }
 
 /// The account behind a token: OpenID Connect's userinfo.
@@ -315,20 +213,16 @@ impl Google {
 
     pub(super) fn new(config: GoogleConfig, http: ProviderHttp) -> Google {
         let endpoints = &config.endpoints;
-        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                config.client_secret.expose_secret().to_string(),
-            ))
-            // Google documents the client credentials in the form body.
-            .set_auth_type(AuthType::RequestBody)
-            .set_auth_uri(AuthUrl::from_url(endpoints.auth_url.clone()))
-            .set_token_uri(TokenUrl::from_url(endpoints.token_url.clone()))
-            .set_redirect_uri(RedirectUrl::from_url(config.redirect_url.clone()));
-        Google {
-            config,
-            client,
+        let client = CodeClient::new(
+            Provider::Google,
+            &config.client_id,
+            &config.client_secret,
+            &endpoints.auth_url,
+            &endpoints.token_url,
+            &config.redirect_url,
             http,
-        }
+        );
+        Google { config, client }
     }
 
     pub fn config(&self) -> &GoogleConfig {
@@ -338,46 +232,27 @@ impl Google {
     /// The one-time start link of a flow: the redirect URL's sibling `start` (`…/start` for
     /// `…/callback`, behind a proxy too), with `flow=<secret>`.
     pub fn start_url(&self, start_secret: &SecretString) -> Url {
-        let mut url = self
-            .config
-            .redirect_url
-            .join("start")
-            .expect("a relative path joins any http(s) URL");
-        url.query_pairs_mut()
-            .append_pair("flow", start_secret.expose_secret());
-        url
+        self.client.start_url(start_secret)
     }
 
     /// The HTTP client, for the sync's API calls (same TLS set-up and timeouts).
     pub fn http(&self) -> &ProviderHttp {
-        &self.http
+        self.client.http()
     }
 
     /// A new authorization request: random state, PKCE S256, offline access with a consent
     /// screen (so that Google sends a refresh token again on a reconnect), the identity's
     /// scopes and `scopes` (the integrations'). `login_hint` preselects the account.
     pub fn authorization(&self, login_hint: Option<&str>, scopes: &[&str]) -> Authorization {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let scopes = requested_scopes(scopes);
-        let mut request = self
-            .client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .add_extra_param("access_type", "offline")
-            .add_extra_param("prompt", "consent")
-            .add_extra_param("include_granted_scopes", "true");
+        let mut extra = vec![
+            ("access_type", "offline"),
+            ("prompt", "consent"),
+            ("include_granted_scopes", "true"),
+        ];
         if let Some(hint) = login_hint {
-            request = request.add_extra_param("login_hint", hint);
+            extra.push(("login_hint", hint));
         }
-        let (url, state) = request.url();
-        Authorization {
-            url,
-            state: SecretString::from(state.secret().clone()),
-            pkce_verifier: SecretString::from(verifier.secret().clone()),
-            scopes,
-            redirect_url: self.config.redirect_url.to_string(),
-        }
+        self.client.authorization(requested_scopes(scopes), &extra)
     }
 
     /// Exchanges an authorization code (with its PKCE verifier and the redirect URI the
@@ -389,60 +264,27 @@ impl Google {
         redirect_url: &str,
         asked_scopes: &[String],
     ) -> Result<Grant, Error> {
-        let redirect = RedirectUrl::new(redirect_url.to_string())
-            .map_err(|e| Error::Refused(format!("the stored redirect URL is not valid: {e}")))?;
         let answer = self
             .client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(
-                pkce_verifier.expose_secret().to_string(),
-            ))
-            .set_redirect_uri(Cow::Owned(redirect))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| match token_error("the code exchange", e) {
-                // A refused code is no connection's: nothing needs reauthorizing.
-                Error::NeedsReauth { reason, .. } => Error::Refused(reason),
-                other => other,
-            })?;
-        let access_token = SecretString::from(answer.access_token().secret().clone());
-        let scopes = match answer.scopes() {
-            Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
-            // RFC 6749 §5.1: absent means as asked.
-            None => asked_scopes.to_vec(),
-        };
+            .exchange(code, pkce_verifier, redirect_url)
+            .await?;
+        let access_token = client::access_token(&answer);
         let account = self.userinfo(&access_token).await?;
         Ok(Grant {
             provider: Provider::Google,
             account_id: account.sub,
             account_email: account.email,
-            scopes,
+            scopes: client::scopes_of(&answer, asked_scopes),
             access_token,
-            refresh_token: answer
-                .refresh_token()
-                .map(|t| SecretString::from(t.secret().clone())),
-            access_token_expires_at: expiry(answer.expires_in()),
+            refresh_token: client::refresh_token_of(&answer),
+            access_token_expires_at: client::expiry(&answer),
         })
     }
 
     /// A new access token for `refresh_token`. `invalid_grant` is
     /// [`Error::NeedsReauth`] with a nil id: the caller fills in the connection.
     pub async fn refresh(&self, refresh_token: &SecretString) -> Result<Refreshed, Error> {
-        let token = RefreshToken::new(refresh_token.expose_secret().to_string());
-        let answer = self
-            .client
-            .exchange_refresh_token(&token)
-            .request_async(&self.http)
-            .await
-            .map_err(|e| token_error("the token refresh", e))?;
-        Ok(Refreshed {
-            access_token: SecretString::from(answer.access_token().secret().clone()),
-            access_token_expires_at: expiry(answer.expires_in()),
-            // Google does not rotate refresh tokens, but would it send one, it is the one.
-            refresh_token: answer
-                .refresh_token()
-                .map(|t| SecretString::from(t.secret().clone())),
-        })
+        self.client.refresh(refresh_token).await
     }
 
     /// Revokes a grant at Google: a refresh token revokes the whole grant (an access token,
@@ -455,9 +297,10 @@ impl Google {
     pub async fn revoke(&self, token: &SecretString) -> Result<(), Error> {
         let url = &self.config.endpoints.revoke_url;
         let response = self
+            .client
             .send(
                 url,
-                self.http
+                self.http()
                     .client()
                     .post(url.clone())
                     .form(&[("token", token.expose_secret())]),
@@ -482,39 +325,15 @@ impl Google {
         )))
     }
 
-    /// Sends a request to `url`: 5xx and 429 answers, and failures to get an answer, are
-    /// [`Error::Transient`]; other answers are the caller's to read.
-    async fn send(
-        &self,
-        url: &Url,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Error> {
-        let endpoint = super::endpoint_of(url);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| HttpFailure::network(&endpoint, &e).into_transient())?;
-        let status = response.status();
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(HttpFailure::Status {
-                endpoint,
-                status: status.as_u16(),
-                retry_after: super::retry_after(response.headers()),
-            }
-            .into_transient());
-        }
-        Ok(response)
-    }
-
     async fn userinfo(&self, access_token: &SecretString) -> Result<UserInfo, Error> {
         let url = &self.config.endpoints.userinfo_url;
         let endpoint = super::endpoint_of(url);
         let request = self
-            .http
+            .http()
             .client()
             .get(url.clone())
             .bearer_auth(access_token.expose_secret());
-        let response = self.send(url, request).await?;
+        let response = self.client.send(url, request).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Refused(format!(
@@ -532,46 +351,6 @@ impl Google {
             )));
         }
         Ok(info)
-    }
-}
-
-fn expiry(expires_in: Option<Duration>) -> Option<chrono::DateTime<Utc>> {
-    expires_in
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| Utc::now() + d)
-}
-
-type TokenError =
-    RequestTokenError<HttpFailure, oauth2::StandardErrorResponse<BasicErrorResponseType>>;
-
-/// What a token endpoint failure means for the caller.
-fn token_error(what: &str, e: TokenError) -> Error {
-    match e {
-        RequestTokenError::Request(failure) => failure.into_transient(),
-        RequestTokenError::ServerResponse(answer) => {
-            let detail = answer
-                .error_description()
-                .map(|d| format!("{}: {d}", answer.error()))
-                .unwrap_or_else(|| answer.error().to_string());
-            match answer.error() {
-                BasicErrorResponseType::InvalidGrant => Error::NeedsReauth {
-                    id: uuid::Uuid::nil(),
-                    reason: format!("Google refused {what} ({detail})"),
-                },
-                BasicErrorResponseType::InvalidClient
-                | BasicErrorResponseType::UnauthorizedClient => Error::Refused(format!(
-                    "Google refused the server's OAuth client in {what} ({detail}): check the \
-                     Google client id and secret"
-                )),
-                _ => Error::Refused(format!("Google refused {what} ({detail})")),
-            }
-        }
-        RequestTokenError::Parse(_, _) => {
-            Error::Refused(format!("Google's answer to {what} could not be read"))
-        }
-        RequestTokenError::Other(message) => {
-            Error::Refused(format!("Google's answer to {what}: {message}"))
-        }
     }
 }
 

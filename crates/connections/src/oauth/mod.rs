@@ -4,16 +4,23 @@
 //!   every endpoint URL (so that tests point at `threadline-fake-providers`), the scopes of
 //!   a connection asks for (the identity's and the integrations'), the authorization URL (PKCE S256, offline access), the code
 //!   exchange, the account (OpenID Connect userinfo), refresh and revoke.
+//! - [`dropbox`]: Dropbox's client, likewise: an "App folder" app, PKCE S256 with
+//!   `token_access_type=offline`, the account from `users/get_current_account`, refresh, and
+//!   `auth/token/revoke`. What the two clients share (settings checks, the code flow over
+//!   the `oauth2` crate) is `client.rs`; [`Connector`] is either, for the HTTP routes.
 //! - [`pending`]: a started connect flow, stored until its callback (table `oauth_pending`,
 //!   migrations 0006, 0012): bound to the user and the API token that asked, opened once by
 //!   a one-time start link that binds it to that browser (a cookie), 10 minutes, good once.
 //! - [`tokens`]: the sync engine's [`TokenSource`]: a valid access token for a connection,
 //!   refreshed ahead of expiry, one refresh at a time per connection across processes.
-//! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/google`, the start link
-//!   `GET /oauth/google/start` and the callback `GET /oauth/google/callback`.
+//! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/{google,dropbox}`, the
+//!   start links `GET /oauth/{google,dropbox}/start` and the callbacks
+//!   `GET /oauth/{google,dropbox}/callback`.
 //!
 //! Never logged: tokens, codes, the state, the PKCE verifier, the client secret.
 
+mod client;
+pub mod dropbox;
 pub mod google;
 pub mod pending;
 pub mod tokens;
@@ -30,6 +37,7 @@ use uuid::Uuid;
 use crate::{self as connections, Provider};
 use threadline_storage::Error as ServerError;
 
+pub use client::Authorization;
 pub use tokens::{AccessToken, TokenSource};
 
 /// How long one call to a provider's OAuth endpoint may take in all.
@@ -39,6 +47,7 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// within this process. One per process, in [`crate::AppState`].
 pub struct OAuth {
     google: Option<google::Google>,
+    dropbox: Option<dropbox::Dropbox>,
     /// Per connection, the lock that lets one task of this process refresh while the others
     /// wait for its result.
     flights: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<tokens::Flight>>>>,
@@ -52,6 +61,7 @@ impl OAuth {
     pub fn none() -> OAuth {
         OAuth {
             google: None,
+            dropbox: None,
             flights: Mutex::new(HashMap::new()),
             lease_owner: threadline_storage::db::new_id().simple().to_string(),
         }
@@ -59,8 +69,18 @@ impl OAuth {
 
     /// With Google's client.
     pub fn with_google(config: google::GoogleConfig) -> Result<OAuth, ServerError> {
+        OAuth::with(Some(config), None)
+    }
+
+    /// With the clients of the providers configured.
+    pub fn with(
+        google: Option<google::GoogleConfig>,
+        dropbox: Option<dropbox::DropboxConfig>,
+    ) -> Result<OAuth, ServerError> {
+        let http = ProviderHttp::new()?;
         Ok(OAuth {
-            google: Some(google::Google::new(config, ProviderHttp::new()?)),
+            google: google.map(|config| google::Google::new(config, http.clone())),
+            dropbox: dropbox.map(|config| dropbox::Dropbox::new(config, http)),
             ..OAuth::none()
         })
     }
@@ -71,14 +91,121 @@ impl OAuth {
             .as_ref()
             .ok_or(Error::NotConfigured(Provider::Google))
     }
+
+    /// Dropbox's client, or [`Error::NotConfigured`].
+    pub fn dropbox(&self) -> Result<&dropbox::Dropbox, Error> {
+        self.dropbox
+            .as_ref()
+            .ok_or(Error::NotConfigured(Provider::Dropbox))
+    }
+
+    /// `provider`'s connect flow, or [`Error::NotConfigured`].
+    pub fn connector(&self, provider: Provider) -> Result<Connector<'_>, Error> {
+        Ok(match provider {
+            Provider::Google => Connector::Google(self.google()?),
+            Provider::Dropbox => Connector::Dropbox(self.dropbox()?),
+        })
+    }
+}
+
+/// A configured provider's side of a connect flow, for the HTTP routes: the steps are the
+/// same whichever the provider (a start link, the authorization, the code exchange).
+#[derive(Clone, Copy)]
+pub enum Connector<'a> {
+    Google(&'a google::Google),
+    Dropbox(&'a dropbox::Dropbox),
+}
+
+impl Connector<'_> {
+    pub fn provider(&self) -> Provider {
+        match self {
+            Connector::Google(_) => Provider::Google,
+            Connector::Dropbox(_) => Provider::Dropbox,
+        }
+    }
+
+    /// Where the provider sends the browser back.
+    pub fn redirect_url(&self) -> &url::Url {
+        match self {
+            Connector::Google(google) => &google.config().redirect_url,
+            Connector::Dropbox(dropbox) => &dropbox.config().redirect_url,
+        }
+    }
+
+    /// The one-time start link of a flow.
+    pub fn start_url(&self, start_secret: &threadline_storage::secrets::SecretString) -> url::Url {
+        match self {
+            Connector::Google(google) => google.start_url(start_secret),
+            Connector::Dropbox(dropbox) => dropbox.start_url(start_secret),
+        }
+    }
+
+    /// A new authorization asking for the identity's scopes and `scopes`; `login_hint`
+    /// preselects the account where the provider has such a parameter (Google).
+    pub fn authorization(&self, login_hint: Option<&str>, scopes: &[&str]) -> Authorization {
+        match self {
+            Connector::Google(google) => google.authorization(login_hint, scopes),
+            Connector::Dropbox(dropbox) => dropbox.authorization(scopes),
+        }
+    }
+
+    /// The code exchange, then the account.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        pkce_verifier: &threadline_storage::secrets::SecretString,
+        redirect_url: &str,
+        asked_scopes: &[String],
+    ) -> Result<connections::Grant, Error> {
+        match self {
+            Connector::Google(google) => {
+                google
+                    .exchange(code, pkce_verifier, redirect_url, asked_scopes)
+                    .await
+            }
+            Connector::Dropbox(dropbox) => {
+                dropbox
+                    .exchange(code, pkce_verifier, redirect_url, asked_scopes)
+                    .await
+            }
+        }
+    }
+
+    /// Gives back a grant that was not stored. Google keeps one grant per account and
+    /// client: when the account is another user's connection (`shared`), revoking would cut
+    /// theirs, so it is kept. Dropbox's tokens are each authorization's own: revoked always.
+    pub async fn discard(&self, grant: &connections::Grant, shared: bool) -> Result<(), Error> {
+        match self {
+            Connector::Google(_) if shared => Ok(()),
+            Connector::Google(google) => match &grant.refresh_token {
+                Some(refresh) => google.revoke(refresh).await,
+                None => Ok(()),
+            },
+            Connector::Dropbox(dropbox) => {
+                dropbox
+                    .revoke(Some(&grant.access_token), grant.refresh_token.as_ref())
+                    .await
+            }
+        }
+    }
+
+    /// The scopes every connection asks for, and what they give, for people.
+    pub fn identity(&self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Connector::Google(_) => (google::IDENTITY_SCOPES, google::IDENTITY_LABEL),
+            Connector::Dropbox(_) => (dropbox::IDENTITY_SCOPES, dropbox::IDENTITY_LABEL),
+        }
+    }
 }
 
 /// What went wrong with a provider or a connection's tokens.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "{} is not configured on this server: set its OAuth client id and secret (see the \
-         server README, \"Connecting Google\")",
+        "{} is not configured on this server: set its {} (see the server README, \
+         \"Connecting {}\")",
+        .0.label(),
+        .0.client_credentials(),
         .0.label()
     )]
     NotConfigured(Provider),

@@ -198,7 +198,7 @@ impl TokenSource {
     ) -> Result<connections::Refreshed, Error> {
         match provider {
             Provider::Google => self.oauth.google()?.refresh(refresh_token).await,
-            Provider::Dropbox => Err(Error::NotConfigured(Provider::Dropbox)),
+            Provider::Dropbox => self.oauth.dropbox()?.refresh(refresh_token).await,
         }
     }
 

@@ -1,19 +1,21 @@
-//! Connecting a Google account (see [`crate::oauth`] and [`pending`]):
+//! Connecting a Google or a Dropbox account (see [`crate::oauth`] and [`pending`]); one flow
+//! for both, each provider's own part being its [`Connector`](crate::oauth::Connector) (the authorization URL, the
+//! code exchange and the account):
 //!
-//! - `POST /api/v1/connections/google` (bearer) → [`ConnectStarted`]: a one-time start link
-//!   on this server, to open in the browser within 5 minutes (the flow is stored bound to the
-//!   caller and the token of the request). 409 `provider_not_configured` when the server has
-//!   no Google client.
-//! - `GET /oauth/google/start?flow` (no token: the browser, outside `/api/v1` and its OpenAPI
-//!   document) → 303 to Google's consent screen (PKCE S256, offline access, a random
-//!   `state`), setting an HttpOnly, SameSite=Lax cookie whose secret's hash the flow keeps:
-//!   the flow is now this browser's. Opened again, late, or after its token was revoked: a
-//!   page saying so.
-//! - `GET /oauth/google/callback?code&state` → a small HTML page for a person: connected, or
-//!   why not (refused; bad, expired or used state; another browser than the one that opened
-//!   the start link; the token revoked; a failed exchange; the Google account connected to
-//!   another user), and nothing stored then. The state is spent by the first callback that
-//!   brings it, whatever follows; the cookie is cleared.
+//! - `POST /api/v1/connections/{google,dropbox}` (bearer) → [`ConnectStarted`]: a one-time
+//!   start link on this server, to open in the browser within 5 minutes (the flow is stored
+//!   bound to the caller and the token of the request). 409 `provider_not_configured` when
+//!   the server has no client (Google) or app (Dropbox) for it.
+//! - `GET /oauth/{provider}/start?flow` (no token: the browser, outside `/api/v1` and its
+//!   OpenAPI document) → 303 to the provider's consent screen (PKCE S256, offline access, a
+//!   random `state`), setting an HttpOnly, SameSite=Lax cookie whose secret's hash the flow
+//!   keeps: the flow is now this browser's. Opened again, late, or after its token was
+//!   revoked: a page saying so.
+//! - `GET /oauth/{provider}/callback?code&state` → a small HTML page for a person: connected,
+//!   or why not (refused; bad, expired or used state, or another provider's; another browser
+//!   than the one that opened the start link; the token revoked; a failed exchange; the
+//!   account connected to another user), and nothing stored then. The state is spent by the
+//!   first callback that brings it, whatever follows; the cookie is cleared.
 
 use std::collections::HashMap;
 
@@ -30,45 +32,90 @@ use crate::connections::{self, Owner, Provider};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::oauth::google::{granted, CALLBACK_PATH, IDENTITY_LABEL, IDENTITY_SCOPES, START_PATH};
+use crate::oauth::google::granted;
 use crate::oauth::pending::{self, NewFlow, Opened, Taken};
+use crate::oauth::{dropbox, google};
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
 use crate::state::AppState;
 
-/// The `/api/v1` route.
+/// The `/api/v1` routes.
 pub fn router() -> ApiRouter {
-    let connect_op = Op::new("connections", "connect_google", "Connect a Google account")
-        .description(
-            "Starts Google's consent flow: open `start_url` in the browser within 5 minutes \
-             (it works once). That page ties the flow to the browser (an HttpOnly cookie) and \
-             sends it to Google's consent screen; Google sends it back to the server's \
-             callback, which stores the connection (one per user: connecting again replaces \
-             its grant) and shows a page saying so. The callback refuses another browser than \
-             the one that opened `start_url`, a flow whose API token was revoked meanwhile, and \
-             a Google account connected to another Threadline user. The whole flow must be \
-             finished within 10 minutes of opening `start_url`.",
+    let connect_op = |provider: Provider, id: &'static str, summary: &'static str| {
+        let label = provider.label();
+        Op::new("connections", id, summary)
+            .description(&format!(
+                "Starts {label}'s consent flow: open `start_url` in the browser within 5 \
+                 minutes (it works once). That page ties the flow to the browser (an HttpOnly \
+                 cookie) and sends it to {label}'s consent screen; {label} sends it back to \
+                 the server's callback, which stores the connection (one per user: connecting \
+                 again replaces its grant) and shows a page saying so. The callback refuses \
+                 another browser than the one that opened `start_url`, a flow whose API token \
+                 was revoked meanwhile, and a {label} account connected to another Threadline \
+                 user. The whole flow must be finished within 10 minutes of opening \
+                 `start_url`."
+            ))
+            .json::<ConnectStarted>("200", "Where to send the browser.")
+            .error(
+                "409",
+                &format!(
+                    "The server has no {} configured (`provider_not_configured`).",
+                    match provider {
+                        Provider::Google => "Google OAuth client",
+                        Provider::Dropbox => "Dropbox app",
+                    }
+                ),
+            )
+    };
+    ApiRouter::new()
+        .routes(
+            connect_op(
+                Provider::Google,
+                "connect_google",
+                "Connect a Google account",
+            )
+            .route(
+                "/connections/google",
+                HttpMethod::Post,
+                post(connect_google),
+            ),
         )
-        .json::<ConnectStarted>("200", "Where to send the browser.")
-        .error(
-            "409",
-            "The server has no Google OAuth client configured (`provider_not_configured`).",
-        );
-    ApiRouter::new().routes(connect_op.route(
-        "/connections/google",
-        HttpMethod::Post,
-        post(connect_google),
-    ))
+        .routes(
+            connect_op(
+                Provider::Dropbox,
+                "connect_dropbox",
+                "Connect a Dropbox account",
+            )
+            .route(
+                "/connections/dropbox",
+                HttpMethod::Post,
+                post(connect_dropbox),
+            ),
+        )
 }
 
-/// The browser's routes, outside `/api/v1`: the start link and the callback.
+/// The browser's routes, outside `/api/v1`: each provider's start link and callback.
 pub fn callbacks() -> Router<AppState> {
     Router::new()
-        .route(START_PATH, get(google_start))
-        .route(CALLBACK_PATH, get(google_callback))
+        .route(
+            google::START_PATH,
+            get(|state, query| start(Provider::Google, state, query)),
+        )
+        .route(
+            google::CALLBACK_PATH,
+            get(|state, query, headers| callback(Provider::Google, state, query, headers)),
+        )
+        .route(
+            dropbox::START_PATH,
+            get(|state, query| start(Provider::Dropbox, state, query)),
+        )
+        .route(
+            dropbox::CALLBACK_PATH,
+            get(|state, query, headers| callback(Provider::Dropbox, state, query, headers)),
+        )
 }
 
-/// The answer of `POST /connections/google`.
+/// The answer of `POST /connections/{provider}`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectStarted {
     /// This server's one-time start link: open it in the browser that is to finish the flow.
@@ -87,6 +134,15 @@ async fn connect_google(
     ))
 }
 
+async fn connect_dropbox(
+    auth: AuthUser,
+    State(state): State<AppState>,
+) -> ApiResult<Json<ConnectStarted>> {
+    Ok(Json(
+        start_flow(&state, &auth, Provider::Dropbox, None, &[]).await?,
+    ))
+}
+
 /// Starts a Google consent flow for the caller, as `POST /connections/google` does, asking
 /// for the scopes of the integrations asked at connect plus `more` (incremental
 /// authorization: an integration the user turns on asks for its own scopes then; Google
@@ -97,15 +153,27 @@ pub async fn start_google_flow(
     login_hint: &str,
     more: &[&str],
 ) -> ApiResult<ConnectStarted> {
-    let google = state.oauth().google()?;
+    start_flow(state, auth, Provider::Google, Some(login_hint), more).await
+}
+
+/// Starts `provider`'s consent flow for the caller, asking for the identity's scopes, those
+/// of `provider`'s integrations asked at connect, and `more`.
+pub async fn start_flow(
+    state: &AppState,
+    auth: &AuthUser,
+    provider: Provider,
+    login_hint: Option<&str>,
+    more: &[&str],
+) -> ApiResult<ConnectStarted> {
+    let connector = state.oauth().connector(provider)?;
     let keys = state.keyring()?;
-    let mut scopes = state.integrations().connect_scopes(Provider::Google);
+    let mut scopes = state.integrations().connect_scopes(provider);
     for scope in more {
         if !scopes.contains(scope) {
             scopes.push(scope);
         }
     }
-    let authorization = google.authorization(Some(login_hint), &scopes);
+    let authorization = connector.authorization(login_hint, &scopes);
     let owner = Owner::from(auth);
     let token_id = auth.token_id;
     let flow = &authorization;
@@ -118,7 +186,7 @@ pub async fn start_google_flow(
                 NewFlow {
                     owner,
                     token_id,
-                    provider: Provider::Google,
+                    provider,
                     state: &flow.state,
                     pkce_verifier: &flow.pkce_verifier,
                     authorization_url: flow.url.as_str(),
@@ -130,13 +198,18 @@ pub async fn start_google_flow(
         .await
         .map_err(ApiError::from)?;
     Ok(ConnectStarted {
-        start_url: google.start_url(&created.start_secret).to_string(),
+        start_url: connector.start_url(&created.start_secret).to_string(),
         expires_at: db::format_time(created.expires_at),
     })
 }
 
 /// What a page of a flow that did not finish tells the person to do.
-const START_AGAIN: &str = "Start again from Threadline: Settings → Connections → Connect Google.";
+fn start_again(provider: Provider) -> String {
+    format!(
+        "Start again from Threadline: Settings → Connections → Connect {}.",
+        provider.label()
+    )
+}
 
 /// The start link's cookie for flow `id`: one per flow (two flows in one browser do not
 /// replace each other's). `__Host-` (Secure, `Path=/`, no `Domain`: no other host can set or
@@ -171,41 +244,47 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, value)| value)
 }
 
-/// True when the browser reaches the server over https (as the redirect URL says).
-fn https(state: &AppState) -> bool {
+/// True when the browser reaches the server over https (as `provider`'s redirect URL says).
+fn https(state: &AppState, provider: Provider) -> bool {
     state
         .oauth()
-        .google()
-        .is_ok_and(|google| google.config().redirect_url.scheme() == "https")
+        .connector(provider)
+        .is_ok_and(|connector| connector.redirect_url().scheme() == "https")
 }
 
-async fn google_start(
+async fn start(
+    provider: Provider,
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    match open_google(&state, &params).await {
+    match open(provider, &state, &params).await {
         Ok(redirect) => redirect,
         Err(page) => page.into_response(),
     }
 }
 
-/// The start link's work: the redirect to Google with the cookie, or a page saying why not.
-async fn open_google(state: &AppState, params: &HashMap<String, String>) -> Result<Response, Page> {
+/// The start link's work: the redirect to the provider with the cookie, or a page saying
+/// why not.
+async fn open(
+    provider: Provider,
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Response, Page> {
+    let failed = |status, what: &str| Page::failed(provider, status, what, &start_again(provider));
     let Some(secret) = params.get("flow").filter(|v| !v.is_empty()) else {
-        return Err(Page::failed(
+        return Err(failed(
             StatusCode::BAD_REQUEST,
             "This link is not complete (it has no flow).",
-            START_AGAIN,
         ));
     };
-    let keys = state.keyring().map_err(|e| Page::internal(&e))?;
+    let keys = state.keyring().map_err(|e| Page::internal(provider, &e))?;
     let secret = SecretString::from(secret.clone());
     let opened = state
         .db()
         .write(|tx| Box::pin(pending::open(tx, keys, &secret)))
         .await
-        .map_err(|e| Page::internal(&e))?;
-    let refused = |what: &str| Err(Page::failed(StatusCode::BAD_REQUEST, what, START_AGAIN));
+        .map_err(|e| Page::internal(provider, &e))?;
+    let refused = |what: &str| Err(failed(StatusCode::BAD_REQUEST, what));
     match opened {
         Opened::Started {
             flow_id,
@@ -214,11 +293,11 @@ async fn open_google(state: &AppState, params: &HashMap<String, String>) -> Resu
             expires_at: _,
         } => {
             use crate::secrets::ExposeSecret;
-            let https = https(state);
+            let https = https(state, provider);
             let max_age = pending::LIFETIME.num_seconds();
             let cookie = set_cookie(https, flow_id, browser_secret.expose_secret(), max_age);
             let location = HeaderValue::from_str(authorization_url.expose_secret())
-                .map_err(|e| Page::internal(&e))?;
+                .map_err(|e| Page::internal(provider, &e))?;
             Ok((
                 StatusCode::SEE_OTHER,
                 [
@@ -245,48 +324,59 @@ async fn open_google(state: &AppState, params: &HashMap<String, String>) -> Resu
             "This link is not one Threadline made, or it was finished long ago. Nothing was \
              connected.",
         ),
-        Opened::TokenRevoked => Err(token_revoked_page()),
+        Opened::TokenRevoked => Err(token_revoked_page(provider)),
     }
 }
 
 /// The flow's API token was revoked after it asked.
-fn token_revoked_page() -> Page {
+fn token_revoked_page(provider: Provider) -> Page {
     Page::failed(
+        provider,
         StatusCode::FORBIDDEN,
         "The Threadline API token that started this connection has been revoked since, so \
          the connection was stopped. Nothing was connected.",
-        "Start again from Threadline with a token that is still valid: Settings → \
-         Connections → Connect Google.",
+        &format!(
+            "Start again from Threadline with a token that is still valid: Settings → \
+             Connections → Connect {}.",
+            provider.label()
+        ),
     )
 }
 
-async fn google_callback(
+async fn callback(
+    provider: Provider,
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let mut flow_id = None;
-    let page = match finish_google(&state, &params, &headers, &mut flow_id).await {
+    let page = match finish(provider, &state, &params, &headers, &mut flow_id).await {
         Ok(page) | Err(page) => page,
     };
     let mut response = page.into_response();
     // The flow is over, whatever the outcome: its cookie goes.
     if let Some(id) = flow_id {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, set_cookie(https(&state), id, "", 0));
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(https(&state, provider), id, "", 0),
+        );
     }
     response
 }
 
 /// The callback's work; both outcomes are pages. `flow_id` is set once the state's flow is
 /// found.
-async fn finish_google(
+async fn finish(
+    provider: Provider,
     state: &AppState,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
     flow_id: &mut Option<uuid::Uuid>,
 ) -> Result<Page, Page> {
+    let label = provider.label();
+    let again = start_again(provider);
+    let failed = |status, what: &str| Page::failed(provider, status, what, &again);
+    let internal = |e: &dyn std::fmt::Display| Page::internal(provider, e);
     let param = |name: &str| {
         params
             .get(name)
@@ -294,80 +384,83 @@ async fn finish_google(
             .filter(|v| !v.is_empty())
     };
     let Some(flow_state) = param("state") else {
-        return Err(Page::failed(
+        return Err(failed(
             StatusCode::BAD_REQUEST,
-            "This link is not a complete answer from Google (it has no state).",
-            START_AGAIN,
+            &format!("This link is not a complete answer from {label} (it has no state)."),
         ));
     };
-    let keys = state.keyring().map_err(|e| Page::internal(&e))?;
+    let keys = state.keyring().map_err(|e| internal(&e))?;
     let flow_state = SecretString::from(flow_state.to_string());
     let taken = state
         .db()
         .write(|tx| Box::pin(pending::take(tx, keys, &flow_state)))
         .await
-        .map_err(|e| Page::internal(&e))?;
+        .map_err(|e| internal(&e))?;
     let flow = match taken {
-        Taken::Found(flow) if flow.provider == Provider::Google => flow,
+        // Another provider's flow is spent too: its state came back to the wrong callback.
+        Taken::Found(flow) if flow.provider == provider => flow,
         Taken::Found(_) | Taken::Unknown => {
-            return Err(Page::failed(
+            return Err(failed(
                 StatusCode::BAD_REQUEST,
                 "This link was already used, or Threadline did not start it. Nothing was \
                  connected.",
-                START_AGAIN,
             ))
         }
         Taken::Expired => {
-            return Err(Page::failed(
+            return Err(failed(
                 StatusCode::BAD_REQUEST,
                 "This link has expired: connecting must be finished within 10 minutes. \
                  Nothing was connected.",
-                START_AGAIN,
             ))
         }
     };
     *flow_id = Some(flow.id);
     // The browser that opened the start link, and only it: an authorization URL taken from
     // someone's flow and opened in another browser connects nothing.
-    if !flow.opened_by(cookie(headers, &cookie_name(https(state), flow.id))) {
-        return Err(Page::failed(
+    if !flow.opened_by(cookie(
+        headers,
+        &cookie_name(https(state, provider), flow.id),
+    )) {
+        return Err(failed(
             StatusCode::BAD_REQUEST,
             "This connection was not started in this browser: it must be finished in the \
              browser that opened Threadline's connect link. Nothing was connected.",
-            START_AGAIN,
         ));
     }
     if flow.token_revoked {
-        return Err(token_revoked_page());
+        return Err(token_revoked_page(provider));
     }
     if let Some(error) = param("error") {
         let text = if error == "access_denied" {
-            "You did not allow Threadline to use your Google account, so nothing was connected."
-                .to_string()
+            format!(
+                "You did not allow Threadline to use your {label} account, so nothing was \
+                 connected."
+            )
         } else {
             format!(
-                "Google answered with the error \u{201c}{error}\u{201d}. Nothing was connected."
+                "{label} answered with the error \u{201c}{error}\u{201d}. Nothing was connected."
             )
         };
-        return Err(Page::failed(StatusCode::BAD_REQUEST, &text, START_AGAIN));
+        return Err(failed(StatusCode::BAD_REQUEST, &text));
     }
     let Some(code) = param("code") else {
-        return Err(Page::failed(
+        return Err(failed(
             StatusCode::BAD_REQUEST,
-            "Google's answer has no authorization code. Nothing was connected.",
-            START_AGAIN,
+            &format!("{label}'s answer has no authorization code. Nothing was connected."),
         ));
     };
-    let google = state.oauth().google().map_err(|e| Page::internal(&e))?;
-    let grant = google
+    let connector = state
+        .oauth()
+        .connector(provider)
+        .map_err(|e| internal(&e))?;
+    let grant = connector
         .exchange(code, &flow.pkce_verifier, &flow.redirect_url, &flow.scopes)
         .await
         .map_err(|e| {
-            tracing::warn!(error = %e, "the Google code exchange failed");
-            Page::failed(
+            tracing::warn!(error = %e, provider = provider.as_str(), "the code exchange failed");
+            failed(
                 StatusCode::BAD_GATEWAY,
-                &format!("Google did not complete the connection: {e}. Nothing was connected."),
-                START_AGAIN,
+                &format!("{label} did not complete the connection: {e}. Nothing was connected."),
             )
         })?;
     let grant = &grant;
@@ -377,50 +470,48 @@ async fn finish_google(
         .await;
     let upserted = match stored {
         Ok(upserted) => upserted,
-        // Not revoked at Google: the grant is the other user's one too (Google keeps one
-        // grant per account and client), and revoking it would cut their connection.
-        Err(connections::Error::AccountTaken(_)) => {
-            tracing::warn!(user = %flow.owner.user_id, "refused a Google account connected to another user");
-            let account = grant
-                .account_email
-                .as_deref()
-                .unwrap_or("This Google account");
-            return Err(Page::failed(
-                StatusCode::CONFLICT,
-                &format!(
-                    "{account} is already connected to another Threadline user, so it was not \
-                     connected to yours. Nothing was connected."
-                ),
-                "To move it to this Threadline user, disconnect it from the other one first \
-                 (Settings → Connections), then connect again.",
-            ));
-        }
         Err(e) => {
-            // Nothing keeps these tokens: give them back.
-            if let Some(refresh) = &grant.refresh_token {
-                if let Err(e) = google.revoke(refresh).await {
-                    tracing::warn!(error = %e, "could not revoke a grant that was not stored");
-                }
+            let taken = matches!(e, connections::Error::AccountTaken(_));
+            // Nothing keeps these tokens: given back, unless they are the other user's too
+            // (Google keeps one grant per account and client: see `Connector::discard`).
+            if let Err(e) = connector.discard(grant, taken).await {
+                tracing::warn!(error = %e, provider = provider.as_str(), "could not revoke a grant that was not stored");
             }
             return Err(match e {
-                // Google's answer, not the server, is at fault (an account id over 320
+                connections::Error::AccountTaken(_) => {
+                    tracing::warn!(user = %flow.owner.user_id, provider = provider.as_str(), "refused an account connected to another user");
+                    let fallback = format!("This {label} account");
+                    let account = grant.account_email.as_deref().unwrap_or(&fallback);
+                    Page::failed(
+                        provider,
+                        StatusCode::CONFLICT,
+                        &format!(
+                            "{account} is already connected to another Threadline user, so it \
+                             was not connected to yours. Nothing was connected."
+                        ),
+                        "To move it to this Threadline user, disconnect it from the other one \
+                         first (Settings → Connections), then connect again.",
+                    )
+                }
+                // The provider's answer, not the server, is at fault (an account id over 320
                 // characters): said as such, not as a server error.
                 connections::Error::Invalid { .. } => Page::failed(
+                    provider,
                     StatusCode::BAD_GATEWAY,
                     &format!(
-                        "Google answered an account that Threadline cannot store ({e}). \
+                        "{label} answered an account that Threadline cannot store ({e}). \
                          Nothing was connected."
                     ),
-                    "Try another Google account, or tell your Threadline administrator.",
+                    &format!("Try another {label} account, or tell your Threadline administrator."),
                 ),
-                e => Page::internal(&e),
+                e => internal(&e),
             });
         }
     };
     let connection = &upserted.connection;
     // The integrations the grant covers: scheduled (or resumed, after a re-authorization)
     // and due now, so that the user sees their data without waiting for the interval.
-    for integration in state.integrations().of(Provider::Google) {
+    for integration in state.integrations().of(provider) {
         let id = connection.id;
         let scheduled = state
             .db()
@@ -438,21 +529,23 @@ async fn finish_google(
     tracing::info!(
         connection = %connection.id,
         user = %connection.user_id,
+        provider = provider.as_str(),
         created = upserted.created,
         account_changed = upserted.account_changed,
-        "Google account connected"
+        "account connected"
     );
     let account = connection
         .account_email
         .clone()
         .unwrap_or_else(|| format!("account {}", connection.account_id));
-    let identity = (!granted(IDENTITY_SCOPES, &connection.scopes)).then_some(IDENTITY_LABEL);
+    let (identity_scopes, identity_label) = connector.identity();
+    let identity = (!granted(identity_scopes, &connection.scopes)).then_some(identity_label);
     let missing: Vec<&str> = identity
         .into_iter()
         .chain(
             state
                 .integrations()
-                .of(Provider::Google)
+                .of(provider)
                 // Those this flow asked for (one turned on by itself is asked for then).
                 .filter(|i| i.granted(&flow.scopes) && !i.granted(&connection.scopes))
                 .map(|i| i.scopes_label()),
@@ -462,38 +555,39 @@ async fn finish_google(
         "You can close this tab.".to_string()
     } else {
         format!(
-            "Google did not grant access to {}: what needs it will not sync. Connect again and \
+            "{label} did not grant access to {}: what needs it will not sync. Connect again and \
              tick every box to allow it. You can close this tab.",
             missing.join(", ")
         )
     };
     Ok(Page {
         status: StatusCode::OK,
-        title: "Google account connected",
+        title: format!("{label} account connected"),
         lines: vec![format!("Threadline is now connected to {account}."), next],
     })
 }
 
 /// A page for the person in the browser. Every text is escaped: parts of it come from the
-/// query string and from Google.
+/// query string and from the provider.
 struct Page {
     status: StatusCode,
-    title: &'static str,
+    title: String,
     lines: Vec<String>,
 }
 
 impl Page {
-    fn failed(status: StatusCode, what: &str, next: &str) -> Page {
+    fn failed(provider: Provider, status: StatusCode, what: &str, next: &str) -> Page {
         Page {
             status,
-            title: "Google account not connected",
+            title: format!("{} account not connected", provider.label()),
             lines: vec![what.to_string(), next.to_string()],
         }
     }
 
-    fn internal(e: &dyn std::fmt::Display) -> Page {
-        tracing::error!(error = %e, "the Google callback failed");
+    fn internal(provider: Provider, e: &dyn std::fmt::Display) -> Page {
+        tracing::error!(error = %e, provider = provider.as_str(), "the OAuth callback failed");
         Page::failed(
+            provider,
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on the Threadline server (the details are in its log). \
              Nothing was connected.",
@@ -516,7 +610,7 @@ impl IntoResponse for Page {
              <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:3em auto;\
              padding:0 1em;color:#202124}}h1{{font-size:1.4em}}</style></head>\n\
              <body><h1>{title}</h1>\n{paragraphs}</body></html>\n",
-            title = escape_html(self.title),
+            title = escape_html(&self.title),
         );
         (
             self.status,

@@ -1,13 +1,16 @@
-//! A server with Google's client configured, the local fake Google, and a browser to go
-//! through the connect flow: shared by the OAuth tests and the integrations' API tests.
+//! A server with Google's client (and, with [`setup_dropbox`], Dropbox's app) configured,
+//! the local fake providers, and a browser to go through the connect flow: shared by the
+//! OAuth tests and the integrations' API tests.
 
 use std::sync::Mutex;
 
 use axum::http::{header, Method, StatusCode};
 use serde_json::Value;
+use threadline_fake_providers::dropbox::DropboxApp;
 use threadline_fake_providers::google::OAuthClient;
 use threadline_fake_providers::FakeProviders;
-use threadline_server::connections;
+use threadline_server::connections::{self, Provider};
+use threadline_server::oauth::dropbox::{DropboxConfig, DropboxEndpoints};
 use threadline_server::oauth::google::{GoogleConfig, GoogleEndpoints};
 use threadline_server::oauth::{OAuth, TokenSource};
 use threadline_server::secrets::{new_key_line, Keyring, SecretString};
@@ -22,7 +25,15 @@ pub(crate) const CLIENT_SECRET: &str = "test-client-secret";
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:8787/oauth/google/callback";
 pub(crate) const START: &str = "http://127.0.0.1:8787/oauth/google/start?flow=";
 
+pub(crate) const DROPBOX_USER: &str = "dana.dropbox@example.com";
+pub(crate) const APP_KEY: &str = "threadlinetestappkey";
+pub(crate) const APP_SECRET: &str = "test-app-secret";
+pub(crate) const DROPBOX_REDIRECT: &str = "http://127.0.0.1:8787/oauth/dropbox/callback";
+pub(crate) const DROPBOX_START: &str = "http://127.0.0.1:8787/oauth/dropbox/start?flow=";
+
 pub(crate) struct Setup {
+    /// Whose connect flow the helpers go through.
+    pub(crate) provider: Provider,
     pub(crate) app: TestApp,
     pub(crate) fake: FakeProviders,
     pub(crate) state: AppState,
@@ -88,17 +99,54 @@ pub(crate) fn google_config(fake: &FakeProviders) -> GoogleConfig {
     }
 }
 
+pub(crate) fn dropbox_config(fake: &FakeProviders) -> DropboxConfig {
+    DropboxConfig {
+        app_key: APP_KEY.into(),
+        app_secret: SecretString::from(APP_SECRET.to_string()),
+        redirect_url: DROPBOX_REDIRECT.parse().unwrap(),
+        endpoints: DropboxEndpoints::all_at(&fake.base_url()).unwrap(),
+    }
+}
+
 /// A server state on `app`'s database with its own OAuth (as another server process has).
 /// The server's state as `serve` makes it: keys, Google's client, and the registry's
 /// integrations.
 pub(crate) fn server_state(app: &TestApp, fake: &FakeProviders, key_line: &str) -> AppState {
+    state_with(
+        app,
+        key_line,
+        OAuth::with_google(google_config(fake)).unwrap(),
+    )
+}
+
+/// As [`server_state`], with Dropbox's app too.
+pub(crate) fn server_state_with_dropbox(
+    app: &TestApp,
+    fake: &FakeProviders,
+    key_line: &str,
+) -> AppState {
+    let oauth = OAuth::with(Some(google_config(fake)), Some(dropbox_config(fake))).unwrap();
+    state_with(app, key_line, oauth)
+}
+
+fn state_with(app: &TestApp, key_line: &str, oauth: OAuth) -> AppState {
     let state = AppState::new(app.db.clone())
         .with_keyring(Keyring::parse(key_line, "test keys").unwrap())
-        .with_oauth(OAuth::with_google(google_config(fake)).unwrap());
+        .with_oauth(oauth);
     threadline_server::with_registered_integrations(state).unwrap()
 }
 
 pub(crate) async fn setup() -> Setup {
+    setup_for(Provider::Google).await
+}
+
+/// Google and Dropbox configured (the fake's Dropbox has the app "Threadline CRM" and
+/// [`DROPBOX_USER`], signed in); the helpers go through Dropbox's flow.
+pub(crate) async fn setup_dropbox() -> Setup {
+    setup_for(Provider::Dropbox).await
+}
+
+async fn setup_for(provider: Provider) -> Setup {
     let fake = FakeProviders::start().await;
     fake.google().add_user(GOOGLE_USER);
     fake.google().add_client(OAuthClient {
@@ -108,13 +156,36 @@ pub(crate) async fn setup() -> Setup {
     });
     let mut app = TestApp::new().await;
     let key_line = new_key_line().unwrap();
-    let state = server_state(&app, &fake, &key_line);
+    let state = match provider {
+        Provider::Google => server_state(&app, &fake, &key_line),
+        Provider::Dropbox => {
+            let dropbox = fake.dropbox();
+            dropbox.add_account(DROPBOX_USER);
+            dropbox.add_app(DropboxApp {
+                app_key: APP_KEY.into(),
+                app_secret: APP_SECRET.into(),
+                name: "Threadline CRM".into(),
+                redirect_uris: vec![DROPBOX_REDIRECT.into()],
+                scopes: [
+                    "account_info.read",
+                    "files.metadata.read",
+                    "files.metadata.write",
+                    "files.content.read",
+                    "files.content.write",
+                ]
+                .map(String::from)
+                .to_vec(),
+            });
+            server_state_with_dropbox(&app, &fake, &key_line)
+        }
+    };
     app.router = threadline_server::router(state.clone());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     Setup {
+        provider,
         app,
         fake,
         state,
@@ -125,12 +196,26 @@ pub(crate) async fn setup() -> Setup {
 }
 
 impl Setup {
-    /// `POST /api/v1/connections/google` with `token`: the start link.
+    /// Where the provider sends the browser back.
+    pub(crate) fn redirect(&self) -> &'static str {
+        match self.provider {
+            Provider::Google => REDIRECT,
+            Provider::Dropbox => DROPBOX_REDIRECT,
+        }
+    }
+
+    /// The start link's prefix.
+    pub(crate) fn start_prefix(&self) -> &'static str {
+        match self.provider {
+            Provider::Google => START,
+            Provider::Dropbox => DROPBOX_START,
+        }
+    }
+
+    /// `POST /api/v1/connections/{provider}` with `token`: the start link.
     pub(crate) async fn start_link(&self, token: &str) -> String {
-        let answer = self
-            .app
-            .post_as(token, "/api/v1/connections/google", Value::Null)
-            .await;
+        let path = format!("/api/v1/connections/{}", self.provider.as_str());
+        let answer = self.app.post_as(token, &path, Value::Null).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         assert!(
             answer.body["expires_at"].as_str().is_some(),
@@ -138,7 +223,7 @@ impl Setup {
             answer.body
         );
         let link = answer.body["start_url"].as_str().unwrap().to_string();
-        assert!(link.starts_with(START), "{link}");
+        assert!(link.starts_with(self.start_prefix()), "{link}");
         link
     }
 
@@ -159,7 +244,8 @@ impl Setup {
         self.open(&self.browser, &link).await
     }
 
-    /// The browser at Google's consent screen: where it is sent back (the callback's query).
+    /// The browser at the provider's consent screen: where it is sent back (the callback's
+    /// query).
     pub(crate) async fn consent(&self, authorization_url: &url::Url) -> String {
         let response = self
             .http
@@ -173,7 +259,7 @@ impl Setup {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(location.as_str().starts_with(REDIRECT), "{location}");
+        assert!(location.as_str().starts_with(self.redirect()), "{location}");
         location.query().unwrap_or_default().to_string()
     }
 
@@ -184,7 +270,9 @@ impl Setup {
 
     /// `browser` at the server's callback.
     pub(crate) async fn callback_in(&self, browser: &Browser, query: &str) -> Answer {
-        browser.get(&self.app, &format!("{REDIRECT}?{query}")).await
+        browser
+            .get(&self.app, &format!("{}?{query}", self.redirect()))
+            .await
     }
 
     /// The whole flow; returns the connection's id.
@@ -249,6 +337,10 @@ impl Setup {
 
     /// Token requests the fake has served (code exchanges and refreshes).
     pub(crate) fn token_calls(&self) -> usize {
-        self.fake.log().count("POST", "/token")
+        let path = match self.provider {
+            Provider::Google => "/token",
+            Provider::Dropbox => "/oauth2/token",
+        };
+        self.fake.log().count("POST", path)
     }
 }

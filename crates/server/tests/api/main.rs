@@ -19,6 +19,7 @@ mod limits;
 mod lookup;
 mod meetings;
 mod oauth;
+mod oauth_dropbox;
 mod openapi;
 mod portable_sql;
 mod probes;
