@@ -182,18 +182,21 @@ struct StartRow {
     token_revoked: i64,
 }
 
-/// Opens the start link of `start_secret` (in the caller's write transaction: of two
+/// Opens the start link of `start_secret` made for `provider` (in the caller's write transaction: of two
 /// browsers opening one link, one gets the flow).
 pub async fn open(
     conn: &mut Conn,
     keys: &Keyring,
     start_secret: &SecretString,
+    provider: Provider,
 ) -> Result<Opened, Error> {
+    // Another provider's start path does not know the link (and leaves it unopened).
     let row: Option<StartRow> = sqlx::query_as(&format!(
         "SELECT p.id, p.authorization_url, p.started_at, p.expires_at, {TOKEN_REVOKED_FROM}
-         WHERE p.start_hash = $1"
+         WHERE p.start_hash = $1 AND p.provider = $2"
     ))
     .bind(hash(start_secret))
+    .bind(provider.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {

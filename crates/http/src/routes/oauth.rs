@@ -281,7 +281,7 @@ async fn open(
     let secret = SecretString::from(secret.clone());
     let opened = state
         .db()
-        .write(|tx| Box::pin(pending::open(tx, keys, &secret)))
+        .write(|tx| Box::pin(pending::open(tx, keys, &secret, provider)))
         .await
         .map_err(|e| Page::internal(provider, &e))?;
     let refused = |what: &str| Err(failed(StatusCode::BAD_REQUEST, what));

@@ -343,6 +343,20 @@ async fn the_dropbox_callback_has_the_flows_protections() {
         "already used",
     );
 
+    // A Google start link opened at Dropbox's start path: not a link of Dropbox's, and
+    // left unopened (it still works where it belongs).
+    let google_link = s.app.post("/api/v1/connections/google", Value::Null).await;
+    let link = google_link.body["start_url"].as_str().unwrap().to_string();
+    let misplaced = link.replace("/oauth/google/start", "/oauth/dropbox/start");
+    assert_ne!(misplaced, link);
+    refused(
+        &s.browser.get(&s.app, &misplaced).await,
+        StatusCode::BAD_REQUEST,
+        "not one Threadline made",
+    );
+    let opened = s.browser.get(&s.app, &link).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+
     // The API token that started the flow was revoked while the user was at Dropbox.
     let created = s
         .app
