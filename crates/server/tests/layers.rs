@@ -22,6 +22,9 @@ enum Layer {
     Crm,
     Connections,
     SyncEngine,
+    /// What several integrations share above the engine (the file-sync executor of Drive
+    /// and Dropbox): integrations may not depend on each other, so it is not in either.
+    SharedSync,
     Integration,
     Http,
     IntegrationRoutes,
@@ -60,6 +63,7 @@ fn layer_of(name: &str, dir: &str) -> Option<Layer> {
             ["crates", "integrations", _, "sync"] => Some(Layer::Integration),
             ["crates", "integrations", _, "http"] => Some(Layer::IntegrationRoutes),
             ["crates", "sync", core] if core.ends_with("-core") => Some(Layer::Pure),
+            ["crates", "sync", _] => Some(Layer::SharedSync),
             _ => None,
         }
     })

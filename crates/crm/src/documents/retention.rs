@@ -246,12 +246,16 @@ impl Collector {
         self.db
             .write(|tx| {
                 Box::pin(async move {
-                    for table in ["document_remote_items", "document_file_versions"] {
-                        sqlx::query(&format!("DELETE FROM {table} WHERE node_id IN ({EXPIRED})"))
-                            .bind(cutoff)
-                            .execute(&mut **tx)
-                            .await?;
-                    }
+                    // A file-sync link of a purged node stays (`file_links`, keyed by the
+                    // node's id, no foreign key): its sync then sees the node gone from the
+                    // CRM and deletes the remote copy, instead of taking the remote file
+                    // for a new one and bringing it back.
+                    sqlx::query(&format!(
+                        "DELETE FROM document_file_versions WHERE node_id IN ({EXPIRED})"
+                    ))
+                    .bind(cutoff)
+                    .execute(&mut **tx)
+                    .await?;
                     let done = sqlx::query(&format!(
                         "DELETE FROM document_nodes WHERE id IN ({EXPIRED})"
                     ))

@@ -190,7 +190,7 @@ pub enum LinkState {
     GoneRemotely,
 }
 
-/// The link table row (the CRM's `document_remote_items`, widened). Key: (connection,
+/// The link table row (`file_links`, migration 0017; stored by `threadline-files-sync`). Key: (connection,
 /// `key`); `remote_id` is unique among a connection's synced links.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
