@@ -46,17 +46,24 @@ pub fn router() -> ApiRouter {
         .routes(disconnect_op.route("/connections/{id}", HttpMethod::Delete, delete(disconnect)))
 }
 
-/// The caller's connection `raw` (a path segment) to `provider`, for an integration's
-/// routes: 404 when it is missing, another user's, or to another provider.
+/// The caller's connection `raw` (a path segment): 404 when it is missing or another
+/// user's.
+pub async fn own(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResult<Connection> {
+    let id = path_id(raw, "connection")?;
+    let mut conn = state.db().pool().acquire().await?;
+    Ok(connections::get_for(&mut conn, Owner::from(auth), id).await?)
+}
+
+/// [`own`], to `provider`, for an integration's routes: 404 also when it is to another
+/// provider.
 pub async fn own_of(
     state: &AppState,
     auth: &AuthUser,
     raw: &str,
     provider: connections::Provider,
 ) -> ApiResult<Connection> {
-    let id = path_id(raw, "connection")?;
-    let mut conn = state.db().pool().acquire().await?;
-    let connection = connections::get_for(&mut conn, Owner::from(auth), id).await?;
+    let connection = own(state, auth, raw).await?;
+    let id = connection.id;
     if connection.provider != provider {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -83,11 +90,7 @@ async fn get_one(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Connection>> {
-    let id = path_id(&raw, "connection")?;
-    let mut conn = state.db().pool().acquire().await?;
-    Ok(Json(
-        connections::get_for(&mut conn, Owner::from(&auth), id).await?,
-    ))
+    Ok(Json(own(&state, &auth, &raw).await?))
 }
 
 async fn disconnect(

@@ -23,12 +23,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
-use crate::connections::{self, Connection, Owner};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::path_id;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::records::{decode_cursor, encode_cursor};
+use crate::routes::connections::own;
 use crate::routes::records::{query, Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 use crate::sync::runs::{self, Run};
@@ -116,19 +115,12 @@ struct RunsQuery {
     cursor: Option<String>,
 }
 
-/// The caller's connection `raw`, or 404.
-async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResult<Connection> {
-    let id = path_id(raw, "connection")?;
-    let mut conn = state.db().pool().acquire().await?;
-    Ok(connections::get_for(&mut conn, Owner::from(auth), id).await?)
-}
-
 async fn sync_now(
     auth: AuthUser,
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
-    let connection = own_connection(&state, &auth, &raw).await?;
+    let connection = own(&state, &auth, &raw).await?;
     let items = state
         .db()
         .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
@@ -144,7 +136,7 @@ async fn review(
     Path(raw): Path<String>,
     Json(request): Json<ReviewRequest>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
-    let connection = own_connection(&state, &auth, &raw).await?;
+    let connection = own(&state, &auth, &raw).await?;
     let decision = request.decision;
     let items = state
         .db()
@@ -161,7 +153,7 @@ async fn state(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<SyncState>> {
-    let connection = own_connection(&state, &auth, &raw).await?;
+    let connection = own(&state, &auth, &raw).await?;
     let mut tx = state.db().begin_read().await?;
     let answer = schedule::state(&mut tx, &connection).await;
     tx.rollback().await?;
@@ -174,7 +166,7 @@ async fn list_runs(
     Path(raw): Path<String>,
     params: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Page>> {
-    let connection = own_connection(&state, &auth, &raw).await?;
+    let connection = own(&state, &auth, &raw).await?;
     let params = query(params)?;
     let limit = match params.limit {
         None => DEFAULT_LIMIT,
