@@ -6,6 +6,7 @@
 //! Invariants: names no provider API (the providers' clients are their integrations');
 //! every write of a link goes through [`store`], on the caller's connection.
 
+pub mod remote;
 pub mod store;
 
 pub use store::{StoreError, StoreResult};
