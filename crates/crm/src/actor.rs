@@ -22,3 +22,26 @@ impl Actor {
         }
     }
 }
+
+/// The user `user_id` as an actor: what a background job (a sync of that user's connection)
+/// writes as. `None` when there is no such user.
+pub async fn of_user(
+    conn: &mut threadline_storage::db::Conn,
+    user_id: Uuid,
+) -> crate::CrmResult<Option<Actor>> {
+    use threadline_storage::db::{id_text, parse_uuid};
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT org_id, name, email FROM users WHERE id = $1")
+            .bind(id_text(user_id))
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|(org, name, email)| {
+        Ok(Actor {
+            user_id,
+            org_id: parse_uuid(&org)?,
+            name,
+            email,
+        })
+    })
+    .transpose()
+}

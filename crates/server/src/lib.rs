@@ -29,6 +29,7 @@ pub fn with_registered_integrations(state: AppState) -> Result<AppState, ServerE
         db: state.db().clone(),
         tokens: std::sync::Arc::new(tokens),
         oauth: std::sync::Arc::clone(state.oauth_shared()),
+        blobs: state.blobs().ok().cloned(),
     })
     .map_err(ServerError::Invalid)?;
     Ok(state.with_integrations(integrations))

@@ -256,6 +256,71 @@ pub async fn record_nodes(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmR
     into_nodes(rows)
 }
 
+/// Every node of these records' trees, live and in the trash (what the document sync
+/// compares with the remote side), by record, then folders first and by name.
+pub async fn nodes_of_records(
+    conn: &mut Conn,
+    org: Uuid,
+    records: &[RecordRef],
+) -> CrmResult<Vec<Node>> {
+    let mut out = Vec::new();
+    for chunk in records.chunks(400) {
+        let mut sql = db::Sql::new(&format!(
+            "SELECT {NODE_COLUMNS} FROM document_nodes WHERE org_id = "
+        ));
+        sql.push_bind(id_text(org))
+            .push(" AND record_id IN ")
+            .push_list(chunk.iter().map(|r| id_text(r.id)))
+            .push(" ORDER BY record_id, kind DESC, name_key, name, id");
+        let rows: Vec<NodeRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
+        let nodes = into_nodes(rows)?;
+        out.extend(nodes.into_iter().filter(|n| chunk.contains(&n.record)));
+    }
+    Ok(out)
+}
+
+/// The live records of `kind` (all of them, or those of `ids`) with the name their
+/// documents' folder is named after: a company's, project's or product's name, a contact's
+/// full name, a meeting's title.
+pub async fn record_names(
+    conn: &mut Conn,
+    org: Uuid,
+    kind: RecordKind,
+    ids: Option<&[Uuid]>,
+) -> CrmResult<Vec<(Uuid, String)>> {
+    let (table, name) = match kind {
+        RecordKind::Company => ("companies", "name"),
+        RecordKind::Contact => ("contacts", "first_name || ' ' || last_name"),
+        RecordKind::Project => ("projects", "name"),
+        RecordKind::Meeting => ("meetings", "title"),
+        RecordKind::Product => ("products", "name"),
+    };
+    let mut out = Vec::new();
+    let query = |ids: Option<&[Uuid]>| {
+        let mut sql = db::Sql::new(&format!(
+            "SELECT id, {name} FROM {table} WHERE deleted_at IS NULL AND org_id = "
+        ));
+        sql.push_bind(id_text(org));
+        if let Some(ids) = ids {
+            sql.push(" AND id IN ").push_list(ids.iter().map(|id| id_text(*id)));
+        }
+        sql.push(" ORDER BY id");
+        sql
+    };
+    let chunks: Vec<Option<&[Uuid]>> = match ids {
+        None => vec![None],
+        Some(ids) => ids.chunks(400).map(Some).collect(),
+    };
+    for chunk in chunks {
+        let mut sql = query(chunk);
+        let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+        for (id, name) in rows {
+            out.push((parse_uuid(&id)?, name.trim().to_string()));
+        }
+    }
+    Ok(out)
+}
+
 /// The whole tree: the top nodes, each folder with its `children`.
 pub fn nest(nodes: Vec<Node>) -> Vec<Node> {
     use std::collections::HashMap;
@@ -534,7 +599,23 @@ pub async fn create_folder(
     parent: Option<Uuid>,
     name: &str,
 ) -> CrmResult<Node> {
-    insert_node(conn, auth, record, parent, name, None).await
+    insert_node(conn, auth, db::new_id(), record, parent, name, None).await
+}
+
+/// A new folder or file with the id its maker chose: the document sync creates what it
+/// imports under ids derived from the remote item, so that a repeated transaction (after a
+/// crash) finds the same row instead of making a second one. The caller checks first
+/// whether a node with `id` exists.
+pub async fn create_with_id(
+    conn: &mut Conn,
+    auth: &Actor,
+    id: Uuid,
+    record: RecordRef,
+    parent: Option<Uuid>,
+    name: &str,
+    content: Option<&NewContent>,
+) -> CrmResult<Node> {
+    insert_node(conn, auth, id, record, parent, name, content).await
 }
 
 /// A new file with stored content.
@@ -546,7 +627,7 @@ pub async fn create_file(
     name: &str,
     content: &NewContent,
 ) -> CrmResult<Node> {
-    insert_node(conn, auth, record, parent, name, Some(content)).await
+    insert_node(conn, auth, db::new_id(), record, parent, name, Some(content)).await
 }
 
 /// The content of an upload, stored already.
@@ -559,6 +640,7 @@ pub struct NewContent {
 async fn insert_node(
     conn: &mut Conn,
     auth: &Actor,
+    id: Uuid,
     record: RecordRef,
     parent: Option<Uuid>,
     name: &str,
@@ -567,7 +649,6 @@ async fn insert_node(
     require_record(conn, auth.org_id, record).await?;
     check_parent(conn, auth.org_id, record, parent, "parent_id").await?;
     check_name_free(conn, auth.org_id, record, parent, name, None).await?;
-    let id = db::new_id();
     let now = db::now();
     let user = id_text(auth.user_id);
     sqlx::query(

@@ -108,6 +108,9 @@ pub struct BuildContext {
     pub tokens: Arc<dyn crate::AccessTokens>,
     /// The providers' OAuth clients and endpoints as configured.
     pub oauth: Arc<threadline_connections::oauth::OAuth>,
+    /// Where document contents are stored (`None` without a data directory: the document
+    /// syncs do not run then).
+    pub blobs: Option<threadline_crm::documents::blobs::BlobStore>,
 }
 
 /// The integrations this server runs, in the registry's order. Cheap to clone (the HTTP

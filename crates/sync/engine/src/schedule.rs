@@ -335,7 +335,7 @@ pub async fn claim_due(
         // The conditional UPDATE: still due, active, and its lease free or expired.
         let taken = sqlx::query(
             "UPDATE sync_schedules SET lease_owner = $1, lease_expires_at = $2, next_run_at = $2,
-                 updated_at = $3
+                 updated_at = $3, woken = 0
              WHERE id = $4 AND paused IS NULL AND turned_off = 0 AND next_run_at <= $3
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3)",
         )
@@ -506,9 +506,10 @@ pub async fn finish(
         failures: i64,
         lease_owner: Option<String>,
         current_run_id: Option<String>,
+        woken: i64,
     }
     let schedule: Option<Held> = sqlx::query_as(
-        "SELECT interval_seconds, jitter_seconds, failures, lease_owner, current_run_id
+        "SELECT interval_seconds, jitter_seconds, failures, lease_owner, current_run_id, woken
          FROM sync_schedules WHERE id = $1",
     )
     .bind(id_text(claimed.schedule_id))
@@ -521,6 +522,7 @@ pub async fn finish(
         interval_seconds: interval,
         jitter_seconds: jitter,
         failures,
+        woken,
         ..
     }) = schedule.filter(|_| held)
     else {
@@ -537,7 +539,12 @@ pub async fn finish(
 
     let now = Utc::now();
     let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
-    let regular = next_regular(now, secs(interval), secs(jitter));
+    // Woken during the run (a change it may have missed): the next run is due at once.
+    let regular = if woken != 0 {
+        now
+    } else {
+        next_regular(now, secs(interval), secs(jitter))
+    };
     let (status, error, failures, next) = match outcome {
         Outcome::Ok => (RunStatus::Ok, None, 0, regular),
         Outcome::Retry { error, retry_after } => {
@@ -579,7 +586,7 @@ pub async fn finish(
         "UPDATE sync_schedules SET lease_owner = NULL, lease_expires_at = NULL,
              current_run_id = NULL, last_run_id = $1, next_run_at = $2, failures = $3,
              paused = COALESCE($4, paused), paused_reason = COALESCE($5, paused_reason),
-             updated_at = $6, apply_anyway = $8
+             updated_at = $6, apply_anyway = $8, woken = 0
          WHERE id = $7",
     )
     .bind(&run_id)
@@ -791,6 +798,43 @@ impl threadline_storage::errors::DbFailure for SyncNowError {
             _ => None,
         }
     }
+}
+
+/// Something the schedule of `integration` on `connection_id` syncs changed (a document was
+/// uploaded in the CRM): its next run is due by `at` (the caller's short delay, which gathers
+/// a burst of changes into one run), unless it is due sooner, turned off or paused. A run
+/// going now may have read the CRM before the change: it is marked, and the run after it is
+/// due as soon as it ends. Makes no run of its own, so the history shows no extra entry.
+pub async fn wake(
+    conn: &mut Conn,
+    connection_id: Uuid,
+    integration: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let now = format_time(Utc::now());
+    let at = format_time(at);
+    sqlx::query(
+        "UPDATE sync_schedules SET woken = 1
+         WHERE connection_id = $1 AND integration = $2 AND turned_off = 0 AND paused IS NULL
+           AND lease_expires_at IS NOT NULL AND lease_expires_at > $3",
+    )
+    .bind(id_text(connection_id))
+    .bind(integration)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE sync_schedules SET next_run_at = $3, updated_at = $4
+         WHERE connection_id = $1 AND integration = $2 AND turned_off = 0 AND paused IS NULL
+           AND (lease_expires_at IS NULL OR lease_expires_at <= $4) AND next_run_at > $3",
+    )
+    .bind(id_text(connection_id))
+    .bind(integration)
+    .bind(&at)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// "Sync now" for connection `connection_id`: each active schedule is made due now with a

@@ -6,7 +6,10 @@
 //! Invariants: names no provider API (the providers' clients are their integrations');
 //! every write of a link goes through [`store`], on the caller's connection.
 
+pub mod integration;
 pub mod remote;
+pub mod run;
+pub mod settings;
 pub mod store;
 
 pub use store::{StoreError, StoreResult};
