@@ -14,7 +14,7 @@ use super::blobs::StoredBlob;
 use threadline_domain::file_name::{check_name, name_key};
 
 /// The kinds of record that have a document tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Company,

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod companies;
 pub mod connections;
 pub mod contacts;
+pub mod document_sync;
 pub mod documents;
 pub mod health;
 pub mod lookup;
@@ -40,6 +41,7 @@ pub fn api(integrations: &[IntegrationRoutes]) -> ApiRouter {
         .merge(meetings::router())
         .merge(changes::router())
         .merge(documents::router())
+        .merge(document_sync::router())
         .merge(tokens::router())
         .merge(users::router())
         .merge(connections::router());

@@ -158,10 +158,11 @@ pub async fn save_cursor(
     Ok(())
 }
 
-/// A document of `record` changed in the CRM: the file syncs that cover it (of the record's
-/// organisation's users) run within [`WAKE_DELAY`] (see
-/// `threadline_sync_engine::schedule::wake`). Cheap when nothing syncs: one indexed query.
-pub async fn wake_for_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> StoreResult<()> {
+/// A document of the record `kind` (`company`, …) `id` changed in the CRM: the file syncs
+/// that cover it (of the record's organisation's users) run within [`WAKE_DELAY`] (see
+/// `threadline_sync_engine::schedule::wake`); true when there is one. Cheap when nothing
+/// syncs: one indexed query.
+pub async fn wake_for_record(conn: &mut Conn, org: Uuid, kind: &str, id: Uuid) -> StoreResult<bool> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT s.connection_id, s.integration
          FROM file_sync_targets t
@@ -172,11 +173,12 @@ pub async fn wake_for_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> S
            AND u.org_id = $3 AND c.status <> 'disconnected'
          ORDER BY s.connection_id",
     )
-    .bind(kind_str(record.kind))
-    .bind(id_text(record.id))
+    .bind(kind)
+    .bind(id_text(id))
     .bind(id_text(org))
     .fetch_all(&mut *conn)
     .await?;
+    let woken = !rows.is_empty();
     let at = Utc::now() + chrono::Duration::from_std(WAKE_DELAY).unwrap_or_default();
     for (connection, integration) in rows {
         let connection = parse_uuid(&connection).map_err(|_| StoreError::Corrupt {
@@ -185,5 +187,5 @@ pub async fn wake_for_record(conn: &mut Conn, org: Uuid, record: RecordRef) -> S
         })?;
         threadline_sync_engine::schedule::wake(conn, connection, &integration, at).await?;
     }
-    Ok(())
+    Ok(woken)
 }

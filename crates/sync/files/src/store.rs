@@ -214,3 +214,16 @@ pub async fn links_at_path(
     .await?;
     rows.into_iter().map(|r| r.into_link(connection)).collect()
 }
+
+/// How many files and folders of `connection` are linked (synced both ways now).
+pub async fn linked_counts(conn: &mut Conn, connection: Uuid) -> StoreResult<(i64, i64)> {
+    let (files, folders): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN sha256 IS NOT NULL THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN sha256 IS NULL THEN 1 ELSE 0 END), 0)
+         FROM file_links WHERE connection_id = $1 AND state = 'synced'",
+    )
+    .bind(id_text(connection))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((files, folders))
+}
