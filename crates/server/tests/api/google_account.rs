@@ -42,6 +42,8 @@ pub(crate) struct Setup {
     pub(crate) browser: Browser,
     /// Requests to the fake Google (its consent screen, its token endpoint).
     pub(crate) http: reqwest::Client,
+    /// The server's data directory (document contents).
+    pub(crate) data: tempfile::TempDir,
 }
 
 /// A browser's cookies for the server: what the start link sets, sent with every request.
@@ -111,11 +113,17 @@ pub(crate) fn dropbox_config(fake: &FakeProviders) -> DropboxConfig {
 /// A server state on `app`'s database with its own OAuth (as another server process has).
 /// The server's state as `serve` makes it: keys, Google's client, and the registry's
 /// integrations.
-pub(crate) fn server_state(app: &TestApp, fake: &FakeProviders, key_line: &str) -> AppState {
+pub(crate) fn server_state(
+    app: &TestApp,
+    fake: &FakeProviders,
+    key_line: &str,
+    data: &std::path::Path,
+) -> AppState {
     state_with(
         app,
         key_line,
         OAuth::with_google(google_config(fake)).unwrap(),
+        data,
     )
 }
 
@@ -124,13 +132,14 @@ pub(crate) fn server_state_with_dropbox(
     app: &TestApp,
     fake: &FakeProviders,
     key_line: &str,
+    data: &std::path::Path,
 ) -> AppState {
     let oauth = OAuth::with(Some(google_config(fake)), Some(dropbox_config(fake))).unwrap();
-    state_with(app, key_line, oauth)
+    state_with(app, key_line, oauth, data)
 }
 
-fn state_with(app: &TestApp, key_line: &str, oauth: OAuth) -> AppState {
-    let state = AppState::new(app.db.clone())
+fn state_with(app: &TestApp, key_line: &str, oauth: OAuth, data: &std::path::Path) -> AppState {
+    let state = AppState::with_data_dir(app.db.clone(), data)
         .with_keyring(Keyring::parse(key_line, "test keys").unwrap())
         .with_oauth(oauth);
     threadline_server::with_registered_integrations(state).unwrap()
@@ -156,8 +165,9 @@ async fn setup_for(provider: Provider) -> Setup {
     });
     let mut app = TestApp::new().await;
     let key_line = new_key_line().unwrap();
+    let data = tempfile::tempdir().unwrap();
     let state = match provider {
-        Provider::Google => server_state(&app, &fake, &key_line),
+        Provider::Google => server_state(&app, &fake, &key_line, data.path()),
         Provider::Dropbox => {
             let dropbox = fake.dropbox();
             dropbox.add_account(DROPBOX_USER);
@@ -176,7 +186,7 @@ async fn setup_for(provider: Provider) -> Setup {
                 .map(String::from)
                 .to_vec(),
             });
-            server_state_with_dropbox(&app, &fake, &key_line)
+            server_state_with_dropbox(&app, &fake, &key_line, data.path())
         }
     };
     app.router = threadline_server::router(state.clone());
@@ -192,6 +202,7 @@ async fn setup_for(provider: Provider) -> Setup {
         key_line,
         browser: Browser::default(),
         http,
+        data,
     }
 }
 

@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod connections;
 mod contacts;
+mod document_sync;
 mod documents;
 mod faults;
 mod google_account;

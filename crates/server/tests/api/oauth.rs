@@ -327,7 +327,7 @@ async fn concurrent_callers_make_one_refresh_also_across_processes() {
             .on("POST", "/token")
             .times(Times::Always),
     );
-    let other_process = server_state(&s.app, &s.fake, &s.key_line);
+    let other_process = server_state(&s.app, &s.fake, &s.key_line, s.data.path());
 
     for sources in [
         vec![s.tokens()],

@@ -1,0 +1,531 @@
+//! Record documents synced with Dropbox and Google Drive through the API, as a user goes
+//! through it: connect, "Sync with Dropbox / Drive" on a record or a module, the runs that
+//! follow (the server's runner with the registry's job, against the local providers), CRM
+//! uploads waking the sync, changes made in Dropbox or Drive coming back, deletes (never
+//! deleted in the CRM for a provider's delete), a record renamed (one move), conflicts, and
+//! a mass deletion held for review.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use threadline_files_sync::integration::FilesIntegration;
+use threadline_server::sync::{Integration, Runner, RunnerConfig, RunnerHandle};
+use uuid::Uuid;
+
+use crate::common::Answer;
+use crate::google_account::*;
+
+const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
+
+impl Setup {
+    fn files(&self) -> &FilesIntegration {
+        self.state
+            .integrations()
+            .of(self.provider)
+            .find_map(|i| (i.as_ref() as &dyn Any).downcast_ref::<FilesIntegration>())
+            .expect("a document sync is registered for the provider")
+    }
+
+    /// A runner of this process with the provider's document sync job only.
+    fn files_runner(&self) -> RunnerHandle {
+        let config = RunnerConfig {
+            poll_interval: Duration::from_millis(50),
+            ..RunnerConfig::default()
+        };
+        Runner::new(self.state.db().clone(), config, self.state.sync_wake())
+            .with_job(self.files().job())
+            .spawn()
+    }
+
+    fn sync_path(connection: Uuid) -> String {
+        format!("/api/v1/connections/{connection}/documents-sync")
+    }
+
+    async fn switch_sync(&self, connection: Uuid, body: Value) -> Value {
+        let answer = self
+            .app
+            .send_raw(
+                Method::PUT,
+                &Self::sync_path(connection),
+                Some(&self.app.token.clone()),
+                Some(body.to_string()),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
+    async fn sync_state(&self, connection: Uuid) -> Value {
+        let answer = self.app.get(&Self::sync_path(connection)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
+    /// The connection's runs of the document sync, newest first.
+    async fn file_runs(&self, connection: Uuid) -> Vec<Value> {
+        let answer = self
+            .app
+            .get(&format!("/api/v1/connections/{connection}/runs?limit=100"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let name = self.files().name();
+        answer.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["integration"] == name)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (at most 30 s) until the connection has `n` document sync runs, the newest
+    /// ended; answers it.
+    async fn file_run(&self, connection: Uuid, n: usize) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = self.file_runs(connection).await;
+            if runs.len() >= n && !matches!(runs[0]["status"].as_str(), Some("queued" | "running"))
+            {
+                assert_eq!(runs.len(), n, "{runs:#?}");
+                return runs[0].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no run {n} ended: {runs:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn sync_now(&self, connection: Uuid) -> Answer {
+        self.app
+            .post(&format!("/api/v1/connections/{connection}/sync"), json!({}))
+            .await
+    }
+
+    async fn company(&self, name: &str) -> Uuid {
+        let answer = self
+            .app
+            .post("/api/v1/companies", json!({ "name": name }))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn folder(&self, company: Uuid, name: &str) -> Uuid {
+        let answer = self
+            .app
+            .post(
+                &format!("/api/v1/companies/{company}/documents/folders"),
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Uploads a file into the company's documents (in `parent`); answers the node.
+    async fn upload(&self, company: Uuid, parent: Option<Uuid>, name: &str, body: &str) -> Value {
+        let mut path = format!(
+            "/api/v1/companies/{company}/documents/files?name={}",
+            url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+        );
+        if let Some(parent) = parent {
+            path.push_str(&format!("&parent_id={parent}"));
+        }
+        let answer = self
+            .app
+            .send_raw(
+                Method::PUT,
+                &path,
+                Some(&self.app.token.clone()),
+                Some(body.to_string()),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+
+    /// The company's live documents: (path from the record's top, sha256 or "" for a folder).
+    async fn documents(&self, company: Uuid) -> Vec<(String, String)> {
+        let answer = self
+            .app
+            .get(&format!("/api/v1/companies/{company}/documents"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let mut out = Vec::new();
+        fn walk(prefix: &str, nodes: &Value, out: &mut Vec<(String, String)>) {
+            for n in nodes.as_array().into_iter().flatten() {
+                let path = format!("{prefix}/{}", n["name"].as_str().unwrap());
+                out.push((
+                    path.clone(),
+                    n["sha256"].as_str().unwrap_or_default().to_string(),
+                ));
+                walk(&path, &n["children"], out);
+            }
+        }
+        walk("", &answer.body["items"], &mut out);
+        out.sort();
+        out
+    }
+
+    async fn node_delete(&self, node: &Value) {
+        let answer = self
+            .app
+            .send_raw(
+                Method::DELETE,
+                &format!("/api/v1/documents/{}", node["id"].as_str().unwrap()),
+                Some(&self.app.token.clone()),
+                None,
+                &[("if-match", node["etag"].as_str().unwrap())],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+
+    fn app_folder(&self) -> String {
+        self.fake.dropbox().app_folder(APP_KEY)
+    }
+
+    /// The paths in the app folder, relative to it.
+    fn dropbox_paths(&self) -> Vec<String> {
+        let app = self.app_folder();
+        self.fake
+            .dropbox()
+            .paths(DROPBOX_USER)
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&app).map(str::to_string))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    fn dropbox_content(&self, path: &str) -> Option<String> {
+        self.fake
+            .dropbox()
+            .file_content(DROPBOX_USER, &format!("{}{path}", self.app_folder()))
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+
+    /// Requests to the Dropbox API (not the OAuth endpoints), by endpoint.
+    fn dropbox_api_calls(&self) -> std::collections::BTreeMap<String, usize> {
+        self.fake
+            .log()
+            .per_endpoint()
+            .into_iter()
+            .filter(|(e, _)| e.contains("/2/") && !e.contains("/2/auth/"))
+            .collect()
+    }
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn detail(run: &Value, name: &str) -> i64 {
+    run["counts"]["details"][name].as_i64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sync_with_dropbox_copies_a_record_and_keeps_it_in_sync_both_ways() {
+    let s = setup_dropbox().await;
+    let connection = s.connect().await;
+    let acme = s.company("Acme").await;
+    let offer = s.upload(acme, None, "offer.txt", "the offer").await;
+    let contracts = s.folder(acme, "Contracts").await;
+    s.upload(acme, Some(contracts), "signed.txt", "signed").await;
+    let empty = s.company("Empty Ltd").await;
+
+    // Nothing synced yet: off, and no schedule runs.
+    let state = s.sync_state(connection).await;
+    assert_eq!(state["status"], "off", "{state}");
+    assert_eq!(state["integration"], "dropbox");
+
+    let on = s
+        .switch_sync(
+            connection,
+            json!({ "record_kind": "company", "record_id": acme, "enabled": true }),
+        )
+        .await;
+    assert_eq!(on["status"], "on", "{on}");
+    assert!(on.get("authorization").is_none(), "{on}");
+    s.switch_sync(
+        connection,
+        json!({ "record_kind": "company", "record_id": empty, "enabled": true }),
+    )
+    .await;
+    let runner = s.files_runner();
+    let first = s.file_run(connection, 1).await;
+    assert_eq!(first["status"], "ok", "{first:#}");
+    assert_eq!(detail(&first, "uploaded"), 2, "{first:#}");
+    assert_eq!(
+        s.dropbox_paths(),
+        [
+            "/Companies",
+            "/Companies/Acme",
+            "/Companies/Acme/Contracts",
+            "/Companies/Acme/Contracts/signed.txt",
+            "/Companies/Acme/offer.txt",
+            "/Companies/Empty Ltd",
+        ]
+    );
+    assert_eq!(
+        s.dropbox_content("/Companies/Acme/offer.txt").as_deref(),
+        Some("the offer")
+    );
+    let state = s.sync_state(connection).await;
+    assert_eq!(state["linked_files"], 2, "{state}");
+
+    // Nothing changed: one request to Dropbox (list_folder/continue), nothing written.
+    s.fake.log().clear();
+    let answer = s.sync_now(connection).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let quiet = s.file_run(connection, 2).await;
+    assert_eq!(quiet["status"], "ok", "{quiet:#}");
+    let calls = s.dropbox_api_calls();
+    assert_eq!(calls.values().sum::<usize>(), 1, "{calls:?}");
+    assert!(
+        calls.keys().any(|k| k.ends_with("files/list_folder/continue")),
+        "{calls:?}"
+    );
+
+    // A file added in Dropbox, and one edited there, come into the CRM.
+    let app = s.app_folder();
+    s.fake.dropbox().put_file(
+        DROPBOX_USER,
+        &format!("{app}/Companies/Acme/Contracts/annex.txt"),
+        "annex",
+    );
+    s.fake.dropbox().put_file(
+        DROPBOX_USER,
+        &format!("{app}/Companies/Acme/offer.txt"),
+        "the offer, v2",
+    );
+    s.sync_now(connection).await;
+    let back = s.file_run(connection, 3).await;
+    assert_eq!(back["status"], "ok", "{back:#}");
+    assert_eq!(detail(&back, "downloaded"), 2, "{back:#}");
+    assert_eq!(
+        s.documents(acme).await,
+        [
+            ("/Contracts".to_string(), String::new()),
+            ("/Contracts/annex.txt".to_string(), sha256("annex")),
+            ("/Contracts/signed.txt".to_string(), sha256("signed")),
+            ("/offer.txt".to_string(), sha256("the offer, v2")),
+        ]
+    );
+
+    // A file deleted in Dropbox is never deleted in the CRM.
+    assert!(s.fake.dropbox().delete(
+        DROPBOX_USER,
+        &format!("{app}/Companies/Acme/Contracts/signed.txt")
+    ));
+    s.sync_now(connection).await;
+    let gone = s.file_run(connection, 4).await;
+    assert_eq!(gone["status"], "ok", "{gone:#}");
+    assert!(s
+        .documents(acme)
+        .await
+        .iter()
+        .any(|(p, _)| p == "/Contracts/signed.txt"));
+    assert!(!s
+        .dropbox_paths()
+        .contains(&"/Companies/Acme/Contracts/signed.txt".to_string()));
+
+    // A document deleted in the CRM is deleted in Dropbox.
+    let offer_now = s
+        .app
+        .get(&format!("/api/v1/documents/{}", offer["id"].as_str().unwrap()))
+        .await
+        .body;
+    s.node_delete(&offer_now).await;
+    s.sync_now(connection).await;
+    let deleted = s.file_run(connection, 5).await;
+    assert_eq!(deleted["status"], "ok", "{deleted:#}");
+    assert_eq!(deleted["counts"]["deleted"], 1, "{deleted:#}");
+    assert!(!s
+        .dropbox_paths()
+        .contains(&"/Companies/Acme/offer.txt".to_string()));
+
+    // A record renamed: its folder is moved, nothing uploaded again.
+    let answer = s
+        .app
+        .send_raw(
+            Method::PATCH,
+            &format!("/api/v1/companies/{acme}"),
+            Some(&s.app.token.clone()),
+            Some(json!({ "name": "Acme Holding" }).to_string()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    s.fake.log().clear();
+    s.sync_now(connection).await;
+    let renamed = s.file_run(connection, 6).await;
+    assert_eq!(renamed["status"], "ok", "{renamed:#}");
+    assert_eq!(detail(&renamed, "moved"), 1, "{renamed:#}");
+    assert_eq!(detail(&renamed, "uploaded"), 0, "{renamed:#}");
+    let calls = s.dropbox_api_calls();
+    assert!(
+        calls.keys().all(|k| !k.contains("upload")),
+        "nothing uploaded: {calls:?}"
+    );
+    assert!(s
+        .dropbox_paths()
+        .contains(&"/Companies/Acme Holding/Contracts/annex.txt".to_string()));
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crm_upload_reaches_dropbox_without_waiting_for_the_schedule() {
+    let s = setup_dropbox().await;
+    let connection = s.connect().await;
+    let acme = s.company("Acme").await;
+    s.switch_sync(
+        connection,
+        json!({ "record_kind": "company", "record_id": null, "enabled": true }),
+    )
+    .await;
+    let runner = s.files_runner();
+    let first = s.file_run(connection, 1).await;
+    assert_eq!(first["status"], "ok", "{first:#}");
+    // The next scheduled run is an hour away; an upload brings it within seconds.
+    let state = s.sync_state(connection).await;
+    let next: chrono::DateTime<chrono::Utc> = state["schedule"]["next_run_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(50), "{state}");
+    s.upload(acme, None, "new.txt", "fresh").await;
+    let woken = s.file_run(connection, 2).await;
+    assert_eq!(woken["status"], "ok", "{woken:#}");
+    assert_eq!(woken["trigger"], "background", "{woken:#}");
+    assert_eq!(detail(&woken, "uploaded"), 1, "{woken:#}");
+    assert_eq!(
+        s.dropbox_content("/Companies/Acme/new.txt").as_deref(),
+        Some("fresh")
+    );
+    // A company made later is covered by the module's sync.
+    let later = s.company("Later Inc").await;
+    s.upload(later, None, "hello.txt", "hello").await;
+    s.file_run(connection, 3).await;
+    assert_eq!(
+        s.dropbox_content("/Companies/Later Inc/hello.txt").as_deref(),
+        Some("hello")
+    );
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_many_synced_documents_waits_for_a_review() {
+    let s = setup_dropbox().await;
+    let connection = s.connect().await;
+    let acme = s.company("Acme").await;
+    let folder = s.folder(acme, "Archive").await;
+    for i in 0..12 {
+        s.upload(acme, Some(folder), &format!("f{i}.txt"), &format!("file {i}"))
+            .await;
+    }
+    s.switch_sync(
+        connection,
+        json!({ "record_kind": "company", "record_id": acme, "enabled": true }),
+    )
+    .await;
+    let runner = s.files_runner();
+    assert_eq!(s.file_run(connection, 1).await["status"], "ok");
+    // The folder goes to the CRM's trash: 12 files would be deleted in Dropbox.
+    let node = s
+        .app
+        .get(&format!("/api/v1/documents/{folder}"))
+        .await
+        .body;
+    s.node_delete(&node).await;
+    let refused = s.file_run(connection, 2).await;
+    assert_eq!(refused["status"], "refused_for_review", "{refused:#}");
+    assert_eq!(s.dropbox_paths().len(), 3 + 12, "{:?}", s.dropbox_paths());
+    let answer = s
+        .app
+        .post(
+            &format!("/api/v1/connections/{connection}/review"),
+            json!({ "decision": "apply_anyway" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let applied = s.file_run(connection, 3).await;
+    assert_eq!(applied["status"], "ok", "{applied:#}");
+    assert_eq!(
+        s.dropbox_paths(),
+        ["/Companies", "/Companies/Acme"],
+        "the folder and its files are deleted"
+    );
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
+    let s = setup().await;
+    let connection = s.connect().await;
+    assert!(!s
+        .connection(connection)
+        .await
+        .scopes
+        .contains(&DRIVE_SCOPE.to_string()));
+    let acme = s.company("Acme").await;
+    s.upload(acme, None, "offer.txt", "the offer").await;
+    let on = s
+        .switch_sync(
+            connection,
+            json!({ "record_kind": "company", "record_id": acme, "enabled": true }),
+        )
+        .await;
+    assert_eq!(on["status"], "waiting_for_authorization", "{on}");
+    let link = on["authorization"]["start_url"].as_str().unwrap().to_string();
+    let query = s.consent(&s.open(&s.browser, &link).await).await;
+    let page = s.callback(&query).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(s
+        .connection(connection)
+        .await
+        .scopes
+        .contains(&DRIVE_SCOPE.to_string()));
+    let runner = s.files_runner();
+    let first = s.file_run(connection, 1).await;
+    assert_eq!(first["status"], "ok", "{first:#}");
+    assert_eq!(detail(&first, "uploaded"), 1, "{first:#}");
+    let files = s.fake.google().drive_files(GOOGLE_USER);
+    let names: Vec<&str> = files
+        .iter()
+        .filter(|f| f["trashed"] != true)
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for want in ["Threadline", "Companies", "Acme", "offer.txt"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    // A CRM delete moves the file to Drive's trash.
+    let offer = s.documents(acme).await;
+    assert_eq!(offer.len(), 1);
+    let node = s
+        .app
+        .get(&format!("/api/v1/companies/{acme}/documents"))
+        .await
+        .body["items"][0]
+        .clone();
+    s.node_delete(&node).await;
+    let deleted = s.file_run(connection, 2).await;
+    assert_eq!(deleted["status"], "ok", "{deleted:#}");
+    let offer = s
+        .fake
+        .google()
+        .drive_files(GOOGLE_USER)
+        .into_iter()
+        .find(|f| f["name"] == "offer.txt")
+        .unwrap();
+    assert_eq!(offer["trashed"], true, "{offer}");
+    runner.shutdown().await;
+}
