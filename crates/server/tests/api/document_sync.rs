@@ -14,7 +14,6 @@ use threadline_files_sync::integration::FilesIntegration;
 use threadline_server::sync::{Integration, Runner, RunnerConfig, RunnerHandle};
 use uuid::Uuid;
 
-use crate::common::Answer;
 use crate::google_account::*;
 
 const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
@@ -98,12 +97,6 @@ impl Setup {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn sync_now(&self, connection: Uuid) -> Answer {
-        self.app
-            .post(&format!("/api/v1/connections/{connection}/sync"), json!({}))
-            .await
     }
 
     async fn company(&self, name: &str) -> Uuid {

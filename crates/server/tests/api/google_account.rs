@@ -330,6 +330,16 @@ impl Setup {
             .unwrap();
     }
 
+    /// "Sync now" for the connection.
+    pub(crate) async fn sync_now(&self, connection: Uuid) -> Answer {
+        self.app
+            .post(
+                &format!("/api/v1/connections/{connection}/sync"),
+                serde_json::json!({}),
+            )
+            .await
+    }
+
     /// `DELETE /api/v1/connections/{id}`, which must succeed.
     pub(crate) async fn disconnect(&self, id: Uuid) {
         let answer = self

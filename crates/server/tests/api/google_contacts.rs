@@ -13,7 +13,6 @@ use threadline_google_contacts::GoogleContacts;
 use threadline_server::sync::{Integration, Runner, RunnerConfig, RunnerHandle};
 use uuid::Uuid;
 
-use crate::common::Answer;
 use crate::google_account::*;
 
 const CONTACTS_SCOPE: &str = "https://www.googleapis.com/auth/contacts";
@@ -90,12 +89,6 @@ impl Setup {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn sync_now(&self, connection: Uuid) -> Answer {
-        self.app
-            .post(&format!("/api/v1/connections/{connection}/sync"), json!({}))
-            .await
     }
 
     /// The Google account's contacts carrying a Threadline id, by that id.
