@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use threadline_fake_providers::dropbox::oauth::SYNC_SCOPES;
 use threadline_fake_providers::dropbox::{DropboxApp, DropboxFault};
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 
@@ -23,15 +24,7 @@ const EMPTY_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49599
 static BIG: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn scopes() -> Vec<String> {
-    [
-        "account_info.read",
-        "files.metadata.read",
-        "files.metadata.write",
-        "files.content.read",
-        "files.content.write",
-    ]
-    .map(String::from)
-    .to_vec()
+    SYNC_SCOPES.map(String::from).to_vec()
 }
 
 struct Setup {
