@@ -102,6 +102,7 @@ struct Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
+            0 if self.has("local") => write!(f, "Dropbox {}: {}", self.route, self.detail),
             0 => write!(f, "Dropbox {}: no answer: {}", self.route, self.detail),
             status => write!(
                 f,

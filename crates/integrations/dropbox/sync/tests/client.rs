@@ -255,6 +255,29 @@ async fn a_full_listing_has_ids_parents_and_content_hashes() {
 }
 
 #[tokio::test]
+async fn a_listing_reads_every_page() {
+    let s = setup().await;
+    // Dropbox's pages hold up to 2000 entries.
+    for n in 0..2100 {
+        s.put(&format!("/Companies/Many/f{n:04}.txt"), b"x");
+    }
+    let run = s.list(None, &BTreeMap::new()).await;
+    assert_eq!(run.listing, Listing::Full { complete: true });
+    assert_eq!(run.items.len(), 2102);
+    let many = s.id("/Companies/Many");
+    assert_eq!(
+        run.items
+            .iter()
+            .filter(|i| i.parent.as_deref() == Some(many.as_str()))
+            .count(),
+        2100
+    );
+    let log = s.fake.log();
+    assert_eq!(log.count("POST", "/2/files/list_folder"), 1);
+    assert_eq!(log.count("POST", "/2/files/list_folder/continue"), 1);
+}
+
+#[tokio::test]
 async fn an_incremental_listing_lists_changes_a_rename_and_deletes() {
     let s = setup().await;
     s.put("/Companies/Acme/offer.pdf", b"offer");
