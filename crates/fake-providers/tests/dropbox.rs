@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use threadline_fake_providers::dropbox::oauth::SYNC_SCOPES;
 use threadline_fake_providers::dropbox::{DropboxApp, DropboxFault};
 use threadline_fake_providers::{FakeProviders, Fault, FaultRule, Times};
 
@@ -23,15 +24,7 @@ const EMPTY_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49599
 static BIG: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn scopes() -> Vec<String> {
-    [
-        "account_info.read",
-        "files.metadata.read",
-        "files.metadata.write",
-        "files.content.read",
-        "files.content.write",
-    ]
-    .map(String::from)
-    .to_vec()
+    SYNC_SCOPES.map(String::from).to_vec()
 }
 
 struct Setup {
@@ -1029,6 +1022,63 @@ async fn upload_download_and_the_content_hash() {
         .dropbox()
         .metadata(ME, &format!("{APP}/h.txt"))
         .is_none());
+}
+
+/// `files/download` takes a `ReadPath`, which may be `rev:<rev>` (`files.stone`): that
+/// revision's bytes and metadata, after the file was replaced, moved, and deleted too.
+#[tokio::test]
+async fn downloads_by_rev_read_that_revision() {
+    let s = setup().await;
+    let first = s.upload_ok("/Rev/doc.txt", b"first").await;
+    let (status, second) = s
+        .upload(
+            json!({"path": "/Rev/doc.txt", "mode": {".tag": "update", "update": first["rev"]}}),
+            b"second",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let by_rev = |meta: &Value| format!("rev:{}", meta["rev"].as_str().unwrap());
+
+    let (status, result, bytes) = s.download(&by_rev(&first)).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, &b"first"[..]));
+    assert_eq!(result["rev"], first["rev"]);
+    assert_eq!(result["id"], first["id"]);
+    let (_, result, bytes) = s.download(&by_rev(&second)).await;
+    assert_eq!((bytes.as_slice(), &result), (&b"second"[..], &second));
+
+    // Moved: the current rev answers the file where it is now.
+    s.ok(
+        "files/move_v2",
+        json!({"from_path": "/Rev/doc.txt", "to_path": "/Rev/moved.txt"}),
+    )
+    .await;
+    let (_, result, bytes) = s.download(&by_rev(&second)).await;
+    assert_eq!(bytes, b"second");
+    assert_eq!(result["path_display"], "/Rev/moved.txt");
+
+    // Deleted: its revisions can still be read.
+    s.ok("files/delete_v2", json!({"path": "/Rev/moved.txt"}))
+        .await;
+    let (status, _, bytes) = s.download(&by_rev(&first)).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, &b"first"[..]));
+
+    let (status, body, _) = s.download("rev:0123456789abcdef").await;
+    assert_eq!(
+        (status, union(&body).0),
+        (StatusCode::CONFLICT, "path/not_found/..")
+    );
+    // A revision outside the app's folder is not found.
+    let (status, body, _) = {
+        let outside = s
+            .fake
+            .dropbox()
+            .put_file(ME, "/private.txt", b"secret".to_vec());
+        s.download(&by_rev(&outside)).await
+    };
+    assert_eq!(
+        (status, union(&body).0),
+        (StatusCode::CONFLICT, "path/not_found/..")
+    );
 }
 
 /// Dropbox's algorithm over three 4 MiB blocks (the last short): SHA-256 of the blocks'

@@ -146,7 +146,9 @@ pub(crate) enum Target {
     Path(String),
     /// `id:…`.
     Id(String),
-    /// A form the fake does not resolve (`rev:…`, `ns:…`): names nothing.
+    /// `rev:…` (`ReadPath`): a file revision, also one since replaced, moved or deleted.
+    Rev(String),
+    /// A form the fake does not resolve (`ns:…`): names nothing.
     Unresolved,
 }
 
@@ -199,9 +201,12 @@ pub(crate) fn target(
         Target::Path(path.to_string())
     } else if ids && path.starts_with("id:") {
         Target::Id(path.to_string())
-    } else if path.starts_with("ns:")
-        || (matches!(accepts, Accepts::ReadPath) && path.starts_with("rev:"))
+    } else if let Some(rev) = path
+        .strip_prefix("rev:")
+        .filter(|_| matches!(accepts, Accepts::ReadPath))
     {
+        Target::Rev(rev.to_string())
+    } else if path.starts_with("ns:") {
         Target::Unresolved
     } else {
         return Err(refuse(format!(
@@ -237,27 +242,24 @@ pub(crate) fn spot(account: &Account, view: &View, target: &Target) -> Spot {
         entry: account.ns.get(&tree::key(&full)).cloned(),
         full,
     };
-    match target {
-        Target::Root => at(view.full("")),
-        Target::Path(p) => at(view.full(p)),
-        Target::Id(id) => match account
-            .ns
-            .by_id(id)
-            .filter(|e| view.relative(&e.display).is_some())
-        {
-            Some(e) => Spot {
-                full: e.display.clone(),
-                entry: Some(e.clone()),
-            },
-            None => Spot {
-                full: String::new(),
-                entry: None,
-            },
+    // An id or a rev names an entry wherever it is, if the app may see it.
+    let found = |entry: Option<&Entry>| match entry.filter(|e| view.relative(&e.display).is_some())
+    {
+        Some(e) => Spot {
+            full: e.display.clone(),
+            entry: Some(e.clone()),
         },
-        Target::Unresolved => Spot {
+        None => Spot {
             full: String::new(),
             entry: None,
         },
+    };
+    match target {
+        Target::Root => at(view.full("")),
+        Target::Path(p) => at(view.full(p)),
+        Target::Id(id) => found(account.ns.by_id(id)),
+        Target::Rev(rev) => found(account.ns.by_rev(rev)),
+        Target::Unresolved => found(None),
     }
 }
 

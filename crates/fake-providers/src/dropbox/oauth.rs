@@ -47,6 +47,14 @@ pub const FILES_METADATA_READ: &str = "files.metadata.read";
 pub const FILES_METADATA_WRITE: &str = "files.metadata.write";
 pub const FILES_CONTENT_READ: &str = "files.content.read";
 pub const FILES_CONTENT_WRITE: &str = "files.content.write";
+/// All of them, as a test's app ticks them.
+pub const SYNC_SCOPES: [&str; 5] = [
+    ACCOUNT_INFO_READ,
+    FILES_METADATA_READ,
+    FILES_METADATA_WRITE,
+    FILES_CONTENT_READ,
+    FILES_CONTENT_WRITE,
+];
 
 /// An app registered in Dropbox's App Console, with "App folder" access.
 #[derive(Debug, Clone)]

@@ -19,9 +19,12 @@
 //! retry with empty data body and updated offset."), `DownloadArg {path, rev?}`,
 //! `DownloadError.path: LookupError`; `FileMetadata` results without `.tag`.
 //!
+//! A download's `path` may be `rev:<rev>` (`ReadPath`): that revision's bytes and metadata,
+//! also after the file was replaced, moved or deleted (Dropbox keeps revisions).
+//!
 //! Not modelled: concurrent upload sessions (`session_type: concurrent` is refused with a
 //! 400), session expiry after 7 days, `Range` downloads, `property_groups`, `mute` (accepted,
-//! no effect), downloads by `rev:`.
+//! no effect), the deprecated `DownloadArg.rev`.
 
 use std::sync::Arc;
 

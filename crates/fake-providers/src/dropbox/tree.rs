@@ -227,6 +227,9 @@ pub struct Namespace {
     entries: BTreeMap<String, Entry>,
     by_id: HashMap<String, String>,
     tombstones: BTreeMap<String, Tombstone>,
+    /// Every file revision ever written, by rev, as it was written (a `rev:` path reads it:
+    /// Dropbox keeps a file's revisions, also after a move or a delete).
+    revisions: HashMap<String, Entry>,
     /// The latest log position.
     pub head: u64,
     revs: u64,
@@ -288,6 +291,16 @@ impl Namespace {
 
     pub fn by_id(&self, id: &str) -> Option<&Entry> {
         self.by_id.get(id).and_then(|lower| self.entries.get(lower))
+    }
+
+    /// A file revision by its rev: the file itself while it is at that rev, else the
+    /// revision as it was written.
+    pub fn by_rev(&self, rev: &str) -> Option<&Entry> {
+        let written = self.revisions.get(rev)?;
+        match self.by_id(&written.id) {
+            Some(now) if now.file().is_some_and(|f| f.rev == rev) => Some(now),
+            _ => Some(written),
+        }
     }
 
     /// Whether a folder exists at this full path (the root always does).
@@ -439,6 +452,7 @@ impl Namespace {
             }),
         };
         self.insert(entry.clone());
+        self.revisions.insert(rev_of(&entry), entry.clone());
         Ok(entry)
     }
 
@@ -580,6 +594,10 @@ impl Namespace {
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()
     }
+}
+
+fn rev_of(entry: &Entry) -> String {
+    entry.file().map(|f| f.rev.clone()).unwrap_or_default()
 }
 
 /// A new file or folder id: `id:` and 22 characters of Dropbox's alphabet.
