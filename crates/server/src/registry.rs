@@ -28,7 +28,18 @@ pub const INTEGRATIONS: &[Entry] = &[
         build: threadline_google_contacts::GoogleContacts::build,
         routes: threadline_google_contacts_http::router,
     },
+    Entry {
+        name: threadline_dropbox::NAME,
+        build: threadline_dropbox::build,
+        routes: shared_routes,
+    },
 ];
+
+/// An integration whose routes are shared ones (the document syncs': `threadline-http`'s
+/// `routes::document_sync`, for both providers) adds none of its own.
+fn shared_routes() -> threadline_http::openapi::ApiRouter {
+    threadline_http::openapi::ApiRouter::new()
+}
 
 /// The routes of every integration.
 pub fn routes() -> Vec<IntegrationRoutes> {

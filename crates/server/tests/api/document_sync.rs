@@ -398,7 +398,7 @@ async fn a_crm_upload_reaches_dropbox_without_waiting_for_the_schedule() {
     s.upload(acme, None, "new.txt", "fresh").await;
     let woken = s.file_run(connection, 2).await;
     assert_eq!(woken["status"], "ok", "{woken:#}");
-    assert_eq!(woken["trigger"], "background", "{woken:#}");
+    assert_eq!(woken["triggered_by"], "background", "{woken:#}");
     assert_eq!(detail(&woken, "uploaded"), 1, "{woken:#}");
     assert_eq!(
         s.dropbox_content("/Companies/Acme/new.txt").as_deref(),

@@ -1,7 +1,8 @@
-//! Threadline's Dropbox document sync. Today: [`client::DropboxClient`], the Dropbox API v2
-//! client behind the provider-neutral [`threadline_files_sync::remote::RemoteFiles`] that
-//! the files executor drives. Next: the integration (its schedule on the Dropbox
-//! connection, its job running `threadline-files-core`'s plans through this client).
+//! Threadline's Dropbox document sync: [`client::DropboxClient`], the Dropbox API v2 client
+//! behind the provider-neutral [`threadline_files_sync::remote::RemoteFiles`] that the files
+//! executor drives, and [`integration`], its declaration on the engine's seam (hourly, on
+//! each user's Dropbox connection). Its routes are the document sync's shared ones
+//! (`threadline-http`'s `routes::document_sync`).
 //!
 //! # Dropbox as the executor sees it
 //!
@@ -29,5 +30,7 @@
 //! See [`client`] for the wire details: errors, retries, the `Dropbox-API-Arg` header.
 
 pub mod client;
+pub mod integration;
 
 pub use client::{DropboxClient, RetryPolicy};
+pub use integration::{build, NAME};
