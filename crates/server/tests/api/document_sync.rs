@@ -166,7 +166,8 @@ impl Setup {
         out
     }
 
-    async fn node_delete(&self, node: &Value) {
+    /// Moves a document to the CRM's trash; answers it as trashed.
+    async fn node_delete(&self, node: &Value) -> Value {
         let answer = self
             .app
             .send_raw(
@@ -178,6 +179,7 @@ impl Setup {
             )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
     }
 
     fn app_folder(&self) -> String {
@@ -520,5 +522,173 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
         .find(|f| f["name"] == "offer.txt")
         .unwrap();
     assert_eq!(offer["trashed"], true, "{offer}");
+    runner.shutdown().await;
+}
+
+impl Setup {
+    /// New content for a document (If-Match its ETag); answers the node.
+    async fn replace(&self, node: &Value, body: &str) -> Value {
+        let answer = self
+            .app
+            .send_raw(
+                Method::PUT,
+                &format!("/api/v1/documents/{}/content", node["id"].as_str().unwrap()),
+                Some(&self.app.token.clone()),
+                Some(body.to_string()),
+                &[("if-match", node["etag"].as_str().unwrap())],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
+    async fn node(&self, id: &str) -> Value {
+        let answer = self.app.get(&format!("/api/v1/documents/{id}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
+    /// A Dropbox connection with `company`'s documents synced, after its first run.
+    async fn synced_dropbox(&self, company: Uuid) -> (Uuid, RunnerHandle) {
+        let connection = self.connect().await;
+        self.switch_sync(
+            connection,
+            json!({ "record_kind": "company", "record_id": company, "enabled": true }),
+        )
+        .await;
+        let runner = self.files_runner();
+        let first = self.file_run(connection, 1).await;
+        assert_eq!(first["status"], "ok", "{first:#}");
+        (connection, runner)
+    }
+}
+
+#[tokio::test]
+async fn a_file_changed_on_both_sides_keeps_both_versions_on_both_sides() {
+    let s = setup_dropbox().await;
+    let acme = s.company("Acme").await;
+    let offer = s.upload(acme, None, "offer.txt", "base").await;
+    let (connection, runner) = s.synced_dropbox(acme).await;
+    let app = s.app_folder();
+    s.fake.dropbox().put_file(
+        DROPBOX_USER,
+        &format!("{app}/Companies/Acme/offer.txt"),
+        "theirs",
+    );
+    // The CRM edit wakes the sync.
+    s.replace(&offer, "ours").await;
+    let run = s.file_run(connection, 2).await;
+    assert_eq!(run["status"], "ok", "{run:#}");
+    assert_eq!(run["counts"]["conflicts"], 1, "{run:#}");
+    let docs = s.documents(acme).await;
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    assert_eq!(docs[1], ("/offer.txt".to_string(), sha256("ours")));
+    let (copy, copy_sha) = &docs[0];
+    assert!(
+        copy.starts_with("/offer (conflict from Dropbox ") && copy.ends_with(").txt"),
+        "{copy}"
+    );
+    assert_eq!(copy_sha, &sha256("theirs"));
+    assert_eq!(
+        s.dropbox_content("/Companies/Acme/offer.txt").as_deref(),
+        Some("ours")
+    );
+    assert_eq!(
+        s.dropbox_content(&format!("/Companies/Acme{copy}")).as_deref(),
+        Some("theirs")
+    );
+    // Converged: the next run changes nothing.
+    s.sync_now(connection).await;
+    let quiet = s.file_run(connection, 3).await;
+    assert_eq!(quiet["counts"]["created"], 0, "{quiet:#}");
+    assert_eq!(quiet["counts"]["updated"], 0, "{quiet:#}");
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_cursor_lists_again_without_duplicating_or_deleting() {
+    let s = setup_dropbox().await;
+    let acme = s.company("Acme").await;
+    s.upload(acme, None, "a.txt", "a").await;
+    s.upload(acme, None, "b.txt", "b").await;
+    let (connection, runner) = s.synced_dropbox(acme).await;
+    let app = s.app_folder();
+    s.fake
+        .dropbox()
+        .put_file(DROPBOX_USER, &format!("{app}/Companies/Acme/c.txt"), "c");
+    s.fake.dropbox().expire_cursors(DROPBOX_USER);
+    s.fake.log().clear();
+    s.sync_now(connection).await;
+    let run = s.file_run(connection, 2).await;
+    assert_eq!(run["status"], "ok", "{run:#}");
+    let calls = s.dropbox_api_calls();
+    assert!(
+        calls.keys().any(|k| k.ends_with("files/list_folder")),
+        "a full listing after the reset: {calls:?}"
+    );
+    assert_eq!(detail(&run, "downloaded"), 1, "{run:#}");
+    assert_eq!(detail(&run, "uploaded"), 0, "{run:#}");
+    assert_eq!(run["counts"]["deleted"], 0, "{run:#}");
+    assert_eq!(
+        s.documents(acme).await,
+        [
+            ("/a.txt".to_string(), sha256("a")),
+            ("/b.txt".to_string(), sha256("b")),
+            ("/c.txt".to_string(), sha256("c")),
+        ]
+    );
+    assert_eq!(
+        s.dropbox_paths(),
+        [
+            "/Companies",
+            "/Companies/Acme",
+            "/Companies/Acme/a.txt",
+            "/Companies/Acme/b.txt",
+            "/Companies/Acme/c.txt",
+        ]
+    );
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconnecting_dropbox_resumes_without_uploading_again() {
+    let s = setup_dropbox().await;
+    let acme = s.company("Acme").await;
+    let doc = s.upload(acme, None, "a.txt", "a").await;
+    let (connection, runner) = s.synced_dropbox(acme).await;
+    s.disconnect(connection).await;
+    // Files stay on both sides.
+    assert_eq!(s.dropbox_content("/Companies/Acme/a.txt").as_deref(), Some("a"));
+    assert_eq!(s.documents(acme).await.len(), 1);
+    // Deleted in the CRM's trash and restored while disconnected: still the same file.
+    let live = s.node(doc["id"].as_str().unwrap()).await;
+    let trashed = s.node_delete(&live).await;
+    let answer = s
+        .app
+        .send_raw(
+            Method::POST,
+            &format!("/api/v1/documents/{}/restore", doc["id"].as_str().unwrap()),
+            Some(&s.app.token.clone()),
+            None,
+            &[("if-match", trashed["etag"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    s.upload(acme, None, "b.txt", "b").await;
+    let again = s.connect().await;
+    assert_eq!(again, connection, "the same connection, connected again");
+    s.fake.log().clear();
+    s.sync_now(connection).await;
+    let run = s.file_run(connection, 2).await;
+    assert_eq!(run["status"], "ok", "{run:#}");
+    assert_eq!(detail(&run, "uploaded"), 1, "only the new file: {run:#}");
+    let uploads: usize = s
+        .dropbox_api_calls()
+        .iter()
+        .filter(|(k, _)| k.contains("upload"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(uploads, 1);
+    assert_eq!(s.dropbox_content("/Companies/Acme/b.txt").as_deref(), Some("b"));
     runner.shutdown().await;
 }
