@@ -488,18 +488,17 @@ mod tests {
 
     #[test]
     fn drive_urls_default_to_googles_are_set_by_key_and_point_at_a_local_fake() {
-        let drive = |e: &GoogleEndpoints| {
-            (
-                e.drive_api_url.to_string(),
-                e.drive_upload_url.to_string(),
-            )
-        };
+        let drive =
+            |e: &GoogleEndpoints| (e.drive_api_url.to_string(), e.drive_upload_url.to_string());
         let config = resolve(settings(), secret(), "127.0.0.1:1")
             .unwrap()
             .unwrap();
         assert_eq!(
             drive(&config.endpoints),
-            (DEFAULT_DRIVE_API_URL.into(), DEFAULT_DRIVE_UPLOAD_URL.into())
+            (
+                DEFAULT_DRIVE_API_URL.into(),
+                DEFAULT_DRIVE_UPLOAD_URL.into()
+            )
         );
         let local = (
             "http://127.0.0.1:7/drive/v3".to_string(),
