@@ -813,3 +813,79 @@ async fn refused_tokens_and_missing_scopes_say_what_to_do() {
         .unwrap_err();
     assert_eq!(err.kind, RemoteErrorKind::NeedsReauth, "{err}");
 }
+
+#[tokio::test]
+async fn a_chunk_that_failed_or_lost_its_answer_is_sent_again() {
+    let w = world().await;
+    let root = w.root().await;
+    let large = bytes(17 * 1024 * 1024 + 3, 4);
+    let up = blob(w.blobs.path(), "large", &large);
+    let faults = w.fake.faults();
+    // The second chunk: a 503; then its retry is stored but its answer lost.
+    let failed = faults.inject(
+        FaultRule::new(Fault::Unavailable)
+            .on("PUT", "/upload/drive/v3/files")
+            .after(1),
+    );
+    let lost = faults.inject(
+        FaultRule::new(Fault::DropResponseAfterCommit)
+            .on("PUT", "/upload/drive/v3/files")
+            .after(1),
+    );
+    let start = w.fake.log().requests().len();
+    let item = w
+        .drive
+        .upload(&w.token, target(&root, "large.bin", node()), None, &up)
+        .await
+        .unwrap();
+    assert_eq!((faults.fired(failed), faults.fired(lost)), (1, 1));
+    let puts = w
+        .requests_since(start)
+        .iter()
+        .filter(|(m, _, _)| m == "PUT")
+        .count();
+    assert_eq!(puts, 5, "3 chunks, one sent twice more");
+    let files: Vec<_> = w
+        .fake
+        .google()
+        .drive_files(ME)
+        .into_iter()
+        .filter(|f| f["name"] == "large.bin")
+        .collect();
+    assert_eq!(files.len(), 1, "one file made");
+    let down = w
+        .drive
+        .download(&w.token, &item.id, &rev(&item))
+        .await
+        .unwrap();
+    assert!(collect(down).await == large);
+}
+
+#[tokio::test]
+async fn a_create_is_not_sent_twice_after_a_server_error() {
+    let w = world().await;
+    let rule = w
+        .fake
+        .faults()
+        .inject(FaultRule::new(Fault::BackendError).on("POST", "/drive/v3/files"));
+    let start = w.fake.log().requests().len();
+    let err = w
+        .drive
+        .create_folder(&w.token, target("root", "Threadline", NodeKey::Root))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, RemoteErrorKind::Retryable { retry_after: None });
+    assert_eq!(w.fake.faults().fired(rule), 1);
+    assert_eq!(w.requests_since(start).len(), 1, "not repeated");
+    // A throttle is: nothing was made.
+    w.fake.faults().inject(
+        FaultRule::new(Fault::TooManyRequests { retry_after: None }).on("POST", "/drive/v3/files"),
+    );
+    let root = w
+        .drive
+        .create_folder(&w.token, target("root", "Threadline", NodeKey::Root))
+        .await
+        .unwrap();
+    assert_eq!(root.marker, Some(NodeKey::Root));
+    assert_eq!(root.parent, Some(w.fake.google().drive_root(ME)));
+}
