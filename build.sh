@@ -170,6 +170,8 @@ start_local_google() {
   export THREADLINE_GOOGLE_USERINFO_URL="$base/v1/userinfo"
   export THREADLINE_GOOGLE_CALENDAR_API_URL="$base/calendar/v3"
   export THREADLINE_GOOGLE_PEOPLE_API_URL="$base/v1"
+  export THREADLINE_GOOGLE_DRIVE_API_URL="$base/drive/v3"
+  export THREADLINE_GOOGLE_DRIVE_UPLOAD_URL="$base/upload/drive/v3"
   # The local Dropbox, on the same port (its app "Threadline CRM", the same account).
   export THREADLINE_DROPBOX_APP_KEY=fakedropboxappkey
   export THREADLINE_DROPBOX_APP_SECRET=fake-dropbox-secret

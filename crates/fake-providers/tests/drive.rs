@@ -832,6 +832,38 @@ async fn changes_from_a_start_page_token_page_and_report_trash_and_removal() {
         )
         .await;
     assert_error(status, &body, 400, "invalid", Some("pageToken"));
+
+    // The start token of a Drive where nothing changed since is refused by a reset too;
+    // the one issued after it is accepted.
+    let (_, body) = s
+        .call(Method::GET, "/drive/v3/changes/startPageToken", &[], None)
+        .await;
+    let quiet = body["startPageToken"].as_str().unwrap().to_string();
+    google.reset_drive_changes(ME);
+    let (status, body) = s
+        .call(
+            Method::GET,
+            "/drive/v3/changes",
+            &[("pageToken", &quiet)],
+            None,
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid", Some("pageToken"));
+    let (_, body) = s
+        .call(Method::GET, "/drive/v3/changes/startPageToken", &[], None)
+        .await;
+    let fresh = body["startPageToken"].as_str().unwrap().to_string();
+    assert_ne!(fresh, quiet);
+    let (status, body) = s
+        .call(
+            Method::GET,
+            "/drive/v3/changes",
+            &[("pageToken", &fresh)],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changes"], json!([]));
 }
 
 #[tokio::test]

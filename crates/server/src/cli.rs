@@ -339,6 +339,22 @@ pub struct GoogleArgs {
         hide_short_help = true
     )]
     pub google_people_api_url: Option<String>,
+    /// The Drive API's root (file sync). File key `google.drive_api_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_DRIVE_API_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_drive_api_url: Option<String>,
+    /// The Drive API's upload root (file sync). File key `google.drive_upload_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_DRIVE_UPLOAD_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_drive_upload_url: Option<String>,
 }
 
 /// Dropbox's app (file table `[dropbox]`). Its secret comes from the environment variable
@@ -451,6 +467,8 @@ impl GoogleArgs {
             userinfo_url: self.google_userinfo_url.or(file.userinfo_url),
             calendar_api_url: self.google_calendar_api_url.or(file.calendar_api_url),
             people_api_url: self.google_people_api_url.or(file.people_api_url),
+            drive_api_url: self.google_drive_api_url.or(file.drive_api_url),
+            drive_upload_url: self.google_drive_upload_url.or(file.drive_upload_url),
         }
     }
 }

@@ -134,6 +134,8 @@ mod tests {
         assert!(google.userinfo_url.is_some());
         assert!(google.calendar_api_url.is_some());
         assert!(google.people_api_url.is_some());
+        assert!(google.drive_api_url.is_some());
+        assert!(google.drive_upload_url.is_some());
         let dropbox = config.dropbox.expect("the [dropbox] table");
         assert!(dropbox.app_key.is_some());
         assert!(dropbox.app_secret_file.is_some());

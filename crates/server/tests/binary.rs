@@ -396,6 +396,7 @@ fn help_documents_every_option_and_its_variable() {
         "--google-redirect-url",
         "--google-token-url",
         "--google-calendar-api-url",
+        "--google-drive-api-url",
         "--dropbox-app-key",
         "THREADLINE_DROPBOX_APP_KEY",
         "THREADLINE_DROPBOX_APP_SECRET",
@@ -647,6 +648,8 @@ fn local_google_config(
         "userinfo_url",
         "calendar_api_url",
         "people_api_url",
+        "drive_api_url",
+        "drive_upload_url",
     ]
     .into_iter()
     .zip([
@@ -656,6 +659,8 @@ fn local_google_config(
         "/v1/userinfo",
         "/calendar/v3",
         "/v1",
+        "/drive/v3",
+        "/upload/drive/v3",
     ])
     .map(|(key, path)| format!("{key} = \"{}{path}\"\n", fake.base_url()))
     .collect::<String>();

@@ -34,6 +34,8 @@ pub struct GoogleSettings {
     pub userinfo_url: Option<String>,
     pub calendar_api_url: Option<String>,
     pub people_api_url: Option<String>,
+    pub drive_api_url: Option<String>,
+    pub drive_upload_url: Option<String>,
 }
 
 pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -42,6 +44,8 @@ pub const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 pub const DEFAULT_PEOPLE_API_URL: &str = "https://people.googleapis.com/v1";
+pub const DEFAULT_DRIVE_API_URL: &str = "https://www.googleapis.com/drive/v3";
+pub const DEFAULT_DRIVE_UPLOAD_URL: &str = "https://www.googleapis.com/upload/drive/v3";
 /// Where Google sends the browser back (outside `/api/v1`: the browser has no API token).
 pub const CALLBACK_PATH: &str = "/oauth/google/callback";
 /// Where the browser starts a connect flow (the one-time start link): beside the callback, so
@@ -81,6 +85,10 @@ pub struct GoogleEndpoints {
     pub calendar_api_url: Url,
     /// The People API's root (`…/v1`), for the contacts export.
     pub people_api_url: Url,
+    /// The Drive API's root (`…/drive/v3`), for the file sync.
+    pub drive_api_url: Url,
+    /// The Drive API's upload root (`…/upload/drive/v3`): multipart and resumable uploads.
+    pub drive_upload_url: Url,
 }
 
 impl GoogleEndpoints {
@@ -94,12 +102,15 @@ impl GoogleEndpoints {
             userinfo_url: parse(DEFAULT_USERINFO_URL),
             calendar_api_url: parse(DEFAULT_CALENDAR_API_URL),
             people_api_url: parse(DEFAULT_PEOPLE_API_URL),
+            drive_api_url: parse(DEFAULT_DRIVE_API_URL),
+            drive_upload_url: parse(DEFAULT_DRIVE_UPLOAD_URL),
         }
     }
 
     /// Every endpoint on one server, at Google's paths (as `threadline-fake-providers`
     /// serves them): `{base}/o/oauth2/v2/auth`, `{base}/token`, `{base}/revoke`,
-    /// `{base}/v1/userinfo`, `{base}/calendar/v3`, `{base}/v1` (People).
+    /// `{base}/v1/userinfo`, `{base}/calendar/v3`, `{base}/v1` (People), `{base}/drive/v3`,
+    /// `{base}/upload/drive/v3`.
     pub fn all_at(base: &str) -> Result<GoogleEndpoints, url::ParseError> {
         let base = base.trim_end_matches('/');
         let at = |path: &str| Url::parse(&format!("{base}{path}"));
@@ -110,6 +121,8 @@ impl GoogleEndpoints {
             userinfo_url: at("/v1/userinfo")?,
             calendar_api_url: at("/calendar/v3")?,
             people_api_url: at("/v1")?,
+            drive_api_url: at("/drive/v3")?,
+            drive_upload_url: at("/upload/drive/v3")?,
         })
     }
 }
@@ -167,6 +180,16 @@ impl GoogleConfig {
                     "people_api_url",
                     &settings.people_api_url,
                     DEFAULT_PEOPLE_API_URL,
+                )?,
+                drive_api_url: url(
+                    "drive_api_url",
+                    &settings.drive_api_url,
+                    DEFAULT_DRIVE_API_URL,
+                )?,
+                drive_upload_url: url(
+                    "drive_upload_url",
+                    &settings.drive_upload_url,
+                    DEFAULT_DRIVE_UPLOAD_URL,
                 )?,
             },
         }))
@@ -461,6 +484,43 @@ mod tests {
         };
         let err = resolve(missing, None, "127.0.0.1:1").unwrap_err();
         assert!(err.to_string().contains("typo"), "{err}");
+    }
+
+    #[test]
+    fn drive_urls_default_to_googles_are_set_by_key_and_point_at_a_local_fake() {
+        let drive =
+            |e: &GoogleEndpoints| (e.drive_api_url.to_string(), e.drive_upload_url.to_string());
+        let config = resolve(settings(), secret(), "127.0.0.1:1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            drive(&config.endpoints),
+            (
+                DEFAULT_DRIVE_API_URL.into(),
+                DEFAULT_DRIVE_UPLOAD_URL.into()
+            )
+        );
+        let local = (
+            "http://127.0.0.1:7/drive/v3".to_string(),
+            "http://127.0.0.1:7/upload/drive/v3".to_string(),
+        );
+        let set = GoogleSettings {
+            drive_api_url: Some(local.0.clone()),
+            drive_upload_url: Some(local.1.clone()),
+            ..settings()
+        };
+        let config = resolve(set, secret(), "127.0.0.1:1").unwrap().unwrap();
+        assert_eq!(drive(&config.endpoints), local);
+        assert_eq!(
+            drive(&GoogleEndpoints::all_at("http://127.0.0.1:7/").unwrap()),
+            local
+        );
+        let bad = GoogleSettings {
+            drive_upload_url: Some("not a url".into()),
+            ..settings()
+        };
+        let err = resolve(bad, secret(), "127.0.0.1:1").unwrap_err();
+        assert!(err.to_string().contains("google.drive_upload_url"), "{err}");
     }
 
     #[test]

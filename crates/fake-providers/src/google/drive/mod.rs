@@ -799,9 +799,14 @@ impl GoogleFake {
     }
 
     /// Every changes page token issued so far for the account is refused from now on
-    /// (400), as a client must then list everything again.
+    /// (400), as a client must then list everything again. The log moves one position on
+    /// (a change of nothing), so that the start token of a Drive where nothing changed
+    /// since (`head + 1`) is refused too and tokens issued from now on are new ones.
     pub fn reset_drive_changes(&self, email: &str) {
-        self.with_user_drive(email, |drive, _| drive.oldest_token = drive.head + 1);
+        self.with_user_drive(email, |drive, _| {
+            drive.next_stamp();
+            drive.oldest_token = drive.head + 1;
+        });
     }
 
     /// Resumable upload sessions opened and not finished, across accounts.
