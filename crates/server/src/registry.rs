@@ -29,6 +29,11 @@ pub const INTEGRATIONS: &[Entry] = &[
         routes: threadline_google_contacts_http::router,
     },
     Entry {
+        name: threadline_google_drive::NAME,
+        build: threadline_google_drive::build,
+        routes: shared_routes,
+    },
+    Entry {
         name: threadline_dropbox::NAME,
         build: threadline_dropbox::build,
         routes: shared_routes,

@@ -502,6 +502,26 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
     for want in ["Threadline", "Companies", "Acme", "offer.txt"] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
+    // Nothing changed: one request to Drive (changes.list), nothing written.
+    s.fake.log().clear();
+    s.sync_now(connection).await;
+    let quiet = s.file_run(connection, 2).await;
+    assert_eq!(quiet["status"], "ok", "{quiet:#}");
+    for count in ["created", "updated", "deleted"] {
+        assert_eq!(quiet["counts"][count], 0, "{quiet:#}");
+    }
+    let drive_calls: std::collections::BTreeMap<String, usize> = s
+        .fake
+        .log()
+        .per_endpoint()
+        .into_iter()
+        .filter(|(e, _)| e.contains("/drive/v3"))
+        .collect();
+    assert_eq!(drive_calls.values().sum::<usize>(), 1, "{drive_calls:?}");
+    assert!(
+        drive_calls.keys().any(|k| k.ends_with("/drive/v3/changes")),
+        "{drive_calls:?}"
+    );
     // A CRM delete moves the file to Drive's trash.
     let offer = s.documents(acme).await;
     assert_eq!(offer.len(), 1);
@@ -512,7 +532,7 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
         .body["items"][0]
         .clone();
     s.node_delete(&node).await;
-    let deleted = s.file_run(connection, 2).await;
+    let deleted = s.file_run(connection, 3).await;
     assert_eq!(deleted["status"], "ok", "{deleted:#}");
     let offer = s
         .fake

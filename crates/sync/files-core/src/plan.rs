@@ -1778,7 +1778,12 @@ impl<'a> Planner<'a> {
         let stored = e.link.clone();
         // The link as the last step carrying it wrote it.
         let mut written: Option<Link> = None;
-        let parent_id = self.parent_remote_id(e.parent);
+        // The root's parent is the provider's (Drive: My Drive, `root`).
+        let parent_id = match (e.key, self.caps.root) {
+            (NodeKey::Root, RootKind::Folder { parent, .. }) => Some(parent.to_string()),
+            (NodeKey::Root, RootKind::AppFolder) => Some(String::new()),
+            _ => self.parent_remote_id(e.parent),
+        };
         let at = Place {
             parent: e.parent.unwrap_or(NodeKey::Root),
             parent_id: parent_id.clone(),

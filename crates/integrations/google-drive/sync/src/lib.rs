@@ -11,5 +11,7 @@
 //!   streamed from disk, moves, trashing, errors classified for the executor, back-off.
 
 pub mod client;
+pub mod integration;
 
 pub use client::{DriveClient, RetryPolicy};
+pub use integration::{build, NAME, SCOPE};
