@@ -171,6 +171,18 @@ fn field_at_fault(path: &str, message: &str) -> Option<String> {
     (!parent.is_empty()).then(|| parent.to_string())
 }
 
+/// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
+/// that names nothing of the caller's).
+pub fn path_id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,16 +282,4 @@ mod tests {
         let v: Outer = parse_json(br#"{"name":"a","items":[{"n":1}]}"#).unwrap();
         assert_eq!(v.items.len(), 1);
     }
-}
-
-/// An id in the path: anything but a UUID is no such thing (404 `not_found`, like an id
-/// that names nothing of the caller's).
-pub fn path_id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("there is no {what} with id {raw:?} (ids are UUIDs)"),
-        )
-    })
 }

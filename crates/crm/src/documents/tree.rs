@@ -265,7 +265,7 @@ pub async fn nodes_of_records(
 ) -> CrmResult<Vec<Node>> {
     let mut out = Vec::new();
     for chunk in records.chunks(400) {
-        let mut sql = db::Sql::new(&format!(
+        let mut sql = db::Sql::new(format!(
             "SELECT {NODE_COLUMNS} FROM document_nodes WHERE org_id = "
         ));
         sql.push_bind(id_text(org))
@@ -297,7 +297,7 @@ pub async fn record_names(
     };
     let mut out = Vec::new();
     let query = |ids: Option<&[Uuid]>| {
-        let mut sql = db::Sql::new(&format!(
+        let mut sql = db::Sql::new(format!(
             "SELECT id, {name} FROM {table} WHERE deleted_at IS NULL AND org_id = "
         ));
         sql.push_bind(id_text(org));

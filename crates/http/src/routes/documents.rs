@@ -667,7 +667,7 @@ async fn trash_or_restore(
             TrashOp::Restore => Box::pin(tree::restore(tx, auth, id, &if_match)),
         })
         .await?;
-    wake_syncs(&state, auth.org_id, &node).await;
+    wake_syncs(state, auth.org_id, &node).await;
     Ok(node_response(StatusCode::OK, node))
 }
 
@@ -690,6 +690,31 @@ async fn storage_use(
     let found = usage::usage(&mut tx, auth.org_id).await;
     end_read(tx).await?;
     Ok(Json(found?))
+}
+
+/// A document of a record changed: the document syncs that cover the record run within
+/// seconds (`threadline_files_sync::settings::wake_for_record`). Best effort: the change is
+/// made, and the sync's next scheduled run carries it if this fails.
+async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
+    let (kind, id) = (node.record.kind.as_str(), node.record.id);
+    let woken = state
+        .db()
+        .write(|tx| {
+            Box::pin(async move {
+                threadline_files_sync::settings::wake_for_record(tx, org, kind, id)
+                    .await
+                    .map_err(|e| match e {
+                        threadline_files_sync::StoreError::Database(e) => ApiError::from(e),
+                        other => ApiError::internal(other.to_string()),
+                    })
+            })
+        })
+        .await;
+    match woken {
+        Ok(true) => state.sync_wake().notify_one(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, node = %node.id, "could not wake the document syncs"),
+    }
 }
 
 #[cfg(test)]
@@ -740,30 +765,5 @@ mod tests {
             content_disposition("50%;x=y.txt"),
             "attachment; filename=\"50_;x=y.txt\"; filename*=UTF-8''50%25%3Bx%3Dy.txt"
         );
-    }
-}
-
-/// A document of a record changed: the document syncs that cover the record run within
-/// seconds (`threadline_files_sync::settings::wake_for_record`). Best effort: the change is
-/// made, and the sync's next scheduled run carries it if this fails.
-async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
-    let (kind, id) = (node.record.kind.as_str(), node.record.id);
-    let woken = state
-        .db()
-        .write(|tx| {
-            Box::pin(async move {
-                threadline_files_sync::settings::wake_for_record(tx, org, kind, id)
-                    .await
-                    .map_err(|e| match e {
-                        threadline_files_sync::StoreError::Database(e) => ApiError::from(e),
-                        other => ApiError::internal(other.to_string()),
-                    })
-            })
-        })
-        .await;
-    match woken {
-        Ok(true) => state.sync_wake().notify_one(),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, node = %node.id, "could not wake the document syncs"),
     }
 }

@@ -131,9 +131,7 @@ async fn multi_line_fields_keep_line_breaks_and_tabs_and_every_script_is_welcome
         let created = create(&app, collection, body).await;
         let id = created["id"].as_str().unwrap();
         let stored = app.get(&format!("/api/v1/{collection}/{id}")).await.body;
-        let got = match *pointer {
-            p => stored.pointer(p).cloned().unwrap_or(Value::Null),
-        };
+        let got = stored.pointer(pointer).cloned().unwrap_or(Value::Null);
         assert_eq!(got, json!(value), "{collection} {pointer}: {stored}");
     }
 }
