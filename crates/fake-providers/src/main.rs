@@ -62,7 +62,7 @@ async fn main() -> std::io::Result<()> {
     };
     google.add_client(client.clone());
     let calendar = google.primary_calendar(&email, "Europe/Brussels");
-    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar", "contacts"]);
+    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar", "contacts", "drive"]);
     let base = fake.base_url();
     println!("listening on {base}");
     println!("account {email}, primary calendar {calendar}");
@@ -77,6 +77,10 @@ async fn main() -> std::io::Result<()> {
     );
     println!(
         "     curl -H 'Authorization: Bearer {}' '{base}/v1/people/me/connections?personFields=names,emailAddresses'",
+        tokens.access_token
+    );
+    println!(
+        "     curl -H 'Authorization: Bearer {}' '{base}/drive/v3/files?fields=files(id,name,parents,trashed)'",
         tokens.access_token
     );
     let dropbox = fake.dropbox();
@@ -104,6 +108,10 @@ async fn main() -> std::io::Result<()> {
     );
     println!(
         "     curl -X POST -H 'Authorization: Bearer {}' {base}/2/users/get_current_account",
+        dropbox_tokens.access_token
+    );
+    println!(
+        "     curl -X POST -H 'Authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"path\": \"\", \"recursive\": true}}' {base}/2/files/list_folder",
         dropbox_tokens.access_token
     );
     tokio::signal::ctrl_c().await?;
