@@ -522,17 +522,62 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
         drive_calls.keys().any(|k| k.ends_with("/drive/v3/changes")),
         "{drive_calls:?}"
     );
+    // Added in Drive: a file comes into the CRM (also a rename of it later); a Google Doc is
+    // skipped, and the run says why.
+    let acme_folder = files
+        .iter()
+        .find(|f| f["name"] == "Acme")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let google = s.fake.google();
+    let added = google.add_drive_file(
+        GOOGLE_USER,
+        Some(&acme_folder),
+        "notes.txt",
+        "text/plain",
+        "from drive",
+    );
+    google.add_google_doc(
+        GOOGLE_USER,
+        Some(&acme_folder),
+        "Plan",
+        "application/vnd.google-apps.document",
+    );
+    s.sync_now(connection).await;
+    let back = s.file_run(connection, 3).await;
+    assert_eq!(back["status"], "ok", "{back:#}");
+    assert_eq!(detail(&back, "downloaded"), 1, "{back:#}");
+    assert_eq!(detail(&back, "skipped: not_a_file"), 1, "{back:#}");
+    assert_eq!(detail(&back, "skipped: not_a_file: Plan"), 1, "{back:#}");
+    google.rename_drive_file(GOOGLE_USER, &added, "notes (final).txt");
+    s.sync_now(connection).await;
+    let renamed = s.file_run(connection, 4).await;
+    assert_eq!(detail(&renamed, "moved"), 1, "{renamed:#}");
+    assert_eq!(detail(&renamed, "downloaded"), 0, "{renamed:#}");
+    assert_eq!(
+        s.documents(acme).await,
+        [
+            ("/notes (final).txt".to_string(), sha256("from drive")),
+            ("/offer.txt".to_string(), sha256("the offer")),
+        ]
+    );
+
     // A CRM delete moves the file to Drive's trash.
-    let offer = s.documents(acme).await;
-    assert_eq!(offer.len(), 1);
     let node = s
         .app
         .get(&format!("/api/v1/companies/{acme}/documents"))
         .await
-        .body["items"][0]
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "offer.txt")
+        .unwrap()
         .clone();
     s.node_delete(&node).await;
-    let deleted = s.file_run(connection, 3).await;
+    let deleted = s.file_run(connection, 5).await;
     assert_eq!(deleted["status"], "ok", "{deleted:#}");
     let offer = s
         .fake

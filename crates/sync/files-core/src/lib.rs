@@ -143,5 +143,7 @@ pub use decide::{Content, Fate};
 pub use hash::{dropbox_content_hash, DropboxHasher, HashKind, RemoteHash};
 pub use link::{CrmFile, CrmNode, CrmRecord, Link, LinkState, NodeKey, RecordKind, RecordRef};
 pub use link::{RemoteItem, RemoteKind};
-pub use plan::{plan, Guards, Listing, Plan, PlanError, PlanInput, Refusal, RemoteRun, Step};
+pub use plan::{
+    plan, Guards, Listing, Plan, PlanError, PlanInput, Refusal, RemoteRun, Skip, SkipKind, Step,
+};
 pub use provider::{Capabilities, Provider};

@@ -232,7 +232,51 @@ pub struct Skip {
     pub remote_id: Option<String>,
     pub node_id: Option<Uuid>,
     pub name: String,
+    /// What kind of reason: what a run's counts add up by.
+    pub kind: SkipKind,
+    /// The reason for a person, naming what is particular to this item.
     pub reason: String,
+}
+
+/// The kinds of reason an item is skipped for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// A Google Workspace item or a shortcut: export it as a PDF to have it in the CRM.
+    NotAFile,
+    /// Over 50 MB.
+    TooLarge,
+    /// A name one side cannot take and that cannot be mapped reversibly.
+    Name,
+    /// Outside a record's folder (in the root or a module folder).
+    OutsideRecords,
+    /// A second copy of a folder Threadline made (left for the user to merge).
+    SecondCopy,
+    /// Its folder is not synced.
+    FolderNotSynced,
+}
+
+impl SkipKind {
+    pub const ALL: [SkipKind; 6] = [
+        SkipKind::NotAFile,
+        SkipKind::TooLarge,
+        SkipKind::Name,
+        SkipKind::OutsideRecords,
+        SkipKind::SecondCopy,
+        SkipKind::FolderNotSynced,
+    ];
+
+    /// As runs show it (`skipped: not_a_file`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipKind::NotAFile => "not_a_file",
+            SkipKind::TooLarge => "too_large",
+            SkipKind::Name => "name",
+            SkipKind::OutsideRecords => "outside_records",
+            SkipKind::SecondCopy => "second_copy",
+            SkipKind::FolderNotSynced => "folder_not_synced",
+        }
+    }
 }
 
 /// A conflict: both sides changed a file; the remote version became `copy`.
@@ -697,6 +741,7 @@ impl<'a> Planner<'a> {
                         remote_id: Some(id.clone()),
                         node_id: None,
                         name,
+                        kind: SkipKind::SecondCopy,
                         reason: "a second copy of a folder Threadline made (a create \
                                  repeated concurrently): left alone, merge it by hand"
                             .into(),
@@ -1022,10 +1067,11 @@ impl<'a> Planner<'a> {
     }
 
     fn import_one(&mut self, item: &RemoteItem, parent: Option<NodeKey>) {
-        let skip = |reason: String| Skip {
+        let skip = |kind: SkipKind, reason: String| Skip {
             remote_id: Some(item.id.clone()),
             node_id: None,
             name: item.name.clone(),
+            kind,
             reason,
         };
         let in_record = matches!(parent, Some(NodeKey::Record(_) | NodeKey::Node(_)))
@@ -1033,6 +1079,7 @@ impl<'a> Planner<'a> {
         if !in_record {
             if parent.is_some_and(|p| matches!(p, NodeKey::Root | NodeKey::Module(_))) {
                 self.out.skipped.push(skip(
+                    SkipKind::OutsideRecords,
                     "not in a record's folder: Threadline syncs the documents of records only"
                         .into(),
                 ));
@@ -1041,22 +1088,26 @@ impl<'a> Planner<'a> {
         }
         match &item.kind {
             RemoteKind::NotAFile { mime_type } => {
-                self.out.skipped.push(skip(format!(
-                    "{mime_type} is a Google Workspace item or a shortcut, not a file: export \
+                self.out.skipped.push(skip(
+                    SkipKind::NotAFile,
+                    format!(
+                        "{mime_type} is a Google Workspace item or a shortcut, not a file: export \
                      it as a PDF (or another file type) to have it in the CRM"
-                )));
+                    ),
+                ));
                 return;
             }
             RemoteKind::File { size, .. } if *size > MAX_FILE_BYTES => {
-                self.out.skipped.push(skip(format!(
-                    "{size} bytes: larger than 50 MB, the most a document may be"
-                )));
+                self.out.skipped.push(skip(
+                    SkipKind::TooLarge,
+                    format!("{size} bytes: larger than 50 MB, the most a document may be"),
+                ));
                 return;
             }
             _ => {}
         }
         if let Err(reason) = to_crm_name(&item.name) {
-            self.out.skipped.push(skip(reason));
+            self.out.skipped.push(skip(SkipKind::Name, reason));
             return;
         }
         let mut salt = self
@@ -1184,6 +1235,7 @@ impl<'a> Planner<'a> {
                     remote_id: e.remote.as_ref().map(|r| r.id.clone()),
                     node_id: e.node.as_ref().map(|n| n.id),
                     name: e.crm_name,
+                    kind: SkipKind::FolderNotSynced,
                     reason: "its folder is not synced".into(),
                 });
             }
@@ -1286,11 +1338,12 @@ impl<'a> Planner<'a> {
         );
     }
 
-    fn skip_node(&mut self, node: &CrmNode, reason: String) {
+    fn skip_node(&mut self, node: &CrmNode, kind: SkipKind, reason: String) {
         self.out.skipped.push(Skip {
             remote_id: None,
             node_id: Some(node.id),
             name: node.name.clone(),
+            kind,
             reason,
         });
     }
@@ -1329,7 +1382,11 @@ impl<'a> Planner<'a> {
                             match to_remote_name(&self.caps, &node.name) {
                                 Ok(n) => n,
                                 Err(why) => {
-                                    self.skip_node(&node, format!("not renamed remotely: {why}"));
+                                    self.skip_node(
+                                        &node,
+                                        SkipKind::Name,
+                                        format!("not renamed remotely: {why}"),
+                                    );
                                     item.name.clone()
                                 }
                             }
@@ -1376,6 +1433,7 @@ impl<'a> Planner<'a> {
                 Ok(Content::Download | Content::Conflict) if *size > MAX_FILE_BYTES => {
                     self.skip_node(
                         &node,
+                        SkipKind::TooLarge,
                         format!(
                             "the remote version is {size} bytes: larger than 50 MB, the most \
                              a document may be"
@@ -1530,7 +1588,7 @@ impl<'a> Planner<'a> {
         let remote_name = match to_remote_name(&self.caps, &node.name) {
             Ok(n) => n,
             Err(why) => {
-                self.skip_node(&node, why);
+                self.skip_node(&node, SkipKind::Name, why);
                 return;
             }
         };

@@ -22,7 +22,7 @@ use threadline_files_core::hash::{DropboxHasher, HashKind, RemoteHash};
 use threadline_files_core::link::{
     CrmFile, CrmNode, CrmRecord, Link, NodeKey, RecordKind, RecordRef, RemoteItem, RemoteKind,
 };
-use threadline_files_core::plan::{plan, Guards, Place, Plan, PlanError, PlanInput, Step};
+use threadline_files_core::plan::{plan, Guards, Place, Plan, PlanError, PlanInput, Skip, Step};
 use threadline_files_core::provider::Provider;
 use threadline_storage::db::Conn;
 use threadline_storage::Db;
@@ -243,10 +243,7 @@ impl FileSync {
         }
         let outcome = exec.execute(&plan).await?;
         if matches!(outcome, Pass::Done) {
-            tally.skipped(plan.skipped.len() as i64);
-            for skip in &plan.skipped {
-                tally.detail(&format!("skipped: {}", skip.reason), 1);
-            }
+            record_skips(tally, &plan.skipped);
             tally.conflicts(plan.conflicts.len() as i64);
             if plan.is_quiet() {
                 tally.unchanged(input.links.len() as i64);
@@ -294,6 +291,24 @@ impl FileSync {
             hasher.update(&chunk);
         }
         Ok(hasher.finish())
+    }
+}
+
+/// How many items a run names in its history (`skipped: too_large: big.zip`); the rest are
+/// counted by kind only (`skipped: too_large`).
+pub const NAMED_SKIPS: usize = 10;
+
+/// The skipped items on the run: counted by kind, the first few by name too, and each in
+/// the log with its whole reason.
+fn record_skips(tally: &Tally, skipped: &[Skip]) {
+    tally.skipped(skipped.len() as i64);
+    for (i, skip) in skipped.iter().enumerate() {
+        let kind = skip.kind.as_str();
+        tally.detail(&format!("skipped: {kind}"), 1);
+        if i < NAMED_SKIPS {
+            tally.detail(&format!("skipped: {kind}: {}", skip.name), 1);
+        }
+        tracing::info!(name = %skip.name, reason = %skip.reason, "a file was left out of the document sync");
     }
 }
 
