@@ -8,6 +8,13 @@
 //! one fenced transaction → the cursor, last. A step that finds the world changed under it (a
 //! stale rev, a name taken, a node edited meanwhile) ends the pass without the cursor; the
 //! run lists again from the same cursor and plans again, up to [`MAX_PASSES`] times.
+//!
+//! Crash points (`threadline_sync_engine::kill_point`, for the SIGKILL tests of
+//! `crates/integrations/dropbox/sync/tests/crash.rs`): `files-after-create-folder`,
+//! `files-after-upload`, `files-after-temporary-name` (half a case-only rename),
+//! `files-after-move`, `files-after-delete` (each after the remote write, before its link),
+//! `files-after-download` (before the CRM write), `files-after-crm-write` (committed with its
+//! link) and `files-before-cursor` (every step done).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -711,6 +718,7 @@ impl Executor<'_> {
                         .move_item(self.token, remote_id, from.as_deref(), temp)
                         .await
                         .map_err(|e| remote_step_failure("renaming an item", e))?;
+                    threadline_sync_engine::kill_point("files-after-temporary-name");
                 }
                 let item = remote
                     .move_item(
@@ -842,6 +850,7 @@ impl Executor<'_> {
                 self.write_links(&[], &[*key]).await?;
             }
             Step::SaveCursor { cursor } => {
+                threadline_sync_engine::kill_point("files-before-cursor");
                 let connection = self.connection.id;
                 let lease = self.lease;
                 self.sync
@@ -937,6 +946,7 @@ impl Executor<'_> {
                 })
             })
             .await?;
+        threadline_sync_engine::kill_point("files-after-crm-write");
         if let Some(mut link) = link {
             link.crm_version = node.version;
             self.links.insert(link.key, link);
