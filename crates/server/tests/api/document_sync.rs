@@ -28,7 +28,7 @@ impl Setup {
     }
 
     /// A runner of this process with the provider's document sync job only.
-    fn files_runner(&self) -> RunnerHandle {
+    pub(crate) fn files_runner(&self) -> RunnerHandle {
         let config = RunnerConfig {
             poll_interval: Duration::from_millis(50),
             ..RunnerConfig::default()
@@ -43,12 +43,17 @@ impl Setup {
     }
 
     async fn switch_sync(&self, connection: Uuid, body: Value) -> Value {
+        self.switch_sync_as(&self.app.token, connection, body).await
+    }
+
+    /// Turns `token`'s user's document sync on or off for a record or a module.
+    pub(crate) async fn switch_sync_as(&self, token: &str, connection: Uuid, body: Value) -> Value {
         let answer = self
             .app
             .send_raw(
                 Method::PUT,
                 &Self::sync_path(connection),
-                Some(&self.app.token.clone()),
+                Some(token),
                 Some(body.to_string()),
                 &[],
             )
@@ -63,11 +68,11 @@ impl Setup {
         answer.body
     }
 
-    /// The connection's runs of the document sync, newest first.
-    async fn file_runs(&self, connection: Uuid) -> Vec<Value> {
+    /// The connection's runs of the document sync (as its user, `token`), newest first.
+    async fn file_runs(&self, token: &str, connection: Uuid) -> Vec<Value> {
         let answer = self
             .app
-            .get(&format!("/api/v1/connections/{connection}/runs?limit=100"))
+            .get_as(token, &format!("/api/v1/connections/{connection}/runs?limit=100"))
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         let name = self.files().name();
@@ -83,9 +88,14 @@ impl Setup {
     /// Waits (at most 30 s) until the connection has `n` document sync runs, the newest
     /// ended; answers it.
     async fn file_run(&self, connection: Uuid, n: usize) -> Value {
+        self.file_run_as(&self.app.token, connection, n).await
+    }
+
+    /// [`Setup::file_run`] of `token`'s user's connection.
+    pub(crate) async fn file_run_as(&self, token: &str, connection: Uuid, n: usize) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let runs = self.file_runs(connection).await;
+            let runs = self.file_runs(token, connection).await;
             if runs.len() >= n && !matches!(runs[0]["status"].as_str(), Some("queued" | "running"))
             {
                 assert_eq!(runs.len(), n, "{runs:#?}");
@@ -99,7 +109,7 @@ impl Setup {
         }
     }
 
-    async fn company(&self, name: &str) -> Uuid {
+    pub(crate) async fn company(&self, name: &str) -> Uuid {
         let answer = self
             .app
             .post("/api/v1/companies", json!({ "name": name }))
@@ -108,7 +118,7 @@ impl Setup {
         answer.body["id"].as_str().unwrap().parse().unwrap()
     }
 
-    async fn folder(&self, company: Uuid, name: &str) -> Uuid {
+    pub(crate) async fn folder(&self, company: Uuid, name: &str) -> Uuid {
         let answer = self
             .app
             .post(
@@ -121,7 +131,13 @@ impl Setup {
     }
 
     /// Uploads a file into the company's documents (in `parent`); answers the node.
-    async fn upload(&self, company: Uuid, parent: Option<Uuid>, name: &str, body: &str) -> Value {
+    pub(crate) async fn upload(
+        &self,
+        company: Uuid,
+        parent: Option<Uuid>,
+        name: &str,
+        body: &str,
+    ) -> Value {
         let mut path = format!(
             "/api/v1/companies/{company}/documents/files?name={}",
             url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
@@ -144,7 +160,7 @@ impl Setup {
     }
 
     /// The company's live documents: (path from the record's top, sha256 or "" for a folder).
-    async fn documents(&self, company: Uuid) -> Vec<(String, String)> {
+    pub(crate) async fn documents(&self, company: Uuid) -> Vec<(String, String)> {
         let answer = self
             .app
             .get(&format!("/api/v1/companies/{company}/documents"))
@@ -182,16 +198,21 @@ impl Setup {
         answer.body
     }
 
-    fn app_folder(&self) -> String {
+    pub(crate) fn app_folder(&self) -> String {
         self.fake.dropbox().app_folder(APP_KEY)
     }
 
     /// The paths in the app folder, relative to it.
     fn dropbox_paths(&self) -> Vec<String> {
+        self.dropbox_paths_of(DROPBOX_USER)
+    }
+
+    /// The paths in `email`'s app folder, relative to it.
+    pub(crate) fn dropbox_paths_of(&self, email: &str) -> Vec<String> {
         let app = self.app_folder();
         self.fake
             .dropbox()
-            .paths(DROPBOX_USER)
+            .paths(email)
             .into_iter()
             .filter_map(|p| p.strip_prefix(&app).map(str::to_string))
             .filter(|p| !p.is_empty())
@@ -199,9 +220,14 @@ impl Setup {
     }
 
     fn dropbox_content(&self, path: &str) -> Option<String> {
+        self.dropbox_content_of(DROPBOX_USER, path)
+    }
+
+    /// The text of the file at `path` in `email`'s app folder.
+    pub(crate) fn dropbox_content_of(&self, email: &str, path: &str) -> Option<String> {
         self.fake
             .dropbox()
-            .file_content(DROPBOX_USER, &format!("{}{path}", self.app_folder()))
+            .file_content(email, &format!("{}{path}", self.app_folder()))
             .map(|b| String::from_utf8(b).unwrap())
     }
 
@@ -216,13 +242,13 @@ impl Setup {
     }
 }
 
-fn sha256(text: &str) -> String {
+pub(crate) fn sha256(text: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn detail(run: &Value, name: &str) -> i64 {
+pub(crate) fn detail(run: &Value, name: &str) -> i64 {
     run["counts"]["details"][name].as_i64().unwrap_or(0)
 }
 
