@@ -62,7 +62,11 @@ async fn main() -> std::io::Result<()> {
     };
     google.add_client(client.clone());
     let calendar = google.primary_calendar(&email, "Europe/Brussels");
-    let tokens = google.issue_tokens(&client.client_id, &email, &["calendar", "contacts", "drive"]);
+    let tokens = google.issue_tokens(
+        &client.client_id,
+        &email,
+        &["calendar", "contacts", "drive"],
+    );
     let base = fake.base_url();
     println!("listening on {base}");
     println!("account {email}, primary calendar {calendar}");

@@ -302,7 +302,8 @@ pub async fn record_names(
         ));
         sql.push_bind(id_text(org));
         if let Some(ids) = ids {
-            sql.push(" AND id IN ").push_list(ids.iter().map(|id| id_text(*id)));
+            sql.push(" AND id IN ")
+                .push_list(ids.iter().map(|id| id_text(*id)));
         }
         sql.push(" ORDER BY id");
         sql
@@ -627,7 +628,16 @@ pub async fn create_file(
     name: &str,
     content: &NewContent,
 ) -> CrmResult<Node> {
-    insert_node(conn, auth, db::new_id(), record, parent, name, Some(content)).await
+    insert_node(
+        conn,
+        auth,
+        db::new_id(),
+        record,
+        parent,
+        name,
+        Some(content),
+    )
+    .await
 }
 
 /// The content of an upload, stored already.

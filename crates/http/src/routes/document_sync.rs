@@ -311,7 +311,10 @@ fn message(
     linked: i64,
 ) -> String {
     let provider = files.sync().provider().label();
-    let account = connection.account_email.as_deref().unwrap_or("your account");
+    let account = connection
+        .account_email
+        .as_deref()
+        .unwrap_or("your account");
     let stay = match linked {
         0 => String::new(),
         n => format!(

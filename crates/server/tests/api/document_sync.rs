@@ -28,7 +28,7 @@ impl Setup {
     }
 
     /// A runner of this process with the provider's document sync job only.
-    fn files_runner(&self) -> RunnerHandle {
+    pub(crate) fn files_runner(&self) -> RunnerHandle {
         let config = RunnerConfig {
             poll_interval: Duration::from_millis(50),
             ..RunnerConfig::default()
@@ -43,12 +43,17 @@ impl Setup {
     }
 
     async fn switch_sync(&self, connection: Uuid, body: Value) -> Value {
+        self.switch_sync_as(&self.app.token, connection, body).await
+    }
+
+    /// Turns `token`'s user's document sync on or off for a record or a module.
+    pub(crate) async fn switch_sync_as(&self, token: &str, connection: Uuid, body: Value) -> Value {
         let answer = self
             .app
             .send_raw(
                 Method::PUT,
                 &Self::sync_path(connection),
-                Some(&self.app.token.clone()),
+                Some(token),
                 Some(body.to_string()),
                 &[],
             )
@@ -63,11 +68,14 @@ impl Setup {
         answer.body
     }
 
-    /// The connection's runs of the document sync, newest first.
-    async fn file_runs(&self, connection: Uuid) -> Vec<Value> {
+    /// The connection's runs of the document sync (as its user, `token`), newest first.
+    async fn file_runs(&self, token: &str, connection: Uuid) -> Vec<Value> {
         let answer = self
             .app
-            .get(&format!("/api/v1/connections/{connection}/runs?limit=100"))
+            .get_as(
+                token,
+                &format!("/api/v1/connections/{connection}/runs?limit=100"),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         let name = self.files().name();
@@ -83,9 +91,14 @@ impl Setup {
     /// Waits (at most 30 s) until the connection has `n` document sync runs, the newest
     /// ended; answers it.
     async fn file_run(&self, connection: Uuid, n: usize) -> Value {
+        self.file_run_as(&self.app.token, connection, n).await
+    }
+
+    /// [`Setup::file_run`] of `token`'s user's connection.
+    pub(crate) async fn file_run_as(&self, token: &str, connection: Uuid, n: usize) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let runs = self.file_runs(connection).await;
+            let runs = self.file_runs(token, connection).await;
             if runs.len() >= n && !matches!(runs[0]["status"].as_str(), Some("queued" | "running"))
             {
                 assert_eq!(runs.len(), n, "{runs:#?}");
@@ -99,7 +112,7 @@ impl Setup {
         }
     }
 
-    async fn company(&self, name: &str) -> Uuid {
+    pub(crate) async fn company(&self, name: &str) -> Uuid {
         let answer = self
             .app
             .post("/api/v1/companies", json!({ "name": name }))
@@ -108,7 +121,7 @@ impl Setup {
         answer.body["id"].as_str().unwrap().parse().unwrap()
     }
 
-    async fn folder(&self, company: Uuid, name: &str) -> Uuid {
+    pub(crate) async fn folder(&self, company: Uuid, name: &str) -> Uuid {
         let answer = self
             .app
             .post(
@@ -121,7 +134,13 @@ impl Setup {
     }
 
     /// Uploads a file into the company's documents (in `parent`); answers the node.
-    async fn upload(&self, company: Uuid, parent: Option<Uuid>, name: &str, body: &str) -> Value {
+    pub(crate) async fn upload(
+        &self,
+        company: Uuid,
+        parent: Option<Uuid>,
+        name: &str,
+        body: &str,
+    ) -> Value {
         let mut path = format!(
             "/api/v1/companies/{company}/documents/files?name={}",
             url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
@@ -144,7 +163,7 @@ impl Setup {
     }
 
     /// The company's live documents: (path from the record's top, sha256 or "" for a folder).
-    async fn documents(&self, company: Uuid) -> Vec<(String, String)> {
+    pub(crate) async fn documents(&self, company: Uuid) -> Vec<(String, String)> {
         let answer = self
             .app
             .get(&format!("/api/v1/companies/{company}/documents"))
@@ -182,16 +201,21 @@ impl Setup {
         answer.body
     }
 
-    fn app_folder(&self) -> String {
+    pub(crate) fn app_folder(&self) -> String {
         self.fake.dropbox().app_folder(APP_KEY)
     }
 
     /// The paths in the app folder, relative to it.
     fn dropbox_paths(&self) -> Vec<String> {
+        self.dropbox_paths_of(DROPBOX_USER)
+    }
+
+    /// The paths in `email`'s app folder, relative to it.
+    pub(crate) fn dropbox_paths_of(&self, email: &str) -> Vec<String> {
         let app = self.app_folder();
         self.fake
             .dropbox()
-            .paths(DROPBOX_USER)
+            .paths(email)
             .into_iter()
             .filter_map(|p| p.strip_prefix(&app).map(str::to_string))
             .filter(|p| !p.is_empty())
@@ -199,9 +223,14 @@ impl Setup {
     }
 
     fn dropbox_content(&self, path: &str) -> Option<String> {
+        self.dropbox_content_of(DROPBOX_USER, path)
+    }
+
+    /// The text of the file at `path` in `email`'s app folder.
+    pub(crate) fn dropbox_content_of(&self, email: &str, path: &str) -> Option<String> {
         self.fake
             .dropbox()
-            .file_content(DROPBOX_USER, &format!("{}{path}", self.app_folder()))
+            .file_content(email, &format!("{}{path}", self.app_folder()))
             .map(|b| String::from_utf8(b).unwrap())
     }
 
@@ -216,13 +245,13 @@ impl Setup {
     }
 }
 
-fn sha256(text: &str) -> String {
+pub(crate) fn sha256(text: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn detail(run: &Value, name: &str) -> i64 {
+pub(crate) fn detail(run: &Value, name: &str) -> i64 {
     run["counts"]["details"][name].as_i64().unwrap_or(0)
 }
 
@@ -233,7 +262,8 @@ async fn sync_with_dropbox_copies_a_record_and_keeps_it_in_sync_both_ways() {
     let acme = s.company("Acme").await;
     let offer = s.upload(acme, None, "offer.txt", "the offer").await;
     let contracts = s.folder(acme, "Contracts").await;
-    s.upload(acme, Some(contracts), "signed.txt", "signed").await;
+    s.upload(acme, Some(contracts), "signed.txt", "signed")
+        .await;
     let empty = s.company("Empty Ltd").await;
 
     // Nothing synced yet: off, and no schedule runs.
@@ -285,7 +315,9 @@ async fn sync_with_dropbox_copies_a_record_and_keeps_it_in_sync_both_ways() {
     let calls = s.dropbox_api_calls();
     assert_eq!(calls.values().sum::<usize>(), 1, "{calls:?}");
     assert!(
-        calls.keys().any(|k| k.ends_with("files/list_folder/continue")),
+        calls
+            .keys()
+            .any(|k| k.ends_with("files/list_folder/continue")),
         "{calls:?}"
     );
 
@@ -335,7 +367,10 @@ async fn sync_with_dropbox_copies_a_record_and_keeps_it_in_sync_both_ways() {
     // A document deleted in the CRM is deleted in Dropbox.
     let offer_now = s
         .app
-        .get(&format!("/api/v1/documents/{}", offer["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/documents/{}",
+            offer["id"].as_str().unwrap()
+        ))
         .await
         .body;
     s.node_delete(&offer_now).await;
@@ -396,7 +431,10 @@ async fn a_crm_upload_reaches_dropbox_without_waiting_for_the_schedule() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(50), "{state}");
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(50),
+        "{state}"
+    );
     s.upload(acme, None, "new.txt", "fresh").await;
     let woken = s.file_run(connection, 2).await;
     assert_eq!(woken["status"], "ok", "{woken:#}");
@@ -411,7 +449,8 @@ async fn a_crm_upload_reaches_dropbox_without_waiting_for_the_schedule() {
     s.upload(later, None, "hello.txt", "hello").await;
     s.file_run(connection, 3).await;
     assert_eq!(
-        s.dropbox_content("/Companies/Later Inc/hello.txt").as_deref(),
+        s.dropbox_content("/Companies/Later Inc/hello.txt")
+            .as_deref(),
         Some("hello")
     );
     runner.shutdown().await;
@@ -424,8 +463,13 @@ async fn deleting_many_synced_documents_waits_for_a_review() {
     let acme = s.company("Acme").await;
     let folder = s.folder(acme, "Archive").await;
     for i in 0..12 {
-        s.upload(acme, Some(folder), &format!("f{i}.txt"), &format!("file {i}"))
-            .await;
+        s.upload(
+            acme,
+            Some(folder),
+            &format!("f{i}.txt"),
+            &format!("file {i}"),
+        )
+        .await;
     }
     s.switch_sync(
         connection,
@@ -435,11 +479,7 @@ async fn deleting_many_synced_documents_waits_for_a_review() {
     let runner = s.files_runner();
     assert_eq!(s.file_run(connection, 1).await["status"], "ok");
     // The folder goes to the CRM's trash: 12 files would be deleted in Dropbox.
-    let node = s
-        .app
-        .get(&format!("/api/v1/documents/{folder}"))
-        .await
-        .body;
+    let node = s.app.get(&format!("/api/v1/documents/{folder}")).await.body;
     s.node_delete(&node).await;
     let refused = s.file_run(connection, 2).await;
     assert_eq!(refused["status"], "refused_for_review", "{refused:#}");
@@ -480,7 +520,10 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
         )
         .await;
     assert_eq!(on["status"], "waiting_for_authorization", "{on}");
-    let link = on["authorization"]["start_url"].as_str().unwrap().to_string();
+    let link = on["authorization"]["start_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let query = s.consent(&s.open(&s.browser, &link).await).await;
     let page = s.callback(&query).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -524,10 +567,7 @@ async fn drive_asks_for_its_scope_when_turned_on_then_copies_the_record() {
     );
     // Added in Drive: a file comes into the CRM (also a rename of it later); a Google Doc is
     // skipped, and the run says why.
-    let acme_folder = files
-        .iter()
-        .find(|f| f["name"] == "Acme")
-        .unwrap()["id"]
+    let acme_folder = files.iter().find(|f| f["name"] == "Acme").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -659,7 +699,8 @@ async fn a_file_changed_on_both_sides_keeps_both_versions_on_both_sides() {
         Some("ours")
     );
     assert_eq!(
-        s.dropbox_content(&format!("/Companies/Acme{copy}")).as_deref(),
+        s.dropbox_content(&format!("/Companies/Acme{copy}"))
+            .as_deref(),
         Some("theirs")
     );
     // Converged: the next run changes nothing.
@@ -723,7 +764,10 @@ async fn reconnecting_dropbox_resumes_without_uploading_again() {
     let (connection, runner) = s.synced_dropbox(acme).await;
     s.disconnect(connection).await;
     // Files stay on both sides.
-    assert_eq!(s.dropbox_content("/Companies/Acme/a.txt").as_deref(), Some("a"));
+    assert_eq!(
+        s.dropbox_content("/Companies/Acme/a.txt").as_deref(),
+        Some("a")
+    );
     assert_eq!(s.documents(acme).await.len(), 1);
     // Deleted in the CRM's trash and restored while disconnected: still the same file.
     let live = s.node(doc["id"].as_str().unwrap()).await;
@@ -754,6 +798,9 @@ async fn reconnecting_dropbox_resumes_without_uploading_again() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(uploads, 1);
-    assert_eq!(s.dropbox_content("/Companies/Acme/b.txt").as_deref(), Some("b"));
+    assert_eq!(
+        s.dropbox_content("/Companies/Acme/b.txt").as_deref(),
+        Some("b")
+    );
     runner.shutdown().await;
 }

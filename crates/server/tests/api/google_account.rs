@@ -332,8 +332,14 @@ impl Setup {
 
     /// "Sync now" for the connection.
     pub(crate) async fn sync_now(&self, connection: Uuid) -> Answer {
+        self.sync_now_as(&self.app.token, connection).await
+    }
+
+    /// "Sync now" for `token`'s user's connection.
+    pub(crate) async fn sync_now_as(&self, token: &str, connection: Uuid) -> Answer {
         self.app
-            .post(
+            .post_as(
+                token,
                 &format!("/api/v1/connections/{connection}/sync"),
                 serde_json::json!({}),
             )

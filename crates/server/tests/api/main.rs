@@ -8,6 +8,7 @@ mod auth;
 mod connections;
 mod contacts;
 mod document_sync;
+mod document_sync_team;
 mod documents;
 mod faults;
 mod google_account;

@@ -8,6 +8,13 @@
 //! one fenced transaction → the cursor, last. A step that finds the world changed under it (a
 //! stale rev, a name taken, a node edited meanwhile) ends the pass without the cursor; the
 //! run lists again from the same cursor and plans again, up to [`MAX_PASSES`] times.
+//!
+//! Crash points (`threadline_sync_engine::kill_point`, for the SIGKILL tests of
+//! `crates/integrations/dropbox/sync/tests/crash.rs`): `files-after-create-folder`,
+//! `files-after-upload`, `files-after-temporary-name` (half a case-only rename),
+//! `files-after-move`, `files-after-delete` (each after the remote write, before its link),
+//! `files-after-download` (before the CRM write), `files-after-crm-write` (committed with its
+//! link) and `files-before-cursor` (every step done).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,8 +38,8 @@ use threadline_sync_engine::{
 };
 use uuid::Uuid;
 
-use crate::remote::{path_key, ListRequest, RemoteError, RemoteErrorKind, RemoteFiles, Target};
 use crate::remote::Upload;
+use crate::remote::{path_key, ListRequest, RemoteError, RemoteErrorKind, RemoteFiles, Target};
 use crate::settings::{self, Settings};
 use crate::store;
 
@@ -113,7 +120,8 @@ impl FileSync {
         let tally_ref = &tally;
         let label = self.provider().label();
         let attempt = |token: String| async move {
-            self.attempt(connection_id, options, tally_ref, &token).await
+            self.attempt(connection_id, options, tally_ref, &token)
+                .await
         };
         with_token_replacement(self.tokens.as_ref(), connection_id, label, attempt).await?;
         Ok(tally)
@@ -170,7 +178,9 @@ impl FileSync {
                 "the scope {missing} is missing: connect the account again to allow it"
             )));
         }
-        let Some(settings) = settings::get(&mut conn, connection_id).await.map_err(store_error)?
+        let Some(settings) = settings::get(&mut conn, connection_id)
+            .await
+            .map_err(store_error)?
         else {
             return Ok(Pass::Done);
         };
@@ -223,11 +233,7 @@ impl FileSync {
             token,
             lease: options.lease.as_ref(),
             tally,
-            links: input
-                .links
-                .iter()
-                .map(|l| (l.key, l.clone()))
-                .collect(),
+            links: input.links.iter().map(|l| (l.key, l.clone())).collect(),
             parents: input
                 .remote
                 .items
@@ -686,7 +692,12 @@ impl Executor<'_> {
                     _ => None,
                 };
                 let item = remote
-                    .upload(self.token, self.target(*key, &parent, at), replace, &content)
+                    .upload(
+                        self.token,
+                        self.target(*key, &parent, at),
+                        replace,
+                        &content,
+                    )
                     .await
                     .map_err(|e| remote_step_failure("uploading a file", e))?;
                 threadline_sync_engine::kill_point("files-after-upload");
@@ -726,6 +737,7 @@ impl Executor<'_> {
                         .move_item(self.token, remote_id, from.as_deref(), temp)
                         .await
                         .map_err(|e| remote_step_failure("renaming an item", e))?;
+                    threadline_sync_engine::kill_point("files-after-temporary-name");
                 }
                 let item = remote
                     .move_item(
@@ -857,6 +869,7 @@ impl Executor<'_> {
                 self.write_links(&[], &[*key]).await?;
             }
             Step::SaveCursor { cursor } => {
+                threadline_sync_engine::kill_point("files-before-cursor");
                 let connection = self.connection.id;
                 let lease = self.lease;
                 self.sync
@@ -952,6 +965,7 @@ impl Executor<'_> {
                 })
             })
             .await?;
+        threadline_sync_engine::kill_point("files-after-crm-write");
         if let Some(mut link) = link {
             link.crm_version = node.version;
             self.links.insert(link.key, link);

@@ -116,11 +116,7 @@ pub async fn add_target(conn: &mut Conn, connection: Uuid, target: Target) -> St
 
 /// Removes `target` (true when it was there). What was synced stays on both sides, with its
 /// links: turning it on again finds it instead of copying it twice.
-pub async fn remove_target(
-    conn: &mut Conn,
-    connection: Uuid,
-    target: Target,
-) -> StoreResult<bool> {
+pub async fn remove_target(conn: &mut Conn, connection: Uuid, target: Target) -> StoreResult<bool> {
     let (kind, id) = target_columns(target);
     let done = sqlx::query(
         "DELETE FROM file_sync_targets
@@ -162,7 +158,12 @@ pub async fn save_cursor(
 /// that cover it (of the record's organisation's users) run within [`WAKE_DELAY`] (see
 /// `threadline_sync_engine::schedule::wake`); true when there is one. Cheap when nothing
 /// syncs: one indexed query.
-pub async fn wake_for_record(conn: &mut Conn, org: Uuid, kind: &str, id: Uuid) -> StoreResult<bool> {
+pub async fn wake_for_record(
+    conn: &mut Conn,
+    org: Uuid,
+    kind: &str,
+    id: Uuid,
+) -> StoreResult<bool> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT s.connection_id, s.integration
          FROM file_sync_targets t
