@@ -700,14 +700,9 @@ async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
     let woken = state
         .db()
         .write(|tx| {
-            Box::pin(async move {
-                threadline_files_sync::settings::wake_for_record(tx, org, kind, id)
-                    .await
-                    .map_err(|e| match e {
-                        threadline_files_sync::StoreError::Database(e) => ApiError::from(e),
-                        other => ApiError::internal(other.to_string()),
-                    })
-            })
+            Box::pin(threadline_files_sync::settings::wake_for_record(
+                tx, org, kind, id, None,
+            ))
         })
         .await;
     match woken {

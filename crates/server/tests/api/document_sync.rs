@@ -63,13 +63,18 @@ impl Setup {
     }
 
     async fn sync_state(&self, connection: Uuid) -> Value {
-        let answer = self.app.get(&Self::sync_path(connection)).await;
+        self.sync_state_as(&self.app.token.clone(), connection)
+            .await
+    }
+
+    pub(crate) async fn sync_state_as(&self, token: &str, connection: Uuid) -> Value {
+        let answer = self.app.get_as(token, &Self::sync_path(connection)).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.body
     }
 
     /// The connection's runs of the document sync (as its user, `token`), newest first.
-    async fn file_runs(&self, token: &str, connection: Uuid) -> Vec<Value> {
+    pub(crate) async fn file_runs(&self, token: &str, connection: Uuid) -> Vec<Value> {
         let answer = self
             .app
             .get_as(

@@ -16,7 +16,7 @@
 //! `files-after-download` (before the CRM write), `files-after-crm-write` (committed with its
 //! link) and `files-before-cursor` (every step done).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -241,13 +241,16 @@ impl FileSync {
                 .map(|i| (i.id.clone(), i.parent.clone()))
                 .collect(),
             nodes: input.nodes.iter().map(|n| (n.id, n.clone())).collect(),
+            touched: BTreeSet::new(),
         };
         for link in &input.links {
             exec.parents
                 .entry(link.remote_id.clone())
                 .or_insert_with(|| link.remote_parent.clone());
         }
-        let outcome = exec.execute(&plan).await?;
+        let outcome = exec.execute(&plan).await;
+        exec.wake_others().await;
+        let outcome = outcome?;
         if matches!(outcome, Pass::Done) {
             record_skips(tally, &plan.skipped);
             tally.conflicts(plan.conflicts.len() as i64);
@@ -519,9 +522,45 @@ struct Executor<'a> {
     /// Each remote item's parent as known (the listing, then this run's writes).
     parents: BTreeMap<String, Option<String>>,
     nodes: BTreeMap<Uuid, CrmNode>,
+    /// Records whose documents this run changed in the CRM: the other connections that sync
+    /// them are woken, so that a file one user adds in their Dropbox reaches a colleague's
+    /// within seconds, not at the colleague's next interval.
+    touched: BTreeSet<RecordRef>,
 }
 
 impl Executor<'_> {
+    /// Wakes the other connections' syncs of the records this run changed in the CRM (best
+    /// effort: their next scheduled run carries the change if this fails).
+    async fn wake_others(&self) {
+        if self.touched.is_empty() {
+            return;
+        }
+        let (org, me, touched) = (self.actor.org_id, self.connection.id, &self.touched);
+        let woken = self
+            .sync
+            .db
+            .write(|tx| {
+                Box::pin(async move {
+                    let mut any = false;
+                    for r in touched {
+                        any |= settings::wake_for_record(
+                            tx,
+                            org,
+                            settings::kind_str(r.kind),
+                            r.id,
+                            Some(me),
+                        )
+                        .await?;
+                    }
+                    Ok::<_, store::StoreError>(any)
+                })
+            })
+            .await;
+        if let Err(e) = woken {
+            tracing::warn!(connection = %me, error = %e, "could not wake the other document syncs");
+        }
+    }
+
     async fn execute(&mut self, plan: &Plan) -> Result<Pass, SyncError> {
         for step in &plan.steps {
             match self.step(step).await {
@@ -785,6 +824,7 @@ impl Executor<'_> {
                 link,
             } => {
                 let link = self.completed(link.clone());
+                self.touched.insert(*record);
                 let write = CrmWrite::Create {
                     id: *node_id,
                     record: crm_record(*record),
@@ -807,6 +847,7 @@ impl Executor<'_> {
                 if_version,
                 link,
             } => {
+                self.touched.insert(*record);
                 let blob = self.download(remote_id, rev, link).await?;
                 threadline_sync_engine::kill_point("files-after-download");
                 let mut link = self.completed(link.clone());
@@ -847,6 +888,9 @@ impl Executor<'_> {
                 if_version,
                 link,
             } => {
+                if let Some(node) = self.nodes.get(node_id) {
+                    self.touched.insert(node.record);
+                }
                 let write = CrmWrite::Move {
                     id: *node_id,
                     parent: *parent,

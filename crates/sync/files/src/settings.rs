@@ -155,14 +155,15 @@ pub async fn save_cursor(
 }
 
 /// A document of the record `kind` (`company`, …) `id` changed in the CRM: the file syncs
-/// that cover it (of the record's organisation's users) run within [`WAKE_DELAY`] (see
-/// `threadline_sync_engine::schedule::wake`); true when there is one. Cheap when nothing
-/// syncs: one indexed query.
+/// that cover it (of the record's organisation's users), but `except` (the sync that made
+/// the change), run within [`WAKE_DELAY`] (see `threadline_sync_engine::schedule::wake`);
+/// true when there is one. Cheap when nothing syncs: one indexed query.
 pub async fn wake_for_record(
     conn: &mut Conn,
     org: Uuid,
     kind: &str,
     id: Uuid,
+    except: Option<Uuid>,
 ) -> StoreResult<bool> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT s.connection_id, s.integration
@@ -179,6 +180,11 @@ pub async fn wake_for_record(
     .bind(id_text(org))
     .fetch_all(&mut *conn)
     .await?;
+    let except = except.map(id_text);
+    let rows: Vec<(String, String)> = rows
+        .into_iter()
+        .filter(|(c, _)| Some(c) != except.as_ref())
+        .collect();
     let woken = !rows.is_empty();
     let at = Utc::now() + chrono::Duration::from_std(WAKE_DELAY).unwrap_or_default();
     for (connection, integration) in rows {

@@ -20,6 +20,17 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// So that a write transaction of links is retried when the database asks (a serialization
+/// failure on PostgreSQL, a busy SQLite).
+impl threadline_storage::errors::DbFailure for StoreError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            StoreError::Database(e) => Some(e),
+            StoreError::Corrupt { .. } => None,
+        }
+    }
+}
+
 const COLUMNS: &str = "node_key, record_kind, record_id, state, crm_version, sha256, crm_parent, \
      crm_name, remote_id, remote_parent, remote_name, remote_rev, remote_hash_kind, remote_hash, \
      path";
