@@ -378,8 +378,8 @@ async fn sync_with_dropbox_copies_a_record_and_keeps_it_in_sync_both_ways() {
         ))
         .await
         .body;
+    // (The delete wakes the sync: no "sync now".)
     s.node_delete(&offer_now).await;
-    s.sync_now(connection).await;
     let deleted = s.file_run(connection, 5).await;
     assert_eq!(deleted["status"], "ok", "{deleted:#}");
     assert_eq!(deleted["counts"]["deleted"], 1, "{deleted:#}");
@@ -789,10 +789,10 @@ async fn reconnecting_dropbox_resumes_without_uploading_again() {
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     s.upload(acme, None, "b.txt", "b").await;
+    s.fake.log().clear();
     let again = s.connect().await;
     assert_eq!(again, connection, "the same connection, connected again");
-    s.fake.log().clear();
-    s.sync_now(connection).await;
+    // Connecting again resumes the sync, due at once.
     let run = s.file_run(connection, 2).await;
     assert_eq!(run["status"], "ok", "{run:#}");
     assert_eq!(detail(&run, "uploaded"), 1, "only the new file: {run:#}");
