@@ -693,22 +693,28 @@ async fn storage_use(
 }
 
 /// A document of a record changed: the document syncs that cover the record run within
-/// seconds (`threadline_files_sync::settings::wake_for_record`). Best effort: the change is
-/// made, and the sync's next scheduled run carries it if this fails.
+/// seconds (`threadline_files_sync::settings::wake`). Best effort: the change is made, and
+/// the sync's next scheduled run carries it if this fails.
 async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
+    use threadline_files_sync::settings;
     let (kind, id) = (node.record.kind.as_str(), node.record.id);
-    let woken = state
-        .db()
-        .write(|tx| {
-            Box::pin(threadline_files_sync::settings::wake_for_record(
-                tx, org, kind, id, None,
-            ))
-        })
-        .await;
-    match woken {
-        Ok(true) => state.sync_wake().notify_one(),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, node = %node.id, "could not wake the document syncs"),
+    let woken = async {
+        let mut conn = state.db().pool().acquire().await?;
+        let syncs = settings::covering(&mut conn, org, kind, id, None).await?;
+        drop(conn);
+        if !syncs.is_empty() {
+            let syncs = &syncs;
+            state
+                .db()
+                .write(|tx| Box::pin(settings::wake(tx, syncs)))
+                .await?;
+            state.sync_wake().notify_one();
+        }
+        Ok::<_, threadline_files_sync::StoreError>(())
+    }
+    .await;
+    if let Err(e) = woken {
+        tracing::warn!(error = %e, node = %node.id, "could not wake the document syncs");
     }
 }
 

@@ -535,27 +535,29 @@ impl Executor<'_> {
         if self.touched.is_empty() {
             return;
         }
-        let (org, me, touched) = (self.actor.org_id, self.connection.id, &self.touched);
-        let woken = self
-            .sync
-            .db
-            .write(|tx| {
-                Box::pin(async move {
-                    let mut any = false;
-                    for r in touched {
-                        any |= settings::wake_for_record(
-                            tx,
-                            org,
-                            settings::kind_str(r.kind),
-                            r.id,
-                            Some(me),
-                        )
-                        .await?;
+        let (org, me) = (self.actor.org_id, self.connection.id);
+        let woken = async {
+            let mut conn = self.sync.db.pool().acquire().await?;
+            let mut syncs: Vec<settings::Covering> = Vec::new();
+            for r in &self.touched {
+                let kind = settings::kind_str(r.kind);
+                for sync in settings::covering(&mut conn, org, kind, r.id, Some(me)).await? {
+                    if !syncs.contains(&sync) {
+                        syncs.push(sync);
                     }
-                    Ok::<_, store::StoreError>(any)
-                })
-            })
-            .await;
+                }
+            }
+            drop(conn);
+            if !syncs.is_empty() {
+                let syncs = &syncs;
+                self.sync
+                    .db
+                    .write(|tx| Box::pin(settings::wake(tx, syncs)))
+                    .await?;
+            }
+            Ok::<_, store::StoreError>(())
+        }
+        .await;
         if let Err(e) = woken {
             tracing::warn!(connection = %me, error = %e, "could not wake the other document syncs");
         }

@@ -154,17 +154,23 @@ pub async fn save_cursor(
     Ok(())
 }
 
-/// A document of the record `kind` (`company`, …) `id` changed in the CRM: the file syncs
-/// that cover it (of the record's organisation's users), but `except` (the sync that made
-/// the change), run within [`WAKE_DELAY`] (see `threadline_sync_engine::schedule::wake`);
-/// true when there is one. Cheap when nothing syncs: one indexed query.
-pub async fn wake_for_record(
+/// A connection's document sync to wake: its id and its integration (its schedule's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Covering {
+    pub connection: Uuid,
+    pub integration: String,
+}
+
+/// The document syncs that cover the record `kind` (`company`, …) `id` of `org` (its users'
+/// connections, not disconnected), but `except` (the sync asking). A read, cheap when
+/// nothing syncs (one indexed query): callers run it before taking a write transaction.
+pub async fn covering(
     conn: &mut Conn,
     org: Uuid,
     kind: &str,
     id: Uuid,
     except: Option<Uuid>,
-) -> StoreResult<bool> {
+) -> StoreResult<Vec<Covering>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT s.connection_id, s.integration
          FROM file_sync_targets t
@@ -180,19 +186,30 @@ pub async fn wake_for_record(
     .bind(id_text(org))
     .fetch_all(&mut *conn)
     .await?;
-    let except = except.map(id_text);
-    let rows: Vec<(String, String)> = rows
-        .into_iter()
-        .filter(|(c, _)| Some(c) != except.as_ref())
-        .collect();
-    let woken = !rows.is_empty();
-    let at = Utc::now() + chrono::Duration::from_std(WAKE_DELAY).unwrap_or_default();
+    let mut out = Vec::with_capacity(rows.len());
     for (connection, integration) in rows {
         let connection = parse_uuid(&connection).map_err(|_| StoreError::Corrupt {
             connection: Uuid::nil(),
             why: format!("connection id {connection:?}"),
         })?;
-        threadline_sync_engine::schedule::wake(conn, connection, &integration, at).await?;
+        if Some(connection) != except {
+            out.push(Covering {
+                connection,
+                integration,
+            });
+        }
     }
-    Ok(woken)
+    Ok(out)
+}
+
+/// Something these syncs cover changed in the CRM (a document uploaded, or imported by
+/// another user's sync): each runs within [`WAKE_DELAY`] (see
+/// `threadline_sync_engine::schedule::wake`). In a write transaction.
+pub async fn wake(conn: &mut Conn, syncs: &[Covering]) -> StoreResult<()> {
+    let at = Utc::now() + chrono::Duration::from_std(WAKE_DELAY).unwrap_or_default();
+    for sync in syncs {
+        threadline_sync_engine::schedule::wake(conn, sync.connection, &sync.integration, at)
+            .await?;
+    }
+    Ok(())
 }
