@@ -1279,7 +1279,7 @@ async fn bench(args: Args) {
         args.mib, args.repeat
     );
     println!("|---|---:|---:|---:|---|---|");
-    println!("{}", up.row("CRM → Dropbox (upload session)", args.mib));
+    println!("{}", up.row("CRM → Dropbox (upload; a session above 8 MiB)", args.mib));
     println!("{}", down.row("Dropbox → CRM (download)", args.mib));
     println!();
     println!(
