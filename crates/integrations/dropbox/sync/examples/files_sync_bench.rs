@@ -22,7 +22,9 @@
 //!    time, files per second, requests per endpoint, peak RSS.
 //! 2. **The next scheduled run** (the first sync's own writes come back in the listing) and
 //!    **a quiet run** (goal: exactly 1 request, `list_folder/continue`).
-//! 3. **A 50 MiB file** (`--mib`, at most the documents' 50 MiB), CRM → Dropbox (an upload
+//! 3. **A 50 MiB file** (`--mib`, at most the documents' 50 MiB), for another organisation's
+//!    user with a Dropbox of his own (few links: a run's own cost stays small beside the
+//!    transfer), CRM → Dropbox (an upload
 //!    session of 8 MiB chunks) and Dropbox → CRM, `--repeat` times: throughput as a ratio of
 //!    a **raw loopback copy** of the same bytes to the same fake in the same run (one plain
 //!    reqwest `files/upload` streaming the blob's file, for another account; one plain
@@ -82,7 +84,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
+/// The user whose records are synced (scenarios 1, 2 and 4).
 const ANN: &str = "ann@example.com";
+/// Another organisation's user with a Dropbox of his own, for the large files: his runs do
+/// not carry the cost of loading Ann's thousands of links and nodes (each of her runs does,
+/// see the quiet run), which would hide what the transfer itself costs.
+const BOB: &str = "bob@example.com";
 /// Another account of the fake, where the raw uploads go (the sync never lists it).
 const RAW: &str = "raw@example.com";
 const APP_KEY: &str = "threadline-bench";
@@ -158,8 +165,7 @@ fn seeded_stream(
 async fn serve_fake() {
     let fake = Arc::new(FakeProviders::start().await);
     let dropbox = fake.dropbox();
-    let account_id = dropbox.add_account(ANN);
-    dropbox.add_account(RAW);
+    let mut accounts = serde_json::Map::new();
     dropbox.add_app(DropboxApp {
         app_key: APP_KEY.into(),
         app_secret: "secret".into(),
@@ -169,6 +175,14 @@ async fn serve_fake() {
     });
     // Long enough for the slowest run on a busy machine.
     dropbox.set_access_token_lifetime(Duration::from_secs(7 * 86_400));
+    for email in [ANN, BOB, RAW] {
+        let account_id = dropbox.add_account(email);
+        let token = dropbox.issue_tokens(APP_KEY, email).access_token;
+        accounts.insert(
+            email.into(),
+            json!({ "account_id": account_id, "token": token }),
+        );
+    }
     let counted = Arc::new(AtomicU64::new(0));
     let relay = TcpListener::bind("127.0.0.1:0")
         .await
@@ -178,9 +192,7 @@ async fn serve_fake() {
     let hello = json!({
         "base": fake.base_url(),
         "counted_base": relay_base,
-        "token": dropbox.issue_tokens(APP_KEY, ANN).access_token,
-        "raw_token": dropbox.issue_tokens(APP_KEY, RAW).access_token,
-        "account_id": account_id,
+        "accounts": accounts,
         "app_folder": dropbox.app_folder(APP_KEY),
     });
     println!("{hello}");
@@ -241,13 +253,14 @@ async fn relay(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, counted: Option<
     let _ = to.shutdown().await;
 }
 
-/// One command of the parent: `clear`, `log`, `mem`, `entries`, `meta <path>`,
-/// `put <size> <seed> <path>` (user paths, `/Apps/…`), and `sent` (the relay's count).
-/// Answers one line of JSON.
+/// One command of the parent: `clear`, `log`, `mem`, and of an account `entries <email>`,
+/// `meta <email> <path>`, `put <email> <size> <seed> <path>` (user paths, `/Apps/…`); and
+/// `sent` (the relay's count). Answers one line of JSON.
 fn command(fake: &FakeProviders, line: &str) -> Value {
     let dropbox = fake.dropbox();
-    let mut words = line.splitn(2, ' ');
+    let mut words = line.splitn(3, ' ');
     let verb = words.next().unwrap_or_default();
+    let email = words.next().unwrap_or_default();
     let rest = words.next().unwrap_or_default();
     match verb {
         "clear" => {
@@ -260,13 +273,13 @@ fn command(fake: &FakeProviders, line: &str) -> Value {
             let app = dropbox.app_folder(APP_KEY);
             let prefix = format!("{app}/");
             let under = dropbox
-                .paths(ANN)
+                .paths(email)
                 .iter()
                 .filter(|p| p.starts_with(&prefix))
                 .count();
             json!(under)
         }
-        "meta" => dropbox.metadata(ANN, rest).unwrap_or(Value::Null),
+        "meta" => dropbox.metadata(email, rest).unwrap_or(Value::Null),
         "put" => {
             let mut parts = rest.splitn(3, ' ');
             let size: usize = parts
@@ -278,7 +291,7 @@ fn command(fake: &FakeProviders, line: &str) -> Value {
                 .and_then(|s| s.parse().ok())
                 .expect("put: a seed");
             let path = parts.next().expect("put: a path");
-            dropbox.put_file(ANN, path, seeded_bytes(seed, size))
+            dropbox.put_file(email, path, seeded_bytes(seed, size))
         }
         other => json!({ "error": format!("unknown command {other:?}") }),
     }
@@ -291,10 +304,15 @@ struct FakeProcess {
     base: String,
     /// The counting relay's URL.
     counted_base: String,
-    token: String,
-    raw_token: String,
-    account_id: String,
+    /// Each account's id and access token.
+    accounts: BTreeMap<String, Account>,
     app_folder: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Account {
+    account_id: String,
+    token: String,
 }
 
 impl FakeProcess {
@@ -315,9 +333,7 @@ impl FakeProcess {
         FakeProcess {
             base: text("base"),
             counted_base: text("counted_base"),
-            token: text("token"),
-            raw_token: text("raw_token"),
-            account_id: text("account_id"),
+            accounts: serde_json::from_value(hello["accounts"].clone()).expect("the accounts"),
             app_folder: text("app_folder"),
             pipe: Mutex::new((stdin, stdout)),
             child,
@@ -356,19 +372,8 @@ impl FakeProcess {
         )
     }
 
-    /// Files and folders in the app folder.
-    fn entries(&self) -> u64 {
-        self.ask("entries").as_u64().expect("a count")
-    }
-
-    /// The metadata at `path` under the app folder (`/Companies/…`), `Null` if nothing.
-    fn meta(&self, path: &str) -> Value {
-        self.ask(&format!("meta {}{path}", self.app_folder))
-    }
-
-    /// Writes seeded bytes at `path` under the app folder, as the user does in Dropbox.
-    fn put(&self, path: &str, size: u64, seed: u64) -> Value {
-        self.ask(&format!("put {size} {seed} {}{path}", self.app_folder))
+    fn account(&self, email: &str) -> &Account {
+        &self.accounts[email]
     }
 }
 
@@ -544,8 +549,10 @@ struct SeedRecord {
     files: Vec<(Option<usize>, String, NewContent)>,
 }
 
+/// One user's CRM and Dropbox, and the sync between them.
 struct Bench {
-    fake: FakeProcess,
+    fake: Arc<FakeProcess>,
+    email: &'static str,
     db: Db,
     blobs: BlobStore,
     actor: Actor,
@@ -557,14 +564,21 @@ struct Bench {
 }
 
 impl Bench {
-    async fn new(db: Db, data_dir: &Path) -> Bench {
-        let fake = FakeProcess::spawn();
-        let blobs = BlobStore::in_data_dir(data_dir);
+    /// `email`'s organisation (`org`), user and Dropbox connection, the sync on for every
+    /// company.
+    async fn new(
+        db: Db,
+        blobs: BlobStore,
+        fake: Arc<FakeProcess>,
+        email: &'static str,
+        org: &str,
+    ) -> Bench {
+        let account = fake.account(email);
         let mut conn = db.pool().acquire().await.expect("a connection");
-        let org = accounts::create_organisation(&mut conn, "Bench")
+        let org = accounts::create_organisation(&mut conn, org)
             .await
             .expect("an organisation");
-        let (user, _) = accounts::create_user(&mut conn, org, ANN, "Ann", &[])
+        let (user, _) = accounts::create_user(&mut conn, org, email, "User", &[])
             .await
             .expect("a user");
         let actor = threadline_crm::actor::of_user(&mut conn, user)
@@ -576,10 +590,10 @@ impl Bench {
             .expect("a keyring");
         let grant = Grant {
             provider: Provider::Dropbox,
-            account_id: fake.account_id.clone(),
-            account_email: Some(ANN.into()),
+            account_id: account.account_id.clone(),
+            account_email: Some(email.into()),
             scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
-            access_token: SecretString::from(fake.token.clone()),
+            access_token: SecretString::from(account.token.clone()),
             refresh_token: None,
             access_token_expires_at: None,
         };
@@ -614,13 +628,14 @@ impl Bench {
                 db.clone(),
                 blobs.clone(),
                 Arc::new(client),
-                Arc::new(FixedToken(SecretString::from(fake.token.clone()))),
+                Arc::new(FixedToken(SecretString::from(account.token.clone()))),
                 &[],
             )
         };
         let sync = file_sync(&fake.base);
         let counted = file_sync(&fake.counted_base);
         Bench {
+            email,
             counted,
             fake,
             db,
@@ -629,6 +644,26 @@ impl Bench {
             connection,
             sync,
         }
+    }
+
+    /// Files and folders in the app folder.
+    fn entries(&self) -> u64 {
+        let answer = self.fake.ask(&format!("entries {}", self.email));
+        answer.as_u64().expect("a count")
+    }
+
+    /// The metadata at `path` under the app folder (`/Companies/…`), `Null` if nothing.
+    fn meta(&self, path: &str) -> Value {
+        let app = &self.fake.app_folder;
+        self.fake.ask(&format!("meta {} {app}{path}", self.email))
+    }
+
+    /// Writes seeded bytes at `path` under the app folder, as the user does in Dropbox.
+    fn put(&self, path: &str, size: u64, seed: u64) -> Value {
+        let app = &self.fake.app_folder;
+        let email = self.email;
+        self.fake
+            .ask(&format!("put {email} {size} {seed} {app}{path}"))
     }
 
     /// One run of the sync, measured.
@@ -840,7 +875,7 @@ async fn raw_upload(http: &reqwest::Client, fake: &FakeProcess, file: &Path, to:
     ));
     let answer = http
         .post(format!("{}/2/files/upload", fake.base))
-        .bearer_auth(&fake.raw_token)
+        .bearer_auth(&fake.account(RAW).token)
         .header("Dropbox-API-Arg", arg)
         .header("Content-Type", "application/octet-stream")
         .body(body)
@@ -854,11 +889,18 @@ async fn raw_upload(http: &reqwest::Client, fake: &FakeProcess, file: &Path, to:
     );
 }
 
-/// One `files/download` of `path` (Ann's), written to `to` as it arrives (no hash, no fsync).
-async fn raw_download(http: &reqwest::Client, fake: &FakeProcess, path: &str, to: &Path) -> u64 {
+/// One `files/download` of `email`'s `path`, written to `to` as it arrives (no hash, no
+/// fsync).
+async fn raw_download(
+    http: &reqwest::Client,
+    fake: &FakeProcess,
+    email: &str,
+    path: &str,
+    to: &Path,
+) -> u64 {
     let answer = http
         .post(format!("{}/2/files/download", fake.base))
-        .bearer_auth(&fake.token)
+        .bearer_auth(&fake.account(email).token)
         .header("Dropbox-API-Arg", json!({ "path": path }).to_string())
         .send()
         .await
@@ -956,7 +998,7 @@ impl Transfers {
         let raw_growth: Vec<f64> = self.raw.iter().map(|m| mib_f(m.growth_kib())).collect();
         let requests = self
             .sync
-            .first()
+            .last()
             .map(Measured::requests_cell)
             .unwrap_or_default();
         format!(
@@ -998,7 +1040,9 @@ async fn bench(args: Args) {
     );
     let database = TestDatabase::create();
     let db = database.open().await;
-    let bench = Bench::new(db.clone(), database.data_dir()).await;
+    let fake = Arc::new(FakeProcess::spawn());
+    let blobs = BlobStore::in_data_dir(database.data_dir());
+    let bench = Bench::new(db.clone(), blobs.clone(), Arc::clone(&fake), ANN, "Bench").await;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let app = bench.fake.app_folder.clone();
     println!(
@@ -1037,7 +1081,7 @@ async fn bench(args: Args) {
     let folders = if args.files > top { 2 } else { 1 };
     let expected_entries = 1 + args.records * folders + files;
     assert_eq!(
-        bench.fake.entries(),
+        bench.entries(),
         expected_entries as u64,
         "every folder and file in Dropbox"
     );
@@ -1089,11 +1133,11 @@ async fn bench(args: Args) {
         sample.1
     );
     assert!(
-        !bench.fake.meta(&sample_path).is_null(),
+        !bench.meta(&sample_path).is_null(),
         "{sample_path} moved in Dropbox"
     );
     assert!(
-        bench.fake.meta("/Companies/Big Co").is_null(),
+        bench.meta("/Companies/Big Co").is_null(),
         "the old folder is gone"
     );
     let after_rename = bench.run_counted().await;
@@ -1121,14 +1165,19 @@ async fn bench(args: Args) {
     let http = reqwest::Client::new();
     let scratch = database.data_dir().join("raw-download.bin");
     let rss_before = (status_kib("VmRSS"), maxrss_kib());
-    let fake_before = bench.fake.memory();
+    let fake_before = fake.memory();
+    // Bob's organisation: a few records, so that a run's own cost stays small beside the
+    // transfer's (Ann's runs each load 13,000 links and nodes: see the quiet run).
+    let large = Bench::new(db.clone(), blobs, Arc::clone(&fake), BOB, "Large files").await;
+    let large_quiet = large.run().await;
+    large_quiet.report("Bob's first (empty) run");
     let mut up = Transfers::default();
     let mut down = Transfers::default();
     for i in 0..args.repeat {
         let seed = args.seed * 1000 + i as u64;
         // CRM → Dropbox: a new record holding one large file.
-        bench.settle().await;
-        let blob = bench
+        large.settle().await;
+        let blob = large
             .blobs
             .store_stream(seeded_stream(seed, args.mib))
             .await
@@ -1146,19 +1195,17 @@ async fn bench(args: Args) {
                 },
             )],
         };
-        let record_id = bench.save_record(&record).await;
-        let blob_path = bench.blobs.path_of(&blob.sha256).expect("a blob path");
+        let record_id = large.save_record(&record).await;
+        let blob_path = large.blobs.path_of(&blob.sha256).expect("a blob path");
         let raw_up = || async {
-            let meter = Meter::start(&bench.fake);
-            raw_upload(&http, &bench.fake, &blob_path, &format!("/raw-{i}.bin")).await;
-            meter.stop(&bench.fake, false)
+            let meter = Meter::start(&large.fake);
+            raw_upload(&http, &large.fake, &blob_path, &format!("/raw-{i}.bin")).await;
+            meter.stop(&large.fake, false)
         };
         let raw_first = i % 2 == 0;
-        let (synced, raw) = sync_and_raw(&bench, raw_first, raw_up, &format!("upload {i}")).await;
+        let (synced, raw) = sync_and_raw(&large, raw_first, raw_up, &format!("upload {i}")).await;
         up.raw.push(raw);
-        let remote = bench
-            .fake
-            .meta(&format!("/Companies/Large file {i}/{name}"));
+        let remote = large.meta(&format!("/Companies/Large file {i}/{name}"));
         assert_eq!(
             remote["content_hash"].as_str(),
             Some(dropbox_hash_of(&blob_path).await.as_str()),
@@ -1168,21 +1215,21 @@ async fn bench(args: Args) {
         up.sync.push(synced);
 
         // Dropbox → CRM: a large file written in Dropbox into that record's folder.
-        bench.settle().await;
+        large.settle().await;
         let path = format!("/Companies/Large file {i}/from-dropbox-{i}.bin");
-        let put = bench.fake.put(&path, size, seed + 500);
+        let put = large.put(&path, size, seed + 500);
         let raw_down = || async {
-            let meter = Meter::start(&bench.fake);
-            let got = raw_download(&http, &bench.fake, &path, &scratch).await;
+            let meter = Meter::start(&large.fake);
+            let got = raw_download(&http, &large.fake, BOB, &path, &scratch).await;
             assert_eq!(got, size);
-            meter.stop(&bench.fake, false)
+            meter.stop(&large.fake, false)
         };
         let (synced, raw) =
-            sync_and_raw(&bench, raw_first, raw_down, &format!("download {i}")).await;
+            sync_and_raw(&large, raw_first, raw_down, &format!("download {i}")).await;
         down.raw.push(raw);
         assert_eq!(synced.detail("downloaded"), 1, "{:?}", synced.counts);
         assert_eq!(
-            bench
+            large
                 .crm_file_hash(record_id, &format!("from-dropbox-{i}.bin"))
                 .await
                 .as_deref(),
@@ -1192,7 +1239,7 @@ async fn bench(args: Args) {
         down.sync.push(synced);
     }
     let rss_after = (status_kib("VmRSS"), maxrss_kib());
-    let fake_after = bench.fake.memory();
+    let fake_after = fake.memory();
     println!(
         "around the {} MiB transfers: RSS {:.0} → {:.0} MiB, getrusage maxrss {:.0} → {:.0} MiB; \
          the fake's process: RSS {:.0} → {:.0} MiB (it keeps every file in memory)",
@@ -1275,11 +1322,14 @@ async fn bench(args: Args) {
     println!();
     println!(
         "| {} MiB file, {} each | the sync (min–max) | raw loopback copy (min–max) | sync ÷ raw \
-         (min–max) | RSS growth during the sync's run (raw copy) | requests of a sync run |",
+         (min–max) | RSS growth during the sync's run (raw copy) | requests of the last sync run |",
         args.mib, args.repeat
     );
     println!("|---|---:|---:|---:|---|---|");
-    println!("{}", up.row("CRM → Dropbox (upload; a session above 8 MiB)", args.mib));
+    println!(
+        "{}",
+        up.row("CRM → Dropbox (upload; a session above 8 MiB)", args.mib)
+    );
     println!("{}", down.row("Dropbox → CRM (download)", args.mib));
     println!();
     println!(
