@@ -40,10 +40,10 @@
 //! ```
 //!
 //! Peak RSS: `/proc/self/clear_refs` (`5`) resets the peak to the current RSS before each
-//! measured stretch, after `malloc_trim`; the peak is then read as `VmHWM`. `getrusage`'s
-//! `ru_maxrss` is printed for the whole process only: Linux folds the peak of the moment into
-//! it whenever a thread exits (tokio's blocking threads do, after 10 s idle), so after a reset
-//! it can still show an older, higher peak.
+//! measured stretch, after `malloc_trim`; the peak is then read as `VmHWM`, the high-water
+//! mark `getrusage`'s `ru_maxrss` reads too (Linux resets both, and `ru_maxrss` may also hold
+//! the mark of when a thread last exited). The whole process's peak is therefore the largest
+//! of the stretches' peaks and of the mark before each reset.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -397,6 +397,16 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The largest `VmHWM` seen before a reset, KiB.
+static PROCESS_PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// The process's peak RSS so far, KiB, across the resets.
+fn process_peak_kib() -> u64 {
+    PROCESS_PEAK
+        .fetch_max(status_kib("VmHWM"), Ordering::Relaxed)
+        .max(status_kib("VmHWM"))
+}
+
 /// `getrusage(RUSAGE_SELF).ru_maxrss`, KiB on Linux.
 fn maxrss_kib() -> u64 {
     // SAFETY: an all-zero rusage is valid, and getrusage only writes into it.
@@ -411,6 +421,7 @@ fn maxrss_kib() -> u64 {
 /// Hands the allocator's free memory back, then sets the peak (`VmHWM`) to the current
 /// RSS. False when the peak cannot be reset.
 fn fresh_peak() -> bool {
+    PROCESS_PEAK.fetch_max(status_kib("VmHWM"), Ordering::Relaxed);
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only releases free memory of the allocator's own.
     unsafe {
@@ -1164,7 +1175,7 @@ async fn bench(args: Args) {
     let size = args.mib * MIB;
     let http = reqwest::Client::new();
     let scratch = database.data_dir().join("raw-download.bin");
-    let rss_before = (status_kib("VmRSS"), maxrss_kib());
+    let rss_before = status_kib("VmRSS");
     let fake_before = fake.memory();
     // Bob's organisation: a few records, so that a run's own cost stays small beside the
     // transfer's (Ann's runs each load 13,000 links and nodes: see the quiet run).
@@ -1238,16 +1249,14 @@ async fn bench(args: Args) {
         );
         down.sync.push(synced);
     }
-    let rss_after = (status_kib("VmRSS"), maxrss_kib());
+    let rss_after = status_kib("VmRSS");
     let fake_after = fake.memory();
     println!(
-        "around the {} MiB transfers: RSS {:.0} → {:.0} MiB, getrusage maxrss {:.0} → {:.0} MiB; \
-         the fake's process: RSS {:.0} → {:.0} MiB (it keeps every file in memory)",
+        "around the {} MiB transfers: RSS {:.0} → {:.0} MiB; the fake's process: RSS {:.0} → \
+         {:.0} MiB (it keeps every file in memory)",
         args.mib,
-        mib(rss_before.0),
-        mib(rss_after.0),
-        mib(rss_before.1),
-        mib(rss_after.1),
+        mib(rss_before),
+        mib(rss_after),
         mib(fake_before.0),
         mib(fake_after.0),
     );
@@ -1335,8 +1344,10 @@ async fn bench(args: Args) {
     println!(
         "raw copies: one `files/upload` of the blob's file, streamed, to another account of \
          the same fake; one `files/download` of the same file written to a file (no hash, no \
-         fsync). Load average at the end: {}; process peak (getrusage maxrss): {:.0} MiB",
+         fsync). Load average at the end: {}; the process's peak RSS: {:.0} MiB (getrusage \
+         maxrss now: {:.0} MiB, reset with the stretches')",
         load(),
+        mib(process_peak_kib()),
         mib(maxrss_kib())
     );
     drop(bench);
