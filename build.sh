@@ -277,6 +277,11 @@ cmd_bench() {
   "$ROOT/crates/bench/run.sh" ${BENCH_QUICK:+--quick}
   log "server benchmark: import of 100,000 contacts from CSV, both engines"
   "$ROOT/crates/server/bench/import-contacts.sh"
+  log "document sync benchmark: Dropbox (the local fake, another process), SQLite"
+  cargo build --release -p threadline-dropbox --example files_sync_bench
+  log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/files_sync_bench" \
+    ${BENCH_QUICK:+--records 50 --big-record-files 100 --repeat 1}
 }
 
 case "${1:-build}" in
