@@ -947,18 +947,33 @@ impl Executor<'_> {
             .download(self.token, remote_id, rev)
             .await
             .map_err(|e| remote_step_failure("downloading a file", e))?;
+        // The listed hash is checked as the bytes arrive: ours (SHA-256) by the blob store;
+        // the provider's kind (Dropbox's block hash, Drive's MD5) on a thread of its own, so
+        // that the two hashes of a large file run side by side (bounded: 16 chunks waiting).
         let expected = link.remote_hash.clone();
-        let hasher = Arc::new(std::sync::Mutex::new(
-            expected.as_ref().map(|h| ProviderHasher::new(h.kind)),
-        ));
-        let feeding = Arc::clone(&hasher);
-        let stream = stream.map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                if let Some(h) = feeding.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                    h.update(bytes);
-                }
+        let (to_hasher, hasher) = match expected.as_ref().map(|h| h.kind) {
+            None | Some(HashKind::Sha256) => (None, None),
+            Some(kind) => {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+                let task = tokio::task::spawn_blocking(move || {
+                    let mut hasher = ProviderHasher::new(kind);
+                    while let Some(chunk) = rx.blocking_recv() {
+                        hasher.update(&chunk);
+                    }
+                    hasher.finish()
+                });
+                (Some(tx), Some(task))
             }
-            chunk
+        };
+        let stream = stream.then(move |chunk| {
+            let to_hasher = to_hasher.clone();
+            async move {
+                if let (Ok(bytes), Some(tx)) = (&chunk, to_hasher) {
+                    // A hasher gone early is answered below (the task's result).
+                    let _ = tx.send(bytes.clone()).await;
+                }
+                chunk
+            }
         });
         let blob = match self.sync.blobs.store_stream(stream).await {
             Ok(blob) => blob,
@@ -971,9 +986,13 @@ impl Executor<'_> {
                 ))))
             }
         };
-        let hasher = hasher.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let (Some(expected), Some(hasher)) = (expected, hasher) {
-            let got = hasher.finish();
+        let got = match hasher {
+            Some(task) => Some(task.await.map_err(|e| {
+                StepFailure::Stop(SyncError::Fatal(format!("hashing {remote_id}: {e}")))
+            })?),
+            None => Some(blob.sha256.clone()),
+        };
+        if let (Some(expected), Some(got)) = (expected, got) {
             if !got.eq_ignore_ascii_case(&expected.hex) {
                 return Err(StepFailure::Again(format!(
                     "{remote_id} changed while it was downloaded"
