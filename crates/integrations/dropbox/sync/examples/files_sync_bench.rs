@@ -28,7 +28,8 @@
 //!    session of 8 MiB chunks) and Dropbox → CRM, `--repeat` times: throughput as a ratio of
 //!    a **raw loopback copy** of the same bytes to the same fake in the same run (one plain
 //!    reqwest `files/upload` streaming the blob's file, for another account; one plain
-//!    `files/download` of the same file written to a temporary file, no hashing, no fsync);
+//!    `files/download` of the same file written to a temporary file and fsynced, as the blob
+//!    store keeps a content; no hashing);
 //!    RSS growth during each against the file's size.
 //! 4. **Renaming a record that holds 1,000 files** (`--big-record-files`; 10 folders): the
 //!    requests of the run after the rename (goal ≤ 3) and the bytes it uploaded (goal 0).
@@ -900,8 +901,8 @@ async fn raw_upload(http: &reqwest::Client, fake: &FakeProcess, file: &Path, to:
     );
 }
 
-/// One `files/download` of `email`'s `path`, written to `to` as it arrives (no hash, no
-/// fsync).
+/// One `files/download` of `email`'s `path`, written to `to` as it arrives and made durable
+/// (fsync) as the blob store makes every content it keeps; no hash.
 async fn raw_download(
     http: &reqwest::Client,
     fake: &FakeProcess,
@@ -929,6 +930,7 @@ async fn raw_download(
         size += chunk.len() as u64;
         out.write_all(&chunk).await.expect("written");
     }
+    out.sync_all().await.expect("made durable");
     drop(out);
     let _ = tokio::fs::remove_file(to).await;
     size
@@ -1343,8 +1345,8 @@ async fn bench(args: Args) {
     println!();
     println!(
         "raw copies: one `files/upload` of the blob's file, streamed, to another account of \
-         the same fake; one `files/download` of the same file written to a file (no hash, no \
-         fsync). Load average at the end: {}; the process's peak RSS: {:.0} MiB (getrusage \
+         the same fake; one `files/download` of the same file written to a file and fsynced, as \
+         the blob store keeps a content (no hash). Load average at the end: {}; the process's peak RSS: {:.0} MiB (getrusage \
          maxrss now: {:.0} MiB, reset with the stretches')",
         load(),
         mib(process_peak_kib()),
