@@ -85,7 +85,13 @@ async fn the_dropbox_connect_flow_stores_an_encrypted_connection() {
     assert_eq!(params["code_challenge_method"], "S256");
     assert_eq!(params["code_challenge"].len(), 43, "SHA-256, base64url");
     assert!(params["state"].len() >= 16);
-    assert_eq!(params["scope"], "account_info.read");
+    // Who the account is, and the document sync's scopes (asked at connect: connecting
+    // Dropbox is for the documents).
+    assert_eq!(
+        params["scope"],
+        "account_info.read files.metadata.read files.metadata.write files.content.read \
+         files.content.write"
+    );
     assert!(
         !params.contains_key("access_type"),
         "Google's, not Dropbox's"
@@ -119,9 +125,16 @@ async fn the_dropbox_connect_flow_stores_an_encrypted_connection() {
     let account_id = s.fake.dropbox().add_account(DROPBOX_USER);
     assert!(account_id.starts_with("dbid:"), "{account_id}");
     assert_eq!(connection["account_id"], account_id.as_str());
+    // Granted as asked, sorted.
     assert_eq!(
         connection["scopes"],
-        serde_json::json!(["account_info.read"])
+        serde_json::json!([
+            "account_info.read",
+            "files.content.read",
+            "files.content.write",
+            "files.metadata.read",
+            "files.metadata.write"
+        ])
     );
     assert!(
         !list.body.to_string().contains("sl.fake"),
