@@ -135,9 +135,87 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// A name from elsewhere (an email attachment's file name) made into one [`check_name`]
+/// accepts, so that it can be stored as given by a person would be: refused characters
+/// (controls, bidi overrides, the BOM) are dropped, separators, the characters Windows
+/// reserves and `U+FFFD` become `_`, trailing dots and spaces go, a device name gets a `_`
+/// in front, and a name too long is cut (on a character boundary) keeping its extension.
+/// An empty result, `.` or `..` becomes `fallback` (itself made valid the same way, and
+/// `file` if even that is empty).
+pub fn to_valid_name(raw: &str, fallback: &str) -> String {
+    fn clean(raw: &str) -> String {
+        let mapped: String = raw
+            .chars()
+            .filter(|c| !is_refused(*c))
+            .map(|c| match c {
+                '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\u{fffd}' => '_',
+                c => c,
+            })
+            .collect();
+        let mut name = mapped.trim_end_matches(['.', ' ']).to_string();
+        if name.len() > MAX_NAME_BYTES {
+            // Keep a short extension (`.pdf`) and cut the stem.
+            let ext = match name.rfind('.') {
+                Some(i) if i > 0 && name.len() - i <= 16 => name[i..].to_string(),
+                _ => String::new(),
+            };
+            let mut end = MAX_NAME_BYTES - ext.len();
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            let stem = name[..end].trim_end_matches(['.', ' ']).to_string();
+            name = format!("{stem}{ext}");
+        }
+        let base = name.split('.').next().unwrap_or("").trim_end_matches(' ');
+        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
+            name.insert(0, '_');
+        }
+        name
+    }
+    let name = clean(raw);
+    if check_name(&name).is_ok() {
+        return name;
+    }
+    let fallback = clean(fallback);
+    if check_name(&fallback).is_ok() {
+        fallback
+    } else {
+        "file".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_elsewhere_are_made_valid() {
+        let cases: Vec<(&str, &str)> = vec![
+            ("report.pdf", "report.pdf"),
+            ("Offerte ☕ 2025.pdf", "Offerte ☕ 2025.pdf"),
+            ("../../etc/passwd", ".._.._etc_passwd"),
+            ("C:\\temp\\x.exe", "C__temp_x.exe"),
+            ("invoice\u{202e}fdp.exe", "invoicefdp.exe"),
+            ("line\r\nbreak.txt", "linebreak.txt"),
+            ("why?.txt", "why_.txt"),
+            ("trailing. . ", "trailing"),
+            ("CON.txt", "_CON.txt"),
+            ("nul", "_nul"),
+            ("", "attachment"),
+            ("..", "attachment"),
+            ("...", "attachment"),
+            ("\u{feff}", "attachment"),
+            ("broken\u{fffd}.txt", "broken_.txt"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(to_valid_name(raw, "attachment"), want, "{raw:?}");
+        }
+        let long = format!("{}.pdf", "é".repeat(200));
+        let valid = to_valid_name(&long, "attachment");
+        assert!(valid.ends_with(".pdf") && valid.len() <= MAX_NAME_BYTES, "{valid}");
+        assert_eq!(check_name(&valid), Ok(()));
+        assert_eq!(to_valid_name("", ""), "file");
+    }
 
     #[test]
     fn name_table() {
