@@ -10,7 +10,8 @@
 //! - [`accounts`]: organisations, users and API tokens.
 //! - [`import`]: contacts from a CSV file (Google / Outlook exports), through the same
 //!   checks and save as the API.
-//! - [`tracking`]: tracking an email — the product's central write.
+//! - [`tracking`]: tracking an email — the product's central write; [`email_source`]: its
+//!   raw RFC 822 source, kept whole (gzip) and parsed, with its attachments.
 //! - [`ids`], [`validate`]: message ids and field checks; [`store`]: batch loaders.
 //! - [`error`]: [`CrmError`], the model's one error (a [`error::Reason`] and a stable code).
 //!
@@ -20,6 +21,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod documents;
+pub mod email_source;
 pub mod error;
 pub mod ids;
 pub mod import;

@@ -74,7 +74,8 @@ pub struct TrackInput {
     contact_ids: Vec<(usize, Uuid)>,
 }
 
-fn truncate_bytes(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_bytes(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -222,6 +223,9 @@ async fn track_once(
             .bind(id)
             .execute(&mut *conn)
             .await?;
+    }
+    if !created && input.ids.iter().any(|id| !found.contains_key(id)) {
+        join_email(conn, auth, email_id).await?;
     }
 
     // Links: each contact and each contact's company.
@@ -479,4 +483,74 @@ async fn merge_own_entries(
         .await?;
     }
     Ok(parse_uuid(keep)?)
+}
+
+/// Adds `ids` to the caller's live entry `entry` (ids are never removed), as tracking does:
+/// when one of them is already an id of another entry of the caller's, the two are one
+/// email and are merged (into the older, which is returned; else `entry` is). Then
+/// [`join_email`]. Used when the email's raw source tells its RFC `Message-ID`.
+pub(crate) async fn add_own_ids(
+    conn: &mut Conn,
+    auth: &Actor,
+    entry: Uuid,
+    ids: &[String],
+) -> CrmResult<Uuid> {
+    let found = store::own_tracked_email_ids_of(conn, auth.org_id, auth.user_id, ids).await?;
+    let mut entries: BTreeSet<Uuid> = found.values().copied().collect();
+    entries.insert(entry);
+    let keep = if entries.len() > 1 {
+        merge_own_entries(conn, auth, &entries).await?
+    } else {
+        entry
+    };
+    let mut added = false;
+    for id in ids.iter().filter(|id| !found.contains_key(*id)) {
+        sqlx::query("INSERT INTO tracked_email_ids (tracked_email_id, org_id, owner_user_id, message_id) VALUES ($1, $2, $3, $4)")
+            .bind(id_text(keep))
+            .bind(id_text(auth.org_id))
+            .bind(id_text(auth.user_id))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        added = true;
+    }
+    if added || keep != entry {
+        join_email(conn, auth, keep).await?;
+    }
+    Ok(keep)
+}
+
+/// The caller's entry `entry` has new ids: when another user's entry has any of its ids,
+/// the caller's entry becomes an entry of that one's email (of the oldest such entry, as
+/// a new entry would: [`insert_email`]). Only the caller's own entry is written; so two
+/// users who tracked one email under their own Gmail ids meet as soon as the later of the
+/// two learns an id they share (the RFC `Message-ID`, from the page or the raw source).
+async fn join_email(conn: &mut Conn, auth: &Actor, entry: Uuid) -> CrmResult<()> {
+    let mut sql = Sql::new(
+        "SELECT t.email_id FROM tracked_email_ids i
+         JOIN tracked_emails t ON t.id = i.tracked_email_id WHERE i.org_id = ",
+    );
+    sql.push_bind(id_text(auth.org_id))
+        .push(" AND t.owner_user_id <> ")
+        .push_bind(id_text(auth.user_id))
+        .push(
+            " AND i.message_id IN (SELECT o.message_id FROM tracked_email_ids o \
+             WHERE o.tracked_email_id = ",
+        )
+        .push_bind(id_text(entry))
+        .push(") ORDER BY t.created_at, t.id LIMIT 1");
+    let email: Option<String> = sql.build_query_scalar().fetch_optional(&mut *conn).await?;
+    if let Some(email) = email {
+        sqlx::query(
+            "UPDATE tracked_emails SET email_id = $1
+             WHERE org_id = $2 AND id = $3 AND owner_user_id = $4 AND email_id <> $1",
+        )
+        .bind(email)
+        .bind(id_text(auth.org_id))
+        .bind(id_text(entry))
+        .bind(id_text(auth.user_id))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -13,7 +13,8 @@
 //! 3. **Abandoned uploads**: `blobs/tmp/*.part` files not written for an hour
 //!    ([`blobs::GRACE`]; a running upload writes every 512 KiB, also in another server
 //!    process sharing the data directory).
-//! 4. **Unreferenced content**: a stored content that no file version nor file names, and
+//! 4. **Unreferenced content**: a stored content that no file version, file, tracked email's
+//!    source or attachment (`crate::email_source`) names, and
 //!    whose file was not modified for [`blobs::GRACE`] (an upload writes or touches its
 //!    content before its transaction references it: see `blobs`), is set aside, checked
 //!    again (mtime, then the database) and deleted, or put back.
@@ -340,12 +341,16 @@ impl Collector {
         Ok((count, bytes))
     }
 
-    /// Which of `shas` a file version or a file names (any organisation's: content is
-    /// stored once for all).
+    /// Which of `shas` a file version, a file, a tracked email's source or one of its
+    /// attachments names (any organisation's: content is stored once for all).
     async fn referenced(&self, shas: &[&str]) -> CrmResult<Vec<String>> {
         let mut sql = Sql::new("SELECT sha256 FROM document_file_versions WHERE sha256 IN ");
         sql.push_list(shas.iter().copied())
             .push(" UNION SELECT sha256 FROM document_nodes WHERE sha256 IN ")
+            .push_list(shas.iter().copied())
+            .push(" UNION SELECT blob_sha256 FROM tracked_email_sources WHERE blob_sha256 IN ")
+            .push_list(shas.iter().copied())
+            .push(" UNION SELECT sha256 FROM tracked_email_attachments WHERE sha256 IN ")
             .push_list(shas.iter().copied());
         Ok(sql.build_query_scalar().fetch_all(self.db.pool()).await?)
     }

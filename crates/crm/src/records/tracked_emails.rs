@@ -25,6 +25,7 @@ use uuid::Uuid;
 use super::{load_rows, save_row, Kind, Meta, MetaRow, Target, META_COLUMNS};
 use super::{Editable, Record};
 use crate::actor::Actor;
+use crate::email_source::{self, EmailAttachment, EmailSource};
 use crate::error::{CrmError, CrmResult, Reason};
 use crate::store;
 use threadline_storage::db::{self, id_text, parse_uuid, BoxFuture, Conn, Sql};
@@ -52,6 +53,11 @@ pub struct TrackedEmailRecord {
     pub gmail_thread_id: Option<String>,
     pub rfc_message_id: Option<String>,
     pub links: Vec<TimelineLink>,
+    /// The email's raw source, when it was sent (`PUT /tracked-emails/{id}/source`): parsed
+    /// or not, its hash and size, its headers (`crate::email_source`).
+    pub source: Option<EmailSource>,
+    /// The attachments of the parsed source (inline images too), in the message's order.
+    pub attachments: Vec<EmailAttachment>,
     #[serde(flatten)]
     pub meta: Meta,
 }
@@ -162,12 +168,14 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Tracked
     )
     .await?;
     let mut base = store::tracked_emails_by_id(conn, org, ids).await?;
+    let mut sources = email_source::load_for(conn, org, ids).await?;
     rows.into_iter()
         .map(|r| {
             let id = r.meta.uuid()?;
             let e = base
                 .remove(&id)
                 .ok_or_else(|| CrmError::internal("a tracked email vanished while loading"))?;
+            let (source, attachments) = sources.remove(&id).unwrap_or_default();
             Ok(TrackedEmailRecord {
                 id,
                 email_id: parse_uuid(&r.email_id)?,
@@ -190,6 +198,8 @@ async fn load(conn: &mut Conn, org: Uuid, ids: &[Uuid]) -> CrmResult<Vec<Tracked
                 gmail_thread_id: e.gmail_thread_id,
                 rfc_message_id: r.rfc_message_id,
                 links: e.links,
+                source,
+                attachments,
                 meta: r.meta.meta()?,
             })
         })
@@ -214,6 +224,8 @@ impl Record for TrackedEmailRecord {
         "gmail_thread_id",
         "rfc_message_id",
         "links",
+        "source",
+        "attachments",
     ];
 
     fn meta(&self) -> &Meta {
