@@ -331,13 +331,18 @@ impl Op {
 
     /// A path parameter holding a UUID.
     pub fn path_id(self, name: &str, description: &str) -> Op {
+        self.path_param(name, description, uuid_schema())
+    }
+
+    /// A path parameter of any other `schema`.
+    pub fn path_param(self, name: &str, description: &str, schema: impl Into<RefOr<Schema>>) -> Op {
         self.parameter(
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .description(Some(description))
-                .schema(Some(uuid_schema()))
+                .schema(Some(schema))
                 .build(),
         )
     }

@@ -13,7 +13,9 @@ pub mod registry;
 
 pub use threadline_connections::{self as connections, oauth};
 pub use threadline_crm::accounts as admin;
-pub use threadline_crm::{accounts, actor, documents, ids, import, records, store, validate};
+pub use threadline_crm::{
+    accounts, actor, documents, email_source, ids, import, records, store, validate,
+};
 pub use threadline_http::{
     auth, error, extract, idempotency, metrics, openapi, rate_limit, routes, serve, state,
     ApiError, AppState, ServerError,

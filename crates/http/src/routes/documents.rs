@@ -383,14 +383,18 @@ async fn create_folder(
 
 /// The declared length, when it is already over the limit: refused before reading.
 fn refuse_declared_oversize(headers: &HeaderMap) -> ApiResult<()> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
+    match declared_length(headers) {
         Some(n) if n > MAX_FILE_BYTES => Err(file_too_large().into()),
         _ => Ok(()),
     }
+}
+
+/// The body's length as its `Content-Length` declares it, if it does.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The upload's `Content-Type` (kept to answer downloads with), or
@@ -523,18 +527,34 @@ async fn download(
         return Ok(response);
     }
     let stream = state.blobs()?.open(sha256).await?;
-    let content_type = node
-        .content_type
-        .as_deref()
+    let mut response = download_response(
+        Body::from_stream(stream),
+        node.content_type.as_deref(),
+        u64::try_from(size).unwrap_or_default(),
+        &node.name,
+    );
+    response.headers_mut().insert(header::ETAG, etag);
+    Ok(response)
+}
+
+/// A stored content as a download: its type (`application/octet-stream` when it has none
+/// or not a valid one), length, `Content-Disposition: attachment` with `name`
+/// ([`content_disposition`]), never sniffed, not kept by shared caches.
+pub fn download_response(
+    body: Body,
+    content_type: Option<&str>,
+    size: u64,
+    name: &str,
+) -> Response {
+    let content_type = content_type
         .and_then(|v| HeaderValue::from_str(v).ok())
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&content_disposition(&node.name))
+    let disposition = HeaderValue::from_str(&content_disposition(name))
         .expect("ASCII without control characters");
-    let mut response = Response::new(Body::from_stream(stream));
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, content_type);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    h.insert(header::ETAG, etag);
     h.insert(header::CONTENT_DISPOSITION, disposition);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -544,7 +564,7 @@ async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    Ok(response)
+    response
 }
 
 /// `attachment; filename="<ASCII stand-in>"; filename*=UTF-8''<percent-encoded>` (RFC 6266

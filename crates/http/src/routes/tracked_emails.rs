@@ -10,22 +10,29 @@
 //! - `POST /api/v1/tracked-emails/state` ([`TrackedStateRequest`]): the tracked entry and the
 //!   tasks of each message on the page, in a fixed number of queries.
 //!
+//! - `PUT /api/v1/tracked-emails/{id}/source` (`message/rfc822`): the email's raw source
+//!   for the caller's own entry, kept whole and parsed (`threadline_crm::email_source`);
+//!   `GET /api/v1/tracked-emails/{id}/attachments/{index}`: one of its attachments, to
+//!   those who may read the entry.
+//!
 //! The write itself is the CRM model's ([`threadline_crm::tracking`]): one transaction,
 //! retried when it loses a race; its limits (bodies and subjects truncated, never refused)
 //! are there too. The request as a whole is limited to 1 MiB.
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::Deserialize;
 use threadline_domain::api::{
     MessageState, TrackEmailRequest, TrackEmailResponse, TrackedStateRequest, TrackedStateResponse,
     MAX_STATE_MESSAGES,
 };
 use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::{ObjectBuilder, Type};
 use utoipa::PartialSchema;
 use uuid::Uuid;
 
@@ -46,6 +53,7 @@ use crate::routes::records::{etag, if_match};
 use crate::state::AppState;
 use crate::store;
 use crate::validate;
+use threadline_crm::email_source::{self, MAX_SOURCE_BYTES};
 use threadline_crm::tracking;
 
 pub use threadline_crm::tracking::{
@@ -132,8 +140,81 @@ pub fn router() -> ApiRouter {
     .empty("204", "Deleted; the ETag is the tombstone's version.", true)
     .error("403", "Only the owner may delete it (`forbidden`).")
     .not_found("tracked email");
+    let source_op = id(Op::new(
+        tag,
+        "put_tracked_email_source",
+        "Send a tracked email's raw source",
+    ))
+    .description(&format!(
+        "The whole message as Gmail's \"Show original\" serves it (RFC 822), for the caller's \
+         own entry (404 for any other). At most {MAX_SOURCE_BYTES} bytes, streamed. Kept \
+         whole (gzip) and parsed: the RFC Message-ID joins the entry's ids (so colleagues' \
+         entries of the same email share its `email_id`), the headers, bodies and date \
+         complete the entry, and every attachment is stored (one over 50 MB is listed, not \
+         stored). A message that cannot be parsed is still kept: the entry keeps what the \
+         page sent and `source.status` is `unparsed`, with a `reason`. Idempotent: the same \
+         source again changes nothing (`changed: false`)."
+    ))
+    .body(
+        "message/rfc822",
+        "The raw message.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("message/rfc822"),
+    )
+    .json::<email_source::Attached>("200", "The entry as stored now.")
+    .error(
+        "409",
+        "The source is another message than the tracked email (`source_mismatch`).",
+    )
+    .error(
+        "413",
+        "The message is over the size limit (`payload_too_large`); nothing was kept.",
+    )
+    .not_found("tracked email of the caller's");
+    let attachment_op = id(Op::new(
+        tag,
+        "download_tracked_email_attachment",
+        "Download an attachment of a tracked email",
+    ))
+    .description(
+        "Attachment `index` of the entry's `attachments`, with its type and file name. Only \
+         to those who may read the entry's content: its owner, or everyone when it is shared.",
+    )
+    .path_param(
+        "index",
+        "The attachment's `index`.",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0)),
+    )
+    .content(
+        "200",
+        "The attachment, streamed.",
+        "application/octet-stream",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream"),
+    )
+    .error(
+        "409",
+        "The attachment was too large to keep (`attachment_not_stored`).",
+    )
+    .not_found("tracked email the caller may read, or attachment");
     ApiRouter::new()
         .routes(track.route("/tracked-emails", HttpMethod::Post, post(track_email)))
+        .routes(source_op.route(
+            "/tracked-emails/{id}/source",
+            HttpMethod::Put,
+            // Counted against MAX_SOURCE_BYTES while it streams, not against the 1 MiB limit
+            // of JSON bodies.
+            put(put_source).layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable()),
+        ))
+        .routes(attachment_op.route(
+            "/tracked-emails/{id}/attachments/{index}",
+            HttpMethod::Get,
+            get(download_attachment),
+        ))
         .routes(list.route("/tracked-emails", HttpMethod::Get, get(timeline)))
         .routes(state.route(
             "/tracked-emails/state",
@@ -399,5 +480,66 @@ async fn delete_email(
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+/// `PUT /tracked-emails/{id}/source`: the caller's own entry only (404 otherwise, checked
+/// before the body is read); the body streams in, at most [`MAX_SOURCE_BYTES`] (a declared
+/// larger `Content-Length` is refused at once).
+async fn put_source(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<email_source::Attached>> {
+    let id = path_id(Kind::TrackedEmail, &raw)?;
+    let declared = crate::routes::documents::declared_length(&headers);
+    if declared.is_some_and(|n| n > MAX_SOURCE_BYTES) {
+        return Err(email_source::source_too_large().into());
+    }
+    let blobs = state.blobs()?;
+    {
+        let mut conn = state.db().pool().acquire().await?;
+        email_source::require_own_entry(&mut conn, &auth, id).await?;
+    }
+    let received = email_source::receive(body.into_data_stream()).await?;
+    let attached = email_source::attach(state.db(), blobs, &auth, id, received).await?;
+    Ok(Json(attached))
+}
+
+/// `GET /tracked-emails/{id}/attachments/{index}`: streamed from the blob store, as a
+/// download (`Content-Disposition: attachment` with the RFC 6266 `filename*`), never
+/// sniffed, sandboxed.
+async fn download_attachment(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path((raw, index)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let id = path_id(Kind::TrackedEmail, &raw)?;
+    let index: u32 = index.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no attachment {index:?}"),
+        )
+    })?;
+    let attachment = {
+        let mut conn = state.db().pool().acquire().await?;
+        email_source::attachment(&mut conn, &auth, id, index).await?
+    };
+    let sha256 = attachment.sha256.as_deref().unwrap_or_default();
+    let stream = state.blobs()?.open(sha256).await?;
+    let mut response = crate::routes::documents::download_response(
+        Body::from_stream(stream),
+        Some(&attachment.content_type),
+        attachment.size,
+        &attachment.name,
+    );
+    // An HTML or SVG attachment opened in place runs nothing.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
     Ok(response)
 }
