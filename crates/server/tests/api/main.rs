@@ -31,5 +31,6 @@ mod sync;
 mod tasks;
 mod text;
 mod tokens;
+mod tracked_email_source;
 mod tracked_emails;
 mod tracked_emails_team;
