@@ -212,7 +212,10 @@ mod tests {
         }
         let long = format!("{}.pdf", "é".repeat(200));
         let valid = to_valid_name(&long, "attachment");
-        assert!(valid.ends_with(".pdf") && valid.len() <= MAX_NAME_BYTES, "{valid}");
+        assert!(
+            valid.ends_with(".pdf") && valid.len() <= MAX_NAME_BYTES,
+            "{valid}"
+        );
         assert_eq!(check_name(&valid), Ok(()));
         assert_eq!(to_valid_name("", ""), "file");
     }
