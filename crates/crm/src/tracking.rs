@@ -7,7 +7,11 @@
 //! belongs to at most one entry per user (`tracked_email_ids` is UNIQUE per organisation,
 //! owner and message id); entries of different users that are the same email share an
 //! `email_id` (a new entry takes the `email_id` of the oldest entry, any user's, that has
-//! any of its ids). Reads show one entry per email — the reader's own, else a shared one,
+//! any of its ids; an entry of the caller's that learns a new id — tracked again, or its
+//! raw source tells its RFC `Message-ID` (`crate::email_source`) — takes the `email_id` of
+//! the oldest other user's entry that has any of its ids: only the caller's entry is
+//! written, and two users' entries meet when the later one learns an id they share).
+//! Reads show one entry per email — the reader's own, else a shared one,
 //! else a private one redacted (`records::tracked_emails::shown_entries`). So:
 //! - only an entry's owner writes its content or deletes it; tracking never reads or
 //!   writes a colleague's entry (only its `email_id` when making a new entry);

@@ -498,11 +498,11 @@ async fn put_source(
     if declared.is_some_and(|n| n > MAX_SOURCE_BYTES) {
         return Err(email_source::source_too_large().into());
     }
-    let blobs = state.blobs()?;
     {
         let mut conn = state.db().pool().acquire().await?;
         email_source::require_own_entry(&mut conn, &auth, id).await?;
     }
+    let blobs = state.blobs()?;
     let received = email_source::receive(body.into_data_stream()).await?;
     let attached = email_source::attach(state.db(), blobs, &auth, id, received).await?;
     Ok(Json(attached))
