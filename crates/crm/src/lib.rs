@@ -11,6 +11,8 @@
 //! - [`import`]: contacts from a CSV file (Google / Outlook exports), through the same
 //!   checks and save as the API.
 //! - [`tracking`]: tracking an email — the product's central write.
+//! - [`privacy`]: the never-log list, internal domains, own addresses; what tracking and new
+//!   contacts obey.
 //! - [`ids`], [`validate`]: message ids and field checks; [`store`]: batch loaders.
 //! - [`error`]: [`CrmError`], the model's one error (a [`error::Reason`] and a stable code).
 //!
@@ -23,6 +25,7 @@ pub mod documents;
 pub mod error;
 pub mod ids;
 pub mod import;
+pub mod privacy;
 pub mod records;
 pub mod store;
 pub mod tracking;
