@@ -381,6 +381,12 @@ pub fn check_tracking<'r, S: AsRef<str>>(
 mod tests {
     use super::*;
 
+    /// An input, and what it parses to (kind, value, key), or None when refused.
+    type ValueRow = (
+        &'static str,
+        Option<(NeverLogKind, &'static str, &'static str)>,
+    );
+
     fn value(raw: &str) -> Result<(NeverLogKind, String, String), String> {
         NeverLogValue::parse(raw)
             .map(|v| (v.kind(), v.value().to_string(), v.key().to_string()))
@@ -391,7 +397,7 @@ mod tests {
     fn values_are_parsed_and_normalised() {
         use NeverLogKind::*;
         #[rustfmt::skip]
-        let rows: &[(&str, Option<(NeverLogKind, &str, &str)>)] = &[
+        let rows: &[ValueRow] = &[
             ("ann@acme.com", Some((Address, "ann@acme.com", "ann@acme.com"))),
             ("  Ann@ACME.com ", Some((Address, "ann@acme.com", "ann@acme.com"))),
             ("Ann.Lee+x@GoogleMail.com", Some((Address, "ann.lee+x@googlemail.com", "annlee@gmail.com"))),
