@@ -59,6 +59,23 @@ async fn roles_owner_first_then_members() {
     // The first user of another organisation owns that one.
     let them = app.user_in_new_org("them@theirs.example").await;
     assert_eq!(app.get_as(&them, "/api/v1/me").await.body["role"], "owner");
+
+    // Migration 0019's own statement makes the oldest user of each organisation its owner.
+    let migration = include_str!("../../../storage/migrations/0019_privacy_rules.sql");
+    let start = migration
+        .find("UPDATE users SET role = 'owner'")
+        .expect("the statement");
+    let statement = &migration[start..start + migration[start..].find(';').unwrap()];
+    sqlx::query("UPDATE users SET role = 'member'")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    sqlx::query(statement).execute(app.pool()).await.unwrap();
+    let mut roles = Vec::new();
+    for token in [&app.token, &cole, &them] {
+        roles.push(app.get_as(token, "/api/v1/me").await.body["role"].clone());
+    }
+    assert_eq!(roles, ["owner", "member", "owner"]);
 }
 
 #[tokio::test]
