@@ -186,6 +186,7 @@ impl ComposeBar {
             contact_ids: picked.iter().map(|c| c.id).collect(),
             html_body: None,
             visibility: None,
+            insist: false,
         };
         Some((draft_id, request))
     }

@@ -231,6 +231,7 @@ impl MessageBar {
             contact_ids,
             html_body: None,
             visibility: None,
+            insist: false,
         }
     }
 

@@ -43,7 +43,10 @@ impl Picks {
                 MatchStatus::Known => (true, &v.contacts),
                 MatchStatus::Ambiguous => (false, &v.contacts),
                 MatchStatus::Unknown => (false, &v.suggestions),
-                MatchStatus::Own | MatchStatus::Invalid => continue,
+                MatchStatus::Own
+                | MatchStatus::NeverLog
+                | MatchStatus::Colleague
+                | MatchStatus::Invalid => continue,
             };
             for c in candidates {
                 if self.is_picked(c.id, default) && !out.iter().any(|o| o.id == c.id) {
@@ -75,6 +78,8 @@ fn status_name(status: Option<MatchStatus>) -> &'static str {
         Some(MatchStatus::Ambiguous) => "ambiguous",
         Some(MatchStatus::Unknown) => "unknown",
         Some(MatchStatus::Own) => "own",
+        Some(MatchStatus::NeverLog) => "never_log",
+        Some(MatchStatus::Colleague) => "colleague",
         Some(MatchStatus::Invalid) => "invalid",
     }
 }
@@ -130,6 +135,16 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
             MatchStatus::Own => {
                 let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
                 let _ = li.append_child(&h("span").class("address").text(&t("statusOwn")).build());
+            }
+            // Why is in `privacy`; the bar's explanation of it is still to come (issue 14).
+            MatchStatus::NeverLog | MatchStatus::Colleague => {
+                let key = if v.status == MatchStatus::NeverLog {
+                    "statusNeverLog"
+                } else {
+                    "statusColleague"
+                };
+                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+                let _ = li.append_child(&h("span").class("notice").text(&t(key)).build());
             }
             MatchStatus::Invalid => {
                 let _ = li.append_child(&h("span").class("address").text(&p.address).build());

@@ -15,7 +15,7 @@ const locale = (lang) => JSON.parse(readFileSync(`${EXT}_locales/${lang}/message
 
 /** Keys the WASM content script reads with chrome.i18n.getMessage. */
 const CONTENT_KEYS = [
-  "barTitle", "statusKnown", "statusUnknown", "statusAmbiguous", "statusOwn", "statusInvalid",
+  "barTitle", "statusKnown", "statusUnknown", "statusAmbiguous", "statusOwn", "statusNeverLog", "statusColleague", "statusInvalid",
   "actionTrack", "actionTracked", "actionTrackPending", "actionConvertToTask", "actionAddContact",
   "formFirstName", "formLastName", "formEmail", "formCompany", "formDueDate", "formTaskTitle",
   "formSave", "formCancel", "trackOnSend", "pickContacts", "errorNotConfigured", "errorUnauthorized",

@@ -1,6 +1,7 @@
 //! Organisations, users and API tokens: what the CLI manages (and tests set up).
 
 use threadline_domain::address::EmailAddress;
+use threadline_domain::api::UserRole;
 use uuid::Uuid;
 
 use crate::error::{is_unique_violation, ServerError};
@@ -105,7 +106,8 @@ pub async fn create_organisation(conn: &mut Conn, name: &str) -> Result<Uuid, Se
 }
 
 /// A user of `org_id` whose own addresses are `email` then `aliases`. Returns the id and the
-/// normalised login address.
+/// normalised login address. The first user of an organisation is its owner
+/// ([`UserRole::Owner`]), the others are members.
 pub async fn create_user(
     conn: &mut Conn,
     org_id: Uuid,
@@ -129,14 +131,25 @@ pub async fn create_user(
         }
     }
     let id = db::new_id();
+    let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = $1")
+        .bind(id_text(org_id))
+        .fetch_one(&mut *conn)
+        .await?;
+    let role = if others == 0 {
+        UserRole::Owner
+    } else {
+        UserRole::Member
+    };
     let inserted = sqlx::query(
-        "INSERT INTO users (id, org_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, org_id, name, email, created_at, role)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id_text(id))
     .bind(id_text(org_id))
     .bind(name)
     .bind(login.to_string())
     .bind(db::now())
+    .bind(role.as_str())
     .execute(&mut *conn)
     .await;
     match inserted {
@@ -227,6 +240,54 @@ pub async fn revoke_token_tree(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// The role of user `user_id` (a member when there is no such user).
+pub async fn role(conn: &mut Conn, user_id: Uuid) -> Result<UserRole, sqlx::Error> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        .bind(id_text(user_id))
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(role.map_or(UserRole::Member, |r| UserRole::parse(&r)))
+}
+
+/// The user's own addresses: the login address and aliases (in their order), then the
+/// addresses of the user's connected Google accounts (`connections.account_email` of a
+/// Google connection that is not disconnected), normalised; one per match key. The model's
+/// "own" includes the accounts the user connected (a reply from their Gmail address is
+/// theirs); the `connections` crate writes those rows, this only reads their address.
+pub async fn own_addresses(conn: &mut Conn, user_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    let mut addresses: Vec<String> = sqlx::query_scalar(
+        "SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position",
+    )
+    .bind(id_text(user_id))
+    .fetch_all(&mut *conn)
+    .await?;
+    let connected: Vec<String> = sqlx::query_scalar(
+        "SELECT account_email FROM connections
+         WHERE user_id = $1 AND provider = 'google' AND status <> 'disconnected'
+           AND account_email IS NOT NULL
+         ORDER BY created_at, id",
+    )
+    .bind(id_text(user_id))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut keys: Vec<String> = addresses
+        .iter()
+        .filter_map(|a| EmailAddress::parse(a).ok())
+        .map(|a| a.match_key())
+        .collect();
+    for raw in connected {
+        let Ok(address) = EmailAddress::parse(&raw) else {
+            continue;
+        };
+        let key = address.match_key();
+        if !keys.contains(&key) {
+            keys.push(key);
+            addresses.push(address.to_string());
+        }
+    }
+    Ok(addresses)
 }
 
 /// The id of the user whose login address is `email`.

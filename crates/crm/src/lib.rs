@@ -12,6 +12,8 @@
 //!   checks and save as the API.
 //! - [`tracking`]: tracking an email — the product's central write; [`email_source`]: its
 //!   raw RFC 822 source, kept whole (gzip) and parsed, with its attachments.
+//! - [`privacy`]: the never-log list, internal domains, own addresses; what tracking and new
+//!   contacts obey.
 //! - [`ids`], [`validate`]: message ids and field checks; [`store`]: batch loaders.
 //! - [`error`]: [`CrmError`], the model's one error (a [`error::Reason`] and a stable code).
 //!
@@ -25,6 +27,7 @@ pub mod email_source;
 pub mod error;
 pub mod ids;
 pub mod import;
+pub mod privacy;
 pub mod records;
 pub mod store;
 pub mod tracking;

@@ -28,6 +28,10 @@
 //!   legacy id) are merged; should an insert still lose a race, the whole change is tried
 //!   again.
 //!
+//! **Privacy** ([`crate::privacy`]): an email with a never-logged counterpart, or only
+//! between the user and colleagues (unless `insist`), is refused before anything is
+//! written.
+//!
 //! Limits: `body_text` is truncated to [`MAX_BODY_TEXT_BYTES`] (at a character boundary),
 //! `subject` to [`MAX_SUBJECT_CHARS`]: the timeline keeps a readable excerpt, and tracking
 //! never fails because a message is long.
@@ -76,6 +80,8 @@ pub struct TrackInput {
     visibility: Visibility,
     /// Distinct, in request order, with each one's index in the request.
     contact_ids: Vec<(usize, Uuid)>,
+    /// Track it even when only between the user and colleagues.
+    insist: bool,
 }
 
 /// `s` cut to at most `max` bytes, at a character boundary.
@@ -154,6 +160,7 @@ pub fn validate(req: TrackEmailRequest) -> CrmResult<TrackInput> {
             .map(|h| truncate_bytes(&h, MAX_HTML_BODY_BYTES).to_string()),
         visibility: req.visibility.unwrap_or(Visibility::Private),
         contact_ids,
+        insist: req.insist,
     })
 }
 
@@ -185,6 +192,17 @@ async fn track_once(
     input: &TrackInput,
 ) -> CrmResult<TrackEmailResponse> {
     let org = auth.org_id;
+
+    // The privacy rules first: a refused email writes nothing.
+    let parties: Vec<&str> = input
+        .from
+        .iter()
+        .chain(&input.to)
+        .chain(&input.cc)
+        .map(|p| p.address.as_str())
+        .collect();
+    let rules = crate::privacy::rules_of(conn, auth).await?;
+    crate::privacy::check_email(&rules, &parties, input.insist)?;
 
     // Every contact must be in the caller's organisation.
     let wanted: Vec<Uuid> = input.contact_ids.iter().map(|(_, id)| *id).collect();

@@ -49,7 +49,39 @@ pub struct UserRef {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user: UserRef,
+    /// The login address, aliases, and the addresses of the user's connected Google
+    /// accounts.
     pub own_addresses: Vec<String>,
+    /// `owner` manages the organisation's privacy rules; `member` does not.
+    #[serde(default)]
+    pub role: UserRole,
+}
+
+/// A user's role in their organisation: the first user of an organisation is its owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UserRole {
+    Owner,
+    #[default]
+    Member,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Owner => "owner",
+            UserRole::Member => "member",
+        }
+    }
+    /// The stored text; anything else is a member.
+    pub fn parse(s: &str) -> UserRole {
+        if s == "owner" {
+            UserRole::Owner
+        } else {
+            UserRole::Member
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -163,8 +195,33 @@ pub enum MatchStatus {
     Unknown,
     /// One of the user's own addresses: never offered as "add contact".
     Own,
+    /// On the never-log list (the user's or the organisation's; `privacy` says which
+    /// entry): never tracked, never offered as "add contact".
+    NeverLog,
+    /// A colleague: on one of the organisation's internal domains (`privacy` says which).
+    /// Not a contact; an email only between colleagues is tracked only when insisted on.
+    Colleague,
     /// Not an email address.
     Invalid,
+}
+
+/// Why an address is `never_log` or `colleague`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum PrivacyReason {
+    /// A never-log entry covers the address.
+    NeverLog {
+        /// `me`: the user's own list; `organisation`: the organisation's.
+        scope: crate::privacy::RuleScope,
+        /// The entry (`/api/v1/privacy/never-log`).
+        entry_id: Uuid,
+        /// What the entry names: an address, or a domain (which covers its subdomains).
+        kind: crate::privacy::NeverLogKind,
+        value: String,
+    },
+    /// The address is on this internal domain of the organisation (or a subdomain of it).
+    Colleague { domain: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +246,9 @@ pub struct AddressLookup {
     /// For `invalid`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For `never_log` and `colleague`: the rule that applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +321,10 @@ pub struct TrackEmailRequest {
     /// Who sees the content: `private` (the default) shows it to the owner only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
+    /// Track it even though every party is the user or a colleague (refused otherwise).
+    /// Never overrides the never-log list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insist: bool,
 }
 
 /// Who sees a tracked email's content: `private` — its owner only (colleagues see that an

@@ -7,6 +7,7 @@
 //! - [`company`]: free-mail domains and company suggestions from a domain.
 //! - [`matching`]: turning looked-up candidates into a per-address verdict.
 //! - [`message`]: Gmail message and thread identities.
+//! - [`privacy`]: the never-log list, internal domains (colleagues), own addresses.
 //! - [`api`]: the JSON wire types of `/api/v1`.
 //! - [`lookup_cache`]: the extension's expiring cache of address verdicts.
 //! - [`send`]: deciding when an outgoing email was really sent.
@@ -19,5 +20,6 @@ pub mod file_name;
 pub mod lookup_cache;
 pub mod matching;
 pub mod message;
+pub mod privacy;
 pub mod send;
 pub mod text;

@@ -87,6 +87,7 @@ mod tests {
             suggestions: vec![],
             suggested_company: None,
             error: None,
+            privacy: None,
         }
     }
 

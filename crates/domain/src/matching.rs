@@ -7,8 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::address::EmailAddress;
-use crate::api::{AddressLookup, ContactSummary, MatchStatus};
+use crate::api::{AddressLookup, ContactSummary, MatchStatus, PrivacyReason};
 use crate::company::is_free_mail_normalized;
+use crate::privacy::{PrivacyRules, PrivacyVerdict};
 
 /// One contact address found in the store: the contact and the match key of the address.
 #[derive(Debug, Clone)]
@@ -35,16 +36,17 @@ pub fn lookup_keys(addresses: &[String]) -> Vec<String> {
     keys
 }
 
-/// The verdict for each raw address, in order: `own` if its match key is one of
-/// `own_keys`; `known` / `ambiguous` by the number of distinct contacts whose key equals
+/// The verdict for each raw address, in order: first the privacy rules' verdict
+/// ([`PrivacyRules::verdict`]: `own`, then `never_log`, then `colleague`, each with no
+/// contacts, suggestions or company, the last two with the rule in `privacy`); else `known` / `ambiguous` by the number of distinct contacts whose key equals
 /// the address's match key; `unknown` otherwise (with tag-stripped `suggestions` and a
 /// `suggested_company` from `company_for_domain`, which the caller backs with its store);
 /// `invalid` with the reason for an unparsable address. Contacts are sorted by display
 /// name for a stable order.
 ///
 /// Details:
-/// - `own_keys` may hold match keys or raw addresses (each is also compared by its match
-///   key). An own address has no contacts, suggestions or company.
+/// - The privacy verdicts hide contacts on purpose: a never-logged or colleague address is
+///   not offered for tracking or as a contact, even when an old contact has it.
 /// - Contacts are deduplicated by id. `suggestions` (for `known`, `ambiguous` and
 ///   `unknown`) are the contacts whose key equals the match key of the tag-stripped address,
 ///   minus those already in `contacts`.
@@ -54,7 +56,7 @@ pub fn lookup_keys(addresses: &[String]) -> Vec<String> {
 pub fn resolve(
     addresses: &[String],
     candidates: &[Candidate],
-    own_keys: &[String],
+    rules: &PrivacyRules,
     company_for_domain: &dyn Fn(&str) -> Option<crate::api::CompanySuggestion>,
 ) -> Vec<AddressLookup> {
     let mut by_key: HashMap<&str, Vec<&ContactSummary>> = HashMap::new();
@@ -64,13 +66,6 @@ pub fn resolve(
             contacts.push(&candidate.contact);
         }
     }
-    let own: HashSet<String> = own_keys
-        .iter()
-        .flat_map(|key| {
-            let parsed = EmailAddress::parse(key).ok().map(|a| a.match_key());
-            std::iter::once(key.clone()).chain(parsed)
-        })
-        .collect();
     let contacts_for = |key: &str| by_key.get(key).map_or(&[][..], Vec::as_slice);
 
     addresses
@@ -83,10 +78,32 @@ pub fn resolve(
                 }
             };
             let normalized = Some(address.to_string());
-            let key = address.match_key();
-            if own.contains(&key) {
-                return lookup(raw, normalized, MatchStatus::Own, None);
+            match rules.verdict(&address) {
+                None => {}
+                Some(PrivacyVerdict::Own) => {
+                    return lookup(raw, normalized, MatchStatus::Own, None);
+                }
+                Some(PrivacyVerdict::NeverLog(rule)) => {
+                    return AddressLookup {
+                        privacy: Some(PrivacyReason::NeverLog {
+                            scope: rule.scope,
+                            entry_id: rule.id,
+                            kind: rule.value.kind(),
+                            value: rule.value.value().to_string(),
+                        }),
+                        ..lookup(raw, normalized, MatchStatus::NeverLog, None)
+                    };
+                }
+                Some(PrivacyVerdict::Colleague(domain)) => {
+                    return AddressLookup {
+                        privacy: Some(PrivacyReason::Colleague {
+                            domain: domain.to_string(),
+                        }),
+                        ..lookup(raw, normalized, MatchStatus::Colleague, None)
+                    };
+                }
             }
+            let key = address.match_key();
             let contacts = contacts_for(&key);
             let suggestions: Vec<&ContactSummary> = match address.tag_stripped() {
                 Some(stripped) => contacts_for(&stripped.match_key())
@@ -131,6 +148,7 @@ fn lookup(
         suggestions: Vec::new(),
         suggested_company: None,
         error,
+        privacy: None,
     }
 }
 
@@ -201,8 +219,12 @@ mod tests {
             .collect()
     }
 
-    fn own() -> Vec<String> {
-        vec!["me@acme.com".into(), "Me.Myself@googlemail.com".into()]
+    fn own() -> PrivacyRules {
+        PrivacyRules::new(
+            &["me@acme.com", "Me.Myself@googlemail.com"],
+            Vec::new(),
+            Vec::new(),
+        )
     }
 
     struct Row {
@@ -316,7 +338,12 @@ mod tests {
             let existing = (domain == "acme.com").then(|| acme.clone());
             company_suggestion(domain, existing)
         };
-        let results = resolve(&addresses, &candidates, &[], &company_for_domain);
+        let results = resolve(
+            &addresses,
+            &candidates,
+            &PrivacyRules::default(),
+            &company_for_domain,
+        );
         assert_eq!(results[0].status, MatchStatus::Known);
         assert_eq!(ids(&results[0].contacts), [1]);
         let suggestion = results[1].suggested_company.clone().unwrap();
@@ -340,6 +367,89 @@ mod tests {
     }
 
     #[test]
+    fn privacy_verdicts() {
+        use crate::privacy::{NeverLogKind, NeverLogRule, NeverLogValue, RuleScope};
+        let rule = |n: u128, scope, raw: &str| NeverLogRule {
+            id: Uuid::from_u128(n),
+            scope,
+            value: NeverLogValue::parse(raw).unwrap(),
+        };
+        let rules = PrivacyRules::new(
+            &["me@acme.com"],
+            vec![
+                rule(7, RuleScope::Organisation, "initech.de"),
+                rule(8, RuleScope::Me, "ann.lee@gmail.com"),
+            ],
+            vec!["acme.com".into()],
+        );
+        let addresses: Vec<String> = [
+            "me@acme.com",
+            "AnnLee+x@gmail.com",
+            "bob@mail.initech.de",
+            "cy@acme.com",
+            "zed@bücher.de",
+            "nope",
+        ]
+        .map(String::from)
+        .to_vec();
+        let results = resolve(&addresses, &store(), &rules, &|d| {
+            company_suggestion(d, None)
+        });
+        let statuses: Vec<MatchStatus> = results.iter().map(|r| r.status).collect();
+        use MatchStatus::*;
+        assert_eq!(
+            statuses,
+            [Own, NeverLog, NeverLog, Colleague, Known, Invalid]
+        );
+        assert_eq!(
+            results[1].privacy,
+            Some(PrivacyReason::NeverLog {
+                scope: RuleScope::Me,
+                entry_id: Uuid::from_u128(8),
+                kind: NeverLogKind::Address,
+                value: "ann.lee@gmail.com".into(),
+            })
+        );
+        assert_eq!(
+            results[2].privacy,
+            Some(PrivacyReason::NeverLog {
+                scope: RuleScope::Organisation,
+                entry_id: Uuid::from_u128(7),
+                kind: NeverLogKind::Domain,
+                value: "initech.de".into(),
+            })
+        );
+        assert_eq!(
+            results[3].privacy,
+            Some(PrivacyReason::Colleague {
+                domain: "acme.com".into()
+            })
+        );
+        // Known contacts behind a privacy verdict are not offered.
+        for r in &results[..4] {
+            assert!(r.contacts.is_empty() && r.suggestions.is_empty(), "{r:?}");
+            assert!(r.suggested_company.is_none(), "{r:?}");
+        }
+        assert_eq!(results[4].privacy, None);
+        // The wire form: a status and a tagged reason; absent for ordinary addresses.
+        let json = serde_json::to_value(&results[2]).unwrap();
+        assert_eq!(json["status"], "never_log");
+        assert_eq!(json["privacy"]["rule"], "never_log");
+        assert_eq!(json["privacy"]["scope"], "organisation");
+        assert_eq!(json["privacy"]["kind"], "domain");
+        let json = serde_json::to_value(&results[3]).unwrap();
+        assert_eq!(json["status"], "colleague");
+        assert_eq!(
+            json["privacy"],
+            serde_json::json!({"rule": "colleague", "domain": "acme.com"})
+        );
+        assert!(serde_json::to_value(&results[4])
+            .unwrap()
+            .get("privacy")
+            .is_none());
+    }
+
+    #[test]
     fn contact_order_is_stable() {
         let key = "team@acme.com";
         let people = [
@@ -360,7 +470,12 @@ mod tests {
                     contact,
                 })
                 .collect();
-            let results = resolve(&[key.to_string()], &candidates, &[], &|_| None);
+            let results = resolve(
+                &[key.to_string()],
+                &candidates,
+                &PrivacyRules::default(),
+                &|_| None,
+            );
             assert_eq!(results[0].status, MatchStatus::Ambiguous);
             assert_eq!(ids(&results[0].contacts), expected, "rotation {rotation}");
         }

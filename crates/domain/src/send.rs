@@ -150,10 +150,13 @@ mod tests {
         s.to_string()
     }
 
+    /// A named sequence of events, each with the actions expected after it.
+    type Sequence = (&'static str, Vec<(SendEvent, Vec<SendAction>)>);
+
     /// Each row: a sequence of events and the actions expected after each.
     #[test]
     fn send_sequences() {
-        let rows: Vec<(&str, Vec<(SendEvent, Vec<SendAction>)>)> = vec![
+        let rows: Vec<Sequence> = vec![
             (
                 "send, compose goes away, message appears",
                 vec![

@@ -168,6 +168,20 @@ fn char_name(c: char) -> Option<&'static str> {
     })
 }
 
+/// Why `c` is refused in `field`, for a person to read.
+pub fn char_message(field: &str, c: char, lines: Lines) -> String {
+    let why = match c {
+        '\n' | '\t' | '\r' if lines == Lines::Single => format!("{field} is one line"),
+        '\r' => "a line break is \\n or \\r\\n".to_string(),
+        _ => "control characters, bidirectional overrides and invisible marks are refused"
+            .to_string(),
+    };
+    format!(
+        "{field} contains {}, which is not allowed ({why})",
+        describe(c)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,18 +287,4 @@ mod tests {
             prop_assert!(refused_char(&text, Lines::Single).is_some());
         }
     }
-}
-
-/// Why `c` is refused in `field`, for a person to read.
-pub fn char_message(field: &str, c: char, lines: Lines) -> String {
-    let why = match c {
-        '\n' | '\t' | '\r' if lines == Lines::Single => format!("{field} is one line"),
-        '\r' => "a line break is \\n or \\r\\n".to_string(),
-        _ => "control characters, bidirectional overrides and invisible marks are refused"
-            .to_string(),
-    };
-    format!(
-        "{field} contains {}, which is not allowed ({why})",
-        describe(c)
-    )
 }

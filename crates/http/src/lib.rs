@@ -33,7 +33,7 @@ pub mod state;
 
 // The layers below, under short names for this crate's modules.
 pub(crate) use threadline_connections::{self as connections, oauth};
-pub(crate) use threadline_crm::{accounts, documents, ids, records, store, validate};
+pub(crate) use threadline_crm::{accounts, documents, ids, privacy, records, store, validate};
 #[cfg(test)]
 pub(crate) use threadline_storage::testing;
 pub(crate) use threadline_storage::{db, secrets};

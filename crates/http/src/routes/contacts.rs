@@ -13,6 +13,7 @@ use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
+use crate::privacy;
 use crate::records::contacts::{Contact, ContactInput};
 use crate::records::Target;
 use crate::routes::records::etag;
@@ -24,7 +25,11 @@ pub use crate::records::contacts::MAX_CONTACT_EMAILS;
 
 pub fn router() -> ApiRouter {
     let create = Op::new("contacts", "create_contact", "Create a contact")
-        .description("The tracking bar's *Add contact* sends a `NewContact`, which is a valid `ContactInput`.")
+        .description(
+            "The tracking bar's *Add contact* sends a `NewContact`, which is a valid \
+             `ContactInput`. An address that is the caller's own (`own_address`), on the \
+             never-log list (`never_log`) or a colleague's (`colleague`) is refused (422).",
+        )
         .idempotency_key()
         .json_body::<ContactInput>("The new contact.")
         .json_with_etag::<Contact>("201", "The contact as stored (`Location` is its URL).")
@@ -52,6 +57,8 @@ async fn create_contact(
         StatusCode::CREATED,
         &|tx| {
             Box::pin(async {
+                let rules = privacy::rules_of(tx, &auth).await?;
+                privacy::check_contact_addresses(&rules, valid.emails())?;
                 Contact::save(tx, &auth, id, Target::New, &valid).await?;
                 load_one::<Contact>(tx, auth.org_id, id, false).await
             })

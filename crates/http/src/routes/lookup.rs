@@ -1,6 +1,8 @@
 //! `POST /api/v1/lookup`: which contact each address of a thread belongs to.
 //!
-//! A fixed number of queries whatever the batch: the user's own keys, every candidate
+//! A fixed number of queries whatever the batch: the privacy rules (own addresses with the
+//! connected Google accounts', the never-log entries, the internal domains:
+//! `threadline_crm::privacy::rules_of`), every candidate
 //! contact for every key at once (one query on `contact_emails (org_id, match_key)`), and
 //! the companies of every candidate domain at once. The verdicts come from
 //! [`threadline_domain::matching::resolve`].
@@ -21,6 +23,7 @@ use crate::db::{id_text, parse_uuid, Conn, Sql};
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
+use crate::privacy;
 use crate::state::AppState;
 use crate::store::{ContactRow, CONTACT_COLUMNS, CONTACT_JOINS};
 use crate::validate;
@@ -29,8 +32,9 @@ pub fn router() -> ApiRouter {
     let op = Op::new("lookup", "lookup", "Match addresses to contacts")
         .description(&format!(
             "For each address (at most {MAX_LOOKUP_ADDRESSES}), in request order: the matching \
-             contact(s), whether it is the caller's own, and the company to suggest for an \
-             unknown address."
+             contact(s), whether it is the caller's own (`own`), never logged (`never_log`, \
+             with the entry in `privacy`) or a colleague's (`colleague`, with the domain in \
+             `privacy`), and the company to suggest for an unknown address."
         ))
         .json_body::<LookupRequest>("The addresses of a message or a thread.")
         .json::<LookupResponse>("200", "One result per address.");
@@ -49,11 +53,7 @@ async fn lookup(
         }));
     }
     let mut conn = state.db().pool().acquire().await?;
-    let own_keys: Vec<String> =
-        sqlx::query_scalar("SELECT match_key FROM user_addresses WHERE user_id = $1")
-            .bind(id_text(auth.user_id))
-            .fetch_all(&mut *conn)
-            .await?;
+    let rules = privacy::rules_of(&mut conn, &auth).await?;
     let keys = matching::lookup_keys(&req.addresses);
     let candidates = candidates(&mut conn, auth.org_id, &keys).await?;
     let domains: BTreeSet<String> = req
@@ -69,7 +69,7 @@ async fn lookup(
     // `resolve` asks with the registrable domain, which is how the map is keyed.
     let company_for_domain =
         |domain: &str| company_suggestion(domain, companies.get(domain).cloned());
-    let results = matching::resolve(&req.addresses, &candidates, &own_keys, &company_for_domain);
+    let results = matching::resolve(&req.addresses, &candidates, &rules, &company_for_domain);
     Ok(Json(LookupResponse { results }))
 }
 

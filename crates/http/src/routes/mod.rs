@@ -13,6 +13,7 @@ pub mod lookup;
 pub mod me;
 pub mod meetings;
 pub mod oauth;
+pub mod privacy;
 pub mod products;
 pub mod projects;
 pub mod records;
@@ -32,6 +33,7 @@ pub fn api(integrations: &[IntegrationRoutes]) -> ApiRouter {
     let api = ApiRouter::new()
         .merge(me::router())
         .merge(lookup::router())
+        .merge(privacy::router())
         .merge(contacts::router())
         .merge(tracked_emails::router())
         .merge(tasks::router())

@@ -24,6 +24,7 @@ mod oauth;
 mod oauth_dropbox;
 mod openapi;
 mod portable_sql;
+mod privacy;
 mod probes;
 mod records;
 mod storage;

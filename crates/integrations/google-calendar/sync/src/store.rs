@@ -882,17 +882,15 @@ pub async fn delete_meeting(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<b
     Ok(true)
 }
 
-/// The user's own addresses (login and aliases), normalised: a meeting with one of them
-/// among its attendees is the user's, and is exported.
+/// The user's own addresses (login, aliases and their connected Google accounts':
+/// `threadline_crm::accounts::own_addresses`), normalised: a meeting with one of them among
+/// its attendees is the user's, and is exported.
 pub async fn user_addresses(conn: &mut Conn, user: Uuid) -> CrmResult<BTreeSet<String>> {
-    let mut out: BTreeSet<String> =
-        sqlx::query_scalar::<_, String>("SELECT address FROM user_addresses WHERE user_id = $1")
-            .bind(id_text(user))
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|a| normalise_address(&a))
-            .collect();
+    let mut out: BTreeSet<String> = threadline_crm::accounts::own_addresses(conn, user)
+        .await?
+        .into_iter()
+        .map(|a| normalise_address(&a))
+        .collect();
     let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
         .bind(id_text(user))
         .fetch_optional(&mut *conn)
