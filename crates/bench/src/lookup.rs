@@ -264,6 +264,15 @@ pub async fn check_same_answers(
                         result.address
                     ))
                 }
+                // The benchmark's organisation has no never-log entries, and its contacts
+                // are on other domains than its users': the raw side does not model them.
+                MatchStatus::NeverLog | MatchStatus::Colleague => {
+                    return Err(format!(
+                        "batch {n}: {} is {:?}, which the raw lookup does not model: \
+                         {result:?}",
+                        result.address, result.status
+                    ))
+                }
             }
             if result
                 .suggested_company
