@@ -497,6 +497,21 @@ proptest! {
     }
 
     #[test]
+    fn long_names_keep_their_start(
+        start in piece(&["CON", "con.", "Nul .", "COM1.", "LPT9", "AUX.x", "report", "李"]),
+        filler in piece(&["a", "é", "李", " ", ".", "x.y"]),
+        n in prop_oneof![0usize..300, 240usize..260],
+        ext in piece(&["", ".pdf", ".tar.gz", ".", " "]),
+    ) {
+        // A name made of valid characters only is never thrown away for the fallback,
+        // however long it is and whatever its first part.
+        let raw = format!("{start}{}{ext}", filler.repeat(n));
+        let name = to_valid_name(&raw, "fallback.bin");
+        prop_assert_eq!(check_name(&name), Ok(()));
+        prop_assert_ne!(name.as_str(), "fallback.bin", "{:?} was lost", raw);
+    }
+
+    #[test]
     fn the_text_rule(s in any_text(200)) {
         let single = text::refused_char(&s, Lines::Single);
         prop_assert_eq!(single.is_some(), s.chars().any(text::is_refused) || s.chars().any(|c| matches!(c, '\n' | '\r' | '\t')));
@@ -529,5 +544,22 @@ fn message_id_normal_form_is_a_fixed_point() {
         if let Ok(id) = got {
             assert_eq!(normalize_message_id(&id), Ok(id.clone()), "{raw:?}");
         }
+    }
+}
+
+/// `to_valid_name` put the `_` in front of a device name after cutting the name to the
+/// limit, so a long name starting with one (`CON.aaa…`, 255 bytes or more) came out one
+/// byte too long, failed the check, and was replaced by the fallback whole.
+#[test]
+fn long_device_names_are_cut_not_lost() {
+    for raw in [
+        format!("CON.{}", "a".repeat(251)),
+        format!("con.{}", "a".repeat(400)),
+        format!("COM1 .{}.pdf", "李".repeat(100)),
+    ] {
+        let name = to_valid_name(&raw, "fallback.bin");
+        assert_eq!(check_name(&name), Ok(()), "{raw:?}");
+        assert!(name.starts_with('_'), "{raw:?} gave {name:?}");
+        assert!(name.len() <= 255);
     }
 }
