@@ -390,6 +390,12 @@ proptest! {
         if let Ok(a) = EmailAddress::parse(&s) {
             check_address(&a)?;
             check_privacy(&a, &sub)?;
+            // An entry typed as the address's domain was written (IDNA, capitals, Unicode
+            // full stops) is the entry of its normalised domain.
+            let written = s.trim().rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            if let Ok(entry) = NeverLogValue::parse(written) {
+                prop_assert_eq!(Ok(entry), NeverLogValue::parse(a.domain()), "{:?}", written);
+            }
         }
     }
 
