@@ -6,8 +6,8 @@
 //! duplication, boundary damage, huge lines, inserted and deleted runs, line-ending changes
 //! and nesting in many multipart levels.
 //!
-//! Each property runs `THREADLINE_FUZZ_CASES` cases (default 1000: about a second in debug on
-//! 2 cores, the whole file). A long run:
+//! Each property runs `THREADLINE_FUZZ_CASES` cases (default 1000: 1–2 s in debug on
+//! 2 cores, the whole file). A long run (about 1.5 min, after a first release build):
 //!
 //! ```sh
 //! THREADLINE_FUZZ_CASES=1000000 cargo test --release -p threadline-crm --test fuzz_mime
