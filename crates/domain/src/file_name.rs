@@ -152,22 +152,28 @@ pub fn to_valid_name(raw: &str, fallback: &str) -> String {
                 c => c,
             })
             .collect();
+        let reserved = |name: &str| {
+            let base = name.split('.').next().unwrap_or("").trim_end_matches(' ');
+            RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base))
+        };
         let mut name = mapped.trim_end_matches(['.', ' ']).to_string();
-        if name.len() > MAX_NAME_BYTES {
+        // A device name gets a `_` in front: leave room for it, or the cut name would be
+        // one byte too long and the whole name lost to the fallback.
+        let max = MAX_NAME_BYTES - usize::from(reserved(&name));
+        if name.len() > max {
             // Keep a short extension (`.pdf`) and cut the stem.
             let ext = match name.rfind('.') {
                 Some(i) if i > 0 && name.len() - i <= 16 => name[i..].to_string(),
                 _ => String::new(),
             };
-            let mut end = MAX_NAME_BYTES - ext.len();
+            let mut end = max - ext.len();
             while !name.is_char_boundary(end) {
                 end -= 1;
             }
             let stem = name[..end].trim_end_matches(['.', ' ']).to_string();
             name = format!("{stem}{ext}");
         }
-        let base = name.split('.').next().unwrap_or("").trim_end_matches(' ');
-        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(base)) {
+        if reserved(&name) {
             name.insert(0, '_');
         }
         name

@@ -65,17 +65,26 @@ pub const MAX_MESSAGE_ID_CHARS: usize = 512;
 
 /// The one stored form of any id of a message, shared by the extension and the server so
 /// that both sides meet: surrounding whitespace, a leading `#` and the angle brackets of an
-/// RFC `Message-ID` are dropped; a `msg-f:` id becomes its legacy hex form; a legacy hex id
-/// (1–16 hex digits) is lowercased without leading zeros, as [`message_identity`] writes it.
-/// Other ids (`msg-a:r…`, RFC Message-IDs, which are case-sensitive) are kept as they are.
-/// The error says why `raw` is not an id.
+/// RFC `Message-ID` are dropped (as long as any is left: `<#x>` and `<<x>>` are `x`); a
+/// `msg-f:` id becomes its legacy hex form; a legacy hex id (1–16 hex digits) is lowercased
+/// without leading zeros, as [`message_identity`] writes it. Other ids (`msg-a:r…`, RFC
+/// Message-IDs, which are case-sensitive) are kept as they are. Idempotent: the stored form
+/// normalises to itself. The error says why `raw` is not an id.
 pub fn normalize_message_id(raw: &str) -> Result<String, String> {
-    let s = raw.trim();
-    let s = s.strip_prefix('#').unwrap_or(s);
-    let s = match s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
-        Some(inner) => inner.trim(),
-        None => s,
-    };
+    // Until nothing changes, so that the stored form is its own normal form (`##x`,
+    // `<<x>>` or `<#x>` would otherwise come out as `#x` or `<x>`, which normalise to `x`).
+    let mut s = raw.trim();
+    loop {
+        let stripped = s.strip_prefix('#').unwrap_or(s);
+        let stripped = match stripped.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+            Some(inner) => inner.trim(),
+            None => stripped,
+        };
+        if stripped.len() == s.len() {
+            break;
+        }
+        s = stripped;
+    }
     if s.is_empty() {
         return Err("the message id is empty".to_string());
     }
