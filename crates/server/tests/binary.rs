@@ -872,7 +872,7 @@ async fn two_server_processes_export_one_users_contacts_once() {
                 serde_json::json!({
                     "first_name": "Person",
                     "last_name": format!("No{i}"),
-                    "emails": [format!("p{i}@example.com")]
+                    "emails": [format!("p{i}@customer.example")]
                 })
             })
             .collect();
