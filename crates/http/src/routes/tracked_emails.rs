@@ -156,8 +156,10 @@ pub fn router() -> ApiRouter {
          source again changes nothing (`changed: false`)."
     ))
     .body(
-        "message/rfc822",
-        "The raw message.",
+        // Raw bytes, whatever the request's Content-Type says (`message/rfc822` is apt):
+        // documented as octet-stream so that generic clients can send it.
+        "application/octet-stream",
+        "The raw message (RFC 822 / 5322), as `message/rfc822` or any bytes type.",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .content_media_type("message/rfc822"),
