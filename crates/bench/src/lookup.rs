@@ -184,11 +184,54 @@ impl RawLookup {
         batch: &Batch,
     ) -> Result<(HashMap<String, BTreeSet<String>>, usize), sqlx::Error> {
         let mut conn = self.db.pool().acquire().await?;
-        let _own: Vec<String> =
-            sqlx::query_scalar("SELECT match_key FROM user_addresses WHERE user_id = $1")
-                .bind(&self.user_id)
-                .fetch_all(&mut *conn)
-                .await?;
+        // The privacy rules, read as the endpoint reads them (crm::privacy::rules_of): own
+        // addresses with the connected Google accounts', the never-log entries (the user's
+        // and the organisation's), the internal domains (configured, else derived from the
+        // users' addresses).
+        let _own: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position",
+        )
+        .bind(&self.user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let _connected: Vec<String> = sqlx::query_scalar(
+            "SELECT account_email FROM connections
+             WHERE user_id = $1 AND provider = 'google' AND status <> 'disconnected'
+               AND account_email IS NOT NULL ORDER BY created_at, id",
+        )
+        .bind(&self.user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let _never_log: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, value FROM never_log_entries
+             WHERE org_id = $1 AND (user_id IS NULL OR user_id = $2)",
+        )
+        .bind(&self.org_id)
+        .bind(&self.user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let configured: Option<i64> = sqlx::query_scalar(
+            "SELECT internal_domains_configured FROM organisations WHERE id = $1",
+        )
+        .bind(&self.org_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let _internal: Vec<String> = if configured.unwrap_or(0) != 0 {
+            sqlx::query_scalar(
+                "SELECT domain FROM organisation_domains WHERE org_id = $1 ORDER BY domain",
+            )
+            .bind(&self.org_id)
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "SELECT a.address FROM user_addresses a JOIN users u ON u.id = a.user_id
+                 WHERE u.org_id = $1",
+            )
+            .bind(&self.org_id)
+            .fetch_all(&mut *conn)
+            .await?
+        };
         let mut by_key: HashMap<String, BTreeSet<String>> = HashMap::new();
         if !batch.keys.is_empty() {
             let mut sql = Sql::new(format!(
