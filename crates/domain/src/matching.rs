@@ -168,6 +168,53 @@ fn sorted(contacts: &[&ContactSummary]) -> Vec<ContactSummary> {
     keyed.into_iter().map(|(_, _, c)| c.clone()).collect()
 }
 
+/// What a bar may offer for an email, from its parties' verdicts: the client's mirror of
+/// [`crate::privacy::check_tracking`], which the server applies to every tracking request
+/// anyway (so a verdict that is out of date costs a refusal, never a wrong write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackStance<'a> {
+    /// Trackable (or not every verdict is in yet).
+    Open,
+    /// A counterpart is never logged: the email is not tracked, insisting or not. The first
+    /// such party, in the order given, and the entry that covers it.
+    NeverLogged {
+        address: &'a str,
+        reason: Option<&'a PrivacyReason>,
+    },
+    /// Every party is the user or a colleague: tracked only when the user insists.
+    OnlyColleagues,
+}
+
+/// The [`TrackStance`] of an email whose parties (from, to, cc, in that order) have these
+/// verdicts; `None` for a party whose verdict has not arrived. An invalid address counts as
+/// an outsider, as on the server.
+pub fn track_stance<'a>(verdicts: &[Option<&'a AddressLookup>]) -> TrackStance<'a> {
+    let mut only_colleagues = !verdicts.is_empty();
+    for verdict in verdicts {
+        let Some(v) = verdict else {
+            return TrackStance::Open;
+        };
+        match v.status {
+            MatchStatus::Own | MatchStatus::Colleague => {}
+            MatchStatus::NeverLog => {
+                return TrackStance::NeverLogged {
+                    address: v.normalized.as_deref().unwrap_or(&v.address),
+                    reason: v.privacy.as_ref(),
+                }
+            }
+            MatchStatus::Known
+            | MatchStatus::Ambiguous
+            | MatchStatus::Unknown
+            | MatchStatus::Invalid => only_colleagues = false,
+        }
+    }
+    if only_colleagues {
+        TrackStance::OnlyColleagues
+    } else {
+        TrackStance::Open
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,5 +555,58 @@ mod tests {
             let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
             assert_eq!(lookup_keys(&addresses), expected, "{addresses:?}");
         }
+    }
+
+    /// The bar's stance agrees with the server's check on every combination of parties.
+    #[test]
+    fn track_stance_mirrors_the_servers_check() {
+        use crate::privacy::{
+            check_tracking, NeverLogRule, NeverLogValue, RuleScope, TrackRefusal,
+        };
+        let rules = PrivacyRules::new(
+            &["me@acme.com"],
+            vec![NeverLogRule {
+                id: Uuid::from_u128(7),
+                scope: RuleScope::Organisation,
+                value: NeverLogValue::parse("initech.de").unwrap(),
+            }],
+            vec!["acme.com".into()],
+        );
+        let all = [
+            "me@acme.com",
+            "cy@acme.com",
+            "bob@mail.initech.de",
+            "zed@bücher.de",
+            "nope",
+        ];
+        for mask in 0u32..(1 << all.len()) {
+            let parties: Vec<String> = (0..all.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| all[i].to_string())
+                .collect();
+            let results = resolve(&parties, &store(), &rules, &|_| None);
+            let verdicts: Vec<Option<&AddressLookup>> = results.iter().map(Some).collect();
+            let stance = track_stance(&verdicts);
+            match check_tracking(&rules, &parties, false) {
+                Ok(()) => assert_eq!(stance, TrackStance::Open, "{parties:?}"),
+                Err(TrackRefusal::OnlyColleagues) => {
+                    assert_eq!(stance, TrackStance::OnlyColleagues, "{parties:?}")
+                }
+                Err(TrackRefusal::NeverLog { address, .. }) => match stance {
+                    TrackStance::NeverLogged { address: a, reason } => {
+                        assert_eq!(a, address, "{parties:?}");
+                        assert!(matches!(reason, Some(PrivacyReason::NeverLog { .. })));
+                    }
+                    other => panic!("{parties:?}: {other:?}"),
+                },
+            }
+        }
+        // A verdict still on its way: nothing is said yet.
+        let results = resolve(&["cy@acme.com".to_string()], &store(), &rules, &|_| None);
+        assert_eq!(track_stance(&[Some(&results[0]), None]), TrackStance::Open);
+        assert_eq!(
+            track_stance(&[Some(&results[0])]),
+            TrackStance::OnlyColleagues
+        );
     }
 }
