@@ -287,9 +287,11 @@ cmd_bench() {
 case "${1:-build}" in
   build) build_all ;;
   extension) ensure_chromium; build_wasm; assemble_extension ;;
+  # The DOM adapter's browser tests alone (with THREADLINE_FUZZ_CASES for a long fuzz run).
+  test-wasm-dom) ensure_chromium; test_wasm_dom ;;
   run) cmd_run ;;
   test) cmd_test ;;
   # `./build.sh bench --quick`: small data, for a smoke run.
   bench) [ "${2:-}" = --quick ] && BENCH_QUICK=1; cmd_bench ;;
-  *) die "usage: $0 [build|run|test|bench]" ;;
+  *) die "usage: $0 [build|run|test|test-wasm-dom|bench]" ;;
 esac

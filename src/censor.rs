@@ -8,7 +8,6 @@ use web_sys::Element;
 const KEPT_ATTRIBUTES: &[&str] = &[
     "class",
     "role",
-    "name",
     "g_editable",
     "gh",
     "type",
@@ -21,6 +20,21 @@ const MASKED_ATTRIBUTES: &[&str] = &[
     "data-message-id",
     "data-legacy-message-id",
     "data-legacy-thread-id",
+];
+/// The `name` values that are structure (Gmail's form fields); any other `name` — Gmail
+/// puts the person's name on a sender's `span` — is masked.
+const STRUCTURAL_NAMES: &[&str] = &[
+    "to",
+    "cc",
+    "bcc",
+    "from",
+    "subject",
+    "subjectbox",
+    "composeid",
+    "draft",
+    "rt",
+    "body",
+    "q",
 ];
 const MAX_NODES: usize = 300;
 const MAX_DEPTH: usize = 12;
@@ -45,6 +59,13 @@ fn walk(el: &Element, depth: usize, out: &mut String, budget: &mut usize) {
         if let Some(v) = el.get_attribute(name) {
             let v: String = v.chars().filter(|c| !c.is_control()).take(120).collect();
             out.push_str(&format!(" {name}=\"{}\"", v.replace('"', "'")));
+        }
+    }
+    if let Some(v) = el.get_attribute("name") {
+        if STRUCTURAL_NAMES.contains(&v.as_str()) {
+            out.push_str(&format!(" name=\"{v}\""));
+        } else {
+            out.push_str(" name=\"…\"");
         }
     }
     for name in MASKED_ATTRIBUTES {
