@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use threadline_domain::api::{
-    AddressLookup, Contact, MessageIds, NewContact, NewTask, Task, TrackEmailRequest,
-    TrackEmailResponse,
+    AddressLookup, Contact, ContactSummary, MessageIds, NewContact, NewTask, Task,
+    TrackEmailRequest, TrackEmailResponse,
 };
 use threadline_domain::lookup_cache::{LookupCache, DEFAULT_TTL_MS};
 use threadline_domain::send::{SendAction, SendEvent, SendTracker, STILL_OPEN_CHECK_MS};
@@ -19,7 +19,8 @@ use web_sys::Element;
 use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
 use crate::protocol::{
-    ActionReply, LookupReply, QueueDelivered, Status, ToBackground, TrackedStateReply,
+    ActionReply, ContactSearchReply, LookupReply, QueueDelivered, Status, ToBackground,
+    TrackedStateReply,
 };
 use crate::selectors::MESSAGE;
 use crate::ui::compose_bar::ComposeBar;
@@ -43,6 +44,12 @@ pub fn now_ms() -> f64 {
 /// A sentence for a person. The background already words (and localises) its errors; the
 /// code picks a fallback only when a message is missing.
 pub fn error_text(e: &BridgeError) -> String {
+    // The privacy refusals are the bar's own words, in the user's language.
+    match e.server_code.as_deref() {
+        Some("never_log") => return t("privacyRefusedNeverLog"),
+        Some("only_colleagues") => return t("privacyRefusedColleagues"),
+        _ => {}
+    }
     if !e.message.trim().is_empty() {
         return e.message.clone();
     }
@@ -187,7 +194,7 @@ impl App {
 
     /// After a contact is added every verdict may change (another address may now be
     /// ambiguous): drop them all and ask again.
-    fn invalidate_verdicts(self: &Rc<Self>) {
+    pub fn invalidate_verdicts(self: &Rc<Self>) {
         self.cache.borrow_mut().invalidate_all();
         self.request_lookups();
     }
@@ -427,6 +434,13 @@ impl App {
         request: &TrackEmailRequest,
     ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
         bridge::request(&ToBackground::Track { request }).await
+    }
+
+    /// Contacts whose name or address matches `q` (at most a handful).
+    pub async fn search_contacts(&self, q: &str) -> Result<Vec<ContactSummary>, BridgeError> {
+        let reply: ContactSearchReply =
+            bridge::request(&ToBackground::SearchContacts { q }).await?;
+        Ok(reply.contacts)
     }
 
     pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {

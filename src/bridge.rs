@@ -27,9 +27,20 @@ pub struct BridgeError {
     pub message: String,
     #[serde(default)]
     pub field: Option<String>,
+    /// The server's own code of a refusal (`never_log`, `only_colleagues`, …).
+    #[serde(default, rename = "serverCode")]
+    pub server_code: Option<String>,
 }
 
 impl BridgeError {
+    /// The server refused to track the email under the privacy rules.
+    pub fn is_privacy_refusal(&self) -> bool {
+        matches!(
+            self.server_code.as_deref(),
+            Some("never_log" | "only_colleagues")
+        )
+    }
+
     fn transport(detail: String) -> Self {
         BridgeError {
             code: "extension_unavailable".into(),
@@ -37,6 +48,7 @@ impl BridgeError {
                 "Threadline's background service is unavailable ({detail}). Reload the page."
             ),
             field: None,
+            server_code: None,
         }
     }
 }

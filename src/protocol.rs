@@ -40,6 +40,9 @@ pub enum ToBackground<'a> {
         key: &'a str,
         alt_message_ids: &'a [String],
     },
+    SearchContacts {
+        q: &'a str,
+    },
     Flush,
     ReportError {
         message: &'a str,
@@ -75,6 +78,12 @@ fn yes() -> bool {
 }
 fn ten() -> u32 {
     10
+}
+
+/// `searchContacts`: the contacts list's items, read as summaries.
+#[derive(Debug, Deserialize)]
+pub struct ContactSearchReply {
+    pub contacts: Vec<threadline_domain::api::ContactSummary>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@
 //   status                                   → { configured, serverOrigin, user|null, ownAddresses,
 //                                                trackOnSendDefault, sendUndoSeconds, error? }
 //   lookup { addresses }                     → { results: AddressLookup[] } (request order)
+//   searchContacts { q }                     → { contacts: ContactSummary[] } (at most 8)
 //   trackedState { messages: [{ ids }] }     → { messages: MessageState[], pending: [{ key, kind,
 //                                                messageIds }] }; on failure error.pending too
 //   track|createTask|createContact { request } → { status: "done", result } | { status: "queued", key }
@@ -44,6 +45,9 @@ const PATHS = {
 /** api.rs MAX_STATE_MESSAGES. */
 const MAX_STATE_MESSAGES = 500;
 const MAX_ADDRESSES_PER_MESSAGE = 5000;
+/** The contact search's longest query and most results. */
+const MAX_SEARCH_CHARS = 200;
+const SEARCH_LIMIT = 8;
 const MAX_SEND_DELAY_MS = 60 * 60 * 1000;
 /** An Idempotency-Key as the server accepts it: 1 to 255 visible ASCII characters. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -153,9 +157,13 @@ export function createCore(env) {
     return outcome.data;
   }
 
-  /** A 401 means the cached identity is stale: the next status asks /me again. */
+  /** A 401 means the cached identity is stale: the next status asks /me again. A privacy
+   * refusal means the never-log list or the organisation's domains changed since the
+   * verdicts were cached: the next lookup asks the server. */
   function noteRejection(outcome) {
     if (outcome.kind === "http" && outcome.status === 401) meCache = null;
+    const code = outcome.kind === "http" && outcome.body && outcome.body.error && outcome.body.error.code;
+    if (code === "never_log" || code === "only_colleagues") lookupCache.invalidate();
     return outcome;
   }
 
@@ -269,6 +277,28 @@ export function createCore(env) {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError(e && e.code ? e : { code: "server_error", message: String(e) });
     }
+  }
+
+  /** The contacts an internal email may be logged on ("Track anyway…"): a search. */
+  async function searchContacts(message) {
+    const q = typeof message.q === "string" ? message.q.trim() : "";
+    if (!q || q.length > MAX_SEARCH_CHARS) {
+      throw new ProtocolError(errors.invalid(`\`q\` must be 1 to ${MAX_SEARCH_CHARS} characters.`, "q"));
+    }
+    const cfg = await requireConfig();
+    const path = `${PATHS.contact}?limit=${SEARCH_LIMIT}&q=${encodeURIComponent(q)}`;
+    const data = await read(cfg, "GET", path);
+    if (!isObject(data) || !Array.isArray(data.items)) {
+      throw new ProtocolError({ code: "server_error", message: "The Threadline server sent a malformed answer." });
+    }
+    const contacts = data.items.filter(isObject).map((c) => ({
+      id: c.id,
+      first_name: c.first_name || "",
+      last_name: c.last_name || "",
+      primary_email: c.primary_email || "",
+      ...(isObject(c.company) ? { company: c.company } : {}),
+    }));
+    return { contacts };
   }
 
   async function trackedState(message) {
@@ -412,6 +442,7 @@ export function createCore(env) {
     status: () => status(),
     lookup: (m) => lookup(m),
     trackedState: (m) => trackedState(m),
+    searchContacts: (m) => searchContacts(m),
     track: (m, s) => action("track", m.request, s),
     createTask: (m, s) => action("task", m.request, s),
     createContact: (m, s) => action("contact", m.request, s),

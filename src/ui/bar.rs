@@ -7,6 +7,7 @@ use std::rc::{Rc, Weak};
 
 use gloo::events::{EventListener, EventListenerOptions, EventListenerPhase};
 use threadline_domain::api::{AddressLookup, ContactSummary};
+use threadline_domain::matching::{track_stance, TrackStance};
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, ShadowRoot};
@@ -17,6 +18,47 @@ use crate::app::{app, error_text};
 use crate::bridge::{t, BridgeError};
 use crate::gmail::Person;
 use crate::protocol::ActionReply;
+
+/// The privacy rules' say on a bar's email.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Privacy {
+    Open,
+    /// Never tracked: the sentence says who and by which rule.
+    NeverLogged(String),
+    /// Only the user and colleagues: tracked only when the user insists.
+    OnlyColleagues,
+}
+
+impl Privacy {
+    /// The notice a bar shows, if any.
+    pub fn notice(&self) -> Option<String> {
+        match self {
+            Privacy::Open => None,
+            Privacy::NeverLogged(sentence) => Some(sentence.clone()),
+            Privacy::OnlyColleagues => Some(t("privacyOnlyColleagues")),
+        }
+    }
+
+    /// The notice as an element of the bar's actions (`span[data-tl-privacy]`).
+    pub fn note(&self) -> Option<Element> {
+        self.notice().map(|notice| {
+            h("span")
+                .class("privacy")
+                .attr("data-tl-privacy", self.code())
+                .attr("role", "note")
+                .text(&notice)
+                .build()
+        })
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Privacy::Open => "open",
+            Privacy::NeverLogged(_) => "never_log",
+            Privacy::OnlyColleagues => "only_colleagues",
+        }
+    }
+}
 
 /// Something that owns a [`BarCore`] and reacts to its actions.
 pub trait BarOwner: 'static {
@@ -89,7 +131,7 @@ impl BarCore {
             };
             match action.as_str() {
                 // Submit buttons are handled by the form's submit event.
-                "submit-contact" | "submit-task" => {}
+                "submit-contact" | "submit-task" | "submit-insist-search" => {}
                 "pick" => owner.core().on_pick(&el),
                 "add-contact" => {
                     BarCore::open_add_contact(&owner, el.get_attribute("data-address"))
@@ -174,6 +216,23 @@ impl BarCore {
     pub fn picked(&self) -> Vec<ContactSummary> {
         let people = self.people.borrow();
         app().with_verdicts(|verdict| self.picks.borrow().picked(&people, verdict))
+    }
+
+    /// What the privacy rules say of this email, from the people's verdicts (the same rule
+    /// the server applies: `matching::track_stance`).
+    pub fn privacy(&self) -> Privacy {
+        let people = self.people.borrow();
+        app().with_verdicts(|verdict| {
+            let verdicts: Vec<Option<&AddressLookup>> =
+                people.iter().map(|p| verdict(&p.address)).collect();
+            match track_stance(&verdicts) {
+                TrackStance::Open => Privacy::Open,
+                TrackStance::NeverLogged { address, reason } => {
+                    Privacy::NeverLogged(parties::never_log_sentence(address, reason))
+                }
+                TrackStance::OnlyColleagues => Privacy::OnlyColleagues,
+            }
+        })
     }
 
     pub fn verdict(&self, address: &str) -> Option<AddressLookup> {

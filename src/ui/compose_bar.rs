@@ -9,7 +9,7 @@ use threadline_domain::api::{Direction, Party, TrackEmailRequest};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
-use super::bar::{BarCore, BarOwner};
+use super::bar::{BarCore, BarOwner, Privacy};
 use super::dom::{clear, h};
 use crate::bridge::t;
 use crate::gmail::compose::{self, ComposeKind};
@@ -124,16 +124,23 @@ impl ComposeBar {
         self.core.render_parties();
         let actions = &self.core.actions;
         clear(actions);
+        // A never-logged recipient: nothing is tracked on send, and the bar says why.
+        let privacy = self.core.privacy();
+        let blocked = matches!(privacy, Privacy::NeverLogged(_));
         let toggle = h("input")
             .attr("type", "checkbox")
             .attr("data-tl", "track-on-send")
-            .attr_if(self.track_on_send(), "checked", "")
+            .attr_if(self.track_on_send() && !blocked, "checked", "")
+            .attr_if(blocked, "disabled", "")
             .build();
         let label = h("label")
             .class("toggle")
             .child(toggle)
             .child(h("span").text(&t("trackOnSend")));
         let _ = actions.append_child(&label.build());
+        if let Some(note) = privacy.note() {
+            let _ = actions.append_child(&note);
+        }
     }
 
     /// Track on send for this mail: the user's choice in this bar, else the option (which
@@ -148,7 +155,7 @@ impl ComposeBar {
     /// tracked (toggle off, no draft id, no picked contact).
     pub fn send_request(&self, own_address: Option<&str>) -> Option<(String, TrackEmailRequest)> {
         let draft_id = self.refresh_draft_id()?;
-        if !self.track_on_send() {
+        if !self.track_on_send() || matches!(self.core.privacy(), Privacy::NeverLogged(_)) {
             return None;
         }
         let picked = self.core.picked();

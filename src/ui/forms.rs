@@ -113,6 +113,26 @@ pub fn read_task_form(form: &Element) -> Result<(String, Option<NaiveDate>), Str
     Ok((title, due))
 }
 
+/// The search for the contacts an internal email is logged on ("Track anyway…").
+pub fn insist_form() -> Element {
+    h("form")
+        .attr("data-tl", "insist-form")
+        .attr("role", "search")
+        .attr("novalidate", "")
+        .child(h("p").class("legend").text(&t("insistLegend")))
+        .child(field(&t("insistSearch"), "q", "", "search"))
+        .child(button("submit-insist-search", &t("insistSearch")).attr("type", "submit"))
+        .child(
+            h("div")
+                .class("results")
+                .attr("data-tl-results", "")
+                .attr("aria-live", "polite"),
+        )
+        .child(button("track-insisted", &t("insistTrack")).attr("disabled", ""))
+        .child(button("cancel", &t("formCancel")))
+        .build()
+}
+
 pub fn new_task(
     title: String,
     due_date: Option<NaiveDate>,

@@ -8,11 +8,12 @@ use threadline_domain::api::{
     Direction, MatchStatus, MessageState, Party, Task, TrackEmailRequest, TrackedEmail,
 };
 use threadline_domain::message::{task_title_from_subject, MessageIdentity};
-use web_sys::Element;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlInputElement};
 
-use super::bar::{BarCore, BarOwner};
-use super::dom::{button, clear};
-use super::forms;
+use super::bar::{BarCore, BarOwner, Privacy};
+use super::dom::{button, clear, h, input_value};
+use super::{forms, parties};
 use crate::app::app;
 use crate::bridge::{t, t_with};
 use crate::gmail::{thread, Person, Role};
@@ -53,13 +54,17 @@ impl BarOwner for MessageBar {
                 let title = task_title_from_subject(&self.subject);
                 self.core.open_panel(forms::task_form(&title));
             }
+            "track-anyway" => self.core.open_panel(forms::insist_form()),
+            "track-insisted" => self.track_insisted(),
             _ => {}
         }
     }
 
     fn on_submit(self: Rc<Self>, form: &str, el: &Element) {
-        if form == "task-form" {
-            self.submit_task(el);
+        match form {
+            "task-form" => self.submit_task(el),
+            "insist-form" => self.search_contacts(el),
+            _ => {}
         }
     }
 }
@@ -147,7 +152,30 @@ impl MessageBar {
             TrackState::Pending => track_button.attr("title", &t("actionTrackPending")),
             _ => track_button,
         };
+        // The privacy rules, unless the email is tracked already (then it says by whom).
+        let privacy = match &*track {
+            TrackState::Tracked(_) => Privacy::Open,
+            _ => self.core.privacy(),
+        };
+        let track_button = match &privacy {
+            Privacy::Open => track_button,
+            Privacy::NeverLogged(sentence) => track_button
+                .attr("disabled", "")
+                .attr("title", sentence)
+                .attr("data-privacy", privacy.code()),
+            Privacy::OnlyColleagues => button("track-anyway", &t("actionTrackAnyway"))
+                .attr("data-tracked", state)
+                .attr("data-privacy", privacy.code())
+                .attr_if(
+                    self.busy.get() || *track == TrackState::Pending,
+                    "disabled",
+                    "",
+                ),
+        };
         let _ = actions.append_child(&track_button.build());
+        if let Some(note) = privacy.note() {
+            let _ = actions.append_child(&note);
+        }
         let tasks = self.tasks.borrow().len();
         let task_button =
             button("task", &t("actionConvertToTask")).attr("data-tasks", &tasks.to_string());
@@ -245,6 +273,74 @@ impl MessageBar {
             return;
         }
         let request = self.build_track_request(picked.iter().map(|c| c.id).collect());
+        self.send_track(request);
+    }
+
+    /// "Track anyway…": an email only between colleagues, logged on the contacts the user
+    /// ticked in the search.
+    fn track_insisted(self: Rc<Self>) {
+        if self.busy.get() {
+            return;
+        }
+        let ids: Vec<uuid::Uuid> = self
+            .core
+            .panel
+            .query_selector_all("input[data-tl=pick]")
+            .map(|list| {
+                (0..list.length())
+                    .filter_map(|i| list.get(i))
+                    .filter_map(|n| n.dyn_into::<HtmlInputElement>().ok())
+                    .filter(|i| i.checked())
+                    .filter_map(|i| i.get_attribute("data-contact-id"))
+                    .filter_map(|id| uuid::Uuid::parse_str(&id).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids.is_empty() {
+            self.core.set_status(&t("errorNoContactPicked"), "error");
+            return;
+        }
+        let mut request = self.build_track_request(ids);
+        request.insist = true;
+        self.core.close_panel();
+        self.send_track(request);
+    }
+
+    fn search_contacts(self: Rc<Self>, form: &Element) {
+        let q = input_value(form, "[data-tl-field=q]").trim().to_string();
+        if q.is_empty() {
+            return;
+        }
+        let Ok(Some(results)) = form.query_selector("[data-tl-results]") else {
+            return;
+        };
+        let bar = self.clone();
+        let form = form.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match app().search_contacts(&q).await {
+                Ok(found) => {
+                    clear(&results);
+                    if found.is_empty() {
+                        let _ = results
+                            .append_child(&h("p").class("empty").text(&t("insistNoMatch")).build());
+                    }
+                    for c in &found {
+                        let _ = results.append_child(&parties::contact_pick(c, false));
+                    }
+                    if let Ok(Some(track)) = form.query_selector("[data-tl=track-insisted]") {
+                        let _ = if found.is_empty() {
+                            track.set_attribute("disabled", "")
+                        } else {
+                            track.remove_attribute("disabled")
+                        };
+                    }
+                }
+                Err(e) => bar.core.set_error(&e),
+            }
+        });
+    }
+
+    fn send_track(self: Rc<Self>, request: TrackEmailRequest) {
         self.busy.set(true);
         self.render_actions();
         let bar = self.clone();
@@ -261,7 +357,14 @@ impl MessageBar {
                     *bar.track.borrow_mut() = TrackState::Pending;
                     bar.core.set_status(&t("actionTrackPending"), "pending");
                 }
-                Err(e) => bar.core.set_error(&e),
+                Err(e) => {
+                    bar.core.set_error(&e);
+                    // The rules changed since the verdicts came: ask again, and the bar
+                    // says who is the reason.
+                    if e.is_privacy_refusal() {
+                        app().invalidate_verdicts();
+                    }
+                }
             }
             bar.render_actions();
         });

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use threadline_domain::api::{AddressLookup, ContactSummary, MatchStatus};
+use threadline_domain::api::{AddressLookup, ContactSummary, MatchStatus, PrivacyReason};
+use threadline_domain::privacy::RuleScope;
 use uuid::Uuid;
 use web_sys::Element;
 
 use super::dom::{button, h};
-use crate::bridge::t;
+use crate::bridge::{t, t_with};
 use crate::gmail::Person;
 
 /// Which contacts the user wants the email logged to. Known contacts are picked unless
@@ -136,7 +137,6 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
                 let _ = li.append_child(&h("span").class("address").text(&t("statusOwn")).build());
             }
-            // Why is in `privacy`; the bar's explanation of it is still to come (issue 14).
             MatchStatus::NeverLog | MatchStatus::Colleague => {
                 let key = if v.status == MatchStatus::NeverLog {
                     "statusNeverLog"
@@ -145,6 +145,10 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 };
                 let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
                 let _ = li.append_child(&h("span").class("notice").text(&t(key)).build());
+                if let Some(reason) = &v.privacy {
+                    let _ =
+                        li.set_attribute("title", &format!("{}: {}", p.address, rule_text(reason)));
+                }
             }
             MatchStatus::Invalid => {
                 let _ = li.append_child(&h("span").class("address").text(&p.address).build());
@@ -156,8 +160,37 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
     li
 }
 
+/// The privacy rule that covers an address, for people: "On your never-log list (acme.com)".
+pub fn rule_text(reason: &PrivacyReason) -> String {
+    match reason {
+        PrivacyReason::NeverLog {
+            scope: RuleScope::Me,
+            value,
+            ..
+        } => t_with("ruleNeverLogMine", &[value]),
+        PrivacyReason::NeverLog { value, .. } => t_with("ruleNeverLogOrg", &[value]),
+        PrivacyReason::Colleague { domain } => t_with("ruleColleague", &[domain]),
+    }
+}
+
+/// Why an email is not tracked when `address` is never logged by `reason`.
+pub fn never_log_sentence(address: &str, reason: Option<&PrivacyReason>) -> String {
+    match reason {
+        Some(PrivacyReason::NeverLog {
+            scope: RuleScope::Me,
+            value,
+            ..
+        }) => t_with("privacyNeverLogMine", &[address, value]),
+        Some(PrivacyReason::NeverLog { value, .. }) => {
+            t_with("privacyNeverLogOrg", &[address, value])
+        }
+        // The server always names the rule; a verdict without one still says who.
+        _ => t_with("privacyNeverLogOrg", &[address, address]),
+    }
+}
+
 /// A tick box for one contact, labelled with the name and company.
-fn contact_pick(c: &ContactSummary, picked: bool) -> Element {
+pub fn contact_pick(c: &ContactSummary, picked: bool) -> Element {
     let input = h("input")
         .attr("type", "checkbox")
         .attr("data-tl", "pick")

@@ -149,3 +149,43 @@ test("lookup errors: not configured, offline, unauthorized, bad input", async ()
   w.server.mode = "ok";
   assert.equal((await ok(w.send({ type: "lookup", addresses: ["a@acme.test"] }))).results[0].status, "unknown", "failures are not cached");
 });
+
+test("searchContacts: the contacts list searched, read as summaries; bad queries refused", async () => {
+  const w = await worker();
+  const ann = w.server.addContact("Ann", "Lee", ["ann@acme.test"], { id: "00000000-0000-4000-8000-0000000000aa", name: "Acme" });
+  w.server.addContact("Bob", "Stone", ["bob@globex.test"]);
+  const { contacts } = await ok(w.send({ type: "searchContacts", q: " Ann & co " }));
+  assert.deepEqual(w.server.requests.at(-1).path, "/api/v1/contacts?limit=8&q=Ann%20%26%20co");
+  assert.deepEqual(contacts, []);
+  const found = await ok(w.send({ type: "searchContacts", q: "ann" }));
+  assert.deepEqual(found.contacts, [
+    { id: ann.id, first_name: "Ann", last_name: "Lee", primary_email: "ann@acme.test", company: { id: "00000000-0000-4000-8000-0000000000aa", name: "Acme" } },
+  ]);
+  for (const q of ["", "   ", "x".repeat(201), 7, undefined]) {
+    const refused = await w.send({ type: "searchContacts", q });
+    assert.equal(refused.error.code, "invalid", String(q));
+    assert.equal(refused.error.field, "q");
+  }
+  assert.equal(w.server.requests.filter((r) => r.path.startsWith("/api/v1/contacts?")).length, 2);
+});
+
+test("a privacy refusal of a track drops the cached verdicts: the rules changed", async () => {
+  const w = await worker();
+  const bob = w.server.addContact("Bob", "Stone", ["bob@globex.test"]);
+  await ok(w.send({ type: "lookup", addresses: ["bob@globex.test", "eve@later.test"] }));
+  w.server.failures.push({ status: 422, body: { error: { code: "never_log", message: "this email is not tracked: eve@later.test is never logged, by your never-log entry later.test (id 1)" } } });
+  const request = { gmail_message_id: "18c0ffee00000001", direction: "incoming", contact_ids: [bob.id], to: [], subject: "x", body_text: "" };
+  const refused = await w.send({ type: "track", request });
+  assert.equal(refused.ok, false);
+  assert.equal(refused.error.code, "invalid");
+  assert.equal(refused.error.serverCode, "never_log");
+  assert.equal(refused.error.status, 422);
+  await ok(w.send({ type: "lookup", addresses: ["bob@globex.test"] }));
+  assert.equal(sentAddresses(w).length, 2, "asked the server again");
+
+  // Another refusal (a bad field) keeps the cache.
+  w.server.failures.push({ status: 422, body: { error: { code: "invalid_field", message: "no", field: "subject" } } });
+  assert.equal((await w.send({ type: "track", request: { ...request, gmail_message_id: "18c0ffee00000002" } })).ok, false);
+  await ok(w.send({ type: "lookup", addresses: ["bob@globex.test"] }));
+  assert.equal(sentAddresses(w).length, 2, "still cached");
+});

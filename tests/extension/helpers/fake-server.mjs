@@ -129,6 +129,7 @@ export class FakeThreadlineServer {
 
   route(method, path, body) {
     const route = `${method} ${path}`;
+    if (method === "GET" && path.startsWith("/api/v1/contacts?")) return this.listContacts(path);
     switch (route) {
       case "GET /api/v1/me":
         return [200, { user: USER, own_addresses: this.ownAddresses }];
@@ -145,6 +146,18 @@ export class FakeThreadlineServer {
       default:
         return [404, errorBody("not_found", `No route ${route}.`)];
     }
+  }
+
+  /** `GET /api/v1/contacts?limit=&q=`: the records list, searched by name and address. */
+  listContacts(path) {
+    const params = new URL(path, "http://x").searchParams;
+    const q = (params.get("q") || "").toLowerCase();
+    const limit = Number(params.get("limit") || 50);
+    const items = this.contacts
+      .filter((c) => `${c.first_name} ${c.last_name}`.toLowerCase().includes(q) || c.emails.some((e) => e.includes(q)))
+      .slice(0, limit)
+      .map((c) => ({ ...c, primary_email: c.emails[0], phones: [], version: 1 }));
+    return [200, { items, next_cursor: null }];
   }
 
   summary(contact) {
