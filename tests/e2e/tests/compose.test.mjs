@@ -20,7 +20,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startWorld, configure, readBars, waitForBars, waitFor } from '../lib/threadline.mjs';
+import { startWorld, configure, readBars, waitForBars, waitFor, composeBarsIn } from '../lib/threadline.mjs';
 import { openGmail } from '../lib/browser.mjs';
 
 /** sendUndoSeconds in the options, and the simulator's undo window: the same, and small. */
@@ -90,22 +90,7 @@ const barHost = (compose) => `[data-threadline="compose-bar"][data-compose-id="$
 
 /** The compose bar(s) inside one compose window, read through their open shadow roots. */
 function readComposeBars(page, root) {
-  return page.evaluate((root) => [...root.querySelectorAll('[data-threadline="compose-bar"]')].map((host) => {
-    const shadow = host.shadowRoot;
-    const toggle = shadow.querySelector('input[data-tl=track-on-send]');
-    return {
-      kind: host.getAttribute('data-compose-kind'),
-      composeId: host.getAttribute('data-compose-id'),
-      state: shadow.querySelector('[data-tl=bar]').getAttribute('data-state'),
-      trackOnSend: toggle ? toggle.checked : null,
-      status: shadow.querySelector('[data-tl=status]').textContent,
-      parties: [...shadow.querySelectorAll('[data-tl-party]')].map((li) => ({
-        address: li.getAttribute('data-address'),
-        status: li.getAttribute('data-status'),
-        picks: [...li.querySelectorAll('input[data-tl=pick]')].map((i) => ({ id: i.getAttribute('data-contact-id'), checked: i.checked })),
-      })),
-    };
-  }), root);
+  return page.evaluate(composeBarsIn, root);
 }
 
 /** Waits for the one bar of a compose to satisfy `predicate`; returns it. */

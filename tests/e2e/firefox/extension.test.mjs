@@ -1,0 +1,150 @@
+// The extension in Firefox ESR (Debian), for real: the dist build installed as a temporary
+// add-on through geckodriver, on the Gmail simulator served as https://mail.google.com with
+// Gmail's CSP (through a CONNECT proxy: ../lib/connect-proxy.mjs), against a real
+// threadline-server process. What the Chromium suite (../tests/) proves in depth, proved here
+// once per area: the options page, the message bar, Track, the compose bar and track on send.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startFirefoxWorld, run, runAsync, By } from './world.mjs';
+import { messageBarSelector, waitFor } from '../lib/threadline.mjs';
+
+/** The options used here: the smallest undo window the options page offers. */
+const UNDO_S = 5;
+const ANN = 'ann.lee@acme.example';
+const BOB = 'bob@globex.example';
+const SEND_BUTTON = '.IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])';
+
+let world;
+let threads;
+
+before(async () => {
+  world = await startFirefoxWorld();
+  await world.configure({
+    serverUrl: world.server.url, apiToken: world.server.token, sendUndoSeconds: UNDO_S, trackOnSendDefault: true,
+  });
+  await world.open('#inbox');
+  threads = await run(world.driver, () => Object.fromEntries(['t3', 'solo'].map((k) => [k, window.__gmailSim.thread(k)])));
+});
+
+after(async () => {
+  await world?.close();
+});
+
+const route = (key) => `#inbox/${threads[key].legacyThreadId}`;
+const expandedIds = (key) => threads[key].messages.filter((m) => m.state === 'expanded').map((m) => m.legacyId);
+const byAddress = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+
+async function trackedEntry(id) {
+  const r = await world.client.trackedState([{ ids: [id] }]);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.messages[0].tracked_email ?? null;
+}
+
+test('the host permissions of the manifest are granted at install, the optional ones are not', async () => {
+  await world.openOptions();
+  const granted = await runAsync(world.driver, () => chrome.permissions.contains({
+    origins: ['https://mail.google.com/*', 'http://127.0.0.1/*', 'http://localhost/*'],
+  }));
+  assert.equal(granted, true);
+  // The optional ones are not: another server is asked for when it is saved.
+  assert.equal(await runAsync(world.driver, () => chrome.permissions.contains({ origins: ['https://*/*'] })), false);
+});
+
+test('the options page saves the server and the token, and Test connection reaches the server', async () => {
+  await world.openOptions();
+  await runAsync(world.driver, () => chrome.storage.local.remove(['serverUrl', 'apiToken', 'sendUndoSeconds', 'trackOnSendDefault']));
+  await world.openOptions();
+  const { driver, server } = world;
+  const url = await driver.findElement(By.id('serverUrl'));
+  await url.clear();
+  await url.sendKeys(server.url);
+  await driver.findElement(By.id('apiToken')).sendKeys(server.token);
+  await driver.findElement(By.css(`#sendUndoSeconds option[value="${UNDO_S}"]`)).click();
+  const trackOnSend = await driver.findElement(By.id('trackOnSendDefault'));
+  if (!(await trackOnSend.isSelected())) await trackOnSend.click();
+  await driver.findElement(By.css('button.primary')).click();
+  await waitFor(() => run(driver, () => document.querySelector('.status.ok')?.textContent), { what: 'saved' });
+
+  const stored = await runAsync(driver, () => chrome.storage.local.get(null));
+  assert.equal(stored.serverUrl, server.url);
+  assert.equal(stored.apiToken, server.token);
+  assert.equal(stored.sendUndoSeconds, UNDO_S);
+  assert.equal(stored.trackOnSendDefault, true);
+  // The token is never put back into the page.
+  assert.equal(await driver.findElement(By.id('apiToken')).getAttribute('value'), '');
+  assert.ok(!(await driver.getPageSource()).includes(server.token), 'the token is not in the page');
+
+  // Test connection: the page asks the background (an event page in Firefox), which calls
+  // /api/v1/me with the saved token.
+  await driver.findElement(By.css('.actions button:not(.primary)')).click();
+  const status = await waitFor(() => run(driver, () => {
+    const el = document.querySelector('.status.ok');
+    return el && /owner@example\.com/.test(el.textContent) ? el.textContent : null;
+  }), { what: 'connected as the owner' });
+  assert.match(status, /owner@example\.com/);
+});
+
+test('a bar under the expanded message, with CRM matches', async () => {
+  await world.open(route('t3'));
+  const bars = await world.waitForBars((b) => b.length === 1 && b[0].state === 'ready');
+  assert.deepEqual(bars.map((b) => b.messageId), expandedIds('t3'));
+  const status = byAddress(bars[0]);
+  assert.equal(status[ANN], 'known');
+  assert.equal(status[BOB], 'known');
+  assert.equal(status['owner@example.com'], 'own');
+  const ann = bars[0].parties.find((p) => p.address === ANN);
+  assert.match(ann.text, /Ann Lee/);
+  assert.match(ann.text, /Acme/);
+  const placed = await run(world.driver, () => {
+    const host = document.querySelector('[data-threadline="message-bar"]');
+    return host.closest('.adn') !== null && host.nextElementSibling?.classList.contains('hi');
+  });
+  assert.ok(placed, 'bar inserted before .hi inside the message');
+});
+
+test('Track logs the email on the picked contacts and their companies', async () => {
+  await world.open(route('t3'));
+  const id = expandedIds('t3')[0];
+  await world.waitForBars((b) => b.length === 1 && b[0].state === 'ready');
+  const bob = await world.inBar(messageBarSelector(id), `[data-tl=pick][data-contact-id="${world.contacts.bob.id}"]`);
+  assert.equal(await bob.isSelected(), true);
+  await bob.click();
+  assert.equal(await bob.isSelected(), false);
+  await (await world.inBar(messageBarSelector(id), '[data-tl=track]')).click();
+  await world.waitForBars((b) => b[0].tracked === 'true');
+  const email = await trackedEntry(id);
+  assert.ok(email, 'the server has the tracked email');
+  assert.deepEqual(email.links.map((l) => `${l.record_kind}:${l.record_name}`).sort(), ['company:Acme', 'contact:Ann Lee']);
+  assert.equal(email.direction, 'incoming');
+  // Reopened, the bar shows it tracked.
+  await world.open(route('t3'));
+  await world.waitForBars((b) => b.length === 1 && b[0].tracked === 'true');
+});
+
+test('the compose bar matches the recipients, and Send tracks the email once delivered', async () => {
+  await world.open('#inbox');
+  await run(world.driver, (ms) => { window.__gmailSim.config.undoWindow = ms; }, UNDO_S * 1000);
+  const draftId = `msg-a:r-${Date.now()}`;
+  const root = await runAsync(world.driver, (o) => window.__gmailSim.openCompose(o),
+    { kind: 'popup', to: [ANN], cc: [BOB], subject: 'Quote for Q3', body: 'Here it is.', draftId: `#${draftId}` });
+  const bar = await waitFor(async () => {
+    const bars = await world.readComposeBars(root);
+    return bars.length === 1 && bars[0].state === 'ready' && bars[0].parties.length === 2 ? bars[0] : null;
+  }, { what: 'the compose bar, ready' });
+  assert.equal(bar.kind, 'popup');
+  assert.equal(bar.trackOnSend, true, 'track on send defaults to the option (on)');
+  assert.deepEqual(byAddress(bar), { [ANN]: 'known', [BOB]: 'known' });
+
+  await (await root.findElement(By.css(SEND_BUTTON))).click();
+  const sent = await run(world.driver, () => window.__gmailSim.sent().map((s) => [s.draftId.replace(/^#/, ''), s.undone]));
+  assert.deepEqual(sent, [[draftId, false]], 'the simulator sent it');
+  // Delivered after the undo window (and the content script's slack), not before.
+  const entry = await waitFor(() => trackedEntry(draftId), { timeout: UNDO_S * 1000 + 15_000, interval: 200, what: 'tracked on send' });
+  assert.equal(entry.direction, 'outgoing');
+  assert.equal(entry.subject, 'Quote for Q3');
+  assert.deepEqual(entry.links.filter((l) => l.record_kind === 'contact').map((l) => l.record_id).sort(),
+    [world.contacts.ann.id, world.contacts.bob.id].sort());
+  assert.deepEqual(entry.links.filter((l) => l.record_kind === 'company').map((l) => l.record_name).sort(), ['Acme', 'Globex']);
+});
