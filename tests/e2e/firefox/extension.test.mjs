@@ -6,9 +6,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 
 import { startFirefoxWorld, run, runAsync, By } from './world.mjs';
-import { messageBarSelector, waitFor } from '../lib/threadline.mjs';
+import { messageBarSelector, waitFor, EXTENSION_DIR } from '../lib/threadline.mjs';
+
+const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'manifest.json'), 'utf8'));
 
 /** The options used here: the smallest undo window the options page offers. */
 const UNDO_S = 5;
@@ -43,6 +47,9 @@ async function trackedEntry(id) {
 }
 
 test('the host permissions of the manifest are granted at install, the optional ones are not', async () => {
+  // The Firefox under test is one the manifest admits.
+  const version = (await world.driver.getCapabilities()).get('browserVersion');
+  assert.ok(parseFloat(version) >= parseFloat(manifest.browser_specific_settings.gecko.strict_min_version), version);
   await world.openOptions();
   const granted = await runAsync(world.driver, () => chrome.permissions.contains({
     origins: ['https://mail.google.com/*', 'http://127.0.0.1/*', 'http://localhost/*'],

@@ -75,8 +75,10 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
  * @param {object} opts
  * @param {number} opts.fixturePort   the fixture server's port: mail.google.com:443 tunnels to it
  * @param {string} [opts.extensionDir] the unpacked extension to install (temporary add-on)
- * @returns {Promise<{driver, extensionBase, proxy, log(), close()}>}
- *   extensionBase is the add-on's moz-extension://<uuid> origin (null without an extension).
+ * @returns {Promise<{driver, extensionBase, proxy, pgid, profileRoot, log(), close()}>}
+ *   extensionBase is the add-on's moz-extension://<uuid> origin (null without an extension);
+ *   pgid the process group of geckodriver, Firefox and its helpers; profileRoot the folder of
+ *   the profile, removed by close().
  */
 export async function launchFirefox({ fixturePort, extensionDir } = {}) {
   if (!fixturePort) throw new Error('launchFirefox: fixturePort is required');
@@ -125,6 +127,8 @@ export async function launchFirefox({ fixturePort, extensionDir } = {}) {
     driver,
     extensionBase: extensionDir ? `moz-extension://${uuid}` : null,
     proxy,
+    pgid: gecko.child.pid,
+    profileRoot,
     log: () => gecko.log(),
     close,
   };
