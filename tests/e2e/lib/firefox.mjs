@@ -47,8 +47,15 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, MOZ_HEADLESS: '1' },
   });
+  // The last lines of geckodriver's and Firefox's output, and every uncaught script error
+  // Firefox reported there ("JavaScript error: <url>, line <n>: <message>").
   const lines = [];
-  const keep = (line) => { lines.push(line); if (lines.length > 400) lines.shift(); };
+  const jsErrors = [];
+  const keep = (line) => {
+    lines.push(line);
+    if (lines.length > 400) lines.shift();
+    if (line.startsWith('JavaScript error: ')) jsErrors.push(line);
+  };
   readline.createInterface({ input: child.stderr }).on('line', keep);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -65,7 +72,7 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
       const m = /Listening on (\S+:\d+)/.exec(line);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: `http://${m[1]}`, log: () => lines.join('\n') });
+        resolve({ child, url: `http://${m[1]}`, log: () => lines.join('\n'), jsErrors });
       }
     });
   });
@@ -75,10 +82,10 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
  * @param {object} opts
  * @param {number} opts.fixturePort   the fixture server's port: mail.google.com:443 tunnels to it
  * @param {string} [opts.extensionDir] the unpacked extension to install (temporary add-on)
- * @returns {Promise<{driver, extensionBase, proxy, pgid, profileRoot, log(), close()}>}
+ * @returns {Promise<{driver, extensionBase, proxy, pgid, profileRoot, jsErrors, log(), close()}>}
  *   extensionBase is the add-on's moz-extension://<uuid> origin (null without an extension);
  *   pgid the process group of geckodriver, Firefox and its helpers; profileRoot the folder of
- *   the profile, removed by close().
+ *   the profile, removed by close(); jsErrors the uncaught script errors Firefox printed.
  */
 export async function launchFirefox({ fixturePort, extensionDir } = {}) {
   if (!fixturePort) throw new Error('launchFirefox: fixturePort is required');
@@ -129,6 +136,7 @@ export async function launchFirefox({ fixturePort, extensionDir } = {}) {
     proxy,
     pgid: gecko.child.pid,
     profileRoot,
+    jsErrors: gecko.jsErrors,
     log: () => gecko.log(),
     close,
   };
