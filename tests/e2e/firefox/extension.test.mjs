@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { startFirefoxWorld, run, runAsync, By } from './world.mjs';
-import { messageBarSelector, waitFor, EXTENSION_DIR } from '../lib/threadline.mjs';
+import { messageBarSelector, waitFor, EXTENSION_DIR, SEND_BUTTON, statusByAddress } from '../lib/threadline.mjs';
 
 const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'manifest.json'), 'utf8'));
 
@@ -18,7 +18,6 @@ const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'manifest.j
 const UNDO_S = 5;
 const ANN = 'ann.lee@acme.example';
 const BOB = 'bob@globex.example';
-const SEND_BUTTON = '.IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])';
 
 let world;
 let threads;
@@ -38,7 +37,7 @@ after(async () => {
 
 const route = (key) => `#inbox/${threads[key].legacyThreadId}`;
 const expandedIds = (key) => threads[key].messages.filter((m) => m.state === 'expanded').map((m) => m.legacyId);
-const byAddress = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+const byAddress = statusByAddress;
 
 async function trackedEntry(id) {
   const r = await world.client.trackedState([{ ids: [id] }]);

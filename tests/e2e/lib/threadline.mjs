@@ -74,6 +74,12 @@ export async function configure(browser, server, extra = {}) {
 
 // ----- reading the bars (open shadow roots) --------------------------------------------
 
+/** The simulator's Send button inside a compose window (Gmail's markup). */
+export const SEND_BUTTON = '.IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])';
+
+/** `{ address: status }` of a bar's parties. */
+export const statusByAddress = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+
 /**
  * Every bar of `kind` in the document: {messageId, state, parties:[{address,status,text}],
  * tracked, status}. Runs inside the page (Playwright's page.evaluate, WebDriver's

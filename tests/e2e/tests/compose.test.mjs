@@ -20,7 +20,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startWorld, configure, readBars, waitForBars, waitFor, composeBarsIn } from '../lib/threadline.mjs';
+import {
+  startWorld, configure, readBars, waitForBars, waitFor, composeBarsIn, SEND_BUTTON, statusByAddress,
+} from '../lib/threadline.mjs';
 import { openGmail } from '../lib/browser.mjs';
 
 /** sendUndoSeconds in the options, and the simulator's undo window: the same, and small. */
@@ -37,7 +39,6 @@ const BOB = 'bob@globex.example';
 const SIOBHAN = 'siobhan.obrien@globex.example';
 const JANE = 'jane.q.doe@gmail.com';
 const OWNER = 'owner@example.com';
-const SEND_BUTTON = '.IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])';
 
 let world;
 let draftSeq = 0n;
@@ -107,8 +108,7 @@ async function waitForComposeBar(page, compose, predicate = () => true, { timeou
   }
 }
 
-/** `{ address: status }` of a bar's parties. */
-const statuses = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+const statuses = statusByAddress;
 
 /** Waits until the bar shows exactly these recipients with these statuses. */
 function waitForStatuses(page, compose, expected, opts) {
