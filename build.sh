@@ -279,7 +279,7 @@ test_firefox() {
   log "addons-linter on dist/extension"
   (cd "$ROOT/tests/e2e" && THREADLINE_EXTENSION_DIR="$EXT_DIST" npm run --silent lint:addon)
   log "end-to-end tests in Firefox ESR (geckodriver + selenium-webdriver + threadline-server)"
-  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/threadline-server" \
     THREADLINE_EXTENSION_DIR="$EXT_DIST" GECKODRIVER_BIN="$ROOT/.tools/bin/geckodriver" npm run test:firefox)
 }
 
