@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { startFirefoxWorld, run, runAsync, By } from './world.mjs';
-import { messageBarSelector, waitFor, EXTENSION_DIR, SEND_BUTTON, statusByAddress } from '../lib/threadline.mjs';
+import { messageBarSelector, waitFor, EXTENSION_DIR, statusByAddress } from '../lib/threadline.mjs';
 
 const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'manifest.json'), 'utf8'));
 
@@ -39,11 +39,7 @@ const route = (key) => `#inbox/${threads[key].legacyThreadId}`;
 const expandedIds = (key) => threads[key].messages.filter((m) => m.state === 'expanded').map((m) => m.legacyId);
 const byAddress = statusByAddress;
 
-async function trackedEntry(id) {
-  const r = await world.client.trackedState([{ ids: [id] }]);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.messages[0].tracked_email ?? null;
-}
+const trackedEntry = (id) => world.trackedEntry(id);
 
 test('the host permissions of the manifest are granted at install, the optional ones are not', async () => {
   // The Firefox under test is one the manifest admits.
@@ -132,22 +128,17 @@ test('Track logs the email on the picked contacts and their companies', async ()
 test('the compose bar matches the recipients, and Send tracks the email once delivered', async () => {
   await world.open('#inbox');
   await run(world.driver, (ms) => { window.__gmailSim.config.undoWindow = ms; }, UNDO_S * 1000);
-  const draftId = `msg-a:r-${Date.now()}`;
-  const root = await runAsync(world.driver, (o) => window.__gmailSim.openCompose(o),
-    { kind: 'popup', to: [ANN], cc: [BOB], subject: 'Quote for Q3', body: 'Here it is.', draftId: `#${draftId}` });
-  const bar = await waitFor(async () => {
-    const bars = await world.readComposeBars(root);
-    return bars.length === 1 && bars[0].state === 'ready' && bars[0].parties.length === 2 ? bars[0] : null;
-  }, { what: 'the compose bar, ready' });
+  const { root, draftId, bar } = await world.openCompose({ kind: 'popup', to: [ANN], cc: [BOB], subject: 'Quote for Q3', body: 'Here it is.' });
   assert.equal(bar.kind, 'popup');
   assert.equal(bar.trackOnSend, true, 'track on send defaults to the option (on)');
   assert.deepEqual(byAddress(bar), { [ANN]: 'known', [BOB]: 'known' });
 
-  await (await root.findElement(By.css(SEND_BUTTON))).click();
+  await world.send(root);
   const sent = await run(world.driver, () => window.__gmailSim.sent().map((s) => [s.draftId.replace(/^#/, ''), s.undone]));
   assert.deepEqual(sent, [[draftId, false]], 'the simulator sent it');
-  // Delivered after the undo window (and the content script's slack), not before.
-  const entry = await waitFor(() => trackedEntry(draftId), { timeout: UNDO_S * 1000 + 15_000, interval: 200, what: 'tracked on send' });
+  // Not before the undo window has passed (then the content script's slack), but then.
+  assert.equal(await world.trackedEntry(draftId), null, 'not tracked within the undo window');
+  const entry = await waitFor(() => world.trackedEntry(draftId), { timeout: UNDO_S * 1000 + 15_000, interval: 200, what: 'tracked on send' });
   assert.equal(entry.direction, 'outgoing');
   assert.equal(entry.subject, 'Quote for Q3');
   assert.deepEqual(entry.links.filter((l) => l.record_kind === 'contact').map((l) => l.record_id).sort(),

@@ -8,9 +8,13 @@ import { By } from 'selenium-webdriver';
 import { startFixtureServer } from '../fixture-server.mjs';
 import { launchFirefox } from '../lib/firefox.mjs';
 import { startServer, api } from '../lib/threadline-server.mjs';
-import { EXTENSION_DIR, seedContacts, barsInDocument, composeBarsIn, waitFor } from '../lib/threadline.mjs';
+import {
+  EXTENSION_DIR, seedContacts, barsInDocument, composeBarsIn, waitFor, SEND_BUTTON,
+} from '../lib/threadline.mjs';
 
 export { By };
+
+let draftSeq = 0;
 
 /** Runs `fn` (a self-contained function) in the current page with `args`; returns its value. */
 export function run(driver, fn, ...args) {
@@ -27,14 +31,14 @@ export function runAsync(driver, fn, ...args) {
   ).then((r) => { if (r.error) throw new Error(r.error); return r.value; });
 }
 
-export async function startFirefoxWorld({ serverEnv = {} } = {}) {
+export async function startFirefoxWorld({ serverEnv = {}, prefs = {} } = {}) {
   const fixtures = await startFixtureServer({ port: 0 });
   const server = await startServer({ env: serverEnv });
   let browser;
   try {
     const client = api(server.url, server.token);
     const contacts = await seedContacts(client);
-    browser = await launchFirefox({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR });
+    browser = await launchFirefox({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR, prefs });
     const { driver } = browser;
     const world = {
       fixtures, server, client, contacts, browser, driver,
@@ -73,6 +77,31 @@ export async function startFirefoxWorld({ serverEnv = {} } = {}) {
         }
       },
       readComposeBars: (root) => run(driver, composeBarsIn, root),
+      /**
+       * Opens a compose through the simulator with a draft id of its own (`opts` as
+       * __gmailSim.openCompose takes them); resolves to { root (WebElement), draftId } once
+       * its bar is ready with one party per recipient.
+       */
+      async openCompose(opts) {
+        const draftId = `msg-a:r-${Date.now()}${(draftSeq += 1)}`;
+        const root = await runAsync(driver, (o) => window.__gmailSim.openCompose(o), { ...opts, draftId: `#${draftId}` });
+        const recipients = (opts.to?.length ?? 0) + (opts.cc?.length ?? 0) + (opts.bcc?.length ?? 0);
+        const bar = await waitFor(async () => {
+          const bars = await world.readComposeBars(root);
+          return bars.length === 1 && bars[0].state === 'ready' && bars[0].parties.length === recipients ? bars[0] : null;
+        }, { what: 'the compose bar, ready' });
+        return { root, draftId, bar };
+      },
+      /** Clicks the compose's Send button. */
+      async send(root) {
+        await (await root.findElement(By.css(SEND_BUTTON))).click();
+      },
+      /** The server's tracked entry for a message id, or null. */
+      async trackedEntry(id) {
+        const r = await client.trackedState([{ ids: [id] }]);
+        if (r.status !== 200) throw new Error(`tracked state: ${r.status} ${JSON.stringify(r.body)}`);
+        return r.body.messages[0].tracked_email ?? null;
+      },
       /** An element inside the open shadow root of the first host matching `hostSelector`. */
       async inBar(hostSelector, innerSelector) {
         const host = await driver.findElement(By.css(hostSelector));

@@ -82,12 +82,13 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
  * @param {object} opts
  * @param {number} opts.fixturePort   the fixture server's port: mail.google.com:443 tunnels to it
  * @param {string} [opts.extensionDir] the unpacked extension to install (temporary add-on)
+ * @param {Record<string, string|number|boolean>} [opts.prefs] more Firefox prefs
  * @returns {Promise<{driver, extensionBase, proxy, pgid, profileRoot, jsErrors, log(), close()}>}
  *   extensionBase is the add-on's moz-extension://<uuid> origin (null without an extension);
  *   pgid the process group of geckodriver, Firefox and its helpers; profileRoot the folder of
  *   the profile, removed by close(); jsErrors the uncaught script errors Firefox printed.
  */
-export async function launchFirefox({ fixturePort, extensionDir } = {}) {
+export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = {}) {
   if (!fixturePort) throw new Error('launchFirefox: fixturePort is required');
   const profileRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'threadline-firefox-'));
   const proxy = await startConnectProxy({ routes: { 'mail.google.com:443': fixturePort } });
@@ -115,6 +116,7 @@ export async function launchFirefox({ fixturePort, extensionDir } = {}) {
       // Remote settings (blocklists and the like) would only knock at the proxy's door.
       .setPreference('services.settings.server', 'data:,#remote-settings-disabled')
       .setPreference('extensions.webextensions.uuids', JSON.stringify({ [ADDON_ID]: uuid }));
+    for (const [name, value] of Object.entries(prefs)) options.setPreference(name, value);
     const executor = new Executor(new HttpClient(gecko.url));
     executor.defineCommand(INSTALL_ADDON_PATH, 'POST', '/session/:sessionId/moz/addon/install');
     driver = await firefox.Driver.createSession(options, executor);
