@@ -36,8 +36,9 @@ export const ADDON_ID = JSON.parse(fs.readFileSync(path.join(repoRoot, 'manifest
   .browser_specific_settings.gecko.id;
 
 const INSTALL_ADDON_PATH = 'threadline:installAddonPath';
+const QUIT_MS = 20_000;
 
-/** Starts geckodriver in its own process group; resolves to { child, url, log() }. */
+/** Starts geckodriver in its own process group; resolves to { child, url, log(), jsErrors }. */
 function startGeckodriver(profileRoot, timeout = 20_000) {
   // --allow-system-access: WebDriver may then open the add-on's own pages (moz-extension://),
   // which it otherwise refuses to navigate to; the tests use it for the options page only.
@@ -96,7 +97,15 @@ export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = 
   let gecko;
   let driver;
   const close = async () => {
-    if (driver) await driver.quit().catch(() => {});
+    // A Firefox that does not answer quit() within QUIT_MS is ended with its group anyway.
+    if (driver) {
+      let timer;
+      await Promise.race([
+        driver.quit().catch(() => {}),
+        new Promise((resolve) => { timer = setTimeout(resolve, QUIT_MS); }),
+      ]);
+      clearTimeout(timer);
+    }
     if (gecko) await stopBrowserGroup(gecko.child);
     await proxy.close();
     fs.rmSync(profileRoot, { recursive: true, force: true });
