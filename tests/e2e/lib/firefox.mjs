@@ -96,7 +96,13 @@ export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = 
   const uuid = crypto.randomUUID();
   let gecko;
   let driver;
+  // If this process ends without close() (a crashed test file), the browser does not outlive
+  // it: Playwright does the same for Chromium. Only a synchronous kill can run in 'exit'.
+  const killOnExit = () => {
+    try { process.kill(-gecko.child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  };
   const close = async () => {
+    process.off('exit', killOnExit);
     // A Firefox that does not answer quit() within QUIT_MS is ended with its group anyway.
     if (driver) {
       let timer;
@@ -112,6 +118,7 @@ export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = 
   };
   try {
     gecko = await startGeckodriver(profileRoot);
+    process.once('exit', killOnExit);
     const options = new firefox.Options()
       .addArguments('-headless')
       .setAcceptInsecureCerts(true)
