@@ -5,7 +5,8 @@
 #   ./build.sh            build everything: WASM core + glue, dist/extension/, the zip, the server
 #   ./build.sh run        build, then start the server on 127.0.0.1 with an embedded database
 #   ./build.sh test       build, then run every test suite (the server's on SQLite and on
-#                         a throwaway PostgreSQL: tests/pg/throwaway-cluster.sh)
+#                         a throwaway PostgreSQL: tests/pg/throwaway-cluster.sh; the
+#                         end-to-end tests in Chromium, then in Firefox ESR)
 #   ./build.sh bench      build, then run the benchmarks (figures go to BENCHMARKS.md by hand)
 #   ./build.sh extension  only the WASM core and dist/extension (quick iteration)
 # THREADLINE_DIST moves dist/ elsewhere (parallel work on one checkout).
@@ -93,6 +94,19 @@ ensure_wasm_bindgen_cli() {
 
 ensure_chromium() {
   apt_install chromium chromium-driver openssl zip
+}
+
+# Firefox ESR (Debian) and geckodriver (crates.io, into .tools/: built once, kept while its
+# version is the pinned one), for the Firefox end-to-end tests.
+GECKODRIVER_VERSION=0.37.1
+ensure_firefox() {
+  apt_install firefox-esr
+  local bin="$ROOT/.tools/bin/geckodriver" have=""
+  [ -x "$bin" ] && have="$("$bin" --version | awk 'NR==1{print $2}')"
+  if [ "$have" != "$GECKODRIVER_VERSION" ]; then
+    log "installing geckodriver $GECKODRIVER_VERSION into .tools/ (had: ${have:-none})"
+    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --root "$ROOT/.tools" --force
+  fi
 }
 
 ensure_node_deps() {
@@ -258,6 +272,17 @@ test_e2e() {
     THREADLINE_EXTENSION_DIR="$EXT_DIST" npm test)
 }
 
+test_firefox() {
+  ensure_firefox
+  ensure_node_deps
+  # Exits non-zero on any error; warnings are printed (the expected ones: tests/e2e/README.md).
+  log "addons-linter on dist/extension"
+  (cd "$ROOT/tests/e2e" && THREADLINE_EXTENSION_DIR="$EXT_DIST" npm run --silent lint:addon)
+  log "end-to-end tests in Firefox ESR (geckodriver + selenium-webdriver + threadline-server)"
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/threadline-server" \
+    THREADLINE_EXTENSION_DIR="$EXT_DIST" GECKODRIVER_BIN="$ROOT/.tools/bin/geckodriver" npm run test:firefox)
+}
+
 cmd_test() {
   build_all
   test_rust
@@ -265,6 +290,7 @@ cmd_test() {
   test_wasm_dom
   test_extension_unit
   test_e2e
+  test_firefox
   log "all test suites passed"
 }
 

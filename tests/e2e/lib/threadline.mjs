@@ -74,9 +74,19 @@ export async function configure(browser, server, extra = {}) {
 
 // ----- reading the bars (open shadow roots) --------------------------------------------
 
-/** Every message bar on the page: {messageId, state, parties:[{address,status,text}], tracked, status}. */
-export function readBars(page, kind = 'message-bar') {
-  return page.evaluate((kind) => [...document.querySelectorAll(`[data-threadline="${kind}"]`)].map((host) => {
+/** The simulator's Send button inside a compose window (Gmail's markup). */
+export const SEND_BUTTON = '.IZ .Up div > div[role=button]:not(.Uo):not([aria-haspopup=true])';
+
+/** `{ address: status }` of a bar's parties. */
+export const statusByAddress = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+
+/**
+ * Every bar of `kind` in the document: {messageId, state, parties:[{address,status,text}],
+ * tracked, status}. Runs inside the page (Playwright's page.evaluate, WebDriver's
+ * executeScript), so it uses nothing but its argument and the DOM.
+ */
+export function barsInDocument(kind) {
+  return [...document.querySelectorAll(`[data-threadline="${kind}"]`)].map((host) => {
     const root = host.shadowRoot;
     const bar = root.querySelector('[data-tl=bar]');
     const track = root.querySelector('[data-tl=track]');
@@ -96,7 +106,35 @@ export function readBars(page, kind = 'message-bar') {
         text: li.textContent,
       })),
     };
-  }), kind);
+  });
+}
+
+/**
+ * The compose bar(s) inside one compose window `root`: {kind, composeId, state, trackOnSend,
+ * status, parties:[{address, status, picks:[{id, checked}]}]}. Runs inside the page.
+ */
+export function composeBarsIn(root) {
+  return [...root.querySelectorAll('[data-threadline="compose-bar"]')].map((host) => {
+    const shadow = host.shadowRoot;
+    const toggle = shadow.querySelector('input[data-tl=track-on-send]');
+    return {
+      kind: host.getAttribute('data-compose-kind'),
+      composeId: host.getAttribute('data-compose-id'),
+      state: shadow.querySelector('[data-tl=bar]').getAttribute('data-state'),
+      trackOnSend: toggle ? toggle.checked : null,
+      status: shadow.querySelector('[data-tl=status]').textContent,
+      parties: [...shadow.querySelectorAll('[data-tl-party]')].map((li) => ({
+        address: li.getAttribute('data-address'),
+        status: li.getAttribute('data-status'),
+        picks: [...li.querySelectorAll('input[data-tl=pick]')].map((i) => ({ id: i.getAttribute('data-contact-id'), checked: i.checked })),
+      })),
+    };
+  });
+}
+
+/** Every message bar on the page (see barsInDocument). */
+export function readBars(page, kind = 'message-bar') {
+  return page.evaluate(barsInDocument, kind);
 }
 
 /** Waits until `predicate(bars)` holds (bars as readBars returns them). */

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  startWorld, readBars, waitForBars, messageBarSelector, waitFor, configure,
+  startWorld, readBars, waitForBars, messageBarSelector, waitFor, configure, statusByAddress,
 } from '../lib/threadline.mjs';
 import { PWN_CHECK } from '../lib/hostile-corpus.mjs';
 
@@ -28,7 +28,7 @@ after(async () => {
 
 const route = (key) => `#inbox/${threads[key].legacyThreadId}`;
 const expandedIds = (key) => threads[key].messages.filter((m) => m.state === 'expanded').map((m) => m.legacyId);
-const byAddress = (bar) => Object.fromEntries(bar.parties.map((p) => [p.address, p.status]));
+const byAddress = statusByAddress;
 
 test('a bar under every expanded message, with CRM matches', async () => {
   const { page, errors } = await world.open(route('t3'));
