@@ -19,7 +19,8 @@
 //
 // Gmail's own data and endpoints (research/gmail-dom.md; InboxSDK's getOriginalMessagePage):
 //   - the shell sets a session cookie (SID, HttpOnly) and carries an inline `var GLOBALS=[…]`
-//     whose [9] is the account's "ik" (GMAIL_IK) and [10] its address, as Gmail's page does;
+//     whose [9] is the account's "ik" (gmailIk(n)) and [10] its address, as Gmail's page does;
+//     each account /mail/u/<n>/ is a mailbox of its own ids (gmail-data.mjs accountSalt);
 //   - `/mail/u/<n>/?ik=<ik>&view=om&permmsgid=msg-f:<decimal>` (or `&th=<legacy hex>`) is "Show
 //     original": an HTML page with the message in <pre id="raw_message_text"> and its
 //     "Download original" link;
@@ -42,7 +43,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { GMAIL_IK, OWNER, buildThreads, hostileThread } from '../fixtures/gmail/gmail-data.mjs';
+import { OWNER, buildThreads, gmailIk, hostileThread } from '../fixtures/gmail/gmail-data.mjs';
 import { rawSource } from '../fixtures/gmail/gmail-sources.mjs';
 import { HOSTILE_PAYLOADS, HOSTILE_ADDRESSES } from './lib/hostile-corpus.mjs';
 
@@ -98,15 +99,15 @@ function cspFor(mode, nonce) {
 }
 
 /** The inline script of Gmail's shell that defines GLOBALS ([9]: ik, [10]: the account). */
-export function globalsScript() {
-  const globals = [null, null, 0, '', 'gmail_fe_sim.en.0', null, null, null, null, GMAIL_IK, OWNER.email];
+export function globalsScript(account = 0) {
+  const globals = [null, null, 0, '', 'gmail_fe_sim.en.0', null, null, null, null, gmailIk(account), OWNER.email];
   return `<script>var GLOBALS=${JSON.stringify(globals)};GLOBALS[17]=[["p",[]]];</script>`;
 }
 
-/** Every message the page can show, by legacy hex id and by msg-f decimal. */
-function messageIndex() {
+/** Every message account `account`'s page can show, by legacy hex id and by msg-f decimal. */
+function messageIndex(account) {
   const index = new Map();
-  for (const t of buildThreads([hostileThread(HOSTILE_PAYLOADS, HOSTILE_ADDRESSES)])) {
+  for (const t of buildThreads([hostileThread(HOSTILE_PAYLOADS, HOSTILE_ADDRESSES)], { account })) {
     for (const msg of t.messages) {
       const entry = { subject: t.subject, msg };
       index.set(msg.legacyId, entry);
@@ -138,7 +139,12 @@ export async function startFixtureServer({ root = FIXTURE_DIR, port = 0, host = 
   const cspReports = [];
   const requests = [];
   const session = crypto.randomBytes(16).toString('hex');
-  const index = messageIndex();
+  const indexes = new Map(); // account → its messages (built when first asked)
+  const indexOf = (account) => {
+    if (!indexes.has(account)) indexes.set(account, messageIndex(account));
+    return indexes.get(account);
+  };
+  const accountOf = (pathname) => Number(/^\/(?:mail|sync)\/u\/(\d+)\//.exec(pathname)?.[1] ?? 0);
   const sourceFaults = { remaining: 0 };
   const sourceRequests = [];
 
@@ -149,12 +155,13 @@ export async function startFixtureServer({ root = FIXTURE_DIR, port = 0, host = 
       const next = encodeURIComponent(`https://mail.google.com${url.pathname}${url.search}`);
       return void res.writeHead(302, { Location: `https://accounts.google.com/ServiceLogin?service=mail&continue=${next}` }).end();
     }
+    const account = accountOf(url.pathname);
     const ik = url.searchParams.get('ik');
-    if ((view === 'om' || ik !== null) && ik !== GMAIL_IK) {
+    if ((view === 'om' || ik !== null) && ik !== gmailIk(account)) {
       return void res.writeHead(400, { 'Content-Type': 'text/html; charset=utf-8' }).end('<p>Bad Request</p>');
     }
     const id = url.searchParams.get('permmsgid') ?? url.searchParams.get('th') ?? '';
-    const entry = index.get(id.toLowerCase());
+    const entry = indexOf(account).get(id.toLowerCase());
     if (view === 'att' && (url.searchParams.get('disp') !== 'comp' || url.searchParams.get('attid') !== '0')) {
       return void res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8' }).end('<p>Not Found</p>');
     }
@@ -207,6 +214,7 @@ export async function startFixtureServer({ root = FIXTURE_DIR, port = 0, host = 
         try {
           const sent = JSON.parse(Buffer.concat(chunks).toString('utf8'));
           const entry = { subject: String(sent.subject ?? ''), msg: { ...sent, source: null } };
+          const index = indexOf(accountOf(url.pathname));
           index.set(String(sent.legacyId), entry);
           index.set(`msg-f:${sent.messageId}`, entry);
           res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
@@ -235,7 +243,7 @@ export async function startFixtureServer({ root = FIXTURE_DIR, port = 0, host = 
     const headers = { 'Content-Type': type, 'Cache-Control': 'no-store' };
     if (path.basename(file) === 'index.html') {
       headers['Set-Cookie'] = `SID=${session}; Path=/; Secure; HttpOnly; SameSite=Lax`;
-      body = Buffer.from(body.toString('utf8').replace('</head>', `${globalsScript()}\n</head>`), 'utf8');
+      body = Buffer.from(body.toString('utf8').replace('</head>', `${globalsScript(accountOf(url.pathname))}\n</head>`), 'utf8');
     }
     if (path.extname(file) === '.html') {
       const nonce = crypto.randomBytes(18).toString('base64');
