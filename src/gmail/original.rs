@@ -113,21 +113,21 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 /// The account's path from the page's `location.pathname`: `/mail/u/<n>/`, a delegated
 /// mailbox's `/mail/u/<n>/d/<id>/`, or `/mail/u/0/` when the path names no account.
 pub fn account_base(pathname: &str) -> String {
-    let segments: Vec<&str> = pathname.split('/').collect();
-    // ["", "mail", "u", "<n>", ("d", "<id>",) …]
-    if segments.len() > 3
-        && segments[1] == "mail"
-        && segments[2] == "u"
-        && !segments[3].is_empty()
-        && segments[3].bytes().all(|b| b.is_ascii_digit())
-    {
-        let n = segments[3];
-        if segments.len() > 6 && segments[4] == "d" && is_path_token(segments[5]) {
-            return format!("/mail/u/{n}/d/{}/", segments[5]);
-        }
-        return format!("/mail/u/{n}/");
+    // "/mail/u/<n>/" then, for a delegated mailbox, "d/<id>/".
+    let Some(rest) = pathname.strip_prefix("/mail/u/") else {
+        return "/mail/u/0/".into();
+    };
+    let mut parts = rest.split('/');
+    let n = parts.next().unwrap_or_default();
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return "/mail/u/0/".into();
     }
-    "/mail/u/0/".to_string()
+    if let (Some("d"), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) {
+        if is_path_token(id) {
+            return format!("/mail/u/{n}/d/{id}/");
+        }
+    }
+    format!("/mail/u/{n}/")
 }
 
 fn is_path_token(s: &str) -> bool {

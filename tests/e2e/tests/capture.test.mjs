@@ -25,7 +25,7 @@ before(async () => {
   world = await startWorld();
   await configure(world.browser, world.server, { trackOnSendDefault: true });
   // The people of the MIME samples, so that the bar has a contact to track to.
-  for (const [first, email, company, domain] of [['Bob', 'bob@acme.com', 'Acme Corp', 'acme.com'], ['Jürgen', 'juergen@acme.de', 'Acme DE', 'acme.de']]) {
+  for (const [first, email, company, domain] of [['Bob', 'bob@acme.com', 'Acme Corp', 'acme.com'], ['Jürgen', 'juergen@acme.de', 'Acme DE', 'acme.de'], ['Taro', 'yamada@example.jp', 'Yamada KK', 'example.jp']]) {
     const r = await world.client.createContact({ first_name: first, last_name: 'Sample', emails: [email], company: { kind: 'new', name: company, domain } });
     assert.equal(r.status, 201, JSON.stringify(r.body));
   }
@@ -150,6 +150,28 @@ test('Gmail failing: the email is tracked from the page at once, and completed f
   assert.deepEqual((await pendingSources()).items, []);
   // The browser logs the failed request itself; nothing else went wrong on the page.
   assert.deepEqual(errors.filter((e) => !/status of 500/.test(e)), []);
+  await page.close();
+});
+
+test('signed out of Gmail: the capture waits, worded for people, and completes once signed in again', async () => {
+  const msg = THREADS['mime-sjis'].messages[0];
+  const { page } = await world.open(`#inbox/${THREADS['mime-sjis'].legacyThreadId}`);
+  await waitForBars(page, (b) => b.some((x) => x.messageId === msg.legacyId && x.state === 'ready'));
+  // The session ends (the cookie is gone) while the page stays open.
+  await world.browser.context.clearCookies({ name: 'SID' });
+  await trackFromBar(page, msg.legacyId);
+  const entry = await entryOf(world.client, msg.legacyId);
+  const waiting = await waitFor(async () => {
+    const s = await pendingSources();
+    return s.items.find((i) => i.trackedEmailId === entry.id && i.lastError) ?? null;
+  }, { what: 'the capture refused for want of a session' });
+  assert.match(waiting.lastError, /Gmail asked to sign in again/);
+  assert.equal((await world.client.get(`/tracked-emails/${entry.id}`)).body.source ?? null, null);
+  // Signing in again (Gmail's page sets the session cookie): the next attempt completes it.
+  await page.reload();
+  const email = await waitParsed(world.client, entry.id, { timeout: 60_000 });
+  assert.equal(email.source.sha256, sha256(mime('shift-jis.eml')));
+  assert.equal(email.subject, '見積書の件');
   await page.close();
 });
 
