@@ -16,9 +16,10 @@
 use wasm_bindgen::JsCast;
 
 /// The most a piece handed to the background holds: one piece is base64-encoded and posted
-/// in one go, so its size bounds the page's longest task in a capture (about 2 ms per 512 KiB
-/// measured in Chromium; the target is 50 ms).
-pub const MAX_PIECE_BYTES: usize = 512 * 1024;
+/// (serialised as JSON by Chromium) in one go, so its size bounds the page's longest task in a
+/// capture. 256 KiB keeps that task at a few ms on a quiet machine, with room under the 50 ms
+/// target on a loaded one (BENCHMARKS.md §5); a 28.7 MB message is 110 pieces.
+pub const MAX_PIECE_BYTES: usize = 256 * 1024;
 
 /// How much of an inline script is searched for GLOBALS (Gmail's is a few hundred kB).
 const MAX_SCRIPT_SCAN: usize = 4 * 1024 * 1024;

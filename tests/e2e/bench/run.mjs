@@ -188,11 +188,11 @@ if (results.idle) {
 if (results.attach20) {
   const r = results.attach20;
   log(`\n5. Tracking an email with a 20 MiB attachment (${(r.messageBytes / 1e6).toFixed(1)} MB message): longest main-thread task (target ≤ 50 ms); ${r.runs} runs each`);
-  log('| | longest task: median | max | tasks over 50 ms: median | max | window (ms): median |');
-  log('|---|---:|---:|---:|---:|---:|');
+  log('| | longest task (wall): median | max | most CPU in one task: median | max | tasks over 50 ms: median | max | window (ms): median |');
+  log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const k of ['with', 'without']) {
     const x = r[k];
-    log(`| ${k} the extension | ${f(x.longestMs.median, 1)} | ${f(x.longestMs.max, 1)} | ${x.over50.median} | ${x.over50.max} | ${f(x.wallMs.median, 0)} |`);
+    log(`| ${k} the extension | ${f(x.longestMs.median, 1)} | ${f(x.longestMs.max, 1)} | ${f(x.maxThreadMs.median, 1)} | ${f(x.maxThreadMs.max, 1)} | ${x.over50.median} | ${x.over50.max} | ${f(x.wallMs.median, 0)} |`);
   }
   log(`server: source ${r.server?.status}, ${r.server?.size} bytes; attachments ${JSON.stringify(r.server?.attachments)}`);
   log(`longest task with the extension, max of the runs ${f(r.with.longestMs.max, 1)} ms ≤ 50 ms: ${verdict(r.with.longestMs.max <= 50)}`);
