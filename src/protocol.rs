@@ -130,6 +130,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ActionReply<T> {
     }
 }
 
+/// A push from the background: what became of a tracked message's whole source.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+    /// A sentence for people, localised by the background.
+    pub text: String,
+    /// True once the server has it; false while it is awaited.
+    pub stored: bool,
+}
+
 /// A push from the background: a queued action was delivered.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

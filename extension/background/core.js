@@ -30,6 +30,8 @@
 // After a track is delivered, the raw source is captured from a Gmail tab and uploaded
 // (background/source.js): pushed { type: "captureSource", requestId, legacyId }, answered over a
 // Port named "threadline-source".
+// Then { type: "sourceStatus", messageIds, stored, text } tells the tab that tracked whether the
+// source is stored or still awaited (text: a localised sentence for its bar).
 // Pushed to the tab that queued an action: { type: "queueDelivered", key, kind, messageIds, result }
 // and { type: "queueFailed", key, kind, messageIds, error }.
 

@@ -25,6 +25,8 @@ export const MAX_SOURCE_FAILED = 50;
 export const CAPTURE_TIMEOUT_MS = 2 * 60 * 1000;
 /** The server's limit (crates/crm email_source MAX_SOURCE_BYTES: 51 MiB). */
 export const MAX_SOURCE_BYTES = 51 * 1024 * 1024;
+/** How long an entry known only by a client id (`msg-a:r…`) waits for its legacy id. */
+export const MAX_WAIT_FOR_ID_MS = 7 * 24 * 60 * 60 * 1000;
 const GMAIL_TABS = "https://mail.google.com/*";
 const LEGACY_ID = /^[0-9a-f]{1,16}$/;
 
@@ -164,6 +166,17 @@ export class SourceCapture {
   }
 
   async pass() {
+    await this.change((state) => {
+      // A message whose legacy id never showed (sent from a compose window and never opened
+      // in a thread here) is given up after a week: it stays tracked from the page.
+      const cutoff = this.deps.now() - MAX_WAIT_FOR_ID_MS;
+      const stale = state.items.filter((i) => !i.legacyId && i.createdAt < cutoff);
+      if (!stale.length) return false;
+      state.items = state.items.filter((i) => !stale.includes(i));
+      for (const i of stale) state.failed.push({ trackedEmailId: i.trackedEmailId, messageIds: i.messageIds, error: this.deps.t("sourceErrorNoId"), at: this.deps.now() });
+      state.failed.splice(0, Math.max(0, state.failed.length - MAX_SOURCE_FAILED));
+      return true;
+    });
     for (;;) {
       await this.load();
       const now = this.deps.now();
@@ -200,6 +213,7 @@ export class SourceCapture {
       else if (isTransient(answer)) outcome = { retry: true, error: this.deps.t("sourceErrorServer") };
       else outcome = { drop: true, error: this.dropReason(answer) };
     }
+    this.tell(item, outcome.done ? { stored: true, text: this.deps.t("sourceStored") } : { stored: false, text: outcome.error });
     await this.change((state) => {
       const live = state.items.find((i) => i.trackedEmailId === item.trackedEmailId);
       if (!live) return false;
@@ -216,6 +230,15 @@ export class SourceCapture {
       }
       return true;
     });
+  }
+
+  /** Tells the tab that tracked the message (its bar shows it): `sourceStatus`. */
+  tell(item, { stored, text }) {
+    const tabId = typeof item.tabId === "number" ? item.tabId : this.askedTab;
+    if (typeof tabId !== "number" || !text) return;
+    Promise.resolve()
+      .then(() => this.deps.tabs.sendMessage(tabId, { type: "sourceStatus", messageIds: item.messageIds, stored, text }))
+      .catch(() => {});
   }
 
   /** 409 is also "still processing" elsewhere; here `source_mismatch` is final. */
@@ -248,6 +271,7 @@ export class SourceCapture {
       try {
         await this.deps.tabs.sendMessage(tabId, { type: "captureSource", requestId, legacyId: item.legacyId });
         asked = true;
+        this.askedTab = tabId;
         break;
       } catch {
         // That tab has no Threadline (reloaded, closed): the next one.

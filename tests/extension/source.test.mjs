@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createHash } from "node:crypto";
 
-import { SourceCapture, SOURCES_KEY, legacyIdOf, fromBase64, PORT_NAME } from "../../extension/background/source.js";
+import { SourceCapture, SOURCES_KEY, legacyIdOf, fromBase64, PORT_NAME, MAX_WAIT_FOR_ID_MS } from "../../extension/background/source.js";
 import { createFakeChrome } from "./helpers/fake-chrome.mjs";
 import { ok, useWorkers, trackRequest } from "./helpers/harness.mjs";
 
@@ -87,6 +87,14 @@ test("a tracked message's source is streamed from the tab and uploaded byte for 
   const snap = await capture.snapshot();
   assert.deepEqual(snap.items, [], "done: nothing left to capture");
   assert.ok(JSON.stringify([...fake.backing.local.values()]).length < 2000, "the bytes never reach storage");
+  // The tab that tracked is told, in words for its bar.
+  await settle();
+  const told = fake.sentToTabs.filter((m) => m.message.type === "sourceStatus");
+  assert.equal(told.length, 1);
+  assert.equal(told[0].tabId, 7);
+  assert.equal(told[0].message.stored, true);
+  assert.match(told[0].message.text, /whole email, with its attachments, is in Threadline/);
+  assert.ok(told[0].message.messageIds.includes("163d03bfda277ec1"));
 });
 
 test("Gmail failing: the entry waits with a sentence for people, and is completed later", async () => {
@@ -101,6 +109,9 @@ test("Gmail failing: the entry waits with a sentence for people, and is complete
   assert.equal(snap.items[0].attempts, 1);
   assert.match(snap.items[0].lastError, /Gmail could not be reached/);
   assert.ok(snap.items[0].nextAttemptAt > clock.now, "backed off");
+  await settle();
+  const told = fake.sentToTabs.filter((m) => m.message.type === "sourceStatus");
+  assert.deepEqual(told.map((m) => [m.message.stored, m.message.text]), [[false, snap.items[0].lastError]]);
 
   contentScript(fake, { bytes: BYTES });
   clock.now = snap.items[0].nextAttemptAt;
@@ -149,6 +160,19 @@ test("no Gmail tab: the entry waits; a message known only by its client id waits
   assert.ok(uploads.some((u) => u.id === sent.id));
 });
 
+test("a sent email whose legacy id never shows is given up after a week, with its reason", async () => {
+  const { capture, clock } = standalone();
+  const sent = { id: "7d0c1e2a-0000-4000-8000-000000000003", gmail_message_id: "msg-a:r-99", message_ids: ["msg-a:r-99"] };
+  await capture.need(sent, [], 7);
+  await capture.pump();
+  assert.equal((await capture.snapshot()).items.length, 1, "waits for its id");
+  clock.now += MAX_WAIT_FOR_ID_MS + 1;
+  await capture.pump();
+  const snap = await capture.snapshot();
+  assert.deepEqual(snap.items, []);
+  assert.match(snap.failed[0].error, /never showed this sent email's id/);
+});
+
 test("the server refusing the source drops it with its reason; a server error retries", async () => {
   const mismatch = { kind: "http", status: 409, body: { error: { code: "source_mismatch", message: "x" } } };
   let s = standalone({ answer: () => mismatch });
@@ -180,7 +204,7 @@ test("the server refusing the source drops it with its reason; a server error re
 test("errors are localised in nl and de", async () => {
   for (const locale of ["nl", "de"]) {
     const fake = createFakeChrome({ locale });
-    for (const key of ["sourceErrorServer", "sourceErrorOffline", "sourceErrorSignedOut", "sourceErrorGmail", "sourceErrorNoTab", "sourceErrorTimeout", "sourceErrorMismatch", "sourceErrorTooBig"]) {
+    for (const key of ["sourceErrorServer", "sourceErrorOffline", "sourceErrorSignedOut", "sourceErrorGmail", "sourceErrorNoTab", "sourceErrorTimeout", "sourceErrorMismatch", "sourceErrorTooBig", "sourceErrorNoId", "sourceStored"]) {
       const text = fake.chrome.i18n.getMessage(key);
       assert.ok(text && text !== createFakeChrome().chrome.i18n.getMessage(key), `${locale} ${key}`);
     }

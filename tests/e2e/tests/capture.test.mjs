@@ -90,6 +90,8 @@ test('tracking from the bar sends the whole email: Message-ID, parsed source, at
   assert.equal(asked[0].url, `/mail/u/0/?ik=${GMAIL_IK}&view=att&th=${msg.legacyId}&attid=0&disp=comp&safe=1&zw`);
   assert.equal(asked[0].signedIn, true);
   assert.deepEqual((await pendingSources()).items, []);
+  // The bar says so.
+  await waitForBars(page, (b) => b.some((x) => x.messageId === msg.legacyId && x.statusKind === 'info' && /whole email, with its attachments, is in Threadline/.test(x.status)));
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -141,6 +143,8 @@ test('Gmail failing: the email is tracked from the page at once, and completed f
   }, { what: 'the failed capture remembered' });
   assert.match(waiting.lastError, /Gmail did not give the original of this email/);
   assert.equal(waiting.legacyId, msg.legacyId);
+  // The bar says why the email is not whole yet (until the retry, a second or so later).
+  await waitForBars(page, (b) => b.some((x) => x.messageId === msg.legacyId && x.statusKind === 'pending' && /Gmail did not give the original/.test(x.status)));
   // The next attempt (after the backoff) finds Gmail answering again.
   const email = await waitParsed(world.client, entry.id);
   assert.equal(email.source.sha256, sha256(mime('inline-image.eml')));
@@ -148,6 +152,7 @@ test('Gmail failing: the email is tracked from the page at once, and completed f
   assert.equal(email.attachments[0].inline, true);
   assert.deepEqual(await download(world.server, world.server.token, entry.id, 0), mime('logo.png.bin'));
   assert.deepEqual((await pendingSources()).items, []);
+  await waitForBars(page, (b) => b.some((x) => x.messageId === msg.legacyId && /is in Threadline/.test(x.status)));
   // The browser logs the failed request itself; nothing else went wrong on the page.
   assert.deepEqual(errors.filter((e) => !/status of 500/.test(e)), []);
   await page.close();
