@@ -94,7 +94,7 @@ pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
         } else if kind.as_deref() == Some("captureSource") {
             crate::capture::on_capture_request(&msg);
         } else if kind.as_deref() == Some("sourceStatus") {
-            if let Ok(status) = bridge::decode(&msg) {
+            if let Some(status) = crate::protocol::SourceStatus::from_js(&msg) {
                 a.on_source_status(status);
             }
         }
