@@ -57,6 +57,7 @@ export class SourceCapture {
    * @param {(trackedEmailId: string, body: Blob) => Promise<object>} deps.upload an apiRequest
    *   outcome, or `{ kind: "skip" }` when the extension is not configured
    * @param {object} [deps.log]
+   * @param {number} [deps.maxBytes] the largest source accepted (MAX_SOURCE_BYTES)
    */
   constructor(deps) {
     this.deps = deps;
@@ -204,7 +205,8 @@ export class SourceCapture {
     const captured = await this.capture(item);
     let outcome;
     if (captured.error) {
-      outcome = { retry: true, error: captured.error };
+      // Too big is final: the same message will be as big next time.
+      outcome = captured.final ? { drop: true, error: captured.error } : { retry: true, error: captured.error };
     } else {
       const answer = await this.deps.upload(item.trackedEmailId, captured.body);
       if (answer.kind === "ok") outcome = { done: true };
@@ -296,6 +298,7 @@ export class SourceCapture {
   /** A Port from a Gmail tab (already checked to be ours and Gmail's). */
   onPort(port) {
     let requestId = null;
+    const maxBytes = this.deps.maxBytes ?? MAX_SOURCE_BYTES;
     port.onMessage.addListener((message) => {
       const active = this.active;
       if (!message || typeof message !== "object" || !active) return;
@@ -315,7 +318,10 @@ export class SourceCapture {
         active.seq += 1;
         active.bytes += bytes.length;
         active.chunks.push(bytes);
-        if (active.bytes > MAX_SOURCE_BYTES) active.settle({ error: t("sourceErrorTooBig") });
+        if (active.bytes > maxBytes) {
+          active.settle({ error: t("sourceErrorTooBig"), final: true });
+          port.disconnect(); // the tab stops reading (its next post fails)
+        }
       } else if (message.type === "end") {
         if (message.chunks !== active.seq || message.bytes !== active.bytes) {
           active.settle({ error: t("sourceErrorGmail") });

@@ -39,7 +39,7 @@ function contentScript(fake, { bytes, piece = 1000, fail, tamper } = {}) {
 }
 
 /** A SourceCapture over a fake chrome, with a recording upload and a manual clock. */
-function standalone({ answer = () => ({ kind: "ok", status: 200, data: {} }) } = {}) {
+function standalone({ answer = () => ({ kind: "ok", status: 200, data: {} }), maxBytes } = {}) {
   const fake = createFakeChrome();
   const clock = { now: 1_000_000 };
   const uploads = [];
@@ -53,6 +53,7 @@ function standalone({ answer = () => ({ kind: "ok", status: 200, data: {} }) } =
     clearTimeout: () => {},
     t: (key, subs) => fake.chrome.i18n.getMessage(key, subs) || key,
     log: { warn: () => {} },
+    maxBytes,
     upload: async (id, blob) => {
       uploads.push({ id, bytes: new Uint8Array(await blob.arrayBuffer()), type: blob.type });
       return answer(uploads.length);
@@ -171,6 +172,21 @@ test("a sent email whose legacy id never shows is given up after a week, with it
   const snap = await capture.snapshot();
   assert.deepEqual(snap.items, []);
   assert.match(snap.failed[0].error, /never showed this sent email's id/);
+});
+
+test("a source over the limit is not uploaded and not asked again: its reason is kept", async () => {
+  const { fake, capture, uploads, clock } = standalone({ maxBytes: 3000 });
+  contentScript(fake, { bytes: BYTES, piece: 1000 });
+  await capture.need(ENTRY, [], 7);
+  await settle();
+  await capture.pump();
+  const snap = await capture.snapshot();
+  assert.equal(uploads.length, 0);
+  assert.deepEqual(snap.items, []);
+  assert.match(snap.failed[0].error, /too large for Threadline to keep whole/);
+  clock.now += 60 * 60 * 1000;
+  await capture.pump();
+  assert.equal(fake.captureRequests.length, 1, "not asked again");
 });
 
 test("the server refusing the source drops it with its reason; a server error retries", async () => {
