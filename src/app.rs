@@ -19,7 +19,8 @@ use web_sys::Element;
 use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
 use crate::protocol::{
-    ActionReply, ContactSearchReply, LookupReply, QueueDelivered, Status, ToBackground,
+    ActionReply, ContactSearchReply, LookupReply, QueueDelivered, SourceStatus, Status,
+    ToBackground,
     TrackedStateReply,
 };
 use crate::selectors::MESSAGE;
@@ -425,6 +426,17 @@ impl App {
             self.request_states(bars);
         }
         let _ = delivered.key;
+    }
+
+    /// The background's word on a tracked message's whole source: shown on its bars.
+    pub fn on_source_status(&self, status: SourceStatus) {
+        let kind = if status.stored { "info" } else { "pending" };
+        for bar in self.bars.borrow().iter() {
+            let ids = &bar.identity.borrow().all;
+            if status.message_ids.iter().any(|m| ids.contains(m)) {
+                bar.show_note(&status.text, kind);
+            }
+        }
     }
 
     // --- actions ----------------------------------------------------------------------

@@ -8,9 +8,11 @@
 //! - `ui`: the bars, built with DOM calls in Shadow DOM.
 //! - `app`: the state and the reconciling scans; `watch`: observers and listeners.
 //! - `bridge` / `protocol`: messages to the background service worker.
+//! - `capture`: a message's raw source, fetched from Gmail and streamed to the background.
 
 mod app;
 mod bridge;
+mod capture;
 mod censor;
 mod gmail;
 mod protocol;
@@ -63,6 +65,7 @@ pub mod testing {
     pub use crate::gmail::thread::{
         identity as message_identity, is_expanded, people as message_people,
     };
+    pub use crate::gmail::original::page_ik;
     pub use crate::gmail::{Person, Role};
     pub use crate::selectors::all as all_gmail_selectors;
 

@@ -139,6 +139,30 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ActionReply<T> {
     }
 }
 
+/// A push from the background: what became of a tracked message's whole source
+/// (`{type: "sourceStatus", messageIds, stored, text}`).
+#[derive(Debug)]
+pub struct SourceStatus {
+    pub message_ids: Vec<String>,
+    /// A sentence for people, localised by the background.
+    pub text: String,
+    /// True once the server has it; false while it is awaited.
+    pub stored: bool,
+}
+
+impl SourceStatus {
+    /// Read field by field: a serde derive for three fields costs more bundle than this.
+    pub fn from_js(msg: &wasm_bindgen::JsValue) -> Option<SourceStatus> {
+        let get = |k: &str| js_sys::Reflect::get(msg, &k.into()).ok();
+        let ids: js_sys::Array = wasm_bindgen::JsCast::dyn_into(get("messageIds")?).ok()?;
+        Some(SourceStatus {
+            message_ids: ids.iter().filter_map(|v| v.as_string()).collect(),
+            text: get("text")?.as_string()?,
+            stored: get("stored")?.as_bool()?,
+        })
+    }
+}
+
 /// A push from the background: a queued action was delivered.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

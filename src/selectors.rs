@@ -250,6 +250,12 @@ pub const COMPOSE_BAR_SLOT: Chain = Chain {
     ],
 };
 
+// --- Page data ---------------------------------------------------------------------------
+
+/// Gmail's inline scripts: one defines `var GLOBALS=[…]`, whose [9] is the account's `ik`
+/// (InboxSDK reads it there from the page world; the content script reads the script's text).
+pub const INLINE_SCRIPTS: &str = "script:not([src])";
+
 // --- Watcher -----------------------------------------------------------------------------
 //
 // The body observer (`watch.rs`) tests each added or removed element against one selector
@@ -311,6 +317,7 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("WATCH_RECIPIENTS", WATCH_RECIPIENTS),
         ("WATCH_COMPOSE", WATCH_COMPOSE),
         ("WATCH_ADDED", WATCH_ADDED),
+        ("INLINE_SCRIPTS", INLINE_SCRIPTS),
     ]);
     out
 }

@@ -91,6 +91,12 @@ pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
             if let Ok(delivered) = bridge::decode::<QueueDelivered>(&msg) {
                 a.on_queue_delivered(delivered);
             }
+        } else if kind.as_deref() == Some("captureSource") {
+            crate::capture::on_capture_request(&msg);
+        } else if kind.as_deref() == Some("sourceStatus") {
+            if let Some(status) = crate::protocol::SourceStatus::from_js(&msg) {
+                a.on_source_status(status);
+            }
         }
     });
     Ok(())

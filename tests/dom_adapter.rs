@@ -64,6 +64,28 @@ fn a_collapsed_message_is_not_expanded() {
     root.remove();
 }
 
+/// The account's `ik` is read from the text of Gmail's inline GLOBALS script (the content
+/// script cannot read the page's variables), not from any other script.
+#[wasm_bindgen_test]
+fn reads_the_ik_from_the_inline_globals_script() {
+    let head = doc().body().unwrap();
+    let decoy = doc().create_element("script").unwrap();
+    decoy.set_text_content(Some("var OTHER=[0,1,2,3,4,5,6,7,8,\"nope\",10];"));
+    head.append_child(&decoy).unwrap();
+    let before = page_ik(&doc());
+    let globals = doc().create_element("script").unwrap();
+    globals.set_attribute("type", "text/plain").unwrap(); // inert here; Gmail's runs
+    globals.set_text_content(Some(
+        r#"var GLOBALS=[null,null,0,"","gmail_fe.en.0",null,null,null,null,"5f2a9c1e07","owner@example.com"];"#,
+    ));
+    head.append_child(&globals).unwrap();
+    let found = page_ik(&doc());
+    globals.remove();
+    decoy.remove();
+    assert_eq!(before, None);
+    assert_eq!(found.as_deref(), Some("5f2a9c1e07"));
+}
+
 #[wasm_bindgen_test]
 fn finds_compose_windows_and_their_recipients() {
     let root = mount(COMPOSES);

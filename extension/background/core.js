@@ -23,15 +23,23 @@
 //   queue / flush                            → { items: [{ key, kind, messageIds, createdAt, notBefore,
 //                                                attempts, nextAttemptAt, lastError, blocked }], failed }
 //   clearFailed { keys? }                    → as queue
+//   sources                                  → { items: [{ trackedEmailId, messageIds, legacyId, attempts,
+//                                                nextAttemptAt, lastError }], failed } (sources to capture)
 //   reportError { message, detail }          → {}
 //   openOptions                              → {}
 //   testConnection { serverUrl, apiToken? }  → { serverOrigin, user, ownAddresses } (options page only)
+// After a track is delivered, the raw source is captured from a Gmail tab and uploaded
+// (background/source.js): pushed { type: "captureSource", requestId, legacyId }, answered over a
+// Port named "threadline-source".
+// Then { type: "sourceStatus", messageIds, stored, text } tells the tab that tracked whether the
+// source is stored or still awaited (text: a localised sentence for its bar).
 // Pushed to the tab that queued an action: { type: "queueDelivered", key, kind, messageIds, result }
 // and { type: "queueFailed", key, kind, messageIds, error }.
 
 import { apiRequest, makeErrors } from "./http.js";
 import { LookupCache } from "./lookup.js";
 import { ActionQueue } from "./queue.js";
+import { PORT_NAME, SourceCapture } from "./source.js";
 import { OPTION_KEYS, parseServerUrl, readSettings } from "./settings.js";
 
 const PATHS = {
@@ -41,6 +49,7 @@ const PATHS = {
   track: "/api/v1/tracked-emails",
   task: "/api/v1/tasks",
   contact: "/api/v1/contacts",
+  source: (id) => `/api/v1/tracked-emails/${encodeURIComponent(id)}/source`,
 };
 /** api.rs MAX_STATE_MESSAGES. */
 const MAX_STATE_MESSAGES = 500;
@@ -209,6 +218,10 @@ export function createCore(env) {
     onDelivered: (item, data, awaited) => {
       // A new contact can change the status of other addresses (e.g. to ambiguous).
       if (item.kind === "contact") lookupCache.invalidate();
+      // The entry is made from the page; its whole source follows (and may come later).
+      if (item.kind === "track" && isObject(data) && isObject(data.tracked_email)) {
+        sources.need(data.tracked_email, item.messageIds, item.tabId).catch((e) => log.warn("Threadline: source not remembered", String(e)));
+      }
       if (!awaited) {
         notifyTab(item.tabId, { type: "queueDelivered", key: item.key, kind: item.kind, messageIds: item.messageIds, result: data });
       }
@@ -218,8 +231,25 @@ export function createCore(env) {
     },
   });
 
+  const sources = new SourceCapture({
+    storage: chrome.storage.local,
+    tabs: chrome.tabs,
+    now: deps.now,
+    random: deps.random,
+    setTimeout: deps.setTimeout,
+    clearTimeout: deps.clearTimeout,
+    t,
+    log,
+    upload: async (trackedEmailId, body) => {
+      const cfg = await currentConfig();
+      if (!cfg.configured) return { kind: "skip" };
+      return noteRejection(await call(cfg, "PUT", PATHS.source(trackedEmailId), body));
+    },
+  });
+
   function flushSoon() {
     queue.flush().catch((e) => log.warn("Threadline: delivery failed", String(e)));
+    sources.pump();
   }
 
   function onOptionsChanged() {
@@ -323,6 +353,7 @@ export function createCore(env) {
       if (e instanceof ProtocolError) e.error.pending = pending;
       throw e;
     }
+    sources.noteIds(messages, null).catch(() => {});
     return { messages: states, pending };
   }
 
@@ -458,6 +489,7 @@ export function createCore(env) {
       await queue.clearFailed(isStringArray(m.keys) ? m.keys : null);
       return queue.snapshot();
     },
+    sources: () => sources.snapshot(),
     reportError: (m, s) => reportError(m, s),
     openOptions: async () => {
       await chrome.runtime.openOptionsPage();
@@ -506,6 +538,12 @@ export function createCore(env) {
         }
       });
     }
+    if (chrome.runtime.onConnect) {
+      chrome.runtime.onConnect.addListener((port) => {
+        if (port.name === PORT_NAME && senderKind(port.sender) === "gmail") sources.onPort(port);
+        else port.disconnect();
+      });
+    }
     chrome.storage.onChanged.addListener((changes, area) => {
       if (area === "local" && OPTION_KEYS.some((key) => Object.hasOwn(changes, key))) onOptionsChanged();
     });
@@ -518,6 +556,9 @@ export function createCore(env) {
     flush: () => queue.flush(),
     onOptionsChanged,
     /** Stops timers (tests; a real service worker just ends). */
-    dispose: () => queue.dispose(),
+    dispose: () => {
+      queue.dispose();
+      sources.dispose();
+    },
   };
 }

@@ -2,10 +2,13 @@
 // the answer, and the mapping from a failed answer to the protocol's error object.
 
 const REQUEST_TIMEOUT_MS = 20000;
+/** An upload of up to 51 MiB (a whole email) gets longer. */
+const RAW_REQUEST_TIMEOUT_MS = 5 * 60 * 1000;
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 
 /**
- * Performs `method path` against the server at `base` with the user's token.
+ * Performs `method path` against the server at `base` with the user's token. `body` is sent
+ * as JSON, or as it is when it is a Blob (with the Blob's type).
  *
  * Resolves (never rejects) to one of:
  * - `{ kind: "ok", status, data }` for a 2xx (data: parsed JSON or null);
@@ -15,17 +18,19 @@ const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
  */
 export async function apiRequest({ fetch, setTimeout, clearTimeout, now }, base, token, method, path, body, idempotencyKey) {
   const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A Blob is sent as it is (a raw email source); anything else as JSON.
+  const raw = typeof Blob !== "undefined" && body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(), raw ? RAW_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
   let response;
   let text;
   try {
     response = await fetch(base + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       signal: controller.signal,
       credentials: "omit",
       cache: "no-store",

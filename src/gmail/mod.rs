@@ -2,6 +2,7 @@
 //! `selectors.rs`. Nothing here renders anything.
 
 pub mod compose;
+pub mod original;
 pub mod thread;
 
 /// A person on a message or in a compose window, as the page shows them.

@@ -204,6 +204,12 @@ impl MessageBar {
         }
     }
 
+    /// A note from the background about this message (its whole source stored, or still
+    /// awaited and why).
+    pub fn show_note(&self, text: &str, kind: &str) {
+        self.core.set_status(text, kind);
+    }
+
     pub fn set_pending(&self) {
         *self.track.borrow_mut() = TrackState::Pending;
         self.render_actions();

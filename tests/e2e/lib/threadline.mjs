@@ -43,8 +43,9 @@ export async function startWorld({ seed = true, serverEnv = {} } = {}) {
   await configure(browser, server);
   const world = {
     fixtures, server, client, contacts, browser,
-    async open(route, query = '') {
-      const { page, errors } = await openGmail(world.browser.context, `/mail/u/0/${query}${route}`);
+    /** Opens Gmail at `route` (a hash) in the signed-in account `account` (/mail/u/<n>/). */
+    async open(route, query = '', { account = 0 } = {}) {
+      const { page, errors } = await openGmail(world.browser.context, `/mail/u/${account}/${query}${route}`);
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       await page.evaluate(() => window.__gmailSim?.ready);
       return { page, errors };

@@ -11,7 +11,10 @@ import https from 'node:https';
 import { startFixtureServer, STRICT_CSP } from '../fixture-server.mjs';
 import { launchWithExtension, openGmail } from '../lib/browser.mjs';
 import { HOSTILE_PAYLOADS, HOSTILE_ADDRESSES, PWN_CHECK } from '../lib/hostile-corpus.mjs';
-import { buildThreads, hostileThread, toLegacyId, fromLegacyId, OWNER } from '../../fixtures/gmail/gmail-data.mjs';
+import { buildThreads, hostileThread, toLegacyId, fromLegacyId, OWNER, GMAIL_IK, BIG_ATTACHMENT_BYTES } from '../../fixtures/gmail/gmail-data.mjs';
+import { MIME_DIR, bigAttachment, rawSource } from '../../fixtures/gmail/gmail-sources.mjs';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const THREADS = Object.fromEntries(buildThreads([hostileThread(HOSTILE_PAYLOADS, HOSTILE_ADDRESSES)]).map((t) => [t.key, t]));
 const T3 = THREADS.t3;
@@ -65,6 +68,21 @@ async function waitFor(predicate, timeout = 3000) {
 const threadPath = (t, query = '') => `/mail/u/0/${query}#inbox/${t.legacyThreadId}`;
 const items = (page) => page.locator('[role=main] [role=list] > [role=listitem]');
 const classesOf = (page) => items(page).evaluateAll((els) => els.map((e) => e.className));
+
+/** fetch() from the page (same origin, the page's cookies): status, type, text, sha256. */
+function fetchFromPage(page, url) {
+  return page.evaluate(async (u) => {
+    const r = await fetch(u, { redirect: 'manual' });
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return {
+      status: r.status, type: r.type, contentType: r.headers.get('content-type'), size: bytes.length,
+      sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+      text: new TextDecoder('latin1').decode(bytes.subarray(0, 200_000)),
+    };
+  }, url);
+}
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 // ---------------------------------------------------------------------------------------
 // Ids and CSP
@@ -338,6 +356,15 @@ test('inline reply: chips UI, ids, send appends #msg-a then resolves to the lega
     assert.equal(log.length, 1);
     assert.equal(log[0].draftId, draft);
     assert.equal(log[0].legacyId, legacy);
+    // Gmail's server has the message now: its original is served like any other.
+    let raw = null;
+    for (let i = 0; i < 40 && !(raw && raw.status === 200); i += 1) {
+      raw = await fetchFromPage(page, `/mail/u/0/?view=att&th=${legacy}&attid=0&disp=comp&safe=1&zw`);
+      if (raw.status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(raw.status, 200);
+    assert.ok(raw.text.includes(`Message-ID: <sim.${legacy}@mail.example.com>`));
+    assert.ok(raw.text.includes(Buffer.from('Thanks Ann, July works.').toString('base64').slice(0, 20)));
   });
 });
 
@@ -674,3 +701,80 @@ for (const csp of ['off', 'gmail']) {
     });
   });
 }
+
+// ---------------------------------------------------------------------------------------
+// The raw source ("Show original")
+
+test('show original: the sample threads show what their MIME sample holds', () => {
+  for (const t of Object.values(THREADS).filter((x) => x.key.startsWith('mime-') && x.key !== 'mime-malformed')) {
+    const msg = t.messages[0];
+    const raw = readFileSync(`${MIME_DIR}/${msg.source}`).toString('latin1');
+    const header = (name) => new RegExp(`^${name}:([^\\r\\n]*(?:\\r\\n[ \\t][^\\r\\n]*)*)`, 'mi').exec(raw)?.[1] ?? '';
+    assert.ok(header('From').includes(`<${msg.from.email}>`) || header('From').trim() === msg.from.email, `${t.key} from`);
+    for (const p of msg.to) assert.ok(header('To').includes(p.email), `${t.key} to ${p.email}`);
+    for (const p of msg.cc) assert.ok(header('Cc').includes(p.email), `${t.key} cc ${p.email}`);
+    assert.equal(new Date(header('Date').trim()).toISOString(), new Date(msg.date).toISOString(), `${t.key} date`);
+  }
+});
+
+test('show original: GLOBALS carries the ik, the shell sets the session cookie, the endpoints serve the bytes', async () => {
+  const shell = await fetchRaw('/mail/u/0/');
+  assert.match(String(shell.headers['set-cookie']), /^SID=[0-9a-f]{32}; Path=\/; Secure; HttpOnly/);
+  assert.match(shell.body, /<script nonce="[^"]+">var GLOBALS=\[/);
+
+  // Without the session cookie: Gmail sends you to sign in.
+  const attach = THREADS['mime-attach'].messages[0];
+  const signedOut = await fetchRaw(`/mail/u/0/?view=att&th=${attach.legacyId}&attid=0&disp=comp&safe=1&zw`);
+  assert.equal(signedOut.status, 302);
+  assert.match(signedOut.headers.location, /^https:\/\/accounts\.google\.com\/ServiceLogin/);
+
+  await withGmail(threadPath(THREADS['mime-attach']), async (page) => {
+    assert.equal(await page.evaluate(() => window.GLOBALS[9]), GMAIL_IK);
+    assert.equal(await page.evaluate(() => window.GLOBALS[10]), OWNER.email);
+
+    // Download original: the sample's bytes, unchanged, with or without the ik.
+    const sample = readFileSync(`${MIME_DIR}/attachments.eml`);
+    for (const ik of [`ik=${GMAIL_IK}&`, '']) {
+      const got = await fetchFromPage(page, `/mail/u/0/?${ik}view=att&th=${attach.legacyId}&attid=0&disp=comp&safe=1&zw`);
+      assert.equal(got.status, 200);
+      assert.equal(got.contentType, 'text/plain');
+      assert.equal(got.sha256, sha256(sample));
+    }
+    for (const file of ['latin1.eml', 'shift-jis.eml', 'malformed.eml']) {
+      const msg = Object.values(THREADS).find((t) => t.messages[0].source === file).messages[0];
+      const got = await fetchFromPage(page, `/mail/u/0/?ik=${GMAIL_IK}&view=att&th=${msg.legacyId}&attid=0&disp=comp&safe=1&zw`);
+      assert.equal(got.sha256, sha256(readFileSync(`${MIME_DIR}/${file}`)), file);
+    }
+
+    // Show original: HTML, the message escaped in <pre>, and the Download original link.
+    const om = await fetchFromPage(page, `/mail/u/0/?ik=${GMAIL_IK}&view=om&permmsgid=msg-f:${attach.messageId}`);
+    assert.equal(om.status, 200);
+    assert.match(om.contentType, /^text\/html/);
+    assert.ok(om.text.includes('<pre class="raw_message_text" id="raw_message_text">Message-ID: &#60;attach.0003@mail.ourco.com&#62;'));
+    assert.ok(om.text.includes(`?view=att&amp;th=${attach.legacyId}&amp;attid=0&amp;disp=comp&amp;safe=1&amp;zw`));
+
+    // A wrong ik is refused; an unknown message is not found.
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?ik=0000000000&view=om&th=${attach.legacyId}`)).status, 400);
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?view=om&th=${attach.legacyId}`)).status, 400);
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?ik=0000000000&view=att&th=${attach.legacyId}&attid=0&disp=comp&safe=1&zw`)).status, 400);
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?view=att&th=ffff&attid=0&disp=comp&safe=1&zw`)).status, 404);
+
+    // A message without a sample: a text/plain message of what the page shows.
+    const t3 = T3.messages[0];
+    const plain = await fetchFromPage(page, `/mail/u/0/?view=att&th=${t3.legacyId}&attid=0&disp=comp&safe=1&zw`);
+    assert.equal(plain.sha256, sha256(rawSource(T3.subject, t3)));
+    assert.ok(plain.text.includes(`Message-ID: <sim.${t3.legacyId}@mail.example.com>`));
+
+    // The big one: a 20 MiB attachment, base64 in a multipart/mixed message.
+    const big = THREADS.big.messages[0];
+    const got = await fetchFromPage(page, `/mail/u/0/?view=att&th=${big.legacyId}&attid=0&disp=comp&safe=1&zw`);
+    assert.ok(got.size > BIG_ATTACHMENT_BYTES * 4 / 3, `${got.size} bytes`);
+    assert.ok(got.text.includes('Content-Type: multipart/mixed'));
+    assert.ok(got.text.includes(bigAttachment().subarray(0, 57).toString('base64')));
+
+    // Fault injection for the extension's fallback.
+    server.sourceFaults.remaining = 1;
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?view=att&th=${attach.legacyId}&attid=0&disp=comp&safe=1&zw`)).status, 500);
+    assert.equal((await fetchFromPage(page, `/mail/u/0/?view=att&th=${attach.legacyId}&attid=0&disp=comp&safe=1&zw`)).status, 200);
+  });
+});

@@ -2,7 +2,10 @@
 // the real semantics that matter: storage calls are asynchronous and copy values (like the
 // browser's serialisation), storage.onChanged fires after a write with { oldValue, newValue },
 // runtime.onMessage listeners answer through sendResponse when they return true, and
-// tabs.sendMessage rejects for a tab that is gone.
+// tabs.sendMessage rejects for a tab that is gone. A `captureSource` request (the background
+// asking a Gmail tab for a message's raw source) is kept apart in `captureRequests` and handed
+// to `fake.onCapture` when a test installs one (it plays the content script, answering through
+// `fake.connect`, a runtime Port).
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -100,7 +103,10 @@ export function createFakeChrome({ backing = newBacking(), locale = "en" } = {})
   const messages = JSON.parse(readFileSync(`${ROOT}extension/_locales/${locale}/messages.json`, "utf8"));
   const onChanged = new Event();
   const onMessage = new Event();
+  const onConnect = new Event();
   const sentToTabs = [];
+  const captureRequests = [];
+  const fake = { onCapture: null };
   const openTabs = new Set(backing.openTabs);
   const chrome = {
     storage: {
@@ -112,6 +118,7 @@ export function createFakeChrome({ backing = newBacking(), locale = "en" } = {})
       id: EXTENSION_ID,
       getURL: (path) => `chrome-extension://${EXTENSION_ID}/${path.replace(/^\//, "")}`,
       onMessage,
+      onConnect,
       onStartup: new Event(),
       onInstalled: new Event(),
       optionsOpened: 0,
@@ -122,9 +129,11 @@ export function createFakeChrome({ backing = newBacking(), locale = "en" } = {})
     tabs: {
       async sendMessage(tabId, message) {
         const delivered = openTabs.has(tabId);
-        if (delivered) sentToTabs.push({ tabId, message: clone(message) }); // recorded when sent
+        const capture = message && message.type === "captureSource";
+        if (delivered) (capture ? captureRequests : sentToTabs).push({ tabId, message: clone(message) }); // recorded when sent
         await nextTick();
         if (!delivered) throw new Error("Could not establish connection. Receiving end does not exist.");
+        if (capture && fake.onCapture) setImmediate(() => fake.onCapture(clone(message), tabId));
         return undefined;
       },
     },
@@ -148,7 +157,48 @@ export function createFakeChrome({ backing = newBacking(), locale = "en" } = {})
     });
   }
 
-  return { chrome, backing, sendMessage, sentToTabs, openTabs };
+  /**
+   * Opens a runtime Port from tab `tabId`'s content script, as chrome.runtime.connect does:
+   * returns the content script's end ({ postMessage, disconnect }); messages are copied and
+   * delivered asynchronously, in order.
+   */
+  function connect(name, tabId = 7) {
+    const toWorker = new Event();
+    const workerDisconnect = new Event();
+    let open = true;
+    const workerEnd = {
+      name,
+      sender: { id: EXTENSION_ID, url: "https://mail.google.com/mail/u/0/#inbox", tab: { id: tabId, url: "https://mail.google.com/mail/u/0/#inbox" } },
+      onMessage: toWorker,
+      onDisconnect: workerDisconnect,
+      postMessage() {},
+      disconnect() {
+        open = false;
+      },
+    };
+    for (const listener of onConnect.listeners) listener(workerEnd);
+    let queue = Promise.resolve();
+    return {
+      postMessage(message) {
+        const copy = clone(message);
+        queue = queue.then(nextTick).then(() => {
+          if (open) for (const l of toWorker.listeners) l(copy, workerEnd);
+        });
+      },
+      disconnect() {
+        queue = queue.then(nextTick).then(() => {
+          if (!open) return;
+          open = false;
+          for (const l of workerDisconnect.listeners) l(workerEnd);
+        });
+      },
+      get open() {
+        return open;
+      },
+    };
+  }
+
+  return Object.assign(fake, { chrome, backing, sendMessage, sentToTabs, captureRequests, openTabs, connect });
 }
 
 export function newBacking() {

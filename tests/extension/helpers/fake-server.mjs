@@ -86,12 +86,15 @@ export class FakeThreadlineServer {
   async handle(req, res) {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
-    const text = Buffer.concat(chunks).toString("utf8");
+    const raw = Buffer.concat(chunks);
+    const text = raw.toString("utf8");
+    const isJson = !req.headers["content-type"] || req.headers["content-type"].startsWith("application/json");
     const record = {
       method: req.method,
       path: req.url,
       headers: { ...req.headers },
-      body: text ? JSON.parse(text) : null,
+      body: text && isJson ? JSON.parse(text) : null,
+      raw, // the bytes as received (a raw email source)
     };
     this.requests.push(record);
     for (const waiter of this.arrivals.filter((a) => a.path === req.url)) {
@@ -144,6 +147,7 @@ export class FakeThreadlineServer {
       case "POST /api/v1/contacts":
         return this.contact(body);
       default:
+        if (method === "PUT" && /^\/api\/v1\/tracked-emails\/[^/]+\/source$/.test(path)) return [200, { changed: true }];
         return [404, errorBody("not_found", `No route ${route}.`)];
     }
   }

@@ -75,6 +75,7 @@ export async function startWorker({ configure = true, backing, server, clock, wa
     chrome: fake.chrome,
     backing: fake.backing,
     sentToTabs: fake.sentToTabs,
+    fake,
     clock: theClock,
     timers,
     warnings: logged,
