@@ -197,7 +197,7 @@ async fn documents(
     org: Uuid,
     contact: Uuid,
 ) -> CrmResult<(Vec<CardDocument>, u32)> {
-    let count = count_of(conn, OPEN_TASKS, org, contact).await?;
+    let count = count_of(conn, FILES, org, contact).await?;
     if count == 0 {
         return Ok((Vec::new(), 0));
     }

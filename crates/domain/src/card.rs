@@ -269,7 +269,7 @@ mod tests {
         };
         let email = |n: u128, subject: &str, redacted: bool| CardEmail {
             id: Uuid::from_u128(100 + n),
-            direction: if n % 2 == 0 {
+            direction: if n.is_multiple_of(2) {
                 Direction::Outgoing
             } else {
                 Direction::Incoming
