@@ -13,6 +13,7 @@
 //   status                                   → { configured, serverOrigin, user|null, ownAddresses,
 //                                                trackOnSendDefault, sendUndoSeconds, error? }
 //   lookup { addresses }                     → { results: AddressLookup[] } (request order)
+//   contactCard { contactId }                → ContactCard (GET /contacts/{id}/card; cached: cards.js)
 //   trackedState { messages: [{ ids }] }     → { messages: MessageState[], pending: [{ key, kind,
 //                                                messageIds }] }; on failure error.pending too
 //   track|createTask|createContact { request } → { status: "done", result } | { status: "queued", key }
@@ -29,6 +30,7 @@
 // and { type: "queueFailed", key, kind, messageIds, error }.
 
 import { apiRequest, makeErrors } from "./http.js";
+import { CardCache, CONTACT_ID_PATTERN } from "./cards.js";
 import { LookupCache } from "./lookup.js";
 import { ActionQueue } from "./queue.js";
 import { OPTION_KEYS, parseServerUrl, readSettings } from "./settings.js";
@@ -40,6 +42,7 @@ const PATHS = {
   track: "/api/v1/tracked-emails",
   task: "/api/v1/tasks",
   contact: "/api/v1/contacts",
+  card: (id) => `/api/v1/contacts/${id}/card`,
 };
 /** api.rs MAX_STATE_MESSAGES. */
 const MAX_STATE_MESSAGES = 500;
@@ -175,6 +178,18 @@ export function createCore(env) {
     },
   });
 
+  const cardCache = new CardCache({
+    now: deps.now,
+    fetchCard: async (id) => {
+      const cfg = await requireConfig();
+      const data = await read(cfg, "GET", PATHS.card(id));
+      if (!isObject(data) || !isObject(data.contact)) {
+        throw new ProtocolError({ code: "server_error", message: "The Threadline server sent a malformed answer." });
+      }
+      return data;
+    },
+  });
+
   // ----- the queue ------------------------------------------------------------------
 
   function notifyTab(tabId, message) {
@@ -201,6 +216,8 @@ export function createCore(env) {
     onDelivered: (item, data, awaited) => {
       // A new contact can change the status of other addresses (e.g. to ambiguous).
       if (item.kind === "contact") lookupCache.invalidate();
+      // Every delivered action can change a card (its emails, tasks, or who is a contact).
+      cardCache.invalidate();
       if (!awaited) {
         notifyTab(item.tabId, { type: "queueDelivered", key: item.key, kind: item.kind, messageIds: item.messageIds, result: data });
       }
@@ -218,6 +235,7 @@ export function createCore(env) {
     config = null;
     meCache = null;
     lookupCache.invalidate();
+    cardCache.invalidate();
     queue.unblock().then(flushSoon, flushSoon);
   }
 
@@ -269,6 +287,15 @@ export function createCore(env) {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError(e && e.code ? e : { code: "server_error", message: String(e) });
     }
+  }
+
+  async function contactCard(message) {
+    const id = message.contactId;
+    if (typeof id !== "string" || !CONTACT_ID_PATTERN.test(id)) {
+      throw new ProtocolError(errors.invalid("`contactId` must be a contact's id.", "contactId"));
+    }
+    const cfg = await requireConfig();
+    return cardCache.card(cfg.fingerprint, id.toLowerCase());
   }
 
   async function trackedState(message) {
@@ -411,6 +438,7 @@ export function createCore(env) {
   const handlers = {
     status: () => status(),
     lookup: (m) => lookup(m),
+    contactCard: (m) => contactCard(m),
     trackedState: (m) => trackedState(m),
     track: (m, s) => action("track", m.request, s),
     createTask: (m, s) => action("task", m.request, s),
