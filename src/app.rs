@@ -25,6 +25,7 @@ use crate::selectors::MESSAGE;
 use crate::ui::compose_bar::ComposeBar;
 use crate::ui::dom::document;
 use crate::ui::message_bar::{MessageBar, TrackState};
+use crate::ui::panel::Panel;
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
@@ -66,6 +67,8 @@ pub struct App {
     /// Message list items whose `class` is watched for expand/collapse.
     watched_items: js_sys::WeakSet,
     item_observer: RefCell<Option<web_sys::MutationObserver>>,
+    /// The contact panel of the opened thread (`ui/panel.rs`).
+    panel: Rc<Panel>,
 }
 
 impl App {
@@ -81,6 +84,7 @@ impl App {
             next_bar_id: Cell::new(1),
             watched_items: js_sys::WeakSet::new(),
             item_observer: RefCell::new(None),
+            panel: Panel::new(),
         });
         APP.with(|a| *a.borrow_mut() = Some(app.clone()));
         app
@@ -183,6 +187,12 @@ impl App {
         for c in self.composes.borrow().iter() {
             c.render();
         }
+        self.panel.sync(&self.bars.borrow());
+    }
+
+    /// The message bars (the panel keeps those still on the page).
+    pub fn live_bars(&self) -> Vec<Rc<MessageBar>> {
+        self.bars.borrow().clone()
     }
 
     /// After a contact is added every verdict may change (another address may now be
@@ -207,6 +217,7 @@ impl App {
         self.cache.borrow_mut().prune(now_ms());
         self.scan_composes();
         self.request_lookups();
+        self.panel.sync(&self.bars.borrow());
     }
 
     /// Handles the elements a mutation added (and whether compose windows may have
@@ -223,6 +234,7 @@ impl App {
             self.scan_composes();
         }
         self.request_lookups();
+        self.panel.sync(&self.bars.borrow());
     }
 
     /// Makes bars for the expanded messages in `root`; returns the bars that are new or
@@ -403,6 +415,7 @@ impl App {
         if delivered.kind == "contact" {
             self.invalidate_verdicts();
         }
+        self.panel.refresh();
         let bars: Vec<Rc<MessageBar>> = self
             .bars
             .borrow()
@@ -426,11 +439,22 @@ impl App {
         &self,
         request: &TrackEmailRequest,
     ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
-        bridge::request(&ToBackground::Track { request }).await
+        let reply = bridge::request(&ToBackground::Track { request }).await;
+        self.refresh_panel_after(&reply);
+        reply
+    }
+
+    /// A delivered action may change the card on screen (the background dropped its cards).
+    fn refresh_panel_after<T>(&self, reply: &Result<ActionReply<T>, BridgeError>) {
+        if matches!(reply, Ok(ActionReply::Done { .. })) {
+            self.panel.refresh();
+        }
     }
 
     pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {
-        bridge::request(&ToBackground::CreateTask { request }).await
+        let reply = bridge::request(&ToBackground::CreateTask { request }).await;
+        self.refresh_panel_after(&reply);
+        reply
     }
 
     pub async fn create_contact(
@@ -441,6 +465,7 @@ impl App {
         if matches!(reply, Ok(ActionReply::Done { .. })) {
             self.invalidate_verdicts();
         }
+        self.refresh_panel_after(&reply);
         reply
     }
 

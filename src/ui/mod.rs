@@ -1,4 +1,4 @@
-//! The bars' UI, built with DOM calls inside a Shadow DOM host so that Gmail's styles and
+//! The bars' and the contact panel's UI, built with DOM calls inside a Shadow DOM host so that Gmail's styles and
 //! ours never meet.
 
 pub mod bar;
@@ -6,6 +6,7 @@ pub mod compose_bar;
 pub mod dom;
 pub mod forms;
 pub mod message_bar;
+pub mod panel;
 pub mod parties;
 
 use wasm_bindgen::JsCast;
