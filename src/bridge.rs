@@ -15,9 +15,6 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["chrome", "i18n"], js_name = getMessage, catch)]
     fn get_message_raw(key: &str, substitutions: &JsValue) -> Result<String, JsValue>;
 
-    #[wasm_bindgen(js_namespace = ["chrome", "i18n"], js_name = getUILanguage, catch)]
-    fn get_ui_language_raw() -> Result<String, JsValue>;
-
     #[wasm_bindgen(js_namespace = ["chrome", "runtime", "onMessage"], js_name = addListener, catch)]
     fn add_on_message_listener(listener: &Closure<dyn FnMut(JsValue)>) -> Result<(), JsValue>;
 }
@@ -113,12 +110,12 @@ pub fn t_with(key: &str, substitutions: &[&str]) -> String {
     }
 }
 
-/// The language the extension's strings are shown in (`en`, `nl`, `de`, …), for dates.
+/// The language the extension's strings are shown in (`en`, `nl`, `de`: the locale file's
+/// own `panelDateLocale`), so that dates read in the same language as the words around
+/// them. Not `@@ui_locale`, which can name another locale than the messages' (measured:
+/// Chromium with `LANGUAGE=de` shows German messages and says `en_US`).
 pub fn ui_language() -> String {
-    get_ui_language_raw()
-        .ok()
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "en".into())
+    t("panelDateLocale")
 }
 
 /// Calls `handler` with every message the background pushes to this tab.
