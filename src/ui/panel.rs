@@ -26,7 +26,7 @@ use super::message_bar::MessageBar;
 use crate::app::{app, error_text};
 use crate::bridge::{self, t, t_with, BridgeError};
 use crate::protocol::ToBackground;
-use crate::selectors::{PANEL_SIDE, THREAD_ROOT};
+use crate::selectors::{BAR_BEFORE, PANEL_SIDE, THREAD_ROOT};
 
 const STYLE: &str = include_str!("../../extension/styles/panel.css");
 const BODY_ID: &str = "tl-card-body";
@@ -314,7 +314,8 @@ impl Panel {
         }
     }
 
-    /// In Gmail's side column of the thread when it has one, else right under the first bar.
+    /// In Gmail's side column of the thread when it has one, else right under the first bar
+    /// (and under the spacer that follows it).
     fn place(&self, first_bar: &Element) {
         let side = THREAD_ROOT
             .closest(first_bar)
@@ -326,13 +327,18 @@ impl Panel {
                     || side.append_child(&self.host).is_ok(),
             ),
             None => {
-                let after_bar = self
+                // After the bar, and after Gmail's spacer when it follows the bar.
+                let anchor = first_bar
+                    .next_element_sibling()
+                    .filter(|e| BAR_BEFORE.matches(e) && e != &self.host)
+                    .unwrap_or_else(|| first_bar.clone());
+                let placed = self
                     .host
                     .previous_element_sibling()
-                    .is_some_and(|e| &e == first_bar);
+                    .is_some_and(|e| e == anchor);
                 (
                     "section",
-                    after_bar || first_bar.after_with_node_1(&self.host).is_ok(),
+                    placed || anchor.after_with_node_1(&self.host).is_ok(),
                 )
             }
         };

@@ -55,7 +55,9 @@ function readPanel(page) {
     const body = root.querySelector('#tl-card-body');
     return {
       place: host.getAttribute('data-place'),
-      afterBar: host.previousElementSibling?.getAttribute('data-threadline') === 'message-bar',
+      // Under the first bar (after Gmail's spacer .hi, which stays right under the bar).
+      afterBar: host.previousElementSibling?.matches('.hi')
+        && host.previousElementSibling.previousElementSibling?.getAttribute('data-threadline') === 'message-bar',
       contactId: card.getAttribute('data-contact-id'),
       state: card.getAttribute('data-state'),
       name: toggle.querySelector('.name')?.textContent ?? '',
