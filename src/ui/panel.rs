@@ -18,7 +18,7 @@ use threadline_domain::api::{
 };
 use threadline_domain::card::{self, CardView};
 use uuid::Uuid;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 use super::dom::{button, clear, document, h};
@@ -162,15 +162,19 @@ impl Panel {
     /// Follows the page: the thread's matched contacts (from the live bars, in page order,
     /// and the verdicts cached now), which one to show, and where the panel goes.
     pub fn sync(self: &Rc<Self>, bars: &[Rc<MessageBar>]) {
-        // Page order: the bars' hosts as the document holds them.
+        // Page order: the bars' hosts as the document holds them (`bars` are in id order).
         let mut live: Vec<&Rc<MessageBar>> = Vec::with_capacity(bars.len());
         if let Ok(hosts) = document().query_selector_all(BAR_HOSTS) {
             for i in 0..hosts.length() {
-                let host = hosts.item(i);
-                if let Some(bar) = bars
-                    .iter()
-                    .find(|b| host.as_ref() == Some(b.host().as_ref()) && b.message.is_connected())
-                {
+                let id = hosts
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<Element>().ok())
+                    .and_then(|host| host.get_attribute("data-tl-bar-id"))
+                    .and_then(|id| id.parse::<u32>().ok());
+                let bar = id
+                    .and_then(|id| bars.binary_search_by_key(&id, |b| b.id).ok())
+                    .map(|at| &bars[at]);
+                if let Some(bar) = bar.filter(|b| b.message.is_connected()) {
                     live.push(bar);
                 }
             }

@@ -254,3 +254,17 @@ test('hostile names and subjects stay text', async () => {
   assert.deepEqual(foreign, [], 'only the panel\'s own elements');
   await page.close();
 });
+
+test('tracking from the bar shows the email on the card at once', async () => {
+  const { page } = await world.open(route('t3'));
+  await waitForPanel(page, (p) => p.name === 'Ann Lee', 'Ann\'s card');
+  await page.locator(PANEL).locator('[data-tl=panel-toggle]').click();
+  let panel = await waitForPanel(page, (p) => p.expanded === 'true', 'the card opened');
+  assert.doesNotMatch(panel.body, /Proposal for Q3 rollout/);
+  await page.locator('[data-threadline="message-bar"]').locator('[data-tl=track]').click();
+  // The background dropped its cards on delivery; the panel asked again and swapped in place.
+  panel = await waitForPanel(page, (p) => /Proposal for Q3 rollout/.test(p.body), 'the tracked email on the card');
+  assert.equal(panel.name, 'Ann Lee');
+  assert.match(panel.body, /Signed order form/);
+  await page.close();
+});
