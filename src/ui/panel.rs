@@ -299,6 +299,12 @@ impl Panel {
 
     /// One button per matched contact when there are several (`aria-pressed` on the shown one).
     fn render_switcher(&self) {
+        // A keyboard user who switched keeps the focus on the contact they picked.
+        let had_focus = self
+            .host
+            .shadow_root()
+            .and_then(|root| root.active_element())
+            .is_some_and(|el| self.switcher.contains(Some(&el)));
         clear(&self.switcher);
         let candidates = self.candidates.borrow();
         let _ = self
@@ -314,7 +320,11 @@ impl Panel {
                 .attr("data-contact-id", &c.id.to_string())
                 .attr("aria-pressed", if pressed { "true" } else { "false" })
                 .attr("title", &c.primary_email);
-            let _ = self.switcher.append_child(&b.build());
+            let b = b.build();
+            let _ = self.switcher.append_child(&b);
+            if pressed && had_focus {
+                super::dom::focus(&b);
+            }
         }
     }
 

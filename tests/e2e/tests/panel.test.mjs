@@ -116,6 +116,7 @@ test('the matched contact\'s card under the first bar, operated from the keyboar
   panel = await waitForPanel(page, (p) => p.name === 'Bob Stone', 'Bob\'s card');
   assert.equal(panel.contactId, world.contacts.bob.id);
   assert.deepEqual(panel.switcher.map((s) => s.pressed), ['false', 'true']);
+  assert.equal(panel.focused, 'Bob Stone', 'the focus stays on the contact picked');
   assert.match(panel.body, /No tracked emails yet/);
   assert.match(panel.body, /No open tasks/);
   assert.equal(panel.expanded, 'true', 'the open card stays open');
