@@ -65,3 +65,14 @@ pub fn action_target(event: &web_sys::Event) -> Option<(Element, String)> {
     let action = el.get_attribute("data-tl")?;
     Some((el, action))
 }
+
+/// Keeps key presses inside a shadow root (typing in a bar, operating the panel) away from
+/// Gmail's keyboard shortcuts: listeners to keep alive as long as the root.
+pub fn keep_keys_inside(target: &web_sys::EventTarget) -> Vec<gloo::events::EventListener> {
+    ["keydown", "keyup", "keypress"]
+        .into_iter()
+        .map(|kind| {
+            gloo::events::EventListener::new(target, kind, |event| event.stop_propagation())
+        })
+        .collect()
+}

@@ -138,11 +138,7 @@ impl Panel {
         });
         let mut listeners = vec![click];
         // Keys pressed in the panel are not Gmail's shortcuts.
-        for kind in ["keydown", "keyup", "keypress"] {
-            listeners.push(EventListener::new(target, kind, |event| {
-                event.stop_propagation()
-            }));
-        }
+        listeners.extend(super::keep_keys_inside(target));
         *self.listeners.borrow_mut() = listeners;
     }
 
