@@ -27,6 +27,7 @@ use crate::selectors::MESSAGE;
 use crate::ui::compose_bar::ComposeBar;
 use crate::ui::dom::document;
 use crate::ui::message_bar::{MessageBar, TrackState};
+use crate::ui::panel::Panel;
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
@@ -74,6 +75,8 @@ pub struct App {
     /// Message list items whose `class` is watched for expand/collapse.
     watched_items: js_sys::WeakSet,
     item_observer: RefCell<Option<web_sys::MutationObserver>>,
+    /// The contact panel of the opened thread (`ui/panel.rs`).
+    panel: Rc<Panel>,
 }
 
 impl App {
@@ -89,6 +92,7 @@ impl App {
             next_bar_id: Cell::new(1),
             watched_items: js_sys::WeakSet::new(),
             item_observer: RefCell::new(None),
+            panel: Panel::new(),
         });
         APP.with(|a| *a.borrow_mut() = Some(app.clone()));
         app
@@ -191,6 +195,12 @@ impl App {
         for c in self.composes.borrow().iter() {
             c.render();
         }
+        self.panel.sync(&self.bars.borrow());
+    }
+
+    /// The message bars (the panel keeps those still on the page).
+    pub fn live_bars(&self) -> Vec<Rc<MessageBar>> {
+        self.bars.borrow().clone()
     }
 
     /// After a contact is added every verdict may change (another address may now be
@@ -215,6 +225,7 @@ impl App {
         self.cache.borrow_mut().prune(now_ms());
         self.scan_composes();
         self.request_lookups();
+        self.panel.sync(&self.bars.borrow());
     }
 
     /// Handles the elements a mutation added (and whether compose windows may have
@@ -231,6 +242,7 @@ impl App {
             self.scan_composes();
         }
         self.request_lookups();
+        self.panel.sync(&self.bars.borrow());
     }
 
     /// Makes bars for the expanded messages in `root`; returns the bars that are new or
@@ -411,6 +423,7 @@ impl App {
         if delivered.kind == "contact" {
             self.invalidate_verdicts();
         }
+        self.panel.refresh();
         let bars: Vec<Rc<MessageBar>> = self
             .bars
             .borrow()
@@ -445,7 +458,16 @@ impl App {
         &self,
         request: &TrackEmailRequest,
     ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
-        bridge::request(&ToBackground::Track { request }).await
+        let reply = bridge::request(&ToBackground::Track { request }).await;
+        self.refresh_panel_after(&reply);
+        reply
+    }
+
+    /// A delivered action may change the card on screen (the background dropped its cards).
+    fn refresh_panel_after<T>(&self, reply: &Result<ActionReply<T>, BridgeError>) {
+        if matches!(reply, Ok(ActionReply::Done { .. })) {
+            self.panel.refresh();
+        }
     }
 
     /// Contacts whose name or address matches `q` (at most a handful).
@@ -456,7 +478,9 @@ impl App {
     }
 
     pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {
-        bridge::request(&ToBackground::CreateTask { request }).await
+        let reply = bridge::request(&ToBackground::CreateTask { request }).await;
+        self.refresh_panel_after(&reply);
+        reply
     }
 
     pub async fn create_contact(
@@ -467,6 +491,7 @@ impl App {
         if matches!(reply, Ok(ActionReply::Done { .. })) {
             self.invalidate_verdicts();
         }
+        self.refresh_panel_after(&reply);
         reply
     }
 

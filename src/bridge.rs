@@ -53,27 +53,25 @@ impl BridgeError {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<T> {
-    ok: bool,
-    #[serde(default = "Option::default")]
-    data: Option<T>,
-    #[serde(default)]
-    error: Option<BridgeError>,
-}
-
-fn serializer() -> serde_wasm_bindgen::Serializer {
-    // Maps become plain objects, as chrome.runtime messages are JSON-like.
-    serde_wasm_bindgen::Serializer::json_compatible()
+/// A message as a plain JS object, through JSON text (as [`decode`] reads answers): smaller
+/// in the bundle than serde-wasm-bindgen's serializer.
+fn to_js<T: Serialize>(message: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(|e| js_error_text(&e))
 }
 
 /// Sends `message` to the background and decodes its `data`.
 pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
     message: &Req,
 ) -> Result<Resp, BridgeError> {
-    let value = message
-        .serialize(&serializer())
-        .map_err(|e| BridgeError::transport(e.to_string()))?;
+    let data = request_value(message).await?;
+    decode(&data).map_err(BridgeError::transport)
+}
+
+/// Sends `message` to the background; its `data` as the background sent it (`{ok: true,
+/// data}`), or its error (`{ok: false, error}`).
+pub async fn request_value<Req: Serialize>(message: &Req) -> Result<JsValue, BridgeError> {
+    let value = to_js(message).map_err(BridgeError::transport)?;
     let promise =
         send_message_raw(&value).map_err(|e| BridgeError::transport(js_error_text(&e)))?;
     let reply = JsFuture::from(promise)
@@ -82,17 +80,21 @@ pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
     if reply.is_undefined() || reply.is_null() {
         return Err(BridgeError::transport("no answer".into()));
     }
-    let envelope: Envelope<Resp> = decode(&reply).map_err(BridgeError::transport)?;
-    match (envelope.ok, envelope.data, envelope.error) {
-        (true, Some(data), _) => Ok(data),
-        (false, _, Some(error)) => Err(error),
+    let field = |key: &str| js_sys::Reflect::get(&reply, &JsValue::from_str(key));
+    let data = field("data").unwrap_or(JsValue::UNDEFINED);
+    match field("ok").ok().and_then(|ok| ok.as_bool()) {
+        Some(true) if !data.is_undefined() && !data.is_null() => Ok(data),
+        Some(false) => Err(field("error")
+            .ok()
+            .and_then(|e| decode::<BridgeError>(&e).ok())
+            .unwrap_or_else(|| BridgeError::transport("malformed answer".into()))),
         _ => Err(BridgeError::transport("malformed answer".into())),
     }
 }
 
 /// Fire-and-forget message (flush, error reports).
 pub fn notify<Req: Serialize>(message: &Req) {
-    if let Ok(value) = message.serialize(&serializer()) {
+    if let Ok(value) = to_js(message) {
         if let Ok(promise) = send_message_raw(&value) {
             // Await and drop a rejection: nothing to do about it, and it must not surface
             // as an unhandled rejection on the page.
@@ -118,6 +120,14 @@ pub fn t_with(key: &str, substitutions: &[&str]) -> String {
         Ok(s) if !s.is_empty() => s,
         _ => key.to_string(),
     }
+}
+
+/// The language the extension's strings are shown in (`en`, `nl`, `de`: the locale file's
+/// own `panelDateLocale`), so that dates read in the same language as the words around
+/// them. Not `@@ui_locale`, which can name another locale than the messages' (measured:
+/// Chromium with `LANGUAGE=de` shows German messages and says `en_US`).
+pub fn ui_language() -> String {
+    t("panelDateLocale")
 }
 
 /// Calls `handler` with every message the background pushes to this tab.

@@ -17,6 +17,10 @@ pub enum ToBackground<'a> {
     TrackedState {
         messages: &'a [MessageIds],
     },
+    #[serde(rename_all = "camelCase")]
+    ContactCard {
+        contact_id: &'a str,
+    },
     Track {
         request: &'a TrackEmailRequest,
     },

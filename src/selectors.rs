@@ -165,6 +165,17 @@ pub const BAR_AFTER: Chain = Chain {
     rows: &[("2016", "div.ii.gt")],
 };
 
+/// Gmail's column beside an opened thread (ads, the old people widget), where there is
+/// one: the contact panel goes there, else under the thread's first bar. Searched from the
+/// thread's root ([`THREAD_ROOT`]).
+pub const PANEL_SIDE: Chain = Chain {
+    name: "thread side column",
+    rows: &[
+        ("2024", "div.Bu.y3[role=complementary]"),
+        ("2018", "td.Bu.y3"),
+    ],
+};
+
 // --- Compose -----------------------------------------------------------------------------
 
 /// Every compose form carries this hidden input, in all four kinds of compose window.
@@ -285,6 +296,7 @@ const CHAINS: &[&Chain] = &[
     &MESSAGE_BODY,
     &BAR_BEFORE,
     &BAR_AFTER,
+    &PANEL_SIDE,
     &COMPOSE_ROOT,
     &COMPOSE_KIND_POPUP,
     &COMPOSE_KIND_FULLSCREEN,

@@ -14,6 +14,7 @@
 //                                                trackOnSendDefault, sendUndoSeconds, error? }
 //   lookup { addresses }                     → { results: AddressLookup[] } (request order)
 //   searchContacts { q }                     → { contacts: ContactSummary[] } (at most 8)
+//   contactCard { contactId }                → ContactCard (GET /contacts/{id}/card; cached: cards.js)
 //   trackedState { messages: [{ ids }] }     → { messages: MessageState[], pending: [{ key, kind,
 //                                                messageIds }] }; on failure error.pending too
 //   track|createTask|createContact { request } → { status: "done", result } | { status: "queued", key }
@@ -37,6 +38,7 @@
 // and { type: "queueFailed", key, kind, messageIds, error }.
 
 import { apiRequest, makeErrors } from "./http.js";
+import { CardCache, CONTACT_ID_PATTERN } from "./cards.js";
 import { LookupCache } from "./lookup.js";
 import { ActionQueue } from "./queue.js";
 import { PORT_NAME, SourceCapture } from "./source.js";
@@ -50,6 +52,7 @@ const PATHS = {
   task: "/api/v1/tasks",
   contact: "/api/v1/contacts",
   source: (id) => `/api/v1/tracked-emails/${encodeURIComponent(id)}/source`,
+  card: (id) => `/api/v1/contacts/${id}/card`,
 };
 /** api.rs MAX_STATE_MESSAGES. */
 const MAX_STATE_MESSAGES = 500;
@@ -192,6 +195,18 @@ export function createCore(env) {
     },
   });
 
+  const cardCache = new CardCache({
+    now: deps.now,
+    fetchCard: async (id) => {
+      const cfg = await requireConfig();
+      const data = await read(cfg, "GET", PATHS.card(id));
+      if (!isObject(data) || !isObject(data.contact)) {
+        throw new ProtocolError({ code: "server_error", message: "The Threadline server sent a malformed answer." });
+      }
+      return data;
+    },
+  });
+
   // ----- the queue ------------------------------------------------------------------
 
   function notifyTab(tabId, message) {
@@ -222,6 +237,8 @@ export function createCore(env) {
       if (item.kind === "track" && isObject(data) && isObject(data.tracked_email)) {
         sources.need(data.tracked_email, item.messageIds, item.tabId).catch((e) => log.warn("Threadline: source not remembered", String(e)));
       }
+      // Every delivered action can change a card (its emails, tasks, or who is a contact).
+      cardCache.invalidate();
       if (!awaited) {
         notifyTab(item.tabId, { type: "queueDelivered", key: item.key, kind: item.kind, messageIds: item.messageIds, result: data });
       }
@@ -256,6 +273,7 @@ export function createCore(env) {
     config = null;
     meCache = null;
     lookupCache.invalidate();
+    cardCache.invalidate();
     queue.unblock().then(flushSoon, flushSoon);
   }
 
@@ -329,6 +347,15 @@ export function createCore(env) {
       ...(isObject(c.company) ? { company: c.company } : {}),
     }));
     return { contacts };
+  }
+
+  async function contactCard(message) {
+    const id = message.contactId;
+    if (typeof id !== "string" || !CONTACT_ID_PATTERN.test(id)) {
+      throw new ProtocolError(errors.invalid("`contactId` must be a contact's id.", "contactId"));
+    }
+    const cfg = await requireConfig();
+    return cardCache.card(cfg.fingerprint, id.toLowerCase());
   }
 
   async function trackedState(message) {
@@ -472,6 +499,7 @@ export function createCore(env) {
   const handlers = {
     status: () => status(),
     lookup: (m) => lookup(m),
+    contactCard: (m) => contactCard(m),
     trackedState: (m) => trackedState(m),
     searchContacts: (m) => searchContacts(m),
     track: (m, s) => action("track", m.request, s),

@@ -159,11 +159,7 @@ impl BarCore {
             }
         });
         let mut listeners = vec![click, submit];
-        for kind in ["keydown", "keyup", "keypress"] {
-            listeners.push(EventListener::new(target, kind, |event| {
-                event.stop_propagation()
-            }));
-        }
+        listeners.extend(super::keep_keys_inside(target));
         *core.listeners.borrow_mut() = listeners;
     }
 

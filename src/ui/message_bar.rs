@@ -99,6 +99,11 @@ impl MessageBar {
         &self.core.host
     }
 
+    /// The thread the message is in, when the page says.
+    pub fn thread_id(&self) -> Option<&str> {
+        self.thread_id.as_deref()
+    }
+
     pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
         self.core.people.borrow()
     }

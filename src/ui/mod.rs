@@ -1,4 +1,4 @@
-//! The bars' UI, built with DOM calls inside a Shadow DOM host so that Gmail's styles and
+//! The bars' and the contact panel's UI, built with DOM calls inside a Shadow DOM host so that Gmail's styles and
 //! ours never meet.
 
 pub mod bar;
@@ -6,6 +6,7 @@ pub mod compose_bar;
 pub mod dom;
 pub mod forms;
 pub mod message_bar;
+pub mod panel;
 pub mod parties;
 
 use wasm_bindgen::JsCast;
@@ -63,4 +64,15 @@ pub fn action_target(event: &web_sys::Event) -> Option<(Element, String)> {
     let el = target.closest("[data-tl]").ok().flatten()?;
     let action = el.get_attribute("data-tl")?;
     Some((el, action))
+}
+
+/// Keeps key presses inside a shadow root (typing in a bar, operating the panel) away from
+/// Gmail's keyboard shortcuts: listeners to keep alive as long as the root.
+pub fn keep_keys_inside(target: &web_sys::EventTarget) -> Vec<gloo::events::EventListener> {
+    ["keydown", "keyup", "keypress"]
+        .into_iter()
+        .map(|kind| {
+            gloo::events::EventListener::new(target, kind, |event| event.stop_propagation())
+        })
+        .collect()
 }

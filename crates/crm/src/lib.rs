@@ -6,6 +6,7 @@
 //!   versions (ETag), soft delete, the changes feed ([`records::log_change`]), keyset
 //!   pagination, search; [`records::Record`] / [`records::Editable`] are what each type
 //!   implements.
+//! - [`card`]: a contact's card, what the contact panel beside a Gmail thread shows.
 //! - [`documents`]: each record's folders and files; content on disk by SHA-256.
 //! - [`accounts`]: organisations, users and API tokens.
 //! - [`import`]: contacts from a CSV file (Google / Outlook exports), through the same
@@ -22,6 +23,7 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod card;
 pub mod documents;
 pub mod email_source;
 pub mod error;

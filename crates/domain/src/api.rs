@@ -464,3 +464,79 @@ pub struct Task {
     pub contact_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
+
+// ---------------------------------------------------------------------------------------
+// The contact panel
+
+/// `GET /api/v1/contacts/{id}/card`: what the contact panel beside a thread shows, in one
+/// answer. Every list is bounded (see [`crate::card`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContactCard {
+    pub contact: ContactSummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    /// At most [`crate::card::CARD_PHONES`], in the contact's order.
+    #[serde(default)]
+    pub phones: Vec<CardPhone>,
+    /// The last tracked emails on the contact's timeline, newest first (at most
+    /// [`crate::card::CARD_EMAILS`]); a colleague's private one is `redacted` (no subject,
+    /// no thread).
+    #[serde(default)]
+    pub emails: Vec<CardEmail>,
+    /// True when the timeline has more emails than `emails`.
+    #[serde(default)]
+    pub more_emails: bool,
+    /// Open tasks linked to the contact: due first (soonest first), then undated, oldest
+    /// first (at most [`crate::card::CARD_TASKS`]).
+    #[serde(default)]
+    pub open_tasks: Vec<CardTask>,
+    pub open_task_count: u32,
+    /// How many files the contact's documents hold, and the newest few.
+    pub document_count: u32,
+    #[serde(default)]
+    pub documents: Vec<CardDocument>,
+    /// The contact's page in Threadline's web app. Absent: there is no web app page yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardPhone {
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A tracked email on the card: its date (sent, else tracked) and subject; only that it
+/// exists, and who tracked it, when it is a colleague's private one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardEmail {
+    pub id: Uuid,
+    pub direction: Direction,
+    pub date: DateTime<Utc>,
+    /// Empty when `redacted`.
+    #[serde(default)]
+    pub subject: String,
+    pub owner: UserRef,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardTask {
+    pub id: Uuid,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardDocument {
+    pub id: Uuid,
+    pub name: String,
+}

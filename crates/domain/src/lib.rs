@@ -9,12 +9,14 @@
 //! - [`message`]: Gmail message and thread identities.
 //! - [`privacy`]: the never-log list, internal domains (colleagues), own addresses.
 //! - [`api`]: the JSON wire types of `/api/v1`.
+//! - [`card`]: the contact panel: which matched contact it shows, what of its card.
 //! - [`lookup_cache`]: the extension's expiring cache of address verdicts.
 //! - [`send`]: deciding when an outgoing email was really sent.
 //! - [`text`]: which characters a stored text may hold (controls and bidi overrides refused).
 
 pub mod address;
 pub mod api;
+pub mod card;
 pub mod company;
 pub mod file_name;
 pub mod lookup_cache;

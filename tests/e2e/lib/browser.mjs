@@ -43,13 +43,14 @@ export function makeProfileDir(prefix = 'threadline-profile-') {
  * @param {string} [opts.extensionDir] unpacked extension to load; omit for a plain browser
  * @param {string} [opts.profileDir]   reuse a profile (browser-restart tests); default: new temp dir
  * @param {string[]} [opts.args]       extra Chromium flags
+ * @param {object} [opts.env]         the browser's environment (e.g. LANGUAGE for its UI language)
  * @param {number} [opts.serviceWorkerTimeout] ms to wait for the extension's service worker
  * @returns {Promise<{context, serviceWorker, extensionId, profileDir, close}>}
  *   serviceWorker/extensionId are null without an extension. close() closes the browser and,
  *   unless the caller passed profileDir, deletes the temporary profile.
  */
 export async function launchWithExtension({
-  fixturePort, extensionDir, profileDir, args = [], serviceWorkerTimeout = 15_000,
+  fixturePort, extensionDir, profileDir, args = [], env, serviceWorkerTimeout = 15_000,
 } = {}) {
   if (!fixturePort) throw new Error('launchWithExtension: fixturePort is required');
   const ownProfile = !profileDir;
@@ -61,6 +62,7 @@ export async function launchWithExtension({
     executablePath: CHROMIUM,
     headless: true,
     ignoreHTTPSErrors: true,
+    ...(env ? { env } : {}),
     args: [
       ...BASE_FLAGS,
       ...extensionFlags,

@@ -133,6 +133,8 @@ export class FakeThreadlineServer {
   route(method, path, body) {
     const route = `${method} ${path}`;
     if (method === "GET" && path.startsWith("/api/v1/contacts?")) return this.listContacts(path);
+    const card = /^GET \/api\/v1\/contacts\/([^/]+)\/card$/.exec(route);
+    if (card) return this.card(card[1]);
     switch (route) {
       case "GET /api/v1/me":
         return [200, { user: USER, own_addresses: this.ownAddresses }];
@@ -162,6 +164,23 @@ export class FakeThreadlineServer {
       .slice(0, limit)
       .map((c) => ({ ...c, primary_email: c.emails[0], phones: [], version: 1 }));
     return [200, { items, next_cursor: null }];
+  }
+
+  /** A contact's card: the contact, and as many tracked emails as were tracked to it. */
+  card(id) {
+    const contact = this.contacts.find((c) => c.id === id);
+    if (!contact) return [404, errorBody("not_found", `there is no contact with id ${id}`)];
+    const emails = this.requestsTo("/api/v1/tracked-emails").filter((r) => r.body.contact_ids.includes(id));
+    return [200, {
+      contact: this.summary(contact),
+      phones: [],
+      emails: emails.map((r) => ({ subject: r.body.subject })),
+      more_emails: false,
+      open_tasks: [],
+      open_task_count: 0,
+      document_count: 0,
+      documents: [],
+    }];
   }
 
   summary(contact) {

@@ -1,11 +1,12 @@
 //! `/api/v1/contacts`: see [`crate::records::contacts`]. `POST /contacts` also serves the
 //! bar (its `NewContact` is a valid input and the answer a superset of its `Contact`), with
-//! `Idempotency-Key` support.
+//! `Idempotency-Key` support. `GET /contacts/{id}/card` is the contact panel's card
+//! (`threadline_crm::card`): one request per card.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
@@ -15,10 +16,13 @@ use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{record_links, record_routes_but_create, ApiRouter, Op, RecordDoc};
 use crate::privacy;
 use crate::records::contacts::{Contact, ContactInput};
+use crate::records::Kind;
 use crate::records::Target;
 use crate::routes::records::etag;
-use crate::routes::records::{load_one, Editable};
+use crate::routes::records::{load_one, path_id, Editable};
 use crate::state::AppState;
+use threadline_domain::api::ContactCard;
+use threadline_domain::card::{CARD_DOCUMENTS, CARD_EMAILS, CARD_PHONES, CARD_TASKS};
 
 pub use crate::records::companies::normalize_company_domain;
 pub use crate::records::contacts::MAX_CONTACT_EMAILS;
@@ -34,11 +38,39 @@ pub fn router() -> ApiRouter {
         .json_body::<ContactInput>("The new contact.")
         .json_with_etag::<Contact>("201", "The contact as stored (`Location` is its URL).")
         .links_to_record("201", "id", &record_links("contact"));
+    let card = Op::new("contacts", "get_contact_card", "A contact's card")
+        .description(&format!(
+            "What the contact panel beside a Gmail thread shows, in one answer: the contact \
+             (name, company, job title, the first {CARD_PHONES} phones), the last \
+             {CARD_EMAILS} tracked emails of its timeline (newest first, one per email as the \
+             timeline shows them; a colleague's private one is `redacted`: no subject, only \
+             who tracked it) and whether there are more, its open tasks (due first, soonest \
+             first, then undated; the first {CARD_TASKS} and their count), and how many files \
+             its documents hold with the {CARD_DOCUMENTS} most recently changed. `web_url` \
+             (the contact's page in the web app) is absent while there is no web app."
+        ))
+        .path_id("id", "The contact's id.")
+        .json::<ContactCard>("200", "The card.")
+        .not_found("contact");
     record_routes_but_create::<Contact>(&RecordDoc {
         noun: "contact",
         search: "Part of the name or of an address (case-insensitive), an address, or a domain.",
     })
     .routes(create.route("/contacts", HttpMethod::Post, post(create_contact)))
+    .routes(card.route("/contacts/{id}/card", HttpMethod::Get, get(contact_card)))
+}
+
+/// `GET /contacts/{id}/card`: one read snapshot.
+async fn contact_card(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<axum::Json<ContactCard>> {
+    let id = path_id(Kind::Contact, &raw)?;
+    let mut tx = state.db().begin_read().await?;
+    let card = threadline_crm::card::contact_card(&mut tx, &auth, id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(card))
 }
 
 async fn create_contact(

@@ -106,7 +106,7 @@ impl Docs {
         answer.body
     }
 
-    async fn upload_as(
+    pub(crate) async fn upload_as(
         &self,
         token: &str,
         base: &str,

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod connections;
+mod contact_card;
 mod contacts;
 mod document_sync;
 mod document_sync_team;
