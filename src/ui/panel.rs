@@ -243,6 +243,7 @@ impl Panel {
                         code: "server_error".into(),
                         message: String::new(),
                         field: None,
+                        server_code: None,
                     })
                 });
             if panel.wanted.get() != Some(id) {
