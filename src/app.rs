@@ -20,8 +20,7 @@ use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
 use crate::protocol::{
     ActionReply, ContactSearchReply, LookupReply, QueueDelivered, SourceStatus, Status,
-    ToBackground,
-    TrackedStateReply,
+    ToBackground, TrackedStateReply,
 };
 use crate::selectors::MESSAGE;
 use crate::ui::compose_bar::ComposeBar;
@@ -458,7 +457,7 @@ impl App {
         &self,
         request: &TrackEmailRequest,
     ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
-        let reply = bridge::request(&ToBackground::Track { request }).await;
+        let reply = bridge::request_action(&ToBackground::Track { request }).await;
         self.refresh_panel_after(&reply);
         reply
     }
@@ -478,7 +477,7 @@ impl App {
     }
 
     pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {
-        let reply = bridge::request(&ToBackground::CreateTask { request }).await;
+        let reply = bridge::request_action(&ToBackground::CreateTask { request }).await;
         self.refresh_panel_after(&reply);
         reply
     }
@@ -487,7 +486,7 @@ impl App {
         self: &Rc<Self>,
         request: &NewContact,
     ) -> Result<ActionReply<Contact>, BridgeError> {
-        let reply = bridge::request(&ToBackground::CreateContact { request }).await;
+        let reply = bridge::request_action(&ToBackground::CreateContact { request }).await;
         if matches!(reply, Ok(ActionReply::Done { .. })) {
             self.invalidate_verdicts();
         }

@@ -2,6 +2,7 @@
 //! alone talks to the server and holds the token; i18n strings; and messages the
 //! background pushes to this tab.
 
+use crate::protocol::ActionReply;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -89,6 +90,28 @@ pub async fn request_value<Req: Serialize>(message: &Req) -> Result<JsValue, Bri
             .and_then(|e| decode::<BridgeError>(&e).ok())
             .unwrap_or_else(|| BridgeError::transport("malformed answer".into()))),
         _ => Err(BridgeError::transport("malformed answer".into())),
+    }
+}
+
+/// Sends an action (`track`, `createTask`, `createContact`) and reads its answer,
+/// `{status: "done", result}` or `{status: "queued", key}`, through the JS object: only the
+/// result's own decoder is in the bundle, none of a wrapper per result type (measured:
+/// 2 kB of code for each of the three).
+pub async fn request_action<Req: Serialize, T: DeserializeOwned>(
+    message: &Req,
+) -> Result<ActionReply<T>, BridgeError> {
+    let data = request_value(message).await?;
+    let field = |key: &str| {
+        js_sys::Reflect::get(&data, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    };
+    match field("status").as_string().as_deref() {
+        Some("done") => decode(&field("result"))
+            .map(|result| ActionReply::Done { result })
+            .map_err(BridgeError::transport),
+        Some("queued") if field("key").is_string() => Ok(ActionReply::Queued),
+        status => Err(BridgeError::transport(format!(
+            "unexpected action status {status:?}"
+        ))),
     }
 }
 

@@ -157,7 +157,10 @@ async fn stream(port: &Port, request_id: &str, legacy_id: &str) -> Result<(), Fa
             .map(|v| v.is_truthy())
             .unwrap_or(true);
         let (chunk, steps) = if done {
-            (Uint8Array::new_with_length(0), plan.on_end().into_iter().collect())
+            (
+                Uint8Array::new_with_length(0),
+                plan.on_end().into_iter().collect(),
+            )
         } else {
             let chunk: Uint8Array = Reflect::get(&result, &"value".into())
                 .unwrap_or(JsValue::UNDEFINED)

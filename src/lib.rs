@@ -62,10 +62,10 @@ pub mod testing {
     pub use crate::gmail::compose::{
         find_all as find_composes, recipients as compose_recipients, ComposeKind,
     };
+    pub use crate::gmail::original::page_ik;
     pub use crate::gmail::thread::{
         identity as message_identity, is_expanded, people as message_people,
     };
-    pub use crate::gmail::original::page_ik;
     pub use crate::gmail::{Person, Role};
     pub use crate::selectors::all as all_gmail_selectors;
 

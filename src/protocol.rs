@@ -111,36 +111,11 @@ pub struct TrackedStateReply {
 }
 
 /// The answer to an action: delivered now (with the server's response) or queued until
-/// the server is reachable.
+/// the server is reachable. Read by [`crate::bridge::request_action`].
 #[derive(Debug)]
 pub enum ActionReply<T> {
     Done { result: T },
     Queued,
-}
-
-/// The wire form of [`ActionReply`]: a plain struct, because serde's internally tagged
-/// enums buffer their input generically, which costs bundle size for every `T`.
-#[derive(Deserialize)]
-struct ActionReplyWire<T> {
-    status: String,
-    #[serde(default = "Option::default")]
-    result: Option<T>,
-    #[serde(default)]
-    key: Option<String>,
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for ActionReply<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let wire = ActionReplyWire::<T>::deserialize(d)?;
-        match (wire.status.as_str(), wire.result, wire.key) {
-            ("done", Some(result), _) => Ok(ActionReply::Done { result }),
-            ("queued", _, Some(_key)) => Ok(ActionReply::Queued),
-            (status, _, _) => Err(D::Error::custom(format!(
-                "unexpected action status {status:?}"
-            ))),
-        }
-    }
 }
 
 /// A push from the background: what became of a tracked message's whole source

@@ -252,7 +252,10 @@ mod tests {
             None,
             "a value that would change the URL is refused"
         );
-        assert_eq!(ik_from_globals("var GLOBALS=[0,1,2,3,4,5,6,7,8,\"unterminated"), None);
+        assert_eq!(
+            ik_from_globals("var GLOBALS=[0,1,2,3,4,5,6,7,8,\"unterminated"),
+            None
+        );
     }
 
     #[test]
@@ -269,7 +272,10 @@ mod tests {
         assert_eq!(account_base("/mail/"), "/mail/u/0/");
         assert_eq!(account_base("/"), "/mail/u/0/");
         assert_eq!(account_base("/mail/u/x/"), "/mail/u/0/");
-        assert_eq!(account_base("/mail/u/2/d/AEoRXRabc-1/"), "/mail/u/2/d/AEoRXRabc-1/");
+        assert_eq!(
+            account_base("/mail/u/2/d/AEoRXRabc-1/"),
+            "/mail/u/2/d/AEoRXRabc-1/"
+        );
         assert_eq!(account_base("/mail/u/2/d/bad id/"), "/mail/u/2/");
     }
 
@@ -277,7 +283,9 @@ mod tests {
     fn original_source_path_is_gmails_download_original_link() {
         assert_eq!(
             original_source_path("/mail/u/0/", Some("5f2a9c1e07"), "163D03BFDA277EC1").as_deref(),
-            Some("/mail/u/0/?ik=5f2a9c1e07&view=att&th=163d03bfda277ec1&attid=0&disp=comp&safe=1&zw")
+            Some(
+                "/mail/u/0/?ik=5f2a9c1e07&view=att&th=163d03bfda277ec1&attid=0&disp=comp&safe=1&zw"
+            )
         );
         assert_eq!(
             original_source_path("/mail/u/1/", None, "1a").as_deref(),
@@ -336,7 +344,10 @@ mod tests {
             let flat: Vec<u8> = got.concat();
             let expected: Vec<u8> = (1..=total).map(|i| i as u8).collect();
             assert_eq!(flat, expected, "{reads:?}");
-            assert!(got.iter().all(|p| !p.is_empty() && p.len() <= 10), "{reads:?}");
+            assert!(
+                got.iter().all(|p| !p.is_empty() && p.len() <= 10),
+                "{reads:?}"
+            );
             // Every piece but the last is full: the fewest messages.
             assert!(got.iter().rev().skip(1).all(|p| p.len() == 10), "{reads:?}");
         }

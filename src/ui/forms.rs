@@ -106,8 +106,8 @@ pub fn read_task_form(form: &Element) -> Result<(String, Option<NaiveDate>), Str
         None
     } else {
         Some(
-            NaiveDate::parse_from_str(due.trim(), "%Y-%m-%d")
-                .map_err(|_| t_with("errorInvalidDate", &[due.trim()]))?,
+            threadline_domain::date::parse_ymd(due.trim())
+                .ok_or_else(|| t_with("errorInvalidDate", &[due.trim()]))?,
         )
     };
     Ok((title, due))

@@ -567,7 +567,7 @@ fn decode_card(data: &JsValue) -> Option<ContactCard> {
                 } else {
                     Direction::Incoming
                 },
-                date: text_of(e, "date")?.parse().ok()?,
+                date: threadline_domain::date::parse_rfc3339(&text_of(e, "date")?)?,
                 subject: text_of(e, "subject").unwrap_or_default(),
                 owner: UserRef {
                     id: id_of(&owner).unwrap_or_default(),
@@ -582,7 +582,8 @@ fn decode_card(data: &JsValue) -> Option<ContactCard> {
             Some(CardTask {
                 id: id_of(t)?,
                 title: text_of(t, "title")?,
-                due_date: text_of(t, "due_date").and_then(|d| d.parse().ok()),
+                due_date: text_of(t, "due_date")
+                    .and_then(|d| threadline_domain::date::parse_ymd(&d)),
             })
         }),
         open_task_count: count_of(data, "open_task_count"),

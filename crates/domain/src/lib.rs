@@ -12,12 +12,14 @@
 //! - [`card`]: the contact panel: which matched contact it shows, what of its card.
 //! - [`lookup_cache`]: the extension's expiring cache of address verdicts.
 //! - [`send`]: deciding when an outgoing email was really sent.
+//! - [`date`]: calendar dates on the wire (`YYYY-MM-DD`) without chrono's format parser.
 //! - [`text`]: which characters a stored text may hold (controls and bidi overrides refused).
 
 pub mod address;
 pub mod api;
 pub mod card;
 pub mod company;
+pub mod date;
 pub mod file_name;
 pub mod lookup_cache;
 pub mod matching;

@@ -487,6 +487,25 @@ proptest! {
     }
 
     #[test]
+    fn wire_dates(s in prop_oneof![
+        any_text(40),
+        prop::collection::vec(piece(&["2026", "-", "12", "07", "T", "t", " ", ":", "15", "60", "03", ".", "123456789", "1234567890", "Z", "z", "+", "01:00", "24:00", "é", "李", "+0", "0"]), 0..16).prop_map(|p| p.concat()),
+    ], secs in -62_000_000_000i64..250_000_000_000, nanos in 0u32..1_000_000_000) {
+        // Any text: no panic; what parses is what chrono reads too.
+        if let Some(t) = threadline_domain::date::parse_rfc3339(&s) {
+            prop_assert_eq!(s.parse::<chrono::DateTime<chrono::Utc>>().ok(), Some(t), "{:?}", s);
+        }
+        if let Some(d) = threadline_domain::date::parse_ymd(&s) {
+            prop_assert_eq!(s.parse::<chrono::NaiveDate>().ok(), Some(d), "{:?}", s);
+        }
+        // Every instant chrono writes is read back exactly.
+        let instant = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
+        let text = serde_json::to_string(&instant).unwrap();
+        prop_assert_eq!(threadline_domain::date::parse_rfc3339(text.trim_matches('"')), Some(instant));
+        prop_assert_eq!(threadline_domain::date::parse_ymd(&instant.date_naive().to_string()), Some(instant.date_naive()));
+    }
+
+    #[test]
     fn task_titles(s in prop_oneof![any_text(300), prop::collection::vec(piece(&["Re:", "RE :", "Fwd:", "Re[2]:", "AW:", " ", "\t", "\u{0}", "Offer", "…", "李"]), 0..80).prop_map(|p| p.concat())]) {
         let title = task_title_from_subject(&s);
         prop_assert!(!title.is_empty());
