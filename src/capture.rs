@@ -34,8 +34,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn disconnect(this: &Port);
 
-    /// The page's `fetch` (same origin: the content script's requests carry the page's
-    /// cookies). Bound here with a plain init object rather than through `web_sys`'s request
+    /// The content script's `fetch`. Chromium makes its requests as the page (same origin:
+    /// they carry the page's cookies); Firefox as the extension, with the host permission
+    /// for Gmail: so the URL is absolute and credentials are `include` (measured in Firefox
+    /// ESR 153: with `same-origin` no cookie was sent and Gmail asked to sign in). Bound here with a plain init object rather than through `web_sys`'s request
     /// types: fewer imports, a smaller bundle.
     #[wasm_bindgen(js_name = fetch)]
     fn fetch_with(url: &str, init: &JsValue) -> js_sys::Promise;
@@ -122,8 +124,9 @@ async fn stream(port: &Port, request_id: &str, legacy_id: &str) -> Result<(), Fa
     .ok_or_else(|| fail("bad_id", "not a Gmail message id"))?;
 
     // A signed-out session is redirected to the sign-in page: seen as such, not followed.
+    let path = format!("{}{path}", window.location().origin().unwrap_or_default());
     let init = object(&[
-        ("credentials", "same-origin".into()),
+        ("credentials", "include".into()),
         ("redirect", "manual".into()),
         ("cache", "no-store".into()),
     ]);
@@ -138,9 +141,15 @@ async fn stream(port: &Port, request_id: &str, legacy_id: &str) -> Result<(), Fa
         let status = field("status").as_f64().unwrap_or(0.0);
         return Err(fail("http", format!("HTTP {status}")));
     }
-    let reader: web_sys::ReadableStreamDefaultReader = field("body")
-        .dyn_into::<web_sys::ReadableStream>()
-        .map_err(|_| fail("http", "an empty answer"))?
+    // Not `dyn_into`: in Firefox the stream and its chunks belong to the content script's
+    // own compartment, where an `instanceof` against the page's constructors is false
+    // (measured in Firefox ESR 153: every capture failed here).
+    let body = field("body");
+    if !body.is_object() {
+        return Err(fail("http", "an empty answer"));
+    }
+    let reader: web_sys::ReadableStreamDefaultReader = body
+        .unchecked_into::<web_sys::ReadableStream>()
         .get_reader()
         .unchecked_into();
 
@@ -162,10 +171,11 @@ async fn stream(port: &Port, request_id: &str, legacy_id: &str) -> Result<(), Fa
                 plan.on_end().into_iter().collect(),
             )
         } else {
-            let chunk: Uint8Array = Reflect::get(&result, &"value".into())
-                .unwrap_or(JsValue::UNDEFINED)
-                .dyn_into()
-                .map_err(|_| fail("network", "a read without bytes"))?;
+            let value = Reflect::get(&result, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+            if !value.is_object() {
+                return Err(fail("network", "a read without bytes"));
+            }
+            let chunk: Uint8Array = value.unchecked_into();
             total += f64::from(chunk.length());
             let steps = plan.on_read(chunk.length() as usize);
             (chunk, steps)

@@ -120,6 +120,13 @@ test('Track logs the email on the picked contacts and their companies', async ()
   assert.ok(email, 'the server has the tracked email');
   assert.deepEqual(email.links.map((l) => `${l.record_kind}:${l.record_name}`).sort(), ['company:Acme', 'contact:Ann Lee']);
   assert.equal(email.direction, 'incoming');
+  // The whole email follows: Firefox's content script fetches Gmail's "Download original"
+  // with the user's session (the simulator refuses it without the cookie), as Chromium's.
+  const whole = await waitFor(async () => {
+    const r = await world.client.get(`/tracked-emails/${email.id}`);
+    return r.body?.source?.status === 'parsed' ? r.body : null;
+  }, { timeout: 20_000, what: 'the tracked email\'s source' });
+  assert.ok(whole.source.sha256, 'the raw source reached the server');
   // Reopened, the bar shows it tracked.
   await world.open(route('t3'));
   await world.waitForBars((b) => b.length === 1 && b[0].tracked === 'true');
