@@ -106,7 +106,10 @@ pub fn read_task_form(form: &Element) -> Result<(String, Option<NaiveDate>), Str
         None
     } else {
         Some(
-            NaiveDate::parse_from_str(due.trim(), "%Y-%m-%d")
+            // `YYYY-MM-DD`, what a date input gives (FromStr: no strftime parser in the
+            // bundle).
+            due.trim()
+                .parse::<NaiveDate>()
                 .map_err(|_| t_with("errorInvalidDate", &[due.trim()]))?,
         )
     };
