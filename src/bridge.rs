@@ -2,6 +2,9 @@
 //! alone talks to the server and holds the token; i18n strings; and messages the
 //! background pushes to this tab.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -50,18 +53,19 @@ struct Envelope<T> {
     error: Option<BridgeError>,
 }
 
-fn serializer() -> serde_wasm_bindgen::Serializer {
-    // Maps become plain objects, as chrome.runtime messages are JSON-like.
-    serde_wasm_bindgen::Serializer::json_compatible()
+/// A message as a JS value: JSON text parsed by the browser (one string copy, where a
+/// serializer building the object across the boundary makes a call per field; chrome.runtime
+/// messages are JSON-like anyway).
+fn encode<T: Serialize>(message: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(|e| js_error_text(&e))
 }
 
 /// Sends `message` to the background and decodes its `data`.
 pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
     message: &Req,
 ) -> Result<Resp, BridgeError> {
-    let value = message
-        .serialize(&serializer())
-        .map_err(|e| BridgeError::transport(e.to_string()))?;
+    let value = encode(message).map_err(BridgeError::transport)?;
     let promise =
         send_message_raw(&value).map_err(|e| BridgeError::transport(js_error_text(&e)))?;
     let reply = JsFuture::from(promise)
@@ -80,7 +84,7 @@ pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
 
 /// Fire-and-forget message (flush, error reports).
 pub fn notify<Req: Serialize>(message: &Req) {
-    if let Ok(value) = message.serialize(&serializer()) {
+    if let Ok(value) = encode(message) {
         if let Ok(promise) = send_message_raw(&value) {
             // Await and drop a rejection: nothing to do about it, and it must not surface
             // as an unhandled rejection on the page.
@@ -91,10 +95,21 @@ pub fn notify<Req: Serialize>(message: &Req) {
     }
 }
 
+thread_local! {
+    /// The strings `t` has fetched: a thread of 100 bars asks for the same few hundreds of
+    /// times.
+    static STRINGS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
 /// A localised UI string; falls back to the key so a missing translation is visible but
 /// harmless.
 pub fn t(key: &str) -> String {
-    t_with(key, &[])
+    if let Some(s) = STRINGS.with(|m| m.borrow().get(key).cloned()) {
+        return s;
+    }
+    let s = t_with(key, &[]);
+    STRINGS.with(|m| m.borrow_mut().insert(key.to_string(), s.clone()));
+    s
 }
 
 pub fn t_with(key: &str, substitutions: &[&str]) -> String {

@@ -25,11 +25,23 @@ thread_local! {
         .filter(|sheet| sheet.replace_sync(STYLE).is_ok());
 }
 
+thread_local! {
+    /// Whether adopting the sheet worked, learnt on the first bar (reading the adopted
+    /// sheets back costs more than adopting them, so only the first bar checks).
+    static ADOPTS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
 fn style_shadow(shadow: &ShadowRoot) {
     let adopted = SHEET.with(|sheet| {
         let Some(sheet) = sheet else { return false };
+        if ADOPTS.get() == Some(false) {
+            return false;
+        }
         shadow.set_adopted_style_sheets(&js_sys::Array::of1(sheet));
-        shadow.adopted_style_sheets().length() == 1
+        if ADOPTS.get().is_none() {
+            ADOPTS.set(Some(shadow.adopted_style_sheets().length() == 1));
+        }
+        ADOPTS.get() == Some(true)
     });
     if !adopted {
         let _ = shadow.append_child(&h("style").text(STYLE).build());

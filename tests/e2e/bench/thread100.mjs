@@ -140,7 +140,7 @@ async function profiledRun(config, threads, { settleMs, windowMs }) {
   try {
     await sleep(settleMs);
     await page.evaluate(installReadyWatch, WANT);
-    const profiler = await startProfile(page, { intervalUs: 100 });
+    const profiler = await startProfile(page, { intervalUs: 100, label: 'thread100' });
     await page.evaluate(expandEverything);
     await sleep(windowMs);
     return await profiler.stop({ topN: 40 });
