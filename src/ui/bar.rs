@@ -8,6 +8,7 @@ use std::rc::{Rc, Weak};
 use gloo::events::{EventListener, EventListenerOptions, EventListenerPhase};
 use threadline_domain::api::{AddressLookup, ContactSummary};
 use uuid::Uuid;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, ShadowRoot};
 
@@ -17,6 +18,12 @@ use crate::app::{app, error_text};
 use crate::bridge::{t, BridgeError};
 use crate::gmail::Person;
 use crate::protocol::ActionReply;
+
+thread_local! {
+    /// Stops a key event from reaching Gmail's keyboard shortcuts.
+    static KEY_STOP: Closure<dyn Fn(web_sys::Event)> =
+        Closure::new(|event: web_sys::Event| event.stop_propagation());
+}
 
 /// Something that owns a [`BarCore`] and reacts to its actions.
 pub trait BarOwner: 'static {
@@ -116,13 +123,15 @@ impl BarCore {
                 owner.on_submit(&kind, &form);
             }
         });
-        let mut listeners = vec![click, submit];
-        for kind in ["keydown", "keyup", "keypress"] {
-            listeners.push(EventListener::new(target, kind, |event| {
-                event.stop_propagation()
-            }));
-        }
-        *core.listeners.borrow_mut() = listeners;
+        // Key presses only stop here: one function shared by every bar (a thread of 100
+        // bars would otherwise make 300 closures), living as long as the page.
+        KEY_STOP.with(|stop| {
+            for kind in ["keydown", "keyup", "keypress"] {
+                let _ =
+                    target.add_event_listener_with_callback(kind, stop.as_ref().unchecked_ref());
+            }
+        });
+        *core.listeners.borrow_mut() = vec![click, submit];
     }
 
     fn on_pick(&self, el: &Element) {
