@@ -233,7 +233,7 @@ export async function benchThread100({ withExt, without, threads, runs = 12, pro
       apiCalls,
       trace,
       windowMs,
-      target: { extensionMainThreadMaxMs: 50 },
+      target: { extensionMainThreadMaxMs: 35 },
     },
   });
 }
