@@ -1,13 +1,14 @@
 // Threadline content script: loads the WASM core and starts it. All the logic is in the
 // core (src/); this loader only reports a failure to start — for example a page whose
-// Content-Security-Policy forbids WebAssembly — clearly and without breaking the page.
+// Content-Security-Policy forbids WebAssembly — clearly and without breaking the page, and
+// lends the core one batching shim (`observeBody`, below).
 (async () => {
   'use strict';
   const api = globalThis.browser ?? globalThis.chrome;
   try {
     const core = await import(api.runtime.getURL('wasm/threadline_extension.js'));
     await core.default({ module_or_path: api.runtime.getURL('wasm/threadline_extension_bg.wasm') });
-    core.start();
+    core.start({ observeBody });
   } catch (error) {
     const detail = String(error && error.message ? error.message : error);
     console.warn('Threadline could not start on this page:', detail);
@@ -17,6 +18,38 @@
       // The extension context is gone (reloaded); nothing more to report to.
     }
     showNotice();
+  }
+
+  // The body observer's batching, the one piece of the watcher kept in JS (src/watch.rs
+  // has the rest). Gmail mutates its page hundreds of times a second; nearly none of it
+  // concerns a message or a compose window. Calling into WebAssembly costs a boundary
+  // crossing, a handle and a string copy per DOM call, so each batch of records is first
+  // checked here, with the selectors the core passes (and the compose roots it keeps up to
+  // date), and only a batch that adds a candidate element, or removes one while compose
+  // windows are open, calls the core: once per batch, with the candidates.
+  function observeBody(body, spec, onBatch) {
+    const { added, removed, ours, composeRoots } = spec;
+    new MutationObserver((records) => {
+      let found = null;
+      let removals = false;
+      const watchRemovals = composeRoots.length > 0;
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          if (node.nodeType !== 1 || node.hasAttribute(ours)) continue;
+          if (node.matches(added) || (node.firstElementChild !== null && node.querySelector(added) !== null)) {
+            (found ??= []).push(node);
+          }
+        }
+        if (!watchRemovals || removals) continue;
+        for (const node of record.removedNodes) {
+          if (node.nodeType === 1 && (node.matches(removed) || composeRoots.some((root) => node.contains(root)))) {
+            removals = true;
+            break;
+          }
+        }
+      }
+      if (found !== null || removals) onBatch(found ?? [], removals);
+    }).observe(body, { childList: true, subtree: true });
   }
 
   // A small, inert notice in its own shadow root, built with DOM calls only. It can be

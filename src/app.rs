@@ -22,7 +22,7 @@ use crate::protocol::{
     ActionReply, ContactSearchReply, LookupReply, QueueDelivered, SourceStatus, Status,
     ToBackground, TrackedStateReply,
 };
-use crate::selectors::MESSAGE;
+use crate::selectors::MESSAGE_ANY;
 use crate::ui::compose_bar::ComposeBar;
 use crate::ui::dom::document;
 use crate::ui::message_bar::{MessageBar, TrackState};
@@ -69,8 +69,14 @@ pub struct App {
     lookup_error: RefCell<Option<BridgeError>>,
     bars: RefCell<Vec<Rc<MessageBar>>>,
     composes: RefCell<Vec<Rc<ComposeBar>>>,
+    /// The roots of `composes`, as a JS array the body observer's shim reads on every
+    /// batch (it watches removals only while it is not empty).
+    compose_roots_js: js_sys::Array,
     sends: RefCell<SendTracker>,
     next_bar_id: Cell<u32>,
+    /// Each decorated message element → its bar's id: finding a message's bar is one call,
+    /// not a query inside the message.
+    bar_ids: js_sys::WeakMap,
     /// Message list items whose `class` is watched for expand/collapse.
     watched_items: js_sys::WeakSet,
     item_observer: RefCell<Option<web_sys::MutationObserver>>,
@@ -87,8 +93,10 @@ impl App {
             lookup_error: RefCell::new(None),
             bars: RefCell::new(Vec::new()),
             composes: RefCell::new(Vec::new()),
+            compose_roots_js: js_sys::Array::new(),
             sends: RefCell::new(SendTracker::new()),
             next_bar_id: Cell::new(1),
+            bar_ids: js_sys::WeakMap::new(),
             watched_items: js_sys::WeakSet::new(),
             item_observer: RefCell::new(None),
             panel: Panel::new(),
@@ -218,13 +226,25 @@ impl App {
             let fresh = self.scan_messages_in(&root);
             self.request_states(fresh);
         }
-        self.bars
-            .borrow_mut()
-            .retain(|b| b.host().is_connected() && b.message.is_connected());
+        self.prune_bars();
         self.cache.borrow_mut().prune(now_ms());
         self.scan_composes();
         self.request_lookups();
         self.panel.sync(&self.bars.borrow());
+    }
+
+    /// Forgets the bars whose host or message left the page.
+    fn prune_bars(&self) {
+        self.bars
+            .borrow_mut()
+            .retain(|b| b.host().is_connected() && b.message.is_connected());
+    }
+
+    /// Message list items changed class (expanded, collapsed) or messages changed ids:
+    /// `targets` are those elements. Rescans them only, not the page.
+    pub fn scan_changed(self: &Rc<Self>, targets: &[Element]) {
+        self.prune_bars();
+        self.scan_added(targets, false);
     }
 
     /// Handles the elements a mutation added (and whether compose windows may have
@@ -248,10 +268,10 @@ impl App {
     /// whose message ids changed (their tracked state is to be asked).
     fn scan_messages_in(self: &Rc<Self>, root: &Element) -> Vec<Rc<MessageBar>> {
         let mut found: Vec<Element> = Vec::new();
-        if MESSAGE.matches(root) {
+        if root.matches(MESSAGE_ANY).unwrap_or(false) {
             found.push(root.clone());
         }
-        if let Ok(list) = root.query_selector_all(&MESSAGE.joined()) {
+        if let Ok(list) = root.query_selector_all(MESSAGE_ANY) {
             for i in 0..list.length() {
                 if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
                     found.push(el);
@@ -260,15 +280,16 @@ impl App {
         }
         let mut fresh: Vec<Rc<MessageBar>> = Vec::new();
         for message in found {
-            self.watch_item(&message);
-            if !thread::is_expanded(&message) {
-                continue;
-            }
+            // A bar's message had its item watched when the bar was made.
             if let Some(bar) = self.bar_of(&message) {
-                if bar.refresh_identity() {
+                if thread::is_expanded(&message) && bar.refresh_identity() {
                     self.on_message_seen(&bar);
                     fresh.push(bar);
                 }
+                continue;
+            }
+            self.watch_item(&message);
+            if !thread::is_expanded(&message) {
                 continue;
             }
             let Some(identity) = thread::identity(&message) else {
@@ -277,6 +298,7 @@ impl App {
             };
             let id = self.next_bar_id.get();
             self.next_bar_id.set(id + 1);
+            self.bar_ids.set(&message, &JsValue::from(id));
             let bar = MessageBar::new(id, message, identity);
             self.bars.borrow_mut().push(bar.clone());
             self.on_message_seen(&bar);
@@ -287,12 +309,14 @@ impl App {
 
     /// The live bar decorating `message`, if its host is still inside it.
     fn bar_of(&self, message: &Element) -> Option<Rc<MessageBar>> {
-        let host = message
-            .query_selector("[data-threadline=message-bar]")
-            .ok()
-            .flatten()?;
-        let id: u32 = host.get_attribute("data-tl-bar-id")?.parse().ok()?;
-        self.bars.borrow().iter().find(|b| b.id == id).cloned()
+        let id = self.bar_ids.get(message).as_f64()?;
+        let bar = self
+            .bars
+            .borrow()
+            .iter()
+            .find(|b| f64::from(b.id) == id)
+            .cloned()?;
+        message.contains(Some(bar.host())).then_some(bar)
     }
 
     /// Watches the class of a message's list item, which flips between collapsed and
@@ -354,6 +378,11 @@ impl App {
                 }
             }
         }
+        let roots = &self.compose_roots_js;
+        roots.set_length(0);
+        for c in self.composes.borrow().iter() {
+            roots.push(&c.root);
+        }
         if changed {
             self.request_lookups();
         }
@@ -362,6 +391,11 @@ impl App {
     /// True when some compose window is being watched (the watcher then looks at removals).
     pub fn has_composes(&self) -> bool {
         !self.composes.borrow().is_empty()
+    }
+
+    /// The same roots, shared with the body observer's shim (see `watch::Shim`).
+    pub fn compose_roots_js(&self) -> &js_sys::Array {
+        &self.compose_roots_js
     }
 
     pub fn compose_roots(&self) -> Vec<Element> {

@@ -2,6 +2,9 @@
 //! alone talks to the server and holds the token; i18n strings; and messages the
 //! background pushes to this tab.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::protocol::ActionReply;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -128,10 +131,21 @@ pub fn notify<Req: Serialize>(message: &Req) {
     }
 }
 
+thread_local! {
+    /// The strings `t` has fetched: a thread of 100 bars asks for the same few hundreds of
+    /// times.
+    static STRINGS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
 /// A localised UI string; falls back to the key so a missing translation is visible but
 /// harmless.
 pub fn t(key: &str) -> String {
-    t_with(key, &[])
+    if let Some(s) = STRINGS.with(|m| m.borrow().get(key).cloned()) {
+        return s;
+    }
+    let s = t_with(key, &[]);
+    STRINGS.with(|m| m.borrow_mut().insert(key.to_string(), s.clone()));
+    s
 }
 
 pub fn t_with(key: &str, substitutions: &[&str]) -> String {

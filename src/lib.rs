@@ -22,13 +22,13 @@ mod watch;
 
 use wasm_bindgen::prelude::*;
 
-/// Starts Threadline on the page. Errors are returned to the loader, which reports them
-/// without touching the page.
+/// Starts Threadline on the page, with the loader's batching shim (see `watch::Shim`).
+/// Errors are returned to the loader, which reports them without touching the page.
 #[wasm_bindgen]
-pub fn start() -> Result<(), JsValue> {
+pub fn start(shim: watch::Shim) -> Result<(), JsValue> {
     threadline_domain::address::set_domain_to_ascii(browser_domain_to_ascii);
     let app = app::App::install();
-    watch::install(&app)?;
+    watch::install(&app, &shim)?;
     app.full_scan();
     let a = app.clone();
     wasm_bindgen_futures::spawn_local(async move {

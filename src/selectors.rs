@@ -49,7 +49,8 @@ impl Chain {
             .any(|(_, sel)| el.matches(sel).unwrap_or(false))
     }
 
-    /// All rows joined into one selector list (for a single querySelectorAll).
+    /// All rows joined into one selector list (the tests check the constants made of it).
+    #[cfg(test)]
     pub fn joined(&self) -> String {
         self.rows
             .iter()
@@ -116,6 +117,10 @@ pub const MESSAGE: Chain = Chain {
     ],
 };
 
+/// Every row of [`MESSAGE`] in one selector list (one `querySelectorAll` or `matches` call
+/// for all of them).
+pub const MESSAGE_ANY: &str = "div.adn[data-legacy-message-id], div.adn[data-message-id]";
+
 /// A message's core element, with or without its ids yet: the class that [`MESSAGE`]'s rows
 /// narrow down (the watcher's cue that a message may have appeared).
 pub const MESSAGE_CORE: &str = ".adn";
@@ -129,9 +134,9 @@ pub const MESSAGE_ITEM: Chain = Chain {
     ],
 };
 
-/// Classes of a message list item that is not expanded (collapsed `kv`/`ky`, or hidden in
-/// the "N older messages" fold `kQ`/`kx`).
-pub const NOT_EXPANDED_CLASSES: &[&str] = &["kv", "ky", "kQ", "kx"];
+/// A message list item that is not expanded (collapsed `kv`/`ky`, or hidden in the
+/// "N older messages" fold `kQ`/`kx`), as one selector list (one `matches` call).
+pub const NOT_EXPANDED: &str = ".kv, .ky, .kQ, .kx";
 
 pub const SENDER: Chain = Chain {
     name: "sender",
@@ -326,6 +331,8 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("RECIPIENT_INPUTS_OLD", RECIPIENT_INPUTS_OLD),
         ("DISCARD_OR_CLOSE", DISCARD_OR_CLOSE),
         ("MESSAGE_CORE", MESSAGE_CORE),
+        ("MESSAGE_ANY", MESSAGE_ANY),
+        ("NOT_EXPANDED", NOT_EXPANDED),
         ("WATCH_RECIPIENTS", WATCH_RECIPIENTS),
         ("WATCH_COMPOSE", WATCH_COMPOSE),
         ("WATCH_ADDED", WATCH_ADDED),
@@ -349,6 +356,11 @@ mod tests {
             [COMPOSE_ID_INPUT, WATCH_RECIPIENTS].join(", ")
         );
         assert_eq!(WATCH_ADDED, [MESSAGE_CORE, WATCH_COMPOSE].join(", "));
+    }
+
+    #[test]
+    fn one_call_list_is_the_rows_joined() {
+        assert_eq!(MESSAGE_ANY, MESSAGE.joined());
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Watchers: how the app learns that Gmail changed the page.
 //!
-//! - one `MutationObserver` on the body (childList, subtree) whose callback looks only at
-//!   added elements that can hold a message or a compose window, and at removals while a
-//!   compose window is open — unrelated mutations cost a few attribute reads each;
-//! - one observer on the class of each message list item (expand/collapse);
+//! - one `MutationObserver` on the body (childList, subtree), owned by the loader's shim
+//!   (`observeBody` in extension/content.js): it applies this module's selectors to each
+//!   batch of records in JS and calls [`on_batch`] once per batch that adds an element that
+//!   can hold a message or a compose window, or that removes a recipient chip or a compose
+//!   window while one is open. Unrelated mutations never enter WebAssembly;
+//! - one observer on the class of each message list item (expand/collapse) and on the ids
+//!   of each message, which rescans only the elements that changed;
 //! - `hashchange` (Gmail is a single-page app);
 //! - a slow finder: a full scan every few seconds, the safety net behind the watchers;
 //! - capture-phase click and keydown listeners that see Send, Discard and Close before
@@ -15,9 +18,7 @@ use gloo::events::{EventListener, EventListenerOptions};
 use gloo::timers::callback::Interval;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Element, KeyboardEvent, MutationObserver, MutationObserverInit, MutationRecord, Node,
-};
+use web_sys::{Element, KeyboardEvent, MutationObserver, MutationRecord};
 
 use crate::app::App;
 use crate::bridge;
@@ -30,26 +31,62 @@ use crate::ui::dom::document;
 const SLOW_FINDER_MS: u32 = 5_000;
 const FLUSH_MS: u32 = 30_000;
 
-pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
+/// Our own hosts carry this attribute: inserting them must not wake the watcher.
+const OURS: &str = "data-threadline";
+
+#[wasm_bindgen]
+extern "C" {
+    /// What the loader lends the core (extension/content.js).
+    pub type Shim;
+
+    /// Observes `body` (childList, subtree) and calls `on_batch(candidates, removals)` once
+    /// per batch of records that has something for the core: `candidates` are the added
+    /// elements (not ours) that match or contain `spec.added`; `removals` is true when,
+    /// while `spec.composeRoots` is not empty, an element matching `spec.removed` or
+    /// holding a compose root was removed.
+    #[wasm_bindgen(method, js_name = observeBody)]
+    fn observe_body(this: &Shim, body: &Element, spec: &JsValue, on_batch: &js_sys::Function);
+}
+
+pub fn install(app: &Rc<App>, shim: &Shim) -> Result<(), JsValue> {
     let doc = document();
     let body = doc.body().ok_or_else(|| JsValue::from_str("no body"))?;
 
-    // Body observer.
+    // Body observer, through the shim.
+    let spec = js_sys::Object::new();
+    for (key, value) in [
+        ("added", JsValue::from_str(WATCH_ADDED)),
+        ("removed", JsValue::from_str(WATCH_RECIPIENTS)),
+        ("ours", JsValue::from_str(OURS)),
+        ("composeRoots", app.compose_roots_js().clone().into()),
+    ] {
+        js_sys::Reflect::set(&spec, &JsValue::from_str(key), &value)?;
+    }
     let a = app.clone();
-    let on_mutations = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
-        move |records: js_sys::Array, _: MutationObserver| on_body_mutations(&a, &records),
+    let on_mutations = Closure::<dyn FnMut(js_sys::Array, bool)>::new(
+        move |candidates: js_sys::Array, removals: bool| on_batch(&a, &candidates, removals),
     );
-    let observer = MutationObserver::new(on_mutations.as_ref().unchecked_ref())?;
+    shim.observe_body(&body, &spec, on_mutations.as_ref().unchecked_ref());
     on_mutations.forget();
-    let init = MutationObserverInit::new();
-    init.set_child_list(true);
-    init.set_subtree(true);
-    observer.observe_with_options(&body, &init)?;
 
     // Message item class observer.
     let a = app.clone();
     let on_class = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
-        move |_: js_sys::Array, _: MutationObserver| a.full_scan(),
+        move |records: js_sys::Array, _: MutationObserver| {
+            // Unfolding and expanding a thread flips an item's class twice: once each.
+            let seen = js_sys::Set::new(&JsValue::UNDEFINED);
+            let mut targets: Vec<Element> = Vec::new();
+            for record in records.iter() {
+                let Some(target) = record.unchecked_into::<MutationRecord>().target() else {
+                    continue;
+                };
+                if !seen.has(&target) {
+                    seen.add(&target);
+                    targets.push(target.unchecked_into());
+                }
+            }
+            a.scan_changed(&targets);
+        },
     );
     app.set_item_observer(MutationObserver::new(on_class.as_ref().unchecked_ref())?);
     on_class.forget();
@@ -102,60 +139,15 @@ pub fn install(app: &Rc<App>) -> Result<(), JsValue> {
     Ok(())
 }
 
-fn on_body_mutations(app: &Rc<App>, records: &js_sys::Array) {
-    let mut roots: Vec<Element> = Vec::new();
-    let mut composes_changed = false;
-    let watching_composes = app.has_composes();
-    let compose_roots = if watching_composes {
-        app.compose_roots()
-    } else {
-        Vec::new()
-    };
-    for record in records.iter() {
-        let record: MutationRecord = record.unchecked_into();
-        let added = record.added_nodes();
-        for i in 0..added.length() {
-            let Some(el) = added.item(i).and_then(as_element) else {
-                continue;
-            };
-            if is_ours(&el) {
-                continue;
-            }
-            if el.matches(WATCH_ADDED).unwrap_or(false)
-                || (el.child_element_count() > 0
-                    && el.query_selector(WATCH_ADDED).ok().flatten().is_some())
-            {
-                composes_changed |= el.matches(WATCH_COMPOSE).unwrap_or(false)
-                    || el.query_selector(WATCH_COMPOSE).ok().flatten().is_some();
-                roots.push(el);
-            }
-        }
-        if watching_composes {
-            let removed = record.removed_nodes();
-            for i in 0..removed.length() {
-                let Some(el) = removed.item(i).and_then(as_element) else {
-                    continue;
-                };
-                if el.matches(WATCH_RECIPIENTS).unwrap_or(false)
-                    || compose_roots.iter().any(|r| el.contains(Some(r)))
-                {
-                    composes_changed = true;
-                }
-            }
-        }
-    }
-    if !roots.is_empty() || composes_changed {
-        app.scan_added(&roots, composes_changed);
-    }
-}
-
-fn as_element(node: Node) -> Option<Element> {
-    node.dyn_into::<Element>().ok()
-}
-
-/// Our own hosts: inserting them must not wake the watcher.
-fn is_ours(el: &Element) -> bool {
-    el.has_attribute("data-threadline")
+/// A batch of mutations with candidates (see [`Shim::observe_body`]).
+fn on_batch(app: &Rc<App>, candidates: &js_sys::Array, removals: bool) {
+    let roots: Vec<Element> = candidates.iter().map(JsCast::unchecked_into).collect();
+    let composes_changed = removals
+        || roots.iter().any(|el| {
+            el.matches(WATCH_COMPOSE).unwrap_or(false)
+                || el.query_selector(WATCH_COMPOSE).ok().flatten().is_some()
+        });
+    app.scan_added(&roots, composes_changed);
 }
 
 fn compose_root_of(app: &Rc<App>, target: &Element) -> Option<Element> {

@@ -5,8 +5,8 @@ use web_sys::Element;
 
 use super::{dedupe, text_of, Person, Role};
 use crate::selectors::{
-    Chain, BAR_AFTER, BAR_BEFORE, MESSAGE_BODY, MESSAGE_ITEM, NOT_EXPANDED_CLASSES, RECIPIENTS_ALL,
-    SENDER, THREAD_ID, THREAD_ROOT, THREAD_SUBJECT,
+    Chain, BAR_AFTER, BAR_BEFORE, MESSAGE_BODY, MESSAGE_ITEM, NOT_EXPANDED, RECIPIENTS_ALL, SENDER,
+    THREAD_ID, THREAD_ROOT, THREAD_SUBJECT,
 };
 
 /// The identity a message element carries now (it changes when Gmail resolves a just-sent
@@ -20,10 +20,7 @@ pub fn identity(message: &Element) -> Option<MessageIdentity> {
 /// True when the message's list item is expanded (not collapsed, not in the fold).
 pub fn is_expanded(message: &Element) -> bool {
     match MESSAGE_ITEM.closest(message) {
-        Some(item) => {
-            let classes = item.class_list();
-            !NOT_EXPANDED_CLASSES.iter().any(|c| classes.contains(c))
-        }
+        Some(item) => !item.matches(NOT_EXPANDED).unwrap_or(false),
         None => true,
     }
 }

@@ -158,9 +158,8 @@ impl BarCore {
                 owner.on_submit(&kind, &form);
             }
         });
-        let mut listeners = vec![click, submit];
-        listeners.extend(super::keep_keys_inside(target));
-        *core.listeners.borrow_mut() = listeners;
+        super::keep_keys_inside(target);
+        *core.listeners.borrow_mut() = vec![click, submit];
     }
 
     fn on_pick(&self, el: &Element) {

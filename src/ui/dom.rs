@@ -6,10 +6,16 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement, Node};
 
-pub fn document() -> Document {
-    web_sys::window()
+thread_local! {
+    /// The page's document, fetched once (each `window().document()` is two calls out of
+    /// WebAssembly and two type checks).
+    static DOCUMENT: Document = web_sys::window()
         .and_then(|w| w.document())
-        .expect("a document")
+        .expect("a document");
+}
+
+pub fn document() -> Document {
+    DOCUMENT.with(Document::clone)
 }
 
 pub struct H(pub Element);

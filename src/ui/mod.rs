@@ -26,11 +26,23 @@ thread_local! {
         .filter(|sheet| sheet.replace_sync(STYLE).is_ok());
 }
 
+thread_local! {
+    /// Whether adopting the sheet worked, learnt on the first bar (reading the adopted
+    /// sheets back costs more than adopting them, so only the first bar checks).
+    static ADOPTS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
 fn style_shadow(shadow: &ShadowRoot) {
     let adopted = SHEET.with(|sheet| {
         let Some(sheet) = sheet else { return false };
+        if ADOPTS.get() == Some(false) {
+            return false;
+        }
         shadow.set_adopted_style_sheets(&js_sys::Array::of1(sheet));
-        shadow.adopted_style_sheets().length() == 1
+        if ADOPTS.get().is_none() {
+            ADOPTS.set(Some(shadow.adopted_style_sheets().length() == 1));
+        }
+        ADOPTS.get() == Some(true)
     });
     if !adopted {
         let _ = shadow.append_child(&h("style").text(STYLE).build());
@@ -66,13 +78,22 @@ pub fn action_target(event: &web_sys::Event) -> Option<(Element, String)> {
     Some((el, action))
 }
 
+thread_local! {
+    /// Stops a key event from reaching Gmail's keyboard shortcuts.
+    static KEY_STOP: wasm_bindgen::closure::Closure<dyn Fn(web_sys::Event)> =
+        wasm_bindgen::closure::Closure::new(|event: web_sys::Event| event.stop_propagation());
+}
+
 /// Keeps key presses inside a shadow root (typing in a bar, operating the panel) away from
-/// Gmail's keyboard shortcuts: listeners to keep alive as long as the root.
-pub fn keep_keys_inside(target: &web_sys::EventTarget) -> Vec<gloo::events::EventListener> {
-    ["keydown", "keyup", "keypress"]
-        .into_iter()
-        .map(|kind| {
-            gloo::events::EventListener::new(target, kind, |event| event.stop_propagation())
-        })
-        .collect()
+/// Gmail's keyboard shortcuts, with one function shared by every bar and the panel (a
+/// thread of 100 bars would otherwise make 300 closures), living as long as the page.
+pub fn keep_keys_inside(target: &web_sys::EventTarget) {
+    KEY_STOP.with(|stop| {
+        for kind in ["keydown", "keyup", "keypress"] {
+            let _ = target.add_event_listener_with_callback(
+                kind,
+                wasm_bindgen::JsCast::unchecked_ref(stop.as_ref()),
+            );
+        }
+    });
 }

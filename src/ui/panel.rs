@@ -136,9 +136,9 @@ impl Panel {
                 _ => {}
             }
         });
-        let mut listeners = vec![click];
+        let listeners = vec![click];
         // Keys pressed in the panel are not Gmail's shortcuts.
-        listeners.extend(super::keep_keys_inside(target));
+        super::keep_keys_inside(target);
         *self.listeners.borrow_mut() = listeners;
     }
 

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
 // Chrome DevTools Protocol helpers: main-thread metrics of a page, and a CPU profile
 // attributed to the extension's scripts (its JS glue and its WebAssembly).
 
@@ -106,8 +109,13 @@ function shortUrl(url) {
   return url.replace(/^chrome-extension:\/\/[a-p]{32}\//, 'ext:/').replace(/^https:\/\/mail\.google\.com\//, 'page:/');
 }
 
-/** Starts the sampling profiler; stop() resolves to the attributed profile. */
-export async function startProfile(page, { intervalUs = 100 } = {}) {
+/**
+ * Starts the sampling profiler; stop() resolves to the attributed profile. With
+ * THREADLINE_BENCH_CPUPROFILE_DIR set, each raw profile is also written there as
+ * `<label>-<n>.cpuprofile` (DevTools opens it; `bench/profile-by-function.mjs` sums it by
+ * function, inclusive, which a named build turns into Rust names).
+ */
+export async function startProfile(page, { intervalUs = 100, label = 'profile' } = {}) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: intervalUs });
@@ -117,9 +125,18 @@ export async function startProfile(page, { intervalUs = 100 } = {}) {
       const { profile } = await cdp.send('Profiler.stop');
       await cdp.send('Profiler.disable');
       await cdp.detach().catch(() => {});
+      saveRawProfile(profile, label);
       return attributeProfile(profile, opts);
     },
   };
+}
+
+let savedProfiles = 0;
+function saveRawProfile(profile, label) {
+  const dir = process.env.THREADLINE_BENCH_CPUPROFILE_DIR;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${label}-${++savedProfiles}.cpuprofile`), JSON.stringify(profile));
 }
 
 /**

@@ -36,6 +36,9 @@ const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 const kB = (bytes) => `${(bytes / 1000).toFixed(1)} kB`;
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 const WANT_BARS = 100;
+// The targets of issue 14 (they were 50 ms and 1 % before it).
+const T100_MAX_MS = 35;
+const IDLE_MAX_PERCENT = 0.5;
 
 function machine() {
   let chromium = 'unknown';
@@ -135,7 +138,7 @@ if (results.insert) {
 if (results.thread100) {
   const r = results.thread100;
   const m = r.metrics;
-  log(`\n3. t100: unfold + expandAll → 100 bars, warm cache (target ≤ 50 ms main-thread time); ${r.runs} runs each, ${r.windowMs} ms window`);
+  log(`\n3. t100: unfold + expandAll → 100 bars, warm cache (target ≤ ${T100_MAX_MS} ms main-thread time); ${r.runs} runs each, ${r.windowMs} ms window`);
   log('| metric (ms in the window) | with: median | with: p95 | without: median | without: p95 | extension cost: median | cost: p95 | cost: max |');
   log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const k of ['TaskDuration', 'ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration', 'TaskOtherDuration']) {
@@ -148,8 +151,8 @@ if (results.thread100) {
   log(`| expandAll returned → all 100 bars ready | ${f(w.readyAfterOpMs.median, 1)} | ${f(w.readyAfterOpMs.p95, 1)} | ${f(w.readyAfterOpMs.max, 1)} |`);
   log(`| operation start → all 100 bars ready | ${f(w.readyFromStartMs.median, 1)} | ${f(w.readyFromStartMs.p95, 1)} | ${f(w.readyFromStartMs.max, 1)} |`);
   log(`| the page's own unfold + expandAll, with / without | ${f(w.pageOpWithMs.median, 1)} / ${f(w.pageOpWithoutMs.median, 1)} | ${f(w.pageOpWithMs.p95, 1)} / ${f(w.pageOpWithoutMs.p95, 1)} | |`);
-  log(`total main-thread cost (TaskDuration) median ${f(m.TaskDuration.cost.median, 1)} ms ≤ 50 ms: ${verdict(m.TaskDuration.cost.median <= 50)};` +
-    ` script only (ScriptDuration) median ${f(m.ScriptDuration.cost.median, 1)} ms ≤ 50 ms: ${verdict(m.ScriptDuration.cost.median <= 50)}`);
+  log(`total main-thread cost (TaskDuration) median ${f(m.TaskDuration.cost.median, 1)} ms ≤ ${T100_MAX_MS} ms: ${verdict(m.TaskDuration.cost.median <= T100_MAX_MS)};` +
+    ` script only (ScriptDuration) median ${f(m.ScriptDuration.cost.median, 1)} ms ≤ ${T100_MAX_MS} ms: ${verdict(m.ScriptDuration.cost.median <= T100_MAX_MS)}`);
   printProfile(r.profile, 'profiled runs with the extension (V8 sampler, 100 µs; inflates times)');
   const c = r.apiCalls;
   log(`extension API calls during one decoration (wrapped in the content script's world):` +
@@ -172,7 +175,7 @@ if (results.thread100) {
     ' chrome.i18n.getMessage as "setUninstallURL"); the wrapped-API counts are the reliable figures.');
 }
 if (results.idle) {
-  log('\n4. Idle cost under 1,000 unrelated mutations/s (target ≤ 1 % of main-thread time)');
+  log(`\n4. Idle cost under 1,000 unrelated mutations/s (target ≤ ${IDLE_MAX_PERCENT} % of main-thread time)`);
   log('| scenario | runs × s | extension script %: median | p95 | extension task %: median | p95 | profiler: extension frames % |');
   log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of Object.values(results.idle)) {
@@ -180,7 +183,7 @@ if (results.idle) {
   }
   for (const r of Object.values(results.idle)) {
     log(`${r.label}: with script ${f(r.with.script.median, 1)} ms / task ${f(r.with.task.median, 1)} ms; without script ${f(r.without.script.median, 1)} ms / task ${f(r.without.task.median, 1)} ms` +
-      ` → ${verdict(r.taskPercent.median <= 1)} (task), ${verdict(r.scriptPercent.median <= 1)} (script)`);
+      ` → ${verdict(r.taskPercent.median <= IDLE_MAX_PERCENT)} (task), ${verdict(r.scriptPercent.median <= IDLE_MAX_PERCENT)} (script)`);
     printProfile(r.profile, `${r.label}: profiled run`);
   }
 }

@@ -140,7 +140,7 @@ async function profiledRun(config, threads, { settleMs, windowMs }) {
   try {
     await sleep(settleMs);
     await page.evaluate(installReadyWatch, WANT);
-    const profiler = await startProfile(page, { intervalUs: 100 });
+    const profiler = await startProfile(page, { intervalUs: 100, label: 'thread100' });
     await page.evaluate(expandEverything);
     await sleep(windowMs);
     return await profiler.stop({ topN: 40 });
@@ -233,7 +233,7 @@ export async function benchThread100({ withExt, without, threads, runs = 12, pro
       apiCalls,
       trace,
       windowMs,
-      target: { extensionMainThreadMaxMs: 50 },
+      target: { extensionMainThreadMaxMs: 35 },
     },
   });
 }
