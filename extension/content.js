@@ -20,18 +20,18 @@
     showNotice();
   }
 
-  // The body observer's batching, the one piece of the watcher kept in JS (src/watch.rs
-  // has the rest). Gmail mutates its page hundreds of times a second; nearly none of it
-  // concerns a message or a compose window. Calling into WebAssembly costs a boundary
-  // crossing, a handle and a string copy per DOM call, so each batch of records is first
-  // checked here, with the selectors the core passes (and the compose roots it keeps up to
-  // date), and only a batch that adds a candidate element, or removes one while compose
-  // windows are open, calls the core: once per batch, with the candidates.
+  // The body observer's batching (src/watch.rs has the rest; this file ships as is, so
+  // the details live there). Each batch is checked here with the core's selectors, and the
+  // core is called once per batch that adds a candidate or removes one while a compose is
+  // open. Only the containers of messages and composes (`roots`) are observed in depth,
+  // the body for its own children (a new container); none found, the whole body.
   function observeBody(body, spec, onBatch) {
-    const { added, removed, ours, composeRoots } = spec;
-    new MutationObserver((records) => {
+    const { added, removed, ours, composeRoots, roots } = spec;
+    let current = [];
+    const handle = (records) => {
       let found = null;
       let removals = false;
+      let rootsChanged = false;
       const watchRemovals = composeRoots.length > 0;
       for (const record of records) {
         for (const node of record.addedNodes) {
@@ -39,6 +39,7 @@
           if (node.matches(added) || (node.firstElementChild !== null && node.querySelector(added) !== null)) {
             (found ??= []).push(node);
           }
+          if (record.target === body && (node.matches(roots) || node.querySelector(roots) !== null)) rootsChanged = true;
         }
         if (!watchRemovals || removals) continue;
         for (const node of record.removedNodes) {
@@ -49,8 +50,24 @@
         }
       }
       if (found !== null || removals) onBatch(found ?? [], removals);
-    }).observe(body, { childList: true, subtree: true });
+      if (rootsChanged) refreshRoots();
+    };
+    const observer = new MutationObserver(handle);
+    const refreshRoots = () => {
+      const found = [...document.querySelectorAll(roots)];
+      if (found.length === current.length && found.every((root, i) => root === current[i])) return;
+      const pending = observer.takeRecords();
+      current = found;
+      observer.disconnect();
+      observer.observe(body, { childList: true, subtree: found.length === 0 });
+      for (const root of found) observer.observe(root, { childList: true, subtree: true });
+      if (pending.length > 0) handle(pending);
+    };
+    observer.observe(body, { childList: true, subtree: true });
+    refreshRoots();
+    return { refreshRoots };
   }
+
 
   // A small, inert notice in its own shadow root, built with DOM calls only. It can be
   // dismissed and takes nothing from the page.

@@ -288,6 +288,12 @@ pub const WATCH_COMPOSE: &str = "input[name=composeid], [role=option][data-hover
 
 /// Added elements worth a look: messages ([`MESSAGE_CORE`]) and what [`WATCH_COMPOSE`]
 /// matches.
+/// The containers where messages and compose windows live, observed in depth instead of the
+/// whole body (InboxSDK's main content container `div.aeF`; the compose dock `div.dw`; the
+/// full-screen compose `div.aSs`; the standalone compose window's `[role=main]`). Unrelated
+/// parts of the page (navigation, header, chat, activity) then make no mutation records.
+pub const WATCH_ROOTS: &str = "div.aeF, div.dw, div.aSs, [role=main]";
+
 pub const WATCH_ADDED: &str = ".adn, input[name=composeid], [role=option][data-hovercard-id], .vR";
 
 /// Every chain in this file.
@@ -336,6 +342,7 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("WATCH_RECIPIENTS", WATCH_RECIPIENTS),
         ("WATCH_COMPOSE", WATCH_COMPOSE),
         ("WATCH_ADDED", WATCH_ADDED),
+        ("WATCH_ROOTS", WATCH_ROOTS),
         ("INLINE_SCRIPTS", INLINE_SCRIPTS),
     ]);
     out

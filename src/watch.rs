@@ -1,10 +1,14 @@
 //! Watchers: how the app learns that Gmail changed the page.
 //!
-//! - one `MutationObserver` on the body (childList, subtree), owned by the loader's shim
-//!   (`observeBody` in extension/content.js): it applies this module's selectors to each
-//!   batch of records in JS and calls [`on_batch`] once per batch that adds an element that
-//!   can hold a message or a compose window, or that removes a recipient chip or a compose
-//!   window while one is open. Unrelated mutations never enter WebAssembly;
+//! - one `MutationObserver`, owned by the loader's shim (`observeBody` in
+//!   extension/content.js), on the containers where messages and compose windows live
+//!   ([`WATCH_ROOTS`], in depth) and on the body's own children (a new container; with no
+//!   container on the page, the whole body). It applies this module's selectors to each
+//!   batch of records in JS (a call into WebAssembly costs a boundary crossing, a handle and
+//!   a string copy per DOM call; Gmail mutates its page hundreds of times a second) and
+//!   calls [`on_batch`] once per batch that adds an element that can hold a message or a
+//!   compose window, or that removes a recipient chip or a compose window while one is
+//!   open. Unrelated mutations make no records, or never enter WebAssembly;
 //! - one observer on the class of each message list item (expand/collapse) and on the ids
 //!   of each message, which rescans only the elements that changed;
 //! - `hashchange` (Gmail is a single-page app);
@@ -24,7 +28,7 @@ use crate::app::App;
 use crate::bridge;
 use crate::protocol::{QueueDelivered, ToBackground};
 use crate::selectors::{
-    DISCARD_OR_CLOSE, SEND_BUTTON, WATCH_ADDED, WATCH_COMPOSE, WATCH_RECIPIENTS,
+    DISCARD_OR_CLOSE, SEND_BUTTON, WATCH_ADDED, WATCH_COMPOSE, WATCH_RECIPIENTS, WATCH_ROOTS,
 };
 use crate::ui::dom::document;
 
@@ -45,7 +49,19 @@ extern "C" {
     /// while `spec.composeRoots` is not empty, an element matching `spec.removed` or
     /// holding a compose root was removed.
     #[wasm_bindgen(method, js_name = observeBody)]
-    fn observe_body(this: &Shim, body: &Element, spec: &JsValue, on_batch: &js_sys::Function);
+    fn observe_body(
+        this: &Shim,
+        body: &Element,
+        spec: &JsValue,
+        on_batch: &js_sys::Function,
+    ) -> Roots;
+
+    /// What `observeBody` answers: `refreshRoots()` points the observer at the containers
+    /// ([`WATCH_ROOTS`]) on the page now.
+    pub type Roots;
+
+    #[wasm_bindgen(method, js_name = refreshRoots)]
+    fn refresh_roots(this: &Roots);
 }
 
 pub fn install(app: &Rc<App>, shim: &Shim) -> Result<(), JsValue> {
@@ -59,6 +75,7 @@ pub fn install(app: &Rc<App>, shim: &Shim) -> Result<(), JsValue> {
         ("removed", JsValue::from_str(WATCH_RECIPIENTS)),
         ("ours", JsValue::from_str(OURS)),
         ("composeRoots", app.compose_roots_js().clone().into()),
+        ("roots", JsValue::from_str(WATCH_ROOTS)),
     ] {
         js_sys::Reflect::set(&spec, &JsValue::from_str(key), &value)?;
     }
@@ -66,7 +83,7 @@ pub fn install(app: &Rc<App>, shim: &Shim) -> Result<(), JsValue> {
     let on_mutations = Closure::<dyn FnMut(js_sys::Array, bool)>::new(
         move |candidates: js_sys::Array, removals: bool| on_batch(&a, &candidates, removals),
     );
-    shim.observe_body(&body, &spec, on_mutations.as_ref().unchecked_ref());
+    let roots = Rc::new(shim.observe_body(&body, &spec, on_mutations.as_ref().unchecked_ref()));
     on_mutations.forget();
 
     // Message item class observer.
@@ -94,11 +111,20 @@ pub fn install(app: &Rc<App>, shim: &Shim) -> Result<(), JsValue> {
     // Hash navigation.
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
     let a = app.clone();
-    EventListener::new(&window, "hashchange", move |_| a.full_scan()).forget();
+    let r = roots.clone();
+    EventListener::new(&window, "hashchange", move |_| {
+        r.refresh_roots();
+        a.full_scan()
+    })
+    .forget();
 
-    // Slow finder and queue flush.
+    // Slow finder (the observed containers too) and queue flush.
     let a = app.clone();
-    Interval::new(SLOW_FINDER_MS, move || a.full_scan()).forget();
+    Interval::new(SLOW_FINDER_MS, move || {
+        roots.refresh_roots();
+        a.full_scan()
+    })
+    .forget();
     Interval::new(FLUSH_MS, || bridge::notify(&ToBackground::Flush)).forget();
 
     // Send, discard, close: capture phase, so Gmail's own handlers cannot hide them.
