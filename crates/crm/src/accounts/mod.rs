@@ -1,4 +1,11 @@
-//! Organisations, users and API tokens: what the CLI manages (and tests set up).
+//! Organisations, users and API tokens: what the CLI manages (and tests set up); and the web
+//! app's sign-in: [`passwords`] (argon2id, the throttled sign-in), [`sessions`] (web
+//! sessions in the database, with their CSRF token) and [`links`] (the owner's setup link
+//! and invitations).
+
+pub mod links;
+pub mod passwords;
+pub mod sessions;
 
 use threadline_domain::address::EmailAddress;
 use threadline_domain::api::UserRole;
@@ -18,6 +25,15 @@ pub fn generate_token() -> Result<String, ServerError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ServerError::Invalid(format!("the system random source failed: {e}")))?;
     Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
+}
+
+/// `prefix` then 32 random bytes in lowercase hex: a web session's cookie, a CSRF token, a
+/// one-time link's token.
+pub(crate) fn random_secret(prefix: &str) -> crate::CrmResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| crate::CrmError::internal(format!("the system random source failed: {e}")))?;
+    Ok(format!("{prefix}{}", hex(&bytes)))
 }
 
 /// The SHA-256 of a token, lowercase hex: what is stored.
