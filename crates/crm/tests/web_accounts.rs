@@ -88,6 +88,7 @@ fn password_rules() {
 async fn sign_in_right_wrong_and_unknown() {
     let (_t, db, _owner, ann) = with_member().await;
     let now = t0();
+    let too_long = format!("{PASSWORD}{}", "x".repeat(MAX_PASSWORD_BYTES));
     assert_eq!(
         sign_in(&db, "ann@acme.test", PASSWORD, "10.0.0.1", now)
             .await
@@ -108,6 +109,7 @@ async fn sign_in_right_wrong_and_unknown() {
         ("owner@acme.test", PASSWORD),
         ("not an address", PASSWORD),
         ("ann@acme.test", ""),
+        ("ann@acme.test", too_long.as_str()),
     ] {
         assert_eq!(
             sign_in(&db, email, password, "10.0.0.1", now)

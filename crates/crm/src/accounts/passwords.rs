@@ -14,8 +14,6 @@
 //!   uncounted when it succeeds), so that parallel attempts cannot slip past the limit.
 //!   Keys are SHA-256 hashes: no address or IP is stored there.
 
-use std::sync::OnceLock;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
@@ -95,8 +93,8 @@ async fn verify_password(password: &str, phc: Option<String>) -> CrmResult<bool>
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let dummy = phc.is_none();
-        let phc = phc.unwrap_or_else(|| dummy_phc().to_owned());
-        let parsed = PasswordHash::new(&phc)
+        let phc = phc.as_deref().unwrap_or(DUMMY_PHC);
+        let parsed = PasswordHash::new(phc)
             .map_err(|e| CrmError::internal(format!("a stored password hash is damaged: {e}")))?;
         let matches = hasher()
             .verify_password(password.as_bytes(), &parsed)
@@ -107,18 +105,11 @@ async fn verify_password(password: &str, phc: Option<String>) -> CrmResult<bool>
     .map_err(|e| CrmError::internal(format!("password verification failed: {e}")))?
 }
 
-/// A PHC string made with the current parameters from a password nobody knows: what an
-/// unknown address is verified against.
-fn dummy_phc() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let mut secret = [0u8; 32];
-        // Should the random source fail, a fixed text is as good: the result is never true.
-        let _ = getrandom::fill(&mut secret);
-        hash_with_salt(&super::hex(&secret), b"threadline-dummy")
-            .expect("hashing with a valid salt")
-    })
-}
+/// The PHC string of a random password that was thrown away, made with the parameters of
+/// [`hasher`] (a test checks that they stay the same): what an unknown address, or one
+/// without a password, is verified against, so that it costs what a real check does.
+const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$w91cXWDlpuwSFgThUXmzmg$u1yPHfdZxYhGt2hMQslIPdKbTKUJCr1QLBazPlWmx7Q";
 
 /// Sets the password of user `user_id` (after [`check_password_rules`]) and ends every web
 /// session of the user. `no_such_user` when there is no such user.
@@ -251,6 +242,13 @@ pub async fn sign_in(
         Some((id, phc)) => (Some(parse_uuid(&id)?), Some(phc)),
         None => (None, None),
     };
+    // A password longer than any that can be set is wrong: the dummy is verified instead
+    // (same cost), never a hash of megabytes.
+    let (password, phc) = if password.len() > MAX_PASSWORD_BYTES {
+        ("", None)
+    } else {
+        (password, phc)
+    };
     if !verify_password(password, phc).await? {
         return Ok(SignIn::WrongCredentials);
     }
@@ -326,4 +324,28 @@ async fn throttled_for(
     let leaves = parse_time(&at[at.len() - 1])? + THROTTLE_WINDOW;
     let millis = (leaves - now).num_milliseconds().max(1);
     Ok(((millis + 999) / 1000) as u64)
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        let dummy = PasswordHash::new(DUMMY_PHC).unwrap();
+        let real = hash_with_salt("a password", b"0123456789abcdef").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let phc = hash_with_salt("a password", b"0123456789abcdef").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(hasher().verify_password(b"a password", &parsed).is_ok());
+        assert!(hasher().verify_password(b"a passwore", &parsed).is_err());
+    }
 }
