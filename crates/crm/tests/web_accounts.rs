@@ -226,6 +226,37 @@ async fn sign_in_is_throttled_by_client() {
     );
 }
 
+/// Two server processes (two pools on one database) take ten tries at once: the limit holds,
+/// since a try is counted before its password is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_tries_from_two_processes_cannot_pass_the_limit() {
+    let (test_db, db, _owner, _ann) = with_member().await;
+    let other_process = test_db.open().await;
+    let now = t0();
+    let tries = (0..10).map(|i| {
+        let db = if i % 2 == 0 {
+            db.clone()
+        } else {
+            other_process.clone()
+        };
+        tokio::spawn(async move {
+            let client = format!("10.1.0.{i}");
+            sign_in(&db, "ann@acme.test", "wrong password", &client, now)
+                .await
+                .unwrap()
+        })
+    });
+    let mut wrong = 0;
+    for outcome in futures_util::future::join_all(tries).await {
+        match outcome.unwrap() {
+            SignIn::WrongCredentials => wrong += 1,
+            SignIn::Throttled { .. } => {}
+            SignIn::Signed(_) => panic!("signed in with a wrong password"),
+        }
+    }
+    assert_eq!(wrong, 5);
+}
+
 #[tokio::test]
 async fn a_successful_sign_in_does_not_count_against_its_client() {
     let (_t, db, _owner, ann) = with_member().await;
