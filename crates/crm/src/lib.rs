@@ -8,7 +8,8 @@
 //!   implements.
 //! - [`card`]: a contact's card, what the contact panel beside a Gmail thread shows.
 //! - [`documents`]: each record's folders and files; content on disk by SHA-256.
-//! - [`accounts`]: organisations, users and API tokens.
+//! - [`accounts`]: organisations, users and API tokens; the web app's sign-in: passwords
+//!   and the throttled sign-in, web sessions, the setup link and invitations.
 //! - [`import`]: contacts from a CSV file (Google / Outlook exports), through the same
 //!   checks and save as the API.
 //! - [`tracking`]: tracking an email — the product's central write; [`email_source`]: its
