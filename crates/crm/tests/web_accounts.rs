@@ -289,6 +289,12 @@ async fn sessions_live_and_end() {
     assert_eq!(seen.email, "ann@acme.test");
     assert_eq!(seen.role, UserRole::Member);
     assert_eq!(seen.csrf_token.len(), 64);
+    assert!(seen.csrf_matches(&seen.csrf_token.clone()));
+    let mut wrong = seen.csrf_token.clone();
+    wrong.replace_range(63.., if wrong.ends_with('0') { "1" } else { "0" });
+    assert!(!seen.csrf_matches(&wrong));
+    assert!(!seen.csrf_matches(&seen.csrf_token[..63]));
+    assert!(!seen.csrf_matches(""));
     assert_eq!(seen.language, None);
     assert_eq!(seen.created_at, now);
     // Unknown cookies.

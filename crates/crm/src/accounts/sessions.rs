@@ -52,6 +52,17 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
 }
 
+impl Session {
+    /// Whether `presented` (a form's or a header's CSRF token) is this session's token,
+    /// compared in constant time.
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.csrf_token.as_bytes(), presented.as_bytes());
+        a.len() == b.len()
+            && !a.is_empty()
+            && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    }
+}
+
 /// A live session, as the user's list of sessions shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
