@@ -102,6 +102,28 @@ struct Row {
     assignee_email: String,
 }
 
+/// `actor`'s open tasks, the soonest due first (those without a due date after them, the
+/// oldest first), at most `limit`: the web app's Home.
+pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Vec<Task>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tasks WHERE org_id = $1 AND assignee_user_id = $2 AND done = 0 \
+         AND deleted_at IS NULL \
+         ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, id LIMIT $3",
+    )
+    .bind(id_text(actor.org_id))
+    .bind(id_text(actor.user_id))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids = ids
+        .iter()
+        .map(|s| parse_uuid(s))
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    let mut tasks = Task::load(conn, actor.org_id, &ids).await?;
+    tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+    Ok(tasks)
+}
+
 impl Record for Task {
     const KIND: Kind = Kind::Task;
     const DERIVED: &'static [&'static str] = &["assignee", "contact_id"];
