@@ -24,9 +24,20 @@ use crate::state::AppState;
 /// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`),
 /// with the routes of the integrations the server's registry names.
 pub fn router(state: AppState, integrations: &[IntegrationRoutes]) -> Router {
+    router_with(state, integrations, Router::new())
+}
+
+/// [`router`] with another face's routes beside the API's (the web app's pages): they get
+/// the same limits, metrics and logging; a path neither has is the API's JSON 404.
+pub fn router_with(
+    state: AppState,
+    integrations: &[IntegrationRoutes],
+    pages: Router<AppState>,
+) -> Router {
     let (api, document) = api_and_document(integrations);
     let document = axum::body::Bytes::from(document);
     Router::new()
+        .merge(pages)
         .merge(routes::health::router())
         // OAuth callbacks: the browser comes back here without an API token.
         .merge(routes::oauth::callbacks())

@@ -709,6 +709,18 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
     result
 }
 
+/// Prints the owner's one-time setup link, framed, and a `THREADLINE_SETUP_URL=` line.
+fn print_setup_link(url: &str) {
+    let rule = "=".repeat(78);
+    println!("{rule}");
+    println!("  Set up Threadline: open this link in your browser and choose your password.");
+    println!("  It works once, for 7 days; a new one is printed on each start until then.");
+    println!();
+    println!("      {url}");
+    println!("{rule}");
+    println!("THREADLINE_SETUP_URL={url}");
+}
+
 /// Prints a framed token block and a `THREADLINE_TOKEN=` line on stdout.
 fn print_token_block(title: &str, token: &str) {
     let rule = "=".repeat(78);
@@ -831,6 +843,13 @@ async fn serve(
         ),
     }
     let oauth = OAuth::with(google, dropbox)?;
+    // While the owner has no password: a new one-time setup link on every start (the
+    // earlier ones stop working). Before `listening on`, which the tests wait for.
+    match threadline_crm::accounts::links::create_setup_link(&db, chrono::Utc::now()).await {
+        Ok(Some(token)) => print_setup_link(&format!("http://{addr}/setup/{token}")),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not create the setup link"),
+    }
     println!("listening on http://{addr}");
     tracing::info!(%addr, database = %location, "serving");
 

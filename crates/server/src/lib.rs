@@ -37,9 +37,14 @@ pub fn with_registered_integrations(state: AppState) -> Result<AppState, ServerE
     Ok(state.with_integrations(integrations))
 }
 
-/// The whole application with every registered integration's routes.
+/// The whole application with every registered integration's routes, and the web app.
 pub fn router(state: AppState) -> axum::Router {
-    threadline_http::router(state, &registry::routes())
+    router_with_web(state, threadline_web::WebConfig::default())
+}
+
+/// [`router`] with the web app's settings.
+pub fn router_with_web(state: AppState, web: threadline_web::WebConfig) -> axum::Router {
+    threadline_http::app::router_with(state, &registry::routes(), threadline_web::router(web))
 }
 
 /// The `/api/v1` routes and their OpenAPI document (JSON), integrations included.

@@ -28,6 +28,8 @@ enum Layer {
     Integration,
     Http,
     IntegrationRoutes,
+    /// The web app: the HTTP layer's second face (pages over the same model as the API).
+    Web,
     Binary,
     /// Not part of the server: the extension's WASM core (over the pure crates), the fake
     /// providers and the benchmarks. Nothing of the server may depend on them (but tests).
@@ -51,6 +53,7 @@ fn layer_of(name: &str, dir: &str) -> Option<Layer> {
         "threadline-connections" => Some(Layer::Connections),
         "threadline-sync-engine" => Some(Layer::SyncEngine),
         "threadline-http" => Some(Layer::Http),
+        "threadline-web" => Some(Layer::Web),
         "threadline-server" => Some(Layer::Binary),
         "threadline-extension" | "threadline-fake-providers" | "threadline-bench" => {
             Some(Layer::Outside)

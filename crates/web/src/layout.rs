@@ -1,0 +1,98 @@
+//! What every page shares: the `<head>`, the navigation, who is signed in and the session's
+//! CSRF token for its forms (`templates/base.html`).
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::assets;
+use crate::i18n::Words;
+use crate::session::Viewer;
+
+/// The sections of the navigation; the current one is marked `aria-current="page"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    None,
+    Home,
+    Companies,
+    Contacts,
+    Projects,
+    Meetings,
+    Products,
+    Tasks,
+    Planning,
+    Integrations,
+    Settings,
+}
+
+/// A signed-in viewer, as the layout shows them.
+pub struct Who {
+    pub name: String,
+    pub email: String,
+    pub csrf: String,
+}
+
+pub struct Layout {
+    pub w: &'static Words,
+    pub lang: &'static str,
+    pub title: String,
+    pub css: String,
+    pub js: String,
+    pub icon: String,
+    pub who: Option<Who>,
+    pub section: Section,
+}
+
+impl Layout {
+    pub fn signed_out(w: &'static Words, title: &str) -> Layout {
+        Layout {
+            w,
+            lang: w.lang.tag(),
+            title: title.to_string(),
+            css: assets::url("app.css"),
+            js: assets::url("app.js"),
+            icon: assets::url("icon.svg"),
+            who: None,
+            section: Section::None,
+        }
+    }
+
+    pub fn for_viewer(viewer: &Viewer, title: &str, section: Section) -> Layout {
+        let mut layout = Layout::signed_out(viewer.words(), title);
+        layout.who = Some(Who {
+            name: viewer.session.actor.name.clone(),
+            email: viewer.session.email.clone(),
+            csrf: viewer.session.csrf_token.clone(),
+        });
+        layout.section = section;
+        layout
+    }
+
+    /// `aria-current` for the navigation link of `section` (its name in lowercase).
+    pub fn current(&self, section: &str) -> &'static str {
+        if format!("{:?}", self.section).eq_ignore_ascii_case(section) {
+            "page"
+        } else {
+            "false"
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.who.as_ref().map(|w| w.csrf.as_str()).unwrap_or("")
+    }
+}
+
+/// A page's HTML; a template that fails to render (it cannot, short of a bug) is logged and
+/// answered 500.
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a template failed to render");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Threadline's web app: the CRM for people, served by the Threadline server at `/`, the same
+//! origin as `/api/v1`. The HTTP layer's second face: it calls the same CRM model as the JSON
+//! API (no rule of the CRM lives here), renders HTML on the server, and works with JavaScript
+//! off; `assets/app.js` only enhances.
+//!
+//! - [`layout`]: what every page shares (`templates/base.html`).
+//! - [`session`]: the session cookie → [`session::Viewer`]; the cross-site and CSRF checks.
+//! - [`pages`]: one module per part of the app, each with its routes.
+//! - [`i18n`]: the words, in English, Dutch and German (a typed catalogue).
+//! - [`assets`]: the CSS, script and icon, under hashed names, cached for a year.
+//! - [`headers`]: the Content-Security-Policy and the other headers of every page.
+//! - [`error`]: [`error::WebError`], every lower error as a page.
+//!
+//! Templates are askama's: compiled with the crate and checked against the page's Rust
+//! types, and every `{{ value }}` is HTML-escaped unless a template says otherwise (none
+//! does). Every string on these pages may come from an email or another user.
+//!
+//! Invariants: no SQL and no CRM rule here (the model decides, the page shows); never an
+//! HTML string built by hand; names no integration (they come from the registry).
+
+pub mod assets;
+pub mod error;
+pub mod headers;
+pub mod i18n;
+pub mod layout;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{middleware, Extension, Router};
+use threadline_http::AppState;
+
+/// How this server is reached, for the cookies and the links it prints.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Served over HTTPS (directly or behind a proxy): cookies are `Secure` and `__Host-`.
+    pub secure_cookies: bool,
+}
+
+/// The web app's routes, to merge beside the API's.
+pub fn router(config: WebConfig) -> Router<AppState> {
+    pages::routes()
+        .route("/assets/{file}", get(assets::serve))
+        .layer(middleware::from_fn(session::refuse_cross_site))
+        .layer(middleware::map_response(headers::page_headers))
+        .layer(Extension(Arc::new(config)))
+        .layer(tower_http::compression::CompressionLayer::new())
+}

@@ -1,0 +1,24 @@
+//! The pages, one module per part of the app; each adds its routes here.
+
+pub mod auth;
+pub mod home;
+
+use axum::routing::{get, post};
+use axum::Router;
+use threadline_http::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/sign-in", get(auth::sign_in_form).post(auth::sign_in))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/sign-out-everywhere", post(auth::sign_out_everywhere))
+        .route(
+            "/setup/{token}",
+            get(auth::link_form).post(auth::redeem_link),
+        )
+        .route(
+            "/join/{token}",
+            get(auth::link_form).post(auth::redeem_link),
+        )
+}
