@@ -216,6 +216,8 @@ cmd_run() {
   - The extension is built in: $EXT_DIST
     Load it in Chrome/Chromium: chrome://extensions → Developer mode → Load unpacked → that folder.
   - The server listens on http://127.0.0.1:$SERVER_PORT, data in $DATA_DIR.
+  - The web app is at http://127.0.0.1:$SERVER_PORT/. On the first start, open the setup link
+    printed below and choose your password (a new link is printed on each start until then).
   - Open the extension's options, set the server URL above and paste the API token printed
     below (it is printed once, on the first start; later: target/release/threadline-server
     token create --email <you>).$local_google
@@ -272,6 +274,12 @@ test_e2e() {
     THREADLINE_EXTENSION_DIR="$EXT_DIST" npm test)
 }
 
+test_web() {
+  ensure_node_deps
+  log "the web app in Chromium (Playwright + axe-core + threadline-server)"
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" npm run test:web)
+}
+
 test_firefox() {
   ensure_firefox
   ensure_node_deps
@@ -290,6 +298,7 @@ cmd_test() {
   test_wasm_dom
   test_extension_unit
   test_e2e
+  test_web
   test_firefox
   log "all test suites passed"
 }

@@ -39,7 +39,8 @@ export function makeProfileDir(prefix = 'threadline-profile-') {
 
 /**
  * @param {object} opts
- * @param {number} opts.fixturePort   port of the fixture server: mail.google.com is mapped to it
+ * @param {number} [opts.fixturePort] port of the fixture server: mail.google.com is mapped to it
+ *                                    (omit for a browser that does not open Gmail: the web app)
  * @param {string} [opts.extensionDir] unpacked extension to load; omit for a plain browser
  * @param {string} [opts.profileDir]   reuse a profile (browser-restart tests); default: new temp dir
  * @param {string[]} [opts.args]       extra Chromium flags
@@ -52,7 +53,6 @@ export function makeProfileDir(prefix = 'threadline-profile-') {
 export async function launchWithExtension({
   fixturePort, extensionDir, profileDir, args = [], env, serviceWorkerTimeout = 15_000,
 } = {}) {
-  if (!fixturePort) throw new Error('launchWithExtension: fixturePort is required');
   const ownProfile = !profileDir;
   const dir = profileDir ?? makeProfileDir();
   const extensionFlags = extensionDir
@@ -66,8 +66,9 @@ export async function launchWithExtension({
     args: [
       ...BASE_FLAGS,
       ...extensionFlags,
-      `--host-resolver-rules=MAP mail.google.com 127.0.0.1:${fixturePort}`,
-      '--ignore-certificate-errors',
+      ...(fixturePort
+        ? [`--host-resolver-rules=MAP mail.google.com 127.0.0.1:${fixturePort}`, '--ignore-certificate-errors']
+        : []),
       ...args,
     ],
   });

@@ -43,6 +43,7 @@ function spawnServer(binary, dataDir, port, env, timeout) {
   child.stderr.setEncoding('utf8').on('data', (d) => log.push(d));
   return new Promise((resolve, reject) => {
     let token = null;
+    let setupUrl = null;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`threadline-server did not start within ${timeout} ms:\n${log.join('')}`));
@@ -56,11 +57,13 @@ function spawnServer(binary, dataDir, port, env, timeout) {
       log.push(line + '\n');
       const t = /^THREADLINE_TOKEN=(\S+)$/.exec(line);
       if (t) token = t[1];
+      const s = /^THREADLINE_SETUP_URL=(\S+)$/.exec(line);
+      if (s) setupUrl = s[1];
       const l = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
       if (l) {
         clearTimeout(timer);
         child.off('exit', onExit);
-        resolve({ child, url: l[1], port: Number(l[2]), token, log });
+        resolve({ child, url: l[1], port: Number(l[2]), token, setupUrl, log });
       }
     });
   });
@@ -92,6 +95,8 @@ export async function startServer({ binary = serverBinary(), dataDir, port = 0, 
     url: run.url,
     port: run.port,
     token: run.token ?? knownToken,
+    /** The owner's one-time setup link (web app), printed while the owner has no password. */
+    setupUrl: run.setupUrl,
     dataDir: dir,
     log: () => run.log.join(''),
     /** Stops the process and keeps the data: the server is "down" until restart(). */
@@ -102,6 +107,7 @@ export async function startServer({ binary = serverBinary(), dataDir, port = 0, 
       await stopChild(run.child);
       run = await spawnServer(binary, dir, server.port, env, timeout);
       if (run.token) server.token = run.token;
+      server.setupUrl = run.setupUrl;
     },
     async stop() {
       await stopChild(run.child);
