@@ -24,20 +24,34 @@ use crate::state::AppState;
 /// The whole application, ready to serve (or to call with `tower::ServiceExt::oneshot`),
 /// with the routes of the integrations the server's registry names.
 pub fn router(state: AppState, integrations: &[IntegrationRoutes]) -> Router {
-    router_with(state, integrations, Router::new())
+    router_with(state, integrations, Pages::none())
+}
+
+/// Another face of the server beside the API (the web app): its routes, and what it answers
+/// for a path that neither has (outside `/api/`).
+pub struct Pages {
+    pub routes: Router<AppState>,
+    pub not_found: Option<fn(&HeaderMap) -> Response>,
+}
+
+impl Pages {
+    pub fn none() -> Pages {
+        Pages {
+            routes: Router::new(),
+            not_found: None,
+        }
+    }
 }
 
 /// [`router`] with another face's routes beside the API's (the web app's pages): they get
-/// the same limits, metrics and logging; a path neither has is the API's JSON 404.
-pub fn router_with(
-    state: AppState,
-    integrations: &[IntegrationRoutes],
-    pages: Router<AppState>,
-) -> Router {
+/// the same limits, metrics and logging. A path neither has is the API's JSON 404 under
+/// `/api/`, the pages' own 404 elsewhere.
+pub fn router_with(state: AppState, integrations: &[IntegrationRoutes], pages: Pages) -> Router {
+    let page_not_found = pages.not_found;
     let (api, document) = api_and_document(integrations);
     let document = axum::body::Bytes::from(document);
     Router::new()
-        .merge(pages)
+        .merge(pages.routes)
         .merge(routes::health::router())
         // OAuth callbacks: the browser comes back here without an API token.
         .merge(routes::oauth::callbacks())
@@ -51,7 +65,14 @@ pub fn router_with(
                 async move { ([(header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
-        .fallback(not_found)
+        .fallback(move |request: Request<axum::body::Body>| async move {
+            match page_not_found {
+                Some(page) if !request.uri().path().starts_with("/api/") => {
+                    page(request.headers())
+                }
+                _ => not_found().await.into_response(),
+            }
+        })
         .method_not_allowed_fallback(method_not_allowed)
         // After every route: `Router::layer` wraps each route, where `MatchedPath` is known.
         // Innermost first: the rate limit's 429s are counted in the metrics.

@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// [`router`] with the web app's settings.
 pub fn router_with_web(state: AppState, web: threadline_web::WebConfig) -> axum::Router {
-    threadline_http::app::router_with(state, &registry::routes(), threadline_web::router(web))
+    threadline_http::app::router_with(state, &registry::routes(), threadline_web::pages(web))
 }
 
 /// The `/api/v1` routes and their OpenAPI document (JSON), integrations included.

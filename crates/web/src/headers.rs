@@ -2,7 +2,7 @@
 //! script or style, no `eval`, nothing from another origin, never framed), and the browser's
 //! other protections.
 
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 
 /// Pages: only this server's scripts, styles, images and fonts; forms post only here; no
@@ -14,7 +14,12 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 
 /// Adds the page headers that a handler did not set itself.
 pub async fn page_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
+    set_page_headers(response.headers_mut());
+    response
+}
+
+/// The page headers, where not set already.
+pub fn set_page_headers(headers: &mut HeaderMap) {
     let defaults: [(HeaderName, &'static str); 5] = [
         (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -33,5 +38,4 @@ pub async fn page_headers(mut response: Response) -> Response {
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
-    response
 }

@@ -39,6 +39,23 @@ pub struct WebConfig {
     pub secure_cookies: bool,
 }
 
+/// The web app as the HTTP layer's second face: its routes, and its 404 page.
+pub fn pages(config: WebConfig) -> threadline_http::app::Pages {
+    threadline_http::app::Pages {
+        routes: router(config),
+        not_found: Some(not_found),
+    }
+}
+
+/// A path with no page: the 404 page in the browser's language, with the page headers.
+fn not_found(headers: &axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let lang = i18n::Lang::choose(None, headers);
+    let mut response = error::WebError::NotFound(lang).into_response();
+    headers::set_page_headers(response.headers_mut());
+    response
+}
+
 /// The web app's routes, to merge beside the API's.
 pub fn router(config: WebConfig) -> Router<AppState> {
     pages::routes()

@@ -30,8 +30,12 @@ impl Site {
         let test_db = TestDatabase::create();
         let db = test_db.open().await;
         accounts::bootstrap(&db, "owner@example.com").await.unwrap();
-        let app =
-            threadline_web::router(WebConfig::default()).with_state(AppState::new(db.clone()));
+        // The whole server's router: the pages beside the API, as the binary serves them.
+        let app = threadline_http::app::router_with(
+            AppState::new(db.clone()),
+            &[],
+            threadline_web::pages(WebConfig::default()),
+        );
         Site {
             app,
             db,
@@ -346,4 +350,16 @@ async fn assets_are_cached_for_a_year_under_their_hash() {
         site.get("/assets/app.0000000000.css", None).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_path_without_a_page_is_a_page_and_the_api_answers_json() {
+    let site = Site::new().await;
+    let page = site.get("/no/such/page", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("<html lang=\"en\">"), "{}", page.body);
+    assert!(page.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    let api = site.get("/api/v1/no-such-route", None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(api.body.contains("\"not_found\""), "{}", api.body);
 }
