@@ -4,6 +4,7 @@
 // the service worker stops mid-request.
 
 import { isTransient } from "./http.js";
+import { StoredList } from "./stored-list.js";
 
 export const QUEUE_KEY = "threadlineQueue";
 export const MIN_BACKOFF_MS = 1000;
@@ -54,9 +55,7 @@ export class ActionQueue {
    */
   constructor(deps) {
     this.deps = deps;
-    this.state = { items: [], failed: [] };
-    this.loaded = null;
-    this.chain = Promise.resolve();
+    this.stored = new StoredList(deps.storage, QUEUE_KEY, console, "the queue");
     this.inFlight = new Set();
     this.awaited = new Map(); // key -> outcome of its attempt, or null while none
     this.holdUntil = 0;
@@ -66,33 +65,18 @@ export class ActionQueue {
     this.disposed = false;
   }
 
+  /** The stored items (`{ items, failed }`), as last read or changed. */
+  get state() {
+    return this.stored.state;
+  }
+
   /** Runs `fn(state)` after every earlier change has been written; writes if it returns true. */
   change(fn) {
-    const run = this.chain.then(async () => {
-      await this.load();
-      const changed = await fn(this.state);
-      if (changed) await this.deps.storage.set({ [QUEUE_KEY]: this.state });
-      return changed;
-    });
-    this.chain = run.catch(() => {});
-    return run;
+    return this.stored.change(fn);
   }
 
   load() {
-    if (!this.loaded) {
-      this.loaded = (async () => {
-        let stored = null;
-        try {
-          stored = (await this.deps.storage.get(QUEUE_KEY))[QUEUE_KEY];
-        } catch (e) {
-          console.warn("Threadline: could not read the queue", String(e));
-        }
-        if (stored && Array.isArray(stored.items)) {
-          this.state = { items: stored.items, failed: Array.isArray(stored.failed) ? stored.failed : [] };
-        }
-      })();
-    }
-    return this.loaded;
+    return this.stored.load();
   }
 
   newItem(fields) {
@@ -227,7 +211,7 @@ export class ActionQueue {
   }
 
   async snapshot() {
-    await this.chain;
+    await this.stored.chain;
     await this.load();
     return {
       items: this.state.items.map(summary),
@@ -237,7 +221,7 @@ export class ActionQueue {
 
   /** Undelivered items concerning any of `ids`. */
   async pendingFor(ids) {
-    await this.chain;
+    await this.stored.chain;
     await this.load();
     const wanted = new Set(ids);
     return this.state.items
@@ -263,7 +247,7 @@ export class ActionQueue {
   }
 
   async runPass() {
-    await this.chain;
+    await this.stored.chain;
     await this.load();
     const start = this.deps.now();
     const due = this.state.items.filter((item) => isDue(item, start, this.holdUntil)).map((i) => i.key);

@@ -16,6 +16,7 @@
 
 import { backoffMs, MAX_BACKOFF_MS } from "./queue.js";
 import { isTransient } from "./http.js";
+import { StoredList } from "./stored-list.js";
 
 export const SOURCES_KEY = "threadlineSources";
 export const PORT_NAME = "threadline-source";
@@ -61,9 +62,7 @@ export class SourceCapture {
    */
   constructor(deps) {
     this.deps = deps;
-    this.state = { items: [], failed: [] };
-    this.loaded = null;
-    this.chain = Promise.resolve();
+    this.stored = new StoredList(deps.storage, SOURCES_KEY, deps.log || console, "the sources to capture");
     this.active = null; // { requestId, chunks, seq, bytes, settle }
     this.running = null;
     this.timer = null;
@@ -71,32 +70,18 @@ export class SourceCapture {
     this.disposed = false;
   }
 
+  /** The stored entries (`{ items, failed }`), as last read or changed. */
+  get state() {
+    return this.stored.state;
+  }
+
   load() {
-    if (!this.loaded) {
-      this.loaded = (async () => {
-        try {
-          const stored = (await this.deps.storage.get(SOURCES_KEY))[SOURCES_KEY];
-          if (stored && Array.isArray(stored.items)) {
-            this.state = { items: stored.items, failed: Array.isArray(stored.failed) ? stored.failed : [] };
-          }
-        } catch (e) {
-          (this.deps.log || console).warn("Threadline: could not read the sources to capture", String(e));
-        }
-      })();
-    }
-    return this.loaded;
+    return this.stored.load();
   }
 
   /** Runs `fn(state)` after earlier changes; writes when it returns true. */
   change(fn) {
-    const run = this.chain.then(async () => {
-      await this.load();
-      const changed = await fn(this.state);
-      if (changed) await this.deps.storage.set({ [SOURCES_KEY]: this.state });
-      return changed;
-    });
-    this.chain = run.catch(() => {});
-    return run;
+    return this.stored.change(fn);
   }
 
   /**
