@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use crate::address::EmailAddress;
 use crate::api::{AddressLookup, ContactSummary, MatchStatus, PrivacyReason};
 use crate::company::is_free_mail_normalized;
-use crate::privacy::{PrivacyRules, PrivacyVerdict};
+use crate::privacy::{tracking_stance, Party, PrivacyRules, PrivacyVerdict, Stance};
 
 /// One contact address found in the store: the contact and the match key of the address.
 #[derive(Debug, Clone)]
@@ -189,29 +189,24 @@ pub enum TrackStance<'a> {
 /// verdicts; `None` for a party whose verdict has not arrived. An invalid address counts as
 /// an outsider, as on the server.
 pub fn track_stance<'a>(verdicts: &[Option<&'a AddressLookup>]) -> TrackStance<'a> {
-    let mut only_colleagues = !verdicts.is_empty();
-    for verdict in verdicts {
-        let Some(v) = verdict else {
-            return TrackStance::Open;
-        };
-        match v.status {
-            MatchStatus::Own | MatchStatus::Colleague => {}
-            MatchStatus::NeverLog => {
-                return TrackStance::NeverLogged {
-                    address: v.normalized.as_deref().unwrap_or(&v.address),
-                    reason: v.privacy.as_ref(),
-                }
-            }
+    let classes = verdicts.iter().map(|verdict| match verdict {
+        None => Party::Pending,
+        Some(v) => match v.status {
+            MatchStatus::Own | MatchStatus::Colleague => Party::Inside,
+            MatchStatus::NeverLog => Party::NeverLog(*v),
             MatchStatus::Known
             | MatchStatus::Ambiguous
             | MatchStatus::Unknown
-            | MatchStatus::Invalid => only_colleagues = false,
-        }
-    }
-    if only_colleagues {
-        TrackStance::OnlyColleagues
-    } else {
-        TrackStance::Open
+            | MatchStatus::Invalid => Party::Outsider,
+        },
+    });
+    match tracking_stance(classes) {
+        Stance::Open => TrackStance::Open,
+        Stance::OnlyColleagues => TrackStance::OnlyColleagues,
+        Stance::NeverLogged(v) => TrackStance::NeverLogged {
+            address: v.normalized.as_deref().unwrap_or(&v.address),
+            reason: v.privacy.as_ref(),
+        },
     }
 }
 

@@ -344,6 +344,55 @@ pub enum TrackRefusal<'a> {
     OnlyColleagues,
 }
 
+/// What one party of an email is, for the tracking rule: the one rule that both
+/// [`check_tracking`] (the server, on the rules) and `matching::track_stance` (the bar, on
+/// the server's verdicts) apply through [`tracking_stance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party<T> {
+    /// One of the user's own addresses, or a colleague's.
+    Inside,
+    /// Never logged, by this entry.
+    NeverLog(T),
+    /// Anyone else, or not a valid address.
+    Outsider,
+    /// Not known yet (the bar, while a verdict has not arrived).
+    Pending,
+}
+
+/// What the tracking rule says of an email whose parties are these, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stance<T> {
+    /// Trackable, or not decidable yet (a party is still [`Party::Pending`]).
+    Open,
+    /// The first never-logged party, in order: not tracked, insisting or not.
+    NeverLogged(T),
+    /// At least one party, each of them inside: tracked only when the user insists.
+    OnlyColleagues,
+}
+
+/// The tracking rule over the parties' classes: the first never-logged party refuses it,
+/// unless a pending party comes first (then nothing is decided yet); at least one party, all
+/// inside, is "only colleagues".
+#[inline]
+pub fn tracking_stance<T>(parties: impl IntoIterator<Item = Party<T>>) -> Stance<T> {
+    let mut any = false;
+    let mut only_colleagues = true;
+    for party in parties {
+        any = true;
+        match party {
+            Party::Inside => {}
+            Party::NeverLog(why) => return Stance::NeverLogged(why),
+            Party::Outsider => only_colleagues = false,
+            Party::Pending => return Stance::Open,
+        }
+    }
+    if any && only_colleagues {
+        Stance::OnlyColleagues
+    } else {
+        Stance::Open
+    }
+}
+
 /// Whether an email with these parties (from, to, cc: raw addresses) may be tracked:
 /// - refused when a counterpart — a party that is not one of the user's own addresses — is
 ///   never-logged (the first such party, in the order given);
@@ -354,27 +403,24 @@ pub fn check_tracking<'r, S: AsRef<str>>(
     parties: &[S],
     insist: bool,
 ) -> Result<(), TrackRefusal<'r>> {
-    let mut only_colleagues = !parties.is_empty();
-    for raw in parties {
+    let classes = parties.iter().map(|raw| {
         let Ok(address) = EmailAddress::parse(raw.as_ref()) else {
-            only_colleagues = false;
-            continue;
+            return Party::Outsider;
         };
         match rules.verdict(&address) {
-            Some(PrivacyVerdict::Own) | Some(PrivacyVerdict::Colleague(_)) => {}
-            Some(PrivacyVerdict::NeverLog(rule)) => {
-                return Err(TrackRefusal::NeverLog {
-                    address: address.to_string(),
-                    rule,
-                })
-            }
-            None => only_colleagues = false,
+            Some(PrivacyVerdict::Own) | Some(PrivacyVerdict::Colleague(_)) => Party::Inside,
+            Some(PrivacyVerdict::NeverLog(rule)) => Party::NeverLog((address, rule)),
+            None => Party::Outsider,
         }
+    });
+    match tracking_stance(classes) {
+        Stance::NeverLogged((address, rule)) => Err(TrackRefusal::NeverLog {
+            address: address.to_string(),
+            rule,
+        }),
+        Stance::OnlyColleagues if !insist => Err(TrackRefusal::OnlyColleagues),
+        _ => Ok(()),
     }
-    if only_colleagues && !insist {
-        return Err(TrackRefusal::OnlyColleagues);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
