@@ -11,3 +11,25 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// - An element with `data-poll="<seconds>"` and an id is refreshed from the server every so
+//   many seconds (an import's progress), until the new one no longer asks to be polled.
+//   Without JavaScript the page has a Refresh link instead.
+function poll(element) {
+  const seconds = Number(element.dataset.poll) || 2;
+  setTimeout(async () => {
+    try {
+      const answer = await fetch(window.location.href, { credentials: "same-origin" });
+      if (!answer.ok) return;
+      const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+      const fresh = page.getElementById(element.id);
+      if (!fresh) return;
+      const adopted = document.importNode(fresh, true);
+      element.replaceWith(adopted);
+      if (adopted.dataset.poll) poll(adopted);
+    } catch {
+      poll(element);
+    }
+  }, seconds * 1000);
+}
+document.querySelectorAll("[data-poll][id]").forEach(poll);

@@ -342,7 +342,8 @@ impl Collector {
     }
 
     /// Which of `shas` a file version, a file, a tracked email's source or one of its
-    /// attachments names (any organisation's: content is stored once for all).
+    /// attachments, or a contact import's file or rejected rows names (any organisation's:
+    /// content is stored once for all).
     async fn referenced(&self, shas: &[&str]) -> CrmResult<Vec<String>> {
         let mut sql = Sql::new("SELECT sha256 FROM document_file_versions WHERE sha256 IN ");
         sql.push_list(shas.iter().copied())
@@ -351,6 +352,10 @@ impl Collector {
             .push(" UNION SELECT blob_sha256 FROM tracked_email_sources WHERE blob_sha256 IN ")
             .push_list(shas.iter().copied())
             .push(" UNION SELECT sha256 FROM tracked_email_attachments WHERE sha256 IN ")
+            .push_list(shas.iter().copied())
+            .push(" UNION SELECT csv_sha256 FROM contact_imports WHERE csv_sha256 IN ")
+            .push_list(shas.iter().copied())
+            .push(" UNION SELECT rejects_sha256 FROM contact_imports WHERE rejects_sha256 IN ")
             .push_list(shas.iter().copied());
         Ok(sql.build_query_scalar().fetch_all(self.db.pool()).await?)
     }

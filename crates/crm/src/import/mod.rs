@@ -24,6 +24,7 @@
 //! - **Rows** are numbered as a spreadsheet shows them: the header is row 1.
 
 pub mod columns;
+pub mod jobs;
 pub mod report;
 pub mod row;
 

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
+
 /// Rows shown per group in the summary (all of them go to `--rejects FILE`).
 pub const EXAMPLES: usize = 5;
 
@@ -16,7 +18,7 @@ pub struct Reason {
 }
 
 /// Rows of one kind: how many, and the first few.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows<T> {
     pub count: u64,
     pub first: Vec<T>,
@@ -32,14 +34,15 @@ impl<T> Rows<T> {
 }
 
 /// Rejected rows with one reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectGroup {
     pub reason: String,
     /// (row, detail)
     pub rows: Rows<(u64, String)>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Kept as JSON by a web import (`jobs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub dry_run: bool,
     /// Rows read (blank ones included).

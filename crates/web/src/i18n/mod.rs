@@ -131,6 +131,41 @@ pub struct Words {
     pub back_home: &'static str,
     /// "Too many attempts: try again in {minutes} minutes."
     pub throttled: fn(u64) -> String,
+    // Importing contacts.
+    pub import_title: &'static str,
+    pub import_intro: &'static str,
+    pub import_file: &'static str,
+    pub import_limit: &'static str,
+    pub import_separator: &'static str,
+    pub separator_comma: &'static str,
+    pub separator_semicolon: &'static str,
+    pub separator_tab: &'static str,
+    pub import_check: &'static str,
+    pub import_recent: &'static str,
+    pub import_none: &'static str,
+    pub import_columns_used: &'static str,
+    pub import_columns_ignored: &'static str,
+    pub import_checked: &'static str,
+    pub import_running: &'static str,
+    pub import_done: &'static str,
+    pub import_failed: &'static str,
+    pub import_interrupted: &'static str,
+    pub import_progress: &'static str,
+    pub import_refresh: &'static str,
+    pub import_rejects: &'static str,
+    pub import_reasons: &'static str,
+    pub import_rows: &'static str,
+    pub import_another: &'static str,
+    /// "{n} contacts would be created" (the check) / "{n} contacts created".
+    pub import_created: fn(u64, bool) -> String,
+    /// "{n} companies would be created" / "{n} companies created".
+    pub import_companies: fn(u64, bool) -> String,
+    /// "{n} rows skipped: already in the CRM or repeated in the file".
+    pub import_skipped: fn(u64) -> String,
+    /// "{n} rows rejected".
+    pub import_rejected: fn(u64) -> String,
+    /// The start button: "Import {n} contacts".
+    pub import_start: fn(u64) -> String,
 }
 
 impl Words {

@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod home;
+pub mod import;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use threadline_http::AppState;
@@ -21,4 +23,13 @@ pub fn routes() -> Router<AppState> {
             "/join/{token}",
             get(auth::link_form).post(auth::redeem_link),
         )
+        .route(
+            "/import",
+            get(import::index)
+                .post(import::upload)
+                .layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
+        )
+        .route("/import/{id}", get(import::show))
+        .route("/import/{id}/start", post(import::start))
+        .route("/import/{id}/rejected.csv", get(import::rejects))
 }
