@@ -1,0 +1,178 @@
+//! What the page tests share: a site over a throwaway database (SQLite, or PostgreSQL with
+//! `THREADLINE_TEST_DATABASE_URL`), requests through the router with `oneshot`, the owner
+//! set up through the setup link, colleagues and other organisations signed in.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use threadline_crm::accounts::{self, links, sessions, OrgChoice};
+use threadline_crm::Actor;
+use threadline_http::AppState;
+use threadline_storage::testing::TestDatabase;
+use threadline_web::WebConfig;
+use tower::ServiceExt;
+
+pub struct Site {
+    pub app: Router,
+    pub db: threadline_storage::db::Db,
+    pub state: AppState,
+    _test_db: TestDatabase,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub cookie: Option<String>,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+}
+
+impl Site {
+    pub async fn new() -> Site {
+        let test_db = TestDatabase::create();
+        let db = test_db.open().await;
+        accounts::bootstrap(&db, "owner@example.com").await.unwrap();
+        let state = AppState::with_data_dir(db.clone(), test_db.data_dir());
+        let app = threadline_web::router(WebConfig::default()).with_state(state.clone());
+        Site {
+            app,
+            db,
+            state,
+            _test_db: test_db,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let location = headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string());
+        let cookie = headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            location,
+            cookie,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut request = Request::get(path);
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A form posted from this site (as a browser says it: `Sec-Fetch-Site: same-origin`).
+    pub async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
+        self.post_from(path, cookie, form, "same-origin").await
+    }
+
+    pub async fn post_from(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+        site: &str,
+    ) -> Answer {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site);
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A user of organisation `org` (a new one when `None`), signed in: (who, their cookie).
+    pub async fn user(&self, org: Option<uuid::Uuid>, email: &str, name: &str) -> (Actor, String) {
+        let choice = match org {
+            Some(id) => OrgChoice::Existing(id),
+            None => OrgChoice::New(format!("{name}'s organisation")),
+        };
+        let user = accounts::add_user(&self.db, choice, email, name, &[])
+            .await
+            .unwrap();
+        let session = sessions::create_session(&self.db, user.id, "test", chrono::Utc::now())
+            .await
+            .unwrap();
+        let actor = Actor {
+            user_id: user.id,
+            org_id: user.org_id,
+            name: name.to_string(),
+            email: user.email,
+        };
+        (actor, format!("threadline={}", session.cookie_value))
+    }
+
+    /// Who is signed in with `cookie` (`threadline=…`), as the model knows them.
+    pub async fn actor_of(&self, cookie: &str) -> Actor {
+        let value = cookie.split_once('=').unwrap().1;
+        sessions::session(&self.db, value, chrono::Utc::now())
+            .await
+            .unwrap()
+            .expect("a live session")
+            .actor
+    }
+}
+
+/// The session's CSRF token, as the page's forms carry it.
+pub fn csrf_of(page: &str) -> String {
+    let at = page
+        .find(r#"name="csrf" value=""#)
+        .expect("a form with the CSRF token");
+    let rest = &page[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The owner set up through the setup link: their session cookie.
+pub async fn set_up(site: &Site, name: &str) -> String {
+    let token = links::create_setup_link(&site.db, chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("the owner has no password yet");
+    let form = site.get(&format!("/setup/{token}"), None).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains(r#"name="password""#));
+    let done = site
+        .post(
+            &format!("/setup/{token}"),
+            None,
+            &[
+                ("email", "ann@example.com"),
+                ("name", name),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/"));
+    // The link works once.
+    let again = site.get(&format!("/setup/{token}"), None).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    done.cookie.expect("a session cookie")
+}
