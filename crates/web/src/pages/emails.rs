@@ -82,7 +82,7 @@ fn parse_id(raw: &str, lang: Lang) -> Result<Uuid, WebError> {
 /// The live entry `id` of the viewer's organisation, as the viewer may see it.
 async fn seen(app: &AppState, viewer: &Viewer, id: Uuid) -> Result<TrackedEmailView, WebError> {
     let lang = viewer.lang;
-    let mut conn = super::conn(&app, lang).await?;
+    let mut conn = super::conn(app, lang).await?;
     let record: TrackedEmailRecord = records::live(&mut conn, viewer.org_id, id)
         .await
         .map_err(WebError::crm(lang))?;
