@@ -10,16 +10,20 @@
 //! `style` attributes keep only properties that cannot load anything ([`STYLE_PROPERTIES`]:
 //! no `background`, no `list-style`, no `url()` anywhere). Remote images (`http:`/`https:`)
 //! are removed unless the user chose to show them for this email ([`Sanitised::blocked_images`]
-//! says how many were, for the "Show remote images" link). Links open in a new tab, without
-//! the referrer.
+//! says how many were, for the "Show remote images" link). Images attached to the email
+//! (PNG, JPEG, GIF, WebP) take the place of their `cid:` URLs as `data:` URLs. Links open in
+//! a new tab, without the referrer.
 //!
 //! This is presentation of an email, not a CRM rule: it lives here, in the web app.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ammonia::{Builder, UrlRelative};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use threadline_domain::message::normalize_message_id;
 
 /// CSS properties a `style` attribute may keep: layout, text and colours — none that takes
 /// a URL (so no remote image through CSS, whatever the choice of images).
@@ -79,6 +83,47 @@ pub const STYLE_PROPERTIES: &[&str] = &[
 /// URL schemes a link or an image may have (`cid:`: an image attached to the email).
 const URL_SCHEMES: &[&str] = &["http", "https", "mailto", "tel", "cid"];
 
+/// Image types an attached image may be shown inline as (never SVG: a picture, not a document).
+pub const INLINE_IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The images attached to an email, by Content-ID (as the model stores it, normalised like
+/// a message id): the `cid:` URLs of its body that name one become its `data:` URL (the
+/// frame's policy lets `data:` images in, nothing from a server).
+pub type Inline = HashMap<String, String>;
+
+/// True when an attachment of this type may be shown inline.
+pub fn inline_image(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    INLINE_IMAGE_TYPES.contains(&essence.as_str())
+}
+
+/// The `data:` URL of an image of one of [`INLINE_IMAGE_TYPES`] (else `None`).
+pub fn data_url(content_type: &str, bytes: &[u8]) -> Option<String> {
+    if !inline_image(content_type) {
+        return None;
+    }
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    Some(format!("data:{essence};base64,{}", STANDARD.encode(bytes)))
+}
+
+/// The `data:` URL that `cid:` URL `value` names in `inline`, if any.
+fn inline_for<'a>(inline: &'a Inline, value: &str) -> Option<&'a String> {
+    let cid = value.trim();
+    let cid = cid
+        .get(..4)
+        .filter(|s| s.eq_ignore_ascii_case("cid:"))
+        .map(|_| &cid[4..])?;
+    let decoded = percent_encoding::percent_decode_str(cid)
+        .decode_utf8()
+        .ok()?;
+    inline.get(&normalize_message_id(&decoded).ok()?)
+}
+
 /// A sanitised body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sanitised {
@@ -104,10 +149,11 @@ fn plain_style(value: &str) -> bool {
 }
 
 /// `html` without anything that could run, leave the frame or load from elsewhere; remote
-/// images only when `remote_images`.
-pub fn sanitise(html: &str, remote_images: bool) -> Sanitised {
+/// images only when `remote_images`; the attached images `inline` in place of their `cid:`.
+pub fn sanitise(html: &str, remote_images: bool, inline: &Inline) -> Sanitised {
     let blocked = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&blocked);
+    let inline = inline.clone();
     let html = Builder::default()
         .add_generic_attributes(["style", "dir", "align"])
         .filter_style_properties(STYLE_PROPERTIES.iter().copied().collect())
@@ -116,9 +162,15 @@ pub fn sanitise(html: &str, remote_images: bool) -> Sanitised {
         .set_tag_attribute_value("a", "target", "_blank")
         .link_rel(Some("noopener noreferrer nofollow"))
         .attribute_filter(move |element, attribute, value| {
-            if element == "img" && attribute == "src" && !remote_images && is_remote(value) {
-                counter.fetch_add(1, Ordering::Relaxed);
-                return None;
+            if element == "img" && attribute == "src" {
+                if !remote_images && is_remote(value) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                // After ammonia's scheme check: this `data:` URL is ours.
+                if let Some(data) = inline_for(&inline, value) {
+                    return Some(data.clone().into());
+                }
             }
             if attribute == "style" && !plain_style(value) {
                 return None;
@@ -138,7 +190,7 @@ mod tests {
     use super::*;
 
     fn clean(html: &str) -> String {
-        sanitise(html, false).html
+        sanitise(html, false, &Inline::new()).html
     }
 
     fn assert_gone(html: &str, needles: &[&str]) {
@@ -221,7 +273,7 @@ mod tests {
     fn remote_images_are_blocked_unless_asked_for() {
         let html = "<p>Logo: <img src=\"https://tracker.example/p.gif\" alt=\"Logo\">\
                     <img src=\"HTTP://tracker.example/q.gif\"><img src=\"cid:part1@x\"></p>";
-        let blocked = sanitise(html, false);
+        let blocked = sanitise(html, false, &Inline::new());
         assert_eq!(blocked.blocked_images, 2);
         assert!(!blocked.html.contains("tracker"), "{}", blocked.html);
         assert!(blocked.html.contains("alt=\"Logo\""), "{}", blocked.html);
@@ -230,7 +282,7 @@ mod tests {
             "{}",
             blocked.html
         );
-        let shown = sanitise(html, true);
+        let shown = sanitise(html, true, &Inline::new());
         assert_eq!(shown.blocked_images, 0);
         assert!(shown.html.contains("src=\"https://tracker.example/p.gif\""));
     }
@@ -269,6 +321,31 @@ mod tests {
              <math href=\"javascript:alert(1)\">m</math>",
             &["<svg", "<math", "alert", "javascript", "onerror", "<animate", "<style"],
         );
+    }
+
+    #[test]
+    fn attached_images_replace_their_cid_urls() {
+        let logo = data_url("image/PNG; name=logo.png", b"png bytes").unwrap();
+        assert_eq!(logo, "data:image/png;base64,cG5nIGJ5dGVz");
+        assert_eq!(data_url("image/svg+xml", b"<svg onload=alert(1)>"), None);
+        assert_eq!(data_url("text/html", b"<script>"), None);
+        let inline = Inline::from([("logo.1@example.com".to_string(), logo.clone())]);
+        let out = sanitise(
+            "<img src=\"cid:logo.1@example.com\" alt=\"Logo\"><img src=\"CID:%3Clogo.1@example.com%3E\">\
+             <img src=\"cid:unknown@example.com\"><a href=\"cid:logo.1@example.com\">l</a>",
+            false,
+            &inline,
+        )
+        .html;
+        assert_eq!(out.matches(&format!("src=\"{logo}\"")).count(), 2, "{out}");
+        assert!(out.contains("src=\"cid:unknown@example.com\""), "{out}");
+        assert!(
+            out.contains("href=\"cid:logo.1@example.com\""),
+            "only images: {out}"
+        );
+        // A data: URL the email brings itself is still refused.
+        let out = clean("<img src=\"data:image/png;base64,AAAA\">");
+        assert_eq!(out, "<img>");
     }
 
     #[test]

@@ -237,6 +237,47 @@ async fn attachments_download_under_a_safe_name() {
 }
 
 #[tokio::test]
+async fn attached_images_show_in_the_body() {
+    let site = Site::new().await;
+    let cookie = set_up(&site, "Ann").await;
+    let ann = site.actor_of(&cookie).await;
+    let raw = "Message-ID: <logo@client.example>\r\nFrom: Pat <pat@client.example>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=rel\r\n\r\n\
+        --rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+        <p>Our logo: <img src=\"cid:Logo.Part@client.example\" alt=\"logo\"></p>\
+        <p><img src=\"cid:picture@client.example\" alt=\"svg\"></p>\r\n\
+        --rel\r\nContent-Type: image/png\r\nContent-ID: <Logo.Part@client.example>\r\n\
+        Content-Disposition: inline; filename=logo.png\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+        --rel\r\nContent-Type: image/svg+xml\r\nContent-ID: <picture@client.example>\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\nPHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\r\n--rel--\r\n";
+    let id = track(
+        &site,
+        &ann,
+        "18c0ffee00000007",
+        "Logo",
+        "private",
+        Some(raw.into()),
+    )
+    .await;
+    let body = site.get(&format!("/emails/{id}/body"), Some(&cookie)).await;
+    assert!(
+        body.body
+            .contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"logo\">"),
+        "{}",
+        body.body
+    );
+    // Never an SVG (a document, not a picture): it stays a cid: link to nothing.
+    assert!(
+        body.body.contains("src=\"cid:picture@client.example\""),
+        "{}",
+        body.body
+    );
+    assert!(!body.body.contains("PHN2Zy"), "{}", body.body);
+    assert_eq!(body.header(header::CONTENT_SECURITY_POLICY), BODY_CSP);
+}
+
+#[tokio::test]
 async fn a_plain_text_email_is_shown_as_text() {
     let site = Site::new().await;
     let cookie = set_up(&site, "Ann").await;

@@ -11,13 +11,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::Deserialize;
-use threadline_crm::email_source;
+use threadline_crm::email_source::{self, EmailAttachment};
 use threadline_crm::records::tracked_emails::{
     RedactedTrackedEmail, TrackedEmailRecord, TrackedEmailView,
 };
 use threadline_crm::records::{self};
 use threadline_crm::store;
+use threadline_crm::CrmError;
 use threadline_domain::api::{Party, RecordKind, Task, TimelineLink};
 use threadline_http::AppState;
 use uuid::Uuid;
@@ -163,7 +165,8 @@ pub async fn email(
     let mut blocked_images = 0;
     let body = match (&email.html_body, &email.body_text) {
         (Some(html), _) if !html.trim().is_empty() => {
-            blocked_images = email_html::sanitise(html, images).blocked_images;
+            blocked_images =
+                email_html::sanitise(html, images, &email_html::Inline::new()).blocked_images;
             Body::Html
         }
         (_, Some(text)) if !text.trim().is_empty() => Body::Text(text.clone()),
@@ -191,6 +194,47 @@ pub async fn email(
     }))
 }
 
+/// The largest attached image shown in the body (larger ones stay a `cid:` link to nothing:
+/// the attachment is still listed on the page).
+const MAX_INLINE_IMAGE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The email's attached images that its HTML names by `cid:`, as `data:` URLs by Content-ID
+/// ([`email_html::Inline`]).
+async fn inline_images(
+    app: &AppState,
+    html: &str,
+    attachments: &[EmailAttachment],
+) -> Result<email_html::Inline, CrmError> {
+    let mut inline = email_html::Inline::new();
+    if !html.to_ascii_lowercase().contains("cid:") {
+        return Ok(inline);
+    }
+    let Ok(blobs) = app.blobs() else {
+        return Ok(inline);
+    };
+    for a in attachments {
+        let (Some(cid), Some(sha256)) = (&a.content_id, &a.sha256) else {
+            continue;
+        };
+        if !a.stored
+            || a.size > MAX_INLINE_IMAGE_BYTES
+            || !email_html::inline_image(&a.content_type)
+        {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(a.size).unwrap_or(0));
+        let mut stream = std::pin::pin!(blobs.open(sha256).await?);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| CrmError::internal(format!("reading {sha256}: {e}")))?;
+            bytes.extend_from_slice(&chunk);
+        }
+        if let Some(url) = email_html::data_url(&a.content_type, &bytes) {
+            inline.insert(cid.clone(), url);
+        }
+    }
+    Ok(inline)
+}
+
 /// The body alone, for the page's sandboxed frame: the HTML sanitised (remote images only
 /// with `?images=1`), else the text as text; under [`BODY_CSP`].
 pub async fn body(
@@ -206,10 +250,15 @@ pub async fn body(
     };
     let images = query.wanted();
     let (content_type, content) = match (email.html_body, email.body_text) {
-        (Some(html), _) if !html.trim().is_empty() => (
-            "text/html; charset=utf-8",
-            email_html::sanitise(&html, images).html,
-        ),
+        (Some(html), _) if !html.trim().is_empty() => {
+            let inline = inline_images(&app, &html, &email.attachments)
+                .await
+                .map_err(WebError::crm(lang))?;
+            (
+                "text/html; charset=utf-8",
+                email_html::sanitise(&html, images, &inline).html,
+            )
+        }
         (_, Some(text)) => ("text/plain; charset=utf-8", text),
         _ => ("text/plain; charset=utf-8", String::new()),
     };
