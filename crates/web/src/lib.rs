@@ -10,6 +10,7 @@
 //! - [`assets`]: the CSS, script and icon, under hashed names, cached for a year.
 //! - [`headers`]: the Content-Security-Policy and the other headers of every page.
 //! - [`error`]: [`error::WebError`], every lower error as a page.
+//! - [`email_html`]: a tracked email's HTML body, sanitised (ammonia) before it is shown.
 //!
 //! Templates are askama's: compiled with the crate and checked against the page's Rust
 //! types, and every `{{ value }}` is HTML-escaped unless a template says otherwise (none
@@ -19,6 +20,7 @@
 //! HTML string built by hand; names no integration (they come from the registry).
 
 pub mod assets;
+pub mod email_html;
 pub mod error;
 pub mod headers;
 pub mod i18n;

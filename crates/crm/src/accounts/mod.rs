@@ -258,6 +258,28 @@ pub async fn revoke_token_tree(
     Ok(done.rows_affected())
 }
 
+/// The users of organisation `org`, by name then address: who a task can be assigned to
+/// (`GET /api/v1/users`, the web app's task forms).
+pub async fn users_of(
+    conn: &mut Conn,
+    org: Uuid,
+) -> Result<Vec<threadline_domain::api::UserRef>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, email FROM users WHERE org_id = $1 ORDER BY name, email")
+            .bind(id_text(org))
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.into_iter()
+        .map(|(id, name, email)| {
+            Ok(threadline_domain::api::UserRef {
+                id: parse_uuid(&id)?,
+                name,
+                email,
+            })
+        })
+        .collect()
+}
+
 /// The role of user `user_id` (a member when there is no such user).
 pub async fn role(conn: &mut Conn, user_id: Uuid) -> Result<UserRole, sqlx::Error> {
     let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")

@@ -21,7 +21,7 @@ pub mod search;
 pub mod tasks;
 pub mod tracked_emails;
 
-pub use record::{Editable, Record};
+pub use record::{create, live, update, Editable, Record};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

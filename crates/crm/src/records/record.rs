@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Kind, Meta, Target};
 use crate::actor::Actor;
 use crate::error::CrmResult;
-use threadline_storage::db::{BoxFuture, Conn, Sql};
+use threadline_storage::db::{self, BoxFuture, Conn, Db, Sql};
 
 /// A record type as the API shows it.
 pub trait Record: Serialize + Sized + Send + Sync + 'static {
@@ -55,4 +55,43 @@ pub trait Editable: Record {
         target: Target,
         valid: &'c Self::Valid,
     ) -> BoxFuture<'c, CrmResult<()>>;
+}
+
+/// Creates a record from a checked input in one write transaction: the record as stored.
+pub async fn create<T: Editable>(db: &Db, actor: &Actor, valid: &T::Valid) -> CrmResult<T> {
+    let id = db::new_id();
+    db.write(|tx| {
+        Box::pin(async move {
+            T::save(tx, actor, id, Target::New, valid).await?;
+            live::<T>(tx, actor.org_id, id).await
+        })
+    })
+    .await
+}
+
+/// Changes the live record `id`, last seen at `expected_version` (404 when it is not
+/// there, 412 when it changed since), in one write transaction: the record as stored.
+pub async fn update<T: Editable>(
+    db: &Db,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i64,
+    valid: &T::Valid,
+) -> CrmResult<T> {
+    db.write(|tx| {
+        Box::pin(async move {
+            super::expect_version(tx, T::KIND, actor.org_id, id, expected_version).await?;
+            T::save(tx, actor, id, Target::Existing { expected_version }, valid).await?;
+            live::<T>(tx, actor.org_id, id).await
+        })
+    })
+    .await
+}
+
+/// The live record `id` of `org`, or `not_found`.
+pub async fn live<T: Record>(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<T> {
+    match T::load(conn, org, &[id]).await?.pop() {
+        Some(r) if r.meta().deleted_at.is_none() => Ok(r),
+        _ => Err(super::not_found(T::KIND, id)),
+    }
 }

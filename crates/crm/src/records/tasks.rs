@@ -102,19 +102,64 @@ struct Row {
     assignee_email: String,
 }
 
-/// `actor`'s open tasks, the soonest due first (those without a due date after them, the
-/// oldest first), at most `limit`: the web app's Home.
-pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Vec<Task>> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tasks WHERE org_id = $1 AND assignee_user_id = $2 AND done = 0 \
-         AND deleted_at IS NULL \
-         ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, id LIMIT $3",
+/// Whose tasks a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// Assigned to the actor.
+    Mine,
+    /// Everyone's in the organisation.
+    Everyone,
+}
+
+/// Which tasks a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Done,
+    /// Open, and due before `today`.
+    Overdue,
+}
+
+/// A list of tasks: whose, which, and the day it is for the one who asks (overdue is
+/// before it).
+#[derive(Debug, Clone, Copy)]
+pub struct TaskFilter {
+    pub whose: Whose,
+    pub status: Status,
+    pub today: NaiveDate,
+}
+
+/// The live tasks of `actor`'s organisation that `filter` picks, the soonest due first
+/// (those without a due date after them), at most `limit`: the web app's Tasks and Home.
+pub async fn list(
+    conn: &mut Conn,
+    actor: &Actor,
+    filter: TaskFilter,
+    limit: i64,
+) -> CrmResult<Vec<Task>> {
+    let mut sql = Sql::new("SELECT id FROM tasks WHERE deleted_at IS NULL AND org_id = ");
+    sql.push_bind(id_text(actor.org_id));
+    if filter.whose == Whose::Mine {
+        sql.push(" AND assignee_user_id = ")
+            .push_bind(id_text(actor.user_id));
+    }
+    match filter.status {
+        Status::Open => {
+            sql.push(" AND done = 0");
+        }
+        Status::Done => {
+            sql.push(" AND done = 1");
+        }
+        Status::Overdue => {
+            sql.push(" AND done = 0 AND due_date < ")
+                .push_bind(filter.today.format("%Y-%m-%d").to_string());
+        }
+    }
+    sql.push(
+        " ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, created_at, id LIMIT ",
     )
-    .bind(id_text(actor.org_id))
-    .bind(id_text(actor.user_id))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .push_bind(limit);
+    let ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
     let ids = ids
         .iter()
         .map(|s| parse_uuid(s))
@@ -122,6 +167,34 @@ pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Ve
     let mut tasks = Task::load(conn, actor.org_id, &ids).await?;
     tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
     Ok(tasks)
+}
+
+/// `actor`'s open tasks, the soonest due first (those without a due date after them), at
+/// most `limit`: the web app's Home.
+pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Vec<Task>> {
+    let filter = TaskFilter {
+        whose: Whose::Mine,
+        status: Status::Open,
+        today: NaiveDate::MIN,
+    };
+    list(conn, actor, filter, limit).await
+}
+
+impl TaskInput {
+    /// The input that gives `task` back as it is (to change some of it).
+    pub fn of(task: &Task) -> TaskInput {
+        TaskInput {
+            title: task.title.clone(),
+            description: task.description.clone(),
+            due_date: task.due_date,
+            source_message_id: task.source_message_id.clone(),
+            gmail_thread_id: task.gmail_thread_id.clone(),
+            contact_id: None,
+            linked: task.linked.clone(),
+            assignee_id: Some(task.assignee_id),
+            done: task.done,
+        }
+    }
 }
 
 impl Record for Task {

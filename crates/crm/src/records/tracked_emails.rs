@@ -79,34 +79,35 @@ pub struct RedactedTrackedEmail {
     pub meta: Meta,
 }
 
-/// A tracked email as one user sees it: whole, or redacted (`redacted: true`).
-#[derive(Serialize, utoipa::ToSchema)]
+/// A tracked email as one user sees it: whole, or redacted (`redacted: true`): what every
+/// answer and page shows of it ([`TrackedEmailRecord::seen_by`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code, clippy::large_enum_variant)] // Describes the answers' two shapes; never built.
+#[allow(clippy::large_enum_variant)]
 pub enum TrackedEmailView {
     Whole(TrackedEmailRecord),
     Redacted(RedactedTrackedEmail),
 }
 
-pub fn redacted(
-    id: Uuid,
-    email_id: Uuid,
-    owner: &UserRef,
-    direction: Direction,
-    sent_at: Option<DateTime<Utc>>,
-    meta: &Meta,
-) -> Value {
-    let redacted = RedactedTrackedEmail {
-        id,
-        email_id,
-        owner: owner.clone(),
-        visibility: Visibility::Private,
-        direction,
-        sent_at,
-        redacted: true,
-        meta: meta.clone(),
-    };
-    serde_json::to_value(redacted).unwrap_or(Value::Null)
+impl TrackedEmailRecord {
+    /// What `viewer` may see of this entry: all of it when they may read it ([`readable`]),
+    /// else only that it exists, and whose it is.
+    pub fn seen_by(self, viewer: &Actor) -> TrackedEmailView {
+        if readable(self.visibility, self.owner.id, viewer.user_id) {
+            TrackedEmailView::Whole(self)
+        } else {
+            TrackedEmailView::Redacted(RedactedTrackedEmail {
+                id: self.id,
+                email_id: self.email_id,
+                owner: self.owner,
+                visibility: Visibility::Private,
+                direction: self.direction,
+                sent_at: self.sent_at,
+                redacted: true,
+                meta: self.meta,
+            })
+        }
+    }
 }
 
 /// True when `viewer` may read the email's content.
@@ -248,18 +249,7 @@ impl Record for TrackedEmailRecord {
     }
 
     fn shown_to(self, auth: &Actor) -> Value {
-        if readable(self.visibility, self.owner.id, auth.user_id) {
-            serde_json::to_value(self).unwrap_or(Value::Null)
-        } else {
-            redacted(
-                self.id,
-                self.email_id,
-                &self.owner,
-                self.direction,
-                self.sent_at,
-                &self.meta,
-            )
-        }
+        serde_json::to_value(self.seen_by(auth)).unwrap_or(Value::Null)
     }
 }
 
@@ -524,6 +514,75 @@ pub fn timeline_query(
     sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
         .push_bind(i64::from(limit) + 1);
     sql
+}
+
+/// A page of a timeline: entries newest first, and the cursor of the next page.
+#[derive(Debug)]
+pub struct TimelinePage {
+    pub entries: Vec<TrackedEmailRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// A record's timeline (or, without `record`, every tracked email of the organisation) as
+/// `viewer` is shown it: newest first by date (`sent_at`, else when it was tracked), keyset
+/// paginated on (date, id) after `cursor`; one entry per email, the best for the viewer
+/// ([`timeline_query`]). Entries come whole: show them through
+/// [`TrackedEmailRecord::seen_by`]. `not_found` when `record` is not a live record of the
+/// organisation. The API's `GET /tracked-emails` and the web app's Home list this.
+pub async fn timeline(
+    conn: &mut Conn,
+    viewer: &Actor,
+    record: Option<(Kind, Uuid)>,
+    cursor: Option<&str>,
+    include_deleted: bool,
+    limit: u32,
+) -> CrmResult<TimelinePage> {
+    if let Some((kind, id)) = record {
+        if !super::record_exists(conn, viewer.org_id, kind, id).await? {
+            return Err(super::not_found(kind, id));
+        }
+    }
+    let after = match cursor {
+        None => None,
+        Some(cursor) => {
+            let after = super::decode_cursor("cursor", "te", cursor)?;
+            let (date, id) = after.split_once('|').ok_or_else(|| {
+                CrmError::new(
+                    Reason::BadInput,
+                    "invalid_query",
+                    "cursor is not a cursor this server gave out",
+                )
+                .with_field("cursor")
+            })?;
+            Some((date.to_string(), id.to_string()))
+        }
+    };
+    let mut sql = timeline_query(
+        viewer.org_id,
+        viewer.user_id,
+        record,
+        after,
+        include_deleted,
+        limit,
+    );
+    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|(id, date)| super::encode_cursor("te", &format!("{date}|{id}")))
+    } else {
+        None
+    };
+    let ids = rows
+        .iter()
+        .map(|(id, _)| parse_uuid(id))
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    let mut entries = load(conn, viewer.org_id, &ids).await?;
+    entries.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(TimelinePage {
+        entries,
+        next_cursor,
+    })
 }
 
 #[cfg(test)]

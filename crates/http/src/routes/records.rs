@@ -18,8 +18,7 @@ use crate::state::AppState;
 use axum::http::HeaderValue;
 use threadline_crm::records::search::check_query;
 use threadline_crm::records::{
-    decode_cursor, encode_cursor, expect_version, not_found, soft_delete, why_not_written_now,
-    Kind, Target, META_KEYS,
+    decode_cursor, encode_cursor, not_found, soft_delete, why_not_written_now, Kind, META_KEYS,
 };
 pub use threadline_crm::records::{Editable, Record};
 
@@ -246,16 +245,7 @@ pub async fn create_valid<T: Editable>(
     auth: &AuthUser,
     valid: &T::Valid,
 ) -> ApiResult<T> {
-    let id = crate::db::new_id();
-    state
-        .db()
-        .write(|tx| {
-            Box::pin(async move {
-                T::save(tx, auth, id, Target::New, valid).await?;
-                load_one(tx, auth.org_id, id, false).await
-            })
-        })
-        .await
+    Ok(threadline_crm::records::create::<T>(state.db(), auth, valid).await?)
 }
 
 /// The path segment of a kind's collection: its table's name, `-` for `_`.
@@ -284,16 +274,8 @@ async fn update_valid<T: Editable>(
     expected_version: i64,
     valid: &T::Valid,
 ) -> ApiResult<Response> {
-    let record: T = state
-        .db()
-        .write(|tx| {
-            Box::pin(async move {
-                expect_version(tx, T::KIND, auth.org_id, id, expected_version).await?;
-                T::save(tx, auth, id, Target::Existing { expected_version }, valid).await?;
-                load_one(tx, auth.org_id, id, false).await
-            })
-        })
-        .await?;
+    let record: T =
+        threadline_crm::records::update::<T>(state.db(), auth, id, expected_version, valid).await?;
     Ok(answer(auth, StatusCode::OK, record))
 }
 

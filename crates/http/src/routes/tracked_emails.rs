@@ -37,7 +37,6 @@ use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::parse_uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::ids::{self, MAX_IDS_PER_MESSAGE};
@@ -45,7 +44,7 @@ use crate::openapi::{uuid_schema, ApiRouter, Op};
 use crate::records::tracked_emails::{
     self, expect_owner, TrackedEmailRecord, TrackedEmailView, VisibilityInput,
 };
-use crate::records::{decode_cursor, encode_cursor, soft_delete, Kind};
+use crate::records::{soft_delete, Kind};
 use crate::routes::records::{
     self as records_http, path_id, query, Page, DEFAULT_LIMIT, MAX_LIMIT,
 };
@@ -53,7 +52,8 @@ use crate::routes::records::{etag, if_match};
 use crate::state::AppState;
 use crate::store;
 use crate::validate;
-use threadline_crm::email_source::{self, MAX_SOURCE_BYTES};
+use threadline_crm::documents::blobs::BlobStore;
+use threadline_crm::email_source::{self, EmailAttachment, MAX_SOURCE_BYTES};
 use threadline_crm::tracking;
 
 pub use threadline_crm::tracking::{
@@ -356,9 +356,8 @@ fn bad_query(field: &str, message: String) -> ApiError {
 }
 
 /// A record's timeline (or, without `record_kind`/`record_id`, every tracked email of the
-/// organisation): newest first by date (`sent_at`, else when it was tracked), keyset
-/// paginated on (date, id). One entry per email, the best for the caller (the CRM model's
-/// `timeline_query`); private emails of other users are shown redacted.
+/// organisation): the CRM model's `tracked_emails::timeline`; private emails of other users
+/// are shown redacted.
 async fn timeline(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -400,55 +399,23 @@ async fn timeline(
         }
     };
     let mut tx = state.db().begin_read().await?;
-    if let Some((kind, id)) = record {
-        if !crate::records::record_exists(&mut tx, auth.org_id, kind, id).await? {
-            return Err(crate::records::not_found(kind, id).into());
-        }
-    }
-    let after = match &params.cursor {
-        None => None,
-        Some(cursor) => {
-            let after = decode_cursor("cursor", "te", cursor)?;
-            let (date, id) = after.split_once('|').ok_or_else(|| {
-                bad_query(
-                    "cursor",
-                    "cursor is not a cursor this server gave out".into(),
-                )
-            })?;
-            Some((date.to_string(), id.to_string()))
-        }
-    };
-    let mut sql = tracked_emails::timeline_query(
-        auth.org_id,
-        auth.user_id,
+    let page = tracked_emails::timeline(
+        &mut tx,
+        &auth,
         record,
-        after,
+        params.cursor.as_deref(),
         params.include_deleted,
         limit,
-    );
-    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|(id, date)| encode_cursor("te", &format!("{date}|{id}")))
-    } else {
-        None
-    };
-    let ids = rows
-        .iter()
-        .map(|(id, _)| Ok(parse_uuid(id)?))
-        .collect::<ApiResult<Vec<Uuid>>>()?;
-    let mut records =
-        <TrackedEmailRecord as crate::routes::records::Record>::load(&mut tx, auth.org_id, &ids)
-            .await?;
+    )
+    .await?;
     tx.commit().await?;
-    records.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(Json(Page {
-        items: records
+        items: page
+            .entries
             .into_iter()
             .map(|r| crate::routes::records::Record::shown_to(r, &auth))
             .collect(),
-        next_cursor,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -510,9 +477,7 @@ async fn put_source(
     Ok(Json(attached))
 }
 
-/// `GET /tracked-emails/{id}/attachments/{index}`: streamed from the blob store, as a
-/// download (`Content-Disposition: attachment` with the RFC 6266 `filename*`), never
-/// sniffed, sandboxed.
+/// `GET /tracked-emails/{id}/attachments/{index}`: [`attachment_download`].
 async fn download_attachment(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -530,8 +495,18 @@ async fn download_attachment(
         let mut conn = state.db().pool().acquire().await?;
         email_source::attachment(&mut conn, &auth, id, index).await?
     };
+    Ok(attachment_download(state.blobs()?, &attachment).await?)
+}
+
+/// A tracked email's stored attachment (checked by `email_source::attachment`), streamed
+/// from the blob store as a download (`Content-Disposition: attachment` with the RFC 6266
+/// `filename*`), never sniffed, sandboxed: the API's and the web app's.
+pub async fn attachment_download(
+    blobs: &BlobStore,
+    attachment: &EmailAttachment,
+) -> Result<Response, threadline_crm::CrmError> {
     let sha256 = attachment.sha256.as_deref().unwrap_or_default();
-    let stream = state.blobs()?.open(sha256).await?;
+    let stream = blobs.open(sha256).await?;
     let mut response = crate::routes::documents::download_response(
         Body::from_stream(stream),
         Some(&attachment.content_type),

@@ -9,7 +9,6 @@ use threadline_domain::api::UserRef;
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid};
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
@@ -28,20 +27,7 @@ pub struct UserList {
 }
 
 async fn list(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<UserList>> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, name, email FROM users WHERE org_id = $1 ORDER BY name, email")
-            .bind(id_text(auth.org_id))
-            .fetch_all(state.db().pool())
-            .await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, name, email)| {
-            Ok(UserRef {
-                id: parse_uuid(&id)?,
-                name,
-                email,
-            })
-        })
-        .collect::<ApiResult<_>>()?;
+    let mut conn = state.db().pool().acquire().await?;
+    let items = threadline_crm::accounts::users_of(&mut conn, auth.org_id).await?;
     Ok(Json(UserList { items }))
 }

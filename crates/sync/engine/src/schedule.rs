@@ -657,6 +657,14 @@ pub enum SyncHealth {
     Disconnected,
 }
 
+impl SyncHealth {
+    /// The user has to act (connect again, review a run) or should know (runs keep
+    /// failing): what Home lists under "Connections that need attention".
+    pub fn needs_attention(self) -> bool {
+        matches!(self, SyncHealth::NeedsReauth | SyncHealth::Degraded)
+    }
+}
+
 /// A connection's sync state (`GET /connections/{id}/sync`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncState {

@@ -122,6 +122,68 @@ pub struct Words {
     pub due: &'static str,
     pub no_due_date: &'static str,
     pub overdue: &'static str,
+    // Emails (a tracked email's page).
+    pub email_title: &'static str,
+    pub no_subject: &'static str,
+    pub email_from: &'static str,
+    pub email_to: &'static str,
+    pub email_cc: &'static str,
+    pub email_date: &'static str,
+    pub email_tracked_by: &'static str,
+    pub email_details: &'static str,
+    pub email_records: &'static str,
+    pub email_no_records: &'static str,
+    pub email_company: &'static str,
+    pub email_contact: &'static str,
+    pub email_attachments: &'static str,
+    pub email_attachment_not_stored: &'static str,
+    pub email_inline: &'static str,
+    pub email_message: &'static str,
+    pub email_frame_title: &'static str,
+    pub email_images_blocked: &'static str,
+    pub email_show_images: &'static str,
+    pub email_hide_images: &'static str,
+    pub email_no_body: &'static str,
+    pub email_private_note: &'static str,
+    pub email_tasks: &'static str,
+    /// "Tracked privately by {name}"
+    pub tracked_privately_by: fn(&str) -> String,
+    // Tasks.
+    pub tasks_title: &'static str,
+    pub task_title_label: &'static str,
+    pub task_due_label: &'static str,
+    pub task_assignee: &'static str,
+    pub task_linked: &'static str,
+    pub task_source: &'static str,
+    pub task_open_email: &'static str,
+    pub task_description: &'static str,
+    pub task_done: &'static str,
+    pub task_mark_done: &'static str,
+    pub task_reopen: &'static str,
+    pub task_state: &'static str,
+    pub task_open: &'static str,
+    pub tasks_mine: &'static str,
+    pub tasks_everyone: &'static str,
+    pub tasks_filter_open: &'static str,
+    pub tasks_filter_done: &'static str,
+    pub tasks_filter_overdue: &'static str,
+    pub tasks_whose: &'static str,
+    pub tasks_which: &'static str,
+    pub tasks_none: &'static str,
+    pub tasks_list: &'static str,
+    pub task_add: &'static str,
+    pub task_add_submit: &'static str,
+    pub task_edit: &'static str,
+    pub task_save: &'static str,
+    pub task_saved: &'static str,
+    pub task_stale: &'static str,
+    pub task_back: &'static str,
+    pub task_none_linked: &'static str,
+    pub task_optional: &'static str,
+    // Home (connections).
+    pub connections_open: &'static str,
+    pub connection_needs_reauth: &'static str,
+    pub connection_degraded: &'static str,
     // Errors.
     pub error_title: &'static str,
     pub not_found: &'static str,
@@ -169,6 +231,11 @@ pub struct Words {
 }
 
 impl Words {
+    /// "Tracked privately by {name}".
+    pub fn tracked_privately_by(&self, name: &str) -> String {
+        (self.tracked_privately_by)(name)
+    }
+
     pub fn throttled(&self, seconds: u64) -> String {
         (self.throttled)(seconds.div_ceil(60).max(1))
     }

@@ -1,13 +1,31 @@
 //! The pages, one module per part of the app; each adds its routes here.
 
 pub mod auth;
+pub mod emails;
 pub mod home;
 pub mod import;
+pub mod tasks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use threadline_http::AppState;
+use threadline_storage::db::Conn;
+
+use crate::error::WebError;
+use crate::i18n::Lang;
+
+/// A connection of the pool for one page's reads.
+pub(crate) async fn conn(
+    app: &AppState,
+    lang: Lang,
+) -> Result<impl std::ops::DerefMut<Target = Conn>, WebError> {
+    app.db()
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| WebError::Internal(lang, e.to_string()))
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,4 +50,11 @@ pub fn routes() -> Router<AppState> {
         .route("/import/{id}", get(import::show))
         .route("/import/{id}/start", post(import::start))
         .route("/import/{id}/rejected.csv", get(import::rejects))
+        // Emails and tasks.
+        .route("/emails/{id}", get(emails::email))
+        .route("/emails/{id}/body", get(emails::body))
+        .route("/emails/{id}/attachments/{n}", get(emails::attachment))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::show).post(tasks::edit))
+        .route("/tasks/{id}/done", post(tasks::done))
 }

@@ -1,13 +1,13 @@
-//! What the page tests share: the whole server's router on a real database of its own
-//! (SQLite, or PostgreSQL with `THREADLINE_TEST_DATABASE_URL`), requests as a browser sends
-//! them, the owner set up through the setup link.
-
+//! What the page tests share: a site over a throwaway database (SQLite, or PostgreSQL with
+//! `THREADLINE_TEST_DATABASE_URL`), requests through the router with `oneshot`, the owner
+//! set up through the setup link, colleagues and other organisations signed in.
 #![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use threadline_crm::accounts::{self, links};
+use threadline_crm::accounts::{self, links, sessions, OrgChoice};
+use threadline_crm::Actor;
 use threadline_http::AppState;
 use threadline_storage::testing::TestDatabase;
 use threadline_web::WebConfig;
@@ -16,6 +16,7 @@ use tower::ServiceExt;
 pub struct Site {
     pub app: Router,
     pub db: threadline_storage::db::Db,
+    pub state: AppState,
     _test_db: TestDatabase,
 }
 
@@ -27,20 +28,31 @@ pub struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+}
+
 impl Site {
     pub async fn new() -> Site {
         let test_db = TestDatabase::create();
         let db = test_db.open().await;
         accounts::bootstrap(&db, "owner@example.com").await.unwrap();
+        let state = AppState::with_data_dir(db.clone(), test_db.data_dir());
         // The whole server's router: the pages beside the API, as the binary serves them.
         let app = threadline_http::app::router_with(
-            AppState::with_data_dir(db.clone(), test_db.data_dir()),
+            state.clone(),
             &[],
             threadline_web::pages(WebConfig::default()),
         );
         Site {
             app,
             db,
+            state,
             _test_db: test_db,
         }
     }
@@ -97,6 +109,37 @@ impl Site {
             request = request.header(header::COOKIE, c);
         }
         self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A user of organisation `org` (a new one when `None`), signed in: (who, their cookie).
+    pub async fn user(&self, org: Option<uuid::Uuid>, email: &str, name: &str) -> (Actor, String) {
+        let choice = match org {
+            Some(id) => OrgChoice::Existing(id),
+            None => OrgChoice::New(format!("{name}'s organisation")),
+        };
+        let user = accounts::add_user(&self.db, choice, email, name, &[])
+            .await
+            .unwrap();
+        let session = sessions::create_session(&self.db, user.id, "test", chrono::Utc::now())
+            .await
+            .unwrap();
+        let actor = Actor {
+            user_id: user.id,
+            org_id: user.org_id,
+            name: name.to_string(),
+            email: user.email,
+        };
+        (actor, format!("threadline={}", session.cookie_value))
+    }
+
+    /// Who is signed in with `cookie` (`threadline=…`), as the model knows them.
+    pub async fn actor_of(&self, cookie: &str) -> Actor {
+        let value = cookie.split_once('=').unwrap().1;
+        sessions::session(&self.db, value, chrono::Utc::now())
+            .await
+            .unwrap()
+            .expect("a live session")
+            .actor
     }
 }
 
