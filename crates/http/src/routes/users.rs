@@ -9,7 +9,6 @@ use threadline_domain::api::UserRef;
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid};
 use crate::error::ApiResult;
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
@@ -28,20 +27,15 @@ pub struct UserList {
 }
 
 async fn list(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<UserList>> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, name, email FROM users WHERE org_id = $1 ORDER BY name, email")
-            .bind(id_text(auth.org_id))
-            .fetch_all(state.db().pool())
-            .await?;
-    let items = rows
+    let mut conn = state.db().pool().acquire().await?;
+    let items = threadline_crm::accounts::members(&mut conn, &auth)
+        .await?
         .into_iter()
-        .map(|(id, name, email)| {
-            Ok(UserRef {
-                id: parse_uuid(&id)?,
-                name,
-                email,
-            })
+        .map(|m| UserRef {
+            id: m.id,
+            name: m.name,
+            email: m.email,
         })
-        .collect::<ApiResult<_>>()?;
+        .collect();
     Ok(Json(UserList { items }))
 }

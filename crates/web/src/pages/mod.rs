@@ -1,7 +1,9 @@
 //! The pages, one module per part of the app; each adds its routes here.
 
 pub mod auth;
+pub mod connect;
 pub mod home;
+pub mod settings;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,5 +22,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/join/{token}",
             get(auth::link_form).post(auth::redeem_link),
+        )
+        // Settings and the extension's sign-in.
+        .route("/settings", get(settings::settings))
+        .route("/settings/profile", post(settings::save_profile))
+        .route("/settings/password", post(settings::change_password))
+        .route("/settings/sessions/{id}/end", post(settings::end_session))
+        .route("/settings/tokens", post(settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/invitations", post(settings::invite))
+        .route(
+            "/settings/invitations/{id}/revoke",
+            post(settings::revoke_invitation),
+        )
+        .route(
+            "/connect/extension",
+            get(connect::ask).post(connect::decide),
         )
 }
