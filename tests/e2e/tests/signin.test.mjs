@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { launchWithExtension } from '../lib/browser.mjs';
 import { EXTENSION_DIR } from '../lib/threadline.mjs';
 import { startServer } from '../lib/threadline-server.mjs';
-import { newPage, setUpOwner } from '../web/lib.mjs';
+import { axeViolations, newPage, setUpOwner } from '../web/lib.mjs';
 
 let server;
 let browser;
@@ -39,6 +39,7 @@ test('Sign in with Threadline: allow on the server page, then lookups work; a re
   const ask = await flow;
   await ask.waitForLoadState();
   assert.match(await ask.locator('#connect-question').textContent(), /^Allow Chrome on Linux to use Threadline as Olivia Owner <owner@example\.com>\?$/);
+  assert.deepEqual(await axeViolations(ask), [], 'the connect page');
   await ask.getByRole('button', { name: 'Allow' }).click();
 
   const said = await options.locator('.status.ok, .status.error').textContent({ timeout: 15_000 });
@@ -52,6 +53,7 @@ test('Sign in with Threadline: allow on the server page, then lookups work; a re
 
   // Settings lists the device; revoking it makes the options page say to sign in again.
   await web.goto(`${server.url}/settings`);
+  assert.deepEqual(await axeViolations(web), [], 'the settings page');
   const device = web.locator('#device-list tbody tr');
   assert.equal(await device.count(), 1);
   assert.match(await device.locator('th').textContent(), /^Chrome on Linux$/);
