@@ -61,6 +61,12 @@ test('Sign in with Threadline: allow on the server page, then lookups work; a re
   await web.waitForURL(/done=revoked/);
   assert.equal(await web.locator('#device-list').count(), 0);
 
+  // Pasting stays possible for scripts: a token made under API tokens, shown once, to copy.
+  await web.getByLabel('Name', { exact: true }).fill('backup script');
+  await web.getByRole('button', { name: 'Create token' }).click();
+  assert.match(await web.locator('#new-token').inputValue(), /^tl_[0-9a-f]{64}$/);
+  assert.equal(await web.locator('#new-token + button').textContent(), 'Copy');
+
   await options.reload();
   const again = await options.locator('.status.error').textContent({ timeout: 15_000 });
   assert.match(again, /Sign in again\.$/);

@@ -99,6 +99,8 @@ pub static WORDS: Words = Words {
     connect_explain: "Die Threadline-Erweiterung in diesem Browser erhält ein eigenes Token. Sie können es jederzeit unter Einstellungen → Geräte widerrufen.",
     allow: "Erlauben",
     deny: "Ablehnen",
+    copy: "Kopieren",
+    copied: "Kopiert",
     connect_question: |device, who| format!("{device} erlauben, Threadline als {who} zu verwenden?"),
     throttled: |minutes| {
         if minutes == 1 {

@@ -99,6 +99,8 @@ pub static WORDS: Words = Words {
     connect_explain: "The Threadline extension in this browser gets its own token. You can revoke it at any time under Settings → Devices.",
     allow: "Allow",
     deny: "Deny",
+    copy: "Copy",
+    copied: "Copied",
     connect_question: |device, who| format!("Allow {device} to use Threadline as {who}?"),
     throttled: |minutes| {
         if minutes == 1 {

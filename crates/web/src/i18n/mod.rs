@@ -178,6 +178,8 @@ pub struct Words {
     pub connect_explain: &'static str,
     pub allow: &'static str,
     pub deny: &'static str,
+    pub copy: &'static str,
+    pub copied: &'static str,
     /// "Allow {device} to use Threadline as {who}?"
     pub connect_question: fn(&str, &str) -> String,
     /// "Too many attempts: try again in {minutes} minutes."

@@ -99,6 +99,8 @@ pub static WORDS: Words = Words {
     connect_explain: "De Threadline-extensie in deze browser krijgt een eigen token. Je kunt het altijd intrekken onder Instellingen → Apparaten.",
     allow: "Toestaan",
     deny: "Weigeren",
+    copy: "Kopiëren",
+    copied: "Gekopieerd",
     connect_question: |device, who| format!("{device} toestaan Threadline te gebruiken als {who}?"),
     throttled: |minutes| {
         if minutes == 1 {
