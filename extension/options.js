@@ -11,6 +11,7 @@ import {
   originPattern,
   parseServerUrl,
 } from "./background/settings.js";
+import { challengeOf, connectUrl, deviceName, randomSecret, readRedirect } from "./background/signin.js";
 
 const msg = (key, substitutions) => chrome.i18n.getMessage(key, substitutions) || key;
 
@@ -51,12 +52,17 @@ function build() {
     { name: "sendUndoSeconds" },
     UNDO_SEND_CHOICES.map((s) => el("option", { value: String(s), textContent: msg("optionsSeconds", [String(s)]) })),
   );
-  const test = el("button", { type: "button", textContent: msg("optionsTest") });
+  const signIn = el("button", { type: "button", id: "signIn", className: "primary", textContent: msg("optionsSignIn") });
+  const test = el("button", { type: "button", id: "testConnection", textContent: msg("optionsTest") });
   const save = el("button", { type: "submit", className: "primary", textContent: msg("optionsSave") });
   const status = el("p", { className: "status", attrs: { role: "status", "aria-live": "polite" } });
 
   const form = el("form", { noValidate: true }, [
     field("serverUrl", "optionsServerUrl", serverUrl, "optionsServerUrlHelp", [insecure]),
+    el("div", { className: "field signin" }, [
+      signIn,
+      el("p", { className: "help", id: "signIn-help", textContent: msg("optionsSignInHelp") }),
+    ]),
     field("apiToken", "optionsApiToken", apiToken, "optionsApiTokenHelp", [
       el("p", { className: "token-state" }, [tokenState, forget]),
     ]),
@@ -73,7 +79,8 @@ function build() {
     el("p", { className: "intro", textContent: msg("optionsIntro") }),
     form,
   );
-  return { form, serverUrl, insecure, apiToken, tokenState, forget, trackOnSend, undo, test, save, status };
+  signIn.setAttribute("aria-describedby", "signIn-help");
+  return { form, serverUrl, insecure, signIn, apiToken, tokenState, forget, trackOnSend, undo, test, save, status };
 }
 
 function showStatus(ui, text, kind) {
@@ -130,6 +137,7 @@ function checkServer(ui) {
 async function busy(ui, work) {
   ui.save.disabled = true;
   ui.test.disabled = true;
+  ui.signIn.disabled = true;
   try {
     await work();
   } catch (e) {
@@ -137,6 +145,7 @@ async function busy(ui, work) {
   } finally {
     ui.save.disabled = false;
     ui.test.disabled = false;
+    ui.signIn.disabled = false;
   }
 }
 
@@ -185,6 +194,58 @@ async function onTest(ui, serverChecked) {
   }
 }
 
+/**
+ * Signs in through the web app: the server's page opens in the browser's identity flow, the
+ * user allows this browser, and the service worker trades the code for a device token.
+ */
+async function onSignIn(ui, serverChecked) {
+  const server = await serverChecked;
+  if (!server) return;
+  const redirectUri = chrome.identity.getRedirectURL();
+  const verifier = randomSecret(crypto);
+  const state = randomSecret(crypto);
+  const challenge = await challengeOf(crypto, verifier);
+  const url = connectUrl(server.base, { redirectUri, state, challenge, device: deviceName(navigator.userAgent) });
+  showStatus(ui, msg("optionsSigningIn"), "");
+  let responseUrl;
+  try {
+    responseUrl = await chrome.identity.launchWebAuthFlow({ url, interactive: true });
+  } catch {
+    showStatus(ui, msg("optionsSignInFailed"), "error");
+    return;
+  }
+  const result = readRedirect(responseUrl, redirectUri, state);
+  if (result.error) {
+    showStatus(ui, msg(result.error === "denied" ? "optionsSignInDenied" : "optionsSignInFailed"), "error");
+    return;
+  }
+  const answer = await chrome.runtime.sendMessage({
+    type: "signIn",
+    serverUrl: server.base,
+    code: result.code,
+    codeVerifier: verifier,
+    redirectUri,
+  });
+  if (answer && answer.ok) {
+    ui.serverUrl.value = server.base;
+    markInvalid(ui, null);
+    showTokenState(ui, true);
+    showStatus(ui, msg("optionsSignedIn", [answer.data.device]), "ok");
+  } else {
+    const error = (answer && answer.error) || { message: "No answer from Threadline's service worker." };
+    showStatus(ui, error.message, "error");
+  }
+}
+
+/** A saved token the server refuses (a revoked device): say to sign in again. */
+async function checkSavedToken(ui, settings) {
+  if (!settings.apiToken || !settings.serverUrl) return;
+  const answer = await chrome.runtime.sendMessage({ type: "testConnection", serverUrl: settings.serverUrl });
+  if (answer && !answer.ok && answer.error && answer.error.code === "unauthorized") {
+    showStatus(ui, msg("optionsSignInAgain"), "error");
+  }
+}
+
 async function main() {
   const ui = build();
   const stored = await chrome.storage.local.get(OPTION_KEYS);
@@ -201,6 +262,10 @@ async function main() {
     const checked = checkServer(ui); // synchronously, inside the user gesture
     busy(ui, () => onSave(ui, checked));
   });
+  ui.signIn.addEventListener("click", () => {
+    const checked = checkServer(ui); // synchronously, inside the user gesture
+    busy(ui, () => onSignIn(ui, checked));
+  });
   ui.test.addEventListener("click", () => {
     const checked = checkServer(ui);
     busy(ui, () => onTest(ui, checked));
@@ -212,6 +277,7 @@ async function main() {
       showStatus(ui, msg("optionsTokenRemoved"), "ok");
     }),
   );
+  checkSavedToken(ui, settings).catch(() => {});
 }
 
 main();

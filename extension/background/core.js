@@ -29,6 +29,9 @@
 //   reportError { message, detail }          → {}
 //   openOptions                              → {}
 //   testConnection { serverUrl, apiToken? }  → { serverOrigin, user, ownAddresses } (options page only)
+//   signIn { serverUrl, code, codeVerifier, redirectUri } → { device } (options page only): the
+//                                                code of the web app's sign-in traded for a device
+//                                                token (background/signin.js), stored as a pasted one
 // After a track is delivered, the raw source is captured from a Gmail tab and uploaded
 // (background/source.js): pushed { type: "captureSource", requestId, legacyId }, answered over a
 // Port named "threadline-source".
@@ -43,6 +46,7 @@ import { LookupCache } from "./lookup.js";
 import { ActionQueue } from "./queue.js";
 import { PORT_NAME, SourceCapture } from "./source.js";
 import { OPTION_KEYS, parseServerUrl, readSettings } from "./settings.js";
+import { TOKEN_PATH } from "./signin.js";
 
 const PATHS = {
   me: "/api/v1/me",
@@ -481,6 +485,30 @@ export function createCore(env) {
     return { serverOrigin: server.origin, user: data.user, ownAddresses: data.own_addresses || [] };
   }
 
+  async function signIn(message) {
+    const server = parseServerUrl(message.serverUrl);
+    if (server.error) {
+      throw new ProtocolError(errors.invalid(t("optionsErrorServerUrl") || "Invalid server address.", "serverUrl"));
+    }
+    for (const key of ["code", "codeVerifier", "redirectUri"]) {
+      if (typeof message[key] !== "string" || !message[key]) {
+        throw new ProtocolError(errors.invalid(`\`${key}\` must be a string.`, key));
+      }
+    }
+    const outcome = await apiRequest(deps, server.base, null, "POST", TOKEN_PATH, {
+      code: message.code,
+      code_verifier: message.codeVerifier,
+      redirect_uri: message.redirectUri,
+    });
+    if (outcome.kind !== "ok") throw new ProtocolError(errors.fromOutcome(outcome));
+    const data = outcome.data;
+    if (!isObject(data) || typeof data.token !== "string" || !data.token.startsWith("tl_")) {
+      throw new ProtocolError({ code: "server_error", message: "The server's answer is not a Threadline answer." });
+    }
+    await chrome.storage.local.set({ serverUrl: server.base, apiToken: data.token });
+    return { device: typeof data.device === "string" ? data.device : "" };
+  }
+
   function reportError(message, sender) {
     log.warn("Threadline content script error:", scrub(message.message), scrub(message.detail), `tab ${tabIdOf(sender)}`);
     return {};
@@ -527,6 +555,7 @@ export function createCore(env) {
   /** Messages only the extension's own pages (the options page) may send. */
   const extensionOnly = {
     testConnection: (m) => testConnection(m),
+    signIn: (m) => signIn(m),
   };
 
   /** Answers one message. Never rejects. */

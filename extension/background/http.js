@@ -17,7 +17,9 @@ const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
  * - `{ kind: "network", message }` when no answer came (refused, DNS, timeout, CORS).
  */
 export async function apiRequest({ fetch, setTimeout, clearTimeout, now }, base, token, method, path, body, idempotencyKey) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
+  const headers = { Accept: "application/json" };
+  // No token: a route that needs none (the extension's sign-in).
+  if (token) headers.Authorization = `Bearer ${token}`;
   // A Blob is sent as it is (a raw email source); anything else as JSON.
   const raw = typeof Blob !== "undefined" && body instanceof Blob;
   if (body !== undefined) headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";

@@ -145,7 +145,7 @@ test("options page: test connection, save, and the worker answers with the saved
       url.value = ${JSON.stringify(server.url)};
       url.dispatchEvent(new Event('input'));
       document.querySelector('#apiToken').value = ${JSON.stringify(GOOD_TOKEN)};
-      [...document.querySelectorAll('button')].find((b) => b.type === 'button' && !b.classList.contains('link')).click();
+      document.querySelector('#testConnection').click();
     })()`,
   );
   const tested = await waitFor(

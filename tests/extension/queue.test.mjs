@@ -194,7 +194,7 @@ test("401: an action fails with unauthorized and is not queued", async () => {
     ok: false,
     error: {
       code: "unauthorized",
-      message: "Threadline rejected your API token (expired or revoked). Paste a new one in Threadline's options.",
+      message: "Threadline rejected your token (expired or revoked). Sign in again in Threadline's options.",
     },
   });
   assert.deepEqual((await ok(w.send({ type: "queue" }))).items, []);

@@ -26,7 +26,7 @@ test("manifest: MV3 with minimal permissions and the agreed file names", () => {
   assert.equal(manifest.manifest_version, 3);
   assert.equal(manifest.version, "0.1.0");
   assert.equal(manifest.default_locale, "en");
-  assert.deepEqual(manifest.permissions, ["storage"]);
+  assert.deepEqual(manifest.permissions, ["storage", "identity"]);
   assert.deepEqual(manifest.host_permissions, ["https://mail.google.com/*", "http://127.0.0.1/*", "http://localhost/*"]);
   assert.deepEqual(manifest.optional_host_permissions, ["https://*/*", "http://*/*"]);
   assert.deepEqual(manifest.background, { service_worker: "background.js", scripts: ["background.js"], type: "module" });
@@ -64,7 +64,7 @@ test("locales: same keys and placeholders everywhere, real translations", () => 
   const en = locale("en");
   for (const key of CONTENT_KEYS) assert.ok(en[key], `en lacks ${key}`);
   assert.equal(en.statusAmbiguous.message, "Several contacts share this address");
-  assert.equal(en.errorUnauthorized.message, "Threadline rejected your API token (expired or revoked). Paste a new one in Threadline's options.");
+  assert.equal(en.errorUnauthorized.message, "Threadline rejected your token (expired or revoked). Sign in again in Threadline's options.");
   for (const lang of LOCALES) {
     const messages = locale(lang);
     assert.deepEqual(Object.keys(messages).sort(), Object.keys(en).sort(), lang);

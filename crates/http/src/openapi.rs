@@ -78,6 +78,10 @@ pub type ApiRouter = OpenApiRouter<AppState>;
 /// Where the document is served (no token needed: it describes the API, it holds no data).
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
 
+/// The paths that need no token: the document, and the extension's sign-in (its one-time
+/// code is the credential).
+const PUBLIC_PATHS: [&str; 2] = [DOCUMENT_PATH, crate::routes::extension::TOKEN_PATH];
+
 /// Name of the security scheme every operation but the document's own requires.
 const BEARER: &str = "bearer";
 
@@ -111,7 +115,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     components.schemas.extend(schemas);
 
     for (path, item) in doc.paths.paths.iter_mut() {
-        let public = path == DOCUMENT_PATH;
+        let public = PUBLIC_PATHS.contains(&path.as_str());
         for (method, op) in operations_mut(item) {
             if method != "get" {
                 add_error(

@@ -12,6 +12,16 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
      frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// [`PAGE_CSP`] whose forms may also go (by their answer's redirect) to `target`, an origin
+/// the caller checked (the extension's sign-in redirect URI: `form-action` covers the
+/// redirects of a form's answer too).
+pub fn csp_with_form_target(target: &str) -> String {
+    PAGE_CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {target}"),
+    )
+}
+
 /// Adds the page headers that a handler did not set itself.
 pub async fn page_headers(mut response: Response) -> Response {
     set_page_headers(response.headers_mut());

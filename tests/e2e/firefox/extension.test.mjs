@@ -66,7 +66,7 @@ test('the options page saves the server and the token, and Test connection reach
   await driver.findElement(By.css(`#sendUndoSeconds option[value="${UNDO_S}"]`)).click();
   const trackOnSend = await driver.findElement(By.id('trackOnSendDefault'));
   if (!(await trackOnSend.isSelected())) await trackOnSend.click();
-  await driver.findElement(By.css('button.primary')).click();
+  await driver.findElement(By.css('button[type=submit]')).click();
   await waitFor(() => run(driver, () => document.querySelector('.status.ok')?.textContent), { what: 'saved' });
 
   const stored = await runAsync(driver, () => chrome.storage.local.get(null));

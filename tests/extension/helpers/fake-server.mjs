@@ -7,6 +7,9 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 
 export const GOOD_TOKEN = "tl_test_token_1";
+/** The extension's sign-in: the one code and verifier the fake server trades for GOOD_TOKEN. */
+export const SIGNIN_CODE = `tlc_${"a".repeat(64)}`;
+export const SIGNIN_VERIFIER = "v".repeat(43);
 export const USER = Object.freeze({ id: "00000000-0000-4000-8000-000000000001", name: "Ada Lovelace", email: "ada@example.com" });
 
 const json = (res, status, body, headers = {}) => {
@@ -103,6 +106,16 @@ export class FakeThreadlineServer {
     }
     if (this.holds.has(req.url)) await this.holds.get(req.url);
 
+    if (req.method === "POST" && req.url === "/api/v1/extension/token") {
+      // Needs no token; the code is spent by its first use.
+      const body = record.body || {};
+      if (!req.headers.authorization && body.code === SIGNIN_CODE && !this.codeSpent && body.code_verifier === SIGNIN_VERIFIER) {
+        this.codeSpent = true;
+        return json(res, 200, { id: "00000000-0000-4000-8000-0000000000d1", token: GOOD_TOKEN, device: "Chrome on Linux" });
+      }
+      this.codeSpent = true;
+      return json(res, 400, errorBody("invalid_code", "This sign-in code is not valid."));
+    }
     if (req.headers.authorization !== `Bearer ${GOOD_TOKEN}` || this.mode === "401") {
       return json(res, 401, errorBody("unauthorized", "The API token is not valid."));
     }

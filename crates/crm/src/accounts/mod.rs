@@ -3,6 +3,7 @@
 //! sessions in the database, with their CSRF token) and [`links`] (the owner's setup link
 //! and invitations).
 
+pub mod devices;
 pub mod links;
 pub mod passwords;
 pub mod sessions;
@@ -215,11 +216,22 @@ async fn insert_token(
     label: &str,
     parent: Option<Uuid>,
 ) -> Result<NewToken, ServerError> {
+    insert_token_of_kind(conn, user_id, label, parent, "personal").await
+}
+
+/// A new token of `kind` (`personal`, `device`: see migration 0023).
+pub(crate) async fn insert_token_of_kind(
+    conn: &mut Conn,
+    user_id: Uuid,
+    label: &str,
+    parent: Option<Uuid>,
+    kind: &str,
+) -> Result<NewToken, ServerError> {
     let token = generate_token()?;
     let id = db::new_id();
     sqlx::query(
-        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, parent_token_id)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, parent_token_id, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id_text(id))
     .bind(id_text(user_id))
@@ -227,6 +239,7 @@ async fn insert_token(
     .bind(hash_token(&token))
     .bind(db::now())
     .bind(parent.map(id_text))
+    .bind(kind)
     .execute(&mut *conn)
     .await?;
     Ok(NewToken { id, token })
@@ -258,23 +271,52 @@ pub async fn revoke_token_tree(
     Ok(done.rows_affected())
 }
 
-/// The users of organisation `org`, by name then address: who a task can be assigned to
-/// (`GET /api/v1/users`, the web app's task forms).
+/// A user of an organisation, as its lists show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: UserRole,
+}
+
+/// The users of the actor's organisation, by name then address (the API's `/users`, the
+/// settings' list of users).
+pub async fn members(conn: &mut Conn, actor: &crate::Actor) -> crate::CrmResult<Vec<Member>> {
+    Ok(members_of(conn, actor.org_id).await?)
+}
+
+/// The users of organisation `org` as references: who a task can be assigned to (`GET
+/// /api/v1/users`, the web app's task forms).
 pub async fn users_of(
     conn: &mut Conn,
     org: Uuid,
 ) -> Result<Vec<threadline_domain::api::UserRef>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, name, email FROM users WHERE org_id = $1 ORDER BY name, email")
-            .bind(id_text(org))
-            .fetch_all(&mut *conn)
-            .await?;
+    Ok(members_of(conn, org)
+        .await?
+        .into_iter()
+        .map(|m| threadline_domain::api::UserRef {
+            id: m.id,
+            name: m.name,
+            email: m.email,
+        })
+        .collect())
+}
+
+async fn members_of(conn: &mut Conn, org: Uuid) -> Result<Vec<Member>, sqlx::Error> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, name, email, role FROM users WHERE org_id = $1 ORDER BY name, email",
+    )
+    .bind(id_text(org))
+    .fetch_all(&mut *conn)
+    .await?;
     rows.into_iter()
-        .map(|(id, name, email)| {
-            Ok(threadline_domain::api::UserRef {
+        .map(|(id, name, email, role)| {
+            Ok(Member {
                 id: parse_uuid(&id)?,
                 name,
                 email,
+                role: UserRole::parse(&role),
             })
         })
         .collect()

@@ -327,3 +327,57 @@ pub async fn set_language(db: &Db, user_id: Uuid, language: Option<&str>) -> Crm
     }
     Ok(())
 }
+
+/// Ends the session `session_id` of user `user_id` (from their list of sessions);
+/// `not_found` when the user has no such live session.
+pub async fn end_own_session(
+    db: &Db,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> CrmResult<()> {
+    let done = db
+        .write(|tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE web_sessions SET ended_at = $1
+                     WHERE id = $2 AND user_id = $3 AND ended_at IS NULL",
+                )
+                .bind(format_time(now))
+                .bind(id_text(session_id))
+                .bind(id_text(user_id))
+                .execute(&mut **tx)
+                .await
+            })
+        })
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(CrmError::new(
+            Reason::NotFound,
+            "not_found",
+            "There is no such session.",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets the name of user `user_id` (1 to 200 characters, the text rule):
+/// `invalid_field` (`name`), `no_such_user`.
+pub async fn set_name(db: &Db, user_id: Uuid, name: &str) -> CrmResult<()> {
+    let name = &crate::validate::required_text("name", name, crate::validate::MAX_NAME_CHARS)?;
+    let updated = db
+        .write(|tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(id_text(user_id))
+                    .execute(&mut **tx)
+                    .await
+            })
+        })
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(no_such_user(user_id));
+    }
+    Ok(())
+}

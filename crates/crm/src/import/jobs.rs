@@ -288,9 +288,10 @@ async fn run(db: &Db, blobs: &BlobStore, actor: &Actor, id: Uuid) -> CrmResult<(
     writer.abort();
     let rejected = std::mem::take(&mut *rejects.0.lock().map_err(|_| internal("poisoned"))?);
     let rejects_sha = if report.rejected > 0 {
-        let body = futures_util::stream::once(async move {
-            Ok::<_, std::io::Error>(Bytes::from(rejected))
-        });
+        let body =
+            futures_util::stream::once(
+                async move { Ok::<_, std::io::Error>(Bytes::from(rejected)) },
+            );
         Some(blobs.store_stream(body).await?.sha256)
     } else {
         None
@@ -426,7 +427,11 @@ pub async fn job(db: &Db, actor: &Actor, id: Uuid) -> CrmResult<Job> {
     .fetch_optional(db.pool())
     .await?;
     row.ok_or_else(|| {
-        CrmError::new(Reason::NotFound, "not_found", format!("there is no import {id}"))
+        CrmError::new(
+            Reason::NotFound,
+            "not_found",
+            format!("there is no import {id}"),
+        )
     })?
     .job(Utc::now())
 }
@@ -471,7 +476,10 @@ pub async fn rejects(
         .strip_suffix(".csv")
         .unwrap_or(&job.file_name)
         .to_string();
-    Ok((format!("{stem}-rejected.csv"), read_blob(blobs, &sha).await?))
+    Ok((
+        format!("{stem}-rejected.csv"),
+        read_blob(blobs, &sha).await?,
+    ))
 }
 
 async fn read_blob(blobs: &BlobStore, sha: &str) -> CrmResult<Vec<u8>> {

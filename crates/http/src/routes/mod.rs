@@ -8,6 +8,7 @@ pub mod connections;
 pub mod contacts;
 pub mod document_sync;
 pub mod documents;
+pub mod extension;
 pub mod health;
 pub mod lookup;
 pub mod me;
@@ -45,6 +46,7 @@ pub fn api(integrations: &[IntegrationRoutes]) -> ApiRouter {
         .merge(documents::router())
         .merge(document_sync::router())
         .merge(tokens::router())
+        .merge(extension::router())
         .merge(users::router())
         .merge(connections::router());
     let api = integrations

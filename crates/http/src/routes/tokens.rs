@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::accounts;
 use crate::auth::AuthUser;
-use crate::db::{id_text, parse_uuid, Conn};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ServerError};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
@@ -29,7 +29,7 @@ use crate::state::AppState;
 use crate::validate;
 
 /// Longest token name, in characters.
-pub const MAX_TOKEN_NAME_CHARS: usize = 100;
+pub const MAX_TOKEN_NAME_CHARS: usize = accounts::devices::MAX_TOKEN_NAME_CHARS;
 
 pub fn router() -> ApiRouter {
     let tag = "tokens";
@@ -89,41 +89,21 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: String,
-    name: String,
-    created_at: String,
-    last_used_at: Option<String>,
-    revoked_at: Option<String>,
-    parent_token_id: Option<String>,
-}
-
-/// The caller's tokens, or the one of them with id `only`.
+/// The caller's tokens, or the one of them with id `only` (the model's list).
 async fn load(conn: &mut Conn, auth: &AuthUser, only: Option<Uuid>) -> ApiResult<Vec<TokenView>> {
-    let rows: Vec<TokenRow> = sqlx::query_as(
-        "SELECT id, name, created_at, last_used_at, revoked_at, parent_token_id FROM api_tokens
-         WHERE user_id = $1 AND ($2 IS NULL OR id = $2)
-         ORDER BY created_at, id",
-    )
-    .bind(id_text(auth.user_id))
-    .bind(only.map(id_text))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            let id = parse_uuid(&row.id)?;
-            Ok(TokenView {
-                id,
-                name: row.name,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                revoked_at: row.revoked_at,
-                parent_id: row.parent_token_id.as_deref().map(parse_uuid).transpose()?,
-                current: id == auth.token_id,
-            })
+    let tokens = accounts::devices::tokens_of(conn, auth.user_id, only).await?;
+    Ok(tokens
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+            parent_id: t.parent_id,
+            current: t.id == auth.token_id,
         })
-        .collect()
+        .collect())
 }
 
 async fn list(auth: AuthUser, State(state): State<AppState>) -> ApiResult<Json<TokenList>> {

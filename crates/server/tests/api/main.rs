@@ -11,6 +11,7 @@ mod contacts;
 mod document_sync;
 mod document_sync_team;
 mod documents;
+mod extension;
 mod faults;
 mod google_account;
 mod google_contacts;

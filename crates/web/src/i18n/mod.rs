@@ -191,6 +191,59 @@ pub struct Words {
     pub refused_cross_site: &'static str,
     pub internal_error: &'static str,
     pub back_home: &'static str,
+    // Settings and devices.
+    pub settings_title: &'static str,
+    pub profile: &'static str,
+    pub language: &'static str,
+    pub follow_browser: &'static str,
+    pub save: &'static str,
+    pub settings_saved: &'static str,
+    pub current_password: &'static str,
+    pub change_password: &'static str,
+    pub password_change_ends_sessions: &'static str,
+    pub password_changed: &'static str,
+    pub wrong_current_password: &'static str,
+    pub sessions_title: &'static str,
+    pub browser: &'static str,
+    pub unknown_browser: &'static str,
+    pub this_session: &'static str,
+    pub started: &'static str,
+    pub last_active: &'static str,
+    pub actions: &'static str,
+    pub session_ended: &'static str,
+    pub devices_title: &'static str,
+    pub devices_empty: &'static str,
+    pub device: &'static str,
+    pub created: &'static str,
+    pub last_used: &'static str,
+    pub never_used: &'static str,
+    pub revoke: &'static str,
+    pub token_revoked: &'static str,
+    pub tokens_title: &'static str,
+    pub tokens_intro: &'static str,
+    pub tokens_empty: &'static str,
+    pub token_name: &'static str,
+    pub create_token: &'static str,
+    pub new_token_once: &'static str,
+    pub users_title: &'static str,
+    pub role: &'static str,
+    pub role_owner: &'static str,
+    pub role_member: &'static str,
+    pub invitations_title: &'static str,
+    pub invite: &'static str,
+    pub invitations_empty: &'static str,
+    pub invitation_link: &'static str,
+    pub invitation_link_once: &'static str,
+    pub invitation_revoked: &'static str,
+    pub expires: &'static str,
+    pub connect_title: &'static str,
+    pub connect_explain: &'static str,
+    pub allow: &'static str,
+    pub deny: &'static str,
+    pub copy: &'static str,
+    pub copied: &'static str,
+    /// "Allow {device} to use Threadline as {who}?"
+    pub connect_question: fn(&str, &str) -> String,
     /// "Too many attempts: try again in {minutes} minutes."
     pub throttled: fn(u64) -> String,
     // Importing contacts.
@@ -238,5 +291,9 @@ impl Words {
 
     pub fn throttled(&self, seconds: u64) -> String {
         (self.throttled)(seconds.div_ceil(60).max(1))
+    }
+
+    pub fn connect_question(&self, device: &str, who: &str) -> String {
+        (self.connect_question)(device, who)
     }
 }

@@ -111,7 +111,7 @@ pub async fn sign_in(
 }
 
 /// A new session for `user_id`, its cookie set, on to `next`.
-async fn start_session(
+pub(crate) async fn start_session(
     app: &AppState,
     config: &WebConfig,
     headers: &HeaderMap,

@@ -1,9 +1,11 @@
 //! The pages, one module per part of the app; each adds its routes here.
 
 pub mod auth;
+pub mod connect;
 pub mod emails;
 pub mod home;
 pub mod import;
+pub mod settings;
 pub mod tasks;
 
 use axum::extract::DefaultBodyLimit;
@@ -57,4 +59,20 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/{id}", get(tasks::show).post(tasks::edit))
         .route("/tasks/{id}/done", post(tasks::done))
+        // Settings and the extension's sign-in.
+        .route("/settings", get(settings::settings))
+        .route("/settings/profile", post(settings::save_profile))
+        .route("/settings/password", post(settings::change_password))
+        .route("/settings/sessions/{id}/end", post(settings::end_session))
+        .route("/settings/tokens", post(settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
+        .route("/settings/invitations", post(settings::invite))
+        .route(
+            "/settings/invitations/{id}/revoke",
+            post(settings::revoke_invitation),
+        )
+        .route(
+            "/connect/extension",
+            get(connect::ask).post(connect::decide),
+        )
 }
