@@ -121,13 +121,39 @@ async fn sync_now(
     Path(raw): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
     let connection = own(&state, &auth, &raw).await?;
+    let items = sync_now_of(&state, connection.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+}
+
+/// "Sync now" of connection `connection_id` (the caller has checked it is the user's): its
+/// runs, queued or already going; this process's runner is woken. What the API's
+/// `POST /connections/{id}/sync` and the web app's Sync now do.
+pub async fn sync_now_of(state: &AppState, connection_id: uuid::Uuid) -> ApiResult<Vec<Run>> {
     let items = state
         .db()
-        .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
+        .write(|tx| Box::pin(schedule::sync_now(tx, connection_id)))
         .await
         .map_err(ApiError::from)?;
     state.sync_wake().notify_one();
-    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+    Ok(items)
+}
+
+/// The user's `decision` about connection `connection_id`'s refused run (the caller has
+/// checked it is the user's): the runs queued. What the API's `POST /connections/{id}/review`
+/// and the web app's review buttons do.
+pub async fn review_of(
+    state: &AppState,
+    connection_id: uuid::Uuid,
+    decision: ReviewDecision,
+) -> ApiResult<Vec<Run>> {
+    let items = state
+        .db()
+        .write(|tx| Box::pin(schedule::review(tx, connection_id, decision)))
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(connection = %connection_id, ?decision, "a refused sync run was reviewed");
+    state.sync_wake().notify_one();
+    Ok(items)
 }
 
 async fn review(
@@ -137,14 +163,7 @@ async fn review(
     Json(request): Json<ReviewRequest>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
     let connection = own(&state, &auth, &raw).await?;
-    let decision = request.decision;
-    let items = state
-        .db()
-        .write(|tx| Box::pin(schedule::review(tx, connection.id, decision)))
-        .await
-        .map_err(ApiError::from)?;
-    tracing::info!(connection = %connection.id, ?decision, "a refused sync run was reviewed");
-    state.sync_wake().notify_one();
+    let items = review_of(&state, connection.id, request.decision).await?;
     Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
 }
 

@@ -39,6 +39,10 @@ pub trait Integration: Any + Send + Sync {
     /// What those scopes give, for the person connecting: "your calendars".
     fn scopes_label(&self) -> &'static str;
 
+    /// Its card in the web app's Integrations page: a title and one line of what it does,
+    /// in each of the app's languages (a new integration declares them, or does not build).
+    fn card(&self) -> Card;
+
     /// Time between runs of a schedule.
     fn interval(&self) -> Duration {
         DEFAULT_INTERVAL
@@ -95,6 +99,34 @@ pub trait Integration: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<(), connections::Error>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// A text in each of the web app's languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Localised {
+    pub en: &'static str,
+    pub nl: &'static str,
+    pub de: &'static str,
+}
+
+impl Localised {
+    /// The text in language `tag` (`en`, `nl`, `de`); English for any other.
+    pub fn get(&self, tag: &str) -> &'static str {
+        match tag {
+            "nl" => self.nl,
+            "de" => self.de,
+            _ => self.en,
+        }
+    }
+}
+
+/// What the web app's Integrations page shows of an integration ([`Integration::card`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Card {
+    /// Its name for people: "Google Calendar".
+    pub title: Localised,
+    /// One line of what it does.
+    pub summary: Localised,
 }
 
 /// How an integration is built from the configuration: `None` when its provider is not

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod home;
+pub mod integrations;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,4 +22,17 @@ pub fn routes() -> Router<AppState> {
             "/join/{token}",
             get(auth::link_form).post(auth::redeem_link),
         )
+        // Integrations.
+        .route("/integrations", get(integrations::page))
+        .route(
+            "/integrations/connect/{provider}",
+            post(integrations::connect),
+        )
+        .route(
+            "/integrations/{id}/disconnect",
+            post(integrations::disconnect),
+        )
+        .route("/integrations/{id}/sync", post(integrations::sync_now))
+        .route("/integrations/{id}/review", post(integrations::review))
+        .route("/integrations/{id}/progress", get(integrations::progress))
 }

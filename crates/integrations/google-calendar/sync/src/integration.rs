@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use threadline_connections::Provider;
-use threadline_sync_engine::{Integration, SyncJob};
+use threadline_sync_engine::{Card, Integration, Localised, SyncJob};
 
 use crate::client::{CalendarClient, RetryPolicy};
 use crate::job::CalendarJob;
@@ -67,6 +67,24 @@ impl Integration for GoogleCalendar {
 
     fn scopes_label(&self) -> &'static str {
         "your calendars"
+    }
+
+    fn card(&self) -> Card {
+        Card {
+            title: Localised {
+                en: "Google Calendar",
+                nl: "Google Agenda",
+                de: "Google Kalender",
+            },
+            summary: Localised {
+                en: "Your Google events as grey busy blocks in the planning; CRM meetings in \
+                     your calendar.",
+                nl: "Je Google-afspraken als grijze bezet-blokken in de planning; CRM-afspraken \
+                     in je agenda.",
+                de: "Ihre Google-Termine als graue Belegt-Blöcke in der Planung; CRM-Termine in \
+                     Ihrem Kalender.",
+            },
+        }
     }
 
     fn interval(&self) -> Duration {

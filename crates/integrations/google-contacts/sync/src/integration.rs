@@ -8,7 +8,7 @@ use std::time::Duration;
 use threadline_connections::{self as connections, Connection, Provider};
 use threadline_storage::db::{BoxFuture, Conn};
 use threadline_sync_engine::integration::BuildContext;
-use threadline_sync_engine::{schedule, Integration, SyncJob};
+use threadline_sync_engine::{schedule, Card, Integration, Localised, SyncJob};
 
 use crate::client::{PeopleClient, RetryPolicy};
 use crate::job::{ContactsExport, ContactsJob, SCOPE};
@@ -104,6 +104,24 @@ impl Integration for GoogleContacts {
 
     fn scopes_label(&self) -> &'static str {
         "your contacts"
+    }
+
+    fn card(&self) -> Card {
+        Card {
+            title: Localised {
+                en: "Google Contacts",
+                nl: "Google Contacten",
+                de: "Google Kontakte",
+            },
+            summary: Localised {
+                en: "The CRM's contacts exported to the group \"Threadline\" of your Google \
+                     contacts (one way).",
+                nl: "De contactpersonen van het CRM in de groep \"Threadline\" van je \
+                     Google-contacten (één kant op).",
+                de: "Die Kontakte des CRM in der Gruppe \"Threadline\" Ihrer Google-Kontakte \
+                     (in eine Richtung).",
+            },
+        }
     }
 
     /// Asked for when the user turns the export on, not at every connect.
