@@ -5,6 +5,7 @@
 
 pub mod links;
 pub mod passwords;
+pub mod preferences;
 pub mod sessions;
 
 use threadline_domain::address::EmailAddress;

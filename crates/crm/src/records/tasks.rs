@@ -115,13 +115,7 @@ pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Ve
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let ids = ids
-        .iter()
-        .map(|s| parse_uuid(s))
-        .collect::<Result<Vec<Uuid>, _>>()?;
-    let mut tasks = Task::load(conn, actor.org_id, &ids).await?;
-    tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
-    Ok(tasks)
+    super::load_in_order(conn, actor.org_id, &ids, |t: &Task| t.id).await
 }
 
 impl Record for Task {

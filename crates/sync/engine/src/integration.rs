@@ -10,8 +10,11 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use threadline_connections::{self as connections, Connection, Provider};
-use threadline_storage::db::{BoxFuture, Conn};
+use threadline_crm::{Actor, CrmError};
+use threadline_storage::db::{BoxFuture, Conn, Db};
+use uuid::Uuid;
 
 use crate::{schedule, SyncJob, DEFAULT_INTERVAL, DEFAULT_JITTER};
 
@@ -90,6 +93,30 @@ pub trait Integration: Any + Send + Sync {
         })
     }
 
+    /// The busy times it imported for `actor` that overlap [`from`, `to`): the grey blocks
+    /// of the web app's planning (a calendar's events). None by default. Only `actor`'s own:
+    /// another user's busy times are never shown.
+    fn busy_times<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _actor: &'a Actor,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<BusyTime>, CrmError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting:
+    /// the meeting's id; `None` when `id` is none of this integration's.
+    fn convert_busy<'a>(
+        &'a self,
+        _db: &'a Db,
+        _actor: &'a Actor,
+        _id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// After the account was disconnected (its tokens are gone, its schedules skip it). By
     /// default nothing more: what was synced stays on both sides.
     fn on_disconnected<'a>(
@@ -99,6 +126,24 @@ pub trait Integration: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<(), connections::Error>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// A busy time of a user's outside calendar, as the planning shows it: its time, and a title
+/// only when the user may see one (a private event has none: "Busy").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusyTime {
+    pub id: Uuid,
+    pub title: Option<String>,
+    /// Timed: its start and end.
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    /// All-day: the first day and the day after the last.
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// One block stands for a repeating series (its occurrences are not expanded here).
+    pub repeats: bool,
+    /// [`Integration::convert_busy`] can make it a meeting.
+    pub convertible: bool,
 }
 
 /// A text in each of the web app's languages.

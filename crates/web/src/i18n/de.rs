@@ -96,6 +96,28 @@ pub static WORDS: Words = Words {
     counts_errors: "Fehler",
     counts_unchanged: "unverändert",
     not_configured: "Dieser Server hat keinen Client für diesen Anbieter: fragen Sie den Administrator.",
+    // Planning.
+    planning_title: "Planung",
+    planning_intro: "Ihre Woche: die Termine der Organisation und Ihre belegten Zeiten aus Ihrem Kalender in Grau.",
+    previous_week: "Vorige Woche",
+    next_week: "Nächste Woche",
+    this_week: "Heute",
+    busy: "Belegt",
+    all_day: "Ganztägig",
+    meeting: "Termin",
+    nothing_planned: "Nichts geplant.",
+    make_meeting: "Zum Termin machen",
+    converted_notice: "Die belegte Zeit ist jetzt ein Termin; er bleibt mit dem Kalendereintrag verbunden.",
+    repeating_busy: "Wiederkehrende belegte Zeiten",
+    repeating_hint: "Diese wiederholen sich; einzelne Vorkommen wandeln Sie vorerst über die API um.",
+    time_zone: "Zeitzone",
+    time_zone_hint: "Ein IANA-Name wie Europe/Berlin. Die Zeiten auf dieser Seite werden darin gezeigt.",
+    save: "Speichern",
+    time_zone_refused: "Diese Zeitzone kennt der Server nicht. Versuchen Sie eine wie Europe/Berlin.",
+    calendar_not_connected: "Kein Kalender verbunden: verbinden Sie Google Kalender unter Integrationen, um hier Ihre belegten Zeiten zu sehen.",
+    week_of: "Woche vom",
+    weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
+    months: ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"],
     throttled: |minutes| {
         if minutes == 1 {
             "Zu viele Anmeldeversuche. Versuchen Sie es in einer Minute erneut.".to_string()

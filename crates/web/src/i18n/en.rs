@@ -96,6 +96,28 @@ pub static WORDS: Words = Words {
     counts_errors: "errors",
     counts_unchanged: "unchanged",
     not_configured: "This server has no client for this provider: ask its administrator.",
+    // Planning.
+    planning_title: "Planning",
+    planning_intro: "Your week: the organisation's meetings, and your busy times from your calendar in grey.",
+    previous_week: "Previous week",
+    next_week: "Next week",
+    this_week: "Today",
+    busy: "Busy",
+    all_day: "All day",
+    meeting: "Meeting",
+    nothing_planned: "Nothing planned.",
+    make_meeting: "Make it a meeting",
+    converted_notice: "The busy time is a meeting now; it stays linked to its calendar event.",
+    repeating_busy: "Repeating busy times",
+    repeating_hint: "Each of these repeats; convert one occurrence from the API for now.",
+    time_zone: "Time zone",
+    time_zone_hint: "An IANA name such as Europe/Amsterdam. Times on this page are shown in it.",
+    save: "Save",
+    time_zone_refused: "That is not a time zone name this server knows. Try one like Europe/Amsterdam.",
+    calendar_not_connected: "No calendar is connected: connect Google Calendar under Integrations to see your busy times here.",
+    week_of: "Week of",
+    weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
     throttled: |minutes| {
         if minutes == 1 {
             "Too many attempts to sign in. Try again in a minute.".to_string()

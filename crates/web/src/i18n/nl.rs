@@ -96,6 +96,28 @@ pub static WORDS: Words = Words {
     counts_errors: "fouten",
     counts_unchanged: "ongewijzigd",
     not_configured: "Deze server heeft geen client voor deze dienst: vraag het de beheerder.",
+    // Planning.
+    planning_title: "Planning",
+    planning_intro: "Je week: de afspraken van de organisatie, en je bezette tijden uit je agenda in grijs.",
+    previous_week: "Vorige week",
+    next_week: "Volgende week",
+    this_week: "Vandaag",
+    busy: "Bezet",
+    all_day: "Hele dag",
+    meeting: "Afspraak",
+    nothing_planned: "Niets gepland.",
+    make_meeting: "Maak er een afspraak van",
+    converted_notice: "De bezette tijd is nu een afspraak; hij blijft gekoppeld aan de gebeurtenis in je agenda.",
+    repeating_busy: "Terugkerende bezette tijden",
+    repeating_hint: "Deze herhalen zich; zet een enkele keer voorlopig om via de API.",
+    time_zone: "Tijdzone",
+    time_zone_hint: "Een IANA-naam zoals Europe/Amsterdam. De tijden op deze pagina staan in die zone.",
+    save: "Opslaan",
+    time_zone_refused: "Die tijdzone kent deze server niet. Probeer er een zoals Europe/Amsterdam.",
+    calendar_not_connected: "Er is geen agenda gekoppeld: koppel Google Agenda onder Integraties om hier je bezette tijden te zien.",
+    week_of: "Week van",
+    weekdays: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
+    months: ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"],
     throttled: |minutes| {
         if minutes == 1 {
             "Te veel pogingen om aan te melden. Probeer het over een minuut opnieuw.".to_string()

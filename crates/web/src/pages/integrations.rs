@@ -371,6 +371,13 @@ pub struct CsrfForm {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct SyncForm {
+    csrf: String,
+    /// `planning`: back to the planning (its two-arrows button) instead of this page.
+    back: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct ReviewForm {
     csrf: String,
     decision: ReviewDecision,
@@ -428,11 +435,13 @@ pub async fn sync_now(
     State(app): State<AppState>,
     viewer: Viewer,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<SyncForm>,
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let connection = own(&app, &viewer, id).await?;
+    let planning = form.back.as_deref() == Some("planning");
     match api_sync::sync_now_of(&app, connection.id).await {
+        Ok(_) if planning => Ok(Redirect::to("/planning?done=sync").into_response()),
         Ok(_) => Ok(Redirect::to(&format!("/integrations?done=sync#c-{id}")).into_response()),
         Err(ApiError::Request { status, .. }) if status.as_u16() == 409 => {
             Ok(Redirect::to("/integrations?done=nothing").into_response())

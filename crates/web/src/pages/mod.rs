@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod home;
 pub mod integrations;
+pub mod planning;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -35,4 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/sync", post(integrations::sync_now))
         .route("/integrations/{id}/review", post(integrations::review))
         .route("/integrations/{id}/progress", get(integrations::progress))
+        // Planning.
+        .route("/planning", get(planning::week))
+        .route("/planning/busy/{id}/convert", post(planning::convert))
+        .route("/planning/time-zone", post(planning::set_time_zone))
 }

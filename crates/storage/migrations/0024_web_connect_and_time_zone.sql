@@ -1,3 +1,5 @@
+-- The web app's connecting and planning (issue 11).
+--
 -- A connect flow can be started from the web app (issue 11): it is then bound to the web
 -- session that asked, as a flow started over the API is bound to its API token. Exactly one
 -- of `token_id` and `session_id` is set; signing that session out (or revoking that token)
@@ -34,3 +36,7 @@ CREATE TABLE oauth_pending (
 CREATE INDEX oauth_pending_expires_idx ON oauth_pending (expires_at);
 CREATE INDEX oauth_pending_token_idx ON oauth_pending (token_id);
 CREATE INDEX oauth_pending_session_idx ON oauth_pending (session_id);
+
+-- The IANA time zone the user's planning is shown in (web app); NULL: UTC. The server does
+-- not know the browser's zone, and a user with several calendars has no one calendar's.
+ALTER TABLE users ADD COLUMN time_zone TEXT;
