@@ -13,13 +13,15 @@ use axum::http::StatusCode;
 use threadline_connections::oauth::google::{GoogleConfig, GoogleEndpoints};
 use threadline_connections::oauth::pending::{self, Opened};
 use threadline_connections::oauth::OAuth;
-use threadline_connections::{self as connections, Grant, Owner, Provider, Status};
+use threadline_connections::{self as connections, Connection, Grant, Owner, Provider, Status};
 use threadline_crm::accounts::{self, sessions, NewUser, OrgChoice};
 use threadline_http::AppState;
-use threadline_storage::db::{BoxFuture, Db};
+use threadline_storage::db::{BoxFuture, Conn, Db};
 use threadline_storage::secrets::{new_key_line, Keyring, SecretString};
 use threadline_sync_engine::schedule::{self, Outcome};
-use threadline_sync_engine::{Card, Counts, Integration, JobContext, JobError, Localised, SyncJob};
+use threadline_sync_engine::{
+    Card, Counts, Integration, JobContext, JobError, Localised, Switched, SyncJob,
+};
 use uuid::Uuid;
 
 use support::{csrf_of, Site};
@@ -83,6 +85,73 @@ impl Integration for Probe {
     }
 }
 
+/// An integration the user turns on and off per connection (as the Contacts export).
+struct Toggle;
+
+const TOGGLE_SCOPE: &str = "https://example.com/toggle";
+
+impl Integration for Toggle {
+    fn name(&self) -> &'static str {
+        "toggle_sync"
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Google
+    }
+
+    fn scopes(&self) -> &'static [&'static str] {
+        &[TOGGLE_SCOPE]
+    }
+
+    fn asked_at_connect(&self) -> bool {
+        false
+    }
+
+    fn scopes_label(&self) -> &'static str {
+        "your toggles"
+    }
+
+    fn card(&self) -> Card {
+        let title = Localised {
+            en: "Toggle Export",
+            nl: "Schakelexport",
+            de: "Schaltexport",
+        };
+        Card {
+            title,
+            summary: title,
+        }
+    }
+
+    fn job(&self) -> Arc<dyn SyncJob> {
+        Arc::new(ProbeJob)
+    }
+
+    fn switchable(&self) -> bool {
+        true
+    }
+
+    fn switch<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        connection: &'a Connection,
+        on: bool,
+    ) -> BoxFuture<'a, Result<Switched, connections::Error>> {
+        Box::pin(async move {
+            if !on {
+                schedule::turn_off(conn, connection.id, self.name()).await?;
+                return Ok(Switched::Off);
+            }
+            if !self.granted(&connection.scopes) {
+                return Ok(Switched::WaitingForScope);
+            }
+            let (interval, jitter) = (self.interval(), self.jitter());
+            schedule::turn_on(conn, connection.id, self.name(), interval, jitter).await?;
+            Ok(Switched::On)
+        })
+    }
+}
+
 struct World {
     site: Site,
     keys: Keyring,
@@ -107,6 +176,7 @@ async fn world() -> World {
             .with_keyring(Keyring::parse(&key_line, "test keys").unwrap())
             .with_oauth(OAuth::with_google(google()).unwrap())
             .with_integration(Probe)
+            .with_integration(Toggle)
     })
     .await;
     World { site, keys }
@@ -125,6 +195,10 @@ async fn signed_in(db: &Db, email: &str, org: OrgChoice) -> (NewUser, String) {
 
 /// A Google connection of `user` with the probe's schedule: its id.
 async fn connect(world: &World, user: &NewUser, account: &str) -> Uuid {
+    connect_with(world, user, account, &["https://example.com/probe"]).await
+}
+
+async fn connect_with(world: &World, user: &NewUser, account: &str, scopes: &[&str]) -> Uuid {
     let owner = Owner {
         org_id: user.org_id,
         user_id: user.id,
@@ -133,7 +207,7 @@ async fn connect(world: &World, user: &NewUser, account: &str) -> Uuid {
         provider: Provider::Google,
         account_id: format!("g-{account}"),
         account_email: Some(account.to_string()),
-        scopes: vec!["https://example.com/probe".into()],
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
         access_token: SecretString::from("ya29.access".to_string()),
         refresh_token: Some(SecretString::from("1//refresh".to_string())),
         access_token_expires_at: None,
@@ -460,4 +534,58 @@ async fn connecting_starts_the_api_flow_bound_to_the_session_and_disconnecting_k
     };
     let stored = connections::get_for(&mut conn, owner, id).await.unwrap();
     assert_eq!(stored.status, Status::Disconnected);
+}
+
+#[tokio::test]
+async fn an_integration_turned_on_per_connection_asks_for_its_scope_then_runs_and_turns_off() {
+    let w = world().await;
+    let (ann, cookie) = signed_in(&w.site.db, "ann@example.com", OrgChoice::Default).await;
+    let id = connect(&w, &ann, "ann-google@example.com").await;
+    let page = w.site.get("/integrations", Some(&cookie)).await;
+    let action = format!("/integrations/{id}/switch/toggle_sync");
+    assert!(page.body.contains("Toggle Export"));
+    assert!(page.body.contains(&action) && page.body.contains(r#"value="on""#));
+    let csrf = csrf_of(&page.body);
+
+    // Without its scope: to the provider, through a flow bound to this session.
+    let on = [("csrf", csrf.as_str()), ("to", "on")];
+    let asked = w.site.post(&action, Some(&cookie), &on).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    let location = asked.location.unwrap();
+    assert!(location.contains("/oauth/google/start?flow="), "{location}");
+    let secret = location.split("flow=").nth(1).unwrap().to_string();
+    let Opened::Started {
+        authorization_url, ..
+    } = open_link(&w, secret).await
+    else {
+        panic!("the flow does not open");
+    };
+    use threadline_storage::secrets::ExposeSecret;
+    assert!(authorization_url
+        .expose_secret()
+        .contains("example.com%2Ftoggle"));
+
+    // Granted (connected again with it): on, due at once; then off, and it says what stays.
+    let both = ["https://example.com/probe", TOGGLE_SCOPE];
+    connect_with(&w, &ann, "ann-google@example.com", &both).await;
+    let done = w.site.post(&action, Some(&cookie), &on).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("/integrations?done=sync#c-{id}-toggle_sync").as_str())
+    );
+    let page = w.site.get("/integrations", Some(&cookie)).await;
+    assert!(page.body.contains(r#"value="off""#));
+    let off = [("csrf", csrf.as_str()), ("to", "off")];
+    let done = w.site.post(&action, Some(&cookie), &off).await;
+    assert_eq!(done.location.as_deref(), Some("/integrations?done=off"));
+    let page = w.site.get("/integrations?done=off", Some(&cookie)).await;
+    assert!(page
+        .body
+        .contains("Turned off. What it synced so far stays"));
+    assert!(page.body.contains(r#"value="on""#));
+
+    // One that is not switchable: 404.
+    let probe = format!("/integrations/{id}/switch/probe_sync");
+    let refused = w.site.post(&probe, Some(&cookie), &on).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }

@@ -93,6 +93,25 @@ pub trait Integration: Any + Send + Sync {
         })
     }
 
+    /// True for one the user turns on and off per connection (the Contacts export): the
+    /// web app offers [`Integration::switch`] on its card. False by default.
+    fn switchable(&self) -> bool {
+        false
+    }
+
+    /// Turns it on or off for `connection` (in the caller's write transaction), for one that
+    /// is [`Integration::switchable`]; by default it cannot be (`Off` is answered for
+    /// either). When it answers [`Switched::WaitingForScope`], the caller sends the user to
+    /// the provider for its scopes (incremental authorization).
+    fn switch<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _connection: &'a Connection,
+        _on: bool,
+    ) -> BoxFuture<'a, Result<Switched, connections::Error>> {
+        Box::pin(async { Ok(Switched::Off) })
+    }
+
     /// The busy times it imported for `actor` that overlap [`from`, `to`): the grey blocks
     /// of the web app's planning (a calendar's events). None by default. Only `actor`'s own:
     /// another user's busy times are never shown.
@@ -126,6 +145,16 @@ pub trait Integration: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<(), connections::Error>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// What [`Integration::switch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switched {
+    /// On, and due at once.
+    On,
+    /// On, but the connection lacks its scopes: it runs once a grant has them.
+    WaitingForScope,
+    Off,
 }
 
 /// A busy time of a user's outside calendar, as the planning shows it: its time, and a title

@@ -96,6 +96,9 @@ pub static WORDS: Words = Words {
     counts_errors: "Fehler",
     counts_unchanged: "unverändert",
     not_configured: "Dieser Server hat keinen Client für diesen Anbieter: fragen Sie den Administrator.",
+    turn_on: "Einschalten",
+    turn_off: "Ausschalten",
+    turned_off_notice: "Ausgeschaltet. Was bisher synchronisiert wurde, bleibt, wo es ist.",
     // Planning.
     planning_title: "Planung",
     planning_intro: "Ihre Woche: die Termine der Organisation und Ihre belegten Zeiten aus Ihrem Kalender in Grau.",

@@ -96,6 +96,9 @@ pub static WORDS: Words = Words {
     counts_errors: "errors",
     counts_unchanged: "unchanged",
     not_configured: "This server has no client for this provider: ask its administrator.",
+    turn_on: "Turn on",
+    turn_off: "Turn off",
+    turned_off_notice: "Turned off. What it synced so far stays where it is.",
     // Planning.
     planning_title: "Planning",
     planning_intro: "Your week: the organisation's meetings, and your busy times from your calendar in grey.",

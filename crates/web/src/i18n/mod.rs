@@ -175,6 +175,9 @@ pub struct Words {
     pub counts_errors: &'static str,
     pub counts_unchanged: &'static str,
     pub not_configured: &'static str,
+    pub turn_on: &'static str,
+    pub turn_off: &'static str,
+    pub turned_off_notice: &'static str,
     // Planning.
     pub planning_title: &'static str,
     pub planning_intro: &'static str,

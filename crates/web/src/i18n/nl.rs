@@ -96,6 +96,9 @@ pub static WORDS: Words = Words {
     counts_errors: "fouten",
     counts_unchanged: "ongewijzigd",
     not_configured: "Deze server heeft geen client voor deze dienst: vraag het de beheerder.",
+    turn_on: "Aanzetten",
+    turn_off: "Uitzetten",
+    turned_off_notice: "Uitgezet. Wat tot nu toe gesynchroniseerd is, blijft waar het is.",
     // Planning.
     planning_title: "Planning",
     planning_intro: "Je week: de afspraken van de organisatie, en je bezette tijden uit je agenda in grijs.",

@@ -184,6 +184,9 @@ pub struct CardView {
     pub can_connect: bool,
     pub can_sync: bool,
     pub can_disconnect: bool,
+    /// The user turns it on and off per connection: the button to offer (`Some(true)`:
+    /// Turn on).
+    pub switch_to: Option<bool>,
 }
 
 #[derive(Template)]
@@ -340,6 +343,8 @@ fn card(
             CardState::Ok | CardState::Degraded | CardState::Syncing
         ),
         can_disconnect: live,
+        switch_to: (integration.switchable() && live && state != CardState::NeedsReauth)
+            .then_some(state == CardState::Off),
     }
 }
 
@@ -353,6 +358,7 @@ pub async fn page(
         Some("sync") => (Some(w.sync_started), None),
         Some("disconnected") => (Some(w.disconnected_notice), None),
         Some("review") => (Some(w.review_done), None),
+        Some("off") => (Some(w.turned_off_notice), None),
         Some("nothing") => (None, Some(w.nothing_to_sync.to_string())),
         _ => (None, None),
     };
@@ -462,6 +468,51 @@ pub async fn review(
         .await
         .map_err(|e| from_api(e, viewer.lang))?;
     Ok(Redirect::to("/integrations?done=review").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    csrf: String,
+    /// `on` or `off`.
+    to: String,
+}
+
+/// Turns integration `name` on or off for connection `id`, as the API does
+/// (`routes::sync::switch_of`): on without its scopes, the browser goes to the provider to
+/// grant them.
+pub async fn switch(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path((id, name)): Path<(Uuid, String)>,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let lang = viewer.lang;
+    let connection = own(&app, &viewer, id).await?;
+    let Some(integration) = app
+        .integrations()
+        .iter()
+        .find(|i| i.name() == name && i.switchable() && i.provider() == connection.provider)
+    else {
+        return Err(WebError::NotFound(lang));
+    };
+    let on = match form.to.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(WebError::NotFound(lang)),
+    };
+    let asker = (Owner::from(&*viewer), Asker::Session(viewer.session.id));
+    let hint = connection.account_email.as_deref();
+    let (_, authorization) =
+        api_sync::switch_of(&app, asker, &connection, integration.as_ref(), on, hint)
+            .await
+            .map_err(|e| from_api(e, lang))?;
+    let to = match authorization {
+        Some(started) => started.start_url,
+        None if on => format!("/integrations?done=sync#c-{id}-{name}"),
+        None => "/integrations?done=off".to_string(),
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// The progress of a connection's sync, for `assets/app.js`: whether a run is going, and a

@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/integrations/{id}/sync", post(integrations::sync_now))
         .route("/integrations/{id}/review", post(integrations::review))
+        .route(
+            "/integrations/{id}/switch/{name}",
+            post(integrations::switch),
+        )
         .route("/integrations/{id}/progress", get(integrations::progress))
         // Planning.
         .route("/planning", get(planning::week))

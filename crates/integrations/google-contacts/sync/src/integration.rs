@@ -71,15 +71,8 @@ impl GoogleContacts {
     }
 }
 
-/// What [`GoogleContacts::set_enabled`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Switched {
-    /// On, and due at once.
-    On,
-    /// On, but the connection lacks the Contacts scope: it runs once a grant has it.
-    WaitingForScope,
-    Off,
-}
+/// What [`GoogleContacts::set_enabled`] did: the engine's [`Switched`].
+pub use threadline_sync_engine::Switched;
 
 /// The export table's errors (only the database's, in fact) in the seam's terms.
 fn crm_to_connections(e: threadline_crm::CrmError) -> connections::Error {
@@ -127,6 +120,19 @@ impl Integration for GoogleContacts {
     /// Asked for when the user turns the export on, not at every connect.
     fn asked_at_connect(&self) -> bool {
         false
+    }
+
+    fn switchable(&self) -> bool {
+        true
+    }
+
+    fn switch<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        connection: &'a Connection,
+        on: bool,
+    ) -> BoxFuture<'a, Result<Switched, connections::Error>> {
+        Box::pin(self.set_enabled(conn, connection, on))
     }
 
     /// A grant with the Contacts scope turns the export's schedule on (due now) when the
