@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use threadline_connections::Provider;
+use threadline_connections::{self as connections, Grant, Owner, Provider};
 use threadline_crm::accounts::{self, sessions, NewUser, OrgChoice};
 use threadline_crm::records::meetings::Meeting;
 use threadline_crm::records::{Editable, Target};
 use threadline_crm::{Actor, CrmError};
 use threadline_http::AppState;
 use threadline_storage::db::{BoxFuture, Conn, Db};
+use threadline_storage::secrets::{new_key_line, Keyring, SecretString};
 use threadline_sync_engine::{
     BusyTime, Card, Integration, JobContext, JobError, Localised, SyncJob,
 };
@@ -313,6 +314,42 @@ async fn the_week_shows_meetings_and_own_busy_times_on_the_days_of_the_viewers_z
     let page = site.get("/planning?done=time-zone", Some(&cookie)).await;
     assert!(page.body.contains("not a time zone name"));
     assert!(page.body.contains(r#"value="Asia/Tokyo""#));
+
+    // With a Google connection: its two-arrows Sync now, which comes back here (nothing to
+    // run on a connection without schedules: said so).
+    let keys = Keyring::parse(&new_key_line().unwrap(), "test keys").unwrap();
+    let owner = Owner {
+        org_id: ann.org_id,
+        user_id: ann.id,
+    };
+    let grant = Grant {
+        provider: Provider::Google,
+        account_id: "g-ann".into(),
+        account_email: None,
+        scopes: vec![],
+        access_token: SecretString::from("ya29.access".to_string()),
+        refresh_token: None,
+        access_token_expires_at: None,
+    };
+    let (keys, grant) = (&keys, &grant);
+    let connection = site
+        .db
+        .write(|tx| Box::pin(async move { connections::upsert(tx, keys, owner, grant).await }))
+        .await
+        .unwrap()
+        .connection;
+    let page = site.get("/planning", Some(&cookie)).await;
+    let sync = format!("/integrations/{}/sync", connection.id);
+    assert!(page.body.contains(&sync) && page.body.contains("Sync now (Google)"));
+    let back = [("csrf", csrf.as_str()), ("back", "planning")];
+    let answer = site.post(&sync, Some(&cookie), &back).await;
+    assert_eq!(answer.location.as_deref(), Some("/planning?done=nothing"));
+    let page = site.get("/planning?done=nothing", Some(&cookie)).await;
+    assert!(page.body.contains("Nothing to sync now"));
+    // Bob has no connection: no button, and what to do.
+    let page = site.get("/planning", Some(&bob_cookie)).await;
+    assert!(!page.body.contains(&sync));
+    assert!(page.body.contains("No calendar is connected"));
 
     // Previous and next weeks are links.
     let page = site.get("/planning?week=2026-12-09", Some(&cookie)).await;

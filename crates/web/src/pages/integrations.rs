@@ -448,9 +448,14 @@ pub async fn sync_now(
     let planning = form.back.as_deref() == Some("planning");
     match api_sync::sync_now_of(&app, connection.id).await {
         Ok(_) if planning => Ok(Redirect::to("/planning?done=sync").into_response()),
-        Ok(_) => Ok(Redirect::to(&format!("/integrations?done=sync#c-{id}")).into_response()),
+        Ok(_) => Ok(Redirect::to("/integrations?done=sync").into_response()),
         Err(ApiError::Request { status, .. }) if status.as_u16() == 409 => {
-            Ok(Redirect::to("/integrations?done=nothing").into_response())
+            let page = if planning {
+                "/planning"
+            } else {
+                "/integrations"
+            };
+            Ok(Redirect::to(&format!("{page}?done=nothing")).into_response())
         }
         Err(e) => Err(from_api(e, viewer.lang)),
     }

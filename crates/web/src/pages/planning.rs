@@ -170,7 +170,8 @@ struct WeekPage {
     next: NaiveDate,
     week: NaiveDate,
     zone: String,
-    connections: Vec<Uuid>,
+    /// The viewer's live connections: (id, provider's name), each with its Sync now.
+    connections: Vec<(Uuid, &'static str)>,
     notice: Option<&'static str>,
     problem: Option<&'static str>,
 }
@@ -255,12 +256,13 @@ pub async fn week(
         .into_iter()
         .filter(|c| c.status != Status::Disconnected)
         .filter(|c| app.integrations().of(c.provider).next().is_some())
-        .map(|c| c.id)
+        .map(|c| (c.id, c.provider.label()))
         .collect();
     let (notice, problem) = match query.done.as_deref() {
         Some("converted") => (Some(w.converted_notice), None),
         Some("sync") => (Some(w.sync_started), None),
         Some("time-zone") => (None, Some(w.time_zone_refused)),
+        Some("nothing") => (None, Some(w.nothing_to_sync)),
         _ => (None, None),
     };
     Ok(render(&WeekPage {
