@@ -353,8 +353,28 @@ async fn the_week_shows_meetings_and_own_busy_times_on_the_days_of_the_viewers_z
 
     // Previous and next weeks are links.
     let page = site.get("/planning?week=2026-12-09", Some(&cookie)).await;
-    assert!(page.body.contains(r#"href="/planning?week=2026-11-30""#));
-    assert!(page.body.contains(r#"href="/planning?week=2026-12-14""#));
+    assert!(page
+        .body
+        .contains(r#"href="/planning?view=week&amp;week=2026-11-30""#));
+    assert!(page
+        .body
+        .contains(r#"href="/planning?view=week&amp;week=2026-12-14""#));
+
+    // The day and the month: the same placing in Ann's zone.
+    let page = site
+        .get("/planning?view=day&week=2026-12-09", Some(&cookie))
+        .await;
+    assert!(day(&page.body, "2026-12-09").contains("08:30–09:30"));
+    assert!(!page.body.contains(r#"aria-labelledby="d-2026-12-08""#));
+    assert!(page.body.contains(r#"aria-current="page">Day"#));
+    let page = site
+        .get("/planning?view=month&week=2026-12-09", Some(&cookie))
+        .await;
+    assert!(page.body.contains("December 2026"));
+    assert!(day(&page.body, "2026-12-15").contains("Later"));
+    assert!(day(&page.body, "2026-12-09").contains("Review"));
+    assert!(page.body.contains(r#"aria-labelledby="d-2026-11-30""#));
+    assert!(page.body.contains(r#"class="day outside""#));
 }
 
 #[tokio::test]

@@ -102,8 +102,6 @@ pub static WORDS: Words = Words {
     // Planning.
     planning_title: "Planung",
     planning_intro: "Ihre Woche: die Termine der Organisation und Ihre belegten Zeiten aus Ihrem Kalender in Grau.",
-    previous_week: "Vorige Woche",
-    next_week: "Nächste Woche",
     this_week: "Heute",
     busy: "Belegt",
     all_day: "Ganztägig",
@@ -119,6 +117,12 @@ pub static WORDS: Words = Words {
     time_zone_refused: "Diese Zeitzone kennt der Server nicht. Versuchen Sie eine wie Europe/Berlin.",
     calendar_not_connected: "Kein Kalender verbunden: verbinden Sie Google Kalender unter Integrationen, um hier Ihre belegten Zeiten zu sehen.",
     week_of: "Woche vom",
+    previous_period: "Zurück",
+    next_period: "Weiter",
+    view_day: "Tag",
+    view_week: "Woche",
+    view_month: "Monat",
+    views_label: "Ansicht",
     weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
     months: ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"],
     throttled: |minutes| {

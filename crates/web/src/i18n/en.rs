@@ -102,8 +102,6 @@ pub static WORDS: Words = Words {
     // Planning.
     planning_title: "Planning",
     planning_intro: "Your week: the organisation's meetings, and your busy times from your calendar in grey.",
-    previous_week: "Previous week",
-    next_week: "Next week",
     this_week: "Today",
     busy: "Busy",
     all_day: "All day",
@@ -119,6 +117,12 @@ pub static WORDS: Words = Words {
     time_zone_refused: "That is not a time zone name this server knows. Try one like Europe/Amsterdam.",
     calendar_not_connected: "No calendar is connected: connect Google Calendar under Integrations to see your busy times here.",
     week_of: "Week of",
+    previous_period: "Previous",
+    next_period: "Next",
+    view_day: "Day",
+    view_week: "Week",
+    view_month: "Month",
+    views_label: "View",
     weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
     throttled: |minutes| {

@@ -181,8 +181,6 @@ pub struct Words {
     // Planning.
     pub planning_title: &'static str,
     pub planning_intro: &'static str,
-    pub previous_week: &'static str,
-    pub next_week: &'static str,
     pub this_week: &'static str,
     pub busy: &'static str,
     pub all_day: &'static str,
@@ -198,6 +196,12 @@ pub struct Words {
     pub time_zone_refused: &'static str,
     pub calendar_not_connected: &'static str,
     pub week_of: &'static str,
+    pub previous_period: &'static str,
+    pub next_period: &'static str,
+    pub view_day: &'static str,
+    pub view_week: &'static str,
+    pub view_month: &'static str,
+    pub views_label: &'static str,
     pub weekdays: [&'static str; 7],
     pub months: [&'static str; 12],
     /// "Too many attempts: try again in {minutes} minutes."

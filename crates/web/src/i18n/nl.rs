@@ -102,8 +102,6 @@ pub static WORDS: Words = Words {
     // Planning.
     planning_title: "Planning",
     planning_intro: "Je week: de afspraken van de organisatie, en je bezette tijden uit je agenda in grijs.",
-    previous_week: "Vorige week",
-    next_week: "Volgende week",
     this_week: "Vandaag",
     busy: "Bezet",
     all_day: "Hele dag",
@@ -119,6 +117,12 @@ pub static WORDS: Words = Words {
     time_zone_refused: "Die tijdzone kent deze server niet. Probeer er een zoals Europe/Amsterdam.",
     calendar_not_connected: "Er is geen agenda gekoppeld: koppel Google Agenda onder Integraties om hier je bezette tijden te zien.",
     week_of: "Week van",
+    previous_period: "Vorige",
+    next_period: "Volgende",
+    view_day: "Dag",
+    view_week: "Week",
+    view_month: "Maand",
+    views_label: "Weergave",
     weekdays: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
     months: ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"],
     throttled: |minutes| {

@@ -1,4 +1,5 @@
-//! Planning: a week (Monday to Sunday) of the organisation's CRM meetings and the viewer's
+//! Planning: a day, a week (Monday to Sunday, the default) or a month (its whole weeks) of
+//! the organisation's CRM meetings and the viewer's
 //! busy times from their outside calendars (grey; "Busy" without a title when the event is
 //! private), in the viewer's time zone ([`preferences::time_zone`]: an IANA name they choose
 //! here, UTC until they do — the server cannot know the browser's zone). A list per day: one
@@ -87,6 +88,8 @@ pub struct Item {
 /// A day of the week with what is on it.
 pub struct Day {
     pub date: NaiveDate,
+    /// In a month's view, a day of the weeks around it.
+    pub outside: bool,
     pub heading: String,
     pub today: bool,
     pub items: Vec<Item>,
@@ -169,6 +172,7 @@ struct WeekPage {
     previous: NaiveDate,
     next: NaiveDate,
     week: NaiveDate,
+    view: View,
     zone: String,
     /// The viewer's live connections: (id, provider's name), each with its Sync now.
     connections: Vec<(Uuid, &'static str)>,
@@ -178,9 +182,82 @@ struct WeekPage {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct WeekQuery {
-    /// Any day of the week to show (`YYYY-MM-DD`); this week without.
+    /// Any day of the period to show (`YYYY-MM-DD`); today without.
     week: Option<String>,
+    view: Option<String>,
     done: Option<String>,
+}
+
+/// How much the planning shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Day,
+    Week,
+    Month,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Day, View::Week, View::Month];
+
+    fn parse(raw: Option<&str>) -> View {
+        match raw {
+            Some("day") => View::Day,
+            Some("month") => View::Month,
+            _ => View::Week,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Day => "day",
+            View::Week => "week",
+            View::Month => "month",
+        }
+    }
+
+    pub fn label(self, w: &Words) -> &'static str {
+        match self {
+            View::Day => w.view_day,
+            View::Week => w.view_week,
+            View::Month => w.view_month,
+        }
+    }
+
+    /// The days shown around `day` (first, day after the last), the period's first day, and
+    /// a day of the previous and of the next period.
+    pub fn span(self, day: NaiveDate) -> (NaiveDate, NaiveDate, NaiveDate, NaiveDate, NaiveDate) {
+        match self {
+            View::Day => (
+                day,
+                day + Duration::days(1),
+                day,
+                day - Duration::days(1),
+                day + Duration::days(1),
+            ),
+            View::Week => {
+                let monday = monday_of(day);
+                let after = monday + Duration::days(7);
+                (monday, after, monday, monday - Duration::days(7), after)
+            }
+            View::Month => {
+                let first = day.with_day(1).unwrap_or(day);
+                let next = first
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap_or(first + Duration::days(31));
+                let previous = first
+                    .checked_sub_months(chrono::Months::new(1))
+                    .unwrap_or(first - Duration::days(28));
+                let last = next - Duration::days(1);
+                (
+                    monday_of(first),
+                    monday_of(last) + Duration::days(7),
+                    first,
+                    previous,
+                    next,
+                )
+            }
+        }
+    }
 }
 
 fn internal<E: std::fmt::Display>(lang: Lang) -> impl Fn(E) -> WebError {
@@ -212,15 +289,16 @@ pub async fn week(
         .as_deref()
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .unwrap_or(today);
-    let monday = monday_of(asked);
-    let after = monday + Duration::days(7);
+    let view = View::parse(query.view.as_deref());
+    let (monday, after, start, previous, next) = view.span(asked);
     let (from, to) = (zone.midnight(monday), zone.midnight(after));
 
-    let mut days: Vec<Day> = (0..7)
+    let mut days: Vec<Day> = (0..(after - monday).num_days())
         .map(|i| {
             let date = monday + Duration::days(i);
             Day {
                 date,
+                outside: view == View::Month && date.month() != start.month(),
                 heading: heading(w, date),
                 today: date == today,
                 items: Vec::new(),
@@ -268,12 +346,17 @@ pub async fn week(
     Ok(render(&WeekPage {
         l: Layout::for_viewer(&viewer, w.planning_title, Section::Planning),
         w,
-        title: format!("{} {}", w.week_of, heading(w, monday)),
+        title: match view {
+            View::Day => heading(w, start),
+            View::Week => format!("{} {}", w.week_of, heading(w, start)),
+            View::Month => format!("{} {}", w.months[start.month0() as usize], start.year()),
+        },
         days,
         repeating,
-        previous: monday - Duration::days(7),
-        next: after,
-        week: monday,
+        previous,
+        next,
+        week: start,
+        view,
         zone: zone_name,
         connections,
         notice,
@@ -389,6 +472,7 @@ mod tests {
         (0..7)
             .map(|i| Day {
                 date: monday + Duration::days(i),
+                outside: false,
                 heading: String::new(),
                 today: false,
                 items: Vec::new(),
@@ -472,6 +556,19 @@ mod tests {
             placed(&days),
             vec![(date("2026-12-07"), "22:00–00:00".into())]
         );
+    }
+
+    #[test]
+    fn a_month_shows_its_whole_weeks_and_moves_by_months() {
+        let (first, after, start, previous, next) = View::Month.span(date("2026-12-17"));
+        assert_eq!((first, after), (date("2026-11-30"), date("2027-01-04")));
+        assert_eq!(
+            (start, previous, next),
+            (date("2026-12-01"), date("2026-11-01"), date("2027-01-01"))
+        );
+        let (first, after, _, previous, next) = View::Day.span(date("2026-12-17"));
+        assert_eq!((first, after), (date("2026-12-17"), date("2026-12-18")));
+        assert_eq!((previous, next), (date("2026-12-16"), date("2026-12-18")));
     }
 
     #[test]
