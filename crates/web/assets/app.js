@@ -63,3 +63,8 @@ for (const state of document.querySelectorAll(".state-syncing")) {
   const form = state.closest("section")?.querySelector("form[data-progress]");
   if (form) pollProgress(form, form.dataset.progress, form.closest("section").querySelector(".progress"));
 }
+
+// - The way to a provider's consent screen (`a[data-continue]`, after Connect): followed at
+//   once (a navigation; the form that led here could not end at another origin).
+const onward = document.querySelector("a[data-continue]");
+if (onward) window.location.assign(onward.href);

@@ -99,6 +99,9 @@ pub static WORDS: Words = Words {
     turn_on: "Einschalten",
     turn_off: "Ausschalten",
     turned_off_notice: "Ausgeschaltet. Was bisher synchronisiert wurde, bleibt, wo es ist.",
+    continue_title: "Verbinden mit",
+    continue_intro: "Sie gehen zur Seite des Anbieters, um Threadline zuzulassen, und kommen dann hierher zurück. Der Link funktioniert einmal, innerhalb von 5 Minuten.",
+    continue_to: "Weiter zu",
     // Planning.
     planning_title: "Planung",
     planning_intro: "Ihre Woche: die Termine der Organisation und Ihre belegten Zeiten aus Ihrem Kalender in Grau.",

@@ -99,6 +99,9 @@ pub static WORDS: Words = Words {
     turn_on: "Turn on",
     turn_off: "Turn off",
     turned_off_notice: "Turned off. What it synced so far stays where it is.",
+    continue_title: "Connecting",
+    continue_intro: "You go to the provider's page to allow Threadline in, then come back here. The link works once, within 5 minutes.",
+    continue_to: "Continue to",
     // Planning.
     planning_title: "Planning",
     planning_intro: "Your week: the organisation's meetings, and your busy times from your calendar in grey.",

@@ -178,6 +178,9 @@ pub struct Words {
     pub turn_on: &'static str,
     pub turn_off: &'static str,
     pub turned_off_notice: &'static str,
+    pub continue_title: &'static str,
+    pub continue_intro: &'static str,
+    pub continue_to: &'static str,
     // Planning.
     pub planning_title: &'static str,
     pub planning_intro: &'static str,

@@ -99,6 +99,9 @@ pub static WORDS: Words = Words {
     turn_on: "Aanzetten",
     turn_off: "Uitzetten",
     turned_off_notice: "Uitgezet. Wat tot nu toe gesynchroniseerd is, blijft waar het is.",
+    continue_title: "Koppelen met",
+    continue_intro: "Je gaat naar de pagina van de dienst om Threadline toegang te geven en komt daarna hier terug. De link werkt één keer, binnen 5 minuten.",
+    continue_to: "Verder naar",
     // Planning.
     planning_title: "Planning",
     planning_intro: "Je week: de afspraken van de organisatie, en je bezette tijden uit je agenda in grijs.",

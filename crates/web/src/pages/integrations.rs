@@ -199,6 +199,29 @@ struct IntegrationsPage {
     problem: Option<String>,
 }
 
+/// On the way to a provider's consent screen: a link to this server's one-time start link.
+/// Not a redirect of the form's POST: the page's CSP (`form-action 'self'`) forbids a form
+/// to end at another origin, and the start link sends the browser on to the provider.
+/// `app.js` follows it at once; without JavaScript it is one click.
+#[derive(Template)]
+#[template(path = "integrations/continue.html")]
+struct ContinuePage {
+    l: Layout,
+    w: &'static Words,
+    provider: &'static str,
+    start_url: String,
+}
+
+fn to_provider(viewer: &Viewer, provider: Provider, start_url: String) -> Response {
+    let w = viewer.words();
+    render(&ContinuePage {
+        l: Layout::for_viewer(viewer, w.integrations_title, Section::Integrations),
+        w,
+        provider: provider.label(),
+        start_url,
+    })
+}
+
 /// `?done=` after an action: what the page says about it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Shown {
@@ -409,7 +432,7 @@ pub async fn connect(
     let started = oauth::start_flow_for(&app, Owner::from(&*viewer), asker, provider, hint, &[])
         .await
         .map_err(|e| from_api(e, lang))?;
-    Ok(Redirect::to(&started.start_url).into_response())
+    Ok(to_provider(&viewer, provider, started.start_url))
 }
 
 /// The viewer's connection `id` (404 when it is not theirs).
@@ -513,7 +536,7 @@ pub async fn switch(
             .await
             .map_err(|e| from_api(e, lang))?;
     let to = match authorization {
-        Some(started) => started.start_url,
+        Some(started) => return Ok(to_provider(&viewer, connection.provider, started.start_url)),
         None if on => format!("/integrations?done=sync#c-{id}-{name}"),
         None => "/integrations?done=off".to_string(),
     };
