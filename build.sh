@@ -276,8 +276,12 @@ test_e2e() {
 
 test_web() {
   ensure_node_deps
+  # The local Google of web/google.test.mjs (connecting, the planning's busy times).
+  cargo build --release -p threadline-fake-providers
   log "the web app in Chromium (Playwright + axe-core + threadline-server)"
-  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" npm run test:web)
+  (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
+    THREADLINE_FAKE_PROVIDERS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/threadline-fake-providers" \
+    npm run test:web)
 }
 
 test_firefox() {

@@ -5,7 +5,8 @@
 //!
 //! - [`layout`]: what every page shares (`templates/base.html`).
 //! - [`session`]: the session cookie → [`session::Viewer`]; the cross-site and CSRF checks.
-//! - [`pages`]: one module per part of the app, each with its routes.
+//! - [`pages`]: one module per part of the app, each with its routes (`integrations`: the
+//!   Marketplace, from the registry; `planning`: the week of meetings and busy times).
 //! - [`i18n`]: the words, in English, Dutch and German (a typed catalogue).
 //! - [`assets`]: the CSS, script and icon, under hashed names, cached for a year.
 //! - [`headers`]: the Content-Security-Policy and the other headers of every page.

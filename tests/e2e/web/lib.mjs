@@ -15,9 +15,12 @@ const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8
 
 export const PASSWORD = 'correct horse battery staple';
 
-/** A server with an owner who has no password yet, and a browser. */
-export async function startWeb() {
-  const server = await startServer();
+/**
+ * A server with an owner who has no password yet, and a browser. `options` go to
+ * `startServer` (a fixed `port`, `env`).
+ */
+export async function startWeb(options = {}) {
+  const server = await startServer(options);
   if (!server.setupUrl) throw new Error(`the server printed no setup link:\n${server.log()}`);
   const browser = await launchWithExtension({});
   return {

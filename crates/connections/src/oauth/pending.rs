@@ -1,7 +1,9 @@
-//! Started connect flows, until their callback (table `oauth_pending`, migrations 0006, 0012).
+//! Started connect flows, until their callback (table `oauth_pending`, migrations 0006, 0012,
+//! 0024).
 //!
 //! A flow is tied to three things, each by a secret of which only the SHA-256 is stored:
-//! - the **start link** ([`create`]): asked for with an API token, it is the URL the browser
+//! - the **start link** ([`create`]): asked for with an API token or from a web session
+//!   ([`Asker`]), it is the URL the browser
 //!   opens first; it works once, within [`START_LIFETIME`];
 //! - the **browser** ([`open`]): opening the start link gives that browser a cookie secret
 //!   (the HTTP side sets it HttpOnly) and sends it on to the provider's consent screen;
@@ -9,8 +11,9 @@
 //!
 //! The callback goes on only when the browser brings both the state and the cookie of the
 //! browser that opened the start link ([`Flow::opened_by`]): an authorization URL sent to
-//! someone else's browser connects nothing. The flow also remembers the API token that asked
-//! for it: once that token is revoked, neither the start link nor the callback goes on.
+//! someone else's browser connects nothing. The flow also remembers the API token or the web
+//! session that asked for it: once that token is revoked or that session signed out, neither
+//! the start link nor the callback goes on.
 //! A flow lives [`LIFETIME`] after its start and is good once: [`take`] deletes it, whatever
 //! the exchange does next. The PKCE verifier and the authorization URL (which holds the
 //! state) are encrypted at rest, bound to the row.
@@ -31,10 +34,12 @@ pub const LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 pub const START_LIFETIME: chrono::Duration = chrono::Duration::minutes(5);
 
 const TABLE: &str = "oauth_pending";
-/// What both lookups end with: whether the flow's token has been revoked since, and the
-/// join that says it (`p` is the flow).
-const TOKEN_REVOKED_FROM: &str = "CASE WHEN t.revoked_at IS NULL THEN 0 ELSE 1 END AS token_revoked
-         FROM oauth_pending p JOIN api_tokens t ON t.id = p.token_id";
+/// What both lookups end with: whether the flow's asker (token or session) has been revoked
+/// or signed out since, and the joins that say it (`p` is the flow).
+const TOKEN_REVOKED_FROM: &str = "CASE WHEN t.revoked_at IS NOT NULL OR s.ended_at IS NOT NULL
+             OR (p.session_id IS NOT NULL AND s.id IS NULL) THEN 1 ELSE 0 END AS token_revoked
+         FROM oauth_pending p LEFT JOIN api_tokens t ON t.id = p.token_id
+             LEFT JOIN web_sessions s ON s.id = p.session_id";
 const VERIFIER: &str = "pkce_verifier";
 const AUTHORIZATION_URL: &str = "authorization_url";
 
@@ -46,11 +51,20 @@ fn slot(id: Uuid, field: &'static str) -> Slot<'static> {
     }
 }
 
+/// Who asks for a flow, besides the user: what ends it when revoked or signed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// An API token (`POST /api/v1/connections/{provider}`).
+    Token(Uuid),
+    /// A web session (the web app's Integrations page).
+    Session(Uuid),
+}
+
 /// A flow to store.
 pub struct NewFlow<'a> {
     pub owner: Owner,
-    /// The API token that asks.
-    pub token_id: Uuid,
+    /// The API token or web session that asks.
+    pub asker: Asker,
     pub provider: Provider,
     pub state: &'a SecretString,
     pub pkce_verifier: &'a SecretString,
@@ -83,7 +97,8 @@ pub enum Opened {
     Used,
     /// It was not opened in time (deleted now).
     Expired,
-    /// The API token that asked for it has been revoked since (deleted now).
+    /// The API token that asked for it has been revoked since, or the web session signed
+    /// out (deleted now).
     TokenRevoked,
     /// No such link: never made, or finished or purged.
     Unknown,
@@ -98,7 +113,8 @@ pub struct Flow {
     pub pkce_verifier: SecretString,
     pub scopes: Vec<String>,
     pub redirect_url: String,
-    /// The API token that asked for it has been revoked since.
+    /// The API token that asked for it has been revoked since, or the web session signed
+    /// out.
     pub token_revoked: bool,
     browser_hash: Option<String>,
 }
@@ -148,16 +164,24 @@ pub async fn create(conn: &mut Conn, keys: &Keyring, flow: NewFlow<'_>) -> Resul
     let start_secret = new_secret();
     let url = SecretString::from(flow.authorization_url.to_string());
     sqlx::query(&format!(
-        "INSERT INTO {TABLE} (id, start_hash, state_hash, org_id, user_id, token_id, provider,
-             pkce_verifier, authorization_url, scopes, redirect_url, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO {TABLE} (id, start_hash, state_hash, org_id, user_id, token_id, session_id,
+             provider, pkce_verifier, authorization_url, scopes, redirect_url, created_at,
+             expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(id_text(id))
     .bind(hash(&start_secret))
     .bind(hash(flow.state))
     .bind(id_text(flow.owner.org_id))
     .bind(id_text(flow.owner.user_id))
-    .bind(id_text(flow.token_id))
+    .bind(match flow.asker {
+        Asker::Token(id) => Some(id_text(id)),
+        Asker::Session(_) => None,
+    })
+    .bind(match flow.asker {
+        Asker::Session(id) => Some(id_text(id)),
+        Asker::Token(_) => None,
+    })
     .bind(flow.provider.as_str())
     .bind(keys.seal(flow.pkce_verifier, slot(id, VERIFIER))?)
     .bind(keys.seal(&url, slot(id, AUTHORIZATION_URL))?)

@@ -6,6 +6,7 @@
 pub mod devices;
 pub mod links;
 pub mod passwords;
+pub mod preferences;
 pub mod sessions;
 
 use threadline_domain::address::EmailAddress;

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::fields::opt_text;
 use super::products::name_search;
 use super::{
-    load_rows, record_exists, replace_children, save_row, Col, Kind, Meta, MetaRow, Target,
-    META_COLUMNS,
+    load_in_order, load_rows, record_exists, replace_children, save_row, Col, Kind, Meta, MetaRow,
+    Target, META_COLUMNS,
 };
 use super::{Editable, Record};
 use crate::actor::Actor;
@@ -238,6 +238,39 @@ fn date(field: &str, value: Option<&str>) -> CrmResult<NaiveDate> {
         .ok()
         .filter(|_| raw.len() == 10)
         .ok_or_else(|| CrmError::invalid(field, format!("{raw:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// The organisation's meetings that overlap [`from`, `to`) (timed) or the days
+/// [`first_day`, `after_last_day`) (all-day), by start: the web app's planning. Meetings are
+/// the organisation's (they have no owner), as the API lists them.
+pub async fn in_range(
+    conn: &mut Conn,
+    actor: &Actor,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    (first_day, after_last_day): (NaiveDate, NaiveDate),
+) -> CrmResult<Vec<Meeting>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM meetings WHERE org_id = $1 AND deleted_at IS NULL
+           AND ((all_day = 0 AND start_at < $2 AND end_at > $3)
+             OR (all_day = 1 AND start_date < $4 AND end_date > $5))",
+    )
+    .bind(id_text(actor.org_id))
+    .bind(db::format_time(to))
+    .bind(db::format_time(from))
+    .bind(after_last_day.to_string())
+    .bind(first_day.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    // By start: an all-day meeting from its first day's midnight (UTC).
+    let mut meetings = load_in_order(conn, actor.org_id, &ids, |m: &Meeting| m.id).await?;
+    meetings.sort_by_key(|m| {
+        let day_start = m
+            .start_date
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc());
+        (m.start_at.or(day_start), m.id)
+    });
+    Ok(meetings)
 }
 
 /// An IANA time zone name known to the bundled tz database.

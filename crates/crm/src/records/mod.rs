@@ -501,6 +501,23 @@ pub async fn replace_children(
     Ok(())
 }
 
+/// The records `T` of `org` whose ids a query answered (as stored text), in that order
+/// (`id_of` reads a record's id).
+pub async fn load_in_order<T: Record>(
+    conn: &mut Conn,
+    org: Uuid,
+    ids: &[String],
+    id_of: impl Fn(&T) -> Uuid,
+) -> CrmResult<Vec<T>> {
+    let ids = ids
+        .iter()
+        .map(|s| parse_uuid(s))
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    let mut records = T::load(conn, org, &ids).await?;
+    records.sort_by_key(|r| ids.iter().position(|id| *id == id_of(r)));
+    Ok(records)
+}
+
 /// The rows of `org` among `ids` of `select` (`SELECT {META_COLUMNS}, … FROM <table> t …`,
 /// without its WHERE).
 pub async fn load_rows<R>(

@@ -160,13 +160,7 @@ pub async fn list(
     )
     .push_bind(limit);
     let ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
-    let ids = ids
-        .iter()
-        .map(|s| parse_uuid(s))
-        .collect::<Result<Vec<Uuid>, _>>()?;
-    let mut tasks = Task::load(conn, actor.org_id, &ids).await?;
-    tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
-    Ok(tasks)
+    super::load_in_order(conn, actor.org_id, &ids, |t: &Task| t.id).await
 }
 
 /// `actor`'s open tasks, the soonest due first (those without a due date after them), at

@@ -99,7 +99,17 @@ async fn disconnect(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Connection>> {
     let id = path_id(&raw, "connection")?;
-    let owner = Owner::from(&auth);
+    Ok(Json(disconnect_for(&state, Owner::from(&auth), id).await?))
+}
+
+/// Disconnects `owner`'s connection `id` (404 when it is not theirs): its schedules pause,
+/// its tokens are deleted, the row stays; then the provider is asked to revoke the grant.
+/// What the API's `DELETE /connections/{id}` and the web app's Disconnect do.
+pub async fn disconnect_for(
+    state: &AppState,
+    owner: Owner,
+    id: uuid::Uuid,
+) -> ApiResult<Connection> {
     let done = state
         .db()
         .write(|tx| {
@@ -117,5 +127,5 @@ async fn disconnect(
     if let Some(revocation) = done.revocation {
         connections::remote::revoke(state.keyring().ok(), state.oauth(), revocation).await;
     }
-    Ok(Json(done.connection))
+    Ok(done.connection)
 }

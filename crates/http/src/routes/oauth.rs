@@ -33,7 +33,7 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::oauth::google::granted;
-use crate::oauth::pending::{self, NewFlow, Opened, Taken};
+use crate::oauth::pending::{self, Asker, NewFlow, Opened, Taken};
 use crate::oauth::{dropbox, google};
 use crate::openapi::{ApiRouter, Op};
 use crate::secrets::SecretString;
@@ -165,6 +165,20 @@ pub async fn start_flow(
     login_hint: Option<&str>,
     more: &[&str],
 ) -> ApiResult<ConnectStarted> {
+    let asker = Asker::Token(auth.token_id);
+    start_flow_for(state, Owner::from(auth), asker, provider, login_hint, more).await
+}
+
+/// [`start_flow`] for `owner`, bound to `asker`: an API token, or the web app's session
+/// (whose Connect button starts the same flow).
+pub async fn start_flow_for(
+    state: &AppState,
+    owner: Owner,
+    asker: Asker,
+    provider: Provider,
+    login_hint: Option<&str>,
+    more: &[&str],
+) -> ApiResult<ConnectStarted> {
     let connector = state.oauth().connector(provider)?;
     let keys = state.keyring()?;
     let mut scopes = state.integrations().connect_scopes(provider);
@@ -174,8 +188,6 @@ pub async fn start_flow(
         }
     }
     let authorization = connector.authorization(login_hint, &scopes);
-    let owner = Owner::from(auth);
-    let token_id = auth.token_id;
     let flow = &authorization;
     let created = state
         .db()
@@ -185,7 +197,7 @@ pub async fn start_flow(
                 keys,
                 NewFlow {
                     owner,
-                    token_id,
+                    asker,
                     provider,
                     state: &flow.state,
                     pkce_verifier: &flow.pkce_verifier,
@@ -206,7 +218,7 @@ pub async fn start_flow(
 /// What a page of a flow that did not finish tells the person to do.
 fn start_again(provider: Provider) -> String {
     format!(
-        "Start again from Threadline: Settings → Connections → Connect {}.",
+        "Start again from Threadline: Integrations → Connect {}.",
         provider.label()
     )
 }
@@ -333,11 +345,10 @@ fn token_revoked_page(provider: Provider) -> Page {
     Page::failed(
         provider,
         StatusCode::FORBIDDEN,
-        "The Threadline API token that started this connection has been revoked since, so \
-         the connection was stopped. Nothing was connected.",
+        "The Threadline API token or sign-in that started this connection has been revoked \
+         or signed out since, so the connection was stopped. Nothing was connected.",
         &format!(
-            "Start again from Threadline with a token that is still valid: Settings → \
-             Connections → Connect {}.",
+            "Start again from Threadline, signed in: Integrations → Connect {}.",
             provider.label()
         ),
     )

@@ -23,15 +23,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::HttpMethod;
 
 use crate::auth::AuthUser;
+use crate::connections::{Connection, Owner};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
+use crate::oauth::pending::Asker;
 use crate::openapi::{ApiRouter, Op};
 use crate::records::{decode_cursor, encode_cursor};
 use crate::routes::connections::own;
+use crate::routes::oauth::{start_flow_for, ConnectStarted};
 use crate::routes::records::{query, Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 use crate::sync::runs::{self, Run};
 use crate::sync::schedule::{self, ReviewDecision, SyncState};
+use crate::sync::{Integration, Switched};
 
 const CURSOR_PREFIX: &str = "run";
 
@@ -121,13 +125,79 @@ async fn sync_now(
     Path(raw): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
     let connection = own(&state, &auth, &raw).await?;
+    let items = sync_now_of(&state, connection.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+}
+
+/// "Sync now" of connection `connection_id` (the caller has checked it is the user's): its
+/// runs, queued or already going; this process's runner is woken. What the API's
+/// `POST /connections/{id}/sync` and the web app's Sync now do.
+pub async fn sync_now_of(state: &AppState, connection_id: uuid::Uuid) -> ApiResult<Vec<Run>> {
     let items = state
         .db()
-        .write(|tx| Box::pin(schedule::sync_now(tx, connection.id)))
+        .write(|tx| Box::pin(schedule::sync_now(tx, connection_id)))
         .await
         .map_err(ApiError::from)?;
     state.sync_wake().notify_one();
-    Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
+    Ok(items)
+}
+
+/// Turns `integration` on or off for `owner`'s `connection` (checked to be theirs by the
+/// caller), one the user switches per connection (`Integration::switchable`): what it did,
+/// and when it waits for its scopes, the start link of the consent flow that asks for them
+/// (incremental authorization; bound to `asker`, the account preselected by `login_hint`).
+/// What the Contacts export's `PUT /connections/{id}/contacts-export` and the web app's
+/// Turn on / Turn off do.
+pub async fn switch_of(
+    state: &AppState,
+    (owner, asker): (Owner, Asker),
+    connection: &Connection,
+    integration: &dyn Integration,
+    on: bool,
+    login_hint: Option<&str>,
+) -> ApiResult<(Switched, Option<ConnectStarted>)> {
+    let switched = state
+        .db()
+        .write(|tx| Box::pin(integration.switch(tx, connection, on)))
+        .await
+        .map_err(ApiError::from)?;
+    let authorization = match switched {
+        Switched::On => {
+            state.sync_wake().notify_one();
+            None
+        }
+        Switched::WaitingForScope => Some(
+            start_flow_for(
+                state,
+                owner,
+                asker,
+                connection.provider,
+                login_hint,
+                integration.scopes(),
+            )
+            .await?,
+        ),
+        Switched::Off => None,
+    };
+    Ok((switched, authorization))
+}
+
+/// The user's `decision` about connection `connection_id`'s refused run (the caller has
+/// checked it is the user's): the runs queued. What the API's `POST /connections/{id}/review`
+/// and the web app's review buttons do.
+pub async fn review_of(
+    state: &AppState,
+    connection_id: uuid::Uuid,
+    decision: ReviewDecision,
+) -> ApiResult<Vec<Run>> {
+    let items = state
+        .db()
+        .write(|tx| Box::pin(schedule::review(tx, connection_id, decision)))
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(connection = %connection_id, ?decision, "a refused sync run was reviewed");
+    state.sync_wake().notify_one();
+    Ok(items)
 }
 
 async fn review(
@@ -137,14 +207,7 @@ async fn review(
     Json(request): Json<ReviewRequest>,
 ) -> ApiResult<(StatusCode, Json<SyncNowAnswer>)> {
     let connection = own(&state, &auth, &raw).await?;
-    let decision = request.decision;
-    let items = state
-        .db()
-        .write(|tx| Box::pin(schedule::review(tx, connection.id, decision)))
-        .await
-        .map_err(ApiError::from)?;
-    tracing::info!(connection = %connection.id, ?decision, "a refused sync run was reviewed");
-    state.sync_wake().notify_one();
+    let items = review_of(&state, connection.id, request.decision).await?;
     Ok((StatusCode::ACCEPTED, Json(SyncNowAnswer { items })))
 }
 

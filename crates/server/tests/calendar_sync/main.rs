@@ -34,6 +34,7 @@ mod harness;
 mod attendees;
 mod converted;
 mod failures;
+mod planning;
 mod recovery;
 mod series;
 mod two_way;

@@ -10,8 +10,11 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use threadline_connections::{self as connections, Connection, Provider};
-use threadline_storage::db::{BoxFuture, Conn};
+use threadline_crm::{Actor, CrmError};
+use threadline_storage::db::{BoxFuture, Conn, Db};
+use uuid::Uuid;
 
 use crate::{schedule, SyncJob, DEFAULT_INTERVAL, DEFAULT_JITTER};
 
@@ -38,6 +41,10 @@ pub trait Integration: Any + Send + Sync {
 
     /// What those scopes give, for the person connecting: "your calendars".
     fn scopes_label(&self) -> &'static str;
+
+    /// Its card in the web app's Integrations page: a title and one line of what it does,
+    /// in each of the app's languages (a new integration declares them, or does not build).
+    fn card(&self) -> Card;
 
     /// Time between runs of a schedule.
     fn interval(&self) -> Duration {
@@ -86,6 +93,49 @@ pub trait Integration: Any + Send + Sync {
         })
     }
 
+    /// True for one the user turns on and off per connection (the Contacts export): the
+    /// web app offers [`Integration::switch`] on its card. False by default.
+    fn switchable(&self) -> bool {
+        false
+    }
+
+    /// Turns it on or off for `connection` (in the caller's write transaction), for one that
+    /// is [`Integration::switchable`]; by default it cannot be (`Off` is answered for
+    /// either). When it answers [`Switched::WaitingForScope`], the caller sends the user to
+    /// the provider for its scopes (incremental authorization).
+    fn switch<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _connection: &'a Connection,
+        _on: bool,
+    ) -> BoxFuture<'a, Result<Switched, connections::Error>> {
+        Box::pin(async { Ok(Switched::Off) })
+    }
+
+    /// The busy times it imported for `actor` that overlap [`from`, `to`): the grey blocks
+    /// of the web app's planning (a calendar's events). None by default. Only `actor`'s own:
+    /// another user's busy times are never shown.
+    fn busy_times<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _actor: &'a Actor,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<BusyTime>, CrmError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting:
+    /// the meeting's id; `None` when `id` is none of this integration's.
+    fn convert_busy<'a>(
+        &'a self,
+        _db: &'a Db,
+        _actor: &'a Actor,
+        _id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// After the account was disconnected (its tokens are gone, its schedules skip it). By
     /// default nothing more: what was synced stays on both sides.
     fn on_disconnected<'a>(
@@ -95,6 +145,62 @@ pub trait Integration: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<(), connections::Error>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// What [`Integration::switch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switched {
+    /// On, and due at once.
+    On,
+    /// On, but the connection lacks its scopes: it runs once a grant has them.
+    WaitingForScope,
+    Off,
+}
+
+/// A busy time of a user's outside calendar, as the planning shows it: its time, and a title
+/// only when the user may see one (a private event has none: "Busy").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusyTime {
+    pub id: Uuid,
+    pub title: Option<String>,
+    /// Timed: its start and end.
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    /// All-day: the first day and the day after the last.
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// One block stands for a repeating series (its occurrences are not expanded here).
+    pub repeats: bool,
+    /// [`Integration::convert_busy`] can make it a meeting.
+    pub convertible: bool,
+}
+
+/// A text in each of the web app's languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Localised {
+    pub en: &'static str,
+    pub nl: &'static str,
+    pub de: &'static str,
+}
+
+impl Localised {
+    /// The text in language `tag` (`en`, `nl`, `de`); English for any other.
+    pub fn get(&self, tag: &str) -> &'static str {
+        match tag {
+            "nl" => self.nl,
+            "de" => self.de,
+            _ => self.en,
+        }
+    }
+}
+
+/// What the web app's Integrations page shows of an integration ([`Integration::card`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Card {
+    /// Its name for people: "Google Calendar".
+    pub title: Localised,
+    /// One line of what it does.
+    pub summary: Localised,
 }
 
 /// How an integration is built from the configuration: `None` when its provider is not

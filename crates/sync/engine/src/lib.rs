@@ -70,7 +70,7 @@ use uuid::Uuid;
 
 use threadline_storage::db::{BoxFuture, Db};
 
-pub use integration::{Integration, Integrations};
+pub use integration::{BusyTime, Card, Integration, Integrations, Localised, Switched};
 pub use runner::{Lease, Runner, RunnerConfig, RunnerHandle};
 pub use seams::{
     with_token_replacement, AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError,

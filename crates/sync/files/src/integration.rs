@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use threadline_connections::{self as connections, Connection, Provider};
 use threadline_storage::db::{BoxFuture, Conn};
-use threadline_sync_engine::{schedule, Integration, JobContext, JobError, SyncJob};
+use threadline_sync_engine::{schedule, Card, Integration, JobContext, JobError, SyncJob};
 
 use crate::run::{FileSync, RunOptions};
 use crate::settings::{self, Target};
@@ -21,6 +21,8 @@ pub struct Declaration {
     pub provider: Provider,
     pub scopes: &'static [&'static str],
     pub scopes_label: &'static str,
+    /// Its card in the web app.
+    pub card: Card,
     /// Drive's scope is asked for when the user turns the sync on (incremental
     /// authorization), not when Google is connected for the calendar.
     pub asked_at_connect: bool,
@@ -119,6 +121,10 @@ impl Integration for FilesIntegration {
 
     fn scopes(&self) -> &'static [&'static str] {
         self.declaration.scopes
+    }
+
+    fn card(&self) -> Card {
+        self.declaration.card
     }
 
     fn scopes_label(&self) -> &'static str {

@@ -5,6 +5,8 @@ pub mod connect;
 pub mod emails;
 pub mod home;
 pub mod import;
+pub mod integrations;
+pub mod planning;
 pub mod settings;
 pub mod tasks;
 
@@ -75,4 +77,25 @@ pub fn routes() -> Router<AppState> {
             "/connect/extension",
             get(connect::ask).post(connect::decide),
         )
+        // Integrations.
+        .route("/integrations", get(integrations::page))
+        .route(
+            "/integrations/connect/{provider}",
+            post(integrations::connect),
+        )
+        .route(
+            "/integrations/{id}/disconnect",
+            post(integrations::disconnect),
+        )
+        .route("/integrations/{id}/sync", post(integrations::sync_now))
+        .route("/integrations/{id}/review", post(integrations::review))
+        .route(
+            "/integrations/{id}/switch/{name}",
+            post(integrations::switch),
+        )
+        .route("/integrations/{id}/progress", get(integrations::progress))
+        // Planning.
+        .route("/planning", get(planning::week))
+        .route("/planning/busy/{id}/convert", post(planning::convert))
+        .route("/planning/time-zone", post(planning::set_time_zone))
 }

@@ -38,11 +38,23 @@ impl Answer {
 }
 
 impl Site {
+    /// A site whose state stores documents in the test's data directory.
     pub async fn new() -> Site {
+        Site::build(|db, dir| AppState::with_data_dir(db, dir)).await
+    }
+
+    /// A site with the state `state` makes of its database (integrations of a test's own).
+    pub async fn with_state(state: impl FnOnce(threadline_storage::db::Db) -> AppState) -> Site {
+        Site::build(|db, _| state(db)).await
+    }
+
+    async fn build(
+        state: impl FnOnce(threadline_storage::db::Db, &std::path::Path) -> AppState,
+    ) -> Site {
         let test_db = TestDatabase::create();
         let db = test_db.open().await;
         accounts::bootstrap(&db, "owner@example.com").await.unwrap();
-        let state = AppState::with_data_dir(db.clone(), test_db.data_dir());
+        let state = state(db.clone(), test_db.data_dir());
         // The whole server's router: the pages beside the API, as the binary serves them.
         let app = threadline_http::app::router_with(
             state.clone(),

@@ -10,7 +10,7 @@ use threadline_connections::Provider;
 use threadline_files_sync::integration::{Declaration, FilesIntegration};
 use threadline_files_sync::run::FileSync;
 use threadline_sync_engine::integration::BuildContext;
-use threadline_sync_engine::Integration;
+use threadline_sync_engine::{Card, Integration, Localised};
 
 use crate::client::{DropboxClient, RetryPolicy};
 
@@ -32,6 +32,21 @@ pub const DECLARATION: Declaration = Declaration {
     provider: Provider::Dropbox,
     scopes: SCOPES,
     scopes_label: "the files of the app folder Apps/Threadline CRM",
+    card: Card {
+        title: Localised {
+            en: "Dropbox",
+            nl: "Dropbox",
+            de: "Dropbox",
+        },
+        summary: Localised {
+            en: "A record's documents kept in step with its folder under Apps/Threadline CRM in \
+                 your Dropbox, both ways.",
+            nl: "De documenten van een record gelijk gehouden met zijn map onder \
+                 Apps/Threadline CRM in je Dropbox, beide kanten op.",
+            de: "Die Dokumente eines Datensatzes mit seinem Ordner unter Apps/Threadline CRM in \
+                 Ihrer Dropbox abgeglichen, in beide Richtungen.",
+        },
+    },
     asked_at_connect: true,
     interval: Duration::from_secs(60 * 60),
     jitter: Duration::from_secs(5 * 60),

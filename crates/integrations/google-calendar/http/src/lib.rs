@@ -34,6 +34,7 @@ use uuid::Uuid;
 use threadline_connections::Provider;
 use threadline_crm::records::meetings::Meeting;
 use threadline_google_calendar::client::{CalendarEntry, CallError};
+use threadline_google_calendar::convert;
 use threadline_google_calendar::store::{self, BusyBlock};
 use threadline_google_calendar::{CalendarSync, GoogleCalendar};
 use threadline_http::auth::AuthUser;
@@ -382,27 +383,15 @@ async fn list_blocks(
 }
 
 fn block_not_found(id: Uuid) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("there is no busy block with id {id}"),
-    )
+    ApiError::from(convert::block_not_found(id))
 }
 
 fn cancelled_occurrence() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "a cancelled occurrence of a series cannot become a meeting",
-    )
+    ApiError::from(convert::cancelled_occurrence())
 }
 
 fn occurrence_required() -> ApiError {
-    ApiError::invalid(
-        "occurrence",
-        "the block is a series: name the occurrence to convert in `occurrence`, by its \
-         original start (RFC 3339 for a timed series, YYYY-MM-DD for an all-day one)",
-    )
+    ApiError::from(convert::occurrence_required())
 }
 
 fn not_an_occurrence(raw: &str) -> ApiError {
@@ -441,7 +430,7 @@ async fn convert(
     }
     .ok_or_else(|| block_not_found(block_id))?;
     let meeting_id = match (occurrence, block.recurrence.is_empty()) {
-        (None, true) => convert_block(&state, org, user, block_id).await?,
+        (None, true) => convert::block(state.db(), org, user, block_id).await?,
         (Some(_), true) => {
             return Err(ApiError::invalid(
                 "occurrence",
@@ -459,45 +448,6 @@ async fn convert(
         .next()
         .ok_or_else(|| ApiError::internal("the new meeting is gone"))?;
     Ok((StatusCode::CREATED, Json(meeting)))
-}
-
-/// A block that is not a series made a meeting, from what its last listing said: one
-/// transaction. Answers the meeting's id.
-async fn convert_block(state: &AppState, org: Uuid, user: Uuid, block_id: Uuid) -> ApiResult<Uuid> {
-    let meeting_id = threadline_storage::db::new_id();
-    state
-        .db()
-        .write(|tx| {
-            Box::pin(async move {
-                let block = store::block(tx, org, user, block_id)
-                    .await?
-                    .ok_or_else(|| block_not_found(block_id))?;
-                // The event became a series since the caller looked: a series' first
-                // occurrence is not what was asked for.
-                if !block.recurrence.is_empty() {
-                    return Err(occurrence_required());
-                }
-                let link = store::links_of(tx, block.connection_id, block_id)
-                    .await?
-                    .into_iter()
-                    .find(|l| l.kind == LinkKind::Block)
-                    .ok_or_else(|| block_not_found(block_id))?;
-                let (converted, fields) = link
-                    .converted(meeting_id)
-                    .ok_or_else(cancelled_occurrence)?;
-                store::create_meeting(tx, org, meeting_id, &fields, &Default::default()).await?;
-                // Same (calendar, event) key: the converted link replaces the block's. It
-                // keeps the block link's `writable` (the user organises the event, as its
-                // last listing said), so the meeting's CRM edits reach Google only then.
-                // The block itself does not carry it: the link row already does, and the
-                // block is removed here anyway.
-                store::put_link(tx, block.connection_id, &converted).await?;
-                store::remove_block(tx, block_id).await?;
-                ApiResult::Ok(())
-            })
-        })
-        .await?;
-    Ok(meeting_id)
 }
 
 /// The original start `raw` names, in the series' form: a date for an all-day series, an

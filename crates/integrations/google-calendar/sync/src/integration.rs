@@ -3,12 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use threadline_connections::Provider;
-use threadline_sync_engine::{Integration, SyncJob};
+use threadline_crm::{Actor, CrmError};
+use threadline_storage::db::{BoxFuture, Conn, Db};
+use threadline_sync_engine::{BusyTime, Card, Integration, Localised, SyncJob};
+use uuid::Uuid;
 
 use crate::client::{CalendarClient, RetryPolicy};
 use crate::job::CalendarJob;
 use crate::CalendarSync;
+use crate::{convert, store};
 use threadline_sync_engine::integration::BuildContext;
 
 /// Its name in `sync_schedules.integration`.
@@ -69,11 +74,90 @@ impl Integration for GoogleCalendar {
         "your calendars"
     }
 
+    fn card(&self) -> Card {
+        Card {
+            title: Localised {
+                en: "Google Calendar",
+                nl: "Google Agenda",
+                de: "Google Kalender",
+            },
+            summary: Localised {
+                en: "Your Google events as grey busy blocks in the planning; CRM meetings in \
+                     your calendar.",
+                nl: "Je Google-afspraken als grijze bezet-blokken in de planning; CRM-afspraken \
+                     in je agenda.",
+                de: "Ihre Google-Termine als graue Belegt-Blöcke in der Planung; CRM-Termine in \
+                     Ihrem Kalender.",
+            },
+        }
+    }
+
     fn interval(&self) -> Duration {
         Duration::from_secs(30 * 60)
     }
 
     fn job(&self) -> Arc<dyn SyncJob> {
         Arc::new(CalendarJob(Arc::clone(&self.sync)))
+    }
+
+    /// The user's busy blocks (`store::blocks_in_range`): a cancelled occurrence is left
+    /// out, an exception of a series only where it is now; a series is one busy time that
+    /// repeats.
+    fn busy_times<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        actor: &'a Actor,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<BusyTime>, CrmError>> {
+        Box::pin(async move {
+            let blocks =
+                store::blocks_in_range(conn, actor.org_id, actor.user_id, from, to).await?;
+            let overlaps = |b: &store::BusyBlock| match (b.start_at, b.end_at) {
+                (Some(start), Some(end)) => start < to && end > from,
+                _ => match (b.start_date, b.end_date) {
+                    (Some(first), Some(after)) => {
+                        first < to.date_naive() && after > from.date_naive()
+                    }
+                    _ => false,
+                },
+            };
+            Ok(blocks
+                .into_iter()
+                .filter(|b| !b.cancelled)
+                .filter(|b| !b.recurrence.is_empty() || overlaps(b))
+                .map(|b| BusyTime {
+                    id: b.id,
+                    title: b.title.filter(|_| !b.private),
+                    start_at: b.start_at,
+                    end_at: b.end_at,
+                    start_date: b.start_date,
+                    end_date: b.end_date,
+                    repeats: !b.recurrence.is_empty(),
+                    convertible: b.recurrence.is_empty(),
+                })
+                .collect())
+        })
+    }
+
+    fn convert_busy<'a>(
+        &'a self,
+        db: &'a Db,
+        actor: &'a Actor,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
+        Box::pin(async move {
+            let mut conn = db.pool().acquire().await?;
+            if store::block(&mut conn, actor.org_id, actor.user_id, id)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            drop(conn);
+            convert::block(db, actor.org_id, actor.user_id, id)
+                .await
+                .map(Some)
+        })
     }
 }

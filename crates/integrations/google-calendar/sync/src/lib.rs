@@ -23,6 +23,7 @@
 //! step is (see `threadline-calendar-core`'s order).
 
 pub mod client;
+pub mod convert;
 pub mod executor;
 pub mod job;
 pub mod store;

@@ -20,16 +20,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::HttpMethod;
 use uuid::Uuid;
 
-use threadline_connections::{Connection, Provider, Status};
+use threadline_connections::oauth::pending::Asker;
+use threadline_connections::{Connection, Owner, Provider, Status};
 use threadline_google_contacts::group::GROUP_NAME;
 use threadline_google_contacts::store;
-use threadline_google_contacts::{GoogleContacts, Switched, NAME, SCOPES};
+use threadline_google_contacts::{GoogleContacts, NAME};
 use threadline_http::auth::AuthUser;
 use threadline_http::error::{ApiError, ApiResult};
 use threadline_http::extract::Json;
 use threadline_http::openapi::{ApiRouter, Op};
 use threadline_http::routes::connections::own_of;
-use threadline_http::routes::oauth::{start_google_flow, ConnectStarted};
+use threadline_http::routes::oauth::ConnectStarted;
+use threadline_http::routes::sync::switch_of;
 use threadline_http::state::AppState;
 use threadline_sync_engine::schedule::{self, ScheduleView};
 use threadline_sync_engine::Integration;
@@ -153,25 +155,19 @@ async fn set_export(
 ) -> ApiResult<(StatusCode, Json<ExportState>)> {
     let connection = own_of(&state, &auth, &raw, Provider::Google).await?;
     let export = contacts(&state)?;
-    let c = &connection;
-    let switched = state
-        .db()
-        .write(|tx| Box::pin(export.set_enabled(tx, c, input.enabled)))
-        .await
-        .map_err(ApiError::from)?;
+    // The account connected, preselected; its address when Google gave one.
+    let hint = connection.account_email.as_deref().unwrap_or(&auth.email);
+    let asker = (Owner::from(&auth), Asker::Token(auth.token_id));
+    let (switched, authorization) = switch_of(
+        &state,
+        asker,
+        &connection,
+        export,
+        input.enabled,
+        Some(hint),
+    )
+    .await?;
     tracing::info!(connection = %connection.id, ?switched, "the Google Contacts export was switched");
-    let authorization = match switched {
-        Switched::On => {
-            state.sync_wake().notify_one();
-            None
-        }
-        Switched::WaitingForScope => {
-            // The account connected, preselected; its address when Google gave one.
-            let hint = connection.account_email.as_deref().unwrap_or(&auth.email);
-            Some(start_google_flow(&state, &auth, hint, SCOPES).await?)
-        }
-        Switched::Off => None,
-    };
     let mut answer = export_state(&state, export, &connection).await?;
     answer.authorization = authorization;
     Ok((StatusCode::OK, Json(answer)))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use threadline_connections::{self as connections, Connection, Provider};
 use threadline_storage::db::{BoxFuture, Conn};
 use threadline_sync_engine::integration::BuildContext;
-use threadline_sync_engine::{schedule, Integration, SyncJob};
+use threadline_sync_engine::{schedule, Card, Integration, Localised, SyncJob};
 
 use crate::client::{PeopleClient, RetryPolicy};
 use crate::job::{ContactsExport, ContactsJob, SCOPE};
@@ -71,15 +71,8 @@ impl GoogleContacts {
     }
 }
 
-/// What [`GoogleContacts::set_enabled`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Switched {
-    /// On, and due at once.
-    On,
-    /// On, but the connection lacks the Contacts scope: it runs once a grant has it.
-    WaitingForScope,
-    Off,
-}
+/// What [`GoogleContacts::set_enabled`] did: the engine's [`Switched`].
+pub use threadline_sync_engine::Switched;
 
 /// The export table's errors (only the database's, in fact) in the seam's terms.
 fn crm_to_connections(e: threadline_crm::CrmError) -> connections::Error {
@@ -106,9 +99,40 @@ impl Integration for GoogleContacts {
         "your contacts"
     }
 
+    fn card(&self) -> Card {
+        Card {
+            title: Localised {
+                en: "Google Contacts",
+                nl: "Google Contacten",
+                de: "Google Kontakte",
+            },
+            summary: Localised {
+                en: "The CRM's contacts exported to the group \"Threadline\" of your Google \
+                     contacts (one way).",
+                nl: "De contactpersonen van het CRM in de groep \"Threadline\" van je \
+                     Google-contacten (één kant op).",
+                de: "Die Kontakte des CRM in der Gruppe \"Threadline\" Ihrer Google-Kontakte \
+                     (in eine Richtung).",
+            },
+        }
+    }
+
     /// Asked for when the user turns the export on, not at every connect.
     fn asked_at_connect(&self) -> bool {
         false
+    }
+
+    fn switchable(&self) -> bool {
+        true
+    }
+
+    fn switch<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        connection: &'a Connection,
+        on: bool,
+    ) -> BoxFuture<'a, Result<Switched, connections::Error>> {
+        Box::pin(self.set_enabled(conn, connection, on))
     }
 
     /// A grant with the Contacts scope turns the export's schedule on (due now) when the

@@ -15,7 +15,7 @@ use threadline_connections::Provider;
 use threadline_files_sync::integration::{Declaration, FilesIntegration};
 use threadline_files_sync::run::FileSync;
 use threadline_sync_engine::integration::BuildContext;
-use threadline_sync_engine::Integration;
+use threadline_sync_engine::{Card, Integration, Localised};
 
 use crate::client::{DriveClient, RetryPolicy};
 
@@ -32,6 +32,20 @@ pub const DECLARATION: Declaration = Declaration {
     provider: Provider::Google,
     scopes: SCOPES,
     scopes_label: "your Google Drive files",
+    card: Card {
+        title: Localised {
+            en: "Google Drive",
+            nl: "Google Drive",
+            de: "Google Drive",
+        },
+        summary: Localised {
+            en: "A record's documents kept in step with a folder of your Google Drive, both ways.",
+            nl: "De documenten van een record gelijk gehouden met een map in je Google Drive, \
+                 beide kanten op.",
+            de: "Die Dokumente eines Datensatzes mit einem Ordner Ihres Google Drive abgeglichen, \
+                 in beide Richtungen.",
+        },
+    },
     asked_at_connect: false,
     interval: Duration::from_secs(30 * 60),
     jitter: Duration::from_secs(3 * 60),

@@ -1,0 +1,131 @@
+//! What the web app's planning reads of the Calendar sync through the engine's seam
+//! (`Integration::busy_times`, `Integration::convert_busy`): the user's own busy blocks, a
+//! private event without its title, a series as one repeating time, a cancelled occurrence
+//! left out; converting a block makes the meeting the API's convert route makes.
+
+use super::*;
+use threadline_server::actor::Actor;
+
+/// Ann as the model's actor, read from her connection.
+async fn ann(h: &Harness) -> Actor {
+    let (user_id, org_id): (String, String) = sqlx::query_as(
+        "SELECT c.user_id, u.org_id FROM connections c JOIN users u ON u.id = c.user_id
+         WHERE c.id = $1",
+    )
+    .bind(h.connection.to_string())
+    .fetch_one(h.state.db().pool())
+    .await
+    .unwrap();
+    Actor {
+        user_id: Uuid::parse_str(&user_id).unwrap(),
+        org_id: Uuid::parse_str(&org_id).unwrap(),
+        name: "Ann".into(),
+        email: ANN.into(),
+    }
+}
+
+fn calendar(h: &Harness) -> &dyn Integration {
+    h.state
+        .integrations()
+        .iter()
+        .find(|i| i.name() == threadline_google_calendar::NAME)
+        .expect("the calendar is registered")
+        .as_ref()
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+}
+
+#[tokio::test]
+async fn the_planning_reads_own_busy_times_private_ones_without_title_and_converts_one() {
+    let h = Harness::new().await;
+    h.insert(timed(
+        "Dentist",
+        "2026-03-02T09:00:00+01:00",
+        "2026-03-02T10:00:00+01:00",
+    ));
+    let mut private = timed(
+        "Therapy",
+        "2026-03-03T09:00:00+01:00",
+        "2026-03-03T10:00:00+01:00",
+    );
+    private["visibility"] = json!("private");
+    h.insert(private);
+    let mut series = timed("Stand-up", "2026-03-02T08:00:00Z", "2026-03-02T08:15:00Z");
+    series["recurrence"] = json!(["RRULE:FREQ=DAILY;COUNT=5"]);
+    h.insert(series);
+    // Next month's: outside the week.
+    h.insert(timed(
+        "Later",
+        "2026-04-06T09:00:00Z",
+        "2026-04-06T10:00:00Z",
+    ));
+    h.synced().await;
+
+    let actor = ann(&h).await;
+    let (from, to) = (at("2026-03-02T00:00:00Z"), at("2026-03-09T00:00:00Z"));
+    let mut conn = h.state.db().pool().acquire().await.unwrap();
+    let busy = calendar(&h)
+        .busy_times(&mut conn, &actor, from, to)
+        .await
+        .unwrap();
+    let titles: Vec<Option<&str>> = busy.iter().map(|b| b.title.as_deref()).collect();
+    assert_eq!(busy.len(), 3, "{busy:?}");
+    assert!(
+        titles.contains(&Some("Dentist")) && titles.contains(&None),
+        "{titles:?}"
+    );
+    assert!(!titles.contains(&Some("Therapy")) && !titles.contains(&Some("Later")));
+    let standup = busy
+        .iter()
+        .find(|b| b.title.as_deref() == Some("Stand-up"))
+        .unwrap();
+    assert!(standup.repeats && !standup.convertible);
+    let dentist = busy
+        .iter()
+        .find(|b| b.title.as_deref() == Some("Dentist"))
+        .unwrap();
+    assert_eq!(dentist.start_at, Some(at("2026-03-02T08:00:00Z")));
+    assert!(dentist.convertible && !dentist.repeats);
+
+    // A colleague (or anyone else) has none of Ann's.
+    let other = Actor {
+        user_id: threadline_server::db::new_id(),
+        ..actor.clone()
+    };
+    let none = calendar(&h)
+        .busy_times(&mut conn, &other, from, to)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(
+        calendar(&h)
+            .convert_busy(h.state.db(), &other, dentist.id)
+            .await
+            .unwrap(),
+        None
+    );
+    drop(conn);
+
+    // Ann converts hers: a meeting, and the block is gone from her busy times.
+    let meeting = calendar(&h)
+        .convert_busy(h.state.db(), &actor, dentist.id)
+        .await
+        .unwrap()
+        .expect("converted");
+    let stored = h.get_meeting(&meeting.to_string()).await;
+    assert_eq!(stored["title"], "Dentist");
+    assert_eq!(stored["start_at"], "2026-03-02T08:00:00Z");
+    let mut conn = h.state.db().pool().acquire().await.unwrap();
+    let after = calendar(&h)
+        .busy_times(&mut conn, &actor, from, to)
+        .await
+        .unwrap();
+    assert!(after.iter().all(|b| b.id != dentist.id));
+    // A series' block converts one occurrence at a time (the API's route), not here.
+    let refused = calendar(&h)
+        .convert_busy(h.state.db(), &actor, standup.id)
+        .await;
+    assert!(refused.is_err());
+}
