@@ -302,8 +302,9 @@ impl App {
                 }
                 continue;
             }
-            self.watch_item(&message);
-            if !thread::is_expanded(&message) {
+            let item = crate::selectors::MESSAGE_ITEM.closest(&message);
+            self.watch_item(&message, item.as_ref());
+            if !thread::item_expanded(item.as_ref()) {
                 continue;
             }
             let Some(identity) = thread::identity(&message) else {
@@ -333,11 +334,12 @@ impl App {
         message.contains(Some(bar.host())).then_some(bar)
     }
 
-    /// Watches the class of a message's list item, which flips between collapsed and
-    /// expanded without inserting anything once a message has been opened.
+    /// Watches the class of a message's list item (`item`, found by the caller), which
+    /// flips between collapsed and expanded without inserting anything once a message has
+    /// been opened.
     /// Also watches the message's id attributes, which Gmail fills in when it resolves a
     /// just-sent message's `msg-a:r…` id.
-    fn watch_item(&self, message: &Element) {
+    fn watch_item(&self, message: &Element, item: Option<&Element>) {
         let observer = self.item_observer.borrow();
         let Some((observer, inits)) = observer.as_ref() else {
             return;
@@ -350,8 +352,8 @@ impl App {
                 self.watched_items.add(el);
             }
         };
-        if let Some(item) = crate::selectors::MESSAGE_ITEM.closest(message) {
-            watch(&item, &inits[0]);
+        if let Some(item) = item {
+            watch(item, &inits[0]);
         }
         watch(message, &inits[1]);
     }
