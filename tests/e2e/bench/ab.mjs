@@ -74,6 +74,12 @@ try {
       console.log(`| ${k} | ${f(da)} | ${f(db)} |`);
     }
     console.log(`| total | ${f(ta)} | ${f(tb)} |`);
+    const [ea, eb, ewo] = ['A', 'B', 'without'].map((n) => meanTimes(traces[n], 'byEvent'));
+    const events = [...new Set([...Object.keys(ea), ...Object.keys(eb)])]
+      .map((k) => ({ k, a: (ea[k] ?? 0) - (ewo[k] ?? 0), b: (eb[k] ?? 0) - (ewo[k] ?? 0) }))
+      .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a))
+      .slice(0, 12);
+    console.log(`largest A/B differences by trace event (minus without's): ${events.map((e) => `${e.k} ${f(e.a)} / ${f(e.b)}`).join(', ')}`);
   }
 } finally {
   await other.close().catch(() => {});
