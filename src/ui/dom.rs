@@ -20,7 +20,7 @@ pub fn document() -> Document {
     DOCUMENT.with(Document::clone)
 }
 
-/// The parts of the UI copied from templates: the spans' names are their classes.
+/// The parts of the UI copied from templates.
 #[derive(Clone, Copy)]
 pub enum Part {
     Host,
@@ -28,27 +28,13 @@ pub enum Part {
     Parties,
     Party,
     Pick,
-    Name,
-    Address,
-    Notice,
-    Company,
-}
-
-impl Part {
-    /// A span part's class.
-    fn class(self) -> &'static str {
-        match self {
-            Part::Name => "name",
-            Part::Address => "address",
-            Part::Notice => "notice",
-            _ => "company",
-        }
-    }
+    Track,
+    Task,
 }
 
 thread_local! {
     /// The templates of the parts, each built on first use.
-    static TEMPLATES: [OnceCell<Element>; 9] = const { [const { OnceCell::new() }; 9] };
+    static TEMPLATES: [OnceCell<Element>; 7] = const { [const { OnceCell::new() }; 7] };
 }
 
 fn copy(part: Part, build: &dyn Fn() -> Element) -> Element {
@@ -70,11 +56,9 @@ pub fn from_template(part: Part, build: fn() -> Element) -> Element {
     copy(part, &build)
 }
 
-/// A span part (`Name`, `Address`, `Notice`, `Company`) holding `text`.
-pub fn span(part: Part, text: &str) -> Element {
-    let span = copy(part, &|| h("span").class(part.class()).build());
-    span.set_text_content(Some(text));
-    span
+/// A `span` of class `class` holding `text`.
+pub fn span(class: &str, text: &str) -> Element {
+    h("span").class(class).text(text).build()
 }
 
 /// The element child of `el` at `index` (of a copy from [`from_template`]).

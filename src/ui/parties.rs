@@ -96,7 +96,7 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
     let shown_name = p.name.clone().unwrap_or_else(|| p.address.clone());
     match verdict {
         None => {
-            let _ = li.append_child(&span(Part::Name, &shown_name));
+            let _ = li.append_child(&span("name", &shown_name));
         }
         Some(v) => match v.status {
             MatchStatus::Known => {
@@ -105,8 +105,8 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 }
             }
             MatchStatus::Ambiguous => {
-                let _ = li.append_child(&span(Part::Address, &p.address));
-                let _ = li.append_child(&span(Part::Notice, &t("statusAmbiguous")));
+                let _ = li.append_child(&span("address", &p.address));
+                let _ = li.append_child(&span("notice", &t("statusAmbiguous")));
                 let candidates = h("span").class("candidates").build();
                 for c in &v.contacts {
                     let _ = candidates.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
@@ -114,9 +114,9 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 let _ = li.append_child(&candidates);
             }
             MatchStatus::Unknown => {
-                let _ = li.append_child(&span(Part::Name, &shown_name));
+                let _ = li.append_child(&span("name", &shown_name));
                 if p.name.is_some() {
-                    let _ = li.append_child(&span(Part::Address, &p.address));
+                    let _ = li.append_child(&span("address", &p.address));
                 }
                 for c in &v.suggestions {
                     let _ = li.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
@@ -129,8 +129,8 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 );
             }
             MatchStatus::Own => {
-                let _ = li.append_child(&span(Part::Name, &shown_name));
-                let _ = li.append_child(&span(Part::Address, &t("statusOwn")));
+                let _ = li.append_child(&span("name", &shown_name));
+                let _ = li.append_child(&span("address", &t("statusOwn")));
             }
             MatchStatus::NeverLog | MatchStatus::Colleague => {
                 let key = if v.status == MatchStatus::NeverLog {
@@ -138,15 +138,15 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 } else {
                     "statusColleague"
                 };
-                let _ = li.append_child(&span(Part::Name, &shown_name));
-                let _ = li.append_child(&span(Part::Notice, &t(key)));
+                let _ = li.append_child(&span("name", &shown_name));
+                let _ = li.append_child(&span("notice", &t(key)));
                 if let Some(reason) = &v.privacy {
                     let _ =
                         li.set_attribute("title", &format!("{}: {}", p.address, rule_text(reason)));
                 }
             }
             MatchStatus::Invalid => {
-                let _ = li.append_child(&span(Part::Address, &p.address));
+                let _ = li.append_child(&span("address", &p.address));
                 let reason = v.error.clone().unwrap_or_else(|| t("statusInvalid"));
                 let _ = li.set_attribute("title", &reason);
             }
@@ -201,7 +201,7 @@ pub fn contact_pick(c: &ContactSummary, picked: bool) -> Element {
     }
     name.set_text_content(Some(&c.display_name()));
     if let Some(company) = &c.company {
-        let _ = label.append_child(&span(Part::Company, &company.name));
+        let _ = label.append_child(&span("company", &company.name));
     }
     label
 }
