@@ -90,8 +90,10 @@ impl MessageBar {
             busy: std::cell::Cell::new(false),
         });
         BarCore::listen(&bar);
-        thread::insert_bar(&bar.message, &bar.core.host);
+        // Built whole before it enters the page: one insertion into the document, not one
+        // per part.
         bar.render();
+        thread::insert_bar(&bar.message, &bar.core.host);
         bar
     }
 
