@@ -14,7 +14,7 @@ use threadline_domain::api::{
 use threadline_domain::lookup_cache::{LookupCache, DEFAULT_TTL_MS};
 use threadline_domain::send::{SendAction, SendEvent, SendTracker, STILL_OPEN_CHECK_MS};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Element;
+use web_sys::{Element, MutationObserverInit};
 
 use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
@@ -30,6 +30,14 @@ use crate::ui::panel::Panel;
 
 thread_local! {
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+}
+
+fn attribute_watch(attributes: &[&str]) -> MutationObserverInit {
+    let init = MutationObserverInit::new();
+    init.set_attributes(true);
+    let filter: js_sys::Array = attributes.iter().map(|a| JsValue::from_str(a)).collect();
+    init.set_attribute_filter(&filter);
+    init
 }
 
 /// The running app. Panics if called before [`App::install`] (a programming error).
@@ -79,7 +87,9 @@ pub struct App {
     bar_ids: js_sys::WeakMap,
     /// Message list items whose `class` is watched for expand/collapse.
     watched_items: js_sys::WeakSet,
-    item_observer: RefCell<Option<web_sys::MutationObserver>>,
+    /// The observer of items and messages, with what it watches on each (made once, not per
+    /// message): a message item's class, a message's ids.
+    item_observer: RefCell<Option<(web_sys::MutationObserver, [MutationObserverInit; 2])>>,
     /// The contact panel of the opened thread (`ui/panel.rs`).
     panel: Rc<Panel>,
 }
@@ -106,7 +116,11 @@ impl App {
     }
 
     pub fn set_item_observer(&self, observer: web_sys::MutationObserver) {
-        *self.item_observer.borrow_mut() = Some(observer);
+        let inits = [
+            attribute_watch(&["class"]),
+            attribute_watch(&["data-legacy-message-id", "data-message-id"]),
+        ];
+        *self.item_observer.borrow_mut() = Some((observer, inits));
     }
 
     pub async fn load_status(self: &Rc<Self>) {
@@ -288,8 +302,9 @@ impl App {
                 }
                 continue;
             }
-            self.watch_item(&message);
-            if !thread::is_expanded(&message) {
+            let item = crate::selectors::MESSAGE_ITEM.closest(&message);
+            self.watch_item(&message, item.as_ref());
+            if !thread::item_expanded(item.as_ref()) {
                 continue;
             }
             let Some(identity) = thread::identity(&message) else {
@@ -319,31 +334,28 @@ impl App {
         message.contains(Some(bar.host())).then_some(bar)
     }
 
-    /// Watches the class of a message's list item, which flips between collapsed and
-    /// expanded without inserting anything once a message has been opened.
+    /// Watches the class of a message's list item (`item`, found by the caller), which
+    /// flips between collapsed and expanded without inserting anything once a message has
+    /// been opened.
     /// Also watches the message's id attributes, which Gmail fills in when it resolves a
     /// just-sent message's `msg-a:r…` id.
-    fn watch_item(&self, message: &Element) {
+    fn watch_item(&self, message: &Element, item: Option<&Element>) {
         let observer = self.item_observer.borrow();
-        let Some(observer) = observer.as_ref() else {
+        let Some((observer, inits)) = observer.as_ref() else {
             return;
         };
-        let watch = |el: &Element, attributes: &[&str]| {
+        let watch = |el: &Element, init: &MutationObserverInit| {
             if self.watched_items.has(el) {
                 return;
             }
-            let init = web_sys::MutationObserverInit::new();
-            init.set_attributes(true);
-            let filter: js_sys::Array = attributes.iter().map(|a| JsValue::from_str(a)).collect();
-            init.set_attribute_filter(&filter);
-            if observer.observe_with_options(el, &init).is_ok() {
+            if observer.observe_with_options(el, init).is_ok() {
                 self.watched_items.add(el);
             }
         };
-        if let Some(item) = crate::selectors::MESSAGE_ITEM.closest(message) {
-            watch(&item, &["class"]);
+        if let Some(item) = item {
+            watch(item, &inits[0]);
         }
-        watch(message, &["data-legacy-message-id", "data-message-id"]);
+        watch(message, &inits[1]);
     }
 
     fn scan_composes(self: &Rc<Self>) {

@@ -19,10 +19,12 @@ pub fn identity(message: &Element) -> Option<MessageIdentity> {
 
 /// True when the message's list item is expanded (not collapsed, not in the fold).
 pub fn is_expanded(message: &Element) -> bool {
-    match MESSAGE_ITEM.closest(message) {
-        Some(item) => !item.matches(NOT_EXPANDED).unwrap_or(false),
-        None => true,
-    }
+    item_expanded(MESSAGE_ITEM.closest(message).as_ref())
+}
+
+/// [`is_expanded`] given the message's list item (`MESSAGE_ITEM`), found already.
+pub fn item_expanded(item: Option<&Element>) -> bool {
+    item.is_none_or(|item| !item.matches(NOT_EXPANDED).unwrap_or(false))
 }
 
 /// Sender first, then the recipients shown on the expanded message.

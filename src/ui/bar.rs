@@ -86,22 +86,14 @@ pub struct BarCore {
 
 impl BarCore {
     pub fn new(kind: &str, compact: bool) -> BarCore {
-        let (host, shadow, container) = shadow_host(kind);
+        let super::Shell {
+            host,
+            shadow,
+            container,
+            parts: [parties_slot, actions, status, panel],
+        } = shadow_host(kind);
         if compact {
             container.set_class_name("bar compact");
-        }
-        let brand = h("span").class("brand").text(&t("barTitle")).build();
-        let parties_slot = h("div").class("parties-slot").build();
-        let actions = h("div").class("actions").build();
-        let status = h("div")
-            .class("status")
-            .attr("data-tl", "status")
-            .attr("role", "status")
-            .attr("aria-live", "polite")
-            .build();
-        let panel = h("div").class("panel").attr("data-tl", "panel").build();
-        for el in [&brand, &parties_slot, &actions, &status, &panel] {
-            let _ = container.append_child(el);
         }
         BarCore {
             host,

@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
 use super::bar::{BarCore, BarOwner, Privacy};
-use super::dom::{button, clear, h, input_value};
+use super::dom::{button, clear, from_template, h, input_value, Part};
 use super::{forms, parties};
 use crate::app::app;
 use crate::bridge::{t, t_with};
@@ -90,8 +90,10 @@ impl MessageBar {
             busy: std::cell::Cell::new(false),
         });
         BarCore::listen(&bar);
-        thread::insert_bar(&bar.message, &bar.core.host);
+        // Built whole before it enters the page: one insertion into the document, not one
+        // per part.
         bar.render();
+        thread::insert_bar(&bar.message, &bar.core.host);
         bar
     }
 
@@ -142,27 +144,57 @@ impl MessageBar {
         let actions = &self.core.actions;
         clear(actions);
         let track = self.track.borrow();
-        let (label, state) = match &*track {
-            TrackState::Tracked(_) => (t("actionTracked"), "true"),
-            TrackState::Pending => (t("actionTrackPendingShort"), "pending"),
-            TrackState::Unknown | TrackState::NotTracked => (t("actionTrack"), "false"),
-        };
-        let track_button = button("track", &label).attr("data-tracked", state).attr_if(
-            self.busy.get() || *track == TrackState::Pending,
-            "disabled",
-            "",
-        );
-        let track_button = match &*track {
-            TrackState::Tracked(email) => track_button.attr("title", &tracked_to(email)),
-            TrackState::Pending => track_button.attr("title", &t("actionTrackPending")),
-            _ => track_button,
-        };
         // The privacy rules, unless the email is tracked already (then it says by whom).
         let privacy = match &*track {
             TrackState::Tracked(_) => Privacy::Open,
             _ => self.core.privacy(),
         };
-        let track_button = match &privacy {
+        let usual = matches!(*track, TrackState::Unknown | TrackState::NotTracked)
+            && !self.busy.get()
+            && privacy == Privacy::Open;
+        let track_button = if usual {
+            // Most bars: a copy of the plain Track button.
+            from_template(Part::Track, || {
+                button("track", &t("actionTrack"))
+                    .attr("data-tracked", "false")
+                    .build()
+            })
+        } else {
+            self.track_button(&track, &privacy)
+        };
+        let _ = actions.append_child(&track_button);
+        if let Some(note) = privacy.note() {
+            let _ = actions.append_child(&note);
+        }
+        let task_button = from_template(Part::Task, || {
+            button("task", &t("actionConvertToTask"))
+                .attr("data-tasks", "0")
+                .build()
+        });
+        let tasks = self.tasks.borrow().len();
+        if tasks > 0 {
+            let _ = task_button.set_attribute("data-tasks", &tasks.to_string());
+        }
+        let _ = actions.append_child(&task_button);
+    }
+
+    /// The Track button for a tracked, pending, busy or privacy-ruled email.
+    fn track_button(&self, track: &TrackState, privacy: &Privacy) -> Element {
+        let (label, state) = match track {
+            TrackState::Tracked(_) => (t("actionTracked"), "true"),
+            TrackState::Pending => (t("actionTrackPendingShort"), "pending"),
+            TrackState::Unknown | TrackState::NotTracked => (t("actionTrack"), "false"),
+        };
+        let disabled = self.busy.get() || *track == TrackState::Pending;
+        let track_button = button("track", &label)
+            .attr("data-tracked", state)
+            .attr_if(disabled, "disabled", "");
+        let track_button = match track {
+            TrackState::Tracked(email) => track_button.attr("title", &tracked_to(email)),
+            TrackState::Pending => track_button.attr("title", &t("actionTrackPending")),
+            _ => track_button,
+        };
+        match privacy {
             Privacy::Open => track_button,
             Privacy::NeverLogged(sentence) => track_button
                 .attr("disabled", "")
@@ -171,20 +203,9 @@ impl MessageBar {
             Privacy::OnlyColleagues => button("track-anyway", &t("actionTrackAnyway"))
                 .attr("data-tracked", state)
                 .attr("data-privacy", privacy.code())
-                .attr_if(
-                    self.busy.get() || *track == TrackState::Pending,
-                    "disabled",
-                    "",
-                ),
-        };
-        let _ = actions.append_child(&track_button.build());
-        if let Some(note) = privacy.note() {
-            let _ = actions.append_child(&note);
+                .attr_if(disabled, "disabled", ""),
         }
-        let tasks = self.tasks.borrow().len();
-        let task_button =
-            button("task", &t("actionConvertToTask")).attr("data-tasks", &tasks.to_string());
-        let _ = actions.append_child(&task_button.build());
+        .build()
     }
 
     /// Applies the server's state for this message (tracked or not, tasks made from it).

@@ -14,8 +14,9 @@ use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode
 
 use dom::h;
 
-/// The bar's stylesheet, kept in extension/styles/ beside the other styles.
-const STYLE: &str = include_str!("../../extension/styles/bar.css");
+/// The bar's stylesheet, kept in extension/styles/ beside the other styles (minified by
+/// `build.rs`).
+const STYLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bar.css"));
 
 thread_local! {
     /// One parsed stylesheet shared by every bar (constructable stylesheets), so that a
@@ -49,24 +50,58 @@ fn style_shadow(shadow: &ShadowRoot) {
     }
 }
 
+/// A bar's parts: the host, its shadow root, the `.bar` container and, inside it, the
+/// people's slot, the actions, the status line and the form panel.
+pub struct Shell {
+    pub host: Element,
+    pub shadow: ShadowRoot,
+    pub container: Element,
+    pub parts: [Element; 4],
+}
+
 /// Creates a host element (`data-threadline=<kind>`) with an open shadow root holding the
-/// stylesheet and an empty `.bar` container; returns (host, shadow, container).
-pub fn shadow_host(kind: &str) -> (Element, ShadowRoot, Element) {
-    let host = h("div")
-        .class("threadline-host")
-        .attr("data-threadline", kind)
-        .build();
+/// stylesheet and the bar's empty parts, copied from one template (see [`Shell`]).
+pub fn shadow_host(kind: &str) -> Shell {
+    let host = dom::from_template(dom::Part::Host, || {
+        h("div").class("threadline-host").build()
+    });
+    let _ = host.set_attribute("data-threadline", kind);
     let shadow = host
         .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
         .expect("attachShadow on a div");
     style_shadow(&shadow);
-    let container = h("div")
-        .class("bar")
-        .attr("data-tl", "bar")
-        .attr("data-state", "loading")
-        .build();
+    let container = dom::from_template(dom::Part::Bar, || {
+        h("div")
+            .class("bar")
+            .attr("data-tl", "bar")
+            .attr("data-state", "loading")
+            .child(h("span").class("brand").text(&crate::bridge::t("barTitle")))
+            .child(h("div").class("parties-slot"))
+            .child(h("div").class("actions"))
+            .child(
+                h("div")
+                    .class("status")
+                    .attr("data-tl", "status")
+                    .attr("role", "status")
+                    .attr("aria-live", "polite"),
+            )
+            .child(h("div").class("panel").attr("data-tl", "panel"))
+            .build()
+    });
     let _ = shadow.append_child(&container);
-    (host, shadow, container)
+    let children = container.children();
+    let parts = [
+        dom::child(&children, 1),
+        dom::child(&children, 2),
+        dom::child(&children, 3),
+        dom::child(&children, 4),
+    ];
+    Shell {
+        host,
+        shadow,
+        container,
+        parts,
+    }
 }
 
 /// The element carrying a `data-tl` action at or above an event's target, inside a shadow

@@ -28,7 +28,7 @@ use crate::bridge::{self, t, t_with, BridgeError};
 use crate::protocol::ToBackground;
 use crate::selectors::{BAR_BEFORE, PANEL_SIDE, THREAD_ROOT};
 
-const STYLE: &str = include_str!("../../extension/styles/panel.css");
+const STYLE: &str = include_str!(concat!(env!("OUT_DIR"), "/panel.css"));
 const BODY_ID: &str = "tl-card-body";
 /// The message bars' hosts (`MessageBar`), in page order.
 const BAR_HOSTS: &str = "[data-threadline=message-bar]";

@@ -8,7 +8,7 @@ use threadline_domain::privacy::RuleScope;
 use uuid::Uuid;
 use web_sys::Element;
 
-use super::dom::{button, h};
+use super::dom::{button, child, from_template, h, span, Part, H};
 use crate::bridge::{t, t_with};
 use crate::gmail::Person;
 
@@ -65,7 +65,7 @@ pub fn render<'a>(
     verdict: &dyn Fn(&str) -> Option<&'a AddressLookup>,
     picks: &Picks,
 ) -> Element {
-    let list = h("ul").class("parties").build();
+    let list = from_template(Part::Parties, || h("ul").class("parties").build());
     for p in people {
         let _ = list.append_child(&chip(p, verdict(&p.address), picks));
     }
@@ -86,17 +86,17 @@ fn status_name(status: Option<MatchStatus>) -> &'static str {
 }
 
 fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
-    let li = h("li")
-        .class("party")
-        .attr("data-tl-party", "")
-        .attr("data-address", &p.address)
-        .attr("data-status", status_name(verdict.map(|v| v.status)))
-        .attr("title", &p.address)
-        .build();
+    let li = H(from_template(Part::Party, || {
+        h("li").class("party").attr("data-tl-party", "").build()
+    }))
+    .attr("data-address", &p.address)
+    .attr("data-status", status_name(verdict.map(|v| v.status)))
+    .attr("title", &p.address)
+    .build();
     let shown_name = p.name.clone().unwrap_or_else(|| p.address.clone());
     match verdict {
         None => {
-            let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+            let _ = li.append_child(&span("name", &shown_name));
         }
         Some(v) => match v.status {
             MatchStatus::Known => {
@@ -105,13 +105,8 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 }
             }
             MatchStatus::Ambiguous => {
-                let _ = li.append_child(&h("span").class("address").text(&p.address).build());
-                let _ = li.append_child(
-                    &h("span")
-                        .class("notice")
-                        .text(&t("statusAmbiguous"))
-                        .build(),
-                );
+                let _ = li.append_child(&span("address", &p.address));
+                let _ = li.append_child(&span("notice", &t("statusAmbiguous")));
                 let candidates = h("span").class("candidates").build();
                 for c in &v.contacts {
                     let _ = candidates.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
@@ -119,9 +114,9 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 let _ = li.append_child(&candidates);
             }
             MatchStatus::Unknown => {
-                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
+                let _ = li.append_child(&span("name", &shown_name));
                 if p.name.is_some() {
-                    let _ = li.append_child(&h("span").class("address").text(&p.address).build());
+                    let _ = li.append_child(&span("address", &p.address));
                 }
                 for c in &v.suggestions {
                     let _ = li.append_child(&contact_pick(c, picks.is_picked(c.id, false)));
@@ -134,8 +129,8 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 );
             }
             MatchStatus::Own => {
-                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
-                let _ = li.append_child(&h("span").class("address").text(&t("statusOwn")).build());
+                let _ = li.append_child(&span("name", &shown_name));
+                let _ = li.append_child(&span("address", &t("statusOwn")));
             }
             MatchStatus::NeverLog | MatchStatus::Colleague => {
                 let key = if v.status == MatchStatus::NeverLog {
@@ -143,15 +138,15 @@ fn chip(p: &Person, verdict: Option<&AddressLookup>, picks: &Picks) -> Element {
                 } else {
                     "statusColleague"
                 };
-                let _ = li.append_child(&h("span").class("name").text(&shown_name).build());
-                let _ = li.append_child(&h("span").class("notice").text(&t(key)).build());
+                let _ = li.append_child(&span("name", &shown_name));
+                let _ = li.append_child(&span("notice", &t(key)));
                 if let Some(reason) = &v.privacy {
                     let _ =
                         li.set_attribute("title", &format!("{}: {}", p.address, rule_text(reason)));
                 }
             }
             MatchStatus::Invalid => {
-                let _ = li.append_child(&h("span").class("address").text(&p.address).build());
+                let _ = li.append_child(&span("address", &p.address));
                 let reason = v.error.clone().unwrap_or_else(|| t("statusInvalid"));
                 let _ = li.set_attribute("title", &reason);
             }
@@ -191,19 +186,22 @@ pub fn never_log_sentence(address: &str, reason: Option<&PrivacyReason>) -> Stri
 
 /// A tick box for one contact, labelled with the name and company.
 pub fn contact_pick(c: &ContactSummary, picked: bool) -> Element {
-    let input = h("input")
-        .attr("type", "checkbox")
-        .attr("data-tl", "pick")
-        .attr("data-contact-id", &c.id.to_string())
-        .attr_if(picked, "checked", "")
-        .build();
-    let label = h("label")
-        .class("toggle")
-        .child(input)
-        .child(h("span").class("name").text(&c.display_name()));
-    let label = match &c.company {
-        Some(company) => label.child(h("span").class("company").text(&company.name)),
-        None => label,
-    };
-    label.build()
+    let label = from_template(Part::Pick, || {
+        h("label")
+            .class("toggle")
+            .child(h("input").attr("type", "checkbox").attr("data-tl", "pick"))
+            .child(h("span").class("name"))
+            .build()
+    });
+    let children = label.children();
+    let (input, name) = (child(&children, 0), child(&children, 1));
+    let _ = input.set_attribute("data-contact-id", &c.id.to_string());
+    if picked {
+        let _ = input.set_attribute("checked", "");
+    }
+    name.set_text_content(Some(&c.display_name()));
+    if let Some(company) = &c.company {
+        let _ = label.append_child(&span("company", &company.name));
+    }
+    label
 }

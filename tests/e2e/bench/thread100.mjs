@@ -109,7 +109,7 @@ async function prepare(open, threads, extension) {
   return { page, errors };
 }
 
-async function oneRun(config, threads, { settleMs, windowMs }) {
+export async function oneRun(config, threads, { settleMs, windowMs }) {
   const { page, errors } = await prepare(config.open, threads, config.extension);
   try {
     await sleep(settleMs);
@@ -150,7 +150,7 @@ async function profiledRun(config, threads, { settleMs, windowMs }) {
 }
 
 /** One traced run (Chrome tracing, main thread): self time per event over the window. */
-async function tracedRun(config, threads, { settleMs, windowMs }) {
+export async function tracedRun(config, threads, { settleMs, windowMs }) {
   const { page } = await prepare(config.open, threads, config.extension);
   try {
     await sleep(settleMs);
