@@ -12,7 +12,9 @@
 pub mod changes;
 pub mod companies;
 pub mod contacts;
+pub mod edit;
 pub mod fields;
+pub mod list;
 pub mod meetings;
 pub mod products;
 pub mod projects;

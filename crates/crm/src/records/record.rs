@@ -19,6 +19,8 @@ pub trait Record: Serialize + Sized + Send + Sync + 'static {
     /// or shown for convenience); PATCH drops them before merging.
     const DERIVED: &'static [&'static str] = &[];
 
+    fn id(&self) -> Uuid;
+
     fn meta(&self) -> &Meta;
 
     /// The records of `org` among `ids`, deleted ones included, in any order.

@@ -115,11 +115,39 @@ pub async fn open_of(conn: &mut Conn, actor: &Actor, limit: i64) -> CrmResult<Ve
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
+    load_in_order(conn, actor.org_id, &ids).await
+}
+
+/// The tasks linked to record (`kind`, `id`) of `actor`'s organisation, not deleted: the
+/// open ones first, the soonest due first (undated after them), at most `limit`.
+pub async fn linked_to(
+    conn: &mut Conn,
+    actor: &Actor,
+    kind: Kind,
+    id: Uuid,
+    limit: i64,
+) -> CrmResult<Vec<Task>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tasks WHERE org_id = $1 AND linked_kind = $2 AND linked_id = $3 \
+         AND deleted_at IS NULL \
+         ORDER BY done, CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, id LIMIT $4",
+    )
+    .bind(id_text(actor.org_id))
+    .bind(kind.as_str())
+    .bind(id_text(id))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    load_in_order(conn, actor.org_id, &ids).await
+}
+
+/// The tasks `ids` (as stored) of `org`, in that order.
+async fn load_in_order(conn: &mut Conn, org: Uuid, ids: &[String]) -> CrmResult<Vec<Task>> {
     let ids = ids
         .iter()
         .map(|s| parse_uuid(s))
         .collect::<Result<Vec<Uuid>, _>>()?;
-    let mut tasks = Task::load(conn, actor.org_id, &ids).await?;
+    let mut tasks = Task::load(conn, org, &ids).await?;
     tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
     Ok(tasks)
 }
@@ -130,6 +158,10 @@ impl Record for Task {
 
     fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
     }
 
     fn load<'c>(

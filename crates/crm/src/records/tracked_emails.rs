@@ -109,6 +109,14 @@ pub fn redacted(
     serde_json::to_value(redacted).unwrap_or(Value::Null)
 }
 
+impl TrackedEmailRecord {
+    /// True when `actor` may read this entry's content (subject, body, links); else only
+    /// that it is tracked, when and by whom ([`redacted`]).
+    pub fn readable_by(&self, actor: &Actor) -> bool {
+        readable(self.visibility, self.owner.id, actor.user_id)
+    }
+}
+
 /// True when `viewer` may read the email's content.
 pub fn readable(visibility: Visibility, owner: Uuid, viewer: Uuid) -> bool {
     visibility == Visibility::Shared || owner == viewer
@@ -232,6 +240,10 @@ impl Record for TrackedEmailRecord {
         &self.meta
     }
 
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn load<'c>(
         conn: &'c mut Conn,
         org: Uuid,
@@ -248,7 +260,7 @@ impl Record for TrackedEmailRecord {
     }
 
     fn shown_to(self, auth: &Actor) -> Value {
-        if readable(self.visibility, self.owner.id, auth.user_id) {
+        if self.readable_by(auth) {
             serde_json::to_value(self).unwrap_or(Value::Null)
         } else {
             redacted(
@@ -524,6 +536,73 @@ pub fn timeline_query(
     sql.push(&format!(" ORDER BY {DATE} DESC, t.id DESC LIMIT "))
         .push_bind(i64::from(limit) + 1);
     sql
+}
+
+/// A page of a timeline: the entries, newest first, and the cursor of the next page.
+pub struct TimelinePage {
+    pub entries: Vec<TrackedEmailRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// The timeline of `record` (or, without one, every tracked email of the organisation) as
+/// `actor` is shown it ([`timeline_query`]), newest first, after `cursor` (a page's
+/// `next_cursor`): 404 when the record is not a live record of the organisation. The
+/// entries are whole: show each through [`Record::shown_to`] or
+/// [`TrackedEmailRecord::readable_by`].
+pub async fn timeline(
+    conn: &mut Conn,
+    actor: &Actor,
+    record: Option<(Kind, Uuid)>,
+    cursor: Option<&str>,
+    include_deleted: bool,
+    limit: u32,
+) -> CrmResult<TimelinePage> {
+    if let Some((kind, id)) = record {
+        if !super::record_exists(conn, actor.org_id, kind, id).await? {
+            return Err(super::not_found(kind, id));
+        }
+    }
+    let after = match cursor {
+        None => None,
+        Some(cursor) => {
+            let after = super::decode_cursor("cursor", "te", cursor)?;
+            let (date, id) = after.split_once('|').ok_or_else(|| {
+                CrmError::new(
+                    Reason::BadInput,
+                    "invalid_query",
+                    "cursor is not a cursor this server gave out",
+                )
+                .with_field("cursor")
+            })?;
+            Some((date.to_string(), id.to_string()))
+        }
+    };
+    let mut sql = timeline_query(
+        actor.org_id,
+        actor.user_id,
+        record,
+        after,
+        include_deleted,
+        limit,
+    );
+    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|(id, date)| super::encode_cursor("te", &format!("{date}|{id}")))
+    } else {
+        None
+    };
+    let ids = rows
+        .iter()
+        .map(|(id, _)| Ok(parse_uuid(id)?))
+        .collect::<CrmResult<Vec<Uuid>>>()?;
+    let mut entries = load(conn, actor.org_id, &ids).await?;
+    entries.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    Ok(TimelinePage {
+        entries,
+        next_cursor,
+    })
 }
 
 #[cfg(test)]

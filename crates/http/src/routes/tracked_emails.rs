@@ -37,7 +37,6 @@ use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::parse_uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::ids::{self, MAX_IDS_PER_MESSAGE};
@@ -45,7 +44,7 @@ use crate::openapi::{uuid_schema, ApiRouter, Op};
 use crate::records::tracked_emails::{
     self, expect_owner, TrackedEmailRecord, TrackedEmailView, VisibilityInput,
 };
-use crate::records::{decode_cursor, encode_cursor, soft_delete, Kind};
+use crate::records::{soft_delete, Kind};
 use crate::routes::records::{
     self as records_http, path_id, query, Page, DEFAULT_LIMIT, MAX_LIMIT,
 };
@@ -400,55 +399,23 @@ async fn timeline(
         }
     };
     let mut tx = state.db().begin_read().await?;
-    if let Some((kind, id)) = record {
-        if !crate::records::record_exists(&mut tx, auth.org_id, kind, id).await? {
-            return Err(crate::records::not_found(kind, id).into());
-        }
-    }
-    let after = match &params.cursor {
-        None => None,
-        Some(cursor) => {
-            let after = decode_cursor("cursor", "te", cursor)?;
-            let (date, id) = after.split_once('|').ok_or_else(|| {
-                bad_query(
-                    "cursor",
-                    "cursor is not a cursor this server gave out".into(),
-                )
-            })?;
-            Some((date.to_string(), id.to_string()))
-        }
-    };
-    let mut sql = tracked_emails::timeline_query(
-        auth.org_id,
-        auth.user_id,
+    let page = tracked_emails::timeline(
+        &mut tx,
+        &auth,
         record,
-        after,
+        params.cursor.as_deref(),
         params.include_deleted,
         limit,
-    );
-    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|(id, date)| encode_cursor("te", &format!("{date}|{id}")))
-    } else {
-        None
-    };
-    let ids = rows
-        .iter()
-        .map(|(id, _)| Ok(parse_uuid(id)?))
-        .collect::<ApiResult<Vec<Uuid>>>()?;
-    let mut records =
-        <TrackedEmailRecord as crate::routes::records::Record>::load(&mut tx, auth.org_id, &ids)
-            .await?;
+    )
+    .await?;
     tx.commit().await?;
-    records.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     Ok(Json(Page {
-        items: records
+        items: page
+            .entries
             .into_iter()
             .map(|r| crate::routes::records::Record::shown_to(r, &auth))
             .collect(),
-        next_cursor,
+        next_cursor: page.next_cursor,
     }))
 }
 
