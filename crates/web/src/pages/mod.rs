@@ -2,9 +2,13 @@
 
 pub mod auth;
 pub mod home;
+pub mod records;
 
 use axum::routing::{get, post};
 use axum::Router;
+use threadline_crm::records::{
+    companies::Company, contacts::Contact, meetings::Meeting, products::Product, projects::Project,
+};
 use threadline_http::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -21,4 +25,10 @@ pub fn routes() -> Router<AppState> {
             "/join/{token}",
             get(auth::link_form).post(auth::redeem_link),
         )
+        // Records: each kind's list, new, page, save and delete (pages/records.rs).
+        .merge(records::routes::<Company>())
+        .merge(records::routes::<Contact>())
+        .merge(records::routes::<Project>())
+        .merge(records::routes::<Meeting>())
+        .merge(records::routes::<Product>())
 }
