@@ -236,6 +236,56 @@ async fn a_record_page_shows_its_timeline_tasks_and_links_without_a_colleagues_s
         !page.body.contains("timeline-h"),
         "projects have no timeline"
     );
+    // Its form offers the organisation's companies, its own chosen.
+    assert!(page.body.contains(&format!(
+        r#"<option value="{}" selected>Acme</option>"#,
+        acme.id
+    )));
+
+    // A company chosen in a form; one that is not there is refused at the field.
+    let csrf = csrf_of(&page.body);
+    let other = company(&site, &owner, "Globex").await;
+    let moved = site
+        .post(
+            &format!("/projects/{}", project.id),
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("name", "Rollout"),
+                ("company_id", &other.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let page = site
+        .get(&format!("/companies/{}", other.id), Some(&cookie))
+        .await;
+    assert!(page
+        .body
+        .contains(&format!(r#"href="/projects/{}">Rollout</a>"#, project.id)));
+    let refused = site
+        .post(
+            "/projects",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("name", "Ghost"),
+                ("company_id", &Uuid::now_v7().to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"id="f-company_id-error""#),
+        "{}",
+        refused.body
+    );
 }
 
 #[tokio::test]

@@ -77,6 +77,8 @@ pub enum Entry {
     Multiline,
     /// A list, one item per line.
     Lines,
+    /// A company of the organisation (`company_id`), chosen from a list; none clears it.
+    Company,
 }
 
 /// A field of a kind's form: `key` is the model's input field.
@@ -204,6 +206,7 @@ impl RecordKind for Contact {
                 ..field("emails", w.field_emails, Entry::Lines)
             },
             field("job_title", w.field_job_title, Entry::Text),
+            field("company_id", w.company, Entry::Company),
             field("notes", w.field_notes, Entry::Multiline),
         ]
     }
@@ -250,6 +253,7 @@ impl RecordKind for Project {
     fn fields(w: &'static Words) -> Vec<Field> {
         vec![
             field("name", w.field_name, Entry::Required),
+            field("company_id", w.company, Entry::Company),
             field("description", w.field_description, Entry::Multiline),
         ]
     }
@@ -566,9 +570,14 @@ pub struct FormField {
     entry: Entry,
     value: String,
     error: Option<String>,
+    /// The choices of a [`Entry::Company`] field: (id, name).
+    options: Vec<(String, String)>,
 }
 
 impl FormField {
+    fn choice(&self) -> bool {
+        self.entry == Entry::Company
+    }
     fn long(&self) -> bool {
         matches!(self.entry, Entry::Multiline | Entry::Lines)
     }
@@ -623,6 +632,7 @@ fn form_fields(fields: Vec<Field>, value: impl Fn(&'static str) -> String) -> Ve
             hint: f.hint,
             entry: f.entry,
             error: None,
+            options: Vec::new(),
         })
         .collect()
 }
@@ -650,8 +660,10 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
         .map(|f| {
             let value = match f.entry {
                 Entry::Required => Value::String(f.value.clone()),
-                Entry::Text | Entry::Multiline if f.value.trim().is_empty() => Value::Null,
-                Entry::Text | Entry::Multiline => Value::String(f.value.clone()),
+                Entry::Text | Entry::Multiline | Entry::Company if f.value.trim().is_empty() => {
+                    Value::Null
+                }
+                Entry::Text | Entry::Multiline | Entry::Company => Value::String(f.value.clone()),
                 Entry::Lines => Value::Array(
                     f.value
                         .lines()
@@ -696,6 +708,46 @@ fn parse_input<T: Editable>(value: Value) -> Result<T::Input, CrmError> {
         .map_err(|e| CrmError::new(Reason::BadInput, "invalid_body", e.to_string()))
 }
 
+/// Most companies a form offers to choose from (by name; the chosen one always).
+const COMPANY_CHOICES: u32 = 200;
+
+/// Fills the choices of the form's company fields: the organisation's companies by name.
+async fn with_choices(
+    app: &AppState,
+    viewer: &Viewer,
+    form: &mut RecordForm,
+) -> Result<(), WebError> {
+    if !form.fields.iter().any(FormField::choice) {
+        return Ok(());
+    }
+    let lang = viewer.lang;
+    let mut tx = app.db().begin_read().await.map_err(db_error(lang))?;
+    let params = ListParams {
+        limit: Some(COMPANY_CHOICES),
+        sort: Sort::Name,
+        ..ListParams::default()
+    };
+    let companies = list::list::<Company>(&mut tx, viewer.org_id, &params)
+        .await
+        .map_err(WebError::crm(lang))?
+        .items;
+    let mut options: Vec<(String, String)> =
+        vec![(String::new(), lang.words().empty_value.to_string())];
+    options.extend(companies.into_iter().map(|c| (c.id.to_string(), c.name)));
+    for f in form.fields.iter_mut().filter(|f| f.choice()) {
+        f.options = options.clone();
+        let chosen = f.value.trim().to_string();
+        if !f.options.iter().any(|(id, _)| *id == chosen) {
+            if let Ok(id) = Uuid::parse_str(&chosen) {
+                let name = name_of(&mut tx, viewer.org_id, Kind::Company, id).await;
+                f.options.push((chosen, name.unwrap_or_default()));
+            }
+        }
+    }
+    tx.commit().await.map_err(db_error(lang))?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Create
 
@@ -709,15 +761,20 @@ struct NewPage {
     form: RecordForm,
 }
 
-fn new_page<T: RecordKind>(viewer: &Viewer, form: RecordForm) -> NewPage {
+async fn new_page<T: RecordKind>(
+    app: &AppState,
+    viewer: &Viewer,
+    mut form: RecordForm,
+) -> Result<NewPage, WebError> {
     let w = viewer.words();
-    NewPage {
+    with_choices(app, viewer, &mut form).await?;
+    Ok(NewPage {
         l: Layout::for_viewer(viewer, T::words(w).new, T::SECTION),
         w,
         path: T::PATH,
         heading: T::words(w).new,
         form,
-    }
+    })
 }
 
 fn create_form<T: RecordKind>(w: &'static Words, fields: Vec<FormField>) -> RecordForm {
@@ -731,10 +788,14 @@ fn create_form<T: RecordKind>(w: &'static Words, fields: Vec<FormField>) -> Reco
     }
 }
 
-async fn new_form<T: RecordKind>(viewer: Viewer) -> Response {
+async fn new_form<T: RecordKind>(
+    State(app): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, WebError> {
     let w = viewer.words();
     let fields = form_fields(T::fields(w), |_| String::new());
-    render(&new_page::<T>(&viewer, create_form::<T>(w, fields)))
+    let page = new_page::<T>(&app, &viewer, create_form::<T>(w, fields)).await?;
+    Ok(render(&page))
 }
 
 async fn create<T: RecordKind>(
@@ -766,7 +827,7 @@ async fn create<T: RecordKind>(
             refuse(&mut page_form, e, lang)?;
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                render(&new_page::<T>(&viewer, page_form)),
+                render(&new_page::<T>(&app, &viewer, page_form).await?),
             )
                 .into_response())
         }
@@ -953,6 +1014,8 @@ async fn record_page<T: RecordKind>(
         .await
         .map_err(WebError::crm(lang))?;
     tx.commit().await.map_err(db_error(lang))?;
+    let mut form = form;
+    with_choices(app, viewer, &mut form).await?;
     Ok(RecordPage {
         l: Layout::for_viewer(viewer, &record.name(), T::SECTION),
         w,
@@ -961,8 +1024,10 @@ async fn record_page<T: RecordKind>(
         id,
         name: record.name(),
         version: record.meta().version,
+        // A company is shown among the linked records, by name.
         shown: values_of(w, &record)
             .into_iter()
+            .filter(|f| !f.choice())
             .map(|f| Shown {
                 label: f.label,
                 value: f.value,
