@@ -94,6 +94,10 @@ impl Record for Company {
         &self.meta
     }
 
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn load<'c>(
         conn: &'c mut Conn,
         org: Uuid,

@@ -144,6 +144,10 @@ impl Record for Meeting {
         &self.meta
     }
 
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn load<'c>(
         conn: &'c mut Conn,
         org: Uuid,

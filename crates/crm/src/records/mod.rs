@@ -12,7 +12,9 @@
 pub mod changes;
 pub mod companies;
 pub mod contacts;
+pub mod edit;
 pub mod fields;
+pub mod list;
 pub mod meetings;
 pub mod products;
 pub mod projects;
@@ -21,7 +23,7 @@ pub mod search;
 pub mod tasks;
 pub mod tracked_emails;
 
-pub use record::{create, live, update, Editable, Record};
+pub use record::{create, update, Editable, Record};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -70,6 +70,10 @@ impl Record for Product {
         &self.meta
     }
 
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn load<'c>(
         conn: &'c mut Conn,
         org: Uuid,

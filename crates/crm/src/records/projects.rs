@@ -48,6 +48,10 @@ impl Record for Project {
         &self.meta
     }
 
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn load<'c>(
         conn: &'c mut Conn,
         org: Uuid,

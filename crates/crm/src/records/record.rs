@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Kind, Meta, Target};
 use crate::actor::Actor;
 use crate::error::CrmResult;
-use threadline_storage::db::{self, BoxFuture, Conn, Db, Sql};
+use threadline_storage::db::{BoxFuture, Conn, Db, Sql};
 
 /// A record type as the API shows it.
 pub trait Record: Serialize + Sized + Send + Sync + 'static {
@@ -18,6 +18,8 @@ pub trait Record: Serialize + Sized + Send + Sync + 'static {
     /// Keys of the answer, besides [`META_KEYS`], that are not part of the input (derived
     /// or shown for convenience); PATCH drops them before merging.
     const DERIVED: &'static [&'static str] = &[];
+
+    fn id(&self) -> Uuid;
 
     fn meta(&self) -> &Meta;
 
@@ -57,20 +59,15 @@ pub trait Editable: Record {
     ) -> BoxFuture<'c, CrmResult<()>>;
 }
 
-/// Creates a record from a checked input in one write transaction: the record as stored.
+/// Creates a record from a checked input in one write transaction of its own
+/// ([`super::edit::create`]): the record as stored.
 pub async fn create<T: Editable>(db: &Db, actor: &Actor, valid: &T::Valid) -> CrmResult<T> {
-    let id = db::new_id();
-    db.write(|tx| {
-        Box::pin(async move {
-            T::save(tx, actor, id, Target::New, valid).await?;
-            live::<T>(tx, actor.org_id, id).await
-        })
-    })
-    .await
+    db.write(|tx| Box::pin(super::edit::create::<T>(tx, actor, valid)))
+        .await
 }
 
-/// Changes the live record `id`, last seen at `expected_version` (404 when it is not
-/// there, 412 when it changed since), in one write transaction: the record as stored.
+/// Changes the live record `id`, last seen at `expected_version`, in one write transaction
+/// of its own ([`super::edit::update`]): the record as stored.
 pub async fn update<T: Editable>(
     db: &Db,
     actor: &Actor,
@@ -79,19 +76,13 @@ pub async fn update<T: Editable>(
     valid: &T::Valid,
 ) -> CrmResult<T> {
     db.write(|tx| {
-        Box::pin(async move {
-            super::expect_version(tx, T::KIND, actor.org_id, id, expected_version).await?;
-            T::save(tx, actor, id, Target::Existing { expected_version }, valid).await?;
-            live::<T>(tx, actor.org_id, id).await
-        })
+        Box::pin(super::edit::update::<T>(
+            tx,
+            actor,
+            id,
+            expected_version,
+            valid,
+        ))
     })
     .await
-}
-
-/// The live record `id` of `org`, or `not_found`.
-pub async fn live<T: Record>(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<T> {
-    match T::load(conn, org, &[id]).await?.pop() {
-        Some(r) if r.meta().deleted_at.is_none() => Ok(r),
-        _ => Err(super::not_found(T::KIND, id)),
-    }
 }

@@ -191,12 +191,39 @@ impl TaskInput {
     }
 }
 
+/// The tasks linked to record (`kind`, `id`) of `actor`'s organisation, not deleted: the
+/// open ones first, the soonest due first (undated after them), at most `limit`.
+pub async fn linked_to(
+    conn: &mut Conn,
+    actor: &Actor,
+    kind: Kind,
+    id: Uuid,
+    limit: i64,
+) -> CrmResult<Vec<Task>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tasks WHERE org_id = $1 AND linked_kind = $2 AND linked_id = $3 \
+         AND deleted_at IS NULL \
+         ORDER BY done, CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, id LIMIT $4",
+    )
+    .bind(id_text(actor.org_id))
+    .bind(kind.as_str())
+    .bind(id_text(id))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    super::load_in_order(conn, actor.org_id, &ids, |t: &Task| t.id).await
+}
+
 impl Record for Task {
     const KIND: Kind = Kind::Task;
     const DERIVED: &'static [&'static str] = &["assignee", "contact_id"];
 
     fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
     }
 
     fn load<'c>(

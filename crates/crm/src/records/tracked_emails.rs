@@ -110,6 +110,14 @@ impl TrackedEmailRecord {
     }
 }
 
+impl TrackedEmailRecord {
+    /// True when `actor` may read this entry's content (subject, body, links); else only
+    /// that it is tracked, when and by whom ([`redacted`]).
+    pub fn readable_by(&self, actor: &Actor) -> bool {
+        readable(self.visibility, self.owner.id, actor.user_id)
+    }
+}
+
 /// True when `viewer` may read the email's content.
 pub fn readable(visibility: Visibility, owner: Uuid, viewer: Uuid) -> bool {
     visibility == Visibility::Shared || owner == viewer
@@ -231,6 +239,10 @@ impl Record for TrackedEmailRecord {
 
     fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
     }
 
     fn load<'c>(

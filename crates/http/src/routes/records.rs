@@ -11,20 +11,15 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::{id_text, Conn, Sql};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, Json};
 use crate::state::AppState;
 use axum::http::HeaderValue;
-use threadline_crm::records::search::check_query;
-use threadline_crm::records::{
-    decode_cursor, encode_cursor, not_found, soft_delete, why_not_written_now, Kind, META_KEYS,
-};
+use threadline_crm::records::list::{self, ListParams};
+pub use threadline_crm::records::list::{DEFAULT_LIMIT, MAX_LIMIT};
+use threadline_crm::records::{edit, not_found, soft_delete, why_not_written_now, Kind};
 pub use threadline_crm::records::{Editable, Record};
-
-/// Default and largest page size of a list.
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
 
 /// `?limit=&cursor=&q=&include_deleted=` of a list.
 #[derive(Debug, Default, Deserialize)]
@@ -132,7 +127,8 @@ pub async fn get<T: Record>(
     Ok(answer(&auth, StatusCode::OK, record))
 }
 
-/// `GET /<records>?limit=&cursor=&q=&include_deleted=`: by id (creation order), keyset.
+/// `GET /<records>?limit=&cursor=&q=&include_deleted=`: by id (creation order), keyset
+/// (the CRM model's [`list::list`]).
 pub async fn list<T: Record>(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -148,75 +144,23 @@ pub async fn list<T: Record>(
         .with_field("record"));
     }
     let mut tx = state.db().begin_read().await?;
-    let page = list_page::<T>(&mut tx, &auth, &params, |_| Ok(())).await?;
+    let page = list::list::<T>(
+        &mut tx,
+        auth.org_id,
+        &ListParams {
+            limit: params.limit,
+            after: params.cursor,
+            q: params.q,
+            include_deleted: params.include_deleted,
+            ..ListParams::default()
+        },
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(page))
-}
-
-/// A page of `T` for `params`, `filter` adding conditions on `t`.
-pub async fn list_page<T: Record>(
-    conn: &mut Conn,
-    auth: &AuthUser,
-    params: &ListQuery,
-    filter: impl FnOnce(&mut Sql<'_>) -> ApiResult<()>,
-) -> ApiResult<Page> {
-    let limit = match params.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("limit must be 1 to {MAX_LIMIT}"),
-            )
-            .with_field("limit"))
-        }
-    };
-    let mut sql = Sql::new(format!(
-        "SELECT t.id FROM {} t WHERE t.org_id = ",
-        T::KIND.table()
-    ));
-    sql.push_bind(id_text(auth.org_id));
-    if !params.include_deleted {
-        sql.push(" AND t.deleted_at IS NULL");
-    }
-    if let Some(cursor) = &params.cursor {
-        let after = decode_cursor("cursor", T::KIND.as_str(), cursor)?;
-        sql.push(" AND t.id > ").push_bind(after);
-    }
-    if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        check_query(q)?;
-        T::search(&mut sql, q)?;
-    }
-    filter(&mut sql)?;
-    sql.push(" ORDER BY t.id LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let mut ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
-    let next_cursor = if ids.len() > limit as usize {
-        ids.truncate(limit as usize);
-        ids.last().map(|last| encode_cursor(T::KIND.as_str(), last))
-    } else {
-        None
-    };
-    let uuids = ids
-        .iter()
-        .map(|s| Ok(crate::db::parse_uuid(s)?))
-        .collect::<ApiResult<Vec<Uuid>>>()?;
-    let mut records = T::load(conn, auth.org_id, &uuids).await?;
-    records.sort_by_key(|r| uuids.iter().position(|u| Some(*u) == record_id(r)));
-    Ok(Page {
-        items: records.into_iter().map(|r| r.shown_to(auth)).collect(),
-        next_cursor,
-    })
-}
-
-fn record_id<T: Serialize>(r: &T) -> Option<Uuid> {
-    serde_json::to_value(r)
-        .ok()?
-        .get("id")?
-        .as_str()?
-        .parse()
-        .ok()
+    Ok(Json(Page {
+        items: page.items.into_iter().map(|r| r.shown_to(&auth)).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `POST /<records>`: 201 with the record, its ETag and Location.
@@ -227,16 +171,12 @@ pub async fn create<T: Editable>(
 ) -> ApiResult<Response> {
     let valid = T::validate(input)?;
     let record = create_valid::<T>(&state, &auth, &valid).await?;
-    let location = format!("/api/v1/{}/{}", collection(T::KIND), id_of(&record)?);
+    let location = format!("/api/v1/{}/{}", collection(T::KIND), record.id());
     let mut response = answer(&auth, StatusCode::CREATED, record);
     if let Ok(value) = location.parse() {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
-}
-
-fn id_of<T: Serialize>(r: &T) -> ApiResult<Uuid> {
-    record_id(r).ok_or_else(|| ApiError::internal("a record without an id"))
 }
 
 /// Creates a record from a checked input, in one write transaction.
@@ -306,35 +246,12 @@ pub async fn patch<T: Editable>(
             why_not_written_now(T::KIND, id, current.meta().version, expected_version).into(),
         );
     }
-    let mut merged = serde_json::to_value(&current)
-        .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
-    if let Some(object) = merged.as_object_mut() {
-        for key in META_KEYS.iter().chain(T::DERIVED) {
-            object.remove(*key);
-        }
-    }
-    merge_patch(&mut merged, &changes);
+    let merged = edit::merged(&current, &changes)?;
     let bytes = serde_json::to_vec(&merged)
         .map_err(|e| ApiError::internal(format!("cannot serialise a record: {e}")))?;
     let input: T::Input = parse_json(&bytes)?;
     let valid = T::validate(input)?;
     update_valid::<T>(&state, &auth, id, expected_version, &valid).await
-}
-
-/// RFC 7396.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(t), Some(p)) => {
-            for (key, value) in p {
-                if value.is_null() {
-                    t.remove(key);
-                } else {
-                    merge_patch(t.entry(key.clone()).or_insert(Value::Null), value);
-                }
-            }
-        }
-        _ => *target = patch.clone(),
-    }
 }
 
 /// `DELETE /<records>/{id}` with `If-Match`: soft delete; 204 with the tombstone's ETag.

@@ -85,7 +85,7 @@ fn parse_id(raw: &str, lang: Lang) -> Result<Uuid, WebError> {
 async fn seen(app: &AppState, viewer: &Viewer, id: Uuid) -> Result<TrackedEmailView, WebError> {
     let lang = viewer.lang;
     let mut conn = super::conn(app, lang).await?;
-    let record: TrackedEmailRecord = records::live(&mut conn, viewer.org_id, id)
+    let record: TrackedEmailRecord = records::edit::get(&mut conn, viewer.org_id, id)
         .await
         .map_err(WebError::crm(lang))?;
     Ok(record.seen_by(viewer))

@@ -7,12 +7,16 @@ pub mod home;
 pub mod import;
 pub mod integrations;
 pub mod planning;
+pub mod records;
 pub mod settings;
 pub mod tasks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use threadline_crm::records::{
+    companies::Company, contacts::Contact, meetings::Meeting, products::Product, projects::Project,
+};
 use threadline_http::AppState;
 use threadline_storage::db::Conn;
 
@@ -98,4 +102,10 @@ pub fn routes() -> Router<AppState> {
         .route("/planning", get(planning::week))
         .route("/planning/busy/{id}/convert", post(planning::convert))
         .route("/planning/time-zone", post(planning::set_time_zone))
+        // Records: each kind's list, new, page, save and delete (pages/records.rs).
+        .merge(records::routes::<Company>())
+        .merge(records::routes::<Contact>())
+        .merge(records::routes::<Project>())
+        .merge(records::routes::<Meeting>())
+        .merge(records::routes::<Product>())
 }

@@ -368,7 +368,7 @@ async fn task_page(
     let w = viewer.words();
     let lang = viewer.lang;
     let mut conn = super::conn(app, lang).await?;
-    let task: Task = records::live(&mut conn, viewer.org_id, id)
+    let task: Task = records::edit::get(&mut conn, viewer.org_id, id)
         .await
         .map_err(WebError::crm(lang))?;
     let typed = typed.unwrap_or_else(|| Typed {
@@ -452,7 +452,7 @@ async fn change(
 ) -> Result<Task, CrmError> {
     let task: Task = {
         let mut conn = app.db().pool().acquire().await?;
-        records::live(&mut conn, viewer.org_id, id).await?
+        records::edit::get(&mut conn, viewer.org_id, id).await?
     };
     let mut input = TaskInput::of(&task);
     edit(&task, &mut input)?;

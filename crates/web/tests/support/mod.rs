@@ -12,11 +12,14 @@ use threadline_http::AppState;
 use threadline_storage::testing::TestDatabase;
 use threadline_web::WebConfig;
 use tower::ServiceExt;
+use uuid::Uuid;
 
 pub struct Site {
     pub app: Router,
     pub db: threadline_storage::db::Db,
     pub state: AppState,
+    /// The owner made by the first start (no password until [`set_up`]).
+    pub owner: Actor,
     _test_db: TestDatabase,
 }
 
@@ -40,7 +43,7 @@ impl Answer {
 impl Site {
     /// A site whose state stores documents in the test's data directory.
     pub async fn new() -> Site {
-        Site::build(|db, dir| AppState::with_data_dir(db, dir)).await
+        Site::build(AppState::with_data_dir).await
     }
 
     /// A site with the state `state` makes of its database (integrations of a test's own).
@@ -53,7 +56,17 @@ impl Site {
     ) -> Site {
         let test_db = TestDatabase::create();
         let db = test_db.open().await;
-        accounts::bootstrap(&db, "owner@example.com").await.unwrap();
+        let accounts::Bootstrap::Created(owner) =
+            accounts::bootstrap(&db, "owner@example.com").await.unwrap()
+        else {
+            panic!("a new database has no users")
+        };
+        let owner = Actor {
+            user_id: owner.id,
+            org_id: owner.org_id,
+            name: String::new(),
+            email: owner.email,
+        };
         let state = state(db.clone(), test_db.data_dir());
         // The whole server's router: the pages beside the API, as the binary serves them.
         let app = threadline_http::app::router_with(
@@ -65,6 +78,7 @@ impl Site {
             app,
             db,
             state,
+            owner,
             _test_db: test_db,
         }
     }
@@ -234,4 +248,27 @@ pub async fn set_up(site: &Site, name: &str) -> String {
     let again = site.get(&format!("/setup/{token}"), None).await;
     assert_eq!(again.status, StatusCode::GONE);
     done.cookie.expect("a session cookie")
+}
+
+/// A session of user `user_id`, as its cookie (signed in without a password: for tests of
+/// what a signed-in user sees).
+pub async fn cookie_of(site: &Site, user_id: Uuid) -> String {
+    let session = sessions::create_session(&site.db, user_id, "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    format!("threadline={}", session.cookie_value)
+}
+
+/// A new user of organisation `org`, named `name`, as an actor.
+pub async fn new_user(site: &Site, org: Uuid, email: &str, name: &str) -> Actor {
+    let mut conn = site.db.pool().acquire().await.unwrap();
+    let (user_id, email) = accounts::create_user(&mut conn, org, email, name, &[])
+        .await
+        .unwrap();
+    Actor {
+        user_id,
+        org_id: org,
+        name: name.to_string(),
+        email,
+    }
 }
