@@ -73,6 +73,13 @@ impl std::ops::Deref for Viewer {
     }
 }
 
+/// A state-changing form that carries only the session's CSRF token (sign out, start,
+/// revoke, …): check it with [`Viewer::check_csrf`].
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 /// Not signed in: to the sign-in page, which comes back here afterwards.
 pub struct SignInFirst(String);
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout};
+use crate::session::CsrfForm;
 use crate::session::{self, BrowserLang, ClientKey, Viewer};
 use crate::WebConfig;
 
@@ -131,18 +132,13 @@ pub(crate) async fn start_session(
     Ok((jar, Redirect::to(next)).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 /// Ends this session; the cookie is removed too.
 pub async fn sign_out(
     State(app): State<AppState>,
     Extension(config): Extension<Arc<WebConfig>>,
     viewer: Viewer,
     jar: CookieJar,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     leave(&app, &config, &viewer, jar, &form, false).await
 }
@@ -154,7 +150,7 @@ pub async fn sign_out_everywhere(
     Extension(config): Extension<Arc<WebConfig>>,
     viewer: Viewer,
     jar: CookieJar,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     leave(&app, &config, &viewer, jar, &form, true).await
 }
@@ -164,7 +160,7 @@ async fn leave(
     config: &WebConfig,
     viewer: &Viewer,
     jar: CookieJar,
-    form: &CsrfOnly,
+    form: &CsrfForm,
     everywhere: bool,
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;

@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use threadline_crm::documents::blobs::BlobStore;
 use threadline_crm::import::jobs::{self, Job, State as JobState};
 use threadline_crm::CrmError;
+use threadline_http::routes::documents::content_disposition;
 use threadline_http::AppState;
 use uuid::Uuid;
 
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
+use crate::session::CsrfForm;
 use crate::session::Viewer;
 
 /// The largest upload: the documents' limit, and room for the form's other fields.
@@ -204,17 +206,12 @@ pub async fn show(
     }))
 }
 
-#[derive(serde::Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 /// `POST /import/{id}/start`.
 pub async fn start(
     State(app): State<AppState>,
     viewer: Viewer,
     Path(raw): Path<String>,
-    axum::extract::Form(form): axum::extract::Form<CsrfOnly>,
+    axum::extract::Form(form): axum::extract::Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let lang = viewer.lang;
@@ -235,7 +232,9 @@ pub async fn rejects(
     let (name, bytes) = jobs::rejects(app.db(), blobs(&app, lang)?, &viewer, parse_id(&raw, lang)?)
         .await
         .map_err(WebError::crm(lang))?;
-    let disposition = content_disposition(&name);
+    // The documents' download header: the same rule for every file name.
+    let disposition = HeaderValue::from_str(&content_disposition(&name))
+        .map_err(|e| WebError::Internal(lang, e.to_string()))?;
     Ok((
         [
             (
@@ -247,25 +246,4 @@ pub async fn rejects(
         bytes,
     )
         .into_response())
-}
-
-/// `attachment` with the name: an ASCII fallback and the UTF-8 name (RFC 6266 / 5987), so a
-/// hostile name can neither break the header nor be taken for a path.
-pub fn content_disposition(name: &str) -> HeaderValue {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_. ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded =
-        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
-    HeaderValue::from_str(&format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }

@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
+use crate::session::CsrfForm;
 use crate::session::Viewer;
 
 /// How many runs of a connection are read for the history (then shared out by integration).
@@ -392,11 +393,6 @@ pub async fn page(
         notice,
         problem,
     }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 #[derive(Debug, Deserialize)]

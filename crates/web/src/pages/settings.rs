@@ -27,6 +27,7 @@ use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
 use crate::pages::auth;
+use crate::session::CsrfForm;
 use crate::session::{ClientKey, Viewer};
 use crate::WebConfig;
 
@@ -271,11 +272,6 @@ pub async fn change_password(
         "/settings?done=password",
     )
     .await
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 /// `POST /settings/sessions/{id}/end`: signs out one of the viewer's sessions.
