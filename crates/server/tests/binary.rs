@@ -1685,3 +1685,132 @@ fn retention_settings_are_checked() {
         "{stderr}"
     );
 }
+
+/// The value of the `csrf` field in `html`, a page of the web app.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// The session cookie (`name=value`) a web answer sets.
+fn session_cookie_of(answer: &reqwest::Response) -> String {
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("threadline="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// Two server processes on one database share the web app's sessions and its sign-in
+/// throttle: a session started on one is signed in on the other, a sign-out on one ends it
+/// on both (the stolen cookie is useless everywhere), and failed sign-ins on both count
+/// together.
+#[tokio::test]
+async fn two_server_processes_share_web_sessions_and_the_sign_in_throttle() {
+    let db = TestDatabase::create();
+    let owner = "owner@example.com";
+    let first = Server::start(&db, owner);
+    let second = Server::start(&db, owner);
+    // Each start prints a new link until the owner has a password: the latest one counts,
+    // whichever process printed it.
+    let setup = second
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("THREADLINE_SETUP_URL="))
+        .expect("a setup link while the owner has no password")
+        .to_string();
+    assert!(
+        setup.starts_with(&format!("{}/setup/", second.base)),
+        "{setup}"
+    );
+    let browser = browser();
+    let post = |server: &Server, path: &str| {
+        browser
+            .post(format!("{}{path}", server.base))
+            .header("origin", server.base.clone())
+    };
+
+    // The owner sets a password through the first process…
+    let path = setup.strip_prefix(&second.base).unwrap();
+    let set_up = post(&first, path)
+        .form(&[
+            ("email", owner),
+            ("name", "Olga Owner"),
+            ("password", "a long enough secret 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = session_cookie_of(&set_up);
+
+    // …and is signed in on the second.
+    let home = |server: &Server, cookie: String| {
+        browser
+            .get(format!("{}/", server.base))
+            .header("cookie", cookie)
+            .send()
+    };
+    let on_second = home(&second, cookie.clone()).await.unwrap();
+    assert_eq!(on_second.status(), 200);
+    let page = on_second.text().await.unwrap();
+    assert!(page.contains("Olga Owner"), "{page}");
+
+    // Signing out on the second ends the session on the first too.
+    let signed_out = post(&second, "/sign-out")
+        .header("cookie", cookie.clone())
+        .form(&[("csrf", csrf_field(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), reqwest::StatusCode::SEE_OTHER);
+    for server in [&first, &second] {
+        let after = home(server, cookie.clone()).await.unwrap();
+        assert_eq!(
+            after.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "{}",
+            server.base
+        );
+        let to = after.headers()["location"].to_str().unwrap();
+        assert!(to.starts_with("/sign-in"), "{to}");
+    }
+
+    // Wrong passwords on both processes add up: after five, the right one is refused too.
+    for n in 0..5 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        let wrong = post(server, "/sign-in")
+            .form(&[("email", owner), ("password", "not the password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong.status(),
+            reqwest::StatusCode::UNAUTHORIZED,
+            "attempt {n}"
+        );
+    }
+    let throttled = post(&second, "/sign-in")
+        .form(&[("email", owner), ("password", "a long enough secret 1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert!(
+        throttled
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|v| !v.to_str().unwrap_or("").starts_with("threadline=")),
+        "no session while throttled"
+    );
+    let text = throttled.text().await.unwrap();
+    assert!(text.contains("minute"), "says when to try again: {text}");
+
+    assert!(first.terminate().success());
+    assert!(second.terminate().success());
+}
