@@ -418,6 +418,11 @@ impl JobRow {
 
 /// The import `id` of `actor` (an import is its owner's only); `not_found` otherwise.
 pub async fn job(db: &Db, actor: &Actor, id: Uuid) -> CrmResult<Job> {
+    job_row(db, actor, id).await?.job(Utc::now())
+}
+
+/// The row of `actor`'s import `id`; not found for another user's.
+async fn job_row(db: &Db, actor: &Actor, id: Uuid) -> CrmResult<JobRow> {
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM contact_imports WHERE id = $1 AND user_id = $2 AND org_id = $3"
     ))
@@ -432,8 +437,7 @@ pub async fn job(db: &Db, actor: &Actor, id: Uuid) -> CrmResult<Job> {
             "not_found",
             format!("there is no import {id}"),
         )
-    })?
-    .job(Utc::now())
+    })
 }
 
 /// `actor`'s imports, newest first, at most `limit`.
@@ -458,13 +462,8 @@ pub async fn rejects(
     actor: &Actor,
     id: Uuid,
 ) -> CrmResult<(String, Vec<u8>)> {
-    let job = job(db, actor, id).await?;
-    let sha: Option<String> =
-        sqlx::query_scalar("SELECT rejects_sha256 FROM contact_imports WHERE id = $1")
-            .bind(id_text(id))
-            .fetch_one(db.pool())
-            .await?;
-    let Some(sha) = sha else {
+    let job = job_row(db, actor, id).await?;
+    let Some(sha) = job.rejects_sha256 else {
         return Err(CrmError::new(
             Reason::NotFound,
             "not_found",
