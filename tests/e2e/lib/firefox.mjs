@@ -37,6 +37,8 @@ export const ADDON_ID = JSON.parse(fs.readFileSync(path.join(repoRoot, 'manifest
 
 const INSTALL_ADDON_PATH = 'threadline:installAddonPath';
 const QUIT_MS = 20_000;
+/** How long the add-on may take to open its options page after the install. */
+const INSTALL_PAGE_MS = 15_000;
 
 /** Starts geckodriver in its own process group; resolves to { child, url, log(), jsErrors }. */
 function startGeckodriver(profileRoot, timeout = 20_000) {
@@ -89,6 +91,27 @@ function startGeckodriver(profileRoot, timeout = 20_000) {
  *   pgid the process group of geckodriver, Firefox and its helpers; profileRoot the folder of
  *   the profile, removed by close(); jsErrors the uncaught script errors Firefox printed.
  */
+/**
+ * The add-on opens its options page when it is installed unconfigured, a moment after the
+ * install: Firefox puts it in the blank first tab (or, if that tab is in use, a tab of its
+ * own, which is closed). Waits for it, so that no test's first navigation races with it.
+ */
+async function awaitInstallPage(driver, optionsUrl) {
+  const first = await driver.getWindowHandle();
+  const deadline = Date.now() + INSTALL_PAGE_MS;
+  for (;;) {
+    for (const handle of await driver.getAllWindowHandles()) {
+      if (handle !== first) await driver.switchTo().window(handle);
+      const found = (await driver.getCurrentUrl()) === optionsUrl;
+      if (found && handle !== first) await driver.close();
+      if (handle !== first || found) await driver.switchTo().window(first);
+      if (found) return;
+    }
+    if (Date.now() > deadline) throw new Error(`the add-on did not open ${optionsUrl} on install`);
+    await new Promise((resolve) => { setTimeout(resolve, 50); });
+  }
+}
+
 export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = {}) {
   if (!fixturePort) throw new Error('launchFirefox: fixturePort is required');
   const profileRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'threadline-firefox-'));
@@ -143,6 +166,7 @@ export async function launchFirefox({ fixturePort, extensionDir, prefs = {} } = 
         .setParameter('path', path.resolve(extensionDir))
         .setParameter('temporary', true));
       if (id !== ADDON_ID) throw new Error(`installed add-on ${id}, expected ${ADDON_ID}`);
+      await awaitInstallPage(driver, `moz-extension://${uuid}/options.html`);
     }
   } catch (error) {
     await close().catch(() => {});
