@@ -202,13 +202,10 @@ cmd_run() {
   if [ "${THREADLINE_LOCAL_GOOGLE:-0}" = 1 ]; then
     start_local_google
     local_google="
-  - Google is the local fake on http://127.0.0.1:$LOCAL_GOOGLE_PORT (account
-    ${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}): POST /api/v1/connections/google with your
-    token, open the start_url it answers in your browser (within 5 minutes), and the callback
-    connects the account; its calendar then syncs (POST /api/v1/connections/{id}/sync to sync
-    now).
-  - Dropbox is the local fake too, same port and account: POST /api/v1/connections/dropbox,
-    then open its start_url the same way."
+  - Google and Dropbox are the local fakes on http://127.0.0.1:$LOCAL_GOOGLE_PORT (account
+    ${THREADLINE_LOCAL_GOOGLE_EMAIL:-me@example.com}): connect them in the web app under
+    Integrations; the local consent screen approves at once. Planning then shows the
+    calendar's busy times in grey."
   fi
   cat >&2 <<EOF
 
@@ -218,9 +215,9 @@ cmd_run() {
   - The server listens on http://127.0.0.1:$SERVER_PORT, data in $DATA_DIR.
   - The web app is at http://127.0.0.1:$SERVER_PORT/. On the first start, open the setup link
     printed below and choose your password (a new link is printed on each start until then).
-  - Open the extension's options, set the server URL above and paste the API token printed
-    below (it is printed once, on the first start; later: target/release/threadline-server
-    token create --email <you>).$local_google
+  - Open the extension's options, set the server URL above and press "Sign in with
+    Threadline": the web app asks you to allow this browser. (Scripts can use the API token
+    printed below on the first start, or one made under Settings → API tokens.)$local_google
 
 EOF
   if [ -n "$local_google" ]; then
