@@ -240,6 +240,15 @@ pub static WORDS: Words = Words {
     views_label: "Ansicht",
     weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
     months: ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"],
+    // Calendar choices and repeating events (planning).
+    choices_saved: "Gespeichert. Die nächste Synchronisierung verwendet Ihre Auswahl.",
+    choices_save: "Auswahl speichern",
+    choices_back: "Zurück zu Integrationen",
+    choices_empty: "Das Konto hat keine Kalender zur Auswahl. Legen Sie beim Anbieter einen an und kommen Sie dann zurück.",
+    choices_unavailable: "Die Liste konnte gerade nicht beim Anbieter gelesen werden. Versuchen Sie es gleich noch einmal.",
+    colour: "Farbe",
+    occurrence_of_series: "ein Termin einer Serie",
+    colours: ["Rot", "Orange", "Gelb", "Grün", "Türkis", "Blau", "Lila", "Rosa", "Braun", "Grau"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Firma",
     contact: "Kontakt",

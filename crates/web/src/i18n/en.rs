@@ -240,6 +240,15 @@ pub static WORDS: Words = Words {
     views_label: "View",
     weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
+    // Calendar choices and repeating events (planning).
+    choices_saved: "Saved. The next sync uses your choice.",
+    choices_save: "Save choices",
+    choices_back: "Back to Integrations",
+    choices_empty: "The account has no calendars to choose from. Add one at the provider, then come back.",
+    choices_unavailable: "The list could not be read from the provider just now. Try again in a moment.",
+    colour: "colour",
+    occurrence_of_series: "one occurrence of a repeating event",
+    colours: ["red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "grey"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Company",
     contact: "Contact",

@@ -240,6 +240,15 @@ pub static WORDS: Words = Words {
     views_label: "Weergave",
     weekdays: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
     months: ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"],
+    // Calendar choices and repeating events (planning).
+    choices_saved: "Opgeslagen. De volgende synchronisatie gebruikt je keuze.",
+    choices_save: "Keuze opslaan",
+    choices_back: "Terug naar Integraties",
+    choices_empty: "Het account heeft geen agenda's om uit te kiezen. Voeg er een toe bij de aanbieder en kom dan terug.",
+    choices_unavailable: "De lijst kon nu niet bij de aanbieder gelezen worden. Probeer het zo opnieuw.",
+    colour: "kleur",
+    occurrence_of_series: "één keer van een herhaalde afspraak",
+    colours: ["rood", "oranje", "geel", "groen", "blauwgroen", "blauw", "paars", "roze", "bruin", "grijs"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Bedrijf",
     contact: "Contact",

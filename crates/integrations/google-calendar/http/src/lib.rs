@@ -16,8 +16,6 @@
 //!   instance id and linked as a converted instance; the series block stays, listing it in
 //!   `converted_occurrences`.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -33,8 +31,9 @@ use uuid::Uuid;
 
 use threadline_connections::Provider;
 use threadline_crm::records::meetings::Meeting;
-use threadline_google_calendar::client::{CalendarEntry, CallError};
+use threadline_google_calendar::client::CallError;
 use threadline_google_calendar::convert;
+use threadline_google_calendar::selection::{self, CalendarError};
 use threadline_google_calendar::store::{self, BusyBlock};
 use threadline_google_calendar::{CalendarSync, GoogleCalendar};
 use threadline_http::auth::AuthUser;
@@ -237,21 +236,13 @@ async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResu
     Ok(own_of(state, auth, raw, Provider::Google).await?.id)
 }
 
-async fn calendars_of(sync: &CalendarSync, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {
-    let token = sync.token(id).await.map_err(ApiError::from)?;
-    sync.client().calendar_list(&token).await.map_err(|e| {
-        ApiError::from(SyncError::retryable(format!(
-            "reading the calendar list: {e}"
-        )))
-    })
-}
-
-fn can_import(entry: &CalendarEntry) -> bool {
-    entry.access_role.as_deref() != Some("freeBusyReader")
-}
-
-fn can_export(entry: &CalendarEntry) -> bool {
-    matches!(entry.access_role.as_deref(), Some("writer" | "owner"))
+/// A calendar model's error as the API's: `provider_error` (Google refused for good) is 502.
+fn api_error(e: CalendarError) -> ApiError {
+    match e {
+        CalendarError::Crm(e) => ApiError::from(e),
+        CalendarError::Google(e) => ApiError::from(e),
+        CalendarError::Provider(m) => ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", m),
+    }
 }
 
 async fn list_calendars(
@@ -261,21 +252,20 @@ async fn list_calendars(
 ) -> ApiResult<Json<CalendarList>> {
     let id = own_connection(&state, &auth, &raw).await?;
     let sync = calendar_sync(&state)?;
-    let entries = calendars_of(sync, id).await?;
-    let mut conn = state.db().pool().acquire().await?;
-    let settings = store::settings(&mut conn, id).await?;
-    let items = entries
+    let items = selection::calendars(sync, id)
+        .await
+        .map_err(api_error)?
         .into_iter()
-        .map(|e| CalendarChoice {
-            can_import: can_import(&e),
-            can_export: can_export(&e),
-            imported: settings.imports.contains(&e.id),
-            export: settings.export.as_deref() == Some(e.id.as_str()),
-            primary: e.primary.unwrap_or(false),
-            access_role: e.access_role.clone().unwrap_or_default(),
-            summary: e.summary,
-            time_zone: e.time_zone,
-            id: e.id,
+        .map(|c| CalendarChoice {
+            can_import: c.can_import,
+            can_export: c.can_export,
+            imported: c.imported,
+            export: c.export,
+            primary: c.primary(),
+            access_role: c.entry.access_role.unwrap_or_default(),
+            summary: c.entry.summary,
+            time_zone: c.entry.time_zone,
+            id: c.entry.id,
         })
         .collect();
     Ok(Json(CalendarList { items }))
@@ -289,62 +279,9 @@ async fn set_selection(
 ) -> ApiResult<Json<Selection>> {
     let id = own_connection(&state, &auth, &raw).await?;
     let sync = calendar_sync(&state)?;
-    let entries = calendars_of(sync, id).await?;
-    let find = |calendar: &str| entries.iter().find(|e| e.id == calendar);
-    let mut imports = BTreeSet::new();
-    for (i, calendar) in input.import.iter().enumerate() {
-        let field = format!("import[{i}]");
-        match find(calendar) {
-            None => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("{calendar:?} is not a calendar of the connected account"),
-                ))
-            }
-            Some(e) if !can_import(e) => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("{calendar:?} shows free/busy only: its events cannot be imported"),
-                ))
-            }
-            Some(_) => {}
-        }
-        if !imports.insert(calendar.clone()) {
-            return Err(ApiError::invalid(
-                field,
-                "the same calendar is listed twice",
-            ));
-        }
-    }
-    if let Some(calendar) = &input.export {
-        match find(calendar) {
-            None => {
-                return Err(ApiError::invalid(
-                    "export",
-                    format!("{calendar:?} is not a calendar of the connected account"),
-                ))
-            }
-            Some(e) if !can_export(e) => {
-                return Err(ApiError::invalid(
-                    "export",
-                    format!(
-                        "{calendar:?} is {}: meetings can only be exported to a calendar the \
-                         account can write (writer or owner)",
-                        e.access_role.as_deref().unwrap_or("not writable")
-                    ),
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    let export = input.export.clone();
-    let stored = state
-        .db()
-        .write(|tx| {
-            let (imports, export) = (imports.clone(), export.clone());
-            Box::pin(async move { store::set_selection(tx, id, &imports, export.as_deref()).await })
-        })
-        .await?;
+    let stored = selection::choose(sync, id, &input.import, input.export.as_deref())
+        .await
+        .map_err(api_error)?;
     Ok(Json(Selection {
         import: stored.imports.into_iter().collect(),
         export: stored.export,

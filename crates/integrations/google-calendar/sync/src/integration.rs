@@ -7,13 +7,15 @@ use chrono::{DateTime, Utc};
 use threadline_connections::Provider;
 use threadline_crm::{Actor, CrmError};
 use threadline_storage::db::{BoxFuture, Conn, Db};
-use threadline_sync_engine::{BusyTime, Card, Integration, Localised, SyncJob};
+use threadline_sync_engine::{
+    BusyTime, Card, ChoiceGroup, ChoiceOption, Choices, Integration, Localised, SyncJob,
+};
 use uuid::Uuid;
 
 use crate::client::{CalendarClient, RetryPolicy};
 use crate::job::CalendarJob;
 use crate::CalendarSync;
-use crate::{convert, store};
+use crate::{convert, selection, store};
 use threadline_sync_engine::integration::BuildContext;
 
 /// Its name in `sync_schedules.integration`.
@@ -57,6 +59,22 @@ impl GoogleCalendar {
     }
 }
 
+const PRIMARY: Localised = Localised {
+    en: "primary",
+    nl: "hoofdagenda",
+    de: "Hauptkalender",
+};
+const READ_ONLY: Localised = Localised {
+    en: "read only",
+    nl: "alleen lezen",
+    de: "nur lesen",
+};
+const FREE_BUSY_ONLY: Localised = Localised {
+    en: "free/busy only",
+    nl: "alleen vrij/bezet",
+    de: "nur frei/belegt",
+};
+
 impl Integration for GoogleCalendar {
     fn name(&self) -> &'static str {
         NAME
@@ -98,6 +116,116 @@ impl Integration for GoogleCalendar {
 
     fn job(&self) -> Arc<dyn SyncJob> {
         Arc::new(CalendarJob(Arc::clone(&self.sync)))
+    }
+
+    fn choices_label(&self) -> Option<Localised> {
+        Some(Localised {
+            en: "Choose calendars",
+            nl: "Agenda's kiezen",
+            de: "Kalender wählen",
+        })
+    }
+
+    /// The account's calendars (primary first): which are imported as busy blocks (tick
+    /// boxes; free/busy-only ones cannot be), and the one CRM meetings go to (radio buttons;
+    /// only writable ones, or none).
+    fn choices<'a>(&'a self, connection: Uuid) -> BoxFuture<'a, Result<Choices, CrmError>> {
+        Box::pin(async move {
+            let calendars = selection::calendars(&self.sync, connection)
+                .await
+                .map_err(selection::CalendarError::into_crm)?;
+            let option = |c: &selection::Calendar, enabled: bool, chosen: bool| {
+                let mut notes = Vec::new();
+                if c.primary() {
+                    notes.push(PRIMARY);
+                }
+                if !c.can_import {
+                    notes.push(FREE_BUSY_ONLY);
+                } else if !c.can_export {
+                    notes.push(READ_ONLY);
+                }
+                ChoiceOption {
+                    value: c.entry.id.clone(),
+                    label: c
+                        .entry
+                        .summary
+                        .clone()
+                        .unwrap_or_else(|| c.entry.id.clone()),
+                    notes,
+                    colour: c.entry.background_color.clone(),
+                    enabled,
+                    chosen,
+                }
+            };
+            Ok(Choices {
+                groups: vec![
+                    ChoiceGroup {
+                        key: "import",
+                        legend: Localised {
+                            en: "Shown as busy blocks",
+                            nl: "Getoond als bezet-blokken",
+                            de: "Als Belegt-Blöcke gezeigt",
+                        },
+                        hint: Localised {
+                            en: "Their events appear grey in the planning. Unticking one removes its blocks; meetings made from them stay.",
+                            nl: "Hun afspraken verschijnen grijs in de planning. Een agenda uitvinken verwijdert de blokken; afspraken die ervan gemaakt zijn blijven.",
+                            de: "Ihre Termine erscheinen grau in der Planung. Abwählen entfernt die Blöcke; daraus gemachte Termine bleiben.",
+                        },
+                        many: true,
+                        none: None,
+                        options: calendars
+                            .iter()
+                            .map(|c| option(c, c.can_import, c.imported))
+                            .collect(),
+                    },
+                    ChoiceGroup {
+                        key: "export",
+                        legend: Localised {
+                            en: "CRM meetings go to",
+                            nl: "CRM-afspraken gaan naar",
+                            de: "CRM-Termine gehen nach",
+                        },
+                        hint: Localised {
+                            en: "Only a calendar you can change can receive meetings.",
+                            nl: "Alleen een agenda die je kunt wijzigen kan afspraken ontvangen.",
+                            de: "Nur ein Kalender, den Sie ändern können, kann Termine erhalten.",
+                        },
+                        many: false,
+                        none: Some(Localised {
+                            en: "Nowhere (export off)",
+                            nl: "Nergens (export uit)",
+                            de: "Nirgendwohin (Export aus)",
+                        }),
+                        options: calendars
+                            .iter()
+                            .map(|c| option(c, c.can_export, c.export))
+                            .collect(),
+                    },
+                ],
+            })
+        })
+    }
+
+    fn choose<'a>(
+        &'a self,
+        connection: Uuid,
+        chosen: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            let import: Vec<String> = chosen
+                .iter()
+                .filter(|(k, _)| k == "import")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let export = chosen
+                .iter()
+                .find(|(k, v)| k == "export" && !v.is_empty())
+                .map(|(_, v)| v.as_str());
+            selection::choose(&self.sync, connection, &import, export)
+                .await
+                .map_err(selection::CalendarError::into_crm)?;
+            Ok(())
+        })
     }
 
     /// The user's busy blocks (`store::blocks_in_range`): a cancelled occurrence is left

@@ -26,6 +26,7 @@ pub mod client;
 pub mod convert;
 pub mod executor;
 pub mod job;
+pub mod selection;
 pub mod store;
 
 mod integration;
