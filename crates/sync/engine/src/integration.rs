@@ -148,13 +148,15 @@ pub trait Integration: Any + Send + Sync {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting:
-    /// the meeting's id; `None` when `id` is none of this integration's.
+    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting,
+    /// or only its `occurrence` ([`BusyTime::occurrence`], one occurrence of a series): the
+    /// meeting's id; `None` when `id` is none of this integration's.
     fn convert_busy<'a>(
         &'a self,
         _db: &'a Db,
         _actor: &'a Actor,
         _id: Uuid,
+        _occurrence: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
         Box::pin(async { Ok(None) })
     }
@@ -228,8 +230,12 @@ pub struct BusyTime {
     /// All-day: the first day and the day after the last.
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
-    /// One block stands for a repeating series (its occurrences are not expanded here).
+    /// One occurrence of a repeating series; or, with no time, a series that could not be
+    /// expanded (shown apart).
     pub repeats: bool,
+    /// For an occurrence of a series: its name for [`Integration::convert_busy`] (where the
+    /// series puts it).
+    pub occurrence: Option<String>,
     /// [`Integration::convert_busy`] can make it a meeting.
     pub convertible: bool,
 }

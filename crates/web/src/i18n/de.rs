@@ -226,7 +226,7 @@ pub static WORDS: Words = Words {
     make_meeting: "Zum Termin machen",
     converted_notice: "Die belegte Zeit ist jetzt ein Termin; er bleibt mit dem Kalendereintrag verbunden.",
     repeating_busy: "Wiederkehrende belegte Zeiten",
-    repeating_hint: "Diese wiederholen sich; einzelne Vorkommen wandeln Sie vorerst über die API um.",
+    repeating_hint: "Diese wiederholen sich auf eine Weise, die Threadline nicht lesen kann; sehen Sie sie in Ihrem Kalender.",
     time_zone: "Zeitzone",
     time_zone_hint: "Ein IANA-Name wie Europe/Berlin. Die Zeiten auf dieser Seite werden darin gezeigt.",
     time_zone_refused: "Diese Zeitzone kennt der Server nicht. Versuchen Sie eine wie Europe/Berlin.",

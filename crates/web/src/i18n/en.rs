@@ -226,7 +226,7 @@ pub static WORDS: Words = Words {
     make_meeting: "Make it a meeting",
     converted_notice: "The busy time is a meeting now; it stays linked to its calendar event.",
     repeating_busy: "Repeating busy times",
-    repeating_hint: "Each of these repeats; convert one occurrence from the API for now.",
+    repeating_hint: "These repeat in a way Threadline cannot read; see them in your calendar.",
     time_zone: "Time zone",
     time_zone_hint: "An IANA name such as Europe/Amsterdam. Times on this page are shown in it.",
     time_zone_refused: "That is not a time zone name this server knows. Try one like Europe/Amsterdam.",

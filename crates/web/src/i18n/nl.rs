@@ -226,7 +226,7 @@ pub static WORDS: Words = Words {
     make_meeting: "Maak er een afspraak van",
     converted_notice: "De bezette tijd is nu een afspraak; hij blijft gekoppeld aan de gebeurtenis in je agenda.",
     repeating_busy: "Terugkerende bezette tijden",
-    repeating_hint: "Deze herhalen zich; zet een enkele keer voorlopig om via de API.",
+    repeating_hint: "Deze herhalen zich op een manier die Threadline niet kan lezen; bekijk ze in je agenda.",
     time_zone: "Tijdzone",
     time_zone_hint: "Een IANA-naam zoals Europe/Amsterdam. De tijden op deze pagina staan in die zone.",
     time_zone_refused: "Die tijdzone kent deze server niet. Probeer er een zoals Europe/Amsterdam.",

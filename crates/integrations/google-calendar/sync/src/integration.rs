@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::client::{CalendarClient, RetryPolicy};
 use crate::job::CalendarJob;
 use crate::CalendarSync;
-use crate::{convert, selection, store};
+use crate::{busy, convert, selection, store};
 use threadline_sync_engine::integration::BuildContext;
 
 /// Its name in `sync_schedules.integration`.
@@ -228,9 +228,11 @@ impl Integration for GoogleCalendar {
         })
     }
 
-    /// The user's busy blocks (`store::blocks_in_range`): a cancelled occurrence is left
-    /// out, an exception of a series only where it is now; a series is one busy time that
-    /// repeats.
+    /// The user's busy blocks (`store::blocks_in_range`) in the window, each series expanded
+    /// into its occurrences there (`threadline_calendar_core::recurrence`, in the series'
+    /// zone): a cancelled occurrence left out, a moved one shown where it is now (its own
+    /// block), one that is a CRM meeting now left to the meeting. A series that cannot be
+    /// expanded is one busy time that repeats, without a time.
     fn busy_times<'a>(
         &'a self,
         conn: &'a mut Conn,
@@ -241,30 +243,7 @@ impl Integration for GoogleCalendar {
         Box::pin(async move {
             let blocks =
                 store::blocks_in_range(conn, actor.org_id, actor.user_id, from, to).await?;
-            let overlaps = |b: &store::BusyBlock| match (b.start_at, b.end_at) {
-                (Some(start), Some(end)) => start < to && end > from,
-                _ => match (b.start_date, b.end_date) {
-                    (Some(first), Some(after)) => {
-                        first < to.date_naive() && after > from.date_naive()
-                    }
-                    _ => false,
-                },
-            };
-            Ok(blocks
-                .into_iter()
-                .filter(|b| !b.cancelled)
-                .filter(|b| !b.recurrence.is_empty() || overlaps(b))
-                .map(|b| BusyTime {
-                    id: b.id,
-                    title: b.title.filter(|_| !b.private),
-                    start_at: b.start_at,
-                    end_at: b.end_at,
-                    start_date: b.start_date,
-                    end_date: b.end_date,
-                    repeats: !b.recurrence.is_empty(),
-                    convertible: b.recurrence.is_empty(),
-                })
-                .collect())
+            Ok(busy::expand(&blocks, from, to))
         })
     }
 
@@ -273,6 +252,7 @@ impl Integration for GoogleCalendar {
         db: &'a Db,
         actor: &'a Actor,
         id: Uuid,
+        occurrence: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
         Box::pin(async move {
             let mut conn = db.pool().acquire().await?;
@@ -283,9 +263,10 @@ impl Integration for GoogleCalendar {
                 return Ok(None);
             }
             drop(conn);
-            convert::block(db, actor.org_id, actor.user_id, id)
+            convert::busy(&self.sync, actor.org_id, actor.user_id, id, occurrence)
                 .await
                 .map(Some)
+                .map_err(selection::CalendarError::into_crm)
         })
     }
 }
