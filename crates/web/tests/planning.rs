@@ -464,7 +464,7 @@ async fn an_occurrence_of_a_series_is_on_its_day_marked_and_converts_alone() {
     for date in ["2026-12-07", "2026-12-09"] {
         let on = day(&page.body, date);
         assert!(on.contains(ESCAPED) && on.contains("08:00–08:15"), "{on}");
-        assert!(on.contains("one occurrence of a repeating event"));
+        assert!(on.contains(r#"<span aria-hidden="true">↻</span> repeating"#));
         let hidden = format!(r#"name="occurrence" value="{date}T08:00:00Z""#);
         assert!(on.contains(&hidden), "{on}");
     }

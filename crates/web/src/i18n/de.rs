@@ -247,7 +247,7 @@ pub static WORDS: Words = Words {
     choices_empty: "Das Konto hat keine Kalender zur Auswahl. Legen Sie beim Anbieter einen an und kommen Sie dann zurück.",
     choices_unavailable: "Die Liste konnte gerade nicht beim Anbieter gelesen werden. Versuchen Sie es gleich noch einmal.",
     colour: "Farbe",
-    occurrence_of_series: "ein Termin einer Serie",
+    occurrence_of_series: "wiederkehrend",
     colours: ["Rot", "Orange", "Gelb", "Grün", "Türkis", "Blau", "Lila", "Rosa", "Braun", "Grau"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Firma",

@@ -247,7 +247,7 @@ pub static WORDS: Words = Words {
     choices_empty: "The account has no calendars to choose from. Add one at the provider, then come back.",
     choices_unavailable: "The list could not be read from the provider just now. Try again in a moment.",
     colour: "colour",
-    occurrence_of_series: "one occurrence of a repeating event",
+    occurrence_of_series: "repeating",
     colours: ["red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "grey"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Company",

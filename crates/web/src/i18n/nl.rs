@@ -247,7 +247,7 @@ pub static WORDS: Words = Words {
     choices_empty: "Het account heeft geen agenda's om uit te kiezen. Voeg er een toe bij de aanbieder en kom dan terug.",
     choices_unavailable: "De lijst kon nu niet bij de aanbieder gelezen worden. Probeer het zo opnieuw.",
     colour: "kleur",
-    occurrence_of_series: "één keer van een herhaalde afspraak",
+    occurrence_of_series: "terugkerend",
     colours: ["rood", "oranje", "geel", "groen", "blauwgroen", "blauw", "paars", "roze", "bruin", "grijs"],
     // Records (companies, contacts, projects, meetings, products).
     company: "Bedrijf",
