@@ -186,3 +186,99 @@ async fn the_planning_reads_own_busy_times_private_ones_without_title_and_conver
         .await;
     assert!(again.is_err());
 }
+
+#[tokio::test]
+async fn a_series_is_shown_at_its_occurrences_in_its_zone_with_google_s_exceptions() {
+    let h = Harness::new().await;
+    // Fridays 09:00–10:00 in Amsterdam from 20 March 2026, four times: the clocks go
+    // forward on Sunday 29 March, so 08:00 UTC becomes 07:00 UTC.
+    let series = h.insert(json!({
+        "summary": "Review",
+        "start": {"dateTime": "2026-03-20T09:00:00", "timeZone": "Europe/Amsterdam"},
+        "end": {"dateTime": "2026-03-20T10:00:00", "timeZone": "Europe/Amsterdam"},
+        "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=FR;COUNT=4"],
+    }));
+    let id = series["id"].as_str().unwrap();
+    // In Google: the 27 March one cancelled, the 3 April one moved to the afternoon.
+    let path = |suffix: &str| h.event_path(&format!("{id}_{suffix}"));
+    h.google(reqwest::Method::DELETE, &path("20260327T080000Z"), None)
+        .await;
+    h.google(
+        reqwest::Method::PATCH,
+        &path("20260403T070000Z"),
+        Some(json!({
+            "start": {"dateTime": "2026-04-03T15:00:00", "timeZone": "Europe/Amsterdam"},
+            "end": {"dateTime": "2026-04-03T16:00:00", "timeZone": "Europe/Amsterdam"},
+        })),
+    )
+    .await;
+    h.synced().await;
+
+    let actor = ann(&h).await;
+    let (from, to) = (at("2026-03-16T00:00:00Z"), at("2026-04-13T00:00:00Z"));
+    let mut conn = h.state.db().pool().acquire().await.unwrap();
+    let busy = calendar(&h)
+        .busy_times(&mut conn, &actor, from, to)
+        .await
+        .unwrap();
+    let shown: Vec<(Option<DateTimeUtc>, Option<&str>)> = busy
+        .iter()
+        .map(|b| (b.start_at, b.occurrence.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                Some(at("2026-03-20T08:00:00Z")),
+                Some("2026-03-20T08:00:00Z")
+            ),
+            // Moved: its own block, converted as one (no occurrence name).
+            (Some(at("2026-04-03T13:00:00Z")), None),
+            (
+                Some(at("2026-04-10T07:00:00Z")),
+                Some("2026-04-10T07:00:00Z")
+            ),
+        ],
+        "{busy:?}"
+    );
+    assert!(busy.iter().all(|b| b.repeats && b.convertible));
+    assert_eq!(busy[2].end_at, Some(at("2026-04-10T08:00:00Z")));
+    // A window of one week only holds that week's.
+    let week = calendar(&h)
+        .busy_times(&mut conn, &actor, at("2026-04-06T00:00:00Z"), to)
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 1, "{week:?}");
+    drop(conn);
+
+    // The occurrence after the change converts at its own time.
+    let meeting = calendar(&h)
+        .convert_busy(
+            h.state.db(),
+            &actor,
+            busy[2].id,
+            busy[2].occurrence.as_deref(),
+        )
+        .await
+        .unwrap()
+        .expect("converted");
+    let stored = h.get_meeting(&meeting.to_string()).await;
+    assert_eq!(stored["start_at"], "2026-04-10T07:00:00Z");
+    // The moved one converts as its block, where it is now.
+    let moved = calendar(&h)
+        .convert_busy(h.state.db(), &actor, busy[1].id, None)
+        .await
+        .unwrap()
+        .expect("converted");
+    let stored = h.get_meeting(&moved.to_string()).await;
+    assert_eq!(stored["start_at"], "2026-04-03T13:00:00Z");
+    let mut conn = h.state.db().pool().acquire().await.unwrap();
+    let after = calendar(&h)
+        .busy_times(&mut conn, &actor, from, to)
+        .await
+        .unwrap();
+    let left: Vec<_> = after.iter().map(|b| b.start_at).collect();
+    assert_eq!(left, [Some(at("2026-03-20T08:00:00Z"))]);
+}
+
+type DateTimeUtc = chrono::DateTime<chrono::Utc>;

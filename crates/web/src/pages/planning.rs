@@ -503,6 +503,8 @@ mod tests {
             sort,
             href: None,
             convert_id: None,
+            occurrence: None,
+            repeats: false,
         }
     }
 
