@@ -174,9 +174,10 @@ const PRIMARY: Localised = Localised {
 };
 
 /// What [`Probe::choose`] kept, by connection.
-static CHOSEN: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<Uuid, Vec<(String, String)>>>,
-> = std::sync::LazyLock::new(Default::default);
+static CHOSEN: std::sync::LazyLock<std::sync::Mutex<Chosen>> =
+    std::sync::LazyLock::new(Default::default);
+
+type Chosen = std::collections::HashMap<Uuid, Vec<(String, String)>>;
 
 /// An integration the user turns on and off per connection (as the Contacts export).
 struct Toggle;

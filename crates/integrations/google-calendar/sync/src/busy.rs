@@ -66,11 +66,14 @@ fn overlaps(span: &Span, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
     }
 }
 
+/// A series by (calendar, event id, connection).
+type SeriesKey<'a> = (&'a str, &'a str, uuid::Uuid);
+
 /// `blocks` (a window's, with every series and exception) as the busy times of [`from`,
 /// `to`).
 pub fn expand(blocks: &[BusyBlock], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<BusyTime> {
     let is_series = |b: &BusyBlock| !b.recurrence.is_empty();
-    let series: HashMap<(&str, &str, uuid::Uuid), &BusyBlock> = blocks
+    let series: HashMap<SeriesKey, &BusyBlock> = blocks
         .iter()
         .filter(|b| is_series(b))
         .map(|b| {
@@ -80,8 +83,7 @@ pub fn expand(blocks: &[BusyBlock], from: DateTime<Utc>, to: DateTime<Utc>) -> V
             )
         })
         .collect();
-    let mut exceptions: HashMap<(&str, &str, uuid::Uuid), Vec<(&BusyBlock, Exception)>> =
-        HashMap::new();
+    let mut exceptions: HashMap<SeriesKey, Vec<(&BusyBlock, Exception)>> = HashMap::new();
     let mut out = Vec::new();
     for b in blocks.iter().filter(|b| !is_series(b)) {
         let of_series = b.series_id.as_deref().and_then(|s| {
