@@ -41,6 +41,10 @@ enum Command {
         /// Where the seeded Dropbox app may send the browser back.
         #[arg(long, default_value = "http://127.0.0.1:8787/oauth/dropbox/callback")]
         dropbox_redirect_uri: String,
+        /// A further calendar of the account, by its name (repeat for more): printed as
+        /// `calendar <id> <name>`.
+        #[arg(long = "calendar")]
+        calendars: Vec<String>,
     },
 }
 
@@ -51,6 +55,7 @@ async fn main() -> std::io::Result<()> {
         email,
         redirect_uri,
         dropbox_redirect_uri,
+        calendars,
     } = Cli::parse().command;
     let fake = FakeProviders::start_on(listen).await?;
     let google = fake.google();
@@ -70,6 +75,10 @@ async fn main() -> std::io::Result<()> {
     let base = fake.base_url();
     println!("listening on {base}");
     println!("account {email}, primary calendar {calendar}");
+    for name in &calendars {
+        let id = google.add_calendar(&email, name, "Europe/Brussels");
+        println!("calendar {id} {name}");
+    }
     println!(
         "OAuth client {} / {} (redirect URI {})",
         client.client_id, client.client_secret, client.redirect_uris[0]

@@ -15,12 +15,14 @@ use threadline_connections::oauth::pending::{self, Opened};
 use threadline_connections::oauth::OAuth;
 use threadline_connections::{self as connections, Connection, Grant, Owner, Provider, Status};
 use threadline_crm::accounts::{self, sessions, NewUser, OrgChoice};
+use threadline_crm::CrmError;
 use threadline_http::AppState;
 use threadline_storage::db::{BoxFuture, Conn, Db};
 use threadline_storage::secrets::{new_key_line, Keyring, SecretString};
 use threadline_sync_engine::schedule::{self, Outcome};
 use threadline_sync_engine::{
-    Card, Counts, Integration, JobContext, JobError, Localised, Switched, SyncJob,
+    Card, ChoiceGroup, ChoiceOption, Choices, Counts, Integration, JobContext, JobError, Localised,
+    Switched, SyncJob,
 };
 use uuid::Uuid;
 
@@ -83,7 +85,99 @@ impl Integration for Probe {
     fn job(&self) -> Arc<dyn SyncJob> {
         Arc::new(ProbeJob)
     }
+
+    fn choices_label(&self) -> Option<Localised> {
+        Some(Localised {
+            en: "Choose probes",
+            nl: "Sondes kiezen",
+            de: "Sonden wählen",
+        })
+    }
+
+    /// Three probes: a hostile name (teal, primary), "Team" (red), one that cannot be
+    /// chosen; what is chosen, as [`Probe::choose`] kept it for the connection.
+    fn choices<'a>(&'a self, connection: Uuid) -> BoxFuture<'a, Result<Choices, CrmError>> {
+        Box::pin(async move {
+            let chosen = CHOSEN
+                .lock()
+                .unwrap()
+                .get(&connection)
+                .cloned()
+                .unwrap_or_default();
+            let is = |key: &str, value: &str| chosen.iter().any(|(k, v)| k == key && v == value);
+            let option =
+                |value: &str, label: &str, colour: &str, enabled, key: &str| ChoiceOption {
+                    value: value.to_string(),
+                    label: label.to_string(),
+                    notes: if value == "p1" {
+                        vec![PRIMARY]
+                    } else {
+                        Vec::new()
+                    },
+                    colour: Some(colour.to_string()),
+                    enabled,
+                    chosen: is(key, value),
+                };
+            let group = |key: &'static str, many: bool| ChoiceGroup {
+                key,
+                legend: Localised {
+                    en: "Which probes",
+                    nl: "Welke sondes",
+                    de: "Welche Sonden",
+                },
+                hint: Localised {
+                    en: "Probe hint.",
+                    nl: "Sondehint.",
+                    de: "Sondenhinweis.",
+                },
+                many,
+                none: (!many).then_some(Localised {
+                    en: "No probe",
+                    nl: "Geen sonde",
+                    de: "Keine Sonde",
+                }),
+                options: vec![
+                    option("p1", HOSTILE, "#9fe1e7", true, key),
+                    option("p2", "Team", "#d50000", true, key),
+                    option("p3", "Locked", "#616161", false, key),
+                ],
+            };
+            Ok(Choices {
+                groups: vec![group("watch", true), group("target", false)],
+            })
+        })
+    }
+
+    /// Keeps what was sent; refuses probe `p3` as the model refuses a calendar it cannot use.
+    fn choose<'a>(
+        &'a self,
+        connection: Uuid,
+        chosen: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            if chosen.iter().any(|(_, v)| v == "p3") {
+                return Err(CrmError::invalid(
+                    "watch",
+                    format!("{HOSTILE} cannot be chosen"),
+                ));
+            }
+            CHOSEN.lock().unwrap().insert(connection, chosen.to_vec());
+            Ok(())
+        })
+    }
 }
+
+const PRIMARY: Localised = Localised {
+    en: "primary",
+    nl: "hoofd",
+    de: "Haupt",
+};
+
+/// What [`Probe::choose`] kept, by connection.
+static CHOSEN: std::sync::LazyLock<std::sync::Mutex<Chosen>> =
+    std::sync::LazyLock::new(Default::default);
+
+type Chosen = std::collections::HashMap<Uuid, Vec<(String, String)>>;
 
 /// An integration the user turns on and off per connection (as the Contacts export).
 struct Toggle;
@@ -591,4 +685,133 @@ async fn an_integration_turned_on_per_connection_asks_for_its_scope_then_runs_an
     let probe = format!("/integrations/{id}/switch/probe_sync");
     let refused = w.site.post(&probe, Some(&cookie), &on).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_choices_of_a_connection_are_a_form_of_tick_boxes_and_radio_buttons() {
+    let w = world().await;
+    let (ann, cookie) = signed_in(&w.site.db, "ann@example.com", OrgChoice::Default).await;
+    let (_, eve_cookie) = signed_in(
+        &w.site.db,
+        "eve@other.example",
+        OrgChoice::New("Other".into()),
+    )
+    .await;
+    let id = connect(&w, &ann, "ann-google@example.com").await;
+    let path = format!("/integrations/{id}/choices/probe_sync");
+
+    // The card links to them (the registry's label); the Toggle card, without, does not.
+    let page = w.site.get("/integrations", Some(&cookie)).await;
+    assert!(
+        page.body.contains(&format!(r#"href="{path}""#)) && page.body.contains("Choose probes")
+    );
+    assert!(!page.body.contains("/choices/toggle"));
+
+    // The form: a group of tick boxes, one of radio buttons with "none" chosen; the hostile
+    // name escaped; each colour named in words; the locked one shown but not choosable.
+    let page = w.site.get(&path, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(ESCAPED) && !page.body.contains(HOSTILE));
+    assert!(page
+        .body
+        .contains(r#"type="checkbox" name="watch" value="p1""#));
+    assert!(page
+        .body
+        .contains(r#"type="radio" name="target" value="p2""#));
+    assert!(page.body.contains(r#"name="target" value="" checked"#));
+    assert!(page.body.contains("colour: teal; primary") && page.body.contains("colour: red"));
+    assert!(page.body.contains(r#"class="swatch swatch-teal""#));
+    assert!(page.body.contains(r#"value="p3" disabled"#));
+    assert!(page.body.contains("<legend>Which probes</legend>"));
+
+    // Saved: every ticked box and the radio's value; the page shows them chosen.
+    let csrf = csrf_of(&page.body);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("watch", "p1"),
+        ("watch", "p2"),
+        ("target", "p2"),
+    ];
+    let saved = w.site.post(&path, Some(&cookie), &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        saved.location.as_deref(),
+        Some(format!("/integrations?done=chosen#c-{id}-probe_sync").as_str())
+    );
+    let kept = CHOSEN.lock().unwrap().get(&id).cloned().unwrap();
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kept,
+        pairs(&[("watch", "p1"), ("watch", "p2"), ("target", "p2")])
+    );
+    let page = w.site.get(&path, Some(&cookie)).await;
+    assert!(page.body.contains(r#"name="watch" value="p2" checked"#));
+    assert!(page.body.contains(r#"name="target" value="p2" checked"#));
+    assert!(!page.body.contains(r#"name="target" value="" checked"#));
+    let done = w.site.get("/integrations?done=chosen", Some(&cookie)).await;
+    assert!(done.body.contains("Saved. The next sync uses your choice."));
+
+    // A refused choice: the form again, saying why (escaped); nothing changed.
+    let form = [("csrf", csrf.as_str()), ("watch", "p3")];
+    let refused = w.site.post(&path, Some(&cookie), &form).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .body
+        .contains(&format!("{ESCAPED} cannot be chosen")));
+    assert_eq!(CHOSEN.lock().unwrap().get(&id).unwrap().len(), 3);
+
+    // Without the session's CSRF token, or as someone else: refused, nothing changed.
+    let form = [("csrf", "forged"), ("watch", "p1")];
+    let forged = w.site.post(&path, Some(&cookie), &form).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let eve_csrf = csrf_of(&w.site.get("/integrations", Some(&eve_cookie)).await.body);
+    let form = [("csrf", eve_csrf.as_str()), ("watch", "p1")];
+    let other = w.site.post(&path, Some(&eve_cookie), &form).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.site.get(&path, Some(&eve_cookie)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(CHOSEN.lock().unwrap().get(&id).unwrap().len(), 3);
+
+    // An integration without choices has no such page.
+    let none = w
+        .site
+        .get(&format!("/integrations/{id}/choices/toggle"), Some(&cookie))
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+
+    // In German, the card's own words and the colours' names.
+    sessions::set_language(&w.site.db, ann.id, Some("de"))
+        .await
+        .unwrap();
+    let page = w.site.get(&path, Some(&cookie)).await;
+    assert!(page.body.contains("Farbe: Türkis; Haupt") && page.body.contains("Welche Sonden"));
+}
+
+#[test]
+fn a_colour_is_named_by_its_nearest_hue() {
+    use threadline_web::pages::integrations::{colour_of, COLOURS};
+    let name = |hex| colour_of(hex).map(|i| COLOURS[i]);
+    // Google's calendar palette, a few of them.
+    assert_eq!(name("#d50000"), Some("red"));
+    assert_eq!(name("#f4511e"), Some("orange"));
+    assert_eq!(name("#f6bf26"), Some("yellow"));
+    assert_eq!(name("#0b8043"), Some("green"));
+    assert_eq!(name("#9fe1e7"), Some("teal"));
+    assert_eq!(name("#4285f4"), Some("blue"));
+    assert_eq!(name("#8e24aa"), Some("purple"));
+    assert_eq!(name("#e67c73"), Some("red"));
+    assert_eq!(name("#ad1457"), Some("pink"));
+    assert_eq!(name("#795548"), Some("brown"));
+    assert_eq!(name("#616161"), Some("grey"));
+    assert_eq!(name("#FFFFFF"), Some("grey"));
+    assert_eq!(name("9fe1e7"), None);
+    assert_eq!(name("#9fe1e"), None);
+    assert_eq!(name("#zzzzzz"), None);
+    assert_eq!(name("#ééé"), None);
 }

@@ -37,6 +37,8 @@ const ESCAPED_MARKUP: &str = "&#60;img src=x onerror=alert(1)&#62;&#34;&#39;&#38
 struct Diary {
     busy: Arc<Mutex<Vec<(Uuid, BusyTime)>>>,
     converted: Arc<Mutex<Vec<Uuid>>>,
+    /// The occurrences converted: (series, occurrence).
+    occurrences: Arc<Mutex<Vec<(Uuid, String)>>>,
 }
 
 struct NoJob;
@@ -112,8 +114,23 @@ impl Integration for Diary {
         _db: &'a Db,
         actor: &'a Actor,
         id: Uuid,
+        occurrence: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
         let mut busy = self.busy.lock().unwrap();
+        if let Some(occurrence) = occurrence {
+            let mine = busy.iter().any(|(user, b)| {
+                *user == actor.user_id && b.id == id && b.occurrence.as_deref() == Some(occurrence)
+            });
+            if mine {
+                busy.retain(|(_, b)| !(b.id == id && b.occurrence.as_deref() == Some(occurrence)));
+                self.occurrences
+                    .lock()
+                    .unwrap()
+                    .push((id, occurrence.to_string()));
+            }
+            let made = mine.then(threadline_storage::db::new_id);
+            return Box::pin(async move { Ok(made) });
+        }
         let found = busy
             .iter()
             .position(|(user, b)| *user == actor.user_id && b.id == id && b.convertible);
@@ -139,6 +156,7 @@ fn busy(title: Option<&str>, start: &str, end: &str) -> BusyTime {
         start_date: None,
         end_date: None,
         repeats: false,
+        occurrence: None,
         convertible: true,
     }
 }
@@ -418,6 +436,61 @@ async fn a_busy_time_converts_into_a_meeting_only_for_its_owner() {
         .get("/planning?week=2026-12-07&done=converted", Some(&cookie))
         .await;
     assert!(page.body.contains("is a meeting now"));
+}
+
+#[tokio::test]
+async fn an_occurrence_of_a_series_is_on_its_day_marked_and_converts_alone() {
+    let diary = Diary::default();
+    let shared = diary.clone();
+    let site = Site::with_state(move |db| AppState::new(db).with_integration(shared)).await;
+    let (ann, cookie) = signed_in(&site.db, "ann@example.com").await;
+    // Two occurrences of one series (the same id), Monday and Wednesday, a hostile title.
+    let series = threadline_storage::db::new_id();
+    let occurrence = |start: &str, end: &str| BusyTime {
+        id: series,
+        repeats: true,
+        occurrence: Some(start.to_string()),
+        ..busy(Some(HOSTILE), start, end)
+    };
+    let monday = occurrence("2026-12-07T08:00:00Z", "2026-12-07T08:15:00Z");
+    let wednesday = occurrence("2026-12-09T08:00:00Z", "2026-12-09T08:15:00Z");
+    diary
+        .busy
+        .lock()
+        .unwrap()
+        .extend([(ann.id, monday), (ann.id, wednesday)]);
+
+    let page = site.get("/planning?week=2026-12-07", Some(&cookie)).await;
+    for date in ["2026-12-07", "2026-12-09"] {
+        let on = day(&page.body, date);
+        assert!(on.contains(ESCAPED) && on.contains("08:00–08:15"), "{on}");
+        assert!(on.contains(r#"<span aria-hidden="true">↻</span> repeating"#));
+        let hidden = format!(r#"name="occurrence" value="{date}T08:00:00Z""#);
+        assert!(on.contains(&hidden), "{on}");
+    }
+    assert!(!page.body.contains(HOSTILE));
+    assert!(!day(&page.body, "2026-12-08").contains(ESCAPED));
+    // No "repeating" list: each occurrence is on its day.
+    assert!(!page.body.contains("Repeating busy times"));
+
+    // Converting Wednesday's sends its name; Monday's stays.
+    let csrf = csrf_of(&page.body);
+    let action = format!("/planning/busy/{series}/convert");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("week", "2026-12-07"),
+        ("occurrence", "2026-12-09T08:00:00Z"),
+    ];
+    let done = site.post(&action, Some(&cookie), &form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        *diary.occurrences.lock().unwrap(),
+        vec![(series, "2026-12-09T08:00:00Z".to_string())]
+    );
+    assert!(diary.converted.lock().unwrap().is_empty());
+    let page = site.get("/planning?week=2026-12-07", Some(&cookie)).await;
+    assert!(day(&page.body, "2026-12-07").contains(ESCAPED));
+    assert!(!day(&page.body, "2026-12-09").contains(ESCAPED));
 }
 
 #[test]

@@ -4,86 +4,21 @@
 // busy times in the planning (a private one only "Busy", a hostile title inert), one made a
 // meeting; axe-core on the pages.
 
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { PWN_CHECK } from '../lib/hostile-corpus.mjs';
 import { axeViolations, newPage, setUpOwner, startWeb } from './lib.mjs';
+import { freePort, startLocalGoogle } from './local-google.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-function fakeBinary() {
-  if (process.env.THREADLINE_FAKE_PROVIDERS_BIN) return process.env.THREADLINE_FAKE_PROVIDERS_BIN;
-  const cargoTarget = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, 'target');
-  for (const profile of ['release', 'debug']) {
-    const candidate = path.join(cargoTarget, profile, 'threadline-fake-providers');
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('threadline-fake-providers not built: cargo build -p threadline-fake-providers');
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The local Google for the server on `serverPort`: { base, token, stop }. */
-async function startFake(serverPort) {
-  const port = await freePort();
-  const child = spawn(fakeBinary(), [
-    'serve', '--listen', `127.0.0.1:${port}`, '--email', 'me@example.com',
-    '--redirect-uri', `http://127.0.0.1:${serverPort}/oauth/google/callback`,
-    '--dropbox-redirect-uri', `http://127.0.0.1:${serverPort}/oauth/dropbox/callback`,
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const token = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the local Google exited (${code})`)));
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const t = /Authorization: Bearer (\S+)'/.exec(line);
-      if (t) resolve(t[1]);
-    });
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    token,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
-      }
-    },
-  };
-}
+const TEAM = 'Team <img src=x onerror=alert(2)>';
 
 let web;
 let fake;
 before(async () => {
   const port = await freePort();
-  fake = await startFake(port);
-  const base = fake.base;
-  web = await startWeb({
-    port,
-    env: {
-      THREADLINE_GOOGLE_CLIENT_ID: 'fake-client.apps.googleusercontent.com',
-      THREADLINE_GOOGLE_CLIENT_SECRET: 'fake-secret',
-      THREADLINE_GOOGLE_AUTH_URL: `${base}/o/oauth2/v2/auth`,
-      THREADLINE_GOOGLE_TOKEN_URL: `${base}/token`,
-      THREADLINE_GOOGLE_REVOKE_URL: `${base}/revoke`,
-      THREADLINE_GOOGLE_USERINFO_URL: `${base}/v1/userinfo`,
-      THREADLINE_GOOGLE_CALENDAR_API_URL: `${base}/calendar/v3`,
-      THREADLINE_GOOGLE_PEOPLE_API_URL: `${base}/v1`,
-      THREADLINE_GOOGLE_DRIVE_API_URL: `${base}/drive/v3`,
-      THREADLINE_GOOGLE_DRIVE_UPLOAD_URL: `${base}/upload/drive/v3`,
-    },
-  });
+  fake = await startLocalGoogle(port, { calendars: [TEAM] });
+  web = await startWeb({ port, env: fake.env });
 });
 after(async () => {
   await web?.close();
@@ -97,13 +32,19 @@ function thisMonday() {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - day));
 }
 
-async function addEvent(body) {
-  const res = await fetch(`${fake.base}/calendar/v3/calendars/primary/events`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${fake.token}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 200, await res.text());
+async function addEvent(body, calendar) {
+  await fake.addEvent(body, calendar);
+}
+
+/** Sync now on the Google Calendar `card`, until its run is in the history. */
+async function syncNow(page, card) {
+  const runs = await card.locator('.runs tbody tr').count();
+  await card.getByRole('button', { name: /Sync now/ }).click();
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('section[data-integration="google_calendar"] .runs tbody tr').length > n,
+    runs,
+    { timeout: 30_000 },
+  );
 }
 
 /** Reloads `page` until `text` is in `selector`, at most `ms`. */
@@ -145,13 +86,7 @@ test('connect Google from Integrations, sync now, the busy times in the planning
   await until(page, 'section[data-integration="google_calendar"] .runs', 'Done');
   assert.match(await card.textContent(), /Connected as me@example\.com/);
   assert.deepEqual(await axeViolations(page), [], 'integrations, connected');
-  const runs = await card.locator('.runs tbody tr').count();
-  await card.getByRole('button', { name: /Sync now/ }).click();
-  await page.waitForFunction(
-    (n) => document.querySelectorAll('section[data-integration="google_calendar"] .runs tbody tr').length > n,
-    runs,
-    { timeout: 30_000 },
-  );
+  await syncNow(page, card);
   assert.match(await card.locator('.runs tbody tr').first().textContent(), /Done/);
 
   // The planning: the grey busy times of this week.
@@ -173,6 +108,77 @@ test('connect Google from Integrations, sync now, the busy times in the planning
   assert.match(await day(1).locator('li.meeting').textContent(), /14:00–15:00[\s\S]*Dentist/);
   assert.equal(await day(1).locator('li.busy').count(), 0);
   assert.equal(await page.evaluate(PWN_CHECK), false, 'a hostile title ran script');
+  assert.deepEqual(page.problems(), [], 'no CSP refusal or script error');
+  await page.close();
+});
+
+test('choose calendars, a weekly series at its occurrences, one occurrence made a meeting', async () => {
+  // Signed in and connected by the test above (the same browser context).
+  const monday = thisMonday();
+  const at = (days, hour) => new Date(monday.getTime() + days * 86_400_000 + hour * 3_600_000).toISOString();
+  const date = (days) => new Date(monday.getTime() + days * 86_400_000).toISOString().slice(0, 10);
+  // Mondays, Wednesdays and Fridays at 09:00 UTC, six times (this week and next).
+  await addEvent({
+    summary: 'Stand-up', start: { dateTime: at(0, 9), timeZone: 'UTC' }, end: { dateTime: at(0, 9.5), timeZone: 'UTC' },
+    recurrence: ['RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=6'],
+  });
+  await addEvent(
+    { summary: 'Team lunch', start: { dateTime: at(3, 12) }, end: { dateTime: at(3, 13) } },
+    fake.calendars[TEAM],
+  );
+
+  // Integrations → Choose calendars: the primary first and imported; the team calendar not.
+  const page = await newPage(web.context);
+  await page.goto(`${web.server.url}/integrations`);
+  const card = page.locator('section[data-integration="google_calendar"]');
+  await card.getByRole('link', { name: 'Choose calendars' }).click();
+  await page.waitForURL(/\/choices\/google_calendar$/);
+  const imported = page.getByRole('group', { name: 'Shown as busy blocks' });
+  const boxes = imported.getByRole('checkbox');
+  assert.equal(await boxes.count(), 2);
+  assert.equal(await boxes.nth(0).isChecked(), true, 'the primary, imported since the first run');
+  const team = imported.getByRole('checkbox', { name: /^Team <img/ });
+  assert.equal(await team.isChecked(), false);
+  assert.match(await imported.textContent(), /colour: teal; primary/);
+  assert.equal(await page.locator('main img').count(), 0, 'a hostile calendar name is text');
+  const exportTo = page.getByRole('group', { name: 'CRM meetings go to' });
+  assert.equal(await exportTo.getByRole('radio').count(), 3, 'two calendars and "nowhere"');
+  assert.equal(await exportTo.getByRole('radio').first().isChecked(), true);
+  assert.deepEqual(await axeViolations(page), [], 'choose calendars');
+  await team.check();
+  await page.getByRole('button', { name: 'Save choices' }).click();
+  await page.waitForURL(/done=chosen/);
+  assert.match(await page.getByRole('status').textContent(), /Saved/);
+
+  // Sync now brings the team calendar's event and the series.
+  await syncNow(page, card);
+
+  // The planning: the series on Monday, Wednesday and Friday, grey, each marked as
+  // repeating; the team lunch on Thursday.
+  await page.goto(`${web.server.url}/planning?week=${date(0)}`);
+  const day = (offset) => page.locator(`section[aria-labelledby="d-${date(offset)}"]`);
+  for (const offset of [0, 2, 4]) {
+    const standup = day(offset).locator('li.busy', { hasText: 'Stand-up' });
+    assert.match(await standup.textContent(), /09:00–09:30[\s\S]*Stand-up[\s\S]*↻ repeating/, date(offset));
+  }
+  for (const offset of [1, 3, 5, 6]) {
+    assert.equal(await day(offset).locator('li', { hasText: 'Stand-up' }).count(), 0, date(offset));
+  }
+  assert.match(await day(3).locator('li.busy', { hasText: 'Team lunch' }).textContent(), /12:00–13:00/);
+  assert.deepEqual(await axeViolations(page), [], 'planning with a series');
+
+  // Wednesday's occurrence made a meeting: a meeting on Wednesday, Monday's and Friday's stay.
+  await day(2).locator('li.busy', { hasText: 'Stand-up' }).getByRole('button', { name: 'Make it a meeting' }).click();
+  await page.waitForURL(/done=converted/);
+  assert.match(await day(2).locator('li.meeting').textContent(), /09:00–09:30[\s\S]*Stand-up/);
+  assert.equal(await day(2).locator('li.busy', { hasText: 'Stand-up' }).count(), 0);
+  for (const offset of [0, 4]) {
+    assert.equal(await day(offset).locator('li.busy', { hasText: 'Stand-up' }).count(), 1, date(offset));
+  }
+  // Next week still has its three.
+  await page.getByRole('link', { name: /Next/ }).click();
+  assert.equal(await page.locator('li.busy', { hasText: 'Stand-up' }).count(), 3);
+  assert.equal(await page.evaluate(PWN_CHECK), false, 'a hostile name ran script');
   assert.deepEqual(page.problems(), [], 'no CSP refusal or script error');
   await page.close();
 });

@@ -14,6 +14,8 @@
 //! - [`link`]: the link table row, busy blocks, conversion of a block into a meeting.
 //! - [`decide`]: per-item decisions from (CRM side, remote side, link); what a 409 means.
 //! - [`plan`]: a whole run → ordered actions, and the mass-change guards.
+//! - [`recurrence`]: a series' occurrences in a window (RRULE/EXDATE/RDATE in the series'
+//!   zone, with the `rrule` crate), exceptions applied: what the planning shows.
 //!
 //! # Decisions, and why
 //!
@@ -130,6 +132,7 @@ pub mod ids;
 pub mod link;
 pub mod owned;
 pub mod plan;
+pub mod recurrence;
 
 pub use decide::{Action, CrmSide, RemoteSide};
 pub use event::Event;

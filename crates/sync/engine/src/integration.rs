@@ -112,6 +112,29 @@ pub trait Integration: Any + Send + Sync {
         Box::pin(async { Ok(Switched::Off) })
     }
 
+    /// The label of the link to its choices for a connection ("Choose calendars"), for one
+    /// that has [`Integration::choices`]; `None` (the default) for one without.
+    fn choices_label(&self) -> Option<Localised> {
+        None
+    }
+
+    /// What the user chooses for `connection` (which calendars), with what is chosen now:
+    /// the web app shows it as a form (a group of tick boxes or of radio buttons each).
+    /// Only for one with a [`Integration::choices_label`].
+    fn choices<'a>(&'a self, _connection: Uuid) -> BoxFuture<'a, Result<Choices, CrmError>> {
+        Box::pin(async { Err(CrmError::new(NOT_FOUND.0, NOT_FOUND.1, "no choices")) })
+    }
+
+    /// Stores the user's choices for `connection`: each ([`ChoiceGroup::key`], value) the
+    /// form sent (a group of radio buttons sends one value, `""` for its `none`).
+    fn choose<'a>(
+        &'a self,
+        _connection: Uuid,
+        _chosen: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async { Err(CrmError::new(NOT_FOUND.0, NOT_FOUND.1, "no choices")) })
+    }
+
     /// The busy times it imported for `actor` that overlap [`from`, `to`): the grey blocks
     /// of the web app's planning (a calendar's events). None by default. Only `actor`'s own:
     /// another user's busy times are never shown.
@@ -125,13 +148,15 @@ pub trait Integration: Any + Send + Sync {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting:
-    /// the meeting's id; `None` when `id` is none of this integration's.
+    /// Makes `actor`'s busy time `id` (one of its [`Integration::busy_times`]) a CRM meeting,
+    /// or only its `occurrence` ([`BusyTime::occurrence`], one occurrence of a series): the
+    /// meeting's id; `None` when `id` is none of this integration's.
     fn convert_busy<'a>(
         &'a self,
         _db: &'a Db,
         _actor: &'a Actor,
         _id: Uuid,
+        _occurrence: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
         Box::pin(async { Ok(None) })
     }
@@ -145,6 +170,42 @@ pub trait Integration: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<(), connections::Error>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+const NOT_FOUND: (threadline_crm::Reason, &str) = (threadline_crm::Reason::NotFound, "not_found");
+
+/// What the user chooses for a connection of an integration ([`Integration::choices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choices {
+    pub groups: Vec<ChoiceGroup>,
+}
+
+/// One question: tick boxes (`many`) or radio buttons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceGroup {
+    /// The form field's name.
+    pub key: &'static str,
+    pub legend: Localised,
+    pub hint: Localised,
+    pub many: bool,
+    /// Radio buttons: the label of choosing none of them (sent as `""`), if allowed.
+    pub none: Option<Localised>,
+    pub options: Vec<ChoiceOption>,
+}
+
+/// One tick box or radio button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceOption {
+    pub value: String,
+    /// As the provider names it (hostile text).
+    pub label: String,
+    /// Facts shown beside it ("primary", "read only").
+    pub notes: Vec<Localised>,
+    /// Its colour at the provider, `#rrggbb`.
+    pub colour: Option<String>,
+    /// False: shown, but it cannot be chosen (a read-only calendar to export to).
+    pub enabled: bool,
+    pub chosen: bool,
 }
 
 /// What [`Integration::switch`] did.
@@ -169,8 +230,12 @@ pub struct BusyTime {
     /// All-day: the first day and the day after the last.
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
-    /// One block stands for a repeating series (its occurrences are not expanded here).
+    /// One occurrence of a repeating series; or, with no time, a series that could not be
+    /// expanded (shown apart).
     pub repeats: bool,
+    /// For an occurrence of a series: its name for [`Integration::convert_busy`] (where the
+    /// series puts it).
+    pub occurrence: Option<String>,
     /// [`Integration::convert_busy`] can make it a meeting.
     pub convertible: bool,
 }

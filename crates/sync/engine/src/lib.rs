@@ -70,7 +70,10 @@ use uuid::Uuid;
 
 use threadline_storage::db::{BoxFuture, Db};
 
-pub use integration::{BusyTime, Card, Integration, Integrations, Localised, Switched};
+pub use integration::{
+    BusyTime, Card, ChoiceGroup, ChoiceOption, Choices, Integration, Integrations, Localised,
+    Switched,
+};
 pub use runner::{Lease, Runner, RunnerConfig, RunnerHandle};
 pub use seams::{
     with_token_replacement, AccessTokens, FixedToken, RunCounts, StoredTokens, SyncError,

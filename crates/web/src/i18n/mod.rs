@@ -321,6 +321,16 @@ pub struct Words {
     pub views_label: &'static str,
     pub weekdays: [&'static str; 7],
     pub months: [&'static str; 12],
+    // Calendar choices and repeating events (planning).
+    pub choices_saved: &'static str,
+    pub choices_save: &'static str,
+    pub choices_back: &'static str,
+    pub choices_empty: &'static str,
+    pub choices_unavailable: &'static str,
+    pub colour: &'static str,
+    pub occurrence_of_series: &'static str,
+    /// Colour names, in `pages::integrations::COLOURS`' order.
+    pub colours: [&'static str; 10],
     // Records (companies, contacts, projects, meetings, products).
     pub company: &'static str,
     pub contact: &'static str,

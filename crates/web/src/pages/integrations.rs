@@ -188,6 +188,8 @@ pub struct CardView {
     /// The user turns it on and off per connection: the button to offer (`Some(true)`:
     /// Turn on).
     pub switch_to: Option<bool>,
+    /// The link to its choices for the connection ([`Integration::choices_label`]).
+    pub choices: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -369,6 +371,10 @@ fn card(
         can_disconnect: live,
         switch_to: (integration.switchable() && live && state != CardState::NeedsReauth)
             .then_some(state == CardState::Off),
+        choices: integration
+            .choices_label()
+            .filter(|_| live && state != CardState::NeedsReauth)
+            .map(|l| l.get(lang)),
     }
 }
 
@@ -383,6 +389,7 @@ pub async fn page(
         Some("disconnected") => (Some(w.disconnected_notice), None),
         Some("review") => (Some(w.review_done), None),
         Some("off") => (Some(w.turned_off_notice), None),
+        Some("chosen") => (Some(w.choices_saved), None),
         Some("nothing") => (None, Some(w.nothing_to_sync.to_string())),
         _ => (None, None),
     };
@@ -577,4 +584,239 @@ pub async fn progress(
         }
     }
     Ok(Json(Progress { syncing, lines }).into_response())
+}
+
+/// The colour classes (`swatch-…` in app.css) and the index of their names in
+/// [`Words::colours`]: a provider's colour is shown as a swatch and named in words.
+pub const COLOURS: [&str; 10] = [
+    "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "grey",
+];
+
+/// The nearest of [`COLOURS`] to `#rrggbb` (by hue; grey when nearly unsaturated), as its
+/// index; `None` for anything else.
+pub fn colour_of(hex: &str) -> Option<usize> {
+    let hex = hex.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok().map(f64::from);
+    let (r, g, b) = (
+        channel(0)? / 255.0,
+        channel(2)? / 255.0,
+        channel(4)? / 255.0,
+    );
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    let light = (max + min) / 2.0;
+    let chroma = max - min;
+    let saturation = if chroma == 0.0 {
+        0.0
+    } else {
+        chroma / (1.0 - (2.0 * light - 1.0).abs())
+    };
+    if saturation < 0.15 || chroma < 0.08 {
+        return Some(9);
+    }
+    let hue = if max == r {
+        60.0 * ((g - b) / chroma).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / chroma + 2.0)
+    } else {
+        60.0 * ((r - g) / chroma + 4.0)
+    };
+    Some(match hue {
+        h if (10.0..40.0).contains(&h) && light < 0.4 => 8,
+        h if !(10.0..345.0).contains(&h) => 0,
+        h if h < 40.0 => 1,
+        h if h < 70.0 => 2,
+        h if h < 160.0 => 3,
+        h if h < 195.0 => 4,
+        h if h < 255.0 => 5,
+        h if h < 290.0 => 6,
+        _ => 7,
+    })
+}
+
+/// One tick box or radio button of the choices page.
+pub struct OptionView {
+    pub value: String,
+    pub label: String,
+    pub notes: String,
+    /// (swatch class, colour name).
+    pub colour: Option<(&'static str, &'static str)>,
+    pub enabled: bool,
+    pub chosen: bool,
+}
+
+pub struct GroupView {
+    pub key: &'static str,
+    pub legend: &'static str,
+    pub hint: &'static str,
+    pub many: bool,
+    pub none: Option<&'static str>,
+    pub none_chosen: bool,
+    pub options: Vec<OptionView>,
+}
+
+#[derive(Template)]
+#[template(path = "integrations/choices.html")]
+struct ChoicesPage {
+    l: Layout,
+    w: &'static Words,
+    heading: String,
+    account: String,
+    action: String,
+    back: String,
+    groups: Vec<GroupView>,
+    /// Nothing to choose from (or the list could not be read).
+    empty: bool,
+    problem: Option<String>,
+}
+
+/// The viewer's connection `id` and its integration `name` that has choices (404 otherwise).
+async fn with_choices(
+    app: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    name: &str,
+) -> Result<(Connection, std::sync::Arc<dyn Integration>), WebError> {
+    let connection = own(app, viewer, id).await?;
+    let integration = app
+        .integrations()
+        .iter()
+        .find(|i| {
+            i.name() == name && i.provider() == connection.provider && i.choices_label().is_some()
+        })
+        .cloned()
+        .ok_or(WebError::NotFound(viewer.lang))?;
+    if connection.status == Status::Disconnected {
+        return Err(WebError::NotFound(viewer.lang));
+    }
+    Ok((connection, integration))
+}
+
+fn groups_of(choices: threadline_sync_engine::Choices, w: &'static Words) -> Vec<GroupView> {
+    let tag = w.lang.tag();
+    choices
+        .groups
+        .into_iter()
+        .map(|g| GroupView {
+            key: g.key,
+            legend: g.legend.get(tag),
+            hint: g.hint.get(tag),
+            many: g.many,
+            none: g.none.map(|n| n.get(tag)),
+            none_chosen: !g.options.iter().any(|o| o.chosen),
+            options: g
+                .options
+                .into_iter()
+                .map(|o| OptionView {
+                    notes: o
+                        .notes
+                        .iter()
+                        .map(|n| n.get(tag))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    colour: o
+                        .colour
+                        .as_deref()
+                        .and_then(colour_of)
+                        .map(|i| (COLOURS[i], w.colours[i])),
+                    value: o.value,
+                    label: o.label,
+                    enabled: o.enabled,
+                    chosen: o.chosen,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+async fn choices_page(
+    app: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    name: &str,
+    problem: Option<String>,
+) -> Result<Response, WebError> {
+    let w = viewer.words();
+    let (connection, integration) = with_choices(app, viewer, id, name).await?;
+    let label = integration
+        .choices_label()
+        .map(|l| l.get(w.lang.tag()))
+        .unwrap_or_default();
+    let (groups, problem) = match integration.choices(connection.id).await {
+        Ok(choices) => (groups_of(choices, w), problem),
+        Err(e)
+            if matches!(
+                &e,
+                threadline_crm::CrmError::Request {
+                    reason: threadline_crm::Reason::Unavailable,
+                    ..
+                }
+            ) =>
+        {
+            (Vec::new(), Some(w.choices_unavailable.to_string()))
+        }
+        Err(e) => return Err(WebError::crm(viewer.lang)(e)),
+    };
+    let title = integration.card().title.get(w.lang.tag());
+    Ok(render(&ChoicesPage {
+        l: Layout::for_viewer(viewer, label, Section::Integrations),
+        w,
+        heading: format!("{title}: {label}"),
+        account: connection
+            .account_email
+            .clone()
+            .unwrap_or_else(|| connection.account_id.clone()),
+        action: format!("/integrations/{id}/choices/{name}"),
+        back: format!("/integrations#c-{id}-{name}"),
+        empty: groups.iter().all(|g| g.options.is_empty()),
+        groups,
+        problem,
+    }))
+}
+
+/// The choices of integration `name` for connection `id` ([`Integration::choices`]): a form
+/// with a group of tick boxes or radio buttons each.
+pub async fn choices(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path((id, name)): Path<(Uuid, String)>,
+) -> Result<Response, WebError> {
+    choices_page(&app, &viewer, id, &name, None).await
+}
+
+/// Saves them ([`Integration::choose`]); a refused choice shows the form again with why.
+pub async fn choose(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path((id, name)): Path<(Uuid, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let mut csrf = String::new();
+    let mut chosen = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        if key == "csrf" {
+            csrf = value.into_owned();
+        } else {
+            chosen.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    viewer.check_csrf(&csrf)?;
+    let (connection, integration) = with_choices(&app, &viewer, id, &name).await?;
+    match integration.choose(connection.id, &chosen).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/integrations?done=chosen#c-{id}-{name}")).into_response())
+        }
+        Err(threadline_crm::CrmError::Request {
+            reason: threadline_crm::Reason::Unacceptable | threadline_crm::Reason::Unavailable,
+            message,
+            ..
+        }) => {
+            let mut page = choices_page(&app, &viewer, id, &name, Some(message)).await?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(WebError::crm(viewer.lang)(e)),
+    }
 }

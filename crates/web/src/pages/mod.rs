@@ -98,6 +98,10 @@ pub fn routes() -> Router<AppState> {
             post(integrations::switch),
         )
         .route("/integrations/{id}/progress", get(integrations::progress))
+        .route(
+            "/integrations/{id}/choices/{name}",
+            get(integrations::choices).post(integrations::choose),
+        )
         // Planning.
         .route("/planning", get(planning::week))
         .route("/planning/busy/{id}/convert", post(planning::convert))

@@ -83,6 +83,10 @@ pub struct Item {
     pub href: Option<String>,
     /// A busy time that converts into a meeting.
     pub convert_id: Option<Uuid>,
+    /// One occurrence of a repeating series: its name, sent with the conversion.
+    pub occurrence: Option<String>,
+    /// One occurrence of a repeating series (marked as such).
+    pub repeats: bool,
 }
 
 /// A day of the week with what is on it.
@@ -318,7 +322,7 @@ pub async fn week(
             .await
             .map_err(WebError::crm(lang))?;
         for b in busy {
-            if b.repeats {
+            if b.repeats && b.start_at.is_none() && b.start_date.is_none() {
                 repeating.push(busy_item(&b, w, String::new(), (0, String::new())));
             } else {
                 place_busy(&mut days, &zone, &b, w);
@@ -375,6 +379,8 @@ fn place_meeting(days: &mut [Day], zone: &Zone, m: &Meeting, w: &Words) {
         sort,
         href: Some(format!("/meetings/{}", m.id)),
         convert_id: None,
+        occurrence: None,
+        repeats: false,
     };
     place(days, zone, when, make, w.all_day);
 }
@@ -387,6 +393,8 @@ fn busy_item(b: &BusyTime, w: &Words, time: String, sort: (u8, String)) -> Item 
         sort,
         href: None,
         convert_id: b.convertible.then_some(b.id),
+        occurrence: b.occurrence.clone().filter(|_| b.convertible),
+        repeats: b.repeats,
     }
 }
 
@@ -408,9 +416,12 @@ pub struct ConvertForm {
     csrf: String,
     /// The week to come back to.
     week: Option<String>,
+    /// One occurrence of a series: its name (`BusyTime::occurrence`).
+    occurrence: Option<String>,
 }
 
-/// Converts the viewer's busy time `id` into a meeting, through the integration that owns it.
+/// Converts the viewer's busy time `id` (or one occurrence of it) into a meeting, through the
+/// integration that owns it.
 pub async fn convert(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -421,7 +432,7 @@ pub async fn convert(
     let lang = viewer.lang;
     for integration in app.integrations().iter() {
         let made = integration
-            .convert_busy(app.db(), &viewer, id)
+            .convert_busy(app.db(), &viewer, id, form.occurrence.as_deref())
             .await
             .map_err(WebError::crm(lang))?;
         if made.is_some() {
@@ -492,6 +503,8 @@ mod tests {
             sort,
             href: None,
             convert_id: None,
+            occurrence: None,
+            repeats: false,
         }
     }
 

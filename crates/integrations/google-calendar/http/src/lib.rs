@@ -16,25 +16,19 @@
 //!   instance id and linked as a converted instance; the series block stays, listing it in
 //!   `converted_occurrences`.
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use threadline_calendar_core::decide::display_names;
-use threadline_calendar_core::ids::instance_id;
-use threadline_calendar_core::link::OriginalStart;
-use threadline_calendar_core::{Link, LinkKind};
 use utoipa::openapi::path::HttpMethod;
 use utoipa::PartialSchema;
 use uuid::Uuid;
 
 use threadline_connections::Provider;
 use threadline_crm::records::meetings::Meeting;
-use threadline_google_calendar::client::{CalendarEntry, CallError};
 use threadline_google_calendar::convert;
+use threadline_google_calendar::selection::{self, CalendarError};
 use threadline_google_calendar::store::{self, BusyBlock};
 use threadline_google_calendar::{CalendarSync, GoogleCalendar};
 use threadline_http::auth::AuthUser;
@@ -44,8 +38,6 @@ use threadline_http::openapi::{ApiRouter, Op};
 use threadline_http::routes::connections::own_of;
 use threadline_http::routes::records::{query, Record};
 use threadline_http::state::AppState;
-use threadline_storage::db::Conn;
-use threadline_sync_engine::SyncError;
 
 /// The longest time range of one busy-blocks query.
 const MAX_RANGE_DAYS: i64 = 400;
@@ -237,21 +229,13 @@ async fn own_connection(state: &AppState, auth: &AuthUser, raw: &str) -> ApiResu
     Ok(own_of(state, auth, raw, Provider::Google).await?.id)
 }
 
-async fn calendars_of(sync: &CalendarSync, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {
-    let token = sync.token(id).await.map_err(ApiError::from)?;
-    sync.client().calendar_list(&token).await.map_err(|e| {
-        ApiError::from(SyncError::retryable(format!(
-            "reading the calendar list: {e}"
-        )))
-    })
-}
-
-fn can_import(entry: &CalendarEntry) -> bool {
-    entry.access_role.as_deref() != Some("freeBusyReader")
-}
-
-fn can_export(entry: &CalendarEntry) -> bool {
-    matches!(entry.access_role.as_deref(), Some("writer" | "owner"))
+/// A calendar model's error as the API's: `provider_error` (Google refused for good) is 502.
+fn api_error(e: CalendarError) -> ApiError {
+    match e {
+        CalendarError::Crm(e) => ApiError::from(e),
+        CalendarError::Google(e) => ApiError::from(e),
+        CalendarError::Provider(m) => ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", m),
+    }
 }
 
 async fn list_calendars(
@@ -261,21 +245,20 @@ async fn list_calendars(
 ) -> ApiResult<Json<CalendarList>> {
     let id = own_connection(&state, &auth, &raw).await?;
     let sync = calendar_sync(&state)?;
-    let entries = calendars_of(sync, id).await?;
-    let mut conn = state.db().pool().acquire().await?;
-    let settings = store::settings(&mut conn, id).await?;
-    let items = entries
+    let items = selection::calendars(sync, id)
+        .await
+        .map_err(api_error)?
         .into_iter()
-        .map(|e| CalendarChoice {
-            can_import: can_import(&e),
-            can_export: can_export(&e),
-            imported: settings.imports.contains(&e.id),
-            export: settings.export.as_deref() == Some(e.id.as_str()),
-            primary: e.primary.unwrap_or(false),
-            access_role: e.access_role.clone().unwrap_or_default(),
-            summary: e.summary,
-            time_zone: e.time_zone,
-            id: e.id,
+        .map(|c| CalendarChoice {
+            can_import: c.can_import,
+            can_export: c.can_export,
+            imported: c.imported,
+            export: c.export,
+            primary: c.primary(),
+            access_role: c.entry.access_role.unwrap_or_default(),
+            summary: c.entry.summary,
+            time_zone: c.entry.time_zone,
+            id: c.entry.id,
         })
         .collect();
     Ok(Json(CalendarList { items }))
@@ -289,62 +272,9 @@ async fn set_selection(
 ) -> ApiResult<Json<Selection>> {
     let id = own_connection(&state, &auth, &raw).await?;
     let sync = calendar_sync(&state)?;
-    let entries = calendars_of(sync, id).await?;
-    let find = |calendar: &str| entries.iter().find(|e| e.id == calendar);
-    let mut imports = BTreeSet::new();
-    for (i, calendar) in input.import.iter().enumerate() {
-        let field = format!("import[{i}]");
-        match find(calendar) {
-            None => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("{calendar:?} is not a calendar of the connected account"),
-                ))
-            }
-            Some(e) if !can_import(e) => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("{calendar:?} shows free/busy only: its events cannot be imported"),
-                ))
-            }
-            Some(_) => {}
-        }
-        if !imports.insert(calendar.clone()) {
-            return Err(ApiError::invalid(
-                field,
-                "the same calendar is listed twice",
-            ));
-        }
-    }
-    if let Some(calendar) = &input.export {
-        match find(calendar) {
-            None => {
-                return Err(ApiError::invalid(
-                    "export",
-                    format!("{calendar:?} is not a calendar of the connected account"),
-                ))
-            }
-            Some(e) if !can_export(e) => {
-                return Err(ApiError::invalid(
-                    "export",
-                    format!(
-                        "{calendar:?} is {}: meetings can only be exported to a calendar the \
-                         account can write (writer or owner)",
-                        e.access_role.as_deref().unwrap_or("not writable")
-                    ),
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    let export = input.export.clone();
-    let stored = state
-        .db()
-        .write(|tx| {
-            let (imports, export) = (imports.clone(), export.clone());
-            Box::pin(async move { store::set_selection(tx, id, &imports, export.as_deref()).await })
-        })
-        .await?;
+    let stored = selection::choose(sync, id, &input.import, input.export.as_deref())
+        .await
+        .map_err(api_error)?;
     Ok(Json(Selection {
         import: stored.imports.into_iter().collect(),
         export: stored.export,
@@ -382,39 +312,6 @@ async fn list_blocks(
     Ok(Json(BusyBlockList { items }))
 }
 
-fn block_not_found(id: Uuid) -> ApiError {
-    ApiError::from(convert::block_not_found(id))
-}
-
-fn cancelled_occurrence() -> ApiError {
-    ApiError::from(convert::cancelled_occurrence())
-}
-
-fn occurrence_required() -> ApiError {
-    ApiError::from(convert::occurrence_required())
-}
-
-fn not_an_occurrence(raw: &str) -> ApiError {
-    ApiError::invalid(
-        "occurrence",
-        format!("{raw:?} is not an occurrence of this series"),
-    )
-}
-
-/// A failed Google call made for a request: throttling, a passing fault or a refused token
-/// is 503, to be retried (as the sync run would); a lasting refusal 502 `provider_error`.
-fn google_failed(what: &str, e: CallError) -> ApiError {
-    if e.is_transient() || e.status() == Some(401) {
-        ApiError::from(SyncError::retryable(format!("{what}: {e}")))
-    } else {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "provider_error",
-            format!("{what}: {e}"),
-        )
-    }
-}
-
 async fn convert(
     auth: AuthUser,
     State(state): State<AppState>,
@@ -422,162 +319,22 @@ async fn convert(
     OptionalJson(input): OptionalJson<ConvertInput>,
 ) -> ApiResult<(StatusCode, Json<Meeting>)> {
     let block_id = path_id(&raw, "busy block")?;
-    let (org, user) = (auth.org_id, auth.user_id);
     let occurrence = input.and_then(|i| i.occurrence);
-    let block = {
-        let mut conn = state.db().pool().acquire().await?;
-        store::block(&mut conn, org, user, block_id).await?
-    }
-    .ok_or_else(|| block_not_found(block_id))?;
-    let meeting_id = match (occurrence, block.recurrence.is_empty()) {
-        (None, true) => convert::block(state.db(), org, user, block_id).await?,
-        (Some(_), true) => {
-            return Err(ApiError::invalid(
-                "occurrence",
-                "the block is not a series, it has no occurrences: convert it without \
-                 `occurrence`",
-            ))
-        }
-        (None, false) => return Err(occurrence_required()),
-        (Some(raw), false) => convert_occurrence(&state, org, user, &block, &raw).await?,
-    };
+    let sync = calendar_sync(&state)?;
+    let meeting_id = convert::busy(
+        sync,
+        auth.org_id,
+        auth.user_id,
+        block_id,
+        occurrence.as_deref(),
+    )
+    .await
+    .map_err(api_error)?;
     let mut conn = state.db().pool().acquire().await?;
-    let meeting = Meeting::load(&mut conn, org, &[meeting_id])
+    let meeting = Meeting::load(&mut conn, auth.org_id, &[meeting_id])
         .await?
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::internal("the new meeting is gone"))?;
     Ok((StatusCode::CREATED, Json(meeting)))
-}
-
-/// The original start `raw` names, in the series' form: a date for an all-day series, an
-/// instant for a timed one.
-fn occurrence_start(series: &BusyBlock, raw: &str) -> ApiResult<OriginalStart> {
-    if series.all_day {
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .ok()
-            .filter(|_| raw.len() == 10)
-            .map(OriginalStart::Date)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "occurrence",
-                    format!(
-                        "{raw:?} is not a date (YYYY-MM-DD): the series is all-day, so an \
-                         occurrence is named by its original date"
-                    ),
-                )
-            })
-    } else {
-        DateTime::parse_from_rfc3339(raw)
-            .map(|at| OriginalStart::Instant(at.with_timezone(&Utc)))
-            .map_err(|_| {
-                ApiError::invalid(
-                    "occurrence",
-                    format!(
-                        "{raw:?} is not an RFC 3339 date and time: the series is timed, so an \
-                         occurrence is named by its original start"
-                    ),
-                )
-            })
-    }
-}
-
-/// What occurrence `instance_id` is linked as now: nothing, or an exception's block (`Some`
-/// of its link: that block becomes the meeting, as converting it would make it); 409 when
-/// the occurrence is a meeting already.
-async fn occurrence_link(
-    conn: &mut Conn,
-    connection: Uuid,
-    calendar: &str,
-    instance_id: &str,
-) -> ApiResult<Option<Link>> {
-    match store::link_at(conn, connection, calendar, instance_id).await? {
-        Some(link) if link.kind == LinkKind::Block => Ok(Some(link)),
-        Some(link) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("this occurrence is meeting {} already", link.crm_id),
-        )),
-        None => Ok(None),
-    }
-}
-
-/// One occurrence of `series` (named by its original start `raw`) made a meeting. Google is
-/// asked for the occurrence by its instance id, outside any transaction (it may be an
-/// instance the series never changed, which no listing names); then the meeting and its
-/// converted link are written in one transaction. The series block stays. Answers the
-/// meeting's id.
-async fn convert_occurrence(
-    state: &AppState,
-    org: Uuid,
-    user: Uuid,
-    series: &BusyBlock,
-    raw: &str,
-) -> ApiResult<Uuid> {
-    let start = occurrence_start(series, raw)?;
-    let instance = instance_id(&series.event_id, &start);
-    let (connection, calendar) = (series.connection_id, series.calendar_id.as_str());
-    {
-        // Answered before asking Google; checked again when writing.
-        let mut conn = state.db().pool().acquire().await?;
-        occurrence_link(&mut conn, connection, calendar, &instance).await?;
-    }
-    let sync = calendar_sync(state)?;
-    let token = sync.token(connection).await.map_err(ApiError::from)?;
-    let client = sync.client();
-    let event = match client.get_event(&token, calendar, &instance).await {
-        Ok(event) => event,
-        Err(e) if matches!(e.status(), Some(404 | 410)) => return Err(not_an_occurrence(raw)),
-        Err(e) => return Err(google_failed("reading the occurrence from Google", e)),
-    };
-    if event.is_cancelled() {
-        return Err(cancelled_occurrence());
-    }
-    // The calendar's zone reads a time that names none, as the sync's listing reads it (the
-    // listing's `timeZone` is the calendar's), so both see the same fields.
-    let zone = match client.calendar_entry(&token, calendar).await {
-        Ok(entry) => entry.time_zone,
-        // No longer in the account's list: the events name their zones (a series must).
-        Err(e) if e.status() == Some(404) => None,
-        Err(e) => return Err(google_failed("reading the calendar from Google", e)),
-    };
-    // What Google answered for that id must be that occurrence of this series (an id with
-    // a fraction of a second dropped, say, names another start).
-    let same_start = OriginalStart::of(&event, zone.as_deref()).ok().flatten() == Some(start);
-    if event.recurring_event_id.as_deref() != Some(series.event_id.as_str()) || !same_start {
-        return Err(not_an_occurrence(raw));
-    }
-    let meeting_id = threadline_storage::db::new_id();
-    let (link, fields) = Link::converted_instance(meeting_id, calendar, &event, zone.as_deref())
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "provider_error",
-                format!("Google's occurrence could not be read: {e}"),
-            )
-        })?;
-    let names = display_names(&event);
-    let (series_id, link, fields, names) = (series.id, &link, &fields, &names);
-    state
-        .db()
-        .write(|tx| {
-            Box::pin(async move {
-                // The series may have gone meanwhile (a run saw it deleted).
-                store::block(tx, org, user, series_id)
-                    .await?
-                    .ok_or_else(|| block_not_found(series_id))?;
-                let exception =
-                    occurrence_link(tx, connection, &link.calendar_id, &link.remote_id).await?;
-                if let Some(exception) = exception {
-                    store::remove_block(tx, exception.crm_id).await?;
-                }
-                store::create_meeting(tx, org, meeting_id, fields, names).await?;
-                // Replaces an exception's block link (same key), as converting its block
-                // would.
-                store::put_link(tx, connection, link).await?;
-                ApiResult::Ok(())
-            })
-        })
-        .await?;
-    Ok(meeting_id)
 }

@@ -105,6 +105,9 @@ pub struct CalendarEntry {
     pub access_role: Option<String>,
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// The calendar's colour in the user's list (`#rrggbb`).
+    #[serde(default)]
+    pub background_color: Option<String>,
 }
 
 /// What one complete (or failed-midway) `events.list` gave.

@@ -7,13 +7,15 @@ use chrono::{DateTime, Utc};
 use threadline_connections::Provider;
 use threadline_crm::{Actor, CrmError};
 use threadline_storage::db::{BoxFuture, Conn, Db};
-use threadline_sync_engine::{BusyTime, Card, Integration, Localised, SyncJob};
+use threadline_sync_engine::{
+    BusyTime, Card, ChoiceGroup, ChoiceOption, Choices, Integration, Localised, SyncJob,
+};
 use uuid::Uuid;
 
 use crate::client::{CalendarClient, RetryPolicy};
 use crate::job::CalendarJob;
 use crate::CalendarSync;
-use crate::{convert, store};
+use crate::{busy, convert, selection, store};
 use threadline_sync_engine::integration::BuildContext;
 
 /// Its name in `sync_schedules.integration`.
@@ -56,6 +58,22 @@ impl GoogleCalendar {
         Arc::clone(&self.sync)
     }
 }
+
+const PRIMARY: Localised = Localised {
+    en: "primary",
+    nl: "hoofdagenda",
+    de: "Hauptkalender",
+};
+const READ_ONLY: Localised = Localised {
+    en: "read only",
+    nl: "alleen lezen",
+    de: "nur lesen",
+};
+const FREE_BUSY_ONLY: Localised = Localised {
+    en: "free/busy only",
+    nl: "alleen vrij/bezet",
+    de: "nur frei/belegt",
+};
 
 impl Integration for GoogleCalendar {
     fn name(&self) -> &'static str {
@@ -100,9 +118,121 @@ impl Integration for GoogleCalendar {
         Arc::new(CalendarJob(Arc::clone(&self.sync)))
     }
 
-    /// The user's busy blocks (`store::blocks_in_range`): a cancelled occurrence is left
-    /// out, an exception of a series only where it is now; a series is one busy time that
-    /// repeats.
+    fn choices_label(&self) -> Option<Localised> {
+        Some(Localised {
+            en: "Choose calendars",
+            nl: "Agenda's kiezen",
+            de: "Kalender wählen",
+        })
+    }
+
+    /// The account's calendars (primary first): which are imported as busy blocks (tick
+    /// boxes; free/busy-only ones cannot be), and the one CRM meetings go to (radio buttons;
+    /// only writable ones, or none).
+    fn choices<'a>(&'a self, connection: Uuid) -> BoxFuture<'a, Result<Choices, CrmError>> {
+        Box::pin(async move {
+            let calendars = selection::calendars(&self.sync, connection)
+                .await
+                .map_err(selection::CalendarError::into_crm)?;
+            let option = |c: &selection::Calendar, enabled: bool, chosen: bool| {
+                let mut notes = Vec::new();
+                if c.primary() {
+                    notes.push(PRIMARY);
+                }
+                if !c.can_import {
+                    notes.push(FREE_BUSY_ONLY);
+                } else if !c.can_export {
+                    notes.push(READ_ONLY);
+                }
+                ChoiceOption {
+                    value: c.entry.id.clone(),
+                    label: c
+                        .entry
+                        .summary
+                        .clone()
+                        .unwrap_or_else(|| c.entry.id.clone()),
+                    notes,
+                    colour: c.entry.background_color.clone(),
+                    enabled,
+                    chosen,
+                }
+            };
+            Ok(Choices {
+                groups: vec![
+                    ChoiceGroup {
+                        key: "import",
+                        legend: Localised {
+                            en: "Shown as busy blocks",
+                            nl: "Getoond als bezet-blokken",
+                            de: "Als Belegt-Blöcke gezeigt",
+                        },
+                        hint: Localised {
+                            en: "Their events appear grey in the planning. Unticking one removes its blocks; meetings made from them stay.",
+                            nl: "Hun afspraken verschijnen grijs in de planning. Een agenda uitvinken verwijdert de blokken; afspraken die ervan gemaakt zijn blijven.",
+                            de: "Ihre Termine erscheinen grau in der Planung. Abwählen entfernt die Blöcke; daraus gemachte Termine bleiben.",
+                        },
+                        many: true,
+                        none: None,
+                        options: calendars
+                            .iter()
+                            .map(|c| option(c, c.can_import, c.imported))
+                            .collect(),
+                    },
+                    ChoiceGroup {
+                        key: "export",
+                        legend: Localised {
+                            en: "CRM meetings go to",
+                            nl: "CRM-afspraken gaan naar",
+                            de: "CRM-Termine gehen nach",
+                        },
+                        hint: Localised {
+                            en: "Only a calendar you can change can receive meetings.",
+                            nl: "Alleen een agenda die je kunt wijzigen kan afspraken ontvangen.",
+                            de: "Nur ein Kalender, den Sie ändern können, kann Termine erhalten.",
+                        },
+                        many: false,
+                        none: Some(Localised {
+                            en: "Nowhere (export off)",
+                            nl: "Nergens (export uit)",
+                            de: "Nirgendwohin (Export aus)",
+                        }),
+                        options: calendars
+                            .iter()
+                            .map(|c| option(c, c.can_export, c.export))
+                            .collect(),
+                    },
+                ],
+            })
+        })
+    }
+
+    fn choose<'a>(
+        &'a self,
+        connection: Uuid,
+        chosen: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), CrmError>> {
+        Box::pin(async move {
+            let import: Vec<String> = chosen
+                .iter()
+                .filter(|(k, _)| k == "import")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let export = chosen
+                .iter()
+                .find(|(k, v)| k == "export" && !v.is_empty())
+                .map(|(_, v)| v.as_str());
+            selection::choose(&self.sync, connection, &import, export)
+                .await
+                .map_err(selection::CalendarError::into_crm)?;
+            Ok(())
+        })
+    }
+
+    /// The user's busy blocks (`store::blocks_in_range`) in the window, each series expanded
+    /// into its occurrences there (`threadline_calendar_core::recurrence`, in the series'
+    /// zone): a cancelled occurrence left out, a moved one shown where it is now (its own
+    /// block), one that is a CRM meeting now left to the meeting. A series that cannot be
+    /// expanded is one busy time that repeats, without a time.
     fn busy_times<'a>(
         &'a self,
         conn: &'a mut Conn,
@@ -113,30 +243,7 @@ impl Integration for GoogleCalendar {
         Box::pin(async move {
             let blocks =
                 store::blocks_in_range(conn, actor.org_id, actor.user_id, from, to).await?;
-            let overlaps = |b: &store::BusyBlock| match (b.start_at, b.end_at) {
-                (Some(start), Some(end)) => start < to && end > from,
-                _ => match (b.start_date, b.end_date) {
-                    (Some(first), Some(after)) => {
-                        first < to.date_naive() && after > from.date_naive()
-                    }
-                    _ => false,
-                },
-            };
-            Ok(blocks
-                .into_iter()
-                .filter(|b| !b.cancelled)
-                .filter(|b| !b.recurrence.is_empty() || overlaps(b))
-                .map(|b| BusyTime {
-                    id: b.id,
-                    title: b.title.filter(|_| !b.private),
-                    start_at: b.start_at,
-                    end_at: b.end_at,
-                    start_date: b.start_date,
-                    end_date: b.end_date,
-                    repeats: !b.recurrence.is_empty(),
-                    convertible: b.recurrence.is_empty(),
-                })
-                .collect())
+            Ok(busy::expand(&blocks, from, to))
         })
     }
 
@@ -145,6 +252,7 @@ impl Integration for GoogleCalendar {
         db: &'a Db,
         actor: &'a Actor,
         id: Uuid,
+        occurrence: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, CrmError>> {
         Box::pin(async move {
             let mut conn = db.pool().acquire().await?;
@@ -155,9 +263,10 @@ impl Integration for GoogleCalendar {
                 return Ok(None);
             }
             drop(conn);
-            convert::block(db, actor.org_id, actor.user_id, id)
+            convert::busy(&self.sync, actor.org_id, actor.user_id, id, occurrence)
                 .await
                 .map(Some)
+                .map_err(selection::CalendarError::into_crm)
         })
     }
 }

@@ -22,10 +22,12 @@
 //! scheduler's lease keeps runs apart; the run itself is also safe to repeat, since every
 //! step is (see `threadline-calendar-core`'s order).
 
+pub mod busy;
 pub mod client;
 pub mod convert;
 pub mod executor;
 pub mod job;
+pub mod selection;
 pub mod store;
 
 mod integration;
