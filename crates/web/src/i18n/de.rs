@@ -228,7 +228,7 @@ pub static WORDS: Words = Words {
     repeating_busy: "Wiederkehrende belegte Zeiten",
     repeating_hint: "Diese wiederholen sich; einzelne Vorkommen wandeln Sie vorerst über die API um.",
     time_zone: "Zeitzone",
-    time_zone_hint: "Ein IANA-Name wie Europe/Berlin. Die Zeiten auf dieser Seite werden darin gezeigt.",
+    time_zone_hint: "Ein IANA-Name wie Europe/Berlin. Daten und Zeiten auf jeder Seite werden darin gezeigt (UTC, bis Sie eine wählen).",
     time_zone_refused: "Diese Zeitzone kennt der Server nicht. Versuchen Sie eine wie Europe/Berlin.",
     calendar_not_connected: "Kein Kalender verbunden: verbinden Sie Google Kalender unter Integrationen, um hier Ihre belegten Zeiten zu sehen.",
     week_of: "Woche vom",

@@ -228,7 +228,7 @@ pub static WORDS: Words = Words {
     repeating_busy: "Repeating busy times",
     repeating_hint: "Each of these repeats; convert one occurrence from the API for now.",
     time_zone: "Time zone",
-    time_zone_hint: "An IANA name such as Europe/Amsterdam. Times on this page are shown in it.",
+    time_zone_hint: "An IANA name such as Europe/Amsterdam. Dates and times on every page are shown in it (UTC until you choose one).",
     time_zone_refused: "That is not a time zone name this server knows. Try one like Europe/Amsterdam.",
     calendar_not_connected: "No calendar is connected: connect Google Calendar under Integrations to see your busy times here.",
     week_of: "Week of",

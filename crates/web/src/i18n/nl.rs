@@ -228,7 +228,7 @@ pub static WORDS: Words = Words {
     repeating_busy: "Terugkerende bezette tijden",
     repeating_hint: "Deze herhalen zich; zet een enkele keer voorlopig om via de API.",
     time_zone: "Tijdzone",
-    time_zone_hint: "Een IANA-naam zoals Europe/Amsterdam. De tijden op deze pagina staan in die zone.",
+    time_zone_hint: "Een IANA-naam zoals Europe/Amsterdam. Datums en tijden op elke pagina staan in die zone (UTC tot je er een kiest).",
     time_zone_refused: "Die tijdzone kent deze server niet. Probeer er een zoals Europe/Amsterdam.",
     calendar_not_connected: "Er is geen agenda gekoppeld: koppel Google Agenda onder Integraties om hier je bezette tijden te zien.",
     week_of: "Week van",

@@ -39,6 +39,7 @@ use threadline_http::AppState;
 use threadline_storage::db::Conn;
 use uuid::Uuid;
 
+use crate::dates::Clock;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
@@ -71,6 +72,9 @@ pub fn routes<T: RecordKind>() -> Router<AppState> {
 pub enum Entry {
     /// One line; empty clears it.
     Text,
+    /// An instant as the model takes it (RFC 3339), entered as text; shown on the record's
+    /// page in the viewer's zone. Empty clears it.
+    Instant,
     /// One line the model requires (sent even when empty, for the model to say so).
     Required,
     /// Several lines; empty clears it.
@@ -131,7 +135,7 @@ pub trait RecordKind: Editable {
     fn fields(w: &'static Words) -> Vec<Field>;
     /// The list's columns after the name.
     fn columns(w: &Words) -> Vec<&'static str>;
-    fn cells(&self) -> Vec<String>;
+    fn cells(&self, clock: &Clock) -> Vec<String>;
     fn name(&self) -> String;
     /// The records it names (a contact's company, a meeting's links).
     fn refs(&self) -> Vec<Ref> {
@@ -176,7 +180,7 @@ impl RecordKind for Company {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_domains, w.field_website]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![self.domains.join(", "), or_dash(self.website.as_deref())]
     }
     fn name(&self) -> String {
@@ -213,7 +217,7 @@ impl RecordKind for Contact {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.email, w.company]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![
             self.primary_email.clone(),
             or_dash(self.company.as_ref().map(|c| c.name.as_str())),
@@ -260,7 +264,7 @@ impl RecordKind for Project {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_description]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![or_dash(self.description.as_deref())]
     }
     fn name(&self) -> String {
@@ -295,11 +299,11 @@ impl RecordKind for Meeting {
             field("title", w.field_title, Entry::Required),
             Field {
                 hint: Some(w.time_hint),
-                ..field("start_at", w.field_start_at, Entry::Text)
+                ..field("start_at", w.field_start_at, Entry::Instant)
             },
             Field {
                 hint: Some(w.time_hint),
-                ..field("end_at", w.field_end_at, Entry::Text)
+                ..field("end_at", w.field_end_at, Entry::Instant)
             },
             Field {
                 hint: Some(w.meeting_time_zone_hint),
@@ -312,10 +316,10 @@ impl RecordKind for Meeting {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_start_at, w.field_location]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, clock: &Clock) -> Vec<String> {
         let when = match (self.start_at, self.start_date) {
-            (Some(at), _) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            (None, Some(date)) => date.to_string(),
+            (Some(at), _) => clock.at(&at),
+            (None, Some(date)) => clock.day(&date),
             (None, None) => String::new(),
         };
         vec![when, or_dash(self.location.as_deref())]
@@ -374,7 +378,7 @@ impl RecordKind for Product {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_code]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![or_dash(self.code.as_deref())]
     }
     fn name(&self) -> String {
@@ -483,6 +487,7 @@ async fn list_page<T: RecordKind>(
 ) -> Result<Response, WebError> {
     let w = viewer.words();
     let lang = viewer.lang;
+    let clock = viewer.clock();
     let sort = query
         .sort
         .as_deref()
@@ -520,7 +525,7 @@ async fn list_page<T: RecordKind>(
         .map(|r| Row {
             href: format!("/{}/{}", T::PATH, r.id()),
             name: r.name(),
-            cells: r.cells(),
+            cells: r.cells(&clock),
         })
         .collect();
     Ok(render(&ListPage {
@@ -660,10 +665,14 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
         .map(|f| {
             let value = match f.entry {
                 Entry::Required => Value::String(f.value.clone()),
-                Entry::Text | Entry::Multiline | Entry::Company if f.value.trim().is_empty() => {
+                Entry::Text | Entry::Instant | Entry::Multiline | Entry::Company
+                    if f.value.trim().is_empty() =>
+                {
                     Value::Null
                 }
-                Entry::Text | Entry::Multiline | Entry::Company => Value::String(f.value.clone()),
+                Entry::Text | Entry::Instant | Entry::Multiline | Entry::Company => {
+                    Value::String(f.value.clone())
+                }
                 Entry::Lines => Value::Array(
                     f.value
                         .lines()
@@ -867,7 +876,8 @@ pub struct TimelineRow {
 pub struct TaskRow {
     href: String,
     title: String,
-    due: Option<String>,
+    /// (`YYYY-MM-DD`, as the viewer reads it).
+    due: Option<(String, String)>,
     done: bool,
 }
 
@@ -933,6 +943,7 @@ async fn record_page<T: RecordKind>(
 ) -> Result<RecordPage, WebError> {
     let w = viewer.words();
     let lang = viewer.lang;
+    let clock = viewer.clock();
     let org = viewer.org_id;
     let id = record.id();
     let mut tx = app.db().begin_read().await.map_err(db_error(lang))?;
@@ -998,8 +1009,8 @@ async fn record_page<T: RecordKind>(
                         Direction::Outgoing => w.outgoing,
                         Direction::Incoming => w.incoming,
                     },
-                    date: date.format("%Y-%m-%d %H:%M").to_string(),
-                    datetime: date.to_rfc3339(),
+                    date: clock.at(&date),
+                    datetime: Clock::iso(&date),
                 }
             })
             .collect();
@@ -1030,25 +1041,28 @@ async fn record_page<T: RecordKind>(
             .filter(|f| !f.choice())
             .map(|f| Shown {
                 label: f.label,
-                value: f.value,
+                value: match f.entry {
+                    Entry::Instant if !f.value.is_empty() => clock.at_text(&f.value),
+                    _ => f.value,
+                },
             })
             .collect(),
         linked,
         has_timeline: T::TIMELINE,
         timeline,
         older_href,
-        tasks: tasks.into_iter().map(task_row).collect(),
+        tasks: tasks.into_iter().map(|t| task_row(t, &clock)).collect(),
         notice: None,
         stale: None,
         form,
     })
 }
 
-fn task_row(t: Task) -> TaskRow {
+fn task_row(t: Task, clock: &Clock) -> TaskRow {
     TaskRow {
         href: format!("/tasks/{}", t.id),
         title: t.title,
-        due: t.due_date.map(|d| d.to_string()),
+        due: t.due_date.map(|d| (d.to_string(), clock.day(&d))),
         done: t.done,
     }
 }

@@ -181,10 +181,6 @@ impl ListPage {
     }
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 /// The tracked email each task came from, as `viewer` is shown it.
 async fn with_emails(
     conn: &mut Conn,
@@ -217,7 +213,7 @@ async fn list_page(
     let filter = TaskFilter {
         whose: query.whose(),
         status: query.status(),
-        today: today(),
+        today: viewer.clock().today(),
     };
     let tasks = tasks::list(&mut conn, viewer, filter, LIST_LIMIT)
         .await
@@ -390,7 +386,7 @@ async fn task_page(
         l: Layout::for_viewer(viewer, &title, Section::Tasks),
         w,
         row,
-        today: today(),
+        today: viewer.clock().today(),
         users,
         typed,
         notice,
