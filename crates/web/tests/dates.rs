@@ -6,26 +6,9 @@ mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{create, csrf_of, set_up, Site};
+use support::{create, profile, set_up, Site};
 use threadline_crm::records::meetings::Meeting;
 use threadline_crm::records::tasks::Task;
-
-/// Saves the profile: `language` and `time_zone` (the name stays).
-async fn profile(site: &Site, cookie: &str, language: &str, zone: &str) -> support::Answer {
-    let settings = site.get("/settings", Some(cookie)).await;
-    let csrf = csrf_of(&settings.body);
-    site.post(
-        "/settings/profile",
-        Some(cookie),
-        &[
-            ("csrf", &csrf),
-            ("name", "Ann"),
-            ("language", language),
-            ("time_zone", zone),
-        ],
-    )
-    .await
-}
 
 #[tokio::test]
 async fn dates_follow_the_chosen_zone_across_a_clock_change() {
@@ -57,7 +40,7 @@ async fn dates_follow_the_chosen_zone_across_a_clock_change() {
     assert!(list.body.contains("29 March 2026, 00:59"), "{}", list.body);
     assert!(list.body.contains("29 March 2026, 01:00"), "{}", list.body);
 
-    let saved = profile(&site, &cookie, "nl", "Europe/Amsterdam").await;
+    let saved = profile(&site, &cookie, "Ann", "nl", "Europe/Amsterdam").await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let settings = site.get("/settings", Some(&cookie)).await;
     assert!(settings.body.contains(r#"value="Europe/Amsterdam""#));
@@ -79,7 +62,7 @@ async fn dates_follow_the_chosen_zone_across_a_clock_change() {
     assert!(page.body.contains("29 maart 2026 01:59"), "{}", page.body);
 
     // German, and a date alone.
-    profile(&site, &cookie, "de", "Europe/Amsterdam").await;
+    profile(&site, &cookie, "Ann", "de", "Europe/Amsterdam").await;
     let tasks = site.get("/tasks", Some(&cookie)).await;
     assert!(
         tasks.body.contains(r#"<time datetime="2026-05-04""#),
@@ -91,13 +74,13 @@ async fn dates_follow_the_chosen_zone_across_a_clock_change() {
     assert!(list.body.contains("29. März 2026, 03:00"), "{}", list.body);
 
     // A zone the tz database does not know is refused, and nothing changes.
-    let refused = profile(&site, &cookie, "de", "Mars/Olympus").await;
+    let refused = profile(&site, &cookie, "Ann", "de", "Mars/Olympus").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let list = site.get("/meetings", Some(&cookie)).await;
     assert!(list.body.contains("29. März 2026, 03:00"), "{}", list.body);
 
     // Cleared: UTC again.
-    profile(&site, &cookie, "en", "").await;
+    profile(&site, &cookie, "Ann", "en", "").await;
     let list = site.get("/meetings", Some(&cookie)).await;
     assert!(list.body.contains("29 March 2026, 01:00"), "{}", list.body);
 }

@@ -240,6 +240,18 @@ pub static WORDS: Words = Words {
     views_label: "Ansicht",
     weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
     months: ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"],
+    // Refusals of the model (error.rs::refusal), by kind.
+    refused_unknown_record: "Dieser Datensatz ist nicht in Ihrer Organisation (vielleicht wurde er gelöscht). Wählen Sie einen anderen.",
+    refused_name_conflict: "Dieser Name ist schon vergeben. Wählen Sie einen anderen Namen.",
+    refused_conflict: "Diese Änderung widerspricht dem jetzigen Stand. Laden Sie die Seite neu und versuchen Sie es noch einmal.",
+    refused_stale: "Jemand hat dies geändert, seit Sie es geöffnet haben. Laden Sie die Seite neu und machen Sie Ihre Änderung noch einmal.",
+    refused_too_large: "Das ist größer, als Threadline speichert. Machen Sie es kleiner und versuchen Sie es noch einmal.",
+    refused_storage_full: "Es ist kein Platz mehr, um dies zu speichern; nichts wurde geändert. Bitten Sie einen Inhaber, Platz zu schaffen.",
+    refused_unavailable: "Das geht gerade nicht. Versuchen Sie es gleich noch einmal.",
+    refused_email: "Das ist keine E-Mail-Adresse. Schreiben Sie eine wie name@beispiel.de.",
+    refused_input: "Das Formular konnte nicht gelesen werden",
+    refused_value: "Dieser Wert wird nicht angenommen",
+    refused_forbidden: "Sie dürfen dies sehen, aber nicht ändern.",
     // Records (companies, contacts, projects, meetings, products).
     company: "Firma",
     contact: "Kontakt",

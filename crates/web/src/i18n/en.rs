@@ -240,6 +240,18 @@ pub static WORDS: Words = Words {
     views_label: "View",
     weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
+    // Refusals of the model (error.rs::refusal), by kind.
+    refused_unknown_record: "That record is not in your organisation (it may have been deleted). Choose another.",
+    refused_name_conflict: "That name is already taken. Choose another name.",
+    refused_conflict: "This change conflicts with what is there now. Reload the page and try again.",
+    refused_stale: "Someone changed this since you opened it. Reload the page and make your change again.",
+    refused_too_large: "This is larger than Threadline keeps. Make it smaller and try again.",
+    refused_storage_full: "There is no room left to keep this; nothing was changed. Ask an owner to free some space.",
+    refused_unavailable: "This cannot be done right now. Try again in a moment.",
+    refused_email: "That is not an email address. Write one like name@example.com.",
+    refused_input: "The form could not be read",
+    refused_value: "This value is not accepted",
+    refused_forbidden: "You may see this, but not change it.",
     // Records (companies, contacts, projects, meetings, products).
     company: "Company",
     contact: "Contact",

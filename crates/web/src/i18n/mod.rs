@@ -321,6 +321,18 @@ pub struct Words {
     pub views_label: &'static str,
     pub weekdays: [&'static str; 7],
     pub months: [&'static str; 12],
+    // Refusals of the model (error.rs::refusal), by kind.
+    pub refused_unknown_record: &'static str,
+    pub refused_name_conflict: &'static str,
+    pub refused_conflict: &'static str,
+    pub refused_stale: &'static str,
+    pub refused_too_large: &'static str,
+    pub refused_storage_full: &'static str,
+    pub refused_unavailable: &'static str,
+    pub refused_email: &'static str,
+    pub refused_input: &'static str,
+    pub refused_value: &'static str,
+    pub refused_forbidden: &'static str,
     // Records (companies, contacts, projects, meetings, products).
     pub company: &'static str,
     pub contact: &'static str,

@@ -240,6 +240,18 @@ pub static WORDS: Words = Words {
     views_label: "Weergave",
     weekdays: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
     months: ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"],
+    // Refusals of the model (error.rs::refusal), by kind.
+    refused_unknown_record: "Dat record staat niet in je organisatie (misschien is het verwijderd). Kies een ander.",
+    refused_name_conflict: "Die naam is al in gebruik. Kies een andere naam.",
+    refused_conflict: "Deze wijziging botst met wat er nu staat. Laad de pagina opnieuw en probeer het nog eens.",
+    refused_stale: "Iemand heeft dit gewijzigd sinds je het opende. Laad de pagina opnieuw en breng je wijziging opnieuw aan.",
+    refused_too_large: "Dit is groter dan Threadline bewaart. Maak het kleiner en probeer het opnieuw.",
+    refused_storage_full: "Er is geen ruimte meer om dit te bewaren; er is niets gewijzigd. Vraag een eigenaar om ruimte vrij te maken.",
+    refused_unavailable: "Dit kan nu niet. Probeer het zo nog eens.",
+    refused_email: "Dat is geen e-mailadres. Schrijf er een zoals naam@voorbeeld.nl.",
+    refused_input: "Het formulier kon niet worden gelezen",
+    refused_value: "Deze waarde wordt niet geaccepteerd",
+    refused_forbidden: "Je mag dit zien, maar niet wijzigen.",
     // Records (companies, contacts, projects, meetings, products).
     company: "Bedrijf",
     contact: "Contact",

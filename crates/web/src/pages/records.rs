@@ -690,10 +690,10 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
 /// A refusal the user can act on, put at its field (or above the form); other errors are
 /// pages.
 fn refuse(form: &mut RecordForm, error: CrmError, lang: Lang) -> Result<(), WebError> {
+    let message = crate::error::refusal(&error, lang.words()).unwrap_or_default();
     match error {
         CrmError::Request {
             reason: Reason::BadInput | Reason::Unacceptable | Reason::Conflict,
-            message,
             field,
             ..
         } => {

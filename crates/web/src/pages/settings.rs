@@ -173,13 +173,12 @@ async fn refused(
     section: &'static str,
     error: CrmError,
 ) -> Result<Response, WebError> {
-    match error {
-        CrmError::Request {
-            reason, message, ..
-        } if !matches!(reason, Reason::Forbidden | Reason::NotFound) => {
+    match error.reason() {
+        Some(reason) if !matches!(reason, Reason::Forbidden | Reason::NotFound) => {
+            let message = crate::error::refusal(&error, viewer.words()).unwrap_or_default();
             with_problem(app, viewer, section, message).await
         }
-        other => Err(WebError::from_crm(other, viewer.lang)),
+        _ => Err(WebError::from_crm(error, viewer.lang)),
     }
 }
 

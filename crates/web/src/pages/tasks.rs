@@ -296,13 +296,9 @@ impl TaskForm {
 }
 
 /// A refusal the person can act on (a field's value), or none.
-fn field_problem(error: &CrmError) -> Option<String> {
-    match error {
-        CrmError::Request {
-            reason: Reason::BadInput | Reason::Unacceptable,
-            message,
-            ..
-        } => Some(message.clone()),
+fn field_problem(error: &CrmError, w: &'static Words) -> Option<String> {
+    match error.reason() {
+        Some(Reason::BadInput | Reason::Unacceptable) => crate::error::refusal(error, w),
         _ => None,
     }
 }
@@ -339,7 +335,7 @@ pub async fn create(
             status_tag(query.status())
         ))
         .into_response()),
-        Err(e) => match field_problem(&e) {
+        Err(e) => match field_problem(&e, viewer.words()) {
             Some(problem) => {
                 let page = list_page(&app, &viewer, &query, form.typed(), Some(problem)).await?;
                 Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
@@ -478,7 +474,7 @@ pub async fn edit(
     match saved {
         Ok(_) => Ok(Redirect::to(&format!("/tasks/{id}?saved=1")).into_response()),
         Err(e) if is_stale(&e) => stale(&app, &viewer, id).await,
-        Err(e) => match field_problem(&e) {
+        Err(e) => match field_problem(&e, viewer.words()) {
             Some(problem) => {
                 let page =
                     task_page(&app, &viewer, id, Some(form.typed()), None, Some(problem)).await?;

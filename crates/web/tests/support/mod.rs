@@ -290,3 +290,20 @@ pub async fn create<T: threadline_crm::records::Editable>(
         .await
         .unwrap()
 }
+
+/// Saves the profile of `cookie`'s user: their name, language and time zone.
+pub async fn profile(site: &Site, cookie: &str, name: &str, language: &str, zone: &str) -> Answer {
+    let settings = site.get("/settings", Some(cookie)).await;
+    let csrf = csrf_of(&settings.body);
+    site.post(
+        "/settings/profile",
+        Some(cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("language", language),
+            ("time_zone", zone),
+        ],
+    )
+    .await
+}
