@@ -252,6 +252,17 @@ pub static WORDS: Words = Words {
     refused_input: "Das Formular konnte nicht gelesen werden",
     refused_value: "Dieser Wert wird nicht angenommen",
     refused_forbidden: "Sie dürfen dies sehen, aber nicht ändern.",
+    // Forms complete (phones, price, all-day meetings).
+    field_phones: "Telefonnummern",
+    phones_hint: "Eine pro Zeile; auf Wunsch zuerst eine Bezeichnung: „Mobil: +49 151 1234 5678“.",
+    field_price: "Preis",
+    price_hint: "Ein Betrag und seine Währung, etwa 12,50 EUR.",
+    all_day_hint: "Ein ganztägiger Termin hat einen ersten und letzten Tag statt Uhrzeiten.",
+    field_start_date: "Erster Tag",
+    field_end_date: "Bis (ausschließlich)",
+    end_date_hint: "Der Tag nach dem letzten Tag, wie Kalender zählen.",
+    yes: "Ja",
+    no: "Nein",
     // Records (companies, contacts, projects, meetings, products).
     company: "Firma",
     contact: "Kontakt",

@@ -252,6 +252,17 @@ pub static WORDS: Words = Words {
     refused_input: "The form could not be read",
     refused_value: "This value is not accepted",
     refused_forbidden: "You may see this, but not change it.",
+    // Forms complete (phones, price, all-day meetings).
+    field_phones: "Phones",
+    phones_hint: "One a line; a label first if you like: “Mobile: +31 6 1234 5678”.",
+    field_price: "Price",
+    price_hint: "An amount and its currency, like 12.50 EUR.",
+    all_day_hint: "An all-day meeting has a first and a last day instead of times.",
+    field_start_date: "First day",
+    field_end_date: "Until (not included)",
+    end_date_hint: "The day after the last day, as calendars count it.",
+    yes: "Yes",
+    no: "No",
     // Records (companies, contacts, projects, meetings, products).
     company: "Company",
     contact: "Contact",

@@ -333,6 +333,17 @@ pub struct Words {
     pub refused_input: &'static str,
     pub refused_value: &'static str,
     pub refused_forbidden: &'static str,
+    // Forms complete (phones, price, all-day meetings).
+    pub field_phones: &'static str,
+    pub phones_hint: &'static str,
+    pub field_price: &'static str,
+    pub price_hint: &'static str,
+    pub all_day_hint: &'static str,
+    pub field_start_date: &'static str,
+    pub field_end_date: &'static str,
+    pub end_date_hint: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
     // Records (companies, contacts, projects, meetings, products).
     pub company: &'static str,
     pub contact: &'static str,

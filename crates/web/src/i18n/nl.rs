@@ -252,6 +252,17 @@ pub static WORDS: Words = Words {
     refused_input: "Het formulier kon niet worden gelezen",
     refused_value: "Deze waarde wordt niet geaccepteerd",
     refused_forbidden: "Je mag dit zien, maar niet wijzigen.",
+    // Forms complete (phones, price, all-day meetings).
+    field_phones: "Telefoonnummers",
+    phones_hint: "Eén per regel; desgewenst eerst een label: „Mobiel: +31 6 1234 5678”.",
+    field_price: "Prijs",
+    price_hint: "Een bedrag en de valuta, zoals 12,50 EUR.",
+    all_day_hint: "Een hele-dagafspraak heeft een eerste en laatste dag in plaats van tijden.",
+    field_start_date: "Eerste dag",
+    field_end_date: "Tot (niet inbegrepen)",
+    end_date_hint: "De dag na de laatste dag, zoals agenda’s tellen.",
+    yes: "Ja",
+    no: "Nee",
     // Records (companies, contacts, projects, meetings, products).
     company: "Bedrijf",
     contact: "Contact",

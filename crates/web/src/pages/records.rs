@@ -23,12 +23,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use threadline_crm::records::companies::Company;
 use threadline_crm::records::contacts::Contact;
+use threadline_crm::records::contacts::Phone;
 use threadline_crm::records::list::{self, ListParams, Sort};
 use threadline_crm::records::meetings::Meeting;
-use threadline_crm::records::products::Product;
+use threadline_crm::records::products::{Price, Product};
 use threadline_crm::records::projects::Project;
 use threadline_crm::records::tasks::{self, Task};
 use threadline_crm::records::tracked_emails;
@@ -83,6 +84,14 @@ pub enum Entry {
     Lines,
     /// A company of the organisation (`company_id`), chosen from a list; none clears it.
     Company,
+    /// A date (`YYYY-MM-DD`, the browser's date picker); empty clears it.
+    Date,
+    /// Yes or no (a checkbox).
+    Check,
+    /// A contact's phones, one a line: `number`, or `label: number`.
+    Phones,
+    /// A price as a person writes it (`12.50 EUR`: the model's [`Price::parse_text`]).
+    Price,
 }
 
 /// A field of a kind's form: `key` is the model's input field.
@@ -209,6 +218,10 @@ impl RecordKind for Contact {
                 hint: Some(w.one_per_line),
                 ..field("emails", w.field_emails, Entry::Lines)
             },
+            Field {
+                hint: Some(w.phones_hint),
+                ..field("phones", w.field_phones, Entry::Phones)
+            },
             field("job_title", w.field_job_title, Entry::Text),
             field("company_id", w.company, Entry::Company),
             field("notes", w.field_notes, Entry::Multiline),
@@ -298,6 +311,10 @@ impl RecordKind for Meeting {
         vec![
             field("title", w.field_title, Entry::Required),
             Field {
+                hint: Some(w.all_day_hint),
+                ..field("all_day", w.all_day, Entry::Check)
+            },
+            Field {
                 hint: Some(w.time_hint),
                 ..field("start_at", w.field_start_at, Entry::Instant)
             },
@@ -308,6 +325,11 @@ impl RecordKind for Meeting {
             Field {
                 hint: Some(w.meeting_time_zone_hint),
                 ..field("time_zone", w.field_time_zone, Entry::Text)
+            },
+            field("start_date", w.field_start_date, Entry::Date),
+            Field {
+                hint: Some(w.end_date_hint),
+                ..field("end_date", w.field_end_date, Entry::Date)
             },
             field("location", w.field_location, Entry::Text),
             field("description", w.field_description, Entry::Multiline),
@@ -372,6 +394,10 @@ impl RecordKind for Product {
         vec![
             field("name", w.field_name, Entry::Required),
             field("code", w.field_code, Entry::Text),
+            Field {
+                hint: Some(w.price_hint),
+                ..field("price", w.field_price, Entry::Price)
+            },
             field("description", w.field_description, Entry::Multiline),
         ]
     }
@@ -584,7 +610,13 @@ impl FormField {
         self.entry == Entry::Company
     }
     fn long(&self) -> bool {
-        matches!(self.entry, Entry::Multiline | Entry::Lines)
+        matches!(self.entry, Entry::Multiline | Entry::Lines | Entry::Phones)
+    }
+    fn check(&self) -> bool {
+        self.entry == Entry::Check
+    }
+    fn date(&self) -> bool {
+        self.entry == Entry::Date
     }
     fn required(&self) -> bool {
         self.entry == Entry::Required
@@ -627,11 +659,34 @@ fn as_text(value: Option<&Value>) -> String {
     }
 }
 
-fn form_fields(fields: Vec<Field>, value: impl Fn(&'static str) -> String) -> Vec<FormField> {
+/// A value of the record's JSON as the form of an `entry` shows it.
+fn text_of(entry: Entry, value: Option<&Value>) -> String {
+    match (entry, value) {
+        (Entry::Check, Some(Value::Bool(true))) => "on".into(),
+        (Entry::Check, _) => String::new(),
+        (Entry::Price, Some(price @ Value::Object(_))) => {
+            serde_json::from_value::<Price>(price.clone())
+                .map(|p| p.to_text())
+                .unwrap_or_default()
+        }
+        (Entry::Phones, Some(Value::Array(phones))) => phones
+            .iter()
+            .filter_map(|p| serde_json::from_value::<Phone>(p.clone()).ok())
+            .map(|p| match p.label {
+                Some(label) => format!("{label}: {}", p.number),
+                None => p.number,
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => as_text(value),
+    }
+}
+
+fn form_fields(fields: Vec<Field>, value: impl Fn(&Field) -> String) -> Vec<FormField> {
     fields
         .into_iter()
         .map(|f| FormField {
-            value: value(f.key),
+            value: value(&f),
             key: f.key,
             label: f.label,
             hint: f.hint,
@@ -645,7 +700,7 @@ fn form_fields(fields: Vec<Field>, value: impl Fn(&'static str) -> String) -> Ve
 /// The record's values, as its form and page show them.
 fn values_of<T: RecordKind>(w: &'static Words, record: &T) -> Vec<FormField> {
     let json = serde_json::to_value(record).unwrap_or(Value::Null);
-    form_fields(T::fields(w), |key| as_text(json.get(key)))
+    form_fields(T::fields(w), |f| text_of(f.entry, json.get(f.key)))
 }
 
 /// What the user typed.
@@ -653,17 +708,36 @@ fn values_typed<T: RecordKind>(
     w: &'static Words,
     form: &HashMap<String, String>,
 ) -> Vec<FormField> {
-    form_fields(T::fields(w), |key| {
-        form.get(key).cloned().unwrap_or_default()
+    form_fields(T::fields(w), |f| {
+        form.get(f.key).cloned().unwrap_or_default()
     })
 }
 
-/// The form's fields as the model's input fields (a JSON merge patch: `null` clears).
-fn changes_of(fields: &[FormField]) -> Map<String, Value> {
+/// The form's fields as the model's input fields (a JSON merge patch: `null` clears); a price
+/// the model cannot read is refused at its field.
+fn changes_of(fields: &[FormField]) -> Result<Map<String, Value>, CrmError> {
     fields
         .iter()
         .map(|f| {
             let value = match f.entry {
+                Entry::Check => Value::Bool(!f.value.is_empty()),
+                Entry::Price | Entry::Date if f.value.trim().is_empty() => Value::Null,
+                Entry::Price => serde_json::to_value(Price::parse_text(&f.value)?)
+                    .map_err(|e| CrmError::internal(e.to_string()))?,
+                Entry::Date => Value::String(f.value.trim().to_string()),
+                Entry::Phones => Value::Array(
+                    f.value
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| match l.split_once(':') {
+                            Some((label, number)) => {
+                                json!({"label": label.trim(), "number": number.trim()})
+                            }
+                            None => json!({ "number": l }),
+                        })
+                        .collect(),
+                ),
                 Entry::Required => Value::String(f.value.clone()),
                 Entry::Text | Entry::Instant | Entry::Multiline | Entry::Company
                     if f.value.trim().is_empty() =>
@@ -682,7 +756,7 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
                         .collect(),
                 ),
             };
-            (f.key.to_string(), value)
+            Ok((f.key.to_string(), value))
         })
         .collect()
 }
@@ -816,9 +890,10 @@ async fn create<T: RecordKind>(
     let w = viewer.words();
     let lang = viewer.lang;
     let mut page_form = create_form::<T>(w, values_typed::<T>(w, &form));
-    let mut input = changes_of(&page_form.fields);
-    input.retain(|_, v| !v.is_null());
-    let valid = parse_input::<T>(Value::Object(input)).and_then(T::validate);
+    let valid = changes_of(&page_form.fields).and_then(|mut input| {
+        input.retain(|_, v| !v.is_null());
+        parse_input::<T>(Value::Object(input)).and_then(T::validate)
+    });
     let created = match valid {
         Ok(valid) => {
             let actor: &Actor = &viewer;
@@ -1043,6 +1118,11 @@ async fn record_page<T: RecordKind>(
                 label: f.label,
                 value: match f.entry {
                     Entry::Instant if !f.value.is_empty() => clock.at_text(&f.value),
+                    Entry::Date => chrono::NaiveDate::parse_from_str(&f.value, "%Y-%m-%d")
+                        .map(|d| clock.day(&d))
+                        .unwrap_or(f.value),
+                    Entry::Check if f.value.is_empty() => w.no.to_string(),
+                    Entry::Check => w.yes.to_string(),
                     _ => f.value,
                 },
             })
@@ -1143,8 +1223,8 @@ async fn update<T: RecordKind>(
     if current.meta().version != version {
         return stale_page(&app, &viewer, current, typed).await;
     }
-    let changes = Value::Object(changes_of(&typed));
-    let valid = edit::merged(&current, &changes)
+    let valid = changes_of(&typed)
+        .and_then(|changes| edit::merged(&current, &Value::Object(changes)))
         .and_then(parse_input::<T>)
         .and_then(T::validate);
     let saved = match valid {
