@@ -252,7 +252,8 @@ pub static WORDS: Words = Words {
     refused_input: "Das Formular konnte nicht gelesen werden",
     refused_value: "Dieser Wert wird nicht angenommen",
     refused_forbidden: "Sie dürfen dies sehen, aber nicht ändern.",
-    // Forms complete (phones, price, all-day meetings).
+    // Polish: complete forms (phones, price, all-day meetings), the tasks' pages.
+    first_page: "Erste Seite",
     field_phones: "Telefonnummern",
     phones_hint: "Eine pro Zeile; auf Wunsch zuerst eine Bezeichnung: „Mobil: +49 151 1234 5678“.",
     field_price: "Preis",

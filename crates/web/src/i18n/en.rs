@@ -252,7 +252,8 @@ pub static WORDS: Words = Words {
     refused_input: "The form could not be read",
     refused_value: "This value is not accepted",
     refused_forbidden: "You may see this, but not change it.",
-    // Forms complete (phones, price, all-day meetings).
+    // Polish: complete forms (phones, price, all-day meetings), the tasks' pages.
+    first_page: "First page",
     field_phones: "Phones",
     phones_hint: "One a line; a label first if you like: “Mobile: +31 6 1234 5678”.",
     field_price: "Price",

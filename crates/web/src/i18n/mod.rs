@@ -333,7 +333,8 @@ pub struct Words {
     pub refused_input: &'static str,
     pub refused_value: &'static str,
     pub refused_forbidden: &'static str,
-    // Forms complete (phones, price, all-day meetings).
+    // Polish: complete forms (phones, price, all-day meetings), the tasks' pages.
+    pub first_page: &'static str,
     pub field_phones: &'static str,
     pub phones_hint: &'static str,
     pub field_price: &'static str,

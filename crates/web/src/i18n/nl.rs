@@ -252,7 +252,8 @@ pub static WORDS: Words = Words {
     refused_input: "Het formulier kon niet worden gelezen",
     refused_value: "Deze waarde wordt niet geaccepteerd",
     refused_forbidden: "Je mag dit zien, maar niet wijzigen.",
-    // Forms complete (phones, price, all-day meetings).
+    // Polish: complete forms (phones, price, all-day meetings), the tasks' pages.
+    first_page: "Eerste pagina",
     field_phones: "Telefoonnummers",
     phones_hint: "Eén per regel; desgewenst eerst een label: „Mobiel: +31 6 1234 5678”.",
     field_price: "Prijs",

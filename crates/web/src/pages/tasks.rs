@@ -27,13 +27,15 @@ use crate::layout::{render, Layout, Section};
 use crate::session::Viewer;
 
 /// The most tasks a list shows.
-const LIST_LIMIT: i64 = 200;
+const LIST_LIMIT: i64 = 50;
 
 /// `?whose=mine|everyone&show=open|done|overdue`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     whose: Option<String>,
     show: Option<String>,
+    /// The page after this cursor (the model's keyset).
+    cursor: Option<String>,
 }
 
 impl ListQuery {
@@ -96,6 +98,9 @@ struct ListPage {
     users: Vec<UserRef>,
     typed: Typed,
     problem: Option<String>,
+    /// The next page; the first page's link when this is not it.
+    next_href: Option<String>,
+    first_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -215,10 +220,18 @@ async fn list_page(
         status: query.status(),
         today: viewer.clock().today(),
     };
-    let tasks = tasks::list(&mut conn, viewer, filter, LIST_LIMIT)
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = tasks::list_page(&mut conn, viewer, filter, cursor, LIST_LIMIT)
         .await
         .map_err(WebError::crm(lang))?;
-    let rows = with_emails(&mut conn, viewer, tasks)
+    let here = format!(
+        "/tasks?whose={}&show={}",
+        whose_tag(filter.whose),
+        status_tag(filter.status)
+    );
+    let next_href = page.next_cursor.map(|c| format!("{here}&cursor={c}"));
+    let first_href = cursor.map(|_| here);
+    let rows = with_emails(&mut conn, viewer, page.items)
         .await
         .map_err(WebError::crm(lang))?;
     let users = accounts::users_of(&mut conn, viewer.org_id)
@@ -234,6 +247,8 @@ async fn list_page(
         users,
         typed,
         problem,
+        next_href,
+        first_href,
     })
 }
 
