@@ -207,7 +207,8 @@ pub struct ProfileForm {
     time_zone: String,
 }
 
-/// `POST /settings/profile`: the name and the language (the pages switch at once).
+/// `POST /settings/profile`: the name, the language and the time zone (the pages switch at
+/// once).
 pub async fn save_profile(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -216,9 +217,10 @@ pub async fn save_profile(
     viewer.check_csrf(&form.csrf)?;
     let language = Some(form.language.as_str()).filter(|l| !l.is_empty());
     let zone = Some(form.time_zone.trim()).filter(|z| !z.is_empty());
-    let saved = match sessions::set_name(app.db(), viewer.user_id, &form.name).await {
-        Ok(()) => match sessions::set_language(app.db(), viewer.user_id, language).await {
-            Ok(()) => preferences::set_time_zone(app.db(), viewer.user_id, zone).await,
+    // The zone first: a name the tz database does not know changes nothing.
+    let saved = match preferences::set_time_zone(app.db(), viewer.user_id, zone).await {
+        Ok(()) => match sessions::set_name(app.db(), viewer.user_id, &form.name).await {
+            Ok(()) => sessions::set_language(app.db(), viewer.user_id, language).await,
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
