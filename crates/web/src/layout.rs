@@ -3,8 +3,10 @@
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::assets;
+use crate::dates::Clock;
 use crate::i18n::Words;
 use crate::session::Viewer;
 
@@ -40,6 +42,8 @@ pub struct Layout {
     pub icon: String,
     pub who: Option<Who>,
     pub section: Section,
+    /// Every date and time on the page is written by it (the viewer's zone and language).
+    pub clock: Clock,
 }
 
 impl Layout {
@@ -53,6 +57,7 @@ impl Layout {
             icon: assets::url("icon.svg"),
             who: None,
             section: Section::None,
+            clock: Clock::new(None, w),
         }
     }
 
@@ -64,6 +69,7 @@ impl Layout {
             csrf: viewer.session.csrf_token.clone(),
         });
         layout.section = section;
+        layout.clock = viewer.clock();
         layout
     }
 
@@ -74,6 +80,26 @@ impl Layout {
         } else {
             "false"
         }
+    }
+
+    /// An instant in the viewer's zone and language ([`Clock::at`]).
+    pub fn at(&self, at: &DateTime<Utc>) -> String {
+        self.clock.at(at)
+    }
+
+    /// An RFC 3339 instant in the viewer's zone and language.
+    pub fn at_text(&self, at: &str) -> String {
+        self.clock.at_text(at)
+    }
+
+    /// A date in the viewer's language.
+    pub fn day(&self, d: &NaiveDate) -> String {
+        self.clock.day(d)
+    }
+
+    /// The UTC instant for `<time datetime>`.
+    pub fn iso(&self, at: &DateTime<Utc>) -> String {
+        Clock::iso(at)
     }
 
     pub fn csrf(&self) -> &str {

@@ -7,6 +7,7 @@
 //! - [`session`]: the session cookie → [`session::Viewer`]; the cross-site and CSRF checks.
 //! - [`pages`]: one module per part of the app, each with its routes (`integrations`: the
 //!   Marketplace, from the registry; `planning`: the week of meetings and busy times).
+//! - [`dates`]: every date and time in the viewer's zone and language ([`dates::Clock`]).
 //! - [`i18n`]: the words, in English, Dutch and German (a typed catalogue).
 //! - [`assets`]: the CSS, script and icon, under hashed names, cached for a year.
 //! - [`headers`]: the Content-Security-Policy and the other headers of every page.
@@ -21,6 +22,7 @@
 //! HTML string built by hand; names no integration (they come from the registry).
 
 pub mod assets;
+pub mod dates;
 pub mod email_html;
 pub mod error;
 pub mod headers;

@@ -55,6 +55,11 @@ impl Viewer {
         self.lang.words()
     }
 
+    /// How dates and times are written for this viewer: their zone, their language.
+    pub fn clock(&self) -> crate::dates::Clock {
+        crate::dates::Clock::new(self.session.time_zone.as_deref(), self.words())
+    }
+
     /// The form's CSRF token is the session's.
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
         if self.session.csrf_matches(token) {

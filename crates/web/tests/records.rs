@@ -8,27 +8,17 @@ mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{cookie_of, csrf_of, new_user, Site};
+use support::{cookie_of, create, csrf_of, new_user, Site};
 use threadline_crm::accounts;
 use threadline_crm::records::companies::Company;
 use threadline_crm::records::contacts::Contact;
 use threadline_crm::records::tasks::Task;
-use threadline_crm::records::{edit, Editable};
 use threadline_crm::{tracking, Actor};
 use uuid::Uuid;
 
 const HOSTILE: &str = r#"<img src=x onerror=alert(1)>"'&"#;
 /// As askama escapes it.
 const HOSTILE_ESCAPED: &str = "&#60;img src=x onerror=alert(1)&#62;&#34;&#39;&#38;";
-
-async fn create<T: Editable>(site: &Site, actor: &Actor, input: serde_json::Value) -> T {
-    let input: T::Input = serde_json::from_value(input).unwrap();
-    let valid = T::validate(input).unwrap();
-    site.db
-        .write(|tx| Box::pin(edit::create::<T>(tx, actor, &valid)))
-        .await
-        .unwrap()
-}
 
 async fn company(site: &Site, actor: &Actor, name: &str) -> Company {
     create::<Company>(site, actor, json!({ "name": name })).await
@@ -467,7 +457,7 @@ async fn records_are_created_and_deleted_through_their_forms() {
     assert_eq!(meeting.status, StatusCode::SEE_OTHER, "{}", meeting.body);
     let list = site.get("/meetings", Some(&cookie)).await;
     assert_eq!(names(&list.body), ["Kick-off"]);
-    assert!(list.body.contains("2026-03-01 08:30 UTC"));
+    assert!(list.body.contains("1 March 2026, 08:30"), "{}", list.body);
     let product = site
         .post(
             "/products",

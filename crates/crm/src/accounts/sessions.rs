@@ -49,6 +49,8 @@ pub struct Session {
     pub csrf_token: String,
     /// The user's chosen language (`en`, `nl`, `de`); `None`: the browser's.
     pub language: Option<String>,
+    /// The user's IANA time zone; `None`: not chosen (UTC).
+    pub time_zone: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -157,10 +159,11 @@ pub async fn session(
         String,
         String,
         Option<String>,
+        Option<String>,
     );
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id, s.csrf_token, s.created_at, s.last_seen_at, s.user_id, s.ended_at,
-                u.org_id, u.name, u.email, u.role, u.language
+                u.org_id, u.name, u.email, u.role, u.language, u.time_zone
          FROM web_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.secret_hash = $1",
     )
@@ -179,6 +182,7 @@ pub async fn session(
         email,
         role,
         language,
+        time_zone,
     )) = row
     else {
         return Ok(None);
@@ -216,6 +220,7 @@ pub async fn session(
         role: UserRole::parse(&role),
         csrf_token,
         language,
+        time_zone,
         created_at,
     }))
 }

@@ -22,6 +22,75 @@ pub struct Price {
     pub currency: String,
 }
 
+impl Price {
+    /// The digits of `currency`'s minor unit (ISO 4217): 0 for the yen and its like, 3 for
+    /// the dinars of Bahrain, Iraq, Jordan, Kuwait, Libya and Tunisia and the Omani rial, 2
+    /// for every other.
+    pub fn minor_digits(currency: &str) -> u32 {
+        match currency {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// As a person writes it: `12.50 EUR`, `1200 JPY`.
+    pub fn to_text(&self) -> String {
+        let digits = Price::minor_digits(&self.currency);
+        let unit = 10i64.pow(digits);
+        let (whole, part) = (self.amount_minor / unit, (self.amount_minor % unit).abs());
+        match digits {
+            0 => format!("{whole} {}", self.currency),
+            d => format!(
+                "{whole}.{part:0width$} {}",
+                self.currency,
+                width = d as usize
+            ),
+        }
+    }
+
+    /// A price as a person writes it (`12.50 EUR`, `EUR 12,50`, `1200 jpy`): an amount with
+    /// at most the currency's minor digits and a three-letter code, either way round.
+    /// `invalid_field` (`price`) otherwise; the code and the amount are then checked as any
+    /// price is ([`Editable::validate`]).
+    pub fn parse_text(text: &str) -> CrmResult<Price> {
+        let refused = || {
+            CrmError::invalid(
+                "price",
+                format!("{text:?} is not a price: write an amount and a currency, like 12.50 EUR"),
+            )
+        };
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [a, b] = parts[..] else {
+            return Err(refused());
+        };
+        let (amount, currency) = if a.chars().all(|c| c.is_ascii_alphabetic()) {
+            (b, a.to_ascii_uppercase())
+        } else {
+            (a, b.to_ascii_uppercase())
+        };
+        let digits = Price::minor_digits(&currency);
+        let (whole, part) = amount.split_once(['.', ',']).unwrap_or((amount, ""));
+        let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if whole.is_empty()
+            || !all_digits(whole)
+            || !all_digits(part)
+            || part.len() > digits as usize
+        {
+            return Err(refused());
+        }
+        let part = format!("{part:0<width$}", width = digits as usize);
+        let amount_minor = format!("{whole}{part}")
+            .parse::<i64>()
+            .map_err(|_| refused())?;
+        Ok(Price {
+            amount_minor,
+            currency,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: Uuid,
@@ -193,5 +262,40 @@ impl Editable for Product {
             .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Price;
+
+    fn price(amount_minor: i64, currency: &str) -> Price {
+        Price {
+            amount_minor,
+            currency: currency.into(),
+        }
+    }
+
+    #[test]
+    fn a_price_is_read_and_written_in_its_currencys_minor_unit() {
+        assert_eq!(Price::parse_text("12.50 EUR").unwrap(), price(1250, "EUR"));
+        assert_eq!(Price::parse_text("eur 12,5").unwrap(), price(1250, "EUR"));
+        assert_eq!(Price::parse_text("1200 JPY").unwrap(), price(1200, "JPY"));
+        assert_eq!(Price::parse_text("1.005 KWD").unwrap(), price(1005, "KWD"));
+        assert_eq!(price(1250, "EUR").to_text(), "12.50 EUR");
+        assert_eq!(price(5, "USD").to_text(), "0.05 USD");
+        assert_eq!(price(1200, "JPY").to_text(), "1200 JPY");
+        for bad in [
+            "12.50",
+            "12.505 EUR",
+            "1.5 JPY",
+            "-3 EUR",
+            "twelve EUR",
+            "1 2 EUR",
+            "",
+        ] {
+            let e = Price::parse_text(bad).unwrap_err();
+            assert_eq!(e.code(), Some("invalid_field"), "{bad}");
+        }
     }
 }

@@ -129,14 +129,47 @@ pub struct TaskFilter {
     pub today: NaiveDate,
 }
 
+/// A page of a task list, and the cursor of the next if there is one.
+#[derive(Debug)]
+pub struct TaskPage {
+    pub items: Vec<Task>,
+    pub next_cursor: Option<String>,
+}
+
 /// The live tasks of `actor`'s organisation that `filter` picks, the soonest due first
-/// (those without a due date after them), at most `limit`: the web app's Tasks and Home.
+/// (those without a due date after them), at most `limit`: Home.
 pub async fn list(
     conn: &mut Conn,
     actor: &Actor,
     filter: TaskFilter,
     limit: i64,
 ) -> CrmResult<Vec<Task>> {
+    Ok(list_page(conn, actor, filter, None, limit).await?.items)
+}
+
+/// A page of [`list`]: the `limit` tasks after the task `after` (a keyset cursor: the last
+/// task of the page before, in the list's order), with the cursor of the next page: the
+/// web app's Tasks. `invalid_query` for a cursor this list did not give.
+pub async fn list_page(
+    conn: &mut Conn,
+    actor: &Actor,
+    filter: TaskFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> CrmResult<TaskPage> {
+    let after = after
+        .map(|c| {
+            let id = super::decode_cursor("cursor", "task", c)?;
+            Uuid::parse_str(&id).map_err(|_| {
+                CrmError::new(
+                    crate::error::Reason::BadInput,
+                    "invalid_query",
+                    "cursor is not a cursor this server gave out",
+                )
+                .with_field("cursor")
+            })
+        })
+        .transpose()?;
     let mut sql = Sql::new("SELECT id FROM tasks WHERE deleted_at IS NULL AND org_id = ");
     sql.push_bind(id_text(actor.org_id));
     if filter.whose == Whose::Mine {
@@ -155,12 +188,27 @@ pub async fn list(
                 .push_bind(filter.today.format("%Y-%m-%d").to_string());
         }
     }
-    sql.push(
-        " ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, created_at, id LIMIT ",
-    )
-    .push_bind(limit);
-    let ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
-    super::load_in_order(conn, actor.org_id, &ids, |t: &Task| t.id).await
+    const KEY: &str =
+        "CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, COALESCE(due_date, ''), created_at, id";
+    if let Some(after) = after {
+        sql.push(&format!(
+            " AND ({KEY}) > (SELECT {KEY} FROM tasks WHERE id = "
+        ))
+        .push_bind(id_text(after))
+        .push(" AND org_id = ")
+        .push_bind(id_text(actor.org_id))
+        .push(")");
+    }
+    sql.push(&format!(" ORDER BY {KEY} LIMIT "))
+        .push_bind(limit.saturating_add(1));
+    let mut ids: Vec<String> = sql.build_query_scalar().fetch_all(&mut *conn).await?;
+    let more = ids.len() as i64 > limit;
+    ids.truncate(limit.max(0) as usize);
+    let items = super::load_in_order(conn, actor.org_id, &ids, |t: &Task| t.id).await?;
+    let next_cursor = more
+        .then(|| ids.last().map(|id| super::encode_cursor("task", id)))
+        .flatten();
+    Ok(TaskPage { items, next_cursor })
 }
 
 /// `actor`'s open tasks, the soonest due first (those without a due date after them), at

@@ -279,7 +279,8 @@ pub async fn redeem_link(
     };
     match redeemed {
         Ok(user_id) => start_session(&app, &config, &headers, jar, user_id, "/").await,
-        Err(CrmError::Request { message, .. }) => {
+        Err(e @ CrmError::Request { .. }) => {
+            let message = crate::error::refusal(&e, w).unwrap_or_default();
             let title = if setup {
                 w.setup_title
             } else {

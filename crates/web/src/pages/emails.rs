@@ -10,7 +10,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use threadline_crm::email_source::{self, EmailAttachment};
@@ -62,11 +61,6 @@ pub fn party(p: &Party) -> String {
         Some(name) => format!("{name} <{}>", p.address),
         None => p.address.clone(),
     }
-}
-
-/// A date and time as the pages show it (UTC, to the minute).
-pub fn date_time(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// The page of a record on a timeline.

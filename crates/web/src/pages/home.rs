@@ -17,7 +17,6 @@ use uuid::Uuid;
 use crate::error::WebError;
 use crate::i18n::Words;
 use crate::layout::{render, Layout, Section};
-use crate::pages::emails::date_time;
 use crate::session::Viewer;
 
 /// How many open tasks Home shows.
@@ -57,10 +56,6 @@ struct HomePage {
 impl HomePage {
     fn late(&self, due: &NaiveDate) -> bool {
         *due < self.today
-    }
-
-    fn when(&self, at: &DateTime<Utc>) -> String {
-        date_time(at)
     }
 }
 
@@ -136,6 +131,6 @@ pub async fn home(State(app): State<AppState>, viewer: Viewer) -> Result<Respons
         tasks,
         recent,
         attention,
-        today: chrono::Utc::now().date_naive(),
+        today: viewer.clock().today(),
     }))
 }

@@ -122,8 +122,9 @@ pub async fn upload(
                     .await
                 {
                     Ok(id) => Ok(Redirect::to(&format!("/import/{id}")).into_response()),
-                    Err(CrmError::Request { message, .. }) => {
-                        import_page(&app, &viewer, Some(message)).await
+                    Err(e @ CrmError::Request { .. }) => {
+                        let message = crate::error::refusal(&e, viewer.words());
+                        import_page(&app, &viewer, message).await
                     }
                     Err(e) => Err(WebError::from_crm(e, lang)),
                 };

@@ -112,7 +112,7 @@ impl CardState {
 
 /// A run as a row of a card.
 pub struct RunRow {
-    pub when: String,
+    /// When it started (or is due): the stored RFC 3339 instant, written by the layout's clock.
     pub when_iso: String,
     pub status: &'static str,
     pub counts: String,
@@ -137,7 +137,6 @@ impl RunRow {
             w.counts_errors
         );
         RunRow {
-            when: shown_time(when),
             when_iso: when.to_string(),
             status: run_status(run.status, w),
             counts,
@@ -157,17 +156,6 @@ fn run_status(status: RunStatus, w: &Words) -> &'static str {
     }
 }
 
-/// A stored RFC 3339 time as shown: `2026-12-07 18:30 UTC` (the stored text if unreadable).
-fn shown_time(stored: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(stored)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| stored.to_string())
-}
-
 /// One integration's card.
 pub struct CardView {
     pub name: &'static str,
@@ -180,7 +168,7 @@ pub struct CardView {
     pub reason: Option<String>,
     pub connection_id: Option<Uuid>,
     pub account: Option<String>,
-    pub next_run: Option<(String, String)>,
+    pub next_run: Option<String>,
     pub runs: Vec<RunRow>,
     pub can_connect: bool,
     pub can_sync: bool,
@@ -357,7 +345,7 @@ fn card(
         next_run: schedule
             .and_then(|s| s.next_run_at.as_deref())
             .filter(|_| live)
-            .map(|t| (shown_time(t), t.to_string())),
+            .map(str::to_string),
         runs,
         can_connect: configured
             && matches!(

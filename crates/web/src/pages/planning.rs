@@ -23,47 +23,11 @@ use threadline_http::AppState;
 use threadline_sync_engine::BusyTime;
 use uuid::Uuid;
 
+use crate::dates::Zone;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
 use crate::session::Viewer;
-
-/// The viewer's zone, read with the tz database the CRM checks zone names with.
-#[derive(Clone)]
-pub struct Zone(jiff::tz::TimeZone);
-
-impl Zone {
-    /// `name`'s zone; UTC for a name the tz database does not know (it was checked when
-    /// stored, so only a database without it gets here).
-    pub fn named(name: &str) -> Zone {
-        Zone(jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC))
-    }
-
-    /// The local date and time of `t`.
-    pub fn local(&self, t: DateTime<Utc>) -> (NaiveDate, String) {
-        let Ok(ts) = jiff::Timestamp::from_second(t.timestamp()) else {
-            return (t.date_naive(), t.format("%H:%M").to_string());
-        };
-        let civil = ts.to_zoned(self.0.clone()).datetime();
-        let date = NaiveDate::from_ymd_opt(
-            i32::from(civil.year()),
-            civil.month() as u32,
-            civil.day() as u32,
-        )
-        .unwrap_or_else(|| t.date_naive());
-        (date, format!("{:02}:{:02}", civil.hour(), civil.minute()))
-    }
-
-    /// The instant `day` starts at, here.
-    pub fn midnight(&self, day: NaiveDate) -> DateTime<Utc> {
-        let civil = jiff::civil::date(day.year() as i16, day.month() as i8, day.day() as i8);
-        civil
-            .to_zoned(self.0.clone())
-            .ok()
-            .and_then(|z| DateTime::from_timestamp(z.timestamp().as_second(), 0))
-            .unwrap_or_else(|| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-    }
-}
 
 /// The Monday of `day`'s week.
 pub fn monday_of(day: NaiveDate) -> NaiveDate {

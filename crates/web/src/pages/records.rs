@@ -23,12 +23,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use threadline_crm::records::companies::Company;
 use threadline_crm::records::contacts::Contact;
+use threadline_crm::records::contacts::Phone;
 use threadline_crm::records::list::{self, ListParams, Sort};
 use threadline_crm::records::meetings::Meeting;
-use threadline_crm::records::products::Product;
+use threadline_crm::records::products::{Price, Product};
 use threadline_crm::records::projects::Project;
 use threadline_crm::records::tasks::{self, Task};
 use threadline_crm::records::tracked_emails;
@@ -39,6 +40,7 @@ use threadline_http::AppState;
 use threadline_storage::db::Conn;
 use uuid::Uuid;
 
+use crate::dates::Clock;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
@@ -71,6 +73,9 @@ pub fn routes<T: RecordKind>() -> Router<AppState> {
 pub enum Entry {
     /// One line; empty clears it.
     Text,
+    /// An instant as the model takes it (RFC 3339), entered as text; shown on the record's
+    /// page in the viewer's zone. Empty clears it.
+    Instant,
     /// One line the model requires (sent even when empty, for the model to say so).
     Required,
     /// Several lines; empty clears it.
@@ -79,6 +84,14 @@ pub enum Entry {
     Lines,
     /// A company of the organisation (`company_id`), chosen from a list; none clears it.
     Company,
+    /// A date (`YYYY-MM-DD`, the browser's date picker); empty clears it.
+    Date,
+    /// Yes or no (a checkbox).
+    Check,
+    /// A contact's phones, one a line: `number`, or `label: number`.
+    Phones,
+    /// A price as a person writes it (`12.50 EUR`: the model's [`Price::parse_text`]).
+    Price,
 }
 
 /// A field of a kind's form: `key` is the model's input field.
@@ -131,7 +144,7 @@ pub trait RecordKind: Editable {
     fn fields(w: &'static Words) -> Vec<Field>;
     /// The list's columns after the name.
     fn columns(w: &Words) -> Vec<&'static str>;
-    fn cells(&self) -> Vec<String>;
+    fn cells(&self, clock: &Clock) -> Vec<String>;
     fn name(&self) -> String;
     /// The records it names (a contact's company, a meeting's links).
     fn refs(&self) -> Vec<Ref> {
@@ -176,7 +189,7 @@ impl RecordKind for Company {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_domains, w.field_website]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![self.domains.join(", "), or_dash(self.website.as_deref())]
     }
     fn name(&self) -> String {
@@ -205,6 +218,10 @@ impl RecordKind for Contact {
                 hint: Some(w.one_per_line),
                 ..field("emails", w.field_emails, Entry::Lines)
             },
+            Field {
+                hint: Some(w.phones_hint),
+                ..field("phones", w.field_phones, Entry::Phones)
+            },
             field("job_title", w.field_job_title, Entry::Text),
             field("company_id", w.company, Entry::Company),
             field("notes", w.field_notes, Entry::Multiline),
@@ -213,7 +230,7 @@ impl RecordKind for Contact {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.email, w.company]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![
             self.primary_email.clone(),
             or_dash(self.company.as_ref().map(|c| c.name.as_str())),
@@ -260,7 +277,7 @@ impl RecordKind for Project {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_description]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![or_dash(self.description.as_deref())]
     }
     fn name(&self) -> String {
@@ -294,16 +311,25 @@ impl RecordKind for Meeting {
         vec![
             field("title", w.field_title, Entry::Required),
             Field {
-                hint: Some(w.time_hint),
-                ..field("start_at", w.field_start_at, Entry::Text)
+                hint: Some(w.all_day_hint),
+                ..field("all_day", w.all_day, Entry::Check)
             },
             Field {
                 hint: Some(w.time_hint),
-                ..field("end_at", w.field_end_at, Entry::Text)
+                ..field("start_at", w.field_start_at, Entry::Instant)
+            },
+            Field {
+                hint: Some(w.time_hint),
+                ..field("end_at", w.field_end_at, Entry::Instant)
             },
             Field {
                 hint: Some(w.meeting_time_zone_hint),
                 ..field("time_zone", w.field_time_zone, Entry::Text)
+            },
+            field("start_date", w.field_start_date, Entry::Date),
+            Field {
+                hint: Some(w.end_date_hint),
+                ..field("end_date", w.field_end_date, Entry::Date)
             },
             field("location", w.field_location, Entry::Text),
             field("description", w.field_description, Entry::Multiline),
@@ -312,10 +338,10 @@ impl RecordKind for Meeting {
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_start_at, w.field_location]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, clock: &Clock) -> Vec<String> {
         let when = match (self.start_at, self.start_date) {
-            (Some(at), _) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            (None, Some(date)) => date.to_string(),
+            (Some(at), _) => clock.at(&at),
+            (None, Some(date)) => clock.day(&date),
             (None, None) => String::new(),
         };
         vec![when, or_dash(self.location.as_deref())]
@@ -368,13 +394,17 @@ impl RecordKind for Product {
         vec![
             field("name", w.field_name, Entry::Required),
             field("code", w.field_code, Entry::Text),
+            Field {
+                hint: Some(w.price_hint),
+                ..field("price", w.field_price, Entry::Price)
+            },
             field("description", w.field_description, Entry::Multiline),
         ]
     }
     fn columns(w: &Words) -> Vec<&'static str> {
         vec![w.field_code]
     }
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, _: &Clock) -> Vec<String> {
         vec![or_dash(self.code.as_deref())]
     }
     fn name(&self) -> String {
@@ -483,6 +513,7 @@ async fn list_page<T: RecordKind>(
 ) -> Result<Response, WebError> {
     let w = viewer.words();
     let lang = viewer.lang;
+    let clock = viewer.clock();
     let sort = query
         .sort
         .as_deref()
@@ -520,7 +551,7 @@ async fn list_page<T: RecordKind>(
         .map(|r| Row {
             href: format!("/{}/{}", T::PATH, r.id()),
             name: r.name(),
-            cells: r.cells(),
+            cells: r.cells(&clock),
         })
         .collect();
     Ok(render(&ListPage {
@@ -579,7 +610,13 @@ impl FormField {
         self.entry == Entry::Company
     }
     fn long(&self) -> bool {
-        matches!(self.entry, Entry::Multiline | Entry::Lines)
+        matches!(self.entry, Entry::Multiline | Entry::Lines | Entry::Phones)
+    }
+    fn check(&self) -> bool {
+        self.entry == Entry::Check
+    }
+    fn date(&self) -> bool {
+        self.entry == Entry::Date
     }
     fn required(&self) -> bool {
         self.entry == Entry::Required
@@ -622,11 +659,34 @@ fn as_text(value: Option<&Value>) -> String {
     }
 }
 
-fn form_fields(fields: Vec<Field>, value: impl Fn(&'static str) -> String) -> Vec<FormField> {
+/// A value of the record's JSON as the form of an `entry` shows it.
+fn text_of(entry: Entry, value: Option<&Value>) -> String {
+    match (entry, value) {
+        (Entry::Check, Some(Value::Bool(true))) => "on".into(),
+        (Entry::Check, _) => String::new(),
+        (Entry::Price, Some(price @ Value::Object(_))) => {
+            serde_json::from_value::<Price>(price.clone())
+                .map(|p| p.to_text())
+                .unwrap_or_default()
+        }
+        (Entry::Phones, Some(Value::Array(phones))) => phones
+            .iter()
+            .filter_map(|p| serde_json::from_value::<Phone>(p.clone()).ok())
+            .map(|p| match p.label {
+                Some(label) => format!("{label}: {}", p.number),
+                None => p.number,
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => as_text(value),
+    }
+}
+
+fn form_fields(fields: Vec<Field>, value: impl Fn(&Field) -> String) -> Vec<FormField> {
     fields
         .into_iter()
         .map(|f| FormField {
-            value: value(f.key),
+            value: value(&f),
             key: f.key,
             label: f.label,
             hint: f.hint,
@@ -640,7 +700,7 @@ fn form_fields(fields: Vec<Field>, value: impl Fn(&'static str) -> String) -> Ve
 /// The record's values, as its form and page show them.
 fn values_of<T: RecordKind>(w: &'static Words, record: &T) -> Vec<FormField> {
     let json = serde_json::to_value(record).unwrap_or(Value::Null);
-    form_fields(T::fields(w), |key| as_text(json.get(key)))
+    form_fields(T::fields(w), |f| text_of(f.entry, json.get(f.key)))
 }
 
 /// What the user typed.
@@ -648,22 +708,45 @@ fn values_typed<T: RecordKind>(
     w: &'static Words,
     form: &HashMap<String, String>,
 ) -> Vec<FormField> {
-    form_fields(T::fields(w), |key| {
-        form.get(key).cloned().unwrap_or_default()
+    form_fields(T::fields(w), |f| {
+        form.get(f.key).cloned().unwrap_or_default()
     })
 }
 
-/// The form's fields as the model's input fields (a JSON merge patch: `null` clears).
-fn changes_of(fields: &[FormField]) -> Map<String, Value> {
+/// The form's fields as the model's input fields (a JSON merge patch: `null` clears); a price
+/// the model cannot read is refused at its field.
+fn changes_of(fields: &[FormField]) -> Result<Map<String, Value>, CrmError> {
     fields
         .iter()
         .map(|f| {
             let value = match f.entry {
+                Entry::Check => Value::Bool(!f.value.is_empty()),
+                Entry::Price | Entry::Date if f.value.trim().is_empty() => Value::Null,
+                Entry::Price => serde_json::to_value(Price::parse_text(&f.value)?)
+                    .map_err(|e| CrmError::internal(e.to_string()))?,
+                Entry::Date => Value::String(f.value.trim().to_string()),
+                Entry::Phones => Value::Array(
+                    f.value
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| match l.split_once(':') {
+                            Some((label, number)) => {
+                                json!({"label": label.trim(), "number": number.trim()})
+                            }
+                            None => json!({ "number": l }),
+                        })
+                        .collect(),
+                ),
                 Entry::Required => Value::String(f.value.clone()),
-                Entry::Text | Entry::Multiline | Entry::Company if f.value.trim().is_empty() => {
+                Entry::Text | Entry::Instant | Entry::Multiline | Entry::Company
+                    if f.value.trim().is_empty() =>
+                {
                     Value::Null
                 }
-                Entry::Text | Entry::Multiline | Entry::Company => Value::String(f.value.clone()),
+                Entry::Text | Entry::Instant | Entry::Multiline | Entry::Company => {
+                    Value::String(f.value.clone())
+                }
                 Entry::Lines => Value::Array(
                     f.value
                         .lines()
@@ -673,7 +756,7 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
                         .collect(),
                 ),
             };
-            (f.key.to_string(), value)
+            Ok((f.key.to_string(), value))
         })
         .collect()
 }
@@ -681,10 +764,10 @@ fn changes_of(fields: &[FormField]) -> Map<String, Value> {
 /// A refusal the user can act on, put at its field (or above the form); other errors are
 /// pages.
 fn refuse(form: &mut RecordForm, error: CrmError, lang: Lang) -> Result<(), WebError> {
+    let message = crate::error::refusal(&error, lang.words()).unwrap_or_default();
     match error {
         CrmError::Request {
             reason: Reason::BadInput | Reason::Unacceptable | Reason::Conflict,
-            message,
             field,
             ..
         } => {
@@ -807,9 +890,10 @@ async fn create<T: RecordKind>(
     let w = viewer.words();
     let lang = viewer.lang;
     let mut page_form = create_form::<T>(w, values_typed::<T>(w, &form));
-    let mut input = changes_of(&page_form.fields);
-    input.retain(|_, v| !v.is_null());
-    let valid = parse_input::<T>(Value::Object(input)).and_then(T::validate);
+    let valid = changes_of(&page_form.fields).and_then(|mut input| {
+        input.retain(|_, v| !v.is_null());
+        parse_input::<T>(Value::Object(input)).and_then(T::validate)
+    });
     let created = match valid {
         Ok(valid) => {
             let actor: &Actor = &viewer;
@@ -867,7 +951,8 @@ pub struct TimelineRow {
 pub struct TaskRow {
     href: String,
     title: String,
-    due: Option<String>,
+    /// (`YYYY-MM-DD`, as the viewer reads it).
+    due: Option<(String, String)>,
     done: bool,
 }
 
@@ -933,6 +1018,7 @@ async fn record_page<T: RecordKind>(
 ) -> Result<RecordPage, WebError> {
     let w = viewer.words();
     let lang = viewer.lang;
+    let clock = viewer.clock();
     let org = viewer.org_id;
     let id = record.id();
     let mut tx = app.db().begin_read().await.map_err(db_error(lang))?;
@@ -998,8 +1084,8 @@ async fn record_page<T: RecordKind>(
                         Direction::Outgoing => w.outgoing,
                         Direction::Incoming => w.incoming,
                     },
-                    date: date.format("%Y-%m-%d %H:%M").to_string(),
-                    datetime: date.to_rfc3339(),
+                    date: clock.at(&date),
+                    datetime: Clock::iso(&date),
                 }
             })
             .collect();
@@ -1030,25 +1116,33 @@ async fn record_page<T: RecordKind>(
             .filter(|f| !f.choice())
             .map(|f| Shown {
                 label: f.label,
-                value: f.value,
+                value: match f.entry {
+                    Entry::Instant if !f.value.is_empty() => clock.at_text(&f.value),
+                    Entry::Date => chrono::NaiveDate::parse_from_str(&f.value, "%Y-%m-%d")
+                        .map(|d| clock.day(&d))
+                        .unwrap_or(f.value),
+                    Entry::Check if f.value.is_empty() => w.no.to_string(),
+                    Entry::Check => w.yes.to_string(),
+                    _ => f.value,
+                },
             })
             .collect(),
         linked,
         has_timeline: T::TIMELINE,
         timeline,
         older_href,
-        tasks: tasks.into_iter().map(task_row).collect(),
+        tasks: tasks.into_iter().map(|t| task_row(t, &clock)).collect(),
         notice: None,
         stale: None,
         form,
     })
 }
 
-fn task_row(t: Task) -> TaskRow {
+fn task_row(t: Task, clock: &Clock) -> TaskRow {
     TaskRow {
         href: format!("/tasks/{}", t.id),
         title: t.title,
-        due: t.due_date.map(|d| d.to_string()),
+        due: t.due_date.map(|d| (d.to_string(), clock.day(&d))),
         done: t.done,
     }
 }
@@ -1129,8 +1223,8 @@ async fn update<T: RecordKind>(
     if current.meta().version != version {
         return stale_page(&app, &viewer, current, typed).await;
     }
-    let changes = Value::Object(changes_of(&typed));
-    let valid = edit::merged(&current, &changes)
+    let valid = changes_of(&typed)
+        .and_then(|changes| edit::merged(&current, &Value::Object(changes)))
         .and_then(parse_input::<T>)
         .and_then(T::validate);
     let saved = match valid {

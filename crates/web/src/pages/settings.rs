@@ -16,6 +16,7 @@ use serde::Deserialize;
 use threadline_crm::accounts::devices::{self, OwnToken, TokenKind};
 use threadline_crm::accounts::links::{self, Invitation};
 use threadline_crm::accounts::passwords::{self, SignIn};
+use threadline_crm::accounts::preferences;
 use threadline_crm::accounts::sessions::{self, SessionInfo};
 use threadline_crm::accounts::{self, Member};
 use threadline_crm::{CrmError, Reason};
@@ -39,6 +40,8 @@ struct SettingsPage {
     name: String,
     /// The chosen language's tag; empty: the browser's.
     language: String,
+    /// The chosen IANA time zone; empty: UTC.
+    time_zone: String,
     langs: [Lang; 3],
     sessions: Vec<SessionInfo>,
     current_session: Uuid,
@@ -74,11 +77,6 @@ impl SettingsPage {
             UserRole::Owner => self.w.role_owner,
             UserRole::Member => self.w.role_member,
         }
-    }
-
-    /// An RFC 3339 time as `YYYY-MM-DD HH:MM` (UTC).
-    fn when(&self, at: &str) -> String {
-        at.get(..16).unwrap_or(at).replacen('T', " ", 1)
     }
 }
 
@@ -140,6 +138,7 @@ async fn page(
         w,
         name: viewer.name.clone(),
         language: viewer.session.language.clone().unwrap_or_default(),
+        time_zone: viewer.session.time_zone.clone().unwrap_or_default(),
         langs: Lang::ALL,
         sessions,
         current_session: viewer.session.id,
@@ -174,13 +173,12 @@ async fn refused(
     section: &'static str,
     error: CrmError,
 ) -> Result<Response, WebError> {
-    match error {
-        CrmError::Request {
-            reason, message, ..
-        } if !matches!(reason, Reason::Forbidden | Reason::NotFound) => {
+    match error.reason() {
+        Some(reason) if !matches!(reason, Reason::Forbidden | Reason::NotFound) => {
+            let message = crate::error::refusal(&error, viewer.words()).unwrap_or_default();
             with_problem(app, viewer, section, message).await
         }
-        other => Err(WebError::from_crm(other, viewer.lang)),
+        _ => Err(WebError::from_crm(error, viewer.lang)),
     }
 }
 
@@ -204,9 +202,13 @@ pub struct ProfileForm {
     name: String,
     /// `en`, `nl`, `de`, or empty: the browser's.
     language: String,
+    /// An IANA name (the Planning's too), or empty: UTC.
+    #[serde(default)]
+    time_zone: String,
 }
 
-/// `POST /settings/profile`: the name and the language (the pages switch at once).
+/// `POST /settings/profile`: the name, the language and the time zone (the pages switch at
+/// once).
 pub async fn save_profile(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -214,8 +216,13 @@ pub async fn save_profile(
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let language = Some(form.language.as_str()).filter(|l| !l.is_empty());
-    let saved = match sessions::set_name(app.db(), viewer.user_id, &form.name).await {
-        Ok(()) => sessions::set_language(app.db(), viewer.user_id, language).await,
+    let zone = Some(form.time_zone.trim()).filter(|z| !z.is_empty());
+    // The zone first: a name the tz database does not know changes nothing.
+    let saved = match preferences::set_time_zone(app.db(), viewer.user_id, zone).await {
+        Ok(()) => match sessions::set_name(app.db(), viewer.user_id, &form.name).await {
+            Ok(()) => sessions::set_language(app.db(), viewer.user_id, language).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match saved {

@@ -27,13 +27,15 @@ use crate::layout::{render, Layout, Section};
 use crate::session::Viewer;
 
 /// The most tasks a list shows.
-const LIST_LIMIT: i64 = 200;
+const LIST_LIMIT: i64 = 50;
 
 /// `?whose=mine|everyone&show=open|done|overdue`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     whose: Option<String>,
     show: Option<String>,
+    /// The page after this cursor (the model's keyset).
+    cursor: Option<String>,
 }
 
 impl ListQuery {
@@ -96,6 +98,9 @@ struct ListPage {
     users: Vec<UserRef>,
     typed: Typed,
     problem: Option<String>,
+    /// The next page; the first page's link when this is not it.
+    next_href: Option<String>,
+    first_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -181,10 +186,6 @@ impl ListPage {
     }
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 /// The tracked email each task came from, as `viewer` is shown it.
 async fn with_emails(
     conn: &mut Conn,
@@ -217,12 +218,20 @@ async fn list_page(
     let filter = TaskFilter {
         whose: query.whose(),
         status: query.status(),
-        today: today(),
+        today: viewer.clock().today(),
     };
-    let tasks = tasks::list(&mut conn, viewer, filter, LIST_LIMIT)
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = tasks::list_page(&mut conn, viewer, filter, cursor, LIST_LIMIT)
         .await
         .map_err(WebError::crm(lang))?;
-    let rows = with_emails(&mut conn, viewer, tasks)
+    let here = format!(
+        "/tasks?whose={}&show={}",
+        whose_tag(filter.whose),
+        status_tag(filter.status)
+    );
+    let next_href = page.next_cursor.map(|c| format!("{here}&cursor={c}"));
+    let first_href = cursor.map(|_| here);
+    let rows = with_emails(&mut conn, viewer, page.items)
         .await
         .map_err(WebError::crm(lang))?;
     let users = accounts::users_of(&mut conn, viewer.org_id)
@@ -238,6 +247,8 @@ async fn list_page(
         users,
         typed,
         problem,
+        next_href,
+        first_href,
     })
 }
 
@@ -300,13 +311,9 @@ impl TaskForm {
 }
 
 /// A refusal the person can act on (a field's value), or none.
-fn field_problem(error: &CrmError) -> Option<String> {
-    match error {
-        CrmError::Request {
-            reason: Reason::BadInput | Reason::Unacceptable,
-            message,
-            ..
-        } => Some(message.clone()),
+fn field_problem(error: &CrmError, w: &'static Words) -> Option<String> {
+    match error.reason() {
+        Some(Reason::BadInput | Reason::Unacceptable) => crate::error::refusal(error, w),
         _ => None,
     }
 }
@@ -343,7 +350,7 @@ pub async fn create(
             status_tag(query.status())
         ))
         .into_response()),
-        Err(e) => match field_problem(&e) {
+        Err(e) => match field_problem(&e, viewer.words()) {
             Some(problem) => {
                 let page = list_page(&app, &viewer, &query, form.typed(), Some(problem)).await?;
                 Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
@@ -390,7 +397,7 @@ async fn task_page(
         l: Layout::for_viewer(viewer, &title, Section::Tasks),
         w,
         row,
-        today: today(),
+        today: viewer.clock().today(),
         users,
         typed,
         notice,
@@ -482,7 +489,7 @@ pub async fn edit(
     match saved {
         Ok(_) => Ok(Redirect::to(&format!("/tasks/{id}?saved=1")).into_response()),
         Err(e) if is_stale(&e) => stale(&app, &viewer, id).await,
-        Err(e) => match field_problem(&e) {
+        Err(e) => match field_problem(&e, viewer.words()) {
             Some(problem) => {
                 let page =
                     task_page(&app, &viewer, id, Some(form.typed()), None, Some(problem)).await?;

@@ -272,3 +272,38 @@ pub async fn new_user(site: &Site, org: Uuid, email: &str, name: &str) -> Actor 
         email,
     }
 }
+
+/// A record of kind `T` made by `actor` from `input` (the model's create, as the API's).
+pub async fn create<T: threadline_crm::records::Editable>(
+    site: &Site,
+    actor: &Actor,
+    input: serde_json::Value,
+) -> T {
+    let input: T::Input = serde_json::from_value(input).unwrap();
+    let valid = T::validate(input).unwrap();
+    site.db
+        .write(|tx| {
+            Box::pin(threadline_crm::records::edit::create::<T>(
+                tx, actor, &valid,
+            ))
+        })
+        .await
+        .unwrap()
+}
+
+/// Saves the profile of `cookie`'s user: their name, language and time zone.
+pub async fn profile(site: &Site, cookie: &str, name: &str, language: &str, zone: &str) -> Answer {
+    let settings = site.get("/settings", Some(cookie)).await;
+    let csrf = csrf_of(&settings.body);
+    site.post(
+        "/settings/profile",
+        Some(cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("language", language),
+            ("time_zone", zone),
+        ],
+    )
+    .await
+}
