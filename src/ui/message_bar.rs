@@ -4,27 +4,26 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use threadline_domain::api::{
-    Direction, MatchStatus, MessageState, Party, Task, TrackEmailRequest, TrackedEmail,
-};
+use threadline_domain::api::{Direction, MatchStatus, Party, TrackEmailRequest};
+use threadline_domain::card::safe_web_url;
 use threadline_domain::message::{task_title_from_subject, MessageIdentity};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
 use super::bar::{BarCore, BarOwner, Privacy};
-use super::dom::{button, clear, from_template, h, input_value, Part};
+use super::dom::{button, clear, from_template, h, input_value, open_link, Part};
 use super::{forms, parties};
 use crate::app::app;
 use crate::bridge::{t, t_with};
 use crate::gmail::{thread, Person, Role};
-use crate::protocol::ActionReply;
+use crate::protocol::{ActionReply, BarState, Tracked};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrackState {
     /// Not asked the server yet.
     Unknown,
     NotTracked,
-    Tracked(TrackedEmail),
+    Tracked(Tracked),
     /// Queued in the background until the server is reachable.
     Pending,
 }
@@ -38,7 +37,8 @@ pub struct MessageBar {
     subject: String,
     thread_id: Option<String>,
     track: RefCell<TrackState>,
-    tasks: RefCell<Vec<Task>>,
+    /// Tasks made from the message.
+    tasks: std::cell::Cell<usize>,
     busy: std::cell::Cell<bool>,
 }
 
@@ -86,7 +86,7 @@ impl MessageBar {
             subject,
             thread_id,
             track: RefCell::new(TrackState::Unknown),
-            tasks: RefCell::new(Vec::new()),
+            tasks: std::cell::Cell::new(0),
             busy: std::cell::Cell::new(false),
         });
         BarCore::listen(&bar);
@@ -163,6 +163,12 @@ impl MessageBar {
             self.track_button(&track, &privacy)
         };
         let _ = actions.append_child(&track_button);
+        // Its page in the web app, when the server gave one.
+        if let TrackState::Tracked(email) = &*track {
+            if let Some(url) = safe_web_url(email.web_url.as_deref()) {
+                let _ = actions.append_child(&open_link(&url, "open"));
+            }
+        }
         if let Some(note) = privacy.note() {
             let _ = actions.append_child(&note);
         }
@@ -171,7 +177,7 @@ impl MessageBar {
                 .attr("data-tasks", "0")
                 .build()
         });
-        let tasks = self.tasks.borrow().len();
+        let tasks = self.tasks.get();
         if tasks > 0 {
             let _ = task_button.set_attribute("data-tasks", &tasks.to_string());
         }
@@ -209,7 +215,7 @@ impl MessageBar {
     }
 
     /// Applies the server's state for this message (tracked or not, tasks made from it).
-    pub fn apply_state(&self, state: MessageState) {
+    pub fn apply_state(&self, state: BarState) {
         let track = match state.tracked_email {
             Some(email) => TrackState::Tracked(email),
             None => TrackState::NotTracked,
@@ -221,10 +227,10 @@ impl MessageBar {
                 TrackState::Unknown | TrackState::NotTracked,
                 TrackState::NotTracked
             )
-        ) && self.tasks.borrow().is_empty()
+        ) && self.tasks.get() == 0
             && state.tasks.is_empty();
         *self.track.borrow_mut() = track;
-        *self.tasks.borrow_mut() = state.tasks;
+        self.tasks.set(state.tasks.len());
         if !unchanged {
             self.render_actions();
         }
@@ -245,7 +251,7 @@ impl MessageBar {
         self.track.borrow().clone()
     }
 
-    pub fn tracked_email(&self) -> Option<TrackedEmail> {
+    pub fn tracked_email(&self) -> Option<Tracked> {
         match &*self.track.borrow() {
             TrackState::Tracked(e) => Some(e.clone()),
             _ => None,
@@ -451,10 +457,10 @@ impl MessageBar {
         let bar = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match app().create_task(&request).await {
-                Ok(ActionReply::Done { result }) => {
+                Ok(ActionReply::Done { .. }) => {
                     bar.core.close_panel();
                     bar.core.set_status(&t("taskCreated"), "info");
-                    bar.tasks.borrow_mut().push(result);
+                    bar.tasks.set(bar.tasks.get() + 1);
                     bar.render_actions();
                 }
                 Ok(ActionReply::Queued) => {
@@ -467,7 +473,7 @@ impl MessageBar {
     }
 }
 
-fn tracked_to(email: &TrackedEmail) -> String {
+fn tracked_to(email: &Tracked) -> String {
     if email.redacted {
         // A colleague's private email: that it is tracked, and by whom; not where.
         let owner = email

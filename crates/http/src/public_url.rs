@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn the_listen_address_is_the_default_unless_it_names_no_host() {
         let at = |s: &str| PublicUrl::listening_on(s.parse().unwrap()).map(|u| u.to_string());
-        assert_eq!(at("127.0.0.1:8787").as_deref(), Some("http://127.0.0.1:8787"));
+        assert_eq!(
+            at("127.0.0.1:8787").as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
         assert_eq!(at("[::1]:9000").as_deref(), Some("http://[::1]:9000"));
         assert_eq!(at("0.0.0.0:8787"), None);
         assert_eq!(at("[::]:8787"), None);

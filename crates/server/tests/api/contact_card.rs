@@ -4,8 +4,8 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
-use threadline_server::AppState;
 use serde_json::{json, Value};
+use threadline_server::AppState;
 
 use crate::common::{public, track_body, TestApp, PUBLIC_URL};
 use crate::documents::Docs;
@@ -179,7 +179,13 @@ async fn a_card_holds_the_contact_its_last_emails_open_tasks_and_documents() {
         .starts_with("/sign-in?next="));
     // A request's Host never moves the link to another host.
     let forged = app
-        .send_raw(Method::GET, &path, Some(&app.token), None, &[("host", "evil.example")])
+        .send_raw(
+            Method::GET,
+            &path,
+            Some(&app.token),
+            None,
+            &[("host", "evil.example")],
+        )
         .await;
     assert_eq!(forged.body["web_url"], card["web_url"]);
 

@@ -383,7 +383,10 @@ async fn the_answers_link_to_the_emails_page_in_the_web_app() {
     assert_eq!(state.body["messages"][0]["tracked_email"], *email);
     assert_eq!(
         state.body["messages"][1]["tracked_email"]["web_url"],
-        format!("{PUBLIC_URL}/emails/{}", plain.body["tracked_email"]["id"].as_str().unwrap())
+        format!(
+            "{PUBLIC_URL}/emails/{}",
+            plain.body["tracked_email"]["id"].as_str().unwrap()
+        )
     );
     // A page the web app has: without a session it sends to the sign-in (an unknown path
     // is a 404).
