@@ -34,8 +34,9 @@ pub struct MessageBar {
     pub message: Element,
     core: BarCore,
     pub identity: RefCell<MessageIdentity>,
-    subject: String,
-    thread_id: Option<String>,
+    /// The thread's subject and id, read from the page when first needed (an action, the
+    /// panel's first bar): not while a thread of 100 bars is being decorated.
+    thread: std::cell::OnceCell<(String, Option<String>)>,
     track: RefCell<TrackState>,
     /// Tasks made from the message.
     tasks: std::cell::Cell<usize>,
@@ -51,7 +52,7 @@ impl BarOwner for MessageBar {
         match action {
             "track" => self.track(),
             "task" => {
-                let title = task_title_from_subject(&self.subject);
+                let title = task_title_from_subject(self.subject());
                 self.core.open_panel(forms::task_form(&title));
             }
             "track-anyway" => self.core.open_panel(forms::insist_form()),
@@ -71,7 +72,6 @@ impl BarOwner for MessageBar {
 
 impl MessageBar {
     pub fn new(id: u32, message: Element, identity: MessageIdentity) -> Rc<MessageBar> {
-        let (subject, thread_id) = thread::thread_of(&message);
         let core = BarCore::new("message-bar", false);
         let _ = core
             .host
@@ -83,8 +83,7 @@ impl MessageBar {
             message,
             core,
             identity: RefCell::new(identity),
-            subject,
-            thread_id,
+            thread: std::cell::OnceCell::new(),
             track: RefCell::new(TrackState::Unknown),
             tasks: std::cell::Cell::new(0),
             busy: std::cell::Cell::new(false),
@@ -103,7 +102,15 @@ impl MessageBar {
 
     /// The thread the message is in, when the page says.
     pub fn thread_id(&self) -> Option<&str> {
-        self.thread_id.as_deref()
+        self.thread().1.as_deref()
+    }
+
+    fn thread(&self) -> &(String, Option<String>) {
+        self.thread.get_or_init(|| thread::thread_of(&self.message))
+    }
+
+    fn subject(&self) -> &str {
+        &self.thread().0
     }
 
     pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
@@ -277,7 +284,7 @@ impl MessageBar {
                 .filter(|i| **i != identity.primary)
                 .cloned()
                 .collect(),
-            gmail_thread_id: self.thread_id.clone(),
+            gmail_thread_id: self.thread_id().map(str::to_string),
             rfc_message_id: None,
             direction: if outgoing {
                 Direction::Outgoing
@@ -291,7 +298,7 @@ impl MessageBar {
                 .map(party)
                 .collect(),
             cc: Vec::new(),
-            subject: self.subject.clone(),
+            subject: self.subject().to_string(),
             sent_at: None,
             body_text: thread::body_text(&self.message),
             contact_ids,
@@ -450,7 +457,7 @@ impl MessageBar {
             title,
             due,
             Some(identity.primary),
-            self.thread_id.clone(),
+            self.thread_id().map(str::to_string),
             contact,
         );
         self.core.set_status(&t("saving"), "info");
