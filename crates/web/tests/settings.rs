@@ -306,6 +306,33 @@ async fn api_tokens_are_shown_once_and_revoked() {
     assert!(revoked.revoked_at.is_some());
 }
 
+/// Behind its public URL (`--public-url`), an invitation's link is under it, whatever the
+/// request's `Host` says.
+#[tokio::test]
+async fn an_invitation_link_is_under_the_public_url() {
+    let site = Site::with_state(|db| {
+        threadline_http::AppState::new(db)
+            .with_public_url(threadline_http::PublicUrl::parse("https://crm.example.test").unwrap())
+    })
+    .await;
+    let owner = set_up(&site, "Ann").await;
+    let page = site.get("/settings", Some(&owner)).await;
+    let csrf = csrf_of(&page.body);
+    let invited = site
+        .post(
+            "/settings/invitations",
+            Some(&owner),
+            &[
+                ("csrf", &csrf),
+                ("email", "cy@example.com"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    assert!(invited.body.contains("https://crm.example.test/join/tll_"));
+}
+
 #[tokio::test]
 async fn owners_invite_and_members_see_no_owner_section_and_get_403() {
     let site = Site::new().await;
