@@ -7,9 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 
+use serde::de::IgnoredAny;
 use threadline_domain::api::{
-    AddressLookup, Contact, ContactSummary, MessageIds, NewContact, NewTask, Task,
-    TrackEmailRequest, TrackEmailResponse,
+    AddressLookup, ContactSummary, MessageIds, NewContact, NewTask, TrackEmailRequest,
 };
 use threadline_domain::lookup_cache::{LookupCache, DEFAULT_TTL_MS};
 use threadline_domain::send::{SendAction, SendEvent, SendTracker, STILL_OPEN_CHECK_MS};
@@ -20,7 +20,7 @@ use crate::bridge::{self, t, t_with, BridgeError};
 use crate::gmail::{compose, thread};
 use crate::protocol::{
     ActionReply, ContactSearchReply, LookupReply, QueueDelivered, SourceStatus, Status,
-    ToBackground, TrackedStateReply,
+    ToBackground, TrackReply, TrackedStateReply,
 };
 use crate::selectors::MESSAGE_ANY;
 use crate::ui::compose_bar::ComposeBar;
@@ -502,7 +502,7 @@ impl App {
     pub async fn track(
         &self,
         request: &TrackEmailRequest,
-    ) -> Result<ActionReply<TrackEmailResponse>, BridgeError> {
+    ) -> Result<ActionReply<TrackReply>, BridgeError> {
         let reply = bridge::request_action(&ToBackground::Track { request }).await;
         self.refresh_panel_after(&reply);
         reply
@@ -522,7 +522,11 @@ impl App {
         Ok(reply.contacts)
     }
 
-    pub async fn create_task(&self, request: &NewTask) -> Result<ActionReply<Task>, BridgeError> {
+    /// The new task is not read (a bar counts its tasks): no decoder of tasks in the bundle.
+    pub async fn create_task(
+        &self,
+        request: &NewTask,
+    ) -> Result<ActionReply<IgnoredAny>, BridgeError> {
         let reply = bridge::request_action(&ToBackground::CreateTask { request }).await;
         self.refresh_panel_after(&reply);
         reply
@@ -531,7 +535,7 @@ impl App {
     pub async fn create_contact(
         self: &Rc<Self>,
         request: &NewContact,
-    ) -> Result<ActionReply<Contact>, BridgeError> {
+    ) -> Result<ActionReply<IgnoredAny>, BridgeError> {
         let reply = bridge::request_action(&ToBackground::CreateContact { request }).await;
         if matches!(reply, Ok(ActionReply::Done { .. })) {
             self.invalidate_verdicts();

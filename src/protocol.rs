@@ -2,9 +2,10 @@
 //! (extension/background.js). Field names are camelCase as in JavaScript; the server's
 //! wire types from `threadline_domain::api` travel inside them unchanged.
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use threadline_domain::api::{
-    AddressLookup, MessageIds, MessageState, NewContact, NewTask, TrackEmailRequest, UserRef,
+    AddressLookup, MessageIds, NewContact, NewTask, TimelineLink, TrackEmailRequest, UserRef,
 };
 
 #[derive(Serialize)]
@@ -103,9 +104,40 @@ pub struct PendingAction {
     pub message_ids: Vec<String>,
 }
 
+/// A tracked email (`threadline_domain::api::TrackedEmail`) as the bar reads it: only the
+/// fields it uses, so that the bundle holds no decoder of the others (dates, direction).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Tracked {
+    pub message_ids: Vec<String>,
+    pub links: Vec<TimelineLink>,
+    #[serde(default)]
+    pub owner: Option<UserRef>,
+    #[serde(default)]
+    pub redacted: bool,
+    /// Its page in the web app, as the server sent it (checked before it is a link).
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
+/// A message's state (`threadline_domain::api::MessageState`) as the bar reads it: its
+/// tracked email, and how many tasks were made from it (the tasks themselves are not read).
+#[derive(Debug, Deserialize)]
+pub struct BarState {
+    #[serde(default)]
+    pub tracked_email: Option<Tracked>,
+    #[serde(default)]
+    pub tasks: Vec<IgnoredAny>,
+}
+
+/// The answer of `track` (`threadline_domain::api::TrackEmailResponse`), as the bar reads it.
+#[derive(Debug, Deserialize)]
+pub struct TrackReply {
+    pub tracked_email: Tracked,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TrackedStateReply {
-    pub messages: Vec<MessageState>,
+    pub messages: Vec<BarState>,
     #[serde(default)]
     pub pending: Vec<PendingAction>,
 }

@@ -116,6 +116,18 @@ pub fn button(action: &str, label: &str) -> H {
         .text(label)
 }
 
+/// "Open in Threadline": a link to `url` (an `http(s)` page of the web app, checked by the
+/// caller) in a new tab that gets no handle on this page nor its address.
+pub fn open_link(url: &str, action: &str) -> Element {
+    h("a")
+        .attr("href", url)
+        .attr("target", "_blank")
+        .attr("rel", "noopener noreferrer")
+        .attr("data-tl", action)
+        .text(&crate::bridge::t("openInThreadline"))
+        .build()
+}
+
 /// Removes every child in one call (setting the text content to nothing).
 pub fn clear(el: &Element) {
     el.set_text_content(None);

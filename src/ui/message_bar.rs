@@ -4,27 +4,26 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use threadline_domain::api::{
-    Direction, MatchStatus, MessageState, Party, Task, TrackEmailRequest, TrackedEmail,
-};
+use threadline_domain::api::{Direction, MatchStatus, Party, TrackEmailRequest};
+use threadline_domain::card::safe_web_url;
 use threadline_domain::message::{task_title_from_subject, MessageIdentity};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
 use super::bar::{BarCore, BarOwner, Privacy};
-use super::dom::{button, clear, from_template, h, input_value, Part};
+use super::dom::{button, clear, from_template, h, input_value, open_link, Part};
 use super::{forms, parties};
 use crate::app::app;
 use crate::bridge::{t, t_with};
 use crate::gmail::{thread, Person, Role};
-use crate::protocol::ActionReply;
+use crate::protocol::{ActionReply, BarState, Tracked};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrackState {
     /// Not asked the server yet.
     Unknown,
     NotTracked,
-    Tracked(TrackedEmail),
+    Tracked(Tracked),
     /// Queued in the background until the server is reachable.
     Pending,
 }
@@ -35,10 +34,12 @@ pub struct MessageBar {
     pub message: Element,
     core: BarCore,
     pub identity: RefCell<MessageIdentity>,
-    subject: String,
-    thread_id: Option<String>,
+    /// The thread's subject and id, read from the page when first needed (an action, the
+    /// panel's first bar): not while a thread of 100 bars is being decorated.
+    thread: std::cell::OnceCell<(String, Option<String>)>,
     track: RefCell<TrackState>,
-    tasks: RefCell<Vec<Task>>,
+    /// Tasks made from the message.
+    tasks: std::cell::Cell<usize>,
     busy: std::cell::Cell<bool>,
 }
 
@@ -51,7 +52,7 @@ impl BarOwner for MessageBar {
         match action {
             "track" => self.track(),
             "task" => {
-                let title = task_title_from_subject(&self.subject);
+                let title = task_title_from_subject(self.subject());
                 self.core.open_panel(forms::task_form(&title));
             }
             "track-anyway" => self.core.open_panel(forms::insist_form()),
@@ -71,7 +72,6 @@ impl BarOwner for MessageBar {
 
 impl MessageBar {
     pub fn new(id: u32, message: Element, identity: MessageIdentity) -> Rc<MessageBar> {
-        let (subject, thread_id) = thread::thread_of(&message);
         let core = BarCore::new("message-bar", false);
         let _ = core
             .host
@@ -83,10 +83,9 @@ impl MessageBar {
             message,
             core,
             identity: RefCell::new(identity),
-            subject,
-            thread_id,
+            thread: std::cell::OnceCell::new(),
             track: RefCell::new(TrackState::Unknown),
-            tasks: RefCell::new(Vec::new()),
+            tasks: std::cell::Cell::new(0),
             busy: std::cell::Cell::new(false),
         });
         BarCore::listen(&bar);
@@ -103,7 +102,15 @@ impl MessageBar {
 
     /// The thread the message is in, when the page says.
     pub fn thread_id(&self) -> Option<&str> {
-        self.thread_id.as_deref()
+        self.thread().1.as_deref()
+    }
+
+    fn thread(&self) -> &(String, Option<String>) {
+        self.thread.get_or_init(|| thread::thread_of(&self.message))
+    }
+
+    fn subject(&self) -> &str {
+        &self.thread().0
     }
 
     pub fn people(&self) -> std::cell::Ref<'_, Vec<Person>> {
@@ -163,6 +170,12 @@ impl MessageBar {
             self.track_button(&track, &privacy)
         };
         let _ = actions.append_child(&track_button);
+        // Its page in the web app, when the server gave one.
+        if let TrackState::Tracked(email) = &*track {
+            if let Some(url) = safe_web_url(email.web_url.as_deref()) {
+                let _ = actions.append_child(&open_link(&url, "open"));
+            }
+        }
         if let Some(note) = privacy.note() {
             let _ = actions.append_child(&note);
         }
@@ -171,7 +184,7 @@ impl MessageBar {
                 .attr("data-tasks", "0")
                 .build()
         });
-        let tasks = self.tasks.borrow().len();
+        let tasks = self.tasks.get();
         if tasks > 0 {
             let _ = task_button.set_attribute("data-tasks", &tasks.to_string());
         }
@@ -209,7 +222,7 @@ impl MessageBar {
     }
 
     /// Applies the server's state for this message (tracked or not, tasks made from it).
-    pub fn apply_state(&self, state: MessageState) {
+    pub fn apply_state(&self, state: BarState) {
         let track = match state.tracked_email {
             Some(email) => TrackState::Tracked(email),
             None => TrackState::NotTracked,
@@ -221,10 +234,10 @@ impl MessageBar {
                 TrackState::Unknown | TrackState::NotTracked,
                 TrackState::NotTracked
             )
-        ) && self.tasks.borrow().is_empty()
+        ) && self.tasks.get() == 0
             && state.tasks.is_empty();
         *self.track.borrow_mut() = track;
-        *self.tasks.borrow_mut() = state.tasks;
+        self.tasks.set(state.tasks.len());
         if !unchanged {
             self.render_actions();
         }
@@ -245,7 +258,7 @@ impl MessageBar {
         self.track.borrow().clone()
     }
 
-    pub fn tracked_email(&self) -> Option<TrackedEmail> {
+    pub fn tracked_email(&self) -> Option<Tracked> {
         match &*self.track.borrow() {
             TrackState::Tracked(e) => Some(e.clone()),
             _ => None,
@@ -271,7 +284,7 @@ impl MessageBar {
                 .filter(|i| **i != identity.primary)
                 .cloned()
                 .collect(),
-            gmail_thread_id: self.thread_id.clone(),
+            gmail_thread_id: self.thread_id().map(str::to_string),
             rfc_message_id: None,
             direction: if outgoing {
                 Direction::Outgoing
@@ -285,7 +298,7 @@ impl MessageBar {
                 .map(party)
                 .collect(),
             cc: Vec::new(),
-            subject: self.subject.clone(),
+            subject: self.subject().to_string(),
             sent_at: None,
             body_text: thread::body_text(&self.message),
             contact_ids,
@@ -444,17 +457,17 @@ impl MessageBar {
             title,
             due,
             Some(identity.primary),
-            self.thread_id.clone(),
+            self.thread_id().map(str::to_string),
             contact,
         );
         self.core.set_status(&t("saving"), "info");
         let bar = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match app().create_task(&request).await {
-                Ok(ActionReply::Done { result }) => {
+                Ok(ActionReply::Done { .. }) => {
                     bar.core.close_panel();
                     bar.core.set_status(&t("taskCreated"), "info");
-                    bar.tasks.borrow_mut().push(result);
+                    bar.tasks.set(bar.tasks.get() + 1);
                     bar.render_actions();
                 }
                 Ok(ActionReply::Queued) => {
@@ -467,7 +480,7 @@ impl MessageBar {
     }
 }
 
-fn tracked_to(email: &TrackedEmail) -> String {
+fn tracked_to(email: &Tracked) -> String {
     if email.redacted {
         // A colleague's private email: that it is tracked, and by whom; not where.
         let owner = email

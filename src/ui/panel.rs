@@ -21,7 +21,7 @@ use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
-use super::dom::{button, clear, document, h};
+use super::dom::{button, clear, document, h, open_link};
 use super::message_bar::MessageBar;
 use crate::app::{app, error_text};
 use crate::bridge::{self, t, t_with, BridgeError};
@@ -454,15 +454,7 @@ fn body_sections(view: &CardView) -> Vec<Element> {
         ));
     }
     if let Some(url) = &view.web_url {
-        out.push(
-            h("a")
-                .attr("href", url)
-                .attr("target", "_blank")
-                .attr("rel", "noopener noreferrer")
-                .attr("data-tl", "panel-open")
-                .text(&t("panelOpen"))
-                .build(),
-        );
+        out.push(open_link(url, "panel-open"));
     }
     out
 }

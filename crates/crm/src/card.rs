@@ -11,8 +11,9 @@
 //!   oldest first: the first [`CARD_TASKS`] and how many there are;
 //! - its documents: how many files (live) its tree holds, and the [`CARD_DOCUMENTS`] most
 //!   recently changed;
-//! - `web_url`: the contact's page in Threadline's web app — there is no web app yet, so it
-//!   is always absent (the panel shows "Open in Threadline" only when it is there).
+//! - `web_url`: the contact's page in Threadline's web app — left absent here: the HTTP
+//!   layer knows where people reach the server and fills it in (the panel shows "Open in
+//!   Threadline" only when it is there).
 
 use threadline_domain::api::{
     CardDocument, CardEmail, CardPhone, CardTask, ContactCard, ContactSummary, Direction, UserRef,

@@ -207,6 +207,8 @@ pub async fn tracked_emails_by_id(
                     email: e.owner_email,
                 }),
                 redacted: false,
+                // The HTTP layer's: it knows where people reach the server.
+                web_url: None,
             },
         );
     }

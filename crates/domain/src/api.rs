@@ -430,6 +430,10 @@ pub struct TrackedEmail {
     /// is shown (no subject, no links).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// Its page in Threadline's web app (absolute). Absent when the server does not know
+    /// where people reach it (no public URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,7 +553,8 @@ pub struct ContactCard {
     pub document_count: u32,
     #[serde(default)]
     pub documents: Vec<CardDocument>,
-    /// The contact's page in Threadline's web app. Absent: there is no web app page yet.
+    /// The contact's page in Threadline's web app (absolute). Absent when the server does not
+    /// know where people reach it (no public URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_url: Option<String>,
 }

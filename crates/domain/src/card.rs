@@ -311,7 +311,7 @@ mod tests {
                     name: format!("doc{i}.pdf"),
                 })
                 .collect(),
-            web_url: None,
+            web_url: Some("https://crm.example/contacts/1".into()),
         }
     }
 
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(v.more_tasks, 3);
         assert_eq!(v.document_count, 9);
         assert_eq!(v.documents, vec!["doc0.pdf", "doc1.pdf", "doc2.pdf"]);
-        assert_eq!(v.web_url, None, "no web app page yet");
+        assert_eq!(v.web_url.as_deref(), Some("https://crm.example/contacts/1"));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`openapi`]: the OpenAPI 3.1 document, built from the same registrations as the router.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`) and the middleware that records them.
 //! - [`rate_limit`]: per-token (else per-address) request rates, answered 429 past them.
+//! - [`public_url`]: where people reach this server, for the absolute links to the web
+//!   app's pages in the answers.
 //! - [`serve`]: the accept loop: connection cap, header/idle/body timeouts, shutdown
 //!   deadline.
 //!
@@ -26,6 +28,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod public_url;
 pub mod rate_limit;
 pub mod routes;
 pub mod serve;
@@ -41,4 +44,5 @@ pub(crate) use threadline_sync_engine as sync;
 
 pub use app::router;
 pub use error::{ApiError, ServerError};
+pub use public_url::PublicUrl;
 pub use state::AppState;

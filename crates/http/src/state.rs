@@ -12,6 +12,7 @@ use crate::documents::blobs::BlobStore;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::oauth::{OAuth, TokenSource};
+use crate::public_url::PublicUrl;
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::secrets::Keyring;
 use crate::sync::{Integration, Integrations};
@@ -34,6 +35,9 @@ pub struct AppState {
     oauth: Arc<OAuth>,
     /// Each token's (else address's) request budget ([`AppState::with_rate_limits`]).
     rate_limiter: Arc<RateLimiter>,
+    /// Where people reach this server ([`AppState::with_public_url`]); `None`: the answers
+    /// carry no link to the web app's pages.
+    public_url: Option<PublicUrl>,
 }
 
 struct Inner {
@@ -74,6 +78,7 @@ impl AppState {
             integrations: Integrations::default(),
             oauth: Arc::new(OAuth::none()),
             rate_limiter: Arc::new(RateLimiter::new(RateLimits::default())),
+            public_url: None,
         }
     }
 
@@ -81,6 +86,18 @@ impl AppState {
     pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
         self.rate_limiter = Arc::new(RateLimiter::new(limits));
         self
+    }
+
+    /// This state with the origin of the links to the web app's pages in the answers
+    /// (`web_url`).
+    pub fn with_public_url(mut self, url: PublicUrl) -> Self {
+        self.public_url = Some(url);
+        self
+    }
+
+    /// Where people reach this server, when known.
+    pub fn public_url(&self) -> Option<&PublicUrl> {
+        self.public_url.as_ref()
     }
 
     /// The request budgets.

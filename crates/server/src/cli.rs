@@ -24,6 +24,7 @@ use crate::idempotency;
 use crate::oauth::dropbox::DropboxConfig;
 use crate::oauth::google::GoogleConfig;
 use crate::oauth::OAuth;
+use crate::public_url::PublicUrl;
 use crate::rate_limit::RateLimits;
 use crate::secrets::{KeySource, Keyring, SecretString};
 use crate::serve::ServeLimits;
@@ -33,7 +34,7 @@ use crate::sync::{Runner, RunnerConfig};
 /// What `--help` adds after the options.
 const CONFIG_HELP: &str = "\
 Every option can also be set by the environment variable shown with it, or by the key of \
-the same name (with `_`: data_dir, database_url, listen, owner_email, secret_key_file, \
+the same name (with `_`: data_dir, database_url, listen, public_url, owner_email, secret_key_file, \
 sync_concurrency, sync_poll_seconds, the limits' header_read_timeout_seconds, …, \
 rate_limit_burst, trash_retention_days, versions_kept, version_retention_days; the google_* \
 options as the table [google] with keys \
@@ -111,6 +112,14 @@ pub struct ServeArgs {
     /// File key `listen`. [default: 127.0.0.1:8787]
     #[arg(long, env = "THREADLINE_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+
+    /// Where people reach this server, `http(s)://host[:port]` (behind a proxy: the proxy's
+    /// address): the origin of the links to the web app in the API's answers ("Open in
+    /// Threadline") and of the printed setup link. Never taken from a request's Host. File
+    /// key `public_url`. [default: http://<listen address>; none when listening on 0.0.0.0
+    /// or [::], and then the answers carry no such link]
+    #[arg(long, env = "THREADLINE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 
     /// Login address of the first user, created on first start with an empty database.
     /// File key `owner_email`. [default: owner@example.com]
@@ -592,6 +601,12 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                     .parse()
                     .map_err(|e| ServerError::Invalid(format!("default listen address: {e}")))?,
             };
+            let public_url = match args.public_url.or(file.public_url) {
+                Some(text) => Some(PublicUrl::parse(&text).map_err(|e| {
+                    ServerError::Invalid(format!("public_url must be an origin: {e}"))
+                })?),
+                None => None,
+            };
             let owner_email = args
                 .owner_email
                 .or(file.owner_email)
@@ -635,6 +650,7 @@ async fn execute(cli: Cli) -> Result<(), ServerError> {
                 &data_dir,
                 ServeSettings {
                     listen,
+                    public_url,
                     owner_email: &owner_email,
                     secret_key_file: secret_key_file.as_deref(),
                     retention,
@@ -745,6 +761,8 @@ struct SyncSettings {
 /// `serve`'s settings, each from its flag, environment variable, file key or default.
 struct ServeSettings<'a> {
     listen: SocketAddr,
+    /// `--public-url`, when given (else the listen address: [`PublicUrl::listening_on`]).
+    public_url: Option<PublicUrl>,
     owner_email: &'a str,
     secret_key_file: Option<&'a Path>,
     /// How long the documents' trash and old versions are kept.
@@ -766,6 +784,7 @@ async fn serve(
 ) -> Result<(), ServerError> {
     let ServeSettings {
         listen,
+        public_url,
         owner_email,
         secret_key_file,
         retention,
@@ -843,10 +862,22 @@ async fn serve(
         ),
     }
     let oauth = OAuth::with(google, dropbox)?;
+    let public_url = public_url.or_else(|| PublicUrl::listening_on(addr));
+    match &public_url {
+        Some(url) => tracing::info!(%url, "links to the web app point to this public URL"),
+        None => tracing::warn!(
+            "listening on every address and no --public-url: the API's answers carry no link \
+             to the web app (\"Open in Threadline\"); set --public-url to where people reach \
+             this server"
+        ),
+    }
     // While the owner has no password: a new one-time setup link on every start (the
     // earlier ones stop working). Before `listening on`, which the tests wait for.
     match threadline_crm::accounts::links::create_setup_link(&db, chrono::Utc::now()).await {
-        Ok(Some(token)) => print_setup_link(&format!("http://{addr}/setup/{token}")),
+        Ok(Some(token)) => print_setup_link(&match &public_url {
+            Some(url) => url.join(&format!("/setup/{token}")),
+            None => format!("http://{addr}/setup/{token}"),
+        }),
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "could not create the setup link"),
     }
@@ -857,6 +888,9 @@ async fn serve(
         .with_keyring(keyring)
         .with_oauth(oauth)
         .with_rate_limits(rates);
+    if let Some(url) = public_url {
+        state = state.with_public_url(url);
+    }
     // The integrations (the registry's): their state for their routes, their jobs in the
     // runner.
     state = crate::with_registered_integrations(state)?;

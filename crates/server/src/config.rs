@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// `serve --listen`.
     pub listen: Option<SocketAddr>,
+    /// `serve --public-url`.
+    pub public_url: Option<String>,
     /// `serve --owner-email`.
     pub owner_email: Option<String>,
     /// `serve --secret-key-file`.

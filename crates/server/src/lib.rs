@@ -17,8 +17,8 @@ pub use threadline_crm::{
     accounts, actor, documents, email_source, ids, import, records, store, validate,
 };
 pub use threadline_http::{
-    auth, error, extract, idempotency, metrics, openapi, rate_limit, routes, serve, state,
-    ApiError, AppState, ServerError,
+    auth, error, extract, idempotency, metrics, openapi, public_url, rate_limit, routes, serve,
+    state, ApiError, AppState, PublicUrl, ServerError,
 };
 pub use threadline_storage::{db, files, secrets, testing};
 pub use threadline_sync_engine as sync;

@@ -306,6 +306,34 @@ async fn api_tokens_are_shown_once_and_revoked() {
     assert!(revoked.revoked_at.is_some());
 }
 
+/// Behind its public URL (`--public-url`), an invitation's link is under it, whatever the
+/// request's `Host` says.
+#[tokio::test]
+async fn an_invitation_link_is_under_the_public_url() {
+    let site = Site::with_state(|db| {
+        threadline_http::AppState::new(db)
+            .with_public_url(threadline_http::PublicUrl::parse("https://crm.example.test").unwrap())
+    })
+    .await;
+    let owner = set_up(&site, "Ann").await;
+    let page = site.get("/settings", Some(&owner)).await;
+    let invited = invite(&site, &owner, &csrf_of(&page.body), "member").await;
+    assert!(invited.body.contains("https://crm.example.test/join/tll_"));
+}
+
+/// `owner` invites cy@example.com as `role`; the answer, checked to be the page (200).
+async fn invite(site: &Site, owner: &str, csrf: &str, role: &str) -> support::Answer {
+    let invited = site
+        .post(
+            "/settings/invitations",
+            Some(owner),
+            &[("csrf", csrf), ("email", "cy@example.com"), ("role", role)],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    invited
+}
+
 #[tokio::test]
 async fn owners_invite_and_members_see_no_owner_section_and_get_403() {
     let site = Site::new().await;
@@ -316,18 +344,7 @@ async fn owners_invite_and_members_see_no_owner_section_and_get_403() {
     let csrf = csrf_of(&page.body);
 
     // A pending invitation, listed and withdrawn.
-    let invited = site
-        .post(
-            "/settings/invitations",
-            Some(&owner),
-            &[
-                ("csrf", &csrf),
-                ("email", "cy@example.com"),
-                ("role", "owner"),
-            ],
-        )
-        .await;
-    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    let invited = invite(&site, &owner, &csrf, "owner").await;
     assert!(
         invited.body.contains("http://localhost/join/tll_") || invited.body.contains("/join/tll_")
     );

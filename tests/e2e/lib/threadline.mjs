@@ -50,6 +50,13 @@ export async function startWorld({ seed = true, serverEnv = {} } = {}) {
       await page.evaluate(() => window.__gmailSim?.ready);
       return { page, errors };
     },
+    /** The simulator's threads `keys` (`window.__gmailSim.thread`), by key. */
+    async threads(keys) {
+      const { page } = await world.open('#inbox');
+      const found = await page.evaluate((ks) => ks.map((k) => [k, window.__gmailSim.thread(k)]), keys);
+      await page.close();
+      return Object.fromEntries(found);
+    },
     async relaunch() {
       await world.browser.close();
       const again = await launchWithExtension({ fixturePort: fixtures.port, extensionDir: EXTENSION_DIR, profileDir });
@@ -83,7 +90,7 @@ export const statusByAddress = (bar) => Object.fromEntries(bar.parties.map((p) =
 
 /**
  * Every bar of `kind` in the document: {messageId, state, parties:[{address,status,text}],
- * tracked, status}. Runs inside the page (Playwright's page.evaluate, WebDriver's
+ * tracked, open, status}. Runs inside the page (Playwright's page.evaluate, WebDriver's
  * executeScript), so it uses nothing but its argument and the DOM.
  */
 export function barsInDocument(kind) {
@@ -98,6 +105,8 @@ export function barsInDocument(kind) {
       state: bar.getAttribute('data-state'),
       tracked: track ? track.getAttribute('data-tracked') : null,
       tasks: root.querySelector('[data-tl=task]')?.getAttribute('data-tasks') ?? null,
+      // "Open in Threadline" of a tracked email: its page in the web app.
+      open: root.querySelector('a[data-tl=open]')?.getAttribute('href') ?? null,
       status: status.textContent,
       statusKind: status.getAttribute('data-kind'),
       statusCode: status.getAttribute('data-code'),

@@ -15,11 +15,7 @@ let threads;
 
 before(async () => {
   world = await startWorld();
-  const { page } = await world.open('#inbox');
-  threads = Object.fromEntries(
-    await page.evaluate(() => ['t3', 't8', 't100', 'solo'].map((k) => [k, window.__gmailSim.thread(k)])),
-  );
-  await page.close();
+  threads = await world.threads(['t3', 't8', 't100', 'solo']);
 });
 
 after(async () => {

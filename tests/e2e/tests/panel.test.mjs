@@ -15,11 +15,7 @@ let threads;
 
 before(async () => {
   world = await startWorld();
-  const { page } = await world.open('#inbox');
-  threads = Object.fromEntries(
-    await page.evaluate(() => ['t3', 't8', 'solo'].map((k) => [k, window.__gmailSim.thread(k)])),
-  );
-  await page.close();
+  threads = await world.threads(['t3', 't8', 'solo']);
   const { client, contacts } = world;
   // Ann's card has a tracked email and an open task; Bob's has neither.
   const tracked = await client.post('/tracked-emails', {
@@ -68,7 +64,7 @@ function readPanel(page) {
       bodyHidden: body.hidden,
       body: body.textContent,
       headings: [...body.querySelectorAll('h3')].map((h) => h.textContent),
-      links: body.querySelectorAll('a').length,
+      links: [...body.querySelectorAll('a')].map((a) => a.getAttribute('href')),
       switcher: [...root.querySelectorAll('[data-tl=panel-pick]')].map((b) => ({ name: b.textContent, pressed: b.getAttribute('aria-pressed') })),
       focused: root.activeElement?.textContent ?? null,
     };
@@ -105,7 +101,7 @@ test('the matched contact\'s card under the first bar, operated from the keyboar
   assert.match(panel.body, /Send the countersigned copy/);
   assert.deepEqual(panel.headings, ['Last tracked emails', 'Open tasks', 'Documents (0)']);
   assert.match(panel.body, /No documents/);
-  assert.equal(panel.links, 0, 'no "Open in Threadline": there is no web app page yet');
+  assert.deepEqual(panel.links, [`${world.server.url}/contacts/${world.contacts.ann.id}`], '"Open in Threadline": the contact\'s page in the web app');
 
   // Focus order: the toggle, then the contacts to switch to; Enter switches.
   await page.keyboard.press('Tab');
@@ -249,10 +245,11 @@ test('hostile names and subjects stay text', async () => {
   await page.waitForTimeout(300); // an injected handler would have fired by now
   assert.equal(await page.evaluate(PWN_CHECK), false, 'no payload executed');
   const foreign = await page.evaluate((sel) => {
-    const allowed = new Set(['SECTION', 'DIV', 'SPAN', 'BUTTON', 'P', 'H3', 'UL', 'LI', 'STYLE']);
+    const allowed = new Set(['SECTION', 'DIV', 'SPAN', 'BUTTON', 'P', 'H3', 'UL', 'LI', 'STYLE', 'A']);
     return [...document.querySelector(sel).shadowRoot.querySelectorAll('*')].filter((el) => !allowed.has(el.tagName)).map((el) => el.tagName);
   }, PANEL);
   assert.deepEqual(foreign, [], 'only the panel\'s own elements');
+  assert.deepEqual(panel.links, [`${world.server.url}/contacts/${dana.id}`], 'the one link, whole');
   await page.close();
 });
 

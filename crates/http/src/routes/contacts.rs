@@ -47,7 +47,8 @@ pub fn router() -> ApiRouter {
              who tracked it) and whether there are more, its open tasks (due first, soonest \
              first, then undated; the first {CARD_TASKS} and their count), and how many files \
              its documents hold with the {CARD_DOCUMENTS} most recently changed. `web_url` \
-             (the contact's page in the web app) is absent while there is no web app."
+             is the contact's page in the web app, an absolute URL under the server's \
+             public URL (absent when the server has none)."
         ))
         .path_id("id", "The contact's id.")
         .json::<ContactCard>("200", "The card.")
@@ -68,8 +69,9 @@ async fn contact_card(
 ) -> ApiResult<axum::Json<ContactCard>> {
     let id = path_id(Kind::Contact, &raw)?;
     let mut tx = state.db().begin_read().await?;
-    let card = threadline_crm::card::contact_card(&mut tx, &auth, id).await?;
+    let mut card = threadline_crm::card::contact_card(&mut tx, &auth, id).await?;
     tx.commit().await?;
+    card.web_url = state.public_url().map(|u| u.contact_page(id));
     Ok(axum::Json(card))
 }
 

@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
 use serde::Deserialize;
 use threadline_domain::api::{
-    MessageState, TrackEmailRequest, TrackEmailResponse, TrackedStateRequest, TrackedStateResponse,
-    MAX_STATE_MESSAGES,
+    MessageState, TrackEmailRequest, TrackEmailResponse, TrackedEmail, TrackedStateRequest,
+    TrackedStateResponse, MAX_STATE_MESSAGES,
 };
 use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::{ObjectBuilder, Type};
@@ -246,7 +246,8 @@ async fn track_email(
     Json(req): Json<TrackEmailRequest>,
 ) -> ApiResult<(StatusCode, Json<TrackEmailResponse>)> {
     let input = tracking::validate(req)?;
-    let response = tracking::track(state.db(), &auth, &input).await?;
+    let mut response = tracking::track(state.db(), &auth, &input).await?;
+    with_web_url(&state, &mut response.tracked_email);
     let status = if response.created {
         StatusCode::CREATED
     } else {
@@ -317,7 +318,10 @@ async fn tracked_state(
         .zip(&shown)
         .map(|(ids, email_id)| {
             let email_id = email_id.as_ref();
-            let tracked_email = email_id.and_then(|e| emails.get(e)).cloned();
+            let mut tracked_email = email_id.and_then(|e| emails.get(e)).cloned();
+            if let Some(email) = &mut tracked_email {
+                with_web_url(&state, email);
+            }
             let mut known: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
             if let Some(all) = email_id.and_then(|e| full_ids.get(e)) {
                 known.extend(all.iter().map(String::as_str));
@@ -337,6 +341,11 @@ async fn tracked_state(
         })
         .collect();
     Ok(Json(TrackedStateResponse { messages: states }))
+}
+
+/// Its page in the web app, when the server knows where people reach it.
+fn with_web_url(state: &AppState, email: &mut TrackedEmail) {
+    email.web_url = state.public_url().map(|u| u.email_page(email.id));
 }
 
 /// `GET /tracked-emails?record_kind=&record_id=&limit=&cursor=&include_deleted=`.

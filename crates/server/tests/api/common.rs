@@ -16,6 +16,13 @@ use uuid::Uuid;
 /// The first user's login address and alias.
 pub const OWNER_EMAIL: &str = "ann@ourco.com";
 pub const OWNER_ALIAS: &str = "Ann.Work@OurCo.IO";
+/// Where the tests' server says people reach it (`--public-url`), when a test gives it one.
+pub const PUBLIC_URL: &str = "https://crm.example.test";
+
+/// `state` with [`PUBLIC_URL`] as its public URL.
+pub fn public(state: AppState) -> AppState {
+    state.with_public_url(threadline_server::PublicUrl::parse(PUBLIC_URL).expect("an origin"))
+}
 
 pub struct TestApp {
     pub db: Db,

@@ -3,10 +3,11 @@
 //! bounded lists; scoped to the caller's organisation.
 
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode};
 use serde_json::{json, Value};
+use threadline_server::AppState;
 
-use crate::common::{track_body, TestApp};
+use crate::common::{public, track_body, TestApp, PUBLIC_URL};
 use crate::documents::Docs;
 
 /// Tracks an email (`n` gives its ids and its date) to `contact` as `token`.
@@ -37,7 +38,11 @@ async fn task(app: &TestApp, body: Value) {
 
 #[tokio::test]
 async fn a_card_holds_the_contact_its_last_emails_open_tasks_and_documents() {
-    let docs = Docs::new().await;
+    let mut docs = Docs::new().await;
+    docs.app.router = threadline_server::router(public(AppState::with_data_dir(
+        docs.app.db.clone(),
+        docs.data_dir.path(),
+    )));
     let app = &docs.app;
     let created = app
         .post(
@@ -162,8 +167,27 @@ async fn a_card_holds_the_contact_its_last_emails_open_tasks_and_documents() {
     assert_eq!(card["document_count"], 4);
     let names = texts(card, "documents", "name");
     assert_eq!(names, ["d.pdf", "c.pdf", "b.pdf"]);
-    // No web app yet: no page to open.
-    assert!(card.get("web_url").is_none());
+    // The contact's page in the web app, under the public URL; a page the web app has
+    // (without a session it sends to the sign-in, where an unknown path is a 404).
+    let page = format!("/contacts/{}", id.as_str().unwrap());
+    assert_eq!(card["web_url"], format!("{PUBLIC_URL}{page}"));
+    let opened = app.send_raw(Method::GET, &page, None, None, &[]).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    assert!(opened.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/sign-in?next="));
+    // A request's Host never moves the link to another host.
+    let forged = app
+        .send_raw(
+            Method::GET,
+            &path,
+            Some(&app.token),
+            None,
+            &[("host", "evil.example")],
+        )
+        .await;
+    assert_eq!(forged.body["web_url"], card["web_url"]);
 
     // The colleague reads their own private email, and not the owner's private ones.
     let theirs = app.get_as(&zoe, &path).await;
@@ -187,6 +211,8 @@ async fn an_empty_card_and_the_cards_one_may_not_see() {
     assert_eq!(answer.body["document_count"], 0);
     assert_eq!(answer.body["documents"], json!([]));
     assert_eq!(answer.body["phones"], json!([]));
+    // A server that does not know where people reach it links to no page.
+    assert!(answer.body.get("web_url").is_none());
 
     // Another organisation's contact is answered like a missing one.
     let stranger = app.user_in_new_org("eve@elsewhere.com").await;

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use threadline_domain::api::MAX_STATE_MESSAGES;
 
-use crate::common::{track_body, TestApp, OWNER_EMAIL};
+use crate::common::{public, track_body, TestApp, OWNER_EMAIL, PUBLIC_URL};
 
 /// `msg-f:` + the decimal of the legacy hex id `163d03bfda277ec1`.
 const LEGACY: &str = "163d03bfda277ec1";
@@ -344,6 +344,60 @@ async fn tracked_state_for_a_page_of_messages() {
         "invalid_field",
         Some("messages"),
     );
+}
+
+/// The tracked email's page in the web app, under the server's public URL, in the answers
+/// the bar reads: tracking it and the page's state (none without a public URL).
+#[tokio::test]
+async fn the_answers_link_to_the_emails_page_in_the_web_app() {
+    let mut app = TestApp::new().await;
+    let bob = app.contact("Bob", "", &["bob@acme.com"], None).await;
+    let plain = app
+        .post("/api/v1/tracked-emails", track_body(&["aa"], &[&bob]))
+        .await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+    assert!(plain.body["tracked_email"].get("web_url").is_none());
+
+    app.router = threadline_server::router(public(app.state.clone()));
+    // Sent with a forged Host: the link stays on the public URL.
+    let tracked = app
+        .send_raw(
+            axum::http::Method::POST,
+            "/api/v1/tracked-emails",
+            Some(&app.token),
+            Some(track_body(&[LEGACY], &[&bob]).to_string()),
+            &[("host", "evil.example")],
+        )
+        .await;
+    assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.body);
+    let email = &tracked.body["tracked_email"];
+    let page = format!("/emails/{}", email["id"].as_str().unwrap());
+    assert_eq!(email["web_url"], format!("{PUBLIC_URL}{page}"));
+    let state = app
+        .post(
+            "/api/v1/tracked-emails/state",
+            json!({ "messages": [{ "ids": [LEGACY] }, { "ids": ["aa"] }] }),
+        )
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.body);
+    assert_eq!(state.body["messages"][0]["tracked_email"], *email);
+    assert_eq!(
+        state.body["messages"][1]["tracked_email"]["web_url"],
+        format!(
+            "{PUBLIC_URL}/emails/{}",
+            plain.body["tracked_email"]["id"].as_str().unwrap()
+        )
+    );
+    // A page the web app has: without a session it sends to the sign-in (an unknown path
+    // is a 404).
+    let opened = app
+        .send_raw(axum::http::Method::GET, &page, None, None, &[])
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    assert!(opened.headers[axum::http::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/sign-in?next="));
 }
 
 /// A legacy hex id with leading zeros (a page may write the attribute zero-padded) is the

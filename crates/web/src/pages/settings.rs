@@ -355,15 +355,19 @@ pub async fn invite(
     match links::invite(app.db(), &viewer, &form.email, role, chrono::Utc::now()).await {
         Ok((_, token)) => {
             let mut shown = page(&app, &viewer, None).await?;
-            shown.new_link = Some(format!("{}/join/{token}", origin(&config, &headers)));
+            shown.new_link = Some(format!("{}/join/{token}", origin(&app, &config, &headers)));
             Ok(render(&shown))
         }
         Err(e) => refused(&app, &viewer, "invitations", e).await,
     }
 }
 
-/// This server as the browser reached it (`Host`), for a link to copy.
-fn origin(config: &WebConfig, headers: &HeaderMap) -> String {
+/// This server as people reach it, for a link to copy: its public URL, else as the browser
+/// reached it (`Host`).
+fn origin(app: &AppState, config: &WebConfig, headers: &HeaderMap) -> String {
+    if let Some(url) = app.public_url() {
+        return url.to_string();
+    }
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
