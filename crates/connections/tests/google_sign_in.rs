@@ -60,7 +60,13 @@ fn sign(claims: &Value, key: &EncodingKey, kid: &str) -> String {
 }
 
 fn verify(token: &str) -> Result<sign_in::Verified, Refusal> {
-    verify_id_token(token, &jwks(), CLIENT_ID, &sha256_hex(NONCE.as_bytes()), NOW)
+    verify_id_token(
+        token,
+        &jwks(),
+        CLIENT_ID,
+        &sha256_hex(NONCE.as_bytes()),
+        NOW,
+    )
 }
 
 fn with(change: impl FnOnce(&mut Value)) -> String {
@@ -85,15 +91,24 @@ fn a_good_token_says_who_the_account_is() {
         c["email_verified"] = json!("true");
     }))
     .unwrap();
-    assert_eq!(verified.identity.hosted_domain.as_deref(), Some("acme.test"));
+    assert_eq!(
+        verified.identity.hosted_domain.as_deref(),
+        Some("acme.test")
+    );
 }
 
 #[test]
 fn a_token_signed_by_another_key_is_refused() {
     // The other key under Google's kid: the signature does not hold.
-    assert_eq!(verify(&sign(&claims(), &other_key(), KID)), Err(Refusal::Signature));
+    assert_eq!(
+        verify(&sign(&claims(), &other_key(), KID)),
+        Err(Refusal::Signature)
+    );
     // Under a kid Google does not publish.
-    assert_eq!(verify(&sign(&claims(), &other_key(), "k2")), Err(Refusal::UnknownKey));
+    assert_eq!(
+        verify(&sign(&claims(), &other_key(), "k2")),
+        Err(Refusal::UnknownKey)
+    );
     // A token altered after signing.
     let token = with(|_| {});
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
@@ -117,7 +132,9 @@ fn a_token_signed_by_another_key_is_refused() {
 #[test]
 fn a_token_for_another_client_or_from_another_issuer_is_refused() {
     assert_eq!(
-        verify(&with(|c| c["aud"] = json!("someone-else.apps.googleusercontent.com"))),
+        verify(&with(
+            |c| c["aud"] = json!("someone-else.apps.googleusercontent.com")
+        )),
         Err(Refusal::Audience)
     );
     assert_eq!(
@@ -142,7 +159,10 @@ fn an_expired_or_future_token_is_refused_beyond_the_leeway() {
 
 #[test]
 fn a_token_of_another_sign_in_or_with_an_unverified_address_is_refused() {
-    assert_eq!(verify(&with(|c| c["nonce"] = json!("other"))), Err(Refusal::Nonce));
+    assert_eq!(
+        verify(&with(|c| c["nonce"] = json!("other"))),
+        Err(Refusal::Nonce)
+    );
     assert_eq!(
         verify(&with(|c| {
             c.as_object_mut().unwrap().remove("nonce");
@@ -165,7 +185,9 @@ fn oauth() -> OAuth {
     OAuth::with_google(GoogleConfig {
         client_id: CLIENT_ID.into(),
         client_secret: SecretString::from("secret".to_string()),
-        redirect_url: "http://127.0.0.1:8787/oauth/google/callback".parse().unwrap(),
+        redirect_url: "http://127.0.0.1:8787/oauth/google/callback"
+            .parse()
+            .unwrap(),
         endpoints: GoogleEndpoints::all_at("http://127.0.0.1:9").unwrap(),
     })
     .unwrap()
@@ -187,7 +209,9 @@ async fn a_flow_is_good_once_and_only_in_the_browser_that_started_it() {
     let google = oauth.google().unwrap();
     let mut conn = db.pool().acquire().await.unwrap();
 
-    let started = sign_in::start(&mut conn, &keys, google, None).await.unwrap();
+    let started = sign_in::start(&mut conn, &keys, google, None)
+        .await
+        .unwrap();
     let url = &started.authorization_url;
     assert_eq!(state_of(url, "scope"), "openid email profile");
     assert_eq!(state_of(url, "code_challenge_method"), "S256");
@@ -199,7 +223,9 @@ async fn a_flow_is_good_once_and_only_in_the_browser_that_started_it() {
     let state = SecretString::from(state_of(url, "state"));
     let cookie = started.browser_secret.expose_secret().to_string();
 
-    let Taken::Found(flow) = sign_in::take(&mut conn, &keys, &state, Some(&cookie)).await.unwrap()
+    let Taken::Found(flow) = sign_in::take(&mut conn, &keys, &state, Some(&cookie))
+        .await
+        .unwrap()
     else {
         panic!("the flow")
     };
@@ -207,25 +233,35 @@ async fn a_flow_is_good_once_and_only_in_the_browser_that_started_it() {
     assert_eq!(flow.session_id, None);
     // Replayed: the state is good once.
     assert!(matches!(
-        sign_in::take(&mut conn, &keys, &state, Some(&cookie)).await.unwrap(),
+        sign_in::take(&mut conn, &keys, &state, Some(&cookie))
+            .await
+            .unwrap(),
         Taken::Unknown
     ));
 
     // Another browser (no cookie, or another's) finishes nothing, and spends the flow.
-    let started = sign_in::start(&mut conn, &keys, google, None).await.unwrap();
+    let started = sign_in::start(&mut conn, &keys, google, None)
+        .await
+        .unwrap();
     let state = SecretString::from(state_of(&started.authorization_url, "state"));
     assert!(matches!(
-        sign_in::take(&mut conn, &keys, &state, Some("someone else's")).await.unwrap(),
+        sign_in::take(&mut conn, &keys, &state, Some("someone else's"))
+            .await
+            .unwrap(),
         Taken::OtherBrowser
     ));
     let cookie = started.browser_secret.expose_secret().to_string();
     assert!(matches!(
-        sign_in::take(&mut conn, &keys, &state, Some(&cookie)).await.unwrap(),
+        sign_in::take(&mut conn, &keys, &state, Some(&cookie))
+            .await
+            .unwrap(),
         Taken::Unknown
     ));
 
     // Too late.
-    let started = sign_in::start(&mut conn, &keys, google, None).await.unwrap();
+    let started = sign_in::start(&mut conn, &keys, google, None)
+        .await
+        .unwrap();
     let state = SecretString::from(state_of(&started.authorization_url, "state"));
     sqlx::query("UPDATE google_sign_ins SET expires_at = '2000-01-01T00:00:00.000000Z'")
         .execute(&mut *conn)
@@ -233,7 +269,9 @@ async fn a_flow_is_good_once_and_only_in_the_browser_that_started_it() {
         .unwrap();
     let cookie = started.browser_secret.expose_secret().to_string();
     assert!(matches!(
-        sign_in::take(&mut conn, &keys, &state, Some(&cookie)).await.unwrap(),
+        sign_in::take(&mut conn, &keys, &state, Some(&cookie))
+            .await
+            .unwrap(),
         Taken::Expired
     ));
 }

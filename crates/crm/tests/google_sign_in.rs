@@ -46,10 +46,16 @@ async fn a_first_sign_in_links_by_an_address_google_is_the_authority_for() {
 
     // Gmail: linked now, then by its sub (whatever its address has become).
     let first = identity("1001", "Ann@Gmail.com", None);
-    assert_eq!(google::sign_in(&db, &first, now()).await.unwrap(), GoogleSignIn::LinkedNow(ann));
+    assert_eq!(
+        google::sign_in(&db, &first, now()).await.unwrap(),
+        GoogleSignIn::LinkedNow(ann)
+    );
     assert_eq!(linked(&db, ann).await.as_deref(), Some("Ann@Gmail.com"));
     let renamed = identity("1001", "ann.new@gmail.com", None);
-    assert_eq!(google::sign_in(&db, &renamed, now()).await.unwrap(), GoogleSignIn::Linked(ann));
+    assert_eq!(
+        google::sign_in(&db, &renamed, now()).await.unwrap(),
+        GoogleSignIn::Linked(ann)
+    );
 
     // A Workspace account of the address's own domain.
     let workspace = identity("2002", "bob@acme.test", Some("acme.test"));
@@ -101,7 +107,10 @@ async fn unknown_or_unverified_addresses_are_refused_and_an_account_links_to_one
     );
     let mut unverified = identity("4005", "dee@gmail.com", None);
     unverified.email_verified = false;
-    assert_eq!(google::sign_in(&db, &unverified, now()).await.unwrap(), GoogleSignIn::Unknown);
+    assert_eq!(
+        google::sign_in(&db, &unverified, now()).await.unwrap(),
+        GoogleSignIn::Unknown
+    );
     assert_eq!(linked(&db, dee).await, None);
 
     // dee's Google account cannot be linked to eve too.
@@ -140,7 +149,9 @@ async fn unlinking_needs_a_password() {
     let refused = google::unlink(&db, &fay_actor).await.unwrap_err();
     assert_eq!(refused.code(), Some("password_required"));
     assert!(linked(&db, fay).await.is_some());
-    set_password(&db, fay, "correct horse battery", now()).await.unwrap();
+    set_password(&db, fay, "correct horse battery", now())
+        .await
+        .unwrap();
     google::unlink(&db, &fay_actor).await.unwrap();
     assert_eq!(linked(&db, fay).await, None);
 }

@@ -45,7 +45,8 @@ pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
 /// OpenID Connect's discovery document (its `jwks_uri`: the keys of ID tokens).
-pub const DEFAULT_DISCOVERY_URL: &str = "https://accounts.google.com/.well-known/openid-configuration";
+pub const DEFAULT_DISCOVERY_URL: &str =
+    "https://accounts.google.com/.well-known/openid-configuration";
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 pub const DEFAULT_PEOPLE_API_URL: &str = "https://people.googleapis.com/v1";
 pub const DEFAULT_DRIVE_API_URL: &str = "https://www.googleapis.com/drive/v3";

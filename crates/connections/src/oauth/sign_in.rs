@@ -209,7 +209,11 @@ impl KeyCache {
     }
 
     /// The keys, with the one named `kid` if Google publishes it.
-    pub async fn keys(&self, http: &reqwest::Client, kid: Option<&str>) -> Result<Arc<JwkSet>, Error> {
+    pub async fn keys(
+        &self,
+        http: &reqwest::Client,
+        kid: Option<&str>,
+    ) -> Result<Arc<JwkSet>, Error> {
         let mut cached = self.cached.lock().await;
         if let Some((at, keys)) = cached.as_ref() {
             let known = kid.is_some_and(|kid| keys.find(kid).is_some());

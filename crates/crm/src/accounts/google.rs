@@ -67,7 +67,11 @@ pub fn google_is_authoritative(identity: &GoogleIdentity) -> bool {
 
 /// The user `identity` signs in, linking it by its address the first time when Google is the
 /// address's authority (see the module's documentation).
-pub async fn sign_in(db: &Db, identity: &GoogleIdentity, now: DateTime<Utc>) -> CrmResult<GoogleSignIn> {
+pub async fn sign_in(
+    db: &Db,
+    identity: &GoogleIdentity,
+    now: DateTime<Utc>,
+) -> CrmResult<GoogleSignIn> {
     let login = EmailAddress::parse(identity.email.trim())
         .ok()
         .map(|a| a.to_string());
@@ -234,11 +238,35 @@ mod tests {
 
     #[test]
     fn google_is_the_authority_for_gmail_and_its_workspace_domains_only() {
-        assert!(google_is_authoritative(&identity("ann@gmail.com", true, None)));
-        assert!(google_is_authoritative(&identity("Ann@Example.com", true, Some("example.com"))));
-        assert!(!google_is_authoritative(&identity("ann@gmail.com", false, None)));
-        assert!(!google_is_authoritative(&identity("ann@example.com", true, None)));
-        assert!(!google_is_authoritative(&identity("ann@example.com", true, Some("other.com"))));
-        assert!(!google_is_authoritative(&identity("not an address", true, Some("x"))));
+        assert!(google_is_authoritative(&identity(
+            "ann@gmail.com",
+            true,
+            None
+        )));
+        assert!(google_is_authoritative(&identity(
+            "Ann@Example.com",
+            true,
+            Some("example.com")
+        )));
+        assert!(!google_is_authoritative(&identity(
+            "ann@gmail.com",
+            false,
+            None
+        )));
+        assert!(!google_is_authoritative(&identity(
+            "ann@example.com",
+            true,
+            None
+        )));
+        assert!(!google_is_authoritative(&identity(
+            "ann@example.com",
+            true,
+            Some("other.com")
+        )));
+        assert!(!google_is_authoritative(&identity(
+            "not an address",
+            true,
+            Some("x")
+        )));
     }
 }
