@@ -4,64 +4,12 @@
 // busy times in the planning (a private one only "Busy", a hostile title inert), one made a
 // meeting; axe-core on the pages.
 
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { PWN_CHECK } from '../lib/hostile-corpus.mjs';
 import { axeViolations, newPage, setUpOwner, startWeb } from './lib.mjs';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-function fakeBinary() {
-  if (process.env.THREADLINE_FAKE_PROVIDERS_BIN) return process.env.THREADLINE_FAKE_PROVIDERS_BIN;
-  const cargoTarget = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, 'target');
-  for (const profile of ['release', 'debug']) {
-    const candidate = path.join(cargoTarget, profile, 'threadline-fake-providers');
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('threadline-fake-providers not built: cargo build -p threadline-fake-providers');
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The local Google for the server on `serverPort`: { base, token, stop }. */
-async function startFake(serverPort) {
-  const port = await freePort();
-  const child = spawn(fakeBinary(), [
-    'serve', '--listen', `127.0.0.1:${port}`, '--email', 'me@example.com',
-    '--redirect-uri', `http://127.0.0.1:${serverPort}/oauth/google/callback`,
-    '--dropbox-redirect-uri', `http://127.0.0.1:${serverPort}/oauth/dropbox/callback`,
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const token = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the local Google exited (${code})`)));
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const t = /Authorization: Bearer (\S+)'/.exec(line);
-      if (t) resolve(t[1]);
-    });
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    token,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
-      }
-    },
-  };
-}
+import { freePort, googleEnv, startFake } from './fake-google.mjs';
 
 let web;
 let fake;
@@ -71,18 +19,7 @@ before(async () => {
   const base = fake.base;
   web = await startWeb({
     port,
-    env: {
-      THREADLINE_GOOGLE_CLIENT_ID: 'fake-client.apps.googleusercontent.com',
-      THREADLINE_GOOGLE_CLIENT_SECRET: 'fake-secret',
-      THREADLINE_GOOGLE_AUTH_URL: `${base}/o/oauth2/v2/auth`,
-      THREADLINE_GOOGLE_TOKEN_URL: `${base}/token`,
-      THREADLINE_GOOGLE_REVOKE_URL: `${base}/revoke`,
-      THREADLINE_GOOGLE_USERINFO_URL: `${base}/v1/userinfo`,
-      THREADLINE_GOOGLE_CALENDAR_API_URL: `${base}/calendar/v3`,
-      THREADLINE_GOOGLE_PEOPLE_API_URL: `${base}/v1`,
-      THREADLINE_GOOGLE_DRIVE_API_URL: `${base}/drive/v3`,
-      THREADLINE_GOOGLE_DRIVE_UPLOAD_URL: `${base}/upload/drive/v3`,
-    },
+    env: googleEnv(base),
   });
 });
 after(async () => {

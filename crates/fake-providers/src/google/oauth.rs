@@ -635,6 +635,7 @@ async fn token(
             }
             let scope = grant.scopes.join(" ");
             let openid = grant.scopes.iter().any(|s| s == "openid");
+            let granted_scopes = grant.scopes.clone();
             state
                 .oauth
                 .granted
@@ -649,7 +650,7 @@ async fn token(
                 grant.offline,
             );
             let mut answer = json!({
-                "access_token": tokens.access_token,
+                "access_token": &tokens.access_token,
                 "expires_in": lifetime.as_secs(),
                 "scope": scope,
                 "token_type": "Bearer",
@@ -659,12 +660,14 @@ async fn token(
             }
             // OpenID Connect: an ID token whenever `openid` was granted.
             if openid {
-                answer["id_token"] = json!(super::oidc::id_token(
-                    &state,
-                    &client_id,
-                    &grant.email,
-                    grant.nonce.as_deref(),
-                ));
+                let issue = super::oidc::Issue {
+                    client_id: &client_id,
+                    email: &grant.email,
+                    scopes: &granted_scopes,
+                    access_token: &tokens.access_token,
+                    nonce: grant.nonce.as_deref(),
+                };
+                answer["id_token"] = json!(super::oidc::id_token(&state, issue));
             }
             Ok(Json(answer).into_response())
         }

@@ -5,9 +5,10 @@
 //! - `GET /oauth2/v3/certs` (www.googleapis.com): the JWKS, one RSA key (`kid`, `RS256`,
 //!   `use: sig`);
 //! - the `id_token` the token endpoint adds when `openid` was granted ([`id_token`]): a JWT
-//!   signed RS256 with `iss`, `azp`, `aud` (the client id), `sub`, `email`,
-//!   `email_verified`, `name`, `hd` (a Workspace account's domain), `nonce` (when the
-//!   authorization request had one), `iat` and `exp` (one hour).
+//!   signed RS256 with `iss`, `azp`, `aud` (the client id), `sub`, `at_hash` (the access
+//!   token's), `email` and `email_verified` (with the `email` scope), `name` (with
+//!   `profile`), `hd` (a Workspace account's domain), `nonce` (when the authorization request
+//!   had one), `iat` and `exp` (one hour, in seconds).
 //!
 //! The signing key is a test key committed with the fake (`oidc_signing_key.pem`): it is
 //! public on purpose and trusted nowhere but by a server pointed at this fake.
@@ -20,7 +21,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::GoogleState;
 use crate::Shared;
@@ -50,29 +54,48 @@ pub(crate) struct Profile {
     pub email_verified: Option<bool>,
 }
 
+/// What an ID token is issued for.
+pub(crate) struct Issue<'a> {
+    pub client_id: &'a str,
+    pub email: &'a str,
+    pub scopes: &'a [String],
+    pub access_token: &'a str,
+    pub nonce: Option<&'a str>,
+}
+
 /// An ID token for `email`'s account, issued now to `client_id`.
-pub(crate) fn id_token(
-    state: &GoogleState,
-    client_id: &str,
-    email: &str,
-    nonce: Option<&str>,
-) -> String {
+pub(crate) fn id_token(state: &GoogleState, issue: Issue<'_>) -> String {
+    let Issue {
+        client_id,
+        email,
+        scopes,
+        access_token,
+        nonce,
+    } = issue;
+    let granted = |scope: &str| scopes.iter().any(|s| s == scope);
     let now = state.now().timestamp();
     let profile = state.oauth.profiles.get(email).cloned().unwrap_or_default();
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    // at_hash: the left half of the access token's SHA-256, base64url.
+    let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
         "iss": ISSUER,
         "azp": client_id,
         "aud": client_id,
         "sub": super::oauth::sub_of(state, email),
-        "email": email,
-        "email_verified": profile.email_verified.unwrap_or(true),
-        "name": profile
-            .name
-            .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string()),
+        "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
         "iat": now,
         "exp": now + 3600,
     });
+    if granted("email") {
+        claims["email"] = json!(email);
+        claims["email_verified"] = json!(profile.email_verified.unwrap_or(true));
+    }
+    if granted("profile") {
+        claims["name"] = json!(profile
+            .name
+            .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string()));
+    }
     if let Some(domain) = domain.filter(|d| state.oauth.workspace_domains.contains(d)) {
         claims["hd"] = json!(domain);
     }
@@ -102,6 +125,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "jwks_uri": format!("{base}/oauth2/v3/certs"),
         "response_types_supported": ["code", "token", "id_token", "code token", "code id_token",
             "token id_token", "code token id_token", "none"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "email", "profile"],
