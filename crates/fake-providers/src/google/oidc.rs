@@ -19,10 +19,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -92,9 +92,11 @@ pub(crate) fn id_token(state: &GoogleState, issue: Issue<'_>) -> String {
         claims["email_verified"] = json!(profile.email_verified.unwrap_or(true));
     }
     if granted("profile") {
-        claims["name"] = json!(profile
-            .name
-            .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string()));
+        claims["name"] = json!(profile.name.unwrap_or_else(|| email
+            .split('@')
+            .next()
+            .unwrap_or(email)
+            .to_string()));
     }
     if let Some(domain) = domain.filter(|d| state.oauth.workspace_domains.contains(d)) {
         claims["hd"] = json!(domain);
