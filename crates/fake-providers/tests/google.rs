@@ -997,6 +997,24 @@ async fn token_call(s: &Setup, form: &[(&str, &str)]) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
+/// A successful `authorization_code` exchange of `code` with its PKCE verifier: the answer.
+async fn code_exchange(s: &Setup, code: &str, verifier: &str) -> Value {
+    let (status, body) = token_call(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 /// Incremental authorization: `include_granted_scopes=true` adds what the account granted
 /// the client before; without it, or after the grant was revoked, only what is asked.
 #[tokio::test]
@@ -1009,19 +1027,7 @@ async fn include_granted_scopes_keeps_earlier_grants_until_revoked() {
         let verifier = verifier.clone();
         let s = &s;
         async move {
-            let (status, body) = token_call(
-                s,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                    ("client_id", CLIENT_ID),
-                    ("client_secret", SECRET),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
+            let body = code_exchange(s, &code, &verifier).await;
             let mut scopes: Vec<String> = body["scope"]
                 .as_str()
                 .unwrap()
@@ -1534,20 +1540,7 @@ async fn openid_discovery_jwks_and_a_signed_id_token() {
         async move {
             let (verifier, challenge) = pkce();
             let code = authorize_for(s, &challenge, scope, &[("nonce", "n-42")]).await;
-            let (status, body) = token_call(
-                s,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("client_id", CLIENT_ID),
-                    ("client_secret", SECRET),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body
+            code_exchange(s, &code, &verifier).await
         }
     };
     let decode = |token: &str| {
