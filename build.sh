@@ -182,6 +182,7 @@ start_local_google() {
   export THREADLINE_GOOGLE_TOKEN_URL="$base/token"
   export THREADLINE_GOOGLE_REVOKE_URL="$base/revoke"
   export THREADLINE_GOOGLE_USERINFO_URL="$base/v1/userinfo"
+  export THREADLINE_GOOGLE_DISCOVERY_URL="$base/.well-known/openid-configuration"
   export THREADLINE_GOOGLE_CALENDAR_API_URL="$base/calendar/v3"
   export THREADLINE_GOOGLE_PEOPLE_API_URL="$base/v1"
   export THREADLINE_GOOGLE_DRIVE_API_URL="$base/drive/v3"

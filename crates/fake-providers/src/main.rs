@@ -38,6 +38,10 @@ enum Command {
         /// callback).
         #[arg(long, default_value = "http://127.0.0.1:8787/oauth/google/callback")]
         redirect_uri: String,
+        /// A Google Workspace domain (repeatable): its accounts' ID tokens carry `hd`, which
+        /// makes Google the authority for their addresses.
+        #[arg(long)]
+        workspace_domain: Vec<String>,
         /// Where the seeded Dropbox app may send the browser back.
         #[arg(long, default_value = "http://127.0.0.1:8787/oauth/dropbox/callback")]
         dropbox_redirect_uri: String,
@@ -56,14 +60,23 @@ async fn main() -> std::io::Result<()> {
         redirect_uri,
         dropbox_redirect_uri,
         calendars,
+        workspace_domain,
     } = Cli::parse().command;
     let fake = FakeProviders::start_on(listen).await?;
     let google = fake.google();
     google.add_user(&email);
+    for domain in &workspace_domain {
+        google.add_workspace_domain(domain);
+    }
+    // Sign in with Google comes back beside the sign-in page, on the same server.
+    let sign_in_redirect_uri = url::Url::parse(&redirect_uri)
+        .and_then(|u| u.join("/sign-in/google/callback"))
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| redirect_uri.clone());
     let client = OAuthClient {
         client_id: "fake-client.apps.googleusercontent.com".into(),
         client_secret: "fake-secret".into(),
-        redirect_uris: vec![redirect_uri],
+        redirect_uris: vec![redirect_uri, sign_in_redirect_uri],
     };
     google.add_client(client.clone());
     let calendar = google.primary_calendar(&email, "Europe/Brussels");

@@ -997,6 +997,24 @@ async fn token_call(s: &Setup, form: &[(&str, &str)]) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
+/// A successful `authorization_code` exchange of `code` with its PKCE verifier: the answer.
+async fn code_exchange(s: &Setup, code: &str, verifier: &str) -> Value {
+    let (status, body) = token_call(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 /// Incremental authorization: `include_granted_scopes=true` adds what the account granted
 /// the client before; without it, or after the grant was revoked, only what is asked.
 #[tokio::test]
@@ -1009,19 +1027,7 @@ async fn include_granted_scopes_keeps_earlier_grants_until_revoked() {
         let verifier = verifier.clone();
         let s = &s;
         async move {
-            let (status, body) = token_call(
-                s,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                    ("client_id", CLIENT_ID),
-                    ("client_secret", SECRET),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
+            let body = code_exchange(s, &code, &verifier).await;
             let mut scopes: Vec<String> = body["scope"]
                 .as_str()
                 .unwrap()
@@ -1492,4 +1498,96 @@ async fn another_providers_fault_does_not_fire_on_google() {
     let (status, _, _) = s.call(reqwest::Method::GET, &path, &[], None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((faults.fired(dropbox), faults.fired(google)), (0, 1));
+}
+
+/// OpenID Connect as Google documents it: the discovery document names the JWKS; a code of an
+/// `openid` request comes with an `id_token` signed RS256 by the JWKS's key, with the
+/// request's nonce, the client as `aud`, userinfo's `sub`; `email` only with the `email`
+/// scope, `name` only with `profile`, `hd` for a Workspace domain's account.
+#[tokio::test]
+async fn openid_discovery_jwks_and_a_signed_id_token() {
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+    let s = setup().await;
+    let discovery: Value = s
+        .http
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], "https://accounts.google.com");
+    assert_eq!(discovery["token_endpoint"], s.url("/token"));
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"][0],
+        "RS256"
+    );
+    let jwks: JwkSet = s
+        .http
+        .get(discovery["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let exchange = |scope: &'static str| {
+        let s = &s;
+        async move {
+            let (verifier, challenge) = pkce();
+            let code = authorize_for(s, &challenge, scope, &[("nonce", "n-42")]).await;
+            code_exchange(s, &code, &verifier).await
+        }
+    };
+    let decode = |token: &str| {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        let key = DecodingKey::from_jwk(jwks.find(&header.kid.unwrap()).unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[CLIENT_ID]);
+        validation.set_issuer(&["https://accounts.google.com"]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .unwrap()
+            .claims
+    };
+
+    let answer = exchange("openid email profile").await;
+    let claims = decode(answer["id_token"].as_str().unwrap());
+    assert_eq!(
+        claims["sub"],
+        threadline_fake_providers::google::oauth::account_id(ME)
+    );
+    assert_eq!(claims["email"], ME);
+    assert_eq!(claims["email_verified"], true);
+    assert_eq!(claims["nonce"], "n-42");
+    assert_eq!(claims["azp"], CLIENT_ID);
+    assert!(claims["name"].is_string());
+    assert!(claims.get("hd").is_none());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
+    assert_eq!(exp - iat, 3600);
+    let digest = Sha256::digest(answer["access_token"].as_str().unwrap().as_bytes());
+    assert_eq!(
+        claims["at_hash"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    );
+
+    // Only what was asked; a Workspace domain's account carries `hd`; an unverified address.
+    let domain = ME.rsplit_once('@').unwrap().1;
+    s.fake.google().add_workspace_domain(domain);
+    s.fake.google().set_email_verified(ME, false);
+    let claims = decode(exchange("openid").await["id_token"].as_str().unwrap());
+    assert!(claims.get("email").is_none() && claims.get("name").is_none());
+    assert_eq!(claims["hd"], domain);
+    let claims = decode(exchange("openid email").await["id_token"].as_str().unwrap());
+    assert_eq!(claims["email_verified"], false);
+    // Without `openid`, no ID token.
+    let answer = exchange("https://www.googleapis.com/auth/calendar.events").await;
+    assert!(answer.get("id_token").is_none());
 }

@@ -332,6 +332,15 @@ pub struct GoogleArgs {
         hide_short_help = true
     )]
     pub google_userinfo_url: Option<String>,
+    /// Google's OpenID Connect discovery document (Sign in with Google). File key
+    /// `google.discovery_url`.
+    #[arg(
+        long,
+        env = "THREADLINE_GOOGLE_DISCOVERY_URL",
+        value_name = "URL",
+        hide_short_help = true
+    )]
+    pub google_discovery_url: Option<String>,
     /// The Calendar API's root. File key `google.calendar_api_url`.
     #[arg(
         long,
@@ -474,6 +483,7 @@ impl GoogleArgs {
             token_url: self.google_token_url.or(file.token_url),
             revoke_url: self.google_revoke_url.or(file.revoke_url),
             userinfo_url: self.google_userinfo_url.or(file.userinfo_url),
+            discovery_url: self.google_discovery_url.or(file.discovery_url),
             calendar_api_url: self.google_calendar_api_url.or(file.calendar_api_url),
             people_api_url: self.google_people_api_url.or(file.people_api_url),
             drive_api_url: self.google_drive_api_url.or(file.drive_api_url),

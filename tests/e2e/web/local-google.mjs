@@ -30,14 +30,16 @@ export async function freePort() {
 }
 
 /**
- * The local Google for the server on `serverPort`, its account me@example.com with a primary
- * calendar and one more calendar per name of `calendars`:
+ * The local Google for the server on `serverPort`, its one account `email` with a primary
+ * calendar and one more calendar per name of `calendars`; `workspaceDomains` are Google
+ * Workspace domains (their ID tokens carry `hd`):
  * { base, token, calendars: { name: id }, env, addEvent(body, calendar = 'primary'), stop }.
  */
-export async function startLocalGoogle(serverPort, { calendars = [] } = {}) {
+export async function startLocalGoogle(serverPort, { email = 'me@example.com', calendars = [], workspaceDomains = [] } = {}) {
   const port = await freePort();
   const child = spawn(fakeBinary(), [
-    'serve', '--listen', `127.0.0.1:${port}`, '--email', 'me@example.com',
+    'serve', '--listen', `127.0.0.1:${port}`, '--email', email,
+    ...workspaceDomains.flatMap((d) => ['--workspace-domain', d]),
     '--redirect-uri', `http://127.0.0.1:${serverPort}/oauth/google/callback`,
     '--dropbox-redirect-uri', `http://127.0.0.1:${serverPort}/oauth/dropbox/callback`,
     ...calendars.flatMap((name) => ['--calendar', name]),
@@ -64,6 +66,7 @@ export async function startLocalGoogle(serverPort, { calendars = [] } = {}) {
       THREADLINE_GOOGLE_TOKEN_URL: `${base}/token`,
       THREADLINE_GOOGLE_REVOKE_URL: `${base}/revoke`,
       THREADLINE_GOOGLE_USERINFO_URL: `${base}/v1/userinfo`,
+      THREADLINE_GOOGLE_DISCOVERY_URL: `${base}/.well-known/openid-configuration`,
       THREADLINE_GOOGLE_CALENDAR_API_URL: `${base}/calendar/v3`,
       THREADLINE_GOOGLE_PEOPLE_API_URL: `${base}/v1`,
       THREADLINE_GOOGLE_DRIVE_API_URL: `${base}/drive/v3`,

@@ -129,24 +129,29 @@ impl Names {
         let parsed = Url::parse(text.trim()).map_err(|e| {
             ServerError::Invalid(format!("{table}.{name}: {text:?} is not a URL ({e})"))
         })?;
-        let loopback = match parsed.host() {
-            Some(url::Host::Domain(host)) => host == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        let ok = match parsed.scheme() {
-            "https" => parsed.host().is_some(),
-            "http" => loopback,
-            _ => false,
-        };
-        if !ok {
+        if !may_carry_secrets(&parsed) {
             return Err(ServerError::Invalid(format!(
                 "{table}.{name}: {text:?} must be an https:// URL (http:// only for \
                  127.0.0.1, ::1 or localhost)"
             )));
         }
         Ok(parsed)
+    }
+}
+
+/// True for a URL that secrets may travel to: https, or http to this machine only (as Google
+/// and Dropbox allow for redirect URLs).
+pub(super) fn may_carry_secrets(url: &Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => loopback,
+        _ => false,
     }
 }
 

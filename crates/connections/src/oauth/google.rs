@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client::{self, CodeClient, Names};
+use super::sign_in;
 use super::{Error, ProviderHttp};
 use crate::{Grant, Provider, Refreshed};
 pub use client::Authorization;
@@ -32,6 +33,7 @@ pub struct GoogleSettings {
     pub token_url: Option<String>,
     pub revoke_url: Option<String>,
     pub userinfo_url: Option<String>,
+    pub discovery_url: Option<String>,
     pub calendar_api_url: Option<String>,
     pub people_api_url: Option<String>,
     pub drive_api_url: Option<String>,
@@ -42,6 +44,9 @@ pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth
 pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 pub const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
 pub const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+/// OpenID Connect's discovery document (its `jwks_uri`: the keys of ID tokens).
+pub const DEFAULT_DISCOVERY_URL: &str =
+    "https://accounts.google.com/.well-known/openid-configuration";
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 pub const DEFAULT_PEOPLE_API_URL: &str = "https://people.googleapis.com/v1";
 pub const DEFAULT_DRIVE_API_URL: &str = "https://www.googleapis.com/drive/v3";
@@ -81,6 +86,8 @@ pub struct GoogleEndpoints {
     pub token_url: Url,
     pub revoke_url: Url,
     pub userinfo_url: Url,
+    /// OpenID Connect's discovery document, for signing in with Google.
+    pub discovery_url: Url,
     /// The Calendar API's root (`…/calendar/v3`), for the sync.
     pub calendar_api_url: Url,
     /// The People API's root (`…/v1`), for the contacts export.
@@ -100,6 +107,7 @@ impl GoogleEndpoints {
             token_url: parse(DEFAULT_TOKEN_URL),
             revoke_url: parse(DEFAULT_REVOKE_URL),
             userinfo_url: parse(DEFAULT_USERINFO_URL),
+            discovery_url: parse(DEFAULT_DISCOVERY_URL),
             calendar_api_url: parse(DEFAULT_CALENDAR_API_URL),
             people_api_url: parse(DEFAULT_PEOPLE_API_URL),
             drive_api_url: parse(DEFAULT_DRIVE_API_URL),
@@ -109,7 +117,7 @@ impl GoogleEndpoints {
 
     /// Every endpoint on one server, at Google's paths (as `threadline-fake-providers`
     /// serves them): `{base}/o/oauth2/v2/auth`, `{base}/token`, `{base}/revoke`,
-    /// `{base}/v1/userinfo`, `{base}/calendar/v3`, `{base}/v1` (People), `{base}/drive/v3`,
+    /// `{base}/v1/userinfo`, `{base}/.well-known/openid-configuration`, `{base}/calendar/v3`, `{base}/v1` (People), `{base}/drive/v3`,
     /// `{base}/upload/drive/v3`.
     pub fn all_at(base: &str) -> Result<GoogleEndpoints, url::ParseError> {
         let base = base.trim_end_matches('/');
@@ -119,6 +127,7 @@ impl GoogleEndpoints {
             token_url: at("/token")?,
             revoke_url: at("/revoke")?,
             userinfo_url: at("/v1/userinfo")?,
+            discovery_url: at("/.well-known/openid-configuration")?,
             calendar_api_url: at("/calendar/v3")?,
             people_api_url: at("/v1")?,
             drive_api_url: at("/drive/v3")?,
@@ -171,6 +180,11 @@ impl GoogleConfig {
                 token_url: url("token_url", &settings.token_url, DEFAULT_TOKEN_URL)?,
                 revoke_url: url("revoke_url", &settings.revoke_url, DEFAULT_REVOKE_URL)?,
                 userinfo_url: url("userinfo_url", &settings.userinfo_url, DEFAULT_USERINFO_URL)?,
+                discovery_url: url(
+                    "discovery_url",
+                    &settings.discovery_url,
+                    DEFAULT_DISCOVERY_URL,
+                )?,
                 calendar_api_url: url(
                     "calendar_api_url",
                     &settings.calendar_api_url,
@@ -215,10 +229,21 @@ pub fn default_redirect_url(listen: SocketAddr) -> String {
     client::default_redirect_url(listen, CALLBACK_PATH)
 }
 
+/// Where Google sends the browser back after a sign-in: [`sign_in::CALLBACK_PATH`] on the
+/// origin of the integrations' redirect URL (both are registered with the client).
+pub fn sign_in_redirect_url(redirect_url: &Url) -> Url {
+    redirect_url
+        .join(sign_in::CALLBACK_PATH)
+        .expect("an absolute path joins any http(s) URL")
+}
+
 /// Google's OAuth client, ready to use.
 pub struct Google {
     config: GoogleConfig,
     client: CodeClient<EmptyExtraTokenFields>,
+    /// Sign in with Google: the same client, its own redirect URI and the ID token.
+    sign_in_client: CodeClient<sign_in::IdTokenFields>,
+    keys: sign_in::KeyCache,
 }
 
 /// The account behind a token: OpenID Connect's userinfo.
@@ -243,9 +268,62 @@ impl Google {
             &endpoints.auth_url,
             &endpoints.token_url,
             &config.redirect_url,
+            http.clone(),
+        );
+        let sign_in_client = CodeClient::new(
+            Provider::Google,
+            &config.client_id,
+            &config.client_secret,
+            &endpoints.auth_url,
+            &endpoints.token_url,
+            &sign_in_redirect_url(&config.redirect_url),
             http,
         );
-        Google { config, client }
+        let keys = sign_in::KeyCache::new(endpoints.discovery_url.clone());
+        Google {
+            config,
+            client,
+            sign_in_client,
+            keys,
+        }
+    }
+
+    /// Signing in with Google: a new authorization for [`sign_in::SCOPES`] carrying `nonce`
+    /// (random state, PKCE S256), back to [`sign_in::CALLBACK_PATH`].
+    pub fn sign_in_authorization(&self, nonce: &str) -> Authorization {
+        let scopes = sign_in::SCOPES.iter().map(|s| s.to_string()).collect();
+        self.sign_in_client
+            .authorization(scopes, &[("nonce", nonce), ("prompt", "select_account")])
+    }
+
+    /// Signing in with Google: exchanges the callback's `code` of `flow`, then verifies the
+    /// ID token of the answer against Google's keys, the client id and the flow's nonce.
+    pub async fn sign_in(
+        &self,
+        code: &str,
+        flow: &sign_in::Flow,
+    ) -> Result<sign_in::Verified, sign_in::SignInError> {
+        let answer = self
+            .sign_in_client
+            .exchange(code, &flow.pkce_verifier, &flow.redirect_url)
+            .await?;
+        let token = answer
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or(sign_in::Refusal::Malformed)?;
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| sign_in::Refusal::Malformed)?
+            .kid;
+        let keys = self.keys.keys(self.http().client(), kid.as_deref()).await?;
+        let now = chrono::Utc::now().timestamp();
+        Ok(sign_in::verify_id_token(
+            token,
+            &keys,
+            &self.config.client_id,
+            &flow.nonce_hash,
+            now,
+        )?)
     }
 
     pub fn config(&self) -> &GoogleConfig {

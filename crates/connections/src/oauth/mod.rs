@@ -11,6 +11,8 @@
 //! - [`pending`]: a started connect flow, stored until its callback (table `oauth_pending`,
 //!   migrations 0006, 0012): bound to the user and the API token that asked, opened once by
 //!   a one-time start link that binds it to that browser (a cookie), 10 minutes, good once.
+//! - [`sign_in`]: Sign in with Google (OpenID Connect on Google's client): the flows until
+//!   their callback (table `google_sign_ins`), the ID token's checks, Google's keys.
 //! - [`tokens`]: the sync engine's [`TokenSource`]: a valid access token for a connection,
 //!   refreshed ahead of expiry, one refresh at a time per connection across processes.
 //! - The HTTP side is `routes/oauth.rs`: `POST /api/v1/connections/{google,dropbox}`, the
@@ -23,6 +25,7 @@ mod client;
 pub mod dropbox;
 pub mod google;
 pub mod pending;
+pub mod sign_in;
 pub mod tokens;
 
 use std::collections::HashMap;

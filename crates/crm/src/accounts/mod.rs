@@ -4,6 +4,7 @@
 //! and invitations).
 
 pub mod devices;
+pub mod google;
 pub mod links;
 pub mod passwords;
 pub mod preferences;

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod drive;
 pub mod error;
 pub mod oauth;
+pub mod oidc;
 pub mod people;
 
 use std::collections::BTreeSet;

@@ -3,6 +3,8 @@
 //! - `POST /token` (oauth2.googleapis.com): `authorization_code` and `refresh_token` grants;
 //! - `POST /revoke` (oauth2.googleapis.com);
 //! - `GET /v1/userinfo` (openidconnect.googleapis.com): the OpenID Connect account of a token;
+//! - with `openid` granted, the token endpoint's `id_token` (`oidc.rs`: it, the discovery
+//!   document and the keys);
 //!
 //! and the bearer check every API route makes ([`authorize`]). Answers and errors follow
 //! Google's (`{"error":"invalid_grant","error_description":"Token has been expired or
@@ -55,6 +57,10 @@ pub(crate) struct OAuthState {
     /// What each account granted each client so far, by (client id, address): what
     /// `include_granted_scopes=true` adds to a new grant, until the grant is revoked.
     granted: HashMap<(String, String), BTreeSet<String>>,
+    /// What ID tokens say of an account besides its id and address, by address.
+    pub(crate) profiles: HashMap<String, super::oidc::Profile>,
+    /// Google Workspace domains: their accounts' ID tokens carry `hd`.
+    pub(crate) workspace_domains: BTreeSet<String>,
 }
 
 impl Default for OAuthState {
@@ -69,6 +75,8 @@ impl Default for OAuthState {
             issued: 0,
             account_ids: HashMap::new(),
             granted: HashMap::new(),
+            profiles: HashMap::new(),
+            workspace_domains: BTreeSet::new(),
         }
     }
 }
@@ -80,6 +88,8 @@ struct CodeGrant {
     scopes: Vec<String>,
     offline: bool,
     challenge: Option<(String, ChallengeMethod)>,
+    /// OpenID Connect's `nonce` of the authorization request, put in the ID token.
+    nonce: Option<String>,
     expires_at: DateTime<Utc>,
 }
 
@@ -208,6 +218,35 @@ impl GoogleFake {
         self.lock().oauth.refresh_tokens.remove(refresh_token);
     }
 
+    /// The account's name in its ID tokens (else its address's local part).
+    pub fn set_name(&self, email: &str, name: &str) {
+        self.lock()
+            .oauth
+            .profiles
+            .entry(email.to_string())
+            .or_default()
+            .name = Some(name.to_string());
+    }
+
+    /// Whether Google has verified the account's address (`email_verified`; true unless
+    /// set).
+    pub fn set_email_verified(&self, email: &str, verified: bool) {
+        self.lock()
+            .oauth
+            .profiles
+            .entry(email.to_string())
+            .or_default()
+            .email_verified = Some(verified);
+    }
+
+    /// `domain` is a Google Workspace domain: its accounts' ID tokens carry `hd`.
+    pub fn add_workspace_domain(&self, domain: &str) {
+        self.lock()
+            .oauth
+            .workspace_domains
+            .insert(domain.to_ascii_lowercase());
+    }
+
     /// The account's `sub` as userinfo answers it is `sub` from now on (instead of
     /// [`account_id`] of its address): an odd id, as a client must be ready for.
     pub fn set_account_id(&self, email: &str, sub: &str) {
@@ -282,6 +321,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/token", post(token))
         .route("/revoke", post(revoke))
         .route("/v1/userinfo", get(userinfo))
+        .merge(super::oidc::router())
 }
 
 /// Google's stable account id (`sub`) of `email`: 21 digits, derived from the address so
@@ -291,6 +331,16 @@ pub fn account_id(email: &str) -> String {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     format!("1{:020}", u64::from_be_bytes(first))
+}
+
+/// The `sub` of `email`'s account: [`account_id`] unless set otherwise.
+pub(crate) fn sub_of(state: &GoogleState, email: &str) -> String {
+    state
+        .oauth
+        .account_ids
+        .get(email)
+        .cloned()
+        .unwrap_or_else(|| account_id(email))
 }
 
 /// OpenID Connect's userinfo endpoint: `{sub, email, email_verified}` of the token's account
@@ -305,12 +355,7 @@ async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     ];
     match authorize(&state, &headers, &accepted) {
         Ok(caller) => Json(json!({
-            "sub": state
-                .oauth
-                .account_ids
-                .get(&caller.email)
-                .cloned()
-                .unwrap_or_else(|| account_id(&caller.email)),
+            "sub": sub_of(&state, &caller.email),
             "email": caller.email,
             "email_verified": true,
         }))
@@ -497,6 +542,7 @@ async fn authorization(State(shared): State<Arc<Shared>>, RawQuery(query): RawQu
             scopes: scopes.clone(),
             offline,
             challenge,
+            nonce: param("nonce").map(str::to_string),
             expires_at,
         },
     );
@@ -588,6 +634,8 @@ async fn token(
                 }
             }
             let scope = grant.scopes.join(" ");
+            let openid = grant.scopes.iter().any(|s| s == "openid");
+            let granted_scopes = grant.scopes.clone();
             state
                 .oauth
                 .granted
@@ -602,13 +650,24 @@ async fn token(
                 grant.offline,
             );
             let mut answer = json!({
-                "access_token": tokens.access_token,
+                "access_token": &tokens.access_token,
                 "expires_in": lifetime.as_secs(),
                 "scope": scope,
                 "token_type": "Bearer",
             });
             if let Some(refresh) = tokens.refresh_token {
                 answer["refresh_token"] = json!(refresh);
+            }
+            // OpenID Connect: an ID token whenever `openid` was granted.
+            if openid {
+                let issue = super::oidc::Issue {
+                    client_id: &client_id,
+                    email: &grant.email,
+                    scopes: &granted_scopes,
+                    access_token: &tokens.access_token,
+                    nonce: grant.nonce.as_deref(),
+                };
+                answer["id_token"] = json!(super::oidc::id_token(&state, issue));
             }
             Ok(Json(answer).into_response())
         }

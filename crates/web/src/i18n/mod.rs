@@ -465,6 +465,23 @@ pub struct Words {
     pub import_rejected: fn(u64) -> String,
     /// The start button: "Import {n} contacts".
     pub import_start: fn(u64) -> String,
+    // Sign in with Google.
+    pub sign_in_with_google: &'static str,
+    pub or_divider: &'static str,
+    pub google_account: &'static str,
+    pub google_linked: &'static str,
+    pub google_not_linked: &'static str,
+    pub link_google: &'static str,
+    pub unlink_google: &'static str,
+    pub google_unlink_needs_password: &'static str,
+    pub google_linked_notice: &'static str,
+    pub google_unlinked_notice: &'static str,
+    pub google_unknown_account: &'static str,
+    pub google_link_in_settings: &'static str,
+    pub google_sign_in_failed: &'static str,
+    pub google_not_verified: &'static str,
+    pub google_unreachable: &'static str,
+    pub google_account_taken: &'static str,
 }
 
 impl Words {

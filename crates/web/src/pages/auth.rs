@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout};
+use crate::pages::google_sign_in;
 use crate::session::CsrfForm;
 use crate::session::{self, BrowserLang, ClientKey, Viewer};
 use crate::WebConfig;
@@ -34,6 +35,8 @@ struct SignInPage {
     next: String,
     problem: Option<String>,
     notice: Option<&'static str>,
+    /// "Sign in with Google" is offered (a Google client is configured).
+    google: bool,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +61,11 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn sign_in_form(BrowserLang(lang): BrowserLang, Query(q): Query<NextQuery>) -> Response {
+pub async fn sign_in_form(
+    State(app): State<AppState>,
+    BrowserLang(lang): BrowserLang,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let w = lang.words();
     render(&SignInPage {
         l: Layout::signed_out(w, w.sign_in),
@@ -67,6 +74,21 @@ pub async fn sign_in_form(BrowserLang(lang): BrowserLang, Query(q): Query<NextQu
         next: safe_next(q.next.as_deref()),
         problem: None,
         notice: q.signed_out.map(|_| w.signed_out),
+        google: google_sign_in::offered(&app),
+    })
+}
+
+/// The sign-in page with `problem` (a Google sign-in that did not sign anyone in).
+pub(crate) fn sign_in_page(app: &AppState, lang: Lang, problem: String) -> Response {
+    let w = lang.words();
+    render(&SignInPage {
+        l: Layout::signed_out(w, w.sign_in),
+        w,
+        email: String::new(),
+        next: "/".into(),
+        problem: Some(problem),
+        notice: None,
+        google: google_sign_in::offered(app),
     })
 }
 
@@ -106,6 +128,7 @@ pub async fn sign_in(
         next,
         problem: Some(problem),
         notice: None,
+        google: google_sign_in::offered(&app),
     });
     *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
     Ok(page)

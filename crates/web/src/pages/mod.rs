@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod connect;
 pub mod emails;
+pub mod google_sign_in;
 pub mod home;
 pub mod import;
 pub mod integrations;
@@ -39,6 +40,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
         .route("/sign-in", get(auth::sign_in_form).post(auth::sign_in))
+        // Sign in with Google.
+        .route("/sign-in/google", get(google_sign_in::start))
+        .route("/sign-in/google/callback", get(google_sign_in::callback))
+        .route("/settings/google/link", get(google_sign_in::link))
+        .route("/settings/google/unlink", post(google_sign_in::unlink))
         .route("/sign-out", post(auth::sign_out))
         .route("/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route(

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use threadline_crm::accounts::devices::{self, OwnToken, TokenKind};
+use threadline_crm::accounts::google;
 use threadline_crm::accounts::links::{self, Invitation};
 use threadline_crm::accounts::passwords::{self, SignIn};
 use threadline_crm::accounts::preferences;
@@ -56,6 +57,14 @@ struct SettingsPage {
     /// A refusal of a form, with the section it is about (`profile`, `password`, `tokens`,
     /// `invitations`).
     problem: Option<(&'static str, String)>,
+    /// Sign in with Google: offered by this server, and the linked account's address.
+    google: Option<GooglePart>,
+}
+
+/// The profile's Google account (when a Google client is configured).
+struct GooglePart {
+    linked: Option<String>,
+    has_password: bool,
 }
 
 /// What only an owner sees.
@@ -93,6 +102,10 @@ fn notice(w: &'static Words, done: Option<&str>) -> Option<&'static str> {
         "session" => w.session_ended,
         "revoked" => w.token_revoked,
         "invitation" => w.invitation_revoked,
+        "google_linked" => w.google_linked_notice,
+        "google_unlinked" => w.google_unlinked_notice,
+        "google_taken" => w.google_account_taken,
+        "google_needs_password" => w.google_unlink_needs_password,
         _ => return None,
     })
 }
@@ -133,6 +146,18 @@ async fn page(
     } else {
         None
     };
+    let google = if crate::pages::google_sign_in::offered(app) {
+        Some(GooglePart {
+            linked: google::linked(&mut conn, viewer.user_id)
+                .await
+                .map_err(WebError::crm(lang))?,
+            has_password: google::has_password(&mut conn, viewer.user_id)
+                .await
+                .map_err(WebError::crm(lang))?,
+        })
+    } else {
+        None
+    };
     Ok(SettingsPage {
         l: Layout::for_viewer(viewer, w.settings_title, Section::Settings),
         w,
@@ -149,6 +174,7 @@ async fn page(
         new_link: None,
         notice,
         problem: None,
+        google,
     })
 }
 
