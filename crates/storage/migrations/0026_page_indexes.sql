@@ -5,8 +5,11 @@
 -- The contacts list by name, its pages both ways.
 CREATE INDEX contacts_org_name_idx
     ON contacts (org_id, (lower(first_name || ' ' || last_name)), id);
--- A company's contacts (its page, `?company=`), and its projects.
-CREATE INDEX contacts_org_company_idx ON contacts (org_id, company_id);
-CREATE INDEX projects_org_company_idx ON projects (org_id, company_id);
+-- A company's contacts (its page, `?company=`) and its projects, by name: the company and
+-- the order in one index (with the company alone, SQLite's planner walks the name index
+-- instead, through every contact of the organisation).
+CREATE INDEX contacts_org_company_idx
+    ON contacts (org_id, company_id, (lower(first_name || ' ' || last_name)), id);
+CREATE INDEX projects_org_company_idx ON projects (org_id, company_id, (lower(name)), id);
 -- The companies list by name (also the company choices of a contact's form).
 CREATE INDEX companies_org_lower_name_idx ON companies (org_id, (lower(name)), id);
