@@ -310,7 +310,7 @@ cmd_bench() {
   ensure_node_deps
   (cd "$ROOT/tests/e2e" && THREADLINE_SERVER_BIN="$ROOT/target/release/threadline-server" \
     THREADLINE_EXTENSION_DIR="$EXT_DIST" node bench/run.mjs ${BENCH_QUICK:+--quick})
-  log "server benchmarks (crates/bench): lookup under load, file transfers, both engines"
+  log "server benchmarks (crates/bench): lookup under load, the web app's pages (contacts list, search, a company's 1,000-entry timeline; page vs the model's calls), file transfers, both engines"
   "$ROOT/crates/bench/run.sh" ${BENCH_QUICK:+--quick}
   log "server benchmark: import of 100,000 contacts from CSV, both engines"
   "$ROOT/crates/server/bench/import-contacts.sh"

@@ -1,6 +1,6 @@
 //! One engine's whole run: seed, start the release server, check the data through the API,
-//! the lookup benchmark (raw SQL and HTTP side by side, in alternating rounds), then the
-//! file benchmark on a freshly started server (so its memory figures are its own).
+//! the lookup benchmark (raw SQL and HTTP side by side, in alternating rounds), the pages
+//! (the model's calls and HTTP side by side, request by request), then the file benchmark on a freshly started server (so its memory figures are its own).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::cpu::{CpuPerLookup, Snapshot};
 use crate::dataset::Dataset;
 use crate::files::{FilePlan, FileReport};
 use crate::lookup::{self, HttpLookup, Load, Lookup, RawLookup, Verdicts};
+use crate::pages::{self, PageLoad, PageReport, TimelinePlan};
 use crate::seed;
 use crate::server::ServerProcess;
 use crate::stats::{median, Summary};
@@ -29,6 +30,8 @@ pub struct SuiteConfig {
     pub batches: usize,
     /// Raw, then HTTP, this many times.
     pub rounds: usize,
+    pub pages: PageLoad,
+    pub timeline: TimelinePlan,
     pub files: FilePlan,
     pub server_bin: PathBuf,
     /// Holds the data directory (the SQLite file, the blobs) and the server logs.
@@ -69,12 +72,13 @@ pub struct EngineReport {
     /// Raw lookups per second ÷ HTTP lookups per second: what one lookup costs through the
     /// API, in raw lookups (target ≤ 2).
     pub cost_ratio: f64,
+    pub pages: Vec<PageReport>,
     pub files: FileReport,
     /// `/proc/loadavg`'s 1-minute figure at the start and at the end.
     pub load_average: [f64; 2],
 }
 
-fn load_average() -> f64 {
+pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
@@ -187,6 +191,8 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
             http_cpu,
         });
     }
+    let prepared = pages::prepare(&db, &cfg.data, cfg.timeline, progress).await?;
+    let pages = pages::measure(&db, &server.base_url, &prepared, cfg.pages, progress).await?;
     drop(server);
     db.close().await;
 
@@ -223,13 +229,14 @@ pub async fn run(cfg: &SuiteConfig, progress: &dyn Fn(&str)) -> Result<EngineRep
         raw_per_second,
         http_per_second,
         rounds,
+        pages,
         files,
         load_average: [load_before, load_average()],
     })
 }
 
 /// The release server on the suite's database, its log in `log` in the work directory.
-fn start_server(cfg: &SuiteConfig, log: &str) -> Result<ServerProcess, String> {
+pub fn start_server(cfg: &SuiteConfig, log: &str) -> Result<ServerProcess, String> {
     ServerProcess::start(
         &cfg.server_bin,
         &cfg.work_dir.join("data"),
@@ -333,6 +340,11 @@ pub fn markdown(reports: &[EngineReport]) -> String {
                 ));
             }
         }
+    }
+    out.push('\n');
+    out.push_str(pages::MARKDOWN_HEADER);
+    for r in reports {
+        out.push_str(&pages::markdown(&r.engine, &r.pages));
     }
     out.push_str(
         "\n| engine | file | upload | download | raw loopback copy | server RSS idle → peak (upload / download) | VmHWM |\n\

@@ -1,5 +1,6 @@
 //! The benchmark's tools on a tiny dataset, so that they cannot rot: seed, read back through
-//! the API, both lookup sides under load (agreeing on every answer), file transfers. On the
+//! the API, both lookup sides under load (agreeing on every answer), the pages (signed in,
+//! each checked against the model's records, with and without an index), file transfers. On the
 //! engine the tests run on (`THREADLINE_TEST_DATABASE_URL`, as the server's tests), against
 //! the server's router served in-process over loopback.
 
@@ -10,6 +11,7 @@ use threadline_bench::api::Api;
 use threadline_bench::dataset::Dataset;
 use threadline_bench::files::{self, FilePlan};
 use threadline_bench::lookup::{self, HttpLookup, Load, RawLookup};
+use threadline_bench::pages::{self, PageLoad, TimelinePlan};
 use threadline_bench::{seed, verify, workload};
 use threadline_server::testing::TestDatabase;
 use threadline_server::AppState;
@@ -92,6 +94,47 @@ async fn the_tools_work_end_to_end_on_a_tiny_dataset() {
             "{summary:?}"
         );
     }
+
+    // The pages: prepared twice (the second time finds everything made), measured without
+    // and with an index, which is there again afterwards.
+    let plan = TimelinePlan { entries: 30 };
+    pages::prepare(&db, &DATA, TimelinePlan { entries: 10 }, &|_| {})
+        .await
+        .expect("prepared");
+    let prepared = pages::prepare(&db, &DATA, plan, &|_| {})
+        .await
+        .expect("prepared again");
+    assert_eq!(prepared.timeline_entries, 30);
+    let index = "contacts_org_name_idx".to_string();
+    let definition = pages::index_definition(&db, &index).await.unwrap();
+    assert!(definition.is_some());
+    let load = PageLoad {
+        warmup: 1,
+        requests: 5,
+        budget: Duration::from_millis(200),
+    };
+    let (before, after) =
+        pages::measure_without_and_with(&db, &base, &prepared, load, &[index.clone()], &|_| {})
+            .await
+            .expect("the pages, without and with the index");
+    assert_eq!(
+        pages::index_definition(&db, &index).await.unwrap(),
+        definition
+    );
+    for reports in [&before, &after] {
+        let shown: Vec<usize> = reports.iter().map(|r| r.shown).collect();
+        // 25 contacts; some with the hit's last name; none; the company's one contact and
+        // 20 of its 30 timeline entries.
+        assert_eq!((shown[0], shown[2], shown[3]), (25, 0, 21), "{reports:#?}");
+        assert!(shown[1] >= 1, "{reports:#?}");
+        for r in reports.iter() {
+            assert_eq!((r.raw.requests, r.http.requests), (5, 5), "{r:#?}");
+            assert!(r.raw.p50_ms > 0.0 && r.raw.p50_ms <= r.raw.p95_ms, "{r:#?}");
+            assert!(r.ratio_p50 > 0.0 && r.html_bytes > 1000, "{r:#?}");
+        }
+    }
+    let markdown = pages::markdown("SQLite", &after);
+    assert_eq!(markdown.lines().count(), 4, "{markdown}");
 
     let report = files::run(
         &base,

@@ -17,7 +17,7 @@ use crate::error::{CrmError, CrmResult};
 use crate::validate::{self, MAX_NAME_CHARS};
 use threadline_domain::address::normalize_domain;
 use threadline_domain::company::registrable_domain;
-use threadline_storage::db::{BoxFuture, Conn, Sql};
+use threadline_storage::db::{id_text, BoxFuture, Conn, Sql};
 
 /// Most domains of one company.
 pub const MAX_DOMAINS: usize = 20;
@@ -106,13 +106,15 @@ impl Record for Company {
         Box::pin(load(conn, org, ids))
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, org: Uuid, q: &str) -> CrmResult<()> {
         let terms = Terms::parse(q);
         sql.push(" AND (lower(t.name) LIKE lower(")
             .push_bind(terms.like)
             .push(") ESCAPE '\\'");
         if let Some(domain) = terms.domain {
-            sql.push(" OR t.id IN (SELECT d.company_id FROM company_domains d WHERE d.org_id = t.org_id AND d.domain = ")
+            sql.push(" OR t.id IN (SELECT d.company_id FROM company_domains d WHERE d.org_id = ")
+                .push_bind(id_text(org))
+                .push(" AND d.domain = ")
                 .push_bind(domain)
                 .push(")");
         }

@@ -156,11 +156,13 @@ impl Record for Contact {
         Box::pin(load(conn, org, ids))
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, org: Uuid, q: &str) -> CrmResult<()> {
         let terms = Terms::parse(q);
         sql.push(" AND (lower(t.first_name || ' ' || t.last_name) LIKE lower(")
             .push_bind(terms.like.clone())
-            .push(") ESCAPE '\\' OR t.id IN (SELECT e.contact_id FROM contact_emails e WHERE e.org_id = t.org_id AND (lower(e.address) LIKE lower(")
+            .push(") ESCAPE '\\' OR t.id IN (SELECT e.contact_id FROM contact_emails e WHERE e.org_id = ")
+            .push_bind(id_text(org))
+            .push(" AND (lower(e.address) LIKE lower(")
             .push_bind(terms.like)
             .push(") ESCAPE '\\'");
         if let Some(key) = terms.match_key {

@@ -137,6 +137,50 @@ pub async fn list<T: Record>(
     params: &ListParams,
 ) -> CrmResult<ListPage<T>> {
     let kind = T::KIND;
+    let PageQuery {
+        mut sql,
+        limit,
+        backwards,
+    } = page_query::<T>(org, params)?;
+    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if backwards {
+        rows.reverse();
+    }
+    let at = |row: Option<&(String, String)>| row.map(|r| encode(kind, params.sort, r));
+    let (next_cursor, prev_cursor) = if backwards {
+        (at(rows.last()), at(rows.first()).filter(|_| more))
+    } else {
+        (
+            at(rows.last()).filter(|_| more),
+            at(rows.first()).filter(|_| params.after.is_some()),
+        )
+    };
+    let ids = rows
+        .iter()
+        .map(|(id, _)| Ok(parse_uuid(id)?))
+        .collect::<CrmResult<Vec<Uuid>>>()?;
+    let mut items = T::load(conn, org, &ids).await?;
+    items.sort_by_key(|r| ids.iter().position(|id| *id == r.id()));
+    Ok(ListPage {
+        items,
+        next_cursor,
+        prev_cursor,
+    })
+}
+
+/// A page's query: the ids and sort keys of `limit + 1` rows.
+pub struct PageQuery {
+    pub sql: Sql<'static>,
+    pub limit: u32,
+    /// Read backwards (`before`): the rows come in reverse.
+    pub backwards: bool,
+}
+
+/// The query of [`list`]'s page (its checks of `params` included).
+pub fn page_query<T: Record>(org: Uuid, params: &ListParams) -> CrmResult<PageQuery> {
+    let kind = T::KIND;
     let limit = match params.limit {
         None => DEFAULT_LIMIT,
         Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -208,34 +252,129 @@ pub async fn list<T: Record>(
     }
     if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         check_query(q)?;
-        T::search(&mut sql, q)?;
+        T::search(&mut sql, org, q)?;
     }
     sql.push(&format!(" ORDER BY {key} {dir}, t.id {dir} LIMIT "))
         .push_bind(i64::from(limit) + 1);
-    let mut rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    if backwards {
-        rows.reverse();
-    }
-    let at = |row: Option<&(String, String)>| row.map(|r| encode(kind, params.sort, r));
-    let (next_cursor, prev_cursor) = if backwards {
-        (at(rows.last()), at(rows.first()).filter(|_| more))
-    } else {
-        (
-            at(rows.last()).filter(|_| more),
-            at(rows.first()).filter(|_| params.after.is_some()),
-        )
-    };
-    let ids = rows
-        .iter()
-        .map(|(id, _)| Ok(parse_uuid(id)?))
-        .collect::<CrmResult<Vec<Uuid>>>()?;
-    let mut items = T::load(conn, org, &ids).await?;
-    items.sort_by_key(|r| ids.iter().position(|id| *id == r.id()));
-    Ok(ListPage {
-        items,
-        next_cursor,
-        prev_cursor,
+    Ok(PageQuery {
+        sql,
+        limit,
+        backwards,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::companies::Company;
+    use crate::records::contacts::Contact;
+    use crate::records::projects::Project;
+    use threadline_storage::db::{self, Engine};
+
+    /// The plan of `T`'s page for `params` (the engine's steps, one per line).
+    async fn plan<T: Record>(db: &db::Db, params: ListParams) -> Vec<String> {
+        let query = page_query::<T>(Uuid::nil(), &params).expect("a query");
+        db::query_plan(db, query.sql).await.expect("the plan")
+    }
+
+    fn sorts(engine: Engine, plan: &[String]) -> bool {
+        plan.iter().any(|step| match engine {
+            Engine::Sqlite => step.contains("TEMP B-TREE"),
+            Engine::Postgres => step.contains("Sort"),
+        })
+    }
+
+    /// On 1M contacts a list sorted by name that is not read from an index sorts the whole
+    /// organisation, and a correlated subquery runs once per row (BENCHMARKS.md, "Pages").
+    #[tokio::test]
+    async fn pages_by_name_read_an_index_and_searches_run_each_subquery_once() {
+        let test_db = threadline_storage::testing::TestDatabase::create();
+        let db = test_db.open().await;
+        let engine = db.engine();
+        let by_name = || ListParams {
+            sort: Sort::Name,
+            ..ListParams::default()
+        };
+
+        let contacts = plan::<Contact>(&db, by_name()).await;
+        assert!(
+            contacts.iter().any(|s| s.contains("contacts_org_name_idx")),
+            "{contacts:#?}"
+        );
+        assert!(!sorts(engine, &contacts), "{contacts:#?}");
+        let companies = plan::<Company>(&db, by_name()).await;
+        assert!(
+            companies
+                .iter()
+                .any(|s| s.contains("companies_org_lower_name_idx")),
+            "{companies:#?}"
+        );
+        assert!(!sorts(engine, &companies), "{companies:#?}");
+        let company = Some(Uuid::nil());
+        for (kind, plan, index) in [
+            (
+                "contacts",
+                plan::<Contact>(
+                    &db,
+                    ListParams {
+                        company,
+                        ..by_name()
+                    },
+                )
+                .await,
+                "contacts_org_company_idx",
+            ),
+            (
+                "projects",
+                plan::<Project>(
+                    &db,
+                    ListParams {
+                        company,
+                        ..by_name()
+                    },
+                )
+                .await,
+                "projects_org_company_idx",
+            ),
+        ] {
+            assert!(plan.iter().any(|s| s.contains(index)), "{kind}: {plan:#?}");
+        }
+
+        for (kind, plan) in [
+            (
+                "contacts",
+                plan::<Contact>(
+                    &db,
+                    ListParams {
+                        q: Some("ann@example.com".into()),
+                        ..by_name()
+                    },
+                )
+                .await,
+            ),
+            (
+                "companies",
+                plan::<Company>(
+                    &db,
+                    ListParams {
+                        q: Some("example.com".into()),
+                        ..by_name()
+                    },
+                )
+                .await,
+            ),
+        ] {
+            let correlated = |s: &String| match engine {
+                Engine::Sqlite => s.contains("CORRELATED"),
+                // `(hashed SubPlan 1)` runs once; `(SubPlan 1)` once per row.
+                Engine::Postgres => s.contains("(SubPlan"),
+            };
+            assert!(
+                plan.iter()
+                    .any(|s| s.contains("SUBQUERY") || s.contains("SubPlan")),
+                "{kind}: {plan:#?}"
+            );
+            assert!(!plan.iter().any(correlated), "{kind}: {plan:#?}");
+        }
+    }
 }

@@ -208,7 +208,7 @@ impl Record for Meeting {
         })
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, _org: Uuid, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.title"]);
         Ok(())
     }

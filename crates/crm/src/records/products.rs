@@ -175,7 +175,7 @@ impl Record for Product {
     }
 
     /// Name or code.
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, _org: Uuid, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.name", "t.code"]);
         Ok(())
     }

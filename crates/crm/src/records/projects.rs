@@ -81,7 +81,7 @@ impl Record for Project {
         })
     }
 
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, _org: Uuid, q: &str) -> CrmResult<()> {
         name_search(sql, q, &["t.name"]);
         Ok(())
     }

@@ -30,8 +30,10 @@ pub trait Record: Serialize + Sized + Send + Sync + 'static {
         ids: &'c [Uuid],
     ) -> BoxFuture<'c, CrmResult<Vec<Self>>>;
 
-    /// Adds ` AND (…)` to a list query over `t` (the kind's table) for the search `q`.
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()>;
+    /// Adds ` AND (…)` to a list query over `t` (the kind's table) of `org` for the search
+    /// `q`. A subquery names `org` itself rather than `t.org_id`: a subquery correlated
+    /// with `t` runs again for every row (BENCHMARKS.md, "Pages").
+    fn search(sql: &mut Sql<'_>, org: Uuid, q: &str) -> CrmResult<()>;
 
     /// What `auth` may see of the record (all of it, but for private emails).
     fn shown_to(self, _auth: &Actor) -> Value {

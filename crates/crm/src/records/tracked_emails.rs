@@ -254,7 +254,7 @@ impl Record for TrackedEmailRecord {
     }
 
     /// Subjects of shared emails only (a viewer-aware search is the timeline's).
-    fn search(sql: &mut Sql<'_>, q: &str) -> CrmResult<()> {
+    fn search(sql: &mut Sql<'_>, _org: Uuid, q: &str) -> CrmResult<()> {
         sql.push(" AND t.visibility = 'shared'");
         super::products::name_search(sql, q, &["t.subject"]);
         Ok(())
