@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod documents;
 pub mod emails;
 pub mod home;
 pub mod import;
@@ -108,4 +109,6 @@ pub fn routes() -> Router<AppState> {
         .merge(records::routes::<Project>())
         .merge(records::routes::<Meeting>())
         .merge(records::routes::<Product>())
+        // Documents: each record's panel, upload, trash; a node's changes (pages/documents.rs).
+        .merge(documents::routes())
 }
