@@ -146,6 +146,11 @@ async fn several_files_are_uploaded_listed_and_downloaded_byte_for_byte() {
         empty.body
     );
     assert!(empty.body.contains("Up to 50 MB per file"));
+    // No file sync connected: the way to Integrations.
+    assert!(empty.body.contains("connect one in Integrations."));
+    assert!(empty
+        .body
+        .contains(r#"<a href="/integrations">Open Integrations</a>"#));
     // The record's page links here.
     let record = s
         .site

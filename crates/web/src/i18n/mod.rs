@@ -454,6 +454,7 @@ pub struct Words {
     pub docs_uploading: &'static str,
     pub docs_upload_failed: &'static str,
     pub docs_choose_files: &'static str,
+    pub docs_upload_done: &'static str,
     pub docs_new_folder: &'static str,
     pub docs_folder_name: &'static str,
     pub docs_create_folder: &'static str,
@@ -475,6 +476,26 @@ pub struct Words {
     pub docs_name_taken: &'static str,
     pub docs_stale: &'static str,
     pub docs_parent_in_trash: &'static str,
+    pub docs_sync_title: &'static str,
+    pub docs_sync_col: &'static str,
+    pub docs_sync_now: &'static str,
+    pub docs_sync_none: &'static str,
+    pub docs_sync_open_integrations: &'static str,
+    pub docs_sync_waiting: &'static str,
+    pub docs_sync_module: &'static str,
+    pub docs_state_synced: &'static str,
+    pub docs_state_waiting: &'static str,
+    pub docs_state_gone: &'static str,
+    pub docs_done_sync_on: &'static str,
+    pub docs_done_sync_off: &'static str,
+    pub docs_done_sync_now: &'static str,
+    pub docs_done_sync_busy: &'static str,
+    /// "Sync with {provider}".
+    pub docs_sync_with: fn(&str) -> String,
+    /// "Stop syncing with {provider}".
+    pub docs_sync_stop: fn(&str) -> String,
+    /// "Synced with {provider} ({account})" / "Not synced with …".
+    pub docs_sync_state: fn(&str, &str, bool) -> String,
     /// "Documents of {record}".
     pub docs_heading: fn(&str) -> String,
     /// "{n} files uploaded".

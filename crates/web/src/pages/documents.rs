@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
+use threadline_connections::oauth::pending::Asker;
 use threadline_crm::documents::blobs::{BlobStore, MAX_FILE_BYTES};
 use threadline_crm::documents::tree::{
     self, node_etag, IfMatch, Node, NodeKind, RecordKind, RecordRef,
@@ -31,13 +32,16 @@ use threadline_crm::documents::tree::{
 use threadline_crm::documents::upload;
 use threadline_crm::CrmError;
 use threadline_http::routes::documents::{download_response, wake_syncs};
-use threadline_http::AppState;
+use threadline_http::routes::{document_sync, sync as api_sync};
+use threadline_http::{ApiError, AppState};
+use threadline_sync_engine::Integration;
 use uuid::Uuid;
 
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
 use crate::pages::conn;
+use crate::pages::integrations::{from_api, own, to_provider, viewer_connections};
 use crate::pages::records::name_of;
 use crate::session::Viewer;
 
@@ -203,6 +207,8 @@ pub struct Row {
     /// Folders it may move to (id, path): not itself nor one inside it.
     targets: Vec<(String, String)>,
     parent: String,
+    /// Its state with each sync that covers the record.
+    sync: String,
 }
 
 pub struct Crumb {
@@ -232,6 +238,9 @@ struct PanelPage {
     notice: Option<String>,
     problem: Option<String>,
     max_bytes: u64,
+    syncs: Vec<SyncRow>,
+    /// Some sync covers the record: the list has a column for it.
+    synced: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +258,10 @@ fn notice(w: &'static Words, done: Option<&str>, n: Option<usize>) -> Option<Str
         "moved" => w.docs_done_moved.into(),
         "trashed" => w.docs_done_trashed.into(),
         "restored" => w.docs_done_restored.into(),
+        "sync-on" => w.docs_done_sync_on.into(),
+        "sync-off" => w.docs_done_sync_off.into(),
+        "sync-now" => w.docs_done_sync_now.into(),
+        "sync-busy" => w.docs_done_sync_busy.into(),
         _ => return None,
     })
 }
@@ -306,6 +319,7 @@ async fn panel_page(
         Some(_) if problem.is_none() => return Err(WebError::NotFound(lang)),
         _ => None,
     };
+    let (syncs, sync_states) = syncs_of(app, viewer, record, &nodes).await?;
     let base = base_of(record);
     let by_id: HashMap<Uuid, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
     let path_of = |id: Uuid| -> Vec<&Node> {
@@ -409,6 +423,11 @@ async fn panel_page(
                 version: n.version,
                 targets: targets_of(n),
                 parent: n.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+                sync: sync_states
+                    .get(&n.id)
+                    .cloned()
+                    .unwrap_or_default()
+                    .join(" · "),
             }
         })
         .collect();
@@ -441,6 +460,8 @@ async fn panel_page(
         notice,
         problem: problem.map(|(_, p)| p),
         max_bytes: MAX_FILE_BYTES,
+        synced: syncs.iter().any(|s| s.on),
+        syncs,
     });
     if let Some(status) = status {
         *page.status_mut() = status;
@@ -819,6 +840,165 @@ pub async fn trash_page(
         base: base_of(record),
         rows,
     }))
+}
+
+// ---------------------------------------------------------------------------------------
+// The file sync (Google Drive, Dropbox)
+
+/// One of the viewer's connections whose provider has a document sync on this server.
+pub struct SyncRow {
+    connection: Uuid,
+    provider: &'static str,
+    account: String,
+    /// This record's documents are synced by it (the record itself, or its whole module).
+    on: bool,
+    /// Synced as part of its whole module: turned off in Integrations, not here.
+    by_module: bool,
+    /// On, but the provider's permission is still to be granted.
+    waiting: bool,
+}
+
+impl SyncRow {
+    /// "Synced with Dropbox (ann@example.com)."
+    fn line(&self, w: &Words) -> String {
+        (w.docs_sync_state)(self.provider, &self.account, self.on)
+    }
+}
+
+/// The viewer's document syncs, and each node's state with those that cover the record
+/// (`"Google Drive: synced"`).
+async fn syncs_of(
+    app: &AppState,
+    viewer: &Viewer,
+    record: RecordRef,
+    nodes: &[Node],
+) -> Result<(Vec<SyncRow>, HashMap<Uuid, Vec<String>>), WebError> {
+    use threadline_files_core::{link::RecordRef as SyncRef, NodeKey, NodeSyncState};
+    use threadline_files_sync::settings::{self, Target};
+    use threadline_files_sync::store;
+    let lang = viewer.lang;
+    let w = viewer.words();
+    let internal = |e: threadline_files_sync::StoreError| WebError::Internal(lang, e.to_string());
+    let connections = viewer_connections(app, viewer).await?;
+    let mut rows = Vec::new();
+    let mut states: HashMap<Uuid, Vec<String>> = HashMap::new();
+    let mut c = conn(app, lang).await?;
+    let mut list: Vec<_> = connections.into_values().collect();
+    list.sort_by_key(|c| c.provider.label());
+    for connection in list {
+        if connection.status == threadline_connections::Status::Disconnected {
+            continue;
+        }
+        let Ok(files) = document_sync::files_of(app, connection.provider) else {
+            continue;
+        };
+        let kind = document_sync::sync_kind(record.kind);
+        let targets = settings::get(&mut c, connection.id)
+            .await
+            .map_err(internal)?
+            .map(|s| s.targets)
+            .unwrap_or_default();
+        let by_record = targets.contains(&Target::Record(SyncRef {
+            kind,
+            id: record.id,
+        }));
+        let by_module = targets.contains(&Target::Module(kind));
+        let provider = files.sync().provider().label();
+        let on = by_record || by_module;
+        if on {
+            let links: HashMap<Uuid, _> = store::links(&mut c, connection.id)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter_map(|l| match l.key {
+                    NodeKey::Node(id) => Some((id, l)),
+                    _ => None,
+                })
+                .collect();
+            for n in nodes {
+                let state =
+                    match threadline_files_core::node_sync_state(links.get(&n.id), n.version) {
+                        NodeSyncState::Synced => w.docs_state_synced,
+                        NodeSyncState::Waiting => w.docs_state_waiting,
+                        NodeSyncState::GoneRemotely => w.docs_state_gone,
+                    };
+                states
+                    .entry(n.id)
+                    .or_default()
+                    .push(format!("{provider}: {state}"));
+            }
+        }
+        rows.push(SyncRow {
+            connection: connection.id,
+            provider,
+            account: connection.account_email.clone().unwrap_or_default(),
+            on,
+            by_module: by_module && !by_record,
+            waiting: on && !files.granted(&connection.scopes),
+        });
+    }
+    Ok((rows, states))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SyncForm {
+    csrf: String,
+    /// `on` or `off`.
+    enabled: String,
+}
+
+/// `POST /<kind>s/{id}/documents/sync/{connection}`: "Sync with Drive/Dropbox" on or off
+/// for this record (the API's `PUT /connections/{id}/documents-sync`, for this session).
+pub async fn switch_sync(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Extension(kind): Extension<RecordKind>,
+    Path((raw, connection)): Path<(String, Uuid)>,
+    Form(form): Form<SyncForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let lang = viewer.lang;
+    let record = record_of(kind, &raw, lang)?;
+    let connection = own(&app, &viewer, connection).await?;
+    let switch = document_sync::DocumentSyncSwitch {
+        record_kind: kind,
+        record_id: Some(record.id),
+        enabled: form.enabled == "on",
+    };
+    let asker = Asker::Session(viewer.session.id);
+    let answer = document_sync::switch_sync(&app, &viewer, asker, &connection, &switch)
+        .await
+        .map_err(|e| from_api(e, lang))?;
+    if let Some(grant) = answer.authorization {
+        return Ok(to_provider(&viewer, connection.provider, grant.start_url));
+    }
+    let done = if switch.enabled {
+        "sync-on"
+    } else {
+        "sync-off"
+    };
+    Ok(Redirect::to(&panel_href(record, None, Some(done))).into_response())
+}
+
+/// `POST /<kind>s/{id}/documents/sync/{connection}/now`: the scheduler's "sync now", as on
+/// the Integrations page.
+pub async fn sync_now(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Extension(kind): Extension<RecordKind>,
+    Path((raw, connection)): Path<(String, Uuid)>,
+    Form(form): Form<crate::session::CsrfForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let lang = viewer.lang;
+    let record = record_of(kind, &raw, lang)?;
+    let connection = own(&app, &viewer, connection).await?;
+    let done = match api_sync::sync_now_of(&app, connection.id).await {
+        Ok(_) => "sync-now",
+        Err(ApiError::Request { status, .. }) if status.as_u16() == 409 => "sync-busy",
+        Err(e) => return Err(from_api(e, lang)),
+    };
+    Ok(Redirect::to(&panel_href(record, None, Some(done))).into_response())
 }
 
 #[cfg(test)]
