@@ -587,3 +587,275 @@ async fn changes_without_the_csrf_token_are_refused_and_nothing_is_stored() {
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
     assert!(nodes_of(&s).await.is_empty());
 }
+
+/// The file sync on the panel, with a Dropbox whose files API is never reached (no run is
+/// started by these tests: the switch and the states are the database's).
+mod file_sync {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use threadline_connections::{Grant, Provider};
+    use threadline_crm::documents::blobs::BlobStore;
+    use threadline_files_core::link::{Link, LinkState, NodeKey};
+    use threadline_files_core::plan::RemoteRun;
+    use threadline_files_sync::integration::{Declaration, FilesIntegration};
+    use threadline_files_sync::remote::{
+        ByteStream, ListRequest, RemoteError, RemoteErrorKind, RemoteFiles, RemoteResult, Target,
+        Upload,
+    };
+    use threadline_files_sync::run::FileSync;
+    use threadline_files_sync::{settings, store};
+    use threadline_http::AppState;
+    use threadline_storage::db::BoxFuture;
+    use threadline_storage::secrets::{new_key_line, Keyring, SecretString};
+    use threadline_sync_engine::{Card, FixedToken, Localised};
+
+    struct Unreached;
+
+    fn unreached<T: Send + 'static>() -> BoxFuture<'static, RemoteResult<T>> {
+        Box::pin(async {
+            Err(RemoteError::new(
+                RemoteErrorKind::Retryable { retry_after: None },
+                "not reached in these tests",
+            ))
+        })
+    }
+
+    impl RemoteFiles for Unreached {
+        fn provider(&self) -> threadline_files_core::provider::Provider {
+            threadline_files_core::provider::Provider::Dropbox
+        }
+        fn list<'a>(
+            &'a self,
+            _: &'a str,
+            _: ListRequest<'a>,
+        ) -> BoxFuture<'a, RemoteResult<RemoteRun>> {
+            unreached()
+        }
+        fn download<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, RemoteResult<ByteStream>> {
+            unreached()
+        }
+        fn create_folder<'a>(
+            &'a self,
+            _: &'a str,
+            _: Target<'a>,
+        ) -> BoxFuture<'a, RemoteResult<threadline_files_core::RemoteItem>> {
+            unreached()
+        }
+        fn upload<'a>(
+            &'a self,
+            _: &'a str,
+            _: Target<'a>,
+            _: Option<(&'a str, &'a str)>,
+            _: &'a Upload,
+        ) -> BoxFuture<'a, RemoteResult<threadline_files_core::RemoteItem>> {
+            unreached()
+        }
+        fn move_item<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: Target<'a>,
+        ) -> BoxFuture<'a, RemoteResult<threadline_files_core::RemoteItem>> {
+            unreached()
+        }
+        fn delete<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a str,
+            _: Option<&'a str>,
+        ) -> BoxFuture<'a, RemoteResult<()>> {
+            unreached()
+        }
+    }
+
+    const DECLARATION: Declaration = Declaration {
+        name: "dropbox",
+        provider: Provider::Dropbox,
+        scopes: &["files.content.write"],
+        scopes_label: "the app folder",
+        card: Card {
+            title: Localised {
+                en: "Dropbox",
+                nl: "Dropbox",
+                de: "Dropbox",
+            },
+            summary: Localised {
+                en: "Files.",
+                nl: "Bestanden.",
+                de: "Dateien.",
+            },
+        },
+        asked_at_connect: true,
+        interval: Duration::from_secs(3600),
+        jitter: Duration::ZERO,
+    };
+
+    #[tokio::test]
+    async fn the_record_is_synced_with_dropbox_and_each_file_says_where_it_stands() {
+        let data_dir = std::env::temp_dir().join(format!(
+            "threadline-docs-{}",
+            threadline_storage::db::new_id()
+        ));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let key_line = new_key_line().unwrap();
+        let keys = Keyring::parse(&key_line, "test keys").unwrap();
+        let dir = data_dir.clone();
+        let site = Site::with_state(move |db| {
+            let sync = FileSync::new(
+                db.clone(),
+                BlobStore::in_data_dir(&dir),
+                Arc::new(Unreached),
+                Arc::new(FixedToken(SecretString::from("token".to_string()))),
+                &[],
+            );
+            AppState::with_data_dir(db, &dir)
+                .with_keyring(Keyring::parse(&key_line, "test keys").unwrap())
+                .with_integration(FilesIntegration::new(DECLARATION, sync))
+        })
+        .await;
+        let actor = new_user(&site, site.owner.org_id, "ann@example.com", "Ann Lee").await;
+        let cookie = cookie_of(&site, actor.user_id).await;
+        let acme = company(&site, &actor, "Acme").await;
+        let base = format!("/companies/{}/documents", acme.id);
+        let csrf = csrf_of(&site.get(&base, Some(&cookie)).await.body);
+        let uploaded = site
+            .post_multipart(
+                &format!("{base}/files"),
+                Some(&cookie),
+                &[
+                    ("csrf", None, csrf.as_bytes()),
+                    ("file", Some("offer.txt"), b"offer"),
+                ],
+            )
+            .await;
+        assert_eq!(uploaded.status, StatusCode::SEE_OTHER);
+
+        // Ann's Dropbox connection.
+        let grant = Grant {
+            provider: Provider::Dropbox,
+            account_id: "dbid:ann".into(),
+            account_email: Some("ann@dropbox.example".into()),
+            scopes: vec!["files.content.write".into()],
+            access_token: SecretString::from("sl.access".to_string()),
+            refresh_token: Some(SecretString::from("refresh".to_string())),
+            access_token_expires_at: None,
+        };
+        let connection = support::connection_of(&site, &keys, &actor, &grant).await;
+
+        let off = site.get(&base, Some(&cookie)).await;
+        assert!(
+            off.body
+                .contains("Not synced with Dropbox (ann@dropbox.example)."),
+            "{}",
+            off.body
+        );
+        assert!(off.body.contains("Sync with Dropbox"));
+        let switch = format!("{base}/sync/{}", connection.id);
+        let on = site
+            .post(
+                &switch,
+                Some(&cookie),
+                &[("csrf", &csrf), ("enabled", "on")],
+            )
+            .await;
+        assert_eq!(on.status, StatusCode::SEE_OTHER, "{}", on.body);
+        assert_eq!(
+            on.location.as_deref(),
+            Some(format!("{base}?done=sync-on").as_str())
+        );
+        let mut conn = site.db.pool().acquire().await.unwrap();
+        let targets = settings::get(&mut conn, connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .targets;
+        assert_eq!(targets.len(), 1);
+        drop(conn);
+
+        // Not synced yet: waiting; linked at its version: synced.
+        let page = site.get(&base, Some(&cookie)).await;
+        assert!(
+            page.body
+                .contains("Synced with Dropbox (ann@dropbox.example)."),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("Dropbox: waiting for the next sync"),
+            "{}",
+            page.body
+        );
+        let file = named(&nodes(&site, &actor, acme.id).await, "offer.txt").clone();
+        let link = Link {
+            key: NodeKey::Node(file.id),
+            record: None,
+            state: LinkState::Synced,
+            crm_version: file.version,
+            sha256: file.sha256.clone(),
+            crm_parent: None,
+            crm_name: file.name.clone(),
+            remote_id: "id:offer".into(),
+            remote_parent: None,
+            remote_name: file.name.clone(),
+            remote_rev: Some("1".into()),
+            remote_hash: None,
+            path: "/Companies/Acme/offer.txt".into(),
+        };
+        let mut conn = site.db.pool().acquire().await.unwrap();
+        store::put_link(&mut conn, connection.id, &link)
+            .await
+            .unwrap();
+        drop(conn);
+        let page = site.get(&base, Some(&cookie)).await;
+        assert!(page.body.contains("Dropbox: synced"), "{}", page.body);
+
+        // Sync now: the scheduler's run, as on Integrations.
+        let now = site
+            .post(&format!("{switch}/now"), Some(&cookie), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(now.status, StatusCode::SEE_OTHER, "{}", now.body);
+        assert!(now.location.unwrap().contains("done=sync-"));
+
+        // Someone else's connection is not theirs to switch.
+        let (_, eve) = site
+            .user(Some(actor.org_id), "eve@example.com", "Eve")
+            .await;
+        let eve_csrf = csrf_of(&site.get(&base, Some(&eve)).await.body);
+        let refused = site
+            .post(
+                &switch,
+                Some(&eve),
+                &[("csrf", &eve_csrf), ("enabled", "off")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+
+        // Off again: the files stay.
+        let off = site
+            .post(
+                &switch,
+                Some(&cookie),
+                &[("csrf", &csrf), ("enabled", "off")],
+            )
+            .await;
+        assert_eq!(off.status, StatusCode::SEE_OTHER);
+        let page = site.get(&base, Some(&cookie)).await;
+        assert!(
+            page.body.contains("Not synced with Dropbox"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("Dropbox: synced"));
+        assert_eq!(nodes(&site, &actor, acme.id).await.len(), 1);
+        std::fs::remove_dir_all(&data_dir).ok();
+    }
+}

@@ -71,6 +71,14 @@ pub fn routes() -> Router<AppState> {
             .route(
                 &format!("{base}/trash"),
                 get(trash_page).layer(Extension(kind)),
+            )
+            .route(
+                &format!("{base}/sync/{{connection}}"),
+                post(switch_sync).layer(Extension(kind)),
+            )
+            .route(
+                &format!("{base}/sync/{{connection}}/now"),
+                post(sync_now).layer(Extension(kind)),
             );
     }
     router
