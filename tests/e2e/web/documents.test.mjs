@@ -107,7 +107,7 @@ test('a 50 MB file is uploaded with progress and downloaded intact; rename, tras
   // Rename.
   await row.locator('summary').click();
   await row.getByLabel('New name').fill('Offer 2026.bin');
-  await row.getByRole('button', { name: 'Rename' }).click();
+  await row.getByRole('button', { name: 'Rename', exact: true }).click();
   await page.waitForURL(/\?done=renamed$/);
   assert.match(await page.getByRole('status').textContent(), /Renamed/);
   const renamed = page.locator('#docs tbody tr', { hasText: 'Offer 2026.bin' });
