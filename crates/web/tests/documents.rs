@@ -183,7 +183,7 @@ async fn several_files_are_uploaded_listed_and_downloaded_byte_for_byte() {
     assert!(page.body.contains("Ann Lee"));
 
     let nodes = nodes(&s.site, &s.actor, s.company.id).await;
-    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes.len(), 2, "both files");
     let notes = named(&nodes, "notes é.txt");
     let download = s
         .site
@@ -199,6 +199,22 @@ async fn several_files_are_uploaded_listed_and_downloaded_byte_for_byte() {
         "attachment; filename=\"notes _.txt\"; filename*=UTF-8''notes%20%C3%A9.txt"
     );
     assert_eq!(download.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    // Sent as stored, with its length, even to a browser that takes gzip.
+    let long = "compressible ".repeat(100);
+    assert_eq!(
+        upload(&s, "long.txt", long.as_bytes()).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let long_id = named(&nodes_of(&s).await, "long.txt").id;
+    let request = axum::http::Request::get(format!("/documents/{long_id}/download"))
+        .header(header::COOKIE, &s.cookie)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let plain = s.site.send(request).await;
+    assert!(plain.headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(plain.header(header::CONTENT_LENGTH), "1300");
+    assert_eq!(plain.body, long);
     // A folder has no content.
     let folder = s
         .site
@@ -706,6 +722,14 @@ mod file_sync {
             threadline_storage::db::new_id()
         ));
         std::fs::create_dir_all(&data_dir).unwrap();
+        // Removed however the test ends.
+        struct Removed(std::path::PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                std::fs::remove_dir_all(&self.0).ok();
+            }
+        }
+        let _removed = Removed(data_dir.clone());
         let key_line = new_key_line().unwrap();
         let keys = Keyring::parse(&key_line, "test keys").unwrap();
         let dir = data_dir.clone();
@@ -856,6 +880,5 @@ mod file_sync {
         );
         assert!(!page.body.contains("Dropbox: synced"));
         assert_eq!(nodes(&site, &actor, acme.id).await.len(), 1);
-        std::fs::remove_dir_all(&data_dir).ok();
     }
 }
