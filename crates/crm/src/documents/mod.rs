@@ -9,8 +9,11 @@
 //! - [`retention`]: how long the trash and old versions are kept, and the collection that
 //!   removes them and content nothing references any more.
 //! - [`usage`]: the storage an organisation's documents use.
+//! - [`upload`]: a file arriving (the checks, the content, the node), for the API and the
+//!   web app alike; which node has content to download.
 
 pub mod blobs;
 pub mod retention;
 pub mod tree;
+pub mod upload;
 pub mod usage;

@@ -243,10 +243,25 @@ pub async fn live_node(conn: &mut Conn, org: Uuid, id: Uuid) -> CrmResult<Node> 
 
 /// The live nodes of a record's tree, folders first, then by name.
 pub async fn record_nodes(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmResult<Vec<Node>> {
+    nodes_of_record(
+        conn,
+        org,
+        record,
+        "deleted_at IS NULL ORDER BY kind DESC, name_key, name, id",
+    )
+    .await
+}
+
+/// The nodes of a record's tree that `rest` (a condition, then an order) selects.
+async fn nodes_of_record(
+    conn: &mut Conn,
+    org: Uuid,
+    record: RecordRef,
+    rest: &'static str,
+) -> CrmResult<Vec<Node>> {
     let rows: Vec<NodeRow> = sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM document_nodes
-         WHERE org_id = $1 AND record_kind = $2 AND record_id = $3 AND deleted_at IS NULL
-         ORDER BY kind DESC, name_key, name, id"
+         WHERE org_id = $1 AND record_kind = $2 AND record_id = $3 AND {rest}"
     ))
     .bind(id_text(org))
     .bind(record.kind.as_str())
@@ -366,6 +381,38 @@ pub async fn trash(conn: &mut Conn, org: Uuid) -> CrmResult<Vec<Node>> {
     .fetch_all(&mut *conn)
     .await?;
     into_nodes(rows)
+}
+
+/// One record's trash: each node a delete was asked for, newest first.
+pub async fn record_trash(conn: &mut Conn, org: Uuid, record: RecordRef) -> CrmResult<Vec<Node>> {
+    nodes_of_record(
+        conn,
+        org,
+        record,
+        "trash_id = id ORDER BY deleted_at DESC, id",
+    )
+    .await
+}
+
+/// Who last changed each node of a record's tree (live or in the trash), by name: the
+/// user's, or nobody's for a change a sync made without one.
+pub async fn changed_by(
+    conn: &mut Conn,
+    org: Uuid,
+    record: RecordRef,
+) -> CrmResult<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.id, u.name FROM document_nodes n JOIN users u ON u.id = n.updated_by
+         WHERE n.org_id = $1 AND n.record_kind = $2 AND n.record_id = $3",
+    )
+    .bind(id_text(org))
+    .bind(record.kind.as_str())
+    .bind(id_text(record.id))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, name)| Ok((parse_uuid(&id)?, name)))
+        .collect()
 }
 
 /// A folder of `record` (live) that `field` names as the parent; `None` is the top.

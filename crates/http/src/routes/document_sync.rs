@@ -39,8 +39,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::openapi::{ApiRouter, Op};
 use crate::routes::connections::own;
-use crate::routes::oauth::{start_google_flow, ConnectStarted};
+use crate::routes::oauth::{start_flow_for, ConnectStarted};
 use crate::state::AppState;
+use threadline_connections::oauth::pending::Asker;
+use threadline_connections::Owner;
+use threadline_crm::Actor;
 
 const PATH: &str = "/connections/{id}/documents-sync";
 
@@ -149,7 +152,7 @@ pub struct DocumentSyncState {
 }
 
 /// The document sync that runs on `provider`'s connections on this server.
-fn files_of(state: &AppState, provider: Provider) -> ApiResult<&FilesIntegration> {
+pub fn files_of(state: &AppState, provider: Provider) -> ApiResult<&FilesIntegration> {
     state
         .integrations()
         .of(provider)
@@ -167,7 +170,8 @@ fn files_of(state: &AppState, provider: Provider) -> ApiResult<&FilesIntegration
         })
 }
 
-fn sync_kind(kind: RecordKind) -> SyncKind {
+/// The sync core's name of a record kind.
+pub fn sync_kind(kind: RecordKind) -> SyncKind {
     match kind {
         RecordKind::Company => SyncKind::Company,
         RecordKind::Contact => SyncKind::Contact,
@@ -204,7 +208,23 @@ async fn set_sync(
     Json(input): Json<DocumentSyncSwitch>,
 ) -> ApiResult<(StatusCode, Json<DocumentSyncState>)> {
     let connection = own(&state, &auth, &raw).await?;
-    let files = files_of(&state, connection.provider)?;
+    let asker = Asker::Token(auth.token_id);
+    let answer = switch_sync(&state, &auth, asker, &connection, &input).await?;
+    Ok((StatusCode::OK, Json(answer)))
+}
+
+/// "Sync with Drive/Dropbox" on or off for a record (or a module) on the asker's own
+/// `connection`: what `PUT …/documents-sync` does, for the API (`asker`: its token) and the
+/// web app (its session). On Drive without the scope, the answer's `authorization` is the
+/// start link of the grant.
+pub async fn switch_sync(
+    state: &AppState,
+    actor: &Actor,
+    asker: Asker,
+    connection: &Connection,
+    input: &DocumentSyncSwitch,
+) -> ApiResult<DocumentSyncState> {
+    let files = files_of(state, connection.provider)?;
     let target = match input.record_id {
         Some(id) => {
             let record = tree::RecordRef {
@@ -212,7 +232,7 @@ async fn set_sync(
                 id,
             };
             let mut conn = state.db().pool().acquire().await?;
-            tree::require_record(&mut conn, auth.org_id, record).await?;
+            tree::require_record(&mut conn, actor.org_id, record).await?;
             Target::Record(SyncRecord {
                 kind: sync_kind(input.record_kind),
                 id,
@@ -220,7 +240,7 @@ async fn set_sync(
         }
         None => Target::Module(sync_kind(input.record_kind)),
     };
-    let c = &connection;
+    let c = connection;
     let switched = state
         .db()
         .write(|tx| Box::pin(files.set_target(tx, c, target, input.enabled)))
@@ -233,17 +253,28 @@ async fn set_sync(
             None
         }
         Switched::WaitingForScope if connection.provider == Provider::Google => {
-            let hint = connection.account_email.as_deref().unwrap_or(&auth.email);
-            Some(start_google_flow(&state, &auth, hint, files.scopes()).await?)
+            let hint = connection.account_email.as_deref().unwrap_or(&actor.email);
+            Some(
+                start_flow_for(
+                    state,
+                    Owner::from(actor),
+                    asker,
+                    Provider::Google,
+                    Some(hint),
+                    files.scopes(),
+                )
+                .await?,
+            )
         }
         Switched::WaitingForScope | Switched::Off => None,
     };
-    let mut answer = sync_state(&state, files, &connection).await?;
+    let mut answer = sync_state(state, files, connection).await?;
     answer.authorization = authorization;
-    Ok((StatusCode::OK, Json(answer)))
+    Ok(answer)
 }
 
-async fn sync_state(
+/// What the sync of `connection` covers and where it stands.
+pub async fn sync_state(
     state: &AppState,
     files: &FilesIntegration,
     connection: &Connection,

@@ -36,6 +36,7 @@ use crate::documents::blobs::{file_too_large, MAX_FILE_BYTES};
 use crate::documents::tree::{
     self, content_etag, IfMatch, NewContent, Node, RecordKind, RecordRef,
 };
+use crate::documents::upload;
 use crate::documents::usage::{self, StorageUsage};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::path_id;
@@ -432,25 +433,17 @@ async fn upload(
     };
     tree::valid_name("name", name)?;
     refuse_declared_oversize(&headers)?;
-    let blobs = state.blobs()?;
-    // Refuse what will be refused before taking the upload (the write checks again).
-    let mut tx = state.db().begin_read().await?;
-    let refused = async {
-        tree::require_record(&mut tx, auth.org_id, record).await?;
-        tree::check_parent(&mut tx, auth.org_id, record, parent, "parent_id").await?;
-        tree::check_name_free(&mut tx, auth.org_id, record, parent, name, None).await
-    }
-    .await;
-    end_read(tx).await?;
-    refused?;
-    let content = NewContent {
-        blob: blobs.store_stream(body.into_data_stream()).await?,
-        content_type: upload_content_type(&headers),
-    };
-    let node = state
-        .db()
-        .write(|tx| Box::pin(tree::create_file(tx, &auth, record, parent, name, &content)))
-        .await?;
+    let node = upload::upload_file(
+        state.db(),
+        state.blobs()?,
+        &auth,
+        record,
+        parent,
+        name,
+        upload_content_type(&headers),
+        body.into_data_stream(),
+    )
+    .await?;
     wake_syncs(&state, auth.org_id, &node).await;
     Ok(node_response(StatusCode::CREATED, node))
 }
@@ -502,18 +495,11 @@ async fn download(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = path_id(&node, "document")?;
-    let node = {
+    let (node, sha256, size) = {
         let mut conn = state.db().pool().acquire().await?;
-        tree::live_node(&mut conn, auth.org_id, id).await?
+        upload::file_node(&mut conn, auth.org_id, id).await?
     };
-    let (Some(sha256), Some(size)) = (node.sha256.as_deref(), node.size) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_a_file",
-            format!("{id} is a folder: only a file has content"),
-        ));
-    };
-    let etag = HeaderValue::from_str(&content_etag(sha256)).expect("hex and quotes");
+    let etag = HeaderValue::from_str(&content_etag(&sha256)).expect("hex and quotes");
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -526,11 +512,11 @@ async fn download(
         response.headers_mut().insert(header::ETAG, etag);
         return Ok(response);
     }
-    let stream = state.blobs()?.open(sha256).await?;
+    let stream = state.blobs()?.open(&sha256).await?;
     let mut response = download_response(
         Body::from_stream(stream),
         node.content_type.as_deref(),
-        u64::try_from(size).unwrap_or_default(),
+        size,
         &node.name,
     );
     response.headers_mut().insert(header::ETAG, etag);
@@ -715,7 +701,7 @@ async fn storage_use(
 /// A document of a record changed: the document syncs that cover the record run within
 /// seconds (`threadline_files_sync::settings::wake`). Best effort: the change is made, and
 /// the sync's next scheduled run carries it if this fails.
-async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
+pub async fn wake_syncs(state: &AppState, org: uuid::Uuid, node: &Node) {
     use threadline_files_sync::settings;
     let (kind, id) = (node.record.kind.as_str(), node.record.id);
     let woken = async {

@@ -141,6 +141,7 @@ pub mod provider;
 
 pub use decide::{Content, Fate};
 pub use hash::{dropbox_content_hash, DropboxHasher, HashKind, RemoteHash};
+pub use link::{node_sync_state, NodeSyncState};
 pub use link::{CrmFile, CrmNode, CrmRecord, Link, LinkState, NodeKey, RecordKind, RecordRef};
 pub use link::{RemoteItem, RemoteKind};
 pub use plan::{

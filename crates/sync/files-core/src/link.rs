@@ -243,3 +243,60 @@ pub fn derived_node_id(provider: Provider, account: &str, remote_id: &str, salt:
     bytes.copy_from_slice(&digest[..16]);
     Uuid::new_v8(bytes)
 }
+
+/// Where one CRM file or folder stands with a connection's sync, as its page says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeSyncState {
+    /// Both sides have it as the CRM has it now.
+    Synced,
+    /// New or changed in the CRM since the last sync: the next run carries it.
+    Waiting,
+    /// Deleted (or moved out of the synced folder) at the provider: kept in the CRM, and not
+    /// pushed back until it changes here.
+    GoneRemotely,
+}
+
+/// The sync state of a node at `version`, from its link row (`None`: not linked yet).
+pub fn node_sync_state(link: Option<&Link>, version: i64) -> NodeSyncState {
+    match link {
+        Some(l) if l.crm_version < version => NodeSyncState::Waiting,
+        Some(l) if l.state == LinkState::GoneRemotely => NodeSyncState::GoneRemotely,
+        Some(_) => NodeSyncState::Synced,
+        _ => NodeSyncState::Waiting,
+    }
+}
+
+#[cfg(test)]
+mod node_state_tests {
+    use super::*;
+
+    fn link(state: LinkState, crm_version: i64) -> Link {
+        Link {
+            key: NodeKey::Node(Uuid::nil()),
+            record: None,
+            state,
+            crm_version,
+            sha256: None,
+            crm_parent: None,
+            crm_name: "a.txt".into(),
+            remote_id: "r".into(),
+            remote_parent: None,
+            remote_name: "a.txt".into(),
+            remote_rev: None,
+            remote_hash: None,
+            path: "/a.txt".into(),
+        }
+    }
+
+    #[test]
+    fn a_node_is_synced_at_its_linked_version_and_waits_after_a_change() {
+        assert_eq!(node_sync_state(None, 1), NodeSyncState::Waiting);
+        let synced = link(LinkState::Synced, 3);
+        assert_eq!(node_sync_state(Some(&synced), 3), NodeSyncState::Synced);
+        assert_eq!(node_sync_state(Some(&synced), 4), NodeSyncState::Waiting);
+        let gone = link(LinkState::GoneRemotely, 3);
+        assert_eq!(node_sync_state(Some(&gone), 3), NodeSyncState::GoneRemotely);
+        // Changed in the CRM since: pushed again by the next run.
+        assert_eq!(node_sync_state(Some(&gone), 5), NodeSyncState::Waiting);
+    }
+}

@@ -203,7 +203,7 @@ struct ContinuePage {
     start_url: String,
 }
 
-fn to_provider(viewer: &Viewer, provider: Provider, start_url: String) -> Response {
+pub(crate) fn to_provider(viewer: &Viewer, provider: Provider, start_url: String) -> Response {
     let w = viewer.words();
     render(&ContinuePage {
         l: Layout::for_viewer(viewer, w.integrations_title, Section::Integrations),
@@ -240,7 +240,7 @@ pub fn from_api(e: ApiError, lang: Lang) -> WebError {
 
 /// The viewer's connections by provider (the one not disconnected first: connecting again
 /// reuses the row, so there is one per provider).
-async fn viewer_connections(
+pub(crate) async fn viewer_connections(
     app: &AppState,
     viewer: &Viewer,
 ) -> Result<HashMap<Provider, Connection>, WebError> {
@@ -427,7 +427,7 @@ pub async fn connect(
 }
 
 /// The viewer's connection `id` (404 when it is not theirs).
-async fn own(app: &AppState, viewer: &Viewer, id: Uuid) -> Result<Connection, WebError> {
+pub(crate) async fn own(app: &AppState, viewer: &Viewer, id: Uuid) -> Result<Connection, WebError> {
     let lang = viewer.lang;
     let mut conn = app.db().pool().acquire().await.map_err(internal(lang))?;
     connections::get_for(&mut conn, Owner::from(&**viewer), id)

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod documents;
 pub mod emails;
 pub mod google_sign_in;
 pub mod home;
@@ -118,4 +119,6 @@ pub fn routes() -> Router<AppState> {
         .merge(records::routes::<Project>())
         .merge(records::routes::<Meeting>())
         .merge(records::routes::<Product>())
+        // Documents: each record's panel, upload, trash; a node's changes (pages/documents.rs).
+        .merge(documents::routes())
 }

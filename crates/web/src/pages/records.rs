@@ -429,7 +429,7 @@ async fn name_in<T: RecordKind>(conn: &mut Conn, org: Uuid, id: Uuid) -> Option<
 }
 
 /// The name of a live record, or nothing (deleted, or not a record with a page).
-async fn name_of(conn: &mut Conn, org: Uuid, kind: Kind, id: Uuid) -> Option<String> {
+pub(crate) async fn name_of(conn: &mut Conn, org: Uuid, kind: Kind, id: Uuid) -> Option<String> {
     match kind {
         Kind::Company => name_in::<Company>(conn, org, id).await,
         Kind::Contact => name_in::<Contact>(conn, org, id).await,

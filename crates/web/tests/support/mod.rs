@@ -306,4 +306,22 @@ pub async fn profile(site: &Site, cookie: &str, name: &str, language: &str, zone
         ],
     )
     .await
+/// A connection of `actor` made from `grant` (as the OAuth callback stores it).
+pub async fn connection_of(
+    site: &Site,
+    keys: &threadline_storage::secrets::Keyring,
+    actor: &Actor,
+    grant: &threadline_connections::Grant,
+) -> threadline_connections::Connection {
+    let owner = threadline_connections::Owner {
+        org_id: actor.org_id,
+        user_id: actor.user_id,
+    };
+    site.db
+        .write(|tx| {
+            Box::pin(async move { threadline_connections::upsert(tx, keys, owner, grant).await })
+        })
+        .await
+        .unwrap()
+        .connection
 }
