@@ -306,6 +306,8 @@ pub async fn profile(site: &Site, cookie: &str, name: &str, language: &str, zone
         ],
     )
     .await
+}
+
 /// A connection of `actor` made from `grant` (as the OAuth callback stores it).
 pub async fn connection_of(
     site: &Site,
