@@ -60,6 +60,12 @@ impl PublicUrl {
         &self.0
     }
 
+    /// People reach the server over HTTPS (directly or through a proxy that terminates TLS):
+    /// the web app's cookies are then `Secure` and `__Host-`.
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
     /// This origin followed by `path` (which starts with `/`).
     pub fn join(&self, path: &str) -> String {
         format!("{}{path}", self.0)

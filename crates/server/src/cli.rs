@@ -898,6 +898,11 @@ async fn serve(
         .with_keyring(keyring)
         .with_oauth(oauth)
         .with_rate_limits(rates);
+    // Cookies are `Secure` when people reach the server over HTTPS, which only the public
+    // URL can say (behind a proxy that terminates TLS the server sees plain HTTP).
+    let web = threadline_web::WebConfig {
+        secure_cookies: public_url.as_ref().is_some_and(PublicUrl::is_https),
+    };
     if let Some(url) = public_url {
         state = state.with_public_url(url);
     }
@@ -930,7 +935,7 @@ async fn serve(
         retention,
     )
     .spawn(INTERVAL);
-    let app = crate::router(state);
+    let app = crate::router_with_web(state, web);
     let served = crate::serve::serve(listener, app, limits, shutdown).await;
     // After the requests: running syncs are asked to stop and their leases released.
     collector.abort();

@@ -1814,3 +1814,50 @@ async fn two_server_processes_share_web_sessions_and_the_sign_in_throttle() {
     assert!(first.terminate().success());
     assert!(second.terminate().success());
 }
+
+/// Behind HTTPS (a public URL with `https`, as behind a proxy that terminates TLS), the
+/// session cookie is `Secure` and `__Host-`; the printed setup link is under the public URL.
+#[tokio::test]
+async fn an_https_public_url_makes_the_session_cookie_secure() {
+    let db = TestDatabase::create();
+    let mut cmd = command(&db);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("THREADLINE_OWNER_EMAIL", "owner@example.com")
+        .env("THREADLINE_PUBLIC_URL", "https://crm.example.test");
+    let server = Server::spawn(cmd);
+    let setup = server
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("THREADLINE_SETUP_URL="))
+        .expect("a setup link")
+        .to_string();
+    let path = setup
+        .strip_prefix("https://crm.example.test")
+        .unwrap_or_else(|| panic!("the link is under the public URL: {setup}"));
+    let set_up = browser()
+        .post(format!("{}{path}", server.base))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("email", "owner@example.com"),
+            ("name", "Olga Owner"),
+            ("password", "a long enough secret 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = set_up
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("threadline="))
+        .expect("a session cookie")
+        .to_string();
+    assert!(cookie.starts_with("__Host-threadline="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain="), "{cookie}");
+    assert!(server.terminate().success());
+}
