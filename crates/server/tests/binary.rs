@@ -1692,17 +1692,22 @@ fn csrf_field(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
-/// The session cookie (`name=value`) a web answer sets.
-fn session_cookie_of(answer: &reqwest::Response) -> String {
+/// The `Set-Cookie` header of the session cookie (`threadline`, or `__Host-threadline`
+/// under HTTPS) a web answer sets.
+fn session_set_cookie(answer: &reqwest::Response) -> String {
     answer
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("threadline="))
-        .and_then(|v| v.split(';').next())
+        .find(|v| v.starts_with("threadline=") || v.starts_with("__Host-threadline="))
         .expect("a session cookie")
         .to_string()
+}
+
+/// The session cookie (`name=value`) a web answer sets.
+fn session_cookie_of(answer: &reqwest::Response) -> String {
+    session_set_cookie(answer).split(';').next().unwrap().to_string()
 }
 
 /// Two server processes on one database share the web app's sessions and its sign-in
@@ -1846,14 +1851,7 @@ async fn an_https_public_url_makes_the_session_cookie_secure() {
         .await
         .unwrap();
     assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
-    let cookie = set_up
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.contains("threadline="))
-        .expect("a session cookie")
-        .to_string();
+    let cookie = session_set_cookie(&set_up);
     assert!(cookie.starts_with("__Host-threadline="), "{cookie}");
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("; HttpOnly"), "{cookie}");
