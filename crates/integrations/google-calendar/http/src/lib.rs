@@ -320,18 +320,18 @@ async fn convert(
 ) -> ApiResult<(StatusCode, Json<Meeting>)> {
     let block_id = path_id(&raw, "busy block")?;
     let occurrence = input.and_then(|i| i.occurrence);
-    let sync = calendar_sync(&state)?;
-    let meeting_id = convert::busy(
-        sync,
-        auth.org_id,
-        auth.user_id,
-        block_id,
-        occurrence.as_deref(),
-    )
-    .await
-    .map_err(api_error)?;
+    let (org, user) = (auth.org_id, auth.user_id);
+    let meeting_id = match calendar_sync(&state) {
+        Ok(sync) => convert::busy(sync, org, user, block_id, occurrence.as_deref())
+            .await
+            .map_err(api_error)?,
+        // Without the calendar sync (no Google client on this server) a block still
+        // converts, as nothing is read from Google; an occurrence cannot.
+        Err(_) if occurrence.is_none() => convert::block(state.db(), org, user, block_id).await?,
+        Err(e) => return Err(e),
+    };
     let mut conn = state.db().pool().acquire().await?;
-    let meeting = Meeting::load(&mut conn, auth.org_id, &[meeting_id])
+    let meeting = Meeting::load(&mut conn, org, &[meeting_id])
         .await?
         .into_iter()
         .next()
