@@ -1707,7 +1707,11 @@ fn session_set_cookie(answer: &reqwest::Response) -> String {
 
 /// The session cookie (`name=value`) a web answer sets.
 fn session_cookie_of(answer: &reqwest::Response) -> String {
-    session_set_cookie(answer).split(';').next().unwrap().to_string()
+    session_set_cookie(answer)
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Two server processes on one database share the web app's sessions and its sign-in

@@ -192,3 +192,24 @@ async fn meetings_are_paginated() {
     let titles: Vec<&str> = items.iter().map(|m| m["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["M0", "M1", "M2", "M3", "M4", "M5", "M6"]);
 }
+
+/// On a server without Google (no calendar sync), converting a busy block that is not there
+/// is a 404, with or without an occurrence (never a 500): nothing is read from Google.
+#[tokio::test]
+async fn converting_a_missing_busy_block_without_google_is_a_404() {
+    let app = TestApp::new().await;
+    let path = format!("/api/v1/busy-blocks/{}/convert", uuid::Uuid::now_v7());
+    for body in [
+        serde_json::json!({}),
+        serde_json::json!({ "occurrence": "" }),
+    ] {
+        let answer = app.post(&path, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{body}: {}",
+            answer.body
+        );
+        assert_eq!(answer.body["error"]["code"], "not_found", "{}", answer.body);
+    }
+}

@@ -321,14 +321,24 @@ async fn convert(
     let block_id = path_id(&raw, "busy block")?;
     let occurrence = input.and_then(|i| i.occurrence);
     let (org, user) = (auth.org_id, auth.user_id);
-    let meeting_id = match calendar_sync(&state) {
-        Ok(sync) => convert::busy(sync, org, user, block_id, occurrence.as_deref())
+    let meeting_id = match (calendar_sync(&state), occurrence.as_deref()) {
+        (Ok(sync), occurrence) => convert::busy(sync, org, user, block_id, occurrence)
             .await
             .map_err(api_error)?,
         // Without the calendar sync (no Google client on this server) a block still
         // converts, as nothing is read from Google; an occurrence cannot.
-        Err(_) if occurrence.is_none() => convert::block(state.db(), org, user, block_id).await?,
-        Err(e) => return Err(e),
+        (Err(_), None) => convert::block(state.db(), org, user, block_id).await?,
+        (Err(_), Some(_)) => {
+            let mut conn = state.db().pool().acquire().await?;
+            return Err(match store::block(&mut conn, org, user, block_id).await? {
+                None => convert::block_not_found(block_id).into(),
+                Some(_) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "provider_not_configured",
+                    "this server has no Google client: an occurrence cannot be read from Google",
+                ),
+            });
+        }
     };
     let mut conn = state.db().pool().acquire().await?;
     let meeting = Meeting::load(&mut conn, org, &[meeting_id])
