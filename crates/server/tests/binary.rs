@@ -1714,6 +1714,24 @@ fn session_cookie_of(answer: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// The owner's setup through the link's `path` on `base`, as a browser on that site posts
+/// it (`same-origin`); the answer (a 303 asserted) sets the session cookie.
+async fn set_up_owner(base: &str, path: &str, email: &str) -> reqwest::Response {
+    let set_up = browser()
+        .post(format!("{base}{path}"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("email", email),
+            ("name", "Olga Owner"),
+            ("password", "a long enough secret 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
+    set_up
+}
+
 /// Two server processes on one database share the web app's sessions and its sign-in
 /// throttle: a session started on one is signed in on the other, a sign-out on one ends it
 /// on both (the stolen cookie is useless everywhere), and failed sign-ins on both count
@@ -1745,17 +1763,7 @@ async fn two_server_processes_share_web_sessions_and_the_sign_in_throttle() {
 
     // The owner sets a password through the first process…
     let path = setup.strip_prefix(&second.base).unwrap();
-    let set_up = post(&first, path)
-        .form(&[
-            ("email", owner),
-            ("name", "Olga Owner"),
-            ("password", "a long enough secret 1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
-    let cookie = session_cookie_of(&set_up);
+    let cookie = session_cookie_of(&set_up_owner(&first.base, path, owner).await);
 
     // …and is signed in on the second.
     let home = |server: &Server, cookie: String| {
@@ -1843,19 +1851,7 @@ async fn an_https_public_url_makes_the_session_cookie_secure() {
     let path = setup
         .strip_prefix("https://crm.example.test")
         .unwrap_or_else(|| panic!("the link is under the public URL: {setup}"));
-    let set_up = browser()
-        .post(format!("{}{path}", server.base))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("email", "owner@example.com"),
-            ("name", "Olga Owner"),
-            ("password", "a long enough secret 1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set_up.status(), reqwest::StatusCode::SEE_OTHER);
-    let cookie = session_set_cookie(&set_up);
+    let cookie = session_set_cookie(&set_up_owner(&server.base, path, "owner@example.com").await);
     assert!(cookie.starts_with("__Host-threadline="), "{cookie}");
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("; HttpOnly"), "{cookie}");
