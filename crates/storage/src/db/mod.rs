@@ -112,6 +112,17 @@ pub enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// The engine of a connection.
+    pub fn of(conn: &Conn) -> Engine {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        }
+    }
+}
+
 /// A degraded database, for fault tests: see [`Db::open_degraded`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Degraded {
