@@ -28,6 +28,9 @@
 //!   legacy id) are merged; should an insert still lose a race, the whole change is tried
 //!   again.
 //!
+//! - [`links`]: the owner adds a contact or a company to the entry's timelines by hand, or
+//!   takes one off.
+//!
 //! **Privacy** ([`crate::privacy`]): an email with a never-logged counterpart, or only
 //! between the user and colleagues (unless `insist`), is refused before anything is
 //! written.
@@ -35,6 +38,8 @@
 //! Limits: `body_text` is truncated to [`MAX_BODY_TEXT_BYTES`] (at a character boundary),
 //! `subject` to [`MAX_SUBJECT_CHARS`]: the timeline keeps a readable excerpt, and tracking
 //! never fails because a message is long.
+
+pub mod links;
 
 use std::collections::BTreeSet;
 

@@ -15,6 +15,9 @@
 //!   `GET /api/v1/tracked-emails/{id}/attachments/{index}`: one of its attachments, to
 //!   those who may read the entry.
 //!
+//! - `PUT` / `DELETE /api/v1/tracked-emails/{id}/links/{record_kind}/{record_id}`: the
+//!   owner puts their entry on a contact's or a company's timeline, or takes it off.
+//!
 //! The write itself is the CRM model's ([`threadline_crm::tracking`]): one transaction,
 //! retried when it loses a race; its limits (bodies and subjects truncated, never refused)
 //! are there too. The request as a whole is limited to 1 MiB.
@@ -28,8 +31,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
 use serde::Deserialize;
 use threadline_domain::api::{
-    MessageState, TrackEmailRequest, TrackEmailResponse, TrackedEmail, TrackedStateRequest,
-    TrackedStateResponse, MAX_STATE_MESSAGES,
+    MessageState, RecordKind, TrackEmailRequest, TrackEmailResponse, TrackedEmail,
+    TrackedStateRequest, TrackedStateResponse, MAX_STATE_MESSAGES,
 };
 use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::{ObjectBuilder, Type};
@@ -54,7 +57,10 @@ use crate::store;
 use crate::validate;
 use threadline_crm::documents::blobs::BlobStore;
 use threadline_crm::email_source::{self, EmailAttachment, MAX_SOURCE_BYTES};
-use threadline_crm::tracking;
+use threadline_crm::tracking::{
+    self,
+    links::{self, LinkChange, LinkRequest},
+};
 
 pub use threadline_crm::tracking::{
     MAX_BODY_TEXT_BYTES, MAX_CONTACTS_PER_EMAIL, MAX_HTML_BODY_BYTES, MAX_PARTIES,
@@ -203,8 +209,71 @@ pub fn router() -> ApiRouter {
         "The attachment was too large to keep (`attachment_not_stored`).",
     )
     .not_found("tracked email the caller may read, or attachment");
+    let link = |method: &str, summary: &str, description: &str| {
+        id(Op::new(
+            tag,
+            &format!("{method}_tracked_email_link"),
+            summary,
+        ))
+        .description(description)
+        .path_param(
+            "record_kind",
+            "`contact` or `company`: whose timeline.",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["contact", "company"])),
+        )
+        .path_param("record_id", "The contact's or company's id.", uuid_schema())
+        .header(
+            "If-Match",
+            false,
+            "Optional: the ETag of the entry's version the change is made from (412 when \
+                 stale). Links are a set, so it may be left out.",
+        )
+        .json_with_etag::<TrackedEmailView>("200", "The entry as stored now.")
+        .error(
+            "400",
+            "If-Match is not an ETag as the server answered it (`invalid_header`).",
+        )
+        .error(
+            "403",
+            "Only the user who tracked it may change its records (`forbidden`).",
+        )
+        .error(
+            "412",
+            "If-Match names another version than the current one (`precondition_failed`).",
+        )
+        .not_found("tracked email")
+    };
+    let add_link = link(
+        "put",
+        "Put a tracked email on a timeline",
+        "Adds the caller's own entry to the timeline of a contact or a company: exactly that \
+         record (a contact's company is not added with it). Idempotent: a link that is there \
+         already changes nothing, and the version stays.",
+    )
+    .error(
+        "422",
+        "There is no such live contact or company (`not_found`, field `record_id`).",
+    );
+    let remove_link = link(
+        "delete",
+        "Take a tracked email off a timeline",
+        "Removes the caller's own entry from the timeline of a contact or a company. \
+         Idempotent: a link that is not there changes nothing.",
+    );
     ApiRouter::new()
         .routes(track.route("/tracked-emails", HttpMethod::Post, post(track_email)))
+        .routes(add_link.route(
+            "/tracked-emails/{id}/links/{record_kind}/{record_id}",
+            HttpMethod::Put,
+            put(put_link),
+        ))
+        .routes(remove_link.route(
+            "/tracked-emails/{id}/links/{record_kind}/{record_id}",
+            HttpMethod::Delete,
+            delete(delete_link),
+        ))
         .routes(source_op.route(
             "/tracked-emails/{id}/source",
             HttpMethod::Put,
@@ -426,6 +495,63 @@ async fn timeline(
             .collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+async fn put_link(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    change_link(auth, state, path, headers, LinkChange::Add).await
+}
+
+async fn delete_link(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    change_link(auth, state, path, headers, LinkChange::Remove).await
+}
+
+/// `PUT`/`DELETE /tracked-emails/{id}/links/{record_kind}/{record_id}`: the CRM model's
+/// [`links::change_link`]. A path that names no timeline (a kind other than `contact` or
+/// `company`, an id that is not one) is 404.
+async fn change_link(
+    auth: AuthUser,
+    state: AppState,
+    (raw, kind, record): (String, String, String),
+    headers: HeaderMap,
+    change: LinkChange,
+) -> ApiResult<Response> {
+    let id = path_id(Kind::TrackedEmail, &raw)?;
+    let (kind, record_kind) = match kind.as_str() {
+        "contact" => (Kind::Contact, RecordKind::Contact),
+        "company" => (Kind::Company, RecordKind::Company),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{kind:?}: emails are on the timelines of a contact or a company"),
+            )
+            .with_field("record_kind"))
+        }
+    };
+    let record_id = path_id(kind, &record)?;
+    let expected_version = match headers.contains_key(header::IF_MATCH) {
+        true => Some(if_match(&headers)?),
+        false => None,
+    };
+    let request = LinkRequest {
+        entry: id,
+        kind: record_kind,
+        record_id,
+        change,
+        expected_version,
+    };
+    let entry = links::change_link(state.db(), &auth, request).await?;
+    Ok(records_http::answer(&auth, StatusCode::OK, entry))
 }
 
 /// `DELETE /tracked-emails/{id}` with `If-Match`: the owner only (403 for the others);

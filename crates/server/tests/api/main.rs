@@ -34,6 +34,7 @@ mod sync;
 mod tasks;
 mod text;
 mod tokens;
+mod tracked_email_links;
 mod tracked_email_source;
 mod tracked_emails;
 mod tracked_emails_team;
