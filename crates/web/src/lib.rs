@@ -29,6 +29,7 @@ pub mod headers;
 pub mod i18n;
 pub mod layout;
 pub mod pages;
+pub mod picker;
 pub mod session;
 
 use std::sync::Arc;

@@ -8,8 +8,9 @@ mod support;
 use axum::http::{header, StatusCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{csrf_of, set_up, Site};
+use support::{create, csrf_of, set_up, Site};
 use threadline_crm::email_source::{self, Received};
+use threadline_crm::records::companies::Company;
 use threadline_crm::records::contacts::{Contact, ContactInput};
 use threadline_crm::records::{self, Editable};
 use threadline_crm::{tracking, Actor};
@@ -409,4 +410,169 @@ async fn another_organisations_email_is_not_found() {
     // The page's forms still carry the session's token (the layout's sign-out).
     let page = site.get(&format!("/emails/{id}"), Some(&cookie)).await;
     assert!(!csrf_of(&page.body).is_empty());
+}
+
+/// The records section of the page: from its heading to the next section.
+fn records_section(page: &str) -> &str {
+    let start = page.find("id=\"records-h\"").expect("the records section");
+    let end = page[start..]
+        .find("</section>")
+        .map_or(page.len(), |e| start + e);
+    &page[start..end]
+}
+
+#[tokio::test]
+async fn the_owner_adds_a_record_by_typing_and_removes_it() {
+    let site = Site::new().await;
+    let cookie = set_up(&site, "Ann").await;
+    let ann = site.actor_of(&cookie).await;
+    let id = track(&site, &ann, "18c0ffee00000010", "Offer", "shared", None).await;
+    // Two contacts whose names both hold "Lee", one of them a hostile name, and a company.
+    let hostile = create::<Contact>(
+        &site,
+        &ann,
+        json!({"first_name": HOSTILE, "last_name": "Lee", "emails": ["h@lee.example"]}),
+    )
+    .await;
+    let lena = create::<Contact>(
+        &site,
+        &ann,
+        json!({"first_name": "Lena", "last_name": "Lee", "emails": ["lena@lee.example"]}),
+    )
+    .await;
+    let globex = create::<Company>(&site, &ann, json!({"name": "Globex"})).await;
+    let page = site.get(&format!("/emails/{id}"), Some(&cookie)).await;
+    assert!(page.body.contains("action=\"/emails/"), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let add = format!("/emails/{id}/records");
+
+    // Nothing matches: said at the field, 422, what was typed kept.
+    let none = site
+        .post(&add, Some(&cookie), &[("csrf", &csrf), ("record", "Zqxjv")])
+        .await;
+    assert_eq!(
+        none.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        none.body
+    );
+    assert!(
+        none.body.contains("No contact or company matches that"),
+        "{}",
+        none.body
+    );
+    assert!(none.body.contains("value=\"Zqxjv\""), "{}", none.body);
+
+    // Two match: both offered as choices, the hostile name inert.
+    let several = site
+        .post(&add, Some(&cookie), &[("csrf", &csrf), ("record", "lee")])
+        .await;
+    assert_eq!(several.status, StatusCode::OK, "{}", several.body);
+    for c in [hostile.id, lena.id] {
+        assert!(
+            several.body.contains(&format!("value=\"contact:{c}\"")),
+            "{}",
+            several.body
+        );
+    }
+    assert!(several.body.contains(HOSTILE_ESCAPED), "{}", several.body);
+    assert!(!records_section(&several.body).contains("<img src=x"));
+
+    // The choice adds exactly that contact.
+    let chosen = format!("contact:{}", lena.id);
+    let added = site
+        .post(&add, Some(&cookie), &[("csrf", &csrf), ("record", &chosen)])
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let page = site.get(&format!("/emails/{id}"), Some(&cookie)).await;
+    let records = records_section(&page.body);
+    assert!(
+        records.contains(&format!("href=\"/contacts/{}\"", lena.id)),
+        "{records}"
+    );
+    assert!(!records.contains(&format!("href=\"/contacts/{}\"", hostile.id)));
+
+    // One exact name is the choice at once; the company is on its timeline.
+    let exact = site
+        .post(
+            &add,
+            Some(&cookie),
+            &[("csrf", &csrf), ("record", "globex")],
+        )
+        .await;
+    assert_eq!(exact.status, StatusCode::SEE_OTHER, "{}", exact.body);
+    let company = site
+        .get(&format!("/companies/{}", globex.id), Some(&cookie))
+        .await;
+    assert!(
+        company.body.contains(&format!("href=\"/emails/{id}\"")),
+        "{}",
+        company.body
+    );
+
+    // Removed: off the page and off the contact's timeline.
+    let removed = site
+        .post(
+            &format!("/emails/{id}/records/remove"),
+            Some(&cookie),
+            &[("csrf", &csrf), ("record", &chosen)],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    let page = site.get(&format!("/emails/{id}"), Some(&cookie)).await;
+    assert!(!records_section(&page.body).contains(&format!("/contacts/{}", lena.id)));
+    let contact = site
+        .get(&format!("/contacts/{}", lena.id), Some(&cookie))
+        .await;
+    assert!(
+        !contact.body.contains(&format!("href=\"/emails/{id}\"")),
+        "{}",
+        contact.body
+    );
+
+    // Without the CSRF token nothing changes.
+    let forged = site
+        .post(
+            &add,
+            Some(&cookie),
+            &[("csrf", "forged"), ("record", &chosen)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+}
+
+#[tokio::test]
+async fn a_colleague_sees_the_records_but_cannot_change_them() {
+    let site = Site::new().await;
+    let cookie = set_up(&site, "Ann").await;
+    let ann = site.actor_of(&cookie).await;
+    let id = track(
+        &site,
+        &ann,
+        "18c0ffee00000011",
+        "Shared offer",
+        "shared",
+        None,
+    )
+    .await;
+    let (_, ben) = site.user(Some(ann.org_id), "ben@example.com", "Ben").await;
+    let page = site.get(&format!("/emails/{id}"), Some(&ben)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let records = records_section(&page.body);
+    assert!(records.contains("href=\"/contacts/"), "{records}");
+    assert!(!records.contains("<form"), "{records}");
+
+    let csrf = csrf_of(&page.body);
+    let contact = &records[records.find("href=\"/contacts/").unwrap() + 16..];
+    let contact = &contact[..36];
+    let forced = site
+        .post(
+            &format!("/emails/{id}/records/remove"),
+            Some(&ben),
+            &[("csrf", &csrf), ("record", &format!("contact:{contact}"))],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::FORBIDDEN, "{}", forced.body);
+    let page = site.get(&format!("/emails/{id}"), Some(&cookie)).await;
+    assert!(records_section(&page.body).contains(contact));
 }

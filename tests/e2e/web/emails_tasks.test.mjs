@@ -65,6 +65,34 @@ test('a tracked email: its hostile body is inert in the frame, remote images on 
   assert.deepEqual(page.problems(), [], 'no CSP refusal or script error');
 });
 
+test('the email\'s records: typed, chosen among several, removed; by keyboard, axe on each step', async () => {
+  for (const name of ['Initech East', 'Initech West']) {
+    const company = await client.post('/companies', { name });
+    assert.equal(company.status, 201, JSON.stringify(company.body));
+  }
+  await page.goto(`${web.server.url}/emails/${emailId}`);
+  const field = page.getByLabel('Add to the timeline of a contact or company');
+  await field.fill('initech');
+  await field.press('Enter');
+  const choices = page.getByRole('group', { name: 'Several match. Choose one:' });
+  await assert.doesNotReject(choices.waitFor());
+  assert.equal(await choices.getByRole('radio').count(), 2);
+  assert.deepEqual(await axeViolations(page), [], 'the choice among several');
+  await choices.getByRole('radio', { name: /Initech West/ }).check();
+  await page.getByRole('button', { name: 'Add', exact: true }).press('Enter');
+  await page.waitForURL(`${web.server.url}/emails/${emailId}#records-h`);
+  const records = page.locator('#email-records');
+  await assert.doesNotReject(records.getByRole('link', { name: 'Initech West' }).waitFor());
+  assert.equal(await records.getByRole('link', { name: 'Initech East' }).count(), 0);
+  assert.deepEqual(await axeViolations(page), [], 'the email with its owner\'s controls');
+
+  await records.getByRole('button', { name: 'Remove: Initech West' }).click();
+  await page.waitForURL(`${web.server.url}/emails/${emailId}#records-h`);
+  assert.equal(await records.getByRole('link', { name: 'Initech West' }).count(), 0);
+  await assert.doesNotReject(records.getByRole('link', { name: 'Pat' }).waitFor());
+  assert.deepEqual(page.problems(), [], 'no CSP refusal or script error');
+});
+
 test('tasks: add one, mark it done, the source email one click away; axe on each page', async () => {
   const source = await client.post('/tasks', { title: 'answer Pat', due_date: '2020-01-01', source_message_id: '18c0ffee0000e2e1' });
   assert.equal(source.status, 201, JSON.stringify(source.body));

@@ -1,23 +1,26 @@
 //! A tracked email: `/emails/{id}` (its headers, the records it is on, its attachments, the
 //! tasks made from it, and its body in a sandboxed frame), `/emails/{id}/body` (the body
 //! alone, sanitised by [`crate::email_html`], under a Content-Security-Policy of its own) and
-//! `/emails/{id}/attachments/{n}` (a download).
+//! `/emails/{id}/attachments/{n}` (a download). Its owner adds the email to a contact's or a
+//! company's timeline (`POST /emails/{id}/records`, the record found by what was typed:
+//! [`crate::picker`]) or takes it off one (`POST /emails/{id}/records/remove`).
 //!
 //! What a viewer may see is the model's: [`TrackedEmailRecord::seen_by`] — a colleague's
 //! private email is only "Tracked privately by …", and its body and attachments are 404.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use threadline_crm::email_source::{self, EmailAttachment};
 use threadline_crm::records::tracked_emails::{
     RedactedTrackedEmail, TrackedEmailRecord, TrackedEmailView,
 };
-use threadline_crm::records::{self};
+use threadline_crm::records::{self, Kind};
 use threadline_crm::store;
+use threadline_crm::tracking::links::{self, LinkChange, LinkRequest};
 use threadline_crm::CrmError;
 use threadline_domain::api::{Party, RecordKind, Task, TimelineLink};
 use threadline_http::AppState;
@@ -27,6 +30,7 @@ use crate::email_html;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
+use crate::picker::{self, Candidate, Found};
 use crate::session::Viewer;
 
 /// The body frame's policy: nothing runs, nothing loads but inline styles and images carried
@@ -104,6 +108,19 @@ struct EmailPage {
     /// Remote images the sanitiser removed (0 when they are shown).
     blocked_images: usize,
     tasks: Vec<Task>,
+    /// The viewer tracked it: they may change the records it is on.
+    own: bool,
+    pick: Pick,
+}
+
+/// The "add to a contact or company" field after a try ([`crate::picker`]).
+#[derive(Default)]
+struct Pick {
+    typed: String,
+    candidates: Vec<Candidate>,
+    /// More matched than are shown.
+    more: bool,
+    problem: Option<&'static str>,
 }
 
 impl EmailPage {
@@ -120,6 +137,22 @@ impl EmailPage {
             RecordKind::Contact => self.w.email_contact,
             RecordKind::Company => self.w.email_company,
         }
+    }
+
+    fn candidate_kind(&self, c: &Candidate) -> &'static str {
+        match c.kind {
+            Kind::Company => self.w.email_company,
+            _ => self.w.email_contact,
+        }
+    }
+
+    /// The value a remove button posts: `contact:<id>`.
+    fn link_value(&self, link: &TimelineLink) -> String {
+        format!(
+            "{}:{}",
+            store::record_kind_text(link.record_kind),
+            link.record_id
+        )
     }
 
     fn frame_src(&self) -> String {
@@ -142,20 +175,30 @@ pub async fn email(
     Path(raw): Path<String>,
     Query(query): Query<ImagesQuery>,
 ) -> Result<Response, WebError> {
+    let id = parse_id(&raw, viewer.lang)?;
+    email_page(&app, &viewer, id, query.wanted(), Pick::default()).await
+}
+
+/// The page of entry `id`, with the add field as `pick` left it.
+async fn email_page(
+    app: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    images: bool,
+    pick: Pick,
+) -> Result<Response, WebError> {
     let w = viewer.words();
     let lang = viewer.lang;
-    let id = parse_id(&raw, lang)?;
-    let email = match seen(&app, &viewer, id).await? {
+    let email = match seen(app, viewer, id).await? {
         TrackedEmailView::Whole(email) => email,
         TrackedEmailView::Redacted(email) => {
             return Ok(render(&PrivatePage {
-                l: Layout::for_viewer(&viewer, w.email_title, Section::None),
+                l: Layout::for_viewer(viewer, w.email_title, Section::None),
                 w,
                 email,
             }))
         }
     };
-    let images = query.wanted();
     let mut blocked_images = 0;
     let body = match (&email.html_body, &email.body_text) {
         (Some(html), _) if !html.trim().is_empty() => {
@@ -167,7 +210,7 @@ pub async fn email(
         _ => Body::None,
     };
     let tasks = {
-        let mut conn = super::conn(&app, lang).await?;
+        let mut conn = super::conn(app, lang).await?;
         store::tasks_by_source(&mut conn, viewer.org_id, &email.message_ids)
             .await
             .map_err(WebError::crm(lang))?
@@ -177,15 +220,117 @@ pub async fn email(
     } else {
         email.subject.clone()
     };
-    Ok(render(&EmailPage {
-        l: Layout::for_viewer(&viewer, &title, Section::None),
+    let own = email.owner.id == viewer.user_id;
+    let refused = pick.problem.is_some();
+    let mut page = render(&EmailPage {
+        l: Layout::for_viewer(viewer, &title, Section::None),
         w,
         email,
         body,
         images,
         blocked_images,
         tasks,
-    }))
+        own,
+        pick,
+    });
+    if refused {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(page)
+}
+
+/// The timelines the record field names.
+const LINKABLE: [Kind; 2] = [Kind::Contact, Kind::Company];
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    csrf: String,
+    /// What was typed, or a choice's `kind:id`.
+    #[serde(default)]
+    record: String,
+}
+
+/// Adds or removes the link of the viewer's entry `id` to the record `(kind, record_id)`
+/// (a contact or a company) and goes back to the email's records.
+async fn change(
+    app: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    kind: Kind,
+    record_id: Uuid,
+    change: LinkChange,
+) -> Result<Response, WebError> {
+    let kind = match kind {
+        Kind::Company => RecordKind::Company,
+        _ => RecordKind::Contact,
+    };
+    let request = LinkRequest {
+        entry: id,
+        kind,
+        record_id,
+        change,
+        expected_version: None,
+    };
+    links::change_link(app.db(), viewer, request)
+        .await
+        .map_err(WebError::crm(viewer.lang))?;
+    Ok(Redirect::to(&format!("/emails/{id}#records-h")).into_response())
+}
+
+/// `POST /emails/{id}/records`: puts the viewer's own entry on the timeline of the record
+/// the field names ([`picker::find`]); several matches come back to choose from.
+pub async fn add_record(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let lang = viewer.lang;
+    let w = viewer.words();
+    let id = parse_id(&raw, lang)?;
+    let found = {
+        let mut conn = super::conn(&app, lang).await?;
+        picker::find(&mut conn, viewer.org_id, &form.record, &LINKABLE)
+            .await
+            .map_err(WebError::crm(lang))?
+    };
+    let typed = form.record.trim().to_string();
+    let pick = match found {
+        Found::One(c) => return change(&app, &viewer, id, c.kind, c.id, LinkChange::Add).await,
+        Found::Several { candidates, more } => Pick {
+            typed,
+            candidates,
+            more,
+            problem: None,
+        },
+        Found::None => Pick {
+            typed,
+            problem: Some(w.email_link_none),
+            ..Pick::default()
+        },
+    };
+    email_page(&app, &viewer, id, false, pick).await
+}
+
+/// `POST /emails/{id}/records/remove`: takes the viewer's own entry off one timeline
+/// (`record` is `kind:id`).
+pub async fn remove_record(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let lang = viewer.lang;
+    let id = parse_id(&raw, lang)?;
+    let (kind, record_id) = form
+        .record
+        .split_once(':')
+        .and_then(|(k, r)| Some((Kind::parse(k)?, Uuid::parse_str(r).ok()?)))
+        .filter(|(k, _)| LINKABLE.contains(k))
+        .ok_or(WebError::NotFound(lang))?;
+    change(&app, &viewer, id, kind, record_id, LinkChange::Remove).await
 }
 
 /// The largest attached image shown in the body (larger ones stay a `cid:` link to nothing:

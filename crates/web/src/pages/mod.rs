@@ -68,6 +68,8 @@ pub fn routes() -> Router<AppState> {
         // Emails and tasks.
         .route("/emails/{id}", get(emails::email))
         .route("/emails/{id}/body", get(emails::body))
+        .route("/emails/{id}/records", post(emails::add_record))
+        .route("/emails/{id}/records/remove", post(emails::remove_record))
         .route("/emails/{id}/attachments/{n}", get(emails::attachment))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/{id}", get(tasks::show).post(tasks::edit))
