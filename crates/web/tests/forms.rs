@@ -151,3 +151,284 @@ async fn phones_price_and_all_day_meetings_are_saved_through_the_forms() {
         refused.body
     );
 }
+
+/// More companies than a list holds: the company is typed by name. One match is the
+/// choice; several come back as a list to choose from; none is said at the field; an edit
+/// shows the chosen company's name and keeps it.
+#[tokio::test]
+async fn with_more_companies_than_a_list_holds_the_company_is_typed_by_name() {
+    use threadline_crm::records::companies::Company;
+    let site = Site::new().await;
+    let cookie = set_up(&site, "Ann").await;
+    let ann = site.actor_of(&cookie).await;
+    for i in 0..200 {
+        support::create::<Company>(
+            &site,
+            &ann,
+            serde_json::json!({"name": format!("Filler {i:03}")}),
+        )
+        .await;
+    }
+    let globex =
+        support::create::<Company>(&site, &ann, serde_json::json!({"name": "Globex"})).await;
+    let east =
+        support::create::<Company>(&site, &ann, serde_json::json!({"name": "Initech East"})).await;
+    let west =
+        support::create::<Company>(&site, &ann, serde_json::json!({"name": "Initech West"})).await;
+
+    let form = site.get("/contacts/new", Some(&cookie)).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(
+        form.body
+            .contains("id=\"f-company_id\" name=\"company_id\" type=\"text\""),
+        "{}",
+        form.body
+    );
+    assert!(
+        !form.body.contains("Filler 000"),
+        "the companies are not listed"
+    );
+    assert!(form.body.contains("too many companies to list"));
+    let csrf = csrf_of(&form.body);
+
+    // One match: the choice.
+    let location = created(
+        &site,
+        &cookie,
+        "/contacts",
+        &[
+            ("csrf", &csrf),
+            ("first_name", "Gina"),
+            ("emails", "gina@example.com"),
+            ("company_id", "globe"),
+        ],
+    )
+    .await;
+    let gina: Contact = edit::get(
+        &mut site.db.pool().acquire().await.unwrap(),
+        ann.org_id,
+        id_in(&location),
+    )
+    .await
+    .unwrap();
+    assert_eq!(gina.company.as_ref().map(|c| c.id), Some(globex.id));
+
+    // The edit form shows the name, and saving it unchanged keeps the company.
+    let page = site.get(&location, Some(&cookie)).await;
+    assert!(
+        page.body
+            .contains("name=\"company_id\" type=\"text\" value=\"Globex\""),
+        "{}",
+        page.body
+    );
+    let saved = site
+        .post(
+            &format!("/contacts/{}", gina.id),
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("first_name", "Gina"),
+                ("emails", "gina@example.com"),
+                ("company_id", "Globex"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+
+    // Several: a list of those, refused until one is chosen; nothing is created meanwhile.
+    let several = site
+        .post(
+            "/contacts",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("first_name", "Ivan"),
+                ("emails", "ivan@example.com"),
+                ("company_id", "initech"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        several.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        several.body
+    );
+    assert!(
+        several.body.contains("Several companies match that name"),
+        "{}",
+        several.body
+    );
+    for c in [&east, &west] {
+        assert!(
+            several
+                .body
+                .contains(&format!("<option value=\"{}\">", c.id)),
+            "{}",
+            several.body
+        );
+    }
+    assert!(
+        several.body.contains("value=\"Ivan\""),
+        "the other fields are kept"
+    );
+    let location = created(
+        &site,
+        &cookie,
+        "/contacts",
+        &[
+            ("csrf", &csrf),
+            ("first_name", "Ivan"),
+            ("emails", "ivan@example.com"),
+            ("company_id", &west.id.to_string()),
+        ],
+    )
+    .await;
+    let ivan: Contact = edit::get(
+        &mut site.db.pool().acquire().await.unwrap(),
+        ann.org_id,
+        id_in(&location),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ivan.company.as_ref().map(|c| c.id), Some(west.id));
+
+    // None: said at the field, what was typed kept.
+    let none = site
+        .post(
+            "/contacts",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("first_name", "Nora"),
+                ("emails", "nora@example.com"),
+                ("company_id", HOSTILE),
+            ],
+        )
+        .await;
+    assert_eq!(
+        none.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        none.body
+    );
+    assert!(
+        none.body.contains("No company matches that name"),
+        "{}",
+        none.body
+    );
+    assert!(
+        none.body.contains(&format!("value=\"{HOSTILE_ESCAPED}\"")),
+        "{}",
+        none.body
+    );
+}
+
+/// A meeting's guests, one a line: a guest who is a contact is linked to them (and stays
+/// linked when the line is edited), others are shown by name; a bad address is refused at
+/// the field and nothing is saved.
+#[tokio::test]
+async fn a_meetings_guests_are_typed_one_a_line_and_contacts_are_linked() {
+    let site = Site::new().await;
+    let cookie = set_up(&site, "Ann").await;
+    let ann = site.actor_of(&cookie).await;
+    let carol: Contact = support::create(
+        &site,
+        &ann,
+        serde_json::json!({"first_name": "Carol", "emails": ["Carol@Globex.com"]}),
+    )
+    .await;
+    let form = site.get("/meetings/new", Some(&cookie)).await;
+    let csrf = csrf_of(&form.body);
+    let guests = format!("\"Carol C\" <carol@globex.com>\n{HOSTILE} <zed@else.example>\n");
+    let at = created(
+        &site,
+        &cookie,
+        "/meetings",
+        &[
+            ("csrf", &csrf),
+            ("title", "Kick-off"),
+            ("start_at", "2026-06-01T09:00:00Z"),
+            ("end_at", "2026-06-01T10:00:00Z"),
+            ("time_zone", "UTC"),
+            ("attendees", &guests),
+        ],
+    )
+    .await;
+    let mut conn = site.db.pool().acquire().await.unwrap();
+    let meeting: Meeting = edit::get(&mut conn, ann.org_id, id_in(&at)).await.unwrap();
+    let found: Vec<(&str, Option<&str>, Option<uuid::Uuid>)> = meeting
+        .attendees
+        .iter()
+        .map(|a| (a.address.as_str(), a.name.as_deref(), a.contact_id))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("carol@globex.com", Some("Carol C"), Some(carol.id)),
+            ("zed@else.example", Some(HOSTILE), None),
+        ]
+    );
+    let page = site.get(&at, Some(&cookie)).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/contacts/{}\"", carol.id)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(HOSTILE_ESCAPED), "{}", page.body);
+    assert!(!page.body.contains("<img src=x"), "{}", page.body);
+
+    // Renamed on its line: still Carol's.
+    let saved = site
+        .post(
+            at.split('?').next().unwrap(),
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("title", "Kick-off"),
+                ("start_at", "2026-06-01T09:00:00Z"),
+                ("end_at", "2026-06-01T10:00:00Z"),
+                ("time_zone", "UTC"),
+                ("attendees", "Carol Chen <carol@globex.com>"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let meeting: Meeting = edit::get(&mut conn, ann.org_id, meeting.id).await.unwrap();
+    assert_eq!(meeting.attendees.len(), 1);
+    assert_eq!(meeting.attendees[0].name.as_deref(), Some("Carol Chen"));
+    assert_eq!(meeting.attendees[0].contact_id, Some(carol.id));
+
+    // Not an address: refused at the field, nothing saved.
+    let refused = site
+        .post(
+            at.split('?').next().unwrap(),
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("version", "2"),
+                ("title", "Kick-off"),
+                ("start_at", "2026-06-01T09:00:00Z"),
+                ("end_at", "2026-06-01T10:00:00Z"),
+                ("time_zone", "UTC"),
+                ("attendees", "Carol Chen <carol@globex.com>\nnot an address"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("id=\"f-attendees-error\""),
+        "{}",
+        refused.body
+    );
+    let meeting: Meeting = edit::get(&mut conn, ann.org_id, meeting.id).await.unwrap();
+    assert_eq!(meeting.attendees.len(), 1);
+}

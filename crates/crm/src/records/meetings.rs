@@ -350,6 +350,62 @@ fn validate_when(input: &MeetingInput) -> CrmResult<When> {
     }
 }
 
+/// Fills the `contact_id` of guests entered by address (the web app's form): a guest who
+/// was on `previous` (the meeting as it was) keeps the contact they had; any other gets the
+/// live contact of `org` with that address, when exactly one has it. A guest whose address
+/// does not parse is left for [`validate_attendees`] to refuse.
+pub async fn link_guests(
+    conn: &mut Conn,
+    org: Uuid,
+    guests: &mut [Attendee],
+    previous: &[Attendee],
+) -> CrmResult<()> {
+    let key = |address: &str| EmailAddress::parse(address).ok().map(|a| a.match_key());
+    let kept: std::collections::HashMap<String, Uuid> = previous
+        .iter()
+        .filter_map(|a| Some((key(&a.address)?, a.contact_id?)))
+        .collect();
+    let mut wanted: Vec<String> = Vec::new();
+    for g in guests.iter_mut().filter(|g| g.contact_id.is_none()) {
+        match key(&g.address) {
+            Some(k) if kept.contains_key(&k) => g.contact_id = kept.get(&k).copied(),
+            Some(k) => wanted.push(k),
+            None => {}
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "SELECT e.match_key, e.contact_id FROM contact_emails e \
+         JOIN contacts c ON c.id = e.contact_id AND c.deleted_at IS NULL \
+         WHERE e.org_id = ",
+    );
+    sql.push_bind(id_text(org))
+        .push(" AND e.match_key IN ")
+        .push_list(wanted.iter().cloned());
+    let rows: Vec<(String, String)> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    let mut found: std::collections::HashMap<String, Option<Uuid>> =
+        std::collections::HashMap::new();
+    for (k, contact) in rows {
+        let contact = parse_uuid(&contact)?;
+        found
+            .entry(k)
+            .and_modify(|c| {
+                if *c != Some(contact) {
+                    *c = None;
+                }
+            })
+            .or_insert(Some(contact));
+    }
+    for g in guests.iter_mut().filter(|g| g.contact_id.is_none()) {
+        if let Some(k) = key(&g.address) {
+            g.contact_id = found.get(&k).copied().flatten();
+        }
+    }
+    Ok(())
+}
+
 fn validate_attendees(input: &[Attendee]) -> CrmResult<Vec<Attendee>> {
     validate::max_items("attendees", input, MAX_ATTENDEES)?;
     let mut out: Vec<Attendee> = Vec::with_capacity(input.len());

@@ -28,7 +28,7 @@ use threadline_crm::records::companies::Company;
 use threadline_crm::records::contacts::Contact;
 use threadline_crm::records::contacts::Phone;
 use threadline_crm::records::list::{self, ListParams, Sort};
-use threadline_crm::records::meetings::Meeting;
+use threadline_crm::records::meetings::{self, Attendee, Meeting};
 use threadline_crm::records::products::{Price, Product};
 use threadline_crm::records::projects::Project;
 use threadline_crm::records::tasks::{self, Task};
@@ -44,6 +44,7 @@ use crate::dates::Clock;
 use crate::error::WebError;
 use crate::i18n::{Lang, Words};
 use crate::layout::{render, Layout, Section};
+use crate::picker::{self, Found};
 use crate::session::Viewer;
 
 /// Rows of a list page.
@@ -82,7 +83,8 @@ pub enum Entry {
     Multiline,
     /// A list, one item per line.
     Lines,
-    /// A company of the organisation (`company_id`), chosen from a list; none clears it.
+    /// A company of the organisation (`company_id`), chosen from a list, or typed by name
+    /// where there are too many to list; none clears it.
     Company,
     /// A date (`YYYY-MM-DD`, the browser's date picker); empty clears it.
     Date,
@@ -92,6 +94,10 @@ pub enum Entry {
     Phones,
     /// A price as a person writes it (`12.50 EUR`: the model's [`Price::parse_text`]).
     Price,
+    /// A meeting's guests, one a line: `Name <address>`, or the address; shown on the
+    /// record's page among its linked records (a guest who is a contact links to them:
+    /// [`meetings::link_guests`]).
+    Guests,
 }
 
 /// A field of a kind's form: `key` is the model's input field.
@@ -332,6 +338,10 @@ impl RecordKind for Meeting {
                 ..field("end_date", w.field_end_date, Entry::Date)
             },
             field("location", w.field_location, Entry::Text),
+            Field {
+                hint: Some(w.guests_hint),
+                ..field("attendees", w.field_guests, Entry::Guests)
+            },
             field("description", w.field_description, Entry::Multiline),
         ]
     }
@@ -606,11 +616,23 @@ pub struct FormField {
 }
 
 impl FormField {
+    /// A company chosen from a list (an organisation with at most [`COMPANY_CHOICES`]
+    /// companies, or the matches of a name typed); else the company is typed by name.
     fn choice(&self) -> bool {
+        self.entry == Entry::Company && !self.options.is_empty()
+    }
+    fn company(&self) -> bool {
         self.entry == Entry::Company
     }
+    /// Shown on the record's page among its linked records, not as a field.
+    fn linked(&self) -> bool {
+        matches!(self.entry, Entry::Company | Entry::Guests)
+    }
     fn long(&self) -> bool {
-        matches!(self.entry, Entry::Multiline | Entry::Lines | Entry::Phones)
+        matches!(
+            self.entry,
+            Entry::Multiline | Entry::Lines | Entry::Phones | Entry::Guests
+        )
     }
     fn check(&self) -> bool {
         self.entry == Entry::Check
@@ -669,6 +691,17 @@ fn text_of(entry: Entry, value: Option<&Value>) -> String {
                 .map(|p| p.to_text())
                 .unwrap_or_default()
         }
+        (Entry::Guests, Some(Value::Array(guests))) => guests
+            .iter()
+            .filter_map(|g| serde_json::from_value::<Attendee>(g.clone()).ok())
+            .map(
+                |g| match g.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    Some(name) => format!("{name} <{}>", g.address),
+                    None => g.address,
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n"),
         (Entry::Phones, Some(Value::Array(phones))) => phones
             .iter()
             .filter_map(|p| serde_json::from_value::<Phone>(p.clone()).ok())
@@ -713,6 +746,50 @@ fn values_typed<T: RecordKind>(
     })
 }
 
+/// A guest's line: `Name <address>` (the name may be quoted), or the address alone.
+fn guest(line: &str) -> Value {
+    if let Some((name, rest)) = line.rsplit_once('<') {
+        if let Some(address) = rest.strip_suffix('>') {
+            let name = name.trim().trim_matches('"').trim();
+            return if name.is_empty() {
+                json!({ "address": address.trim() })
+            } else {
+                json!({ "address": address.trim(), "name": name })
+            };
+        }
+    }
+    json!({ "address": line })
+}
+
+/// The guests of `changes` (a meeting's form) linked to contacts: those on `previous` keep
+/// theirs, others get the one contact with their address ([`meetings::link_guests`]).
+async fn link_guests(
+    app: &AppState,
+    viewer: &Viewer,
+    changes: &mut Map<String, Value>,
+    previous: Option<&Value>,
+) -> Result<(), WebError> {
+    let Some(value) = changes.get("attendees") else {
+        return Ok(());
+    };
+    let Ok(mut guests) = serde_json::from_value::<Vec<Attendee>>(value.clone()) else {
+        return Ok(());
+    };
+    let previous: Vec<Attendee> = previous
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    let lang = viewer.lang;
+    let mut conn = super::conn(app, lang).await?;
+    meetings::link_guests(&mut conn, viewer.org_id, &mut guests, &previous)
+        .await
+        .map_err(WebError::crm(lang))?;
+    changes.insert(
+        "attendees".into(),
+        serde_json::to_value(guests).map_err(|e| WebError::Internal(lang, e.to_string()))?,
+    );
+    Ok(())
+}
+
 /// The form's fields as the model's input fields (a JSON merge patch: `null` clears); a price
 /// the model cannot read is refused at its field.
 fn changes_of(fields: &[FormField]) -> Result<Map<String, Value>, CrmError> {
@@ -725,6 +802,14 @@ fn changes_of(fields: &[FormField]) -> Result<Map<String, Value>, CrmError> {
                 Entry::Price => serde_json::to_value(Price::parse_text(&f.value)?)
                     .map_err(|e| CrmError::internal(e.to_string()))?,
                 Entry::Date => Value::String(f.value.trim().to_string()),
+                Entry::Guests => Value::Array(
+                    f.value
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(guest)
+                        .collect(),
+                ),
                 Entry::Phones => Value::Array(
                     f.value
                         .lines()
@@ -791,44 +876,106 @@ fn parse_input<T: Editable>(value: Value) -> Result<T::Input, CrmError> {
         .map_err(|e| CrmError::new(Reason::BadInput, "invalid_body", e.to_string()))
 }
 
-/// Most companies a form offers to choose from (by name; the chosen one always).
+/// Most companies a form offers as a list; an organisation with more types the company's
+/// name ([`crate::picker`]).
 const COMPANY_CHOICES: u32 = 200;
 
-/// Fills the choices of the form's company fields: the organisation's companies by name.
+/// Fills the company fields of the form: the organisation's companies by name as a list
+/// when there are at most [`COMPANY_CHOICES`], else a text field with the chosen company's
+/// name. A field that already has choices (the matches of a name typed) keeps them.
 async fn with_choices(
     app: &AppState,
     viewer: &Viewer,
     form: &mut RecordForm,
 ) -> Result<(), WebError> {
-    if !form.fields.iter().any(FormField::choice) {
+    if !form
+        .fields
+        .iter()
+        .any(|f| f.company() && f.options.is_empty())
+    {
         return Ok(());
     }
     let lang = viewer.lang;
+    let w = lang.words();
     let mut tx = app.db().begin_read().await.map_err(db_error(lang))?;
     let params = ListParams {
         limit: Some(COMPANY_CHOICES),
         sort: Sort::Name,
         ..ListParams::default()
     };
-    let companies = list::list::<Company>(&mut tx, viewer.org_id, &params)
+    let page = list::list::<Company>(&mut tx, viewer.org_id, &params)
         .await
-        .map_err(WebError::crm(lang))?
-        .items;
-    let mut options: Vec<(String, String)> =
-        vec![(String::new(), lang.words().empty_value.to_string())];
+        .map_err(WebError::crm(lang))?;
+    let listed = page.next_cursor.is_none();
+    let companies = page.items;
+    let mut options: Vec<(String, String)> = vec![(String::new(), w.empty_value.to_string())];
     options.extend(companies.into_iter().map(|c| (c.id.to_string(), c.name)));
-    for f in form.fields.iter_mut().filter(|f| f.choice()) {
-        f.options = options.clone();
-        let chosen = f.value.trim().to_string();
-        if !f.options.iter().any(|(id, _)| *id == chosen) {
-            if let Ok(id) = Uuid::parse_str(&chosen) {
+    for f in form
+        .fields
+        .iter_mut()
+        .filter(|f| f.company() && f.options.is_empty())
+    {
+        let chosen = Uuid::parse_str(f.value.trim()).ok();
+        if listed {
+            f.options = options.clone();
+            if let Some(id) =
+                chosen.filter(|id| !f.options.iter().any(|(o, _)| *o == id.to_string()))
+            {
                 let name = name_of(&mut tx, viewer.org_id, Kind::Company, id).await;
-                f.options.push((chosen, name.unwrap_or_default()));
+                f.options.push((id.to_string(), name.unwrap_or_default()));
+            }
+        } else {
+            f.hint = Some(w.company_type_hint);
+            if let Some(id) = chosen {
+                f.value = name_of(&mut tx, viewer.org_id, Kind::Company, id)
+                    .await
+                    .unwrap_or_default();
             }
         }
     }
     tx.commit().await.map_err(db_error(lang))?;
     Ok(())
+}
+
+/// The company fields of a posted form whose value is a name typed (not a choice's id) get
+/// the id of the company it names ([`picker::find`]); true when some name named none, or
+/// several (then the field offers those to choose from): the form goes back, refused.
+async fn resolve_companies(
+    app: &AppState,
+    viewer: &Viewer,
+    fields: &mut [FormField],
+) -> Result<bool, WebError> {
+    let lang = viewer.lang;
+    let w = lang.words();
+    let mut refused = false;
+    for f in fields.iter_mut().filter(|f| f.company()) {
+        let typed = f.value.trim().to_string();
+        if typed.is_empty() || Uuid::parse_str(&typed).is_ok() {
+            continue;
+        }
+        let found = {
+            let mut conn = super::conn(app, lang).await?;
+            picker::find(&mut conn, viewer.org_id, &typed, &[Kind::Company])
+                .await
+                .map_err(WebError::crm(lang))?
+        };
+        match found {
+            Found::One(c) => f.value = c.id.to_string(),
+            Found::Several { candidates, .. } => {
+                refused = true;
+                f.error = Some(w.company_choose.to_string());
+                f.value = String::new();
+                f.options = vec![(String::new(), w.empty_value.to_string())];
+                f.options
+                    .extend(candidates.into_iter().map(|c| (c.id.to_string(), c.name)));
+            }
+            Found::None => {
+                refused = true;
+                f.error = Some(w.company_none.to_string());
+            }
+        }
+    }
+    Ok(refused)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -890,7 +1037,19 @@ async fn create<T: RecordKind>(
     let w = viewer.words();
     let lang = viewer.lang;
     let mut page_form = create_form::<T>(w, values_typed::<T>(w, &form));
-    let valid = changes_of(&page_form.fields).and_then(|mut input| {
+    if resolve_companies(&app, &viewer, &mut page_form.fields).await? {
+        page_form.refused = true;
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&new_page::<T>(&app, &viewer, page_form).await?),
+        )
+            .into_response());
+    }
+    let mut changes = changes_of(&page_form.fields);
+    if let Ok(changes) = &mut changes {
+        link_guests(&app, &viewer, changes, None).await?;
+    }
+    let valid = changes.and_then(|mut input| {
         input.retain(|_, v| !v.is_null());
         parse_input::<T>(Value::Object(input)).and_then(T::validate)
     });
@@ -1113,7 +1272,7 @@ async fn record_page<T: RecordKind>(
         // A company is shown among the linked records, by name.
         shown: values_of(w, &record)
             .into_iter()
-            .filter(|f| !f.choice())
+            .filter(|f| !f.linked())
             .map(|f| Shown {
                 label: f.label,
                 value: match f.entry {
@@ -1219,11 +1378,23 @@ async fn update<T: RecordKind>(
         .and_then(|v| v.parse().ok())
         .ok_or(WebError::NotFound(lang))?;
     let current: T = load(&app, &viewer, id).await?;
-    let typed = values_typed::<T>(w, &form);
+    let mut typed = values_typed::<T>(w, &form);
     if current.meta().version != version {
         return stale_page(&app, &viewer, current, typed).await;
     }
-    let valid = changes_of(&typed)
+    if resolve_companies(&app, &viewer, &mut typed).await? {
+        let mut edit = edit_form::<T>(w, id, version, typed);
+        edit.refused = true;
+        let page = record_page(&app, &viewer, current, None, edit).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    }
+    let mut changes = changes_of(&typed);
+    if let Ok(changes) = &mut changes {
+        let previous = serde_json::to_value(&current).ok();
+        let previous = previous.as_ref().and_then(|p| p.get("attendees"));
+        link_guests(&app, &viewer, changes, previous).await?;
+    }
+    let valid = changes
         .and_then(|changes| edit::merged(&current, &Value::Object(changes)))
         .and_then(parse_input::<T>)
         .and_then(T::validate);
