@@ -28,7 +28,9 @@ CRATE_LIB="threadline_extension"
 SERVER_PORT="${THREADLINE_PORT:-8787}"
 DATA_DIR="${THREADLINE_DATA_DIR:-$ROOT/.data}"
 
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+# Each step says how long the command has run so far (bash's SECONDS), so that a slow phase
+# of `./build.sh test` shows in its log.
+log() { printf '\033[1;34m==>\033[0m [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # --------------------------------------------------------------------------------------
