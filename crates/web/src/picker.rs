@@ -46,7 +46,7 @@ pub enum Found {
 }
 
 /// `kind:id` of one of `kinds`, as a choice posts it.
-fn parse_value(value: &str, kinds: &[Kind]) -> Option<(Kind, Uuid)> {
+pub fn parse_value(value: &str, kinds: &[Kind]) -> Option<(Kind, Uuid)> {
     let (kind, id) = value.split_once(':')?;
     let kind = Kind::parse(kind).filter(|k| kinds.contains(k))?;
     Some((kind, Uuid::parse_str(id).ok()?))

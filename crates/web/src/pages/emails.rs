@@ -324,12 +324,8 @@ pub async fn remove_record(
     viewer.check_csrf(&form.csrf)?;
     let lang = viewer.lang;
     let id = parse_id(&raw, lang)?;
-    let (kind, record_id) = form
-        .record
-        .split_once(':')
-        .and_then(|(k, r)| Some((Kind::parse(k)?, Uuid::parse_str(r).ok()?)))
-        .filter(|(k, _)| LINKABLE.contains(k))
-        .ok_or(WebError::NotFound(lang))?;
+    let (kind, record_id) =
+        picker::parse_value(&form.record, &LINKABLE).ok_or(WebError::NotFound(lang))?;
     change(&app, &viewer, id, kind, record_id, LinkChange::Remove).await
 }
 
